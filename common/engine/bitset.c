@@ -1,0 +1,96 @@
+/*
+ * bitset.c: the hierarchical bitset of bitset.h. Setting a bit in a word
+ * that was empty sets its summary bit one level up (and so on); clearing the
+ * last bit of a word clears it. Searches go up until a word has a candidate
+ * bit, then straight down following the lowest set bits.
+ */
+#include "bitset.h"
+
+#include <stdlib.h>
+
+#include "ar/error.h"
+
+static uint64_t bit(uint64_t i) { return UINT64_C(1) << (i & 63); }
+
+int ar__bitset_init(ar__bitset_t *b, uint64_t nbits) {
+  uint64_t total = 0, n = nbits ? nbits : 1;
+  b->nlevels = 0;
+  do {
+    n = (n + 63) / 64;
+    if (b->nlevels == AR__BITSET_LEVELS)
+      return AR_EINTERNAL;
+    b->nwords[b->nlevels++] = n;
+    total += n;
+  } while (n > 1);
+  b->words = calloc(total, sizeof(uint64_t));
+  if (!b->words)
+    return AR_EINTERNAL;
+  uint64_t *p = b->words;
+  for (int l = 0; l < b->nlevels; l++) {
+    b->level[l] = p;
+    p += b->nwords[l];
+  }
+  b->nbits = nbits;
+  return 0;
+}
+
+void ar__bitset_fini(ar__bitset_t *b) {
+  free(b->words);
+  b->words = NULL;
+}
+
+bool ar__bitset_test(const ar__bitset_t *b, uint64_t i) {
+  return (b->level[0][i >> 6] & bit(i)) != 0;
+}
+
+void ar__bitset_set(ar__bitset_t *b, uint64_t i) {
+  for (int l = 0; l < b->nlevels; l++, i >>= 6) {
+    uint64_t *w = &b->level[l][i >> 6];
+    bool was_empty = *w == 0;
+    *w |= bit(i);
+    if (!was_empty)
+      break;
+  }
+}
+
+void ar__bitset_clear(ar__bitset_t *b, uint64_t i) {
+  for (int l = 0; l < b->nlevels; l++, i >>= 6) {
+    uint64_t *w = &b->level[l][i >> 6];
+    *w &= ~bit(i);
+    if (*w != 0)
+      break;
+  }
+}
+
+uint64_t ar__bitset_next(const ar__bitset_t *b, uint64_t from) {
+  if (from >= b->nbits)
+    return UINT64_MAX;
+  /* Go up until some word has a set bit at or after the position. */
+  int l = 0;
+  uint64_t i = from;
+  for (;;) {
+    uint64_t w = b->level[l][i >> 6] & (~UINT64_C(0) << (i & 63));
+    if (w) {
+      i = (i & ~UINT64_C(63)) | (uint64_t)__builtin_ctzll(w);
+      break;
+    }
+    /* Nothing left in this word: continue after it, one level up. */
+    i = (i >> 6) + 1;
+    if (++l == b->nlevels || (i >> 6) >= b->nwords[l])
+      return UINT64_MAX;
+  }
+  /* Down: follow the lowest set bit of each word. */
+  while (l-- > 0)
+    i = (i << 6) | (uint64_t)__builtin_ctzll(b->level[l][i]);
+  return i;
+}
+
+int ar__bitset_verify(const ar__bitset_t *b) {
+  for (int l = 0; l + 1 < b->nlevels; l++)
+    for (uint64_t i = 0; i < b->nwords[l]; i++) {
+      bool summary = (b->level[l + 1][i >> 6] & bit(i)) != 0;
+      if (summary != (b->level[l][i] != 0))
+        return l + 1;
+    }
+  return -1;
+}

@@ -1,0 +1,94 @@
+/*
+ * blockmap.c: the open-addressing hash map of blockmap.h. Keys are block
+ * starts, multiples of 16, mixed by a Fibonacci multiply; the table keeps
+ * its load under 70 % and doubles when it would pass that.
+ */
+#include "blockmap.h"
+
+#include <stdlib.h>
+
+#include "ar/error.h"
+
+#define INITIAL_CAPACITY 64
+
+static size_t home(const ar__blockmap_t *m, uint64_t start) {
+  uint64_t h = (start >> 4) * UINT64_C(0x9E3779B97F4A7C15);
+  return (size_t)(h >> 32) & m->mask;
+}
+
+static ar__blockent_t *alloc_slots(size_t capacity) {
+  ar__blockent_t *slots = malloc(capacity * sizeof(*slots));
+  if (!slots)
+    return NULL;
+  for (size_t i = 0; i < capacity; i++)
+    slots[i].start = AR__BLOCKMAP_EMPTY;
+  return slots;
+}
+
+int ar__blockmap_init(ar__blockmap_t *m) {
+  m->slots = alloc_slots(INITIAL_CAPACITY);
+  if (!m->slots)
+    return AR_EINTERNAL;
+  m->mask = INITIAL_CAPACITY - 1;
+  m->count = 0;
+  return 0;
+}
+
+void ar__blockmap_fini(ar__blockmap_t *m) {
+  free(m->slots);
+  m->slots = NULL;
+  m->mask = 0;
+  m->count = 0;
+}
+
+int ar__blockmap_reserve(ar__blockmap_t *m) {
+  size_t capacity = m->mask + 1;
+  if ((m->count + 1) * 10 <= capacity * 7)
+    return 0;
+  ar__blockmap_t bigger = {alloc_slots(capacity * 2), capacity * 2 - 1, 0};
+  if (!bigger.slots)
+    return AR_EINTERNAL;
+  for (size_t i = 0; i < capacity; i++)
+    if (m->slots[i].start != AR__BLOCKMAP_EMPTY)
+      ar__blockmap_insert(&bigger, &m->slots[i]);
+  free(m->slots);
+  *m = bigger;
+  return 0;
+}
+
+ar__blockent_t *ar__blockmap_find(const ar__blockmap_t *m, uint64_t start) {
+  for (size_t i = home(m, start);; i = (i + 1) & m->mask) {
+    ar__blockent_t *slot = &m->slots[i];
+    if (slot->start == start)
+      return slot;
+    if (slot->start == AR__BLOCKMAP_EMPTY)
+      return NULL;
+  }
+}
+
+void ar__blockmap_insert(ar__blockmap_t *m, const ar__blockent_t *ent) {
+  size_t i = home(m, ent->start);
+  while (m->slots[i].start != AR__BLOCKMAP_EMPTY)
+    i = (i + 1) & m->mask;
+  m->slots[i] = *ent;
+  m->count++;
+}
+
+void ar__blockmap_remove(ar__blockmap_t *m, ar__blockent_t *ent) {
+  /* Backward shift: move later entries of the same probe run into the
+   * hole whenever the hole lies between their home and their slot. */
+  size_t hole = (size_t)(ent - m->slots);
+  for (size_t i = (hole + 1) & m->mask;; i = (i + 1) & m->mask) {
+    ar__blockent_t *slot = &m->slots[i];
+    if (slot->start == AR__BLOCKMAP_EMPTY)
+      break;
+    size_t h = home(m, slot->start);
+    /* Distance from home to i vs from home to hole, in probe order. */
+    if (((i - h) & m->mask) >= ((i - hole) & m->mask)) {
+      m->slots[hole] = *slot;
+      hole = i;
+    }
+  }
+  m->slots[hole].start = AR__BLOCKMAP_EMPTY;
+  m->count--;
+}

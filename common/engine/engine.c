@@ -1,0 +1,345 @@
+/*
+ * engine.c: the part of every policy engine that does not depend on the
+ * policy. It checks arguments, keeps the map of live blocks (the engine's
+ * only record of what is allocated), writes and verifies block headers in
+ * the arena when it has the arena's memory, keeps the counters, and
+ * implements the address-order walk and the tiling half of the integrity
+ * check on top of the policy's free-space queries (engine_internal.h).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ar/error.h"
+#include "engine_internal.h"
+
+static const char *const policy_names[] = {
+#define AR__POLICY_NAME(id, name) name,
+    AR_POLICY_MAP(AR__POLICY_NAME)
+#undef AR__POLICY_NAME
+};
+
+const char *ar_policy_name(ar_policy_t policy) {
+  if ((unsigned)policy >= AR_POLICY_COUNT)
+    return "unknown";
+  return policy_names[policy];
+}
+
+int ar_policy_parse(const char *name, ar_policy_t *out) {
+  for (int p = 0; p < AR_POLICY_COUNT; p++)
+    if (strcmp(name, policy_names[p]) == 0) {
+      *out = (ar_policy_t)p;
+      return 0;
+    }
+  return AR_EINVAL;
+}
+
+int ar__check_fail(ar_check_report_t *report, const char *invariant,
+                   uint64_t offset, const char *fmt, ...) {
+  if (report) {
+    va_list ap;
+    report->invariant = invariant;
+    report->offset = offset;
+    va_start(ap, fmt);
+    vsnprintf(report->detail, sizeof(report->detail), fmt, ap);
+    va_end(ap);
+  }
+  return AR_ECORRUPT;
+}
+
+int ar_engine_create(ar_policy_t policy, uint64_t size, void *base,
+                     ar_engine_t **out) {
+  if ((unsigned)policy >= AR_POLICY_COUNT || size == 0 ||
+      size % AR_ARENA_UNIT != 0 || size > AR_ARENA_MAX)
+    return AR_EINVAL;
+  ar_engine_t *e = calloc(1, sizeof(*e));
+  if (!e)
+    return AR_EINTERNAL;
+  e->ops = policy == AR_POLICY_BUDDY ? &ar__buddy_ops : &ar__list_ops;
+  e->policy = policy;
+  e->size = size;
+  e->base = base;
+  int rc = ar__blockmap_init(&e->blocks);
+  if (rc == 0) {
+    rc = e->ops->init(e);
+    if (rc != 0)
+      ar__blockmap_fini(&e->blocks);
+  }
+  if (rc != 0) {
+    free(e);
+    return rc;
+  }
+  *out = e;
+  return 0;
+}
+
+void ar_engine_destroy(ar_engine_t *e) {
+  if (!e)
+    return;
+  e->ops->fini(e);
+  ar__blockmap_fini(&e->blocks);
+  free(e);
+}
+
+ar_policy_t ar_engine_policy(const ar_engine_t *e) { return e->policy; }
+uint64_t ar_engine_size(const ar_engine_t *e) { return e->size; }
+
+static bool valid_align(uint64_t align) {
+  return align >= AR_ALIGN_MIN && align <= AR_ALIGN_MAX &&
+         (align & (align - 1)) == 0;
+}
+
+/* The header's policy word: the order for buddy, 0 for the list policies. */
+static uint32_t policy_word(const ar_engine_t *e, uint64_t block_size) {
+  return e->policy == AR_POLICY_BUDDY ? (uint32_t)__builtin_ctzll(block_size)
+                                      : 0;
+}
+
+static void write_header(ar_engine_t *e, const ar_block_t *blk) {
+  ar_header_t h = {blk->n, AR_HDR_MAGIC, policy_word(e, blk->size)};
+  memcpy(e->base + blk->payload - AR_HDR, &h, sizeof(h));
+}
+
+/* Reads back the header of a block being freed and marks it freed. Returns
+ * whether it still held what write_header wrote. */
+static bool header_intact(ar_engine_t *e, const ar_block_t *blk) {
+  ar_header_t h;
+  unsigned char *at = e->base + blk->payload - AR_HDR;
+  memcpy(&h, at, sizeof(h));
+  bool intact = h.size == blk->n && h.magic == AR_HDR_MAGIC &&
+                h.policy == policy_word(e, blk->size);
+  h.magic = 0;
+  memcpy(at, &h, sizeof(h));
+  return intact;
+}
+
+int ar_engine_alloc(ar_engine_t *e, uint64_t n, uint64_t align,
+                    ar_block_t *out) {
+  if (n == 0 || n > AR_N_MAX || !valid_align(align))
+    return AR_EINVAL;
+  if (ar__blockmap_reserve(&e->blocks) != 0)
+    return AR_EINTERNAL;
+  ar_block_t blk = {.n = n};
+  int rc = e->ops->take(e, n, align, &blk);
+  if (rc == AR_ENOMEM)
+    e->failed++;
+  if (rc != 0)
+    return rc;
+  ar__blockent_t ent = {blk.start, blk.size, n, blk.payload};
+  ar__blockmap_insert(&e->blocks, &ent);
+  e->allocs++;
+  e->used += blk.size;
+  e->requested += n;
+  if (blk.start + blk.size > e->hwm)
+    e->hwm = blk.start + blk.size;
+  if (e->used > e->peak_used)
+    e->peak_used = e->used;
+  if (e->requested > e->peak_requested)
+    e->peak_requested = e->requested;
+  if (e->base)
+    write_header(e, &blk);
+  *out = blk;
+  return 0;
+}
+
+/* The live entry whose payload is `payload`, or NULL. */
+static ar__blockent_t *lookup(const ar_engine_t *e, uint64_t payload) {
+  uint64_t start = e->ops->start_of(payload);
+  if (start == UINT64_MAX)
+    return NULL;
+  ar__blockent_t *ent = ar__blockmap_find(&e->blocks, start);
+  return ent && ent->payload == payload ? ent : NULL;
+}
+
+static ar_block_t block_of(const ar__blockent_t *ent) {
+  return (ar_block_t){ent->payload, ent->start, ent->size, ent->n};
+}
+
+int ar_engine_find(const ar_engine_t *e, uint64_t payload, ar_block_t *out) {
+  const ar__blockent_t *ent = lookup(e, payload);
+  if (!ent)
+    return AR_EINVAL;
+  *out = block_of(ent);
+  return 0;
+}
+
+int ar_engine_free(ar_engine_t *e, uint64_t payload, ar_block_t *out,
+                   bool *corrupt) {
+  ar__blockent_t *ent = lookup(e, payload);
+  if (!ent) {
+    e->bad_frees++;
+    return AR_EINVAL;
+  }
+  ar_block_t blk = block_of(ent);
+  if (e->ops->give(e, blk.start, blk.size) != 0)
+    return AR_EINTERNAL;
+  ar__blockmap_remove(&e->blocks, ent);
+  bool bad_header = e->base && !header_intact(e, &blk);
+  if (bad_header) {
+    e->corruptions++;
+    e->last_corrupt = payload;
+  }
+  e->frees++;
+  e->used -= blk.size;
+  e->requested -= blk.n;
+  if (out)
+    *out = blk;
+  if (corrupt)
+    *corrupt = bad_header;
+  return 0;
+}
+
+void ar_engine_stats(const ar_engine_t *e, ar_engine_stats_t *out) {
+  memset(out, 0, sizeof(*out));
+  out->policy = e->policy;
+  out->size = e->size;
+  out->used_bytes = e->used;
+  out->free_bytes = e->size - e->used;
+  out->live_blocks = e->blocks.count;
+  out->live_requested = e->requested;
+  out->overhead_bytes = e->used - e->requested;
+  out->allocs = e->allocs;
+  out->frees = e->frees;
+  out->failed_allocs = e->failed;
+  out->bad_frees = e->bad_frees;
+  out->corruptions = e->corruptions;
+  out->last_corrupt = e->last_corrupt;
+  out->hwm = e->hwm;
+  out->peak_used = e->peak_used;
+  out->peak_requested = e->peak_requested;
+  e->ops->stats(e, out);
+  out->external_frag =
+      out->free_bytes
+          ? 1.0 - (double)out->largest_free / (double)out->free_bytes
+          : 0.0;
+}
+
+int ar_engine_walk(const ar_engine_t *e, bool free_only, uint64_t cursor,
+                   ar_extent_t *out, size_t max, size_t *count,
+                   uint64_t *next) {
+  if (max == 0 || cursor > e->size)
+    return AR_EINVAL;
+  size_t k = 0;
+  uint64_t p = cursor < e->size ? e->ops->extent_at_or_after(e, cursor)
+                                : e->size;
+  uint64_t fs, fsz;
+  bool have_free = p < e->size && e->ops->free_from(e, p, &fs, &fsz);
+  while (p < e->size && k < max) {
+    if (have_free && fs == p) {
+      out[k++] = (ar_extent_t){.start = fs, .size = fsz, .free = true};
+      p = fs + fsz;
+      have_free = e->ops->free_from(e, p, &fs, &fsz);
+    } else if (free_only) {
+      p = have_free ? fs : e->size;
+    } else {
+      const ar__blockent_t *ent = ar__blockmap_find(&e->blocks, p);
+      if (!ent) /* the tiling is broken; ar_engine_check says where */
+        return AR_EINTERNAL;
+      out[k++] = (ar_extent_t){.start = ent->start,
+                               .size = ent->size,
+                               .free = false,
+                               .payload = ent->payload,
+                               .n = ent->n};
+      p += ent->size;
+    }
+  }
+  /* Spare the caller an empty last page of the free list. */
+  if (free_only && !have_free)
+    p = e->size;
+  *count = k;
+  *next = p;
+  return 0;
+}
+
+/* The block size the model gives a live block, from what the map says. */
+static uint64_t model_block_size(const ar_engine_t *e,
+                                 const ar__blockent_t *ent) {
+  if (e->policy != AR_POLICY_BUDDY)
+    return ar__block_bytes(ent->n);
+  return UINT64_C(1) << ar__buddy_order(ent->n, ent->payload - ent->start);
+}
+
+/* Checks one live block against the model and the arena's bounds. */
+static int check_block(const ar_engine_t *e, const ar__blockent_t *ent,
+                       ar_check_report_t *report) {
+  uint64_t delta = ent->payload - ent->start;
+  if (ent->payload < ent->start || delta < AR_HDR || delta > AR_ALIGN_MAX ||
+      ent->payload % AR_GRAIN != 0 ||
+      e->ops->start_of(ent->payload) != ent->start)
+    return ar__check_fail(report, "block payload", ent->start,
+                          "block at %llu has payload %llu",
+                          (unsigned long long)ent->start,
+                          (unsigned long long)ent->payload);
+  if (ent->n == 0 || ent->n > AR_N_MAX ||
+      ent->size != model_block_size(e, ent))
+    return ar__check_fail(report, "block size", ent->start,
+                          "block at %llu: %llu bytes for a request of %llu",
+                          (unsigned long long)ent->start,
+                          (unsigned long long)ent->size,
+                          (unsigned long long)ent->n);
+  if (ent->start + ent->size > e->size)
+    return ar__check_fail(report, "block bounds", ent->start,
+                          "block at %llu ends past the arena",
+                          (unsigned long long)ent->start);
+  return 0;
+}
+
+int ar_engine_check(const ar_engine_t *e, ar_check_report_t *report) {
+  uint64_t extents = 0;
+  int rc = e->ops->check(e, report, &extents);
+  if (rc != 0)
+    return rc;
+  /* The free extents and the live blocks must tile the arena exactly. */
+  uint64_t p = 0, fs = 0, fsz = 0, seen_free = 0, seen_blocks = 0;
+  uint64_t used = 0, requested = 0;
+  bool have_free = e->ops->free_from(e, 0, &fs, &fsz);
+  while (p < e->size) {
+    if (have_free && fs < p)
+      return ar__check_fail(report, "free space disjoint from blocks", fs,
+                            "free extent at %llu overlaps the block before",
+                            (unsigned long long)fs);
+    if (have_free && fs == p) {
+      seen_free++;
+      p = fs + fsz;
+      have_free = e->ops->free_from(e, p, &fs, &fsz);
+      continue;
+    }
+    const ar__blockent_t *ent = ar__blockmap_find(&e->blocks, p);
+    if (!ent)
+      return ar__check_fail(report, "tiling", p,
+                            "offset %llu is neither free nor the start of "
+                            "a live block",
+                            (unsigned long long)p);
+    rc = check_block(e, ent, report);
+    if (rc != 0)
+      return rc;
+    seen_blocks++;
+    used += ent->size;
+    requested += ent->n;
+    p += ent->size;
+  }
+  if (p != e->size || have_free)
+    return ar__check_fail(report, "tiling", p,
+                          "the pieces end at %llu, not at the arena's end",
+                          (unsigned long long)p);
+  if (seen_free != extents)
+    return ar__check_fail(report, "free extent count", 0,
+                          "walked %llu free extents, the index holds %llu",
+                          (unsigned long long)seen_free,
+                          (unsigned long long)extents);
+  if (seen_blocks != e->blocks.count)
+    return ar__check_fail(report, "block map", 0,
+                          "walked %llu blocks, the map holds %llu",
+                          (unsigned long long)seen_blocks,
+                          (unsigned long long)e->blocks.count);
+  if (used != e->used || requested != e->requested)
+    return ar__check_fail(report, "byte counts", 0,
+                          "blocks hold %llu bytes for %llu requested; the "
+                          "counters say %llu and %llu",
+                          (unsigned long long)used,
+                          (unsigned long long)requested,
+                          (unsigned long long)e->used,
+                          (unsigned long long)e->requested);
+  return 0;
+}

@@ -1,0 +1,216 @@
+/*
+ * engine_buddy.c: the binary buddy system, exactly as the "Buddy" section
+ * of ../shared/design/placement-model.md defines it.
+ *
+ * The arena is 2^K bytes. Free blocks are kept per order, each order in a
+ * hierarchical bitset indexed by offset >> order, so that "the free block of
+ * this order with the lowest offset" and "is my buddy free" both cost a few
+ * word reads, never a walk; a mask of the orders that have a free block
+ * finds the smallest usable order in one instruction.
+ */
+#include <stdlib.h>
+
+#include "ar/error.h"
+#include "bitset.h"
+#include "engine_internal.h"
+
+struct ar__buddy_s {
+  unsigned max_order;                   /* K: the arena is 2^K bytes */
+  uint64_t nonempty;                    /* bit j: order j has a free block */
+  uint64_t count[AR_ORDER_MAX + 1];     /* free blocks of each order */
+  ar__bitset_t free[AR_ORDER_MAX + 1];  /* orders MIN..K: bit a >> j */
+};
+
+static uint64_t order_bytes(unsigned j) { return UINT64_C(1) << j; }
+
+static void add_free(ar__buddy_t *bd, unsigned j, uint64_t at) {
+  ar__bitset_set(&bd->free[j], at >> j);
+  bd->count[j]++;
+  bd->nonempty |= UINT64_C(1) << j;
+}
+
+static void remove_free(ar__buddy_t *bd, unsigned j, uint64_t at) {
+  ar__bitset_clear(&bd->free[j], at >> j);
+  if (--bd->count[j] == 0)
+    bd->nonempty &= ~(UINT64_C(1) << j);
+}
+
+static bool is_free(const ar__buddy_t *bd, unsigned j, uint64_t at) {
+  return ar__bitset_test(&bd->free[j], at >> j);
+}
+
+static int buddy_take(ar_engine_t *e, uint64_t n, uint64_t align,
+                      ar_block_t *blk) {
+  ar__buddy_t *bd = e->u.buddy;
+  unsigned k = ar__buddy_order(n, align);
+  if (k > bd->max_order)
+    return AR_ENOMEM;
+  uint64_t usable = bd->nonempty >> k;
+  if (!usable)
+    return AR_ENOMEM;
+  unsigned j = k + (unsigned)__builtin_ctzll(usable);
+  uint64_t at = ar__bitset_next(&bd->free[j], 0) << j;
+  remove_free(bd, j, at);
+  while (j > k) { /* keep the lower half, free the upper */
+    j--;
+    add_free(bd, j, at + order_bytes(j));
+  }
+  blk->start = at;
+  blk->size = order_bytes(k);
+  blk->payload = at + align;
+  return 0;
+}
+
+static int buddy_give(ar_engine_t *e, uint64_t start, uint64_t size) {
+  ar__buddy_t *bd = e->u.buddy;
+  unsigned k = (unsigned)__builtin_ctzll(size);
+  uint64_t at = start;
+  while (k < bd->max_order) {
+    uint64_t buddy = at ^ order_bytes(k);
+    if (!is_free(bd, k, buddy))
+      break;
+    remove_free(bd, k, buddy);
+    if (buddy < at)
+      at = buddy;
+    k++;
+  }
+  add_free(bd, k, at);
+  return 0;
+}
+
+/* A payload sits at block start + A, with the block start a multiple of a
+ * power of two larger than A: A is the payload's lowest set bit. */
+static uint64_t buddy_start_of(uint64_t payload) {
+  uint64_t align = payload & (~payload + 1);
+  if (payload == 0 || align < AR_ALIGN_MIN || align > AR_ALIGN_MAX)
+    return UINT64_MAX;
+  return payload - align;
+}
+
+static bool buddy_free_from(const ar_engine_t *e, uint64_t from,
+                            uint64_t *start, uint64_t *size) {
+  const ar__buddy_t *bd = e->u.buddy;
+  bool found = false;
+  for (unsigned j = AR_BUDDY_MIN_ORDER; j <= bd->max_order; j++) {
+    if (!bd->count[j])
+      continue;
+    uint64_t idx = ar__bitset_next(&bd->free[j], (from + order_bytes(j) - 1) >> j);
+    if (idx == UINT64_MAX)
+      continue;
+    if (!found || (idx << j) < *start) {
+      *start = idx << j;
+      *size = order_bytes(j);
+      found = true;
+    }
+  }
+  return found;
+}
+
+/* Every piece of a buddy arena is an aligned block of some order, so the
+ * piece holding `cursor` starts at cursor rounded down to its order. */
+static uint64_t buddy_extent_at_or_after(const ar_engine_t *e,
+                                         uint64_t cursor) {
+  const ar__buddy_t *bd = e->u.buddy;
+  for (unsigned j = AR_BUDDY_MIN_ORDER; j <= bd->max_order; j++) {
+    uint64_t at = cursor & ~(order_bytes(j) - 1);
+    const ar__blockent_t *ent = ar__blockmap_find(&e->blocks, at);
+    if (is_free(bd, j, at) || (ent && ent->size == order_bytes(j)))
+      return at == cursor ? cursor : at + order_bytes(j);
+  }
+  return e->size; /* a broken tiling; ar_engine_check reports it */
+}
+
+static void buddy_stats(const ar_engine_t *e, ar_engine_stats_t *out) {
+  const ar__buddy_t *bd = e->u.buddy;
+  out->max_order = bd->max_order;
+  for (unsigned j = 0; j <= bd->max_order; j++) {
+    out->free_by_order[j] = bd->count[j];
+    out->free_extents += bd->count[j];
+  }
+  if (bd->nonempty)
+    out->largest_free = order_bytes(63u - (unsigned)__builtin_clzll(bd->nonempty));
+}
+
+static int buddy_check(const ar_engine_t *e, ar_check_report_t *report,
+                       uint64_t *extents) {
+  const ar__buddy_t *bd = e->u.buddy;
+  uint64_t total = 0;
+  for (unsigned j = 0; j <= AR_ORDER_MAX; j++) {
+    bool listed = (bd->nonempty >> j) & 1;
+    if (listed != (bd->count[j] > 0))
+      return ar__check_fail(report, "order mask", 0,
+                            "order %u: mask bit %d, %llu free blocks", j,
+                            (int)listed, (unsigned long long)bd->count[j]);
+    if (j < AR_BUDDY_MIN_ORDER || j > bd->max_order) {
+      if (bd->count[j])
+        return ar__check_fail(report, "order range", 0,
+                              "order %u has free blocks", j);
+      continue;
+    }
+    int level = ar__bitset_verify(&bd->free[j]);
+    if (level >= 0)
+      return ar__check_fail(report, "order index", 0,
+                            "order %u: summary level %d disagrees with the "
+                            "level below",
+                            j, level);
+    uint64_t seen = 0;
+    for (uint64_t i = ar__bitset_next(&bd->free[j], 0); i != UINT64_MAX;
+         i = ar__bitset_next(&bd->free[j], i + 1)) {
+      uint64_t at = i << j;
+      seen++;
+      if (j < bd->max_order && is_free(bd, j, at ^ order_bytes(j)))
+        return ar__check_fail(report, "no two free buddies", at,
+                              "the free blocks of order %u at %llu and "
+                              "%llu are buddies",
+                              j, (unsigned long long)at,
+                              (unsigned long long)(at ^ order_bytes(j)));
+    }
+    if (seen != bd->count[j])
+      return ar__check_fail(report, "order count", 0,
+                            "order %u: %llu free blocks indexed, %llu "
+                            "counted",
+                            j, (unsigned long long)seen,
+                            (unsigned long long)bd->count[j]);
+    total += seen;
+  }
+  *extents = total;
+  return 0;
+}
+
+static void buddy_fini(ar_engine_t *e) {
+  ar__buddy_t *bd = e->u.buddy;
+  for (unsigned j = AR_BUDDY_MIN_ORDER; j <= bd->max_order; j++)
+    ar__bitset_fini(&bd->free[j]);
+  free(bd);
+}
+
+static int buddy_init(ar_engine_t *e) {
+  if (e->size & (e->size - 1))
+    return AR_EINVAL; /* buddy needs a power of two */
+  ar__buddy_t *bd = calloc(1, sizeof(*bd));
+  if (!bd)
+    return AR_EINTERNAL;
+  bd->max_order = (unsigned)__builtin_ctzll(e->size);
+  e->u.buddy = bd;
+  for (unsigned j = AR_BUDDY_MIN_ORDER; j <= bd->max_order; j++) {
+    if (ar__bitset_init(&bd->free[j], e->size >> j) != 0) {
+      bd->max_order = j - 1; /* only the orders below j need freeing */
+      buddy_fini(e);
+      return AR_EINTERNAL;
+    }
+  }
+  add_free(bd, bd->max_order, 0);
+  return 0;
+}
+
+const ar__engine_ops_t ar__buddy_ops = {
+    .init = buddy_init,
+    .fini = buddy_fini,
+    .take = buddy_take,
+    .give = buddy_give,
+    .start_of = buddy_start_of,
+    .free_from = buddy_free_from,
+    .extent_at_or_after = buddy_extent_at_or_after,
+    .stats = buddy_stats,
+    .check = buddy_check,
+};

@@ -1,0 +1,103 @@
+/*
+ * engine_internal.h: what engine.c shares with the policy files.
+ *
+ * engine.c owns everything policies have in common: argument checks, the
+ * map of live blocks, block headers, counters, walks and the tiling part of
+ * the integrity check. A policy family (engine_list.c, engine_buddy.c)
+ * owns only its free space: it picks and removes a block for a request,
+ * takes a block back (coalescing), and answers questions about free
+ * extents. The split keeps each policy file about placement and nothing
+ * else.
+ */
+#ifndef AR_ENGINE_INTERNAL_H
+#define AR_ENGINE_INTERNAL_H
+
+#include "ar/engine.h"
+#include "blockmap.h"
+
+typedef struct ar__engine_ops_s {
+  /* Sets up the free space as one free extent covering the arena.
+   * Returns 0, AR_EINVAL (a size the policy cannot use) or AR_EINTERNAL. */
+  int (*init)(ar_engine_t *e);
+  void (*fini)(ar_engine_t *e);
+
+  /* Picks the block for n bytes at payload alignment `align` (both already
+   * valid) and removes it from the free space; fills start, size, payload.
+   * Returns 0; AR_ENOMEM with nothing changed when nothing fits;
+   * AR_EINTERNAL with nothing changed when the policy's own memory runs
+   * out. */
+  int (*take)(ar_engine_t *e, uint64_t n, uint64_t align, ar_block_t *blk);
+
+  /* Returns a block that take produced to the free space, coalescing.
+   * Returns 0, or AR_EINTERNAL with nothing changed. */
+  int (*give)(ar_engine_t *e, uint64_t start, uint64_t size);
+
+  /* The start of the block whose payload would be at `payload`, or
+   * UINT64_MAX when no block of this policy can have it. */
+  uint64_t (*start_of)(uint64_t payload);
+
+  /* The free extent with the lowest start >= `from`: returns false when
+   * there is none. */
+  bool (*free_from)(const ar_engine_t *e, uint64_t from, uint64_t *start,
+                    uint64_t *size);
+
+  /* The start of the first extent (free or allocated) that starts at or
+   * after `cursor` (< arena size), or the arena size. */
+  uint64_t (*extent_at_or_after)(const ar_engine_t *e, uint64_t cursor);
+
+  /* Fills the policy's part of the stats: free_extents, largest_free,
+   * rover, max_order, free_by_order. */
+  void (*stats)(const ar_engine_t *e, ar_engine_stats_t *out);
+
+  /* Checks the policy's own indexes. Returns 0 or AR_ECORRUPT (report
+   * filled). The free extents it counts go to *extents. */
+  int (*check)(const ar_engine_t *e, ar_check_report_t *report,
+               uint64_t *extents);
+} ar__engine_ops_t;
+
+extern const ar__engine_ops_t ar__list_ops;
+extern const ar__engine_ops_t ar__buddy_ops;
+
+typedef struct ar__list_s ar__list_t;
+typedef struct ar__buddy_s ar__buddy_t;
+
+struct ar_engine_s {
+  const ar__engine_ops_t *ops;
+  ar_policy_t policy;
+  uint64_t size;
+  unsigned char *base;   /* the arena's memory or NULL; not owned */
+  ar__blockmap_t blocks; /* every live block */
+  union {                /* the policy's free space; owned */
+    ar__list_t *list;
+    ar__buddy_t *buddy;
+  } u;
+  /* Gauges and counters, as in ar_engine_stats_t. */
+  uint64_t used, requested, allocs, frees, failed, bad_frees;
+  uint64_t corruptions, last_corrupt, hwm, peak_used, peak_requested;
+};
+
+/* b(n) of the model: round_up(n + AR_HDR, AR_GRAIN); n <= AR_N_MAX, so this
+ * cannot overflow. */
+static inline uint64_t ar__block_bytes(uint64_t n) {
+  return (n + AR_HDR + AR_GRAIN - 1) & ~(uint64_t)(AR_GRAIN - 1);
+}
+
+static inline unsigned ar__ceil_log2(uint64_t x) {
+  return x <= 1 ? 0 : 64u - (unsigned)__builtin_clzll(x - 1);
+}
+
+/* The order of the buddy block for n bytes at payload alignment `align`:
+ * the model's max(5, ceil(log2(A + n))). For A = 16 this equals its
+ * max(5, ceil(log2(b(n)))): a power of two of at least 16 + n is a
+ * multiple of 16, so it is at least round_up(16 + n, 16). */
+static inline unsigned ar__buddy_order(uint64_t n, uint64_t align) {
+  unsigned k = ar__ceil_log2(align + n);
+  return k < AR_BUDDY_MIN_ORDER ? AR_BUDDY_MIN_ORDER : k;
+}
+
+/* Fills a check report; returns AR_ECORRUPT for the caller to return. */
+int ar__check_fail(ar_check_report_t *report, const char *invariant,
+                   uint64_t offset, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+#endif /* AR_ENGINE_INTERNAL_H */
