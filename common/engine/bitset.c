@@ -62,6 +62,16 @@ void ar__bitset_clear(ar__bitset_t *b, uint64_t i) {
   }
 }
 
+uint64_t ar__bitset_first(const ar__bitset_t *b) {
+  int l = b->nlevels - 1;
+  if (b->level[l][0] == 0)
+    return UINT64_MAX;
+  uint64_t i = 0;
+  for (; l >= 0; l--)
+    i = (i << 6) | (uint64_t)__builtin_ctzll(b->level[l][i]);
+  return i;
+}
+
 uint64_t ar__bitset_next(const ar__bitset_t *b, uint64_t from) {
   if (from >= b->nbits)
     return UINT64_MAX;

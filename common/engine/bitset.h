@@ -32,6 +32,9 @@ bool ar__bitset_test(const ar__bitset_t *b, uint64_t i);
 void ar__bitset_set(ar__bitset_t *b, uint64_t i);
 void ar__bitset_clear(ar__bitset_t *b, uint64_t i);
 
+/* The lowest set bit, or UINT64_MAX when none: one word a level. */
+uint64_t ar__bitset_first(const ar__bitset_t *b);
+
 /* The lowest set bit at or after `from`, or UINT64_MAX when none. */
 uint64_t ar__bitset_next(const ar__bitset_t *b, uint64_t from);
 

@@ -1,6 +1,6 @@
 /*
- * blockmap.c: the open-addressing hash map of blockmap.h. Keys are block
- * starts, multiples of 16, mixed by a Fibonacci multiply; the table keeps
+ * blockmap.c: the open-addressing hash map of blockmap.h. Keys are payload
+ * offsets, multiples of 16, mixed by a Fibonacci multiply; the table keeps
  * its load under 70 % and doubles when it would pass that.
  */
 #include "blockmap.h"
@@ -11,8 +11,8 @@
 
 #define INITIAL_CAPACITY 64
 
-static size_t home(const ar__blockmap_t *m, uint64_t start) {
-  uint64_t h = (start >> 4) * UINT64_C(0x9E3779B97F4A7C15);
+static size_t home(const ar__blockmap_t *m, uint64_t payload) {
+  uint64_t h = (payload >> 4) * UINT64_C(0x9E3779B97F4A7C15);
   return (size_t)(h >> 32) & m->mask;
 }
 
@@ -21,7 +21,7 @@ static ar__blockent_t *alloc_slots(size_t capacity) {
   if (!slots)
     return NULL;
   for (size_t i = 0; i < capacity; i++)
-    slots[i].start = AR__BLOCKMAP_EMPTY;
+    slots[i].payload = AR__BLOCKMAP_EMPTY;
   return slots;
 }
 
@@ -49,26 +49,28 @@ int ar__blockmap_reserve(ar__blockmap_t *m) {
   if (!bigger.slots)
     return AR_EINTERNAL;
   for (size_t i = 0; i < capacity; i++)
-    if (m->slots[i].start != AR__BLOCKMAP_EMPTY)
+    if (m->slots[i].payload != AR__BLOCKMAP_EMPTY)
       ar__blockmap_insert(&bigger, &m->slots[i]);
   free(m->slots);
   *m = bigger;
   return 0;
 }
 
-ar__blockent_t *ar__blockmap_find(const ar__blockmap_t *m, uint64_t start) {
-  for (size_t i = home(m, start);; i = (i + 1) & m->mask) {
+ar__blockent_t *ar__blockmap_find(const ar__blockmap_t *m, uint64_t payload) {
+  if (payload == AR__BLOCKMAP_EMPTY) /* the sentinel is never a key */
+    return NULL;
+  for (size_t i = home(m, payload);; i = (i + 1) & m->mask) {
     ar__blockent_t *slot = &m->slots[i];
-    if (slot->start == start)
+    if (slot->payload == payload)
       return slot;
-    if (slot->start == AR__BLOCKMAP_EMPTY)
+    if (slot->payload == AR__BLOCKMAP_EMPTY)
       return NULL;
   }
 }
 
 void ar__blockmap_insert(ar__blockmap_t *m, const ar__blockent_t *ent) {
-  size_t i = home(m, ent->start);
-  while (m->slots[i].start != AR__BLOCKMAP_EMPTY)
+  size_t i = home(m, ent->payload);
+  while (m->slots[i].payload != AR__BLOCKMAP_EMPTY)
     i = (i + 1) & m->mask;
   m->slots[i] = *ent;
   m->count++;
@@ -80,15 +82,15 @@ void ar__blockmap_remove(ar__blockmap_t *m, ar__blockent_t *ent) {
   size_t hole = (size_t)(ent - m->slots);
   for (size_t i = (hole + 1) & m->mask;; i = (i + 1) & m->mask) {
     ar__blockent_t *slot = &m->slots[i];
-    if (slot->start == AR__BLOCKMAP_EMPTY)
+    if (slot->payload == AR__BLOCKMAP_EMPTY)
       break;
-    size_t h = home(m, slot->start);
+    size_t h = home(m, slot->payload);
     /* Distance from home to i vs from home to hole, in probe order. */
     if (((i - h) & m->mask) >= ((i - hole) & m->mask)) {
       m->slots[hole] = *slot;
       hole = i;
     }
   }
-  m->slots[hole].start = AR__BLOCKMAP_EMPTY;
+  m->slots[hole].payload = AR__BLOCKMAP_EMPTY;
   m->count--;
 }

@@ -1,12 +1,14 @@
 /*
- * blockmap.h: the engines' map of live blocks, keyed by block start
+ * blockmap.h: the engines' map of live blocks, keyed by payload offset
  * (internal to the engines).
  *
- * It is the engine's only record of what is allocated: the requested size,
- * the block size and the payload offset of every live block live here, in
- * the engine's private memory, never in the arena. Open addressing with
- * linear probing and backward-shift deletion (no tombstones), so a lookup
- * is one or two cache lines whatever the history of the table.
+ * It is the engine's only record of what is allocated, in the engine's
+ * private memory, never in the arena. An entry holds only what cannot be
+ * derived: the payload offset and the requested size; the block's start
+ * and size follow from them and the policy (engine_internal.h). Open
+ * addressing with linear probing and backward-shift deletion (no
+ * tombstones), 16-byte entries: a lookup is one or two cache lines whatever
+ * the history of the table.
  */
 #ifndef AR_BLOCKMAP_H
 #define AR_BLOCKMAP_H
@@ -14,13 +16,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define AR__BLOCKMAP_EMPTY UINT64_MAX /* start of an empty slot */
+#define AR__BLOCKMAP_EMPTY UINT64_MAX /* payload of an empty slot */
 
 typedef struct ar__blockent_s {
-  uint64_t start;   /* the key */
-  uint64_t size;    /* block bytes */
+  uint64_t payload; /* the key: the offset the client was given */
   uint64_t n;       /* requested bytes */
-  uint64_t payload; /* the offset the client was given */
 } ar__blockent_t;
 
 typedef struct ar__blockmap_s {
@@ -37,11 +37,11 @@ void ar__blockmap_fini(ar__blockmap_t *m);
  * Returns 0, or AR_EINTERNAL (the map is unchanged). */
 int ar__blockmap_reserve(ar__blockmap_t *m);
 
-/* The entry for `start`, or NULL. The pointer is valid until the next
+/* The entry for `payload`, or NULL. The pointer is valid until the next
  * insert, reserve or remove. */
-ar__blockent_t *ar__blockmap_find(const ar__blockmap_t *m, uint64_t start);
+ar__blockent_t *ar__blockmap_find(const ar__blockmap_t *m, uint64_t payload);
 
-/* Adds an entry whose start is not in the map; needs a reserve first. */
+/* Adds an entry whose payload is not in the map; needs a reserve first. */
 void ar__blockmap_insert(ar__blockmap_t *m, const ar__blockent_t *ent);
 
 /* Removes the entry `ent` points to (from ar__blockmap_find). */

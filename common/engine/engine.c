@@ -126,7 +126,7 @@ int ar_engine_alloc(ar_engine_t *e, uint64_t n, uint64_t align,
     e->failed++;
   if (rc != 0)
     return rc;
-  ar__blockent_t ent = {blk.start, blk.size, n, blk.payload};
+  ar__blockent_t ent = {blk.payload, n};
   ar__blockmap_insert(&e->blocks, &ent);
   e->allocs++;
   e->used += blk.size;
@@ -143,35 +143,44 @@ int ar_engine_alloc(ar_engine_t *e, uint64_t n, uint64_t align,
   return 0;
 }
 
-/* The live entry whose payload is `payload`, or NULL. */
-static ar__blockent_t *lookup(const ar_engine_t *e, uint64_t payload) {
-  uint64_t start = e->ops->start_of(payload);
-  if (start == UINT64_MAX)
-    return NULL;
-  ar__blockent_t *ent = ar__blockmap_find(&e->blocks, start);
-  return ent && ent->payload == payload ? ent : NULL;
+/* The block a map entry describes. */
+static ar_block_t block_of(const ar_engine_t *e, const ar__blockent_t *ent) {
+  uint64_t start = e->ops->start_of(ent->payload);
+  return (ar_block_t){ent->payload, start,
+                      e->ops->block_size(ent->n, ent->payload - start),
+                      ent->n};
 }
 
-static ar_block_t block_of(const ar__blockent_t *ent) {
-  return (ar_block_t){ent->payload, ent->start, ent->size, ent->n};
+bool ar__block_at(const ar_engine_t *e, uint64_t start, ar_block_t *out) {
+  /* The payload is start + A for the alignment A the block was allocated
+   * with; the list policies always put it at start + AR_HDR. */
+  uint64_t max = e->policy == AR_POLICY_BUDDY ? AR_ALIGN_MAX : AR_HDR;
+  for (uint64_t delta = AR_HDR; delta <= max; delta *= 2) {
+    const ar__blockent_t *ent = ar__blockmap_find(&e->blocks, start + delta);
+    if (ent && e->ops->start_of(ent->payload) == start) {
+      *out = block_of(e, ent);
+      return true;
+    }
+  }
+  return false;
 }
 
 int ar_engine_find(const ar_engine_t *e, uint64_t payload, ar_block_t *out) {
-  const ar__blockent_t *ent = lookup(e, payload);
+  const ar__blockent_t *ent = ar__blockmap_find(&e->blocks, payload);
   if (!ent)
     return AR_EINVAL;
-  *out = block_of(ent);
+  *out = block_of(e, ent);
   return 0;
 }
 
 int ar_engine_free(ar_engine_t *e, uint64_t payload, ar_block_t *out,
                    bool *corrupt) {
-  ar__blockent_t *ent = lookup(e, payload);
+  ar__blockent_t *ent = ar__blockmap_find(&e->blocks, payload);
   if (!ent) {
     e->bad_frees++;
     return AR_EINVAL;
   }
-  ar_block_t blk = block_of(ent);
+  ar_block_t blk = block_of(e, ent);
   if (e->ops->give(e, blk.start, blk.size) != 0)
     return AR_EINTERNAL;
   ar__blockmap_remove(&e->blocks, ent);
@@ -233,15 +242,15 @@ int ar_engine_walk(const ar_engine_t *e, bool free_only, uint64_t cursor,
     } else if (free_only) {
       p = have_free ? fs : e->size;
     } else {
-      const ar__blockent_t *ent = ar__blockmap_find(&e->blocks, p);
-      if (!ent) /* the tiling is broken; ar_engine_check says where */
+      ar_block_t blk;
+      if (!ar__block_at(e, p, &blk)) /* ar_engine_check says where */
         return AR_EINTERNAL;
-      out[k++] = (ar_extent_t){.start = ent->start,
-                               .size = ent->size,
+      out[k++] = (ar_extent_t){.start = blk.start,
+                               .size = blk.size,
                                .free = false,
-                               .payload = ent->payload,
-                               .n = ent->n};
-      p += ent->size;
+                               .payload = blk.payload,
+                               .n = blk.n};
+      p += blk.size;
     }
   }
   /* Spare the caller an empty last page of the free list. */
@@ -252,36 +261,29 @@ int ar_engine_walk(const ar_engine_t *e, bool free_only, uint64_t cursor,
   return 0;
 }
 
-/* The block size the model gives a live block, from what the map says. */
-static uint64_t model_block_size(const ar_engine_t *e,
-                                 const ar__blockent_t *ent) {
-  if (e->policy != AR_POLICY_BUDDY)
-    return ar__block_bytes(ent->n);
-  return UINT64_C(1) << ar__buddy_order(ent->n, ent->payload - ent->start);
-}
-
 /* Checks one live block against the model and the arena's bounds. */
-static int check_block(const ar_engine_t *e, const ar__blockent_t *ent,
+static int check_block(const ar_engine_t *e, const ar_block_t *blk,
                        ar_check_report_t *report) {
-  uint64_t delta = ent->payload - ent->start;
-  if (ent->payload < ent->start || delta < AR_HDR || delta > AR_ALIGN_MAX ||
-      ent->payload % AR_GRAIN != 0 ||
-      e->ops->start_of(ent->payload) != ent->start)
-    return ar__check_fail(report, "block payload", ent->start,
+  uint64_t delta = blk->payload - blk->start;
+  if (delta < AR_HDR || delta > AR_ALIGN_MAX || (delta & (delta - 1)) != 0 ||
+      (e->policy != AR_POLICY_BUDDY && delta != AR_HDR))
+    return ar__check_fail(report, "block payload", blk->start,
                           "block at %llu has payload %llu",
-                          (unsigned long long)ent->start,
-                          (unsigned long long)ent->payload);
-  if (ent->n == 0 || ent->n > AR_N_MAX ||
-      ent->size != model_block_size(e, ent))
-    return ar__check_fail(report, "block size", ent->start,
+                          (unsigned long long)blk->start,
+                          (unsigned long long)blk->payload);
+  uint64_t model = e->policy == AR_POLICY_BUDDY
+                       ? UINT64_C(1) << ar__buddy_order(blk->n, delta)
+                       : ar__block_bytes(blk->n);
+  if (blk->n == 0 || blk->n > AR_N_MAX || blk->size != model)
+    return ar__check_fail(report, "block size", blk->start,
                           "block at %llu: %llu bytes for a request of %llu",
-                          (unsigned long long)ent->start,
-                          (unsigned long long)ent->size,
-                          (unsigned long long)ent->n);
-  if (ent->start + ent->size > e->size)
-    return ar__check_fail(report, "block bounds", ent->start,
+                          (unsigned long long)blk->start,
+                          (unsigned long long)blk->size,
+                          (unsigned long long)blk->n);
+  if (blk->start + blk->size > e->size)
+    return ar__check_fail(report, "block bounds", blk->start,
                           "block at %llu ends past the arena",
-                          (unsigned long long)ent->start);
+                          (unsigned long long)blk->start);
   return 0;
 }
 
@@ -305,19 +307,19 @@ int ar_engine_check(const ar_engine_t *e, ar_check_report_t *report) {
       have_free = e->ops->free_from(e, p, &fs, &fsz);
       continue;
     }
-    const ar__blockent_t *ent = ar__blockmap_find(&e->blocks, p);
-    if (!ent)
+    ar_block_t blk;
+    if (!ar__block_at(e, p, &blk))
       return ar__check_fail(report, "tiling", p,
                             "offset %llu is neither free nor the start of "
                             "a live block",
                             (unsigned long long)p);
-    rc = check_block(e, ent, report);
+    rc = check_block(e, &blk, report);
     if (rc != 0)
       return rc;
     seen_blocks++;
-    used += ent->size;
-    requested += ent->n;
-    p += ent->size;
+    used += blk.size;
+    requested += blk.n;
+    p += blk.size;
   }
   if (p != e->size || have_free)
     return ar__check_fail(report, "tiling", p,

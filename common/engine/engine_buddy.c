@@ -49,7 +49,7 @@ static int buddy_take(ar_engine_t *e, uint64_t n, uint64_t align,
   if (!usable)
     return AR_ENOMEM;
   unsigned j = k + (unsigned)__builtin_ctzll(usable);
-  uint64_t at = ar__bitset_next(&bd->free[j], 0) << j;
+  uint64_t at = ar__bitset_first(&bd->free[j]) << j;
   remove_free(bd, j, at);
   while (j > k) { /* keep the lower half, free the upper */
     j--;
@@ -87,6 +87,10 @@ static uint64_t buddy_start_of(uint64_t payload) {
   return payload - align;
 }
 
+static uint64_t buddy_block_size(uint64_t n, uint64_t delta) {
+  return order_bytes(ar__buddy_order(n, delta));
+}
+
 static bool buddy_free_from(const ar_engine_t *e, uint64_t from,
                             uint64_t *start, uint64_t *size) {
   const ar__buddy_t *bd = e->u.buddy;
@@ -113,8 +117,9 @@ static uint64_t buddy_extent_at_or_after(const ar_engine_t *e,
   const ar__buddy_t *bd = e->u.buddy;
   for (unsigned j = AR_BUDDY_MIN_ORDER; j <= bd->max_order; j++) {
     uint64_t at = cursor & ~(order_bytes(j) - 1);
-    const ar__blockent_t *ent = ar__blockmap_find(&e->blocks, at);
-    if (is_free(bd, j, at) || (ent && ent->size == order_bytes(j)))
+    ar_block_t blk;
+    if (is_free(bd, j, at) ||
+        (ar__block_at(e, at, &blk) && blk.size == order_bytes(j)))
       return at == cursor ? cursor : at + order_bytes(j);
   }
   return e->size; /* a broken tiling; ar_engine_check reports it */
@@ -209,6 +214,7 @@ const ar__engine_ops_t ar__buddy_ops = {
     .take = buddy_take,
     .give = buddy_give,
     .start_of = buddy_start_of,
+    .block_size = buddy_block_size,
     .free_from = buddy_free_from,
     .extent_at_or_after = buddy_extent_at_or_after,
     .stats = buddy_stats,

@@ -36,6 +36,10 @@ typedef struct ar__engine_ops_s {
    * UINT64_MAX when no block of this policy can have it. */
   uint64_t (*start_of)(uint64_t payload);
 
+  /* The size of the block for n bytes whose payload is `delta` bytes past
+   * the block's start (the alignment it was allocated with). */
+  uint64_t (*block_size)(uint64_t n, uint64_t delta);
+
   /* The free extent with the lowest start >= `from`: returns false when
    * there is none. */
   bool (*free_from)(const ar_engine_t *e, uint64_t from, uint64_t *start,
@@ -94,6 +98,10 @@ static inline unsigned ar__buddy_order(uint64_t n, uint64_t align) {
   unsigned k = ar__ceil_log2(align + n);
   return k < AR_BUDDY_MIN_ORDER ? AR_BUDDY_MIN_ORDER : k;
 }
+
+/* The live block that starts at `start`: returns false when there is
+ * none. */
+bool ar__block_at(const ar_engine_t *e, uint64_t start, ar_block_t *out);
 
 /* Fills a check report; returns AR_ECORRUPT for the caller to return. */
 int ar__check_fail(ar_check_report_t *report, const char *invariant,

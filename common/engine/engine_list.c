@@ -2,347 +2,222 @@
  * engine_list.c: the four list policies (first, next, best and worst fit)
  * over one free-space index; they differ only in how they pick.
  *
- * The index holds one span per maximal free interval, in two AVL trees:
- *  - by address, augmented with the largest span size in each subtree, so
- *    "the lowest-addressed span of at least b bytes at or after X" takes one
- *    descent and one climb: first fit and next fit, and the neighbour
- *    lookups that coalescing needs;
- *  - by (size, start), for best and worst fit only: the smallest span of at
- *    least b bytes is a lower bound, the largest is the last node.
- * A split keeps the span's place in the address order (its start moves up,
- * but never past its successor), so it only refreshes the augmented sizes
- * on its path; only spans that appear or disappear rebalance the tree.
- * Every decision follows ../shared/design/placement-model.md, section "List
- * policies", including alignment above 16.
+ * The index holds every maximal free interval ("span") in an augmented
+ * B+tree (btree.h):
+ *  - by_addr, entries (start, size): the tree's augmentation finds the
+ *    lowest-addressed span of at least b bytes at or after any position in
+ *    one descent, which is first fit and next fit, and its order gives the
+ *    neighbours that coalescing needs;
+ *  - by_size, entries (size, start), for best and worst fit only: the
+ *    smallest span of at least b bytes is a lower bound, the largest is the
+ *    last entry.
+ * A split or a merge moves a span's bounds without moving it past a
+ * neighbour in address order, so by_addr is updated in place; only spans
+ * that appear or disappear insert or erase. Every decision follows
+ * ../shared/design/placement-model.md, section "List policies", including
+ * alignment above 16.
  */
 #include <stdlib.h>
 
 #include "ar/error.h"
-#include "avl.h"
+#include "btree.h"
 #include "engine_internal.h"
 
-/* One maximal free interval [start, start + size). */
-typedef struct span_s {
-  ar__avl_node_t by_addr;
-  ar__avl_node_t by_size; /* linked only when the policy keeps by_size */
-  uint64_t start;
-  uint64_t size;
-  uint64_t max_size; /* the largest size in this span's by_addr subtree */
-} span_t;
-
-/* Spans come from chunks that live as long as the engine; unused spans
- * wait on a spare list linked through their by_addr.right field. */
-typedef struct chunk_s {
-  struct chunk_s *next;
-  span_t spans[];
-} chunk_t;
-
-#define CHUNK_SPANS 1024
-
 struct ar__list_s {
-  ar__avl_t by_addr;
-  ar__avl_t by_size;  /* best and worst fit only */
-  bool sized;         /* whether by_size is kept */
-  uint64_t rover;     /* next fit only */
-  span_t *spare;      /* unused spans */
-  chunk_t *chunks;    /* owned; freed at fini */
+  ar__bt_t by_addr; /* (start, size) of every span */
+  ar__bt_t by_size; /* (size, start) of every span: best and worst only */
+  bool sized;       /* whether by_size is kept */
+  uint64_t rover;   /* next fit only */
 };
 
-static span_t *addr_span(const ar__avl_node_t *n) {
-  return ar__avl_entry(n, span_t, by_addr);
+typedef struct span_s {
+  uint64_t start;
+  uint64_t size;
+} span_t;
+
+static span_t addr_span(ar__bt_pos_t pos) {
+  ar__bt_key_t k = ar__bt_get(pos);
+  return (span_t){k.a, k.b};
 }
 
-static span_t *size_span(const ar__avl_node_t *n) {
-  return ar__avl_entry(n, span_t, by_size);
+static span_t size_span(ar__bt_pos_t pos) {
+  ar__bt_key_t k = ar__bt_get(pos);
+  return (span_t){k.b, k.a};
 }
 
-static uint64_t subtree_max(const ar__avl_node_t *n) {
-  return n ? addr_span(n)->max_size : 0;
+static ar__bt_key_t addr_key(span_t s) { return (ar__bt_key_t){s.start, s.size}; }
+static ar__bt_key_t size_key(span_t s) { return (ar__bt_key_t){s.size, s.start}; }
+
+/* ---- keeping by_size in step with by_addr ---- */
+
+/* Replaces span `old` by span `new` in by_size (either may be NULL: an
+ * insert or an erase). Needs a reserve of by_size for an insert. */
+static void size_update(ar__list_t *l, const span_t *old, const span_t *new) {
+  if (!l->sized)
+    return;
+  if (old) {
+    ar__bt_pos_t pos = ar__bt_lower_bound(&l->by_size, size_key(*old));
+    if (new) {
+      /* Rewrite in place when the new key sorts where the old one was. */
+      ar__bt_pos_t prev = ar__bt_prev(pos), next = ar__bt_next(pos);
+      ar__bt_key_t k = size_key(*new);
+      ar__bt_key_t pk = ar__bt_end(prev) ? k : ar__bt_get(prev);
+      ar__bt_key_t nk = ar__bt_end(next) ? k : ar__bt_get(next);
+      bool after_prev = ar__bt_end(prev) || pk.a < k.a || (pk.a == k.a && pk.b < k.b);
+      bool before_next = ar__bt_end(next) || k.a < nk.a || (k.a == nk.a && k.b < nk.b);
+      if (after_prev && before_next) {
+        ar__bt_set(&l->by_size, pos, k);
+        return;
+      }
+    }
+    ar__bt_erase(&l->by_size, pos);
+  }
+  if (new)
+    ar__bt_insert(&l->by_size, size_key(*new));
 }
 
-static bool update_max(ar__avl_node_t *n) {
-  span_t *s = addr_span(n);
-  uint64_t m = s->size;
-  uint64_t l = subtree_max(n->left), r = subtree_max(n->right);
-  if (l > m)
-    m = l;
-  if (r > m)
-    m = r;
-  bool changed = m != s->max_size;
-  s->max_size = m;
-  return changed;
-}
-
-/* ---- the span pool ---- */
-
-/* Makes sure one spare span exists. Returns 0 or AR_EINTERNAL. */
-static int reserve_span(ar__list_t *l) {
-  if (l->spare)
-    return 0;
-  chunk_t *c = malloc(sizeof(*c) + CHUNK_SPANS * sizeof(span_t));
-  if (!c)
+/* Sets aside what the coming changes may allocate: one by_addr insert when
+ * `addr_insert`, and by_size inserts. Returns 0 or AR_EINTERNAL. */
+static int reserve(ar__list_t *l, bool addr_insert) {
+  if (addr_insert && ar__bt_reserve(&l->by_addr) != 0)
     return AR_EINTERNAL;
-  c->next = l->chunks;
-  l->chunks = c;
-  for (size_t i = 0; i < CHUNK_SPANS; i++) {
-    c->spans[i].by_addr.right = l->spare ? &l->spare->by_addr : NULL;
-    l->spare = &c->spans[i];
-  }
+  if (l->sized && ar__bt_reserve(&l->by_size) != 0)
+    return AR_EINTERNAL;
   return 0;
-}
-
-/* Takes the spare span; reserve_span must have succeeded. */
-static span_t *new_span(ar__list_t *l, uint64_t start, uint64_t size) {
-  span_t *s = l->spare;
-  l->spare = s->by_addr.right ? addr_span(s->by_addr.right) : NULL;
-  s->start = start;
-  s->size = size;
-  return s;
-}
-
-static void drop_span(ar__list_t *l, span_t *s) {
-  s->by_addr.right = l->spare ? &l->spare->by_addr : NULL;
-  l->spare = s;
-}
-
-/* ---- the two trees ---- */
-
-/* The span with the largest start <= at, or NULL. */
-static span_t *floor_span(const ar__list_t *l, uint64_t at) {
-  span_t *best = NULL;
-  for (ar__avl_node_t *n = l->by_addr.root; n;) {
-    span_t *s = addr_span(n);
-    if (s->start <= at) {
-      best = s;
-      n = n->right;
-    } else {
-      n = n->left;
-    }
-  }
-  return best;
-}
-
-/* The span with the lowest start >= at, or NULL. */
-static span_t *ceil_span(const ar__list_t *l, uint64_t at) {
-  span_t *best = NULL;
-  for (ar__avl_node_t *n = l->by_addr.root; n;) {
-    span_t *s = addr_span(n);
-    if (s->start >= at) {
-      best = s;
-      n = n->left;
-    } else {
-      n = n->right;
-    }
-  }
-  return best;
-}
-
-static span_t *next_by_addr(const span_t *s) {
-  ar__avl_node_t *n = ar__avl_next(&s->by_addr);
-  return n ? addr_span(n) : NULL;
-}
-
-static bool size_less(const span_t *a, uint64_t size, uint64_t start) {
-  return a->size < size || (a->size == size && a->start < start);
-}
-
-static void size_insert(ar__list_t *l, span_t *s) {
-  ar__avl_node_t *parent = NULL, **link = &l->by_size.root;
-  while (*link) {
-    parent = *link;
-    link = size_less(size_span(parent), s->size, s->start) ? &parent->right
-                                                           : &parent->left;
-  }
-  ar__avl_link(&l->by_size, &s->by_size, parent, link);
-}
-
-/* The first span in (size, start) order that is >= (size, start). */
-static span_t *size_lower_bound(const ar__list_t *l, uint64_t size,
-                                uint64_t start) {
-  span_t *best = NULL;
-  for (ar__avl_node_t *n = l->by_size.root; n;) {
-    span_t *s = size_span(n);
-    if (size_less(s, size, start)) {
-      n = n->right;
-    } else {
-      best = s;
-      n = n->left;
-    }
-  }
-  return best;
-}
-
-static void insert_span(ar__list_t *l, span_t *s) {
-  ar__avl_node_t *parent = NULL, **link = &l->by_addr.root;
-  while (*link) {
-    parent = *link;
-    link = s->start < addr_span(parent)->start ? &parent->left
-                                               : &parent->right;
-  }
-  ar__avl_link(&l->by_addr, &s->by_addr, parent, link);
-  if (l->sized)
-    size_insert(l, s);
-}
-
-static void erase_span(ar__list_t *l, span_t *s) {
-  ar__avl_erase(&l->by_addr, &s->by_addr);
-  if (l->sized)
-    ar__avl_erase(&l->by_size, &s->by_size);
-  drop_span(l, s);
-}
-
-/* Sets a span's bounds without moving it past a neighbour in the address
- * order, and brings both indexes up to date. */
-static void resize_span(ar__list_t *l, span_t *s, uint64_t start,
-                        uint64_t size) {
-  if (l->sized)
-    ar__avl_erase(&l->by_size, &s->by_size);
-  s->start = start;
-  s->size = size;
-  ar__avl_propagate(&l->by_addr, &s->by_addr);
-  if (l->sized)
-    size_insert(l, s);
 }
 
 /* ---- picking ---- */
 
 /* Where the block for b bytes at payload alignment `align` would start in
  * span s: the lowest q >= start with q + AR_HDR a multiple of align. */
-static uint64_t block_start(const span_t *s, uint64_t align) {
-  uint64_t p = (s->start + AR_HDR + align - 1) & ~(align - 1);
+static uint64_t block_start(span_t s, uint64_t align) {
+  uint64_t p = (s.start + AR_HDR + align - 1) & ~(align - 1);
   return p - AR_HDR;
 }
 
-static bool fits(const span_t *s, uint64_t b, uint64_t align) {
-  return block_start(s, align) + b <= s->start + s->size;
+static bool fits(span_t s, uint64_t b, uint64_t align) {
+  return block_start(s, align) + b <= s.start + s.size;
 }
 
-/* The lowest-addressed span of at least b bytes in the subtree at n. */
-static span_t *leftmost_fit(const ar__avl_node_t *n, uint64_t b) {
-  while (n && subtree_max(n) >= b) {
-    if (subtree_max(n->left) >= b)
-      n = n->left;
-    else if (addr_span(n)->size >= b)
-      return addr_span(n);
-    else
-      n = n->right;
+/* The first span at or after `from`, starting below `stop`, that holds the
+ * block. Spans of at least b bytes are the candidates; only an alignment
+ * above 16 can turn one down. */
+static ar__bt_pos_t address_fit(const ar__list_t *l, ar__bt_pos_t from,
+                                uint64_t stop, uint64_t b, uint64_t align) {
+  ar__bt_pos_t p = ar__bt_search_b(&l->by_addr, from, b);
+  while (!ar__bt_end(p)) {
+    span_t s = addr_span(p);
+    if (s.start >= stop)
+      break;
+    if (fits(s, b, align))
+      return p;
+    p = ar__bt_search_b(&l->by_addr, ar__bt_next(p), b);
   }
-  return NULL;
+  return (ar__bt_pos_t){NULL, 0};
 }
 
-/* The lowest-addressed span of at least b bytes among `from` and the spans
- * after it, or NULL. */
-static span_t *size_fit_from(const span_t *from, uint64_t b) {
-  const ar__avl_node_t *n = &from->by_addr;
-  if (from->size >= b)
-    return (span_t *)from;
-  span_t *s = leftmost_fit(n->right, b);
-  for (; !s && n->parent; n = n->parent) {
-    if (n->parent->left != n)
-      continue; /* the parent comes before n */
-    if (addr_span(n->parent)->size >= b)
-      return addr_span(n->parent);
-    s = leftmost_fit(n->parent->right, b);
-  }
-  return s;
-}
-
-/* The lowest-addressed span at or after `from` that fits, stopping before
- * `stop` (NULL: the end). Spans of at least b bytes are candidates; the
- * alignment check only rejects any for align > 16. */
-static span_t *address_fit(span_t *from, const span_t *stop, uint64_t b,
-                           uint64_t align) {
-  span_t *s = from ? size_fit_from(from, b) : NULL;
-  while (s && (!stop || s->start < stop->start) && !fits(s, b, align)) {
-    span_t *after = next_by_addr(s);
-    s = after ? size_fit_from(after, b) : NULL;
-  }
-  return s && (!stop || s->start < stop->start) ? s : NULL;
-}
-
-static span_t *first_span(const ar__list_t *l) {
-  ar__avl_node_t *n = ar__avl_first(&l->by_addr);
-  return n ? addr_span(n) : NULL;
-}
-
-static span_t *pick_first(const ar__list_t *l, uint64_t b, uint64_t align) {
-  return address_fit(first_span(l), NULL, b, align);
+static ar__bt_pos_t pick_first(const ar__list_t *l, uint64_t b,
+                               uint64_t align) {
+  return address_fit(l, ar__bt_leftmost_b(&l->by_addr, b), UINT64_MAX, b,
+                     align);
 }
 
 /* Next fit: first the spans that end after the rover, in address order,
- * then the spans before those. */
-static span_t *pick_next(const ar__list_t *l, uint64_t b, uint64_t align) {
-  span_t *from = floor_span(l, l->rover);
-  if (!from)
-    from = first_span(l);
-  else if (from->start + from->size <= l->rover)
-    from = next_by_addr(from);
-  span_t *s = address_fit(from, NULL, b, align);
-  return s ? s : address_fit(first_span(l), from, b, align);
+ * then the ones before them. */
+static ar__bt_pos_t pick_next(const ar__list_t *l, uint64_t b,
+                              uint64_t align) {
+  ar__bt_pos_t from = ar__bt_lower_bound(&l->by_addr,
+                                         (ar__bt_key_t){l->rover + 1, 0});
+  ar__bt_pos_t before =
+      ar__bt_end(from) ? ar__bt_last(&l->by_addr) : ar__bt_prev(from);
+  if (!ar__bt_end(before)) {
+    span_t s = addr_span(before);
+    if (s.start + s.size > l->rover)
+      from = before; /* the span holding the rover comes first */
+  }
+  ar__bt_pos_t p = address_fit(l, from, UINT64_MAX, b, align);
+  if (!ar__bt_end(p))
+    return p;
+  uint64_t stop = ar__bt_end(from) ? UINT64_MAX : addr_span(from).start;
+  return address_fit(l, ar__bt_first(&l->by_addr), stop, b, align);
+}
+
+/* by_addr's position of the span that by_size has at `pos`. */
+static ar__bt_pos_t addr_pos_of(const ar__list_t *l, ar__bt_pos_t pos) {
+  if (ar__bt_end(pos))
+    return pos;
+  return ar__bt_lower_bound(&l->by_addr,
+                            (ar__bt_key_t){size_span(pos).start, 0});
 }
 
 /* Best fit: the smallest span that fits, the lowest start on a tie. */
-static span_t *pick_best(const ar__list_t *l, uint64_t b, uint64_t align) {
-  span_t *s = size_lower_bound(l, b, 0);
-  while (s && !fits(s, b, align)) {
-    ar__avl_node_t *n = ar__avl_next(&s->by_size);
-    s = n ? size_span(n) : NULL;
-  }
-  return s;
+static ar__bt_pos_t pick_best(const ar__list_t *l, uint64_t b,
+                              uint64_t align) {
+  ar__bt_pos_t p = ar__bt_lower_bound(&l->by_size, (ar__bt_key_t){b, 0});
+  while (!ar__bt_end(p) && !fits(size_span(p), b, align))
+    p = ar__bt_next(p);
+  return addr_pos_of(l, p);
 }
 
 /* Worst fit: the largest span that fits, the lowest start on a tie. Sizes
  * are visited from the largest down, each size's spans by address. */
-static span_t *pick_worst(const ar__list_t *l, uint64_t b, uint64_t align) {
-  ar__avl_node_t *last = ar__avl_last(&l->by_size);
-  while (last && size_span(last)->size >= b) {
-    uint64_t size = size_span(last)->size;
-    span_t *group = size_lower_bound(l, size, 0);
-    for (span_t *s = group; s && s->size == size;) {
-      if (fits(s, b, align))
-        return s;
-      ar__avl_node_t *n = ar__avl_next(&s->by_size);
-      s = n ? size_span(n) : NULL;
-    }
-    last = ar__avl_prev(&group->by_size);
+static ar__bt_pos_t pick_worst(const ar__list_t *l, uint64_t b,
+                               uint64_t align) {
+  ar__bt_pos_t last = ar__bt_last(&l->by_size);
+  while (!ar__bt_end(last) && size_span(last).size >= b) {
+    uint64_t size = size_span(last).size;
+    ar__bt_pos_t group = ar__bt_lower_bound(&l->by_size, (ar__bt_key_t){size, 0});
+    for (ar__bt_pos_t p = group; !ar__bt_end(p) && size_span(p).size == size;
+         p = ar__bt_next(p))
+      if (fits(size_span(p), b, align))
+        return addr_pos_of(l, p);
+    last = ar__bt_prev(group);
   }
-  return NULL;
+  return (ar__bt_pos_t){NULL, 0};
+}
+
+static ar__bt_pos_t pick(const ar_engine_t *e, uint64_t b, uint64_t align) {
+  const ar__list_t *l = e->u.list;
+  switch (e->policy) {
+  case AR_POLICY_FIRST:
+    return pick_first(l, b, align);
+  case AR_POLICY_NEXT:
+    return pick_next(l, b, align);
+  case AR_POLICY_BEST:
+    return pick_best(l, b, align);
+  default:
+    return pick_worst(l, b, align);
+  }
 }
 
 static int list_take(ar_engine_t *e, uint64_t n, uint64_t align,
-                     ar_block_t *blk) {
+                  ar_block_t *blk) {
   ar__list_t *l = e->u.list;
   uint64_t b = ar__block_bytes(n);
   if (b > e->size)
     return AR_ENOMEM;
-  span_t *s;
-  switch (e->policy) {
-  case AR_POLICY_FIRST:
-    s = pick_first(l, b, align);
-    break;
-  case AR_POLICY_NEXT:
-    s = pick_next(l, b, align);
-    break;
-  case AR_POLICY_BEST:
-    s = pick_best(l, b, align);
-    break;
-  default:
-    s = pick_worst(l, b, align);
-    break;
-  }
-  if (!s)
+  ar__bt_pos_t pos = pick(e, b, align);
+  if (ar__bt_end(pos))
     return AR_ENOMEM;
-  uint64_t q = block_start(s, align), end = s->start + s->size;
-  if (q > s->start && q + b < end && reserve_span(l) != 0)
-    return AR_EINTERNAL; /* a front gap and a tail: one more span */
-  if (q > s->start) {
-    resize_span(l, s, s->start, q - s->start); /* the front gap stays */
-    if (q + b < end)
-      insert_span(l, new_span(l, q + b, end - (q + b)));
-  } else if (q + b < end) {
-    resize_span(l, s, q + b, end - (q + b));
+  span_t s = addr_span(pos);
+  uint64_t q = block_start(s, align), end = s.start + s.size;
+  span_t gap = {s.start, q - s.start};   /* stays free, however small */
+  span_t tail = {q + b, end - (q + b)};  /* stays free, however small */
+  if (reserve(l, gap.size && tail.size) != 0)
+    return AR_EINTERNAL;
+  if (gap.size) {
+    ar__bt_set(&l->by_addr, pos, addr_key(gap));
+    size_update(l, &s, &gap);
+    if (tail.size) {
+      ar__bt_insert(&l->by_addr, addr_key(tail));
+      size_update(l, NULL, &tail);
+    }
+  } else if (tail.size) {
+    ar__bt_set(&l->by_addr, pos, addr_key(tail));
+    size_update(l, &s, &tail);
   } else {
-    erase_span(l, s);
+    ar__bt_erase(&l->by_addr, pos);
+    size_update(l, &s, NULL);
   }
   if (e->policy == AR_POLICY_NEXT)
     l->rover = q + b;
@@ -354,24 +229,33 @@ static int list_take(ar_engine_t *e, uint64_t n, uint64_t align,
 
 static int list_give(ar_engine_t *e, uint64_t start, uint64_t size) {
   ar__list_t *l = e->u.list;
-  span_t *left = floor_span(l, start);
-  span_t *right = left ? next_by_addr(left) : first_span(l);
-  if (left && left->start + left->size != start)
-    left = NULL;
-  if (right && right->start != start + size)
-    right = NULL;
+  ar__bt_pos_t rp = ar__bt_lower_bound(&l->by_addr, (ar__bt_key_t){start, 0});
+  ar__bt_pos_t lp = ar__bt_end(rp) ? ar__bt_last(&l->by_addr) : ar__bt_prev(rp);
+  bool left = !ar__bt_end(lp), right = !ar__bt_end(rp);
+  span_t ls = left ? addr_span(lp) : (span_t){0, 0};
+  span_t rs = right ? addr_span(rp) : (span_t){0, 0};
+  left = left && ls.start + ls.size == start;
+  right = right && rs.start == start + size;
+  if (reserve(l, !left && !right) != 0)
+    return AR_EINTERNAL;
   if (left && right) {
-    uint64_t merged = left->size + size + right->size;
-    erase_span(l, right);
-    resize_span(l, left, left->start, merged);
+    span_t merged = {ls.start, ls.size + size + rs.size};
+    ar__bt_set(&l->by_addr, lp, addr_key(merged));
+    ar__bt_erase(&l->by_addr, rp);
+    size_update(l, &rs, NULL);
+    size_update(l, &ls, &merged);
   } else if (left) {
-    resize_span(l, left, left->start, left->size + size);
+    span_t merged = {ls.start, ls.size + size};
+    ar__bt_set(&l->by_addr, lp, addr_key(merged));
+    size_update(l, &ls, &merged);
   } else if (right) {
-    resize_span(l, right, start, size + right->size);
+    span_t merged = {start, size + rs.size};
+    ar__bt_set(&l->by_addr, rp, addr_key(merged));
+    size_update(l, &rs, &merged);
   } else {
-    if (reserve_span(l) != 0)
-      return AR_EINTERNAL;
-    insert_span(l, new_span(l, start, size));
+    span_t fresh = {start, size};
+    ar__bt_insert(&l->by_addr, addr_key(fresh));
+    size_update(l, NULL, &fresh);
   }
   return 0;
 }
@@ -382,31 +266,41 @@ static uint64_t list_start_of(uint64_t payload) {
   return payload - AR_HDR;
 }
 
+static uint64_t list_block_size(uint64_t n, uint64_t delta) {
+  (void)delta; /* the payload is always at start + AR_HDR */
+  return ar__block_bytes(n);
+}
+
 static bool list_free_from(const ar_engine_t *e, uint64_t from,
                            uint64_t *start, uint64_t *size) {
-  const span_t *s = ceil_span(e->u.list, from);
-  if (!s)
+  ar__bt_pos_t p = ar__bt_lower_bound(&e->u.list->by_addr,
+                                      (ar__bt_key_t){from, 0});
+  if (ar__bt_end(p))
     return false;
-  *start = s->start;
-  *size = s->size;
+  span_t s = addr_span(p);
+  *start = s.start;
+  *size = s.size;
   return true;
 }
 
 static uint64_t list_extent_at_or_after(const ar_engine_t *e,
                                         uint64_t cursor) {
-  const span_t *s = floor_span(e->u.list, cursor);
-  if (s && cursor < s->start + s->size)
-    return s->start == cursor ? cursor : s->start + s->size;
-  if (ar__blockmap_find(&e->blocks, cursor))
+  const ar__bt_t *t = &e->u.list->by_addr;
+  ar__bt_pos_t after = ar__bt_lower_bound(t, (ar__bt_key_t){cursor + 1, 0});
+  ar__bt_pos_t pos = ar__bt_end(after) ? ar__bt_last(t) : ar__bt_prev(after);
+  span_t s = ar__bt_end(pos) ? (span_t){0, 0} : addr_span(pos);
+  if (cursor < s.start + s.size)
+    return s.start == cursor ? cursor : s.start + s.size;
+  ar_block_t blk;
+  if (ar__block_at(e, cursor, &blk))
     return cursor;
   /* The cursor fell inside a block (the arena changed since it was
    * handed out): walk the blocks from the free span before it. */
-  uint64_t p = s ? s->start + s->size : 0;
+  uint64_t p = s.start + s.size;
   while (p < cursor) {
-    const ar__blockent_t *ent = ar__blockmap_find(&e->blocks, p);
-    if (!ent)
+    if (!ar__block_at(e, p, &blk))
       return e->size; /* a broken tiling; ar_engine_check reports it */
-    p += ent->size;
+    p += blk.size;
   }
   return p;
 }
@@ -414,54 +308,51 @@ static uint64_t list_extent_at_or_after(const ar_engine_t *e,
 static void list_stats(const ar_engine_t *e, ar_engine_stats_t *out) {
   const ar__list_t *l = e->u.list;
   out->free_extents = l->by_addr.count;
-  out->largest_free = subtree_max(l->by_addr.root);
+  out->largest_free = ar__bt_max_b(&l->by_addr);
   out->rover = l->rover;
+}
+
+static int check_tree(const ar__bt_t *t, const char *invariant,
+                      ar_check_report_t *report) {
+  ar__bt_key_t where;
+  const char *bad = ar__bt_verify(t, &where);
+  if (!bad)
+    return 0;
+  return ar__check_fail(report, invariant, where.a,
+                        "%s: %s near the entry (%llu, %llu)", invariant, bad,
+                        (unsigned long long)where.a,
+                        (unsigned long long)where.b);
 }
 
 static int list_check(const ar_engine_t *e, ar_check_report_t *report,
                       uint64_t *extents) {
   const ar__list_t *l = e->u.list;
-  const char *what = NULL;
-  const ar__avl_node_t *bad = ar__avl_verify(&l->by_addr, &what);
-  if (bad)
-    return ar__check_fail(report, "address index", addr_span(bad)->start,
-                          "address tree: %s at the span at %llu", what,
-                          (unsigned long long)addr_span(bad)->start);
+  int rc = check_tree(&l->by_addr, "address index", report);
+  if (rc != 0)
+    return rc;
   uint64_t prev_end = 0;
   bool first = true;
-  for (ar__avl_node_t *n = ar__avl_first(&l->by_addr); n;
-       n = ar__avl_next(n)) {
-    const span_t *s = addr_span(n);
-    if (s->size == 0 || s->start % AR_GRAIN || s->size % AR_GRAIN ||
-        s->start + s->size > e->size)
-      return ar__check_fail(report, "free interval bounds", s->start,
+  for (ar__bt_pos_t p = ar__bt_first(&l->by_addr); !ar__bt_end(p);
+       p = ar__bt_next(p)) {
+    span_t s = addr_span(p);
+    if (s.size == 0 || s.start % AR_GRAIN || s.size % AR_GRAIN ||
+        s.start + s.size > e->size)
+      return ar__check_fail(report, "free interval bounds", s.start,
                             "free interval [%llu, +%llu) is empty, off the "
                             "grain or past the arena",
-                            (unsigned long long)s->start,
-                            (unsigned long long)s->size);
-    if (!first && s->start < prev_end)
-      return ar__check_fail(report, "free intervals disjoint", s->start,
+                            (unsigned long long)s.start,
+                            (unsigned long long)s.size);
+    if (!first && s.start < prev_end)
+      return ar__check_fail(report, "free intervals disjoint", s.start,
                             "free interval at %llu starts before the "
                             "previous one ends at %llu",
-                            (unsigned long long)s->start,
+                            (unsigned long long)s.start,
                             (unsigned long long)prev_end);
-    if (!first && s->start == prev_end)
-      return ar__check_fail(report, "free intervals coalesced", s->start,
+    if (!first && s.start == prev_end)
+      return ar__check_fail(report, "free intervals coalesced", s.start,
                             "free interval at %llu touches the previous one",
-                            (unsigned long long)s->start);
-    uint64_t m = s->size;
-    if (subtree_max(n->left) > m)
-      m = subtree_max(n->left);
-    if (subtree_max(n->right) > m)
-      m = subtree_max(n->right);
-    if (s->max_size != m)
-      return ar__check_fail(report, "address index", s->start,
-                            "span at %llu records a largest size of %llu "
-                            "below it, not %llu",
-                            (unsigned long long)s->start,
-                            (unsigned long long)s->max_size,
-                            (unsigned long long)m);
-    prev_end = s->start + s->size;
+                            (unsigned long long)s.start);
+    prev_end = s.start + s.size;
     first = false;
   }
   if (l->rover > e->size)
@@ -471,56 +362,51 @@ static int list_check(const ar_engine_t *e, ar_check_report_t *report,
   *extents = l->by_addr.count;
   if (!l->sized)
     return 0;
-  bad = ar__avl_verify(&l->by_size, &what);
-  if (bad)
-    return ar__check_fail(report, "size index", size_span(bad)->start,
-                          "size tree: %s at the span at %llu", what,
-                          (unsigned long long)size_span(bad)->start);
+  rc = check_tree(&l->by_size, "size index", report);
+  if (rc != 0)
+    return rc;
   if (l->by_size.count != l->by_addr.count)
     return ar__check_fail(report, "size index", 0,
-                          "size tree holds %zu spans, address tree %zu",
+                          "size index holds %zu spans, address index %zu",
                           l->by_size.count, l->by_addr.count);
-  const span_t *prev = NULL;
-  for (ar__avl_node_t *n = ar__avl_first(&l->by_size); n;
-       n = ar__avl_next(n)) {
-    const span_t *s = size_span(n);
-    if (prev && !size_less(prev, s->size, s->start))
-      return ar__check_fail(report, "size index", s->start,
-                            "size tree out of order at the span at %llu",
-                            (unsigned long long)s->start);
-    if (floor_span(l, s->start) != s)
-      return ar__check_fail(report, "size index", s->start,
-                            "the span at %llu is in the size tree only",
-                            (unsigned long long)s->start);
-    prev = s;
+  /* Same count, and every by_size span is in by_addr: the same set. */
+  for (ar__bt_pos_t p = ar__bt_first(&l->by_size); !ar__bt_end(p);
+       p = ar__bt_next(p)) {
+    span_t s = size_span(p);
+    ar__bt_pos_t a = ar__bt_lower_bound(&l->by_addr, (ar__bt_key_t){s.start, 0});
+    if (ar__bt_end(a) || addr_span(a).start != s.start ||
+        addr_span(a).size != s.size)
+      return ar__check_fail(report, "size index", s.start,
+                            "the span [%llu, +%llu) is in the size index "
+                            "only",
+                            (unsigned long long)s.start,
+                            (unsigned long long)s.size);
   }
   return 0;
+}
+
+static void list_fini(ar_engine_t *e) {
+  ar__list_t *l = e->u.list;
+  ar__bt_fini(&l->by_addr);
+  ar__bt_fini(&l->by_size);
+  free(l);
 }
 
 static int list_init(ar_engine_t *e) {
   ar__list_t *l = calloc(1, sizeof(*l));
   if (!l)
     return AR_EINTERNAL;
-  ar__avl_init(&l->by_addr, update_max);
-  ar__avl_init(&l->by_size, NULL);
-  l->sized = e->policy == AR_POLICY_BEST || e->policy == AR_POLICY_WORST;
   e->u.list = l;
-  if (reserve_span(l) != 0) {
-    free(l);
+  l->sized = e->policy == AR_POLICY_BEST || e->policy == AR_POLICY_WORST;
+  span_t all = {0, e->size};
+  if (ar__bt_init(&l->by_addr) != 0 || ar__bt_init(&l->by_size) != 0 ||
+      reserve(l, true) != 0) {
+    list_fini(e);
     return AR_EINTERNAL;
   }
-  insert_span(l, new_span(l, 0, e->size));
+  ar__bt_insert(&l->by_addr, addr_key(all));
+  size_update(l, NULL, &all);
   return 0;
-}
-
-static void list_fini(ar_engine_t *e) {
-  ar__list_t *l = e->u.list;
-  while (l->chunks) {
-    chunk_t *c = l->chunks;
-    l->chunks = c->next;
-    free(c);
-  }
-  free(l);
 }
 
 const ar__engine_ops_t ar__list_ops = {
@@ -529,6 +415,7 @@ const ar__engine_ops_t ar__list_ops = {
     .take = list_take,
     .give = list_give,
     .start_of = list_start_of,
+    .block_size = list_block_size,
     .free_from = list_free_from,
     .extent_at_or_after = list_extent_at_or_after,
     .stats = list_stats,

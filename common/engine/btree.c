@@ -1,0 +1,501 @@
+/*
+ * btree.c: the augmented B+tree of btree.h.
+ *
+ * Node layout: `key[i]` and `maxb[i]` describe slot i. In a leaf, slot i is
+ * an entry and maxb[i] is its b; in an inner node, slot i is child[i],
+ * key[i] is the smallest entry below it and maxb[i] the largest b below
+ * it. Leaves are linked in order for iteration. After any change to a
+ * node, fix_up rewrites its slot in the parent and climbs while that
+ * changes something, so routing keys and the augmentation stay exact.
+ *
+ * Invariants (ar__bt_verify checks them): entries strictly increase along
+ * the leaf chain; all leaves are at height 0 and every inner node is one
+ * above its children; every node but the root holds MIN_FILL to FANOUT
+ * slots; an inner root holds at least two; parent, slot and leaf links
+ * agree; key[i] and maxb[i] of every inner slot match its child.
+ */
+#include "btree.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "ar/error.h"
+
+#define FANOUT AR__BT_FANOUT
+#define MIN_FILL (FANOUT / 4)
+#define SPARE_KEEP 64 /* spare nodes kept after merges; more are freed */
+
+_Static_assert(FANOUT >= 8 && FANOUT % 2 == 0, "fan-out too small");
+
+struct ar__bt_node_s {
+  ar__bt_node_t *parent;
+  ar__bt_node_t *prev, *next; /* leaves only: neighbours in order */
+  unsigned count;             /* slots in use */
+  unsigned slot;              /* this node's slot in its parent */
+  unsigned height;            /* 0 for a leaf */
+  uint64_t max;               /* the largest maxb[i] */
+  ar__bt_key_t key[FANOUT];
+  uint64_t maxb[FANOUT];
+  ar__bt_node_t *child[FANOUT]; /* inner nodes only */
+};
+
+static const ar__bt_pos_t end_pos = {NULL, 0};
+
+/* Branch-free, so that the counting scans below compile to straight
+ * lines. */
+static bool key_less(ar__bt_key_t x, ar__bt_key_t y) {
+  return (x.a < y.a) | ((x.a == y.a) & (x.b < y.b));
+}
+
+static bool key_eq(ar__bt_key_t x, ar__bt_key_t y) {
+  return x.a == y.a && x.b == y.b;
+}
+
+static uint64_t node_max(const ar__bt_node_t *n) {
+  uint64_t m = 0;
+  for (unsigned i = 0; i < n->count; i++)
+    if (n->maxb[i] > m)
+      m = n->maxb[i];
+  return m;
+}
+
+/* Slot i's maxb changed from `old` to maxb[i]: bring n->max up to date,
+ * rescanning only when the old value was the maximum and went down. */
+static void max_changed(ar__bt_node_t *n, unsigned i, uint64_t old) {
+  if (n->maxb[i] >= n->max)
+    n->max = n->maxb[i];
+  else if (old == n->max)
+    n->max = node_max(n);
+}
+
+/* ---- nodes ---- */
+
+static ar__bt_node_t *new_node(ar__bt_t *t, unsigned height) {
+  ar__bt_node_t *n = t->spare;
+  t->spare = n->next;
+  t->nspare--;
+  n->parent = n->prev = n->next = NULL;
+  n->count = n->slot = 0;
+  n->height = height;
+  n->max = 0;
+  return n;
+}
+
+static void drop_node(ar__bt_t *t, ar__bt_node_t *n) {
+  if (t->nspare >= SPARE_KEEP) {
+    free(n);
+    return;
+  }
+  n->next = t->spare;
+  t->spare = n;
+  t->nspare++;
+}
+
+int ar__bt_reserve(ar__bt_t *t) {
+  /* An insert splits at most one node a level, plus a new root. */
+  while (t->nspare < t->height + 2) {
+    ar__bt_node_t *n = malloc(sizeof(*n));
+    if (!n)
+      return AR_EINTERNAL;
+    n->next = t->spare;
+    t->spare = n;
+    t->nspare++;
+  }
+  return 0;
+}
+
+int ar__bt_init(ar__bt_t *t) {
+  memset(t, 0, sizeof(*t));
+  if (ar__bt_reserve(t) != 0)
+    return AR_EINTERNAL;
+  t->root = new_node(t, 0);
+  return 0;
+}
+
+static void free_subtree(ar__bt_node_t *n) {
+  if (n->height)
+    for (unsigned i = 0; i < n->count; i++)
+      free_subtree(n->child[i]);
+  free(n);
+}
+
+void ar__bt_fini(ar__bt_t *t) {
+  if (t->root)
+    free_subtree(t->root);
+  while (t->spare) {
+    ar__bt_node_t *n = t->spare;
+    t->spare = n->next;
+    free(n);
+  }
+  memset(t, 0, sizeof(*t));
+}
+
+/* Moves `cnt` slots from src[si..] to dst[di..] (the ranges may overlap
+ * within one node) and re-parents moved children. */
+static void move_slots(ar__bt_node_t *dst, unsigned di, ar__bt_node_t *src,
+                       unsigned si, unsigned cnt) {
+  memmove(&dst->key[di], &src->key[si], cnt * sizeof(dst->key[0]));
+  memmove(&dst->maxb[di], &src->maxb[si], cnt * sizeof(dst->maxb[0]));
+  if (dst->height == 0)
+    return;
+  memmove(&dst->child[di], &src->child[si], cnt * sizeof(dst->child[0]));
+  for (unsigned i = di; i < di + cnt; i++) {
+    dst->child[i]->parent = dst;
+    dst->child[i]->slot = i;
+  }
+}
+
+/* Rewrites n's slot in its parent, and so on up while anything changes.
+ * n->max must be right. */
+static void fix_up(ar__bt_node_t *n) {
+  for (ar__bt_node_t *p = n->parent; p; n = p, p = p->parent) {
+    unsigned s = n->slot;
+    uint64_t old = p->maxb[s];
+    if (old == n->max && key_eq(p->key[s], n->key[0]))
+      return;
+    p->key[s] = n->key[0];
+    p->maxb[s] = n->max;
+    max_changed(p, s, old);
+  }
+}
+
+/* ---- insertion ---- */
+
+static void insert_slot(ar__bt_t *t, ar__bt_node_t *n, unsigned i,
+                        ar__bt_key_t k, uint64_t maxb, ar__bt_node_t *child);
+
+/* Splits the full node n: the upper half moves to a new right sibling,
+ * which is linked into the parent (splitting it in turn if needed).
+ * Returns the new sibling. */
+static ar__bt_node_t *split(ar__bt_t *t, ar__bt_node_t *n) {
+  ar__bt_node_t *r = new_node(t, n->height);
+  move_slots(r, 0, n, FANOUT / 2, FANOUT - FANOUT / 2);
+  r->count = FANOUT - FANOUT / 2;
+  n->count = FANOUT / 2;
+  r->max = node_max(r);
+  n->max = node_max(n);
+  if (n->height == 0) {
+    r->next = n->next;
+    r->prev = n;
+    if (n->next)
+      n->next->prev = r;
+    n->next = r;
+  }
+  if (!n->parent) {
+    ar__bt_node_t *root = new_node(t, n->height + 1);
+    root->count = 1;
+    root->key[0] = n->key[0];
+    root->maxb[0] = root->max = n->max;
+    root->child[0] = n;
+    n->parent = root;
+    n->slot = 0;
+    t->root = root;
+    t->height++;
+  } else {
+    /* n's slot keeps its key; its maxb may drop. The parent's max does
+     * not change: r brings the rest back in just below. */
+    n->parent->maxb[n->slot] = n->max;
+  }
+  insert_slot(t, n->parent, n->slot + 1, r->key[0], r->max, r);
+  return r;
+}
+
+/* Puts a slot at index i of n (i <= n->count), splitting n when full. */
+static void insert_slot(ar__bt_t *t, ar__bt_node_t *n, unsigned i,
+                        ar__bt_key_t k, uint64_t maxb, ar__bt_node_t *child) {
+  if (n->count == FANOUT) {
+    ar__bt_node_t *r = split(t, n);
+    if (i > FANOUT / 2) {
+      n = r;
+      i -= FANOUT / 2;
+    }
+  }
+  move_slots(n, i + 1, n, i, n->count - i);
+  n->key[i] = k;
+  n->maxb[i] = maxb;
+  if (n->height) {
+    n->child[i] = child;
+    child->parent = n;
+    child->slot = i;
+  }
+  if (n->count++ == 0 || maxb > n->max)
+    n->max = maxb;
+  fix_up(n);
+}
+
+/* The child of inner node n whose subtree would hold k: the last slot
+ * whose smallest entry is <= k, or the first. */
+static unsigned route(const ar__bt_node_t *n, ar__bt_key_t k) {
+  unsigned i = 0; /* keys are sorted: count the ones <= k after the first */
+  for (unsigned j = 1; j < n->count; j++)
+    i += !key_less(k, n->key[j]);
+  return i;
+}
+
+/* The first slot of leaf n whose entry is >= k, or n->count. */
+static unsigned leaf_lower_bound(const ar__bt_node_t *n, ar__bt_key_t k) {
+  unsigned i = 0;
+  for (unsigned j = 0; j < n->count; j++)
+    i += key_less(n->key[j], k);
+  return i;
+}
+
+void ar__bt_insert(ar__bt_t *t, ar__bt_key_t k) {
+  ar__bt_node_t *n = t->root;
+  while (n->height)
+    n = n->child[route(n, k)];
+  insert_slot(t, n, leaf_lower_bound(n, k), k, k.b, NULL);
+  t->count++;
+}
+
+/* ---- erasure ---- */
+
+static void shrunk(ar__bt_t *t, ar__bt_node_t *n);
+
+/* Moves all of r's slots to the end of its left sibling l, and removes r
+ * from their parent. */
+static void merge(ar__bt_t *t, ar__bt_node_t *l, ar__bt_node_t *r) {
+  ar__bt_node_t *p = l->parent;
+  move_slots(l, l->count, r, 0, r->count);
+  l->count += r->count;
+  l->max = node_max(l);
+  if (l->height == 0) {
+    l->next = r->next;
+    if (r->next)
+      r->next->prev = l;
+  }
+  p->key[l->slot] = l->key[0];
+  p->maxb[l->slot] = l->max;
+  unsigned rs = r->slot;
+  move_slots(p, rs, p, rs + 1, p->count - rs - 1);
+  p->count--;
+  p->max = node_max(p); /* its slot for n may still hold an erased b */
+  drop_node(t, r);
+  shrunk(t, p);
+}
+
+/* n, not the root, holds fewer than MIN_FILL slots: merge it with a
+ * sibling when both fit in one node, else move slots over from the
+ * fuller sibling until the two are even. */
+static void rebalance(ar__bt_t *t, ar__bt_node_t *n) {
+  ar__bt_node_t *p = n->parent;
+  ar__bt_node_t *left = n->slot > 0 ? p->child[n->slot - 1] : NULL;
+  ar__bt_node_t *right = n->slot + 1 < p->count ? p->child[n->slot + 1] : NULL;
+  if (left && left->count + n->count <= FANOUT) {
+    merge(t, left, n);
+  } else if (right && n->count + right->count <= FANOUT) {
+    merge(t, n, right);
+  } else if (left) {
+    unsigned cnt = (left->count - n->count) / 2;
+    move_slots(n, cnt, n, 0, n->count);
+    move_slots(n, 0, left, left->count - cnt, cnt);
+    n->count += cnt;
+    left->count -= cnt;
+    n->max = node_max(n);
+    left->max = node_max(left);
+    fix_up(left);
+    fix_up(n);
+  } else {
+    unsigned cnt = (right->count - n->count) / 2;
+    move_slots(n, n->count, right, 0, cnt);
+    move_slots(right, 0, right, cnt, right->count - cnt);
+    n->count += cnt;
+    right->count -= cnt;
+    n->max = node_max(n);
+    right->max = node_max(right);
+    fix_up(n);
+    fix_up(right);
+  }
+}
+
+/* n just lost a slot: restore the fill invariant, or collapse a root
+ * that is left with one child, or just bring the ancestors up to date. */
+static void shrunk(ar__bt_t *t, ar__bt_node_t *n) {
+  if (n == t->root) {
+    if (n->height && n->count == 1) {
+      t->root = n->child[0];
+      t->root->parent = NULL;
+      t->root->slot = 0;
+      t->height--;
+      drop_node(t, n);
+    }
+  } else if (n->count < MIN_FILL) {
+    rebalance(t, n);
+  } else {
+    fix_up(n);
+  }
+}
+
+void ar__bt_erase(ar__bt_t *t, ar__bt_pos_t pos) {
+  ar__bt_node_t *n = pos.leaf;
+  uint64_t gone = n->maxb[pos.i];
+  move_slots(n, pos.i, n, pos.i + 1, n->count - pos.i - 1);
+  n->count--;
+  if (gone == n->max)
+    n->max = node_max(n);
+  t->count--;
+  shrunk(t, n);
+}
+
+void ar__bt_set(ar__bt_t *t, ar__bt_pos_t pos, ar__bt_key_t k) {
+  (void)t;
+  uint64_t old = pos.leaf->maxb[pos.i];
+  pos.leaf->key[pos.i] = k;
+  pos.leaf->maxb[pos.i] = k.b;
+  max_changed(pos.leaf, pos.i, old);
+  fix_up(pos.leaf);
+}
+
+/* ---- navigation ---- */
+
+ar__bt_key_t ar__bt_get(ar__bt_pos_t pos) { return pos.leaf->key[pos.i]; }
+
+ar__bt_pos_t ar__bt_first(const ar__bt_t *t) {
+  ar__bt_node_t *n = t->root;
+  while (n->height)
+    n = n->child[0];
+  return n->count ? (ar__bt_pos_t){n, 0} : end_pos;
+}
+
+ar__bt_pos_t ar__bt_last(const ar__bt_t *t) {
+  ar__bt_node_t *n = t->root;
+  while (n->height)
+    n = n->child[n->count - 1];
+  return n->count ? (ar__bt_pos_t){n, n->count - 1} : end_pos;
+}
+
+ar__bt_pos_t ar__bt_next(ar__bt_pos_t pos) {
+  if (!pos.leaf)
+    return end_pos;
+  if (pos.i + 1 < pos.leaf->count)
+    return (ar__bt_pos_t){pos.leaf, pos.i + 1};
+  return pos.leaf->next ? (ar__bt_pos_t){pos.leaf->next, 0} : end_pos;
+}
+
+ar__bt_pos_t ar__bt_prev(ar__bt_pos_t pos) {
+  if (!pos.leaf)
+    return end_pos;
+  if (pos.i > 0)
+    return (ar__bt_pos_t){pos.leaf, pos.i - 1};
+  ar__bt_node_t *p = pos.leaf->prev;
+  return p ? (ar__bt_pos_t){p, p->count - 1} : end_pos;
+}
+
+ar__bt_pos_t ar__bt_lower_bound(const ar__bt_t *t, ar__bt_key_t k) {
+  ar__bt_node_t *n = t->root;
+  while (n->height)
+    n = n->child[route(n, k)];
+  unsigned i = leaf_lower_bound(n, k);
+  if (i < n->count)
+    return (ar__bt_pos_t){n, i};
+  return n->next ? (ar__bt_pos_t){n->next, 0} : end_pos;
+}
+
+/* The first slot of n whose maxb is at least min_b, from `from` on, or
+ * n->count. */
+static unsigned first_b(const ar__bt_node_t *n, unsigned from,
+                        uint64_t min_b) {
+  while (from < n->count && n->maxb[from] < min_b)
+    from++;
+  return from;
+}
+
+/* The first entry with b >= min_b in the subtree at n, which has one. */
+static ar__bt_pos_t descend_b(const ar__bt_node_t *n, uint64_t min_b) {
+  while (n->height)
+    n = n->child[first_b(n, 0, min_b)];
+  return (ar__bt_pos_t){(ar__bt_node_t *)n, first_b(n, 0, min_b)};
+}
+
+ar__bt_pos_t ar__bt_search_b(const ar__bt_t *t, ar__bt_pos_t from,
+                             uint64_t min_b) {
+  (void)t;
+  const ar__bt_node_t *n = from.leaf;
+  if (!n)
+    return end_pos;
+  unsigned i = first_b(n, from.i, min_b);
+  if (i < n->count)
+    return (ar__bt_pos_t){(ar__bt_node_t *)n, i};
+  /* Climb until a later sibling subtree has one, then go down into it. */
+  for (; n->parent; n = n->parent) {
+    const ar__bt_node_t *p = n->parent;
+    unsigned j = first_b(p, n->slot + 1, min_b);
+    if (j < p->count)
+      return descend_b(p->child[j], min_b);
+  }
+  return end_pos;
+}
+
+ar__bt_pos_t ar__bt_leftmost_b(const ar__bt_t *t, uint64_t min_b) {
+  return t->count && t->root->max >= min_b ? descend_b(t->root, min_b)
+                                           : end_pos;
+}
+
+uint64_t ar__bt_max_b(const ar__bt_t *t) { return t->root->max; }
+
+/* ---- verification ---- */
+
+typedef struct verify_s {
+  const ar__bt_t *t;
+  const ar__bt_node_t *prev_leaf;
+  size_t entries;
+  ar__bt_key_t last; /* the last entry seen, when entries > 0 */
+  ar__bt_key_t *where;
+} verify_t;
+
+static const char *verify_node(verify_t *v, const ar__bt_node_t *n,
+                               unsigned height) {
+  if (n->height != height)
+    return "node height";
+  if (n->count > FANOUT || (n != v->t->root && n->count < MIN_FILL))
+    return "node fill";
+  if (n == v->t->root && n->height && n->count < 2)
+    return "inner root with one child";
+  if (n->max != node_max(n))
+    return "node maximum";
+  if (n->height == 0) {
+    if (n->prev != v->prev_leaf || (v->prev_leaf && v->prev_leaf->next != n))
+      return "leaf links";
+    for (unsigned i = 0; i < n->count; i++) {
+      *v->where = n->key[i];
+      if (n->maxb[i] != n->key[i].b)
+        return "leaf augmentation";
+      if (v->entries > 0 && !key_less(v->last, n->key[i]))
+        return "entry order";
+      v->last = n->key[i];
+      v->entries++;
+    }
+    v->prev_leaf = n;
+    return NULL;
+  }
+  for (unsigned i = 0; i < n->count; i++) {
+    const ar__bt_node_t *c = n->child[i];
+    *v->where = n->key[i];
+    if (c->parent != n || c->slot != i)
+      return "parent links";
+    const char *bad = verify_node(v, c, height - 1);
+    if (bad)
+      return bad;
+    *v->where = n->key[i];
+    if (!key_eq(n->key[i], c->key[0]))
+      return "routing key";
+    if (n->maxb[i] != node_max(c))
+      return "inner augmentation";
+  }
+  return NULL;
+}
+
+const char *ar__bt_verify(const ar__bt_t *t, ar__bt_key_t *where) {
+  verify_t v = {t, NULL, 0, {0, 0}, where};
+  *where = (ar__bt_key_t){0, 0};
+  if (t->root->parent)
+    return "root has a parent";
+  const char *bad = verify_node(&v, t->root, t->height);
+  if (bad)
+    return bad;
+  if (v.prev_leaf && v.prev_leaf->next)
+    return "leaf links";
+  if (v.entries != t->count)
+    return "entry count";
+  return NULL;
+}

@@ -1,0 +1,102 @@
+/*
+ * btree.h: an augmented B+tree of key pairs (internal to the list
+ * engines).
+ *
+ * Entries are pairs (a, b), unique and ordered by a, then b. Every node
+ * also knows, for each child, the smallest entry below it (to route
+ * searches) and the largest b below it (the augmentation), so "the first
+ * entry at or after a position whose b is at least x" reads one node per
+ * level. The free-space index keeps free intervals as (start, size) in one
+ * tree, which makes first fit and next fit such a search, and as
+ * (size, start) in another for best and worst fit.
+ *
+ * Nodes hold up to AR__BT_FANOUT entries or children in arrays, so a
+ * search touches a few cache lines per level instead of one pointer per
+ * comparison, and the tree stays shallow: four levels hold over a million
+ * entries. Every node but the root holds at least AR__BT_FANOUT / 4;
+ * erasing merges or rebalances siblings to keep it so.
+ *
+ * Positions (ar__bt_pos_t) name one entry; any insert or erase invalidates
+ * every position; ar__bt_set does not.
+ *
+ * The tree allocates its nodes itself. An insert never fails: the caller
+ * first calls ar__bt_reserve, which sets aside the nodes the worst case
+ * needs; that call is the only one that can fail.
+ */
+#ifndef AR_BTREE_H
+#define AR_BTREE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define AR__BT_FANOUT 16
+
+typedef struct ar__bt_key_s {
+  uint64_t a;
+  uint64_t b;
+} ar__bt_key_t;
+
+typedef struct ar__bt_node_s ar__bt_node_t;
+
+typedef struct ar__bt_pos_s {
+  ar__bt_node_t *leaf; /* NULL: past the last entry */
+  unsigned i;
+} ar__bt_pos_t;
+
+typedef struct ar__bt_s {
+  ar__bt_node_t *root;  /* a leaf while the tree is small */
+  ar__bt_node_t *spare; /* nodes set aside by ar__bt_reserve */
+  size_t nspare;
+  size_t count;         /* entries */
+  unsigned height;      /* 0 when the root is a leaf */
+} ar__bt_t;
+
+/* An empty tree. Returns 0, or AR_EINTERNAL when memory runs out. */
+int ar__bt_init(ar__bt_t *t);
+
+/* Frees every node. */
+void ar__bt_fini(ar__bt_t *t);
+
+/* Sets aside the nodes that one insert may need. Returns 0, or
+ * AR_EINTERNAL with the tree unchanged. */
+int ar__bt_reserve(ar__bt_t *t);
+
+/* Adds `k`, which must not be in the tree, after a successful reserve. */
+void ar__bt_insert(ar__bt_t *t, ar__bt_key_t k);
+
+/* Removes the entry at `pos`. */
+void ar__bt_erase(ar__bt_t *t, ar__bt_pos_t pos);
+
+/* Replaces the entry at `pos` by `k`, which must sort between the entries
+ * before and after it. Positions stay valid. */
+void ar__bt_set(ar__bt_t *t, ar__bt_pos_t pos, ar__bt_key_t k);
+
+ar__bt_key_t ar__bt_get(ar__bt_pos_t pos);
+static inline bool ar__bt_end(ar__bt_pos_t pos) { return pos.leaf == NULL; }
+
+ar__bt_pos_t ar__bt_first(const ar__bt_t *t);
+ar__bt_pos_t ar__bt_last(const ar__bt_t *t);
+ar__bt_pos_t ar__bt_next(ar__bt_pos_t pos); /* from the end: the end */
+ar__bt_pos_t ar__bt_prev(ar__bt_pos_t pos); /* from the first: the end */
+
+/* The first entry >= k, or the end. */
+ar__bt_pos_t ar__bt_lower_bound(const ar__bt_t *t, ar__bt_key_t k);
+
+/* The first entry at or after `from` whose b is at least `min_b`, or the
+ * end. */
+ar__bt_pos_t ar__bt_search_b(const ar__bt_t *t, ar__bt_pos_t from,
+                             uint64_t min_b);
+
+/* The first entry whose b is at least `min_b`, or the end. */
+ar__bt_pos_t ar__bt_leftmost_b(const ar__bt_t *t, uint64_t min_b);
+
+/* The largest b in the tree; 0 when it is empty. */
+uint64_t ar__bt_max_b(const ar__bt_t *t);
+
+/* Checks order, fill, routing keys, the augmentation, links and counts.
+ * Returns NULL when all hold, or a static description of the first
+ * failure, with the entry nearest to it in *where. */
+const char *ar__bt_verify(const ar__bt_t *t, ar__bt_key_t *where);
+
+#endif /* AR_BTREE_H */
