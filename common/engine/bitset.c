@@ -10,7 +10,6 @@
 
 #include "ar/error.h"
 
-static uint64_t bit(uint64_t i) { return UINT64_C(1) << (i & 63); }
 
 int ar__bitset_init(ar__bitset_t *b, uint64_t nbits) {
   uint64_t total = 0, n = nbits ? nbits : 1;
@@ -39,38 +38,9 @@ void ar__bitset_fini(ar__bitset_t *b) {
   b->words = NULL;
 }
 
-bool ar__bitset_test(const ar__bitset_t *b, uint64_t i) {
-  return (b->level[0][i >> 6] & bit(i)) != 0;
-}
 
-void ar__bitset_set(ar__bitset_t *b, uint64_t i) {
-  for (int l = 0; l < b->nlevels; l++, i >>= 6) {
-    uint64_t *w = &b->level[l][i >> 6];
-    bool was_empty = *w == 0;
-    *w |= bit(i);
-    if (!was_empty)
-      break;
-  }
-}
 
-void ar__bitset_clear(ar__bitset_t *b, uint64_t i) {
-  for (int l = 0; l < b->nlevels; l++, i >>= 6) {
-    uint64_t *w = &b->level[l][i >> 6];
-    *w &= ~bit(i);
-    if (*w != 0)
-      break;
-  }
-}
 
-uint64_t ar__bitset_first(const ar__bitset_t *b) {
-  int l = b->nlevels - 1;
-  if (b->level[l][0] == 0)
-    return UINT64_MAX;
-  uint64_t i = 0;
-  for (; l >= 0; l--)
-    i = (i << 6) | (uint64_t)__builtin_ctzll(b->level[l][i]);
-  return i;
-}
 
 uint64_t ar__bitset_next(const ar__bitset_t *b, uint64_t from) {
   if (from >= b->nbits)
@@ -98,7 +68,7 @@ uint64_t ar__bitset_next(const ar__bitset_t *b, uint64_t from) {
 int ar__bitset_verify(const ar__bitset_t *b) {
   for (int l = 0; l + 1 < b->nlevels; l++)
     for (uint64_t i = 0; i < b->nwords[l]; i++) {
-      bool summary = (b->level[l + 1][i >> 6] & bit(i)) != 0;
+      bool summary = (b->level[l + 1][i >> 6] & ar__bitset_bit(i)) != 0;
       if (summary != (b->level[l][i] != 0))
         return l + 1;
     }

@@ -28,12 +28,46 @@ typedef struct ar__bitset_s {
 int ar__bitset_init(ar__bitset_t *b, uint64_t nbits);
 void ar__bitset_fini(ar__bitset_t *b);
 
-bool ar__bitset_test(const ar__bitset_t *b, uint64_t i);
-void ar__bitset_set(ar__bitset_t *b, uint64_t i);
-void ar__bitset_clear(ar__bitset_t *b, uint64_t i);
+/* The hot operations are inline: the buddy engine calls them a few times
+ * per request. */
+
+static inline uint64_t ar__bitset_bit(uint64_t i) {
+  return UINT64_C(1) << (i & 63);
+}
+
+static inline bool ar__bitset_test(const ar__bitset_t *b, uint64_t i) {
+  return (b->level[0][i >> 6] & ar__bitset_bit(i)) != 0;
+}
+
+static inline void ar__bitset_set(ar__bitset_t *b, uint64_t i) {
+  for (int l = 0; l < b->nlevels; l++, i >>= 6) {
+    uint64_t *w = &b->level[l][i >> 6];
+    bool was_empty = *w == 0;
+    *w |= ar__bitset_bit(i);
+    if (!was_empty)
+      break;
+  }
+}
+
+static inline void ar__bitset_clear(ar__bitset_t *b, uint64_t i) {
+  for (int l = 0; l < b->nlevels; l++, i >>= 6) {
+    uint64_t *w = &b->level[l][i >> 6];
+    *w &= ~ar__bitset_bit(i);
+    if (*w != 0)
+      break;
+  }
+}
 
 /* The lowest set bit, or UINT64_MAX when none: one word a level. */
-uint64_t ar__bitset_first(const ar__bitset_t *b);
+static inline uint64_t ar__bitset_first(const ar__bitset_t *b) {
+  int l = b->nlevels - 1;
+  if (b->level[l][0] == 0)
+    return UINT64_MAX;
+  uint64_t i = 0;
+  for (; l >= 0; l--)
+    i = (i << 6) | (uint64_t)__builtin_ctzll(b->level[l][i]);
+  return i;
+}
 
 /* The lowest set bit at or after `from`, or UINT64_MAX when none. */
 uint64_t ar__bitset_next(const ar__bitset_t *b, uint64_t from);

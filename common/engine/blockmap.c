@@ -11,10 +11,6 @@
 
 #define INITIAL_CAPACITY 64
 
-static size_t home(const ar__blockmap_t *m, uint64_t payload) {
-  uint64_t h = (payload >> 4) * UINT64_C(0x9E3779B97F4A7C15);
-  return (size_t)(h >> 32) & m->mask;
-}
 
 static ar__blockent_t *alloc_slots(size_t capacity) {
   ar__blockent_t *slots = malloc(capacity * sizeof(*slots));
@@ -41,10 +37,8 @@ void ar__blockmap_fini(ar__blockmap_t *m) {
   m->count = 0;
 }
 
-int ar__blockmap_reserve(ar__blockmap_t *m) {
+int ar__blockmap_grow(ar__blockmap_t *m) {
   size_t capacity = m->mask + 1;
-  if ((m->count + 1) * 10 <= capacity * 7)
-    return 0;
   ar__blockmap_t bigger = {alloc_slots(capacity * 2), capacity * 2 - 1, 0};
   if (!bigger.slots)
     return AR_EINTERNAL;
@@ -56,26 +50,6 @@ int ar__blockmap_reserve(ar__blockmap_t *m) {
   return 0;
 }
 
-ar__blockent_t *ar__blockmap_find(const ar__blockmap_t *m, uint64_t payload) {
-  if (payload == AR__BLOCKMAP_EMPTY) /* the sentinel is never a key */
-    return NULL;
-  for (size_t i = home(m, payload);; i = (i + 1) & m->mask) {
-    ar__blockent_t *slot = &m->slots[i];
-    if (slot->payload == payload)
-      return slot;
-    if (slot->payload == AR__BLOCKMAP_EMPTY)
-      return NULL;
-  }
-}
-
-void ar__blockmap_insert(ar__blockmap_t *m, const ar__blockent_t *ent) {
-  size_t i = home(m, ent->payload);
-  while (m->slots[i].payload != AR__BLOCKMAP_EMPTY)
-    i = (i + 1) & m->mask;
-  m->slots[i] = *ent;
-  m->count++;
-}
-
 void ar__blockmap_remove(ar__blockmap_t *m, ar__blockent_t *ent) {
   /* Backward shift: move later entries of the same probe run into the
    * hole whenever the hole lies between their home and their slot. */
@@ -84,7 +58,7 @@ void ar__blockmap_remove(ar__blockmap_t *m, ar__blockent_t *ent) {
     ar__blockent_t *slot = &m->slots[i];
     if (slot->payload == AR__BLOCKMAP_EMPTY)
       break;
-    size_t h = home(m, slot->payload);
+    size_t h = ar__blockmap_home(m, slot->payload);
     /* Distance from home to i vs from home to hole, in probe order. */
     if (((i - h) & m->mask) >= ((i - hole) & m->mask)) {
       m->slots[hole] = *slot;

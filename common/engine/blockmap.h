@@ -33,16 +33,52 @@ typedef struct ar__blockmap_s {
 int ar__blockmap_init(ar__blockmap_t *m);
 void ar__blockmap_fini(ar__blockmap_t *m);
 
-/* Makes room for one more entry, so that the next insert cannot fail.
- * Returns 0, or AR_EINTERNAL (the map is unchanged). */
-int ar__blockmap_reserve(ar__blockmap_t *m);
+/* Doubles the table. Returns 0, or AR_EINTERNAL (the map is unchanged). */
+int ar__blockmap_grow(ar__blockmap_t *m);
+
+/* The lookups are inline: every allocation and free makes one. */
+
+/* The slot a payload's probe starts at: a Fibonacci multiply of its grain
+ * number. */
+static inline size_t ar__blockmap_home(const ar__blockmap_t *m,
+                                       uint64_t payload) {
+  uint64_t h = (payload >> 4) * UINT64_C(0x9E3779B97F4A7C15);
+  return (size_t)(h >> 32) & m->mask;
+}
+
+/* Makes room for one more entry, so that the next insert cannot fail: the
+ * load stays under 70 %. Returns 0, or AR_EINTERNAL (the map is
+ * unchanged). */
+static inline int ar__blockmap_reserve(ar__blockmap_t *m) {
+  if ((m->count + 1) * 10 <= (m->mask + 1) * 7)
+    return 0;
+  return ar__blockmap_grow(m);
+}
 
 /* The entry for `payload`, or NULL. The pointer is valid until the next
  * insert, reserve or remove. */
-ar__blockent_t *ar__blockmap_find(const ar__blockmap_t *m, uint64_t payload);
+static inline ar__blockent_t *ar__blockmap_find(const ar__blockmap_t *m,
+                                                uint64_t payload) {
+  if (payload == AR__BLOCKMAP_EMPTY) /* the sentinel is never a key */
+    return NULL;
+  for (size_t i = ar__blockmap_home(m, payload);; i = (i + 1) & m->mask) {
+    ar__blockent_t *slot = &m->slots[i];
+    if (slot->payload == payload)
+      return slot;
+    if (slot->payload == AR__BLOCKMAP_EMPTY)
+      return NULL;
+  }
+}
 
 /* Adds an entry whose payload is not in the map; needs a reserve first. */
-void ar__blockmap_insert(ar__blockmap_t *m, const ar__blockent_t *ent);
+static inline void ar__blockmap_insert(ar__blockmap_t *m,
+                                       const ar__blockent_t *ent) {
+  size_t i = ar__blockmap_home(m, ent->payload);
+  while (m->slots[i].payload != AR__BLOCKMAP_EMPTY)
+    i = (i + 1) & m->mask;
+  m->slots[i] = *ent;
+  m->count++;
+}
 
 /* Removes the entry `ent` points to (from ar__blockmap_find). */
 void ar__blockmap_remove(ar__blockmap_t *m, ar__blockent_t *ent);

@@ -91,9 +91,10 @@ static void drop_node(ar__bt_t *t, ar__bt_node_t *n) {
   t->nspare++;
 }
 
-int ar__bt_reserve(ar__bt_t *t) {
-  /* An insert splits at most one node a level, plus a new root. */
-  while (t->nspare < t->height + 2) {
+int ar__bt_reserve(ar__bt_t *t, unsigned inserts) {
+  /* An insert splits at most one node a level and adds a root, which
+   * makes the tree one level taller for the next insert. */
+  while (t->nspare < inserts * (t->height + 2) + (inserts - 1)) {
     ar__bt_node_t *n = malloc(sizeof(*n));
     if (!n)
       return AR_EINTERNAL;
@@ -106,7 +107,7 @@ int ar__bt_reserve(ar__bt_t *t) {
 
 int ar__bt_init(ar__bt_t *t) {
   memset(t, 0, sizeof(*t));
-  if (ar__bt_reserve(t) != 0)
+  if (ar__bt_reserve(t, 1) != 0)
     return AR_EINTERNAL;
   t->root = new_node(t, 0);
   return 0;
@@ -224,20 +225,29 @@ static void insert_slot(ar__bt_t *t, ar__bt_node_t *n, unsigned i,
 }
 
 /* The child of inner node n whose subtree would hold k: the last slot
- * whose smallest entry is <= k, or the first. */
+ * whose smallest entry is <= k, or the first. A binary search over the
+ * slots after the first. */
 static unsigned route(const ar__bt_node_t *n, ar__bt_key_t k) {
-  unsigned i = 0; /* keys are sorted: count the ones <= k after the first */
-  for (unsigned j = 1; j < n->count; j++)
-    i += !key_less(k, n->key[j]);
-  return i;
+  unsigned lo = 0, len = n->count - 1; /* answer in [lo, lo + len] */
+  while (len > 0) {
+    unsigned half = (len + 1) / 2;
+    bool at_most = !key_less(k, n->key[lo + half]);
+    lo = at_most ? lo + half : lo;
+    len = at_most ? len - half : half - 1;
+  }
+  return lo;
 }
 
 /* The first slot of leaf n whose entry is >= k, or n->count. */
 static unsigned leaf_lower_bound(const ar__bt_node_t *n, ar__bt_key_t k) {
-  unsigned i = 0;
-  for (unsigned j = 0; j < n->count; j++)
-    i += key_less(n->key[j], k);
-  return i;
+  unsigned lo = 0, len = n->count;
+  while (len > 0) {
+    unsigned half = len / 2;
+    bool below = key_less(n->key[lo + half], k);
+    lo = below ? lo + half + 1 : lo;
+    len = below ? len - half - 1 : half;
+  }
+  return lo;
 }
 
 void ar__bt_insert(ar__bt_t *t, ar__bt_key_t k) {

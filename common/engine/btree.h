@@ -58,9 +58,9 @@ int ar__bt_init(ar__bt_t *t);
 /* Frees every node. */
 void ar__bt_fini(ar__bt_t *t);
 
-/* Sets aside the nodes that one insert may need. Returns 0, or
- * AR_EINTERNAL with the tree unchanged. */
-int ar__bt_reserve(ar__bt_t *t);
+/* Sets aside the nodes that `inserts` inserts in a row may need. Returns
+ * 0, or AR_EINTERNAL with the tree unchanged. */
+int ar__bt_reserve(ar__bt_t *t, unsigned inserts);
 
 /* Adds `k`, which must not be in the tree, after a successful reserve. */
 void ar__bt_insert(ar__bt_t *t, ar__bt_key_t k);

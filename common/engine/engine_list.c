@@ -8,9 +8,9 @@
  *    lowest-addressed span of at least b bytes at or after any position in
  *    one descent, which is first fit and next fit, and its order gives the
  *    neighbours that coalescing needs;
- *  - by_size, entries (size, start), for best and worst fit only: the
- *    smallest span of at least b bytes is a lower bound, the largest is the
- *    last entry.
+ *  - by_size (sizeidx.h), in (size, start) order, for best and worst fit
+ *    only: the smallest span of at least b bytes is a lower bound, the
+ *    largest is the last entry.
  * A split or a merge moves a span's bounds without moving it past a
  * neighbour in address order, so by_addr is updated in place; only spans
  * that appear or disappear insert or erase. Every decision follows
@@ -22,10 +22,11 @@
 #include "ar/error.h"
 #include "btree.h"
 #include "engine_internal.h"
+#include "sizeidx.h"
 
 struct ar__list_s {
-  ar__bt_t by_addr; /* (start, size) of every span */
-  ar__bt_t by_size; /* (size, start) of every span: best and worst only */
+  ar__bt_t by_addr;      /* (start, size) of every span */
+  ar__sizeidx_t by_size; /* every span by size: best and worst only */
   bool sized;       /* whether by_size is kept */
   uint64_t rover;   /* next fit only */
 };
@@ -40,48 +41,42 @@ static span_t addr_span(ar__bt_pos_t pos) {
   return (span_t){k.a, k.b};
 }
 
-static span_t size_span(ar__bt_pos_t pos) {
-  ar__bt_key_t k = ar__bt_get(pos);
-  return (span_t){k.b, k.a};
+static span_t size_span(ar__sizeidx_pos_t pos) {
+  span_t s;
+  ar__sizeidx_get(pos, &s.start, &s.size);
+  return s;
 }
 
 static ar__bt_key_t addr_key(span_t s) { return (ar__bt_key_t){s.start, s.size}; }
-static ar__bt_key_t size_key(span_t s) { return (ar__bt_key_t){s.size, s.start}; }
 
 /* ---- keeping by_size in step with by_addr ---- */
 
 /* Replaces span `old` by span `new` in by_size (either may be NULL: an
- * insert or an erase). Needs a reserve of by_size for an insert. */
+ * insert or an erase), after a reserve for new's size. */
 static void size_update(ar__list_t *l, const span_t *old, const span_t *new) {
   if (!l->sized)
     return;
-  if (old) {
-    ar__bt_pos_t pos = ar__bt_lower_bound(&l->by_size, size_key(*old));
-    if (new) {
-      /* Rewrite in place when the new key sorts where the old one was. */
-      ar__bt_pos_t prev = ar__bt_prev(pos), next = ar__bt_next(pos);
-      ar__bt_key_t k = size_key(*new);
-      ar__bt_key_t pk = ar__bt_end(prev) ? k : ar__bt_get(prev);
-      ar__bt_key_t nk = ar__bt_end(next) ? k : ar__bt_get(next);
-      bool after_prev = ar__bt_end(prev) || pk.a < k.a || (pk.a == k.a && pk.b < k.b);
-      bool before_next = ar__bt_end(next) || k.a < nk.a || (k.a == nk.a && k.b < nk.b);
-      if (after_prev && before_next) {
-        ar__bt_set(&l->by_size, pos, k);
-        return;
-      }
-    }
-    ar__bt_erase(&l->by_size, pos);
-  }
-  if (new)
-    ar__bt_insert(&l->by_size, size_key(*new));
+  if (old && new)
+    ar__sizeidx_replace(&l->by_size, old->start, old->size, new->start,
+                        new->size);
+  else if (old)
+    ar__sizeidx_erase(&l->by_size, old->start, old->size);
+  else if (new)
+    ar__sizeidx_insert(&l->by_size, new->start, new->size);
 }
 
 /* Sets aside what the coming changes may allocate: one by_addr insert when
- * `addr_insert`, and by_size inserts. Returns 0 or AR_EINTERNAL. */
-static int reserve(ar__list_t *l, bool addr_insert) {
-  if (addr_insert && ar__bt_reserve(&l->by_addr) != 0)
+ * `addr_insert`, and by_size inserts of spans of size_a and size_b bytes
+ * (0: none). Returns 0 or AR_EINTERNAL. */
+static int reserve(ar__list_t *l, bool addr_insert, uint64_t size_a,
+                   uint64_t size_b) {
+  if (addr_insert && ar__bt_reserve(&l->by_addr, 1) != 0)
     return AR_EINTERNAL;
-  if (l->sized && ar__bt_reserve(&l->by_size) != 0)
+  if (!l->sized)
+    return 0;
+  if (size_a && ar__sizeidx_reserve(&l->by_size, size_a) != 0)
+    return AR_EINTERNAL;
+  if (size_b && ar__sizeidx_reserve(&l->by_size, size_b) != 0)
     return AR_EINTERNAL;
   return 0;
 }
@@ -143,9 +138,9 @@ static ar__bt_pos_t pick_next(const ar__list_t *l, uint64_t b,
 }
 
 /* by_addr's position of the span that by_size has at `pos`. */
-static ar__bt_pos_t addr_pos_of(const ar__list_t *l, ar__bt_pos_t pos) {
-  if (ar__bt_end(pos))
-    return pos;
+static ar__bt_pos_t addr_pos_of(const ar__list_t *l, ar__sizeidx_pos_t pos) {
+  if (ar__sizeidx_end(pos))
+    return pos.pos;
   return ar__bt_lower_bound(&l->by_addr,
                             (ar__bt_key_t){size_span(pos).start, 0});
 }
@@ -153,9 +148,9 @@ static ar__bt_pos_t addr_pos_of(const ar__list_t *l, ar__bt_pos_t pos) {
 /* Best fit: the smallest span that fits, the lowest start on a tie. */
 static ar__bt_pos_t pick_best(const ar__list_t *l, uint64_t b,
                               uint64_t align) {
-  ar__bt_pos_t p = ar__bt_lower_bound(&l->by_size, (ar__bt_key_t){b, 0});
-  while (!ar__bt_end(p) && !fits(size_span(p), b, align))
-    p = ar__bt_next(p);
+  ar__sizeidx_pos_t p = ar__sizeidx_lower_bound(&l->by_size, b);
+  while (!ar__sizeidx_end(p) && !fits(size_span(p), b, align))
+    p = ar__sizeidx_next(&l->by_size, p);
   return addr_pos_of(l, p);
 }
 
@@ -163,15 +158,21 @@ static ar__bt_pos_t pick_best(const ar__list_t *l, uint64_t b,
  * are visited from the largest down, each size's spans by address. */
 static ar__bt_pos_t pick_worst(const ar__list_t *l, uint64_t b,
                                uint64_t align) {
-  ar__bt_pos_t last = ar__bt_last(&l->by_size);
-  while (!ar__bt_end(last) && size_span(last).size >= b) {
+  /* When the largest spans are sure to fit, whatever their alignment, the
+   * answer is the lowest-addressed of them: one descent of by_addr. */
+  uint64_t largest = ar__bt_max_b(&l->by_addr);
+  if (largest >= b + align - AR_GRAIN)
+    return ar__bt_leftmost_b(&l->by_addr, largest);
+  ar__sizeidx_pos_t last = ar__sizeidx_last(&l->by_size);
+  while (!ar__sizeidx_end(last) && size_span(last).size >= b) {
     uint64_t size = size_span(last).size;
-    ar__bt_pos_t group = ar__bt_lower_bound(&l->by_size, (ar__bt_key_t){size, 0});
-    for (ar__bt_pos_t p = group; !ar__bt_end(p) && size_span(p).size == size;
-         p = ar__bt_next(p))
+    ar__sizeidx_pos_t group = ar__sizeidx_lower_bound(&l->by_size, size);
+    for (ar__sizeidx_pos_t p = group;
+         !ar__sizeidx_end(p) && size_span(p).size == size;
+         p = ar__sizeidx_next(&l->by_size, p))
       if (fits(size_span(p), b, align))
         return addr_pos_of(l, p);
-    last = ar__bt_prev(group);
+    last = ar__sizeidx_prev(&l->by_size, group);
   }
   return (ar__bt_pos_t){NULL, 0};
 }
@@ -203,7 +204,7 @@ static int list_take(ar_engine_t *e, uint64_t n, uint64_t align,
   uint64_t q = block_start(s, align), end = s.start + s.size;
   span_t gap = {s.start, q - s.start};   /* stays free, however small */
   span_t tail = {q + b, end - (q + b)};  /* stays free, however small */
-  if (reserve(l, gap.size && tail.size) != 0)
+  if (reserve(l, gap.size && tail.size, gap.size, tail.size) != 0)
     return AR_EINTERNAL;
   if (gap.size) {
     ar__bt_set(&l->by_addr, pos, addr_key(gap));
@@ -236,7 +237,8 @@ static int list_give(ar_engine_t *e, uint64_t start, uint64_t size) {
   span_t rs = right ? addr_span(rp) : (span_t){0, 0};
   left = left && ls.start + ls.size == start;
   right = right && rs.start == start + size;
-  if (reserve(l, !left && !right) != 0)
+  uint64_t merged_size = size + (left ? ls.size : 0) + (right ? rs.size : 0);
+  if (reserve(l, !left && !right, merged_size, 0) != 0)
     return AR_EINTERNAL;
   if (left && right) {
     span_t merged = {ls.start, ls.size + size + rs.size};
@@ -362,16 +364,20 @@ static int list_check(const ar_engine_t *e, ar_check_report_t *report,
   *extents = l->by_addr.count;
   if (!l->sized)
     return 0;
-  rc = check_tree(&l->by_size, "size index", report);
-  if (rc != 0)
-    return rc;
+  uint64_t where;
+  const char *bad = ar__sizeidx_verify(&l->by_size, &where);
+  if (bad)
+    return ar__check_fail(report, "size index", where,
+                          "size index: %s near the span at %llu", bad,
+                          (unsigned long long)where);
   if (l->by_size.count != l->by_addr.count)
     return ar__check_fail(report, "size index", 0,
-                          "size index holds %zu spans, address index %zu",
-                          l->by_size.count, l->by_addr.count);
+                          "size index holds %llu spans, address index %zu",
+                          (unsigned long long)l->by_size.count,
+                          l->by_addr.count);
   /* Same count, and every by_size span is in by_addr: the same set. */
-  for (ar__bt_pos_t p = ar__bt_first(&l->by_size); !ar__bt_end(p);
-       p = ar__bt_next(p)) {
+  for (ar__sizeidx_pos_t p = ar__sizeidx_lower_bound(&l->by_size, 0);
+       !ar__sizeidx_end(p); p = ar__sizeidx_next(&l->by_size, p)) {
     span_t s = size_span(p);
     ar__bt_pos_t a = ar__bt_lower_bound(&l->by_addr, (ar__bt_key_t){s.start, 0});
     if (ar__bt_end(a) || addr_span(a).start != s.start ||
@@ -388,7 +394,7 @@ static int list_check(const ar_engine_t *e, ar_check_report_t *report,
 static void list_fini(ar_engine_t *e) {
   ar__list_t *l = e->u.list;
   ar__bt_fini(&l->by_addr);
-  ar__bt_fini(&l->by_size);
+  ar__sizeidx_fini(&l->by_size);
   free(l);
 }
 
@@ -399,8 +405,9 @@ static int list_init(ar_engine_t *e) {
   e->u.list = l;
   l->sized = e->policy == AR_POLICY_BEST || e->policy == AR_POLICY_WORST;
   span_t all = {0, e->size};
-  if (ar__bt_init(&l->by_addr) != 0 || ar__bt_init(&l->by_size) != 0 ||
-      reserve(l, true) != 0) {
+  if (ar__bt_init(&l->by_addr) != 0 ||
+      (l->sized && ar__sizeidx_init(&l->by_size) != 0) ||
+      reserve(l, true, all.size, 0) != 0) {
     list_fini(e);
     return AR_EINTERNAL;
   }

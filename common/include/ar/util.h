@@ -1,0 +1,60 @@
+/*
+ * util.h: small helpers shared by the daemon and the tools that belong to
+ * no engine, frame or trace: reading a byte size written by a human
+ * ("256M", "4GiB") on a command line or in a config file, and the default
+ * socket path that the daemon and the clients agree on.
+ *
+ * Nothing here allocates, prints or keeps state.
+ */
+#ifndef AR_UTIL_H
+#define AR_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Parses a size in bytes: one or more decimal digits, optionally followed
+ * by one suffix that multiplies by a power of 1024: K or KiB (2^10), M or
+ * MiB (2^20), G or GiB (2^30). The suffix letter may be lower case ("64k");
+ * "iB" must be written as shown. Nothing else is accepted: no sign, no
+ * white space, no fraction, no other suffix.
+ *
+ * Returns 0 and stores the size in *out (0 is a valid result; the caller
+ * checks its own bounds); AR_EINVAL when s is NULL, empty or not of that
+ * form, or when the size does not fit in 64 bits; *out is then unchanged.
+ */
+int ar_parse_size(const char *s, uint64_t *out);
+
+/* The socket path: the environment variable that names it, its file name
+ * in a runtime directory, and the longest path a Unix socket address holds
+ * (sizeof sun_path, the NUL included). */
+#define AR_SOCKET_ENV "ARENAD_SOCKET"
+#define AR_SOCKET_NAME "arenad.sock"
+#define AR_SOCKET_PATH_MAX 108
+
+/* Flags of ar_socket_path. */
+#define AR_SOCKET_PATH_CREATE 1u /* create the /tmp directory (the daemon) */
+#define AR_SOCKET_PATH_NO_ENV 2u /* ignore $ARENAD_SOCKET */
+
+/*
+ * The socket path arenad listens on and clients connect to when none is
+ * given (common/util/socket_path.c): $ARENAD_SOCKET when set and not empty
+ * (unless AR_SOCKET_PATH_NO_ENV); else $XDG_RUNTIME_DIR/arenad.sock when
+ * that variable holds an absolute path; else /run/user/UID/arenad.sock when
+ * that directory exists; else /tmp/arenad-UID/arenad.sock, in a directory
+ * that must be a real directory (not a symlink) owned by the user with no
+ * access for group or others. With AR_SOCKET_PATH_CREATE that directory is
+ * created (0700) when missing; without it a missing one is not an error
+ * (connecting will say so). UID is getuid().
+ *
+ * Writes the path, NUL-terminated, to buf (len bytes). Returns 0; AR_EINVAL
+ * when buf is NULL or len 0; AR_ELIMIT when the path does not fit in len
+ * bytes or in AR_SOCKET_PATH_MAX;
+ * AR_EPERM when the /tmp directory is not safe (owner, mode or type);
+ * AR_EIO when it cannot be created or examined (errno says why). On
+ * AR_EPERM and AR_EIO buf holds the directory at fault, so that the caller
+ * can name it.
+ */
+int ar_socket_path(char *buf, size_t len, unsigned flags);
+
+#endif /* AR_UTIL_H */

@@ -1,0 +1,154 @@
+/*
+ * trace_internal.h: what the files of the ar_trace library share and no one
+ * else sees: the map from ids to slots, the incremental line parser that
+ * both the file loader and the in-memory parser feed, and the error
+ * formatter. Not installed, not included outside common/trace/.
+ */
+#ifndef AR_TRACE_INTERNAL_H
+#define AR_TRACE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ar/trace.h"
+
+/* ---- idmap.c: ids that are live at parse time, and their slots --------- */
+
+/*
+ * The ids that are live at parse time, and their slots; its size follows
+ * the live ids, not the trace's length. Two parts:
+ *
+ * - dense: a plain array indexed by id, for ids from 0 up to a bound that
+ *   grows with the number of insertions (so one huge id cannot make it
+ *   huge). Traces number their allocations 1, 2, 3, ..., so nearly every
+ *   id lands here, for one load or store.
+ * - hash: every other id (negative, or far beyond the others), in an
+ *   open-addressing table with Robin Hood linear probing, at most half
+ *   full, deletion by backward shift (no tombstones, so a long trace never
+ *   degrades it).
+ *
+ * An id is in exactly one part: when the dense part grows over ids held in
+ * the hash part, they move. Owns both tables; ar__idmap_fini frees them.
+ */
+typedef struct ar__idmap_entry_s {
+  int64_t id;
+  uint32_t slot; /* AR_TRACE_NO_SLOT: the entry is empty */
+  uint32_t dist; /* how far the entry sits from its home bucket */
+} ar__idmap_entry_t;
+
+typedef struct ar__idmap_s {
+  uint32_t *dense;        /* dense_cap entries: slot + 1, or 0 for none */
+  size_t dense_cap;       /* 0, or a power of two */
+  size_t inserts;         /* insertions ever: bounds dense_cap */
+  ar__idmap_entry_t *tab; /* cap entries */
+  size_t cap;             /* a power of two */
+  size_t count;           /* entries in use, at most cap / 2 */
+  unsigned shift;         /* 64 - log2(cap), for the hash */
+} ar__idmap_t;
+
+/* Returns 0, or AR_ENOMEM. */
+int ar__idmap_init(ar__idmap_t *m);
+void ar__idmap_fini(ar__idmap_t *m);
+
+/* Finds id. When it is there, stores its slot in *slot and returns 0;
+ * otherwise inserts it with slot `fresh` and returns 1. Returns AR_ENOMEM
+ * when the table cannot grow (nothing changes). */
+int ar__idmap_get_or_put(ar__idmap_t *m, int64_t id, uint32_t fresh,
+                         uint32_t *slot);
+
+/* Removes id and returns its slot, or AR_TRACE_NO_SLOT when absent. */
+uint32_t ar__idmap_take(ar__idmap_t *m, int64_t id);
+
+/* ---- bigmem.c: memory for large arrays -------------------------------- */
+
+/*
+ * Anonymous mappings for the big arrays of a trace (operations, read
+ * buffers), sized in whole 2 MiB units and advised to use transparent huge
+ * pages: a trace's arrays run to tens of megabytes, and on some machines a
+ * 4 KiB page fault costs tens of microseconds, which would make loading
+ * cost more than replaying. Growing remaps without copying. The caller
+ * keeps the size it asked for (rounded up by ar__big_size).
+ */
+size_t ar__big_size(size_t bytes);                   /* the rounded size */
+void *ar__big_alloc(size_t bytes);                   /* NULL on failure */
+void *ar__big_grow(void *p, size_t old, size_t bytes); /* NULL: p intact */
+void ar__big_free(void *p, size_t bytes);            /* NULL is allowed */
+
+/* ---- trace.c: the trace object ------------------------------------------ */
+
+/* From operation `op` on, `skipped` lines that are not operations (blank
+ * or comment lines) come before each operation: its line is
+ * op index + 1 + skipped. */
+typedef struct ar__gap_s {
+  size_t op;
+  uint64_t skipped;
+} ar__gap_t;
+
+struct ar_trace_s {
+  ar_trace_op_t *ops;  /* info.nops used; ar__big_alloc memory */
+  size_t ops_bytes;    /* the mapping's size */
+  ar__gap_t *gaps;     /* ngaps runs, by op; malloc'd */
+  size_t ngaps, gaps_cap;
+  ar_trace_info_t info;
+};
+
+/* ---- trace_parse.c: the line parser ------------------------------------ */
+
+/*
+ * Builds an ar_trace_t from text handed over in pieces of any size. Owns
+ * the trace it builds until ar__parser_finish hands it over;
+ * ar__parser_fini frees whatever it still owns (call it in every case).
+ */
+typedef struct ar__parser_s {
+  ar_trace_t *t;         /* the trace being built */
+  size_t cap;            /* capacity of t->ops, in ops */
+  ar__idmap_t ids;       /* ids live at parse time */
+  uint32_t *spare;       /* released slots, a stack */
+  size_t nspare, spare_cap;
+  uint64_t line;         /* lines completed so far */
+  uint64_t skipped;      /* of which not operations */
+  uint64_t noted;        /* `skipped` as of the last gap noted */
+  char *carry;           /* ar__parser_feed_chunk: a line split by chunks */
+  size_t carry_len, carry_cap;
+} ar__parser_t;
+
+/* Returns 0 or AR_ENOMEM. */
+int ar__parser_init(ar__parser_t *ps);
+
+/*
+ * Parses the complete lines (those ending in '\n') of text[0..len) and
+ * stores in *used how many bytes they took; the caller hands the rest
+ * again, with more text after it. With `last`, the text is the end of the
+ * trace: a final line without a newline is parsed too, and *used == len.
+ * Returns 0 or the codes of ar_trace_parse, with *err filled.
+ */
+int ar__parser_feed(ar__parser_t *ps, const char *text, size_t len, bool last,
+                    size_t *used, ar_trace_error_t *err);
+
+/*
+ * The same, for a caller that cannot keep the unparsed rest: parses all of
+ * text[0..len), keeping a line that runs past its end in the parser's own
+ * carry buffer until the next chunk completes it. An empty chunk with
+ * `last` ends the trace.
+ */
+int ar__parser_feed_chunk(ar__parser_t *ps, const char *text, size_t len,
+                          bool last, ar_trace_error_t *err);
+
+/* Hands the finished trace over to the caller. */
+ar_trace_t *ar__parser_finish(ar__parser_t *ps);
+
+void ar__parser_fini(ar__parser_t *ps);
+
+/* ---- trace_error.c ----------------------------------------------------- */
+
+/* Fills *err (when not NULL) with `line` and a message, prefixed with
+ * "line N: " when line != 0. Returns code, for `return ar__trace_fail(..)`.*/
+int ar__trace_fail(ar_trace_error_t *err, int code, uint64_t line,
+                   const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Clears *err (when not NULL) to line 0 and an empty message. */
+void ar__trace_ok(ar_trace_error_t *err);
+
+#endif /* AR_TRACE_INTERNAL_H */

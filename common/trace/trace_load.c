@@ -1,0 +1,233 @@
+/*
+ * trace_load.c: reads a trace file (plain text or gzip, or standard input)
+ * and feeds it to the line parser. zlib's gzread reads plain and gzip input
+ * alike, so the file's name does not matter. This is the only file of the
+ * library that touches a file descriptor, and it only reads the one it is
+ * given.
+ *
+ * Inflating a gzip trace costs about as much as parsing it, so the two run
+ * side by side: a reader thread fills a small ring of 1 MiB chunks with
+ * gzread while the calling thread parses the chunks already filled. The
+ * parser keeps a line that straddles two chunks in its own carry buffer.
+ * When no thread can be started, the caller reads and parses in turn.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "ar/error.h"
+#include "trace_internal.h"
+
+#define CHUNK ((size_t)1 << 20)      /* bytes asked of each gzread */
+#define NCHUNKS 4                    /* the ring */
+#define GZ_BUFFER ((unsigned)128 << 10) /* zlib's input buffer */
+
+/* One chunk of the ring: text[0..len), whether it ends the trace, and
+ * whether it ends it because reading failed (it then holds nothing). */
+typedef struct chunk_s {
+  char *text; /* CHUNK bytes inside reader_t.mem */
+  size_t len;
+  bool last;
+  bool failed;
+} chunk_t;
+
+/*
+ * The reader and the ring it shares with the parser. Chunks [tail, tail +
+ * count) (mod NCHUNKS) are filled and wait for the parser; the others are
+ * the reader's. `mu` guards count and stop; a chunk's contents belong
+ * to whichever side holds it.
+ */
+typedef struct reader_s {
+  gzFile gz;
+  const char *path;
+  char *mem; /* NCHUNKS * CHUNK bytes, ar__big_alloc; owned */
+  chunk_t ring[NCHUNKS];
+  size_t head, tail, count;
+  bool stop; /* the parser gave up: the reader ends */
+  int rc;    /* the reader's error, AR_OK or AR_EIO; read after join */
+  ar_trace_error_t err;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+} reader_t;
+
+/* Opens path, or standard input for "-" (through a duplicate, so that
+ * gzclose leaves descriptor 0 open). NULL with errno set on failure. */
+static gzFile open_trace(const char *path) {
+  if (strcmp(path, "-") != 0)
+    return gzopen(path, "rb");
+  int fd = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0);
+  if (fd < 0)
+    return NULL;
+  gzFile gz = gzdopen(fd, "rb");
+  if (gz == NULL) {
+    int saved = errno;
+    close(fd);
+    errno = saved;
+  }
+  return gz;
+}
+
+/* The error of a failed read: zlib's message, or errno's for Z_ERRNO. */
+static int read_failure(reader_t *r, int zcode, const char *zmsg) {
+  if (zcode == Z_ERRNO)
+    zmsg = strerror(errno);
+  return ar__trace_fail(&r->err, AR_EIO, 0, "cannot read %s: %s", r->path,
+                        zmsg != NULL ? zmsg : "unknown error");
+}
+
+/* Fills chunk c with the next text. On an error sets r->rc and r->err and
+ * makes c an empty, failed last chunk. */
+static void fill(reader_t *r, chunk_t *c) {
+  c->len = 0;
+  c->last = c->failed = false;
+  while (c->len < CHUNK) {
+    int got = gzread(r->gz, c->text + c->len, (unsigned)(CHUNK - c->len));
+    int zcode = Z_OK;
+    const char *zmsg = gzerror(r->gz, &zcode);
+    if (got < 0 || (zcode != Z_OK && zcode != Z_BUF_ERROR)) {
+      r->rc = read_failure(r, zcode, zmsg);
+    } else if (got == 0 && zcode == Z_BUF_ERROR) {
+      /* gzread reports a gzip stream cut short by returning what it could
+       * inflate, then 0 with Z_BUF_ERROR. */
+      r->rc = ar__trace_fail(&r->err, AR_EIO, 0,
+                             "cannot read %s: truncated gzip data", r->path);
+    } else if (got == 0) {
+      c->last = true;
+      return;
+    } else {
+      c->len += (size_t)got;
+      continue;
+    }
+    c->len = 0;
+    c->last = c->failed = true;
+    return;
+  }
+}
+
+static void *reader_main(void *arg) {
+  reader_t *r = arg;
+  for (;;) {
+    pthread_mutex_lock(&r->mu);
+    while (r->count == NCHUNKS && !r->stop)
+      pthread_cond_wait(&r->cv, &r->mu);
+    bool stop = r->stop;
+    pthread_mutex_unlock(&r->mu);
+    if (stop)
+      break;
+
+    chunk_t *c = &r->ring[r->head];
+    fill(r, c);
+    bool last = c->last; /* c is the parser's once published */
+    r->head = (r->head + 1) % NCHUNKS;
+    pthread_mutex_lock(&r->mu);
+    r->count++;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+    if (last)
+      break;
+  }
+  return NULL;
+}
+
+/* Parses chunks as the reader thread fills them. */
+static int parse_threaded(reader_t *r, ar__parser_t *ps,
+                          ar_trace_error_t *err) {
+  int rc = AR_OK;
+  for (;;) {
+    pthread_mutex_lock(&r->mu);
+    while (r->count == 0)
+      pthread_cond_wait(&r->cv, &r->mu);
+    pthread_mutex_unlock(&r->mu);
+
+    chunk_t *c = &r->ring[r->tail];
+    bool last = c->last;
+    if (!c->failed) /* a failed chunk holds nothing; pump reports it */
+      rc = ar__parser_feed_chunk(ps, c->text, c->len, last, err);
+    r->tail = (r->tail + 1) % NCHUNKS;
+    pthread_mutex_lock(&r->mu);
+    r->count--;
+    if (rc < 0)
+      r->stop = true;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+    if (rc < 0 || last)
+      return rc;
+  }
+}
+
+/* Reads and parses in turn, when no thread could be started. */
+static int parse_inline(reader_t *r, ar__parser_t *ps, ar_trace_error_t *err) {
+  chunk_t *c = &r->ring[0];
+  for (;;) {
+    fill(r, c);
+    if (c->failed)
+      return AR_OK; /* pump reports r->err */
+    int rc = ar__parser_feed_chunk(ps, c->text, c->len, c->last, err);
+    if (rc < 0 || c->last)
+      return rc;
+  }
+}
+
+/* Reads and parses all of r->gz into ps. */
+static int pump(reader_t *r, ar__parser_t *ps, ar_trace_error_t *err) {
+  r->mem = ar__big_alloc(NCHUNKS * CHUNK);
+  if (r->mem == NULL)
+    return ar__trace_fail(err, AR_ENOMEM, 0, "out of memory for reading");
+  for (size_t i = 0; i < NCHUNKS; i++)
+    r->ring[i].text = r->mem + i * CHUNK;
+
+  int rc;
+  pthread_t th;
+  pthread_mutex_init(&r->mu, NULL);
+  pthread_cond_init(&r->cv, NULL);
+  if (pthread_create(&th, NULL, reader_main, r) == 0) {
+    rc = parse_threaded(r, ps, err);
+    pthread_join(th, NULL);
+  } else {
+    rc = parse_inline(r, ps, err);
+  }
+  pthread_cond_destroy(&r->cv);
+  pthread_mutex_destroy(&r->mu);
+  ar__big_free(r->mem, NCHUNKS * CHUNK);
+  r->mem = NULL;
+
+  /* A read error that came before any parse error is the one to report. */
+  if (rc == AR_OK && r->rc < 0) {
+    if (err != NULL)
+      *err = r->err;
+    rc = r->rc;
+  }
+  return rc;
+}
+
+int ar_trace_load(const char *path, ar_trace_t **out, ar_trace_error_t *err) {
+  if (out == NULL || path == NULL)
+    return ar__trace_fail(err, AR_EINVAL, 0, "no path or no place for it");
+  *out = NULL;
+
+  errno = 0;
+  gzFile gz = open_trace(path);
+  if (gz == NULL)
+    return ar__trace_fail(err, AR_EIO, 0, "cannot open %s: %s", path,
+                          errno ? strerror(errno) : "out of memory");
+  gzbuffer(gz, GZ_BUFFER);
+
+  reader_t r = {.gz = gz, .path = path, .rc = AR_OK};
+  ar__parser_t ps;
+  int rc = ar__parser_init(&ps);
+  if (rc < 0)
+    rc = ar__trace_fail(err, rc, 0, "out of memory");
+  else
+    rc = pump(&r, &ps, err);
+  if (rc == AR_OK) {
+    *out = ar__parser_finish(&ps);
+    ar__trace_ok(err);
+  }
+  ar__parser_fini(&ps);
+  gzclose(gz);
+  return rc;
+}

@@ -1,0 +1,546 @@
+/*
+ * trace_parse.c: the trace syntax of the placement model, line by line,
+ * into an array of operations with ids resolved to dense slots.
+ *
+ * The rules (model, "Traces and the replay log"): `a <id> <n>` or `f <id>`;
+ * fields separated by spaces or tabs; leading and trailing spaces and tabs
+ * ignored, and one CR right before the newline (or before the end of the
+ * text); empty lines and lines whose first non-blank character is `#`
+ * ignored; nothing after the last field; id a decimal integer in the
+ * signed 64-bit range; 1 <= n <= 2^63 - 1. Numbers may carry leading zeros
+ * and a sign ("+7", "-0", "007"): the replay log prints them canonically.
+ *
+ * Parsing is one hand-written pass, since a trace has millions of lines.
+ * It only ever looks at text that ends in a newline (the last line of a
+ * trace, when it has none, is copied and given one), so the newline stops
+ * every loop and no character is compared with the end of the buffer. An
+ * id costs one probe of a hash map. The slots: see ar_trace_t in
+ * ar/trace.h.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ar/error.h"
+#include "trace_internal.h"
+
+int ar__parser_init(ar__parser_t *ps) {
+  memset(ps, 0, sizeof *ps);
+  ps->t = calloc(1, sizeof *ps->t);
+  if (ps->t == NULL)
+    return AR_ENOMEM;
+  ps->t->ops_bytes = ar__big_size(1);
+  ps->t->ops = ar__big_alloc(ps->t->ops_bytes);
+  ps->cap = ps->t->ops_bytes / sizeof(ar_trace_op_t);
+  if (ps->t->ops == NULL || ar__idmap_init(&ps->ids) < 0) {
+    ar__parser_fini(ps);
+    return AR_ENOMEM;
+  }
+  return AR_OK;
+}
+
+void ar__parser_fini(ar__parser_t *ps) {
+  ar_trace_destroy(ps->t);
+  ps->t = NULL;
+  if (ps->ids.tab != NULL)
+    ar__idmap_fini(&ps->ids);
+  free(ps->spare);
+  ps->spare = NULL;
+  ps->nspare = ps->spare_cap = 0;
+  free(ps->carry);
+  ps->carry = NULL;
+  ps->carry_len = ps->carry_cap = 0;
+}
+
+ar_trace_t *ar__parser_finish(ar__parser_t *ps) {
+  ar_trace_t *t = ps->t;
+  t->info.nlines = ps->line;
+  ps->t = NULL;
+  return t;
+}
+
+/* ---- characters -------------------------------------------------------- */
+
+static inline bool is_blank(char c) { return c == ' ' || c == '\t'; }
+
+/* The end of a line's content: the newline, or a CR right before it. The
+ * text always holds a newline at or after p, so p[1] is readable. */
+static inline bool at_eol(const char *p) {
+  return *p == '\n' || (*p == '\r' && p[1] == '\n');
+}
+
+/* Where a field may end: a blank or the end of the line. */
+static inline bool field_end(const char *p) {
+  return is_blank(*p) || at_eol(p);
+}
+
+/* A character for an error message: itself when printable ASCII, else a
+ * "\xNN" escape (a trace line is untrusted input). buf holds 5 bytes. */
+static const char *show(char c, char buf[5]) {
+  unsigned char u = (unsigned char)c;
+  if (u >= 0x20 && u < 0x7f && u != '\'') {
+    buf[0] = c;
+    buf[1] = '\0';
+  } else {
+    static const char hex[] = "0123456789abcdef";
+    buf[0] = '\\';
+    buf[1] = 'x';
+    buf[2] = hex[u >> 4];
+    buf[3] = hex[u & 15];
+    buf[4] = '\0';
+  }
+  return buf;
+}
+
+/* ---- fields ------------------------------------------------------------ */
+
+enum { NUM_OK = 0, NUM_NONE, NUM_JUNK, NUM_BIG };
+
+/*
+ * Reads [+-]?[0-9]+ at *pp, which must end where a field may end. Stores
+ * the sign in *neg and the magnitude in *mag, and advances *pp past it.
+ * NUM_NONE: no digits; NUM_JUNK: the number runs into another character
+ * (*pp then points at it); NUM_BIG: more than 2^64 - 1 (all digits are
+ * still consumed, so the caller reports the range rather than junk).
+ */
+static inline int scan_number(const char **pp, bool *neg, uint64_t *mag) {
+  const char *p = *pp;
+  *neg = false;
+  if (*p == '-' || *p == '+') {
+    *neg = *p == '-';
+    p++;
+  }
+  const char *digits = p;
+  uint64_t v = 0;
+  bool big = false;
+  for (;;) {
+    unsigned d = (unsigned)(unsigned char)*p - '0';
+    if (d > 9)
+      break;
+    if (v > (UINT64_MAX - 9) / 10 && v > (UINT64_MAX - d) / 10)
+      big = true;
+    v = v * 10 + d;
+    p++;
+  }
+  *pp = p;
+  *mag = v;
+  if (p == digits)
+    return NUM_NONE;
+  if (!field_end(p))
+    return NUM_JUNK;
+  return big ? NUM_BIG : NUM_OK;
+}
+
+/* Reads the id field at *pp (past the blanks before it, not at the end of
+ * the line). */
+static int read_id(const char **pp, uint64_t line, int64_t *id,
+                   ar_trace_error_t *err) {
+  bool neg;
+  uint64_t mag;
+  char cb[5];
+  const char *start = *pp;
+  switch (scan_number(pp, &neg, &mag)) {
+  case NUM_OK:
+    break;
+  case NUM_NONE:
+    if (at_eol(*pp))
+      return ar__trace_fail(err, AR_EINVAL, line,
+                            "missing id after the sign");
+    return ar__trace_fail(err, AR_EINVAL, line,
+                          "id is not a decimal integer (found '%s')",
+                          show(**pp, cb));
+  case NUM_JUNK:
+    return ar__trace_fail(err, AR_EINVAL, line,
+                          "unexpected character '%s' in the id",
+                          show(**pp, cb));
+  default:
+    goto range;
+  }
+  if (!neg && mag <= (uint64_t)INT64_MAX) {
+    *id = (int64_t)mag;
+    return AR_OK;
+  }
+  if (neg && mag <= (uint64_t)INT64_MAX + 1) {
+    /* -mag without overflow: -(mag - 1) - 1 */
+    *id = mag == 0 ? 0 : -(int64_t)(mag - 1) - 1;
+    return AR_OK;
+  }
+range:
+  return ar__trace_fail(err, AR_EINVAL, line,
+                        "id %.*s is out of the signed 64-bit range",
+                        (int)(*pp - start > 40 ? 40 : *pp - start), start);
+}
+
+/* Reads the size field at *pp (past the blanks before it, not at the end
+ * of the line). */
+static int read_size(const char **pp, uint64_t line, uint64_t *n,
+                     ar_trace_error_t *err) {
+  bool neg;
+  uint64_t mag;
+  char cb[5];
+  switch (scan_number(pp, &neg, &mag)) {
+  case NUM_OK:
+    break;
+  case NUM_NONE:
+    if (at_eol(*pp))
+      return ar__trace_fail(err, AR_EINVAL, line,
+                            "missing size after the sign");
+    return ar__trace_fail(err, AR_EINVAL, line,
+                          "size is not a decimal integer (found '%s')",
+                          show(**pp, cb));
+  case NUM_JUNK:
+    return ar__trace_fail(err, AR_EINVAL, line,
+                          "unexpected character '%s' in the size",
+                          show(**pp, cb));
+  default:
+    mag = UINT64_MAX;
+    neg = false;
+    break;
+  }
+  if (mag == 0)
+    return ar__trace_fail(err, AR_EINVAL, line, "size must be at least 1");
+  if (neg || mag > (uint64_t)AR_N_MAX)
+    return ar__trace_fail(err, AR_EINVAL, line,
+                          "size out of range (1 to 9223372036854775807)");
+  *n = mag;
+  return AR_OK;
+}
+
+/* ---- slots ------------------------------------------------------------- */
+
+/* A slot for an `a` of id: the id's own when it is live at parse time,
+ * else the latest released one, else a new one. */
+static int slot_for_alloc(ar__parser_t *ps, int64_t id, uint64_t line,
+                          uint32_t *slot, ar_trace_error_t *err) {
+  uint32_t fresh;
+  if (ps->nspare > 0) {
+    fresh = ps->spare[ps->nspare - 1];
+  } else {
+    if (ps->t->info.nslots >= AR_TRACE_NO_SLOT)
+      return ar__trace_fail(err, AR_ELIMIT, line,
+                            "more than %u ids live at once",
+                            (unsigned)(AR_TRACE_NO_SLOT - 1));
+    fresh = ps->t->info.nslots;
+  }
+  int rc = ar__idmap_get_or_put(&ps->ids, id, fresh, slot);
+  if (rc < 0)
+    return ar__trace_fail(err, rc, line, "out of memory for the id map");
+  if (rc == 1) { /* the fresh slot was taken */
+    if (ps->nspare > 0)
+      ps->nspare--;
+    else
+      ps->t->info.nslots++;
+  }
+  return AR_OK;
+}
+
+/* The slot an `f` of id frees, released for reuse; AR_TRACE_NO_SLOT when
+ * the id is not live at parse time. */
+static int slot_for_free(ar__parser_t *ps, int64_t id, uint64_t line,
+                         uint32_t *slot, ar_trace_error_t *err) {
+  uint32_t s = ar__idmap_take(&ps->ids, id);
+  *slot = s;
+  if (s == AR_TRACE_NO_SLOT)
+    return AR_OK;
+  if (ps->nspare == ps->spare_cap) {
+    size_t cap = ps->spare_cap ? ps->spare_cap * 2 : 1024;
+    uint32_t *grown = realloc(ps->spare, cap * sizeof *grown);
+    if (grown == NULL)
+      return ar__trace_fail(err, AR_ENOMEM, line, "out of memory");
+    ps->spare = grown;
+    ps->spare_cap = cap;
+  }
+  ps->spare[ps->nspare++] = s;
+  return AR_OK;
+}
+
+/* ---- operations -------------------------------------------------------- */
+
+/* Room for one more op. */
+static int grow_ops(ar__parser_t *ps, uint64_t line, ar_trace_error_t *err) {
+  ar_trace_t *t = ps->t;
+  if (t->ops_bytes > SIZE_MAX / 2)
+    return ar__trace_fail(err, AR_ENOMEM, line, "trace too large");
+  size_t bytes = t->ops_bytes * 2;
+  ar_trace_op_t *grown = ar__big_grow(t->ops, t->ops_bytes, bytes);
+  if (grown == NULL)
+    return ar__trace_fail(err, AR_ENOMEM, line, "out of memory for the trace");
+  t->ops = grown;
+  t->ops_bytes = bytes;
+  ps->cap = bytes / sizeof *grown;
+  return AR_OK;
+}
+
+/* Notes that the next op follows ps->skipped non-op lines (which changed
+ * since the last note). */
+static int note_gap(ar__parser_t *ps, uint64_t line, ar_trace_error_t *err) {
+  ar_trace_t *t = ps->t;
+  if (t->ngaps == t->gaps_cap) {
+    size_t cap = t->gaps_cap ? t->gaps_cap * 2 : 16;
+    ar__gap_t *grown = realloc(t->gaps, cap * sizeof *grown);
+    if (grown == NULL)
+      return ar__trace_fail(err, AR_ENOMEM, line, "out of memory");
+    t->gaps = grown;
+    t->gaps_cap = cap;
+  }
+  t->gaps[t->ngaps++] = (ar__gap_t){.op = t->info.nops, .skipped = ps->skipped};
+  ps->noted = ps->skipped;
+  return AR_OK;
+}
+
+/* Records one operation of the current line. */
+static inline int emit(ar__parser_t *ps, char kind, int64_t id, uint64_t n,
+                       ar_trace_error_t *err) {
+  uint64_t line = ps->line + 1;
+  int rc;
+  if (ps->t->info.nops == ps->cap && (rc = grow_ops(ps, line, err)) < 0)
+    return rc;
+  if (ps->skipped != ps->noted && (rc = note_gap(ps, line, err)) < 0)
+    return rc;
+  uint32_t slot;
+  rc = kind == 'a' ? slot_for_alloc(ps, id, line, &slot, err)
+                   : slot_for_free(ps, id, line, &slot, err);
+  if (rc < 0)
+    return rc;
+
+  ar_trace_t *t = ps->t;
+  ar_trace_op_t *op = &t->ops[t->info.nops++];
+  op->n = n;
+  op->id = id;
+  op->slot = slot;
+  if (kind == 'a') {
+    op->kind = AR_TRACE_ALLOC;
+    t->info.nallocs++;
+  } else {
+    op->kind = AR_TRACE_FREE;
+    t->info.nfrees++;
+  }
+  return AR_OK;
+}
+
+/* ---- lines ------------------------------------------------------------- */
+
+/* Reads 1 to 18 decimal digits at *pp (no overflow possible, and the
+ * value fits in int64) into *v; false when there are none or more. */
+static inline bool short_number(const char **pp, uint64_t *v) {
+  const char *p = *pp;
+  uint64_t x = 0;
+  unsigned d;
+  while ((d = (unsigned)(unsigned char)*p - '0') <= 9) {
+    x = x * 10 + d;
+    p++;
+  }
+  size_t k = (size_t)(p - *pp);
+  *pp = p;
+  *v = x;
+  return k >= 1 && k <= 18;
+}
+
+/*
+ * The form every generated trace uses, checked first because it is
+ * cheaper: "a <id> <n>\n" or "f <id>\n" with single spaces, unsigned
+ * numbers of at most 18 digits and n >= 1. Returns true and fills the
+ * fields when the line at p has exactly that form (*next: past its
+ * newline); false sends the line to the general parser.
+ */
+static inline bool plain_line(const char *p, char *kind, int64_t *id,
+                              uint64_t *n, const char **next) {
+  char k = p[0];
+  if ((k != 'a' && k != 'f') || p[1] != ' ')
+    return false;
+  p += 2;
+  uint64_t v;
+  if (!short_number(&p, &v))
+    return false;
+  *id = (int64_t)v;
+  *n = 0;
+  if (k == 'a') {
+    if (*p != ' ')
+      return false;
+    p++;
+    if (!short_number(&p, n) || *n == 0)
+      return false;
+  }
+  if (*p != '\n')
+    return false;
+  *kind = k;
+  *next = p + 1;
+  return true;
+}
+
+/*
+ * Parses the line at *pp, which ends with a newline before `end`, and
+ * advances *pp past that newline.
+ */
+static int parse_line(ar__parser_t *ps, const char **pp, const char *end,
+                      ar_trace_error_t *err) {
+  uint64_t line = ps->line + 1;
+  const char *p = *pp;
+  char cb[5];
+  char kind;
+  int64_t id = 0;
+  uint64_t n = 0;
+  if (plain_line(p, &kind, &id, &n, pp))
+    return emit(ps, kind, id, n, err);
+
+  while (is_blank(*p))
+    p++;
+  kind = *p;
+  if (kind == '#' || at_eol(p)) { /* a comment or an empty line */
+    p = memchr(p, '\n', (size_t)(end - p));
+    *pp = p + 1;
+    ps->skipped++;
+    return AR_OK;
+  }
+  if (kind != 'a' && kind != 'f')
+    return ar__trace_fail(err, AR_EINVAL, line,
+                          "unknown operation '%s' (expected 'a' or 'f')",
+                          show(kind, cb));
+  p++;
+  if (!is_blank(*p)) {
+    if (at_eol(p))
+      return ar__trace_fail(err, AR_EINVAL, line, "missing id after '%c'",
+                            kind);
+    return ar__trace_fail(err, AR_EINVAL, line,
+                          "expected a space or tab after '%c', found '%s'",
+                          kind, show(*p, cb));
+  }
+  while (is_blank(*p))
+    p++;
+  if (at_eol(p))
+    return ar__trace_fail(err, AR_EINVAL, line, "missing id after '%c'",
+                          kind);
+
+  int rc = read_id(&p, line, &id, err);
+  if (rc < 0)
+    return rc;
+  while (is_blank(*p))
+    p++;
+
+  if (kind == 'a') {
+    if (at_eol(p))
+      return ar__trace_fail(err, AR_EINVAL, line, "missing size after the id");
+    rc = read_size(&p, line, &n, err);
+    if (rc < 0)
+      return rc;
+    while (is_blank(*p))
+      p++;
+  }
+  if (!at_eol(p))
+    return ar__trace_fail(err, AR_EINVAL, line,
+                          "unexpected '%s' after the last field of '%c'",
+                          show(*p, cb), kind);
+  *pp = p + (*p == '\r' ? 2 : 1);
+  return emit(ps, kind, id, n, err);
+}
+
+/* Parses [p, end), where end[-1] is a newline. */
+static int parse_lines(ar__parser_t *ps, const char *p, const char *end,
+                       ar_trace_error_t *err) {
+  while (p < end) {
+    int rc = parse_line(ps, &p, end, err);
+    if (rc < 0)
+      return rc;
+    ps->line++;
+  }
+  return AR_OK;
+}
+
+/* Appends text[0..len) to the carry buffer. */
+static int carry_add(ar__parser_t *ps, const char *text, size_t len,
+                     ar_trace_error_t *err) {
+  if (ps->carry_cap - ps->carry_len < len + 1) {
+    size_t cap = ps->carry_cap ? ps->carry_cap : 256;
+    while (cap - ps->carry_len < len + 1) {
+      if (cap > SIZE_MAX / 2)
+        return ar__trace_fail(err, AR_ENOMEM, ps->line + 1, "line too long");
+      cap *= 2;
+    }
+    char *grown = realloc(ps->carry, cap);
+    if (grown == NULL)
+      return ar__trace_fail(err, AR_ENOMEM, ps->line + 1,
+                            "out of memory for a line");
+    ps->carry = grown;
+    ps->carry_cap = cap;
+  }
+  memcpy(ps->carry + ps->carry_len, text, len);
+  ps->carry_len += len;
+  return AR_OK;
+}
+
+/* Parses the carry buffer as the last line of the trace (no newline). */
+static int parse_carry_as_last(ar__parser_t *ps, ar_trace_error_t *err) {
+  if (ps->carry_len == 0)
+    return AR_OK;
+  int rc = carry_add(ps, "\n", 1, err);
+  if (rc == AR_OK)
+    rc = parse_lines(ps, ps->carry, ps->carry + ps->carry_len, err);
+  ps->carry_len = 0;
+  return rc;
+}
+
+int ar__parser_feed(ar__parser_t *ps, const char *text, size_t len, bool last,
+                    size_t *used, ar_trace_error_t *err) {
+  *used = 0;
+  const char *nl = len ? memrchr(text, '\n', len) : NULL;
+  size_t whole = nl != NULL ? (size_t)(nl + 1 - text) : 0;
+  int rc = parse_lines(ps, text, text + whole, err);
+  if (rc < 0)
+    return rc;
+  if (last && whole < len) {
+    ps->carry_len = 0;
+    if ((rc = carry_add(ps, text + whole, len - whole, err)) < 0)
+      return rc;
+    if ((rc = parse_carry_as_last(ps, err)) < 0)
+      return rc;
+    whole = len;
+  }
+  *used = whole;
+  return AR_OK;
+}
+
+int ar__parser_feed_chunk(ar__parser_t *ps, const char *text, size_t len,
+                          bool last, ar_trace_error_t *err) {
+  int rc;
+  if (ps->carry_len > 0) { /* complete the line the last chunk began */
+    const char *nl = len ? memchr(text, '\n', len) : NULL;
+    if (nl == NULL) {
+      if ((rc = carry_add(ps, text, len, err)) < 0)
+        return rc;
+      return last ? parse_carry_as_last(ps, err) : AR_OK;
+    }
+    size_t head = (size_t)(nl + 1 - text);
+    if ((rc = carry_add(ps, text, head, err)) < 0)
+      return rc;
+    rc = parse_lines(ps, ps->carry, ps->carry + ps->carry_len, err);
+    ps->carry_len = 0;
+    if (rc < 0)
+      return rc;
+    text += head;
+    len -= head;
+  }
+  size_t used;
+  if ((rc = ar__parser_feed(ps, text, len, last, &used, err)) < 0)
+    return rc;
+  return used < len ? carry_add(ps, text + used, len - used, err) : AR_OK;
+}
+
+int ar_trace_parse(const char *text, size_t len, ar_trace_t **out,
+                   ar_trace_error_t *err) {
+  if (out == NULL)
+    return ar__trace_fail(err, AR_EINVAL, 0, "no place for the trace");
+  *out = NULL;
+  if (text == NULL && len > 0)
+    return ar__trace_fail(err, AR_EINVAL, 0, "no text");
+  ar__parser_t ps;
+  int rc = ar__parser_init(&ps);
+  if (rc < 0)
+    return ar__trace_fail(err, rc, 0, "out of memory");
+  size_t used;
+  rc = ar__parser_feed(&ps, text, len, true, &used, err);
+  if (rc == AR_OK) {
+    *out = ar__parser_finish(&ps);
+    ar__trace_ok(err);
+  }
+  ar__parser_fini(&ps);
+  return rc;
+}

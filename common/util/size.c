@@ -1,0 +1,62 @@
+/*
+ * size.c: ar_parse_size, the one reader of human-written byte sizes
+ * ("4096", "64K", "256MiB"), so that the command line of every tool and the
+ * daemon's config accept the same forms and reject the same junk. Powers of
+ * 1024 only: an arena is counted in pages, never in powers of 1000.
+ */
+#include "ar/util.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ar/error.h"
+
+/* The shift of a suffix letter, or -1 when it is not one. */
+static int suffix_shift(char c) {
+  switch (c) {
+  case 'K':
+  case 'k':
+    return 10;
+  case 'M':
+  case 'm':
+    return 20;
+  case 'G':
+  case 'g':
+    return 30;
+  default:
+    return -1;
+  }
+}
+
+int ar_parse_size(const char *s, uint64_t *out) {
+  if (s == NULL || out == NULL)
+    return AR_EINVAL;
+
+  const char *p = s;
+  uint64_t v = 0;
+  while (*p >= '0' && *p <= '9') {
+    unsigned d = (unsigned)(*p - '0');
+    if (v > (UINT64_MAX - d) / 10)
+      return AR_EINVAL; /* more than 64 bits */
+    v = v * 10 + d;
+    p++;
+  }
+  if (p == s)
+    return AR_EINVAL; /* empty, or not starting with a digit */
+
+  int shift = 0;
+  if (*p != '\0') {
+    shift = suffix_shift(*p);
+    if (shift < 0)
+      return AR_EINVAL;
+    p++;
+    if (p[0] == 'i' && p[1] == 'B')
+      p += 2;
+    if (*p != '\0')
+      return AR_EINVAL;
+    if (v > (UINT64_MAX >> shift))
+      return AR_EINVAL;
+  }
+  *out = v << shift;
+  return AR_OK;
+}

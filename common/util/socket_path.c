@@ -1,0 +1,82 @@
+/*
+ * socket_path.c: ar_socket_path, the one place that decides where arenad's
+ * socket lives when nobody says, so that the daemon and every client find
+ * each other with no configuration. A per-user runtime directory is
+ * preferred (it is private to the user already); the /tmp fallback is a
+ * directory of the user's own with mode 0700, checked rather than trusted,
+ * because anyone can create a name in /tmp before us.
+ */
+#include "ar/util.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ar/error.h"
+
+/* Writes "dir/name" (or "dir" when name is NULL) to buf. Returns 0, or
+ * AR_ELIMIT when it does not fit in len or in a socket address. */
+static int put_path(char *buf, size_t len, const char *dir, const char *name) {
+  size_t max = len < AR_SOCKET_PATH_MAX ? len : AR_SOCKET_PATH_MAX;
+  int n = name ? snprintf(buf, len, "%s/%s", dir, name)
+               : snprintf(buf, len, "%s", dir);
+  if (n < 0 || (size_t)n >= max)
+    return AR_ELIMIT;
+  return 0;
+}
+
+/* Makes sure `dir` is a directory of ours that nobody else can enter,
+ * creating it when `create`. A missing directory without `create` is
+ * fine: there is simply no daemon there. */
+static int private_dir(const char *dir, bool create) {
+  struct stat st;
+
+  if (create && mkdir(dir, 0700) < 0 && errno != EEXIST)
+    return AR_EIO;
+  if (lstat(dir, &st) < 0) {
+    if (errno == ENOENT && !create)
+      return 0;
+    return AR_EIO;
+  }
+  if (!S_ISDIR(st.st_mode) || st.st_uid != getuid() ||
+      (st.st_mode & 077) != 0)
+    return AR_EPERM;
+  return 0;
+}
+
+int ar_socket_path(char *buf, size_t len, unsigned flags) {
+  if (buf == NULL || len == 0)
+    return AR_EINVAL;
+
+  if ((flags & AR_SOCKET_PATH_NO_ENV) == 0) {
+    const char *env = getenv(AR_SOCKET_ENV);
+    if (env != NULL && env[0] != '\0')
+      return put_path(buf, len, env, NULL);
+  }
+
+  /* The XDG base directory spec: a relative value is to be ignored. */
+  const char *xdg = getenv("XDG_RUNTIME_DIR");
+  if (xdg != NULL && xdg[0] == '/')
+    return put_path(buf, len, xdg, AR_SOCKET_NAME);
+
+  char dir[64];
+  struct stat st;
+  snprintf(dir, sizeof(dir), "/run/user/%lu", (unsigned long)getuid());
+  if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+    return put_path(buf, len, dir, AR_SOCKET_NAME);
+
+  snprintf(dir, sizeof(dir), "/tmp/arenad-%lu", (unsigned long)getuid());
+  int rc = private_dir(dir, (flags & AR_SOCKET_PATH_CREATE) != 0);
+  if (rc < 0) {
+    int saved = errno;
+    if (put_path(buf, len, dir, NULL) < 0)
+      buf[0] = '\0';
+    errno = saved;
+    return rc;
+  }
+  return put_path(buf, len, dir, AR_SOCKET_NAME);
+}

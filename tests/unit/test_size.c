@@ -1,0 +1,99 @@
+/*
+ * test_size.c: ar_parse_size, the reader of human-written byte sizes used
+ * by every command line: the accepted forms, the exact values of the
+ * suffixes, the 64-bit limit, and the junk it must refuse without touching
+ * its output.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "ar/error.h"
+#include "ar/util.h"
+
+/* Parses s, which must succeed, and returns the value. */
+static uint64_t size_of(const char *s) {
+  uint64_t v = UINT64_C(0xdeadbeef);
+  int rc = ar_parse_size(s, &v);
+  if (rc != AR_OK)
+    fail_msg("ar_parse_size(\"%s\") = %s, want OK", s, ar_err_name(rc));
+  return v;
+}
+
+/* s must be refused, leaving the output alone. */
+static void refused(const char *s) {
+  uint64_t v = 12345;
+  int rc = ar_parse_size(s, &v);
+  if (rc != AR_EINVAL)
+    fail_msg("ar_parse_size(\"%s\") = %s, want EINVAL", s ? s : "(null)",
+             ar_err_name(rc));
+  assert_int_equal(v, 12345);
+}
+
+static void test_plain_decimal(void **state) {
+  (void)state;
+  assert_int_equal(size_of("0"), 0);
+  assert_int_equal(size_of("4096"), 4096);
+  assert_int_equal(size_of("0012"), 12);
+  assert_int_equal(size_of("18446744073709551615"), UINT64_MAX);
+}
+
+static void test_suffixes(void **state) {
+  (void)state;
+  assert_int_equal(size_of("1K"), 1024);
+  assert_int_equal(size_of("64k"), 64 * 1024);
+  assert_int_equal(size_of("3KiB"), 3 * 1024);
+  assert_int_equal(size_of("256M"), UINT64_C(256) << 20);
+  assert_int_equal(size_of("256MiB"), UINT64_C(256) << 20);
+  assert_int_equal(size_of("1m"), UINT64_C(1) << 20);
+  assert_int_equal(size_of("4G"), UINT64_C(4) << 30);
+  assert_int_equal(size_of("4GiB"), UINT64_C(4) << 30);
+  assert_int_equal(size_of("0G"), 0);
+  /* the largest that fits with each suffix */
+  assert_int_equal(size_of("17179869183G"), UINT64_C(17179869183) << 30);
+  assert_int_equal(size_of("18014398509481983K"),
+                   UINT64_C(18014398509481983) << 10);
+}
+
+static void test_overflow(void **state) {
+  (void)state;
+  refused("18446744073709551616");    /* 2^64 */
+  refused("99999999999999999999999"); /* far past */
+  refused("17179869184G");            /* 2^64 exactly */
+  refused("18014398509481984K");      /* 2^64 exactly */
+  refused("17592186044416M");         /* 2^64 exactly */
+}
+
+static void test_junk(void **state) {
+  (void)state;
+  refused(NULL);
+  refused("");
+  refused("K");
+  refused("-1");
+  refused("+1");
+  refused(" 1");
+  refused("1 ");
+  refused("1.5M");
+  refused("1T");
+  refused("1KB");
+  refused("1Ki");
+  refused("1kib");
+  refused("1KiBx");
+  refused("1MM");
+  refused("0x10");
+  refused("12abc");
+  assert_int_equal(ar_parse_size("1", NULL), AR_EINVAL);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_plain_decimal),
+      cmocka_unit_test(test_suffixes),
+      cmocka_unit_test(test_overflow),
+      cmocka_unit_test(test_junk),
+  };
+  return cmocka_run_group_tests_name("size", tests, NULL, NULL);
+}
