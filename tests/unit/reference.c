@@ -309,8 +309,10 @@ int ar_ref_alloc(ar_ref_t *r, uint64_t n, uint64_t align, ar_block_t *out) {
   return AR_OK;
 }
 
+/* A linear search from the newest block: programs mostly free what they
+ * allocated last, which keeps trace replays fast enough. */
 static long live_index(const ar_ref_t *r, uint64_t payload) {
-  for (size_t i = 0; i < r->n_live; i++)
+  for (size_t i = r->n_live; i-- > 0;)
     if (r->live[i].payload == payload)
       return (long)i;
   return -1;
