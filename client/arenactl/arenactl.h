@@ -1,0 +1,77 @@
+/*
+ * arenactl.h: what the files of arenactl share: the table of commands that
+ * main.c dispatches on, one entry point per command (each in its own
+ * file), the exit codes, and the replay command's renderers. Internal to
+ * arenactl.
+ */
+#ifndef ARENACTL_H
+#define ARENACTL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ar/trace.h"
+
+/* Exit codes of every command. */
+enum {
+  ARENACTL_OK = 0,    /* done */
+  ARENACTL_FAIL = 1,  /* the work failed: a bad trace, a read error, ... */
+  ARENACTL_USAGE = 2  /* the command line was wrong */
+};
+
+/* One command: `arenactl <name> [args]` calls run(argc, argv) with
+ * argv[0] == name. run prints its own errors on standard error and returns
+ * an exit code. */
+typedef struct ar__cmd_s {
+  const char *name;
+  const char *summary; /* one line for `arenactl --help` */
+  int (*run)(int argc, char **argv);
+} ar__cmd_t;
+
+/* cmd_replay.c */
+int ar__cmd_replay(int argc, char **argv);
+
+/* The commands against a running daemon, each file using only the client
+ * library's arenad.h to reach it (daemon.h holds what they share). */
+int ar__cmd_list(int argc, char **argv);    /* cmd_arena.c */
+int ar__cmd_inspect(int argc, char **argv); /* cmd_arena.c */
+int ar__cmd_check(int argc, char **argv);   /* cmd_arena.c */
+int ar__cmd_ping(int argc, char **argv);    /* cmd_daemon.c */
+int ar__cmd_stats(int argc, char **argv);   /* cmd_daemon.c */
+int ar__cmd_alloc(int argc, char **argv);   /* cmd_block.c */
+int ar__cmd_free(int argc, char **argv);    /* cmd_block.c */
+int ar__cmd_bench(int argc, char **argv);   /* cmd_bench.c */
+/* `replay --via-daemon`, called by ar__cmd_replay (cmd_replay_daemon.c) */
+int ar__cmd_replay_daemon(int argc, char **argv);
+
+/* The socket given with `arenactl --socket PATH`, or NULL (daemon.c). */
+extern const char *ar__ctl_socket;
+
+/* ---- replay_report.c: one producer, two renderers ---------------------- */
+
+/* The replay of one policy. */
+typedef struct ar__replay_result_s {
+  ar_replay_summary_t sum;
+  double replay_ns; /* clock_gettime around ar_replay_run */
+} ar__replay_result_t;
+
+/* What `arenactl replay` reports; everything is borrowed from the caller. */
+typedef struct ar__replay_report_s {
+  const char *trace;   /* the path as given */
+  uint64_t arena_size; /* bytes */
+  size_t nops;         /* operations in the trace */
+  double parse_ns;     /* loading: reading, inflating and parsing */
+  int logged;          /* the replay time includes writing the placements */
+  const ar__replay_result_t *results;
+  size_t nresults; /* 1, or one per policy */
+} ar__replay_report_t;
+
+/* Writes the report as a table for a person (one policy: one figure a
+ * line; several: one policy a row). Returns 0, or -1 when writing failed. */
+int ar__replay_print_table(FILE *out, const ar__replay_report_t *r);
+
+/* Writes the report as one JSON object (jansson). Returns 0 or -1. */
+int ar__replay_print_json(FILE *out, const ar__replay_report_t *r);
+
+#endif /* ARENACTL_H */

@@ -1,0 +1,95 @@
+/*
+ * bench.h: what the two files of `arenactl bench` share: cmd_bench.c
+ * measures the daemon through the client library and prints the table;
+ * bench_echo.c runs the floor, a bare Unix-socket echo server started on a
+ * temporary socket, and measures it the same way with raw reads and
+ * writes. Internal to arenactl.
+ */
+#ifndef ARENACTL_BENCH_H
+#define ARENACTL_BENCH_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Round-trip latency, from samples in nanoseconds. */
+typedef struct ar__lat_s {
+  double p50_ns;
+  double p99_ns;
+} ar__lat_t;
+
+/* Sorts samples[0..n) and takes the nearest-rank percentiles. */
+void ar__bench_percentiles(double *samples, size_t n, ar__lat_t *out);
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+double ar__bench_now_ns(void);
+
+/*
+ * A throughput run: `threads` workers each set up (connect), wait for the
+ * others, then work until `stop` while counting operations, then drain.
+ * ar__bench_run starts them, lets them work `seconds`, stops them, and
+ * returns the operations per second of all of them together (-1 when one
+ * failed; its message is in err).
+ */
+typedef struct ar__bench_worker_s ar__bench_worker_t;
+typedef struct ar__bench_run_s {
+  int threads;
+  double seconds;
+  /* Set up (connect) worker w; returns 0 or -1 with w->err set. */
+  int (*setup)(ar__bench_worker_t *w);
+  /* Works until *w->stop, counting w->ops; then drains and cleans up.
+   * Returns 0 or -1 with w->err set. Called only when setup succeeded. */
+  int (*work)(ar__bench_worker_t *w);
+  void *arg; /* the measure's parameters */
+  char err[256];
+} ar__bench_run_t;
+
+struct ar__bench_worker_s {
+  const ar__bench_run_t *run;
+  const atomic_bool *stop;
+  void *state;    /* the worker's connection */
+  uint64_t ops;   /* operations done before the stop */
+  uint64_t units; /* what else the measure counts (blocks) */
+  char err[256];
+};
+
+/* Returns operations per second; *units_per_s (may be NULL) the units'. */
+double ar__bench_run(ar__bench_run_t *run, double *units_per_s);
+
+/* ---- the echo floor (bench_echo.c) ------------------------------------- */
+
+typedef struct ar__echo_s ar__echo_t;
+
+/* Starts an echo server on a socket in a new temporary directory, in a
+ * thread of this process or, with `process`, in a child process (to be
+ * called while this process has one thread). Returns 0 or -1 with a
+ * message in err (len bytes). */
+int ar__echo_start(ar__echo_t **out, bool process, char *err, size_t len);
+
+/* The server's socket path. */
+const char *ar__echo_path(const ar__echo_t *e);
+
+/* Stops the server and removes its socket and directory. */
+void ar__echo_stop(ar__echo_t *e);
+
+/* A connection to the echo server at path, or -1 with err set. */
+int ar__echo_dial(const char *path, char *err, size_t len);
+
+/* n round trips of `msg` bytes on connection fd; samples[0..n) (when not
+ * NULL) gets each in nanoseconds. Returns 0 or -1 with err set. */
+int ar__echo_round_trips(int fd, size_t msg, size_t n, double *samples,
+                         char *err, size_t len);
+
+/* Parameters of an echo throughput run (ar__bench_run_t.arg). */
+typedef struct ar__echo_params_s {
+  const char *path;
+  size_t msg;    /* bytes a message */
+  size_t window; /* messages in flight a connection */
+} ar__echo_params_t;
+
+int ar__echo_setup(ar__bench_worker_t *w);
+int ar__echo_work(ar__bench_worker_t *w);
+
+#endif /* ARENACTL_BENCH_H */

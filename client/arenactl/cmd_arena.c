@@ -1,0 +1,453 @@
+/*
+ * cmd_arena.c: the commands that read arenas: `arenactl list`, `inspect`
+ * and `check`. inspect walks the free list or every block page by page,
+ * passing each page's cursor to the next request until the walk reaches
+ * the arena's end, so an arena of any size is listed in bounded replies.
+ * The summary's figures are rendered from one table of fields (name,
+ * place, kind), used by the text and the JSON renderers alike.
+ */
+#include <getopt.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "arenactl.h"
+#include "daemon.h"
+
+/* ---- the summary's fields ------------------------------------------------ */
+
+typedef enum { F_U64, F_U32, F_DOUBLE } field_kind_t;
+
+typedef struct field_s {
+  const char *name;
+  size_t off;
+  field_kind_t kind;
+  bool bytes; /* a size, shown with its unit in tables */
+} field_t;
+
+#define FIELD(name, kind, bytes) {#name, offsetof(arenad_summary_t, name), kind, bytes}
+static const field_t summary_fields[] = {
+    FIELD(size, F_U64, true),
+    FIELD(used_bytes, F_U64, true),
+    FIELD(free_bytes, F_U64, true),
+    FIELD(live_blocks, F_U64, false),
+    FIELD(live_requested, F_U64, true),
+    FIELD(overhead_bytes, F_U64, true),
+    FIELD(free_extents, F_U64, false),
+    FIELD(largest_free, F_U64, true),
+    FIELD(external_frag, F_DOUBLE, false),
+    FIELD(allocs, F_U64, false),
+    FIELD(frees, F_U64, false),
+    FIELD(failed_allocs, F_U64, false),
+    FIELD(bad_frees, F_U64, false),
+    FIELD(corruptions, F_U64, false),
+    FIELD(last_corrupt, F_U64, false),
+    FIELD(hwm, F_U64, true),
+    FIELD(peak_used, F_U64, true),
+    FIELD(peak_requested, F_U64, true),
+    FIELD(rover, F_U64, false),
+    FIELD(max_order, F_U32, false),
+    FIELD(detached_blocks, F_U64, false),
+    FIELD(attached_connections, F_U32, false),
+    FIELD(permission_denied, F_U64, false),
+    FIELD(quota_refused, F_U64, false),
+};
+#undef FIELD
+#define NFIELDS (sizeof summary_fields / sizeof summary_fields[0])
+
+static uint64_t field_u64(const arenad_summary_t *s, const field_t *f) {
+  const char *p = (const char *)s + f->off;
+  if (f->kind == F_U32) {
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+  }
+  uint64_t v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+
+static double field_double(const arenad_summary_t *s, const field_t *f) {
+  double v;
+  memcpy(&v, (const char *)s + f->off, sizeof v);
+  return v;
+}
+
+static void print_summary(const arenad_summary_t *s) {
+  printf("%-20s  %s\n", "arena", s->name);
+  printf("%-20s  %s\n", "policy", arenad_policy_name(s->policy));
+  printf("%-20s  %04o uid %u gid %u\n", "access", (unsigned)s->access.mode,
+         (unsigned)s->access.owner_uid, (unsigned)s->access.group_gid);
+  for (size_t i = 0; i < NFIELDS; i++) {
+    const field_t *f = &summary_fields[i];
+    if (f->kind == F_DOUBLE) {
+      printf("%-20s  %.4f\n", f->name, field_double(s, f));
+      continue;
+    }
+    uint64_t v = field_u64(s, f);
+    char b[32];
+    if (f->bytes && v >= 1024)
+      printf("%-20s  %llu (%s)\n", f->name, (unsigned long long)v,
+             ar__ctl_bytes(b, sizeof b, v));
+    else
+      printf("%-20s  %llu\n", f->name, (unsigned long long)v);
+  }
+  if (s->policy == ARENAD_POLICY_BUDDY && s->n_orders > 0) {
+    printf("%-20s ", "free_by_order");
+    for (uint32_t k = 0; k < s->n_orders; k++)
+      if (s->free_by_order[k] != 0)
+        printf(" %u:%llu", (unsigned)k,
+               (unsigned long long)s->free_by_order[k]);
+    printf("\n");
+  }
+}
+
+static json_t *summary_json(const arenad_summary_t *s) {
+  json_t *o = json_pack("{s:s, s:s, s:{s:i, s:i, s:i}}", "name", s->name,
+                        "policy", arenad_policy_name(s->policy), "access",
+                        "mode", (int)s->access.mode, "owner_uid",
+                        (int)s->access.owner_uid, "group_gid",
+                        (int)s->access.group_gid);
+  for (size_t i = 0; o != NULL && i < NFIELDS; i++) {
+    const field_t *f = &summary_fields[i];
+    json_t *v = f->kind == F_DOUBLE ? json_real(field_double(s, f))
+                                    : ar__ctl_json_u64(field_u64(s, f));
+    if (json_object_set_new(o, f->name, v) < 0) {
+      json_decref(o);
+      o = NULL;
+    }
+  }
+  if (o != NULL && s->policy == ARENAD_POLICY_BUDDY) {
+    json_t *orders = json_array();
+    for (uint32_t k = 0; orders != NULL && k < s->n_orders; k++)
+      json_array_append_new(orders, ar__ctl_json_u64(s->free_by_order[k]));
+    json_object_set_new(o, "free_by_order", orders);
+  }
+  return o;
+}
+
+/* ---- extents ------------------------------------------------------------- */
+
+static void print_extent_header(void) {
+  printf("%-14s %-12s %-9s %-14s %-12s %4s  %s\n", "START", "SIZE", "STATE",
+         "PAYLOAD", "N", "REFS", "HOLDERS");
+}
+
+static void print_extent(const arenad_extent_t *e) {
+  if (e->free) {
+    printf("%-14llu %-12llu free\n", (unsigned long long)e->start,
+           (unsigned long long)e->size);
+    return;
+  }
+  printf("%-14llu %-12llu %-9s %-14llu %-12llu %4u",
+         (unsigned long long)e->start, (unsigned long long)e->size,
+         e->detached ? "detached" : "allocated",
+         (unsigned long long)e->payload, (unsigned long long)e->n,
+         (unsigned)e->refcount);
+  for (size_t i = 0; i < e->n_holders; i++) {
+    const arenad_holder_t *h = &e->holders[i];
+    printf("  conn %llu (pid %u uid %u%s%s)",
+           (unsigned long long)h->connection_id, (unsigned)h->pid,
+           (unsigned)h->uid, h->client_name[0] != '\0' ? " " : "",
+           h->client_name);
+  }
+  printf("\n");
+}
+
+static json_t *extent_json(const arenad_extent_t *e) {
+  json_t *o = json_pack("{s:o, s:o, s:b}", "start", ar__ctl_json_u64(e->start),
+                        "size", ar__ctl_json_u64(e->size), "free", e->free);
+  if (o == NULL || e->free)
+    return o;
+  json_t *holders = json_array();
+  for (size_t i = 0; holders != NULL && i < e->n_holders; i++) {
+    const arenad_holder_t *h = &e->holders[i];
+    json_array_append_new(
+        holders, json_pack("{s:o, s:i, s:i, s:s}", "connection_id",
+                           ar__ctl_json_u64(h->connection_id), "pid",
+                           (int)h->pid, "uid", (int)h->uid, "client_name",
+                           h->client_name));
+  }
+  json_object_set_new(o, "payload", ar__ctl_json_u64(e->payload));
+  json_object_set_new(o, "n", ar__ctl_json_u64(e->n));
+  json_object_set_new(o, "refcount", json_integer(e->refcount));
+  json_object_set_new(o, "detached", json_boolean(e->detached));
+  json_object_set_new(o, "holders", holders != NULL ? holders : json_array());
+  return o;
+}
+
+/* ---- list ---------------------------------------------------------------- */
+
+static void list_usage(FILE *out) {
+  fprintf(out, "usage: arenactl [--socket PATH] list [--json]\n"
+               "\n"
+               "Lists the daemon's arenas: name, size, policy, use and\n"
+               "access.\n");
+}
+
+static int parse_flags(int argc, char **argv, const struct option *longopts,
+                       void (*usage)(FILE *), int *flags, int nargs_min,
+                       int nargs_max) {
+  optind = 1;
+  opterr = 0;
+  int c;
+  while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+    if (c == 'h') {
+      usage(stdout);
+      return -1;
+    }
+    if (c == '?' || c == ':') {
+      fprintf(stderr, "arenactl %s: unknown option '%s'\n", argv[0],
+              argv[optind - 1]);
+      usage(stderr);
+      return ARENACTL_USAGE;
+    }
+    *flags |= c;
+  }
+  int nargs = argc - optind;
+  if (nargs < nargs_min || nargs > nargs_max) {
+    fprintf(stderr, "arenactl %s: %s\n", argv[0],
+            nargs < nargs_min ? "no ARENA given" : "too many arguments");
+    usage(stderr);
+    return ARENACTL_USAGE;
+  }
+  return ARENACTL_OK;
+}
+
+enum { OPT_JSON = 1, OPT_FREE_LIST = 2, OPT_BLOCKS = 4, OPT_DETACHED = 8 };
+
+int ar__cmd_list(int argc, char **argv) {
+  static const struct option longopts[] = {
+      {"json", no_argument, NULL, OPT_JSON},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
+  };
+  int flags = 0;
+  int rc = parse_flags(argc, argv, longopts, list_usage, &flags, 0, 0);
+  if (rc != ARENACTL_OK)
+    return rc < 0 ? ARENACTL_OK : rc;
+
+  arenad_t *h = ar__ctl_connect("list", NULL);
+  if (h == NULL)
+    return ARENACTL_FAIL;
+  arenad_arena_t *a;
+  size_t n;
+  rc = arenad_list(h, &a, &n);
+  if (rc < 0) {
+    rc = ar__ctl_fail("list", h, rc, "list");
+    arenad_close(h);
+    return rc;
+  }
+  arenad_close(h);
+
+  if (flags & OPT_JSON) {
+    json_t *arr = json_array();
+    for (size_t i = 0; arr != NULL && i < n; i++) {
+      json_t *o = json_pack(
+          "{s:s, s:o, s:s, s:o, s:o, s:o, s:{s:i, s:i, s:i}, s:o, s:o}",
+          "name", a[i].name, "size", ar__ctl_json_u64(a[i].size), "policy",
+          arenad_policy_name(a[i].policy), "used_bytes",
+          ar__ctl_json_u64(a[i].used_bytes), "free_bytes",
+          ar__ctl_json_u64(a[i].free_bytes), "live_blocks",
+          ar__ctl_json_u64(a[i].live_blocks), "access", "mode",
+          (int)a[i].access.mode, "owner_uid", (int)a[i].access.owner_uid,
+          "group_gid", (int)a[i].access.group_gid, "quota_bytes",
+          ar__ctl_json_u64(a[i].quota_bytes), "quota_blocks",
+          ar__ctl_json_u64(a[i].quota_blocks));
+      if (o == NULL || json_array_append_new(arr, o) < 0) {
+        json_decref(arr);
+        arr = NULL;
+      }
+    }
+    arenad_list_destroy(a);
+    return ar__ctl_print_json("list", arr);
+  }
+
+  int width = 4;
+  for (size_t i = 0; i < n; i++)
+    if ((int)strlen(a[i].name) > width)
+      width = (int)strlen(a[i].name);
+  printf("%-*s  %10s  %-6s  %10s  %10s  %8s  %-5s %6s %6s\n", width, "NAME",
+         "SIZE", "POLICY", "USED", "FREE", "BLOCKS", "MODE", "UID", "GID");
+  for (size_t i = 0; i < n; i++) {
+    char sz[32], used[32], fr[32];
+    printf("%-*s  %10s  %-6s  %10s  %10s  %8llu  %04o  %6u %6u\n", width,
+           a[i].name, ar__ctl_bytes(sz, sizeof sz, a[i].size),
+           arenad_policy_name(a[i].policy),
+           ar__ctl_bytes(used, sizeof used, a[i].used_bytes),
+           ar__ctl_bytes(fr, sizeof fr, a[i].free_bytes),
+           (unsigned long long)a[i].live_blocks, (unsigned)a[i].access.mode,
+           (unsigned)a[i].access.owner_uid, (unsigned)a[i].access.group_gid);
+  }
+  arenad_list_destroy(a);
+  return fflush(stdout) == 0 ? ARENACTL_OK : ARENACTL_FAIL;
+}
+
+/* ---- inspect ------------------------------------------------------------- */
+
+static void inspect_usage(FILE *out) {
+  fprintf(out,
+          "usage: arenactl [--socket PATH] inspect ARENA [--free-list]\n"
+          "                [--blocks] [--detached] [--json]\n"
+          "\n"
+          "Prints ARENA's summary and, when asked, its free extents, all\n"
+          "its extents (allocated and free) or its detached blocks, in\n"
+          "address order, fetched page by page.\n");
+}
+
+/* Walks one listing of the arena to its end, a page a request. Prints
+ * each extent under `title` (text) or appends it to *arr (JSON, created
+ * here). Returns 0 or a library code. */
+static int walk(arenad_t *h, const char *arena, arenad_inspect_what_t what,
+                bool json, json_t **arr, const char *title) {
+  uint64_t cursor = 0;
+  bool first = true;
+  if (json && (*arr = json_array()) == NULL)
+    return AR_EINTERNAL;
+  for (;;) {
+    arenad_page_t *page;
+    int rc = arenad_inspect(h, arena, what, cursor, 0, &page);
+    if (rc < 0)
+      return rc;
+    if (first && !json) {
+      printf("\n%s\n", title);
+      print_extent_header();
+    }
+    first = false;
+    for (size_t i = 0; i < page->n_extents; i++) {
+      if (json)
+        json_array_append_new(*arr, extent_json(&page->extents[i]));
+      else
+        print_extent(&page->extents[i]);
+    }
+    bool done = page->next_cursor == page->summary.size;
+    cursor = page->next_cursor;
+    arenad_page_destroy(page);
+    if (done || what == ARENAD_INSPECT_SUMMARY)
+      return 0;
+  }
+}
+
+int ar__cmd_inspect(int argc, char **argv) {
+  static const struct option longopts[] = {
+      {"json", no_argument, NULL, OPT_JSON},
+      {"free-list", no_argument, NULL, OPT_FREE_LIST},
+      {"blocks", no_argument, NULL, OPT_BLOCKS},
+      {"detached", no_argument, NULL, OPT_DETACHED},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
+  };
+  int flags = 0;
+  int rc = parse_flags(argc, argv, longopts, inspect_usage, &flags, 1, 1);
+  if (rc != ARENACTL_OK)
+    return rc < 0 ? ARENACTL_OK : rc;
+  const char *arena = argv[optind];
+  bool json = (flags & OPT_JSON) != 0;
+
+  arenad_t *h = ar__ctl_connect("inspect", NULL);
+  if (h == NULL)
+    return ARENACTL_FAIL;
+
+  /* The summary first, then each listing asked for. */
+  arenad_page_t *page;
+  rc = arenad_inspect(h, arena, ARENAD_INSPECT_SUMMARY, 0, 0, &page);
+  if (rc < 0) {
+    rc = ar__ctl_fail("inspect", h, rc, arena);
+    arenad_close(h);
+    return rc;
+  }
+  json_t *root = NULL;
+  if (json)
+    root = json_pack("{s:o}", "summary", summary_json(&page->summary));
+  else
+    print_summary(&page->summary);
+  arenad_page_destroy(page);
+
+  static const struct {
+    int flag;
+    arenad_inspect_what_t what;
+    const char *key;
+    const char *title;
+  } lists[] = {
+      {OPT_FREE_LIST, ARENAD_INSPECT_FREE_LIST, "free_list", "free list:"},
+      {OPT_BLOCKS, ARENAD_INSPECT_BLOCKS, "blocks", "blocks:"},
+      {OPT_DETACHED, ARENAD_INSPECT_DETACHED, "detached", "detached blocks:"},
+  };
+  for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
+    if ((flags & lists[i].flag) == 0)
+      continue;
+    json_t *arr = NULL;
+    rc = walk(h, arena, lists[i].what, json, &arr, lists[i].title);
+    if (rc < 0) {
+      json_decref(arr);
+      json_decref(root);
+      rc = ar__ctl_fail("inspect", h, rc, arena);
+      arenad_close(h);
+      return rc;
+    }
+    if (json && root != NULL)
+      json_object_set_new(root, lists[i].key, arr);
+    else
+      json_decref(arr);
+  }
+  arenad_close(h);
+  if (json)
+    return ar__ctl_print_json("inspect", root);
+  return fflush(stdout) == 0 ? ARENACTL_OK : ARENACTL_FAIL;
+}
+
+/* ---- check --------------------------------------------------------------- */
+
+static void check_usage(FILE *out) {
+  fprintf(out,
+          "usage: arenactl [--socket PATH] check ARENA [--json]\n"
+          "\n"
+          "Runs the engine's integrity check on ARENA inside the daemon.\n"
+          "Exit status 0 when every invariant holds; 1, with the broken\n"
+          "invariant, its offset and a sentence on standard error, when one\n"
+          "does not (or when the check could not run).\n");
+}
+
+int ar__cmd_check(int argc, char **argv) {
+  static const struct option longopts[] = {
+      {"json", no_argument, NULL, OPT_JSON},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
+  };
+  int flags = 0;
+  int rc = parse_flags(argc, argv, longopts, check_usage, &flags, 1, 1);
+  if (rc != ARENACTL_OK)
+    return rc < 0 ? ARENACTL_OK : rc;
+  const char *arena = argv[optind];
+
+  arenad_t *h = ar__ctl_connect("check", NULL);
+  if (h == NULL)
+    return ARENACTL_FAIL;
+  arenad_check_t c;
+  rc = arenad_check(h, arena, &c);
+  if (rc < 0 && rc != AR_ECORRUPT) {
+    rc = ar__ctl_fail("check", h, rc, arena);
+    arenad_close(h);
+    return rc;
+  }
+  arenad_close(h);
+
+  int status = rc == 0 ? ARENACTL_OK : ARENACTL_FAIL;
+  if (rc == AR_ECORRUPT)
+    fprintf(stderr,
+            "arenactl check: %s: invariant '%s' broken at offset %llu: %s\n",
+            arena, c.invariant, (unsigned long long)c.offset, c.detail);
+  if (flags & OPT_JSON) {
+    json_t *o = json_pack("{s:s, s:b, s:s, s:o, s:s}", "arena", arena, "ok",
+                          rc == 0, "invariant", c.invariant, "offset",
+                          ar__ctl_json_u64(c.offset), "detail", c.detail);
+    int prc = ar__ctl_print_json("check", o);
+    return status != ARENACTL_OK ? status : prc;
+  }
+  if (rc == 0) {
+    printf("%s: ok\n", arena);
+    return fflush(stdout) == 0 ? ARENACTL_OK : ARENACTL_FAIL;
+  }
+  return status;
+}

@@ -1,0 +1,229 @@
+/*
+ * cmd_block.c: `arenactl alloc` and `arenactl free`, blocks made and freed
+ * from the command line. alloc makes detached blocks (a block of an
+ * ordinary connection would be freed as soon as arenactl exits), so that a
+ * later `arenactl free`, from any process with write access, frees them.
+ * Counts past the daemon's blocks-per-request limit are split into several
+ * requests.
+ */
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ar/util.h"
+#include "arenactl.h"
+#include "daemon.h"
+
+/* The blocks one request may carry: hello's limit, or 1 without one. */
+static size_t per_request(const arenad_hello_t *hi) {
+  return hi->max_blocks_per_request > 0 ? hi->max_blocks_per_request : 1;
+}
+
+/* ---- alloc --------------------------------------------------------------- */
+
+static void alloc_usage(FILE *out) {
+  fprintf(out,
+          "usage: arenactl [--socket PATH] alloc ARENA SIZE [--align A]\n"
+          "                [--count N] [--json]\n"
+          "\n"
+          "Allocates N (default 1) detached blocks of SIZE bytes (K, M, G\n"
+          "suffixes allowed) in ARENA and prints their payload offsets, one\n"
+          "a line. Detached blocks outlive this command: free them with\n"
+          "'arenactl free ARENA OFFSET...'.\n"
+          "\n"
+          "  --align A   payload alignment, a power of two from 16 to 4096\n"
+          "  --count N   blocks to allocate, all or none\n"
+          "  --json      print {\"arena\":..., \"size\":..., \"offsets\":[...]}\n");
+}
+
+int ar__cmd_alloc(int argc, char **argv) {
+  static const struct option longopts[] = {
+      {"align", required_argument, NULL, 'a'},
+      {"count", required_argument, NULL, 'c'},
+      {"json", no_argument, NULL, 'j'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
+  };
+  uint64_t align = 0, count = 1, size;
+  bool json = false;
+  optind = 1;
+  opterr = 0;
+  int c;
+  while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+    switch (c) {
+    case 'a':
+      if (ar_parse_size(optarg, &align) < 0) {
+        fprintf(stderr, "arenactl alloc: invalid --align '%s'\n", optarg);
+        return ARENACTL_USAGE;
+      }
+      break;
+    case 'c':
+      if (ar__ctl_parse_u64(optarg, &count) < 0 || count == 0 ||
+          count > UINT32_MAX) {
+        fprintf(stderr, "arenactl alloc: invalid --count '%s'\n", optarg);
+        return ARENACTL_USAGE;
+      }
+      break;
+    case 'j':
+      json = true;
+      break;
+    case 'h':
+      alloc_usage(stdout);
+      return ARENACTL_OK;
+    case ':':
+      fprintf(stderr, "arenactl alloc: option '%s' needs a value\n",
+              argv[optind - 1]);
+      return ARENACTL_USAGE;
+    default:
+      fprintf(stderr, "arenactl alloc: unknown option '%s'\n",
+              argv[optind - 1]);
+      alloc_usage(stderr);
+      return ARENACTL_USAGE;
+    }
+  }
+  if (argc - optind != 2) {
+    fprintf(stderr, "arenactl alloc: expected ARENA and SIZE\n");
+    alloc_usage(stderr);
+    return ARENACTL_USAGE;
+  }
+  const char *arena = argv[optind];
+  if (ar_parse_size(argv[optind + 1], &size) < 0) {
+    fprintf(stderr, "arenactl alloc: invalid SIZE '%s'\n", argv[optind + 1]);
+    return ARENACTL_USAGE;
+  }
+
+  arenad_hello_t hi;
+  arenad_t *h = ar__ctl_connect("alloc", &hi);
+  if (h == NULL)
+    return ARENACTL_FAIL;
+  uint64_t *offsets = malloc(count * sizeof *offsets);
+  if (offsets == NULL) {
+    arenad_close(h);
+    fprintf(stderr, "arenactl alloc: out of memory\n");
+    return ARENACTL_FAIL;
+  }
+  size_t done = 0, step = per_request(&hi);
+  int rc = 0;
+  while (done < count) {
+    size_t n = count - done < step ? count - done : step;
+    rc = arenad_alloc_n(h, arena, size, align, (uint32_t)n,
+                        ARENAD_ALLOC_DETACHED, offsets + done);
+    if (rc < 0)
+      break;
+    done += n;
+  }
+  if (rc < 0) {
+    ar__ctl_fail("alloc", h, rc, arena);
+    /* All or none: give back what the earlier requests got. */
+    for (size_t i = 0; i < done; i += step) {
+      size_t n = done - i < step ? done - i : step;
+      arenad_free_n(h, arena, offsets + i, n, NULL);
+    }
+    free(offsets);
+    arenad_close(h);
+    return ARENACTL_FAIL;
+  }
+  arenad_close(h);
+
+  if (json) {
+    json_t *list = json_array();
+    for (size_t i = 0; list != NULL && i < count; i++)
+      if (json_array_append_new(list, ar__ctl_json_u64(offsets[i])) < 0) {
+        json_decref(list);
+        list = NULL;
+      }
+    free(offsets);
+    json_t *o = list == NULL ? NULL
+                             : json_pack("{s:s, s:o, s:o, s:o}", "arena",
+                                         arena, "size", ar__ctl_json_u64(size),
+                                         "align",
+                                         ar__ctl_json_u64(align ? align : 16),
+                                         "offsets", list);
+    return ar__ctl_print_json("alloc", o);
+  }
+  for (size_t i = 0; i < count; i++)
+    printf("%llu\n", (unsigned long long)offsets[i]);
+  free(offsets);
+  return fflush(stdout) == 0 ? ARENACTL_OK : ARENACTL_FAIL;
+}
+
+/* ---- free ---------------------------------------------------------------- */
+
+static void free_usage(FILE *out) {
+  fprintf(out, "usage: arenactl [--socket PATH] free ARENA OFFSET...\n"
+               "\n"
+               "Frees the blocks at the given payload offsets (as alloc\n"
+               "printed them; decimal or 0x hex). Each offset is freed on its\n"
+               "own: the exit status is 1 when any of them failed, and each\n"
+               "failure is named on standard error.\n");
+}
+
+int ar__cmd_free(int argc, char **argv) {
+  if (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
+                    strcmp(argv[1], "-h") == 0)) {
+    free_usage(stdout);
+    return ARENACTL_OK;
+  }
+  if (argc < 3) {
+    fprintf(stderr, "arenactl free: expected ARENA and at least one "
+                    "OFFSET\n");
+    free_usage(stderr);
+    return ARENACTL_USAGE;
+  }
+  const char *arena = argv[1];
+  size_t n = (size_t)argc - 2;
+  uint64_t *offsets = malloc(n * sizeof *offsets);
+  int *statuses = malloc(n * sizeof *statuses);
+  if (offsets == NULL || statuses == NULL) {
+    free(offsets);
+    free(statuses);
+    fprintf(stderr, "arenactl free: out of memory\n");
+    return ARENACTL_FAIL;
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (ar__ctl_parse_u64(argv[i + 2], &offsets[i]) < 0) {
+      fprintf(stderr, "arenactl free: invalid OFFSET '%s'\n", argv[i + 2]);
+      free(offsets);
+      free(statuses);
+      return ARENACTL_USAGE;
+    }
+  }
+
+  arenad_hello_t hi;
+  arenad_t *h = ar__ctl_connect("free", &hi);
+  if (h == NULL) {
+    free(offsets);
+    free(statuses);
+    return ARENACTL_FAIL;
+  }
+  int status = ARENACTL_OK;
+  size_t step = per_request(&hi);
+  for (size_t i = 0; i < n; i += step) {
+    size_t k = n - i < step ? n - i : step;
+    int rc = arenad_free_n(h, arena, offsets + i, k, statuses + i);
+    if (rc == 0)
+      continue;
+    status = ARENACTL_FAIL;
+    if (rc == AR_EIO || rc == AR_EPROTO) {
+      ar__ctl_fail("free", h, rc, arena);
+      break;
+    }
+    /* The daemon's sentence is about the first failure of the request;
+     * the others get the code's message. */
+    bool first = true;
+    for (size_t j = i; j < i + k; j++) {
+      if (statuses[j] == 0)
+        continue;
+      fprintf(stderr, "arenactl free: %s offset %llu: %s\n", arena,
+              (unsigned long long)offsets[j],
+              first ? arenad_error(h) : ar_strerror(statuses[j]));
+      first = false;
+    }
+  }
+  arenad_close(h);
+  free(offsets);
+  free(statuses);
+  return status;
+}

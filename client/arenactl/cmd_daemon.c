@@ -1,0 +1,181 @@
+/*
+ * cmd_daemon.c: `arenactl ping` and `arenactl stats`, the commands about
+ * the daemon as a whole. stats renders the library's list of (name, value)
+ * pairs, as a two-column table or as JSON (dotted names become nested
+ * objects), with no code per counter: a counter added to the protocol
+ * shows up here by itself.
+ */
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "arenactl.h"
+#include "daemon.h"
+
+/* Parses the options of a command that takes [--json] (and --help).
+ * Returns ARENACTL_OK, -1 after --help, or ARENACTL_USAGE. */
+static int parse_json_only(int argc, char **argv, bool *json,
+                           void (*usage)(FILE *)) {
+  static const struct option longopts[] = {
+      {"json", no_argument, NULL, 'j'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
+  };
+  *json = false;
+  optind = 1;
+  opterr = 0;
+  int c;
+  while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+    switch (c) {
+    case 'j':
+      *json = true;
+      break;
+    case 'h':
+      usage(stdout);
+      return -1;
+    default:
+      fprintf(stderr, "arenactl %s: unknown option '%s'\n", argv[0],
+              argv[optind - 1]);
+      usage(stderr);
+      return ARENACTL_USAGE;
+    }
+  }
+  if (optind != argc) {
+    fprintf(stderr, "arenactl %s: unexpected argument '%s'\n", argv[0],
+            argv[optind]);
+    usage(stderr);
+    return ARENACTL_USAGE;
+  }
+  return ARENACTL_OK;
+}
+
+/* ---- ping ---------------------------------------------------------------- */
+
+static void ping_usage(FILE *out) {
+  fprintf(out, "usage: arenactl [--socket PATH] ping [--json]\n"
+               "\n"
+               "Says hello to the daemon and times one ping round trip.\n");
+}
+
+int ar__cmd_ping(int argc, char **argv) {
+  bool json;
+  int rc = parse_json_only(argc, argv, &json, ping_usage);
+  if (rc != ARENACTL_OK)
+    return rc < 0 ? ARENACTL_OK : rc;
+
+  arenad_hello_t hi;
+  arenad_t *h = ar__ctl_connect("ping", &hi);
+  if (h == NULL)
+    return ARENACTL_FAIL;
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  rc = arenad_ping(h);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  if (rc < 0) {
+    rc = ar__ctl_fail("ping", h, rc, "ping");
+    arenad_close(h);
+    return rc;
+  }
+  arenad_close(h);
+  double us = (double)(t1.tv_sec - t0.tv_sec) * 1e6 +
+              (double)(t1.tv_nsec - t0.tv_nsec) / 1e3;
+  if (json) {
+    json_t *o = json_pack("{s:s, s:i, s:I, s:f}", "daemon_version",
+                          hi.daemon_version, "protocol_version",
+                          (int)hi.protocol_version, "connection_id",
+                          (json_int_t)hi.connection_id, "round_trip_us", us);
+    return ar__ctl_print_json("ping", o);
+  }
+  printf("pong from arenad %s (protocol %u, connection %llu): %.1f us\n",
+         hi.daemon_version, (unsigned)hi.protocol_version,
+         (unsigned long long)hi.connection_id, us);
+  return ARENACTL_OK;
+}
+
+/* ---- stats --------------------------------------------------------------- */
+
+static void stats_usage(FILE *out) {
+  fprintf(out,
+          "usage: arenactl [--socket PATH] stats [--json]\n"
+          "\n"
+          "Prints the daemon's counters since it started: a table of\n"
+          "name and value, or one JSON object with --json (requests.alloc\n"
+          "becomes {\"requests\": {\"alloc\": ...}}).\n");
+}
+
+static void print_stats_table(const arenad_stat_t *st, size_t n) {
+  int width = 0;
+  for (size_t i = 0; i < n; i++) {
+    int w = (int)strlen(st[i].name);
+    if (w > width)
+      width = w;
+  }
+  for (size_t i = 0; i < n; i++) {
+    switch (st[i].type) {
+    case ARENAD_STAT_STRING:
+      printf("%-*s  %s\n", width, st[i].name, st[i].s);
+      break;
+    case ARENAD_STAT_DOUBLE:
+      printf("%-*s  %g\n", width, st[i].name, st[i].d);
+      break;
+    default:
+      printf("%-*s  %llu\n", width, st[i].name, (unsigned long long)st[i].u);
+      break;
+    }
+  }
+}
+
+static json_t *stats_json(const arenad_stat_t *st, size_t n) {
+  json_t *root = json_object();
+  if (root == NULL)
+    return NULL;
+  for (size_t i = 0; i < n; i++) {
+    json_t *v;
+    switch (st[i].type) {
+    case ARENAD_STAT_STRING:
+      v = json_string(st[i].s);
+      break;
+    case ARENAD_STAT_DOUBLE:
+      v = json_real(st[i].d);
+      break;
+    default:
+      v = ar__ctl_json_u64(st[i].u);
+      break;
+    }
+    if (ar__ctl_json_set_path(root, st[i].name, v) < 0) {
+      json_decref(root);
+      return NULL;
+    }
+  }
+  return root;
+}
+
+int ar__cmd_stats(int argc, char **argv) {
+  bool json;
+  int rc = parse_json_only(argc, argv, &json, stats_usage);
+  if (rc != ARENACTL_OK)
+    return rc < 0 ? ARENACTL_OK : rc;
+
+  arenad_t *h = ar__ctl_connect("stats", NULL);
+  if (h == NULL)
+    return ARENACTL_FAIL;
+  arenad_stat_t *st;
+  size_t n;
+  rc = arenad_stats(h, &st, &n);
+  if (rc < 0) {
+    rc = ar__ctl_fail("stats", h, rc, "stats");
+    arenad_close(h);
+    return rc;
+  }
+  arenad_close(h);
+  if (json) {
+    rc = ar__ctl_print_json("stats", stats_json(st, n));
+  } else {
+    print_stats_table(st, n);
+    rc = fflush(stdout) == 0 ? ARENACTL_OK : ARENACTL_FAIL;
+  }
+  arenad_stats_destroy(st);
+  return rc;
+}

@@ -1,0 +1,351 @@
+/*
+ * cmd_replay.c: `arenactl replay`, the offline replay of an allocation
+ * trace on one placement policy, or on all five for a comparison. It reads
+ * the options, loads the trace once, replays it on a fresh engine per
+ * policy (without arena memory: offsets only), writes the replay log when
+ * asked, and hands the figures to replay_report.c to be printed. Only the
+ * replay itself is timed for the engine figure; loading is timed apart.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ar/engine.h"
+#include "ar/error.h"
+#include "ar/trace.h"
+#include "ar/util.h"
+#include "arenactl.h"
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "usage: arenactl replay --policy POLICY --arena-size SIZE\n"
+          "                       [--placements FILE] [--json] TRACE\n"
+          "\n"
+          "Replays TRACE (a trace file of the placement model, plain or\n"
+          "gzip, or - for standard input) on a policy engine and prints the\n"
+          "summary: a table, or JSON with --json.\n"
+          "\n"
+          "  --policy POLICY     first, next, best, worst, buddy, or all to\n"
+          "                      compare the five in one table\n"
+          "  --arena-size SIZE   arena bytes, with an optional K, M or G\n"
+          "                      suffix (powers of 1024; KiB, MiB, GiB too);\n"
+          "                      a multiple of 4096, and a power of two for\n"
+          "                      buddy\n"
+          "  --placements FILE   write the replay log, one '<id> <offset>'\n"
+          "                      line per allocation (-1 when it failed), to\n"
+          "                      FILE (- for standard output); one policy\n"
+          "                      only\n"
+          "  --json              print the summary as JSON\n"
+          "\n"
+          "'arenactl replay --via-daemon ARENA TRACE' replays through a\n"
+          "running daemon instead (see 'arenactl replay --via-daemon x\n"
+          "--help').\n"
+          "\n"
+          "Exit status: 0 on success, 1 when the replay fails (an unreadable\n"
+          "or invalid trace: the message names the line), 2 on a usage "
+          "error.\n");
+}
+
+/* ---- the replay log ------------------------------------------------------- */
+
+/* Buffered writing of the log: one fwrite per 64 KiB, not per line. */
+typedef struct logfile_s {
+  FILE *fp;
+  const char *name; /* for messages */
+  int err;          /* errno of the first failed write, or 0 */
+  size_t len;
+  char buf[1 << 16];
+} logfile_t;
+
+static int flush_log(logfile_t *lf) {
+  if (lf->len > 0 && lf->err == 0 &&
+      fwrite(lf->buf, 1, lf->len, lf->fp) != lf->len)
+    lf->err = errno ? errno : EIO;
+  lf->len = 0;
+  return lf->err ? AR_EIO : AR_OK;
+}
+
+static int write_line(void *arg, const ar_replay_line_t *ln) {
+  logfile_t *lf = arg;
+  if (sizeof lf->buf - lf->len < ln->len && flush_log(lf) < 0)
+    return AR_EIO;
+  memcpy(lf->buf + lf->len, ln->text, ln->len);
+  lf->len += ln->len;
+  return AR_OK;
+}
+
+/* ---- options ----------------------------------------------------------- */
+
+typedef struct options_s {
+  const char *policy; /* a name, or "all" */
+  const char *arena;  /* as written */
+  uint64_t arena_size;
+  const char *placements; /* NULL: no log */
+  bool json;
+  const char *trace;
+} options_t;
+
+/* Parses the command line into *o. Returns ARENACTL_OK, or an exit code
+ * (after printing why, or the help). */
+static int parse_options(int argc, char **argv, options_t *o) {
+  static const struct option longopts[] = {
+      {"policy", required_argument, NULL, 'p'},
+      {"arena-size", required_argument, NULL, 's'},
+      {"placements", required_argument, NULL, 'o'},
+      {"json", no_argument, NULL, 'j'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
+  };
+  memset(o, 0, sizeof *o);
+  optind = 1;
+  opterr = 0;
+  int c;
+  while ((c = getopt_long(argc, argv, "+:", longopts, NULL)) != -1) {
+    switch (c) {
+    case 'p':
+      o->policy = optarg;
+      break;
+    case 's':
+      o->arena = optarg;
+      break;
+    case 'o':
+      o->placements = optarg;
+      break;
+    case 'j':
+      o->json = true;
+      break;
+    case 'h':
+      usage(stdout);
+      return -1;
+    case ':':
+      fprintf(stderr, "arenactl replay: option '%s' needs a value\n",
+              argv[optind - 1]);
+      return ARENACTL_USAGE;
+    default:
+      fprintf(stderr, "arenactl replay: unknown option '%s'\n",
+              argv[optind - 1]);
+      usage(stderr);
+      return ARENACTL_USAGE;
+    }
+  }
+  if (optind != argc - 1) {
+    fprintf(stderr, optind == argc ? "arenactl replay: no TRACE given\n"
+                                   : "arenactl replay: more than one TRACE\n");
+    usage(stderr);
+    return ARENACTL_USAGE;
+  }
+  o->trace = argv[optind];
+  if (o->policy == NULL || o->arena == NULL) {
+    fprintf(stderr, "arenactl replay: --policy and --arena-size are "
+                    "required\n");
+    usage(stderr);
+    return ARENACTL_USAGE;
+  }
+  if (ar_parse_size(o->arena, &o->arena_size) < 0) {
+    fprintf(stderr,
+            "arenactl replay: invalid --arena-size '%s' (bytes, with an "
+            "optional K, M or G suffix)\n",
+            o->arena);
+    return ARENACTL_USAGE;
+  }
+  ar_policy_t p;
+  if (strcmp(o->policy, "all") != 0 && ar_policy_parse(o->policy, &p) < 0) {
+    fprintf(stderr,
+            "arenactl replay: unknown policy '%s' (first, next, best, "
+            "worst, buddy or all)\n",
+            o->policy);
+    return ARENACTL_USAGE;
+  }
+  if (o->placements != NULL && strcmp(o->policy, "all") == 0) {
+    fprintf(stderr, "arenactl replay: --placements needs one policy, not "
+                    "all\n");
+    return ARENACTL_USAGE;
+  }
+  if (o->placements != NULL && strcmp(o->placements, "-") == 0 && o->json) {
+    fprintf(stderr, "arenactl replay: --placements - and --json would both "
+                    "write to standard output\n");
+    return ARENACTL_USAGE;
+  }
+  return ARENACTL_OK;
+}
+
+/* ---- running ------------------------------------------------------------- */
+
+static double now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+/* Creates the engines to run, in *engines[0..*count). Returns an exit
+ * code. */
+static int create_engines(const options_t *o, ar_engine_t **engines,
+                          size_t *count) {
+  ar_policy_t first = AR_POLICY_FIRST, last = AR_POLICY_BUDDY;
+  if (strcmp(o->policy, "all") != 0) {
+    (void)ar_policy_parse(o->policy, &first);
+    last = first;
+  }
+  *count = 0;
+  for (int p = (int)first; p <= (int)last; p++) {
+    int rc = ar_engine_create((ar_policy_t)p, o->arena_size, NULL,
+                              &engines[*count]);
+    if (rc < 0) {
+      if (rc == AR_EINVAL)
+        fprintf(stderr,
+                "arenactl replay: arena size %s is not valid for %s: it "
+                "must be a non-zero multiple of 4096 up to 2^48%s\n",
+                o->arena, ar_policy_name((ar_policy_t)p),
+                p == AR_POLICY_BUDDY ? ", and a power of two" : "");
+      else
+        fprintf(stderr, "arenactl replay: cannot create the %s engine: %s\n",
+                ar_policy_name((ar_policy_t)p), ar_strerror(rc));
+      return rc == AR_EINVAL ? ARENACTL_USAGE : ARENACTL_FAIL;
+    }
+    (*count)++;
+  }
+  return ARENACTL_OK;
+}
+
+/* Opens the log file, or standard output for "-". */
+static int open_log(const char *name, logfile_t *lf) {
+  lf->name = name;
+  if (strcmp(name, "-") == 0) {
+    lf->fp = stdout;
+    return ARENACTL_OK;
+  }
+  lf->fp = fopen(name, "w");
+  if (lf->fp == NULL) {
+    fprintf(stderr, "arenactl replay: cannot create %s: %s\n", name,
+            strerror(errno));
+    return ARENACTL_FAIL;
+  }
+  return ARENACTL_OK;
+}
+
+/* Flushes and closes the log. Returns an exit code. */
+static int close_log(logfile_t *lf) {
+  (void)flush_log(lf);
+  if (lf->err == 0 && fflush(lf->fp) != 0)
+    lf->err = errno ? errno : EIO;
+  if (lf->fp != stdout && fclose(lf->fp) != 0 && lf->err == 0)
+    lf->err = errno ? errno : EIO;
+  if (lf->err != 0) {
+    fprintf(stderr, "arenactl replay: cannot write %s: %s\n",
+            strcmp(lf->name, "-") == 0 ? "standard output" : lf->name,
+            strerror(lf->err));
+    return ARENACTL_FAIL;
+  }
+  return ARENACTL_OK;
+}
+
+/* Replays t on every engine. Returns an exit code. */
+static int run_all(const options_t *o, const ar_trace_t *t,
+                   ar_engine_t **engines, size_t count,
+                   ar__replay_result_t *results) {
+  logfile_t *lf = NULL;
+  if (o->placements != NULL) {
+    lf = malloc(sizeof *lf);
+    if (lf == NULL) {
+      fprintf(stderr, "arenactl replay: out of memory\n");
+      return ARENACTL_FAIL;
+    }
+    memset(lf, 0, offsetof(logfile_t, buf));
+    int code = open_log(o->placements, lf);
+    if (code != ARENACTL_OK) {
+      free(lf);
+      return code;
+    }
+  }
+  int code = ARENACTL_OK;
+  for (size_t i = 0; i < count && code == ARENACTL_OK; i++) {
+    ar_trace_error_t err;
+    double t0 = now_ns();
+    int rc = ar_replay_run(t, engines[i], lf ? write_line : NULL, lf,
+                           &results[i].sum, &err);
+    results[i].replay_ns = now_ns() - t0;
+    if (rc < 0) {
+      if (lf != NULL && lf->err != 0)
+        fprintf(stderr, "arenactl replay: cannot write %s: %s\n",
+                strcmp(lf->name, "-") == 0 ? "standard output" : lf->name,
+                strerror(lf->err));
+      else
+        fprintf(stderr, "arenactl replay: %s: %s\n",
+                strcmp(o->trace, "-") == 0 ? "standard input" : o->trace,
+                err.msg);
+      code = ARENACTL_FAIL;
+    }
+  }
+  if (lf != NULL) {
+    int closed = close_log(lf);
+    if (code == ARENACTL_OK)
+      code = closed;
+    free(lf);
+  }
+  return code;
+}
+
+int ar__cmd_replay(int argc, char **argv) {
+  /* Through a running daemon: cmd_replay_daemon.c. */
+  for (int i = 1; i < argc; i++)
+    if (strncmp(argv[i], "--via-daemon", 12) == 0 &&
+        (argv[i][12] == '\0' || argv[i][12] == '='))
+      return ar__cmd_replay_daemon(argc, argv);
+
+  options_t o;
+  int code = parse_options(argc, argv, &o);
+  if (code != ARENACTL_OK)
+    return code < 0 ? ARENACTL_OK : code; /* -1: the help was asked for */
+
+  ar_engine_t *engines[AR_POLICY_COUNT] = {0};
+  ar__replay_result_t results[AR_POLICY_COUNT];
+  memset(results, 0, sizeof results);
+  size_t count = 0;
+  ar_trace_t *t = NULL;
+  code = create_engines(&o, engines, &count);
+  if (code == ARENACTL_OK) {
+    ar_trace_error_t err;
+    double t0 = now_ns();
+    int rc = ar_trace_load(o.trace, &t, &err);
+    double parse_ns = now_ns() - t0;
+    if (rc < 0) {
+      fprintf(stderr, "arenactl replay: %s%s%s\n",
+              err.line ? (strcmp(o.trace, "-") == 0 ? "standard input"
+                                                    : o.trace)
+                       : "",
+              err.line ? ": " : "", err.msg);
+      code = ARENACTL_FAIL;
+    } else {
+      code = run_all(&o, t, engines, count, results);
+    }
+    if (code == ARENACTL_OK) {
+      ar_trace_info_t info;
+      ar_trace_info(t, &info);
+      ar__replay_report_t report = {
+          .trace = o.trace,
+          .arena_size = o.arena_size,
+          .nops = info.nops,
+          .parse_ns = parse_ns,
+          .logged = o.placements != NULL,
+          .results = results,
+          .nresults = count,
+      };
+      int w = o.json ? ar__replay_print_json(stdout, &report)
+                     : ar__replay_print_table(stdout, &report);
+      if (w < 0 || fflush(stdout) != 0) {
+        fprintf(stderr, "arenactl replay: cannot write the summary: %s\n",
+                strerror(errno));
+        code = ARENACTL_FAIL;
+      }
+    }
+  }
+  ar_trace_destroy(t);
+  for (size_t i = 0; i < count; i++)
+    ar_engine_destroy(engines[i]);
+  return code;
+}

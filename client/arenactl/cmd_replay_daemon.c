@@ -1,0 +1,528 @@
+/*
+ * cmd_replay_daemon.c: `arenactl replay --via-daemon ARENA TRACE`, the
+ * trace replayed through a running daemon instead of an engine in this
+ * process. The trace is parsed by the same code as the offline replay
+ * (ar/trace.h), each `a` becomes one alloc request of one block with the
+ * default alignment, each `f` of a live id one free request, and the log
+ * has the offline replay's format ("<id> <offset>\n", -1 for a failed
+ * allocation), so that on a fresh arena of the same size and policy the
+ * two logs are identical byte for byte.
+ *
+ * Requests are pipelined: up to --window of them are in flight, and since
+ * the daemon answers in order and places blocks in request order, the
+ * placements are those of one request at a time. Only a free of a block
+ * whose alloc is still in flight waits, for that reply, since its offset
+ * is not known before; in traces where blocks die young that is most
+ * frees, and the replay runs at one round trip per free.
+ *
+ * With --predict it does not wait: an engine of the arena's policy and
+ * size runs here in step with the daemon (placement is deterministic), the
+ * free goes out at once with the offset it predicts, and every alloc reply
+ * is checked against the prediction; the first difference stops the
+ * replay. That needs a fresh arena that nobody else uses meanwhile (a
+ * wrong prediction would free some other block), so it is refused on an
+ * arena that is not fresh, and it is not the default.
+ *
+ * The summary is read from the daemon's arena after the last reply and
+ * printed by the offline replay's renderers.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ar/engine.h"
+#include "ar/error.h"
+#include "ar/trace.h"
+#include "arenactl.h"
+#include "daemon.h"
+
+/* A slot whose alloc is in flight. Payload offsets are never this. */
+#define PENDING UINT64_MAX
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "usage: arenactl [--socket PATH] replay --via-daemon ARENA\n"
+          "                [--placements FILE] [--window N] [--predict]\n"
+          "                [--json] TRACE\n"
+          "\n"
+          "Replays TRACE through the daemon on ARENA, one alloc or free\n"
+          "request per operation (pipelined, N in flight, default 256),\n"
+          "and prints the summary like the offline replay. On a fresh\n"
+          "arena (no block ever allocated) the placements equal those of\n"
+          "'arenactl replay --policy P --arena-size S' for the arena's\n"
+          "policy P and size S.\n"
+          "\n"
+          "  --placements FILE   write the replay log, '<id> <offset>' per\n"
+          "                      allocation (-1 when it failed), to FILE (-\n"
+          "                      for standard output)\n"
+          "  --window N          requests in flight, 1 to the daemon's limit\n"
+          "  --predict           do not wait for an alloc's reply to free its\n"
+          "                      block: predict the offset with a local\n"
+          "                      engine and check every reply against it\n"
+          "                      (a fresh arena that nobody else uses only)\n"
+          "  --json              print the summary as JSON\n");
+}
+
+typedef struct options_s {
+  const char *arena;
+  const char *placements;
+  const char *trace;
+  uint64_t window;
+  bool json;
+  bool predict;
+} options_t;
+
+static int parse_options(int argc, char **argv, options_t *o) {
+  static const struct option longopts[] = {
+      {"via-daemon", required_argument, NULL, 'd'},
+      {"placements", required_argument, NULL, 'o'},
+      {"window", required_argument, NULL, 'w'},
+      {"json", no_argument, NULL, 'j'},
+      {"predict", no_argument, NULL, 'p'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
+  };
+  memset(o, 0, sizeof *o);
+  o->window = 256;
+  optind = 1;
+  opterr = 0;
+  int c;
+  while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+    switch (c) {
+    case 'd':
+      o->arena = optarg;
+      break;
+    case 'o':
+      o->placements = optarg;
+      break;
+    case 'w':
+      if (ar__ctl_parse_u64(optarg, &o->window) < 0 || o->window == 0) {
+        fprintf(stderr, "arenactl replay: invalid --window '%s'\n", optarg);
+        return ARENACTL_USAGE;
+      }
+      break;
+    case 'j':
+      o->json = true;
+      break;
+    case 'p':
+      o->predict = true;
+      break;
+    case 'h':
+      usage(stdout);
+      return -1;
+    case ':':
+      fprintf(stderr, "arenactl replay: option '%s' needs a value\n",
+              argv[optind - 1]);
+      return ARENACTL_USAGE;
+    default:
+      fprintf(stderr,
+              "arenactl replay: unknown option '%s' with --via-daemon (the "
+              "daemon's arena gives the policy and size)\n",
+              argv[optind - 1]);
+      usage(stderr);
+      return ARENACTL_USAGE;
+    }
+  }
+  if (optind != argc - 1) {
+    fprintf(stderr, optind == argc ? "arenactl replay: no TRACE given\n"
+                                   : "arenactl replay: more than one TRACE\n");
+    usage(stderr);
+    return ARENACTL_USAGE;
+  }
+  o->trace = argv[optind];
+  if (o->placements != NULL && strcmp(o->placements, "-") == 0 && o->json) {
+    fprintf(stderr, "arenactl replay: --placements - and --json would both "
+                    "write to standard output\n");
+    return ARENACTL_USAGE;
+  }
+  return ARENACTL_OK;
+}
+
+static double now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+/* The state of one replay. */
+typedef struct replay_s {
+  arenad_t *h;
+  const char *arena;
+  const ar_trace_t *t;
+  const ar_trace_op_t *ops;
+  /* Per slot: the live block's offset, 0, or PENDING. With a predicting
+   * engine: the predicted offset of the live block, or 0 (never PENDING). */
+  uint64_t *payload;
+  ar_engine_t *engine; /* the predicting engine, or NULL */
+  /* The predictions of the allocs in flight, oldest first (replies come
+   * in order): a ring of `cap` entries, 0 for a predicted failure. */
+  uint64_t *pred;
+  size_t pred_cap, pred_head, pred_len;
+  FILE *log;           /* NULL: no log */
+  uint64_t failed, frees, skipped;
+  char msg[512]; /* why it stopped */
+} replay_t;
+
+/* Collects the oldest reply and applies it. Returns 0, or -1 with r->msg
+ * set. */
+static int collect_one(replay_t *r) {
+  arenad_result_t res;
+  int rc = arenad_collect(r->h, &res);
+  if (rc < 0) {
+    snprintf(r->msg, sizeof r->msg, "%s", arenad_error(r->h));
+    return -1;
+  }
+  const ar_trace_op_t *op = &r->ops[res.tag];
+  uint64_t line = ar_trace_line(r->t, (size_t)res.tag);
+  if (res.op == ARENAD_OP_FREE) {
+    if (res.status == 0)
+      return 0;
+    snprintf(r->msg, sizeof r->msg,
+             "line %llu: the daemon refused to free the block of id %lld: "
+             "%s",
+             (unsigned long long)line, (long long)op->id,
+             arenad_error(r->h));
+    return -1;
+  }
+  int64_t offset = -1;
+  if (res.status == 0) {
+    offset = (int64_t)res.offsets[0];
+  } else if (res.status == AR_ENOMEM) {
+    r->failed++;
+  } else {
+    snprintf(r->msg, sizeof r->msg,
+             "line %llu: the daemon refused to allocate %llu bytes: %s",
+             (unsigned long long)line, (unsigned long long)op->n,
+             arenad_error(r->h));
+    return -1;
+  }
+  if (r->engine != NULL) {
+    uint64_t want = r->pred[r->pred_head];
+    r->pred_head = (r->pred_head + 1) % r->pred_cap;
+    r->pred_len--;
+    if ((offset < 0 && want != 0) || (offset >= 0 && (uint64_t)offset != want)) {
+      snprintf(r->msg, sizeof r->msg,
+               "line %llu: the daemon placed id %lld at %lld, the local "
+               "engine at %lld: the arena is not fresh or another client "
+               "used it (replay without --predict)",
+               (unsigned long long)line, (long long)op->id, (long long)offset,
+               want != 0 ? (long long)want : -1LL);
+      return -1;
+    }
+  } else {
+    r->payload[op->slot] = offset >= 0 ? (uint64_t)offset : 0;
+  }
+  if (r->log != NULL &&
+      fprintf(r->log, "%lld %lld\n", (long long)op->id, (long long)offset) < 0) {
+    snprintf(r->msg, sizeof r->msg, "writing the placements: %s",
+             strerror(errno));
+    return -1;
+  }
+  return 0;
+}
+
+/* Collects until slot's alloc is answered. */
+static int resolve(replay_t *r, uint32_t slot) {
+  while (r->payload[slot] == PENDING)
+    if (collect_one(r) < 0)
+      return -1;
+  return 0;
+}
+
+/* Submits, collecting first while the pipeline is full. */
+static int submit(replay_t *r, size_t window, const ar_trace_op_t *op,
+                  size_t i) {
+  for (;;) {
+    if (arenad_in_flight(r->h) >= window && collect_one(r) < 0)
+      return -1;
+    int rc = op->kind == AR_TRACE_ALLOC
+                 ? arenad_submit_alloc(r->h, r->arena, op->n, 0, 1, 0, i)
+                 : arenad_submit_free(r->h, r->arena, &r->payload[op->slot],
+                                      1, i);
+    if (rc == 0)
+      return 0;
+    if (rc != AR_ELIMIT || arenad_in_flight(r->h) == 0) {
+      snprintf(r->msg, sizeof r->msg, "%s", arenad_error(r->h));
+      return -1;
+    }
+    if (collect_one(r) < 0)
+      return -1;
+  }
+}
+
+/* With the predicting engine: places the alloc of op i locally and
+ * remembers the prediction for its reply. Returns 0 or -1 with r->msg. */
+static int predict_alloc(replay_t *r, const ar_trace_op_t *op, size_t i) {
+  ar_block_t blk;
+  int rc = ar_engine_alloc(r->engine, op->n, AR_ALIGN_MIN, &blk);
+  if (rc < 0 && rc != AR_ENOMEM) {
+    snprintf(r->msg, sizeof r->msg, "line %llu: the local engine failed: %s",
+             (unsigned long long)ar_trace_line(r->t, i), ar_strerror(rc));
+    return -1;
+  }
+  uint64_t off = rc == 0 ? blk.payload : 0;
+  r->pred[(r->pred_head + r->pred_len) % r->pred_cap] = off;
+  r->pred_len++;
+  r->payload[op->slot] = off;
+  return 0;
+}
+
+/* Runs the whole trace. Returns 0 or -1 with r->msg set. */
+static int run(replay_t *r, size_t window) {
+  ar_trace_info_t info;
+  ar_trace_info(r->t, &info);
+  for (size_t i = 0; i < info.nops; i++) {
+    const ar_trace_op_t *op = &r->ops[i];
+    if (op->kind == AR_TRACE_FREE) {
+      if (op->slot == AR_TRACE_NO_SLOT) {
+        r->skipped++;
+        continue;
+      }
+      if (resolve(r, op->slot) < 0)
+        return -1;
+      if (r->payload[op->slot] == 0) {
+        r->skipped++;
+        continue;
+      }
+      if (submit(r, window, op, i) < 0)
+        return -1;
+      if (r->engine != NULL &&
+          ar_engine_free(r->engine, r->payload[op->slot], NULL, NULL) < 0) {
+        snprintf(r->msg, sizeof r->msg,
+                 "line %llu: the local engine cannot free %llu",
+                 (unsigned long long)ar_trace_line(r->t, i),
+                 (unsigned long long)r->payload[op->slot]);
+        return -1;
+      }
+      r->payload[op->slot] = 0;
+      r->frees++;
+      continue;
+    }
+    if (resolve(r, op->slot) < 0)
+      return -1;
+    if (r->payload[op->slot] != 0) {
+      snprintf(r->msg, sizeof r->msg,
+               "line %llu: 'a' of id %lld, which is still live: invalid "
+               "trace",
+               (unsigned long long)ar_trace_line(r->t, i), (long long)op->id);
+      return -1;
+    }
+    if (submit(r, window, op, i) < 0)
+      return -1;
+    if (r->engine == NULL)
+      r->payload[op->slot] = PENDING;
+    else if (predict_alloc(r, op, i) < 0)
+      return -1;
+  }
+  while (arenad_in_flight(r->h) > 0)
+    if (collect_one(r) < 0)
+      return -1;
+  return 0;
+}
+
+static double ratio_minus_one(uint64_t num, uint64_t den) {
+  return den == 0 ? 0.0 : (double)num / (double)den - 1.0;
+}
+
+/* The offline replay's summary, from the daemon's figures for the arena
+ * (a fresh arena's counters are the trace's) and the replay's own. */
+static void fill_summary(const replay_t *r, const arenad_summary_t *s,
+                         ar_replay_summary_t *sum) {
+  ar_trace_info_t info;
+  ar_trace_info(r->t, &info);
+  memset(sum, 0, sizeof *sum);
+  ar_policy_t p = AR_POLICY_FIRST;
+  (void)ar_policy_parse(arenad_policy_name(s->policy), &p);
+  sum->policy = p;
+  sum->arena_size = s->size;
+  sum->operations = info.nops;
+  sum->allocations = info.nallocs;
+  sum->failed_allocs = r->failed;
+  sum->frees = r->frees;
+  sum->skipped_frees = r->skipped;
+  sum->hwm = s->hwm;
+  sum->peak_live = s->peak_requested;
+  sum->peak_blocks = s->peak_used;
+  sum->live_blocks = s->live_blocks;
+  sum->free_bytes = s->free_bytes;
+  sum->free_intervals = s->free_extents;
+  sum->largest_free = s->largest_free;
+  sum->frag_hwm_live = ratio_minus_one(s->hwm, s->peak_requested);
+  sum->frag_hwm_blocks = ratio_minus_one(s->hwm, s->peak_used);
+  sum->frag_blocks_live = ratio_minus_one(s->peak_used, s->peak_requested);
+}
+
+/* Opens the log: standard output for "-". */
+static FILE *open_log(const char *name) {
+  if (strcmp(name, "-") == 0)
+    return stdout;
+  FILE *fp = fopen(name, "w");
+  if (fp == NULL)
+    fprintf(stderr, "arenactl replay: cannot create %s: %s\n", name,
+            strerror(errno));
+  return fp;
+}
+
+static int close_log(FILE *fp, const char *name) {
+  int bad = ferror(fp) || fflush(fp) != 0;
+  if (fp != stdout && fclose(fp) != 0)
+    bad = 1;
+  if (bad) {
+    fprintf(stderr, "arenactl replay: cannot write %s: %s\n",
+            strcmp(name, "-") == 0 ? "standard output" : name,
+            strerror(errno));
+    return ARENACTL_FAIL;
+  }
+  return ARENACTL_OK;
+}
+
+/* Checks that the arena is fresh, reading its summary. */
+static int arena_summary(arenad_t *h, const char *arena,
+                         arenad_summary_t *out) {
+  arenad_page_t *page;
+  int rc = arenad_inspect(h, arena, ARENAD_INSPECT_SUMMARY, 0, 0, &page);
+  if (rc < 0)
+    return rc;
+  *out = page->summary;
+  out->name = NULL; /* belongs to the page */
+  arenad_page_destroy(page);
+  return 0;
+}
+
+int ar__cmd_replay_daemon(int argc, char **argv) {
+  options_t o;
+  int code = parse_options(argc, argv, &o);
+  if (code != ARENACTL_OK)
+    return code < 0 ? ARENACTL_OK : code;
+
+  ar_trace_t *t = NULL;
+  ar_trace_error_t err;
+  double t0 = now_ns();
+  int rc = ar_trace_load(o.trace, &t, &err);
+  double parse_ns = now_ns() - t0;
+  if (rc < 0) {
+    fprintf(stderr, "arenactl replay: %s: %s\n",
+            strcmp(o.trace, "-") == 0 ? "standard input" : o.trace, err.msg);
+    return ARENACTL_FAIL;
+  }
+
+  arenad_hello_t hi;
+  replay_t r = {.arena = o.arena, .t = t, .ops = ar_trace_ops(t)};
+  r.h = ar__ctl_connect("replay", &hi);
+  if (r.h == NULL) {
+    ar_trace_destroy(t);
+    return ARENACTL_FAIL;
+  }
+  arenad_summary_t before, after;
+  rc = arena_summary(r.h, o.arena, &before);
+  if (rc < 0) {
+    code = ar__ctl_fail("replay", r.h, rc, o.arena);
+    goto out;
+  }
+  bool fresh = before.allocs == 0 && before.live_blocks == 0;
+  if (o.predict && !fresh) {
+    fprintf(stderr,
+            "arenactl replay: --predict needs a fresh arena, and %s has had "
+            "%llu blocks allocated\n",
+            o.arena, (unsigned long long)before.allocs);
+    code = ARENACTL_FAIL;
+    goto out;
+  }
+  if (!fresh)
+    fprintf(stderr,
+            "arenactl replay: warning: arena %s is not fresh (%llu blocks "
+            "allocated since the daemon started, %llu live): the "
+            "placements may differ from an offline replay\n",
+            o.arena, (unsigned long long)before.allocs,
+            (unsigned long long)before.live_blocks);
+
+  ar_trace_info_t info;
+  ar_trace_info(t, &info);
+  r.payload = calloc(info.nslots ? info.nslots : 1, sizeof *r.payload);
+  if (r.payload == NULL) {
+    fprintf(stderr, "arenactl replay: out of memory for %u slots\n",
+            (unsigned)info.nslots);
+    code = ARENACTL_FAIL;
+    goto out;
+  }
+  if (o.placements != NULL && (r.log = open_log(o.placements)) == NULL) {
+    code = ARENACTL_FAIL;
+    goto out;
+  }
+
+  size_t window = arenad_window(r.h);
+  if (o.window < window)
+    window = (size_t)o.window;
+  if (o.predict) {
+    ar_policy_t policy;
+    rc = ar_policy_parse(arenad_policy_name(before.policy), &policy);
+    if (rc == 0)
+      rc = ar_engine_create(policy, before.size, NULL, &r.engine);
+    r.pred_cap = window + 1;
+    r.pred = malloc(r.pred_cap * sizeof *r.pred);
+    if (rc < 0 || r.pred == NULL) {
+      fprintf(stderr, "arenactl replay: cannot make a %s engine of %llu "
+                      "bytes to predict with\n",
+              arenad_policy_name(before.policy),
+              (unsigned long long)before.size);
+      code = ARENACTL_FAIL;
+      goto out;
+    }
+  }
+  t0 = now_ns();
+  rc = run(&r, window);
+  double replay_ns = now_ns() - t0;
+  if (r.log != NULL) {
+    int closed = close_log(r.log, o.placements);
+    r.log = NULL;
+    if (closed != ARENACTL_OK && rc == 0) {
+      code = closed;
+      goto out;
+    }
+  }
+  if (rc < 0) {
+    fprintf(stderr, "arenactl replay: %s: %s\n",
+            strcmp(o.trace, "-") == 0 ? "standard input" : o.trace, r.msg);
+    code = ARENACTL_FAIL;
+    goto out;
+  }
+  /* The summary before this connection goes, taking its blocks along. */
+  rc = arena_summary(r.h, o.arena, &after);
+  if (rc < 0) {
+    code = ar__ctl_fail("replay", r.h, rc, o.arena);
+    goto out;
+  }
+
+  ar__replay_result_t result = {.replay_ns = replay_ns};
+  fill_summary(&r, &after, &result.sum);
+  ar__replay_report_t report = {
+      .trace = o.trace,
+      .arena_size = after.size,
+      .nops = info.nops,
+      .parse_ns = parse_ns,
+      .logged = o.placements != NULL,
+      .results = &result,
+      .nresults = 1,
+  };
+  int w = o.json ? ar__replay_print_json(stdout, &report)
+                 : ar__replay_print_table(stdout, &report);
+  if (w < 0 || fflush(stdout) != 0) {
+    fprintf(stderr, "arenactl replay: cannot write the summary: %s\n",
+            strerror(errno));
+    code = ARENACTL_FAIL;
+  }
+
+out:
+  if (r.log != NULL && r.log != stdout)
+    fclose(r.log);
+  ar_engine_destroy(r.engine);
+  free(r.pred);
+  free(r.payload);
+  arenad_close(r.h);
+  ar_trace_destroy(t);
+  return code;
+}

@@ -1,0 +1,134 @@
+/*
+ * daemon.c: the plumbing of arenactl's daemon commands (see daemon.h):
+ * connecting with hello, reporting errors the same way everywhere, and the
+ * bits of rendering (sizes for people, JSON for programs) that more than
+ * one command needs.
+ */
+#include "daemon.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arenactl.h"
+
+const char *ar__ctl_socket = NULL;
+
+arenad_t *ar__ctl_connect(const char *cmd, arenad_hello_t *hello) {
+  char path[256];
+  arenad_t *h;
+  int rc = arenad_socket_path(ar__ctl_socket, path, sizeof path);
+  if (rc < 0) {
+    fprintf(stderr, "arenactl %s: no usable socket path%s%s: %s\n", cmd,
+            path[0] != '\0' ? " (" : "", path[0] != '\0' ? path : "",
+            ar_strerror(rc));
+    return NULL;
+  }
+  rc = arenad_connect(path, &h);
+  if (rc < 0) {
+    const char *why = rc == AR_EIO ? strerror(errno) : ar_strerror(rc);
+    fprintf(stderr, "arenactl %s: cannot connect to %s: %s%s\n", cmd, path,
+            why,
+            rc == AR_EIO && (errno == ENOENT || errno == ECONNREFUSED)
+                ? " (is arenad running? --socket or $ARENAD_SOCKET name "
+                  "its socket)"
+                : "");
+    return NULL;
+  }
+  arenad_hello_t hi;
+  rc = arenad_hello(h, "arenactl", &hi);
+  if (rc < 0) {
+    ar__ctl_fail(cmd, h, rc, "hello");
+    arenad_close(h);
+    return NULL;
+  }
+  if (hello != NULL)
+    *hello = hi;
+  return h;
+}
+
+int ar__ctl_fail(const char *cmd, arenad_t *h, int rc, const char *what) {
+  const char *msg = h != NULL ? arenad_error(h) : "";
+  if (msg[0] == '\0')
+    msg = ar_strerror(rc);
+  fprintf(stderr, "arenactl %s: %s: %s\n", cmd, what, msg);
+  return ARENACTL_FAIL;
+}
+
+int ar__ctl_parse_u64(const char *s, uint64_t *out) {
+  if (s == NULL || s[0] < '0' || s[0] > '9')
+    return AR_EINVAL;
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 0);
+  if (errno != 0 || *end != '\0')
+    return AR_EINVAL;
+  *out = v;
+  return 0;
+}
+
+const char *ar__ctl_bytes(char *buf, size_t len, uint64_t bytes) {
+  static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  unsigned u = 0;
+  while (u + 1 < sizeof units / sizeof units[0] &&
+         bytes >= ((uint64_t)1024 << (10 * u)))
+    u++;
+  if (u == 0 || bytes % ((uint64_t)1 << (10 * u)) == 0)
+    snprintf(buf, len, "%llu %s", (unsigned long long)(bytes >> (10 * u)),
+             units[u]);
+  else
+    snprintf(buf, len, "%.1f %s",
+             (double)bytes / (double)((uint64_t)1 << (10 * u)), units[u]);
+  return buf;
+}
+
+int ar__ctl_print_json(const char *cmd, json_t *root) {
+  if (root == NULL) {
+    fprintf(stderr, "arenactl %s: out of memory for the JSON output\n", cmd);
+    return ARENACTL_FAIL;
+  }
+  int rc = json_dumpf(root, stdout, JSON_INDENT(2));
+  json_decref(root);
+  if (rc < 0 || fputc('\n', stdout) == EOF || fflush(stdout) == EOF) {
+    fprintf(stderr, "arenactl %s: writing the output failed\n", cmd);
+    return ARENACTL_FAIL;
+  }
+  return ARENACTL_OK;
+}
+
+json_t *ar__ctl_json_u64(uint64_t v) {
+  if (v > (uint64_t)INT64_MAX)
+    return json_real((double)v);
+  return json_integer((json_int_t)v);
+}
+
+int ar__ctl_json_set_path(json_t *obj, const char *name, json_t *value) {
+  if (value == NULL)
+    return -1;
+  const char *dot;
+  while ((dot = strchr(name, '.')) != NULL) {
+    char key[128];
+    size_t n = (size_t)(dot - name);
+    if (n >= sizeof key) {
+      json_decref(value);
+      return -1;
+    }
+    memcpy(key, name, n);
+    key[n] = '\0';
+    json_t *sub = json_object_get(obj, key);
+    if (sub == NULL) {
+      sub = json_object();
+      if (sub == NULL || json_object_set_new(obj, key, sub) < 0) {
+        json_decref(value);
+        return -1;
+      }
+    }
+    if (!json_is_object(sub)) {
+      json_decref(value);
+      return -1;
+    }
+    obj = sub;
+    name = dot + 1;
+  }
+  return json_object_set_new(obj, name, value);
+}

@@ -1,0 +1,50 @@
+/*
+ * daemon.h: what arenactl's commands against a running daemon share
+ * (daemon.c): the socket given with --socket, connecting with hello, the
+ * way errors are reported, and small renderers for tables and JSON. Every
+ * command here reaches the daemon through the client library's public
+ * header, arenad.h, and nothing else. Internal to arenactl.
+ */
+#ifndef ARENACTL_DAEMON_H
+#define ARENACTL_DAEMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "arenad.h"
+#include "arenactl.h" /* ar__ctl_socket: --socket, or NULL for the default */
+
+/* Connects to the daemon and says hello as "arenactl". Returns the handle
+ * (closed by the caller with arenad_close) and fills *hello when not NULL;
+ * or NULL after printing why on standard error, prefixed by `cmd`. */
+arenad_t *ar__ctl_connect(const char *cmd, arenad_hello_t *hello);
+
+/* Prints "arenactl CMD: WHAT: <the handle's error or the code's message>"
+ * on standard error and returns ARENACTL_FAIL. */
+int ar__ctl_fail(const char *cmd, arenad_t *h, int rc, const char *what);
+
+/* Parses an unsigned decimal or 0x-hex number (an offset, a count).
+ * Returns 0, or AR_EINVAL. */
+int ar__ctl_parse_u64(const char *s, uint64_t *out);
+
+/* Writes `bytes` for a person ("64 MiB", "1.5 KiB", "100 B") to buf. */
+const char *ar__ctl_bytes(char *buf, size_t len, uint64_t bytes);
+
+/* Prints a JSON value to standard output (indented, with a newline) and
+ * drops the reference. Returns ARENACTL_OK, or ARENACTL_FAIL when root is
+ * NULL (no memory) or writing failed. */
+int ar__ctl_print_json(const char *cmd, json_t *root);
+
+/* A JSON integer of a uint64 (jansson's integers are signed: values past
+ * INT64_MAX, which no counter reaches, become reals). */
+json_t *ar__ctl_json_u64(uint64_t v);
+
+/* Sets obj[name] = value, creating the nested objects of a dotted name
+ * ("requests.alloc" sets obj.requests.alloc). Steals value. Returns 0 or
+ * -1. */
+int ar__ctl_json_set_path(json_t *obj, const char *name, json_t *value);
+
+#endif /* ARENACTL_DAEMON_H */

@@ -1,0 +1,71 @@
+/*
+ * main.c: arenactl's entry point. It only picks a command from the table
+ * below and hands it the rest of the command line; each command lives in
+ * its own file (cmd_<name>.c) and parses its own options. To add a
+ * command, write its file and add one line to the table.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "arenactl.h"
+
+static const ar__cmd_t commands[] = {
+    {"replay", "replay a trace on the placement policies, offline",
+     ar__cmd_replay},
+    /* Against a running daemon (through libarenad): */
+    {"list", "list the daemon's arenas", ar__cmd_list},
+    {"inspect", "print an arena's summary, free list or blocks",
+     ar__cmd_inspect},
+    {"check", "run an arena's integrity check in the daemon", ar__cmd_check},
+    {"ping", "time a round trip to the daemon", ar__cmd_ping},
+    {"alloc", "allocate detached blocks in an arena", ar__cmd_alloc},
+    {"free", "free blocks by offset", ar__cmd_free},
+    {"stats", "print the daemon's counters", ar__cmd_stats},
+    {"bench", "benchmark the daemon against a bare socket echo",
+     ar__cmd_bench},
+};
+
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *out) {
+  fprintf(out, "usage: arenactl [--socket PATH] <command> [options]\n\n"
+               "commands:\n");
+  for (size_t i = 0; i < NCOMMANDS; i++)
+    fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+  fprintf(out, "\n'arenactl <command> --help' describes a command.\n"
+               "--socket PATH (or $ARENAD_SOCKET) names the daemon's socket "
+               "for the\ncommands that talk to it.\n");
+}
+
+int main(int argc, char **argv) {
+  /* The one global option: --socket PATH or --socket=PATH. */
+  while (argc >= 2 && strncmp(argv[1], "--socket", 8) == 0) {
+    if (argv[1][8] == '=') {
+      ar__ctl_socket = argv[1] + 9;
+      argc -= 1;
+      argv += 1;
+    } else if (argv[1][8] == '\0' && argc >= 3) {
+      ar__ctl_socket = argv[2];
+      argc -= 2;
+      argv += 2;
+    } else {
+      fprintf(stderr, "arenactl: --socket needs a PATH\n");
+      return ARENACTL_USAGE;
+    }
+  }
+  if (argc < 2) {
+    usage(stderr);
+    return ARENACTL_USAGE;
+  }
+  if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+      strcmp(argv[1], "help") == 0) {
+    usage(stdout);
+    return ARENACTL_OK;
+  }
+  for (size_t i = 0; i < NCOMMANDS; i++)
+    if (strcmp(argv[1], commands[i].name) == 0)
+      return commands[i].run(argc - 1, argv + 1);
+  fprintf(stderr, "arenactl: unknown command '%s'\n", argv[1]);
+  usage(stderr);
+  return ARENACTL_USAGE;
+}

@@ -1,0 +1,496 @@
+/*
+ * arenad.h: the client library of arenad, the one header an application
+ * includes to share memory through the daemon. It hides the socket, the
+ * framing, the protobuf messages, the passing of the segment's descriptor
+ * and the mapping: the caller sees a handle, blocking calls, and C structs.
+ *
+ *   arenad_t *h;
+ *   arenad_hello_t hi;
+ *   arenad_map_t map;
+ *   uint64_t off;
+ *   void *p;
+ *   if (arenad_connect(NULL, &h) < 0) ...            (errno says why)
+ *   if (arenad_hello(h, "myapp", &hi) < 0) ...
+ *   if (arenad_attach(h, "default", 0, &map) < 0) ...
+ *   if (arenad_alloc(h, "default", 4096, 0, 0, &off, &p) < 0)
+ *     fprintf(stderr, "%s\n", arenad_error(h));
+ *   memcpy(p, "hello", 6);     (another attached process reads base + off)
+ *   arenad_free(h, "default", off);
+ *   arenad_close(h);          (unmaps; the daemon frees what h still holds)
+ *
+ * Errors. Every function that can fail returns 0 or a negative code from
+ * ar/error.h (AR_EINVAL, AR_ENOENT, ...; ar_strerror turns one into a static
+ * string). Codes up to AR_EINTERNAL are the daemon's statuses; AR_EIO and
+ * AR_EPROTO are the library's own. arenad_error(h) gives a sentence about
+ * the handle's last error: the daemon's message when the daemon refused
+ * the request, the library's otherwise.
+ *
+ * A broken connection. When the socket fails or is closed (AR_EIO), or the
+ * daemon sends something the library cannot accept (AR_EPROTO: a frame
+ * over the limit, bytes that are not a Response, a reply whose id or kind
+ * does not match its request, a descriptor where none belongs), the call
+ * that saw it returns that code, the library closes the socket, and the
+ * handle is unusable: every later request fails with AR_EIO while
+ * arenad_error keeps the first reason. Mappings stay valid until
+ * arenad_detach or arenad_close. The daemon frees the blocks the
+ * connection held (not the detached ones) when it sees the socket close.
+ *
+ * Threads. A handle belongs to one thread at a time; calls on one handle
+ * must not overlap. Different handles are independent (the library keeps
+ * no global state), so N threads can use N handles at once. Memory in a
+ * mapping is shared with every attached process: synchronising access to
+ * block contents is the application's business.
+ *
+ * Ownership. The caller owns what it passes in; the library keeps no
+ * pointer to it after the call. What comes out:
+ *   - arenad_t: from arenad_connect or arenad_open_fd, freed by
+ *     arenad_close (also after an error);
+ *   - mappings (arenad_map_t.base, the pointers arenad_alloc and
+ *     arenad_ptr return): owned by the handle, valid until arenad_detach of
+ *     that arena or arenad_close; the segment's descriptor too, which the
+ *     caller never sees;
+ *   - arrays from arenad_list, arenad_inspect and arenad_stats: one heap
+ *     block each, with all its strings inside, owned by the caller and
+ *     freed with arenad_list_destroy, arenad_page_destroy and
+ *     arenad_stats_destroy;
+ *   - arenad_error's string and arenad_result_t.offsets: owned by the
+ *     handle, valid until the next call on it;
+ *   - strings in fixed arrays (arenad_hello_t, arenad_check_t): the
+ *     caller's struct; truncated to fit, always NUL-terminated.
+ *
+ * Limits. The library bounds every frame it reads by the daemon's
+ * max_frame_bytes from hello (1 MiB before hello, and never more than
+ * ARENAD_FRAME_MAX_CLIENT), before allocating anything for it, and never
+ * raises SIGPIPE.
+ */
+#ifndef ARENAD_H
+#define ARENAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#include "ar/error.h"
+
+#if defined(__GNUC__)
+#define ARENAD_EXTERN __attribute__((visibility("default")))
+#else
+#define ARENAD_EXTERN
+#endif
+
+/* The wire protocol this library speaks (HelloRequest.protocol_version). */
+#define ARENAD_PROTOCOL_VERSION 1
+
+/* The largest frame the library accepts, whatever hello says: 64 MiB. */
+#define ARENAD_FRAME_MAX_CLIENT ((uint64_t)64 << 20)
+
+/* Requests in flight on the pipeline before hello, or when the daemon
+ * announces no limit. */
+#define ARENAD_WINDOW_DEFAULT 128
+
+/* The environment variable naming the daemon's socket. */
+#define ARENAD_SOCKET_ENV "ARENAD_SOCKET"
+
+/* A connection to arenad. Opaque. */
+typedef struct arenad_s arenad_t;
+
+/* ---- Connecting ------------------------------------------------------- */
+
+/*
+ * Stores in buf (len bytes) the socket path that arenad_connect(path, ...)
+ * would use: path itself when not NULL; otherwise the rule arenad uses
+ * too: $ARENAD_SOCKET when set and not empty; else
+ * $XDG_RUNTIME_DIR/arenad.sock (an absolute XDG_RUNTIME_DIR); else
+ * /run/user/<uid>/arenad.sock when that directory exists; else
+ * /tmp/arenad-<uid>/arenad.sock, in a directory that must be the user's
+ * own, mode 0700. Returns 0; AR_EINVAL when buf is NULL; AR_ELIMIT when the
+ * path does not fit in buf or in a Unix socket address (107 bytes);
+ * AR_EPERM when the /tmp directory is not safe, AR_EIO when it cannot be
+ * examined (errno says why): buf then names the directory.
+ */
+ARENAD_EXTERN int arenad_socket_path(const char *path, char *buf, size_t len);
+
+/*
+ * Connects to the daemon at `path` (NULL: see arenad_socket_path). Returns 0
+ * and stores a new handle in *out, to be closed with arenad_close. Sends
+ * nothing: call arenad_hello next. On failure *out is NULL and the return
+ * is AR_ELIMIT (path too long for a socket address), AR_EINTERNAL (no
+ * memory) or AR_EIO (no safe socket directory, or socket or connect
+ * failed; errno then holds the system's reason, e.g. ENOENT or
+ * ECONNREFUSED when no daemon listens, EPERM for an unsafe directory).
+ */
+ARENAD_EXTERN int arenad_connect(const char *path, arenad_t **out);
+
+/*
+ * Makes a handle of a connected stream socket `fd` (from socketpair,
+ * socket activation, a test). The handle owns fd from then on, also when
+ * this fails (fd is then closed). Returns 0, AR_EINVAL for fd < 0, or
+ * AR_EINTERNAL (no memory).
+ */
+ARENAD_EXTERN int arenad_open_fd(int fd, arenad_t **out);
+
+/* Closes the connection, unmaps every mapping, closes every descriptor and
+ * frees the handle. NULL is allowed. Blocks the connection held and did not
+ * free are freed by the daemon (detached ones stay). */
+ARENAD_EXTERN void arenad_close(arenad_t *h);
+
+/* A sentence about the last error on h: the daemon's message, or the
+ * library's. "" when there was none. Owned by h; valid until the next call
+ * on h. */
+ARENAD_EXTERN const char *arenad_error(const arenad_t *h);
+
+/* ---- The connection --------------------------------------------------- */
+
+/* What the daemon says in hello. */
+typedef struct arenad_hello_s {
+  char daemon_version[64];
+  uint32_t protocol_version;       /* the daemon's */
+  uint64_t max_frame_bytes;        /* largest frame body, either way */
+  uint32_t max_blocks_per_request; /* alloc count, free offsets */
+  uint32_t max_in_flight;          /* unanswered requests; 0: no limit */
+  uint32_t max_page;               /* largest inspect page */
+  uint64_t token;                  /* for transfers to this connection */
+  uint64_t connection_id;          /* as inspection shows holders */
+} arenad_hello_t;
+
+/*
+ * Opens the conversation: sends ARENAD_PROTOCOL_VERSION and `client_name`
+ * (NULL: "") and fills *out (may be NULL). From then on the daemon's frame
+ * limit and in-flight limit apply. Returns 0; AR_EVERSION when the daemon
+ * does not speak this protocol (*out is filled all the same, and the
+ * daemon then closes the connection: the handle is unusable); or another
+ * code.
+ */
+ARENAD_EXTERN int arenad_hello(arenad_t *h, const char *client_name,
+                               arenad_hello_t *out);
+
+/* Asks the daemon to answer. Returns 0 or a code. */
+ARENAD_EXTERN int arenad_ping(arenad_t *h);
+
+/* ---- Arenas ----------------------------------------------------------- */
+
+/* A placement policy. ARENAD_POLICY_UNKNOWN: one this library does not
+ * know (a newer daemon). */
+typedef enum {
+  ARENAD_POLICY_FIRST = 0,
+  ARENAD_POLICY_NEXT = 1,
+  ARENAD_POLICY_BEST = 2,
+  ARENAD_POLICY_WORST = 3,
+  ARENAD_POLICY_BUDDY = 4,
+  ARENAD_POLICY_UNKNOWN = 5
+} arenad_policy_t;
+
+/* "first", "next", "best", "worst", "buddy" or "unknown". Static. */
+ARENAD_EXTERN const char *arenad_policy_name(arenad_policy_t policy);
+
+/* Who may use an arena, like a file. */
+typedef struct arenad_access_s {
+  uint32_t mode; /* permission bits, e.g. 0640 */
+  uint32_t owner_uid;
+  uint32_t group_gid;
+} arenad_access_t;
+
+/* One arena, as arenad_list gives it. */
+typedef struct arenad_arena_s {
+  const char *name; /* inside the array's block */
+  uint64_t size;    /* bytes */
+  arenad_policy_t policy;
+  uint64_t used_bytes;
+  uint64_t free_bytes;
+  uint64_t live_blocks;
+  arenad_access_t access;
+  uint64_t quota_bytes; /* per connection; 0: none */
+  uint64_t quota_blocks;
+} arenad_arena_t;
+
+/* Lists the arenas, in name order. Returns 0 and stores in *out an array
+ * of *n arenas (NULL when none), owned by the caller and freed with
+ * arenad_list_destroy; or a code (*out NULL, *n 0). */
+ARENAD_EXTERN int arenad_list(arenad_t *h, arenad_arena_t **out, size_t *n);
+ARENAD_EXTERN void arenad_list_destroy(arenad_arena_t *arenas);
+
+/* ---- Attaching -------------------------------------------------------- */
+
+/* Flags of arenad_attach. */
+#define ARENAD_ATTACH_READ_ONLY 1u /* map read-only; needs read access */
+
+/* An arena's segment mapped in this process. */
+typedef struct arenad_map_s {
+  void *base;            /* offset 0 of the arena; owned by the handle */
+  uint64_t size;         /* bytes mapped */
+  arenad_policy_t policy;
+  bool read_only;        /* mapped PROT_READ only */
+} arenad_map_t;
+
+/*
+ * Attaches arena `name`: the daemon passes the segment's descriptor, which
+ * the library maps MAP_SHARED (read-only with ARENAD_ATTACH_READ_ONLY, or
+ * when the daemon says the descriptor is read-only) and fills *out (may be
+ * NULL). The mapping and the descriptor belong to the handle until
+ * arenad_detach or arenad_close. Attaching an arena that is already
+ * attached returns its mapping again, without asking the daemon; asking
+ * for a writable mapping of one attached read-only gets AR_EINVAL (detach
+ * first). Not allowed while pipelined requests are in flight (AR_EINVAL).
+ * Returns 0 or a code: AR_ENOENT, AR_EPERM from the daemon; AR_EPROTO for
+ * a reply with no descriptor, more than one, or one smaller than the
+ * size announced (all are closed); AR_EIO when mmap fails.
+ */
+ARENAD_EXTERN int arenad_attach(arenad_t *h, const char *name, unsigned flags,
+                                arenad_map_t *out);
+
+/* Unmaps arena `name` and closes its descriptor. Pointers into it become
+ * invalid. Local only: the daemon is not told. Returns 0, or AR_ENOENT when
+ * it is not attached. */
+ARENAD_EXTERN int arenad_detach(arenad_t *h, const char *name);
+
+/* base + offset when `name` is attached and offset < its size, else NULL.
+ * Owned by the handle (see arenad_attach). */
+ARENAD_EXTERN void *arenad_ptr(const arenad_t *h, const char *name,
+                               uint64_t offset);
+
+/* ---- Blocks ----------------------------------------------------------- */
+
+/* Flags of arenad_alloc and arenad_alloc_n. */
+#define ARENAD_ALLOC_DETACHED 1u /* the block outlives the connection */
+
+/*
+ * Allocates one block of `size` bytes in arena `name`, its payload aligned
+ * to `align` (a power of two from 16 to 4096; 0 means 16). Stores the
+ * payload's offset in *offset and, in *ptr (may be NULL), base + offset
+ * when the arena is attached, else NULL. The block belongs to this
+ * connection (freed when it closes) unless `flags` has
+ * ARENAD_ALLOC_DETACHED. Returns 0 or a code: AR_ENOMEM when the arena has
+ * no room, AR_EINVAL, AR_ENOENT, AR_EPERM, AR_ELIMIT (a quota).
+ */
+ARENAD_EXTERN int arenad_alloc(arenad_t *h, const char *name, uint64_t size,
+                               uint64_t align, unsigned flags,
+                               uint64_t *offset, void **ptr);
+
+/* Allocates `count` blocks of `size` bytes in one request, all or none,
+ * and stores their offsets in offsets[0..count), in allocation order (the
+ * caller's array). count is at most hello's max_blocks_per_request
+ * (AR_ELIMIT). Returns 0 or a code, as arenad_alloc. */
+ARENAD_EXTERN int arenad_alloc_n(arenad_t *h, const char *name, uint64_t size,
+                                 uint64_t align, uint32_t count,
+                                 unsigned flags, uint64_t *offsets);
+
+/* Drops this connection's reference to the block at payload `offset` (a
+ * detached block is freed outright). Returns 0 or a code: AR_EINVAL for an
+ * offset that is not a live block's, AR_EPERM for another connection's. */
+ARENAD_EXTERN int arenad_free(arenad_t *h, const char *name, uint64_t offset);
+
+/*
+ * Frees n blocks (n at most max_blocks_per_request) in one request. Each
+ * offset is handled on its own: one failure does not stop the others.
+ * Stores in statuses[i] (the caller's array of n, or NULL) 0 or the code of
+ * offset i. Returns 0 when all succeeded, else the first failure's code
+ * (with the daemon's message), or a code for the request as a whole.
+ */
+ARENAD_EXTERN int arenad_free_n(arenad_t *h, const char *name,
+                                const uint64_t *offsets, size_t n,
+                                int *statuses);
+
+/* ---- Inspecting ------------------------------------------------------- */
+
+/* The largest buddy order in arenad_summary_t.free_by_order. */
+#define ARENAD_ORDER_MAX 48
+
+/* The state of one arena (the engine's figures and the daemon's). */
+typedef struct arenad_summary_s {
+  const char *name; /* inside the page's block */
+  arenad_policy_t policy;
+  uint64_t size;           /* arena bytes */
+  uint64_t used_bytes;     /* sum of live block sizes */
+  uint64_t free_bytes;     /* size - used_bytes */
+  uint64_t live_blocks;    /* allocated blocks */
+  uint64_t live_requested; /* sum of live requested sizes */
+  uint64_t overhead_bytes; /* used_bytes - live_requested */
+  uint64_t free_extents;   /* free intervals, or free buddy blocks */
+  uint64_t largest_free;   /* largest free interval or buddy block */
+  double external_frag;    /* 1 - largest_free / free_bytes */
+  uint64_t allocs;         /* successful allocations */
+  uint64_t frees;          /* successful frees */
+  uint64_t failed_allocs;  /* allocations that found no room */
+  uint64_t bad_frees;      /* frees refused by the engine */
+  uint64_t corruptions;    /* overwritten headers found on free */
+  uint64_t last_corrupt;   /* payload offset of the latest one */
+  uint64_t hwm;            /* highest block end ever allocated */
+  uint64_t peak_used;      /* largest used_bytes ever */
+  uint64_t peak_requested; /* largest live_requested ever */
+  uint64_t rover;          /* next fit's rover; 0 for the others */
+  uint32_t max_order;      /* buddy: K with size = 2^K; 0 otherwise */
+  uint32_t n_orders;       /* entries of free_by_order in use */
+  uint64_t free_by_order[ARENAD_ORDER_MAX + 1]; /* buddy: free blocks */
+  arenad_access_t access;
+  uint64_t detached_blocks;      /* live blocks no connection holds */
+  uint32_t attached_connections;
+  uint64_t permission_denied;    /* requests on this arena refused */
+  uint64_t quota_refused;        /* requests on this arena over quota */
+} arenad_summary_t;
+
+/* A connection holding a reference to a block. */
+typedef struct arenad_holder_s {
+  uint64_t connection_id;
+  uint32_t pid;
+  uint32_t uid;
+  const char *client_name; /* inside the page's block */
+} arenad_holder_t;
+
+/* One piece of the arena, in address order. */
+typedef struct arenad_extent_s {
+  uint64_t start; /* first byte (a block's header) */
+  uint64_t size;  /* bytes */
+  bool free;
+  /* Allocated blocks only: */
+  uint64_t payload; /* the offset clients use */
+  uint64_t n;       /* the requested size */
+  uint32_t refcount;
+  bool detached;
+  const arenad_holder_t *holders; /* inside the page's block */
+  size_t n_holders;
+} arenad_extent_t;
+
+/* What arenad_inspect lists besides the summary. */
+typedef enum {
+  ARENAD_INSPECT_SUMMARY = 0,   /* nothing */
+  ARENAD_INSPECT_FREE_LIST = 1, /* the free extents */
+  ARENAD_INSPECT_BLOCKS = 2,    /* every extent, allocated and free */
+  ARENAD_INSPECT_DETACHED = 3   /* the detached blocks */
+} arenad_inspect_what_t;
+
+/* One page of an inspection: one heap block, freed with
+ * arenad_page_destroy. */
+typedef struct arenad_page_s {
+  arenad_summary_t summary;
+  const arenad_extent_t *extents; /* n_extents of them */
+  size_t n_extents;
+  uint64_t next_cursor; /* pass to the next call; == summary.size: done */
+} arenad_page_t;
+
+/*
+ * Inspects arena `name`: the summary and, unless `what` is
+ * ARENAD_INSPECT_SUMMARY, the extents starting at or after `cursor`, at
+ * most `limit` of them (0: the daemon's default; hello's max_page at
+ * most). Start with cursor 0 and pass each page's next_cursor until it
+ * equals summary.size; a cursor stays valid while the arena changes.
+ * Returns 0 and stores the page in *out (the caller's, freed with
+ * arenad_page_destroy), or a code (*out NULL). A reply whose next_cursor
+ * does not move forward (so a walk would never end) is AR_EPROTO.
+ */
+ARENAD_EXTERN int arenad_inspect(arenad_t *h, const char *name,
+                                 arenad_inspect_what_t what, uint64_t cursor,
+                                 uint32_t limit, arenad_page_t **out);
+ARENAD_EXTERN void arenad_page_destroy(arenad_page_t *page);
+
+/* The result of an integrity check. */
+typedef struct arenad_check_s {
+  bool ok;
+  char invariant[64]; /* the broken invariant's name; "" when ok */
+  uint64_t offset;    /* where in the arena */
+  char detail[256];   /* a sentence for a human */
+} arenad_check_t;
+
+/* Runs the engine's integrity check of arena `name` in the daemon and
+ * fills *out (may be NULL). Returns 0 when every invariant holds,
+ * AR_ECORRUPT when one does not (*out says which), or another code. */
+ARENAD_EXTERN int arenad_check(arenad_t *h, const char *name,
+                               arenad_check_t *out);
+
+/* ---- Daemon statistics ------------------------------------------------ */
+
+/* The type of one statistic. */
+typedef enum {
+  ARENAD_STAT_UINT = 0,   /* u */
+  ARENAD_STAT_DOUBLE = 1, /* d */
+  ARENAD_STAT_STRING = 2  /* s */
+} arenad_stat_type_t;
+
+/* One named figure. Names are the protocol's field names, nested messages
+ * joined with dots ("uptime_ms", "requests.alloc", "errors.not_found"), in
+ * the protocol's field order. */
+typedef struct arenad_stat_s {
+  const char *name; /* inside the array's block */
+  arenad_stat_type_t type;
+  uint64_t u;
+  double d;
+  const char *s; /* inside the array's block */
+} arenad_stat_t;
+
+/* Fetches the daemon's counters as a list of (name, value): a renderer
+ * needs no code per counter, and counters added to the protocol appear on
+ * their own. Returns 0 and stores an array of *n in *out (the caller's,
+ * freed with arenad_stats_destroy), or a code (*out NULL, *n 0). */
+ARENAD_EXTERN int arenad_stats(arenad_t *h, arenad_stat_t **out, size_t *n);
+ARENAD_EXTERN void arenad_stats_destroy(arenad_stat_t *stats);
+
+/* ---- Pipelining ------------------------------------------------------- */
+
+/*
+ * For throughput: submit requests without waiting, then collect the
+ * replies, which come in submission order. Only alloc, free and ping can be
+ * pipelined; the blocking calls above refuse to run (AR_EINVAL) while
+ * pipelined requests are in flight.
+ *
+ * A submit queues the request in the handle (sending it once enough are
+ * queued) and returns at once: 0; AR_ELIMIT when hello's max_in_flight
+ * requests (ARENAD_WINDOW_DEFAULT without one) are already in flight, so
+ * collect first; AR_EINVAL for bad arguments; AR_EIO when the handle is
+ * unusable. `tag` is the caller's, handed back with the reply. The
+ * arguments are copied into the queued request: the name and the offsets
+ * may be reused as soon as the submit returns. For alloc, count 0 or 1
+ * mean one block.
+ *
+ * arenad_collect sends what is queued when it must wait, waits for the
+ * oldest reply and fills *res. It returns 0 when a reply was collected,
+ * whatever the daemon's status for it (res->status: 0 or a code, with
+ * arenad_error(h) giving the daemon's message); AR_EINVAL when nothing is
+ * in flight; AR_EIO or AR_EPROTO when the connection broke.
+ */
+typedef enum {
+  ARENAD_OP_PING = 0,
+  ARENAD_OP_ALLOC = 1,
+  ARENAD_OP_FREE = 2
+} arenad_op_t;
+
+typedef struct arenad_result_s {
+  arenad_op_t op;
+  int status;   /* 0 or the daemon's code for this request */
+  uint64_t tag; /* as submitted */
+  /* ARENAD_OP_ALLOC with status 0: the new blocks' offsets, owned by the
+   * handle, valid until the next call on it. */
+  const uint64_t *offsets;
+  size_t n_offsets;
+  /* ARENAD_OP_FREE: references dropped. */
+  uint32_t freed;
+} arenad_result_t;
+
+ARENAD_EXTERN int arenad_submit_ping(arenad_t *h, uint64_t tag);
+ARENAD_EXTERN int arenad_submit_alloc(arenad_t *h, const char *name,
+                                      uint64_t size, uint64_t align,
+                                      uint32_t count, unsigned flags,
+                                      uint64_t tag);
+ARENAD_EXTERN int arenad_submit_free(arenad_t *h, const char *name,
+                                     const uint64_t *offsets, size_t n,
+                                     uint64_t tag);
+
+/* Sends everything queued, without waiting for replies. Returns 0 or
+ * AR_EIO. */
+ARENAD_EXTERN int arenad_flush(arenad_t *h);
+
+ARENAD_EXTERN int arenad_collect(arenad_t *h, arenad_result_t *res);
+
+/* Requests submitted and not yet collected. */
+ARENAD_EXTERN size_t arenad_in_flight(const arenad_t *h);
+
+/* How many requests may be in flight at once (see above). */
+ARENAD_EXTERN size_t arenad_window(const arenad_t *h);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ARENAD_H */

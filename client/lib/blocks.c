@@ -1,0 +1,107 @@
+/*
+ * blocks.c: allocating and freeing blocks, one request at a time. The
+ * reply to an alloc must carry exactly the offsets asked for, and the
+ * per-offset statuses of a free one per offset, or none; anything else is
+ * a protocol error, never a short result passed on to the caller.
+ */
+#include "internal.h"
+
+/* Sends an alloc and copies the count offsets of its reply to offsets. */
+static int alloc_blocks(arenad_t *h, const char *name, uint64_t size,
+                        uint64_t align, uint32_t count, unsigned flags,
+                        uint64_t *offsets) {
+  int rc = arenad__check_name(h, name);
+  if (rc < 0)
+    return rc;
+  if (offsets == NULL || count == 0)
+    return arenad__fail(h, AR_EINVAL, "no room for the offsets");
+
+  Arenad__AllocRequest body = ARENAD__ALLOC_REQUEST__INIT;
+  body.arena = (char *)name;
+  body.size = size;
+  body.alignment = align;
+  body.count = count;
+  body.detached = (flags & ARENAD_ALLOC_DETACHED) != 0;
+  Arenad__Request req = ARENAD__REQUEST__INIT;
+  req.body_case = ARENAD__REQUEST__BODY_ALLOC;
+  req.alloc = &body;
+
+  Arenad__Response *r;
+  rc = arenad__call(h, &req, false, &r);
+  if (r == NULL || rc < 0) {
+    arenad__response_free(h, r);
+    return rc;
+  }
+  const Arenad__AllocReply *ar = r->alloc;
+  if (ar->n_offsets != count) {
+    size_t got = ar->n_offsets;
+    arenad__response_free(h, r);
+    return arenad__break(h, AR_EPROTO,
+                         "the daemon returned %zu offsets for %u blocks",
+                         got, (unsigned)count);
+  }
+  for (uint32_t i = 0; i < count; i++)
+    offsets[i] = ar->offsets[i];
+  arenad__response_free(h, r);
+  return 0;
+}
+
+int arenad_alloc(arenad_t *h, const char *name, uint64_t size, uint64_t align,
+                 unsigned flags, uint64_t *offset, void **ptr) {
+  uint64_t off = 0;
+  if (ptr != NULL)
+    *ptr = NULL;
+  int rc = alloc_blocks(h, name, size, align, 1, flags, &off);
+  if (rc < 0)
+    return rc;
+  if (offset != NULL)
+    *offset = off;
+  if (ptr != NULL)
+    *ptr = arenad_ptr(h, name, off);
+  return 0;
+}
+
+int arenad_alloc_n(arenad_t *h, const char *name, uint64_t size,
+                   uint64_t align, uint32_t count, unsigned flags,
+                   uint64_t *offsets) {
+  return alloc_blocks(h, name, size, align, count, flags, offsets);
+}
+
+int arenad_free_n(arenad_t *h, const char *name, const uint64_t *offsets,
+                  size_t n, int *statuses) {
+  int rc = arenad__check_name(h, name);
+  if (rc < 0)
+    return rc;
+  if (offsets == NULL || n == 0)
+    return arenad__fail(h, AR_EINVAL, "no offsets to free");
+
+  Arenad__FreeRequest body = ARENAD__FREE_REQUEST__INIT;
+  body.arena = (char *)name;
+  body.offsets = (uint64_t *)offsets; /* only read by pack */
+  body.n_offsets = n;
+  Arenad__Request req = ARENAD__REQUEST__INIT;
+  req.body_case = ARENAD__REQUEST__BODY_FREE;
+  req.free = &body;
+
+  Arenad__Response *r;
+  rc = arenad__call(h, &req, false, &r);
+  if (r == NULL)
+    return rc;
+  const Arenad__FreeReply *fr = r->free;
+  size_t ns = fr != NULL ? fr->n_statuses : 0;
+  if (ns != 0 && ns != n) {
+    arenad__response_free(h, r);
+    return arenad__break(h, AR_EPROTO,
+                         "the daemon returned %zu statuses for %zu offsets",
+                         ns, n);
+  }
+  if (statuses != NULL)
+    for (size_t i = 0; i < n; i++)
+      statuses[i] = ns != 0 ? arenad__status_code(fr->statuses[i]) : rc;
+  arenad__response_free(h, r);
+  return rc;
+}
+
+int arenad_free(arenad_t *h, const char *name, uint64_t offset) {
+  return arenad_free_n(h, name, &offset, 1, NULL);
+}

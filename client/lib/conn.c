@@ -1,0 +1,238 @@
+/*
+ * conn.c: the life of a handle: finding the daemon's socket, connecting,
+ * closing, and the handle's error state. A handle starts with the
+ * protocol's default limits (1 MiB frames) until hello says otherwise;
+ * once broken it only keeps its first error and its mappings.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "ar/util.h"
+#include "internal.h"
+
+_Static_assert(sizeof(((struct sockaddr_un *)NULL)->sun_path) ==
+                   AR_SOCKET_PATH_MAX,
+               "AR_SOCKET_PATH_MAX is the room in a socket address");
+
+int arenad__fail(arenad_t *h, int code, const char *fmt, ...) {
+  if (h->broken)
+    return code; /* keep the reason the handle broke */
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(h->err, sizeof h->err, fmt, ap);
+  va_end(ap);
+  return code;
+}
+
+int arenad__break(arenad_t *h, int code, const char *fmt, ...) {
+  if (!h->broken) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(h->err, sizeof h->err, fmt, ap);
+    va_end(ap);
+    h->broken = true;
+  }
+  if (h->fd >= 0) {
+    close(h->fd);
+    h->fd = -1;
+  }
+  arenad__close_fds(h);
+  return code;
+}
+
+int arenad__usable(arenad_t *h) {
+  return h->broken ? AR_EIO : 0;
+}
+
+void arenad__close_fds(arenad_t *h) {
+  for (size_t i = 0; i < h->nfds; i++)
+    close(h->fds[i]);
+  h->nfds = 0;
+  h->fds_lost = false;
+}
+
+void arenad__copy_str(char *dst, size_t size, const char *src) {
+  if (size == 0)
+    return;
+  if (src == NULL)
+    src = "";
+  size_t n = strlen(src);
+  if (n >= size)
+    n = size - 1;
+  memcpy(dst, src, n);
+  dst[n] = '\0';
+}
+
+int arenad__check_name(arenad_t *h, const char *name) {
+  if (name == NULL || name[0] == '\0')
+    return arenad__fail(h, AR_EINVAL, "no arena name");
+  return 0;
+}
+
+void arenad__set_limits(arenad_t *h, uint64_t max_frame, size_t window) {
+  if (max_frame == 0)
+    max_frame = AR_FRAME_MAX_DEFAULT;
+  if (max_frame > ARENAD_FRAME_MAX_CLIENT)
+    max_frame = ARENAD_FRAME_MAX_CLIENT;
+  h->max_frame = max_frame;
+  h->window = window < ARENAD__WINDOW_MAX ? window : ARENAD__WINDOW_MAX;
+  /* The buffers' caps are fixed when they are made: remake the empty ones
+   * (after a blocking call both are). A frame never needs more than its
+   * prefix and body; the read chunk and the flush threshold are slack for
+   * the bytes of the following frames. */
+  if (ar_buf_len(&h->in) == 0) {
+    ar_buf_destroy(&h->in);
+    ar_buf_init(&h->in, (size_t)max_frame + AR_FRAME_PREFIX_MAX +
+                            ARENAD__READ_CHUNK);
+  }
+  if (ar_buf_len(&h->out) == 0) {
+    ar_buf_destroy(&h->out);
+    ar_buf_init(&h->out, (size_t)max_frame + AR_FRAME_PREFIX_MAX +
+                             ARENAD__FLUSH_AT);
+  }
+}
+
+int arenad_socket_path(const char *path, char *buf, size_t len) {
+  if (buf == NULL || len == 0)
+    return AR_EINVAL;
+  if (path == NULL)
+    return ar_socket_path(buf, len, 0); /* the rule shared with arenad */
+  size_t n = strlen(path);
+  if (n >= len || n >= AR_SOCKET_PATH_MAX) {
+    buf[0] = '\0';
+    return AR_ELIMIT;
+  }
+  memcpy(buf, path, n + 1);
+  return 0;
+}
+
+/* connect(2), carried on after a signal: a connect interrupted by one goes
+ * on in the background, so wait for it and read its outcome. Returns 0 or
+ * -1 with errno set. */
+static int connect_unix(int fd, const struct sockaddr_un *sa) {
+  if (connect(fd, (const struct sockaddr *)sa, sizeof *sa) == 0)
+    return 0;
+  if (errno != EINTR)
+    return -1;
+  struct pollfd p = {.fd = fd, .events = POLLOUT};
+  while (poll(&p, 1, -1) < 0)
+    if (errno != EINTR)
+      return -1;
+  int soerr = 0;
+  socklen_t sl = sizeof soerr;
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
+    return -1;
+  if (soerr != 0) {
+    errno = soerr;
+    return -1;
+  }
+  return 0;
+}
+
+int arenad_connect(const char *path, arenad_t **out) {
+  if (out == NULL)
+    return AR_EINVAL;
+  *out = NULL;
+
+  struct sockaddr_un sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sun_family = AF_UNIX;
+  int rc = arenad_socket_path(path, sa.sun_path, sizeof sa.sun_path);
+  if (rc == AR_EPERM)
+    errno = EPERM; /* the directory is not the user's alone */
+  if (rc < 0)
+    return rc == AR_EPERM ? AR_EIO : rc;
+
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return AR_EIO;
+  if (connect_unix(fd, &sa) < 0) {
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return AR_EIO;
+  }
+  return arenad_open_fd(fd, out);
+}
+
+int arenad_open_fd(int fd, arenad_t **out) {
+  if (out == NULL) {
+    if (fd >= 0)
+      close(fd);
+    return AR_EINVAL;
+  }
+  *out = NULL;
+  if (fd < 0)
+    return AR_EINVAL;
+  arenad_t *h = calloc(1, sizeof *h);
+  if (h == NULL) {
+    close(fd);
+    return AR_EINTERNAL;
+  }
+  h->fd = fd;
+  h->next_id = 1;
+  ar_buf_init(&h->in, 0);
+  ar_buf_init(&h->out, 0);
+  arenad__set_limits(h, AR_FRAME_MAX_DEFAULT, ARENAD_WINDOW_DEFAULT);
+  *out = h;
+  return 0;
+}
+
+void arenad_close(arenad_t *h) {
+  if (h == NULL)
+    return;
+  if (h->fd >= 0)
+    close(h->fd);
+  arenad__close_fds(h);
+  arenad__maps_destroy(h);
+  ar_buf_destroy(&h->in);
+  ar_buf_destroy(&h->out);
+  free(h->pend);
+  free(h->offsets);
+  free(h);
+}
+
+const char *arenad_error(const arenad_t *h) {
+  return h == NULL ? "no handle" : h->err;
+}
+
+const char *arenad_policy_name(arenad_policy_t policy) {
+  switch (policy) {
+  case ARENAD_POLICY_FIRST:
+    return "first";
+  case ARENAD_POLICY_NEXT:
+    return "next";
+  case ARENAD_POLICY_BEST:
+    return "best";
+  case ARENAD_POLICY_WORST:
+    return "worst";
+  case ARENAD_POLICY_BUDDY:
+    return "buddy";
+  default:
+    return "unknown";
+  }
+}
+
+arenad_policy_t arenad__policy(int wire) {
+  switch (wire) {
+  case ARENAD__POLICY__POLICY_FIRST:
+    return ARENAD_POLICY_FIRST;
+  case ARENAD__POLICY__POLICY_NEXT:
+    return ARENAD_POLICY_NEXT;
+  case ARENAD__POLICY__POLICY_BEST:
+    return ARENAD_POLICY_BEST;
+  case ARENAD__POLICY__POLICY_WORST:
+    return ARENAD_POLICY_WORST;
+  case ARENAD__POLICY__POLICY_BUDDY:
+    return ARENAD_POLICY_BUDDY;
+  default:
+    return ARENAD_POLICY_UNKNOWN;
+  }
+}

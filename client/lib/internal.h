@@ -1,0 +1,196 @@
+/*
+ * internal.h: what the files of libarenad share and nothing outside sees:
+ * the handle's layout, the wire layer (wire.c: framing, descriptors, reply
+ * validation), and the error helpers. Names are arenad__ (internal, not
+ * exported: the library is built with -fvisibility=hidden and a version
+ * script that lists the public API only).
+ */
+#ifndef ARENAD_INTERNAL_H
+#define ARENAD_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ar/frame.h"
+#include "arenad.h"
+#include "arenad.pb-c.h"
+
+/* Room for one error sentence (with the daemon's message in it). */
+#define ARENAD__ERR_LEN 256
+
+/* Descriptors received and not yet claimed by an attach reply. Only one is
+ * ever expected; a few more are room to see (and close) a misbehaving
+ * daemon's extras rather than have the kernel drop them silently. */
+#define ARENAD__FDS_MAX 4
+
+/* Bytes read from the socket at a time, at most. */
+#define ARENAD__READ_CHUNK ((size_t)64 << 10)
+
+/* Queued request bytes past which a submit sends them. */
+#define ARENAD__FLUSH_AT ((size_t)16 << 10)
+
+/* Bytes of the handle's scratch memory for unpacking a reply: enough for
+ * the reply to a ping, an alloc of 64 blocks or a free, so that the hot
+ * path allocates nothing. Larger replies take the rest from malloc. */
+#define ARENAD__SCRATCH 4096
+
+/* Queued pipelined requests past which a submit sends them: enough to
+ * make a send cheap per request, few enough that the daemon starts on them
+ * while the caller is still reading replies and queueing more. */
+#define ARENAD__FLUSH_BATCH 32
+
+/* The most pipelined requests the library keeps track of, whatever the
+ * daemon allows. */
+#define ARENAD__WINDOW_MAX ((size_t)1 << 16)
+
+/* An attached arena. The handle owns name, the mapping and fd. */
+typedef struct arenad__map_s {
+  char *name;
+  void *base;
+  uint64_t size;
+  int fd;
+  arenad_policy_t policy;
+  bool read_only;
+} arenad__map_t;
+
+/* A pipelined request waiting for its reply. */
+typedef struct arenad__pending_s {
+  uint64_t id;
+  uint64_t tag;
+  arenad_op_t op;
+  uint32_t count; /* alloc: blocks asked for */
+} arenad__pending_t;
+
+/*
+ * The handle. Invariants: fd >= 0 unless broken; ids are handed out from 1
+ * upwards (a Response with id 0 is the daemon's connection-level error);
+ * requests are answered in order, so pend[pend_head..] lists the pipelined
+ * requests oldest first, and while pend_len > 0 no blocking call runs;
+ * nfds descriptors sit in fds[] only between a read and the validation of
+ * the reply they came with.
+ */
+struct arenad_s {
+  int fd;          /* the socket; -1 once broken */
+  bool broken;     /* unusable: err keeps the first reason */
+  uint64_t next_id;
+  uint64_t max_frame; /* largest frame body accepted or sent */
+  size_t window;      /* most requests in flight on the pipeline */
+  ar_buf_t in;        /* bytes read, not yet decoded */
+  ar_buf_t out;       /* requests framed, not yet sent */
+  size_t unsent;      /* pipelined requests in out */
+
+  int fds[ARENAD__FDS_MAX];
+  size_t nfds;
+  bool fds_lost; /* more than fds[] holds, or a truncated control message */
+
+  arenad__pending_t *pend; /* ring of pend_cap entries */
+  size_t pend_cap, pend_head, pend_len;
+  uint64_t *offsets; /* arenad_result_t.offsets of the last collect */
+  size_t offsets_cap;
+
+  arenad__map_t *maps;
+  size_t nmaps;
+
+  /* protobuf-c unpacks replies with this allocator: bump allocation in
+   * scratch, malloc past its end (counted in spilled), reset at each
+   * unpack. A reply is freed before the next is unpacked. */
+  ProtobufCAllocator allocator;
+  size_t scratch_used;
+  size_t spilled;
+  _Alignas(16) unsigned char scratch[ARENAD__SCRATCH];
+
+  char err[ARENAD__ERR_LEN];
+};
+
+/* Stores a message (printf-style) as h's last error and returns code. */
+int arenad__fail(arenad_t *h, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Like arenad__fail, and makes h unusable: closes the socket and any
+ * received descriptor. The first reason is kept; a later one is ignored. */
+int arenad__break(arenad_t *h, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* 0 when h can send a request; AR_EIO (message unchanged) when broken. */
+int arenad__usable(arenad_t *h);
+
+/* Closes the received descriptors not yet claimed. */
+void arenad__close_fds(arenad_t *h);
+
+/* The handle's frame limits, after hello. */
+void arenad__set_limits(arenad_t *h, uint64_t max_frame, size_t window);
+
+/* Frames req (with the next id, stored in *id) at the end of the output
+ * queue. Returns 0; AR_ELIMIT for a request over the frame limit;
+ * AR_EINTERNAL without memory. Sends nothing. */
+int arenad__queue(arenad_t *h, Arenad__Request *req, uint64_t *id);
+
+/* Frames a ping, alloc or free request at the end of the output queue by
+ * hand (encode.c), with req->id as set. Returns 0 (*body and *len: where
+ * and how long the body is); 1 when req is of another kind (nothing done);
+ * AR_ELIMIT or AR_EINTERNAL as ar_frame_append (*len: the body's size). */
+int arenad__encode(arenad_t *h, const Arenad__Request *req, uint8_t **body,
+                   size_t *len);
+
+/* Sends the output queue, reading replies into the input buffer while the
+ * socket is full so that neither side can wait on the other forever.
+ * Returns 0 or AR_EIO (broken). */
+int arenad__flush(arenad_t *h);
+
+/* Whether a whole reply frame is already in the input buffer. */
+bool arenad__reply_ready(const arenad_t *h);
+
+/* Reads and unpacks the next reply (blocking). Returns 0 and a Response
+ * to be freed with arenad__response_free before the next read; or AR_EIO /
+ * AR_EPROTO (broken). Descriptors that arrive on the way are kept in
+ * h->fds. */
+int arenad__read_reply(arenad_t *h, Arenad__Response **out);
+
+/* Frees a reply of arenad__read_reply (NULL is allowed). */
+void arenad__response_free(arenad_t *h, Arenad__Response *r);
+
+/*
+ * Checks that r answers request `id` of kind `kind` (a Request body case).
+ * Returns the request's status: 0, or the daemon's code with its message
+ * as h's error; or, when r does not belong to the request (wrong id, wrong
+ * body, no body on success, id 0: the daemon giving up on the connection),
+ * AR_EPROTO or the daemon's code, h then broken. The caller tells the two
+ * apart with h->broken.
+ */
+int arenad__check_reply(arenad_t *h, const Arenad__Response *r, uint64_t id,
+                        int kind);
+
+/* The AR_E* code of a wire Status: 0, -status, or AR_EINTERNAL for a value
+ * this library does not know. */
+int arenad__status_code(int status);
+
+/*
+ * One blocking round trip: checks that h is usable and that nothing is
+ * pipelined, sends req, reads and checks the reply. `fds_ok`: whether a
+ * descriptor may come with it (attach); otherwise one breaks h.
+ *
+ * Returns what arenad__check_reply returns. *out is the Response (to be
+ * freed with arenad__response_free) whenever a valid reply came, whatever
+ * its status, so that a caller can read a body set on errors; NULL
+ * otherwise.
+ */
+int arenad__call(arenad_t *h, Arenad__Request *req, bool fds_ok,
+                 Arenad__Response **out);
+
+/* The public policy of a wire Policy. */
+arenad_policy_t arenad__policy(int wire);
+
+/* The attached arena called name, or NULL. */
+arenad__map_t *arenad__map_find(const arenad_t *h, const char *name);
+
+/* Unmaps and forgets every attached arena. */
+void arenad__maps_destroy(arenad_t *h);
+
+/* Copies src (NULL: "") into dst[size], truncating, NUL-terminated. */
+void arenad__copy_str(char *dst, size_t size, const char *src);
+
+/* AR_EINVAL with a message when name is NULL or empty, else 0. */
+int arenad__check_name(arenad_t *h, const char *name);
+
+#endif /* ARENAD_INTERNAL_H */

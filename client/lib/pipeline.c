@@ -1,0 +1,184 @@
+/*
+ * pipeline.c: requests submitted without waiting, replies collected in
+ * order. A ring of pending entries remembers, for each request in flight,
+ * its id, kind and the caller's tag, so each reply is checked against the
+ * request it answers exactly as a blocking call's is. Requests are sent in
+ * batches: when ARENAD__FLUSH_BATCH of them (or ARENAD__FLUSH_AT bytes)
+ * are queued, or when collect has no whole reply buffered and must wait; a
+ * collect that finds one buffered returns it without a system call.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static int op_kind(arenad_op_t op) {
+  switch (op) {
+  case ARENAD_OP_ALLOC:
+    return ARENAD__REQUEST__BODY_ALLOC;
+  case ARENAD_OP_FREE:
+    return ARENAD__REQUEST__BODY_FREE;
+  default:
+    return ARENAD__REQUEST__BODY_PING;
+  }
+}
+
+/* Queues req and remembers it as in flight. */
+static int submit(arenad_t *h, Arenad__Request *req, arenad_op_t op,
+                  uint32_t count, uint64_t tag) {
+  int rc = arenad__usable(h);
+  if (rc < 0)
+    return rc;
+  if (h->pend_len >= h->window)
+    return arenad__fail(h, AR_ELIMIT,
+                        "%zu requests are in flight: collect a reply first",
+                        h->pend_len);
+  if (h->pend_cap < h->window) {
+    /* The window only grows at hello, which runs with nothing in flight. */
+    arenad__pending_t *p = realloc(h->pend, h->window * sizeof *p);
+    if (p == NULL)
+      return arenad__fail(h, AR_EINTERNAL, "no memory for the pipeline");
+    h->pend = p;
+    h->pend_cap = h->window;
+    h->pend_head = 0;
+  }
+  if (ar_buf_len(&h->out) >= ARENAD__FLUSH_AT ||
+      h->unsent >= ARENAD__FLUSH_BATCH) {
+    rc = arenad__flush(h);
+    if (rc < 0)
+      return rc;
+  }
+  uint64_t id;
+  rc = arenad__queue(h, req, &id);
+  if (rc < 0)
+    return rc;
+  h->unsent++;
+  arenad__pending_t *p = &h->pend[(h->pend_head + h->pend_len) % h->pend_cap];
+  p->id = id;
+  p->tag = tag;
+  p->op = op;
+  p->count = count;
+  h->pend_len++;
+  return 0;
+}
+
+int arenad_submit_ping(arenad_t *h, uint64_t tag) {
+  Arenad__PingRequest body = ARENAD__PING_REQUEST__INIT;
+  Arenad__Request req = ARENAD__REQUEST__INIT;
+  req.body_case = ARENAD__REQUEST__BODY_PING;
+  req.ping = &body;
+  return submit(h, &req, ARENAD_OP_PING, 0, tag);
+}
+
+int arenad_submit_alloc(arenad_t *h, const char *name, uint64_t size,
+                        uint64_t align, uint32_t count, unsigned flags,
+                        uint64_t tag) {
+  int rc = arenad__check_name(h, name);
+  if (rc < 0)
+    return rc;
+  Arenad__AllocRequest body = ARENAD__ALLOC_REQUEST__INIT;
+  body.arena = (char *)name;
+  body.size = size;
+  body.alignment = align;
+  body.count = count;
+  body.detached = (flags & ARENAD_ALLOC_DETACHED) != 0;
+  Arenad__Request req = ARENAD__REQUEST__INIT;
+  req.body_case = ARENAD__REQUEST__BODY_ALLOC;
+  req.alloc = &body;
+  return submit(h, &req, ARENAD_OP_ALLOC, count != 0 ? count : 1, tag);
+}
+
+int arenad_submit_free(arenad_t *h, const char *name, const uint64_t *offsets,
+                       size_t n, uint64_t tag) {
+  int rc = arenad__check_name(h, name);
+  if (rc < 0)
+    return rc;
+  if (offsets == NULL || n == 0)
+    return arenad__fail(h, AR_EINVAL, "no offsets to free");
+  Arenad__FreeRequest body = ARENAD__FREE_REQUEST__INIT;
+  body.arena = (char *)name;
+  body.offsets = (uint64_t *)offsets; /* only read by pack */
+  body.n_offsets = n;
+  Arenad__Request req = ARENAD__REQUEST__INIT;
+  req.body_case = ARENAD__REQUEST__BODY_FREE;
+  req.free = &body;
+  return submit(h, &req, ARENAD_OP_FREE, 0, tag);
+}
+
+int arenad_flush(arenad_t *h) {
+  int rc = arenad__usable(h);
+  return rc < 0 ? rc : arenad__flush(h);
+}
+
+/* Copies an alloc reply's offsets to the handle's result array. */
+static int keep_offsets(arenad_t *h, const Arenad__AllocReply *ar,
+                        uint32_t count) {
+  if (ar->n_offsets != count)
+    return arenad__break(h, AR_EPROTO,
+                         "the daemon returned %zu offsets for %u blocks",
+                         ar->n_offsets, (unsigned)count);
+  if (h->offsets_cap < count) {
+    uint64_t *o = realloc(h->offsets, count * sizeof *o);
+    if (o == NULL)
+      return arenad__break(h, AR_EINTERNAL,
+                           "no memory for %u offsets (the reply is lost)",
+                           (unsigned)count);
+    h->offsets = o;
+    h->offsets_cap = count;
+  }
+  memcpy(h->offsets, ar->offsets, count * sizeof *h->offsets);
+  return 0;
+}
+
+int arenad_collect(arenad_t *h, arenad_result_t *res) {
+  int rc = arenad__usable(h);
+  if (rc < 0)
+    return rc;
+  if (res == NULL || h->pend_len == 0)
+    return arenad__fail(h, AR_EINVAL, res == NULL ? "no place for the result"
+                                                  : "nothing is in flight");
+  if (!arenad__reply_ready(h)) {
+    rc = arenad__flush(h);
+    if (rc < 0)
+      return rc;
+  }
+  Arenad__Response *r;
+  rc = arenad__read_reply(h, &r);
+  if (rc < 0)
+    return rc;
+  arenad__pending_t p = h->pend[h->pend_head];
+  h->pend_head = (h->pend_head + 1) % h->pend_cap;
+  h->pend_len--;
+
+  /* fatal: the code of a broken connection, 0 while it is fine. */
+  int status = arenad__check_reply(h, r, p.id, op_kind(p.op));
+  int fatal = h->broken ? status : 0;
+  if (fatal == 0 && (h->nfds > 0 || h->fds_lost))
+    fatal = arenad__break(h, AR_EPROTO, "the daemon passed a descriptor "
+                                        "with a pipelined reply");
+  memset(res, 0, sizeof *res);
+  res->op = p.op;
+  res->tag = p.tag;
+  res->status = status;
+  if (fatal == 0 && status == 0 && p.op == ARENAD_OP_ALLOC) {
+    fatal = keep_offsets(h, r->alloc, p.count);
+    res->offsets = h->offsets;
+    res->n_offsets = p.count;
+  }
+  if (fatal == 0 && p.op == ARENAD_OP_FREE && r->free != NULL)
+    res->freed = r->free->freed;
+  arenad__response_free(h, r);
+  if (fatal < 0) {
+    memset(res, 0, sizeof *res);
+    return fatal;
+  }
+  return 0;
+}
+
+size_t arenad_in_flight(const arenad_t *h) {
+  return h->pend_len;
+}
+
+size_t arenad_window(const arenad_t *h) {
+  return h->window;
+}

@@ -1,0 +1,317 @@
+/*
+ * wire.c: the library's side of the wire. Requests are packed into the
+ * output queue as varint-delimited frames and sent; replies are read into a
+ * bounded input buffer, framed with ar_frame_decode (which checks the
+ * declared length against the daemon's limit before a byte of the body is
+ * kept), unpacked, and checked against the request they must answer. Every
+ * read is a recvmsg, so a descriptor the daemon passes (attach) is caught
+ * wherever it arrives, and one that comes with any other reply is closed
+ * and counted as a protocol error rather than leaked.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+_Static_assert(ARENAD__STATUS__STATUS_INTERNAL == -AR_EWIRE_LAST,
+               "every wire status has an AR_E* code");
+_Static_assert((int)ARENAD__REQUEST__BODY_ALLOC ==
+                       (int)ARENAD__RESPONSE__BODY_ALLOC &&
+                   (int)ARENAD__REQUEST__BODY_STATS ==
+                       (int)ARENAD__RESPONSE__BODY_STATS,
+               "a reply's body case is its request's");
+
+int arenad__status_code(int status) {
+  if (status == ARENAD__STATUS__STATUS_OK)
+    return 0;
+  if (status > 0 && status <= -AR_EWIRE_LAST)
+    return -status;
+  return AR_EINTERNAL;
+}
+
+/* The name of a request kind ("alloc"), for messages. */
+static const char *kind_name(int kind) {
+  const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(
+      &arenad__request__descriptor, (unsigned)kind);
+  return f != NULL ? f->name : "none";
+}
+
+int arenad__queue(arenad_t *h, Arenad__Request *req, uint64_t *id) {
+  req->id = h->next_id;
+  uint8_t *body;
+  size_t len;
+  int rc = arenad__encode(h, req, &body, &len);
+  if (rc == AR_ELIMIT && len <= h->max_frame) {
+    /* Only a queue that holds other requests can be this full. */
+    rc = arenad__flush(h);
+    if (rc < 0)
+      return rc;
+    rc = arenad__encode(h, req, &body, &len);
+  }
+  if (rc == 1) { /* not a kind encode.c writes */
+    len = arenad__request__get_packed_size(req);
+    rc = len > h->max_frame ? AR_ELIMIT : ar_frame_append(&h->out, len, &body);
+    if (rc == AR_ELIMIT && len <= h->max_frame) {
+      rc = arenad__flush(h);
+      if (rc < 0)
+        return rc;
+      rc = ar_frame_append(&h->out, len, &body);
+    }
+    if (rc == 0)
+      arenad__request__pack(req, body);
+  }
+  if (rc == AR_ELIMIT && len > h->max_frame)
+    return arenad__fail(h, AR_ELIMIT,
+                        "a %s request of %zu bytes is over the frame limit "
+                        "of %llu bytes",
+                        kind_name((int)req->body_case), len,
+                        (unsigned long long)h->max_frame);
+  if (rc < 0)
+    return arenad__fail(h, rc, "no memory for a request of %zu bytes", len);
+  *id = h->next_id++;
+  return 0;
+}
+
+/* Keeps the descriptors that came with a message in h->fds. */
+static void take_fds(arenad_t *h, struct msghdr *msg) {
+  if (msg->msg_flags & MSG_CTRUNC)
+    h->fds_lost = true;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c != NULL;
+       c = CMSG_NXTHDR(msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+      continue;
+    size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    const unsigned char *data = CMSG_DATA(c);
+    for (size_t i = 0; i < n; i++) {
+      int fd;
+      memcpy(&fd, data + i * sizeof fd, sizeof fd);
+      if (h->nfds < ARENAD__FDS_MAX) {
+        h->fds[h->nfds++] = fd;
+      } else {
+        close(fd);
+        h->fds_lost = true;
+      }
+    }
+  }
+}
+
+/* Reads what the socket has (blocking until something) into the input
+ * buffer, never past its cap. Returns 0 or AR_EIO / AR_EINTERNAL (broken). */
+static int read_more(arenad_t *h) {
+  size_t room = h->in.max - ar_buf_len(&h->in);
+  size_t want = room < ARENAD__READ_CHUNK ? room : ARENAD__READ_CHUNK;
+  if (want == 0) /* a frame within the limit always fits: cannot happen */
+    return arenad__break(h, AR_EPROTO, "the reply buffer is full");
+  int rc = ar_buf_reserve(&h->in, want);
+  if (rc < 0)
+    return arenad__break(h, rc, "no memory to read a reply");
+
+  union {
+    struct cmsghdr align;
+    char buf[CMSG_SPACE(sizeof(int) * ARENAD__FDS_MAX)];
+  } cm;
+  size_t spare = ar_buf_spare_len(&h->in);
+  struct iovec iov = {.iov_base = ar_buf_spare(&h->in),
+                      .iov_len = spare < room ? spare : room};
+  struct msghdr msg = {.msg_iov = &iov,
+                       .msg_iovlen = 1,
+                       .msg_control = cm.buf,
+                       .msg_controllen = sizeof cm.buf};
+  ssize_t n;
+  do
+    n = recvmsg(h->fd, &msg, MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  if (n < 0)
+    return arenad__break(h, AR_EIO, "reading from the daemon: %s",
+                         strerror(errno));
+  take_fds(h, &msg);
+  if (n == 0)
+    return arenad__break(h, AR_EIO, "the daemon closed the connection");
+  ar_buf_commit(&h->in, (size_t)n);
+  return 0;
+}
+
+/* Waits until the socket takes more bytes, reading replies meanwhile (the
+ * daemon may be waiting for us to read before it reads more). */
+static int wait_writable(arenad_t *h) {
+  for (;;) {
+    bool can_read = ar_buf_len(&h->in) < h->in.max;
+    struct pollfd p = {.fd = h->fd,
+                       .events = (short)(POLLOUT | (can_read ? POLLIN : 0))};
+    if (poll(&p, 1, -1) < 0) {
+      if (errno == EINTR)
+        continue;
+      return arenad__break(h, AR_EIO, "poll: %s", strerror(errno));
+    }
+    if (p.revents & POLLIN) {
+      int rc = read_more(h);
+      if (rc < 0)
+        return rc;
+    }
+    /* POLLOUT, or POLLHUP / POLLERR, which the next send reports. */
+    if (p.revents & (POLLOUT | POLLHUP | POLLERR | POLLNVAL))
+      return 0;
+  }
+}
+
+int arenad__flush(arenad_t *h) {
+  while (ar_buf_len(&h->out) > 0) {
+    ssize_t n = send(h->fd, ar_buf_data(&h->out), ar_buf_len(&h->out),
+                     MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      ar_buf_consume(&h->out, (size_t)n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      int rc = wait_writable(h);
+      if (rc < 0)
+        return rc;
+      continue;
+    }
+    return arenad__break(h, AR_EIO, "writing to the daemon: %s",
+                         n < 0 ? strerror(errno) : "nothing written");
+  }
+  h->unsent = 0;
+  return 0;
+}
+
+/* The reply allocator (see struct arenad_s): most replies fit in the
+ * handle's scratch memory, so unpacking one costs no malloc and freeing it
+ * no walk over its fields. */
+static void *scratch_alloc(void *data, size_t size) {
+  arenad_t *h = data;
+  size_t at = (h->scratch_used + 15) & ~(size_t)15;
+  if (size <= ARENAD__SCRATCH && at <= ARENAD__SCRATCH - size) {
+    h->scratch_used = at + size;
+    return h->scratch + at;
+  }
+  h->spilled++;
+  return malloc(size);
+}
+
+static void scratch_free(void *data, void *p) {
+  arenad_t *h = data;
+  if ((unsigned char *)p >= h->scratch &&
+      (unsigned char *)p < h->scratch + ARENAD__SCRATCH)
+    return; /* reset at the next unpack */
+  free(p);
+}
+
+bool arenad__reply_ready(const arenad_t *h) {
+  ar_frame_t fr;
+  return ar_frame_decode(ar_buf_data(&h->in), ar_buf_len(&h->in),
+                         (size_t)h->max_frame, &fr) == AR_FRAME_COMPLETE;
+}
+
+int arenad__read_reply(arenad_t *h, Arenad__Response **out) {
+  *out = NULL;
+  for (;;) {
+    ar_frame_t fr;
+    const uint8_t *data = ar_buf_data(&h->in);
+    int rc = ar_frame_decode(data, ar_buf_len(&h->in), (size_t)h->max_frame,
+                             &fr);
+    if (rc == AR_FRAME_COMPLETE) {
+      size_t len = fr.end - fr.start;
+      h->allocator = (ProtobufCAllocator){
+          .alloc = scratch_alloc, .free = scratch_free, .allocator_data = h};
+      h->scratch_used = 0;
+      h->spilled = 0;
+      Arenad__Response *r =
+          arenad__response__unpack(&h->allocator, len, data + fr.start);
+      ar_buf_consume(&h->in, fr.end);
+      if (r == NULL)
+        return arenad__break(h, AR_EPROTO,
+                             "the daemon sent %zu bytes that are not a "
+                             "Response",
+                             len);
+      *out = r;
+      return 0;
+    }
+    if (rc == AR_ELIMIT)
+      return arenad__break(h, AR_EPROTO,
+                           "the daemon sent a frame over the limit of %llu "
+                           "bytes",
+                           (unsigned long long)h->max_frame);
+    if (rc < 0)
+      return arenad__break(h, AR_EPROTO,
+                           "the daemon sent a malformed frame length");
+    rc = read_more(h);
+    if (rc < 0)
+      return rc;
+  }
+}
+
+void arenad__response_free(arenad_t *h, Arenad__Response *r) {
+  /* All in scratch: nothing to free one by one. */
+  if (r != NULL && h->spilled > 0)
+    arenad__response__free_unpacked(r, &h->allocator);
+  h->scratch_used = 0;
+  h->spilled = 0;
+}
+
+int arenad__check_reply(arenad_t *h, const Arenad__Response *r, uint64_t id,
+                        int kind) {
+  int code = arenad__status_code(r->status);
+  const char *msg = r->message != NULL ? r->message : "";
+
+  if (r->id == 0 && code < 0 && r->body_case == ARENAD__RESPONSE__BODY__NOT_SET)
+    return arenad__break(h, code, "the daemon closed the connection: %s",
+                         msg[0] != '\0' ? msg : ar_strerror(code));
+  if (r->id != id)
+    return arenad__break(h, AR_EPROTO,
+                         "reply id %llu does not answer request %llu (%s)",
+                         (unsigned long long)r->id, (unsigned long long)id,
+                         kind_name(kind));
+  if (r->body_case != ARENAD__RESPONSE__BODY__NOT_SET &&
+      (int)r->body_case != kind)
+    return arenad__break(h, AR_EPROTO, "a %s reply answers a %s request",
+                         kind_name((int)r->body_case), kind_name(kind));
+  if (code == 0 && r->body_case == ARENAD__RESPONSE__BODY__NOT_SET)
+    return arenad__break(h, AR_EPROTO,
+                         "the reply to a %s request has no body",
+                         kind_name(kind));
+  if (code < 0)
+    return arenad__fail(h, code, "%s", msg[0] != '\0' ? msg : ar_strerror(code));
+  return 0;
+}
+
+int arenad__call(arenad_t *h, Arenad__Request *req, bool fds_ok,
+                 Arenad__Response **out) {
+  *out = NULL;
+  int rc = arenad__usable(h);
+  if (rc < 0)
+    return rc;
+  if (h->pend_len > 0)
+    return arenad__fail(h, AR_EINVAL,
+                        "%zu pipelined requests are in flight: collect them "
+                        "first",
+                        h->pend_len);
+  uint64_t id;
+  rc = arenad__queue(h, req, &id);
+  if (rc < 0)
+    return rc;
+  rc = arenad__flush(h);
+  if (rc < 0)
+    return rc;
+  Arenad__Response *r;
+  rc = arenad__read_reply(h, &r);
+  if (rc < 0)
+    return rc;
+  rc = arenad__check_reply(h, r, id, (int)req->body_case);
+  if (!h->broken && !fds_ok && (h->nfds > 0 || h->fds_lost))
+    rc = arenad__break(h, AR_EPROTO,
+                       "the daemon passed a descriptor with a %s reply",
+                       kind_name((int)req->body_case));
+  if (h->broken) {
+    arenad__response_free(h, r);
+    return rc;
+  }
+  *out = r;
+  return rc;
+}

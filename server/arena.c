@@ -1,0 +1,234 @@
+/*
+ * arena.c: an arena's segment, engine and records kept in step (see
+ * arena.h). Every operation that changes the engine changes the records in
+ * the same call, with the fallible steps (reservations, the engine's own
+ * call) first, so that an error leaves both as they were.
+ */
+#include "arena.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ar/error.h"
+
+int ad_arena_create(const ad_arena_conf_t *conf, uint64_t id,
+                    ad_blocks_t *pools, ad_arena_t **out, char *err,
+                    size_t errlen) {
+  ad_arena_t *a = calloc(1, sizeof(*a));
+  if (a == NULL) {
+    snprintf(err, errlen, "out of memory");
+    return AR_EINTERNAL;
+  }
+  a->id = id;
+  snprintf(a->name, sizeof(a->name), "%s", conf->name);
+  a->policy = (ar_policy_t)conf->policy;
+  a->size = conf->size;
+  a->pools = pools;
+  a->conf = *conf;
+  a->seg.fd = -1;
+
+  int rc = ad_blocktab_init(&a->table);
+  if (rc < 0) {
+    snprintf(err, errlen, "out of memory");
+    free(a);
+    return rc;
+  }
+  rc = ad_segment_create(&a->seg, a->name, a->size, err, errlen);
+  if (rc == 0) {
+    rc = ar_engine_create(a->policy, a->size, a->seg.base, &a->engine);
+    if (rc < 0)
+      snprintf(err, errlen, "the %s engine refused a size of %llu bytes: %s",
+               ar_policy_name(a->policy), (unsigned long long)a->size,
+               ar_strerror(rc));
+  }
+  if (rc < 0) {
+    ad_arena_destroy(a);
+    return rc;
+  }
+  *out = a;
+  return 0;
+}
+
+void ad_arena_destroy(ad_arena_t *a) {
+  if (a == NULL)
+    return;
+  if (a->table.slots != NULL) {
+    for (size_t i = 0; i < ad_blocktab_slots(&a->table); i++) {
+      ad_block_t *blk = ad_blocktab_at(&a->table, i);
+      if (blk == NULL)
+        continue;
+      while (blk->holds != NULL)
+        ad_hold_drop(a->pools, blk->holds);
+      ad_block_undetach(blk);
+      ad_block_delete(a->pools, blk);
+    }
+    ad_blocktab_fini(&a->table);
+  }
+  ar_engine_destroy(a->engine);
+  ad_segment_destroy(&a->seg);
+  free(a);
+}
+
+/* Sets the block detached, so that it lives on with no holder. */
+static void make_detached(ad_arena_t *a, ad_block_t *blk) {
+  if (!blk->detached) {
+    blk->detached = true;
+    blk->refcount++;
+    a->detached_blocks++;
+  }
+}
+
+/* Drops the reference `hold` stands for (or the detached one when hold is
+ * NULL), the engine freeing the block first when it is the last. Returns 0
+ * or the engine's error (nothing changed). */
+static int drop_ref(ad_arena_t *a, ad_block_t *blk, ad_hold_t *hold,
+                    ad_freed_t *freed) {
+  if (blk->refcount == 1) {
+    ar_block_t out;
+    bool corrupt = false;
+    int rc = ar_engine_free(a->engine, blk->payload, &out, &corrupt);
+    if (rc < 0)
+      return rc;
+    freed->blocks++;
+    freed->bytes += out.size;
+    if (corrupt) {
+      freed->corruptions++;
+      a->corruptions++;
+    }
+  }
+  if (hold != NULL) {
+    ad_hold_drop(a->pools, hold);
+  } else {
+    ad_block_undetach(blk);
+    a->detached_blocks--;
+  }
+  if (blk->refcount == 0) {
+    ad_blocktab_remove(&a->table, blk);
+    ad_block_delete(a->pools, blk);
+  }
+  return 0;
+}
+
+int ad_arena_alloc(ad_arena_t *a, ad_holder_t *holder, uint64_t n,
+                   uint64_t align, uint32_t count, uint64_t *offsets) {
+  if (ad_blocktab_reserve(&a->table, count) < 0 ||
+      ad_blocks_reserve(a->pools, count, holder != NULL ? count : 0) < 0)
+    return AR_EINTERNAL;
+
+  for (uint32_t i = 0; i < count; i++) {
+    ar_block_t b;
+    int rc = ar_engine_alloc(a->engine, n, align, &b);
+    if (rc < 0) {
+      /* All or nothing: give back the ones placed, newest first. */
+      ad_freed_t ignored = {0, 0, 0};
+      while (i-- > 0) {
+        ad_block_t *blk = ad_blocktab_find(&a->table, offsets[i]);
+        ad_hold_t *hold = holder != NULL ? blk->holds : NULL;
+        if (drop_ref(a, blk, hold, &ignored) < 0 && hold != NULL) {
+          /* The engine could not take it back: keep it, detached. */
+          make_detached(a, blk);
+          ad_hold_drop(a->pools, hold);
+        }
+      }
+      return rc;
+    }
+    ad_block_t *blk = ad_block_new(a->pools, b.payload, a, holder == NULL);
+    ad_blocktab_insert(&a->table, blk);
+    if (holder != NULL)
+      ad_hold_add(a->pools, blk, holder);
+    else
+      a->detached_blocks++;
+    offsets[i] = b.payload;
+  }
+  return 0;
+}
+
+int ad_arena_free(ad_arena_t *a, ad_holder_t *holder, uint64_t payload,
+                  ad_freed_t *freed) {
+  ad_block_t *blk = ad_blocktab_find(&a->table, payload);
+  if (blk == NULL) {
+    /* Not ours, so not the engine's either: let it refuse and count the
+     * bad free. Should it accept, the records had lost a block. */
+    int rc = ar_engine_free(a->engine, payload, NULL, NULL);
+    return rc == 0 ? AR_EINTERNAL : rc;
+  }
+  ad_hold_t *hold = ad_block_hold_of(blk, holder);
+  if (hold == NULL && !blk->detached) {
+    a->permission_denied++;
+    return AR_EPERM;
+  }
+  return drop_ref(a, blk, hold, freed);
+}
+
+void ad_holder_reclaim(ad_holder_t *holder, ad_freed_t *freed) {
+  ad_hold_t *hold;
+  while ((hold = ad_holder_first(holder)) != NULL) {
+    ad_block_t *blk = hold->block;
+    ad_arena_t *a = blk->arena;
+    if (drop_ref(a, blk, hold, freed) < 0) {
+      make_detached(a, blk);
+      ad_hold_drop(a->pools, hold);
+    }
+  }
+}
+
+static int check_fail(ar_check_report_t *report, const char *invariant,
+                      uint64_t offset, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int check_fail(ar_check_report_t *report, const char *invariant,
+                      uint64_t offset, const char *fmt, ...) {
+  if (report != NULL) {
+    va_list ap;
+    report->invariant = invariant;
+    report->offset = offset;
+    va_start(ap, fmt);
+    vsnprintf(report->detail, sizeof(report->detail), fmt, ap);
+    va_end(ap);
+  }
+  return AR_ECORRUPT;
+}
+
+int ad_arena_check(const ad_arena_t *a, ar_check_report_t *report) {
+  int rc = ar_engine_check(a->engine, report);
+  if (rc < 0)
+    return rc;
+
+  ar_engine_stats_t st;
+  ar_engine_stats(a->engine, &st);
+  if (st.live_blocks != ad_blocktab_count(&a->table))
+    return check_fail(report, "daemon-record-per-block", 0,
+                      "the engine has %llu live blocks, the daemon %zu "
+                      "records",
+                      (unsigned long long)st.live_blocks,
+                      ad_blocktab_count(&a->table));
+
+  uint64_t detached = 0;
+  for (size_t i = 0; i < ad_blocktab_slots(&a->table); i++) {
+    const ad_block_t *blk = ad_blocktab_at(&a->table, i);
+    if (blk == NULL)
+      continue;
+    ar_block_t b;
+    if (ar_engine_find(a->engine, blk->payload, &b) < 0)
+      return check_fail(report, "daemon-record-is-live-block", blk->payload,
+                        "a record names payload %llu, which the engine does "
+                        "not have",
+                        (unsigned long long)blk->payload);
+    const char *broken = ad_blocks_check_block(blk);
+    if (broken == NULL && blk->arena != a)
+      broken = "record-in-its-arena";
+    if (broken != NULL)
+      return check_fail(report, broken, blk->payload,
+                        "the record of the block at %llu breaks %s",
+                        (unsigned long long)blk->payload, broken);
+    detached += blk->detached;
+  }
+  if (detached != a->detached_blocks)
+    return check_fail(report, "daemon-detached-count", 0,
+                      "%llu records are detached, the count says %llu",
+                      (unsigned long long)detached,
+                      (unsigned long long)a->detached_blocks);
+  return 0;
+}

@@ -1,0 +1,112 @@
+/*
+ * arena.h: one named arena as the daemon runs it: a segment (the memfd and
+ * its mapping), the policy engine that places blocks in it, and the
+ * records of who holds each live block (blocks.h). Requests reach an
+ * arena through the functions below, which keep the engine and the
+ * records in step: a block is in the engine exactly when it has a record.
+ * The arena does no arithmetic on free space (the engine's job) and no
+ * I/O besides creating its segment.
+ */
+#ifndef AD_ARENA_H
+#define AD_ARENA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ar/engine.h"
+#include "blocks.h"
+#include "config.h"
+#include "segment.h"
+
+typedef struct ad_arena_s {
+  uint64_t id; /* unique for the daemon's life, never reused (issue 5:
+                  a connection's attachment names an arena by id) */
+  char name[AD_ARENA_NAME_MAX + 1];
+  ar_policy_t policy;
+  uint64_t size;
+  ad_segment_t seg;
+  ar_engine_t *engine;  /* owned; writes block headers in seg */
+  ad_blocktab_t table;  /* payload -> record, one per live block */
+  ad_blocks_t *pools;   /* the daemon's; borrowed */
+
+  /* Access and quotas, kept from the configuration for issue 5; nothing
+   * enforces them yet (the configuration refuses them). */
+  ad_arena_conf_t conf;
+
+  /* Counters and gauges (ArenaSummary's daemon fields). */
+  uint64_t detached_blocks;      /* now */
+  uint32_t attached_connections; /* now: connections that attached */
+  uint64_t permission_denied;    /* requests on it refused */
+  uint64_t quota_refused;        /* always 0 until quotas exist */
+  uint64_t corruptions;          /* headers found overwritten on free */
+} ad_arena_t;
+
+/*
+ * Creates the arena `conf` describes: segment, engine and an empty table.
+ * Returns 0 and stores it in *out (freed with ad_arena_destroy); AR_ENOMEM
+ * when the segment's memory cannot be reserved; AR_EINVAL for a size the
+ * engine refuses; AR_EINTERNAL otherwise. On an error err says why.
+ */
+int ad_arena_create(const ad_arena_conf_t *conf, uint64_t id,
+                    ad_blocks_t *pools, ad_arena_t **out, char *err,
+                    size_t errlen);
+
+/* Drops every record (and its holds, from whatever holder has them), then
+ * frees the engine and the segment. NULL is allowed. */
+void ad_arena_destroy(ad_arena_t *a);
+
+/*
+ * Allocates `count` blocks of n bytes aligned to `align`, all or nothing,
+ * held by `holder`, or detached when holder is NULL. Stores the payload
+ * offsets in offsets[0..count). Returns 0; AR_EINVAL for a bad n or align;
+ * AR_ENOMEM when they do not all fit (the ones placed are freed again);
+ * AR_EINTERNAL when the daemon's own memory runs out. Nothing changes on
+ * an error (but the next-fit rover, see AllocRequest in the proto).
+ */
+int ad_arena_alloc(ad_arena_t *a, ad_holder_t *holder, uint64_t n,
+                   uint64_t align, uint32_t count, uint64_t *offsets);
+
+/* What a free or a reclamation did. */
+typedef struct ad_freed_s {
+  uint64_t blocks;      /* blocks that went back to the free space */
+  uint64_t bytes;       /* their block bytes */
+  uint64_t corruptions; /* of those, blocks whose header was overwritten */
+} ad_freed_t;
+
+/*
+ * Drops holder's reference to the block at `payload`; when holder holds
+ * none and the block is detached, drops the detached reference instead.
+ * When the last reference goes, the engine frees the block (adding it to
+ * *freed). Returns 0; AR_EINVAL when payload is not a live block's
+ * (unknown, misaligned, already freed; the engine counts it as a bad free);
+ * AR_EPERM when others hold it and holder does not (counted in
+ * permission_denied); AR_EINTERNAL when the engine's memory runs out
+ * (nothing changes).
+ */
+int ad_arena_free(ad_arena_t *a, ad_holder_t *holder, uint64_t payload,
+                  ad_freed_t *freed);
+
+/*
+ * Drops every reference `holder` holds, in every arena (its holds say
+ * which), freeing the blocks whose last reference that was. Adds what was
+ * freed to *freed. A block the engine cannot free for want of memory is
+ * kept, detached, rather than lost.
+ */
+void ad_holder_reclaim(ad_holder_t *holder, ad_freed_t *freed);
+
+/* The record of the live block at payload, or NULL. */
+static inline ad_block_t *ad_arena_block(const ad_arena_t *a,
+                                         uint64_t payload) {
+  return ad_blocktab_find(&a->table, payload);
+}
+
+/*
+ * The engine's integrity check, then the daemon's own: every record is a
+ * live block of the engine and keeps the invariants of blocks.h, there is
+ * one record per live block, and the detached count is right. Returns 0,
+ * or AR_ECORRUPT with *report filled. O(blocks).
+ */
+int ad_arena_check(const ad_arena_t *a, ar_check_report_t *report);
+
+#endif /* AD_ARENA_H */

@@ -1,0 +1,308 @@
+/*
+ * blocks.c: the records of who holds which block (see blocks.h): the pools
+ * they come from, the payload-keyed hash table, and the two lists every
+ * hold is on. All of it is O(1) per operation except a block's list of
+ * holds, which is walked (a block has one holder but for shared blocks).
+ */
+#include "blocks.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "ar/error.h"
+
+#define POOL_CHUNK 256    /* objects per pool chunk */
+#define TAB_MIN_SLOTS 64  /* a fresh table's capacity */
+
+/* ---- Pools -------------------------------------------------------------- */
+
+static void pool_init(ad_pool_t *p, size_t obj_size) {
+  memset(p, 0, sizeof(*p));
+  if (obj_size < sizeof(void *))
+    obj_size = sizeof(void *);
+  p->obj_size = (obj_size + sizeof(void *) - 1) & ~(sizeof(void *) - 1);
+  p->per_chunk = POOL_CHUNK;
+}
+
+static void pool_fini(ad_pool_t *p) {
+  while (p->chunks != NULL) {
+    void *next = *(void **)p->chunks;
+    free(p->chunks);
+    p->chunks = next;
+  }
+  p->free = NULL;
+  p->nfree = 0;
+}
+
+/* A chunk is a link word followed by per_chunk objects. */
+static int pool_grow(ad_pool_t *p) {
+  size_t head = sizeof(void *);
+  unsigned char *c = malloc(head + p->per_chunk * p->obj_size);
+  if (c == NULL)
+    return AR_EINTERNAL;
+  *(void **)c = p->chunks;
+  p->chunks = c;
+  for (size_t i = 0; i < p->per_chunk; i++) {
+    void *obj = c + head + i * p->obj_size;
+    *(void **)obj = p->free;
+    p->free = obj;
+  }
+  p->nfree += p->per_chunk;
+  return 0;
+}
+
+static int pool_reserve(ad_pool_t *p, size_t n) {
+  while (p->nfree < n)
+    if (pool_grow(p) < 0)
+      return AR_EINTERNAL;
+  return 0;
+}
+
+/* An object from a reserved pool. */
+static void *pool_get(ad_pool_t *p) {
+  void *obj = p->free;
+  p->free = *(void **)obj;
+  p->nfree--;
+  p->live++;
+  return obj;
+}
+
+static void pool_put(ad_pool_t *p, void *obj) {
+  *(void **)obj = p->free;
+  p->free = obj;
+  p->nfree++;
+  p->live--;
+}
+
+void ad_blocks_init(ad_blocks_t *b) {
+  pool_init(&b->blocks, sizeof(ad_block_t));
+  pool_init(&b->holds, sizeof(ad_hold_t));
+}
+
+void ad_blocks_fini(ad_blocks_t *b) {
+  pool_fini(&b->blocks);
+  pool_fini(&b->holds);
+}
+
+int ad_blocks_reserve(ad_blocks_t *b, size_t nblocks, size_t nholds) {
+  if (pool_reserve(&b->blocks, nblocks) < 0 ||
+      pool_reserve(&b->holds, nholds) < 0)
+    return AR_EINTERNAL;
+  return 0;
+}
+
+/* ---- Records and holds -------------------------------------------------- */
+
+ad_block_t *ad_block_new(ad_blocks_t *b, uint64_t payload,
+                         struct ad_arena_s *arena, bool detached) {
+  ad_block_t *blk = pool_get(&b->blocks);
+  blk->payload = payload;
+  blk->arena = arena;
+  blk->holds = NULL;
+  blk->detached = detached;
+  blk->refcount = detached ? 1 : 0;
+  return blk;
+}
+
+void ad_block_delete(ad_blocks_t *b, ad_block_t *blk) {
+  pool_put(&b->blocks, blk);
+}
+
+ad_hold_t *ad_hold_add(ad_blocks_t *b, ad_block_t *blk, ad_holder_t *h) {
+  ad_hold_t *hold = pool_get(&b->holds);
+  hold->block = blk;
+  hold->holder = h;
+
+  /* The block's list keeps the order references were taken. */
+  hold->block_next = NULL;
+  ad_hold_t **tail = &blk->holds;
+  while (*tail != NULL)
+    tail = &(*tail)->block_next;
+  *tail = hold;
+  blk->refcount++;
+
+  hold->holder_prev = NULL;
+  hold->holder_next = h->holds;
+  if (h->holds != NULL)
+    h->holds->holder_prev = hold;
+  h->holds = hold;
+  h->nholds++;
+  return hold;
+}
+
+uint32_t ad_hold_drop(ad_blocks_t *b, ad_hold_t *hold) {
+  ad_block_t *blk = hold->block;
+  ad_holder_t *h = hold->holder;
+
+  ad_hold_t **pp = &blk->holds;
+  while (*pp != hold)
+    pp = &(*pp)->block_next;
+  *pp = hold->block_next;
+  blk->refcount--;
+
+  if (hold->holder_prev != NULL)
+    hold->holder_prev->holder_next = hold->holder_next;
+  else
+    h->holds = hold->holder_next;
+  if (hold->holder_next != NULL)
+    hold->holder_next->holder_prev = hold->holder_prev;
+  h->nholds--;
+
+  pool_put(&b->holds, hold);
+  return blk->refcount;
+}
+
+uint32_t ad_block_undetach(ad_block_t *blk) {
+  if (blk->detached) {
+    blk->detached = false;
+    blk->refcount--;
+  }
+  return blk->refcount;
+}
+
+ad_hold_t *ad_block_hold_of(const ad_block_t *blk, const ad_holder_t *h) {
+  for (ad_hold_t *hold = blk->holds; hold != NULL; hold = hold->block_next)
+    if (hold->holder == h)
+      return hold;
+  return NULL;
+}
+
+uint32_t ad_block_nholds(const ad_block_t *blk) {
+  uint32_t n = 0;
+  for (const ad_hold_t *hold = blk->holds; hold != NULL;
+       hold = hold->block_next)
+    n++;
+  return n;
+}
+
+const char *ad_blocks_check_block(const ad_block_t *blk) {
+  uint32_t n = 0;
+  for (const ad_hold_t *hold = blk->holds; hold != NULL;
+       hold = hold->block_next) {
+    if (hold->block != blk)
+      return "hold-points-to-its-block";
+    if (hold->holder == NULL)
+      return "hold-has-a-holder";
+    n++;
+  }
+  if (blk->refcount != n + (blk->detached ? 1 : 0))
+    return "refcount-counts-holds";
+  if (blk->refcount == 0)
+    return "live-record-is-referenced";
+  return NULL;
+}
+
+void ad_holder_init(ad_holder_t *h, uint64_t id, uint32_t pid, uint32_t uid,
+                    uint32_t gid, const char *name) {
+  h->id = id;
+  h->pid = pid;
+  h->uid = uid;
+  h->gid = gid;
+  h->name = name;
+  h->holds = NULL;
+  h->nholds = 0;
+}
+
+/* ---- The table ---------------------------------------------------------- */
+
+/* Fibonacci hashing: payloads are multiples of 16, whose low bits carry
+ * nothing; the product's top bits mix them all. */
+static size_t home_slot(const ad_blocktab_t *t, uint64_t payload) {
+  return (size_t)((payload * UINT64_C(0x9e3779b97f4a7c15)) >> t->shift);
+}
+
+static unsigned log2_of(size_t pow2) {
+  unsigned n = 0;
+  while (((size_t)1 << n) < pow2)
+    n++;
+  return n;
+}
+
+static int tab_alloc(ad_blocktab_t *t, size_t slots) {
+  ad_block_t **s = calloc(slots, sizeof(*s));
+  if (s == NULL)
+    return AR_EINTERNAL;
+  t->slots = s;
+  t->mask = slots - 1;
+  t->shift = 64 - log2_of(slots);
+  return 0;
+}
+
+int ad_blocktab_init(ad_blocktab_t *t) {
+  t->count = 0;
+  return tab_alloc(t, TAB_MIN_SLOTS);
+}
+
+void ad_blocktab_fini(ad_blocktab_t *t) {
+  free(t->slots);
+  t->slots = NULL;
+  t->count = 0;
+}
+
+static void tab_put(ad_blocktab_t *t, ad_block_t *blk) {
+  size_t i = home_slot(t, blk->payload);
+  while (t->slots[i] != NULL)
+    i = (i + 1) & t->mask;
+  t->slots[i] = blk;
+}
+
+int ad_blocktab_reserve(ad_blocktab_t *t, size_t n) {
+  size_t slots = t->mask + 1;
+  if (n > SIZE_MAX / 4 - t->count)
+    return AR_EINTERNAL;
+  if ((t->count + n) * 2 <= slots)
+    return 0;
+  while ((t->count + n) * 2 > slots)
+    slots *= 2;
+
+  ad_blocktab_t old = *t;
+  if (tab_alloc(t, slots) < 0) {
+    *t = old;
+    return AR_EINTERNAL;
+  }
+  for (size_t i = 0; i <= old.mask; i++)
+    if (old.slots[i] != NULL)
+      tab_put(t, old.slots[i]);
+  free(old.slots);
+  return 0;
+}
+
+ad_block_t *ad_blocktab_find(const ad_blocktab_t *t, uint64_t payload) {
+  size_t i = home_slot(t, payload);
+  for (;;) {
+    ad_block_t *blk = t->slots[i];
+    if (blk == NULL || blk->payload == payload)
+      return blk;
+    i = (i + 1) & t->mask;
+  }
+}
+
+void ad_blocktab_insert(ad_blocktab_t *t, ad_block_t *blk) {
+  tab_put(t, blk);
+  t->count++;
+}
+
+/* Backward-shift deletion: the entries after the hole that may move into
+ * it (their home is not cyclically within (hole, here]) do, so that no
+ * probe sequence is ever cut and no tombstone is needed. */
+void ad_blocktab_remove(ad_blocktab_t *t, const ad_block_t *blk) {
+  size_t i = home_slot(t, blk->payload);
+  while (t->slots[i] != blk)
+    i = (i + 1) & t->mask;
+
+  size_t j = i;
+  for (;;) {
+    j = (j + 1) & t->mask;
+    ad_block_t *e = t->slots[j];
+    if (e == NULL)
+      break;
+    size_t k = home_slot(t, e->payload);
+    bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
+    if (stays)
+      continue;
+    t->slots[i] = e;
+    i = j;
+  }
+  t->slots[i] = NULL;
+  t->count--;
+}

@@ -1,0 +1,180 @@
+/*
+ * blocks.h: who holds which block. The engine knows where blocks are; this
+ * module knows who keeps them alive, so that a connection's blocks can be
+ * freed when it goes, a free of someone else's block can be refused, and
+ * (issue 5) references can be retained, released and transferred.
+ *
+ * Three records, in the daemon's memory only (never in the segment):
+ *
+ *   ad_block_t   one live block of an arena, found by its payload offset
+ *                in the arena's ad_blocktab_t;
+ *   ad_holder_t  one party that can hold references: a connection;
+ *   ad_hold_t    one reference: a (block, holder) pair, linked into both
+ *                the block's list of holds and the holder's list, so that
+ *                a block lists its holders (inspection, transfer) and a
+ *                holder's blocks are dropped in O(blocks held) when it
+ *                goes.
+ *
+ * Invariants (checked by ad_blocks_check_block):
+ *   - block->refcount == number of holds on block->holds + block->detached;
+ *   - a live record has refcount >= 1; when it drops to 0 the arena frees
+ *     the block and deletes the record;
+ *   - every hold is on exactly one block's list and one holder's list, and
+ *     points back to both;
+ *   - a holder's nholds is the length of its list.
+ *
+ * Records and holds come from pools (ad_blocks_t) that keep freed objects
+ * for reuse, so the hot path of alloc and free costs no malloc. A pool can
+ * be reserved ahead, so that a multi-block allocation never fails half way
+ * for want of a record. Nothing here touches an engine or does I/O.
+ */
+#ifndef AD_BLOCKS_H
+#define AD_BLOCKS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ad_arena_s;
+typedef struct ad_block_s ad_block_t;
+typedef struct ad_hold_s ad_hold_t;
+typedef struct ad_holder_s ad_holder_t;
+
+/* One reference to a block. Read-only outside blocks.c. */
+struct ad_hold_s {
+  ad_block_t *block;
+  ad_holder_t *holder;
+  ad_hold_t *block_next;  /* next hold on the same block, oldest first */
+  ad_hold_t *holder_prev; /* the holder's list: doubly linked */
+  ad_hold_t *holder_next;
+};
+
+/* One live block. Read-only outside blocks.c, except `arena`. */
+struct ad_block_s {
+  uint64_t payload;          /* the key: the offset clients use */
+  struct ad_arena_s *arena;  /* the arena it lives in (not used here) */
+  ad_hold_t *holds;          /* the holders' references, oldest first */
+  uint32_t refcount;         /* holds + detached */
+  bool detached;             /* a reference held by no connection */
+};
+
+/* A party that holds references: embedded in a connection, whose identity
+ * it carries for inspection (Holder in the proto). The identity fields are
+ * set by the owner; the list is private to blocks.c. */
+struct ad_holder_s {
+  uint64_t id;       /* the connection id */
+  uint32_t pid, uid, gid;
+  const char *name;  /* the client's name from hello; borrowed, never NULL */
+  ad_hold_t *holds;  /* private: most recent first */
+  uint64_t nholds;   /* read-only */
+};
+
+/* A free-list pool of fixed-size objects, grown in chunks, never shrunk
+ * (its high-water mark stays allocated until ad_pool_fini). */
+typedef struct ad_pool_s {
+  void *free;       /* private: free objects, linked through their first word */
+  void *chunks;     /* private: allocated chunks, linked the same way */
+  size_t obj_size;  /* read-only */
+  size_t per_chunk; /* read-only */
+  size_t nfree;     /* read-only: objects on the free list */
+  size_t live;      /* read-only: objects handed out */
+} ad_pool_t;
+
+/* The pools of records and holds, one set per daemon. */
+typedef struct ad_blocks_s {
+  ad_pool_t blocks;
+  ad_pool_t holds;
+} ad_blocks_t;
+
+void ad_blocks_init(ad_blocks_t *b);
+void ad_blocks_fini(ad_blocks_t *b); /* every object must be back */
+
+/* Makes sure the next nblocks ad_block_new and nholds ad_hold_add calls
+ * cannot fail. Returns 0, or AR_EINTERNAL when memory runs out. */
+int ad_blocks_reserve(ad_blocks_t *b, size_t nblocks, size_t nholds);
+
+/* A new record for the block at `payload` with no holds and refcount 0,
+ * detached when `detached` (refcount 1). Needs a reservation. The caller
+ * inserts it into its table and adds a hold (or made it detached). */
+ad_block_t *ad_block_new(ad_blocks_t *b, uint64_t payload,
+                         struct ad_arena_s *arena, bool detached);
+
+/* Gives back a record with refcount 0; the caller has removed it from its
+ * table. */
+void ad_block_delete(ad_blocks_t *b, ad_block_t *blk);
+
+/* Adds a reference to blk held by h (refcount + 1) and returns it. Needs a
+ * reservation. */
+ad_hold_t *ad_hold_add(ad_blocks_t *b, ad_block_t *blk, ad_holder_t *h);
+
+/* Drops one reference (refcount - 1) and gives the hold back. Returns the
+ * block's refcount after: at 0 the caller frees the block and deletes the
+ * record. */
+uint32_t ad_hold_drop(ad_blocks_t *b, ad_hold_t *hold);
+
+/* Drops the detached reference of a detached block. Returns the refcount
+ * after, as ad_hold_drop. */
+uint32_t ad_block_undetach(ad_block_t *blk);
+
+/* h's hold on blk, or NULL. O(holders of blk). */
+ad_hold_t *ad_block_hold_of(const ad_block_t *blk, const ad_holder_t *h);
+
+/* The number of holds on blk. */
+uint32_t ad_block_nholds(const ad_block_t *blk);
+
+/* Checks the invariants above on one record. Returns NULL when they hold,
+ * or a static name of the first broken one. */
+const char *ad_blocks_check_block(const ad_block_t *blk);
+
+/* Makes h an empty holder with the given identity. */
+void ad_holder_init(ad_holder_t *h, uint64_t id, uint32_t pid, uint32_t uid,
+                    uint32_t gid, const char *name);
+
+/* The hold h took most recently, or NULL when h holds nothing. */
+static inline ad_hold_t *ad_holder_first(const ad_holder_t *h) {
+  return h->holds;
+}
+
+/*
+ * A hash table of records keyed by payload offset: open addressing with
+ * linear probing and backward-shift deletion, pointers in the slots (the
+ * records themselves stay put, so holds may point to them). Fields are
+ * private; iterate with ad_blocktab_at.
+ */
+typedef struct ad_blocktab_s {
+  ad_block_t **slots; /* capacity = mask + 1, a power of two */
+  size_t mask;
+  size_t count;
+  unsigned shift;     /* 64 - log2(capacity) */
+} ad_blocktab_t;
+
+/* Returns 0, or AR_EINTERNAL. */
+int ad_blocktab_init(ad_blocktab_t *t);
+void ad_blocktab_fini(ad_blocktab_t *t); /* frees the slots, not records */
+
+/* Makes sure n more inserts cannot fail (the load stays at most 1/2).
+ * Returns 0, or AR_EINTERNAL (the table is unchanged). */
+int ad_blocktab_reserve(ad_blocktab_t *t, size_t n);
+
+ad_block_t *ad_blocktab_find(const ad_blocktab_t *t, uint64_t payload);
+
+/* Inserts a record whose payload is not in the table; needs a reserve. */
+void ad_blocktab_insert(ad_blocktab_t *t, ad_block_t *blk);
+
+/* Removes a record that is in the table. */
+void ad_blocktab_remove(ad_blocktab_t *t, const ad_block_t *blk);
+
+static inline size_t ad_blocktab_count(const ad_blocktab_t *t) {
+  return t->count;
+}
+
+/* Slot i (0 <= i <= mask): a record or NULL. For walking the whole table,
+ * which must not change meanwhile. */
+static inline ad_block_t *ad_blocktab_at(const ad_blocktab_t *t, size_t i) {
+  return t->slots[i];
+}
+static inline size_t ad_blocktab_slots(const ad_blocktab_t *t) {
+  return t->mask + 1;
+}
+
+#endif /* AD_BLOCKS_H */

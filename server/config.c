@@ -1,0 +1,622 @@
+/*
+ * config.c: every configuration key, declared once in a table with its
+ * kind, bounds and default, and the code that reads keys from an INI file
+ * (through inih), the command line and the environment into an
+ * ad_config_t (see config.h for the format).
+ *
+ * inih calls its handler without a line number (Debian builds it with
+ * INI_HANDLER_LINENO 0), so the file is read through our own reader, which
+ * counts lines as inih does (one call, one line), and the handler reports
+ * errors against that count. inih's own return is the first line it found
+ * wrong, ours or a syntax error: the message follows whichever came first.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <grp.h>
+#include <ini.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ar/error.h"
+#include "ar/frame.h"
+#include "log.h"
+
+#define KiB ((uint64_t)1 << 10)
+#define MiB ((uint64_t)1 << 20)
+#define GiB ((uint64_t)1 << 30)
+
+typedef enum {
+  K_PATH,   /* a socket path */
+  K_MODE,   /* octal permission bits */
+  K_LEVEL,  /* a log level name */
+  K_COUNT,  /* a decimal integer */
+  K_SIZE,   /* a byte size with an optional K, M or G suffix */
+  K_POLICY, /* a policy name */
+  K_USER,   /* a user name or uid */
+  K_GROUP   /* a group name or gid */
+} kind_t;
+
+typedef struct key_s {
+  const char *name;
+  kind_t kind;
+  uint64_t min, max, dflt; /* numeric kinds */
+  size_t offset;           /* of the field in ad_config_t or ad_arena_conf_t */
+  bool later;              /* parsed and checked, then refused (issue 5) */
+  const char *help;
+} cfgkey_t;
+
+#define D(field) offsetof(ad_config_t, field)
+#define A(field) offsetof(ad_arena_conf_t, field)
+
+/* [daemon]: every tunable of the daemon. */
+static const cfgkey_t daemon_keys[] = {
+    {"socket", K_PATH, 0, 0, 0, D(socket), false,
+     "socket path (default: $ARENAD_SOCKET, then the runtime directory)"},
+    {"socket_mode", K_MODE, 0, 0777, 0600, D(socket_mode), false,
+     "permission bits of the socket file"},
+    {"log_level", K_LEVEL, 0, AD_LOG_ERROR, AD_LOG_INFO, D(log_level), false,
+     "debug, info, warn or error"},
+    {"max_connections", K_COUNT, 1, 1000000, 1024, D(max_connections), false,
+     "open connections; more are refused"},
+    {"max_frame_bytes", K_SIZE, 4 * KiB, 64 * MiB, AR_FRAME_MAX_DEFAULT,
+     D(max_frame_bytes), false, "largest frame body, requests and replies"},
+    {"max_in_flight", K_COUNT, 1, 65536, 1024, D(max_in_flight), false,
+     "replies a connection may leave unread before it is paused"},
+    {"output_pause_bytes", K_SIZE, 4 * KiB, 1 * GiB, 1 * MiB,
+     D(output_pause_bytes), false,
+     "unsent reply bytes that pause reading a connection"},
+    {"output_limit_bytes", K_SIZE, 64 * KiB, 4 * GiB, 8 * MiB,
+     D(output_limit_bytes), false,
+     "unsent reply bytes that close a connection"},
+    {"max_blocks_per_request", K_COUNT, 1, 1 << 20, 4096,
+     D(max_blocks_per_request), false, "alloc count and free offsets"},
+    {"default_page", K_COUNT, 1, 65536, 256, D(default_page), false,
+     "inspect page when the request gives no limit"},
+    {"max_page", K_COUNT, 1, 65536, 4096, D(max_page), false,
+     "largest inspect page; larger requests are clamped"},
+    {"read_chunk", K_SIZE, 4 * KiB, 16 * MiB, 64 * KiB, D(read_chunk), false,
+     "bytes read from a connection per wake-up"},
+    {"shutdown_timeout_ms", K_COUNT, 0, 3600000, 5000, D(shutdown_timeout_ms),
+     false, "time given to flush replies on SIGINT or SIGTERM"},
+};
+
+/* [arena NAME]: one arena. */
+static const cfgkey_t arena_keys[] = {
+    {"size", K_SIZE, AR_ARENA_UNIT, AR_ARENA_MAX, 0, A(size), false,
+     "bytes, a multiple of 4096 (a power of two for buddy); required"},
+    {"policy", K_POLICY, 0, AR_POLICY_COUNT - 1, AD_DEFAULT_ARENA_POLICY,
+     A(policy), false, "first, next, best, worst or buddy"},
+    {"mode", K_MODE, 0, 0777, 0600, A(mode), true,
+     "permission bits (not enforced yet)"},
+    {"owner", K_USER, 0, UINT32_MAX - 1, 0, A(owner), true,
+     "owner, a user name or uid (not enforced yet)"},
+    {"group", K_GROUP, 0, UINT32_MAX - 1, 0, A(group), true,
+     "group, a group name or gid (not enforced yet)"},
+    {"quota_bytes", K_SIZE, 0, AR_ARENA_MAX, 0, A(quota_bytes), true,
+     "bytes per connection, 0 for none (not enforced yet)"},
+    {"quota_blocks", K_COUNT, 0, UINT32_MAX, 0, A(quota_blocks), true,
+     "blocks per connection, 0 for none (not enforced yet)"},
+};
+
+#define N_DAEMON_KEYS (sizeof(daemon_keys) / sizeof(daemon_keys[0]))
+#define N_ARENA_KEYS (sizeof(arena_keys) / sizeof(arena_keys[0]))
+_Static_assert(N_ARENA_KEYS <= 32, "ad_arena_conf_t.set has 32 bits");
+_Static_assert(AD_ARENA_NAME_MAX < AD_ORIGIN_MAX, "origins name arenas");
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err, errlen, fmt, ap);
+  va_end(ap);
+  return AR_EINVAL;
+}
+
+static uint64_t *u64_field(void *base, const cfgkey_t *k) {
+  return (uint64_t *)((char *)base + k->offset);
+}
+
+static void set_defaults(void *base, const cfgkey_t *keys, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (keys[i].kind != K_PATH)
+      *u64_field(base, &keys[i]) = keys[i].dflt;
+}
+
+/* A size for humans: "64M", "4K", or plain bytes. */
+static const char *human(char *buf, size_t len, uint64_t v) {
+  if (v != 0 && v % GiB == 0)
+    snprintf(buf, len, "%lluG", (unsigned long long)(v / GiB));
+  else if (v != 0 && v % MiB == 0)
+    snprintf(buf, len, "%lluM", (unsigned long long)(v / MiB));
+  else if (v != 0 && v % KiB == 0)
+    snprintf(buf, len, "%lluK", (unsigned long long)(v / KiB));
+  else
+    snprintf(buf, len, "%llu", (unsigned long long)v);
+  return buf;
+}
+
+/* Plain decimal digits into *out. */
+static bool parse_count(const char *s, uint64_t *out) {
+  uint64_t v = 0;
+  if (*s == '\0')
+    return false;
+  for (; *s != '\0'; s++) {
+    if (*s < '0' || *s > '9')
+      return false;
+    unsigned d = (unsigned)(*s - '0');
+    if (v > (UINT64_MAX - d) / 10)
+      return false;
+    v = v * 10 + d;
+  }
+  *out = v;
+  return true;
+}
+
+static bool parse_octal(const char *s, uint64_t *out) {
+  uint64_t v = 0;
+  size_t n = strlen(s);
+  if (n == 0 || n > 4)
+    return false;
+  for (; *s != '\0'; s++) {
+    if (*s < '0' || *s > '7')
+      return false;
+    v = v * 8 + (uint64_t)(*s - '0');
+  }
+  *out = v;
+  return true;
+}
+
+/* A user or group: a number, or a name looked up in the system's
+ * databases. */
+static bool parse_id(const char *s, bool group, uint64_t *out) {
+  if (parse_count(s, out))
+    return true;
+  char buf[4096];
+  if (group) {
+    struct group gr, *res = NULL;
+    if (getgrnam_r(s, &gr, buf, sizeof(buf), &res) != 0 || res == NULL)
+      return false;
+    *out = res->gr_gid;
+  } else {
+    struct passwd pw, *res = NULL;
+    if (getpwnam_r(s, &pw, buf, sizeof(buf), &res) != 0 || res == NULL)
+      return false;
+    *out = res->pw_uid;
+  }
+  return true;
+}
+
+/*
+ * Parses `value` for key k into base (an ad_config_t or ad_arena_conf_t).
+ * Returns 0, or AR_EINVAL with a message (without the location) in msg.
+ */
+static int set_key(const cfgkey_t *k, void *base, const char *value, char *msg,
+                   size_t msglen) {
+  uint64_t v = 0;
+  char lo[32], hi[32];
+  ad_log_level_t level;
+  ar_policy_t policy;
+
+  switch (k->kind) {
+  case K_PATH:
+    if (value[0] == '\0')
+      return fail(msg, msglen, "%s: empty path", k->name);
+    if (strlen(value) >= AR_SOCKET_PATH_MAX)
+      return fail(msg, msglen, "%s: path longer than %d bytes", k->name,
+                  AR_SOCKET_PATH_MAX - 1);
+    snprintf((char *)base + k->offset, AR_SOCKET_PATH_MAX, "%s", value);
+    return 0;
+  case K_LEVEL:
+    if (ad_log_level_parse(value, &level) < 0)
+      return fail(msg, msglen, "%s = %s: not debug, info, warn or error",
+                  k->name, value);
+    v = level;
+    break;
+  case K_POLICY:
+    if (ar_policy_parse(value, &policy) < 0)
+      return fail(msg, msglen,
+                  "%s = %s: not first, next, best, worst or buddy", k->name,
+                  value);
+    v = (uint64_t)policy;
+    break;
+  case K_MODE:
+    if (!parse_octal(value, &v) || v > k->max)
+      return fail(msg, msglen, "%s = %s: not an octal mode from 0 to %03llo",
+                  k->name, value, (unsigned long long)k->max);
+    break;
+  case K_USER:
+  case K_GROUP:
+    if (!parse_id(value, k->kind == K_GROUP, &v) || v > k->max)
+      return fail(msg, msglen, "%s = %s: no such %s", k->name, value,
+                  k->kind == K_GROUP ? "group" : "user");
+    break;
+  case K_COUNT:
+    if (!parse_count(value, &v))
+      return fail(msg, msglen, "%s = %s: not a decimal number", k->name,
+                  value);
+    if (v < k->min || v > k->max)
+      return fail(msg, msglen, "%s = %s: out of range (%llu to %llu)",
+                  k->name, value, (unsigned long long)k->min,
+                  (unsigned long long)k->max);
+    break;
+  case K_SIZE:
+    if (ar_parse_size(value, &v) < 0)
+      return fail(msg, msglen,
+                  "%s = %s: not a size (digits, then K, M or G)", k->name,
+                  value);
+    if (v < k->min || v > k->max)
+      return fail(msg, msglen, "%s = %s: out of range (%s to %s)", k->name,
+                  value, human(lo, sizeof(lo), k->min),
+                  human(hi, sizeof(hi), k->max));
+    break;
+  }
+  *u64_field(base, k) = v;
+  return 0;
+}
+
+static const cfgkey_t *find_key(const cfgkey_t *keys, size_t n, const char *name) {
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(keys[i].name, name) == 0)
+      return &keys[i];
+  return NULL;
+}
+
+/* Names: 1 to 64 of [A-Za-z0-9._-], starting with a letter or digit. */
+static bool valid_arena_name(const char *s) {
+  size_t n = strlen(s);
+  if (n == 0 || n > AD_ARENA_NAME_MAX || !isalnum((unsigned char)s[0]))
+    return false;
+  for (size_t i = 0; i < n; i++)
+    if (!isalnum((unsigned char)s[i]) && strchr("._-", s[i]) == NULL)
+      return false;
+  return true;
+}
+
+static ad_arena_conf_t *find_arena(ad_config_t *cfg, const char *name) {
+  for (size_t i = 0; i < cfg->narenas; i++)
+    if (strcmp(cfg->arenas[i].name, name) == 0)
+      return &cfg->arenas[i];
+  return NULL;
+}
+
+/* A new arena with its defaults, or NULL when there are too many or no
+ * memory (message in msg). */
+static ad_arena_conf_t *new_arena(ad_config_t *cfg, const char *name,
+                                  const char *origin, char *msg,
+                                  size_t msglen) {
+  if (cfg->narenas == AD_ARENAS_MAX) {
+    fail(msg, msglen, "more than %d arenas", AD_ARENAS_MAX);
+    return NULL;
+  }
+  if (cfg->narenas == cfg->arenas_cap) {
+    size_t cap = cfg->arenas_cap ? cfg->arenas_cap * 2 : 4;
+    ad_arena_conf_t *a = realloc(cfg->arenas, cap * sizeof(*a));
+    if (a == NULL) {
+      fail(msg, msglen, "out of memory");
+      return NULL;
+    }
+    cfg->arenas = a;
+    cfg->arenas_cap = cap;
+  }
+  ad_arena_conf_t *a = &cfg->arenas[cfg->narenas++];
+  memset(a, 0, sizeof(*a));
+  set_defaults(a, arena_keys, N_ARENA_KEYS);
+  snprintf(a->name, sizeof(a->name), "%s", name);
+  snprintf(a->origin, sizeof(a->origin), "%s", origin);
+  return a;
+}
+
+void ad_config_init(ad_config_t *cfg) {
+  memset(cfg, 0, sizeof(*cfg));
+  set_defaults(cfg, daemon_keys, N_DAEMON_KEYS);
+}
+
+void ad_config_fini(ad_config_t *cfg) {
+  free(cfg->arenas);
+  cfg->arenas = NULL;
+  cfg->narenas = cfg->arenas_cap = 0;
+}
+
+/* ---- The file ----------------------------------------------------------- */
+
+typedef struct parser_s {
+  ad_config_t *cfg;
+  const char *name; /* the file, for messages */
+  FILE *f;
+  int line;      /* the line inih is on: reader calls so far */
+  int long_line; /* the first line too long for inih, or 0 */
+  int err_line;  /* the line of the first error the handler found, or 0 */
+  char msg[256]; /* that error, without its location */
+  int daemon_line[N_DAEMON_KEYS]; /* where each [daemon] key was set */
+} parser_t;
+
+/* inih's reader: fgets, counting lines. A line longer than inih's buffer
+ * comes in pieces, each of which inih also counts as a line. */
+static char *count_lines(char *str, int num, void *stream) {
+  parser_t *p = stream;
+  char *r = fgets(str, num, p->f);
+  if (r != NULL) {
+    p->line++;
+    size_t n = strlen(r);
+    if (p->long_line == 0 && n == (size_t)num - 1 && r[n - 1] != '\n' &&
+        !feof(p->f))
+      p->long_line = p->line;
+  }
+  return r;
+}
+
+static int handler_fail(parser_t *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int handler_fail(parser_t *p, const char *fmt, ...) {
+  if (p->err_line == 0) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->msg, sizeof(p->msg), fmt, ap);
+    va_end(ap);
+    p->err_line = p->line;
+  }
+  return 0; /* inih: an error on this line */
+}
+
+static int on_daemon_key(parser_t *p, const char *key, const char *value) {
+  const cfgkey_t *k = find_key(daemon_keys, N_DAEMON_KEYS, key);
+  if (k == NULL)
+    return handler_fail(p, "[daemon]: unknown key '%s'", key);
+  size_t i = (size_t)(k - daemon_keys);
+  if (p->daemon_line[i] != 0)
+    return handler_fail(p, "[daemon]: %s is already set on line %d", key,
+                        p->daemon_line[i]);
+  char msg[200];
+  if (set_key(k, p->cfg, value, msg, sizeof(msg)) < 0)
+    return handler_fail(p, "[daemon] %s", msg);
+  p->daemon_line[i] = p->line;
+  return 1;
+}
+
+static int on_arena_key(parser_t *p, const char *name, const char *key,
+                        const char *value) {
+  if (!valid_arena_name(name))
+    return handler_fail(p,
+                        "[arena %s]: an arena name is 1 to %d letters, digits, "
+                        "'.', '_' or '-', starting with a letter or digit",
+                        name, AD_ARENA_NAME_MAX);
+  const cfgkey_t *k = find_key(arena_keys, N_ARENA_KEYS, key);
+  if (k == NULL)
+    return handler_fail(p, "[arena %s]: unknown key '%s'", name, key);
+
+  char msg[200];
+  ad_arena_conf_t *a = find_arena(p->cfg, name);
+  if (a == NULL) {
+    char origin[AD_ORIGIN_MAX];
+    snprintf(origin, sizeof(origin), "%.60s:%d", p->name, p->line);
+    a = new_arena(p->cfg, name, origin, msg, sizeof(msg));
+    if (a == NULL)
+      return handler_fail(p, "[arena %s]: %s", name, msg);
+  }
+  uint32_t bit = (uint32_t)1 << (k - arena_keys);
+  if (a->set & bit)
+    return handler_fail(p, "[arena %s]: %s is given twice", name, key);
+  if (set_key(k, a, value, msg, sizeof(msg)) < 0)
+    return handler_fail(p, "[arena %s] %s", name, msg);
+  if (k->later)
+    return handler_fail(p,
+                        "[arena %s]: %s is not enforced by this version of "
+                        "arenad; remove it (access control and quotas come "
+                        "later)",
+                        name, key);
+  a->set |= bit;
+  return 1;
+}
+
+static int on_key(void *user, const char *section, const char *key,
+                  const char *value) {
+  parser_t *p = user;
+
+  if (section[0] == '\0')
+    return handler_fail(p, "'%s' is outside of a section ([daemon] or "
+                           "[arena NAME])", key);
+  if (strcmp(section, "daemon") == 0)
+    return on_daemon_key(p, key, value);
+  if (strncmp(section, "arena", 5) == 0 && isspace((unsigned char)section[5])) {
+    const char *name = section + 5;
+    while (isspace((unsigned char)*name))
+      name++;
+    return on_arena_key(p, name, key, value);
+  }
+  return handler_fail(p, "unknown section [%s] (expected [daemon] or "
+                         "[arena NAME])", section);
+}
+
+int ad_config_load_stream(ad_config_t *cfg, FILE *f, const char *name,
+                          char *err, size_t errlen) {
+  parser_t p;
+  memset(&p, 0, sizeof(p));
+  p.cfg = cfg;
+  p.name = name;
+  p.f = f;
+
+  int line = ini_parse_stream(count_lines, &p, on_key, &p);
+  if (line < 0)
+    return fail(err, errlen, "%s: cannot parse (out of memory)", name);
+  /* A long line reaches the handler in pieces: the first may pass with a
+   * cut value, so it is an error whatever inih says. */
+  if (p.long_line != 0 && (line == 0 || p.long_line <= line))
+    return fail(err, errlen, "%s:%d: line too long (at most %d characters)",
+                name, p.long_line, INI_MAX_LINE - 2);
+  if (line == 0)
+    return 0;
+  if (line == p.err_line)
+    return fail(err, errlen, "%s:%d: %s", name, line, p.msg);
+  return fail(err, errlen,
+              "%s:%d: syntax error (expected [section], key = value or a "
+              "comment)",
+              name, line);
+}
+
+int ad_config_load_file(ad_config_t *cfg, const char *path, char *err,
+                        size_t errlen) {
+  FILE *f = fopen(path, "re");
+  if (f == NULL) {
+    snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    return AR_EIO;
+  }
+  int rc = ad_config_load_stream(cfg, f, path, err, errlen);
+  fclose(f);
+  return rc;
+}
+
+/* ---- Command line ------------------------------------------------------- */
+
+int ad_config_set(ad_config_t *cfg, const char *key, const char *value,
+                  const char *origin, char *err, size_t errlen) {
+  const cfgkey_t *k = find_key(daemon_keys, N_DAEMON_KEYS, key);
+  char msg[200];
+  if (k == NULL)
+    return fail(err, errlen, "%s: unknown key '%s'", origin, key);
+  if (set_key(k, cfg, value, msg, sizeof(msg)) < 0)
+    return fail(err, errlen, "%s: %s", origin, msg);
+  return 0;
+}
+
+int ad_config_add_arena_spec(ad_config_t *cfg, const char *spec, char *err,
+                             size_t errlen) {
+  char buf[256], msg[200], origin[AD_ORIGIN_MAX];
+  snprintf(origin, sizeof(origin), "--arena %.80s", spec);
+  if (strlen(spec) >= sizeof(buf))
+    return fail(err, errlen, "%s: too long", origin);
+  memcpy(buf, spec, strlen(spec) + 1);
+
+  char *name = buf, *size = strchr(buf, ':'), *policy = NULL;
+  if (size == NULL)
+    return fail(err, errlen, "%s: expected NAME:SIZE[:POLICY]", origin);
+  *size++ = '\0';
+  policy = strchr(size, ':');
+  if (policy != NULL)
+    *policy++ = '\0';
+  if (!valid_arena_name(name))
+    return fail(err, errlen,
+                "%s: an arena name is 1 to %d letters, digits, '.', '_' or "
+                "'-', starting with a letter or digit",
+                origin, AD_ARENA_NAME_MAX);
+  ad_arena_conf_t *old = find_arena(cfg, name);
+  if (old != NULL)
+    return fail(err, errlen, "%s: arena '%s' is already defined (%s)", origin,
+                name, old->origin);
+
+  ad_arena_conf_t a;
+  memset(&a, 0, sizeof(a));
+  set_defaults(&a, arena_keys, N_ARENA_KEYS);
+  if (set_key(find_key(arena_keys, N_ARENA_KEYS, "size"), &a, size, msg,
+              sizeof(msg)) < 0)
+    return fail(err, errlen, "%s: %s", origin, msg);
+  if (policy != NULL &&
+      set_key(find_key(arena_keys, N_ARENA_KEYS, "policy"), &a, policy, msg,
+              sizeof(msg)) < 0)
+    return fail(err, errlen, "%s: %s", origin, msg);
+
+  ad_arena_conf_t *n = new_arena(cfg, name, origin, msg, sizeof(msg));
+  if (n == NULL)
+    return fail(err, errlen, "%s: %s", origin, msg);
+  n->size = a.size;
+  n->policy = a.policy;
+  n->set = 3; /* size and policy: the first two keys */
+  return 0;
+}
+
+/* ---- Completion --------------------------------------------------------- */
+
+int ad_config_finish(ad_config_t *cfg, char *err, size_t errlen) {
+  char msg[200];
+
+  for (size_t i = 0; i < cfg->narenas; i++) {
+    ad_arena_conf_t *a = &cfg->arenas[i];
+    if ((a->set & 1) == 0)
+      return fail(err, errlen, "%s: [arena %s] has no size", a->origin,
+                  a->name);
+    if (a->size % AR_ARENA_UNIT != 0)
+      return fail(err, errlen, "%s: arena '%s': size %llu is not a multiple "
+                  "of %d", a->origin, a->name, (unsigned long long)a->size,
+                  AR_ARENA_UNIT);
+    if (a->policy == AR_POLICY_BUDDY && (a->size & (a->size - 1)) != 0)
+      return fail(err, errlen, "%s: arena '%s': a buddy arena's size must be "
+                  "a power of two, not %llu", a->origin, a->name,
+                  (unsigned long long)a->size);
+  }
+  if (cfg->narenas == 0) {
+    ad_arena_conf_t *a = new_arena(cfg, AD_DEFAULT_ARENA_NAME,
+                                   "built-in default", msg, sizeof(msg));
+    if (a == NULL)
+      return fail(err, errlen, "%s", msg);
+    a->size = AD_DEFAULT_ARENA_SIZE;
+    a->policy = AD_DEFAULT_ARENA_POLICY;
+    a->set = 3;
+  }
+
+  if (cfg->output_limit_bytes <
+      cfg->output_pause_bytes + cfg->max_frame_bytes + AR_FRAME_PREFIX_MAX)
+    return fail(err, errlen, "output_limit_bytes (%llu) must be at least "
+                "output_pause_bytes + max_frame_bytes + %d (%llu), so that "
+                "a whole reply fits past the pause point",
+                (unsigned long long)cfg->output_limit_bytes,
+                AR_FRAME_PREFIX_MAX,
+                (unsigned long long)(cfg->output_pause_bytes +
+                                     cfg->max_frame_bytes +
+                                     AR_FRAME_PREFIX_MAX));
+  if (cfg->default_page > cfg->max_page)
+    return fail(err, errlen, "default_page (%llu) is over max_page (%llu)",
+                (unsigned long long)cfg->default_page,
+                (unsigned long long)cfg->max_page);
+  return 0;
+}
+
+static void usage_table(FILE *out, const cfgkey_t *keys, size_t n) {
+  char lo[32], hi[32], d[32];
+  for (size_t i = 0; i < n; i++) {
+    const cfgkey_t *k = &keys[i];
+    switch (k->kind) {
+    case K_COUNT:
+      fprintf(out, "  %-24s %s; %llu to %llu, default %llu\n", k->name,
+              k->help, (unsigned long long)k->min,
+              (unsigned long long)k->max, (unsigned long long)k->dflt);
+      break;
+    case K_SIZE:
+      fprintf(out, "  %-24s %s; %s to %s", k->name, k->help,
+              human(lo, sizeof(lo), k->min), human(hi, sizeof(hi), k->max));
+      if (k->dflt != 0)
+        fprintf(out, ", default %s", human(d, sizeof(d), k->dflt));
+      fputc('\n', out);
+      break;
+    case K_MODE:
+      fprintf(out, "  %-24s %s; octal, default %04llo\n", k->name, k->help,
+              (unsigned long long)k->dflt);
+      break;
+    case K_LEVEL:
+      fprintf(out, "  %-24s %s; default %s\n", k->name, k->help,
+              ad_log_level_name((ad_log_level_t)k->dflt));
+      break;
+    case K_POLICY:
+      fprintf(out, "  %-24s %s; default %s\n", k->name, k->help,
+              ar_policy_name((ar_policy_t)k->dflt));
+      break;
+    default:
+      fprintf(out, "  %-24s %s\n", k->name, k->help);
+      break;
+    }
+  }
+}
+
+void ad_config_usage(FILE *out) {
+  fprintf(out, "[daemon]\n");
+  usage_table(out, daemon_keys, N_DAEMON_KEYS);
+  fprintf(out, "[arena NAME]\n");
+  usage_table(out, arena_keys, N_ARENA_KEYS);
+}

@@ -1,0 +1,274 @@
+/*
+ * conn.c: a connection's bytes in, replies out (see conn.h). For each
+ * complete frame: check the prefix against the frame limit before anything
+ * is allocated, unpack the body into the daemon's scratch memory (one
+ * bump allocator, reset after each request: no malloc per request),
+ * dispatch, pack the reply straight into the output buffer. A frame that
+ * cannot be trusted (over the limit, a malformed prefix, bytes that are
+ * not a Request) gets one Response with id 0, and the connection closes
+ * once it is sent, like redis's setProtocolError: the stream cannot be
+ * resynchronised.
+ */
+#include "conn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "ar/error.h"
+#include "arena.h"
+#include "daemon.h"
+#include "dispatch.h"
+#include "log.h"
+
+/* Bytes of a peer's frame shown in a protocol error's log line. */
+#define SAMPLE_BYTES 32
+
+/* A random token, never 0 (the proto's promise). */
+static int new_token(uint64_t *out) {
+  uint64_t t = 0;
+  while (t == 0) {
+    ssize_t n = getrandom(&t, sizeof(t), 0);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n != (ssize_t)sizeof(t))
+      return AR_EINTERNAL;
+  }
+  *out = t;
+  return 0;
+}
+
+ad_conn_t *ad_conn_new(ad_daemon_t *d, int fd, uint32_t pid, uint32_t uid,
+                       uint32_t gid) {
+  ad_conn_t *c = calloc(1, sizeof(*c));
+  if (c == NULL)
+    return NULL;
+  if (new_token(&c->token) < 0) {
+    free(c);
+    return NULL;
+  }
+  const ad_config_t *cfg = d->cfg;
+  c->d = d;
+  c->fd = fd;
+  c->id = ++d->next_conn_id;
+  ad_holder_init(&c->holder, c->id, pid, uid, gid, c->name);
+  /* Room for a whole frame that a read cut, and the next read after it. */
+  ar_buf_init(&c->rbuf,
+              cfg->max_frame_bytes + AR_FRAME_PREFIX_MAX + cfg->read_chunk);
+  ar_buf_init(&c->wbuf, cfg->output_limit_bytes);
+  c->started_ms = ad_daemon_now_ms(d);
+  ad_daemon_conn_add(d, c);
+  return c;
+}
+
+void ad_conn_free(ad_conn_t *c) {
+  if (c == NULL)
+    return;
+  ar_buf_destroy(&c->rbuf);
+  ar_buf_destroy(&c->wbuf);
+  free(c->attached);
+  free(c);
+}
+
+int ad_conn_attach(ad_conn_t *c, ad_arena_t *a) {
+  for (uint32_t i = 0; i < c->nattached; i++)
+    if (c->attached[i] == a->id)
+      return 0;
+  if (c->nattached == c->attached_cap) {
+    uint32_t cap = c->attached_cap ? c->attached_cap * 2 : 4;
+    uint64_t *p = realloc(c->attached, cap * sizeof(*p));
+    if (p == NULL)
+      return AR_EINTERNAL;
+    c->attached = p;
+    c->attached_cap = cap;
+  }
+  c->attached[c->nattached++] = a->id;
+  a->attached_connections++;
+  return 0;
+}
+
+ar_buf_t *ad_conn_out(ad_conn_t *c) {
+  return ar_buf_len(&c->wbuf) > 0 ? &c->wbuf : &c->d->staging;
+}
+
+bool ad_conn_can_decode(const ad_conn_t *c) {
+  const ad_config_t *cfg = c->d->cfg;
+  return !c->closing && !c->close_after_reply &&
+         c->inflight < cfg->max_in_flight &&
+         c->out_total - c->out_sent < cfg->output_pause_bytes &&
+         c->fdq_len < AD_FDQ_MAX;
+}
+
+bool ad_conn_has_frame(const ad_conn_t *c, const uint8_t *buf, size_t len) {
+  ar_frame_t f;
+  return len > 0 && ar_frame_decode(buf, len, c->d->cfg->max_frame_bytes,
+                                    &f) != AR_FRAME_PARTIAL;
+}
+
+void ad_conn_sent(ad_conn_t *c, size_t n) {
+  ad_daemon_t *d = c->d;
+  ar_buf_consume(ad_conn_out(c), n);
+  c->out_sent += n;
+  c->bytes_out += n;
+  d->stats.bytes_out += n;
+  if (c->out_sent == c->out_total) {
+    /* Drained: flow control starts over. */
+    d->stats.requests_in_flight -= c->inflight;
+    c->inflight = 0;
+    ar_buf_trim(&c->wbuf, 0);
+  }
+}
+
+void ad_conn_close_after_reply(ad_conn_t *c, const char *reason) {
+  if (c->closing || c->close_after_reply)
+    return;
+  c->close_after_reply = true;
+  c->close_reason = reason;
+  c->d->stats.connections_closed_protocol++;
+  ar_buf_consume(&c->rbuf, ar_buf_len(&c->rbuf));
+}
+
+/*
+ * Appends resp to the output, with `fd` (owned, or -1) to be passed on the
+ * frame's first byte. A reply over the frame limit becomes an internal
+ * error; one that does not fit under the output limit closes the
+ * connection.
+ */
+static void reply(ad_conn_t *c, Arenad__Response *resp, int fd) {
+  ad_daemon_t *d = c->d;
+  size_t n = arenad__response__get_packed_size(resp);
+  Arenad__Response small = ARENAD__RESPONSE__INIT;
+
+  if (n > d->cfg->max_frame_bytes) {
+    ad_log(AD_LOG_ERROR, "reply-too-large", "conn=%llu id=%llu bytes=%zu",
+           (unsigned long long)c->id, (unsigned long long)resp->id, n);
+    small.id = resp->id;
+    small.status = ARENAD__STATUS__STATUS_INTERNAL;
+    small.message = (char *)"the reply is over the frame limit";
+    d->stats.errors[small.status]++;
+    resp = &small;
+    n = arenad__response__get_packed_size(resp);
+    if (fd >= 0)
+      close(fd);
+    fd = -1;
+  }
+
+  uint8_t *body;
+  uint64_t at = c->out_total;
+  int rc = ar_frame_append(ad_conn_out(c), n, &body);
+  if (rc < 0) {
+    if (fd >= 0)
+      close(fd);
+    if (rc == AR_ELIMIT) {
+      d->stats.connections_closed_output++;
+      ad_conn_close(c, "output-limit");
+    } else {
+      ad_conn_close(c, "no-memory");
+    }
+    return;
+  }
+  arenad__response__pack(resp, body);
+  c->out_total += ar_frame_prefix_size(n) + n;
+  c->inflight++;
+  d->stats.requests_in_flight++;
+  d->stats.frames_out++;
+  if (fd >= 0) {
+    /* can_decode keeps a free slot for every frame it lets in */
+    unsigned tail = (c->fdq_head + c->fdq_len) % AD_FDQ_MAX;
+    c->fdq[tail].at = at;
+    c->fdq[tail].fd = fd;
+    c->fdq_len++;
+  }
+}
+
+static void protocol_error(ad_conn_t *c, int code, uint64_t *counter,
+                           const char *reason, const char *message,
+                           const uint8_t *p, size_t n) {
+  ad_daemon_t *d = c->d;
+  uint64_t suppressed = 0;
+  (*counter)++;
+  if (ad_ratelimit_allow(&d->rl_protocol, ad_daemon_now_ms(d), &suppressed)) {
+    char hex[SAMPLE_BYTES * 2 + 1];
+    ad_log(AD_LOG_WARN, "protocol-error",
+           "conn=%llu pid=%u uid=%u reason=%s bytes=%zu sample=%s "
+           "suppressed=%llu",
+           (unsigned long long)c->id, c->holder.pid, c->holder.uid, reason, n,
+           ad_log_hex(hex, sizeof(hex), p, n < SAMPLE_BYTES ? n : SAMPLE_BYTES),
+           (unsigned long long)suppressed);
+  }
+  Arenad__Response resp = ARENAD__RESPONSE__INIT;
+  resp.id = 0;
+  resp.status = ad_wire_status(code);
+  resp.message = (char *)message;
+  d->stats.errors[resp.status]++;
+  reply(c, &resp, -1);
+  ad_conn_close_after_reply(c, "protocol");
+}
+
+/* Answers the frame whose body is p[0..n). */
+static void frame(ad_conn_t *c, const uint8_t *p, size_t n) {
+  ad_daemon_t *d = c->d;
+  d->stats.frames_in++;
+  c->requests++;
+
+  Arenad__Request *req = arenad__request__unpack(&d->scratch.pb, n, p);
+  if (req == NULL) {
+    ad_scratch_reset(&d->scratch);
+    protocol_error(c, AR_EINVAL, &d->stats.frames_unparsable, "unparsable",
+                   "the frame's bytes are not a Request", p, n);
+    return;
+  }
+
+  Arenad__Response resp = ARENAD__RESPONSE__INIT;
+  ad_call_t call = {d, c, &d->scratch, &resp, -1, false, NULL};
+  ad_dispatch(&call, req);
+
+  int fd = -1;
+  if (call.pass_fd >= 0 && resp.status == ARENAD__STATUS__STATUS_OK) {
+    /* A duplicate, owned by the queue: the reply may wait in it while the
+     * original goes away (an arena destroyed, issue 5). */
+    fd = fcntl(call.pass_fd, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) {
+      resp.status = ARENAD__STATUS__STATUS_INTERNAL;
+      resp.body_case = ARENAD__RESPONSE__BODY__NOT_SET;
+      resp.message = (char *)"cannot duplicate the arena's descriptor";
+      d->stats.errors[resp.status]++;
+    }
+  }
+  reply(c, &resp, fd); /* fds_sent is counted once sent (conn_io.c) */
+  if (call.close_after)
+    ad_conn_close_after_reply(c, call.close_reason);
+  ad_scratch_reset(&d->scratch);
+}
+
+size_t ad_conn_input(ad_conn_t *c, const uint8_t *p, size_t len) {
+  const ad_config_t *cfg = c->d->cfg;
+  ad_stats_t *st = &c->d->stats;
+  size_t off = 0;
+
+  while (off < len && ad_conn_can_decode(c)) {
+    ar_frame_t f;
+    int rc = ar_frame_decode(p + off, len - off, cfg->max_frame_bytes, &f);
+    if (rc == AR_FRAME_PARTIAL)
+      break;
+    if (rc == AR_ELIMIT) {
+      protocol_error(c, AR_ELIMIT, &st->frames_over_limit, "over-limit",
+                     "a frame is over the frame size limit", p + off,
+                     len - off);
+      break;
+    }
+    if (rc < 0) {
+      protocol_error(c, AR_EINVAL, &st->frames_malformed, "malformed",
+                     "a frame's length prefix is malformed", p + off,
+                     len - off);
+      break;
+    }
+    frame(c, p + off + f.start, f.end - f.start);
+    off += f.end;
+  }
+  /* After a protocol error or a close the rest is dropped. */
+  return c->close_after_reply || c->closing ? len : off;
+}

@@ -1,0 +1,176 @@
+/*
+ * conn.h: one client connection: its socket, the peer's credentials, its
+ * identity (id and token), the bounded bytes it has in and out, the blocks
+ * it holds, and its counters.
+ *
+ * Two halves. conn.c turns bytes into replies and does no system calls: it
+ * decodes every complete frame it is given (against the frame limit,
+ * before anything is allocated), unpacks each into scratch memory,
+ * dispatches it and appends the reply to the output; protocol errors,
+ * limits and flow control live there, and unit tests drive it without a
+ * socket. conn_io.c moves the bytes: it reads and writes the socket when
+ * libuv says it is ready, passes descriptors with SCM_RIGHTS, and closes.
+ *
+ * Buffers. Most of the time a connection has no buffer of its own: bytes
+ * are read into the daemon's shared input buffer and replies are built in
+ * its shared staging buffer, both emptied before the callback returns.
+ * Only what is left over (a frame cut by the read, replies the socket did
+ * not take) is copied into the connection's rbuf and wbuf, which are
+ * bounded (a frame plus a read; output_limit_bytes) and trimmed when they
+ * empty. Replies go to wbuf when it holds anything, else to staging, so
+ * their order is kept.
+ *
+ * Flow control. `inflight` counts replies queued since the output was last
+ * empty. While it reaches max_in_flight, or the unsent bytes reach
+ * output_pause_bytes, or the descriptor queue is full, no further frame is
+ * decoded and the socket is not read; all resume once the output has
+ * drained. A reply that does not fit under output_limit_bytes closes the
+ * connection.
+ *
+ * Lifetime: created by the listener (ad_conn_new, ad_conn_start), closed
+ * by ad_conn_close, which reclaims its blocks at once and frees the object
+ * in libuv's close callback (or, for a connection never started, leaves
+ * that to the caller's ad_conn_free).
+ */
+#ifndef AD_CONN_H
+#define AD_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "ar/frame.h"
+#include "blocks.h"
+
+#define AD_CLIENT_NAME_MAX 64 /* bytes of a client's name, NUL excluded */
+#define AD_FDQ_MAX 16         /* descriptors queued per connection */
+
+struct ad_daemon_s;
+typedef struct ad_conn_s ad_conn_t;
+
+/* A descriptor to pass with the byte at stream offset `at` of the output. */
+typedef struct ad_fdq_entry_s {
+  uint64_t at; /* absolute: counted from the connection's first reply byte */
+  int fd;      /* owned: a duplicate, closed once sent or at close */
+} ad_fdq_entry_t;
+
+struct ad_conn_s {
+  /* Private to the daemon: the list of open connections. */
+  ad_conn_t *prev, *next;
+  struct ad_daemon_s *d;
+
+  /* The socket. */
+  uv_poll_t poll;  /* private; poll.data is this connection */
+  int fd;          /* owned; -1 for a connection driven by a test */
+  int events;      /* private: the UV_READABLE | UV_WRITABLE watched */
+  bool started;    /* private: poll is initialised */
+
+  /* Identity. */
+  uint64_t id;           /* 1, 2, ... in accept order */
+  uint64_t token;        /* random, never 0; told only to this peer */
+  ad_holder_t holder;    /* pid, uid, gid, name, and the blocks it holds */
+  char name[AD_CLIENT_NAME_MAX + 1]; /* from hello, sanitised; "" before */
+  bool hello_done;
+
+  /* Input: a frame cut by a read, or frames held back by flow control. */
+  ar_buf_t rbuf;
+
+  /* Output: replies not yet sent (see the top of this file). */
+  ar_buf_t wbuf;
+  uint64_t out_total;  /* reply bytes ever queued */
+  uint64_t out_sent;   /* reply bytes ever sent */
+  uint32_t inflight;   /* replies queued since the output was last empty */
+  ad_fdq_entry_t fdq[AD_FDQ_MAX]; /* a ring, in stream order */
+  unsigned fdq_head, fdq_len;
+
+  /* Arenas this connection attached, by id (ArenaSummary's
+   * attached_connections; issue 5 checks attachment by id). */
+  uint64_t *attached; /* owned */
+  uint32_t nattached, attached_cap;
+
+  /* State. */
+  bool eof;               /* the peer shut down its side */
+  bool draining;          /* the daemon is shutting down */
+  size_t drain_left;      /* while draining: bytes still to be read, those
+                             the socket held when the shutdown began */
+  bool close_after_reply; /* a protocol error: close once the reply is out */
+  bool closing;           /* ad_conn_close was called */
+  const char *close_reason; /* static: why it closes, for the log */
+
+  /* Counters, logged at close. */
+  uint64_t requests;
+  uint64_t bytes_in;
+  uint64_t bytes_out;
+  uint64_t started_ms;
+};
+
+/* ---- conn.c: bytes to replies (no system calls but getrandom) ---------- */
+
+/*
+ * A new connection on socket fd (-1 for a test) whose peer has these
+ * credentials, with the next id and a fresh token, linked into d's list.
+ * Returns NULL when memory runs out. The connection owns fd from then on.
+ */
+ad_conn_t *ad_conn_new(struct ad_daemon_s *d, int fd, uint32_t pid,
+                       uint32_t uid, uint32_t gid);
+
+/* Frees a closed connection's memory (conn_io.c does it for started ones,
+ * in libuv's close callback). */
+void ad_conn_free(ad_conn_t *c);
+
+/*
+ * Answers the frames at p[0..len): every complete one, in order, until
+ * flow control says stop or a protocol error closes the connection (whose
+ * remaining bytes are then dropped). Returns how many bytes were used; the
+ * rest (a partial frame, or frames held back) is the caller's to keep.
+ */
+size_t ad_conn_input(ad_conn_t *c, const uint8_t *p, size_t len);
+
+/* Whether flow control lets another frame be decoded. */
+bool ad_conn_can_decode(const ad_conn_t *c);
+
+/* Whether buf[0..len) starts with something ad_conn_input would act on: a
+ * complete frame, or a prefix it would reject. */
+bool ad_conn_has_frame(const ad_conn_t *c, const uint8_t *buf, size_t len);
+
+/* The buffer that holds c's unsent replies: wbuf, or the daemon's staging
+ * buffer when wbuf is empty. */
+ar_buf_t *ad_conn_out(ad_conn_t *c);
+
+/* Records that the first n unsent bytes went out: consumes them and, when
+ * the output is empty, resets flow control. Descriptors are the caller's
+ * (conn_io.c pops them as it sends them). */
+void ad_conn_sent(ad_conn_t *c, size_t n);
+
+/* Marks c to be closed once its replies are sent, for `reason`, and drops
+ * its unread input. */
+void ad_conn_close_after_reply(ad_conn_t *c, const char *reason);
+
+/* Notes that c attached arena a (counted once per connection in the
+ * arena's attached_connections). Returns 0 or AR_EINTERNAL. */
+struct ad_arena_s;
+int ad_conn_attach(ad_conn_t *c, struct ad_arena_s *a);
+
+/* ---- conn_io.c: the socket --------------------------------------------- */
+
+/* Starts watching c's socket. Returns 0 or a libuv error. */
+int ad_conn_start(ad_conn_t *c);
+
+/* Decodes what flow control now allows, writes what the socket takes,
+ * keeps the rest, closes the connection when it is done, and watches the
+ * socket for what is needed next. Called after every event on c. */
+void ad_conn_run(ad_conn_t *c);
+
+/* Closes c now: reclaims its blocks, logs, drops its descriptors, stops
+ * watching and closes the socket. Idempotent. c stays valid until libuv's
+ * close callback (for a started connection) or ad_conn_free. */
+void ad_conn_close(ad_conn_t *c, const char *reason);
+
+/* Shutdown: answers every request the peer had sent when it began (the
+ * frames already read, and the bytes its socket held then), then closes
+ * once the replies are out (or when the daemon's deadline passes). */
+void ad_conn_drain(ad_conn_t *c);
+
+#endif /* AD_CONN_H */

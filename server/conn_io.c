@@ -1,0 +1,324 @@
+/*
+ * conn_io.c: a connection's socket (see conn.h). libuv's streams cannot
+ * pass an arbitrary descriptor such as a memfd (uv_write2 sends only libuv
+ * handles), so connections are plain nonblocking sockets watched with
+ * uv_poll_t: recv(2) into the shared input buffer, sendmsg(2) from the
+ * output, with SCM_RIGHTS attached to exactly the first byte of an attach
+ * reply's frame (each sendmsg stops short of the next such frame).
+ *
+ * One wake-up costs one recv and, most of the time, one sendmsg: every
+ * complete frame read is answered before anything is written, and all the
+ * replies go out together. The watched events change only when they must,
+ * because each uv_poll_start is two epoll_ctl calls.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "daemon.h"
+#include "log.h"
+
+/* Memory a buffer keeps once it empties: a connection's input buffer, and
+ * the shared staging buffer after a burst of large replies. */
+#define RBUF_KEEP (16 * 1024)
+#define STAGING_KEEP (256 * 1024)
+
+static void on_poll(uv_poll_t *h, int status, int events);
+
+static void on_closed(uv_handle_t *h) { ad_conn_free(h->data); }
+
+int ad_conn_start(ad_conn_t *c) {
+  int rc = uv_poll_init(&c->d->loop, &c->poll, c->fd);
+  if (rc < 0)
+    return rc;
+  c->poll.data = c;
+  c->started = true;
+  c->events = UV_READABLE;
+  return uv_poll_start(&c->poll, UV_READABLE, on_poll);
+}
+
+/* Sends what the socket takes. Returns 0, or -1 when c was closed. */
+static int flush(ad_conn_t *c) {
+  if (c->fd < 0)
+    return 0; /* a test's connection: the test reads the output */
+
+  for (;;) {
+    ar_buf_t *out = ad_conn_out(c);
+    size_t len = ar_buf_len(out);
+    if (len == 0)
+      return 0;
+
+    /* Stop short of the next frame that carries a descriptor, or send it
+     * with its descriptor and stop short of the one after. */
+    int pass = -1;
+    if (c->fdq_len > 0) {
+      uint64_t until = c->fdq[c->fdq_head].at - c->out_sent;
+      if (until == 0) {
+        pass = c->fdq[c->fdq_head].fd;
+        if (c->fdq_len > 1) {
+          uint64_t next =
+              c->fdq[(c->fdq_head + 1) % AD_FDQ_MAX].at - c->out_sent;
+          if (next < len)
+            len = (size_t)next;
+        }
+      } else if (until < len) {
+        len = (size_t)until;
+      }
+    }
+
+    struct iovec iov = {.iov_base = ar_buf_data(out), .iov_len = len};
+    struct msghdr msg;
+    union {
+      char buf[CMSG_SPACE(sizeof(int))];
+      struct cmsghdr align;
+    } ctl;
+    memset(&msg, 0, sizeof(msg));
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    if (pass >= 0) {
+      memset(&ctl, 0, sizeof(ctl));
+      msg.msg_control = ctl.buf;
+      msg.msg_controllen = sizeof(ctl.buf);
+      struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+      cm->cmsg_level = SOL_SOCKET;
+      cm->cmsg_type = SCM_RIGHTS;
+      cm->cmsg_len = CMSG_LEN(sizeof(int));
+      memcpy(CMSG_DATA(cm), &pass, sizeof(int));
+    }
+
+    ssize_t n = sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK)
+        return 0;
+      ad_conn_close(c, errno == EPIPE || errno == ECONNRESET ? "reset"
+                                                             : "write-error");
+      return -1;
+    }
+    if (pass >= 0) {
+      /* The descriptor went with the first byte; ours is done. */
+      close(pass);
+      c->fdq_head = (c->fdq_head + 1) % AD_FDQ_MAX;
+      c->fdq_len--;
+      c->d->stats.fds_sent++;
+    }
+    ad_conn_sent(c, (size_t)n);
+  }
+}
+
+/* Whether c's socket is still to be read: not after the peer's end or a
+ * protocol error, and while shutting down only the bytes that had come
+ * when the shutdown began. */
+static bool reading(const ad_conn_t *c) {
+  return !c->eof && !c->close_after_reply &&
+         (!c->draining || c->drain_left > 0);
+}
+
+/* Reads once and answers what came. */
+static void conn_read(ad_conn_t *c) {
+  ad_daemon_t *d = c->d;
+  if (!reading(c) || !ad_conn_can_decode(c))
+    return;
+
+  /* Bytes of a cut frame are in rbuf: read after them. Otherwise read into
+   * the shared buffer and keep only what is left. */
+  bool own = ar_buf_len(&c->rbuf) > 0;
+  ar_buf_t *in = own ? &c->rbuf : &d->inbuf;
+  size_t want = d->cfg->read_chunk;
+  if (own && want > in->max - ar_buf_len(in))
+    want = in->max - ar_buf_len(in);
+  if (c->draining && want > c->drain_left)
+    want = c->drain_left;
+  if (want == 0 || ar_buf_reserve(in, want) < 0) {
+    ad_conn_close(c, "no-memory");
+    return;
+  }
+
+  size_t room = ar_buf_spare_len(in) < want ? ar_buf_spare_len(in) : want;
+  ssize_t n;
+  do
+    n = recv(c->fd, ar_buf_spare(in), room, 0);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    if (errno != EAGAIN && errno != EWOULDBLOCK)
+      ad_conn_close(c, errno == ECONNRESET ? "reset" : "read-error");
+    return;
+  }
+  if (n == 0) {
+    c->eof = true;
+    return;
+  }
+  ar_buf_commit(in, (size_t)n);
+  if (c->draining)
+    c->drain_left -= (size_t)n;
+  c->bytes_in += (uint64_t)n;
+  d->stats.bytes_in += (uint64_t)n;
+
+  size_t used = ad_conn_input(c, ar_buf_data(in), ar_buf_len(in));
+  ar_buf_consume(in, used);
+  if (!own && ar_buf_len(in) > 0) {
+    int rc = c->closing ? 0
+                        : ar_buf_append(&c->rbuf, ar_buf_data(in),
+                                        ar_buf_len(in));
+    ar_buf_consume(in, ar_buf_len(in));
+    if (rc < 0)
+      ad_conn_close(c, "no-memory");
+  }
+}
+
+/* Watches for what c needs next: input while flow control allows it,
+ * writability while replies wait. */
+static void watch(ad_conn_t *c) {
+  bool rd = reading(c);
+  int want = 0;
+  if (rd && ad_conn_can_decode(c))
+    want |= UV_READABLE;
+  else if (rd && (c->events & UV_READABLE))
+    c->d->stats.in_flight_throttled++;
+  if (ar_buf_len(&c->wbuf) > 0)
+    want |= UV_WRITABLE;
+  if (want == c->events || !c->started)
+    return;
+  c->events = want;
+  if (want != 0)
+    uv_poll_start(&c->poll, want, on_poll);
+  else
+    uv_poll_stop(&c->poll);
+}
+
+void ad_conn_run(ad_conn_t *c) {
+  ad_daemon_t *d = c->d;
+
+  for (;;) {
+    if (ar_buf_len(&c->rbuf) > 0 && ad_conn_can_decode(c)) {
+      size_t used =
+          ad_conn_input(c, ar_buf_data(&c->rbuf), ar_buf_len(&c->rbuf));
+      if (c->closing)
+        return;
+      ar_buf_consume(&c->rbuf, used);
+    }
+    if (flush(c) < 0)
+      return;
+    /* Draining the output may have let held-back frames in. */
+    if (!ad_conn_can_decode(c) ||
+        !ad_conn_has_frame(c, ar_buf_data(&c->rbuf), ar_buf_len(&c->rbuf)))
+      break;
+  }
+
+  /* What the socket did not take moves out of the shared buffer. */
+  if (ar_buf_len(&d->staging) > 0) {
+    int rc = ar_buf_append(&c->wbuf, ar_buf_data(&d->staging),
+                           ar_buf_len(&d->staging));
+    ar_buf_consume(&d->staging, ar_buf_len(&d->staging));
+    if (rc < 0) {
+      ad_conn_close(c, "no-memory");
+      return;
+    }
+  }
+  ar_buf_trim(&d->staging, STAGING_KEEP);
+  ar_buf_trim(&c->rbuf, RBUF_KEEP);
+
+  bool done = !reading(c);
+  if (done && c->out_sent == c->out_total &&
+      (c->close_after_reply ||
+       !ad_conn_has_frame(c, ar_buf_data(&c->rbuf), ar_buf_len(&c->rbuf)))) {
+    /* A frame cut by the peer's end is dropped with the connection. */
+    ad_conn_close(c, c->close_reason != NULL ? c->close_reason
+                     : c->draining           ? "shutdown"
+                                             : "eof");
+    return;
+  }
+  watch(c);
+}
+
+static void on_poll(uv_poll_t *h, int status, int events) {
+  ad_conn_t *c = h->data;
+  if (status < 0) {
+    /* POLLERR: libuv has stopped the handle already. */
+    c->events = 0;
+    ad_conn_close(c, "error");
+    return;
+  }
+  if (events & UV_READABLE)
+    conn_read(c);
+  if (!c->closing)
+    ad_conn_run(c);
+}
+
+void ad_conn_drain(ad_conn_t *c) {
+  if (c->closing)
+    return;
+  c->draining = true;
+  /* What the peer had sent by now is answered too; nothing after it. */
+  int pending = 0;
+  if (c->fd >= 0 && !c->eof && ioctl(c->fd, FIONREAD, &pending) == 0 &&
+      pending > 0)
+    c->drain_left = (size_t)pending;
+  ad_conn_run(c);
+}
+
+void ad_conn_close(ad_conn_t *c, const char *reason) {
+  ad_daemon_t *d = c->d;
+  if (c->closing)
+    return;
+  c->closing = true;
+  if (c->close_reason == NULL)
+    c->close_reason = reason;
+
+  /* Replies staged for c die with it (the staging buffer is only ever
+   * c's while c runs). */
+  if (ar_buf_len(&c->wbuf) == 0)
+    ar_buf_consume(&d->staging, ar_buf_len(&d->staging));
+
+  uint64_t refs = c->holder.nholds;
+  ad_freed_t freed = {0, 0, 0};
+  ad_holder_reclaim(&c->holder, &freed);
+  if (refs > 0) {
+    d->stats.reclaimed_connections++;
+    d->stats.reclaimed_blocks += freed.blocks;
+    d->stats.reclaimed_bytes += freed.bytes;
+    d->stats.blocks_freed += freed.blocks;
+    d->stats.corruptions_detected += freed.corruptions;
+    ad_log(AD_LOG_INFO, "reclaim",
+           "conn=%llu pid=%u refs=%llu blocks=%llu bytes=%llu corrupt=%llu",
+           (unsigned long long)c->id, c->holder.pid, (unsigned long long)refs,
+           (unsigned long long)freed.blocks, (unsigned long long)freed.bytes,
+           (unsigned long long)freed.corruptions);
+  }
+
+  for (uint32_t i = 0; i < c->nattached; i++) {
+    ad_arena_t *a = ad_daemon_arena_by_id(d, c->attached[i]);
+    if (a != NULL)
+      a->attached_connections--;
+  }
+  while (c->fdq_len > 0) {
+    close(c->fdq[c->fdq_head].fd);
+    c->fdq_head = (c->fdq_head + 1) % AD_FDQ_MAX;
+    c->fdq_len--;
+  }
+  d->stats.requests_in_flight -= c->inflight;
+  c->inflight = 0;
+  d->stats.connections_closed++;
+
+  ad_log(AD_LOG_INFO, "close",
+         "conn=%llu pid=%u reason=%s requests=%llu bytes_in=%llu "
+         "bytes_out=%llu unsent=%llu ms=%llu",
+         (unsigned long long)c->id, c->holder.pid, c->close_reason,
+         (unsigned long long)c->requests, (unsigned long long)c->bytes_in,
+         (unsigned long long)c->bytes_out,
+         (unsigned long long)(c->out_total - c->out_sent),
+         (unsigned long long)(ad_daemon_now_ms(d) - c->started_ms));
+
+  /* uv_close takes the descriptor out of epoll, so it goes first; the
+   * memory waits for the close callback. */
+  if (c->started)
+    uv_close((uv_handle_t *)&c->poll, on_closed);
+  if (c->fd >= 0)
+    close(c->fd);
+  c->fd = -1;
+  ad_daemon_conn_remove(d, c);
+}

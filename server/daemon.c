@@ -1,0 +1,277 @@
+/*
+ * daemon.c: the server object (see daemon.h): start-up of the arenas and
+ * the shared buffers, the signal handlers, the list of connections, and
+ * the shutdown sequence with its deadline. It knows nothing of frames or
+ * requests: connections and dispatch do.
+ */
+#include "daemon.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ar/error.h"
+#include "memcheck.h"
+
+/* The per-request scratch: a first chunk that fits any ordinary request,
+ * and a cap well above what a frame at the limit can unpack into. */
+#define SCRATCH_FIRST (64 * 1024)
+#define SCRATCH_MIN_CAP ((size_t)16 << 20)
+#define SCRATCH_FRAME_FACTOR 32
+
+static int cmp_arena(const void *x, const void *y) {
+  const ad_arena_t *a = *(ad_arena_t *const *)x;
+  const ad_arena_t *b = *(ad_arena_t *const *)y;
+  return strcmp(a->name, b->name);
+}
+
+uint64_t ad_daemon_now_ms(const ad_daemon_t *d) {
+  (void)d;
+  return uv_hrtime() / 1000000;
+}
+
+int ad_daemon_init(ad_daemon_t *d, const ad_config_t *cfg, char *err,
+                   size_t errlen) {
+  memset(d, 0, sizeof(*d));
+  d->cfg = cfg;
+  d->ready_fd = -1;
+  d->listener.fd = -1;
+  d->listener.lock_fd = -1;
+  d->start_ms = ad_daemon_now_ms(d);
+  d->rl_refused = (ad_ratelimit_t){.window_ms = 1000, .burst = 10};
+  d->rl_protocol = (ad_ratelimit_t){.window_ms = 1000, .burst = 10};
+  d->rl_accept = (ad_ratelimit_t){.window_ms = 1000, .burst = 10};
+  ad_blocks_init(&d->pools);
+  ar_buf_init(&d->inbuf, cfg->read_chunk);
+  ar_buf_init(&d->staging, cfg->output_limit_bytes);
+
+  int rc = uv_loop_init(&d->loop);
+  if (rc < 0) {
+    snprintf(err, errlen, "uv_loop_init: %s", uv_strerror(rc));
+    ad_blocks_fini(&d->pools);
+    return AR_EINTERNAL;
+  }
+  size_t cap = cfg->max_frame_bytes * SCRATCH_FRAME_FACTOR;
+  if (cap < SCRATCH_MIN_CAP)
+    cap = SCRATCH_MIN_CAP;
+  if (ad_scratch_init(&d->scratch, SCRATCH_FIRST, cap) < 0) {
+    snprintf(err, errlen, "out of memory");
+    ad_daemon_fini(d);
+    return AR_EINTERNAL;
+  }
+
+  d->arenas = calloc(cfg->narenas, sizeof(*d->arenas));
+  if (d->arenas == NULL && cfg->narenas > 0) {
+    snprintf(err, errlen, "out of memory");
+    ad_daemon_fini(d);
+    return AR_EINTERNAL;
+  }
+  /* All the arenas together, before any is reserved (each one is checked
+   * again as it is made, against what the ones before it left). */
+  uint64_t total = 0;
+  for (size_t i = 0; i < cfg->narenas; i++)
+    total += cfg->arenas[i].size; /* at most 256 of at most 2^48 bytes */
+  ad_memavail_t avail;
+  char h1[32], h2[32], src[300];
+  ad_memory_available(&avail);
+  ad_log(AD_LOG_INFO, "memory", "available=%s arenas=%s source=%s",
+         ad_mem_human(h1, sizeof(h1), avail.bytes),
+         ad_mem_human(h2, sizeof(h2), total),
+         ad_log_str(src, sizeof(src), avail.source));
+  if (cfg->narenas > 1) {
+    char msg[384];
+    rc = ad_memcheck_fit(total, &avail, msg, sizeof(msg));
+    if (rc < 0) {
+      snprintf(err, errlen, "the %zu arenas together: %s", cfg->narenas, msg);
+      ad_daemon_fini(d);
+      return rc;
+    }
+  }
+
+  for (size_t i = 0; i < cfg->narenas; i++) {
+    const ad_arena_conf_t *conf = &cfg->arenas[i];
+    char msg[384];
+    ad_arena_t *a;
+    rc = ad_arena_create(conf, ++d->next_arena_id, &d->pools, &a, msg,
+                         sizeof(msg));
+    if (rc < 0) {
+      snprintf(err, errlen, "arena '%s' (%s): %s", conf->name, conf->origin,
+               msg);
+      ad_daemon_fini(d);
+      return rc;
+    }
+    d->arenas[d->narenas++] = a;
+    ad_log(AD_LOG_INFO, "arena", "name=%s size=%llu policy=%s fd=%d",
+           a->name, (unsigned long long)a->size, ar_policy_name(a->policy),
+           a->seg.fd);
+  }
+  qsort(d->arenas, d->narenas, sizeof(*d->arenas), cmp_arena);
+  return 0;
+}
+
+ad_arena_t *ad_daemon_arena(const ad_daemon_t *d, const char *name) {
+  size_t lo = 0, hi = d->narenas;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int c = strcmp(name, d->arenas[mid]->name);
+    if (c == 0)
+      return d->arenas[mid];
+    if (c < 0)
+      hi = mid;
+    else
+      lo = mid + 1;
+  }
+  return NULL;
+}
+
+ad_arena_t *ad_daemon_arena_by_id(const ad_daemon_t *d, uint64_t id) {
+  for (size_t i = 0; i < d->narenas; i++)
+    if (d->arenas[i]->id == id)
+      return d->arenas[i];
+  return NULL;
+}
+
+void ad_daemon_conn_add(ad_daemon_t *d, ad_conn_t *c) {
+  c->prev = NULL;
+  c->next = d->conns;
+  if (d->conns != NULL)
+    d->conns->prev = c;
+  d->conns = c;
+  d->stats.connections_accepted++;
+  d->stats.connections_open++;
+}
+
+/* Once shutting down and no connection is left, closes the last handles,
+ * which ends the loop. */
+static void maybe_finish(ad_daemon_t *d) {
+  if (!d->shutting_down || d->conns != NULL || d->finished)
+    return;
+  d->finished = true;
+  ad_listener_close(d);
+  if (d->handles_init) {
+    uv_close((uv_handle_t *)&d->shutdown_timer, NULL);
+    uv_close((uv_handle_t *)&d->sigint, NULL);
+    uv_close((uv_handle_t *)&d->sigterm, NULL);
+    d->handles_init = false;
+  }
+}
+
+void ad_daemon_conn_remove(ad_daemon_t *d, ad_conn_t *c) {
+  if (c->prev != NULL)
+    c->prev->next = c->next;
+  else
+    d->conns = c->next;
+  if (c->next != NULL)
+    c->next->prev = c->prev;
+  c->prev = c->next = NULL;
+  d->stats.connections_open--;
+  maybe_finish(d);
+}
+
+/* Closes every connection now, for `reason`. */
+static void close_all(ad_daemon_t *d, const char *reason) {
+  while (d->conns != NULL)
+    ad_conn_close(d->conns, reason);
+}
+
+static void on_deadline(uv_timer_t *t) {
+  ad_daemon_t *d = t->data;
+  size_t n = 0;
+  for (ad_conn_t *c = d->conns; c != NULL; c = c->next)
+    n++;
+  ad_log(AD_LOG_WARN, "shutdown-timeout", "conns=%zu", n);
+  close_all(d, "shutdown-timeout");
+}
+
+void ad_daemon_shutdown(ad_daemon_t *d, const char *why) {
+  if (d->shutting_down) {
+    ad_log(AD_LOG_WARN, "shutdown-forced", "reason=%s open=%llu", why,
+           (unsigned long long)d->stats.connections_open);
+    close_all(d, "shutdown-forced");
+    return;
+  }
+  d->shutting_down = true;
+  ad_log(AD_LOG_INFO, "shutdown", "reason=%s open=%llu", why,
+         (unsigned long long)d->stats.connections_open);
+  ad_listener_close(d);
+  if (d->handles_init)
+    uv_timer_start(&d->shutdown_timer, on_deadline,
+                   d->cfg->shutdown_timeout_ms, 0);
+
+  /* Draining may close the connection at hand, never another one. */
+  ad_conn_t *next;
+  for (ad_conn_t *c = d->conns; c != NULL; c = next) {
+    next = c->next;
+    ad_conn_drain(c);
+  }
+  maybe_finish(d);
+}
+
+static void on_signal(uv_signal_t *h, int signum) {
+  ad_daemon_shutdown(h->data, signum == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+int ad_daemon_listen(ad_daemon_t *d, int ready_fd, char *err, size_t errlen) {
+  int rc = ad_listener_open(d, err, errlen);
+  if (rc < 0)
+    return rc;
+
+  uv_signal_init(&d->loop, &d->sigint);
+  uv_signal_init(&d->loop, &d->sigterm);
+  uv_timer_init(&d->loop, &d->shutdown_timer);
+  d->sigint.data = d->sigterm.data = d->shutdown_timer.data = d;
+  d->handles_init = true;
+  if (uv_signal_start(&d->sigint, on_signal, SIGINT) < 0 ||
+      uv_signal_start(&d->sigterm, on_signal, SIGTERM) < 0) {
+    snprintf(err, errlen, "cannot handle SIGINT and SIGTERM");
+    return AR_EIO;
+  }
+
+  if (ready_fd >= 0) {
+    static const char ready[] = "ready\n";
+    ssize_t n;
+    do
+      n = write(ready_fd, ready, sizeof(ready) - 1);
+    while (n < 0 && errno == EINTR);
+    close(ready_fd);
+  }
+  return 0;
+}
+
+int ad_daemon_run(ad_daemon_t *d) {
+  uv_run(&d->loop, UV_RUN_DEFAULT);
+  return 0;
+}
+
+void ad_daemon_fini(ad_daemon_t *d) {
+  /* Whatever is still open (a failed start, a test): closed now. */
+  d->shutting_down = true;
+  ad_conn_t *c;
+  while ((c = d->conns) != NULL) {
+    bool started = c->started;
+    ad_conn_close(c, "exit");
+    if (!started)
+      ad_conn_free(c);
+  }
+  maybe_finish(d);
+  ad_listener_close(d);
+  uv_run(&d->loop, UV_RUN_DEFAULT); /* the close callbacks */
+  ad_listener_release(d);
+
+  for (size_t i = 0; i < d->narenas; i++)
+    ad_arena_destroy(d->arenas[i]);
+  free(d->arenas);
+  d->arenas = NULL;
+  d->narenas = 0;
+
+  ad_scratch_fini(&d->scratch);
+  ar_buf_destroy(&d->inbuf);
+  ar_buf_destroy(&d->staging);
+  ad_blocks_fini(&d->pools);
+  int rc = uv_loop_close(&d->loop);
+  if (rc < 0)
+    ad_log(AD_LOG_ERROR, "loop-close", "error=\"%s\"", uv_strerror(rc));
+}

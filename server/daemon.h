@@ -1,0 +1,101 @@
+/*
+ * daemon.h: the server object: the event loop, the arenas, the open
+ * connections, the counters, and the shutdown sequence. One per process,
+ * owned by main.c, passed to everything that needs it (there is no global
+ * server). Single-threaded: everything runs on its libuv loop.
+ *
+ * Shutdown (SIGINT or SIGTERM): stop accepting and remove the socket;
+ * every connection answers the requests its peer had sent by then (read
+ * already, or waiting in its socket), flushes its replies and closes (its
+ * blocks reclaimed); once none is left, or when shutdown_timeout_ms
+ * passes, the loop ends and main exits 0. A second signal closes what is
+ * left at once.
+ */
+#ifndef AD_DAEMON_H
+#define AD_DAEMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "ar/frame.h"
+#include "arena.h"
+#include "blocks.h"
+#include "config.h"
+#include "conn.h"
+#include "listener.h"
+#include "log.h"
+#include "scratch.h"
+#include "stats.h"
+
+typedef struct ad_daemon_s {
+  uv_loop_t loop;
+  const ad_config_t *cfg; /* borrowed; outlives the daemon */
+
+  ad_arena_t **arenas;    /* owned: narenas, sorted by name */
+  size_t narenas;
+  uint64_t next_arena_id;
+  ad_blocks_t pools;      /* block records and holds, for every arena */
+
+  ad_scratch_t scratch;   /* one request's memory; reset after each */
+  ar_buf_t inbuf;         /* shared read buffer: empty between callbacks */
+  ar_buf_t staging;       /* shared reply buffer: empty between callbacks */
+
+  ad_listener_t listener;
+  uv_signal_t sigint, sigterm;
+  uv_timer_t shutdown_timer;
+  bool handles_init;      /* the three above are initialised */
+
+  ad_conn_t *conns;       /* open connections, newest first */
+  uint64_t next_conn_id;
+  ad_stats_t stats;
+  uint64_t start_ms;      /* uv_hrtime at start, in ms */
+
+  bool shutting_down;
+  bool finished;          /* the loop's handles are closing */
+  int ready_fd;           /* written to and closed once listening; -1 */
+
+  ad_ratelimit_t rl_refused;  /* log lines for refused connections */
+  ad_ratelimit_t rl_protocol; /* log lines for protocol errors */
+  ad_ratelimit_t rl_accept;   /* log lines for accept(2) failures */
+} ad_daemon_t;
+
+/*
+ * Makes d ready to serve cfg: the loop, the buffers, and every arena,
+ * created and reserved. Opens no socket (ad_daemon_listen does), so tests
+ * can drive connections without one. Returns 0, or an AR_E* code with a
+ * sentence in err naming what failed; d is then cleaned up already.
+ */
+int ad_daemon_init(ad_daemon_t *d, const ad_config_t *cfg, char *err,
+                   size_t errlen);
+
+/* Opens the socket, installs the signal handlers and, when ready_fd >= 0,
+ * writes "ready\n" to it and closes it. Returns 0 or AR_EIO (err says
+ * why). */
+int ad_daemon_listen(ad_daemon_t *d, int ready_fd, char *err, size_t errlen);
+
+/* Runs the loop until shutdown is complete. Returns 0. */
+int ad_daemon_run(ad_daemon_t *d);
+
+/* Closes any connection left, destroys the arenas, closes the loop. */
+void ad_daemon_fini(ad_daemon_t *d);
+
+/* The arena named `name`, or NULL. */
+ad_arena_t *ad_daemon_arena(const ad_daemon_t *d, const char *name);
+
+/* The arena with this id, or NULL (it may be gone; issue 5). */
+ad_arena_t *ad_daemon_arena_by_id(const ad_daemon_t *d, uint64_t id);
+
+/* Milliseconds on the loop's clock (for rate limits and uptime). */
+uint64_t ad_daemon_now_ms(const ad_daemon_t *d);
+
+/* Starts the shutdown (see the top of this file); `why` is logged. */
+void ad_daemon_shutdown(ad_daemon_t *d, const char *why);
+
+/* Links a new connection in / out of d's list (conn.c, conn_io.c). */
+void ad_daemon_conn_add(ad_daemon_t *d, ad_conn_t *c);
+void ad_daemon_conn_remove(ad_daemon_t *d, ad_conn_t *c);
+
+#endif /* AD_DAEMON_H */

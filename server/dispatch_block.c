@@ -1,0 +1,127 @@
+/*
+ * dispatch_block.c: the requests that change blocks: alloc (one or
+ * several blocks of one size, all or nothing, held by the connection or
+ * detached) and free (one or several offsets, each on its own). These are
+ * the hot path: on success they format nothing and allocate only scratch
+ * memory.
+ */
+#include "dispatch.h"
+#include "log.h"
+
+static bool valid_align(uint64_t a) {
+  return a >= AR_ALIGN_MIN && a <= AR_ALIGN_MAX && (a & (a - 1)) == 0;
+}
+
+int ad_do_alloc(ad_call_t *call, const Arenad__AllocRequest *m) {
+  ad_daemon_t *d = call->d;
+  ad_arena_t *a = ad_call_arena(call, m->arena);
+  if (a == NULL)
+    return AR_ENOENT;
+
+  uint32_t count = m->count != 0 ? m->count : 1;
+  uint64_t align = m->alignment != 0 ? m->alignment : AR_ALIGN_MIN;
+  if (count > d->cfg->max_blocks_per_request) {
+    d->stats.blocks_per_request_refused++;
+    return ad_fail(call, AR_ELIMIT,
+                   "count %u is over the limit of %llu blocks per request",
+                   count, (unsigned long long)d->cfg->max_blocks_per_request);
+  }
+  if (m->size == 0 || m->size > AR_N_MAX)
+    return ad_fail(call, AR_EINVAL, "size %llu is not from 1 to %llu bytes",
+                   (unsigned long long)m->size, (unsigned long long)AR_N_MAX);
+  if (!valid_align(align))
+    return ad_fail(call, AR_EINVAL,
+                   "alignment %llu is not a power of two from %d to %d",
+                   (unsigned long long)align, AR_ALIGN_MIN, AR_ALIGN_MAX);
+
+  Arenad__AllocReply *rep;
+  uint64_t *offsets = ad_scratch_alloc(call->s, count * sizeof(uint64_t));
+  if (offsets == NULL || !AD_NEW(call, rep, arenad__alloc_reply__init))
+    return AR_EINTERNAL;
+
+  int rc = ad_arena_alloc(a, m->detached ? NULL : &call->c->holder, m->size,
+                          align, count, offsets);
+  if (rc == AR_ENOMEM)
+    return ad_fail(call, rc, "arena '%s' has no room for %u block%s of %llu "
+                   "bytes", a->name, count, count == 1 ? "" : "s",
+                   (unsigned long long)m->size);
+  if (rc < 0)
+    return ad_fail(call, rc, "cannot allocate: %s", ar_strerror(rc));
+
+  d->stats.blocks_allocated += count;
+  rep->offsets = offsets;
+  rep->n_offsets = count;
+  call->resp->body_case = ARENAD__RESPONSE__BODY_ALLOC;
+  call->resp->alloc = rep;
+  return 0;
+}
+
+/* The message for the first offset that failed. */
+static int free_failed(ad_call_t *call, const ad_arena_t *a, int rc,
+                       uint64_t offset) {
+  unsigned long long off = (unsigned long long)offset;
+  switch (rc) {
+  case AR_EINVAL:
+    return ad_fail(call, rc, "offset %llu is not a live block of arena '%s'",
+                   off, a->name);
+  case AR_EPERM:
+    return ad_fail(call, rc, "the block at %llu belongs to another "
+                   "connection", off);
+  default:
+    return ad_fail(call, rc, "cannot free %llu: %s", off, ar_strerror(rc));
+  }
+}
+
+int ad_do_free(ad_call_t *call, const Arenad__FreeRequest *m) {
+  ad_daemon_t *d = call->d;
+  ad_arena_t *a = ad_call_arena(call, m->arena);
+  if (a == NULL)
+    return AR_ENOENT;
+  if (m->n_offsets > d->cfg->max_blocks_per_request) {
+    d->stats.blocks_per_request_refused++;
+    return ad_fail(call, AR_ELIMIT,
+                   "%zu offsets are over the limit of %llu blocks per request",
+                   m->n_offsets,
+                   (unsigned long long)d->cfg->max_blocks_per_request);
+  }
+
+  Arenad__FreeReply *rep;
+  Arenad__Status *statuses =
+      ad_scratch_alloc(call->s, m->n_offsets * sizeof(*statuses));
+  if (statuses == NULL || !AD_NEW(call, rep, arenad__free_reply__init))
+    return AR_EINTERNAL;
+  call->resp->body_case = ARENAD__RESPONSE__BODY_FREE;
+  call->resp->free = rep;
+
+  ad_freed_t freed = {0, 0, 0};
+  int first = 0;
+  for (size_t i = 0; i < m->n_offsets; i++) {
+    int rc = ad_arena_free(a, &call->c->holder, m->offsets[i], &freed);
+    statuses[i] = ad_wire_status(rc);
+    if (rc == 0) {
+      rep->freed++;
+      continue;
+    }
+    if (rc == AR_EPERM)
+      d->stats.permission_denied++;
+    if (first == 0)
+      first = free_failed(call, a, rc, m->offsets[i]);
+  }
+  rep->reclaimed = (uint32_t)freed.blocks;
+  d->stats.blocks_freed += freed.blocks;
+  if (freed.corruptions > 0) {
+    ar_engine_stats_t st;
+    ar_engine_stats(a->engine, &st);
+    d->stats.corruptions_detected += freed.corruptions;
+    ad_log(AD_LOG_WARN, "corrupt-header",
+           "arena=%s conn=%llu blocks=%llu offset=%llu", a->name,
+           (unsigned long long)call->c->id,
+           (unsigned long long)freed.corruptions,
+           (unsigned long long)st.last_corrupt);
+  }
+  if (first != 0) {
+    rep->statuses = statuses;
+    rep->n_statuses = m->n_offsets;
+  }
+  return first;
+}

@@ -1,0 +1,306 @@
+/*
+ * listener.c: the listening socket (see listener.h) and accepting on it.
+ * Each wake-up accepts a batch; every accepted socket gets its peer's
+ * credentials (SO_PEERCRED), is refused with a LIMIT_EXCEEDED reply when
+ * max_connections are open, and otherwise becomes a connection. When
+ * accept(2) runs out of descriptors the listener pauses for a moment
+ * rather than spin on a socket that stays readable.
+ */
+#include "listener.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "ar/error.h"
+#include "ar/frame.h"
+#include "daemon.h"
+#include "log.h"
+
+#define ACCEPT_BATCH 64    /* connections accepted per wake-up, at most */
+#define ACCEPT_PAUSE_MS 100 /* pause after accept(2) ran out of resources */
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err, errlen, fmt, ap);
+  va_end(ap);
+  return AR_EIO;
+}
+
+/* Tells a peer beyond max_connections why, best effort, and hangs up. */
+static void refuse(ad_daemon_t *d, int fd, const struct ucred *cr) {
+  uint64_t suppressed = 0;
+  d->stats.connections_refused_limit++;
+  if (ad_ratelimit_allow(&d->rl_refused, ad_daemon_now_ms(d), &suppressed))
+    ad_log(AD_LOG_WARN, "refuse",
+           "pid=%d uid=%u reason=max-connections open=%llu suppressed=%llu",
+           (int)cr->pid, (unsigned)cr->uid,
+           (unsigned long long)d->stats.connections_open,
+           (unsigned long long)suppressed);
+
+  char msg[96];
+  snprintf(msg, sizeof(msg), "too many connections (max_connections is %llu)",
+           (unsigned long long)d->cfg->max_connections);
+  Arenad__Response resp = ARENAD__RESPONSE__INIT;
+  resp.status = ARENAD__STATUS__STATUS_LIMIT_EXCEEDED;
+  resp.message = msg;
+  uint8_t buf[256];
+  size_t n = arenad__response__get_packed_size(&resp);
+  if (n + AR_FRAME_PREFIX_MAX <= sizeof(buf)) {
+    size_t k = ar_frame_encode(buf, n);
+    arenad__response__pack(&resp, buf + k);
+    (void)send(fd, buf, k + n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    d->stats.errors[resp.status]++;
+  }
+  close(fd);
+}
+
+static void accept_one(ad_daemon_t *d, int fd) {
+  struct ucred cr;
+  socklen_t len = sizeof(cr);
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0) {
+    ad_log(AD_LOG_WARN, "accept-failed", "error=\"SO_PEERCRED: %s\"",
+           strerror(errno));
+    d->stats.connections_accept_failed++;
+    close(fd);
+    return;
+  }
+  if (d->stats.connections_open >= d->cfg->max_connections) {
+    refuse(d, fd, &cr);
+    return;
+  }
+  ad_conn_t *c = ad_conn_new(d, fd, (uint32_t)cr.pid, cr.uid, cr.gid);
+  if (c == NULL) {
+    ad_log(AD_LOG_ERROR, "accept-failed", "error=\"out of memory\"");
+    d->stats.connections_accept_failed++;
+    close(fd);
+    return;
+  }
+  ad_log(AD_LOG_INFO, "accept", "conn=%llu pid=%d uid=%u gid=%u",
+         (unsigned long long)c->id, (int)cr.pid, (unsigned)cr.uid,
+         (unsigned)cr.gid);
+  int rc = ad_conn_start(c);
+  if (rc < 0) {
+    ad_log(AD_LOG_ERROR, "accept-failed", "conn=%llu error=\"%s\"",
+           (unsigned long long)c->id, uv_strerror(rc));
+    bool started = c->started;
+    ad_conn_close(c, "error");
+    if (!started)
+      ad_conn_free(c);
+  }
+}
+
+static void on_accept(uv_poll_t *h, int status, int events);
+
+static void on_retry(uv_timer_t *t) {
+  ad_daemon_t *d = t->data;
+  if (d->listener.poll_init)
+    uv_poll_start(&d->listener.poll, UV_READABLE, on_accept);
+}
+
+static void on_accept(uv_poll_t *h, int status, int events) {
+  ad_daemon_t *d = h->data;
+  (void)events;
+  if (status < 0) {
+    ad_log(AD_LOG_ERROR, "accept-failed", "error=\"%s\"", uv_strerror(status));
+    return;
+  }
+  for (int i = 0; i < ACCEPT_BATCH; i++) {
+    int fd = accept4(d->listener.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+      accept_one(d, fd);
+      continue;
+    }
+    int e = errno;
+    if (e == EAGAIN || e == EWOULDBLOCK)
+      return;
+    if (e == EINTR || e == ECONNABORTED)
+      continue;
+    d->stats.connections_accept_failed++;
+    uint64_t suppressed = 0;
+    if (ad_ratelimit_allow(&d->rl_accept, ad_daemon_now_ms(d), &suppressed))
+      ad_log(AD_LOG_WARN, "accept-failed", "error=\"%s\" suppressed=%llu",
+             strerror(e), (unsigned long long)suppressed);
+    if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
+      uv_poll_stop(&d->listener.poll);
+      uv_timer_start(&d->listener.retry, on_retry, ACCEPT_PAUSE_MS, 0);
+    }
+    return;
+  }
+}
+
+/*
+ * What is at the path now: nothing (fine), a stale socket (removed), or
+ * something to leave alone (an error). A live daemon is one that accepts a
+ * connection; a nonblocking connect never waits on a full backlog.
+ */
+static int clear_path(const char *path, const struct sockaddr_un *sa,
+                      char *err, size_t errlen) {
+  struct stat st;
+  if (lstat(path, &st) < 0) {
+    if (errno == ENOENT)
+      return 0;
+    return fail(err, errlen, "cannot examine %s: %s", path, strerror(errno));
+  }
+  if (!S_ISSOCK(st.st_mode))
+    return fail(err, errlen, "%s exists and is not a socket; not replacing it",
+                path);
+
+  int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (probe < 0)
+    return fail(err, errlen, "socket: %s", strerror(errno));
+  int rc = connect(probe, (const struct sockaddr *)sa, sizeof(*sa));
+  int e = errno;
+  close(probe);
+  if (rc == 0 || e == EAGAIN || e == EINPROGRESS)
+    return fail(err, errlen,
+                "another daemon is answering on %s; not replacing it", path);
+  if (e != ECONNREFUSED)
+    return fail(err, errlen, "cannot tell whether %s is in use: %s", path,
+                strerror(e));
+  if (unlink(path) < 0 && errno != ENOENT)
+    return fail(err, errlen, "cannot remove the stale socket %s: %s", path,
+                strerror(errno));
+  ad_log(AD_LOG_INFO, "stale-socket", "path=%s removed=1", path);
+  return 0;
+}
+
+/* The address of path; false when it does not fit. */
+static bool make_addr(const char *path, struct sockaddr_un *sa) {
+  memset(sa, 0, sizeof(*sa));
+  sa->sun_family = AF_UNIX;
+  if (path[0] == '\0' || strlen(path) >= sizeof(sa->sun_path))
+    return false;
+  memcpy(sa->sun_path, path, strlen(path) + 1);
+  return true;
+}
+
+int ad_listener_claim(const char *path, int *lock_fd, char *err,
+                      size_t errlen) {
+  struct sockaddr_un sa;
+  char lock[AR_SOCKET_PATH_MAX + 8];
+
+  *lock_fd = -1;
+  if (!make_addr(path, &sa))
+    return fail(err, errlen, "bad socket path '%s'", path);
+  snprintf(lock, sizeof(lock), "%s.lock", path);
+  int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0)
+    return fail(err, errlen, "cannot open the lock file %s: %s", lock,
+                strerror(errno));
+  if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+    int e = errno;
+    close(fd);
+    if (e == EWOULDBLOCK)
+      return fail(err, errlen,
+                  "another arenad is running on %s (it holds %s)", path, lock);
+    return fail(err, errlen, "cannot lock %s: %s", lock, strerror(e));
+  }
+  int rc = clear_path(path, &sa, err, errlen);
+  if (rc < 0) {
+    close(fd);
+    return rc;
+  }
+  *lock_fd = fd;
+  return 0;
+}
+
+int ad_listener_open(ad_daemon_t *d, char *err, size_t errlen) {
+  ad_listener_t *l = &d->listener;
+  const char *path = d->cfg->socket;
+  struct sockaddr_un sa;
+
+  if (!make_addr(path, &sa))
+    return fail(err, errlen, "bad socket path '%s'", path);
+  int rc;
+  if (l->lock_fd < 0) {
+    rc = ad_listener_claim(path, &l->lock_fd, err, errlen);
+    if (rc < 0)
+      return rc;
+  } else {
+    /* Claimed already; whatever appeared since is looked at again. */
+    rc = clear_path(path, &sa, err, errlen);
+    if (rc < 0)
+      return rc;
+  }
+
+  l->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (l->fd < 0)
+    return fail(err, errlen, "socket: %s", strerror(errno));
+  /* The socket file is born with its final mode: no window in which it is
+   * wider, no chmod to forget. The daemon is single-threaded here. */
+  mode_t old = umask(~(mode_t)d->cfg->socket_mode & 0777);
+  rc = bind(l->fd, (const struct sockaddr *)&sa, sizeof(sa));
+  int e = errno;
+  umask(old);
+  if (rc < 0)
+    return fail(err, errlen, "cannot bind %s: %s", path, strerror(e));
+
+  struct stat st;
+  if (lstat(path, &st) == 0) {
+    l->bound = true;
+    l->dev = st.st_dev;
+    l->ino = st.st_ino;
+  }
+  if (listen(l->fd, SOMAXCONN) < 0)
+    return fail(err, errlen, "cannot listen on %s: %s", path, strerror(errno));
+
+  if (uv_poll_init(&d->loop, &l->poll, l->fd) < 0)
+    return fail(err, errlen, "cannot watch %s", path);
+  l->poll.data = d;
+  l->poll_init = true;
+  uv_timer_init(&d->loop, &l->retry);
+  l->retry.data = d;
+  l->retry_init = true;
+  uv_poll_start(&l->poll, UV_READABLE, on_accept);
+
+  ad_log(AD_LOG_INFO, "listen", "path=%s mode=%04llo max_connections=%llu",
+         path, (unsigned long long)d->cfg->socket_mode,
+         (unsigned long long)d->cfg->max_connections);
+  return 0;
+}
+
+void ad_listener_close(ad_daemon_t *d) {
+  ad_listener_t *l = &d->listener;
+  if (l->poll_init) {
+    uv_close((uv_handle_t *)&l->poll, NULL);
+    l->poll_init = false;
+  }
+  if (l->retry_init) {
+    uv_close((uv_handle_t *)&l->retry, NULL);
+    l->retry_init = false;
+  }
+  if (l->fd >= 0) {
+    close(l->fd);
+    l->fd = -1;
+  }
+  if (l->bound) {
+    /* Only the file we made: a later daemon may have replaced it. */
+    struct stat st;
+    if (lstat(d->cfg->socket, &st) == 0 && st.st_dev == l->dev &&
+        st.st_ino == l->ino)
+      unlink(d->cfg->socket);
+    l->bound = false;
+    ad_log(AD_LOG_INFO, "unlisten", "path=%s", d->cfg->socket);
+  }
+}
+
+void ad_listener_release(ad_daemon_t *d) {
+  /* The lock file stays: removing it would let two later daemons lock two
+   * different files. */
+  if (d->listener.lock_fd >= 0) {
+    close(d->listener.lock_fd);
+    d->listener.lock_fd = -1;
+  }
+}

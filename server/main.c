@@ -1,0 +1,234 @@
+/*
+ * main.c: arenad's start-up and nothing else: the command line, the
+ * configuration (built-in defaults, then the file, then the environment's
+ * socket, then the command line), the daemon, and the exit status: 0 after
+ * a clean shutdown, 1 when the daemon cannot start, 2 for a bad command
+ * line or configuration.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "ar/error.h"
+#include "ar/protocol.h"
+#include "ar/util.h"
+#include "config.h"
+#include "daemon.h"
+#include "log.h"
+
+#define MAX_CLI_ARENAS AD_ARENAS_MAX
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "usage: arenad [--socket PATH] [--arena NAME:SIZE[:POLICY]]...\n"
+          "              [--config FILE] [--log-level LEVEL] [--ready-fd FD]\n"
+          "              [--help] [--version]\n"
+          "\n"
+          "Serves named shared-memory arenas over a Unix socket.\n"
+          "\n"
+          "  --socket PATH      the socket (default: $%s, then the config\n"
+          "                     file, then $XDG_RUNTIME_DIR/%s,\n"
+          "                     /run/user/UID/%s or /tmp/arenad-UID/%s)\n"
+          "  --arena SPEC       an arena, added to the config file's: SIZE\n"
+          "                     takes K, M or G; POLICY is first (default),\n"
+          "                     next, best, worst or buddy\n"
+          "  --config FILE      an INI file with [daemon] and [arena NAME]\n"
+          "  --log-level LEVEL  debug, info (default), warn or error\n"
+          "  --ready-fd FD      write \"ready\" to FD and close it once the\n"
+          "                     socket accepts connections\n"
+          "\n"
+          "With no arena anywhere, one named '%s' of 64M with first fit is\n"
+          "made. SIGINT or SIGTERM shut down gracefully.\n"
+          "\n"
+          "Configuration keys:\n",
+          AR_SOCKET_ENV, AR_SOCKET_NAME, AR_SOCKET_NAME, AR_SOCKET_NAME,
+          AD_DEFAULT_ARENA_NAME);
+  ad_config_usage(out);
+}
+
+/* A start-up error: one log line, then the exit status. */
+static int die(int status, const char *event, const char *msg) {
+  char buf[1024];
+  ad_log(AD_LOG_ERROR, event, "error=%s", ad_log_str(buf, sizeof(buf), msg));
+  return status;
+}
+
+/* More descriptors for more connections, as far as the hard limit goes. */
+static void raise_fd_limit(uint64_t want) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+    return;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &rl);
+    (void)getrlimit(RLIMIT_NOFILE, &rl);
+  }
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want)
+    ad_log(AD_LOG_WARN, "fd-limit",
+           "limit=%llu wanted=%llu note=\"max_connections may not be reached\"",
+           (unsigned long long)rl.rlim_cur, (unsigned long long)want);
+}
+
+/* The socket: --socket, else $ARENAD_SOCKET, else the file's, else the
+ * runtime directory's default (its /tmp fallback created if need be). */
+static int resolve_socket(ad_config_t *cfg, const char *opt, char *err,
+                          size_t errlen) {
+  const char *env = getenv(AR_SOCKET_ENV);
+  if (opt != NULL)
+    return ad_config_set(cfg, "socket", opt, "--socket", err, errlen);
+  if (env != NULL && env[0] != '\0')
+    return ad_config_set(cfg, "socket", env, AR_SOCKET_ENV, err, errlen);
+  if (cfg->socket[0] != '\0')
+    return 0;
+  int rc = ar_socket_path(cfg->socket, sizeof(cfg->socket),
+                          AR_SOCKET_PATH_CREATE | AR_SOCKET_PATH_NO_ENV);
+  if (rc == AR_EPERM)
+    snprintf(err, errlen, "%s is not a private directory of uid %u (it must "
+             "be a directory owned by us with mode 0700)", cfg->socket,
+             (unsigned)getuid());
+  else if (rc == AR_EIO)
+    snprintf(err, errlen, "cannot create %s: %s", cfg->socket,
+             strerror(errno));
+  else if (rc < 0)
+    snprintf(err, errlen, "the default socket path is too long");
+  return rc;
+}
+
+int main(int argc, char **argv) {
+  static const struct option opts[] = {
+      {"socket", required_argument, NULL, 's'},
+      {"arena", required_argument, NULL, 'a'},
+      {"config", required_argument, NULL, 'c'},
+      {"log-level", required_argument, NULL, 'l'},
+      {"ready-fd", required_argument, NULL, 'r'},
+      {"help", no_argument, NULL, 'h'},
+      {"version", no_argument, NULL, 'V'},
+      {NULL, 0, NULL, 0},
+  };
+  const char *opt_socket = NULL, *opt_config = NULL, *opt_level = NULL;
+  const char *arenas[MAX_CLI_ARENAS];
+  size_t narenas = 0;
+  int ready_fd = -1;
+  int ch;
+
+  while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    switch (ch) {
+    case 's':
+      opt_socket = optarg;
+      break;
+    case 'a':
+      if (narenas == MAX_CLI_ARENAS) {
+        fprintf(stderr, "arenad: more than %d --arena\n", MAX_CLI_ARENAS);
+        return 2;
+      }
+      arenas[narenas++] = optarg;
+      break;
+    case 'c':
+      if (opt_config != NULL) {
+        fprintf(stderr, "arenad: --config is given twice\n");
+        return 2;
+      }
+      opt_config = optarg;
+      break;
+    case 'l':
+      opt_level = optarg;
+      break;
+    case 'r': {
+      char *end;
+      errno = 0;
+      long fd = strtol(optarg, &end, 10);
+      if (errno != 0 || *end != '\0' || end == optarg || fd < 0 ||
+          fd > 65535 || fcntl((int)fd, F_GETFD) < 0) {
+        fprintf(stderr, "arenad: --ready-fd %s: not an open descriptor\n",
+                optarg);
+        return 2;
+      }
+      ready_fd = (int)fd;
+      break;
+    }
+    case 'h':
+      usage(stdout);
+      return 0;
+    case 'V':
+      printf("arenad %s (protocol %d)\n", AR_VERSION, AR_PROTOCOL_VERSION);
+      return 0;
+    default:
+      fprintf(stderr, "try 'arenad --help'\n");
+      return 2;
+    }
+  }
+  if (optind < argc) {
+    fprintf(stderr, "arenad: unexpected argument '%s'; try 'arenad --help'\n",
+            argv[optind]);
+    return 2;
+  }
+
+  /* Writes to a peer that has gone fail with EPIPE (and MSG_NOSIGNAL is
+   * used anyway): never a signal. */
+  signal(SIGPIPE, SIG_IGN);
+  /* A segment over the file size limit (ulimit -f) is then an error that
+   * says so (EFBIG), not a death by SIGXFSZ. */
+  signal(SIGXFSZ, SIG_IGN);
+
+  ad_config_t cfg;
+  char err[1024];
+  int rc = 0;
+  ad_config_init(&cfg);
+  if (opt_config != NULL)
+    rc = ad_config_load_file(&cfg, opt_config, err, sizeof(err));
+  if (rc == 0 && opt_level != NULL)
+    rc = ad_config_set(&cfg, "log_level", opt_level, "--log-level", err,
+                       sizeof(err));
+  for (size_t i = 0; rc == 0 && i < narenas; i++)
+    rc = ad_config_add_arena_spec(&cfg, arenas[i], err, sizeof(err));
+  if (rc == 0)
+    rc = resolve_socket(&cfg, opt_socket, err, sizeof(err));
+  if (rc == 0)
+    rc = ad_config_finish(&cfg, err, sizeof(err));
+  if (rc < 0) {
+    ad_config_fini(&cfg);
+    return die(2, "config", err);
+  }
+  ad_log_set_level((ad_log_level_t)cfg.log_level);
+  raise_fd_limit(cfg.max_connections + 64);
+
+  /* The socket path first: a second daemon is refused before it reserves
+   * any memory. */
+  int lock_fd;
+  rc = ad_listener_claim(cfg.socket, &lock_fd, err, sizeof(err));
+  if (rc < 0) {
+    ad_config_fini(&cfg);
+    return die(1, "start-failed", err);
+  }
+
+  ad_daemon_t d;
+  rc = ad_daemon_init(&d, &cfg, err, sizeof(err));
+  if (rc < 0) {
+    close(lock_fd);
+    ad_config_fini(&cfg);
+    return die(1, "start-failed", err);
+  }
+  d.listener.lock_fd = lock_fd; /* the daemon's from now on */
+  rc = ad_daemon_listen(&d, ready_fd, err, sizeof(err));
+  if (rc < 0) {
+    ad_daemon_fini(&d);
+    ad_config_fini(&cfg);
+    return die(1, "start-failed", err);
+  }
+  ad_log(AD_LOG_INFO, "start", "version=%s protocol=%d pid=%d arenas=%zu",
+         AR_VERSION, AR_PROTOCOL_VERSION, (int)getpid(), cfg.narenas);
+
+  ad_daemon_run(&d);
+  ad_log(AD_LOG_INFO, "exit", "status=0 accepted=%llu reclaimed_blocks=%llu",
+         (unsigned long long)d.stats.connections_accepted,
+         (unsigned long long)d.stats.reclaimed_blocks);
+  ad_daemon_fini(&d);
+  ad_config_fini(&cfg);
+  return 0;
+}

@@ -1,0 +1,117 @@
+/*
+ * segment.c: one arena's memfd, from creation to mapping (see segment.h).
+ * First the memory is checked to be there (memcheck.h: a reservation too
+ * large ends with the OOM killer, not an error). The order matters: the
+ * size is set and reserved before the seals that forbid changing it, and
+ * F_SEAL_SEAL comes last, in the same call, so that no client can add
+ * F_SEAL_WRITE or F_SEAL_FUTURE_WRITE and lock the others out of writing.
+ */
+#include "segment.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "ar/error.h"
+#include "memcheck.h"
+
+/* memfd_create's flag for a segment that can never be made executable
+ * (Linux 6.3; newer than Debian 12's headers). Without it a kernel with
+ * vm.memfd_noexec = 2 refuses the memfd, and others log a warning. */
+#ifdef MFD_NOEXEC_SEAL
+#define AD_MFD_NOEXEC_SEAL MFD_NOEXEC_SEAL
+#else
+#define AD_MFD_NOEXEC_SEAL 0x0008U
+#endif
+
+/* Reserves every page of the file. shmem's fallocate stops early with
+ * EINTR when a signal comes; it is simply asked again. */
+static int reserve(int fd, uint64_t size) {
+  int rc;
+  do
+    rc = fallocate(fd, 0, 0, (off_t)size);
+  while (rc < 0 && errno == EINTR);
+  return rc;
+}
+
+int ad_segment_create(ad_segment_t *s, const char *name, uint64_t size,
+                      char *err, size_t errlen) {
+  char memfd_name[96];
+  const char *step;
+
+  s->fd = -1;
+  s->base = NULL;
+  s->size = size;
+
+  /* Never ask fallocate for what is not there (see memcheck.h). */
+  ad_memavail_t avail;
+  ad_memory_available(&avail);
+  int rc = ad_memcheck_fit(size, &avail, err, errlen);
+  if (rc < 0)
+    return rc;
+
+  rc = AR_EINTERNAL;
+  snprintf(memfd_name, sizeof(memfd_name), "arenad:%s", name);
+  step = "memfd_create";
+  s->fd = memfd_create(memfd_name, MFD_CLOEXEC | MFD_ALLOW_SEALING |
+                                       AD_MFD_NOEXEC_SEAL);
+  if (s->fd < 0 && errno == EINVAL) /* a kernel before 6.3 */
+    s->fd = memfd_create(memfd_name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (s->fd < 0)
+    goto fail;
+  step = "ftruncate";
+  if (ftruncate(s->fd, (off_t)size) < 0)
+    goto fail;
+  if (reserve(s->fd, size) < 0) {
+    int e = errno;
+    char h[32];
+    if (e == ENOSPC || e == ENOMEM) {
+      snprintf(err, errlen,
+               "cannot reserve %s (%llu bytes) of shared memory: fallocate: "
+               "%s; the machine (or the memory cgroup) has less memory left "
+               "than the estimate said (%s)",
+               ad_mem_human(h, sizeof(h), size), (unsigned long long)size,
+               strerror(e), avail.source);
+      rc = AR_ENOMEM;
+    } else {
+      snprintf(err, errlen, "cannot reserve %s (%llu bytes) of shared "
+               "memory: fallocate: %s%s",
+               ad_mem_human(h, sizeof(h), size), (unsigned long long)size,
+               strerror(e),
+               e == EFBIG ? " (the file size limit, ulimit -f, is lower)" : "");
+    }
+    ad_segment_destroy(s);
+    return rc;
+  }
+  step = "sealing";
+  if (fcntl(s->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+    goto fail;
+  step = "mmap";
+  s->base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, s->fd, 0);
+  if (s->base == MAP_FAILED) {
+    s->base = NULL;
+    goto fail;
+  }
+  /* Client data has no business in the daemon's core dumps. */
+  (void)madvise(s->base, size, MADV_DONTDUMP);
+  return 0;
+
+fail:
+  snprintf(err, errlen, "%s of %llu bytes failed: %s%s", step,
+           (unsigned long long)size, strerror(errno),
+           errno == EFBIG ? " (the file size limit, ulimit -f, is lower)" : "");
+  ad_segment_destroy(s);
+  return rc;
+}
+
+void ad_segment_destroy(ad_segment_t *s) {
+  if (s->base != NULL)
+    munmap(s->base, s->size);
+  if (s->fd >= 0)
+    close(s->fd);
+  s->base = NULL;
+  s->fd = -1;
+}

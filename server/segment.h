@@ -1,0 +1,41 @@
+/*
+ * segment.h: the shared memory of one arena: a memfd, sized, reserved with
+ * fallocate (so that a lack of memory or shm is an error at creation, never
+ * a SIGBUS in a client later), sealed so that it can neither shrink nor
+ * grow nor be sealed further by a client that receives it, and mapped
+ * MAP_SHARED read-write in the daemon for the engine's block headers.
+ *
+ * The daemon never trusts the segment's bytes: any client that attached
+ * may write them at any time. Only the engine reads them, to report
+ * overwritten headers.
+ */
+#ifndef AD_SEGMENT_H
+#define AD_SEGMENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct ad_segment_s {
+  int fd;         /* the memfd, close-on-exec; -1 when none */
+  void *base;     /* the daemon's mapping of `size` bytes, or NULL */
+  uint64_t size;  /* bytes */
+} ad_segment_t;
+
+/*
+ * Creates, reserves, seals and maps a segment of `size` bytes (a multiple
+ * of the page size) named "arenad:NAME" (as /proc/PID/fd shows it). The
+ * memory check (memcheck.h) comes first: a size that does not fit in the
+ * memory available is refused before anything is created or reserved.
+ * Returns 0; AR_ENOMEM when the size does not fit, or when fallocate says
+ * ENOSPC or ENOMEM all the same; AR_EINTERNAL for any other failure. On an
+ * error err (errlen bytes) says what failed and why, with the size and the
+ * memory figure (the caller names the arena), and nothing is left behind.
+ */
+int ad_segment_create(ad_segment_t *s, const char *name, uint64_t size,
+                      char *err, size_t errlen);
+
+/* Unmaps and closes the segment (clients keep their own mappings and
+ * descriptors). Safe on a segment that failed to be created. */
+void ad_segment_destroy(ad_segment_t *s);
+
+#endif /* AD_SEGMENT_H */

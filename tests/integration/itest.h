@@ -1,0 +1,150 @@
+/*
+ * itest.h: the test-only helper of the integration tests. It starts a real
+ * arenad on a socket in a fresh temporary directory and waits until it is
+ * ready (arenad's --ready-fd, a pipe: no sleeping), and speaks the wire
+ * protocol over raw sockets: it frames with ar/frame.h and packs and
+ * unpacks with protobuf-c, so that the tests depend on the protocol only,
+ * not on the client library. Every socket has a receive timeout, so a
+ * daemon that does not answer fails the test instead of hanging it.
+ *
+ * The helpers fail the current cmocka test on anything unexpected (a
+ * system call failing, a reply whose id or kind does not match).
+ */
+#ifndef ITEST_H
+#define ITEST_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <cmocka.h>
+
+#include "ar/error.h"
+#include "arenad.pb-c.h"
+
+/* Seconds any single wait may take. */
+#define IT_TIMEOUT_S 30
+
+/* How it_daemon_start tells the daemon its socket (it_daemon_t.sock_via):
+ * --socket, $ARENAD_SOCKET, or $XDG_RUNTIME_DIR set to the directory (the
+ * default path, arenad.sock in it). */
+enum { IT_SOCK_ARG = 0, IT_SOCK_ENV = 1, IT_SOCK_XDG = 2 };
+
+/* A daemon under test. */
+typedef struct it_daemon_s {
+  char dir[64];    /* its temporary directory */
+  char sock[108];  /* dir/arenad.sock */
+  char log[128];   /* dir/arenad.log: its standard error */
+  char conf[128];  /* dir/arenad.conf, when a config was given */
+  int sock_via;    /* how the daemon learns the socket: IT_SOCK_* */
+  pid_t pid;       /* 0 once reaped */
+  int status;      /* exit status once reaped (128 + signal if killed) */
+} it_daemon_t;
+
+/* Makes a fresh temporary directory for a daemon, without starting it. */
+void it_daemon_prepare(it_daemon_t *d);
+
+/*
+ * Starts arenad on d's socket (prepared first when d->dir is empty) with
+ * `config` written to d->conf and passed with --config (unless NULL) and
+ * the NULL-terminated extra arguments `args` (may be NULL). Returns 0 once
+ * the daemon is ready; or the daemon's exit status (> 0) when it exited
+ * instead (its log says why).
+ */
+int it_daemon_start(it_daemon_t *d, const char *config,
+                    const char *const *args);
+
+/* Sends `sig` and waits for the exit; returns the exit status (128 + the
+ * signal for a death by signal). Fails the test after IT_TIMEOUT_S. */
+int it_daemon_stop(it_daemon_t *d, int sig);
+
+/* Stops the daemon if it runs (SIGKILL) and removes its directory. */
+void it_daemon_cleanup(it_daemon_t *d);
+
+/* Whether the daemon's log contains `needle`. */
+bool it_log_contains(const it_daemon_t *d, const char *needle);
+
+/* A client connection with its own read buffer and the descriptors that
+ * came with SCM_RIGHTS, each with the stream offset of its first byte. */
+typedef struct it_conn_s {
+  int fd;
+  uint64_t next_id;      /* the id of the next request sent with it_call */
+  uint8_t *buf;          /* bytes received, not yet decoded */
+  size_t len, cap;
+  uint64_t consumed;     /* stream offset of buf[0] */
+  int fds[16];           /* descriptors received, not yet taken */
+  uint64_t fd_at[16];    /* the stream offset each came with */
+  int nfds;
+} it_conn_t;
+
+/* Connects to path; fails the test when it cannot. */
+it_conn_t *it_connect(const char *path);
+/* Connects; returns NULL with errno set when it cannot. */
+it_conn_t *it_try_connect(const char *path);
+void it_close(it_conn_t *c);
+
+/* Sends bytes as they are. */
+void it_send_raw(it_conn_t *c, const void *p, size_t n);
+
+/* Appends req as a frame to buf (for pipelining many in one write). */
+void it_frame_append(uint8_t **buf, size_t *len, const Arenad__Request *req);
+
+/* Sends one request (its id as set). */
+void it_send(it_conn_t *c, const Arenad__Request *req);
+
+/*
+ * Receives the next Response, or NULL at end of stream. A descriptor that
+ * came with the first byte of its frame is stored in *fd (when fd is not
+ * NULL; -1 when none). Fails the test on a timeout or undecodable bytes.
+ * Free the result with it_resp_free.
+ */
+Arenad__Response *it_recv(it_conn_t *c, int *fd);
+void it_resp_free(Arenad__Response *r);
+
+/* Sends req with the next id, receives the answer, checks its id and, when
+ * it has a body, its kind. Returns it (to be freed). */
+Arenad__Response *it_call(it_conn_t *c, Arenad__Request *req, int *fd);
+
+/* Reads until the end of stream, failing on a timeout; returns how many
+ * Responses came first (they are checked to decode and then dropped). */
+int it_expect_eof(it_conn_t *c);
+
+/* Request builders: a Request with its body, in static storage of the
+ * helper valid until the next builder call. */
+Arenad__Request *it_req_hello(uint32_t version, const char *name);
+Arenad__Request *it_req_ping(void);
+Arenad__Request *it_req_list(void);
+Arenad__Request *it_req_stats(void);
+Arenad__Request *it_req_attach(const char *arena, bool read_only);
+Arenad__Request *it_req_alloc(const char *arena, uint64_t size,
+                              uint64_t align, uint32_t count, bool detached);
+Arenad__Request *it_req_free(const char *arena, const uint64_t *offsets,
+                             size_t n);
+Arenad__Request *it_req_inspect(const char *arena, Arenad__InspectWhat what,
+                                uint64_t cursor, uint32_t limit);
+Arenad__Request *it_req_check(const char *arena);
+
+/* Shorthands that must succeed (STATUS_OK, else the test fails with the
+ * reply's message). */
+void it_hello_ok(it_conn_t *c);
+uint64_t it_alloc_ok(it_conn_t *c, const char *arena, uint64_t size);
+void it_free_ok(it_conn_t *c, const char *arena, uint64_t offset);
+void it_check_ok(it_conn_t *c, const char *arena);
+/* The arena's live block count, from inspect. */
+uint64_t it_live_blocks(it_conn_t *c, const char *arena);
+
+/* The status of a reply must be `want`; prints its message otherwise. */
+#define it_assert_status(resp, want)                                           \
+  do {                                                                         \
+    const Arenad__Response *r_ = (resp);                                       \
+    if (r_ == NULL)                                                            \
+      fail_msg("no reply (end of stream), want status %d", (int)(want));     \
+    if ((int)r_->status != (int)(want))                                        \
+      fail_msg("status %d (%s), want %d", (int)r_->status,                    \
+               r_->message ? r_->message : "", (int)(want));                  \
+  } while (0)
+
+#endif /* ITEST_H */

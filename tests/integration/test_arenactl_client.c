@@ -1,0 +1,330 @@
+/*
+ * test_arenactl_client.c: arenactl's commands against a real arenad, run as
+ * a program: list, inspect (paged: the daemon's pages are made small here,
+ * so every listing takes several requests), check, ping, alloc, free,
+ * stats, and a short bench. Exit codes (0 success, 1 failure, 2 usage),
+ * messages on standard error, and JSON that parses (jansson) with the
+ * figures the daemon holds.
+ */
+#include "itest.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+static const char config[] = "[daemon]\n"
+                             "max_page = 8\n"
+                             "default_page = 3\n"
+                             "\n"
+                             "[arena alpha]\n"
+                             "size = 1M\n"
+                             "\n"
+                             "[arena beta]\n"
+                             "size = 2M\n"
+                             "policy = buddy\n";
+
+static it_daemon_t daemon_;
+
+/* What one run of arenactl left. */
+typedef struct run_s {
+  int status;
+  char out[1 << 16];
+  char err[4096];
+} run_t;
+
+static run_t run_;
+
+static void slurp(const char *path, char *buf, size_t len) {
+  FILE *f = fopen(path, "r");
+  assert_non_null(f);
+  size_t n = fread(buf, 1, len - 1, f);
+  buf[n] = '\0';
+  fclose(f);
+}
+
+/* Runs `arenactl --socket SOCK args...` (or without --socket when sock is
+ * NULL); fills run_. */
+static run_t *arenactl(const char *sock, const char *const *args) {
+  const char *argv[32];
+  int n = 0;
+  argv[n++] = ARENACTL;
+  if (sock != NULL) {
+    argv[n++] = "--socket";
+    argv[n++] = sock;
+  }
+  for (int i = 0; args[i] != NULL && n < 31; i++)
+    argv[n++] = args[i];
+  argv[n] = NULL;
+  char out[160], err[160];
+  snprintf(out, sizeof out, "%s/out", daemon_.dir);
+  snprintf(err, sizeof err, "%s/err", daemon_.dir);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
+      _exit(126);
+    unsetenv("ARENAD_SOCKET");
+    execv(ARENACTL, (char *const *)argv);
+    _exit(127);
+  }
+  int st;
+  assert_int_equal(waitpid(pid, &st, 0), pid);
+  run_.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  slurp(out, run_.out, sizeof run_.out);
+  slurp(err, run_.err, sizeof run_.err);
+  return &run_;
+}
+
+#define RUN(...) arenactl(daemon_.sock, (const char *const[]){__VA_ARGS__, NULL})
+
+/* Fails unless the run exited with `want`; shows its standard error. */
+static void expect_status(const run_t *r, int want) {
+  if (r->status != want)
+    fail_msg("exit status %d, want %d; stderr: %s", r->status, want, r->err);
+}
+
+static json_t *parse(const run_t *r) {
+  json_error_t e;
+  json_t *j = json_loads(r->out, 0, &e);
+  if (j == NULL)
+    fail_msg("not JSON (%s): %s", e.text, r->out);
+  return j;
+}
+
+static int setup(void **state) {
+  (void)state;
+  assert_int_equal(it_daemon_start(&daemon_, config, NULL), 0);
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  int st = it_daemon_stop(&daemon_, SIGTERM);
+  it_daemon_cleanup(&daemon_);
+  assert_int_equal(st, 0);
+  return 0;
+}
+
+static void test_list(void **state) {
+  (void)state;
+  run_t *r = RUN("list");
+  expect_status(r, 0);
+  assert_non_null(strstr(r->out, "alpha"));
+  assert_non_null(strstr(r->out, "buddy"));
+
+  r = RUN("list", "--json");
+  expect_status(r, 0);
+  json_t *j = parse(r);
+  assert_true(json_is_array(j));
+  assert_int_equal(json_array_size(j), 2);
+  json_t *a = json_array_get(j, 0);
+  assert_string_equal(json_string_value(json_object_get(a, "name")), "alpha");
+  assert_string_equal(json_string_value(json_object_get(a, "policy")),
+                      "first");
+  assert_int_equal(json_integer_value(json_object_get(a, "size")), 1 << 20);
+  json_decref(j);
+}
+
+static void test_ping(void **state) {
+  (void)state;
+  run_t *r = RUN("ping");
+  expect_status(r, 0);
+  assert_non_null(strstr(r->out, "pong"));
+  r = RUN("ping", "--json");
+  expect_status(r, 0);
+  json_t *j = parse(r);
+  assert_int_equal(json_integer_value(json_object_get(j, "protocol_version")),
+                   1);
+  json_decref(j);
+}
+
+/* The payloads of the blocks an inspect --json listed under key. */
+static size_t listed(json_t *j, const char *key, uint64_t *payloads,
+                     size_t max) {
+  json_t *arr = json_object_get(j, key);
+  assert_true(json_is_array(arr));
+  size_t n = 0, i;
+  json_t *e;
+  json_array_foreach(arr, i, e) {
+    if (json_is_true(json_object_get(e, "free")))
+      continue;
+    assert_true(n < max);
+    payloads[n++] = (uint64_t)json_integer_value(json_object_get(e, "payload"));
+  }
+  return n;
+}
+
+static void test_alloc_inspect_free(void **state) {
+  (void)state;
+  run_t *r = RUN("alloc", "alpha", "100", "--count", "7");
+  expect_status(r, 0);
+  uint64_t offs[7];
+  char *p = r->out;
+  for (int i = 0; i < 7; i++)
+    offs[i] = strtoull(p, &p, 10);
+  assert_int_equal(offs[0], 16);
+  assert_int_equal(offs[6], 16 + 6 * 128);
+
+  /* Seven blocks and the free tail: three pages of at most 3. */
+  r = RUN("inspect", "alpha", "--blocks", "--free-list", "--detached",
+          "--json");
+  expect_status(r, 0);
+  json_t *j = parse(r);
+  json_t *sum = json_object_get(j, "summary");
+  assert_int_equal(json_integer_value(json_object_get(sum, "live_blocks")), 7);
+  assert_int_equal(json_integer_value(json_object_get(sum, "detached_blocks")),
+                   7);
+  assert_int_equal(json_array_size(json_object_get(j, "blocks")), 8);
+  assert_int_equal(json_array_size(json_object_get(j, "free_list")), 1);
+  uint64_t got[16];
+  assert_int_equal(listed(j, "blocks", got, 16), 7);
+  assert_memory_equal(got, offs, sizeof offs);
+  assert_int_equal(listed(j, "detached", got, 16), 7);
+  json_t *b0 = json_array_get(json_object_get(j, "blocks"), 0);
+  assert_true(json_is_true(json_object_get(b0, "detached")));
+  assert_int_equal(json_integer_value(json_object_get(b0, "n")), 100);
+  json_decref(j);
+
+  r = RUN("inspect", "alpha", "--blocks");
+  expect_status(r, 0);
+  assert_non_null(strstr(r->out, "detached"));
+  assert_non_null(strstr(r->out, "live_blocks"));
+
+  /* A later invocation frees them; a second free of one fails. */
+  char o[7][24];
+  for (int i = 0; i < 7; i++)
+    snprintf(o[i], sizeof o[i], "%llu", (unsigned long long)offs[i]);
+  r = RUN("free", "alpha", o[0], o[1], o[2], o[3], o[4], o[5], o[6]);
+  expect_status(r, 0);
+  r = RUN("free", "alpha", o[3]);
+  expect_status(r, 1);
+  assert_non_null(strstr(r->err, o[3]));
+  r = RUN("inspect", "alpha", "--json");
+  expect_status(r, 0);
+  j = parse(r);
+  sum = json_object_get(j, "summary");
+  assert_int_equal(json_integer_value(json_object_get(sum, "live_blocks")), 0);
+  assert_int_equal(json_integer_value(json_object_get(sum, "frees")), 7);
+  json_decref(j);
+
+  /* Aligned, as JSON. */
+  r = RUN("alloc", "beta", "64", "--align", "256", "--json");
+  expect_status(r, 0);
+  j = parse(r);
+  json_t *offsets = json_object_get(j, "offsets");
+  assert_int_equal(json_array_size(offsets), 1);
+  uint64_t off = (uint64_t)json_integer_value(json_array_get(offsets, 0));
+  assert_int_equal(off % 256, 0);
+  json_decref(j);
+  char os[24];
+  snprintf(os, sizeof os, "0x%llx", (unsigned long long)off);
+  r = RUN("free", "beta", os);
+  expect_status(r, 0);
+}
+
+static void test_check(void **state) {
+  (void)state;
+  run_t *r = RUN("check", "alpha");
+  expect_status(r, 0);
+  assert_string_equal(r->out, "alpha: ok\n");
+  r = RUN("check", "beta", "--json");
+  expect_status(r, 0);
+  json_t *j = parse(r);
+  assert_true(json_is_true(json_object_get(j, "ok")));
+  json_decref(j);
+  r = RUN("check", "nope");
+  expect_status(r, 1);
+  assert_non_null(strstr(r->err, "nope"));
+}
+
+static void test_stats(void **state) {
+  (void)state;
+  expect_status(RUN("alloc", "alpha", "1000"), 0);
+  run_t *r = RUN("stats");
+  expect_status(r, 0);
+  assert_non_null(strstr(r->out, "requests.alloc"));
+  r = RUN("stats", "--json");
+  expect_status(r, 0);
+  json_t *j = parse(r);
+  json_t *req = json_object_get(j, "requests");
+  assert_true(json_is_object(req));
+  assert_int_equal(json_integer_value(json_object_get(req, "alloc")), 1);
+  assert_true(json_integer_value(json_object_get(req, "hello")) >= 2);
+  assert_int_equal(json_integer_value(json_object_get(j, "arenas")), 2);
+  assert_true(json_is_string(json_object_get(j, "daemon_version")));
+  assert_true(json_is_object(json_object_get(j, "errors")));
+  json_decref(j);
+}
+
+static void test_errors(void **state) {
+  (void)state;
+  run_t *r = RUN("frobnicate");
+  expect_status(r, 2);
+  r = RUN("alloc", "alpha");
+  expect_status(r, 2);
+  r = RUN("alloc", "alpha", "12x");
+  expect_status(r, 2);
+  r = RUN("free", "alpha", "zz");
+  expect_status(r, 2);
+  r = RUN("inspect", "alpha", "--bogus");
+  expect_status(r, 2);
+  r = RUN("alloc", "alpha", "2M");
+  expect_status(r, 1);
+  assert_true(strlen(r->err) > 0);
+  r = RUN("inspect", "nope");
+  expect_status(r, 1);
+  assert_non_null(strstr(r->err, "nope"));
+
+  char bad[160];
+  snprintf(bad, sizeof bad, "%s/none.sock", daemon_.dir);
+  r = arenactl(bad, (const char *const[]){"list", NULL});
+  expect_status(r, 1);
+  assert_non_null(strstr(r->err, "cannot connect"));
+  r = arenactl(NULL, (const char *const[]){"--socket", NULL});
+  expect_status(r, 2);
+}
+
+static void test_bench(void **state) {
+  (void)state;
+  run_t *r = RUN("bench", "--arena", "alpha", "--ops", "300", "--seconds",
+                 "0.05", "--threads", "2", "--window", "16");
+  expect_status(r, 0);
+  assert_non_null(strstr(r->out, "| ping round trip p50 |"));
+  assert_non_null(strstr(r->out, "| alloc round trip p99 |"));
+  assert_non_null(strstr(r->out, "| goal | measured | met |"));
+  r = RUN("bench", "--arena", "alpha", "--ops", "100", "--seconds", "0.02",
+          "--threads", "2", "--window", "8", "--count", "4", "--json");
+  expect_status(r, 0);
+  json_t *j = parse(r);
+  json_t *ping = json_object_get(j, "ping");
+  assert_true(json_real_value(json_object_get(ping, "p50_us")) > 0);
+  json_t *pipe = json_object_get(j, "pipelined");
+  assert_true(json_real_value(json_object_get(pipe, "one_connection_ops_per_s")) >
+              0);
+  json_decref(j);
+  /* It freed what it allocated. */
+  r = RUN("inspect", "alpha", "--json");
+  j = parse(r);
+  assert_int_equal(json_integer_value(json_object_get(
+                       json_object_get(j, "summary"), "live_blocks")),
+                   0);
+  json_decref(j);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+      T(test_list), T(test_ping), T(test_alloc_inspect_free), T(test_check),
+      T(test_stats), T(test_errors), T(test_bench),
+#undef T
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,451 @@
+/*
+ * test_daemon_badinput.c: hostile and broken input. Each case runs on a
+ * connection of its own, while a bystander connection holds blocks and
+ * carries on a conversation: a truncated frame, a declared length over the
+ * limit, a malformed prefix, random bytes, a valid frame with garbage
+ * inside, an empty request, an unknown arena, size 0 and absurd sizes,
+ * bad alignments, absurd counts, too many offsets, frees of foreign,
+ * misaligned and freed offsets, bad inspect arguments, a hello with a
+ * hostile name, a frame one byte at a time, a client that never reads.
+ * Each gets a clear error status or a clean disconnect; afterwards the
+ * daemon still answers, the bystander (which has a reply unread and half
+ * a request sent while each case runs) is unaffected, and every arena
+ * passes its check.
+ */
+#include "itest.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "ar/frame.h"
+
+static const char config[] = "[daemon]\n"
+                             "max_frame_bytes = 64K\n"
+                             "max_blocks_per_request = 100\n"
+                             "\n"
+                             "[arena one]\n"
+                             "size = 1M\n"
+                             "\n"
+                             "[arena two]\n"
+                             "size = 1M\n"
+                             "policy = buddy\n";
+
+static it_daemon_t daemon_;
+static it_conn_t *bystander;
+static uint64_t bystander_blocks[4];
+
+/* The bystander is mid-conversation while each hostile case runs: a ping
+ * sent and not yet read, and an alloc of which half the frame is sent. */
+static bool mid;
+static uint8_t *mid_buf;
+static size_t mid_len, mid_sent;
+
+static void bystander_begin(void) {
+  Arenad__Request *q = it_req_ping();
+  q->id = 900001;
+  it_frame_append(&mid_buf, &mid_len, q);
+  size_t ping_len = mid_len;
+  q = it_req_alloc("two", 200, 0, 1, false);
+  q->id = 900002;
+  it_frame_append(&mid_buf, &mid_len, q);
+  mid_sent = ping_len + (mid_len - ping_len) / 2;
+  it_send_raw(bystander, mid_buf, mid_sent);
+  mid = true;
+}
+
+/* The rest of the cut frame, and both answers, in order. Call it before
+ * any other use of the bystander, as a statement of its own (the request
+ * builders share one static request). */
+static void bystander_end(void) {
+  if (!mid)
+    return;
+  it_send_raw(bystander, mid_buf + mid_sent, mid_len - mid_sent);
+  free(mid_buf);
+  mid_buf = NULL;
+  mid_len = mid_sent = 0;
+  mid = false;
+  Arenad__Response *r = it_recv(bystander, NULL);
+  assert_non_null(r);
+  assert_int_equal(r->id, 900001);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  it_resp_free(r);
+  r = it_recv(bystander, NULL);
+  assert_non_null(r);
+  assert_int_equal(r->id, 900002);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  uint64_t off = r->alloc->offsets[0];
+  it_resp_free(r);
+  it_free_ok(bystander, "two", off);
+}
+
+static int setup(void **state) {
+  (void)state;
+  assert_int_equal(it_daemon_start(&daemon_, config, NULL), 0);
+  bystander = it_connect(daemon_.sock);
+  it_hello_ok(bystander);
+  for (int i = 0; i < 4; i++)
+    bystander_blocks[i] =
+        it_alloc_ok(bystander, i % 2 ? "two" : "one", 100 + (uint64_t)i);
+  bystander_begin();
+  return 0;
+}
+
+/* The bystander's conversation goes on (the request it had cut in half
+ * is answered), with its blocks intact, and every arena passes its check;
+ * then it cuts another in half for the next case. */
+static void all_is_well(void) {
+  bystander_end();
+  it_resp_free(it_call(bystander, it_req_ping(), NULL));
+  uint64_t off = it_alloc_ok(bystander, "one", 64);
+  it_free_ok(bystander, "one", off);
+  Arenad__Response *r = it_call(
+      bystander,
+      it_req_inspect("one", ARENAD__INSPECT_WHAT__INSPECT_BLOCKS, 0, 0), NULL);
+  bool found = false;
+  for (size_t i = 0; i < r->inspect->n_extents; i++)
+    found |= r->inspect->extents[i]->payload == bystander_blocks[0];
+  assert_true(found);
+  it_resp_free(r);
+  it_check_ok(bystander, "one");
+  it_check_ok(bystander, "two");
+  bystander_begin();
+}
+
+/* Only cleans up: cmocka 1.1.5 ignores a failure in a group teardown, so
+ * the last test checks the end. */
+static int teardown(void **state) {
+  (void)state;
+  it_close(bystander);
+  bystander = NULL;
+  free(mid_buf);
+  mid_buf = NULL;
+  it_daemon_cleanup(&daemon_);
+  return 0;
+}
+
+/* Last: all is still well, the bystander frees its blocks, and the daemon
+ * exits with status 0 on SIGTERM. */
+static void test_exits_cleanly(void **state) {
+  (void)state;
+  all_is_well();
+  bystander_end();
+  for (int i = 0; i < 4; i++)
+    it_free_ok(bystander, i % 2 ? "two" : "one", bystander_blocks[i]);
+  it_check_ok(bystander, "one");
+  it_check_ok(bystander, "two");
+  assert_int_equal(it_live_blocks(bystander, "one"), 0);
+  assert_int_equal(it_live_blocks(bystander, "two"), 0);
+  it_close(bystander);
+  bystander = NULL;
+  assert_int_equal(it_daemon_stop(&daemon_, SIGTERM), 0);
+}
+
+/* Sends raw bytes on a fresh connection; expects exactly one Response with
+ * id 0 and `status`, then the end of the stream. */
+static void expect_protocol_error(const void *p, size_t n, int status) {
+  it_conn_t *c = it_connect(daemon_.sock);
+  it_send_raw(c, p, n);
+  Arenad__Response *r = it_recv(c, NULL);
+  assert_non_null(r);
+  assert_int_equal(r->id, 0);
+  it_assert_status(r, status);
+  assert_int_equal(r->body_case, ARENAD__RESPONSE__BODY__NOT_SET);
+  assert_string_not_equal(r->message, "");
+  it_resp_free(r);
+  assert_int_equal(it_expect_eof(c), 0);
+  it_close(c);
+  all_is_well();
+}
+
+static void test_truncated_frame(void **state) {
+  (void)state;
+  /* A prefix that promises 100 bytes, 10 of them, then the end. */
+  uint8_t buf[11] = {100};
+  memset(buf + 1, 0x08, 10);
+  it_conn_t *c = it_connect(daemon_.sock);
+  it_send_raw(c, buf, sizeof(buf));
+  shutdown(c->fd, SHUT_WR);
+  assert_int_equal(it_expect_eof(c), 0); /* a clean disconnect */
+  it_close(c);
+
+  /* The same, the client staying: the daemon waits, then sees it go. */
+  c = it_connect(daemon_.sock);
+  it_send_raw(c, buf, sizeof(buf));
+  it_close(c);
+  all_is_well();
+}
+
+static void test_length_over_limit(void **state) {
+  (void)state;
+  uint8_t p[AR_FRAME_PREFIX_MAX];
+  size_t n = ar_frame_encode(p, (uint64_t)64 * 1024 + 1);
+  expect_protocol_error(p, n, ARENAD__STATUS__STATUS_LIMIT_EXCEEDED);
+  n = ar_frame_encode(p, UINT64_MAX);
+  expect_protocol_error(p, n, ARENAD__STATUS__STATUS_LIMIT_EXCEEDED);
+}
+
+static void test_malformed_prefix(void **state) {
+  (void)state;
+  static const uint8_t nonminimal[] = {0x80, 0x00};
+  static const uint8_t eleven[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                   0xff, 0xff, 0xff, 0xff, 0x01};
+  expect_protocol_error(nonminimal, sizeof(nonminimal),
+                        ARENAD__STATUS__STATUS_INVALID_ARGUMENT);
+  expect_protocol_error(eleven, sizeof(eleven),
+                        ARENAD__STATUS__STATUS_INVALID_ARGUMENT);
+}
+
+static void test_garbage_protobuf(void **state) {
+  (void)state;
+  /* A whole frame whose body is not a Request: wire type 7 is invalid,
+   * and a length-delimited field running past the end. */
+  static const uint8_t bad_type[] = {4, 0x0f, 0x00, 0x00, 0x00};
+  static const uint8_t overrun[] = {3, 0x82, 0x01, 0x7f};
+  expect_protocol_error(bad_type, sizeof(bad_type),
+                        ARENAD__STATUS__STATUS_INVALID_ARGUMENT);
+  expect_protocol_error(overrun, sizeof(overrun),
+                        ARENAD__STATUS__STATUS_INVALID_ARGUMENT);
+}
+
+/* Random bytes: whatever they frame as gets an answer or a disconnect. */
+static void test_random_bytes(void **state) {
+  (void)state;
+  srand(12345);
+  for (int round = 0; round < 20; round++) {
+    uint8_t buf[4096];
+    for (size_t i = 0; i < sizeof(buf); i++)
+      buf[i] = (uint8_t)rand();
+    it_conn_t *c = it_connect(daemon_.sock);
+    it_send_raw(c, buf, sizeof(buf));
+    shutdown(c->fd, SHUT_WR);
+    Arenad__Response *r;
+    while ((r = it_recv(c, NULL)) != NULL) {
+      assert_true(r->status >= 0 && r->status <= 8);
+      it_resp_free(r);
+    }
+    it_close(c);
+  }
+  all_is_well();
+}
+
+/* Errors that leave the connection open, one after the other on it. */
+static void test_bad_requests(void **state) {
+  (void)state;
+  it_conn_t *c = it_connect(daemon_.sock);
+  it_hello_ok(c);
+  Arenad__Response *r;
+#define EXPECT(req, status)                                                    \
+  do {                                                                         \
+    r = it_call(c, (req), NULL);                                               \
+    it_assert_status(r, (status));                                             \
+    assert_string_not_equal(r->message, "");                                   \
+    it_resp_free(r);                                                           \
+  } while (0)
+
+  /* No body at all (an empty frame is an empty Request). */
+  static const uint8_t empty[] = {0};
+  it_send_raw(c, empty, 1);
+  r = it_recv(c, NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_INVALID_ARGUMENT);
+  it_resp_free(r);
+
+  EXPECT(it_req_alloc("nosuch", 10, 0, 1, false),
+         ARENAD__STATUS__STATUS_NOT_FOUND);
+  EXPECT(it_req_alloc("", 10, 0, 1, false), ARENAD__STATUS__STATUS_NOT_FOUND);
+  EXPECT(it_req_alloc("one", 0, 0, 1, false),
+         ARENAD__STATUS__STATUS_INVALID_ARGUMENT);
+  EXPECT(it_req_alloc("one", UINT64_MAX, 0, 1, false),
+         ARENAD__STATUS__STATUS_INVALID_ARGUMENT);
+  EXPECT(it_req_alloc("one", (uint64_t)1 << 40, 0, 1, false),
+         ARENAD__STATUS__STATUS_OUT_OF_MEMORY);
+  EXPECT(it_req_alloc("two", (1u << 20) + 1, 0, 1, false),
+         ARENAD__STATUS__STATUS_OUT_OF_MEMORY);
+  EXPECT(it_req_alloc("one", 10, 24, 1, false),
+         ARENAD__STATUS__STATUS_INVALID_ARGUMENT);
+  EXPECT(it_req_alloc("one", 10, 8192, 1, false),
+         ARENAD__STATUS__STATUS_INVALID_ARGUMENT);
+  EXPECT(it_req_alloc("one", 10, 0, 101, false),
+         ARENAD__STATUS__STATUS_LIMIT_EXCEEDED);
+  EXPECT(it_req_alloc("one", 10, 0, UINT32_MAX, false),
+         ARENAD__STATUS__STATUS_LIMIT_EXCEEDED);
+  EXPECT(it_req_alloc("one", 20000, 0, 100, false),
+         ARENAD__STATUS__STATUS_OUT_OF_MEMORY); /* 2M do not fit in 1M */
+
+  uint64_t many[101] = {0};
+  EXPECT(it_req_free("one", many, 101), ARENAD__STATUS__STATUS_LIMIT_EXCEEDED);
+  uint64_t own = it_alloc_ok(c, "one", 256);
+  uint64_t off = own + 1; /* misaligned */
+  EXPECT(it_req_free("one", &off, 1), ARENAD__STATUS__STATUS_INVALID_ARGUMENT);
+  off = own + 16; /* inside the block */
+  EXPECT(it_req_free("one", &off, 1), ARENAD__STATUS__STATUS_INVALID_ARGUMENT);
+  off = (uint64_t)1 << 50; /* beyond the arena */
+  EXPECT(it_req_free("one", &off, 1), ARENAD__STATUS__STATUS_INVALID_ARGUMENT);
+  off = bystander_blocks[0]; /* someone else's */
+  EXPECT(it_req_free("one", &off, 1), ARENAD__STATUS__STATUS_PERMISSION_DENIED);
+  EXPECT(it_req_free("two", &own, 1), ARENAD__STATUS__STATUS_INVALID_ARGUMENT);
+  it_free_ok(c, "one", own);
+  EXPECT(it_req_free("one", &own, 1), ARENAD__STATUS__STATUS_INVALID_ARGUMENT);
+  EXPECT(it_req_free("nosuch", &own, 1), ARENAD__STATUS__STATUS_NOT_FOUND);
+
+  EXPECT(it_req_inspect("one", (Arenad__InspectWhat)42, 0, 0),
+         ARENAD__STATUS__STATUS_INVALID_ARGUMENT);
+  EXPECT(it_req_inspect("one", ARENAD__INSPECT_WHAT__INSPECT_BLOCKS,
+                        UINT64_MAX, 0),
+         ARENAD__STATUS__STATUS_INVALID_ARGUMENT);
+  EXPECT(it_req_inspect("nosuch", ARENAD__INSPECT_WHAT__INSPECT_BLOCKS, 0, 0),
+         ARENAD__STATUS__STATUS_NOT_FOUND);
+  EXPECT(it_req_check("nosuch"), ARENAD__STATUS__STATUS_NOT_FOUND);
+  EXPECT(it_req_attach("nosuch", false), ARENAD__STATUS__STATUS_NOT_FOUND);
+
+  /* A name full of bytes that are not text comes back printable. */
+  static const char binary_name[] = "\x01\xff\"\n";
+  r = it_call(c, it_req_alloc(binary_name, 1, 0, 1, false), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_NOT_FOUND);
+  for (const char *p = r->message; *p != '\0'; p++)
+    assert_true(*p >= 0x20 && *p < 0x7f);
+  it_resp_free(r);
+
+  /* Still fine after all that. */
+  it_resp_free(it_call(c, it_req_ping(), NULL));
+  it_close(c);
+#undef EXPECT
+  all_is_well();
+}
+
+/* A request kind this version does not implement, and a hello with a
+ * name full of junk. */
+static void test_unsupported_kind(void **state) {
+  (void)state;
+  it_conn_t *c = it_connect(daemon_.sock);
+  Arenad__RetainRequest retain = ARENAD__RETAIN_REQUEST__INIT;
+  retain.arena = (char *)"one";
+  Arenad__Request req = ARENAD__REQUEST__INIT;
+  req.body_case = ARENAD__REQUEST__BODY_RETAIN;
+  req.retain = &retain;
+  Arenad__Response *r = it_call(c, &req, NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_INVALID_ARGUMENT);
+  it_resp_free(r);
+  it_resp_free(it_call(c, it_req_ping(), NULL)); /* the connection stays */
+  it_close(c);
+  all_is_well();
+}
+
+/* A hello whose name is long and full of line breaks and escapes: it is
+ * accepted, cut, and logged on one line that cannot be mistaken for
+ * another event. */
+static void test_hostile_name(void **state) {
+  (void)state;
+  static const char forged[] = "x\n2026-01-01T00:00:00.000Z error forged "
+                               "\x1b\"";
+  static char name[20000];
+  for (size_t i = 0; i + 1 < sizeof(name); i++)
+    name[i] = forged[i % (sizeof(forged) - 1)];
+  it_conn_t *c = it_connect(daemon_.sock);
+  Arenad__Response *r = it_call(c, it_req_hello(1, name), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  it_resp_free(r);
+  it_close(c);
+  all_is_well();
+  assert_false(it_log_contains(&daemon_, "\n2026-01-01T00:00:00.000Z"));
+  FILE *f = fopen(daemon_.log, "r");
+  assert_non_null(f);
+  char line[4096];
+  while (fgets(line, sizeof(line), f) != NULL)
+    assert_true(strncmp(line, "2026-01-01T00:00:00.000Z", 24) != 0);
+  fclose(f);
+}
+
+/* A frame sent one byte per write is answered like any other. */
+static void test_byte_by_byte(void **state) {
+  (void)state;
+  it_conn_t *c = it_connect(daemon_.sock);
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  Arenad__Request *q = it_req_alloc("one", 4000, 256, 3, false);
+  q->id = 77;
+  it_frame_append(&buf, &len, q);
+  for (size_t i = 0; i < len; i++)
+    it_send_raw(c, buf + i, 1);
+  free(buf);
+  Arenad__Response *r = it_recv(c, NULL);
+  assert_non_null(r);
+  assert_int_equal(r->id, 77);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  assert_int_equal(r->alloc->n_offsets, 3);
+  it_resp_free(r);
+  it_close(c); /* its 3 blocks are reclaimed */
+  all_is_well();
+}
+
+/* A client that sends and never reads: the daemon stops reading it once
+ * its unsent replies pass the bound (and counts that), its memory for the
+ * client stays bounded, the others go on; when it goes, its blocks come
+ * back. */
+static void test_never_reads(void **state) {
+  (void)state;
+  it_conn_t *c = it_connect(daemon_.sock);
+  Arenad__Response *r =
+      it_call(c, it_req_alloc("one", 16, 0, 100, false), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  it_resp_free(r);
+  bystander_end();
+  r = it_call(bystander, it_req_stats(), NULL);
+  uint64_t throttled = r->stats->in_flight_throttled;
+  it_resp_free(r);
+
+  /* 1000 pages of some 100 extents: about 2.5 MB of replies, far more
+   * than the socket holds, never read. */
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  for (int i = 0; i < 1000; i++) {
+    Arenad__Request *q =
+        it_req_inspect("one", ARENAD__INSPECT_WHAT__INSPECT_BLOCKS, 0, 200);
+    q->id = 1 + (uint64_t)i;
+    it_frame_append(&buf, &len, q);
+  }
+  it_send_raw(c, buf, len);
+  free(buf);
+
+  /* Until the daemon has paused it (each look is a round trip). */
+  bool paused = false;
+  for (int i = 0; i < 1000 && !paused; i++) {
+    r = it_call(bystander, it_req_stats(), NULL);
+    paused = r->stats->in_flight_throttled > throttled;
+    it_resp_free(r);
+  }
+  assert_true(paused);
+  all_is_well();
+  bystander_end();
+  r = it_call(bystander, it_req_stats(), NULL);
+  assert_int_equal(r->stats->connections_closed_output, 0);
+  it_resp_free(r);
+
+  uint64_t before = it_live_blocks(bystander, "one");
+  it_close(c);
+  /* Until the daemon has seen it go and reclaimed its 100 blocks. */
+  uint64_t now = before;
+  for (int i = 0; i < 1000 && now + 100 != before; i++)
+    now = it_live_blocks(bystander, "one");
+  assert_int_equal(now + 100, before);
+  all_is_well();
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_truncated_frame),
+      cmocka_unit_test(test_length_over_limit),
+      cmocka_unit_test(test_malformed_prefix),
+      cmocka_unit_test(test_garbage_protobuf),
+      cmocka_unit_test(test_random_bytes),
+      cmocka_unit_test(test_bad_requests),
+      cmocka_unit_test(test_unsupported_kind),
+      cmocka_unit_test(test_hostile_name),
+      cmocka_unit_test(test_byte_by_byte),
+      cmocka_unit_test(test_never_reads),
+      cmocka_unit_test(test_exits_cleanly),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}

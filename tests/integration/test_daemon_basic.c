@@ -1,0 +1,435 @@
+/*
+ * test_daemon_basic.c: a real arenad answering each request kind over a
+ * raw socket: hello (and a wrong version), ping, list, attach (a memfd of
+ * the arena's size that maps, sealed against resizing), alloc and free,
+ * several blocks in one request (all or nothing), 100 requests pipelined
+ * in one write, inspect paged with cursors, stats and check.
+ */
+#include "itest.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ar/engine.h"
+
+#define MiB (1u << 20)
+
+static const char config[] = "[daemon]\n"
+                             "max_page = 16\n"
+                             "default_page = 4\n"
+                             "\n"
+                             "[arena beta]\n"
+                             "size = 1M\n"
+                             "policy = buddy\n"
+                             "\n"
+                             "[arena alpha]\n"
+                             "size = 1M\n";
+
+static it_daemon_t daemon_;
+
+static int setup(void **state) {
+  (void)state;
+  assert_int_equal(it_daemon_start(&daemon_, config, NULL), 0);
+  return 0;
+}
+
+/* Only cleans up: cmocka 1.1.5 ignores a failure in a group teardown, so
+ * the daemon's clean exit is checked by the last test. */
+static int teardown(void **state) {
+  (void)state;
+  it_daemon_cleanup(&daemon_);
+  return 0;
+}
+
+/* Last: SIGTERM, exit status 0. */
+static void test_exits_cleanly(void **state) {
+  (void)state;
+  assert_int_equal(it_daemon_stop(&daemon_, SIGTERM), 0);
+}
+
+static void test_hello(void **state) {
+  (void)state;
+  it_conn_t *a = it_connect(daemon_.sock), *b = it_connect(daemon_.sock);
+  Arenad__Response *ra = it_call(a, it_req_hello(1, "basic test"), NULL);
+  Arenad__Response *rb = it_call(b, it_req_hello(1, "other"), NULL);
+  it_assert_status(ra, ARENAD__STATUS__STATUS_OK);
+  it_assert_status(rb, ARENAD__STATUS__STATUS_OK);
+  assert_non_null(ra->hello);
+  assert_string_not_equal(ra->hello->daemon_version, "");
+  assert_int_equal(ra->hello->protocol_version, 1);
+  assert_non_null(ra->hello->limits);
+  assert_int_equal(ra->hello->limits->max_frame_bytes, MiB);
+  assert_int_equal(ra->hello->limits->max_page, 16);
+  assert_true(ra->hello->limits->max_blocks_per_request > 0);
+  assert_true(ra->hello->limits->max_in_flight > 0);
+  assert_true(ra->hello->token != 0 && rb->hello->token != 0);
+  assert_true(ra->hello->token != rb->hello->token);
+  assert_true(ra->hello->connection_id != rb->hello->connection_id);
+  it_resp_free(ra);
+  it_resp_free(rb);
+  it_close(a);
+  it_close(b);
+}
+
+static void test_hello_wrong_version(void **state) {
+  (void)state;
+  it_conn_t *c = it_connect(daemon_.sock);
+  Arenad__Response *r = it_call(c, it_req_hello(99, "future"), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_UNSUPPORTED_VERSION);
+  assert_non_null(r->hello); /* the body still says what the daemon speaks */
+  assert_int_equal(r->hello->protocol_version, 1);
+  assert_non_null(strstr(r->message, "99"));
+  it_resp_free(r);
+  assert_int_equal(it_expect_eof(c), 0);
+  it_close(c);
+}
+
+static void test_ping(void **state) {
+  (void)state;
+  it_conn_t *c = it_connect(daemon_.sock);
+  Arenad__Response *r = it_call(c, it_req_ping(), NULL); /* no hello: fine */
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  assert_int_equal(r->body_case, ARENAD__RESPONSE__BODY_PING);
+  it_resp_free(r);
+  it_close(c);
+}
+
+static void test_list(void **state) {
+  (void)state;
+  it_conn_t *c = it_connect(daemon_.sock);
+  Arenad__Response *r = it_call(c, it_req_list(), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  assert_int_equal(r->list->n_arenas, 2);
+  assert_string_equal(r->list->arenas[0]->name, "alpha"); /* name order */
+  assert_string_equal(r->list->arenas[1]->name, "beta");
+  assert_int_equal(r->list->arenas[0]->size, MiB);
+  assert_int_equal(r->list->arenas[0]->policy, ARENAD__POLICY__POLICY_FIRST);
+  assert_int_equal(r->list->arenas[1]->policy, ARENAD__POLICY__POLICY_BUDDY);
+  assert_int_equal(r->list->arenas[0]->free_bytes +
+                       r->list->arenas[0]->used_bytes,
+                   MiB);
+  it_resp_free(r);
+  it_close(c);
+}
+
+static void test_attach(void **state) {
+  (void)state;
+  it_conn_t *c = it_connect(daemon_.sock);
+  int fd;
+  Arenad__Response *r = it_call(c, it_req_attach("alpha", false), &fd);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  assert_int_equal(r->attach->size, MiB);
+  assert_int_equal(r->attach->policy, ARENAD__POLICY__POLICY_FIRST);
+  assert_false(r->attach->read_only);
+  it_resp_free(r);
+  assert_true(fd >= 0);
+
+  struct stat st;
+  assert_int_equal(fstat(fd, &st), 0);
+  assert_int_equal(st.st_size, MiB);
+  int seals = fcntl(fd, F_GET_SEALS);
+  assert_true(seals & F_SEAL_SHRINK);
+  assert_true(seals & F_SEAL_GROW);
+  assert_true(seals & F_SEAL_SEAL);
+  assert_int_not_equal(ftruncate(fd, 4096), 0); /* sealed */
+  void *p = mmap(NULL, MiB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  assert_true(p != MAP_FAILED);
+  munmap(p, MiB);
+  close(fd);
+
+  /* An unknown arena and a read-only attach: an error and no descriptor. */
+  r = it_call(c, it_req_attach("nosuch", false), &fd);
+  it_assert_status(r, ARENAD__STATUS__STATUS_NOT_FOUND);
+  assert_int_equal(fd, -1);
+  it_resp_free(r);
+  r = it_call(c, it_req_attach("alpha", true), &fd);
+  it_assert_status(r, ARENAD__STATUS__STATUS_INVALID_ARGUMENT);
+  assert_int_equal(fd, -1);
+  it_resp_free(r);
+
+  /* Two attaches pipelined: each descriptor comes with its own frame. */
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  Arenad__Request *q = it_req_attach("alpha", false);
+  q->id = 101;
+  it_frame_append(&buf, &len, q);
+  q = it_req_attach("beta", false);
+  q->id = 102;
+  it_frame_append(&buf, &len, q);
+  it_send_raw(c, buf, len);
+  free(buf);
+  int fa, fb;
+  Arenad__Response *ra = it_recv(c, &fa), *rb = it_recv(c, &fb);
+  assert_int_equal(ra->id, 101);
+  assert_int_equal(rb->id, 102);
+  assert_true(fa >= 0 && fb >= 0);
+  close(fa);
+  close(fb);
+  it_resp_free(ra);
+  it_resp_free(rb);
+  it_close(c);
+}
+
+static void test_alloc_free_round_trip(void **state) {
+  (void)state;
+  it_conn_t *c = it_connect(daemon_.sock);
+  it_hello_ok(c);
+  int fd;
+  Arenad__Response *r = it_call(c, it_req_attach("alpha", false), &fd);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  it_resp_free(r);
+  unsigned char *base =
+      mmap(NULL, MiB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  assert_true(base != MAP_FAILED);
+  close(fd);
+
+  uint64_t before = it_live_blocks(c, "alpha");
+  uint64_t off = it_alloc_ok(c, "alpha", 100);
+  assert_true(off >= AR_HDR && off + 100 <= MiB && off % 16 == 0);
+  /* The engine's header is in the shared memory, in front of the payload. */
+  ar_header_t h;
+  memcpy(&h, base + off - AR_HDR, sizeof(h));
+  assert_int_equal(h.magic, AR_HDR_MAGIC);
+  assert_int_equal(h.size, 100);
+  memset(base + off, 0x5a, 100);
+  assert_int_equal(it_live_blocks(c, "alpha"), before + 1);
+
+  /* An aligned one. */
+  r = it_call(c, it_req_alloc("alpha", 10, 4096, 1, false), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  uint64_t aligned = r->alloc->offsets[0];
+  assert_int_equal(aligned % 4096, 0);
+  it_resp_free(r);
+
+  it_free_ok(c, "alpha", off);
+  it_free_ok(c, "alpha", aligned);
+  r = it_call(c, it_req_free("alpha", &off, 1), NULL); /* again */
+  it_assert_status(r, ARENAD__STATUS__STATUS_INVALID_ARGUMENT);
+  assert_non_null(r->free);
+  assert_int_equal(r->free->freed, 0);
+  it_resp_free(r);
+  assert_int_equal(it_live_blocks(c, "alpha"), before);
+  it_check_ok(c, "alpha");
+  munmap(base, MiB);
+  it_close(c);
+}
+
+static void test_alloc_count(void **state) {
+  (void)state;
+  it_conn_t *c = it_connect(daemon_.sock);
+  uint64_t before = it_live_blocks(c, "beta");
+  Arenad__Response *r = it_call(c, it_req_alloc("beta", 1000, 0, 8, false),
+                                NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  assert_int_equal(r->alloc->n_offsets, 8);
+  uint64_t offs[8];
+  memcpy(offs, r->alloc->offsets, sizeof(offs));
+  it_resp_free(r);
+  for (int i = 0; i < 8; i++)
+    for (int j = i + 1; j < 8; j++)
+      assert_true(offs[i] != offs[j]);
+  assert_int_equal(it_live_blocks(c, "beta"), before + 8);
+
+  /* All or nothing: 64 blocks of 64K do not fit in 1M; none stays. */
+  r = it_call(c, it_req_alloc("beta", 65536, 0, 64, false), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OUT_OF_MEMORY);
+  assert_int_equal(r->body_case, ARENAD__RESPONSE__BODY__NOT_SET);
+  it_resp_free(r);
+  assert_int_equal(it_live_blocks(c, "beta"), before + 8);
+
+  r = it_call(c, it_req_free("beta", offs, 8), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  assert_int_equal(r->free->freed, 8);
+  assert_int_equal(r->free->reclaimed, 8);
+  assert_int_equal(r->free->n_statuses, 0);
+  it_resp_free(r);
+  assert_int_equal(it_live_blocks(c, "beta"), before);
+  it_check_ok(c, "beta");
+  it_close(c);
+}
+
+/* 100 requests in one write; 100 replies, in order. */
+static void test_pipelining(void **state) {
+  (void)state;
+  it_conn_t *c = it_connect(daemon_.sock);
+  enum { N = 100 };
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  for (int i = 0; i < N; i++) {
+    Arenad__Request *q = i % 10 == 9 ? it_req_ping()
+                                     : it_req_alloc("alpha", 32, 0, 1, false);
+    q->id = 1000 + (uint64_t)i;
+    it_frame_append(&buf, &len, q);
+  }
+  it_send_raw(c, buf, len);
+  free(buf);
+
+  uint64_t offs[N];
+  size_t n = 0;
+  for (int i = 0; i < N; i++) {
+    Arenad__Response *r = it_recv(c, NULL);
+    assert_non_null(r);
+    assert_int_equal(r->id, 1000 + (uint64_t)i);
+    it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+    if (i % 10 == 9) {
+      assert_int_equal(r->body_case, ARENAD__RESPONSE__BODY_PING);
+    } else {
+      assert_int_equal(r->body_case, ARENAD__RESPONSE__BODY_ALLOC);
+      offs[n++] = r->alloc->offsets[0];
+    }
+    it_resp_free(r);
+  }
+
+  /* And the frees, pipelined too. */
+  buf = NULL;
+  len = 0;
+  for (size_t i = 0; i < n; i++) {
+    Arenad__Request *q = it_req_free("alpha", &offs[i], 1);
+    q->id = 5000 + i;
+    it_frame_append(&buf, &len, q);
+  }
+  it_send_raw(c, buf, len);
+  free(buf);
+  for (size_t i = 0; i < n; i++) {
+    Arenad__Response *r = it_recv(c, NULL);
+    assert_non_null(r);
+    assert_int_equal(r->id, 5000 + i);
+    it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+    it_resp_free(r);
+  }
+  it_check_ok(c, "alpha");
+  it_close(c);
+}
+
+/* Every extent of a page walk, with holders and the detached flag. */
+static void test_inspect_pages(void **state) {
+  (void)state;
+  it_conn_t *c = it_connect(daemon_.sock);
+  Arenad__Response *r = it_call(c, it_req_hello(1, "inspector"), NULL);
+  uint64_t me = r->hello->connection_id;
+  it_resp_free(r);
+
+  uint64_t offs[10];
+  for (int i = 0; i < 9; i++)
+    offs[i] = it_alloc_ok(c, "alpha", 100 + (uint64_t)i);
+  r = it_call(c, it_req_alloc("alpha", 64, 0, 1, true), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  offs[9] = r->alloc->offsets[0];
+  it_resp_free(r);
+
+  uint64_t cursor = 0;
+  int pages = 0, blocks = 0, detached = 0, mine = 0;
+  uint64_t covered = 0;
+  do {
+    r = it_call(c, it_req_inspect("alpha", ARENAD__INSPECT_WHAT__INSPECT_BLOCKS,
+                                  cursor, 3),
+                NULL);
+    it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+    assert_non_null(r->inspect->summary);
+    assert_string_equal(r->inspect->summary->name, "alpha");
+    assert_true(r->inspect->n_extents <= 3);
+    for (size_t i = 0; i < r->inspect->n_extents; i++) {
+      const Arenad__Extent *e = r->inspect->extents[i];
+      assert_int_equal(e->start, covered); /* the pages tile the arena */
+      covered += e->size;
+      if (e->free)
+        continue;
+      blocks++;
+      if (e->detached) {
+        detached++;
+        assert_int_equal(e->payload, offs[9]);
+        assert_int_equal(e->n_holders, 0);
+        assert_int_equal(e->refcount, 1);
+      } else if (e->n_holders == 1 && e->holders[0]->connection_id == me) {
+        mine++;
+        assert_int_equal(e->holders[0]->pid, getpid());
+        assert_int_equal(e->holders[0]->uid, getuid());
+        assert_string_equal(e->holders[0]->client_name, "inspector");
+        assert_int_equal(e->refcount, 1);
+      }
+    }
+    cursor = r->inspect->next_cursor;
+    it_resp_free(r);
+    pages++;
+  } while (cursor < MiB);
+  assert_int_equal(covered, MiB);
+  assert_true(pages >= 4);
+  assert_int_equal(mine, 9);
+  assert_true(detached >= 1);
+  assert_true(blocks >= 10);
+
+  /* The detached ones alone. */
+  r = it_call(c, it_req_inspect("alpha",
+                                ARENAD__INSPECT_WHAT__INSPECT_DETACHED, 0, 0),
+              NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  assert_true(r->inspect->n_extents >= 1);
+  for (size_t i = 0; i < r->inspect->n_extents; i++)
+    assert_true(r->inspect->extents[i]->detached);
+  assert_true(r->inspect->summary->detached_blocks >= 1);
+  it_resp_free(r);
+
+  /* A page over max_page is clamped, and counted. */
+  r = it_call(c, it_req_inspect("alpha",
+                                ARENAD__INSPECT_WHAT__INSPECT_FREE_LIST, 0,
+                                100000),
+              NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  assert_true(r->inspect->n_extents <= 16);
+  for (size_t i = 0; i < r->inspect->n_extents; i++)
+    assert_true(r->inspect->extents[i]->free);
+  it_resp_free(r);
+  r = it_call(c, it_req_stats(), NULL);
+  assert_true(r->stats->pages_clamped >= 1);
+  it_resp_free(r);
+
+  r = it_call(c, it_req_free("alpha", offs, 10), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  assert_int_equal(r->free->freed, 10);
+  it_resp_free(r);
+  it_check_ok(c, "alpha");
+  it_close(c);
+}
+
+static void test_stats(void **state) {
+  (void)state;
+  it_conn_t *c = it_connect(daemon_.sock);
+  it_resp_free(it_call(c, it_req_ping(), NULL));
+  Arenad__Response *r = it_call(c, it_req_stats(), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  const Arenad__StatsReply *s = r->stats;
+  assert_string_not_equal(s->daemon_version, "");
+  assert_int_equal(s->arenas, 2);
+  assert_true(s->connections_accepted >= 1);
+  assert_true(s->connections_open >= 1);
+  assert_true(s->requests->ping >= 1);
+  assert_true(s->frames_in >= 2);
+  assert_true(s->frames_out >= 1);
+  assert_true(s->bytes_in > 0 && s->bytes_out > 0);
+  assert_true(s->fds_sent >= 1); /* test_attach ran first */
+  assert_true(s->errors->not_found >= 1);
+  it_resp_free(r);
+  it_close(c);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_hello),
+      cmocka_unit_test(test_hello_wrong_version),
+      cmocka_unit_test(test_ping),
+      cmocka_unit_test(test_list),
+      cmocka_unit_test(test_attach),
+      cmocka_unit_test(test_alloc_free_round_trip),
+      cmocka_unit_test(test_alloc_count),
+      cmocka_unit_test(test_pipelining),
+      cmocka_unit_test(test_inspect_pages),
+      cmocka_unit_test(test_stats),
+      cmocka_unit_test(test_exits_cleanly),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}

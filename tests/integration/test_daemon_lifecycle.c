@@ -1,0 +1,442 @@
+/*
+ * test_daemon_lifecycle.c: arenad's start and end. SIGTERM with clients
+ * connected and requests in flight: every request already sent is
+ * answered, the clients see the end of the stream, the socket goes and
+ * the exit status is 0. A stale socket file is replaced; a second daemon
+ * on a live socket is refused with a clear message, as is a path that is
+ * not a socket; a bad config file stops the start with its file and line;
+ * the socket is created with the configured mode; a full daemon refuses
+ * connections beyond max_connections with a reply. Requests still in the
+ * socket at the signal are answered, a frame cut by it is dropped; an
+ * arena larger than the memory there is stops the start, refused by the
+ * daemon's memory check before anything is reserved.
+ */
+#include "itest.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+/* A round trip on c after which the daemon has handled whatever other
+ * sockets had ready before it was sent (its loop takes every ready socket
+ * of an epoll batch: the second round trip surely comes after them). */
+static void barrier(it_conn_t *c) {
+  for (int i = 0; i < 2; i++)
+    it_resp_free(it_call(c, it_req_ping(), NULL));
+}
+
+static void test_sigterm_answers_then_exits(void **state) {
+  (void)state;
+  it_daemon_t d = {0};
+  assert_int_equal(it_daemon_start(&d, NULL, NULL), 0);
+  it_conn_t *idle = it_connect(d.sock);
+  it_conn_t *busy = it_connect(d.sock);
+  it_hello_ok(busy);
+  for (int i = 0; i < 4; i++) {
+    Arenad__Response *r =
+        it_call(busy, it_req_alloc("default", 16, 0, 4096, false), NULL);
+    it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+    it_resp_free(r);
+  }
+
+  /* Ten large replies (a page of 4096 blocks each, some 1.8 MB in all)
+   * asked for and not read: more than the socket holds, so the daemon
+   * still has replies to send when the signal comes. */
+  enum { N = 10 };
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  for (int i = 0; i < N; i++) {
+    Arenad__Request *q = it_req_inspect(
+        "default", ARENAD__INSPECT_WHAT__INSPECT_BLOCKS, 0, 4096);
+    q->id = 100 + (uint64_t)i;
+    it_frame_append(&buf, &len, q);
+  }
+  it_send_raw(busy, buf, len);
+  free(buf);
+  barrier(idle);
+  Arenad__Response *r = it_call(idle, it_req_stats(), NULL);
+  assert_true(r->stats->requests_in_flight >= 1);
+  it_resp_free(r);
+
+  assert_int_equal(kill(d.pid, SIGTERM), 0);
+  for (int i = 0; i < N; i++) {
+    r = it_recv(busy, NULL);
+    assert_non_null(r);
+    assert_int_equal(r->id, 100 + (uint64_t)i);
+    it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+    assert_int_equal(r->inspect->n_extents, 4096);
+    it_resp_free(r);
+  }
+  assert_int_equal(it_expect_eof(busy), 0);
+  assert_int_equal(it_expect_eof(idle), 0);
+
+  assert_int_equal(it_daemon_stop(&d, 0), 0); /* already going */
+  struct stat st;
+  assert_int_equal(lstat(d.sock, &st), -1);
+  assert_int_equal(errno, ENOENT);
+  assert_true(it_log_contains(&d, "info shutdown reason=SIGTERM"));
+  assert_true(it_log_contains(&d, "blocks=16384 "));
+  it_close(idle);
+  it_close(busy);
+  it_daemon_cleanup(&d);
+}
+
+/* A ping padded with an unknown bytes field of `pad` (200 to 4000) bytes
+ * (a newer client's field: skipped by the daemon), appended to buf as a
+ * frame. protobuf-c packs an unknown field's data as it is: for a
+ * length-prefixed one, the length comes first. */
+static void append_padded_ping(uint8_t **buf, size_t *len, uint64_t id,
+                               size_t pad) {
+  static uint8_t junk[4096];
+  size_t n = pad - 2; /* two varint bytes hold 128 to 16383 */
+  junk[0] = (uint8_t)(0x80 | (n & 0x7f));
+  junk[1] = (uint8_t)(n >> 7);
+  ProtobufCMessageUnknownField uf = {
+      .tag = 1000,
+      .wire_type = PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED,
+      .len = pad,
+      .data = junk,
+  };
+  Arenad__Request *q = it_req_ping();
+  q->id = id;
+  q->base.n_unknown_fields = 1;
+  q->base.unknown_fields = &uf;
+  it_frame_append(buf, len, q);
+  q->base.n_unknown_fields = 0;
+  q->base.unknown_fields = NULL;
+}
+
+/* Requests still waiting in the socket when the signal comes (the daemon
+ * had stopped reading them: flow control) are answered too; nothing the
+ * client sent before the signal goes unanswered. */
+static void test_sigterm_answers_unread(void **state) {
+  (void)state;
+  it_daemon_t d = {0};
+  assert_int_equal(it_daemon_start(&d, "[daemon]\n"
+                                       "read_chunk = 4K\n"
+                                       "output_pause_bytes = 64K\n"
+                                       "output_limit_bytes = 2M\n"
+                                       "[arena a]\n"
+                                       "size = 4M\n",
+                                   NULL),
+                   0);
+  it_conn_t *idle = it_connect(d.sock);
+  it_conn_t *busy = it_connect(d.sock);
+  it_hello_ok(busy);
+  Arenad__Response *r =
+      it_call(busy, it_req_alloc("a", 16, 0, 4096, false), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  it_resp_free(r);
+
+  /* 8 pages of some 200 KB each, which the socket cannot hold unread,
+   * then 200 pings of 400 bytes: the daemon reads 4K, answers a page or
+   * two and stops reading, most pings still in its socket. */
+  enum { PAGES = 8, PINGS = 200 };
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  for (int i = 0; i < PAGES; i++) {
+    Arenad__Request *q =
+        it_req_inspect("a", ARENAD__INSPECT_WHAT__INSPECT_BLOCKS, 0, 4096);
+    q->id = 100 + (uint64_t)i;
+    it_frame_append(&buf, &len, q);
+  }
+  for (int i = 0; i < PINGS; i++)
+    append_padded_ping(&buf, &len, 1000 + (uint64_t)i, 400);
+  r = it_call(idle, it_req_stats(), NULL);
+  uint64_t bytes_in = r->stats->bytes_in;
+  it_resp_free(r);
+  it_send_raw(busy, buf, len);
+  free(buf);
+  barrier(idle);
+  r = it_call(idle, it_req_stats(), NULL);
+  assert_true(r->stats->in_flight_throttled >= 1);
+  /* Not everything was read: some is waiting in the socket. */
+  assert_true(r->stats->bytes_in - bytes_in < len);
+  it_resp_free(r);
+
+  assert_int_equal(kill(d.pid, SIGTERM), 0);
+  for (int i = 0; i < PAGES + PINGS; i++) {
+    r = it_recv(busy, NULL);
+    if (r == NULL)
+      fail_msg("the stream ended after %d of %d replies", i, PAGES + PINGS);
+    it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+    if (i < PAGES) {
+      assert_int_equal(r->id, 100 + (uint64_t)i);
+      assert_int_equal(r->inspect->n_extents, 4096);
+    } else {
+      assert_int_equal(r->id, 1000 + (uint64_t)(i - PAGES));
+      assert_int_equal(r->body_case, ARENAD__RESPONSE__BODY_PING);
+    }
+    it_resp_free(r);
+  }
+  assert_int_equal(it_expect_eof(busy), 0);
+  assert_int_equal(it_expect_eof(idle), 0);
+  assert_int_equal(it_daemon_stop(&d, 0), 0);
+  assert_true(it_log_contains(&d, "reason=shutdown"));
+  assert_true(it_log_contains(&d, "blocks=4096 "));
+  it_close(idle);
+  it_close(busy);
+  it_daemon_cleanup(&d);
+}
+
+/* Requests sent after the signal are not read: the client sees its
+ * replies to what came before, then the end. A client mid-frame too. */
+static void test_sigterm_mid_frame(void **state) {
+  (void)state;
+  it_daemon_t d = {0};
+  assert_int_equal(it_daemon_start(&d, NULL, NULL), 0);
+  it_conn_t *c = it_connect(d.sock);
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  Arenad__Request *q = it_req_ping();
+  q->id = 7;
+  it_frame_append(&buf, &len, q);
+  size_t first = len;
+  q = it_req_alloc("default", 64, 0, 1, false);
+  q->id = 8;
+  it_frame_append(&buf, &len, q);
+  /* The ping and half the alloc, then the signal. */
+  it_send_raw(c, buf, first + (len - first) / 2);
+  it_conn_t *other = it_connect(d.sock);
+  barrier(other);
+  it_close(other);
+  assert_int_equal(kill(d.pid, SIGTERM), 0);
+  Arenad__Response *r = it_recv(c, NULL);
+  assert_non_null(r);
+  assert_int_equal(r->id, 7);
+  it_resp_free(r);
+  assert_int_equal(it_expect_eof(c), 0); /* the cut frame is dropped */
+  free(buf);
+  it_close(c);
+  assert_int_equal(it_daemon_stop(&d, 0), 0);
+  it_daemon_cleanup(&d);
+}
+
+/* An arena larger than the memory there is: refused by the daemon's own
+ * check before anything is reserved, with the arena, its size and what is
+ * available in the message. (Only the check is exercised: the launcher
+ * also caps the daemon's files at 1 GiB, so even a broken check could not
+ * reserve a terabyte.) */
+static void test_too_large_arena_refused(void **state) {
+  (void)state;
+  it_daemon_t d = {0};
+  static const char *const huge[] = {"--arena", "huge:1024G:best", NULL};
+  assert_int_equal(it_daemon_start(&d, NULL, huge), 1);
+  assert_true(it_log_contains(&d, "error start-failed"));
+  assert_true(it_log_contains(&d, "arena 'huge' (--arena huge:1024G:best): "
+                                  "1T (1099511627776 bytes) does not fit"));
+  assert_true(it_log_contains(&d, "can be reserved"));
+  assert_true(it_log_contains(&d, "nothing was reserved"));
+  assert_false(it_log_contains(&d, "File too large")); /* not the rlimit */
+  struct stat st;
+  assert_int_equal(lstat(d.sock, &st), -1);
+  it_daemon_cleanup(&d);
+
+  /* From a file: its name and line. */
+  memset(&d, 0, sizeof(d));
+  assert_int_equal(it_daemon_start(&d, "[arena small]\n"
+                                       "size = 1M\n"
+                                       "[arena huge]\n"
+                                       "size = 1024G\n",
+                                   NULL),
+                   1);
+  assert_true(it_log_contains(&d, "the 2 arenas together"));
+  assert_true(it_log_contains(&d, "does not fit"));
+  it_daemon_cleanup(&d);
+
+  memset(&d, 0, sizeof(d));
+  assert_int_equal(it_daemon_start(&d, "[arena huge]\n"
+                                       "size = 1024G\n",
+                                   NULL),
+                   1);
+  assert_true(it_log_contains(&d, "arena 'huge' ("));
+  assert_true(it_log_contains(&d, "arenad.conf:2): 1T"));
+  it_daemon_cleanup(&d);
+}
+
+static void test_sigint(void **state) {
+  (void)state;
+  it_daemon_t d = {0};
+  assert_int_equal(it_daemon_start(&d, NULL, NULL), 0);
+  assert_int_equal(it_daemon_stop(&d, SIGINT), 0);
+  assert_true(it_log_contains(&d, "reason=SIGINT"));
+  it_daemon_cleanup(&d);
+}
+
+static void test_stale_socket_replaced(void **state) {
+  (void)state;
+  it_daemon_t d;
+  it_daemon_prepare(&d);
+  /* A socket file nobody listens on: bound, then closed. */
+  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", d.sock);
+  assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+  close(fd);
+
+  assert_int_equal(it_daemon_start(&d, NULL, NULL), 0);
+  assert_true(it_log_contains(&d, "stale-socket"));
+  it_conn_t *c = it_connect(d.sock);
+  it_resp_free(it_call(c, it_req_ping(), NULL));
+  it_close(c);
+  assert_int_equal(it_daemon_stop(&d, SIGTERM), 0);
+  it_daemon_cleanup(&d);
+}
+
+static void test_second_daemon_refused(void **state) {
+  (void)state;
+  it_daemon_t first = {0};
+  assert_int_equal(it_daemon_start(&first, NULL, NULL), 0);
+  it_conn_t *c = it_connect(first.sock);
+
+  /* Same directory, same socket, its own log. */
+  it_daemon_t second = first;
+  second.pid = 0;
+  snprintf(second.log, sizeof(second.log), "%s/second.log", first.dir);
+  int st = it_daemon_start(&second, NULL, NULL);
+  assert_int_equal(st, 1);
+  assert_true(it_log_contains(&second, "another arenad is running on"));
+  /* Refused before it reserved any memory. */
+  assert_false(it_log_contains(&second, "info arena "));
+  unlink(second.log);
+
+  /* The first is untouched, its clients too. */
+  it_resp_free(it_call(c, it_req_ping(), NULL));
+  it_close(c);
+  assert_int_equal(it_daemon_stop(&first, SIGTERM), 0);
+  it_daemon_cleanup(&first);
+}
+
+static void test_live_socket_without_lock_refused(void **state) {
+  (void)state;
+  /* Something answers on the path but holds no lock (another program, an
+   * older daemon): still not replaced. */
+  it_daemon_t d;
+  it_daemon_prepare(&d);
+  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", d.sock);
+  assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+  assert_int_equal(listen(fd, 4), 0);
+  assert_int_equal(it_daemon_start(&d, NULL, NULL), 1);
+  assert_true(it_log_contains(&d, "another daemon is answering on"));
+  struct stat st;
+  assert_int_equal(lstat(d.sock, &st), 0); /* left alone */
+  close(fd);
+  it_daemon_cleanup(&d);
+}
+
+static void test_not_a_socket_refused(void **state) {
+  (void)state;
+  it_daemon_t d;
+  it_daemon_prepare(&d);
+  FILE *f = fopen(d.sock, "w");
+  fputs("precious", f);
+  fclose(f);
+  assert_int_equal(it_daemon_start(&d, NULL, NULL), 1);
+  assert_true(it_log_contains(&d, "exists and is not a socket"));
+  char buf[16] = {0};
+  f = fopen(d.sock, "r");
+  assert_non_null(fgets(buf, sizeof(buf), f));
+  fclose(f);
+  assert_string_equal(buf, "precious");
+  it_daemon_cleanup(&d);
+}
+
+static void test_bad_config(void **state) {
+  (void)state;
+  it_daemon_t d = {0};
+  assert_int_equal(it_daemon_start(&d, "[daemon]\n"
+                                       "max_connections = 10\n"
+                                       "max_conections = 20\n",
+                                   NULL),
+                   2);
+  assert_true(it_log_contains(&d, "arenad.conf:3:"));
+  assert_true(it_log_contains(&d, "max_conections"));
+  struct stat st;
+  assert_int_equal(lstat(d.sock, &st), -1);
+  it_daemon_cleanup(&d);
+
+  memset(&d, 0, sizeof(d));
+  static const char *const bad_arena[] = {"--arena", "x:12345", NULL};
+  assert_int_equal(it_daemon_start(&d, NULL, bad_arena), 2);
+  assert_true(it_log_contains(&d, "not a multiple of 4096"));
+  it_daemon_cleanup(&d);
+}
+
+static void test_socket_mode_and_limit(void **state) {
+  (void)state;
+  it_daemon_t d = {0};
+  assert_int_equal(it_daemon_start(&d, "[daemon]\n"
+                                       "socket_mode = 0660\n"
+                                       "max_connections = 2\n",
+                                   NULL),
+                   0);
+  struct stat st;
+  assert_int_equal(lstat(d.sock, &st), 0);
+  assert_true(S_ISSOCK(st.st_mode));
+  assert_int_equal(st.st_mode & 0777, 0660);
+
+  it_conn_t *a = it_connect(d.sock), *b = it_connect(d.sock);
+  it_resp_free(it_call(a, it_req_ping(), NULL));
+  it_resp_free(it_call(b, it_req_ping(), NULL));
+  it_conn_t *c = it_connect(d.sock); /* the third: refused, with a reply */
+  Arenad__Response *r = it_recv(c, NULL);
+  assert_non_null(r);
+  it_assert_status(r, ARENAD__STATUS__STATUS_LIMIT_EXCEEDED);
+  it_resp_free(r);
+  assert_int_equal(it_expect_eof(c), 0);
+  it_close(c);
+  r = it_call(a, it_req_stats(), NULL);
+  assert_int_equal(r->stats->connections_refused_limit, 1);
+  it_resp_free(r);
+  it_close(a);
+  it_close(b);
+  assert_int_equal(it_daemon_stop(&d, SIGTERM), 0);
+  it_daemon_cleanup(&d);
+}
+
+/* The socket from $ARENAD_SOCKET, and the default in $XDG_RUNTIME_DIR. */
+static void test_socket_from_environment(void **state) {
+  (void)state;
+  for (int via = IT_SOCK_ENV; via <= IT_SOCK_XDG; via++) {
+    it_daemon_t d;
+    it_daemon_prepare(&d);
+    d.sock_via = via;
+    assert_int_equal(it_daemon_start(&d, NULL, NULL), 0);
+    it_conn_t *c = it_connect(d.sock); /* dir/arenad.sock either way */
+    Arenad__Response *r = it_call(c, it_req_list(), NULL);
+    it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+    assert_int_equal(r->list->n_arenas, 1); /* the built-in default */
+    assert_string_equal(r->list->arenas[0]->name, "default");
+    assert_int_equal(r->list->arenas[0]->size, 64u << 20);
+    it_resp_free(r);
+    it_close(c);
+    assert_int_equal(it_daemon_stop(&d, SIGTERM), 0);
+    it_daemon_cleanup(&d);
+  }
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_sigterm_answers_then_exits),
+      cmocka_unit_test(test_sigterm_answers_unread),
+      cmocka_unit_test(test_sigterm_mid_frame),
+      cmocka_unit_test(test_too_large_arena_refused),
+      cmocka_unit_test(test_sigint),
+      cmocka_unit_test(test_stale_socket_replaced),
+      cmocka_unit_test(test_second_daemon_refused),
+      cmocka_unit_test(test_live_socket_without_lock_refused),
+      cmocka_unit_test(test_not_a_socket_refused),
+      cmocka_unit_test(test_bad_config),
+      cmocka_unit_test(test_socket_mode_and_limit),
+      cmocka_unit_test(test_socket_from_environment),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

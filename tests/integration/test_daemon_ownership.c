@@ -1,0 +1,228 @@
+/*
+ * test_daemon_ownership.c: who may free what, and what happens to a
+ * client's blocks when it goes: a free of another connection's block is
+ * refused with permission denied (alone and among good offsets), detached
+ * blocks outlive their maker and anyone may free them, two processes see
+ * the same bytes through their own mappings, and a client killed with
+ * SIGKILL has every block reclaimed, with the integrity check passing.
+ */
+#include "itest.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define ARENA_SIZE (4u << 20)
+
+static const char config[] = "[arena shared]\n"
+                             "size = 4M\n"
+                             "policy = best\n";
+
+static it_daemon_t daemon_;
+
+static int setup(void **state) {
+  (void)state;
+  assert_int_equal(it_daemon_start(&daemon_, config, NULL), 0);
+  return 0;
+}
+
+/* Only cleans up: cmocka 1.1.5 ignores a failure in a group teardown, so
+ * the daemon's clean exit is checked by the last test. */
+static int teardown(void **state) {
+  (void)state;
+  it_daemon_cleanup(&daemon_);
+  return 0;
+}
+
+/* Last: SIGTERM, exit status 0. */
+static void test_exits_cleanly(void **state) {
+  (void)state;
+  assert_int_equal(it_daemon_stop(&daemon_, SIGTERM), 0);
+}
+
+/* A round trip on c after which the daemon has handled every event that
+ * happened before it was sent (such as a peer's death): its loop takes
+ * all ready sockets together, so the one after the next is surely later. */
+static void barrier(it_conn_t *c) {
+  for (int i = 0; i < 2; i++)
+    it_resp_free(it_call(c, it_req_ping(), NULL));
+}
+
+static void test_foreign_free(void **state) {
+  (void)state;
+  it_conn_t *a = it_connect(daemon_.sock), *b = it_connect(daemon_.sock);
+  uint64_t mine = it_alloc_ok(a, "shared", 128);
+  uint64_t theirs = it_alloc_ok(b, "shared", 128);
+
+  Arenad__Response *r = it_call(b, it_req_free("shared", &mine, 1), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_PERMISSION_DENIED);
+  assert_non_null(r->free);
+  assert_int_equal(r->free->freed, 0);
+  assert_int_equal(r->free->n_statuses, 1);
+  assert_int_equal(r->free->statuses[0],
+                   ARENAD__STATUS__STATUS_PERMISSION_DENIED);
+  it_resp_free(r);
+
+  /* Mixed: b's own block, a's, and nonsense; each on its own. */
+  uint64_t offs[3] = {theirs, mine, 12345};
+  r = it_call(b, it_req_free("shared", offs, 3), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_PERMISSION_DENIED); /* first */
+  assert_int_equal(r->free->freed, 1);
+  assert_int_equal(r->free->reclaimed, 1);
+  assert_int_equal(r->free->n_statuses, 3);
+  assert_int_equal(r->free->statuses[0], ARENAD__STATUS__STATUS_OK);
+  assert_int_equal(r->free->statuses[1],
+                   ARENAD__STATUS__STATUS_PERMISSION_DENIED);
+  assert_int_equal(r->free->statuses[2],
+                   ARENAD__STATUS__STATUS_INVALID_ARGUMENT);
+  it_resp_free(r);
+
+  it_free_ok(a, "shared", mine); /* its owner may */
+  r = it_call(a, it_req_stats(), NULL);
+  assert_true(r->stats->permission_denied >= 2);
+  it_resp_free(r);
+  r = it_call(a, it_req_inspect("shared",
+                                ARENAD__INSPECT_WHAT__INSPECT_SUMMARY, 0, 0),
+              NULL);
+  assert_true(r->inspect->summary->permission_denied >= 2);
+  it_resp_free(r);
+  it_check_ok(a, "shared");
+  it_close(a);
+  it_close(b);
+}
+
+static void test_detached(void **state) {
+  (void)state;
+  it_conn_t *a = it_connect(daemon_.sock);
+  uint64_t before = it_live_blocks(a, "shared");
+  Arenad__Response *r = it_call(a, it_req_alloc("shared", 500, 0, 2, true),
+                                NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  uint64_t offs[2] = {r->alloc->offsets[0], r->alloc->offsets[1]};
+  it_resp_free(r);
+  it_close(a);
+
+  it_conn_t *b = it_connect(daemon_.sock);
+  barrier(b);
+  assert_int_equal(it_live_blocks(b, "shared"), before + 2);
+  r = it_call(b, it_req_stats(), NULL);
+  assert_true(r->stats->detached_blocks >= 2);
+  it_resp_free(r);
+  it_free_ok(b, "shared", offs[0]); /* anyone may free a detached block */
+  it_free_ok(b, "shared", offs[1]);
+  assert_int_equal(it_live_blocks(b, "shared"), before);
+  it_check_ok(b, "shared");
+  it_close(b);
+}
+
+/* The child writes, the parent reads, each through its own mapping. */
+static void test_two_processes_share_bytes(void **state) {
+  (void)state;
+  int done[2];
+  assert_int_equal(pipe(done), 0);
+  it_conn_t *c = it_connect(daemon_.sock);
+  uint64_t off = it_alloc_ok(c, "shared", 4096);
+
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    it_conn_t *k = it_connect(daemon_.sock);
+    int fd;
+    Arenad__Response *r = it_call(k, it_req_attach("shared", false), &fd);
+    unsigned char *base = mmap(NULL, ARENA_SIZE, PROT_READ | PROT_WRITE,
+                               MAP_SHARED, fd, 0);
+    if (r->status != 0 || base == MAP_FAILED)
+      _exit(1);
+    for (int i = 0; i < 4096; i++)
+      base[off + (uint64_t)i] = (unsigned char)(i * 7 + 3);
+    char one = 1;
+    _exit(write(done[1], &one, 1) == 1 ? 0 : 1);
+  }
+  close(done[1]);
+  char one;
+  assert_int_equal(read(done[0], &one, 1), 1);
+  close(done[0]);
+  int st;
+  assert_int_equal(waitpid(pid, &st, 0), pid);
+  assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+
+  int fd;
+  Arenad__Response *r = it_call(c, it_req_attach("shared", false), &fd);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  it_resp_free(r);
+  unsigned char *base =
+      mmap(NULL, ARENA_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+  assert_true(base != MAP_FAILED);
+  close(fd);
+  for (int i = 0; i < 4096; i++)
+    assert_int_equal(base[off + (uint64_t)i], (unsigned char)(i * 7 + 3));
+  munmap(base, ARENA_SIZE);
+  it_free_ok(c, "shared", off);
+  it_close(c);
+}
+
+/* A client dies with SIGKILL holding blocks; they all come back. */
+static void test_reclaim_after_sigkill(void **state) {
+  (void)state;
+  it_conn_t *c = it_connect(daemon_.sock);
+  uint64_t before = it_live_blocks(c, "shared");
+  Arenad__Response *r = it_call(c, it_req_stats(), NULL);
+  uint64_t reclaimed_before = r->stats->reclaimed_blocks;
+  it_resp_free(r);
+
+  int ready[2];
+  assert_int_equal(pipe(ready), 0);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    close(ready[0]);
+    it_conn_t *k = it_connect(daemon_.sock);
+    it_hello_ok(k);
+    Arenad__Response *a =
+        it_call(k, it_req_alloc("shared", 1000, 0, 20, false), NULL);
+    Arenad__Response *b = it_call(k, it_req_alloc("shared", 3, 64, 1, false),
+                                  NULL);
+    char ok = a->status == 0 && b->status == 0 ? 1 : 0;
+    if (write(ready[1], &ok, 1) != 1)
+      _exit(1);
+    for (;;)
+      pause(); /* holding the blocks until killed */
+  }
+  close(ready[1]);
+  char ok = 0;
+  assert_int_equal(read(ready[0], &ok, 1), 1);
+  close(ready[0]);
+  assert_int_equal(ok, 1);
+  assert_int_equal(it_live_blocks(c, "shared"), before + 21);
+
+  assert_int_equal(kill(pid, SIGKILL), 0);
+  int st;
+  assert_int_equal(waitpid(pid, &st, 0), pid);
+  assert_true(WIFSIGNALED(st));
+
+  barrier(c);
+  assert_int_equal(it_live_blocks(c, "shared"), before);
+  it_check_ok(c, "shared");
+  r = it_call(c, it_req_stats(), NULL);
+  assert_int_equal(r->stats->reclaimed_blocks, reclaimed_before + 21);
+  assert_true(r->stats->reclaimed_connections >= 1);
+  assert_true(r->stats->reclaimed_bytes > 0);
+  it_resp_free(r);
+  assert_true(it_log_contains(&daemon_, "info reclaim "));
+  assert_true(it_log_contains(&daemon_, " blocks=21 "));
+  it_close(c);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_foreign_free),
+      cmocka_unit_test(test_detached),
+      cmocka_unit_test(test_two_processes_share_bytes),
+      cmocka_unit_test(test_reclaim_after_sigkill),
+      cmocka_unit_test(test_exits_cleanly),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,262 @@
+/*
+ * test_arenactl_replay.c: runs the arenactl binary (its path comes from the
+ * build, as ARENACTL) on small traces written into a temporary directory
+ * and checks what a user sees: the replay log, the JSON summary (read back
+ * with jansson), the comparison table, gzip on standard input, and the exit
+ * codes and messages of a malformed trace and of usage errors.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+#include <zlib.h>
+
+#ifndef ARENACTL
+#error "ARENACTL must be the path of the arenactl binary"
+#endif
+
+typedef struct dir_s {
+  char path[64];
+  char buf[256]; /* for file names */
+} dir_t;
+
+static int make_dir(void **state) {
+  dir_t *d = calloc(1, sizeof *d);
+  if (d == NULL)
+    return -1;
+  snprintf(d->path, sizeof d->path, "/tmp/test_arenactl.XXXXXX");
+  if (mkdtemp(d->path) == NULL) {
+    free(d);
+    return -1;
+  }
+  *state = d;
+  return 0;
+}
+
+static int remove_dir(void **state) {
+  dir_t *d = *state;
+  static const char *names[] = {"t.trace", "t.trace.gz", "bad.trace", "log",
+                                "out", "err"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    snprintf(d->buf, sizeof d->buf, "%s/%s", d->path, names[i]);
+    unlink(d->buf);
+  }
+  int rc = rmdir(d->path);
+  free(d);
+  return rc;
+}
+
+static const char *in_dir(dir_t *d, const char *name) {
+  snprintf(d->buf, sizeof d->buf, "%s/%s", d->path, name);
+  return d->buf;
+}
+
+static void write_file(dir_t *d, const char *name, const char *text) {
+  FILE *fp = fopen(in_dir(d, name), "wb");
+  assert_non_null(fp);
+  assert_int_equal(fputs(text, fp) >= 0, 1);
+  assert_int_equal(fclose(fp), 0);
+}
+
+/* The whole of a file, NUL-terminated; the caller frees it. */
+static char *read_file(dir_t *d, const char *name) {
+  FILE *fp = fopen(in_dir(d, name), "rb");
+  assert_non_null(fp);
+  size_t cap = 1 << 16, len = 0;
+  char *buf = malloc(cap);
+  assert_non_null(buf);
+  len = fread(buf, 1, cap - 1, fp);
+  buf[len] = '\0';
+  fclose(fp);
+  return buf;
+}
+
+/* Runs `arenactl <args>` in d with standard output and error to d/out and
+ * d/err (and standard input from `in` when not NULL); returns the exit
+ * status. */
+static int run(dir_t *d, const char *in, const char *args) {
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s < %s > out 2> err", d->path,
+           ARENACTL, args, in ? in : "/dev/null");
+  int status = system(cmd);
+  assert_true(status != -1 && WIFEXITED(status));
+  return WEXITSTATUS(status);
+}
+
+/* The hand-worked trace of test_replay.c (first fit, arena 4096). */
+static const char trace1[] = "# a hand-worked trace\n"
+                             "a 1 10\na 2 100\na 3 20\nf 2\na 4 50\nf 9\n"
+                             "a 5 5000\na 5 40\nf 5\nf 5\nf 1\n";
+
+static void test_log_and_json(void **state) {
+  dir_t *d = *state;
+  write_file(d, "t.trace", trace1);
+  int rc = run(d, NULL,
+               "replay --policy first --arena-size 4K --placements log "
+               "--json t.trace");
+  if (rc != 0) {
+    char *err = read_file(d, "err");
+    fail_msg("exit %d: %s", rc, err);
+  }
+  char *log = read_file(d, "log");
+  assert_string_equal(log, "1 16\n2 48\n3 176\n4 48\n5 -1\n5 224\n");
+  free(log);
+
+  char *out = read_file(d, "out");
+  json_error_t jerr;
+  json_t *root = json_loads(out, 0, &jerr);
+  if (root == NULL)
+    fail_msg("not JSON (%s): %s", jerr.text, out);
+  free(out);
+  assert_string_equal(json_string_value(json_object_get(root, "trace")),
+                      "t.trace");
+  assert_int_equal(json_integer_value(json_object_get(root, "arena_size")),
+                   4096);
+  json_t *pols = json_object_get(root, "policies");
+  assert_int_equal(json_array_size(pols), 1);
+  json_t *p = json_array_get(pols, 0);
+  static const struct {
+    const char *key;
+    json_int_t want;
+  } ints[] = {
+      {"operations", 11},    {"allocations", 6},     {"failed_allocations", 1},
+      {"frees", 3},          {"skipped_frees", 2},   {"hwm", 272},
+      {"peak_live", 130},    {"peak_blocks", 224},   {"live_blocks", 2},
+      {"free_bytes", 3968},  {"free_intervals", 3},  {"largest_free", 3888},
+  };
+  assert_string_equal(json_string_value(json_object_get(p, "policy")),
+                      "first");
+  for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+    json_t *v = json_object_get(p, ints[i].key);
+    if (!json_is_integer(v) || json_integer_value(v) != ints[i].want)
+      fail_msg("%s: want %lld", ints[i].key, (long long)ints[i].want);
+  }
+  double f = json_real_value(json_object_get(p, "frag_hwm_live"));
+  assert_true(f > 272.0 / 130.0 - 1.0 - 1e-9 && f < 272.0 / 130.0 - 1.0 + 1e-9);
+  json_decref(root);
+}
+
+static void test_table_all_gz_stdin(void **state) {
+  dir_t *d = *state;
+  gzFile gz = gzopen(in_dir(d, "t.trace.gz"), "wb");
+  assert_non_null(gz);
+  assert_int_equal(gzputs(gz, trace1), (int)strlen(trace1));
+  assert_int_equal(gzclose(gz), Z_OK);
+
+  int rc = run(d, "t.trace.gz", "replay --policy all --arena-size 4KiB -");
+  assert_int_equal(rc, 0);
+  char *out = read_file(d, "out");
+  /* one row per policy; first fit's hwm and failures as worked out */
+  const char *names[] = {"\nfirst ", "\nnext ", "\nbest ", "\nworst ",
+                         "\nbuddy "};
+  for (size_t i = 0; i < 5; i++)
+    if (strstr(out, names[i]) == NULL)
+      fail_msg("no row%s in:\n%s", names[i], out);
+  const char *first = strstr(out, "\nfirst ");
+  unsigned long long failed = 0, hwm = 0;
+  assert_int_equal(sscanf(first, " first %llu %llu", &failed, &hwm), 2);
+  assert_int_equal(failed, 1);
+  assert_int_equal(hwm, 272);
+  assert_non_null(strstr(out, "11 operations"));
+  assert_non_null(strstr(out, "parse time"));
+  free(out);
+}
+
+static void test_single_table(void **state) {
+  dir_t *d = *state;
+  write_file(d, "t.trace", trace1);
+  assert_int_equal(run(d, NULL, "replay --policy buddy --arena-size 4K "
+                                "t.trace"),
+                   0);
+  char *out = read_file(d, "out");
+  /* the buddy figures worked out in test_replay.c */
+  const char *want[] = {"hwm                        320\n",
+                        "peak_blocks                288\n",
+                        "free blocks at end         5\n",
+                        "largest free block at end  2048\n"};
+  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+    if (strstr(out, want[i]) == NULL)
+      fail_msg("no \"%s\" in:\n%s", want[i], out);
+  free(out);
+}
+
+static void test_malformed_trace(void **state) {
+  dir_t *d = *state;
+  write_file(d, "bad.trace", "a 1 10\n\n# c\na 2 x\n");
+  assert_int_equal(run(d, NULL, "replay --policy first --arena-size 4K "
+                                "bad.trace"),
+                   1);
+  char *err = read_file(d, "err");
+  if (strstr(err, "bad.trace: line 4: ") == NULL)
+    fail_msg("stderr: %s", err);
+  free(err);
+
+  /* an `a` of a live id: the replay names both lines */
+  write_file(d, "bad.trace", "a 1 10\na 2 10\nf 2\na 1 10\n");
+  assert_int_equal(run(d, NULL, "replay --policy next --arena-size 4K "
+                                "bad.trace"),
+                   1);
+  err = read_file(d, "err");
+  if (strstr(err, "line 4: ") == NULL || strstr(err, "line 1") == NULL)
+    fail_msg("stderr: %s", err);
+  free(err);
+
+  assert_int_equal(run(d, NULL, "replay --policy first --arena-size 4K "
+                                "missing.trace"),
+                   1);
+  err = read_file(d, "err");
+  assert_non_null(strstr(err, "missing.trace"));
+  free(err);
+}
+
+static void test_usage_errors(void **state) {
+  dir_t *d = *state;
+  write_file(d, "t.trace", trace1);
+  static const char *bad[] = {
+      "",
+      "nosuchcommand",
+      "replay",
+      "replay t.trace",
+      "replay --policy first t.trace",
+      "replay --policy fifo --arena-size 4K t.trace",
+      "replay --policy first --arena-size 4X t.trace",
+      "replay --policy first --arena-size 100 t.trace", /* not 4096-based */
+      "replay --policy buddy --arena-size 12K t.trace", /* not a power of 2 */
+      "replay --policy all --arena-size 4K --placements log t.trace",
+      "replay --policy first --arena-size 4K t.trace t.trace",
+      "replay --policy first --arena-size 4K --bogus t.trace",
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    int rc = run(d, NULL, bad[i]);
+    if (rc != 2)
+      fail_msg("'arenactl %s' exited %d, want 2", bad[i], rc);
+    char *err = read_file(d, "err");
+    if (err[0] == '\0')
+      fail_msg("'arenactl %s' said nothing on standard error", bad[i]);
+    free(err);
+  }
+  assert_int_equal(run(d, NULL, "replay --help"), 0);
+  assert_int_equal(run(d, NULL, "--help"), 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_log_and_json, make_dir, remove_dir),
+      cmocka_unit_test_setup_teardown(test_table_all_gz_stdin, make_dir,
+                                      remove_dir),
+      cmocka_unit_test_setup_teardown(test_single_table, make_dir, remove_dir),
+      cmocka_unit_test_setup_teardown(test_malformed_trace, make_dir,
+                                      remove_dir),
+      cmocka_unit_test_setup_teardown(test_usage_errors, make_dir,
+                                      remove_dir),
+  };
+  return cmocka_run_group_tests_name("arenactl_replay", tests, NULL, NULL);
+}

@@ -1,0 +1,868 @@
+/*
+ * test_client.c: the client library against a fake daemon on a socketpair,
+ * so that what a real daemon never sends can be sent: replies with the
+ * wrong id or kind, a success without a body, frames over the limit,
+ * garbage, descriptors where none belongs or too many of them, a segment
+ * smaller than announced. The library is driven through its public header
+ * only (arenad_open_fd makes a handle of one end); the test plays the
+ * daemon on the other end with the generated protobuf code. Replies are
+ * written before the call that reads them (the socket buffers them), and
+ * the request is read and checked after it, so no thread is needed.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ar/frame.h"
+#include "arenad.h"
+#include "arenad.pb-c.h"
+
+/* Fails with the library's own words when rc is not 0. */
+#define assert_arenad_ok(h, rc)                                                \
+  do {                                                                         \
+    int rc_ = (rc);                                                            \
+    if (rc_ != 0)                                                              \
+      fail_msg("%s: %s (%s)", #rc, ar_err_name(rc_), arenad_error(h));        \
+  } while (0)
+
+typedef struct fixture_s {
+  arenad_t *h;
+  int srv; /* the fake daemon's end */
+  int fds_before;
+} fixture_t;
+
+/* Open descriptors of this process. */
+static int count_fds(void) {
+  DIR *d = opendir("/proc/self/fd");
+  assert_non_null(d);
+  int n = 0;
+  while (readdir(d) != NULL)
+    n++;
+  closedir(d);
+  return n;
+}
+
+static int setup(void **state) {
+  fixture_t *f = calloc(1, sizeof *f);
+  assert_non_null(f);
+  f->fds_before = count_fds();
+  int sv[2];
+  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  assert_int_equal(arenad_open_fd(sv[0], &f->h), 0);
+  f->srv = sv[1];
+  *state = f;
+  return 0;
+}
+
+/* Every test ends with no descriptor left behind: the library closes what
+ * it received and did not keep, and closes the socket. */
+static int teardown(void **state) {
+  fixture_t *f = *state;
+  arenad_close(f->h);
+  close(f->srv);
+  assert_int_equal(count_fds(), f->fds_before);
+  free(f);
+  return 0;
+}
+
+/* ---- the fake daemon ----------------------------------------------------- */
+
+/* Writes raw bytes, with descriptor fd (when >= 0) attached, nfd times. */
+static void send_raw(int srv, const void *p, size_t n, const int *fds,
+                     size_t nfds) {
+  struct iovec iov = {.iov_base = (void *)p, .iov_len = n};
+  union {
+    struct cmsghdr align;
+    char buf[CMSG_SPACE(sizeof(int) * 4)];
+  } cm;
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+  if (nfds > 0) {
+    assert_true(nfds <= 4);
+    memset(&cm, 0, sizeof cm);
+    msg.msg_control = cm.buf;
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+    memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+  }
+  assert_int_equal(sendmsg(srv, &msg, 0), (ssize_t)n);
+}
+
+/* Sends r as one frame, with nfds descriptors. */
+static void send_reply_fds(int srv, const Arenad__Response *r, const int *fds,
+                           size_t nfds) {
+  size_t len = arenad__response__get_packed_size(r);
+  uint8_t *buf = malloc(len + AR_FRAME_PREFIX_MAX);
+  assert_non_null(buf);
+  size_t p = ar_frame_encode(buf, len);
+  arenad__response__pack(r, buf + p);
+  send_raw(srv, buf, p + len, fds, nfds);
+  free(buf);
+}
+
+static void send_reply(int srv, const Arenad__Response *r) {
+  send_reply_fds(srv, r, NULL, 0);
+}
+
+/* Reads one request frame; the caller frees it. */
+static Arenad__Request *read_request(int srv) {
+  uint8_t buf[4096];
+  size_t len = 0;
+  ar_frame_t fr;
+  for (;;) {
+    int rc = ar_frame_decode(buf, len, sizeof buf, &fr);
+    assert_true(rc >= 0);
+    if (rc == AR_FRAME_COMPLETE)
+      break;
+    ssize_t n = read(srv, buf + len, fr.end - len);
+    assert_true(n > 0);
+    len += (size_t)n;
+  }
+  Arenad__Request *req =
+      arenad__request__unpack(NULL, fr.end - fr.start, buf + fr.start);
+  assert_non_null(req);
+  /* The library writes some kinds by hand: byte for byte what protobuf-c
+   * packs. */
+  uint8_t again[4096];
+  assert_int_equal(arenad__request__get_packed_size(req), fr.end - fr.start);
+  assert_int_equal(arenad__request__pack(req, again), fr.end - fr.start);
+  assert_memory_equal(again, buf + fr.start, fr.end - fr.start);
+  return req;
+}
+
+/* Reads one request and checks its id and kind. */
+static void expect_request(int srv, uint64_t id, int kind) {
+  Arenad__Request *req = read_request(srv);
+  assert_int_equal(req->id, id);
+  assert_int_equal(req->body_case, kind);
+  arenad__request__free_unpacked(req, NULL);
+}
+
+/* A reply to request id, status OK, with the ping body set. */
+static Arenad__PingReply ping_body = ARENAD__PING_REPLY__INIT;
+static Arenad__Response ping_reply(uint64_t id) {
+  Arenad__Response r = ARENAD__RESPONSE__INIT;
+  r.id = id;
+  r.body_case = ARENAD__RESPONSE__BODY_PING;
+  r.ping = &ping_body;
+  return r;
+}
+
+/* ---- replies the library accepts ----------------------------------------- */
+
+static void test_hello(void **state) {
+  fixture_t *f = *state;
+  Arenad__Limits lim = ARENAD__LIMITS__INIT;
+  lim.max_frame_bytes = 4096;
+  lim.max_blocks_per_request = 64;
+  lim.max_in_flight = 2;
+  lim.max_page = 100;
+  Arenad__HelloReply body = ARENAD__HELLO_REPLY__INIT;
+  body.daemon_version = "9.8.7";
+  body.protocol_version = 1;
+  body.limits = &lim;
+  body.token = 0x1234567890abcdefULL;
+  body.connection_id = 42;
+  Arenad__Response r = ARENAD__RESPONSE__INIT;
+  r.id = 1;
+  r.body_case = ARENAD__RESPONSE__BODY_HELLO;
+  r.hello = &body;
+  send_reply(f->srv, &r);
+
+  arenad_hello_t hi;
+  assert_arenad_ok(f->h, arenad_hello(f->h, "test", &hi));
+  assert_string_equal(hi.daemon_version, "9.8.7");
+  assert_int_equal(hi.max_frame_bytes, 4096);
+  assert_int_equal(hi.max_blocks_per_request, 64);
+  assert_int_equal(hi.max_in_flight, 2);
+  assert_int_equal(hi.token, 0x1234567890abcdefULL);
+  assert_int_equal(hi.connection_id, 42);
+  assert_int_equal(arenad_window(f->h), 2);
+
+  Arenad__Request *req = read_request(f->srv);
+  assert_int_equal(req->body_case, ARENAD__REQUEST__BODY_HELLO);
+  assert_int_equal(req->hello->protocol_version, ARENAD_PROTOCOL_VERSION);
+  assert_string_equal(req->hello->client_name, "test");
+  arenad__request__free_unpacked(req, NULL);
+
+  /* The frame limit now binds: a reply over 4096 bytes breaks the handle
+   * as soon as its prefix is read. */
+  uint8_t prefix[AR_FRAME_PREFIX_MAX];
+  send_raw(f->srv, prefix, ar_frame_encode(prefix, 4097), NULL, 0);
+  assert_int_equal(arenad_ping(f->h), AR_EPROTO);
+  assert_non_null(strstr(arenad_error(f->h), "limit"));
+}
+
+static void test_version_mismatch(void **state) {
+  fixture_t *f = *state;
+  Arenad__HelloReply body = ARENAD__HELLO_REPLY__INIT;
+  body.daemon_version = "2.0.0";
+  body.protocol_version = 2;
+  Arenad__Response r = ARENAD__RESPONSE__INIT;
+  r.id = 1;
+  r.status = ARENAD__STATUS__STATUS_UNSUPPORTED_VERSION;
+  r.message = "protocol 1 is not spoken here";
+  r.body_case = ARENAD__RESPONSE__BODY_HELLO;
+  r.hello = &body;
+  send_reply(f->srv, &r);
+
+  arenad_hello_t hi;
+  assert_int_equal(arenad_hello(f->h, NULL, &hi), AR_EVERSION);
+  assert_int_equal(hi.protocol_version, 2); /* filled all the same */
+  assert_string_equal(hi.daemon_version, "2.0.0");
+  assert_int_equal(arenad_ping(f->h), AR_EIO); /* unusable */
+}
+
+/* A refused request is not a broken connection: the daemon's message is
+ * the handle's error, and the next request goes through. */
+static void test_error_status(void **state) {
+  fixture_t *f = *state;
+  Arenad__Response r = ARENAD__RESPONSE__INIT;
+  r.id = 1;
+  r.status = ARENAD__STATUS__STATUS_NOT_FOUND;
+  r.message = "no arena called nope";
+  send_reply(f->srv, &r);
+  uint64_t off;
+  assert_int_equal(arenad_alloc(f->h, "nope", 16, 0, 0, &off, NULL),
+                   AR_ENOENT);
+  assert_string_equal(arenad_error(f->h), "no arena called nope");
+  expect_request(f->srv, 1, ARENAD__REQUEST__BODY_ALLOC);
+
+  /* A status this library does not know is an internal error. */
+  r.id = 2;
+  r.status = 99;
+  r.message = "";
+  send_reply(f->srv, &r);
+  assert_int_equal(arenad_ping(f->h), AR_EINTERNAL);
+
+  Arenad__Response ok = ping_reply(3);
+  send_reply(f->srv, &ok);
+  assert_arenad_ok(f->h, arenad_ping(f->h));
+}
+
+static void test_alloc_free(void **state) {
+  fixture_t *f = *state;
+  uint64_t offs[3] = {16, 4112, 8208};
+  Arenad__AllocReply ab = ARENAD__ALLOC_REPLY__INIT;
+  ab.offsets = offs;
+  ab.n_offsets = 3;
+  Arenad__Response r = ARENAD__RESPONSE__INIT;
+  r.id = 1;
+  r.body_case = ARENAD__RESPONSE__BODY_ALLOC;
+  r.alloc = &ab;
+  send_reply(f->srv, &r);
+
+  uint64_t got[3];
+  assert_arenad_ok(f->h, arenad_alloc_n(f->h, "a", 100, 64, 3,
+                                        ARENAD_ALLOC_DETACHED, got));
+  assert_memory_equal(got, offs, sizeof offs);
+  Arenad__Request *req = read_request(f->srv);
+  assert_int_equal(req->body_case, ARENAD__REQUEST__BODY_ALLOC);
+  assert_string_equal(req->alloc->arena, "a");
+  assert_int_equal(req->alloc->size, 100);
+  assert_int_equal(req->alloc->alignment, 64);
+  assert_int_equal(req->alloc->count, 3);
+  assert_true(req->alloc->detached);
+  arenad__request__free_unpacked(req, NULL);
+
+  /* A partial free: the first failure's status, one status per offset. */
+  Arenad__Status st[3] = {ARENAD__STATUS__STATUS_OK,
+                          ARENAD__STATUS__STATUS_PERMISSION_DENIED,
+                          ARENAD__STATUS__STATUS_INVALID_ARGUMENT};
+  Arenad__FreeReply fb = ARENAD__FREE_REPLY__INIT;
+  fb.freed = 1;
+  fb.statuses = st;
+  fb.n_statuses = 3;
+  Arenad__Response fr = ARENAD__RESPONSE__INIT;
+  fr.id = 2;
+  fr.status = ARENAD__STATUS__STATUS_PERMISSION_DENIED;
+  fr.message = "offset 4112 belongs to connection 7";
+  fr.body_case = ARENAD__RESPONSE__BODY_FREE;
+  fr.free = &fb;
+  send_reply(f->srv, &fr);
+  int statuses[3];
+  assert_int_equal(arenad_free_n(f->h, "a", got, 3, statuses), AR_EPERM);
+  assert_int_equal(statuses[0], 0);
+  assert_int_equal(statuses[1], AR_EPERM);
+  assert_int_equal(statuses[2], AR_EINVAL);
+  assert_string_equal(arenad_error(f->h), "offset 4112 belongs to connection 7");
+  expect_request(f->srv, 2, ARENAD__REQUEST__BODY_FREE);
+
+  /* An alloc reply with fewer offsets than blocks asked for. */
+  ab.n_offsets = 2;
+  r.id = 3;
+  send_reply(f->srv, &r);
+  assert_int_equal(arenad_alloc_n(f->h, "a", 100, 0, 3, 0, got), AR_EPROTO);
+}
+
+/* ---- replies the library rejects ----------------------------------------- */
+
+static void test_wrong_id(void **state) {
+  fixture_t *f = *state;
+  Arenad__Response r = ping_reply(7);
+  send_reply(f->srv, &r);
+  assert_int_equal(arenad_ping(f->h), AR_EPROTO);
+  assert_non_null(strstr(arenad_error(f->h), "does not answer request 1"));
+  /* Unusable from now on, and the first reason stays. */
+  assert_int_equal(arenad_ping(f->h), AR_EIO);
+  assert_non_null(strstr(arenad_error(f->h), "does not answer request 1"));
+}
+
+static void test_wrong_kind(void **state) {
+  fixture_t *f = *state;
+  Arenad__Response r = ping_reply(1);
+  send_reply(f->srv, &r);
+  assert_int_equal(arenad_check(f->h, "a", NULL), AR_EPROTO);
+  assert_non_null(strstr(arenad_error(f->h), "ping reply answers a check"));
+}
+
+static void test_ok_without_body(void **state) {
+  fixture_t *f = *state;
+  Arenad__Response r = ARENAD__RESPONSE__INIT;
+  r.id = 1;
+  send_reply(f->srv, &r);
+  assert_int_equal(arenad_ping(f->h), AR_EPROTO);
+}
+
+/* The daemon's last word before closing: id 0, an error, no body. */
+static void test_connection_error(void **state) {
+  fixture_t *f = *state;
+  Arenad__Response r = ARENAD__RESPONSE__INIT;
+  r.status = ARENAD__STATUS__STATUS_LIMIT_EXCEEDED;
+  r.message = "frame of 2000000 bytes over the limit";
+  send_reply(f->srv, &r);
+  assert_int_equal(arenad_ping(f->h), AR_ELIMIT);
+  assert_non_null(strstr(arenad_error(f->h), "2000000"));
+  assert_int_equal(arenad_ping(f->h), AR_EIO);
+}
+
+static void test_oversize_frame(void **state) {
+  fixture_t *f = *state;
+  /* Only the prefix comes: the library must not wait for 2 MiB. */
+  uint8_t prefix[AR_FRAME_PREFIX_MAX];
+  send_raw(f->srv, prefix, ar_frame_encode(prefix, 2u << 20), NULL, 0);
+  assert_int_equal(arenad_ping(f->h), AR_EPROTO);
+}
+
+static void test_garbage(void **state) {
+  fixture_t *f = *state;
+  /* A non-minimal prefix (0x80 0x00) is malformed. */
+  static const uint8_t bad_prefix[] = {0x80, 0x00};
+  send_raw(f->srv, bad_prefix, sizeof bad_prefix, NULL, 0);
+  assert_int_equal(arenad_ping(f->h), AR_EPROTO);
+}
+
+static void test_unparsable_body(void **state) {
+  fixture_t *f = *state;
+  /* A whole frame whose body is not a Response (a truncated varint). */
+  static const uint8_t frame[] = {0x03, 0x08, 0xff, 0xff};
+  send_raw(f->srv, frame, sizeof frame, NULL, 0);
+  assert_int_equal(arenad_ping(f->h), AR_EPROTO);
+  assert_non_null(strstr(arenad_error(f->h), "not a Response"));
+}
+
+static void test_eof(void **state) {
+  fixture_t *f = *state;
+  static const uint8_t half[] = {0x05, 0x08};
+  send_raw(f->srv, half, sizeof half, NULL, 0);
+  shutdown(f->srv, SHUT_WR);
+  assert_int_equal(arenad_ping(f->h), AR_EIO);
+  assert_non_null(strstr(arenad_error(f->h), "closed"));
+}
+
+/* ---- descriptors --------------------------------------------------------- */
+
+/* A memfd of `size` bytes. */
+static int make_segment(size_t size) {
+  int fd = memfd_create("test_client", MFD_CLOEXEC);
+  assert_true(fd >= 0);
+  assert_int_equal(ftruncate(fd, (off_t)size), 0);
+  return fd;
+}
+
+static void send_attach_reply(int srv, uint64_t id, uint64_t size,
+                              const int *fds, size_t nfds) {
+  Arenad__AttachReply body = ARENAD__ATTACH_REPLY__INIT;
+  body.size = size;
+  body.policy = ARENAD__POLICY__POLICY_BEST;
+  Arenad__Response r = ARENAD__RESPONSE__INIT;
+  r.id = id;
+  r.body_case = ARENAD__RESPONSE__BODY_ATTACH;
+  r.attach = &body;
+  send_reply_fds(srv, &r, fds, nfds);
+}
+
+static void test_attach(void **state) {
+  fixture_t *f = *state;
+  int seg = make_segment(65536);
+  send_attach_reply(f->srv, 1, 65536, &seg, 1);
+
+  arenad_map_t map;
+  assert_arenad_ok(f->h, arenad_attach(f->h, "shm", 0, &map));
+  assert_int_equal(map.size, 65536);
+  assert_int_equal(map.policy, ARENAD_POLICY_BEST);
+  assert_false(map.read_only);
+  expect_request(f->srv, 1, ARENAD__REQUEST__BODY_ATTACH);
+
+  /* The mapping is the segment: a write through it is in the file. */
+  memcpy((char *)map.base + 100, "pattern", 8);
+  char back[8];
+  assert_int_equal(pread(seg, back, 8, 100), 8);
+  assert_string_equal(back, "pattern");
+  assert_ptr_equal(arenad_ptr(f->h, "shm", 100), (char *)map.base + 100);
+  assert_null(arenad_ptr(f->h, "shm", 65536));
+  assert_null(arenad_ptr(f->h, "other", 0));
+
+  /* Attaching again asks nothing and gives the same mapping. */
+  arenad_map_t again;
+  assert_arenad_ok(f->h, arenad_attach(f->h, "shm", ARENAD_ATTACH_READ_ONLY,
+                                       &again));
+  assert_ptr_equal(again.base, map.base);
+
+  /* An alloc reply gives the pointer into it. */
+  uint64_t off = 4096;
+  Arenad__AllocReply ab = ARENAD__ALLOC_REPLY__INIT;
+  ab.offsets = &off;
+  ab.n_offsets = 1;
+  Arenad__Response r = ARENAD__RESPONSE__INIT;
+  r.id = 2;
+  r.body_case = ARENAD__RESPONSE__BODY_ALLOC;
+  r.alloc = &ab;
+  send_reply(f->srv, &r);
+  void *p;
+  uint64_t got;
+  assert_arenad_ok(f->h, arenad_alloc(f->h, "shm", 10, 0, 0, &got, &p));
+  assert_ptr_equal(p, (char *)map.base + 4096);
+
+  assert_arenad_ok(f->h, arenad_detach(f->h, "shm"));
+  assert_int_equal(arenad_detach(f->h, "shm"), AR_ENOENT);
+  close(seg);
+}
+
+static void test_attach_read_only(void **state) {
+  fixture_t *f = *state;
+  int seg = make_segment(8192);
+  send_attach_reply(f->srv, 1, 8192, &seg, 1);
+  close(seg);
+  arenad_map_t map;
+  assert_arenad_ok(f->h, arenad_attach(f->h, "ro", ARENAD_ATTACH_READ_ONLY,
+                                       &map));
+  assert_true(map.read_only);
+  Arenad__Request *req = read_request(f->srv);
+  assert_true(req->attach->read_only);
+  arenad__request__free_unpacked(req, NULL);
+  /* A writable mapping of it needs a detach first. */
+  assert_int_equal(arenad_attach(f->h, "ro", 0, NULL), AR_EINVAL);
+}
+
+static void test_attach_no_fd(void **state) {
+  fixture_t *f = *state;
+  send_attach_reply(f->srv, 1, 8192, NULL, 0);
+  assert_int_equal(arenad_attach(f->h, "a", 0, NULL), AR_EPROTO);
+  assert_non_null(strstr(arenad_error(f->h), "without a descriptor"));
+}
+
+static void test_attach_two_fds(void **state) {
+  fixture_t *f = *state;
+  int segs[2] = {make_segment(8192), make_segment(8192)};
+  send_attach_reply(f->srv, 1, 8192, segs, 2);
+  close(segs[0]);
+  close(segs[1]);
+  assert_int_equal(arenad_attach(f->h, "a", 0, NULL), AR_EPROTO);
+  assert_non_null(strstr(arenad_error(f->h), "2 descriptors"));
+  /* teardown checks that both received copies were closed */
+}
+
+static void test_attach_short_segment(void **state) {
+  fixture_t *f = *state;
+  int seg = make_segment(4096);
+  send_attach_reply(f->srv, 1, 1 << 20, &seg, 1);
+  close(seg);
+  assert_int_equal(arenad_attach(f->h, "a", 0, NULL), AR_EPROTO);
+  assert_non_null(strstr(arenad_error(f->h), "4096 bytes"));
+}
+
+static void test_fd_with_other_reply(void **state) {
+  fixture_t *f = *state;
+  int seg = make_segment(4096);
+  Arenad__Response r = ping_reply(1);
+  send_reply_fds(f->srv, &r, &seg, 1);
+  close(seg);
+  assert_int_equal(arenad_ping(f->h), AR_EPROTO);
+  assert_non_null(strstr(arenad_error(f->h), "descriptor"));
+}
+
+static void test_fd_with_attach_error(void **state) {
+  fixture_t *f = *state;
+  int seg = make_segment(4096);
+  Arenad__Response r = ARENAD__RESPONSE__INIT;
+  r.id = 1;
+  r.status = ARENAD__STATUS__STATUS_PERMISSION_DENIED;
+  send_reply_fds(f->srv, &r, &seg, 1);
+  close(seg);
+  assert_int_equal(arenad_attach(f->h, "a", 0, NULL), AR_EPROTO);
+}
+
+/* ---- pipelining ---------------------------------------------------------- */
+
+static void test_pipeline(void **state) {
+  fixture_t *f = *state;
+  uint64_t offs[2] = {32, 64};
+  Arenad__AllocReply ab = ARENAD__ALLOC_REPLY__INIT;
+  ab.offsets = offs;
+  ab.n_offsets = 2;
+  Arenad__Response r1 = ARENAD__RESPONSE__INIT;
+  r1.id = 1;
+  r1.body_case = ARENAD__RESPONSE__BODY_ALLOC;
+  r1.alloc = &ab;
+  Arenad__Response r2 = ARENAD__RESPONSE__INIT;
+  r2.id = 2;
+  r2.status = ARENAD__STATUS__STATUS_OUT_OF_MEMORY;
+  r2.message = "no room";
+  Arenad__FreeReply fb = ARENAD__FREE_REPLY__INIT;
+  fb.freed = 2;
+  Arenad__Response r3 = ARENAD__RESPONSE__INIT;
+  r3.id = 3;
+  r3.body_case = ARENAD__RESPONSE__BODY_FREE;
+  r3.free = &fb;
+  Arenad__Response r4 = ping_reply(4);
+  send_reply(f->srv, &r1);
+  send_reply(f->srv, &r2);
+  send_reply(f->srv, &r3);
+  send_reply(f->srv, &r4);
+
+  assert_arenad_ok(f->h, arenad_submit_alloc(f->h, "a", 8, 0, 2, 0, 100));
+  assert_arenad_ok(f->h, arenad_submit_alloc(f->h, "a", 1 << 30, 0, 1, 0, 101));
+  assert_arenad_ok(f->h, arenad_submit_free(f->h, "a", offs, 2, 102));
+  assert_arenad_ok(f->h, arenad_submit_ping(f->h, 103));
+  assert_int_equal(arenad_in_flight(f->h), 4);
+  /* No blocking call while requests are in flight. */
+  assert_int_equal(arenad_ping(f->h), AR_EINVAL);
+
+  arenad_result_t res;
+  assert_arenad_ok(f->h, arenad_collect(f->h, &res));
+  assert_int_equal(res.op, ARENAD_OP_ALLOC);
+  assert_int_equal(res.tag, 100);
+  assert_int_equal(res.status, 0);
+  assert_int_equal(res.n_offsets, 2);
+  assert_int_equal(res.offsets[1], 64);
+  assert_arenad_ok(f->h, arenad_collect(f->h, &res));
+  assert_int_equal(res.tag, 101);
+  assert_int_equal(res.status, AR_ENOMEM);
+  assert_string_equal(arenad_error(f->h), "no room");
+  assert_arenad_ok(f->h, arenad_collect(f->h, &res));
+  assert_int_equal(res.op, ARENAD_OP_FREE);
+  assert_int_equal(res.freed, 2);
+  assert_arenad_ok(f->h, arenad_collect(f->h, &res));
+  assert_int_equal(res.op, ARENAD_OP_PING);
+  assert_int_equal(res.tag, 103);
+  assert_int_equal(arenad_in_flight(f->h), 0);
+  assert_int_equal(arenad_collect(f->h, &res), AR_EINVAL);
+
+  for (uint64_t id = 1; id <= 4; id++)
+    expect_request(f->srv, id,
+                   id <= 2   ? ARENAD__REQUEST__BODY_ALLOC
+                   : id == 3 ? ARENAD__REQUEST__BODY_FREE
+                             : ARENAD__REQUEST__BODY_PING);
+}
+
+static void test_pipeline_window(void **state) {
+  fixture_t *f = *state;
+  size_t w = arenad_window(f->h);
+  assert_int_equal(w, ARENAD_WINDOW_DEFAULT);
+  for (size_t i = 0; i < w; i++)
+    assert_arenad_ok(f->h, arenad_submit_ping(f->h, i));
+  assert_int_equal(arenad_submit_ping(f->h, w), AR_ELIMIT);
+  assert_arenad_ok(f->h, arenad_flush(f->h));
+  for (size_t i = 0; i < w; i++)
+    expect_request(f->srv, i + 1, ARENAD__REQUEST__BODY_PING);
+}
+
+/* The hand-written requests, at varint boundaries: read_request re-packs
+ * each with protobuf-c and compares the bytes. */
+static void test_encoding(void **state) {
+  fixture_t *f = *state;
+  static const uint64_t offs[] = {0,     1,          127,       128,
+                                  16383, 16384,      1ull << 35, INT64_MAX,
+                                  UINT64_MAX};
+  static const uint64_t sizes[] = {1, 127, 128, 1ull << 40, UINT64_MAX};
+  char name[300];
+  memset(name, 'n', sizeof name - 1);
+  name[sizeof name - 1] = '\0'; /* a name whose length takes 2 bytes */
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+    assert_arenad_ok(f->h, arenad_submit_alloc(f->h, i % 2 ? "a" : name,
+                                               sizes[i], sizes[i] & 4096,
+                                               (uint32_t)i * 1000,
+                                               i % 2 ? ARENAD_ALLOC_DETACHED : 0,
+                                               0));
+  assert_arenad_ok(f->h, arenad_submit_free(f->h, "a", offs,
+                                            sizeof offs / sizeof offs[0], 0));
+  assert_arenad_ok(f->h, arenad_submit_free(f->h, name, offs + 8, 1, 0));
+  assert_arenad_ok(f->h, arenad_submit_ping(f->h, 0));
+  assert_arenad_ok(f->h, arenad_flush(f->h));
+  for (uint64_t id = 1; id <= 8; id++) {
+    Arenad__Request *req = read_request(f->srv);
+    assert_int_equal(req->id, id);
+    if (id == 6) {
+      assert_int_equal(req->free->n_offsets, sizeof offs / sizeof offs[0]);
+      assert_int_equal(req->free->offsets[8], UINT64_MAX);
+    }
+    arenad__request__free_unpacked(req, NULL);
+  }
+}
+
+static void test_pipeline_mismatch(void **state) {
+  fixture_t *f = *state;
+  Arenad__Response r = ping_reply(1); /* answers an alloc with a ping */
+  send_reply(f->srv, &r);
+  assert_arenad_ok(f->h, arenad_submit_alloc(f->h, "a", 8, 0, 1, 0, 0));
+  arenad_result_t res;
+  assert_int_equal(arenad_collect(f->h, &res), AR_EPROTO);
+  assert_int_equal(arenad_submit_ping(f->h, 0), AR_EIO);
+}
+
+/* ---- inspection and statistics ------------------------------------------- */
+
+static void test_inspect(void **state) {
+  fixture_t *f = *state;
+  Arenad__ArenaSummary sum = ARENAD__ARENA_SUMMARY__INIT;
+  sum.name = "pool";
+  sum.policy = ARENAD__POLICY__POLICY_BUDDY;
+  sum.size = 1 << 20;
+  sum.live_blocks = 1;
+  uint64_t orders[3] = {0, 1, 2};
+  sum.free_by_order = orders;
+  sum.n_free_by_order = 3;
+  Arenad__Holder holder = ARENAD__HOLDER__INIT;
+  holder.connection_id = 5;
+  holder.pid = 1234;
+  holder.client_name = "writer";
+  Arenad__Holder *holders[1] = {&holder};
+  Arenad__Extent e1 = ARENAD__EXTENT__INIT;
+  e1.start = 0;
+  e1.size = 64;
+  e1.payload = 16;
+  e1.n = 40;
+  e1.refcount = 1;
+  e1.holders = holders;
+  e1.n_holders = 1;
+  Arenad__Extent e2 = ARENAD__EXTENT__INIT;
+  e2.start = 64;
+  e2.size = 64;
+  e2.free = true;
+  Arenad__Extent *ext[2] = {&e1, &e2};
+  Arenad__InspectReply body = ARENAD__INSPECT_REPLY__INIT;
+  body.summary = &sum;
+  body.extents = ext;
+  body.n_extents = 2;
+  body.next_cursor = 128;
+  Arenad__Response r = ARENAD__RESPONSE__INIT;
+  r.id = 1;
+  r.body_case = ARENAD__RESPONSE__BODY_INSPECT;
+  r.inspect = &body;
+  send_reply(f->srv, &r);
+
+  arenad_page_t *page;
+  assert_arenad_ok(f->h, arenad_inspect(f->h, "pool", ARENAD_INSPECT_BLOCKS,
+                                        0, 2, &page));
+  assert_string_equal(page->summary.name, "pool");
+  assert_int_equal(page->summary.policy, ARENAD_POLICY_BUDDY);
+  assert_int_equal(page->summary.n_orders, 3);
+  assert_int_equal(page->summary.free_by_order[2], 2);
+  assert_int_equal(page->n_extents, 2);
+  assert_int_equal(page->extents[0].payload, 16);
+  assert_int_equal(page->extents[0].n_holders, 1);
+  assert_string_equal(page->extents[0].holders[0].client_name, "writer");
+  assert_int_equal(page->extents[0].holders[0].pid, 1234);
+  assert_true(page->extents[1].free);
+  assert_int_equal(page->next_cursor, 128);
+  arenad_page_destroy(page);
+  Arenad__Request *req = read_request(f->srv);
+  assert_int_equal(req->inspect->what, ARENAD__INSPECT_WHAT__INSPECT_BLOCKS);
+  assert_int_equal(req->inspect->limit, 2);
+  arenad__request__free_unpacked(req, NULL);
+
+  /* A cursor that does not move forward would loop forever. */
+  r.id = 2;
+  body.next_cursor = 128;
+  send_reply(f->srv, &r);
+  assert_int_equal(arenad_inspect(f->h, "pool", ARENAD_INSPECT_BLOCKS, 128,
+                                  2, &page),
+                   AR_EPROTO);
+  assert_null(page);
+}
+
+static void test_check(void **state) {
+  fixture_t *f = *state;
+  Arenad__CheckReply body = ARENAD__CHECK_REPLY__INIT;
+  body.invariant = "free-disjoint";
+  body.offset = 4096;
+  body.detail = "two free extents overlap";
+  Arenad__Response r = ARENAD__RESPONSE__INIT;
+  r.id = 1;
+  r.status = ARENAD__STATUS__STATUS_CORRUPTION_DETECTED;
+  r.body_case = ARENAD__RESPONSE__BODY_CHECK;
+  r.check = &body;
+  send_reply(f->srv, &r);
+  arenad_check_t c;
+  assert_int_equal(arenad_check(f->h, "a", &c), AR_ECORRUPT);
+  assert_false(c.ok);
+  assert_string_equal(c.invariant, "free-disjoint");
+  assert_int_equal(c.offset, 4096);
+  assert_string_equal(c.detail, "two free extents overlap");
+}
+
+static void test_stats(void **state) {
+  fixture_t *f = *state;
+  Arenad__RequestCounts rq = ARENAD__REQUEST_COUNTS__INIT;
+  rq.alloc = 77;
+  Arenad__StatsReply body = ARENAD__STATS_REPLY__INIT;
+  body.daemon_version = "1.2.3";
+  body.uptime_ms = 5000;
+  body.arenas = 3;
+  body.requests = &rq; /* errors left unset: walked as zeros */
+  Arenad__Response r = ARENAD__RESPONSE__INIT;
+  r.id = 1;
+  r.body_case = ARENAD__RESPONSE__BODY_STATS;
+  r.stats = &body;
+  send_reply(f->srv, &r);
+
+  arenad_stat_t *st;
+  size_t n;
+  assert_arenad_ok(f->h, arenad_stats(f->h, &st, &n));
+  /* Every scalar field of StatsReply, RequestCounts and StatusCounts. */
+  size_t expect = 0;
+  const ProtobufCMessageDescriptor *ds[3] = {&arenad__stats_reply__descriptor,
+                                             &arenad__request_counts__descriptor,
+                                             &arenad__status_counts__descriptor};
+  for (int i = 0; i < 3; i++)
+    for (unsigned j = 0; j < ds[i]->n_fields; j++)
+      if (ds[i]->fields[j].type != PROTOBUF_C_TYPE_MESSAGE)
+        expect++;
+  assert_int_equal(n, expect);
+  int seen = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (strcmp(st[i].name, "daemon_version") == 0) {
+      assert_int_equal(st[i].type, ARENAD_STAT_STRING);
+      assert_string_equal(st[i].s, "1.2.3");
+      seen++;
+    } else if (strcmp(st[i].name, "uptime_ms") == 0) {
+      assert_int_equal(st[i].u, 5000);
+      seen++;
+    } else if (strcmp(st[i].name, "requests.alloc") == 0) {
+      assert_int_equal(st[i].type, ARENAD_STAT_UINT);
+      assert_int_equal(st[i].u, 77);
+      seen++;
+    } else if (strcmp(st[i].name, "errors.not_found") == 0) {
+      assert_int_equal(st[i].u, 0);
+      seen++;
+    }
+  }
+  assert_int_equal(seen, 4);
+  arenad_stats_destroy(st);
+}
+
+static void test_list(void **state) {
+  fixture_t *f = *state;
+  Arenad__ArenaInfo a = ARENAD__ARENA_INFO__INIT;
+  a.name = "alpha";
+  a.size = 1 << 20;
+  a.policy = ARENAD__POLICY__POLICY_NEXT;
+  Arenad__ArenaInfo b = ARENAD__ARENA_INFO__INIT;
+  b.name = "beta";
+  b.policy = 42; /* a policy from the future */
+  Arenad__ArenaInfo *arenas[2] = {&a, &b};
+  Arenad__ListReply body = ARENAD__LIST_REPLY__INIT;
+  body.arenas = arenas;
+  body.n_arenas = 2;
+  Arenad__Response r = ARENAD__RESPONSE__INIT;
+  r.id = 1;
+  r.body_case = ARENAD__RESPONSE__BODY_LIST;
+  r.list = &body;
+  send_reply(f->srv, &r);
+  arenad_arena_t *list;
+  size_t n;
+  assert_arenad_ok(f->h, arenad_list(f->h, &list, &n));
+  assert_int_equal(n, 2);
+  assert_string_equal(list[0].name, "alpha");
+  assert_int_equal(list[0].policy, ARENAD_POLICY_NEXT);
+  assert_string_equal(list[1].name, "beta");
+  assert_int_equal(list[1].policy, ARENAD_POLICY_UNKNOWN);
+  assert_string_equal(arenad_policy_name(list[1].policy), "unknown");
+  arenad_list_destroy(list);
+}
+
+/* ---- without a handle ---------------------------------------------------- */
+
+static void test_socket_path(void **state) {
+  (void)state;
+  char buf[108];
+  assert_int_equal(arenad_socket_path("/x/y.sock", buf, sizeof buf), 0);
+  assert_string_equal(buf, "/x/y.sock");
+  setenv(ARENAD_SOCKET_ENV, "/from/env.sock", 1);
+  assert_int_equal(arenad_socket_path(NULL, buf, sizeof buf), 0);
+  assert_string_equal(buf, "/from/env.sock");
+  unsetenv(ARENAD_SOCKET_ENV);
+  setenv("XDG_RUNTIME_DIR", "/xdg", 1);
+  assert_int_equal(arenad_socket_path(NULL, buf, sizeof buf), 0);
+  assert_string_equal(buf, "/xdg/arenad.sock");
+  char longp[200];
+  memset(longp, 'a', sizeof longp - 1);
+  longp[sizeof longp - 1] = '\0';
+  assert_int_equal(arenad_socket_path(longp, buf, sizeof buf), AR_ELIMIT);
+
+  /* No daemon there: AR_EIO, errno says why. */
+  arenad_t *h = (arenad_t *)1;
+  assert_int_equal(arenad_connect("/nonexistent/arenad.sock", &h), AR_EIO);
+  assert_null(h);
+  assert_int_equal(arenad_connect(longp, &h), AR_ELIMIT);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+      T(test_hello),
+      T(test_version_mismatch),
+      T(test_error_status),
+      T(test_alloc_free),
+      T(test_wrong_id),
+      T(test_wrong_kind),
+      T(test_ok_without_body),
+      T(test_connection_error),
+      T(test_oversize_frame),
+      T(test_garbage),
+      T(test_unparsable_body),
+      T(test_eof),
+      T(test_attach),
+      T(test_attach_read_only),
+      T(test_attach_no_fd),
+      T(test_attach_two_fds),
+      T(test_attach_short_segment),
+      T(test_fd_with_other_reply),
+      T(test_fd_with_attach_error),
+      T(test_pipeline),
+      T(test_pipeline_window),
+      T(test_encoding),
+      T(test_pipeline_mismatch),
+      T(test_inspect),
+      T(test_check),
+      T(test_stats),
+      T(test_list),
+#undef T
+      cmocka_unit_test(test_socket_path),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,313 @@
+/*
+ * test_server_blocks.c: the daemon's records of who holds which block
+ * (server/blocks.c) and the arena operations that keep them in step with
+ * the engine (server/arena.c): the payload table against a plain list
+ * under random inserts and removes, holds on two lists at once, detached
+ * blocks, all-or-nothing allocation, frees refused to non-holders,
+ * reclamation of everything a holder had across arenas, and the check
+ * that catches records out of step.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "ar/error.h"
+#include "arena.h"
+#include "blocks.h"
+
+#define assert_ok(rc)                                                          \
+  do {                                                                         \
+    int rc_ = (rc);                                                            \
+    if (rc_ != 0)                                                              \
+      fail_msg("%s = %s", #rc, ar_err_name(rc_));                             \
+  } while (0)
+
+static void test_table_random(void **state) {
+  (void)state;
+  enum { N = 5000 };
+  ad_blocks_t pools;
+  ad_blocktab_t t;
+  ad_blocks_init(&pools);
+  assert_ok(ad_blocktab_init(&t));
+
+  static uint64_t keys[N];
+  static ad_block_t *recs[N];
+  size_t n = 0;
+  srand(7);
+  for (int step = 0; step < 100000; step++) {
+    if (n < N && (n == 0 || rand() % 3 != 0)) {
+      uint64_t k = (uint64_t)(rand() % 100000) * 16;
+      if (ad_blocktab_find(&t, k) != NULL)
+        continue;
+      assert_ok(ad_blocktab_reserve(&t, 1));
+      assert_ok(ad_blocks_reserve(&pools, 1, 0));
+      ad_block_t *b = ad_block_new(&pools, k, NULL, true);
+      ad_blocktab_insert(&t, b);
+      keys[n] = k;
+      recs[n++] = b;
+    } else {
+      size_t i = (size_t)rand() % n;
+      ad_blocktab_remove(&t, recs[i]);
+      assert_null(ad_blocktab_find(&t, keys[i]));
+      ad_block_undetach(recs[i]);
+      ad_block_delete(&pools, recs[i]);
+      keys[i] = keys[--n];
+      recs[i] = recs[n];
+    }
+    if (step % 997 == 0) /* every key still found, to the same record */
+      for (size_t i = 0; i < n; i++)
+        assert_ptr_equal(ad_blocktab_find(&t, keys[i]), recs[i]);
+    assert_int_equal(ad_blocktab_count(&t), n);
+  }
+  size_t seen = 0;
+  for (size_t i = 0; i < ad_blocktab_slots(&t); i++)
+    seen += ad_blocktab_at(&t, i) != NULL;
+  assert_int_equal(seen, n);
+  while (n > 0) {
+    ad_blocktab_remove(&t, recs[--n]);
+    ad_block_delete(&pools, recs[n]);
+  }
+  assert_int_equal(pools.blocks.live, 0);
+  ad_blocktab_fini(&t);
+  ad_blocks_fini(&pools);
+}
+
+static void test_holds(void **state) {
+  (void)state;
+  ad_blocks_t pools;
+  ad_holder_t h1, h2, h3;
+  ad_blocks_init(&pools);
+  ad_holder_init(&h1, 1, 100, 1000, 1000, "one");
+  ad_holder_init(&h2, 2, 200, 1000, 1000, "two");
+  ad_holder_init(&h3, 3, 300, 0, 0, "three");
+  assert_ok(ad_blocks_reserve(&pools, 2, 4));
+
+  ad_block_t *a = ad_block_new(&pools, 16, NULL, false);
+  ad_block_t *b = ad_block_new(&pools, 32, NULL, false);
+  assert_int_equal(a->refcount, 0);
+  ad_hold_t *a1 = ad_hold_add(&pools, a, &h1);
+  ad_hold_t *a2 = ad_hold_add(&pools, a, &h2);
+  ad_hold_t *a3 = ad_hold_add(&pools, a, &h3);
+  ad_hold_add(&pools, b, &h1);
+  assert_int_equal(a->refcount, 3);
+  assert_int_equal(ad_block_nholds(a), 3);
+  assert_ptr_equal(a->holds, a1); /* oldest first */
+  assert_ptr_equal(ad_block_hold_of(a, &h2), a2);
+  assert_null(ad_block_hold_of(b, &h2));
+  assert_int_equal(h1.nholds, 2);
+  assert_null(ad_blocks_check_block(a));
+
+  /* Dropping the middle hold keeps both lists whole. */
+  assert_int_equal(ad_hold_drop(&pools, a2), 2);
+  assert_ptr_equal(a->holds, a1);
+  assert_ptr_equal(a1->block_next, a3);
+  assert_int_equal(h2.nholds, 0);
+  assert_null(ad_holder_first(&h2));
+  assert_null(ad_blocks_check_block(a));
+
+  /* A holder's list, most recent first, empties in any order. */
+  assert_ptr_equal(ad_holder_first(&h1)->block, b);
+  assert_int_equal(ad_hold_drop(&pools, ad_holder_first(&h1)), 0);
+  assert_int_equal(ad_hold_drop(&pools, a1), 1);
+  assert_int_equal(h1.nholds, 0);
+  assert_int_equal(ad_hold_drop(&pools, a3), 0);
+  assert_int_equal(pools.holds.live, 0);
+
+  /* A record that lies about its count is caught. */
+  a->refcount = 2;
+  assert_string_equal(ad_blocks_check_block(a), "refcount-counts-holds");
+  a->refcount = 0;
+  assert_string_equal(ad_blocks_check_block(a), "live-record-is-referenced");
+
+  /* Detached: one reference that belongs to nobody. */
+  ad_block_t *d = ad_block_new(&pools, 48, NULL, true);
+  assert_int_equal(d->refcount, 1);
+  assert_null(ad_blocks_check_block(d));
+  assert_int_equal(ad_block_undetach(d), 0);
+  assert_int_equal(ad_block_undetach(d), 0); /* idempotent */
+
+  ad_block_delete(&pools, a);
+  ad_block_delete(&pools, b);
+  ad_block_delete(&pools, d);
+  assert_int_equal(pools.blocks.live, 0);
+  ad_blocks_fini(&pools);
+}
+
+/* ---- Arenas ------------------------------------------------------------- */
+
+static ad_arena_t *arena(ad_blocks_t *pools, const char *name, uint64_t size,
+                         ar_policy_t policy, uint64_t id) {
+  ad_arena_conf_t conf;
+  memset(&conf, 0, sizeof(conf));
+  strcpy(conf.name, name);
+  conf.size = size;
+  conf.policy = policy;
+  char err[256];
+  ad_arena_t *a = NULL;
+  int rc = ad_arena_create(&conf, id, pools, &a, err, sizeof(err));
+  if (rc != 0)
+    fail_msg("ad_arena_create: %s", err);
+  return a;
+}
+
+static void test_arena_alloc_free(void **state) {
+  (void)state;
+  ad_blocks_t pools;
+  ad_holder_t me, other;
+  ad_blocks_init(&pools);
+  ad_holder_init(&me, 1, 1, 0, 0, "me");
+  ad_holder_init(&other, 2, 2, 0, 0, "other");
+  ad_arena_t *a = arena(&pools, "a", 64 << 10, AR_POLICY_FIRST, 1);
+  ar_check_report_t rep;
+
+  uint64_t offs[8];
+  assert_ok(ad_arena_alloc(a, &me, 100, 16, 8, offs));
+  assert_int_equal(me.nholds, 8);
+  assert_int_equal(ad_blocktab_count(&a->table), 8);
+  assert_ok(ad_arena_check(a, &rep));
+
+  /* All or nothing: 8 of 16K do not fit in 64K; nothing is left. */
+  uint64_t big[8];
+  assert_int_equal(ad_arena_alloc(a, &me, 16 << 10, 16, 8, big), AR_ENOMEM);
+  assert_int_equal(me.nholds, 8);
+  assert_int_equal(ad_blocktab_count(&a->table), 8);
+  assert_ok(ad_arena_check(a, &rep));
+  assert_int_equal(ad_arena_alloc(a, &me, 0, 16, 1, big), AR_EINVAL);
+
+  ad_freed_t freed = {0, 0, 0};
+  assert_int_equal(ad_arena_free(a, &other, offs[0], &freed), AR_EPERM);
+  assert_int_equal(a->permission_denied, 1);
+  assert_int_equal(ad_arena_free(a, &me, offs[0] + 16, &freed), AR_EINVAL);
+  assert_int_equal(freed.blocks, 0);
+  assert_ok(ad_arena_free(a, &me, offs[0], &freed));
+  assert_int_equal(freed.blocks, 1);
+  assert_true(freed.bytes >= 100 + AR_HDR);
+  assert_int_equal(ad_arena_free(a, &me, offs[0], &freed), AR_EINVAL);
+  assert_int_equal(me.nholds, 7);
+
+  /* Detached blocks: anyone may free them. */
+  uint64_t det[2];
+  assert_ok(ad_arena_alloc(a, NULL, 50, 64, 2, det));
+  assert_int_equal(det[0] % 64, 0);
+  assert_int_equal(a->detached_blocks, 2);
+  assert_ok(ad_arena_check(a, &rep));
+  assert_ok(ad_arena_free(a, &other, det[0], &freed));
+  assert_int_equal(a->detached_blocks, 1);
+
+  /* Reclaim: every block the holder had goes back. */
+  ad_freed_t r = {0, 0, 0};
+  ad_holder_reclaim(&me, &r);
+  assert_int_equal(r.blocks, 7);
+  assert_int_equal(me.nholds, 0);
+  assert_int_equal(ad_blocktab_count(&a->table), 1); /* the detached one */
+  assert_ok(ad_arena_check(a, &rep));
+
+  ad_arena_destroy(a); /* with a detached block still live */
+  assert_int_equal(pools.blocks.live, 0);
+  assert_int_equal(pools.holds.live, 0);
+  ad_blocks_fini(&pools);
+}
+
+/* One holder, blocks in two arenas: reclaim finds them all. */
+static void test_reclaim_across_arenas(void **state) {
+  (void)state;
+  ad_blocks_t pools;
+  ad_holder_t h;
+  ad_blocks_init(&pools);
+  ad_holder_init(&h, 9, 9, 0, 0, "");
+  ad_arena_t *a = arena(&pools, "a", 1 << 20, AR_POLICY_BEST, 1);
+  ad_arena_t *b = arena(&pools, "b", 1 << 20, AR_POLICY_BUDDY, 2);
+  uint64_t offs[100];
+  assert_ok(ad_arena_alloc(a, &h, 10, 16, 100, offs));
+  assert_ok(ad_arena_alloc(b, &h, 1000, 16, 50, offs));
+  ad_freed_t r = {0, 0, 0};
+  ad_holder_reclaim(&h, &r);
+  assert_int_equal(r.blocks, 150);
+  assert_int_equal(ad_blocktab_count(&a->table), 0);
+  assert_int_equal(ad_blocktab_count(&b->table), 0);
+  ar_engine_stats_t st;
+  ar_engine_stats(b->engine, &st);
+  assert_int_equal(st.live_blocks, 0);
+  assert_int_equal(r.bytes, 50 * 1024 + 100 * 32);
+  ar_check_report_t rep;
+  assert_ok(ad_arena_check(a, &rep));
+  assert_ok(ad_arena_check(b, &rep));
+  ad_arena_destroy(a);
+  ad_arena_destroy(b);
+  ad_blocks_fini(&pools);
+}
+
+/* The daemon's check catches records out of step with the engine. */
+static void test_check_catches(void **state) {
+  (void)state;
+  ad_blocks_t pools;
+  ad_holder_t h;
+  ad_blocks_init(&pools);
+  ad_holder_init(&h, 1, 1, 0, 0, "");
+  ad_arena_t *a = arena(&pools, "a", 64 << 10, AR_POLICY_NEXT, 1);
+  uint64_t off;
+  assert_ok(ad_arena_alloc(a, &h, 10, 16, 1, &off));
+  ar_check_report_t rep;
+
+  a->detached_blocks = 5;
+  assert_int_equal(ad_arena_check(a, &rep), AR_ECORRUPT);
+  assert_string_equal(rep.invariant, "daemon-detached-count");
+  a->detached_blocks = 0;
+
+  ad_block_t *blk = ad_arena_block(a, off);
+  blk->refcount = 7;
+  assert_int_equal(ad_arena_check(a, &rep), AR_ECORRUPT);
+  assert_string_equal(rep.invariant, "refcount-counts-holds");
+  assert_int_equal(rep.offset, off);
+  blk->refcount = 1;
+
+  /* A block the engine has and the records do not. */
+  ar_block_t extra;
+  assert_ok(ar_engine_alloc(a->engine, 10, 16, &extra));
+  assert_int_equal(ad_arena_check(a, &rep), AR_ECORRUPT);
+  assert_string_equal(rep.invariant, "daemon-record-per-block");
+  assert_ok(ar_engine_free(a->engine, extra.payload, NULL, NULL));
+  assert_ok(ad_arena_check(a, &rep));
+
+  ad_arena_destroy(a);
+  ad_blocks_fini(&pools);
+}
+
+/* A client overwrote a header: the free succeeds and counts it. */
+static void test_overwritten_header(void **state) {
+  (void)state;
+  ad_blocks_t pools;
+  ad_holder_t h;
+  ad_blocks_init(&pools);
+  ad_holder_init(&h, 1, 1, 0, 0, "");
+  ad_arena_t *a = arena(&pools, "a", 64 << 10, AR_POLICY_FIRST, 1);
+  uint64_t off;
+  assert_ok(ad_arena_alloc(a, &h, 10, 16, 1, &off));
+  memset((char *)a->seg.base + off - AR_HDR, 0xee, AR_HDR);
+  ad_freed_t freed = {0, 0, 0};
+  assert_ok(ad_arena_free(a, &h, off, &freed));
+  assert_int_equal(freed.corruptions, 1);
+  assert_int_equal(a->corruptions, 1);
+  ar_check_report_t rep;
+  assert_ok(ad_arena_check(a, &rep));
+  ad_arena_destroy(a);
+  ad_blocks_fini(&pools);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_table_random),
+      cmocka_unit_test(test_holds),
+      cmocka_unit_test(test_arena_alloc_free),
+      cmocka_unit_test(test_reclaim_across_arenas),
+      cmocka_unit_test(test_check_catches),
+      cmocka_unit_test(test_overwritten_header),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,424 @@
+/*
+ * test_server_conn.c: a connection's frame handling without a socket
+ * (server/conn.c), on a daemon with one small arena: many requests in one
+ * buffer answered in order, a frame delivered byte by byte, the three
+ * protocol errors (one reply with id 0, then nothing more is read), flow
+ * control by replies in flight and by unsent bytes, a page cut to fit the
+ * frame limit, the descriptor of an attach queued at its frame's first
+ * byte, a version mismatch, and the blocks of a closed connection
+ * reclaimed.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ar/error.h"
+#include "ar/frame.h"
+#include "conn.h"
+#include "daemon.h"
+
+typedef struct fixture_s {
+  ad_config_t cfg;
+  ad_daemon_t d;
+  ad_conn_t *c;
+} fixture_t;
+
+static int setup(void **state) {
+  static const char text[] = "[daemon]\n"
+                             "max_frame_bytes = 4K\n"
+                             "max_in_flight = 4\n"
+                             "output_pause_bytes = 4K\n"
+                             "output_limit_bytes = 64K\n"
+                             "max_blocks_per_request = 8\n"
+                             "[arena a]\n"
+                             "size = 1M\n";
+  fixture_t *f = calloc(1, sizeof(*f));
+  char err[256];
+  ad_log_set_level(AD_LOG_ERROR);
+  ad_config_init(&f->cfg);
+  FILE *in = fmemopen((void *)text, strlen(text), "r");
+  assert_int_equal(ad_config_load_stream(&f->cfg, in, "t", err, sizeof(err)),
+                   0);
+  fclose(in);
+  assert_int_equal(ad_config_finish(&f->cfg, err, sizeof(err)), 0);
+  assert_int_equal(ad_daemon_init(&f->d, &f->cfg, err, sizeof(err)), 0);
+  f->c = ad_conn_new(&f->d, -1, 42, 1000, 1000);
+  assert_non_null(f->c);
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  fixture_t *f = *state;
+  ad_daemon_fini(&f->d); /* closes and frees the connection if still open */
+  ad_config_fini(&f->cfg);
+  free(f);
+  return 0;
+}
+
+/* ---- Frames in and out ---------------------------------------------------- */
+
+typedef struct bytes_s {
+  uint8_t *p;
+  size_t n;
+} bytes_t;
+
+static void add(bytes_t *b, Arenad__Request *req, uint64_t id) {
+  req->id = id;
+  size_t n = arenad__request__get_packed_size(req);
+  b->p = realloc(b->p, b->n + AR_FRAME_PREFIX_MAX + n);
+  b->n += ar_frame_encode(b->p + b->n, n);
+  arenad__request__pack(req, b->p + b->n);
+  b->n += n;
+}
+
+static void add_ping(bytes_t *b, uint64_t id) {
+  Arenad__PingRequest ping = ARENAD__PING_REQUEST__INIT;
+  Arenad__Request req = ARENAD__REQUEST__INIT;
+  req.body_case = ARENAD__REQUEST__BODY_PING;
+  req.ping = &ping;
+  add(b, &req, id);
+}
+
+static void add_alloc(bytes_t *b, uint64_t id, uint64_t size, uint32_t n) {
+  Arenad__AllocRequest m = ARENAD__ALLOC_REQUEST__INIT;
+  Arenad__Request req = ARENAD__REQUEST__INIT;
+  m.arena = (char *)"a";
+  m.size = size;
+  m.count = n;
+  req.body_case = ARENAD__REQUEST__BODY_ALLOC;
+  req.alloc = &m;
+  add(b, &req, id);
+}
+
+/* Takes every reply out of c's output (as if sent). Returns how many, and
+ * stores up to max of them in out (each freed by the caller with
+ * arenad__response__free_unpacked), the others freed here. */
+static size_t take(ad_conn_t *c, Arenad__Response **out, size_t max) {
+  ar_buf_t *o = ad_conn_out(c);
+  const uint8_t *p = ar_buf_data(o);
+  size_t len = ar_buf_len(o), off = 0, n = 0;
+  while (off < len) {
+    ar_frame_t f;
+    assert_int_equal(ar_frame_decode(p + off, len - off, 1 << 20, &f),
+                     AR_FRAME_COMPLETE);
+    assert_true(f.end - f.start <= c->d->cfg->max_frame_bytes);
+    Arenad__Response *r =
+        arenad__response__unpack(NULL, f.end - f.start, p + off + f.start);
+    assert_non_null(r);
+    if (n < max)
+      out[n] = r;
+    else
+      arenad__response__free_unpacked(r, NULL);
+    n++;
+    off += f.end;
+  }
+  ad_conn_sent(c, len);
+  return n;
+}
+
+static void free_all(Arenad__Response **r, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    arenad__response__free_unpacked(r[i], NULL);
+}
+
+/* ---- Tests ---------------------------------------------------------------- */
+
+static void test_pipelined_in_order(void **state) {
+  fixture_t *f = *state;
+  bytes_t b = {NULL, 0};
+  add_ping(&b, 1);
+  add_alloc(&b, 2, 100, 2);
+  add_ping(&b, 3);
+  assert_int_equal(ad_conn_input(f->c, b.p, b.n), b.n);
+  Arenad__Response *r[3];
+  assert_int_equal(take(f->c, r, 3), 3);
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(r[i]->id, (uint64_t)i + 1);
+    assert_int_equal(r[i]->status, 0);
+  }
+  assert_int_equal(r[1]->body_case, ARENAD__RESPONSE__BODY_ALLOC);
+  assert_int_equal(r[1]->alloc->n_offsets, 2);
+  assert_int_equal(f->c->holder.nholds, 2);
+  free_all(r, 3);
+  assert_int_equal(f->d.stats.frames_in, 3);
+  assert_int_equal(f->d.stats.requests[ARENAD__REQUEST__BODY_PING], 2);
+  assert_int_equal(f->d.stats.requests_in_flight, 0);
+  free(b.p);
+}
+
+static void test_byte_by_byte(void **state) {
+  fixture_t *f = *state;
+  bytes_t b = {NULL, 0};
+  add_alloc(&b, 7, 64, 1);
+  /* The caller keeps what was not used and offers it again with more. */
+  for (size_t i = 1; i < b.n; i++)
+    assert_int_equal(ad_conn_input(f->c, b.p, i), 0);
+  assert_int_equal(ad_conn_input(f->c, b.p, b.n), b.n);
+  Arenad__Response *r;
+  assert_int_equal(take(f->c, &r, 1), 1);
+  assert_int_equal(r->id, 7);
+  assert_int_equal(r->status, 0);
+  arenad__response__free_unpacked(r, NULL);
+  free(b.p);
+}
+
+/* bytes after a good ping: one reply to the ping, one error reply with id
+ * 0 and `status`, every byte used, nothing more decoded. */
+static void protocol_error(fixture_t *f, const uint8_t *bad, size_t n,
+                           int status) {
+  bytes_t b = {NULL, 0};
+  add_ping(&b, 1);
+  b.p = realloc(b.p, b.n + n);
+  memcpy(b.p + b.n, bad, n);
+  b.n += n;
+  size_t good = b.n;
+  add_ping(&b, 2); /* never answered */
+  assert_int_equal(ad_conn_input(f->c, b.p, b.n), b.n);
+  assert_true(f->c->close_after_reply);
+  assert_false(ad_conn_can_decode(f->c));
+  Arenad__Response *r[3];
+  assert_int_equal(take(f->c, r, 3), 2);
+  assert_int_equal(r[0]->id, 1);
+  assert_int_equal(r[1]->id, 0);
+  assert_int_equal(r[1]->status, status);
+  assert_int_equal(r[1]->body_case, ARENAD__RESPONSE__BODY__NOT_SET);
+  free_all(r, 2);
+  assert_int_equal(f->d.stats.connections_closed_protocol, 1);
+  (void)good;
+  free(b.p);
+}
+
+static void test_frame_over_limit(void **state) {
+  fixture_t *f = *state;
+  uint8_t p[AR_FRAME_PREFIX_MAX];
+  size_t n = ar_frame_encode(p, 4097);
+  protocol_error(f, p, n, ARENAD__STATUS__STATUS_LIMIT_EXCEEDED);
+  assert_int_equal(f->d.stats.frames_over_limit, 1);
+}
+
+static void test_malformed_prefix(void **state) {
+  fixture_t *f = *state;
+  static const uint8_t p[] = {0x80, 0x00};
+  protocol_error(f, p, sizeof(p), ARENAD__STATUS__STATUS_INVALID_ARGUMENT);
+  assert_int_equal(f->d.stats.frames_malformed, 1);
+}
+
+static void test_not_a_request(void **state) {
+  fixture_t *f = *state;
+  static const uint8_t p[] = {3, 0x0f, 0x01, 0x02};
+  protocol_error(f, p, sizeof(p), ARENAD__STATUS__STATUS_INVALID_ARGUMENT);
+  assert_int_equal(f->d.stats.frames_unparsable, 1);
+}
+
+/* No more than max_in_flight (4) replies wait; the rest waits for them. */
+static void test_in_flight_limit(void **state) {
+  fixture_t *f = *state;
+  bytes_t b = {NULL, 0};
+  for (int i = 1; i <= 10; i++)
+    add_ping(&b, (uint64_t)i);
+  size_t used = ad_conn_input(f->c, b.p, b.n);
+  assert_true(used < b.n);
+  assert_false(ad_conn_can_decode(f->c));
+  assert_int_equal(f->c->inflight, 4);
+  assert_int_equal(f->d.stats.requests_in_flight, 4);
+  Arenad__Response *r[10];
+  assert_int_equal(take(f->c, r, 10), 4);
+  free_all(r, 4);
+  assert_true(ad_conn_can_decode(f->c)); /* drained: go on */
+  used += ad_conn_input(f->c, b.p + used, b.n - used);
+  assert_int_equal(take(f->c, r, 10), 4);
+  assert_int_equal(r[0]->id, 5);
+  free_all(r, 4);
+  used += ad_conn_input(f->c, b.p + used, b.n - used);
+  assert_int_equal(used, b.n);
+  assert_int_equal(take(f->c, r, 10), 2);
+  assert_int_equal(r[1]->id, 10);
+  free_all(r, 2);
+  free(b.p);
+}
+
+/* Says hello with a long name (so that every holder in a page is large),
+ * then allocates 64 blocks (eight requests of 8, drained between). */
+static void fill_blocks(fixture_t *f) {
+  bytes_t b = {NULL, 0};
+  Arenad__HelloRequest m = ARENAD__HELLO_REQUEST__INIT;
+  Arenad__Request req = ARENAD__REQUEST__INIT;
+  m.protocol_version = 1;
+  m.client_name =
+      (char *)"a client with a name of sixty characters, for large pages";
+  req.body_case = ARENAD__REQUEST__BODY_HELLO;
+  req.hello = &m;
+  add(&b, &req, 99);
+  for (int i = 0; i < 8; i++)
+    add_alloc(&b, (uint64_t)i + 1, 16, 8);
+  size_t used = 0;
+  while (used < b.n) {
+    used += ad_conn_input(f->c, b.p + used, b.n - used);
+    take(f->c, NULL, 0);
+  }
+  free(b.p);
+  assert_int_equal(f->c->holder.nholds, 64);
+}
+
+static void add_inspect(bytes_t *b, uint64_t id, uint64_t cursor) {
+  Arenad__InspectRequest m = ARENAD__INSPECT_REQUEST__INIT;
+  Arenad__Request req = ARENAD__REQUEST__INIT;
+  m.arena = (char *)"a";
+  m.what = ARENAD__INSPECT_WHAT__INSPECT_BLOCKS;
+  m.cursor = cursor;
+  m.limit = 1000;
+  req.body_case = ARENAD__REQUEST__BODY_INSPECT;
+  req.inspect = &m;
+  add(b, &req, id);
+}
+
+/* Unsent bytes past output_pause_bytes (4K) stop decoding too, before the
+ * in-flight limit (4) is reached. */
+static void test_output_pause(void **state) {
+  fixture_t *f = *state;
+  fill_blocks(f);
+  bytes_t b = {NULL, 0};
+  for (int i = 0; i < 3; i++)
+    add_inspect(&b, 10 + (uint64_t)i, 0); /* each reply near 4K */
+  size_t used = ad_conn_input(f->c, b.p, b.n);
+  assert_true(used < b.n);
+  assert_false(ad_conn_can_decode(f->c));
+  assert_true(f->c->inflight < 4);
+  assert_true(f->c->out_total - f->c->out_sent >= 4096);
+  Arenad__Response *r[4];
+  size_t first = take(f->c, r, 4);
+  assert_true(first >= 1 && first < 3);
+  assert_int_equal(r[0]->id, 10);
+  free_all(r, first);
+  used += ad_conn_input(f->c, b.p + used, b.n - used); /* drained: go on */
+  assert_int_equal(used, b.n);
+  size_t rest = take(f->c, r, 4);
+  assert_int_equal(first + rest, 3);
+  assert_int_equal(r[rest - 1]->id, 12);
+  free_all(r, rest);
+  free(b.p);
+}
+
+/* A page larger than the frame limit is cut, and the cursor says where
+ * the next one starts. */
+static void test_page_fits_frame(void **state) {
+  fixture_t *f = *state;
+  fill_blocks(f);
+  uint64_t cursor = 0, covered = 0;
+  int pages = 0;
+  while (cursor < (1u << 20)) {
+    bytes_t b = {NULL, 0};
+    add_inspect(&b, 100, cursor);
+    assert_int_equal(ad_conn_input(f->c, b.p, b.n), b.n);
+    Arenad__Response *r;
+    assert_int_equal(take(f->c, &r, 1), 1); /* take checks the frame size */
+    assert_int_equal(r->status, 0);
+    for (size_t i = 0; i < r->inspect->n_extents; i++) {
+      assert_int_equal(r->inspect->extents[i]->start, covered);
+      covered += r->inspect->extents[i]->size;
+    }
+    cursor = r->inspect->next_cursor;
+    arenad__response__free_unpacked(r, NULL);
+    free(b.p);
+    pages++;
+  }
+  assert_int_equal(covered, 1u << 20);
+  assert_true(pages >= 2); /* 65 extents with holders do not fit in 4K */
+}
+
+static void test_attach_queues_fd(void **state) {
+  fixture_t *f = *state;
+  bytes_t b = {NULL, 0};
+  add_ping(&b, 1);
+  Arenad__AttachRequest m = ARENAD__ATTACH_REQUEST__INIT;
+  Arenad__Request req = ARENAD__REQUEST__INIT;
+  m.arena = (char *)"a";
+  req.body_case = ARENAD__REQUEST__BODY_ATTACH;
+  req.attach = &m;
+  add(&b, &req, 2);
+  assert_int_equal(ad_conn_input(f->c, b.p, b.n), b.n);
+
+  ar_buf_t *o = ad_conn_out(f->c);
+  ar_frame_t fr;
+  assert_int_equal(ar_frame_decode(ar_buf_data(o), ar_buf_len(o), 4096, &fr),
+                   AR_FRAME_COMPLETE);
+  assert_int_equal(f->c->fdq_len, 1);
+  assert_int_equal(f->c->fdq[f->c->fdq_head].at, fr.end); /* 2nd frame */
+  int fd = f->c->fdq[f->c->fdq_head].fd;
+  assert_true(fd >= 0 && fd != f->d.arenas[0]->seg.fd); /* a duplicate */
+  assert_int_equal(f->d.arenas[0]->attached_connections, 1);
+  Arenad__Response *r[2];
+  assert_int_equal(take(f->c, r, 2), 2);
+  assert_int_equal(r[1]->attach->size, 1u << 20);
+  free_all(r, 2);
+  free(b.p);
+  /* Closing drops the queued descriptor and the attachment. */
+  ad_conn_close(f->c, "test");
+  assert_int_equal(f->d.arenas[0]->attached_connections, 0);
+  assert_int_equal(f->c->fdq_len, 0);
+  ad_conn_free(f->c);
+  f->c = NULL;
+}
+
+static void test_wrong_version_closes(void **state) {
+  fixture_t *f = *state;
+  bytes_t b = {NULL, 0};
+  Arenad__HelloRequest m = ARENAD__HELLO_REQUEST__INIT;
+  Arenad__Request req = ARENAD__REQUEST__INIT;
+  m.protocol_version = 2;
+  m.client_name = (char *)"new\x01" "client";
+  req.body_case = ARENAD__REQUEST__BODY_HELLO;
+  req.hello = &m;
+  add(&b, &req, 1);
+  add_ping(&b, 2);
+  assert_int_equal(ad_conn_input(f->c, b.p, b.n), b.n);
+  assert_true(f->c->close_after_reply);
+  assert_string_equal(f->c->name, "new?client"); /* sanitised */
+  Arenad__Response *r[2];
+  assert_int_equal(take(f->c, r, 2), 1);
+  assert_int_equal(r[0]->status, ARENAD__STATUS__STATUS_UNSUPPORTED_VERSION);
+  assert_non_null(r[0]->hello);
+  assert_int_equal(r[0]->hello->protocol_version, 1);
+  free_all(r, 1);
+  free(b.p);
+}
+
+static void test_close_reclaims(void **state) {
+  fixture_t *f = *state;
+  bytes_t b = {NULL, 0};
+  add_alloc(&b, 1, 1000, 3);
+  assert_int_equal(ad_conn_input(f->c, b.p, b.n), b.n);
+  take(f->c, NULL, 0);
+  assert_int_equal(ad_blocktab_count(&f->d.arenas[0]->table), 3);
+  ad_conn_close(f->c, "test");
+  assert_int_equal(ad_blocktab_count(&f->d.arenas[0]->table), 0);
+  assert_int_equal(f->d.stats.reclaimed_blocks, 3);
+  assert_int_equal(f->d.stats.reclaimed_connections, 1);
+  assert_int_equal(f->d.stats.connections_open, 0);
+  ar_check_report_t rep;
+  assert_int_equal(ad_arena_check(f->d.arenas[0], &rep), 0);
+  ad_conn_free(f->c);
+  f->c = NULL;
+  free(b.p);
+}
+
+int main(void) {
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+  const struct CMUnitTest tests[] = {
+      T(test_pipelined_in_order), T(test_byte_by_byte),
+      T(test_frame_over_limit),   T(test_malformed_prefix),
+      T(test_not_a_request),      T(test_in_flight_limit),
+      T(test_output_pause),       T(test_page_fits_frame),
+      T(test_attach_queues_fd),   T(test_wrong_version_closes),
+      T(test_close_reclaims),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,102 @@
+/*
+ * test_socket_path.c: ar_socket_path, the default socket path that arenad
+ * and its clients agree on (common/util/socket_path.c): $ARENAD_SOCKET
+ * first, then $XDG_RUNTIME_DIR (absolute only), then /run/user/UID, then a
+ * private directory in /tmp, created on request and refused when it is
+ * not the user's own with mode 0700.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ar/error.h"
+#include "ar/util.h"
+
+static void test_env_first(void **state) {
+  (void)state;
+  char buf[AR_SOCKET_PATH_MAX];
+  setenv("ARENAD_SOCKET", "/somewhere/s.sock", 1);
+  setenv("XDG_RUNTIME_DIR", "/run/xdg", 1);
+  assert_int_equal(ar_socket_path(buf, sizeof(buf), 0), 0);
+  assert_string_equal(buf, "/somewhere/s.sock");
+  /* The daemon reads the variable itself, in its own order. */
+  assert_int_equal(ar_socket_path(buf, sizeof(buf), AR_SOCKET_PATH_NO_ENV), 0);
+  assert_string_equal(buf, "/run/xdg/arenad.sock");
+  setenv("ARENAD_SOCKET", "", 1); /* empty: as if unset */
+  assert_int_equal(ar_socket_path(buf, sizeof(buf), 0), 0);
+  assert_string_equal(buf, "/run/xdg/arenad.sock");
+  unsetenv("ARENAD_SOCKET");
+  unsetenv("XDG_RUNTIME_DIR");
+}
+
+static void test_too_long(void **state) {
+  (void)state;
+  char buf[AR_SOCKET_PATH_MAX], small[8], env[200];
+  memset(env, 'a', sizeof(env) - 1);
+  env[0] = '/';
+  env[sizeof(env) - 1] = '\0';
+  setenv("ARENAD_SOCKET", env, 1);
+  assert_int_equal(ar_socket_path(buf, sizeof(buf), 0), AR_ELIMIT);
+  setenv("ARENAD_SOCKET", "/a/b/c/d/e", 1);
+  assert_int_equal(ar_socket_path(small, sizeof(small), 0), AR_ELIMIT);
+  assert_int_equal(ar_socket_path(NULL, 10, 0), AR_EINVAL);
+  unsetenv("ARENAD_SOCKET");
+}
+
+/* The /tmp fallback, when this machine has no /run/user/UID. */
+static void test_tmp_fallback(void **state) {
+  (void)state;
+  char run[64], dir[64], buf[AR_SOCKET_PATH_MAX];
+  struct stat st;
+  snprintf(run, sizeof(run), "/run/user/%u", (unsigned)getuid());
+  if (stat(run, &st) == 0) {
+    skip(); /* the runtime directory wins here */
+    return;
+  }
+  unsetenv("ARENAD_SOCKET");
+  setenv("XDG_RUNTIME_DIR", "relative/dir", 1); /* ignored: not absolute */
+  snprintf(dir, sizeof(dir), "/tmp/arenad-%u", (unsigned)getuid());
+  bool existed = stat(dir, &st) == 0;
+
+  assert_int_equal(ar_socket_path(buf, sizeof(buf), AR_SOCKET_PATH_CREATE),
+                   0);
+  char want[96];
+  snprintf(want, sizeof(want), "%s/arenad.sock", dir);
+  assert_string_equal(buf, want);
+  assert_int_equal(lstat(dir, &st), 0);
+  assert_true(S_ISDIR(st.st_mode));
+  assert_int_equal(st.st_mode & 077, 0);
+
+  /* Opened up to others: refused, and named. */
+  if (!existed) {
+    assert_int_equal(chmod(dir, 0755), 0);
+    assert_int_equal(ar_socket_path(buf, sizeof(buf), 0), AR_EPERM);
+    assert_string_equal(buf, dir);
+    assert_int_equal(chmod(dir, 0700), 0);
+    rmdir(dir);
+    /* Missing without CREATE: the path anyway (no daemon there yet). */
+    assert_int_equal(ar_socket_path(buf, sizeof(buf), 0), 0);
+    assert_string_equal(buf, want);
+    assert_int_equal(lstat(dir, &st), -1);
+  }
+  unsetenv("XDG_RUNTIME_DIR");
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_env_first),
+      cmocka_unit_test(test_too_long),
+      cmocka_unit_test(test_tmp_fallback),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
