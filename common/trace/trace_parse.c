@@ -130,75 +130,66 @@ static inline int scan_number(const char **pp, bool *neg, uint64_t *mag) {
   return big ? NUM_BIG : NUM_OK;
 }
 
-/* Reads the id field at *pp (past the blanks before it, not at the end of
- * the line). */
+/* Reads the number field `what` ("id" or "size") at *pp (past the blanks
+ * before it, not at the end of the line) into its sign and magnitude.
+ * Returns AR_OK, NUM_BIG as a positive result when the magnitude passes
+ * 2^64 - 1 (the caller names its own range), or an error naming the line. */
+static int read_number(const char **pp, uint64_t line, const char *what,
+                       bool *neg, uint64_t *mag, ar_trace_error_t *err) {
+  char cb[5];
+  switch (scan_number(pp, neg, mag)) {
+  case NUM_OK:
+    return AR_OK;
+  case NUM_NONE:
+    if (at_eol(*pp))
+      return ar__trace_fail(err, AR_EINVAL, line, "missing %s after the sign",
+                            what);
+    return ar__trace_fail(err, AR_EINVAL, line,
+                          "%s is not a decimal integer (found '%s')", what,
+                          show(**pp, cb));
+  case NUM_JUNK:
+    return ar__trace_fail(err, AR_EINVAL, line,
+                          "unexpected character '%s' in the %s",
+                          show(**pp, cb), what);
+  default:
+    return NUM_BIG;
+  }
+}
+
+/* Reads the id field at *pp: a signed 64-bit decimal. */
 static int read_id(const char **pp, uint64_t line, int64_t *id,
                    ar_trace_error_t *err) {
   bool neg;
   uint64_t mag;
-  char cb[5];
   const char *start = *pp;
-  switch (scan_number(pp, &neg, &mag)) {
-  case NUM_OK:
-    break;
-  case NUM_NONE:
-    if (at_eol(*pp))
-      return ar__trace_fail(err, AR_EINVAL, line,
-                            "missing id after the sign");
-    return ar__trace_fail(err, AR_EINVAL, line,
-                          "id is not a decimal integer (found '%s')",
-                          show(**pp, cb));
-  case NUM_JUNK:
-    return ar__trace_fail(err, AR_EINVAL, line,
-                          "unexpected character '%s' in the id",
-                          show(**pp, cb));
-  default:
-    goto range;
-  }
-  if (!neg && mag <= (uint64_t)INT64_MAX) {
+  int rc = read_number(pp, line, "id", &neg, &mag, err);
+  if (rc < 0)
+    return rc;
+  if (rc == AR_OK && !neg && mag <= (uint64_t)INT64_MAX) {
     *id = (int64_t)mag;
     return AR_OK;
   }
-  if (neg && mag <= (uint64_t)INT64_MAX + 1) {
+  if (rc == AR_OK && neg && mag <= (uint64_t)INT64_MAX + 1) {
     /* -mag without overflow: -(mag - 1) - 1 */
     *id = mag == 0 ? 0 : -(int64_t)(mag - 1) - 1;
     return AR_OK;
   }
-range:
   return ar__trace_fail(err, AR_EINVAL, line,
                         "id %.*s is out of the signed 64-bit range",
                         (int)(*pp - start > 40 ? 40 : *pp - start), start);
 }
 
-/* Reads the size field at *pp (past the blanks before it, not at the end
- * of the line). */
+/* Reads the size field at *pp: 1 to AR_N_MAX. */
 static int read_size(const char **pp, uint64_t line, uint64_t *n,
                      ar_trace_error_t *err) {
   bool neg;
   uint64_t mag;
-  char cb[5];
-  switch (scan_number(pp, &neg, &mag)) {
-  case NUM_OK:
-    break;
-  case NUM_NONE:
-    if (at_eol(*pp))
-      return ar__trace_fail(err, AR_EINVAL, line,
-                            "missing size after the sign");
-    return ar__trace_fail(err, AR_EINVAL, line,
-                          "size is not a decimal integer (found '%s')",
-                          show(**pp, cb));
-  case NUM_JUNK:
-    return ar__trace_fail(err, AR_EINVAL, line,
-                          "unexpected character '%s' in the size",
-                          show(**pp, cb));
-  default:
-    mag = UINT64_MAX;
-    neg = false;
-    break;
-  }
-  if (mag == 0)
+  int rc = read_number(pp, line, "size", &neg, &mag, err);
+  if (rc < 0)
+    return rc;
+  if (rc == AR_OK && mag == 0)
     return ar__trace_fail(err, AR_EINVAL, line, "size must be at least 1");
-  if (neg || mag > (uint64_t)AR_N_MAX)
+  if (rc != AR_OK || neg || mag > (uint64_t)AR_N_MAX)
     return ar__trace_fail(err, AR_EINVAL, line,
                           "size out of range (1 to 9223372036854775807)");
   *n = mag;
