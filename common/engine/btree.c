@@ -107,8 +107,10 @@ int ar__bt_reserve(ar__bt_t *t, unsigned inserts) {
 
 int ar__bt_init(ar__bt_t *t) {
   memset(t, 0, sizeof(*t));
-  if (ar__bt_reserve(t, 1) != 0)
+  if (ar__bt_reserve(t, 1) != 0) {
+    ar__bt_fini(t); /* the nodes reserve got before it failed */
     return AR_EINTERNAL;
+  }
   t->root = new_node(t, 0);
   return 0;
 }
