@@ -27,7 +27,11 @@ int ad_arena_create(const ad_arena_conf_t *conf, uint64_t id,
   a->size = conf->size;
   a->pools = pools;
   a->conf = *conf;
+  a->perm = (ad_perm_t){(uint32_t)conf->owner, (uint32_t)conf->group,
+                        (uint32_t)conf->mode};
+  a->quota = (ad_quota_t){conf->quota_bytes, conf->quota_blocks};
   a->seg.fd = -1;
+  a->seg.ro_fd = -1;
 
   int rc = ad_blocktab_init(&a->table);
   if (rc < 0) {
@@ -38,10 +42,12 @@ int ad_arena_create(const ad_arena_conf_t *conf, uint64_t id,
   rc = ad_segment_create(&a->seg, a->name, a->size, err, errlen);
   if (rc == 0) {
     rc = ar_engine_create(a->policy, a->size, a->seg.base, &a->engine);
-    if (rc < 0)
-      snprintf(err, errlen, "the %s engine refused a size of %llu bytes: %s",
-               ar_policy_name(a->policy), (unsigned long long)a->size,
-               ar_strerror(rc));
+    if (rc == AR_EINVAL)
+      snprintf(err, errlen, "the %s engine refused a size of %llu bytes",
+               ar_policy_name(a->policy), (unsigned long long)a->size);
+    else if (rc < 0)
+      snprintf(err, errlen, "cannot make the %s engine's index: %s",
+               ar_policy_name(a->policy), ar_strerror(rc));
   }
   if (rc < 0) {
     ad_arena_destroy(a);
@@ -60,7 +66,7 @@ void ad_arena_destroy(ad_arena_t *a) {
       if (blk == NULL)
         continue;
       while (blk->holds != NULL)
-        ad_hold_drop(a->pools, blk->holds);
+        ad_hold_drop_all(a->pools, blk->holds);
       ad_block_undetach(blk);
       ad_block_delete(a->pools, blk);
     }
@@ -77,15 +83,17 @@ static void make_detached(ad_arena_t *a, ad_block_t *blk) {
     blk->detached = true;
     blk->refcount++;
     a->detached_blocks++;
+    a->detached_bytes += blk->size;
   }
 }
 
-/* Drops the reference `hold` stands for (or the detached one when hold is
- * NULL), the engine freeing the block first when it is the last. Returns 0
- * or the engine's error (nothing changed). */
+/* Drops the references `hold` stands for (one, or all of them), or the
+ * detached one when hold is NULL, the engine freeing the block first when
+ * they are the last. Returns 0 or the engine's error (nothing changed). */
 static int drop_ref(ad_arena_t *a, ad_block_t *blk, ad_hold_t *hold,
-                    ad_freed_t *freed) {
-  if (blk->refcount == 1) {
+                    bool all, ad_freed_t *freed) {
+  uint32_t k = hold != NULL && all ? hold->refs : 1;
+  if (blk->refcount == k) {
     ar_block_t out;
     bool corrupt = false;
     int rc = ar_engine_free(a->engine, blk->payload, &out, &corrupt);
@@ -95,14 +103,20 @@ static int drop_ref(ad_arena_t *a, ad_block_t *blk, ad_hold_t *hold,
     freed->bytes += out.size;
     if (corrupt) {
       freed->corruptions++;
+      freed->corrupt_arena = a;
+      freed->corrupt_offset = blk->payload;
       a->corruptions++;
     }
   }
   if (hold != NULL) {
-    ad_hold_drop(a->pools, hold);
+    if (all)
+      ad_hold_drop_all(a->pools, hold);
+    else
+      ad_hold_drop(a->pools, hold);
   } else {
     ad_block_undetach(blk);
     a->detached_blocks--;
+    a->detached_bytes -= blk->size;
   }
   if (blk->refcount == 0) {
     ad_blocktab_remove(&a->table, blk);
@@ -111,10 +125,29 @@ static int drop_ref(ad_arena_t *a, ad_block_t *blk, ad_hold_t *hold,
   return 0;
 }
 
+/* Drops every reference of `hold`; when the engine cannot take the block
+ * back for want of memory, the block is kept, detached, rather than lost
+ * (or left with no reference). */
+static void drop_hold(ad_arena_t *a, ad_hold_t *hold, ad_freed_t *freed) {
+  ad_block_t *blk = hold->block;
+  if (drop_ref(a, blk, hold, true, freed) < 0) {
+    make_detached(a, blk);
+    ad_hold_drop_all(a->pools, hold);
+  }
+}
+
+/* Makes sure a new hold of holder in a, and n new records, cannot fail. */
+static int reserve(ad_arena_t *a, ad_holder_t *holder, uint32_t n) {
+  if (ad_blocktab_reserve(&a->table, n) < 0 ||
+      ad_blocks_reserve(a->pools, n, holder != NULL ? (n ? n : 1) : 0) < 0 ||
+      (holder != NULL && ad_holder_reserve(holder) < 0))
+    return AR_EINTERNAL;
+  return 0;
+}
+
 int ad_arena_alloc(ad_arena_t *a, ad_holder_t *holder, uint64_t n,
                    uint64_t align, uint32_t count, uint64_t *offsets) {
-  if (ad_blocktab_reserve(&a->table, count) < 0 ||
-      ad_blocks_reserve(a->pools, count, holder != NULL ? count : 0) < 0)
+  if (reserve(a, holder, count) < 0)
     return AR_EINTERNAL;
 
   for (uint32_t i = 0; i < count; i++) {
@@ -122,24 +155,23 @@ int ad_arena_alloc(ad_arena_t *a, ad_holder_t *holder, uint64_t n,
     int rc = ar_engine_alloc(a->engine, n, align, &b);
     if (rc < 0) {
       /* All or nothing: give back the ones placed, newest first. */
-      ad_freed_t ignored = {0, 0, 0};
+      ad_freed_t ignored = {0};
       while (i-- > 0) {
         ad_block_t *blk = ad_blocktab_find(&a->table, offsets[i]);
-        ad_hold_t *hold = holder != NULL ? blk->holds : NULL;
-        if (drop_ref(a, blk, hold, &ignored) < 0 && hold != NULL) {
-          /* The engine could not take it back: keep it, detached. */
-          make_detached(a, blk);
-          ad_hold_drop(a->pools, hold);
-        }
+        if (holder != NULL)
+          drop_hold(a, blk->holds, &ignored);
+        else
+          (void)drop_ref(a, blk, NULL, false, &ignored); /* else detached */
       }
       return rc;
     }
-    ad_block_t *blk = ad_block_new(a->pools, b.payload, a, holder == NULL);
+    ad_block_t *blk = ad_block_new(a->pools, b.payload, a, false);
+    blk->size = b.size;
     ad_blocktab_insert(&a->table, blk);
     if (holder != NULL)
       ad_hold_add(a->pools, blk, holder);
     else
-      a->detached_blocks++;
+      make_detached(a, blk);
     offsets[i] = b.payload;
   }
   return 0;
@@ -155,23 +187,97 @@ int ad_arena_free(ad_arena_t *a, ad_holder_t *holder, uint64_t payload,
     return rc == 0 ? AR_EINTERNAL : rc;
   }
   ad_hold_t *hold = ad_block_hold_of(blk, holder);
-  if (hold == NULL && !blk->detached) {
-    a->permission_denied++;
+  if (hold == NULL && !blk->detached)
     return AR_EPERM;
-  }
-  return drop_ref(a, blk, hold, freed);
+  return drop_ref(a, blk, hold, false, freed);
+}
+
+int ad_arena_retain(ad_arena_t *a, ad_holder_t *holder, uint64_t payload,
+                    uint32_t *refcount) {
+  ad_block_t *blk = ad_blocktab_find(&a->table, payload);
+  if (blk == NULL)
+    return AR_EINVAL;
+  if (blk->refcount == UINT32_MAX)
+    return AR_ELIMIT;
+  if (reserve(a, holder, 0) < 0)
+    return AR_EINTERNAL;
+  ad_hold_add(a->pools, blk, holder);
+  *refcount = blk->refcount;
+  return 0;
+}
+
+int ad_arena_release(ad_arena_t *a, ad_holder_t *holder, uint64_t payload,
+                     ad_freed_t *freed, uint32_t *refcount) {
+  ad_block_t *blk = ad_blocktab_find(&a->table, payload);
+  if (blk == NULL)
+    return AR_EINVAL;
+  ad_hold_t *hold = ad_block_hold_of(blk, holder);
+  if (hold == NULL)
+    return AR_EPERM;
+  uint32_t left = blk->refcount - 1; /* blk may go with the last one */
+  int rc = drop_ref(a, blk, hold, false, freed);
+  if (rc == 0)
+    *refcount = left;
+  return rc;
+}
+
+int ad_arena_transfer(ad_arena_t *a, ad_holder_t *from, ad_holder_t *to,
+                      uint64_t payload, uint32_t *refcount) {
+  ad_block_t *blk = ad_blocktab_find(&a->table, payload);
+  if (blk == NULL)
+    return AR_EINVAL;
+  if (to == from)
+    return AR_EINVAL;
+  ad_hold_t *hold = ad_block_hold_of(blk, from);
+  if (hold == NULL)
+    return AR_EPERM;
+  if (blk->refcount == UINT32_MAX) /* the one added before the drop */
+    return AR_ELIMIT;
+  if (reserve(a, to, 0) < 0)
+    return AR_EINTERNAL;
+  ad_hold_add(a->pools, blk, to); /* first: never fewer references */
+  ad_hold_drop(a->pools, hold);   /* not the last: `to` holds one */
+  *refcount = blk->refcount;
+  return 0;
+}
+
+/* The quota check of a holder (NULL: the detached blocks) adding `add`. */
+static int quota_check(const ad_arena_t *a, const ad_holder_t *holder,
+                       const ad_usage_t *add, char *msg, size_t len) {
+  if (a->quota.bytes == 0 && a->quota.blocks == 0)
+    return 0;
+  ad_usage_t used = holder != NULL
+                        ? ad_holder_usage(holder, a)
+                        : (ad_usage_t){a->detached_bytes, a->detached_blocks};
+  return ad_quota_check(&a->quota, &used, add, msg, len);
+}
+
+int ad_arena_quota_alloc(const ad_arena_t *a, const ad_holder_t *holder,
+                         uint64_t n, uint64_t align, uint32_t count,
+                         char *msg, size_t len) {
+  uint64_t size = ar_engine_block_size(a->engine, n, align);
+  if (size > a->size)
+    return 0; /* it cannot fit at all: the allocation says so */
+  ad_usage_t add = {size, count};
+  if (size != 0 && count > UINT64_MAX / size)
+    add.bytes = UINT64_MAX; /* over any quota */
+  else
+    add.bytes = size * count;
+  return quota_check(a, holder, &add, msg, len);
+}
+
+int ad_arena_quota_hold(const ad_arena_t *a, const ad_holder_t *holder,
+                        const ad_block_t *blk, char *msg, size_t len) {
+  if (ad_block_hold_of(blk, holder) != NULL)
+    return 0;
+  ad_usage_t add = {blk->size, 1};
+  return quota_check(a, holder, &add, msg, len);
 }
 
 void ad_holder_reclaim(ad_holder_t *holder, ad_freed_t *freed) {
   ad_hold_t *hold;
-  while ((hold = ad_holder_first(holder)) != NULL) {
-    ad_block_t *blk = hold->block;
-    ad_arena_t *a = blk->arena;
-    if (drop_ref(a, blk, hold, freed) < 0) {
-      make_detached(a, blk);
-      ad_hold_drop(a->pools, hold);
-    }
-  }
+  while ((hold = ad_holder_first(holder)) != NULL)
+    drop_hold(hold->block->arena, hold, freed);
 }
 
 static int check_fail(ar_check_report_t *report, const char *invariant,
@@ -205,7 +311,7 @@ int ad_arena_check(const ad_arena_t *a, ar_check_report_t *report) {
                       (unsigned long long)st.live_blocks,
                       ad_blocktab_count(&a->table));
 
-  uint64_t detached = 0;
+  uint64_t detached = 0, detached_bytes = 0;
   for (size_t i = 0; i < ad_blocktab_slots(&a->table); i++) {
     const ad_block_t *blk = ad_blocktab_at(&a->table, i);
     if (blk == NULL)
@@ -219,16 +325,22 @@ int ad_arena_check(const ad_arena_t *a, ar_check_report_t *report) {
     const char *broken = ad_blocks_check_block(blk);
     if (broken == NULL && blk->arena != a)
       broken = "record-in-its-arena";
+    if (broken == NULL && blk->size != b.size)
+      broken = "record-size-is-block-size";
     if (broken != NULL)
       return check_fail(report, broken, blk->payload,
                         "the record of the block at %llu breaks %s",
                         (unsigned long long)blk->payload, broken);
     detached += blk->detached;
+    detached_bytes += blk->detached ? blk->size : 0;
   }
-  if (detached != a->detached_blocks)
+  if (detached != a->detached_blocks || detached_bytes != a->detached_bytes)
     return check_fail(report, "daemon-detached-count", 0,
-                      "%llu records are detached, the count says %llu",
+                      "%llu records are detached (%llu bytes), the counts "
+                      "say %llu (%llu bytes)",
                       (unsigned long long)detached,
-                      (unsigned long long)a->detached_blocks);
+                      (unsigned long long)detached_bytes,
+                      (unsigned long long)a->detached_blocks,
+                      (unsigned long long)a->detached_bytes);
   return 0;
 }

@@ -1,8 +1,10 @@
 /*
  * blocks.c: the records of who holds which block (see blocks.h): the pools
  * they come from, the payload-keyed hash table, and the two lists every
- * hold is on. All of it is O(1) per operation except a block's list of
- * holds, which is walked (a block has one holder but for shared blocks).
+ * hold is on, and each holder's use of the arenas it holds blocks in. All
+ * of it is O(1) per operation except a block's list of holds, which is
+ * walked (a block has one holder but for shared blocks), and a holder's
+ * uses, one per arena it holds blocks in.
  */
 #include "blocks.h"
 
@@ -97,6 +99,7 @@ ad_block_t *ad_block_new(ad_blocks_t *b, uint64_t payload,
                          struct ad_arena_s *arena, bool detached) {
   ad_block_t *blk = pool_get(&b->blocks);
   blk->payload = payload;
+  blk->size = 0;
   blk->arena = arena;
   blk->holds = NULL;
   blk->detached = detached;
@@ -108,10 +111,49 @@ void ad_block_delete(ad_blocks_t *b, ad_block_t *blk) {
   pool_put(&b->blocks, blk);
 }
 
+/* h's use of arena, or NULL. */
+static ad_use_t *use_of(const ad_holder_t *h, const struct ad_arena_s *arena) {
+  for (uint32_t i = 0; i < h->nuses; i++)
+    if (h->uses[i].arena == arena)
+      return &h->uses[i];
+  return NULL;
+}
+
+/* Charges (sign 1) or refunds (-1) one block of `bytes` to h's use of
+ * arena. A charge needs a reservation when the use is new; a use that
+ * holds nothing any more goes. */
+static void charge(ad_holder_t *h, const struct ad_arena_s *arena,
+                   uint64_t bytes, int sign) {
+  ad_use_t *u = use_of(h, arena);
+  if (sign > 0) {
+    if (u == NULL) {
+      u = &h->uses[h->nuses++];
+      u->arena = arena;
+      u->u = (ad_usage_t){0, 0};
+    }
+    u->u.blocks++;
+    u->u.bytes += bytes;
+    return;
+  }
+  u->u.blocks--;
+  u->u.bytes -= bytes;
+  if (u->u.blocks == 0)
+    *u = h->uses[--h->nuses];
+}
+
 ad_hold_t *ad_hold_add(ad_blocks_t *b, ad_block_t *blk, ad_holder_t *h) {
-  ad_hold_t *hold = pool_get(&b->holds);
+  ad_hold_t *hold = ad_block_hold_of(blk, h);
+  blk->refcount++;
+  h->nholds++;
+  if (hold != NULL) {
+    hold->refs++;
+    return hold;
+  }
+  hold = pool_get(&b->holds);
   hold->block = blk;
   hold->holder = h;
+  hold->refs = 1;
+  charge(h, blk->arena, blk->size, 1);
 
   /* The block's list keeps the order references were taken. */
   hold->block_next = NULL;
@@ -119,26 +161,30 @@ ad_hold_t *ad_hold_add(ad_blocks_t *b, ad_block_t *blk, ad_holder_t *h) {
   while (*tail != NULL)
     tail = &(*tail)->block_next;
   *tail = hold;
-  blk->refcount++;
 
   hold->holder_prev = NULL;
   hold->holder_next = h->holds;
   if (h->holds != NULL)
     h->holds->holder_prev = hold;
   h->holds = hold;
-  h->nholds++;
   return hold;
 }
 
-uint32_t ad_hold_drop(ad_blocks_t *b, ad_hold_t *hold) {
+/* Drops k of the hold's references (k <= refs), the hold itself with its
+ * last one. */
+static uint32_t drop_refs(ad_blocks_t *b, ad_hold_t *hold, uint32_t k) {
   ad_block_t *blk = hold->block;
   ad_holder_t *h = hold->holder;
+  blk->refcount -= k;
+  h->nholds -= k;
+  hold->refs -= k;
+  if (hold->refs > 0)
+    return blk->refcount;
 
   ad_hold_t **pp = &blk->holds;
   while (*pp != hold)
     pp = &(*pp)->block_next;
   *pp = hold->block_next;
-  blk->refcount--;
 
   if (hold->holder_prev != NULL)
     hold->holder_prev->holder_next = hold->holder_next;
@@ -146,10 +192,18 @@ uint32_t ad_hold_drop(ad_blocks_t *b, ad_hold_t *hold) {
     h->holds = hold->holder_next;
   if (hold->holder_next != NULL)
     hold->holder_next->holder_prev = hold->holder_prev;
-  h->nholds--;
 
+  charge(h, blk->arena, blk->size, -1);
   pool_put(&b->holds, hold);
   return blk->refcount;
+}
+
+uint32_t ad_hold_drop(ad_blocks_t *b, ad_hold_t *hold) {
+  return drop_refs(b, hold, 1);
+}
+
+uint32_t ad_hold_drop_all(ad_blocks_t *b, ad_hold_t *hold) {
+  return drop_refs(b, hold, hold->refs);
 }
 
 uint32_t ad_block_undetach(ad_block_t *blk) {
@@ -176,14 +230,19 @@ uint32_t ad_block_nholds(const ad_block_t *blk) {
 }
 
 const char *ad_blocks_check_block(const ad_block_t *blk) {
-  uint32_t n = 0;
+  uint64_t n = 0;
   for (const ad_hold_t *hold = blk->holds; hold != NULL;
        hold = hold->block_next) {
     if (hold->block != blk)
       return "hold-points-to-its-block";
     if (hold->holder == NULL)
       return "hold-has-a-holder";
-    n++;
+    if (hold->refs == 0)
+      return "hold-has-a-reference";
+    for (const ad_hold_t *o = hold->block_next; o != NULL; o = o->block_next)
+      if (o->holder == hold->holder)
+        return "one-hold-per-holder";
+    n += hold->refs;
   }
   if (blk->refcount != n + (blk->detached ? 1 : 0))
     return "refcount-counts-holds";
@@ -201,6 +260,32 @@ void ad_holder_init(ad_holder_t *h, uint64_t id, uint32_t pid, uint32_t uid,
   h->name = name;
   h->holds = NULL;
   h->nholds = 0;
+  h->uses = NULL;
+  h->nuses = h->uses_cap = 0;
+}
+
+void ad_holder_fini(ad_holder_t *h) {
+  free(h->uses);
+  h->uses = NULL;
+  h->nuses = h->uses_cap = 0;
+}
+
+int ad_holder_reserve(ad_holder_t *h) {
+  if (h->nuses < h->uses_cap)
+    return 0;
+  uint32_t cap = h->uses_cap ? h->uses_cap * 2 : 2;
+  ad_use_t *u = realloc(h->uses, cap * sizeof(*u));
+  if (u == NULL)
+    return AR_EINTERNAL;
+  h->uses = u;
+  h->uses_cap = cap;
+  return 0;
+}
+
+ad_usage_t ad_holder_usage(const ad_holder_t *h,
+                           const struct ad_arena_s *arena) {
+  const ad_use_t *u = use_of(h, arena);
+  return u != NULL ? u->u : (ad_usage_t){0, 0};
 }
 
 /* ---- The table ---------------------------------------------------------- */

@@ -2,26 +2,32 @@
  * blocks.h: who holds which block. The engine knows where blocks are; this
  * module knows who keeps them alive, so that a connection's blocks can be
  * freed when it goes, a free of someone else's block can be refused, and
- * (issue 5) references can be retained, released and transferred.
+ * references can be retained, released and transferred.
  *
  * Three records, in the daemon's memory only (never in the segment):
  *
  *   ad_block_t   one live block of an arena, found by its payload offset
  *                in the arena's ad_blocktab_t;
  *   ad_holder_t  one party that can hold references: a connection;
- *   ad_hold_t    one reference: a (block, holder) pair, linked into both
- *                the block's list of holds and the holder's list, so that
- *                a block lists its holders (inspection, transfer) and a
- *                holder's blocks are dropped in O(blocks held) when it
- *                goes.
+ *   ad_hold_t    the references one holder has to one block (a count),
+ *                linked into both the block's list of holds and the
+ *                holder's list, so that a block lists its holders
+ *                (inspection, transfer) and a holder's blocks are dropped
+ *                in O(blocks held) when it goes.
+ *
+ * A holder also keeps its use of each arena it holds blocks in (blocks
+ * and their bytes, each block counted once however many references), kept
+ * up to date as holds come and go, so that a quota check costs no walk.
  *
  * Invariants (checked by ad_blocks_check_block):
- *   - block->refcount == number of holds on block->holds + block->detached;
+ *   - block->refcount == the sum of its holds' refs + block->detached;
  *   - a live record has refcount >= 1; when it drops to 0 the arena frees
  *     the block and deletes the record;
- *   - every hold is on exactly one block's list and one holder's list, and
- *     points back to both;
- *   - a holder's nholds is the length of its list.
+ *   - every hold has refs >= 1, is on exactly one block's list and one
+ *     holder's list, and points back to both; a block has at most one hold
+ *     per holder;
+ *   - a holder's nholds is the sum of the refs on its list, and its use of
+ *     an arena is the count and the bytes of its holds there.
  *
  * Records and holds come from pools (ad_blocks_t) that keep freed objects
  * for reuse, so the hot path of alloc and free costs no malloc. A pool can
@@ -35,38 +41,51 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "access.h"
+
 struct ad_arena_s;
 typedef struct ad_block_s ad_block_t;
 typedef struct ad_hold_s ad_hold_t;
 typedef struct ad_holder_s ad_holder_t;
 
-/* One reference to a block. Read-only outside blocks.c. */
+/* One holder's references to one block. Read-only outside blocks.c. */
 struct ad_hold_s {
   ad_block_t *block;
   ad_holder_t *holder;
   ad_hold_t *block_next;  /* next hold on the same block, oldest first */
   ad_hold_t *holder_prev; /* the holder's list: doubly linked */
   ad_hold_t *holder_next;
+  uint32_t refs;          /* references, >= 1 */
 };
 
-/* One live block. Read-only outside blocks.c, except `arena`. */
+/* One live block. Read-only outside blocks.c, except `arena` and `size`,
+ * which the arena sets before the first hold is added. */
 struct ad_block_s {
   uint64_t payload;          /* the key: the offset clients use */
-  struct ad_arena_s *arena;  /* the arena it lives in (not used here) */
+  uint64_t size;             /* block bytes, charged to its holders' use */
+  struct ad_arena_s *arena;  /* the arena it lives in (a use's key here) */
   ad_hold_t *holds;          /* the holders' references, oldest first */
-  uint32_t refcount;         /* holds + detached */
+  uint32_t refcount;         /* sum of the holds' refs + detached */
   bool detached;             /* a reference held by no connection */
 };
 
+/* A holder's use of one arena. */
+typedef struct ad_use_s {
+  const struct ad_arena_s *arena;
+  ad_usage_t u; /* blocks held there, and their bytes */
+} ad_use_t;
+
 /* A party that holds references: embedded in a connection, whose identity
  * it carries for inspection (Holder in the proto). The identity fields are
- * set by the owner; the list is private to blocks.c. */
+ * set by the owner; the rest is private to blocks.c but where marked. */
 struct ad_holder_s {
   uint64_t id;       /* the connection id */
   uint32_t pid, uid, gid;
   const char *name;  /* the client's name from hello; borrowed, never NULL */
   ad_hold_t *holds;  /* private: most recent first */
-  uint64_t nholds;   /* read-only */
+  uint64_t nholds;   /* read-only: references held, all blocks counted */
+  ad_use_t *uses;    /* private, owned: one per arena with a hold */
+  uint32_t nuses, uses_cap;
 };
 
 /* A free-list pool of fixed-size objects, grown in chunks, never shrunk
@@ -103,14 +122,21 @@ ad_block_t *ad_block_new(ad_blocks_t *b, uint64_t payload,
  * table. */
 void ad_block_delete(ad_blocks_t *b, ad_block_t *blk);
 
-/* Adds a reference to blk held by h (refcount + 1) and returns it. Needs a
- * reservation. */
+/* Adds a reference to blk held by h (refcount + 1) and returns h's hold on
+ * it: the one h had, its count raised, or a new one, charged to h's use of
+ * blk->arena. A new hold needs a reservation of a hold (ad_blocks_reserve)
+ * and of a use (ad_holder_reserve); the caller keeps the counts below
+ * UINT32_MAX. */
 ad_hold_t *ad_hold_add(ad_blocks_t *b, ad_block_t *blk, ad_holder_t *h);
 
-/* Drops one reference (refcount - 1) and gives the hold back. Returns the
- * block's refcount after: at 0 the caller frees the block and deletes the
- * record. */
+/* Drops one reference of the hold (refcount - 1); the hold goes, and its
+ * charge with it, when its last one does. Returns the block's refcount
+ * after: at 0 the caller frees the block and deletes the record. */
 uint32_t ad_hold_drop(ad_blocks_t *b, ad_hold_t *hold);
+
+/* Drops every reference of the hold, as many ad_hold_drop calls. Returns
+ * the block's refcount after. */
+uint32_t ad_hold_drop_all(ad_blocks_t *b, ad_hold_t *hold);
 
 /* Drops the detached reference of a detached block. Returns the refcount
  * after, as ad_hold_drop. */
@@ -129,6 +155,18 @@ const char *ad_blocks_check_block(const ad_block_t *blk);
 /* Makes h an empty holder with the given identity. */
 void ad_holder_init(ad_holder_t *h, uint64_t id, uint32_t pid, uint32_t uid,
                     uint32_t gid, const char *name);
+
+/* Frees what h owns; it must hold nothing. ad_holder_init may follow. */
+void ad_holder_fini(ad_holder_t *h);
+
+/* Makes sure h can take a hold in one more arena without failing. Returns
+ * 0, or AR_EINTERNAL when memory runs out. */
+int ad_holder_reserve(ad_holder_t *h);
+
+/* h's use of `arena`: the blocks it holds there and their bytes (zero when
+ * none). */
+ad_usage_t ad_holder_usage(const ad_holder_t *h,
+                           const struct ad_arena_s *arena);
 
 /* The hold h took most recently, or NULL when h holds nothing. */
 static inline ad_hold_t *ad_holder_first(const ad_holder_t *h) {

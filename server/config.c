@@ -47,7 +47,6 @@ typedef struct key_s {
   kind_t kind;
   uint64_t min, max, dflt; /* numeric kinds */
   size_t offset;           /* of the field in ad_config_t or ad_arena_conf_t */
-  bool later;              /* parsed and checked, then refused (issue 5) */
   const char *help;
 } cfgkey_t;
 
@@ -56,52 +55,56 @@ typedef struct key_s {
 
 /* [daemon]: every tunable of the daemon. */
 static const cfgkey_t daemon_keys[] = {
-    {"socket", K_PATH, 0, 0, 0, D(socket), false,
+    {"socket", K_PATH, 0, 0, 0, D(socket),
      "socket path (default: $ARENAD_SOCKET, then the runtime directory)"},
-    {"socket_mode", K_MODE, 0, 0777, 0600, D(socket_mode), false,
+    {"socket_mode", K_MODE, 0, 0777, 0600, D(socket_mode),
      "permission bits of the socket file"},
-    {"log_level", K_LEVEL, 0, AD_LOG_ERROR, AD_LOG_INFO, D(log_level), false,
+    {"log_level", K_LEVEL, 0, AD_LOG_ERROR, AD_LOG_INFO, D(log_level),
      "debug, info, warn or error"},
-    {"max_connections", K_COUNT, 1, 1000000, 1024, D(max_connections), false,
+    {"max_connections", K_COUNT, 1, 1000000, 1024, D(max_connections),
      "open connections; more are refused"},
     {"max_frame_bytes", K_SIZE, 4 * KiB, 64 * MiB, AR_FRAME_MAX_DEFAULT,
-     D(max_frame_bytes), false, "largest frame body, requests and replies"},
-    {"max_in_flight", K_COUNT, 1, 65536, 1024, D(max_in_flight), false,
+     D(max_frame_bytes), "largest frame body, requests and replies"},
+    {"max_in_flight", K_COUNT, 1, 65536, 1024, D(max_in_flight),
      "replies a connection may leave unread before it is paused"},
     {"output_pause_bytes", K_SIZE, 4 * KiB, 1 * GiB, 1 * MiB,
-     D(output_pause_bytes), false,
+     D(output_pause_bytes),
      "unsent reply bytes that pause reading a connection"},
     {"output_limit_bytes", K_SIZE, 64 * KiB, 4 * GiB, 8 * MiB,
-     D(output_limit_bytes), false,
+     D(output_limit_bytes),
      "unsent reply bytes that close a connection"},
     {"max_blocks_per_request", K_COUNT, 1, 1 << 20, 4096,
-     D(max_blocks_per_request), false, "alloc count and free offsets"},
-    {"default_page", K_COUNT, 1, 65536, 256, D(default_page), false,
+     D(max_blocks_per_request), "alloc count and free offsets"},
+    {"default_page", K_COUNT, 1, 65536, 256, D(default_page),
      "inspect page when the request gives no limit"},
-    {"max_page", K_COUNT, 1, 65536, 4096, D(max_page), false,
+    {"max_page", K_COUNT, 1, 65536, 4096, D(max_page),
      "largest inspect page; larger requests are clamped"},
-    {"read_chunk", K_SIZE, 4 * KiB, 16 * MiB, 64 * KiB, D(read_chunk), false,
+    {"read_chunk", K_SIZE, 4 * KiB, 16 * MiB, 64 * KiB, D(read_chunk),
      "bytes read from a connection per wake-up"},
     {"shutdown_timeout_ms", K_COUNT, 0, 3600000, 5000, D(shutdown_timeout_ms),
-     false, "time given to flush replies on SIGINT or SIGTERM"},
+     "time given to flush replies on SIGINT or SIGTERM"},
+    {"admin_group", K_GROUP, 0, UINT32_MAX - 1, AD_ID_NONE, D(admin_group),
+     "a group (name or gid) whose members may create and destroy arenas, "
+     "besides root and the daemon's user (default: none)"},
 };
 
 /* [arena NAME]: one arena. */
 static const cfgkey_t arena_keys[] = {
-    {"size", K_SIZE, AR_ARENA_UNIT, AR_ARENA_MAX, 0, A(size), false,
+    {"size", K_SIZE, AR_ARENA_UNIT, AR_ARENA_MAX, 0, A(size),
      "bytes, a multiple of 4096 (a power of two for buddy); required"},
     {"policy", K_POLICY, 0, AR_POLICY_COUNT - 1, AD_DEFAULT_ARENA_POLICY,
-     A(policy), false, "first, next, best, worst or buddy"},
-    {"mode", K_MODE, 0, 0777, 0600, A(mode), true,
-     "permission bits (not enforced yet)"},
-    {"owner", K_USER, 0, UINT32_MAX - 1, 0, A(owner), true,
-     "owner, a user name or uid (not enforced yet)"},
-    {"group", K_GROUP, 0, UINT32_MAX - 1, 0, A(group), true,
-     "group, a group name or gid (not enforced yet)"},
-    {"quota_bytes", K_SIZE, 0, AR_ARENA_MAX, 0, A(quota_bytes), true,
-     "bytes per connection, 0 for none (not enforced yet)"},
-    {"quota_blocks", K_COUNT, 0, UINT32_MAX, 0, A(quota_blocks), true,
-     "blocks per connection, 0 for none (not enforced yet)"},
+     A(policy), "first, next, best, worst or buddy"},
+    {"mode", K_MODE, 0, 0777, 0600, A(mode),
+     "permission bits: read to attach read-only, inspect, check and "
+     "retain; write to alloc and free"},
+    {"owner", K_USER, 0, UINT32_MAX - 1, AD_ID_NONE, A(owner),
+     "owner, a user name or uid (default: the daemon's user)"},
+    {"group", K_GROUP, 0, UINT32_MAX - 1, AD_ID_NONE, A(group),
+     "group, a group name or gid (default: the daemon's group)"},
+    {"quota_bytes", K_SIZE, 0, AR_ARENA_MAX, 0, A(quota_bytes),
+     "block bytes a connection may hold, 0 for none"},
+    {"quota_blocks", K_COUNT, 0, UINT32_MAX, 0, A(quota_blocks),
+     "blocks a connection may hold, 0 for none"},
 };
 
 #define N_DAEMON_KEYS (sizeof(daemon_keys) / sizeof(daemon_keys[0]))
@@ -269,8 +272,7 @@ static const cfgkey_t *find_key(const cfgkey_t *keys, size_t n, const char *name
   return NULL;
 }
 
-/* Names: 1 to 64 of [A-Za-z0-9._-], starting with a letter or digit. */
-static bool valid_arena_name(const char *s) {
+bool ad_config_arena_name_ok(const char *s) {
   size_t n = strlen(s);
   if (n == 0 || n > AD_ARENA_NAME_MAX || !isalnum((unsigned char)s[0]))
     return false;
@@ -384,7 +386,7 @@ static int on_daemon_key(parser_t *p, const char *key, const char *value) {
 
 static int on_arena_key(parser_t *p, const char *name, const char *key,
                         const char *value) {
-  if (!valid_arena_name(name))
+  if (!ad_config_arena_name_ok(name))
     return handler_fail(p,
                         "[arena %s]: an arena name is 1 to %d letters, digits, "
                         "'.', '_' or '-', starting with a letter or digit",
@@ -407,12 +409,6 @@ static int on_arena_key(parser_t *p, const char *name, const char *key,
     return handler_fail(p, "[arena %s]: %s is given twice", name, key);
   if (set_key(k, a, value, msg, sizeof(msg)) < 0)
     return handler_fail(p, "[arena %s] %s", name, msg);
-  if (k->later)
-    return handler_fail(p,
-                        "[arena %s]: %s is not enforced by this version of "
-                        "arenad; remove it (access control and quotas come "
-                        "later)",
-                        name, key);
   a->set |= bit;
   return 1;
 }
@@ -502,7 +498,7 @@ int ad_config_add_arena_spec(ad_config_t *cfg, const char *spec, char *err,
   policy = strchr(size, ':');
   if (policy != NULL)
     *policy++ = '\0';
-  if (!valid_arena_name(name))
+  if (!ad_config_arena_name_ok(name))
     return fail(err, errlen,
                 "%s: an arena name is 1 to %d letters, digits, '.', '_' or "
                 "'-', starting with a letter or digit",
@@ -534,6 +530,21 @@ int ad_config_add_arena_spec(ad_config_t *cfg, const char *spec, char *err,
 
 /* ---- Completion --------------------------------------------------------- */
 
+int ad_config_check_size(uint64_t size, ar_policy_t policy, char *msg,
+                         size_t len) {
+  if (size < AR_ARENA_UNIT || size > AR_ARENA_MAX)
+    return fail(msg, len, "size %llu is not from %d to %llu bytes",
+                (unsigned long long)size, AR_ARENA_UNIT,
+                (unsigned long long)AR_ARENA_MAX);
+  if (size % AR_ARENA_UNIT != 0)
+    return fail(msg, len, "size %llu is not a multiple of %d",
+                (unsigned long long)size, AR_ARENA_UNIT);
+  if (policy == AR_POLICY_BUDDY && (size & (size - 1)) != 0)
+    return fail(msg, len, "a buddy arena's size must be a power of two, "
+                "not %llu", (unsigned long long)size);
+  return 0;
+}
+
 int ad_config_finish(ad_config_t *cfg, char *err, size_t errlen) {
   char msg[200];
 
@@ -542,14 +553,9 @@ int ad_config_finish(ad_config_t *cfg, char *err, size_t errlen) {
     if ((a->set & 1) == 0)
       return fail(err, errlen, "%s: [arena %s] has no size", a->origin,
                   a->name);
-    if (a->size % AR_ARENA_UNIT != 0)
-      return fail(err, errlen, "%s: arena '%s': size %llu is not a multiple "
-                  "of %d", a->origin, a->name, (unsigned long long)a->size,
-                  AR_ARENA_UNIT);
-    if (a->policy == AR_POLICY_BUDDY && (a->size & (a->size - 1)) != 0)
-      return fail(err, errlen, "%s: arena '%s': a buddy arena's size must be "
-                  "a power of two, not %llu", a->origin, a->name,
-                  (unsigned long long)a->size);
+    if (ad_config_check_size(a->size, (ar_policy_t)a->policy, msg,
+                             sizeof(msg)) < 0)
+      return fail(err, errlen, "%s: arena '%s': %s", a->origin, a->name, msg);
   }
   if (cfg->narenas == 0) {
     ad_arena_conf_t *a = new_arena(cfg, AD_DEFAULT_ARENA_NAME,

@@ -12,26 +12,35 @@
  *   log_level = info
  *   max_connections = 1024
  *
+ *   admin_group = arenaadm
+ *
  *   [arena default]
  *   size = 64M
  *   policy = first
+ *   mode = 0640
+ *   owner = alice
+ *   group = arenausers
+ *   quota_bytes = 16M
+ *   quota_blocks = 1000
  *
  * Each key is declared once, in a table in config.c, with its kind, its
  * bounds and its default (like redis's createSizeTConfig); `arenad --help`
  * prints the table. Sizes take K, M and G suffixes (ar_parse_size), modes
  * are octal, counts are plain decimal. An unknown section or key, a value
  * out of range or a key given twice is an error naming the file and line.
- * An arena's mode, owner, group and quotas are part of the format and are
- * checked, but refused for now: nothing enforces them yet (issue 5), and
- * a setting that silently does nothing would be worse than none.
+ * Users and groups are names (looked up when the file is read) or numbers;
+ * an arena's owner and group left out, and admin_group, are AD_ID_NONE
+ * here: the daemon makes its own uid and gid of the first two.
  */
 #ifndef AD_CONFIG_H
 #define AD_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
+#include "access.h"
 #include "ar/engine.h"
 #include "ar/util.h"
 
@@ -51,11 +60,11 @@ typedef struct ad_arena_conf_s {
   char name[AD_ARENA_NAME_MAX + 1];
   uint64_t size;         /* bytes: a multiple of 4096; a power of 2 for buddy */
   uint64_t policy;       /* an ar_policy_t */
-  uint64_t mode;         /* later: permission bits, like a file's */
-  uint64_t owner;        /* later: owner uid */
-  uint64_t group;        /* later: group gid */
-  uint64_t quota_bytes;  /* later: per connection; 0 means none */
-  uint64_t quota_blocks; /* later: per connection; 0 means none */
+  uint64_t mode;         /* permission bits, like a file's */
+  uint64_t owner;        /* owner uid, or AD_ID_NONE: the daemon's */
+  uint64_t group;        /* group gid, or AD_ID_NONE: the daemon's */
+  uint64_t quota_bytes;  /* per connection; 0 means none */
+  uint64_t quota_blocks; /* per connection; 0 means none */
   uint32_t set;          /* bit i: key i of the arena table was given */
   char origin[AD_ORIGIN_MAX]; /* where it was defined, for messages */
 } ad_arena_conf_t;
@@ -74,6 +83,7 @@ typedef struct ad_config_s {
   uint64_t max_page;               /* largest inspect page */
   uint64_t read_chunk;             /* bytes read per wake-up */
   uint64_t shutdown_timeout_ms;    /* time to flush replies on shutdown */
+  uint64_t admin_group;            /* gid of the admins, or AD_ID_NONE */
 
   ad_arena_conf_t *arenas; /* owned: narenas of them, in order of definition */
   size_t narenas;
@@ -120,6 +130,16 @@ int ad_config_add_arena_spec(ad_config_t *cfg, const char *spec, char *err,
  * the largest). Returns 0 or AR_EINVAL (message in err).
  */
 int ad_config_finish(ad_config_t *cfg, char *err, size_t errlen);
+
+/* Whether s is a valid arena name: 1 to AD_ARENA_NAME_MAX of
+ * [A-Za-z0-9._-], starting with a letter or digit. */
+bool ad_config_arena_name_ok(const char *s);
+
+/* Whether `size` suits an arena of `policy`: from 4096 to AR_ARENA_MAX, a
+ * multiple of 4096, a power of two for buddy. Returns 0, or AR_EINVAL with
+ * a sentence in msg (len bytes). */
+int ad_config_check_size(uint64_t size, ar_policy_t policy, char *msg,
+                         size_t len);
 
 /* Prints every key of both sections with its bounds and default. */
 void ad_config_usage(FILE *out);

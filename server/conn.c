@@ -69,14 +69,79 @@ void ad_conn_free(ad_conn_t *c) {
     return;
   ar_buf_destroy(&c->rbuf);
   ar_buf_destroy(&c->wbuf);
+  ad_holder_fini(&c->holder);
+  free(c->groups);
   free(c->attached);
+  free(c->stale);
   free(c);
+}
+
+_Static_assert(AD_STALE_NAME == AD_ARENA_NAME_MAX + 1, "stale names fit");
+
+static int stale_index(const ad_conn_t *c, const char *name) {
+  for (uint32_t i = 0; i < c->nstale; i++)
+    if (strcmp(c->stale[i], name) == 0)
+      return (int)i;
+  return -1;
+}
+
+bool ad_conn_stale(const ad_conn_t *c, const char *name) {
+  return c->nstale > 0 && stale_index(c, name) >= 0;
+}
+
+void ad_conn_arena_gone(ad_conn_t *c, const ad_arena_t *a) {
+  bool related = ad_holder_usage(&c->holder, a).blocks > 0;
+  for (uint32_t i = 0; i < c->nattached; i++)
+    if (c->attached[i] == a->id) {
+      c->attached[i] = c->attached[--c->nattached];
+      related = true;
+      break;
+    }
+  if (!related || stale_index(c, a->name) >= 0)
+    return;
+  if (c->nstale == c->stale_cap) {
+    uint32_t cap = c->stale_cap ? c->stale_cap * 2 : 2;
+    char(*p)[AD_STALE_NAME] = realloc(c->stale, cap * sizeof(*p));
+    if (p == NULL) {
+      ad_conn_close_after_reply(c, "no-memory");
+      return;
+    }
+    c->stale = p;
+    c->stale_cap = cap;
+  }
+  memcpy(c->stale[c->nstale++], a->name, strlen(a->name) + 1);
+}
+
+int ad_conn_set_groups(ad_conn_t *c, const uint32_t *groups, size_t n) {
+  uint32_t *g = n > 0 ? malloc(n * sizeof(*g)) : NULL;
+  if (n > 0 && g == NULL)
+    return AR_EINTERNAL;
+  if (n > 0)
+    memcpy(g, groups, n * sizeof(*g));
+  free(c->groups);
+  c->groups = g;
+  c->ngroups = n;
+  return 0;
+}
+
+ad_cred_t ad_conn_cred(const ad_conn_t *c) {
+  return (ad_cred_t){c->holder.pid, c->holder.uid, c->holder.gid, c->groups,
+                     c->ngroups};
+}
+
+/* Ends a's name being stale for c. */
+static void unstale(ad_conn_t *c, const ad_arena_t *a) {
+  int s = c->nstale > 0 ? stale_index(c, a->name) : -1;
+  if (s >= 0)
+    memmove(c->stale[s], c->stale[--c->nstale], AD_STALE_NAME);
 }
 
 int ad_conn_attach(ad_conn_t *c, ad_arena_t *a) {
   for (uint32_t i = 0; i < c->nattached; i++)
-    if (c->attached[i] == a->id)
+    if (c->attached[i] == a->id) {
+      unstale(c, a);
       return 0;
+    }
   if (c->nattached == c->attached_cap) {
     uint32_t cap = c->attached_cap ? c->attached_cap * 2 : 4;
     uint64_t *p = realloc(c->attached, cap * sizeof(*p));
@@ -87,6 +152,7 @@ int ad_conn_attach(ad_conn_t *c, ad_arena_t *a) {
   }
   c->attached[c->nattached++] = a->id;
   a->attached_connections++;
+  unstale(c, a);
   return 0;
 }
 
@@ -223,13 +289,13 @@ static void frame(ad_conn_t *c, const uint8_t *p, size_t n) {
   }
 
   Arenad__Response resp = ARENAD__RESPONSE__INIT;
-  ad_call_t call = {d, c, &d->scratch, &resp, -1, false, NULL};
+  ad_call_t call = {d, c, &d->scratch, &resp, -1, false, NULL, "unknown"};
   ad_dispatch(&call, req);
 
   int fd = -1;
   if (call.pass_fd >= 0 && resp.status == ARENAD__STATUS__STATUS_OK) {
     /* A duplicate, owned by the queue: the reply may wait in it while the
-     * original goes away (an arena destroyed, issue 5). */
+     * original goes away (an arena destroyed). */
     fd = fcntl(call.pass_fd, F_DUPFD_CLOEXEC, 0);
     if (fd < 0) {
       resp.status = ARENAD__STATUS__STATUS_INTERNAL;

@@ -1,7 +1,8 @@
 /*
- * conn.h: one client connection: its socket, the peer's credentials, its
- * identity (id and token), the bounded bytes it has in and out, the blocks
- * it holds, and its counters.
+ * conn.h: one client connection: its socket, the peer's credentials (uid,
+ * gid and supplementary groups, read at accept), its identity (id and
+ * token), the bounded bytes it has in and out, the blocks it holds, the
+ * arenas it attached, and its counters.
  *
  * Two halves. conn.c turns bytes into replies and does no system calls: it
  * decodes every complete frame it is given (against the frame limit,
@@ -41,11 +42,13 @@
 
 #include <uv.h>
 
+#include "access.h"
 #include "ar/frame.h"
 #include "blocks.h"
 
 #define AD_CLIENT_NAME_MAX 64 /* bytes of a client's name, NUL excluded */
 #define AD_FDQ_MAX 16         /* descriptors queued per connection */
+#define AD_STALE_NAME 65      /* an arena name and its NUL (config.h's) */
 
 struct ad_daemon_s;
 typedef struct ad_conn_s ad_conn_t;
@@ -85,10 +88,21 @@ struct ad_conn_s {
   ad_fdq_entry_t fdq[AD_FDQ_MAX]; /* a ring, in stream order */
   unsigned fdq_head, fdq_len;
 
+  /* Supplementary groups of the peer (SO_PEERGROUPS), for access checks;
+   * the primary gid is holder.gid. */
+  uint32_t *groups; /* owned; may be NULL */
+  size_t ngroups;
+
   /* Arenas this connection attached, by id (ArenaSummary's
-   * attached_connections; issue 5 checks attachment by id). */
+   * attached_connections). */
   uint64_t *attached; /* owned */
   uint32_t nattached, attached_cap;
+
+  /* Names of arenas destroyed while this connection had them attached or
+   * held blocks in them: requests naming one get not found, whatever arena
+   * has the name now, until the connection attaches it again. */
+  char (*stale)[AD_STALE_NAME]; /* owned */
+  uint32_t nstale, stale_cap;
 
   /* State. */
   bool eof;               /* the peer shut down its side */
@@ -149,9 +163,26 @@ void ad_conn_sent(ad_conn_t *c, size_t n);
 void ad_conn_close_after_reply(ad_conn_t *c, const char *reason);
 
 /* Notes that c attached arena a (counted once per connection in the
- * arena's attached_connections). Returns 0 or AR_EINTERNAL. */
+ * arena's attached_connections), which also ends a's name being stale for
+ * c. Returns 0 or AR_EINTERNAL. */
 struct ad_arena_s;
 int ad_conn_attach(ad_conn_t *c, struct ad_arena_s *a);
+
+/* Tells c that arena a is being destroyed: when c had it attached or holds
+ * blocks in it, a's name becomes stale for c (see `stale`). Without memory
+ * to remember that, c is closed once its replies are out rather than left
+ * to reach another arena of the same name. */
+void ad_conn_arena_gone(ad_conn_t *c, const struct ad_arena_s *a);
+
+/* Whether requests of c naming `name` must get not found (see `stale`). */
+bool ad_conn_stale(const ad_conn_t *c, const char *name);
+
+/* Keeps a copy of the peer's n supplementary groups. Returns 0 or
+ * AR_EINTERNAL. */
+int ad_conn_set_groups(ad_conn_t *c, const uint32_t *groups, size_t n);
+
+/* c's peer credentials, for access.h (borrowing c's groups). */
+ad_cred_t ad_conn_cred(const ad_conn_t *c);
 
 /* ---- conn_io.c: the socket --------------------------------------------- */
 

@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "conn.h"
 #include "daemon.h"
 #include "log.h"
@@ -275,19 +276,21 @@ void ad_conn_close(ad_conn_t *c, const char *reason) {
     ar_buf_consume(&d->staging, ar_buf_len(&d->staging));
 
   uint64_t refs = c->holder.nholds;
-  ad_freed_t freed = {0, 0, 0};
+  ad_freed_t freed = {0};
   ad_holder_reclaim(&c->holder, &freed);
   if (refs > 0) {
     d->stats.reclaimed_connections++;
     d->stats.reclaimed_blocks += freed.blocks;
     d->stats.reclaimed_bytes += freed.bytes;
     d->stats.blocks_freed += freed.blocks;
-    d->stats.corruptions_detected += freed.corruptions;
     ad_log(AD_LOG_INFO, "reclaim",
-           "conn=%llu pid=%u refs=%llu blocks=%llu bytes=%llu corrupt=%llu",
-           (unsigned long long)c->id, c->holder.pid, (unsigned long long)refs,
-           (unsigned long long)freed.blocks, (unsigned long long)freed.bytes,
+           "conn=%llu pid=%u uid=%u refs=%llu blocks=%llu bytes=%llu "
+           "corrupt=%llu",
+           (unsigned long long)c->id, c->holder.pid, c->holder.uid,
+           (unsigned long long)refs, (unsigned long long)freed.blocks,
+           (unsigned long long)freed.bytes,
            (unsigned long long)freed.corruptions);
+    ad_audit_corrupt(d, c, &freed);
   }
 
   for (uint32_t i = 0; i < c->nattached; i++) {
@@ -305,9 +308,10 @@ void ad_conn_close(ad_conn_t *c, const char *reason) {
   d->stats.connections_closed++;
 
   ad_log(AD_LOG_INFO, "close",
-         "conn=%llu pid=%u reason=%s requests=%llu bytes_in=%llu "
+         "conn=%llu pid=%u uid=%u reason=%s requests=%llu bytes_in=%llu "
          "bytes_out=%llu unsent=%llu ms=%llu",
-         (unsigned long long)c->id, c->holder.pid, c->close_reason,
+         (unsigned long long)c->id, c->holder.pid, c->holder.uid,
+         c->close_reason,
          (unsigned long long)c->requests, (unsigned long long)c->bytes_in,
          (unsigned long long)c->bytes_out,
          (unsigned long long)(c->out_total - c->out_sent),

@@ -28,6 +28,19 @@ static int cmp_arena(const void *x, const void *y) {
   return strcmp(a->name, b->name);
 }
 
+/* Creates the arena conf describes with the next id, its owner and group
+ * made the daemon's when not given. */
+static int make_arena(ad_daemon_t *d, const ad_arena_conf_t *conf,
+                      ad_arena_t **out, char *err, size_t errlen) {
+  ad_arena_conf_t c = *conf;
+  if (c.owner == AD_ID_NONE)
+    c.owner = d->uid;
+  if (c.group == AD_ID_NONE)
+    c.group = d->gid;
+  return ad_arena_create(&c, ++d->next_arena_id, &d->pools, out, err,
+                         errlen);
+}
+
 uint64_t ad_daemon_now_ms(const ad_daemon_t *d) {
   (void)d;
   return uv_hrtime() / 1000000;
@@ -44,6 +57,10 @@ int ad_daemon_init(ad_daemon_t *d, const ad_config_t *cfg, char *err,
   d->rl_refused = (ad_ratelimit_t){.window_ms = 1000, .burst = 10};
   d->rl_protocol = (ad_ratelimit_t){.window_ms = 1000, .burst = 10};
   d->rl_accept = (ad_ratelimit_t){.window_ms = 1000, .burst = 10};
+  d->rl_denied = (ad_ratelimit_t){.window_ms = 1000, .burst = 20};
+  d->rl_quota = (ad_ratelimit_t){.window_ms = 1000, .burst = 20};
+  d->uid = (uint32_t)geteuid();
+  d->gid = (uint32_t)getegid();
   ad_blocks_init(&d->pools);
   ar_buf_init(&d->inbuf, cfg->read_chunk);
   ar_buf_init(&d->staging, cfg->output_limit_bytes);
@@ -63,8 +80,9 @@ int ad_daemon_init(ad_daemon_t *d, const ad_config_t *cfg, char *err,
     return AR_EINTERNAL;
   }
 
-  d->arenas = calloc(cfg->narenas, sizeof(*d->arenas));
-  if (d->arenas == NULL && cfg->narenas > 0) {
+  d->arenas_cap = cfg->narenas > 0 ? cfg->narenas : 1;
+  d->arenas = calloc(d->arenas_cap, sizeof(*d->arenas));
+  if (d->arenas == NULL) {
     snprintf(err, errlen, "out of memory");
     ad_daemon_fini(d);
     return AR_EINTERNAL;
@@ -95,8 +113,7 @@ int ad_daemon_init(ad_daemon_t *d, const ad_config_t *cfg, char *err,
     const ad_arena_conf_t *conf = &cfg->arenas[i];
     char msg[384];
     ad_arena_t *a;
-    rc = ad_arena_create(conf, ++d->next_arena_id, &d->pools, &a, msg,
-                         sizeof(msg));
+    rc = make_arena(d, conf, &a, msg, sizeof(msg));
     if (rc < 0) {
       snprintf(err, errlen, "arena '%s' (%s): %s", conf->name, conf->origin,
                msg);
@@ -104,12 +121,83 @@ int ad_daemon_init(ad_daemon_t *d, const ad_config_t *cfg, char *err,
       return rc;
     }
     d->arenas[d->narenas++] = a;
-    ad_log(AD_LOG_INFO, "arena", "name=%s size=%llu policy=%s fd=%d",
+    ad_log(AD_LOG_INFO, "arena",
+           "name=%s size=%llu policy=%s fd=%d mode=%04o owner=%u group=%u",
            a->name, (unsigned long long)a->size, ar_policy_name(a->policy),
-           a->seg.fd);
+           a->seg.fd, (unsigned)a->perm.mode, (unsigned)a->perm.owner,
+           (unsigned)a->perm.group);
   }
   qsort(d->arenas, d->narenas, sizeof(*d->arenas), cmp_arena);
   return 0;
+}
+
+int ad_daemon_create_arena(ad_daemon_t *d, const ad_arena_conf_t *conf,
+                           ad_arena_t **out, char *err, size_t errlen) {
+  if (ad_daemon_arena(d, conf->name) != NULL) {
+    snprintf(err, errlen, "an arena named '%s' exists", conf->name);
+    return AR_EINVAL;
+  }
+  if (d->narenas >= AD_ARENAS_MAX) {
+    snprintf(err, errlen, "the daemon has %d arenas, the most it keeps",
+             AD_ARENAS_MAX);
+    return AR_ELIMIT;
+  }
+  if (d->narenas == d->arenas_cap) {
+    size_t cap = d->arenas_cap * 2;
+    ad_arena_t **p = realloc(d->arenas, cap * sizeof(*p));
+    if (p == NULL) {
+      snprintf(err, errlen, "out of memory");
+      return AR_EINTERNAL;
+    }
+    d->arenas = p;
+    d->arenas_cap = cap;
+  }
+  ad_arena_t *a;
+  int rc = make_arena(d, conf, &a, err, errlen);
+  if (rc < 0)
+    return rc;
+  /* In name order: after the ones that sort before it. */
+  size_t at = 0;
+  while (at < d->narenas && strcmp(d->arenas[at]->name, a->name) < 0)
+    at++;
+  memmove(&d->arenas[at + 1], &d->arenas[at],
+          (d->narenas - at) * sizeof(*d->arenas));
+  d->arenas[at] = a;
+  d->narenas++;
+  d->stats.arenas_created++;
+  *out = a;
+  return 0;
+}
+
+void ad_daemon_destroy_arena(ad_daemon_t *d, ad_arena_t *a,
+                             ad_destroyed_t *out) {
+  ar_engine_stats_t st;
+  ar_engine_stats(a->engine, &st);
+  out->blocks = st.live_blocks;
+  out->bytes = st.used_bytes;
+  out->attached_connections = a->attached_connections;
+
+  ad_conn_t *next;
+  for (ad_conn_t *c = d->conns; c != NULL; c = next) {
+    next = c->next;
+    ad_conn_arena_gone(c, a);
+  }
+  size_t at = 0;
+  while (d->arenas[at] != a)
+    at++;
+  memmove(&d->arenas[at], &d->arenas[at + 1],
+          (d->narenas - at - 1) * sizeof(*d->arenas));
+  d->narenas--;
+  d->stats.blocks_freed += st.live_blocks;
+  d->stats.arenas_destroyed++;
+  ad_arena_destroy(a); /* drops every hold, from whoever has it */
+}
+
+ad_conn_t *ad_daemon_conn_by_token(const ad_daemon_t *d, uint64_t token) {
+  for (ad_conn_t *c = d->conns; c != NULL; c = c->next)
+    if (c->token == token && !c->closing)
+      return c;
+  return NULL;
 }
 
 ad_arena_t *ad_daemon_arena(const ad_daemon_t *d, const char *name) {

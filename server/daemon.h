@@ -33,9 +33,10 @@
 typedef struct ad_daemon_s {
   uv_loop_t loop;
   const ad_config_t *cfg; /* borrowed; outlives the daemon */
+  uint32_t uid, gid;      /* the daemon's effective ids, read at init */
 
   ad_arena_t **arenas;    /* owned: narenas, sorted by name */
-  size_t narenas;
+  size_t narenas, arenas_cap;
   uint64_t next_arena_id;
   ad_blocks_t pools;      /* block records and holds, for every arena */
 
@@ -60,6 +61,8 @@ typedef struct ad_daemon_s {
   ad_ratelimit_t rl_refused;  /* log lines for refused connections */
   ad_ratelimit_t rl_protocol; /* log lines for protocol errors */
   ad_ratelimit_t rl_accept;   /* log lines for accept(2) failures */
+  ad_ratelimit_t rl_denied;   /* log lines for permission refusals */
+  ad_ratelimit_t rl_quota;    /* log lines for quota refusals */
 } ad_daemon_t;
 
 /*
@@ -85,8 +88,37 @@ void ad_daemon_fini(ad_daemon_t *d);
 /* The arena named `name`, or NULL. */
 ad_arena_t *ad_daemon_arena(const ad_daemon_t *d, const char *name);
 
-/* The arena with this id, or NULL (it may be gone; issue 5). */
+/* The arena with this id, or NULL (it may have been destroyed). */
 ad_arena_t *ad_daemon_arena_by_id(const ad_daemon_t *d, uint64_t id);
+
+/*
+ * Makes a new arena while the daemon runs, as `conf` says (owner and group
+ * AD_ID_NONE: the daemon's), reserving its memory, and adds it to d's
+ * list. Returns 0 and the arena in *out (owned by d); AR_EINVAL for a name
+ * that is taken; AR_ELIMIT past AD_ARENAS_MAX arenas; or ad_arena_create's
+ * errors. On an error err says why.
+ */
+int ad_daemon_create_arena(ad_daemon_t *d, const ad_arena_conf_t *conf,
+                           ad_arena_t **out, char *err, size_t errlen);
+
+/* What went with a destroyed arena (DestroyArenaReply). */
+typedef struct ad_destroyed_s {
+  uint64_t blocks; /* live blocks, detached ones included */
+  uint64_t bytes;  /* their block bytes */
+  uint32_t attached_connections;
+} ad_destroyed_t;
+
+/*
+ * Removes arena a from d and frees it, with every reference to its blocks
+ * (counted as freed blocks). The connections that had it attached or held
+ * blocks in it are told (ad_conn_arena_gone): their requests naming it get
+ * not found until they attach it again. Fills *out.
+ */
+void ad_daemon_destroy_arena(ad_daemon_t *d, ad_arena_t *a,
+                             ad_destroyed_t *out);
+
+/* The open connection whose token is `token`, or NULL. O(connections). */
+ad_conn_t *ad_daemon_conn_by_token(const ad_daemon_t *d, uint64_t token);
 
 /* Milliseconds on the loop's clock (for rate limits and uptime). */
 uint64_t ad_daemon_now_ms(const ad_daemon_t *d);

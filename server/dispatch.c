@@ -1,10 +1,9 @@
 /*
  * dispatch.c: the envelope around every handler (see dispatch.h): which
  * handler answers which kind, the counters of requests by kind and of
- * errors by status, the body rule on errors, and the kinds this version
- * does not implement yet (retain, release, transfer, create_arena,
- * destroy_arena: issue 5), which get STATUS_INVALID_ARGUMENT as the proto
- * says for kinds a daemon does not know.
+ * errors by status, the body rule on errors; and the helpers every
+ * handler uses to find its arena and refuse what the caller may not do,
+ * so that each refusal is counted and logged the same way.
  */
 #include "dispatch.h"
 
@@ -13,16 +12,23 @@
 #include <string.h>
 
 #include "ar/protocol.h"
+#include "audit.h"
 #include "log.h"
+
+/* Sets the reply's message from fmt and ap; returns code. */
+static int vfail(ad_call_t *call, int code, const char *fmt, va_list ap) {
+  char buf[384];
+  vsnprintf(buf, sizeof(buf), fmt, ap);
+  char *msg = ad_scratch_printf(call->s, "%s", buf);
+  call->resp->message = msg != NULL ? msg : (char *)"";
+  return code;
+}
 
 int ad_fail(ad_call_t *call, int code, const char *fmt, ...) {
   va_list ap;
-  char buf[256];
   va_start(ap, fmt);
-  vsnprintf(buf, sizeof(buf), fmt, ap);
+  vfail(call, code, fmt, ap);
   va_end(ap);
-  char *msg = ad_scratch_printf(call->s, "%s", buf);
-  call->resp->message = msg != NULL ? msg : (char *)"";
   return code;
 }
 
@@ -37,12 +43,103 @@ const char *ad_call_clean(ad_call_t *call, const char *s, size_t max) {
   return out;
 }
 
-ad_arena_t *ad_call_arena(ad_call_t *call, const char *name) {
+int ad_call_no_arena(ad_call_t *call, const char *name) {
+  return ad_fail(call, AR_ENOENT, "no arena named '%s'",
+                 ad_call_clean(call, name, AD_ARENA_NAME_MAX + 8));
+}
+
+void ad_call_count_denied(ad_call_t *call, ad_arena_t *a, const char *arena,
+                          const char *reason) {
+  if (a != NULL)
+    a->permission_denied++;
+  call->d->stats.permission_denied++;
+  ad_audit_denied(call->d, call->c, call->kind, arena, reason);
+}
+
+int ad_call_deny(ad_call_t *call, ad_arena_t *a, const char *arena,
+                 const char *reason, const char *fmt, ...) {
+  ad_call_count_denied(call, a, arena, reason);
+  va_list ap;
+  va_start(ap, fmt);
+  vfail(call, AR_EPERM, fmt, ap);
+  va_end(ap);
+  return AR_EPERM;
+}
+
+int ad_call_may(ad_call_t *call, ad_arena_t *a, unsigned need) {
+  ad_cred_t cred = ad_conn_cred(call->c);
+  if (need == 0 || ad_access_allows(&a->perm, &cred, need))
+    return 0;
+  const char *reason = need == AD_MAY_READ    ? "need-read"
+                       : need == AD_MAY_WRITE ? "need-write"
+                                              : "need-read-write";
+  return ad_call_deny(call, a, a->name, reason,
+                      "%s on arena '%s' needs %s access; the arena is mode "
+                      "%04o, owner %u, group %u, and this connection is "
+                      "uid %u",
+                      call->kind, a->name, ad_access_need_name(need),
+                      (unsigned)a->perm.mode, (unsigned)a->perm.owner,
+                      (unsigned)a->perm.group, (unsigned)cred.uid);
+}
+
+int ad_call_open(ad_call_t *call, const char *name, unsigned need,
+                 ad_arena_t **out) {
   ad_arena_t *a = ad_daemon_arena(call->d, name);
   if (a == NULL)
-    ad_fail(call, AR_ENOENT, "no arena named '%s'",
-            ad_call_clean(call, name, AD_ARENA_NAME_MAX + 8));
-  return a;
+    return ad_call_no_arena(call, name);
+  if (ad_conn_stale(call->c, name))
+    return ad_fail(call, AR_ENOENT,
+                   "arena '%s' was destroyed after this connection attached "
+                   "it or held blocks in it; attach it again",
+                   a->name);
+  int rc = ad_call_may(call, a, need);
+  if (rc < 0)
+    return rc;
+  *out = a;
+  return 0;
+}
+
+int ad_call_over_quota(ad_call_t *call, ad_arena_t *a,
+                       const ad_conn_t *target, bool detached,
+                       const char *detail) {
+  a->quota_refused++;
+  call->d->stats.quota_refused++;
+  ad_audit_quota(call->d, call->c, call->kind, a, target, detached, detail);
+  if (detached)
+    return ad_fail(call, AR_ELIMIT, "arena '%s', its detached blocks: %s",
+                   a->name, detail);
+  if (target != NULL)
+    return ad_fail(call, AR_ELIMIT,
+                   "arena '%s', the quota of connection %llu: %s", a->name,
+                   (unsigned long long)target->id, detail);
+  return ad_fail(call, AR_ELIMIT, "arena '%s': %s", a->name, detail);
+}
+
+Arenad__Access *ad_call_access(ad_call_t *call, const ad_arena_t *a) {
+  Arenad__Access *acc;
+  if (!AD_NEW(call, acc, arenad__access__init))
+    return NULL;
+  acc->mode = a->perm.mode;
+  acc->owner_uid = a->perm.owner;
+  acc->group_gid = a->perm.group;
+  return acc;
+}
+
+int ad_call_arena_info(ad_call_t *call, const ad_arena_t *a,
+                       Arenad__ArenaInfo *info) {
+  ar_engine_stats_t st;
+  ar_engine_stats(a->engine, &st);
+  arenad__arena_info__init(info);
+  info->name = (char *)a->name;
+  info->size = a->size;
+  info->policy = ad_wire_policy(a->policy);
+  info->used_bytes = st.used_bytes;
+  info->free_bytes = st.free_bytes;
+  info->live_blocks = st.live_blocks;
+  info->quota_bytes = a->quota.bytes;
+  info->quota_blocks = a->quota.blocks;
+  info->access = ad_call_access(call, a);
+  return info->access != NULL ? 0 : AR_EINTERNAL;
 }
 
 /* The name of a request kind, from the schema. */
@@ -59,6 +156,7 @@ void ad_dispatch(ad_call_t *call, const Arenad__Request *req) {
   int rc;
 
   resp->id = req->id;
+  call->kind = kind_name(kind);
   switch (req->body_case) {
   case ARENAD__REQUEST__BODY_HELLO:
     rc = ad_do_hello(call, req->hello);
@@ -88,15 +186,23 @@ void ad_dispatch(ad_call_t *call, const Arenad__Request *req) {
     rc = ad_do_stats(call, req->stats);
     break;
   case ARENAD__REQUEST__BODY_RETAIN:
+    rc = ad_do_retain(call, req->retain);
+    break;
   case ARENAD__REQUEST__BODY_RELEASE:
+    rc = ad_do_release(call, req->release);
+    break;
   case ARENAD__REQUEST__BODY_TRANSFER:
+    rc = ad_do_transfer(call, req->transfer);
+    break;
   case ARENAD__REQUEST__BODY_CREATE_ARENA:
+    rc = ad_do_create_arena(call, req->create_arena);
+    break;
   case ARENAD__REQUEST__BODY_DESTROY_ARENA:
-    rc = ad_fail(call, AR_EINVAL, "%s is not supported by arenad %s",
-                 kind_name(kind), AR_VERSION);
+    rc = ad_do_destroy_arena(call, req->destroy_arena);
     break;
   default:
     kind = AD_KIND_UNKNOWN;
+    call->kind = "unknown";
     rc = ad_fail(call, AR_EINVAL,
                  "the request has no body, or a kind arenad %s does not know",
                  AR_VERSION);

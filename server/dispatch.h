@@ -4,8 +4,9 @@
  * and enforces the envelope's rules (the reply's body is the request's
  * kind; on an error it is cleared, but for hello, free and check, whose
  * replies say more). Each handler is one small function in a
- * dispatch_*.c file by family: it checks its arguments, asks an arena or
- * the daemon, and fills its reply in scratch memory. Handlers do no
+ * dispatch_*.c file by family: it checks its arguments and the caller's
+ * access (access.h, through ad_call_open), asks an arena or the daemon,
+ * and fills its reply in scratch memory. Handlers do no
  * arithmetic on arenas (the engine's job) and no I/O (the connection's).
  *
  * A handler returns 0 or an AR_E* code; the wire status is the code
@@ -54,6 +55,7 @@ typedef struct ad_call_s {
   int pass_fd;             /* -1, or a descriptor to send with the reply */
   bool close_after;        /* close the connection after this reply */
   const char *close_reason; /* static, when close_after */
+  const char *kind;        /* static: the request kind's name ("alloc") */
 } ad_call_t;
 
 /* Answers req into call->resp (id, status, message, body). */
@@ -64,9 +66,61 @@ void ad_dispatch(ad_call_t *call, const Arenad__Request *req);
 int ad_fail(ad_call_t *call, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* The arena named `name`; NULL after setting STATUS_NOT_FOUND's message
- * (the caller returns AR_ENOENT). */
-ad_arena_t *ad_call_arena(ad_call_t *call, const char *name);
+/*
+ * The arena named `name` for a request that needs `need` (AD_MAY_READ,
+ * AD_MAY_WRITE, both, or 0 for none) of the caller: returns 0 and stores
+ * it in *out; or, with the reply's message set, AR_ENOENT when there is no
+ * such arena or the connection's knowledge of the name is stale (the
+ * arena it had attached was destroyed: ad_conn_stale), or AR_EPERM when
+ * the caller may not (counted and logged as ad_call_deny does).
+ */
+int ad_call_open(ad_call_t *call, const char *name, unsigned need,
+                 ad_arena_t **out);
+
+/* Sets STATUS_NOT_FOUND's message for a missing arena and returns
+ * AR_ENOENT. */
+int ad_call_no_arena(ad_call_t *call, const char *name);
+
+/* Whether the caller may do what `need` asks on a: 0, or AR_EPERM after
+ * ad_call_deny (the message names the access needed and the arena's). */
+int ad_call_may(ad_call_t *call, ad_arena_t *a, unsigned need);
+
+/* Counts a refusal for want of permission (in a, when not NULL, and the
+ * daemon's stats) and logs it (audit.h; `arena` names the arena, `reason`
+ * is the log's token), without touching the reply. */
+void ad_call_count_denied(ad_call_t *call, ad_arena_t *a, const char *arena,
+                          const char *reason);
+
+/* ad_call_count_denied, then the reply's message (printf-style); returns
+ * AR_EPERM. */
+int ad_call_deny(ad_call_t *call, ad_arena_t *a, const char *arena,
+                 const char *reason, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* A quota refusal: counted in a and the daemon's stats, logged (`target`:
+ * a transfer's receiver, else NULL; `detached`: the detached blocks'
+ * quota), the message "arena 'NAME': <detail>" set. Returns AR_ELIMIT. */
+int ad_call_over_quota(ad_call_t *call, ad_arena_t *a,
+                       const ad_conn_t *target, bool detached,
+                       const char *detail);
+
+/* The message of a block request (free, retain, release, transfer) that
+ * failed with rc on the block at `offset` of a; returns rc. */
+int ad_call_block_failed(ad_call_t *call, const ad_arena_t *a, int rc,
+                    uint64_t offset);
+
+/* The Access of a, in scratch memory; NULL when memory runs out. */
+Arenad__Access *ad_call_access(ad_call_t *call, const ad_arena_t *a);
+
+/* Initialises and fills the ArenaInfo of a (list, create_arena), in
+ * scratch memory. Returns 0, or AR_EINTERNAL when memory runs out. */
+int ad_call_arena_info(ad_call_t *call, const ad_arena_t *a,
+                       Arenad__ArenaInfo *info);
+
+/* The wire Policy of a policy (the proto's rule: ar_policy_t + 1). */
+static inline Arenad__Policy ad_wire_policy(ar_policy_t p) {
+  return (Arenad__Policy)(p + 1);
+}
 
 /* A printable copy of a peer's string for messages and logs: printable
  * ASCII only, at most `max` bytes, in scratch memory (never NULL: "" when
@@ -90,5 +144,12 @@ int ad_do_inspect(ad_call_t *call, const Arenad__InspectRequest *m);
 int ad_do_check(ad_call_t *call, const Arenad__CheckRequest *m);
 int ad_do_alloc(ad_call_t *call, const Arenad__AllocRequest *m);
 int ad_do_free(ad_call_t *call, const Arenad__FreeRequest *m);
+int ad_do_retain(ad_call_t *call, const Arenad__RetainRequest *m);
+int ad_do_release(ad_call_t *call, const Arenad__ReleaseRequest *m);
+int ad_do_transfer(ad_call_t *call, const Arenad__TransferRequest *m);
+int ad_do_create_arena(ad_call_t *call,
+                       const Arenad__CreateArenaRequest *m);
+int ad_do_destroy_arena(ad_call_t *call,
+                        const Arenad__DestroyArenaRequest *m);
 
 #endif /* AD_DISPATCH_H */

@@ -1,19 +1,15 @@
 /*
- * dispatch_arena.c: the requests that read arenas: list, attach (the
- * segment's descriptor travels with the reply), inspect (the summary and
- * one page of extents, with each block's holders) and check (the engine's
- * integrity check plus the daemon's own).
+ * dispatch_arena.c: the requests that read arenas: list (open to every
+ * connection, like a directory listing), attach (the segment's descriptor
+ * travels with the reply: a read-only one for a read-only attach), inspect
+ * (the summary and one page of extents, with each block's holders) and
+ * check (the engine's integrity check plus the daemon's own); all but list
+ * need read access.
  */
 #include <string.h>
 
-#include "ar/protocol.h"
 #include "dispatch.h"
 #include "log.h"
-
-/* The wire Policy of a policy (the proto's rule: ar_policy_t + 1). */
-static Arenad__Policy wire_policy(ar_policy_t p) {
-  return (Arenad__Policy)(p + 1);
-}
 
 int ad_do_list(ad_call_t *call, const Arenad__ListRequest *m) {
   (void)m;
@@ -29,18 +25,9 @@ int ad_do_list(ad_call_t *call, const Arenad__ListRequest *m) {
 
   for (size_t i = 0; i < d->narenas; i++) {
     const ad_arena_t *a = d->arenas[i];
-    ar_engine_stats_t st;
-    ar_engine_stats(a->engine, &st);
-    Arenad__ArenaInfo *info = &infos[i];
-    arenad__arena_info__init(info);
-    info->name = (char *)a->name;
-    info->size = a->size;
-    info->policy = wire_policy(a->policy);
-    info->used_bytes = st.used_bytes;
-    info->free_bytes = st.free_bytes;
-    info->live_blocks = st.live_blocks;
-    /* access stays unset and the quotas 0: none is enforced yet. */
-    rep->arenas[i] = info;
+    if (ad_call_arena_info(call, a, &infos[i]) < 0)
+      return AR_EINTERNAL;
+    rep->arenas[i] = &infos[i];
   }
   rep->n_arenas = d->narenas;
   call->resp->body_case = ARENAD__RESPONSE__BODY_LIST;
@@ -49,28 +36,26 @@ int ad_do_list(ad_call_t *call, const Arenad__ListRequest *m) {
 }
 
 int ad_do_attach(ad_call_t *call, const Arenad__AttachRequest *m) {
-  ad_arena_t *a = ad_call_arena(call, m->arena);
+  /* No stale check: attaching is how a connection learns the arena that
+   * has the name now. */
+  ad_arena_t *a = ad_daemon_arena(call->d, m->arena);
   if (a == NULL)
-    return AR_ENOENT;
-  /* A descriptor that refuses writable mappings comes with access control
-   * (issue 5); until then a read-only request is refused, never answered
-   * with a writable descriptor. */
-  if (m->read_only)
-    return ad_fail(call, AR_EINVAL,
-                   "read-only attach is not supported by arenad %s yet",
-                   AR_VERSION);
-  if (ad_conn_attach(call->c, a) < 0)
-    return AR_EINTERNAL;
+    return ad_call_no_arena(call, m->arena);
+  int rc = ad_call_may(call, a,
+                       m->read_only ? AD_MAY_READ : AD_MAY_READ | AD_MAY_WRITE);
+  if (rc < 0)
+    return rc;
 
   Arenad__AttachReply *rep;
-  if (!AD_NEW(call, rep, arenad__attach_reply__init))
+  if (!AD_NEW(call, rep, arenad__attach_reply__init) ||
+      ad_conn_attach(call->c, a) < 0)
     return AR_EINTERNAL;
   rep->size = a->size;
-  rep->policy = wire_policy(a->policy);
-  rep->read_only = false;
+  rep->policy = ad_wire_policy(a->policy);
+  rep->read_only = m->read_only;
   call->resp->body_case = ARENAD__RESPONSE__BODY_ATTACH;
   call->resp->attach = rep;
-  call->pass_fd = a->seg.fd;
+  call->pass_fd = m->read_only ? a->seg.ro_fd : a->seg.fd;
   return 0;
 }
 
@@ -82,7 +67,7 @@ static Arenad__ArenaSummary *summary(ad_call_t *call, const ad_arena_t *a) {
   if (!AD_NEW(call, s, arenad__arena_summary__init))
     return NULL;
   ar_engine_stats(a->engine, &st);
-  s->policy = wire_policy(st.policy);
+  s->policy = ad_wire_policy(st.policy);
   s->size = st.size;
   s->used_bytes = st.used_bytes;
   s->free_bytes = st.free_bytes;
@@ -112,6 +97,8 @@ static Arenad__ArenaSummary *summary(ad_call_t *call, const ad_arena_t *a) {
     s->n_free_by_order = n;
   }
   s->name = (char *)a->name;
+  if ((s->access = ad_call_access(call, a)) == NULL)
+    return NULL;
   s->detached_blocks = a->detached_blocks;
   s->attached_connections = a->attached_connections;
   s->permission_denied = a->permission_denied;
@@ -150,6 +137,7 @@ static int extent(ad_call_t *call, const ad_arena_t *a, const ar_extent_t *x,
     hs[i].pid = h->holder->pid;
     hs[i].uid = h->holder->uid;
     hs[i].client_name = (char *)h->holder->name;
+    hs[i].references = h->refs;
     e->holders[i] = &hs[i];
   }
   e->n_holders = n;
@@ -201,9 +189,10 @@ static int collect(const ad_arena_t *a, Arenad__InspectWhat what,
 
 int ad_do_inspect(ad_call_t *call, const Arenad__InspectRequest *m) {
   ad_daemon_t *d = call->d;
-  ad_arena_t *a = ad_call_arena(call, m->arena);
-  if (a == NULL)
-    return AR_ENOENT;
+  ad_arena_t *a;
+  int rc = ad_call_open(call, m->arena, AD_MAY_READ, &a);
+  if (rc < 0)
+    return rc;
   if (m->what < ARENAD__INSPECT_WHAT__INSPECT_SUMMARY ||
       m->what > ARENAD__INSPECT_WHAT__INSPECT_DETACHED)
     return ad_fail(call, AR_EINVAL, "unknown inspect kind %d", (int)m->what);
@@ -236,7 +225,7 @@ int ad_do_inspect(ad_call_t *call, const Arenad__InspectRequest *m) {
     return AR_EINTERNAL;
   size_t count;
   uint64_t next;
-  int rc = collect(a, m->what, m->cursor, x, limit, tmp, &count, &next);
+  rc = collect(a, m->what, m->cursor, x, limit, tmp, &count, &next);
   if (rc < 0)
     return ad_fail(call, rc, "cannot walk the arena: %s", ar_strerror(rc));
 
@@ -268,9 +257,10 @@ int ad_do_inspect(ad_call_t *call, const Arenad__InspectRequest *m) {
 
 int ad_do_check(ad_call_t *call, const Arenad__CheckRequest *m) {
   ad_daemon_t *d = call->d;
-  ad_arena_t *a = ad_call_arena(call, m->arena);
-  if (a == NULL)
-    return AR_ENOENT;
+  ad_arena_t *a;
+  int rc = ad_call_open(call, m->arena, AD_MAY_READ, &a);
+  if (rc < 0)
+    return rc;
 
   Arenad__CheckReply *rep;
   if (!AD_NEW(call, rep, arenad__check_reply__init))
@@ -279,7 +269,7 @@ int ad_do_check(ad_call_t *call, const Arenad__CheckRequest *m) {
   call->resp->check = rep;
 
   ar_check_report_t r;
-  int rc = ad_arena_check(a, &r);
+  rc = ad_arena_check(a, &r);
   rep->ok = rc == 0;
   if (rc == 0)
     return 0;
@@ -292,8 +282,10 @@ int ad_do_check(ad_call_t *call, const Arenad__CheckRequest *m) {
   d->stats.corruptions_detected++;
   char buf[400];
   ad_log(AD_LOG_ERROR, "check-failed", "arena=%s invariant=%s offset=%llu "
-         "detail=%s", a->name, r.invariant, (unsigned long long)r.offset,
-         ad_log_str(buf, sizeof(buf), r.detail));
+         "detail=%s conn=%llu pid=%u uid=%u", a->name, r.invariant,
+         (unsigned long long)r.offset, ad_log_str(buf, sizeof(buf), r.detail),
+         (unsigned long long)call->c->id, call->c->holder.pid,
+         call->c->holder.uid);
   return ad_fail(call, AR_ECORRUPT, "integrity check of arena '%s' failed: "
                  "%s", a->name, r.detail);
 }

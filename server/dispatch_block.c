@@ -1,10 +1,11 @@
 /*
- * dispatch_block.c: the requests that change blocks: alloc (one or
- * several blocks of one size, all or nothing, held by the connection or
- * detached) and free (one or several offsets, each on its own). These are
- * the hot path: on success they format nothing and allocate only scratch
- * memory.
+ * dispatch_block.c: the requests that change blocks, with write access:
+ * alloc (one or several blocks of one size, all or nothing, held by the
+ * connection or detached, within the quota) and free (one or several
+ * offsets, each on its own). These are the hot path: on success they
+ * format nothing and allocate only scratch memory.
  */
+#include "audit.h"
 #include "dispatch.h"
 #include "log.h"
 
@@ -14,9 +15,10 @@ static bool valid_align(uint64_t a) {
 
 int ad_do_alloc(ad_call_t *call, const Arenad__AllocRequest *m) {
   ad_daemon_t *d = call->d;
-  ad_arena_t *a = ad_call_arena(call, m->arena);
-  if (a == NULL)
-    return AR_ENOENT;
+  ad_arena_t *a;
+  int rc = ad_call_open(call, m->arena, AD_MAY_WRITE, &a);
+  if (rc < 0)
+    return rc;
 
   uint32_t count = m->count != 0 ? m->count : 1;
   uint64_t align = m->alignment != 0 ? m->alignment : AR_ALIGN_MIN;
@@ -33,14 +35,18 @@ int ad_do_alloc(ad_call_t *call, const Arenad__AllocRequest *m) {
     return ad_fail(call, AR_EINVAL,
                    "alignment %llu is not a power of two from %d to %d",
                    (unsigned long long)align, AR_ALIGN_MIN, AR_ALIGN_MAX);
+  ad_holder_t *holder = m->detached ? NULL : &call->c->holder;
+  char why[256];
+  if (ad_arena_quota_alloc(a, holder, m->size, align, count, why,
+                           sizeof(why)) < 0)
+    return ad_call_over_quota(call, a, NULL, m->detached, why);
 
   Arenad__AllocReply *rep;
   uint64_t *offsets = ad_scratch_alloc(call->s, count * sizeof(uint64_t));
   if (offsets == NULL || !AD_NEW(call, rep, arenad__alloc_reply__init))
     return AR_EINTERNAL;
 
-  int rc = ad_arena_alloc(a, m->detached ? NULL : &call->c->holder, m->size,
-                          align, count, offsets);
+  rc = ad_arena_alloc(a, holder, m->size, align, count, offsets);
   if (rc == AR_ENOMEM)
     return ad_fail(call, rc, "arena '%s' has no room for %u block%s of %llu "
                    "bytes", a->name, count, count == 1 ? "" : "s",
@@ -56,27 +62,31 @@ int ad_do_alloc(ad_call_t *call, const Arenad__AllocRequest *m) {
   return 0;
 }
 
-/* The message for the first offset that failed. */
-static int free_failed(ad_call_t *call, const ad_arena_t *a, int rc,
-                       uint64_t offset) {
+int ad_call_block_failed(ad_call_t *call, const ad_arena_t *a, int rc,
+                    uint64_t offset) {
   unsigned long long off = (unsigned long long)offset;
   switch (rc) {
   case AR_EINVAL:
     return ad_fail(call, rc, "offset %llu is not a live block of arena '%s'",
                    off, a->name);
   case AR_EPERM:
-    return ad_fail(call, rc, "the block at %llu belongs to another "
-                   "connection", off);
+    return ad_fail(call, rc, "this connection holds no reference to the "
+                   "block at %llu (other connections do)", off);
+  case AR_ELIMIT:
+    return ad_fail(call, rc, "the block at %llu has %u references, the most "
+                   "it can have", off, (unsigned)UINT32_MAX);
   default:
-    return ad_fail(call, rc, "cannot free %llu: %s", off, ar_strerror(rc));
+    return ad_fail(call, rc, "cannot %s %llu: %s", call->kind, off,
+                   ar_strerror(rc));
   }
 }
 
 int ad_do_free(ad_call_t *call, const Arenad__FreeRequest *m) {
   ad_daemon_t *d = call->d;
-  ad_arena_t *a = ad_call_arena(call, m->arena);
-  if (a == NULL)
-    return AR_ENOENT;
+  ad_arena_t *a;
+  int rc = ad_call_open(call, m->arena, AD_MAY_WRITE, &a);
+  if (rc < 0)
+    return rc;
   if (m->n_offsets > d->cfg->max_blocks_per_request) {
     d->stats.blocks_per_request_refused++;
     return ad_fail(call, AR_ELIMIT,
@@ -93,32 +103,23 @@ int ad_do_free(ad_call_t *call, const Arenad__FreeRequest *m) {
   call->resp->body_case = ARENAD__RESPONSE__BODY_FREE;
   call->resp->free = rep;
 
-  ad_freed_t freed = {0, 0, 0};
+  ad_freed_t freed = {0};
   int first = 0;
   for (size_t i = 0; i < m->n_offsets; i++) {
-    int rc = ad_arena_free(a, &call->c->holder, m->offsets[i], &freed);
+    rc = ad_arena_free(a, &call->c->holder, m->offsets[i], &freed);
     statuses[i] = ad_wire_status(rc);
     if (rc == 0) {
       rep->freed++;
       continue;
     }
     if (rc == AR_EPERM)
-      d->stats.permission_denied++;
+      ad_call_count_denied(call, a, a->name, "not-a-holder");
     if (first == 0)
-      first = free_failed(call, a, rc, m->offsets[i]);
+      first = ad_call_block_failed(call, a, rc, m->offsets[i]);
   }
   rep->reclaimed = (uint32_t)freed.blocks;
   d->stats.blocks_freed += freed.blocks;
-  if (freed.corruptions > 0) {
-    ar_engine_stats_t st;
-    ar_engine_stats(a->engine, &st);
-    d->stats.corruptions_detected += freed.corruptions;
-    ad_log(AD_LOG_WARN, "corrupt-header",
-           "arena=%s conn=%llu blocks=%llu offset=%llu", a->name,
-           (unsigned long long)call->c->id,
-           (unsigned long long)freed.corruptions,
-           (unsigned long long)st.last_corrupt);
-  }
+  ad_audit_corrupt(d, call->c, &freed);
   if (first != 0) {
     rep->statuses = statuses;
     rep->n_statuses = m->n_offsets;

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/socket.h>
@@ -66,6 +67,27 @@ static void refuse(ad_daemon_t *d, int fd, const struct ucred *cr) {
   close(fd);
 }
 
+/* The peer's supplementary groups (SO_PEERGROUPS), kept in c. Returns 0,
+ * or AR_EINTERNAL when they cannot be read or kept: a connection whose
+ * groups are unknown could be refused what its groups allow, so it is
+ * refused instead. */
+static int peer_groups(ad_conn_t *c, int fd) {
+  uint32_t small[64];
+  socklen_t len = sizeof(small);
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, small, &len) == 0)
+    return ad_conn_set_groups(c, small, len / sizeof(uint32_t));
+  if (errno != ERANGE)
+    return AR_EINTERNAL;
+  /* More than 64: len says how many bytes they take. */
+  uint32_t *big = malloc(len);
+  int rc = AR_EINTERNAL;
+  if (big != NULL &&
+      getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, big, &len) == 0)
+    rc = ad_conn_set_groups(c, big, len / sizeof(uint32_t));
+  free(big);
+  return rc;
+}
+
 static void accept_one(ad_daemon_t *d, int fd) {
   struct ucred cr;
   socklen_t len = sizeof(cr);
@@ -90,7 +112,17 @@ static void accept_one(ad_daemon_t *d, int fd) {
   ad_log(AD_LOG_INFO, "accept", "conn=%llu pid=%d uid=%u gid=%u",
          (unsigned long long)c->id, (int)cr.pid, (unsigned)cr.uid,
          (unsigned)cr.gid);
-  int rc = ad_conn_start(c);
+  int rc = peer_groups(c, fd);
+  if (rc < 0) {
+    ad_log(AD_LOG_ERROR, "accept-failed",
+           "conn=%llu error=\"SO_PEERGROUPS: %s\"",
+           (unsigned long long)c->id, strerror(errno));
+    d->stats.connections_accept_failed++;
+    ad_conn_close(c, "error");
+    ad_conn_free(c);
+    return;
+  }
+  rc = ad_conn_start(c);
   if (rc < 0) {
     ad_log(AD_LOG_ERROR, "accept-failed", "conn=%llu error=\"%s\"",
            (unsigned long long)c->id, uv_strerror(rc));

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ar/error.h"
@@ -43,6 +44,7 @@ int ad_segment_create(ad_segment_t *s, const char *name, uint64_t size,
   const char *step;
 
   s->fd = -1;
+  s->ro_fd = -1;
   s->base = NULL;
   s->size = size;
 
@@ -61,6 +63,10 @@ int ad_segment_create(ad_segment_t *s, const char *name, uint64_t size,
   if (s->fd < 0 && errno == EINVAL) /* a kernel before 6.3 */
     s->fd = memfd_create(memfd_name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (s->fd < 0)
+    goto fail;
+  /* Before any descriptor leaves: no one else may reopen it (segment.h). */
+  step = "fchmod";
+  if (fchmod(s->fd, 0600) < 0)
     goto fail;
   step = "ftruncate";
   if (ftruncate(s->fd, (off_t)size) < 0)
@@ -97,6 +103,14 @@ int ad_segment_create(ad_segment_t *s, const char *name, uint64_t size,
   }
   /* Client data has no business in the daemon's core dumps. */
   (void)madvise(s->base, size, MADV_DONTDUMP);
+
+  /* A new open file description, read-only, of the same memory. */
+  char path[64];
+  snprintf(path, sizeof(path), "/proc/self/fd/%d", s->fd);
+  step = "opening /proc/self/fd/N read-only";
+  s->ro_fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (s->ro_fd < 0)
+    goto fail;
   return 0;
 
 fail:
@@ -112,6 +126,8 @@ void ad_segment_destroy(ad_segment_t *s) {
     munmap(s->base, s->size);
   if (s->fd >= 0)
     close(s->fd);
+  if (s->ro_fd >= 0)
+    close(s->ro_fd);
   s->base = NULL;
-  s->fd = -1;
+  s->fd = s->ro_fd = -1;
 }

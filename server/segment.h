@@ -5,6 +5,15 @@
  * grow nor be sealed further by a client that receives it, and mapped
  * MAP_SHARED read-write in the daemon for the engine's block headers.
  *
+ * Read-only attaches get a second descriptor of the same memory, opened
+ * O_RDONLY through /proc/self/fd: a writable shared mapping of it fails
+ * with EACCES, and so does mprotect to PROT_WRITE of a mapping made from
+ * it. The memfd's own mode is set to 0600 first, so that a client of
+ * another uid cannot open /proc/self/fd/N of its read-only descriptor
+ * again for writing. (A client running as the daemon's uid, or as root,
+ * can: it could read the daemon's memory anyway. Read-only is then a
+ * guard against mistakes, not against that client.)
+ *
  * The daemon never trusts the segment's bytes: any client that attached
  * may write them at any time. Only the engine reads them, to report
  * overwritten headers.
@@ -17,13 +26,15 @@
 
 typedef struct ad_segment_s {
   int fd;         /* the memfd, close-on-exec; -1 when none */
+  int ro_fd;      /* the same file opened read-only; -1 when none */
   void *base;     /* the daemon's mapping of `size` bytes, or NULL */
   uint64_t size;  /* bytes */
 } ad_segment_t;
 
 /*
  * Creates, reserves, seals and maps a segment of `size` bytes (a multiple
- * of the page size) named "arenad:NAME" (as /proc/PID/fd shows it). The
+ * of the page size) named "arenad:NAME" (as /proc/PID/fd shows it), and
+ * opens its read-only descriptor. The
  * memory check (memcheck.h) comes first: a size that does not fit in the
  * memory available is refused before anything is created or reserved.
  * Returns 0; AR_ENOMEM when the size does not fit, or when fallocate says

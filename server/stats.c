@@ -70,8 +70,13 @@ Arenad__StatsReply *ad_stats_reply(const ad_daemon_t *d, ad_scratch_t *s) {
   r->reclaimed_blocks = st->reclaimed_blocks;
   r->reclaimed_bytes = st->reclaimed_bytes;
 
+  r->retains = st->retains;
+  r->releases = st->releases;
+  r->transfers = st->transfers;
   r->permission_denied = st->permission_denied;
   r->quota_refused = st->quota_refused;
+  r->arenas_created = st->arenas_created;
+  r->arenas_destroyed = st->arenas_destroyed;
   r->corruptions_detected = st->corruptions_detected;
   return r;
 }

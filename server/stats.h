@@ -54,8 +54,13 @@ typedef struct ad_stats_s {
   uint64_t reclaimed_blocks;
   uint64_t reclaimed_bytes;
 
+  uint64_t retains;
+  uint64_t releases;
+  uint64_t transfers;
   uint64_t permission_denied;
   uint64_t quota_refused;
+  uint64_t arenas_created;
+  uint64_t arenas_destroyed;
   uint64_t corruptions_detected;
 } ad_stats_t;
 

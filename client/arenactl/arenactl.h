@@ -41,6 +41,8 @@ int ar__cmd_ping(int argc, char **argv);    /* cmd_daemon.c */
 int ar__cmd_stats(int argc, char **argv);   /* cmd_daemon.c */
 int ar__cmd_alloc(int argc, char **argv);   /* cmd_block.c */
 int ar__cmd_free(int argc, char **argv);    /* cmd_block.c */
+int ar__cmd_create(int argc, char **argv);  /* cmd_admin.c */
+int ar__cmd_destroy(int argc, char **argv); /* cmd_admin.c */
 int ar__cmd_bench(int argc, char **argv);   /* cmd_bench.c */
 /* `replay --via-daemon`, called by ar__cmd_replay (cmd_replay_daemon.c) */
 int ar__cmd_replay_daemon(int argc, char **argv);

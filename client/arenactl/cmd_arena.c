@@ -151,6 +151,8 @@ static void print_extent(const arenad_extent_t *e) {
            (unsigned long long)h->connection_id, (unsigned)h->pid,
            (unsigned)h->uid, h->client_name[0] != '\0' ? " " : "",
            h->client_name);
+    if (h->references > 1)
+      printf(" x%u", (unsigned)h->references);
   }
   printf("\n");
 }
@@ -164,10 +166,11 @@ static json_t *extent_json(const arenad_extent_t *e) {
   for (size_t i = 0; holders != NULL && i < e->n_holders; i++) {
     const arenad_holder_t *h = &e->holders[i];
     json_array_append_new(
-        holders, json_pack("{s:o, s:i, s:i, s:s}", "connection_id",
+        holders, json_pack("{s:o, s:i, s:i, s:s, s:i}", "connection_id",
                            ar__ctl_json_u64(h->connection_id), "pid",
                            (int)h->pid, "uid", (int)h->uid, "client_name",
-                           h->client_name));
+                           h->client_name, "references",
+                           (int)h->references));
   }
   json_object_set_new(o, "payload", ar__ctl_json_u64(e->payload));
   json_object_set_new(o, "n", ar__ctl_json_u64(e->n));
@@ -182,37 +185,8 @@ static json_t *extent_json(const arenad_extent_t *e) {
 static void list_usage(FILE *out) {
   fprintf(out, "usage: arenactl [--socket PATH] list [--json]\n"
                "\n"
-               "Lists the daemon's arenas: name, size, policy, use and\n"
-               "access.\n");
-}
-
-static int parse_flags(int argc, char **argv, const struct option *longopts,
-                       void (*usage)(FILE *), int *flags, int nargs_min,
-                       int nargs_max) {
-  optind = 1;
-  opterr = 0;
-  int c;
-  while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
-    if (c == 'h') {
-      usage(stdout);
-      return -1;
-    }
-    if (c == '?' || c == ':') {
-      fprintf(stderr, "arenactl %s: unknown option '%s'\n", argv[0],
-              argv[optind - 1]);
-      usage(stderr);
-      return ARENACTL_USAGE;
-    }
-    *flags |= c;
-  }
-  int nargs = argc - optind;
-  if (nargs < nargs_min || nargs > nargs_max) {
-    fprintf(stderr, "arenactl %s: %s\n", argv[0],
-            nargs < nargs_min ? "no ARENA given" : "too many arguments");
-    usage(stderr);
-    return ARENACTL_USAGE;
-  }
-  return ARENACTL_OK;
+               "Lists the daemon's arenas: name, size, policy, use, access\n"
+               "and per-connection quotas.\n");
 }
 
 enum { OPT_JSON = 1, OPT_FREE_LIST = 2, OPT_BLOCKS = 4, OPT_DETACHED = 8 };
@@ -224,7 +198,7 @@ int ar__cmd_list(int argc, char **argv) {
       {NULL, 0, NULL, 0},
   };
   int flags = 0;
-  int rc = parse_flags(argc, argv, longopts, list_usage, &flags, 0, 0);
+  int rc = ar__ctl_parse_flags(argc, argv, longopts, list_usage, &flags, 0, 0);
   if (rc != ARENACTL_OK)
     return rc < 0 ? ARENACTL_OK : rc;
 
@@ -244,17 +218,7 @@ int ar__cmd_list(int argc, char **argv) {
   if (flags & OPT_JSON) {
     json_t *arr = json_array();
     for (size_t i = 0; arr != NULL && i < n; i++) {
-      json_t *o = json_pack(
-          "{s:s, s:o, s:s, s:o, s:o, s:o, s:{s:i, s:i, s:i}, s:o, s:o}",
-          "name", a[i].name, "size", ar__ctl_json_u64(a[i].size), "policy",
-          arenad_policy_name(a[i].policy), "used_bytes",
-          ar__ctl_json_u64(a[i].used_bytes), "free_bytes",
-          ar__ctl_json_u64(a[i].free_bytes), "live_blocks",
-          ar__ctl_json_u64(a[i].live_blocks), "access", "mode",
-          (int)a[i].access.mode, "owner_uid", (int)a[i].access.owner_uid,
-          "group_gid", (int)a[i].access.group_gid, "quota_bytes",
-          ar__ctl_json_u64(a[i].quota_bytes), "quota_blocks",
-          ar__ctl_json_u64(a[i].quota_blocks));
+      json_t *o = ar__ctl_arena_json(&a[i]);
       if (o == NULL || json_array_append_new(arr, o) < 0) {
         json_decref(arr);
         arr = NULL;
@@ -268,17 +232,25 @@ int ar__cmd_list(int argc, char **argv) {
   for (size_t i = 0; i < n; i++)
     if ((int)strlen(a[i].name) > width)
       width = (int)strlen(a[i].name);
-  printf("%-*s  %10s  %-6s  %10s  %10s  %8s  %-5s %6s %6s\n", width, "NAME",
-         "SIZE", "POLICY", "USED", "FREE", "BLOCKS", "MODE", "UID", "GID");
+  printf("%-*s  %10s  %-6s  %10s  %10s  %8s  %-5s %6s %6s  %s\n", width,
+         "NAME", "SIZE", "POLICY", "USED", "FREE", "BLOCKS", "MODE", "UID",
+         "GID", "QUOTA");
   for (size_t i = 0; i < n; i++) {
-    char sz[32], used[32], fr[32];
-    printf("%-*s  %10s  %-6s  %10s  %10s  %8llu  %04o  %6u %6u\n", width,
+    /* QUOTA: bytes/blocks per connection, "-" where there is none. */
+    char sz[32], used[32], fr[32], qb[32] = "-", qn[32] = "-", quota[80];
+    if (a[i].quota_bytes != 0)
+      ar__ctl_bytes(qb, sizeof qb, a[i].quota_bytes);
+    if (a[i].quota_blocks != 0)
+      snprintf(qn, sizeof qn, "%llu", (unsigned long long)a[i].quota_blocks);
+    snprintf(quota, sizeof quota, "%s/%s", qb, qn);
+    printf("%-*s  %10s  %-6s  %10s  %10s  %8llu  %04o  %6u %6u  %s\n", width,
            a[i].name, ar__ctl_bytes(sz, sizeof sz, a[i].size),
            arenad_policy_name(a[i].policy),
            ar__ctl_bytes(used, sizeof used, a[i].used_bytes),
            ar__ctl_bytes(fr, sizeof fr, a[i].free_bytes),
            (unsigned long long)a[i].live_blocks, (unsigned)a[i].access.mode,
-           (unsigned)a[i].access.owner_uid, (unsigned)a[i].access.group_gid);
+           (unsigned)a[i].access.owner_uid, (unsigned)a[i].access.group_gid,
+           quota);
   }
   arenad_list_destroy(a);
   return fflush(stdout) == 0 ? ARENACTL_OK : ARENACTL_FAIL;
@@ -339,7 +311,7 @@ int ar__cmd_inspect(int argc, char **argv) {
       {NULL, 0, NULL, 0},
   };
   int flags = 0;
-  int rc = parse_flags(argc, argv, longopts, inspect_usage, &flags, 1, 1);
+  int rc = ar__ctl_parse_flags(argc, argv, longopts, inspect_usage, &flags, 1, 1);
   if (rc != ARENACTL_OK)
     return rc < 0 ? ARENACTL_OK : rc;
   const char *arena = argv[optind];
@@ -416,7 +388,7 @@ int ar__cmd_check(int argc, char **argv) {
       {NULL, 0, NULL, 0},
   };
   int flags = 0;
-  int rc = parse_flags(argc, argv, longopts, check_usage, &flags, 1, 1);
+  int rc = ar__ctl_parse_flags(argc, argv, longopts, check_usage, &flags, 1, 1);
   if (rc != ARENACTL_OK)
     return rc < 0 ? ARENACTL_OK : rc;
   const char *arena = argv[optind];

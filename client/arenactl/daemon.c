@@ -7,6 +7,7 @@
 #include "daemon.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -131,4 +132,47 @@ int ar__ctl_json_set_path(json_t *obj, const char *name, json_t *value) {
     name = dot + 1;
   }
   return json_object_set_new(obj, name, value);
+}
+
+json_t *ar__ctl_arena_json(const arenad_arena_t *a) {
+  return json_pack(
+      "{s:s, s:o, s:s, s:o, s:o, s:o, s:{s:i, s:i, s:i}, s:o, s:o}", "name",
+      a->name, "size", ar__ctl_json_u64(a->size), "policy",
+      arenad_policy_name(a->policy), "used_bytes",
+      ar__ctl_json_u64(a->used_bytes), "free_bytes",
+      ar__ctl_json_u64(a->free_bytes), "live_blocks",
+      ar__ctl_json_u64(a->live_blocks), "access", "mode", (int)a->access.mode,
+      "owner_uid", (int)a->access.owner_uid, "group_gid",
+      (int)a->access.group_gid, "quota_bytes",
+      ar__ctl_json_u64(a->quota_bytes), "quota_blocks",
+      ar__ctl_json_u64(a->quota_blocks));
+}
+
+int ar__ctl_parse_flags(int argc, char **argv, const struct option *longopts,
+                       void (*usage)(FILE *), int *flags, int nargs_min,
+                       int nargs_max) {
+  optind = 1;
+  opterr = 0;
+  int c;
+  while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+    if (c == 'h') {
+      usage(stdout);
+      return -1;
+    }
+    if (c == '?' || c == ':') {
+      fprintf(stderr, "arenactl %s: unknown option '%s'\n", argv[0],
+              argv[optind - 1]);
+      usage(stderr);
+      return ARENACTL_USAGE;
+    }
+    *flags |= c;
+  }
+  int nargs = argc - optind;
+  if (nargs < nargs_min || nargs > nargs_max) {
+    fprintf(stderr, "arenactl %s: %s\n", argv[0],
+            nargs < nargs_min ? "no ARENA given" : "too many arguments");
+    usage(stderr);
+    return ARENACTL_USAGE;
+  }
+  return ARENACTL_OK;
 }

@@ -26,6 +26,16 @@ arenad_t *ar__ctl_connect(const char *cmd, arenad_hello_t *hello);
  * on standard error and returns ARENACTL_FAIL. */
 int ar__ctl_fail(const char *cmd, arenad_t *h, int rc, const char *what);
 
+/* Parses a command's options, each a flag whose `val` is a bit ORed into
+ * *flags ('h' is --help: prints usage to standard output), and checks that
+ * nargs_min to nargs_max arguments follow. Returns ARENACTL_OK, -1 after
+ * --help, or ARENACTL_USAGE (after printing why). Leaves optind at the
+ * first argument. */
+struct option;
+int ar__ctl_parse_flags(int argc, char **argv, const struct option *longopts,
+                        void (*usage)(FILE *), int *flags, int nargs_min,
+                        int nargs_max);
+
 /* Parses an unsigned decimal or 0x-hex number (an offset, a count).
  * Returns 0, or AR_EINVAL. */
 int ar__ctl_parse_u64(const char *s, uint64_t *out);
@@ -41,6 +51,10 @@ int ar__ctl_print_json(const char *cmd, json_t *root);
 /* A JSON integer of a uint64 (jansson's integers are signed: values past
  * INT64_MAX, which no counter reaches, become reals). */
 json_t *ar__ctl_json_u64(uint64_t v);
+
+/* One arena (arenad_list's, arenad_create_arena's) as a JSON object:
+ * name, size, policy, use, access and quotas. NULL without memory. */
+json_t *ar__ctl_arena_json(const arenad_arena_t *a);
 
 /* Sets obj[name] = value, creating the nested objects of a dotted name
  * ("requests.alloc" sets obj.requests.alloc). Steals value. Returns 0 or

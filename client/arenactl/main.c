@@ -21,6 +21,10 @@ static const ar__cmd_t commands[] = {
     {"alloc", "allocate detached blocks in an arena", ar__cmd_alloc},
     {"free", "free blocks by offset", ar__cmd_free},
     {"stats", "print the daemon's counters", ar__cmd_stats},
+    {"create", "create an arena in the running daemon (admins)",
+     ar__cmd_create},
+    {"destroy", "destroy an arena in the running daemon (admins)",
+     ar__cmd_destroy},
     {"bench", "benchmark the daemon against a bare socket echo",
      ar__cmd_bench},
 };

@@ -20,8 +20,9 @@
  * exits 0; if it dies instead, the daemon reclaims them when the socket closes.
  * With --detach the blocks outlive the connection and `write` exits at once.
  *
- * `read` attaches the arena (the daemon passes the segment's descriptor
- * over the socket; the library maps it), and checks every byte of each block
+ * `read` attaches the arena read-only (the daemon passes a read-only
+ * descriptor of the segment over the socket; the library maps it), and
+ * checks every byte of each block
  * against the pattern; --free then frees the (detached) blocks. It exits 0
  * when every byte matched, 1 otherwise, 2 for a bad command line.
  *
@@ -411,10 +412,11 @@ static int cmd_read(int argc, char **argv) {
   for (int i = 0; i < n; i++) {
     const block_t *b = &blocks[i];
     arenad_map_t map;
-    /* Writable, although only read: arenad 0.1.0 refuses
-     * ARENAD_ATTACH_READ_ONLY. A second block in the same arena gets the
-     * same mapping back without asking the daemon. */
-    int rc = arenad_attach(h, b->arena, 0, &map);
+    /* Read-only: a reader needs only read access to the arena, and
+     * cannot scribble on the writer's blocks by mistake (--free needs
+     * write access, but no writable mapping). A second block in the same
+     * arena gets the same mapping back without asking the daemon. */
+    int rc = arenad_attach(h, b->arena, ARENAD_ATTACH_READ_ONLY, &map);
     if (rc < 0) {
       fprintf(stderr, "arenad-example read: attach %s: %s\n", b->arena,
               arenad_error(h));

@@ -49,9 +49,10 @@
  *     arenad_ptr return): owned by the handle, valid until arenad_detach of
  *     that arena or arenad_close; the segment's descriptor too, which the
  *     caller never sees;
- *   - arrays from arenad_list, arenad_inspect and arenad_stats: one heap
- *     block each, with all its strings inside, owned by the caller and
- *     freed with arenad_list_destroy, arenad_page_destroy and
+ *   - arrays from arenad_list, arenad_inspect, arenad_stats and
+ *     arenad_create_arena: one heap block each, with all its strings
+ *     inside, owned by the caller and freed with arenad_list_destroy (also
+ *     for arenad_create_arena's), arenad_page_destroy and
  *     arenad_stats_destroy;
  *   - arenad_error's string and arenad_result_t.offsets: owned by the
  *     handle, valid until the next call on it;
@@ -235,7 +236,11 @@ typedef struct arenad_map_s {
  * attached returns its mapping again, without asking the daemon; asking
  * for a writable mapping of one attached read-only gets AR_EINVAL (detach
  * first). Not allowed while pipelined requests are in flight (AR_EINVAL).
- * Returns 0 or a code: AR_ENOENT, AR_EPERM from the daemon; AR_EPROTO for
+ * A read-only attach needs read access to the arena, and the descriptor
+ * the daemon passes then refuses writable mappings; a writable one needs
+ * read and write access. Returns 0 or a code: AR_ENOENT (also for an arena
+ * destroyed since this handle attached it, see arenad_destroy_arena),
+ * AR_EPERM from the daemon; AR_EPROTO for
  * a reply with no descriptor, more than one, or one smaller than the
  * size announced (all are closed); AR_EIO when mmap fails.
  */
@@ -263,8 +268,10 @@ ARENAD_EXTERN void *arenad_ptr(const arenad_t *h, const char *name,
  * payload's offset in *offset and, in *ptr (may be NULL), base + offset
  * when the arena is attached, else NULL. The block belongs to this
  * connection (freed when it closes) unless `flags` has
- * ARENAD_ALLOC_DETACHED. Returns 0 or a code: AR_ENOMEM when the arena has
- * no room, AR_EINVAL, AR_ENOENT, AR_EPERM, AR_ELIMIT (a quota).
+ * ARENAD_ALLOC_DETACHED. Needs write access to the arena. Returns 0 or a
+ * code: AR_ENOMEM when the arena has no room, AR_EINVAL, AR_ENOENT,
+ * AR_EPERM, AR_ELIMIT (over a quota: the daemon's message gives the quota
+ * and the use).
  */
 ARENAD_EXTERN int arenad_alloc(arenad_t *h, const char *name, uint64_t size,
                                uint64_t align, unsigned flags,
@@ -278,9 +285,12 @@ ARENAD_EXTERN int arenad_alloc_n(arenad_t *h, const char *name, uint64_t size,
                                  uint64_t align, uint32_t count,
                                  unsigned flags, uint64_t *offsets);
 
-/* Drops this connection's reference to the block at payload `offset` (a
- * detached block is freed outright). Returns 0 or a code: AR_EINVAL for an
- * offset that is not a live block's, AR_EPERM for another connection's. */
+/* Drops one of this connection's references to the block at payload
+ * `offset` (see "Sharing blocks"); for a detached block it holds none of,
+ * the detached reference. The block is freed with its last reference.
+ * Needs write access to the arena. Returns 0 or a code: AR_EINVAL for an
+ * offset that is not a live block's, AR_EPERM for a block only other
+ * connections hold, or without write access. */
 ARENAD_EXTERN int arenad_free(arenad_t *h, const char *name, uint64_t offset);
 
 /*
@@ -293,6 +303,110 @@ ARENAD_EXTERN int arenad_free(arenad_t *h, const char *name, uint64_t offset);
 ARENAD_EXTERN int arenad_free_n(arenad_t *h, const char *name,
                                 const uint64_t *offsets, size_t n,
                                 int *statuses);
+
+/* ---- Sharing blocks --------------------------------------------------- */
+
+/*
+ * References. A block lives while it has a reference: the one its
+ * allocating connection holds (or, for a detached block, the one that
+ * belongs to no connection), and those other connections take with
+ * arenad_retain or receive with arenad_transfer. References are counted
+ * per connection: each retain is one more, each release or free drops
+ * one, and all of a connection's go when it closes. The daemon's access
+ * rules (see the README): retain needs read access to the arena; release
+ * and transfer need only a reference; the receiver of a transfer needs
+ * read access. In an arena with quotas, a block a connection holds counts
+ * against its quota once, however many references it has.
+ */
+
+/* Takes one more reference to the live block at payload `offset` of arena
+ * `name` for this connection (it may hold the block already; the block may
+ * be detached), and stores the block's references after in *refcount (may
+ * be NULL). Returns 0 or a code: AR_EINVAL for an offset that is not a live
+ * block's, AR_EPERM without read access, AR_ELIMIT over the quota (the
+ * daemon's message gives it and the use), AR_ENOENT. */
+ARENAD_EXTERN int arenad_retain(arenad_t *h, const char *name,
+                                uint64_t offset, uint32_t *refcount);
+
+/* Drops one of this connection's references to the block at `offset`
+ * (however it got it), and stores the references left in *refcount (may
+ * be NULL; 0: the block was freed). Never drops a detached block's own
+ * reference (arenad_free does). Returns 0 or a code: AR_EINVAL for an
+ * offset that is not a live block's, AR_EPERM when this connection holds
+ * no reference to it, AR_ENOENT. */
+ARENAD_EXTERN int arenad_release(arenad_t *h, const char *name,
+                                 uint64_t offset, uint32_t *refcount);
+
+/* What a transfer did. */
+typedef struct arenad_transfer_s {
+  uint64_t target_connection_id; /* the receiver, as inspection shows it */
+  uint32_t refcount;             /* the block's references (unchanged) */
+} arenad_transfer_t;
+
+/*
+ * Hands one of this connection's references to the block at `offset` to
+ * the connection whose hello token is `token` (arenad_hello_t.token, which
+ * its process passes to this one out of band), in one step: the block
+ * never has fewer references in between. Fills *out (may be NULL).
+ * Returns 0 or a code: AR_ENOENT for a token no open connection has (or an
+ * unknown arena), AR_EINVAL for this connection's own token or an offset
+ * that is not a live block's, AR_EPERM when this connection holds no
+ * reference to the block or the receiver may not read the arena,
+ * AR_ELIMIT over the receiver's quota.
+ */
+ARENAD_EXTERN int arenad_transfer(arenad_t *h, const char *name,
+                                  uint64_t offset, uint64_t token,
+                                  arenad_transfer_t *out);
+
+/* ---- Administration --------------------------------------------------- */
+
+/* An arena to create. */
+typedef struct arenad_arena_spec_s {
+  uint64_t size; /* bytes: a multiple of 4096; a power of two for buddy */
+  arenad_policy_t policy;
+  /* NULL: mode 0600, owned by this connection's uid and gid. */
+  const arenad_access_t *access;
+  uint64_t quota_bytes;  /* per connection; 0: none */
+  uint64_t quota_blocks; /* per connection; 0: none */
+} arenad_arena_spec_t;
+
+/*
+ * Creates arena `name` in the daemon, its memory reserved before the reply.
+ * Allowed to root, the daemon's own user and its admin group. Stores the
+ * new arena in *out (may be NULL; one heap block, the caller's, freed with
+ * arenad_list_destroy). Returns 0 or a code: AR_EPERM for a caller who may
+ * not, AR_EINVAL for a bad name, size, policy or access or a name that is
+ * taken, AR_ENOMEM when the memory is not there, AR_ELIMIT past the
+ * daemon's number of arenas.
+ */
+ARENAD_EXTERN int arenad_create_arena(arenad_t *h, const char *name,
+                                      const arenad_arena_spec_t *spec,
+                                      arenad_arena_t **out);
+
+/* Flags of arenad_destroy_arena. */
+#define ARENAD_DESTROY_FORCE 1u /* also with live blocks, which go with it */
+
+/* What went with a destroyed arena. */
+typedef struct arenad_destroyed_s {
+  uint64_t blocks_freed;
+  uint64_t bytes_freed;
+  uint32_t attached_connections; /* connections that had it attached */
+} arenad_destroyed_t;
+
+/*
+ * Destroys arena `name` in the daemon; allowed as arenad_create_arena. An
+ * arena with live blocks (detached ones included) needs
+ * ARENAD_DESTROY_FORCE (AR_EINVAL without it, the message counting them).
+ * Mappings of it stay valid in every process (this handle's too: detach it
+ * to unmap); a connection that had it attached gets AR_ENOENT for it, even
+ * once an arena of the same name exists again, until it attaches again
+ * (which, for a handle that has it mapped, means arenad_detach first).
+ * Fills *out (may be NULL). Returns 0 or a code: AR_EPERM, AR_ENOENT,
+ * AR_EINVAL.
+ */
+ARENAD_EXTERN int arenad_destroy_arena(arenad_t *h, const char *name,
+                                       unsigned flags,
+                                       arenad_destroyed_t *out);
 
 /* ---- Inspecting ------------------------------------------------------- */
 
@@ -332,12 +446,13 @@ typedef struct arenad_summary_s {
   uint64_t quota_refused;        /* requests on this arena over quota */
 } arenad_summary_t;
 
-/* A connection holding a reference to a block. */
+/* A connection holding references to a block. */
 typedef struct arenad_holder_s {
   uint64_t connection_id;
   uint32_t pid;
   uint32_t uid;
   const char *client_name; /* inside the page's block */
+  uint32_t references;     /* this connection's, >= 1 */
 } arenad_holder_t;
 
 /* One piece of the arena, in address order. */
@@ -348,7 +463,7 @@ typedef struct arenad_extent_s {
   /* Allocated blocks only: */
   uint64_t payload; /* the offset clients use */
   uint64_t n;       /* the requested size */
-  uint32_t refcount;
+  uint32_t refcount; /* the holders' references, + 1 when detached */
   bool detached;
   const arenad_holder_t *holders; /* inside the page's block */
   size_t n_holders;

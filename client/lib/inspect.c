@@ -59,17 +59,26 @@ int arenad_list(arenad_t *h, arenad_arena_t **out, size_t *n) {
     arenad__response_free(h, r);
     return 0;
   }
+  arenad_arena_t *arenas = arenad__arenas_make(lr->arenas, count);
+  arenad__response_free(h, r);
+  if (arenas == NULL)
+    return arenad__fail(h, AR_EINTERNAL, "no memory for %zu arenas", count);
+  *out = arenas;
+  *n = count;
+  return 0;
+}
+
+arenad_arena_t *arenad__arenas_make(Arenad__ArenaInfo *const *infos,
+                                    size_t count) {
   size_t total = count * sizeof(arenad_arena_t);
   for (size_t i = 0; i < count; i++)
-    total += str_size(lr->arenas[i]->name);
+    total += str_size(infos[i]->name);
   arenad_arena_t *arenas = malloc(total);
-  if (arenas == NULL) {
-    arenad__response_free(h, r);
-    return arenad__fail(h, AR_EINTERNAL, "no memory for %zu arenas", count);
-  }
+  if (arenas == NULL)
+    return NULL;
   char *strings = (char *)(arenas + count);
   for (size_t i = 0; i < count; i++) {
-    const Arenad__ArenaInfo *w = lr->arenas[i];
+    const Arenad__ArenaInfo *w = infos[i];
     arenad_arena_t *a = &arenas[i];
     a->name = put_str(&strings, w->name);
     a->size = w->size;
@@ -81,10 +90,7 @@ int arenad_list(arenad_t *h, arenad_arena_t **out, size_t *n) {
     a->quota_bytes = w->quota_bytes;
     a->quota_blocks = w->quota_blocks;
   }
-  arenad__response_free(h, r);
-  *out = arenas;
-  *n = count;
-  return 0;
+  return arenas;
 }
 
 void arenad_list_destroy(arenad_arena_t *arenas) {
@@ -174,6 +180,7 @@ static arenad_page_t *make_page(const Arenad__InspectReply *ir) {
       hold->pid = wh->pid;
       hold->uid = wh->uid;
       hold->client_name = put_str(&str, wh->client_name);
+      hold->references = wh->references;
     }
   }
   return page;

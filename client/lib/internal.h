@@ -178,6 +178,11 @@ int arenad__status_code(int status);
 int arenad__call(arenad_t *h, Arenad__Request *req, bool fds_ok,
                  Arenad__Response **out);
 
+/* count ArenaInfos as one heap block of arenad_arena_t (arenad_list's
+ * format, freed with arenad_list_destroy), or NULL without memory. */
+arenad_arena_t *arenad__arenas_make(Arenad__ArenaInfo *const *infos,
+                                    size_t count);
+
 /* The public policy of a wire Policy. */
 arenad_policy_t arenad__policy(int wire);
 

@@ -114,6 +114,18 @@ static bool header_intact(ar_engine_t *e, const ar_block_t *blk) {
   return intact;
 }
 
+uint64_t ar_engine_block_size(const ar_engine_t *e, uint64_t n,
+                              uint64_t align) {
+  if (n == 0 || n > AR_N_MAX || !valid_align(align))
+    return 0;
+  /* The payload sits `align` bytes into a buddy block, AR_HDR into a list
+   * policy's (whose size does not depend on it). A buddy block of 2^64
+   * bytes or more has no uint64_t size. */
+  if (e->policy == AR_POLICY_BUDDY && ar__buddy_order(n, align) > 63)
+    return UINT64_MAX;
+  return e->ops->block_size(n, align);
+}
+
 int ar_engine_alloc(ar_engine_t *e, uint64_t n, uint64_t align,
                     ar_block_t *out) {
   if (n == 0 || n > AR_N_MAX || !valid_align(align))

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -224,6 +225,30 @@ void it_daemon_cleanup(it_daemon_t *d) {
   d->dir[0] = '\0';
 }
 
+it_daemon_t it_group;
+const char *it_group_config;
+bool it_group_open;
+
+int it_group_setup(void **state) {
+  (void)state;
+  it_daemon_prepare(&it_group);
+  if (it_group_open)
+    it_daemon_open_to_all(&it_group);
+  assert_int_equal(it_daemon_start(&it_group, it_group_config, NULL), 0);
+  return 0;
+}
+
+int it_group_teardown(void **state) {
+  (void)state;
+  it_daemon_cleanup(&it_group);
+  return 0;
+}
+
+void it_test_exits_cleanly(void **state) {
+  (void)state;
+  assert_int_equal(it_daemon_stop(&it_group, SIGTERM), 0);
+}
+
 bool it_log_contains(const it_daemon_t *d, const char *needle) {
   FILE *f = fopen(d->log, "r");
   if (f == NULL)
@@ -232,6 +257,21 @@ bool it_log_contains(const it_daemon_t *d, const char *needle) {
   bool found = false;
   while (!found && fgets(line, sizeof(line), f) != NULL)
     found = strstr(line, needle) != NULL;
+  fclose(f);
+  return found;
+}
+
+bool it_log_line(const it_daemon_t *d, const char *const *needles) {
+  FILE *f = fopen(d->log, "r");
+  if (f == NULL)
+    return false;
+  char line[2048];
+  bool found = false;
+  while (!found && fgets(line, sizeof(line), f) != NULL) {
+    found = true;
+    for (size_t i = 0; found && needles[i] != NULL; i++)
+      found = strstr(line, needles[i]) != NULL;
+  }
   fclose(f);
   return found;
 }
@@ -445,7 +485,13 @@ static union {
   Arenad__FreeRequest free;
   Arenad__InspectRequest inspect;
   Arenad__CheckRequest check;
+  Arenad__RetainRequest retain;
+  Arenad__ReleaseRequest release;
+  Arenad__TransferRequest transfer;
+  Arenad__CreateArenaRequest create;
+  Arenad__DestroyArenaRequest destroy;
 } body;
+static Arenad__Access body_access;
 
 static Arenad__Request *fresh(void) {
   arenad__request__init(&req);
@@ -545,6 +591,68 @@ Arenad__Request *it_req_check(const char *arena) {
   return &req;
 }
 
+Arenad__Request *it_req_retain(const char *arena, uint64_t offset) {
+  fresh();
+  arenad__retain_request__init(&body.retain);
+  body.retain.arena = (char *)arena;
+  body.retain.offset = offset;
+  req.body_case = ARENAD__REQUEST__BODY_RETAIN;
+  req.retain = &body.retain;
+  return &req;
+}
+
+Arenad__Request *it_req_release(const char *arena, uint64_t offset) {
+  fresh();
+  arenad__release_request__init(&body.release);
+  body.release.arena = (char *)arena;
+  body.release.offset = offset;
+  req.body_case = ARENAD__REQUEST__BODY_RELEASE;
+  req.release = &body.release;
+  return &req;
+}
+
+Arenad__Request *it_req_transfer(const char *arena, uint64_t offset,
+                                 uint64_t token) {
+  fresh();
+  arenad__transfer_request__init(&body.transfer);
+  body.transfer.arena = (char *)arena;
+  body.transfer.offset = offset;
+  body.transfer.target_token = token;
+  req.body_case = ARENAD__REQUEST__BODY_TRANSFER;
+  req.transfer = &body.transfer;
+  return &req;
+}
+
+Arenad__Request *it_req_create(const char *name, uint64_t size,
+                               Arenad__Policy policy,
+                               const Arenad__Access *access,
+                               uint64_t quota_bytes, uint64_t quota_blocks) {
+  fresh();
+  arenad__create_arena_request__init(&body.create);
+  body.create.name = (char *)name;
+  body.create.size = size;
+  body.create.policy = policy;
+  if (access != NULL) {
+    body_access = *access;
+    body.create.access = &body_access;
+  }
+  body.create.quota_bytes = quota_bytes;
+  body.create.quota_blocks = quota_blocks;
+  req.body_case = ARENAD__REQUEST__BODY_CREATE_ARENA;
+  req.create_arena = &body.create;
+  return &req;
+}
+
+Arenad__Request *it_req_destroy(const char *name, bool force) {
+  fresh();
+  arenad__destroy_arena_request__init(&body.destroy);
+  body.destroy.name = (char *)name;
+  body.destroy.force = force;
+  req.body_case = ARENAD__REQUEST__BODY_DESTROY_ARENA;
+  req.destroy_arena = &body.destroy;
+  return &req;
+}
+
 /* ---- Shorthands ----------------------------------------------------------- */
 
 void it_hello_ok(it_conn_t *c) {
@@ -590,4 +698,63 @@ uint64_t it_live_blocks(it_conn_t *c, const char *arena) {
   uint64_t n = r->inspect->summary->live_blocks;
   it_resp_free(r);
   return n;
+}
+
+void it_hello_id(it_conn_t *c, uint64_t *token, uint64_t *conn_id) {
+  Arenad__Response *r = it_call(c, it_req_hello(1, "itest"), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  if (token != NULL)
+    *token = r->hello->token;
+  if (conn_id != NULL)
+    *conn_id = r->hello->connection_id;
+  it_resp_free(r);
+}
+
+int it_status(it_conn_t *c, Arenad__Request *request) {
+  Arenad__Response *r = it_call(c, request, NULL);
+  int st = (int)r->status;
+  it_resp_free(r);
+  return st;
+}
+
+void it_barrier(it_conn_t *c) {
+  for (int i = 0; i < 2; i++)
+    it_resp_free(it_call(c, it_req_ping(), NULL));
+}
+
+/* ---- Other users ---------------------------------------------------------- */
+
+void it_daemon_open_to_all(const it_daemon_t *d) {
+  if (chmod(d->dir, 0711) < 0)
+    fail_msg("chmod %s: %s", d->dir, strerror(errno));
+}
+
+int it_run_as(uint32_t uid, uint32_t gid, const uint32_t *groups,
+              size_t ngroups, int (*fn)(void *), void *arg) {
+  fflush(NULL); /* nothing buffered is written twice */
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid < 0)
+    fail_msg("fork: %s", strerror(errno));
+  if (pid == 0) {
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+      _exit(125);
+    gid_t g[64];
+    if (ngroups > 64)
+      _exit(125);
+    for (size_t i = 0; i < ngroups; i++)
+      g[i] = (gid_t)groups[i];
+    if (setgroups(ngroups, g) < 0 || setgid((gid_t)gid) < 0 ||
+        setuid((uid_t)uid) < 0)
+      _exit(125);
+    _exit(fn(arg));
+  }
+  int st = wait_exit(pid, IT_TIMEOUT_S * 1000);
+  if (st < 0) {
+    kill(pid, SIGKILL);
+    wait_exit(pid, -1);
+    fail_msg("a child running as uid %u did not exit within %d s",
+             (unsigned)uid, IT_TIMEOUT_S);
+  }
+  return st;
 }

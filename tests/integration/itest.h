@@ -64,8 +64,26 @@ int it_daemon_stop(it_daemon_t *d, int sig);
 /* Stops the daemon if it runs (SIGKILL) and removes its directory. */
 void it_daemon_cleanup(it_daemon_t *d);
 
+/*
+ * One daemon for a whole cmocka group of tests: set it_group_config (and
+ * it_group_open, for clients running as other users), pass
+ * it_group_setup and it_group_teardown to cmocka_run_group_tests, and end
+ * the group with it_test_exits_cleanly (cmocka 1.1.5 ignores a failure
+ * in a group teardown, so the daemon's clean exit is a test of its own).
+ */
+extern it_daemon_t it_group;
+extern const char *it_group_config;
+extern bool it_group_open; /* it_daemon_open_to_all before the start */
+int it_group_setup(void **state);
+int it_group_teardown(void **state); /* only cleans up */
+void it_test_exits_cleanly(void **state); /* SIGTERM, exit status 0 */
+
 /* Whether the daemon's log contains `needle`. */
 bool it_log_contains(const it_daemon_t *d, const char *needle);
+
+/* Whether one line of the daemon's log contains all of the NULL-terminated
+ * needles (an event and its fields, in any order). */
+bool it_log_line(const it_daemon_t *d, const char *const *needles);
 
 /* A client connection with its own read buffer and the descriptors that
  * came with SCM_RIGHTS, each with the stream offset of its first byte. */
@@ -126,6 +144,16 @@ Arenad__Request *it_req_free(const char *arena, const uint64_t *offsets,
 Arenad__Request *it_req_inspect(const char *arena, Arenad__InspectWhat what,
                                 uint64_t cursor, uint32_t limit);
 Arenad__Request *it_req_check(const char *arena);
+Arenad__Request *it_req_retain(const char *arena, uint64_t offset);
+Arenad__Request *it_req_release(const char *arena, uint64_t offset);
+Arenad__Request *it_req_transfer(const char *arena, uint64_t offset,
+                                 uint64_t token);
+/* access: NULL leaves it unset (the daemon's default for the caller). */
+Arenad__Request *it_req_create(const char *name, uint64_t size,
+                               Arenad__Policy policy,
+                               const Arenad__Access *access,
+                               uint64_t quota_bytes, uint64_t quota_blocks);
+Arenad__Request *it_req_destroy(const char *name, bool force);
 
 /* Shorthands that must succeed (STATUS_OK, else the test fails with the
  * reply's message). */
@@ -133,8 +161,35 @@ void it_hello_ok(it_conn_t *c);
 uint64_t it_alloc_ok(it_conn_t *c, const char *arena, uint64_t size);
 void it_free_ok(it_conn_t *c, const char *arena, uint64_t offset);
 void it_check_ok(it_conn_t *c, const char *arena);
+/* The status of one request (a descriptor that came with it closed). */
+int it_status(it_conn_t *c, Arenad__Request *req);
 /* The arena's live block count, from inspect. */
 uint64_t it_live_blocks(it_conn_t *c, const char *arena);
+/* Hello as "itest"; stores the connection's token and id (either may be
+ * NULL). */
+void it_hello_id(it_conn_t *c, uint64_t *token, uint64_t *conn_id);
+/* Two round trips on c, after which the daemon has handled every event
+ * that happened before (such as a peer's close): its loop takes all ready
+ * sockets together, so the second is surely later. */
+void it_barrier(it_conn_t *c);
+
+/* ---- Other users ---------------------------------------------------------- */
+
+/* Lets every user reach d's socket: its directory becomes 0711 (the
+ * daemon's socket_mode must allow them too, e.g. 0666). */
+void it_daemon_open_to_all(const it_daemon_t *d);
+
+/*
+ * Runs fn(arg) in a child process that has become uid and gid, with the
+ * supplementary groups groups[0..ngroups) (none when ngroups is 0), and
+ * returns its exit status: fn's return value, or 128 + the signal that
+ * killed it, 125 when it could not change its identity. The child must not
+ * use cmocka's asserts (they belong to the parent's test): fn checks with
+ * plain code and returns 0 for success or a number naming the failure.
+ * Fails the test after IT_TIMEOUT_S.
+ */
+int it_run_as(uint32_t uid, uint32_t gid, const uint32_t *groups,
+              size_t ngroups, int (*fn)(void *), void *arg);
 
 /* The status of a reply must be `want`; prints its message otherwise. */
 #define it_assert_status(resp, want)                                           \

@@ -1,8 +1,8 @@
 /*
  * test_arenactl_client.c: arenactl's commands against a real arenad, run as
  * a program: list, inspect (paged: the daemon's pages are made small here,
- * so every listing takes several requests), check, ping, alloc, free,
- * stats, and a short bench. Exit codes (0 success, 1 failure, 2 usage),
+ * so every listing takes several requests, and a block's holders), check,
+ * ping, alloc, free, stats, create and destroy, and a short bench. Exit codes (0 success, 1 failure, 2 usage),
  * messages on standard error, and JSON that parses (jansson) with the
  * figures the daemon holds.
  */
@@ -319,11 +319,85 @@ static void test_bench(void **state) {
   json_decref(j);
 }
 
+/* create and destroy, and the holders of a block in inspect's output. */
+static void test_create_destroy(void **state) {
+  (void)state;
+  run_t *r = RUN("create", "gamma", "256K", "best", "--mode", "0640",
+                 "--owner", "0", "--group", "root", "--quota-bytes", "64K",
+                 "--quota-blocks", "10", "--json");
+  expect_status(r, 0);
+  json_t *j = parse(r);
+  assert_string_equal(json_string_value(json_object_get(j, "name")), "gamma");
+  assert_int_equal(json_integer_value(json_object_get(j, "size")), 256 << 10);
+  assert_int_equal(json_integer_value(json_object_get(j, "quota_bytes")),
+                   64 << 10);
+  json_t *acc = json_object_get(j, "access");
+  assert_int_equal(json_integer_value(json_object_get(acc, "mode")), 0640);
+  assert_int_equal(json_integer_value(json_object_get(acc, "group_gid")), 0);
+  json_decref(j);
+  r = RUN("create", "delta", "64K", "first");
+  expect_status(r, 0);
+  assert_non_null(strstr(r->out, "created delta: 64 KiB, first, mode 0600"));
+  r = RUN("list");
+  expect_status(r, 0);
+  assert_non_null(strstr(r->out, "QUOTA"));
+  assert_non_null(strstr(r->out, "64 KiB/10"));
+
+  /* A block held twice by one connection: its holder, with x2. */
+  it_conn_t *c = it_connect(daemon_.sock);
+  it_hello_ok(c);
+  uint64_t off = it_alloc_ok(c, "gamma", 100);
+  Arenad__Response *rr = it_call(c, it_req_retain("gamma", off), NULL);
+  it_assert_status(rr, ARENAD__STATUS__STATUS_OK);
+  it_resp_free(rr);
+  r = RUN("inspect", "gamma", "--blocks");
+  expect_status(r, 0);
+  assert_non_null(strstr(r->out, "itest) x2"));
+  r = RUN("inspect", "gamma", "--blocks", "--json");
+  expect_status(r, 0);
+  j = parse(r);
+  json_t *b0 = json_array_get(json_object_get(j, "blocks"), 0);
+  json_t *h0 = json_array_get(json_object_get(b0, "holders"), 0);
+  assert_int_equal(json_integer_value(json_object_get(b0, "refcount")), 2);
+  assert_int_equal(json_integer_value(json_object_get(h0, "references")), 2);
+  assert_string_equal(json_string_value(json_object_get(h0, "client_name")),
+                      "itest");
+  json_decref(j);
+
+  /* Live blocks: only with --force. */
+  r = RUN("destroy", "gamma");
+  expect_status(r, 1);
+  assert_non_null(strstr(r->err, "1 live blocks"));
+  r = RUN("destroy", "gamma", "--force", "--json");
+  expect_status(r, 0);
+  j = parse(r);
+  assert_int_equal(json_integer_value(json_object_get(j, "blocks_freed")), 1);
+  json_decref(j);
+  r = RUN("destroy", "delta");
+  expect_status(r, 0);
+  assert_non_null(strstr(r->out, "destroyed delta: 0 blocks"));
+  r = RUN("destroy", "delta");
+  expect_status(r, 1);
+  it_close(c);
+
+  /* Bad command lines. */
+  expect_status(RUN("create", "x", "64K"), 2);
+  expect_status(RUN("create", "x", "64K", "fastest"), 2);
+  expect_status(RUN("create", "x", "64K", "first", "--mode", "0999"), 2);
+  expect_status(RUN("create", "x", "64K", "first", "--owner",
+                    "no-such-user-here"),
+                2);
+  expect_status(RUN("destroy"), 2);
+  r = RUN("create", "x", "5000", "first");
+  expect_status(r, 1);
+  assert_non_null(strstr(r->err, "multiple of 4096"));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
       T(test_list), T(test_ping), T(test_alloc_inspect_free), T(test_check),
-      T(test_stats), T(test_errors), T(test_bench),
+      T(test_stats), T(test_errors), T(test_bench), T(test_create_destroy),
 #undef T
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

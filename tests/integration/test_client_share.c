@@ -5,7 +5,8 @@
  * must attach on its own), reads the same bytes through its own mapping,
  * and the other way round; a detached block outlives the process that
  * made it; the blocks of a process that exits are reclaimed; pipelining,
- * paged inspection, statistics and refused requests on a live daemon.
+ * paged inspection, statistics and refused requests on a live daemon; and
+ * the calls that share blocks and make and destroy arenas.
  *
  * The child processes are this program run again with "--child ...".
  */
@@ -128,10 +129,9 @@ static int child_main(int argc, char **argv) {
     uint64_t off = strtoull(argv[5], NULL, 0), len = strtoull(argv[6], NULL, 0);
     uint64_t seed = strtoull(argv[7], NULL, 0);
     arenad_map_t map;
-    /* Read-write even to read: read-only attach is issue 5's (the daemon
-     * refuses it until then). */
-    int rc = arenad_attach(h, arena, 0, &map);
-    if (rc < 0 || off + len > map.size) {
+    int rc = arenad_attach(h, arena, reading ? ARENAD_ATTACH_READ_ONLY : 0,
+                           &map);
+    if (rc < 0 || off + len > map.size || map.read_only != reading) {
       fprintf(stderr, "child: attach: %s\n", arenad_error(h));
       status = 4;
     } else {
@@ -401,6 +401,106 @@ static void test_refusals(void **state) {
   arenad_close(h);
 }
 
+/* Retain, release and transfer through the library, and the holders
+ * with their references in an inspect page. */
+static void test_share_calls(void **state) {
+  (void)state;
+  arenad_t *a = open_client("giver"), *b;
+  arenad_hello_t hb;
+  if (arenad_connect(daemon_.sock, &b) < 0)
+    fail_msg("connect: %s", strerror(errno));
+  assert_arenad_ok(b, arenad_hello(b, "taker", &hb));
+  uint64_t off;
+  assert_arenad_ok(a, arenad_alloc(a, "shm", 500, 0, 0, &off, NULL));
+  uint32_t refs = 0;
+  assert_arenad_ok(b, arenad_retain(b, "shm", off, &refs));
+  assert_int_equal(refs, 2);
+  assert_arenad_ok(b, arenad_retain(b, "shm", off, NULL));
+  arenad_page_t *page;
+  assert_arenad_ok(a, arenad_inspect(a, "shm", ARENAD_INSPECT_BLOCKS, 0, 1,
+                                     &page));
+  assert_int_equal(page->extents[0].refcount, 3);
+  assert_int_equal(page->extents[0].n_holders, 2);
+  assert_string_equal(page->extents[0].holders[1].client_name, "taker");
+  assert_int_equal(page->extents[0].holders[1].references, 2);
+  assert_int_equal(page->extents[0].holders[0].references, 1);
+  arenad_page_destroy(page);
+
+  assert_arenad_ok(b, arenad_release(b, "shm", off, &refs));
+  assert_int_equal(refs, 2);
+  arenad_transfer_t tr;
+  assert_arenad_ok(a, arenad_transfer(a, "shm", off, hb.token, &tr));
+  assert_int_equal(tr.target_connection_id, hb.connection_id);
+  assert_int_equal(tr.refcount, 2);
+  /* a holds none now: refused, and the handle stays usable. */
+  assert_int_equal(arenad_release(a, "shm", off, NULL), AR_EPERM);
+  assert_int_equal(arenad_transfer(a, "shm", off, hb.token, NULL), AR_EPERM);
+  assert_int_equal(arenad_transfer(b, "shm", off, hb.token + 1, NULL),
+                   AR_ENOENT);
+  assert_int_equal(arenad_retain(a, "shm", off + 16, NULL), AR_EINVAL);
+  assert_arenad_ok(a, arenad_ping(a));
+  assert_arenad_ok(b, arenad_release(b, "shm", off, &refs));
+  assert_arenad_ok(b, arenad_release(b, "shm", off, &refs));
+  assert_int_equal(refs, 0);
+  assert_int_equal(live_blocks(a), 0);
+  arenad_close(a);
+  arenad_close(b);
+}
+
+/* create_arena and destroy_arena through the library; a handle that had
+ * the arena attached is told until it attaches again. */
+static void test_admin_calls(void **state) {
+  (void)state;
+  arenad_t *h = open_client("admin"), *user = open_client("user");
+  arenad_access_t acc = {0640, (uint32_t)getuid(), (uint32_t)getgid()};
+  arenad_arena_spec_t spec = {64 << 10, ARENAD_POLICY_NEXT, &acc, 0, 3};
+  arenad_arena_t *a;
+  assert_arenad_ok(h, arenad_create_arena(h, "fresh", &spec, &a));
+  assert_string_equal(a->name, "fresh");
+  assert_int_equal(a->size, 64 << 10);
+  assert_int_equal(a->policy, ARENAD_POLICY_NEXT);
+  assert_int_equal(a->access.mode, 0640);
+  assert_int_equal(a->quota_blocks, 3);
+  arenad_list_destroy(a);
+  assert_int_equal(arenad_create_arena(h, "fresh", &spec, NULL), AR_EINVAL);
+  spec.policy = ARENAD_POLICY_UNKNOWN;
+  assert_int_equal(arenad_create_arena(h, "other", &spec, NULL), AR_EINVAL);
+
+  arenad_map_t map;
+  assert_arenad_ok(user, arenad_attach(user, "fresh", 0, &map));
+  uint64_t off;
+  void *p;
+  assert_arenad_ok(user, arenad_alloc(user, "fresh", 100, 0, 0, &off, &p));
+  memset(p, 7, 100);
+  assert_int_equal(arenad_alloc_n(user, "fresh", 10, 0, 3, 0,
+                                  (uint64_t[3]){0}),
+                   AR_ELIMIT); /* quota_blocks 3, one held */
+
+  arenad_destroyed_t gone;
+  assert_int_equal(arenad_destroy_arena(h, "fresh", 0, &gone), AR_EINVAL);
+  assert_non_null(strstr(arenad_error(h), "live blocks"));
+  assert_arenad_ok(h, arenad_destroy_arena(h, "fresh", ARENAD_DESTROY_FORCE,
+                                           &gone));
+  assert_int_equal(gone.blocks_freed, 1);
+  assert_int_equal(gone.attached_connections, 1);
+  /* The mapping stays; requests on the name do not. */
+  assert_int_equal(((uint8_t *)p)[99], 7);
+  assert_int_equal(arenad_alloc(user, "fresh", 100, 0, 0, &off, NULL),
+                   AR_ENOENT);
+  spec.policy = ARENAD_POLICY_FIRST;
+  spec.access = NULL;
+  assert_arenad_ok(h, arenad_create_arena(h, "fresh", &spec, NULL));
+  assert_int_equal(arenad_free(user, "fresh", off), AR_ENOENT);
+  assert_arenad_ok(user, arenad_detach(user, "fresh"));
+  assert_arenad_ok(user, arenad_attach(user, "fresh", 0, &map));
+  assert_arenad_ok(user, arenad_alloc(user, "fresh", 100, 0, 0, &off, NULL));
+  arenad_close(user);
+  assert_arenad_ok(h, arenad_destroy_arena(h, "fresh", ARENAD_DESTROY_FORCE,
+                                           NULL));
+  assert_int_equal(arenad_destroy_arena(h, "fresh", 0, NULL), AR_ENOENT);
+  arenad_close(h);
+}
+
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "--child") == 0)
     return child_main(argc, argv);
@@ -421,6 +521,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test_setup_teardown(test_pipeline, setup, teardown),
       cmocka_unit_test_setup_teardown(test_paged_inspect, setup, teardown),
       cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_share_calls, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_admin_calls, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -225,26 +225,79 @@ static void test_long_line(void **state) {
   refused(text, "test.conf:2:", "line too long");
 }
 
-/* Access and quotas: checked like any value, then refused, because
- * nothing enforces them yet. */
-static void test_later_keys_refused(void **state) {
+/* Access, quotas and the admin group: names or numbers, bounds checked;
+ * an owner or group left out is AD_ID_NONE (the daemon's, later). */
+static void test_access_keys(void **state) {
   (void)state;
-  refused("[arena a]\nsize = 4K\nmode = 0640\n", "test.conf:3:",
-          "not enforced");
-  refused("[arena a]\nsize = 4K\nowner = root\n", "test.conf:3:",
-          "not enforced");
-  refused("[arena a]\nsize = 4K\ngroup = 0\n", "test.conf:3:",
-          "not enforced");
-  refused("[arena a]\nsize = 4K\nquota_bytes = 1M\n", "test.conf:3:",
-          "not enforced");
-  refused("[arena a]\nsize = 4K\nquota_blocks = 10\n", "test.conf:3:",
-          "not enforced");
-  /* A bad value is reported as such first. */
+  static const char text[] = "[daemon]\n"
+                             "admin_group = root\n"
+                             "[arena a]\n"
+                             "size = 4K\n"
+                             "mode = 0640\n"
+                             "owner = root\n"
+                             "group = 4242\n"
+                             "quota_bytes = 1M\n"
+                             "quota_blocks = 10\n"
+                             "[arena b]\n"
+                             "size = 4K\n";
+  ad_config_t cfg;
+  char err[256];
+  ad_config_init(&cfg);
+  assert_int_equal(cfg.admin_group, AD_ID_NONE);
+  if (load(&cfg, text, err, sizeof(err)) != 0)
+    fail_msg("%s", err);
+  assert_int_equal(ad_config_finish(&cfg, err, sizeof(err)), 0);
+  assert_int_equal(cfg.admin_group, 0);
+  const ad_arena_conf_t *a = &cfg.arenas[0], *b = &cfg.arenas[1];
+  assert_int_equal(a->mode, 0640);
+  assert_int_equal(a->owner, 0);
+  assert_int_equal(a->group, 4242);
+  assert_int_equal(a->quota_bytes, 1 << 20);
+  assert_int_equal(a->quota_blocks, 10);
+  assert_int_equal(b->mode, 0600);
+  assert_int_equal(b->owner, AD_ID_NONE);
+  assert_int_equal(b->group, AD_ID_NONE);
+  assert_int_equal(b->quota_bytes, 0);
+  assert_int_equal(b->quota_blocks, 0);
+  ad_config_fini(&cfg);
+
   refused("[arena a]\nsize = 4K\nmode = 999\n", "test.conf:3:", "octal mode");
+  refused("[arena a]\nsize = 4K\nmode = 01777\n", "test.conf:3:",
+          "octal mode");
   refused("[arena a]\nsize = 4K\nowner = no-such-user-here\n", "test.conf:3:",
+          "no such user");
+  refused("[arena a]\nsize = 4K\ngroup = no-such-group-here\n",
+          "test.conf:3:", "no such group");
+  refused("[arena a]\nsize = 4K\nowner = 4294967295\n", "test.conf:3:",
           "no such user");
   refused("[arena a]\nsize = 4K\nquota_blocks = -1\n", "test.conf:3:",
           "not a decimal number");
+  refused("[daemon]\nadmin_group = no-such-group-here\n", "test.conf:2:",
+          "no such group");
+}
+
+/* The size rules shared with create_arena. */
+static void test_check_size(void **state) {
+  (void)state;
+  char msg[200];
+  assert_int_equal(ad_config_check_size(4096, AR_POLICY_FIRST, msg,
+                                        sizeof(msg)), 0);
+  assert_int_equal(ad_config_check_size(12288, AR_POLICY_BEST, msg,
+                                        sizeof(msg)), 0);
+  assert_int_equal(ad_config_check_size(12288, AR_POLICY_BUDDY, msg,
+                                        sizeof(msg)), AR_EINVAL);
+  assert_non_null(strstr(msg, "power of two"));
+  assert_int_equal(ad_config_check_size(5000, AR_POLICY_FIRST, msg,
+                                        sizeof(msg)), AR_EINVAL);
+  assert_non_null(strstr(msg, "multiple of 4096"));
+  assert_int_equal(ad_config_check_size(0, AR_POLICY_FIRST, msg,
+                                        sizeof(msg)), AR_EINVAL);
+  assert_int_equal(ad_config_check_size(AR_ARENA_MAX * 2, AR_POLICY_FIRST,
+                                        msg, sizeof(msg)), AR_EINVAL);
+  assert_true(ad_config_arena_name_ok("a.b_c-1"));
+  assert_false(ad_config_arena_name_ok(""));
+  assert_false(ad_config_arena_name_ok("-a"));
+  assert_false(ad_config_arena_name_ok("a b"));
 }
 
 static void test_file_errors(void **state) {
@@ -290,7 +343,8 @@ int main(void) {
       cmocka_unit_test(test_command_line),
       cmocka_unit_test(test_errors_name_the_line),
       cmocka_unit_test(test_long_line),
-      cmocka_unit_test(test_later_keys_refused),
+      cmocka_unit_test(test_access_keys),
+      cmocka_unit_test(test_check_size),
       cmocka_unit_test(test_file_errors),
       cmocka_unit_test(test_example_file),
   };

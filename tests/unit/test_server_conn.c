@@ -38,7 +38,8 @@ static int setup(void **state) {
                              "output_limit_bytes = 64K\n"
                              "max_blocks_per_request = 8\n"
                              "[arena a]\n"
-                             "size = 1M\n";
+                             "size = 1M\n"
+                             "mode = 0666\n";
   fixture_t *f = calloc(1, sizeof(*f));
   char err[256];
   ad_log_set_level(AD_LOG_ERROR);

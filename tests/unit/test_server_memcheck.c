@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -461,8 +462,24 @@ static void test_segment_ok(void **state) {
   assert_int_equal(st.st_size, MiB);
   assert_true(st.st_blocks * 512 >= (off_t)MiB); /* reserved */
   ((volatile char *)s.base)[MiB - 1] = 1;
+  /* Nobody else may open it again; the read-only descriptor refuses a
+   * writable shared mapping and shows the daemon's byte. */
+  assert_int_equal(st.st_mode & 07777, 0600);
+  assert_true(s.ro_fd >= 0);
+  assert_int_equal(fcntl(s.ro_fd, F_GETFL) & O_ACCMODE, O_RDONLY);
+  errno = 0;
+  assert_true(mmap(NULL, MiB, PROT_READ | PROT_WRITE, MAP_SHARED, s.ro_fd,
+                   0) == MAP_FAILED);
+  assert_int_equal(errno, EACCES);
+  const volatile char *ro =
+      mmap(NULL, MiB, PROT_READ, MAP_SHARED, s.ro_fd, 0);
+  assert_true(ro != MAP_FAILED);
+  assert_int_equal(ro[MiB - 1], 1);
+  assert_int_equal(mprotect((void *)ro, MiB, PROT_READ | PROT_WRITE), -1);
+  munmap((void *)ro, MiB);
   ad_segment_destroy(&s);
   assert_int_equal(s.fd, -1);
+  assert_int_equal(s.ro_fd, -1);
 }
 
 /* At start-up: the arena named, its size, what is available; and the sum

@@ -104,6 +104,13 @@ uint64_t ar_engine_size(const ar_engine_t *e);
 int ar_engine_alloc(ar_engine_t *e, uint64_t n, uint64_t align,
                     ar_block_t *out);
 
+/* The size of the block (ar_block_t.size) that ar_engine_alloc would give
+ * for n bytes at payload alignment `align`, wherever it lands: b(n) for the
+ * list policies, 2^k for buddy (UINT64_MAX past 2^63). 0 for arguments
+ * ar_engine_alloc refuses with AR_EINVAL. Changes nothing. */
+uint64_t ar_engine_block_size(const ar_engine_t *e, uint64_t n,
+                              uint64_t align);
+
 /*
  * Frees the block whose payload is at `payload`, as the engine's own
  * metadata describes it. Returns 0 and, when out is not NULL, fills it with

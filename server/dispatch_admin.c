@@ -1,0 +1,144 @@
+/*
+ * dispatch_admin.c: the requests that make and remove arenas while the
+ * daemon runs, allowed to root, the daemon's own uid and the members of
+ * [daemon] admin_group (access.h's ad_access_admin). create_arena checks
+ * its arguments as the configuration file's arenas are checked, then
+ * reserves the segment before it answers (a lack of memory is an error
+ * now, not a SIGBUS in a client later; the loop waits meanwhile).
+ * destroy_arena refuses an arena with live blocks unless forced, and tells
+ * the connections that used it (daemon.h's ad_daemon_destroy_arena).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "audit.h"
+#include "dispatch.h"
+
+/* 0 when the caller may administer arenas, else AR_EPERM (counted, logged,
+ * the message set). `name` is the arena the request names. */
+static int admin_only(ad_call_t *call, const char *name) {
+  ad_cred_t cred = ad_conn_cred(call->c);
+  const ad_daemon_t *d = call->d;
+  if (ad_access_admin(&cred, d->uid, d->cfg->admin_group))
+    return 0;
+  return ad_call_deny(call, NULL, name, "not-admin",
+                      "%s is allowed to root, the daemon's uid (%u)%s; this "
+                      "connection is uid %u",
+                      call->kind, (unsigned)d->uid,
+                      d->cfg->admin_group != AD_ID_NONE
+                          ? " and the members of the admin group"
+                          : "",
+                      (unsigned)cred.uid);
+}
+
+/* The configuration of the arena m asks for, checked; 0 or AR_EINVAL
+ * (message set). */
+static int arena_conf(ad_call_t *call, const Arenad__CreateArenaRequest *m,
+                      ad_arena_conf_t *conf) {
+  const ad_conn_t *c = call->c;
+  memset(conf, 0, sizeof(*conf));
+  if (!ad_config_arena_name_ok(m->name))
+    return ad_fail(call, AR_EINVAL,
+                   "'%s' is not an arena name: 1 to %d letters, digits, "
+                   "'.', '_' or '-', starting with a letter or digit",
+                   ad_call_clean(call, m->name, AD_ARENA_NAME_MAX + 8),
+                   AD_ARENA_NAME_MAX);
+  if (m->policy < ARENAD__POLICY__POLICY_FIRST ||
+      m->policy > ARENAD__POLICY__POLICY_BUDDY)
+    return ad_fail(call, AR_EINVAL, "policy %d is not first, next, best, "
+                   "worst or buddy", (int)m->policy);
+  ar_policy_t policy = (ar_policy_t)(m->policy - 1);
+  char why[200];
+  if (ad_config_check_size(m->size, policy, why, sizeof(why)) < 0)
+    return ad_fail(call, AR_EINVAL, "%s", why);
+
+  snprintf(conf->name, sizeof(conf->name), "%s", m->name);
+  conf->size = m->size;
+  conf->policy = (uint64_t)policy;
+  conf->quota_bytes = m->quota_bytes;
+  conf->quota_blocks = m->quota_blocks;
+  if (m->access == NULL) {
+    conf->mode = 0600;
+    conf->owner = c->holder.uid;
+    conf->group = c->holder.gid;
+  } else {
+    const Arenad__Access *acc = m->access;
+    if (acc->mode > 0777 || acc->owner_uid == UINT32_MAX ||
+        acc->group_gid == UINT32_MAX)
+      return ad_fail(call, AR_EINVAL,
+                     "access: mode %04o owner %u group %u: the mode is at "
+                     "most 0777, and -1 is no uid or gid",
+                     (unsigned)acc->mode, (unsigned)acc->owner_uid,
+                     (unsigned)acc->group_gid);
+    conf->mode = acc->mode;
+    conf->owner = acc->owner_uid;
+    conf->group = acc->group_gid;
+  }
+  snprintf(conf->origin, sizeof(conf->origin), "create_arena of conn %llu",
+           (unsigned long long)c->id);
+  return 0;
+}
+
+int ad_do_create_arena(ad_call_t *call,
+                       const Arenad__CreateArenaRequest *m) {
+  int rc = admin_only(call, m->name);
+  if (rc < 0)
+    return rc;
+  ad_arena_conf_t conf;
+  rc = arena_conf(call, m, &conf);
+  if (rc < 0)
+    return rc;
+
+  Arenad__CreateArenaReply *rep;
+  Arenad__ArenaInfo *info;
+  if (!AD_NEW(call, rep, arenad__create_arena_reply__init) ||
+      !AD_NEW(call, info, arenad__arena_info__init))
+    return AR_EINTERNAL;
+  char err[512];
+  ad_arena_t *a;
+  rc = ad_daemon_create_arena(call->d, &conf, &a, err, sizeof(err));
+  if (rc < 0)
+    return ad_fail(call, rc, "cannot create arena '%s': %s", conf.name, err);
+  ad_audit_created(call->d, call->c, a);
+
+  if (ad_call_arena_info(call, a, info) < 0)
+    return AR_EINTERNAL; /* the arena stays: list shows it */
+  rep->arena = info;
+  call->resp->body_case = ARENAD__RESPONSE__BODY_CREATE_ARENA;
+  call->resp->create_arena = rep;
+  return 0;
+}
+
+int ad_do_destroy_arena(ad_call_t *call,
+                        const Arenad__DestroyArenaRequest *m) {
+  int rc = admin_only(call, m->name);
+  if (rc < 0)
+    return rc;
+  ad_arena_t *a = ad_daemon_arena(call->d, m->name);
+  if (a == NULL)
+    return ad_call_no_arena(call, m->name);
+  ar_engine_stats_t st;
+  ar_engine_stats(a->engine, &st);
+  if (st.live_blocks > 0 && !m->force)
+    return ad_fail(call, AR_EINVAL,
+                   "arena '%s' has %llu live blocks (%llu detached); destroy "
+                   "it with force to free them",
+                   a->name, (unsigned long long)st.live_blocks,
+                   (unsigned long long)a->detached_blocks);
+
+  Arenad__DestroyArenaReply *rep;
+  char name[AD_ARENA_NAME_MAX + 1];
+  if (!AD_NEW(call, rep, arenad__destroy_arena_reply__init))
+    return AR_EINTERNAL;
+  memcpy(name, a->name, sizeof(name));
+  ad_destroyed_t gone;
+  ad_daemon_destroy_arena(call->d, a, &gone);
+  ad_audit_destroyed(call->d, call->c, name, m->force, gone.blocks,
+                     gone.bytes, gone.attached_connections);
+  rep->blocks_freed = gone.blocks;
+  rep->bytes_freed = gone.bytes;
+  rep->attached_connections = gone.attached_connections;
+  call->resp->body_case = ARENAD__RESPONSE__BODY_DESTROY_ARENA;
+  call->resp->destroy_arena = rep;
+  return 0;
+}

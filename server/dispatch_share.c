@@ -1,0 +1,103 @@
+/*
+ * dispatch_share.c: the requests that share blocks between connections:
+ * retain (one more reference for the caller; read access, and room in its
+ * quota when the block is new to it), release (one of the caller's
+ * references goes; no access needed beyond the reference) and transfer
+ * (one of the caller's references goes to the connection that owns a
+ * token; the target needs read access and room in its quota). References
+ * are counted per connection (blocks.h); the arena does the bookkeeping.
+ */
+#include "audit.h"
+#include "dispatch.h"
+
+int ad_do_retain(ad_call_t *call, const Arenad__RetainRequest *m) {
+  ad_arena_t *a;
+  int rc = ad_call_open(call, m->arena, AD_MAY_READ, &a);
+  if (rc < 0)
+    return rc;
+  const ad_block_t *blk = ad_arena_block(a, m->offset);
+  if (blk == NULL)
+    return ad_call_block_failed(call, a, AR_EINVAL, m->offset);
+  char why[256];
+  if (ad_arena_quota_hold(a, &call->c->holder, blk, why, sizeof(why)) < 0)
+    return ad_call_over_quota(call, a, NULL, false, why);
+
+  Arenad__RetainReply *rep;
+  if (!AD_NEW(call, rep, arenad__retain_reply__init))
+    return AR_EINTERNAL;
+  rc = ad_arena_retain(a, &call->c->holder, m->offset, &rep->refcount);
+  if (rc < 0)
+    return ad_call_block_failed(call, a, rc, m->offset);
+  call->d->stats.retains++;
+  call->resp->body_case = ARENAD__RESPONSE__BODY_RETAIN;
+  call->resp->retain = rep;
+  return 0;
+}
+
+int ad_do_release(ad_call_t *call, const Arenad__ReleaseRequest *m) {
+  ad_daemon_t *d = call->d;
+  ad_arena_t *a;
+  int rc = ad_call_open(call, m->arena, 0, &a);
+  if (rc < 0)
+    return rc;
+  Arenad__ReleaseReply *rep;
+  if (!AD_NEW(call, rep, arenad__release_reply__init))
+    return AR_EINTERNAL;
+  ad_freed_t freed = {0};
+  rc = ad_arena_release(a, &call->c->holder, m->offset, &freed,
+                        &rep->refcount);
+  if (rc == AR_EPERM)
+    ad_call_count_denied(call, a, a->name, "not-a-holder");
+  if (rc < 0)
+    return ad_call_block_failed(call, a, rc, m->offset);
+  d->stats.releases++;
+  d->stats.blocks_freed += freed.blocks;
+  ad_audit_corrupt(d, call->c, &freed);
+  call->resp->body_case = ARENAD__RESPONSE__BODY_RELEASE;
+  call->resp->release = rep;
+  return 0;
+}
+
+int ad_do_transfer(ad_call_t *call, const Arenad__TransferRequest *m) {
+  ad_conn_t *c = call->c;
+  ad_arena_t *a;
+  int rc = ad_call_open(call, m->arena, 0, &a);
+  if (rc < 0)
+    return rc;
+  ad_conn_t *to = ad_daemon_conn_by_token(call->d, m->target_token);
+  if (to == NULL)
+    return ad_fail(call, AR_ENOENT, "no connection has this token");
+  if (to == c)
+    return ad_fail(call, AR_EINVAL, "the token is this connection's own");
+  const ad_block_t *blk = ad_arena_block(a, m->offset);
+  if (blk == NULL)
+    return ad_call_block_failed(call, a, AR_EINVAL, m->offset);
+  if (ad_block_hold_of(blk, &c->holder) == NULL) {
+    ad_call_count_denied(call, a, a->name, "not-a-holder");
+    return ad_call_block_failed(call, a, AR_EPERM, m->offset);
+  }
+  ad_cred_t cred = ad_conn_cred(to);
+  if (!ad_access_allows(&a->perm, &cred, AD_MAY_READ))
+    return ad_call_deny(call, a, a->name, "target-cannot-read",
+                        "connection %llu (uid %u) may not read arena '%s' "
+                        "(mode %04o, owner %u, group %u)",
+                        (unsigned long long)to->id, (unsigned)cred.uid,
+                        a->name, (unsigned)a->perm.mode,
+                        (unsigned)a->perm.owner, (unsigned)a->perm.group);
+  char why[256];
+  if (ad_arena_quota_hold(a, &to->holder, blk, why, sizeof(why)) < 0)
+    return ad_call_over_quota(call, a, to, false, why);
+
+  Arenad__TransferReply *rep;
+  if (!AD_NEW(call, rep, arenad__transfer_reply__init))
+    return AR_EINTERNAL;
+  rc = ad_arena_transfer(a, &c->holder, &to->holder, m->offset,
+                         &rep->refcount);
+  if (rc < 0)
+    return ad_call_block_failed(call, a, rc, m->offset);
+  rep->target_connection_id = to->id;
+  call->d->stats.transfers++;
+  call->resp->body_case = ARENAD__RESPONSE__BODY_TRANSFER;
+  call->resp->transfer = rep;
+  return 0;
+}

@@ -1,0 +1,346 @@
+/*
+ * test_daemon_access.c: per-arena access control on a real arenad, with
+ * clients running as other users (children that setuid to nobody, 65534,
+ * or to a uid of ours with or without a supplementary group): what read
+ * and write allow, the owner's bits alone for the owner, groups from
+ * SO_PEERGROUPS, root allowed everything; read-only attach (a descriptor
+ * that refuses a writable mapping, mprotect and a reopen for writing, and
+ * a write through the mapping that dies with SIGSEGV, raw and through the
+ * client library); the refusals counted per arena and daemon-wide; and
+ * their audit lines, with the accept and close lines of the other user.
+ */
+#include "itest.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "arenad.h"
+
+#define NOBODY 65534u
+#define USER 5000u  /* a uid of ours, no account needed */
+#define GROUP 4242u /* the group of arena "team" */
+#define MiB (1u << 20)
+
+static const char config[] = "[daemon]\n"
+                             "socket_mode = 0666\n"
+                             "[arena private]\n" /* root's, 0600 */
+                             "size = 1M\n"
+                             "[arena readable]\n"
+                             "size = 1M\n"
+                             "mode = 0644\n"
+                             "[arena team]\n"
+                             "size = 1M\n"
+                             "mode = 0660\n"
+                             "group = 4242\n"
+                             "[arena ownerless]\n" /* the owner may not */
+                             "size = 1M\n"
+                             "mode = 0070\n"
+                             "owner = 5000\n"
+                             "group = 4242\n"
+                             "[arena open]\n"
+                             "size = 1M\n"
+                             "mode = 0666\n";
+
+static uint64_t private_off, readable_off; /* root's blocks */
+static it_conn_t *root_;                   /* holds them */
+
+#define OK ARENAD__STATUS__STATUS_OK
+#define DENIED ARENAD__STATUS__STATUS_PERMISSION_DENIED
+
+/* In a child: each step must get its status, else the step's number is the
+ * child's exit status. */
+#define EXPECT(c, req, want)                                                   \
+  do {                                                                         \
+    step++;                                                                    \
+    if (it_status((c), (req)) != (int)(want))                                  \
+      return step;                                                             \
+  } while (0)
+
+/* Root allocates the blocks the other users will try. */
+static void test_root_may_everything(void **state) {
+  (void)state;
+  it_conn_t *c = it_connect(it_group.sock);
+  it_hello_ok(c);
+  private_off = it_alloc_ok(c, "private", 100);
+  readable_off = it_alloc_ok(c, "readable", 4096);
+  int fd;
+  Arenad__Response *r = it_call(c, it_req_attach("readable", false), &fd);
+  it_assert_status(r, OK);
+  it_resp_free(r);
+  uint8_t *p = mmap(NULL, MiB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  assert_true(p != MAP_FAILED);
+  close(fd);
+  for (int i = 0; i < 4096; i++)
+    p[readable_off + (uint64_t)i] = (uint8_t)(i ^ 0x5a);
+  munmap(p, MiB);
+  /* Even an arena whose mode gives its owner nothing. */
+  uint64_t off = it_alloc_ok(c, "ownerless", 10);
+  it_free_ok(c, "ownerless", off);
+  it_check_ok(c, "private");
+  root_ = c; /* stays open: the blocks are held until the daemon stops */
+}
+
+static int nobody_requests(void *arg) {
+  (void)arg;
+  int step = 0;
+  it_conn_t *c = it_connect(it_group.sock);
+  it_hello_ok(c);
+  EXPECT(c, it_req_list(), OK); /* like a directory listing */
+  EXPECT(c, it_req_stats(), OK);
+  /* private (0600, root's): nothing. */
+  EXPECT(c, it_req_attach("private", true), DENIED);
+  EXPECT(c,
+         it_req_inspect("private", ARENAD__INSPECT_WHAT__INSPECT_SUMMARY, 0, 0),
+         DENIED);
+  EXPECT(c, it_req_check("private"), DENIED);
+  EXPECT(c, it_req_alloc("private", 10, 0, 1, false), DENIED);
+  EXPECT(c, it_req_free("private", &private_off, 1), DENIED);
+  EXPECT(c, it_req_retain("private", private_off), DENIED);
+  /* readable (0644): read, not write. */
+  EXPECT(c, it_req_attach("readable", false), DENIED);
+  EXPECT(c, it_req_alloc("readable", 10, 0, 1, true), DENIED);
+  EXPECT(c, it_req_free("readable", &readable_off, 1), DENIED);
+  EXPECT(c,
+         it_req_inspect("readable", ARENAD__INSPECT_WHAT__INSPECT_BLOCKS, 0, 0),
+         OK);
+  EXPECT(c, it_req_check("readable"), OK);
+  EXPECT(c, it_req_retain("readable", readable_off), OK); /* keeps it alive */
+  EXPECT(c, it_req_release("readable", readable_off), OK);
+  /* open (0666): everything. */
+  EXPECT(c, it_req_attach("open", false), OK);
+  Arenad__Response *r = it_call(c, it_req_alloc("open", 10, 0, 1, false), NULL);
+  step++;
+  if (r->status != OK)
+    return step;
+  uint64_t off = r->alloc->offsets[0];
+  it_resp_free(r);
+  EXPECT(c, it_req_free("open", &off, 1), OK);
+  /* The message says what was needed. */
+  r = it_call(c, it_req_alloc("readable", 10, 0, 1, false), NULL);
+  step++;
+  if (strstr(r->message, "needs write access") == NULL ||
+      strstr(r->message, "mode 0644") == NULL)
+    return step;
+  it_resp_free(r);
+  it_close(c);
+  return 0;
+}
+
+static void test_other_user(void **state) {
+  (void)state;
+  it_conn_t *c = it_connect(it_group.sock);
+  Arenad__Response *r = it_call(c, it_req_stats(), NULL);
+  uint64_t denied = r->stats->permission_denied;
+  uint64_t errors = r->stats->errors->permission_denied;
+  it_resp_free(r);
+
+  assert_int_equal(it_run_as(NOBODY, NOBODY, NULL, 0, nobody_requests, NULL),
+                   0);
+  it_barrier(c);
+
+  /* Counted per arena and daemon-wide: 6 on private, 4 on readable. */
+  r = it_call(
+      c, it_req_inspect("private", ARENAD__INSPECT_WHAT__INSPECT_SUMMARY, 0, 0),
+      NULL);
+  assert_int_equal(r->inspect->summary->permission_denied, 6);
+  assert_non_null(r->inspect->summary->access);
+  assert_int_equal(r->inspect->summary->access->mode, 0600);
+  assert_int_equal(r->inspect->summary->access->owner_uid, getuid());
+  it_resp_free(r);
+  r = it_call(
+      c,
+      it_req_inspect("readable", ARENAD__INSPECT_WHAT__INSPECT_SUMMARY, 0, 0),
+      NULL);
+  assert_int_equal(r->inspect->summary->permission_denied, 4);
+  it_resp_free(r);
+  r = it_call(c, it_req_stats(), NULL);
+  assert_int_equal(r->stats->permission_denied, denied + 10);
+  assert_int_equal(r->stats->errors->permission_denied, errors + 10);
+  it_resp_free(r);
+
+  /* The audit trail: the other user in, refused, out. */
+  const char *accept[] = {" info accept ", " uid=65534 ", NULL};
+  const char *deny[] = {" warn denied ",       " uid=65534 ",
+                        " request=alloc ",     " arena=private ",
+                        " reason=need-write ", NULL};
+  const char *deny_ro[] = {" warn denied ", " request=attach ",
+                           " arena=readable ", " reason=need-read-write ",
+                           NULL};
+  const char *closed[] = {" info close ", " uid=65534 ", NULL};
+  assert_true(it_log_line(&it_group, accept));
+  assert_true(it_log_line(&it_group, deny));
+  assert_true(it_log_line(&it_group, deny_ro));
+  assert_true(it_log_line(&it_group, closed));
+  it_close(c);
+}
+
+/* ---- Groups ---------------------------------------------------------------
+ */
+
+static int team_member(void *arg) {
+  bool member = *(const bool *)arg;
+  int want = member ? OK : DENIED;
+  int step = 0;
+  it_conn_t *c = it_connect(it_group.sock);
+  it_hello_ok(c);
+  EXPECT(c, it_req_attach("team", false), want);
+  EXPECT(c, it_req_alloc("team", 10, 0, 1, true), want);
+  /* ownerless: uid 5000 is its owner, whose bits are 0; the group's
+   * (rwx) do not apply to the owner. */
+  EXPECT(c, it_req_attach("ownerless", true), DENIED);
+  EXPECT(c, it_req_alloc("ownerless", 10, 0, 1, false), DENIED);
+  it_close(c);
+  return 0;
+}
+
+static int ownerless_group(void *arg) {
+  (void)arg;
+  int step = 0;
+  it_conn_t *c = it_connect(it_group.sock);
+  it_hello_ok(c);
+  EXPECT(c, it_req_attach("ownerless", false), OK);
+  Arenad__Response *r =
+      it_call(c, it_req_alloc("ownerless", 10, 0, 1, false), NULL);
+  step++;
+  if (r->status != OK)
+    return step;
+  uint64_t off = r->alloc->offsets[0];
+  it_resp_free(r);
+  EXPECT(c, it_req_free("ownerless", &off, 1), OK);
+  it_close(c);
+  return 0;
+}
+
+static void test_groups(void **state) {
+  (void)state;
+  const uint32_t team[] = {27, GROUP};
+  bool yes = true, no = false;
+  /* A supplementary group: SO_PEERGROUPS. */
+  assert_int_equal(it_run_as(USER, USER, team, 2, team_member, &yes), 0);
+  /* The primary group. */
+  assert_int_equal(it_run_as(USER, GROUP, NULL, 0, team_member, &yes), 0);
+  assert_int_equal(it_run_as(USER, USER, NULL, 0, team_member, &no), 0);
+  /* Another user in the group gets the group's bits on ownerless. */
+  assert_int_equal(
+      it_run_as(USER + 1, USER + 1, team, 2, ownerless_group, NULL), 0);
+  it_conn_t *c = it_connect(it_group.sock);
+  it_hello_ok(c);
+  it_check_ok(c, "team");
+  it_close(c);
+}
+
+/* ---- Read-only attach ------------------------------------------------------
+ */
+
+/* Writes one byte at p in a grandchild; returns the signal that killed it,
+ * or 0. */
+static int write_kills(volatile uint8_t *p) {
+  pid_t pid = fork();
+  if (pid < 0)
+    return -1;
+  if (pid == 0) {
+    signal(SIGSEGV, SIG_DFL); /* not a sanitizer's report: the signal */
+    *p = 1;
+    _exit(0);
+  }
+  int st;
+  if (waitpid(pid, &st, 0) != pid)
+    return -1;
+  return WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+}
+
+static int read_only_raw(void *arg) {
+  (void)arg;
+  it_conn_t *c = it_connect(it_group.sock);
+  it_hello_ok(c);
+  int fd;
+  Arenad__Response *r = it_call(c, it_req_attach("readable", true), &fd);
+  if (r->status != OK || !r->attach->read_only || fd < 0)
+    return 1;
+  it_resp_free(r);
+  if ((fcntl(fd, F_GETFL) & O_ACCMODE) != O_RDONLY)
+    return 2;
+  /* A writable shared mapping of it fails. */
+  errno = 0;
+  if (mmap(NULL, MiB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) !=
+          MAP_FAILED ||
+      (errno != EACCES && errno != EPERM))
+    return 3;
+  uint8_t *p = mmap(NULL, MiB, PROT_READ, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED)
+    return 4;
+  for (int i = 0; i < 4096; i++)
+    if (p[readable_off + (uint64_t)i] != (uint8_t)(i ^ 0x5a))
+      return 5;
+  /* Nor can the mapping be made writable, or the file opened again for
+   * writing through /proc (the memfd is the daemon's, mode 0600). */
+  if (mprotect(p, MiB, PROT_READ | PROT_WRITE) == 0)
+    return 6;
+  char path[64];
+  snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+  int rw = open(path, O_RDWR);
+  if (getuid() != 0 && (rw >= 0 || errno != EACCES))
+    return 7;
+  if (rw >= 0)
+    close(rw); /* root may: it could write the daemon's memory anyway */
+  /* A write through the mapping: SIGSEGV. */
+  if (write_kills(p + readable_off) != SIGSEGV)
+    return 8;
+  munmap(p, MiB);
+  close(fd);
+  it_close(c);
+  return 0;
+}
+
+/* The same through the client library: ARENAD_ATTACH_READ_ONLY maps it
+ * read-only; a writable attach is refused to a reader. */
+static int read_only_library(void *arg) {
+  (void)arg;
+  arenad_t *h;
+  if (arenad_connect(it_group.sock, &h) < 0 || arenad_hello(h, "ro", NULL) < 0)
+    return 1;
+  if (arenad_attach(h, "readable", 0, NULL) != AR_EPERM)
+    return 2;
+  arenad_map_t map;
+  if (arenad_attach(h, "readable", ARENAD_ATTACH_READ_ONLY, &map) < 0 ||
+      !map.read_only)
+    return 3;
+  const uint8_t *p = arenad_ptr(h, "readable", readable_off);
+  if (p == NULL || p[7] != (7 ^ 0x5a))
+    return 4;
+  if (write_kills((volatile uint8_t *)p) != SIGSEGV)
+    return 5;
+  arenad_close(h);
+  return 0;
+}
+
+static void test_read_only_attach(void **state) {
+  (void)state;
+  assert_int_equal(it_run_as(NOBODY, NOBODY, NULL, 0, read_only_raw, NULL), 0);
+  assert_int_equal(it_run_as(NOBODY, NOBODY, NULL, 0, read_only_library, NULL),
+                   0);
+  /* Root too gets a descriptor that refuses writable mappings (root could
+   * open the memfd again for writing: for it read-only is a guard against
+   * mistakes). */
+  assert_int_equal(read_only_raw(NULL), 0);
+  it_close(root_); /* its blocks go */
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_root_may_everything),
+      cmocka_unit_test(test_other_user),
+      cmocka_unit_test(test_groups),
+      cmocka_unit_test(test_read_only_attach),
+      cmocka_unit_test(it_test_exits_cleanly),
+  };
+  it_group_config = config;
+  it_group_open = true; /* other users connect */
+  return cmocka_run_group_tests(tests, it_group_setup, it_group_teardown);
+}

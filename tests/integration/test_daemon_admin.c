@@ -1,0 +1,292 @@
+/*
+ * test_daemon_admin.c: arenas made and destroyed while arenad runs: only
+ * root, the daemon's uid and the admin group may (another user is refused,
+ * a member of the group allowed); create_arena reserves the segment before
+ * it answers and checks its arguments like the configuration does;
+ * destroy_arena needs force for an arena with live blocks (detached ones
+ * included), drops their records cleanly, and the connections that had it
+ * attached or held blocks in it get NOT_FOUND for its name, even once an
+ * arena of that name exists again, until they attach again, while their
+ * mappings stay valid; and the audit lines of both.
+ */
+#include "itest.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define NOBODY 65534u
+#define ADMINS 4343u
+#define KiB 1024u
+
+static const char config[] = "[daemon]\n"
+                             "socket_mode = 0666\n"
+                             "admin_group = 4343\n"
+                             "[arena base]\n"
+                             "size = 1M\n"
+                             "mode = 0666\n";
+
+/* In a child: create and destroy must get `want`. */
+static int admin_requests(void *arg) {
+  int want = *(const int *)arg;
+  it_conn_t *c = it_connect(it_group.sock);
+  it_hello_ok(c);
+  if (it_status(c, it_req_create("kid", 64 * KiB, ARENAD__POLICY__POLICY_FIRST,
+                                 NULL, 0, 0)) != want)
+    return 1;
+  if (want == ARENAD__STATUS__STATUS_OK) {
+    /* Made with the default access: mode 0600, the caller's ids. */
+    Arenad__Response *r = it_call(
+        c, it_req_inspect("kid", ARENAD__INSPECT_WHAT__INSPECT_SUMMARY, 0, 0),
+        NULL);
+    const Arenad__Access *a = r->inspect->summary->access;
+    bool ok = r->status == 0 && a->mode == 0600 && a->owner_uid == getuid() &&
+              a->group_gid == getgid();
+    it_resp_free(r);
+    if (!ok)
+      return 2;
+  }
+  if (it_status(c, it_req_destroy(want == 0 ? "kid" : "base", true)) != want)
+    return 3;
+  it_close(c);
+  return 0;
+}
+
+static void test_who_may(void **state) {
+  (void)state;
+  int denied = ARENAD__STATUS__STATUS_PERMISSION_DENIED, ok = 0;
+  assert_int_equal(it_run_as(NOBODY, NOBODY, NULL, 0, admin_requests, &denied),
+                   0);
+  const uint32_t admins[] = {ADMINS};
+  assert_int_equal(it_run_as(5000, 5000, admins, 1, admin_requests, &ok), 0);
+  const char *refused[] = {" warn denied ",          " uid=65534 ",
+                           " request=create_arena ", " arena=kid ",
+                           " reason=not-admin ",     NULL};
+  assert_true(it_log_line(&it_group, refused));
+  const char *made[] = {" info arena-created ", " name=kid ",   " uid=5000 ",
+                        " mode=0600 ",          " owner=5000 ", NULL};
+  assert_true(it_log_line(&it_group, made));
+  it_conn_t *c = it_connect(it_group.sock);
+  Arenad__Response *r = it_call(c, it_req_list(), NULL);
+  assert_int_equal(r->list->n_arenas, 1); /* base is still there */
+  it_resp_free(r);
+  it_close(c);
+}
+
+static void test_create(void **state) {
+  (void)state;
+  it_conn_t *c = it_connect(it_group.sock);
+  it_hello_ok(c);
+  Arenad__Access acc = ARENAD__ACCESS__INIT;
+  acc.mode = 0640;
+  acc.owner_uid = 0;
+  acc.group_gid = 4343;
+  Arenad__Response *r =
+      it_call(c,
+              it_req_create("made", 256 * KiB, ARENAD__POLICY__POLICY_BEST,
+                            &acc, 64 * KiB, 100),
+              NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  const Arenad__ArenaInfo *info = r->create_arena->arena;
+  assert_string_equal(info->name, "made");
+  assert_int_equal(info->size, 256 * KiB);
+  assert_int_equal(info->policy, ARENAD__POLICY__POLICY_BEST);
+  assert_int_equal(info->free_bytes, 256 * KiB);
+  assert_int_equal(info->access->mode, 0640);
+  assert_int_equal(info->access->group_gid, 4343);
+  assert_int_equal(info->quota_bytes, 64 * KiB);
+  assert_int_equal(info->quota_blocks, 100);
+  it_resp_free(r);
+
+  /* Listed in name order, and its memory reserved. */
+  r = it_call(c, it_req_list(), NULL);
+  assert_int_equal(r->list->n_arenas, 2);
+  assert_string_equal(r->list->arenas[0]->name, "base");
+  assert_string_equal(r->list->arenas[1]->name, "made");
+  it_resp_free(r);
+  int fd;
+  r = it_call(c, it_req_attach("made", false), &fd);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  it_resp_free(r);
+  struct stat st;
+  assert_int_equal(fstat(fd, &st), 0);
+  assert_int_equal(st.st_size, 256 * KiB);
+  assert_true(st.st_blocks * 512 >= 256 * KiB);
+  close(fd);
+  it_free_ok(c, "made", it_alloc_ok(c, "made", 100));
+
+  /* Refused arguments. */
+  struct {
+    const char *name;
+    uint64_t size;
+    Arenad__Policy policy;
+    int want;
+    const char *says;
+  } bad[] = {
+      {"made", 64 * KiB, ARENAD__POLICY__POLICY_FIRST,
+       ARENAD__STATUS__STATUS_INVALID_ARGUMENT, "exists"},
+      {"bad name", 64 * KiB, ARENAD__POLICY__POLICY_FIRST,
+       ARENAD__STATUS__STATUS_INVALID_ARGUMENT, "not an arena name"},
+      {"", 64 * KiB, ARENAD__POLICY__POLICY_FIRST,
+       ARENAD__STATUS__STATUS_INVALID_ARGUMENT, "not an arena name"},
+      {"odd", 5000, ARENAD__POLICY__POLICY_FIRST,
+       ARENAD__STATUS__STATUS_INVALID_ARGUMENT, "multiple of 4096"},
+      {"odd", 12 * KiB, ARENAD__POLICY__POLICY_BUDDY,
+       ARENAD__STATUS__STATUS_INVALID_ARGUMENT, "power of two"},
+      {"odd", 64 * KiB, ARENAD__POLICY__POLICY_UNSPECIFIED,
+       ARENAD__STATUS__STATUS_INVALID_ARGUMENT, "policy"},
+      /* Refused by the memory check before anything is reserved. */
+      {"huge", (uint64_t)1 << 40, ARENAD__POLICY__POLICY_FIRST,
+       ARENAD__STATUS__STATUS_OUT_OF_MEMORY, "does not fit"},
+  };
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    r = it_call(
+        c, it_req_create(bad[i].name, bad[i].size, bad[i].policy, NULL, 0, 0),
+        NULL);
+    it_assert_status(r, bad[i].want);
+    if (strstr(r->message, bad[i].says) == NULL)
+      fail_msg("create %s: '%s' does not say '%s'", bad[i].name, r->message,
+               bad[i].says);
+    it_resp_free(r);
+  }
+  acc.mode = 01777;
+  r = it_call(
+      c,
+      it_req_create("odd", 64 * KiB, ARENAD__POLICY__POLICY_FIRST, &acc, 0, 0),
+      NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_INVALID_ARGUMENT);
+  it_resp_free(r);
+  r = it_call(c, it_req_list(), NULL);
+  assert_int_equal(r->list->n_arenas, 2);
+  it_resp_free(r);
+  const char *made[] = {" info arena-created ", " name=made ", " size=262144 ",
+                        " policy=best ",        " mode=0640 ", " group=4343 ",
+                        " quota_bytes=65536 ",  " uid=0 ",     NULL};
+  assert_true(it_log_line(&it_group, made));
+  it_close(c);
+}
+
+static void test_destroy(void **state) {
+  (void)state;
+  it_conn_t *admin = it_connect(it_group.sock),
+            *user = it_connect(it_group.sock),
+            *holder = it_connect(it_group.sock),
+            *other = it_connect(it_group.sock);
+  it_hello_ok(admin);
+  it_hello_ok(user);
+  it_hello_ok(holder);
+  it_hello_ok(other);
+  Arenad__Response *r = it_call(admin, it_req_stats(), NULL);
+  uint64_t freed = r->stats->blocks_freed, made = r->stats->arenas_created;
+  it_resp_free(r);
+
+  /* user maps "made" and writes; holder holds a block without attaching;
+   * a detached block too. */
+  int fd;
+  r = it_call(user, it_req_attach("made", false), &fd);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  it_resp_free(r);
+  uint8_t *map =
+      mmap(NULL, 256 * KiB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  assert_true(map != MAP_FAILED);
+  close(fd);
+  uint64_t off = it_alloc_ok(user, "made", 1000);
+  memset(map + off, 0xab, 1000);
+  it_alloc_ok(holder, "made", 10);
+  r = it_call(admin, it_req_alloc("made", 10, 0, 1, true), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  it_resp_free(r);
+
+  /* Without force: refused, with the count. */
+  r = it_call(admin, it_req_destroy("made", false), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_INVALID_ARGUMENT);
+  assert_non_null(strstr(r->message, "3 live blocks (1 detached)"));
+  it_resp_free(r);
+  r = it_call(admin, it_req_destroy("nosuch", true), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_NOT_FOUND);
+  it_resp_free(r);
+
+  r = it_call(admin, it_req_destroy("made", true), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  assert_int_equal(r->destroy_arena->blocks_freed, 3);
+  assert_true(r->destroy_arena->bytes_freed >= 1000 + 3 * 16);
+  assert_int_equal(r->destroy_arena->attached_connections, 1);
+  it_resp_free(r);
+
+  /* The mapping stays valid: the memory lives while it is mapped. */
+  assert_int_equal(map[off + 999], 0xab);
+  map[off] = 1;
+
+  /* Told: not found, also once the name exists again. */
+  uint64_t hoff = 16;
+  r = it_call(user, it_req_alloc("made", 10, 0, 1, false), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_NOT_FOUND);
+  it_resp_free(r);
+  r = it_call(
+      admin,
+      it_req_create("made", 64 * KiB, ARENAD__POLICY__POLICY_FIRST, NULL, 0, 0),
+      NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  it_resp_free(r);
+  r = it_call(user, it_req_free("made", &off, 1), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_NOT_FOUND);
+  assert_non_null(strstr(r->message, "attach it again"));
+  it_resp_free(r);
+  r = it_call(holder, it_req_free("made", &hoff, 1), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_NOT_FOUND);
+  it_resp_free(r);
+  r = it_call(
+      user, it_req_inspect("made", ARENAD__INSPECT_WHAT__INSPECT_SUMMARY, 0, 0),
+      NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_NOT_FOUND);
+  it_resp_free(r);
+  /* A connection that never used the old one: the new arena at once. */
+  it_free_ok(other, "made", it_alloc_ok(other, "made", 10));
+  /* Attaching again ends it. */
+  r = it_call(user, it_req_attach("made", false), &fd);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  assert_int_equal(r->attach->size, 64 * KiB);
+  it_resp_free(r);
+  close(fd);
+  it_free_ok(user, "made", it_alloc_ok(user, "made", 10));
+  munmap(map, 256 * KiB);
+
+  /* The records went cleanly: the holders close with nothing to reclaim,
+   * and the counters agree. */
+  it_close(holder);
+  it_close(user);
+  it_barrier(admin);
+  r = it_call(admin, it_req_stats(), NULL);
+  assert_true(r->stats->blocks_freed >= freed + 3);
+  assert_int_equal(r->stats->blocks_allocated - r->stats->blocks_freed, 0);
+  assert_int_equal(r->stats->arenas_created, made + 1);
+  assert_true(r->stats->arenas_destroyed >= 2);
+  assert_int_equal(r->stats->detached_blocks, 0);
+  it_resp_free(r);
+  it_check_ok(admin, "made");
+  it_check_ok(admin, "base");
+  r = it_call(admin, it_req_destroy("made", false), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  it_resp_free(r);
+  const char *gone[] = {
+      " info arena-destroyed ", " name=made ", " force=1 ", " blocks=3 ",
+      " attached=1\n",          " uid=0 ",     NULL};
+  assert_true(it_log_line(&it_group, gone));
+  it_close(admin);
+  it_close(other);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_who_may),
+      cmocka_unit_test(test_create),
+      cmocka_unit_test(test_destroy),
+      cmocka_unit_test(it_test_exits_cleanly),
+  };
+  it_group_config = config;
+  it_group_open = true; /* other users connect */
+  return cmocka_run_group_tests(tests, it_group_setup, it_group_teardown);
+}

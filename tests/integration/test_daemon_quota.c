@@ -1,0 +1,196 @@
+/*
+ * test_daemon_quota.c: per-connection quotas on a real arenad: bytes (the
+ * blocks' bytes, header and rounding included) and blocks, each refusal a
+ * LIMIT_EXCEEDED with the quota and the use in its message; retained and
+ * received references charged to their holder (once per block); the
+ * detached blocks held to one quota together; use given back by frees
+ * and by a connection's end; the refusals counted per arena and
+ * daemon-wide, and logged.
+ */
+#include "itest.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#define ARENA "q"
+
+/* First fit: 1008 bytes take a block of 1024, 16 bytes one of 32. */
+static const char config[] = "[arena q]\n"
+                             "size = 1M\n"
+                             "policy = first\n"
+                             "quota_bytes = 4K\n"
+                             "quota_blocks = 4\n"
+                             "[arena unlimited]\n"
+                             "size = 1M\n";
+
+/* Allocates count blocks of n bytes; returns the first offset (offsets
+ * follow in outs when not NULL). */
+static void alloc_ok(it_conn_t *c, uint64_t n, uint32_t count, bool detached,
+                     uint64_t *outs) {
+  Arenad__Response *r =
+      it_call(c, it_req_alloc(ARENA, n, 0, count, detached), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  if (outs != NULL)
+    memcpy(outs, r->alloc->offsets, count * sizeof(uint64_t));
+  it_resp_free(r);
+}
+
+/* The request must be refused over quota with exactly `message`. */
+static void refused(it_conn_t *c, Arenad__Request *req, const char *message) {
+  Arenad__Response *r = it_call(c, req, NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_LIMIT_EXCEEDED);
+  assert_int_equal(r->body_case, ARENAD__RESPONSE__BODY__NOT_SET);
+  assert_string_equal(r->message, message);
+  it_resp_free(r);
+}
+
+static void test_list_shows_quotas(void **state) {
+  (void)state;
+  it_conn_t *c = it_connect(it_group.sock);
+  Arenad__Response *r = it_call(c, it_req_list(), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  assert_int_equal(r->list->n_arenas, 2);
+  assert_string_equal(r->list->arenas[0]->name, "q");
+  assert_int_equal(r->list->arenas[0]->quota_bytes, 4096);
+  assert_int_equal(r->list->arenas[0]->quota_blocks, 4);
+  assert_int_equal(r->list->arenas[1]->quota_bytes, 0);
+  it_resp_free(r);
+  it_close(c);
+}
+
+static void test_bytes_and_blocks(void **state) {
+  (void)state;
+  it_conn_t *a = it_connect(it_group.sock), *b = it_connect(it_group.sock);
+  uint64_t ida;
+  it_hello_id(a, NULL, &ida);
+  it_hello_ok(b);
+
+  uint64_t offs[4];
+  alloc_ok(a, 1008, 3, false, offs);
+  refused(a, it_req_alloc(ARENA, 2000, 0, 1, false),
+          "arena 'q': quota_bytes is 4096: 3072 in use, the request needs "
+          "2016 more");
+  alloc_ok(a, 1008, 1, false, offs + 3); /* exactly at the quota */
+  refused(a, it_req_alloc(ARENA, 1, 0, 1, false),
+          "arena 'q': quota_blocks is 4: 4 in use, the request needs 1 more");
+  /* Another arena, another connection: their own use. */
+  it_free_ok(a, "unlimited", it_alloc_ok(a, "unlimited", 100000));
+  alloc_ok(b, 16, 4, false, NULL);
+  refused(b, it_req_alloc(ARENA, 16, 0, 1, false),
+          "arena 'q': quota_blocks is 4: 4 in use, the request needs 1 more");
+
+  /* A free gives the use back. */
+  it_free_ok(a, ARENA, offs[0]);
+  alloc_ok(a, 1008, 1, false, offs);
+
+  /* The log says who, where and why. */
+  char holder[64];
+  snprintf(holder, sizeof(holder), " holder=conn:%llu ",
+           (unsigned long long)ida);
+  const char *line[] = {" warn quota-refused ",
+                        " request=alloc ",
+                        " arena=q ",
+                        holder,
+                        "quota_bytes is 4096: 3072 in use",
+                        NULL};
+  assert_true(it_log_line(&it_group, line));
+  it_close(a);
+  it_close(b);
+}
+
+/* Retained and received references count against their holder's quota,
+ * once per block. */
+static void test_retain_and_transfer_charged(void **state) {
+  (void)state;
+  it_conn_t *a = it_connect(it_group.sock), *c = it_connect(it_group.sock);
+  uint64_t tc, idc;
+  it_hello_ok(a);
+  it_hello_id(c, &tc, &idc);
+  uint64_t offs[4];
+  alloc_ok(a, 1008, 4, false, offs);
+  for (int i = 0; i < 3; i++) {
+    Arenad__Response *r = it_call(c, it_req_retain(ARENA, offs[i]), NULL);
+    it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+    it_resp_free(r);
+  }
+  /* c holds 3 blocks (3072 bytes) and may take one more: a second
+   * reference to a block it holds costs nothing. */
+  Arenad__Response *r = it_call(c, it_req_retain(ARENA, offs[0]), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  it_resp_free(r);
+  uint64_t mine;
+  alloc_ok(c, 16, 1, false, &mine); /* 4 blocks now */
+  refused(c, it_req_retain(ARENA, offs[3]),
+          "arena 'q': quota_blocks is 4: 4 in use, the request needs 1 more");
+
+  /* A transfer to c is refused for c's quota; to a holder of the block,
+   * it costs nothing. */
+  char msg[160];
+  snprintf(msg, sizeof(msg),
+           "arena 'q', the quota of connection %llu: quota_blocks is 4: 4 "
+           "in use, the request needs 1 more",
+           (unsigned long long)idc);
+  refused(a, it_req_transfer(ARENA, offs[3], tc), msg);
+  r = it_call(a, it_req_transfer(ARENA, offs[1], tc), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  assert_int_equal(r->transfer->refcount, 2);
+  it_resp_free(r);
+  /* c makes room: now the transfer goes through. */
+  it_free_ok(c, ARENA, mine);
+  r = it_call(a, it_req_transfer(ARENA, offs[3], tc), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  it_resp_free(r);
+  it_close(a); /* c holds what a had: nothing freed */
+  it_barrier(c);
+  assert_int_equal(it_live_blocks(c, ARENA), 4);
+  it_close(c);
+}
+
+/* The detached blocks share one quota, whoever makes them. */
+static void test_detached_quota(void **state) {
+  (void)state;
+  it_conn_t *a = it_connect(it_group.sock), *b = it_connect(it_group.sock);
+  it_hello_ok(a);
+  it_hello_ok(b);
+  it_barrier(a);
+  assert_int_equal(it_live_blocks(a, ARENA), 0);
+  uint64_t det[4];
+  alloc_ok(a, 1008, 2, true, det);
+  alloc_ok(b, 1008, 2, true, det + 2);
+  refused(b, it_req_alloc(ARENA, 16, 0, 1, true),
+          "arena 'q', its detached blocks: quota_blocks is 4: 4 in use, the "
+          "request needs 1 more");
+  alloc_ok(b, 16, 1, false, NULL); /* b's own quota is another */
+  const char *line[] = {" warn quota-refused ", " holder=detached ", NULL};
+  assert_true(it_log_line(&it_group, line));
+
+  Arenad__Response *r = it_call(
+      a, it_req_inspect(ARENA, ARENAD__INSPECT_WHAT__INSPECT_SUMMARY, 0, 0),
+      NULL);
+  assert_int_equal(r->inspect->summary->quota_refused, 6);
+  it_resp_free(r);
+  r = it_call(a, it_req_stats(), NULL);
+  assert_int_equal(r->stats->quota_refused, 6);
+  assert_true(r->stats->errors->limit_exceeded >= 6);
+  it_resp_free(r);
+  it_free_ok(a, ARENA, det[0]);
+  alloc_ok(a, 16, 1, true, det);
+  for (int i = 0; i < 4; i++)
+    it_free_ok(a, ARENA, det[i]);
+  it_check_ok(a, ARENA);
+  it_close(a);
+  it_close(b);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_list_shows_quotas),
+      cmocka_unit_test(test_bytes_and_blocks),
+      cmocka_unit_test(test_retain_and_transfer_charged),
+      cmocka_unit_test(test_detached_quota),
+      cmocka_unit_test(it_test_exits_cleanly),
+  };
+  it_group_config = config;
+  return cmocka_run_group_tests(tests, it_group_setup, it_group_teardown);
+}
