@@ -16,15 +16,9 @@ static int alloc_blocks(arenad_t *h, const char *name, uint64_t size,
   if (offsets == NULL || count == 0)
     return arenad__fail(h, AR_EINVAL, "no room for the offsets");
 
-  Arenad__AllocRequest body = ARENAD__ALLOC_REQUEST__INIT;
-  body.arena = (char *)name;
-  body.size = size;
-  body.alignment = align;
-  body.count = count;
-  body.detached = (flags & ARENAD_ALLOC_DETACHED) != 0;
-  Arenad__Request req = ARENAD__REQUEST__INIT;
-  req.body_case = ARENAD__REQUEST__BODY_ALLOC;
-  req.alloc = &body;
+  Arenad__AllocRequest body;
+  Arenad__Request req;
+  arenad__alloc_request(&req, &body, name, size, align, count, flags);
 
   Arenad__Response *r;
   rc = arenad__call(h, &req, false, &r);
@@ -75,13 +69,9 @@ int arenad_free_n(arenad_t *h, const char *name, const uint64_t *offsets,
   if (offsets == NULL || n == 0)
     return arenad__fail(h, AR_EINVAL, "no offsets to free");
 
-  Arenad__FreeRequest body = ARENAD__FREE_REQUEST__INIT;
-  body.arena = (char *)name;
-  body.offsets = (uint64_t *)offsets; /* only read by pack */
-  body.n_offsets = n;
-  Arenad__Request req = ARENAD__REQUEST__INIT;
-  req.body_case = ARENAD__REQUEST__BODY_FREE;
-  req.free = &body;
+  Arenad__FreeRequest body;
+  Arenad__Request req;
+  arenad__free_request(&req, &body, name, offsets, n);
 
   Arenad__Response *r;
   rc = arenad__call(h, &req, false, &r);
@@ -100,6 +90,32 @@ int arenad_free_n(arenad_t *h, const char *name, const uint64_t *offsets,
       statuses[i] = ns != 0 ? arenad__status_code(fr->statuses[i]) : rc;
   arenad__response_free(h, r);
   return rc;
+}
+
+void arenad__alloc_request(Arenad__Request *req, Arenad__AllocRequest *body,
+                           const char *name, uint64_t size, uint64_t align,
+                           uint32_t count, unsigned flags) {
+  *body = (Arenad__AllocRequest)ARENAD__ALLOC_REQUEST__INIT;
+  body->arena = (char *)name;
+  body->size = size;
+  body->alignment = align;
+  body->count = count;
+  body->detached = (flags & ARENAD_ALLOC_DETACHED) != 0;
+  *req = (Arenad__Request)ARENAD__REQUEST__INIT;
+  req->body_case = ARENAD__REQUEST__BODY_ALLOC;
+  req->alloc = body;
+}
+
+void arenad__free_request(Arenad__Request *req, Arenad__FreeRequest *body,
+                          const char *name, const uint64_t *offsets,
+                          size_t n) {
+  *body = (Arenad__FreeRequest)ARENAD__FREE_REQUEST__INIT;
+  body->arena = (char *)name;
+  body->offsets = (uint64_t *)offsets; /* only read by pack */
+  body->n_offsets = n;
+  *req = (Arenad__Request)ARENAD__REQUEST__INIT;
+  req->body_case = ARENAD__REQUEST__BODY_FREE;
+  req->free = body;
 }
 
 int arenad_free(arenad_t *h, const char *name, uint64_t offset) {

@@ -198,4 +198,15 @@ void arenad__copy_str(char *dst, size_t size, const char *src);
 /* AR_EINVAL with a message when name is NULL or empty, else 0. */
 int arenad__check_name(arenad_t *h, const char *name);
 
+/* The request envelopes of alloc and free, shared by the blocking calls
+ * (blocks.c) and the pipelined ones (pipeline.c). Each fills *body and
+ * *req, which point at the caller's name and offsets (only read by pack):
+ * both live on the caller's stack for the duration of the send. */
+void arenad__alloc_request(Arenad__Request *req, Arenad__AllocRequest *body,
+                           const char *name, uint64_t size, uint64_t align,
+                           uint32_t count, unsigned flags);
+void arenad__free_request(Arenad__Request *req, Arenad__FreeRequest *body,
+                          const char *name, const uint64_t *offsets,
+                          size_t n);
+
 #endif /* ARENAD_INTERNAL_H */

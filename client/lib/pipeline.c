@@ -76,15 +76,9 @@ int arenad_submit_alloc(arenad_t *h, const char *name, uint64_t size,
   int rc = arenad__check_name(h, name);
   if (rc < 0)
     return rc;
-  Arenad__AllocRequest body = ARENAD__ALLOC_REQUEST__INIT;
-  body.arena = (char *)name;
-  body.size = size;
-  body.alignment = align;
-  body.count = count;
-  body.detached = (flags & ARENAD_ALLOC_DETACHED) != 0;
-  Arenad__Request req = ARENAD__REQUEST__INIT;
-  req.body_case = ARENAD__REQUEST__BODY_ALLOC;
-  req.alloc = &body;
+  Arenad__AllocRequest body;
+  Arenad__Request req;
+  arenad__alloc_request(&req, &body, name, size, align, count, flags);
   return submit(h, &req, ARENAD_OP_ALLOC, count != 0 ? count : 1, tag);
 }
 
@@ -95,13 +89,9 @@ int arenad_submit_free(arenad_t *h, const char *name, const uint64_t *offsets,
     return rc;
   if (offsets == NULL || n == 0)
     return arenad__fail(h, AR_EINVAL, "no offsets to free");
-  Arenad__FreeRequest body = ARENAD__FREE_REQUEST__INIT;
-  body.arena = (char *)name;
-  body.offsets = (uint64_t *)offsets; /* only read by pack */
-  body.n_offsets = n;
-  Arenad__Request req = ARENAD__REQUEST__INIT;
-  req.body_case = ARENAD__REQUEST__BODY_FREE;
-  req.free = &body;
+  Arenad__FreeRequest body;
+  Arenad__Request req;
+  arenad__free_request(&req, &body, name, offsets, n);
   return submit(h, &req, ARENAD_OP_FREE, 0, tag);
 }
 
