@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <grp.h>
 #include <poll.h>
 #include <signal.h>
@@ -199,6 +200,15 @@ int it_daemon_stop(it_daemon_t *d, int sig) {
   return st;
 }
 
+static int remove_entry(const char *path, const struct stat *st, int type,
+                        struct FTW *ftw) {
+  (void)st;
+  (void)type;
+  (void)ftw;
+  remove(path);
+  return 0; /* go on: leave what cannot be removed */
+}
+
 void it_daemon_cleanup(it_daemon_t *d) {
   if (d->pid != 0) {
     kill(d->pid, SIGKILL);
@@ -213,15 +223,8 @@ void it_daemon_cleanup(it_daemon_t *d) {
     snprintf(cmd, sizeof(cmd), "cat %s >&2", d->log);
     (void)system(cmd);
   }
-  const char *names[] = {"arenad.sock", "arenad.sock.lock", "arenad.log",
-                         "arenad.conf", "other.sock", "other.sock.lock",
-                         "notasocket", "notasocket.lock"};
-  for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-    char path[192];
-    snprintf(path, sizeof(path), "%s/%s", d->dir, names[i]);
-    unlink(path);
-  }
-  rmdir(d->dir);
+  /* The directory and everything the test put in it (outputs, logs). */
+  nftw(d->dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
   d->dir[0] = '\0';
 }
 
