@@ -9,10 +9,6 @@
 #include "dispatch.h"
 #include "log.h"
 
-static bool valid_align(uint64_t a) {
-  return a >= AR_ALIGN_MIN && a <= AR_ALIGN_MAX && (a & (a - 1)) == 0;
-}
-
 int ad_do_alloc(ad_call_t *call, const Arenad__AllocRequest *m) {
   ad_daemon_t *d = call->d;
   ad_arena_t *a;
@@ -31,7 +27,7 @@ int ad_do_alloc(ad_call_t *call, const Arenad__AllocRequest *m) {
   if (m->size == 0 || m->size > AR_N_MAX)
     return ad_fail(call, AR_EINVAL, "size %llu is not from 1 to %llu bytes",
                    (unsigned long long)m->size, (unsigned long long)AR_N_MAX);
-  if (!valid_align(align))
+  if (!ar_align_valid(align))
     return ad_fail(call, AR_EINVAL,
                    "alignment %llu is not a power of two from %d to %d",
                    (unsigned long long)align, AR_ALIGN_MIN, AR_ALIGN_MAX);

@@ -85,11 +85,6 @@ void ar_engine_destroy(ar_engine_t *e) {
 ar_policy_t ar_engine_policy(const ar_engine_t *e) { return e->policy; }
 uint64_t ar_engine_size(const ar_engine_t *e) { return e->size; }
 
-static bool valid_align(uint64_t align) {
-  return align >= AR_ALIGN_MIN && align <= AR_ALIGN_MAX &&
-         (align & (align - 1)) == 0;
-}
-
 /* The header's policy word: the order for buddy, 0 for the list policies. */
 static uint32_t policy_word(const ar_engine_t *e, uint64_t block_size) {
   return e->policy == AR_POLICY_BUDDY ? (uint32_t)__builtin_ctzll(block_size)
@@ -116,7 +111,7 @@ static bool header_intact(ar_engine_t *e, const ar_block_t *blk) {
 
 uint64_t ar_engine_block_size(const ar_engine_t *e, uint64_t n,
                               uint64_t align) {
-  if (n == 0 || n > AR_N_MAX || !valid_align(align))
+  if (n == 0 || n > AR_N_MAX || !ar_align_valid(align))
     return 0;
   /* The payload sits `align` bytes into a buddy block, AR_HDR into a list
    * policy's (whose size does not depend on it). A buddy block of 2^64
@@ -128,7 +123,7 @@ uint64_t ar_engine_block_size(const ar_engine_t *e, uint64_t n,
 
 int ar_engine_alloc(ar_engine_t *e, uint64_t n, uint64_t align,
                     ar_block_t *out) {
-  if (n == 0 || n > AR_N_MAX || !valid_align(align))
+  if (n == 0 || n > AR_N_MAX || !ar_align_valid(align))
     return AR_EINVAL;
   if (ar__blockmap_reserve(&e->blocks) != 0)
     return AR_EINTERNAL;

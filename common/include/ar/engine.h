@@ -65,6 +65,13 @@ int ar_policy_parse(const char *name, ar_policy_t *out);
 
 typedef struct ar_engine_s ar_engine_t;
 
+/* Whether `align` is a payload alignment the engines take: a power of two
+ * from AR_ALIGN_MIN to AR_ALIGN_MAX. */
+static inline bool ar_align_valid(uint64_t align) {
+  return align >= AR_ALIGN_MIN && align <= AR_ALIGN_MAX &&
+         (align & (align - 1)) == 0;
+}
+
 /* One allocated block, as the engine sees it. */
 typedef struct ar_block_s {
   uint64_t payload; /* the offset the client uses */
