@@ -112,17 +112,6 @@ static const cfgkey_t arena_keys[] = {
 _Static_assert(N_ARENA_KEYS <= 32, "ad_arena_conf_t.set has 32 bits");
 _Static_assert(AD_ARENA_NAME_MAX < AD_ORIGIN_MAX, "origins name arenas");
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-  return AR_EINVAL;
-}
-
 static uint64_t *u64_field(void *base, const cfgkey_t *k) {
   return (uint64_t *)((char *)base + k->offset);
 }
@@ -211,54 +200,56 @@ static int set_key(const cfgkey_t *k, void *base, const char *value, char *msg,
   switch (k->kind) {
   case K_PATH:
     if (value[0] == '\0')
-      return fail(msg, msglen, "%s: empty path", k->name);
+      return ar_errorf(msg, msglen, AR_EINVAL, "%s: empty path", k->name);
     if (strlen(value) >= AR_SOCKET_PATH_MAX)
-      return fail(msg, msglen, "%s: path longer than %d bytes", k->name,
-                  AR_SOCKET_PATH_MAX - 1);
+      return ar_errorf(msg, msglen, AR_EINVAL, "%s: path longer than %d bytes",
+                       k->name, AR_SOCKET_PATH_MAX - 1);
     snprintf((char *)base + k->offset, AR_SOCKET_PATH_MAX, "%s", value);
     return 0;
   case K_LEVEL:
     if (ad_log_level_parse(value, &level) < 0)
-      return fail(msg, msglen, "%s = %s: not debug, info, warn or error",
-                  k->name, value);
+      return ar_errorf(msg, msglen, AR_EINVAL,
+                       "%s = %s: not debug, info, warn or error", k->name,
+                       value);
     v = level;
     break;
   case K_POLICY:
     if (ar_policy_parse(value, &policy) < 0)
-      return fail(msg, msglen,
-                  "%s = %s: not first, next, best, worst or buddy", k->name,
-                  value);
+      return ar_errorf(msg, msglen, AR_EINVAL,
+                       "%s = %s: not first, next, best, worst or buddy",
+                       k->name, value);
     v = (uint64_t)policy;
     break;
   case K_MODE:
     if (!parse_octal(value, &v) || v > k->max)
-      return fail(msg, msglen, "%s = %s: not an octal mode from 0 to %03llo",
-                  k->name, value, (unsigned long long)k->max);
+      return ar_errorf(msg, msglen, AR_EINVAL,
+                       "%s = %s: not an octal mode from 0 to %03llo", k->name,
+                       value, (unsigned long long)k->max);
     break;
   case K_USER:
   case K_GROUP:
     if (!parse_id(value, k->kind == K_GROUP, &v) || v > k->max)
-      return fail(msg, msglen, "%s = %s: no such %s", k->name, value,
-                  k->kind == K_GROUP ? "group" : "user");
+      return ar_errorf(msg, msglen, AR_EINVAL, "%s = %s: no such %s", k->name,
+                       value, k->kind == K_GROUP ? "group" : "user");
     break;
   case K_COUNT:
     if (!parse_count(value, &v))
-      return fail(msg, msglen, "%s = %s: not a decimal number", k->name,
-                  value);
+      return ar_errorf(msg, msglen, AR_EINVAL, "%s = %s: not a decimal number",
+                       k->name, value);
     if (v < k->min || v > k->max)
-      return fail(msg, msglen, "%s = %s: out of range (%llu to %llu)",
-                  k->name, value, (unsigned long long)k->min,
-                  (unsigned long long)k->max);
+      return ar_errorf(msg, msglen, AR_EINVAL,
+                       "%s = %s: out of range (%llu to %llu)", k->name, value,
+                       (unsigned long long)k->min, (unsigned long long)k->max);
     break;
   case K_SIZE:
     if (ar_parse_size(value, &v) < 0)
-      return fail(msg, msglen,
-                  "%s = %s: not a size (digits, then K, M or G)", k->name,
-                  value);
+      return ar_errorf(msg, msglen, AR_EINVAL,
+                       "%s = %s: not a size (digits, then K, M or G)", k->name,
+                       value);
     if (v < k->min || v > k->max)
-      return fail(msg, msglen, "%s = %s: out of range (%s to %s)", k->name,
-                  value, human(lo, sizeof(lo), k->min),
-                  human(hi, sizeof(hi), k->max));
+      return ar_errorf(
+          msg, msglen, AR_EINVAL, "%s = %s: out of range (%s to %s)", k->name,
+          value, human(lo, sizeof(lo), k->min), human(hi, sizeof(hi), k->max));
     break;
   }
   *u64_field(base, k) = v;
@@ -295,14 +286,14 @@ static ad_arena_conf_t *new_arena(ad_config_t *cfg, const char *name,
                                   const char *origin, char *msg,
                                   size_t msglen) {
   if (cfg->narenas == AD_ARENAS_MAX) {
-    fail(msg, msglen, "more than %d arenas", AD_ARENAS_MAX);
+    snprintf(msg, msglen, "more than %d arenas", AD_ARENAS_MAX);
     return NULL;
   }
   if (cfg->narenas == cfg->arenas_cap) {
     size_t cap = cfg->arenas_cap ? cfg->arenas_cap * 2 : 4;
     ad_arena_conf_t *a = realloc(cfg->arenas, cap * sizeof(*a));
     if (a == NULL) {
-      fail(msg, msglen, "out of memory");
+      snprintf(msg, msglen, "out of memory");
       return NULL;
     }
     cfg->arenas = a;
@@ -442,20 +433,22 @@ int ad_config_load_stream(ad_config_t *cfg, FILE *f, const char *name,
 
   int line = ini_parse_stream(count_lines, &p, on_key, &p);
   if (line < 0)
-    return fail(err, errlen, "%s: cannot parse (out of memory)", name);
+    return ar_errorf(err, errlen, AR_EINVAL, "%s: cannot parse (out of memory)",
+                     name);
   /* A long line reaches the handler in pieces: the first may pass with a
    * cut value, so it is an error whatever inih says. */
   if (p.long_line != 0 && (line == 0 || p.long_line <= line))
-    return fail(err, errlen, "%s:%d: line too long (at most %d characters)",
-                name, p.long_line, INI_MAX_LINE - 2);
+    return ar_errorf(err, errlen, AR_EINVAL,
+                     "%s:%d: line too long (at most %d characters)", name,
+                     p.long_line, INI_MAX_LINE - 2);
   if (line == 0)
     return 0;
   if (line == p.err_line)
-    return fail(err, errlen, "%s:%d: %s", name, line, p.msg);
-  return fail(err, errlen,
-              "%s:%d: syntax error (expected [section], key = value or a "
-              "comment)",
-              name, line);
+    return ar_errorf(err, errlen, AR_EINVAL, "%s:%d: %s", name, line, p.msg);
+  return ar_errorf(err, errlen, AR_EINVAL,
+                   "%s:%d: syntax error (expected [section], key = value or a "
+                   "comment)",
+                   name, line);
 }
 
 int ad_config_load_file(ad_config_t *cfg, const char *path, char *err,
@@ -477,9 +470,10 @@ int ad_config_set(ad_config_t *cfg, const char *key, const char *value,
   const cfgkey_t *k = find_key(daemon_keys, N_DAEMON_KEYS, key);
   char msg[200];
   if (k == NULL)
-    return fail(err, errlen, "%s: unknown key '%s'", origin, key);
+    return ar_errorf(err, errlen, AR_EINVAL, "%s: unknown key '%s'", origin,
+                     key);
   if (set_key(k, cfg, value, msg, sizeof(msg)) < 0)
-    return fail(err, errlen, "%s: %s", origin, msg);
+    return ar_errorf(err, errlen, AR_EINVAL, "%s: %s", origin, msg);
   return 0;
 }
 
@@ -488,40 +482,43 @@ int ad_config_add_arena_spec(ad_config_t *cfg, const char *spec, char *err,
   char buf[256], msg[200], origin[AD_ORIGIN_MAX];
   snprintf(origin, sizeof(origin), "--arena %.80s", spec);
   if (strlen(spec) >= sizeof(buf))
-    return fail(err, errlen, "%s: too long", origin);
+    return ar_errorf(err, errlen, AR_EINVAL, "%s: too long", origin);
   memcpy(buf, spec, strlen(spec) + 1);
 
   char *name = buf, *size = strchr(buf, ':'), *policy = NULL;
   if (size == NULL)
-    return fail(err, errlen, "%s: expected NAME:SIZE[:POLICY]", origin);
+    return ar_errorf(err, errlen, AR_EINVAL, "%s: expected NAME:SIZE[:POLICY]",
+                     origin);
   *size++ = '\0';
   policy = strchr(size, ':');
   if (policy != NULL)
     *policy++ = '\0';
   if (!ad_config_arena_name_ok(name))
-    return fail(err, errlen,
-                "%s: an arena name is 1 to %d letters, digits, '.', '_' or "
-                "'-', starting with a letter or digit",
-                origin, AD_ARENA_NAME_MAX);
+    return ar_errorf(
+        err, errlen, AR_EINVAL,
+        "%s: an arena name is 1 to %d letters, digits, '.', '_' or "
+        "'-', starting with a letter or digit",
+        origin, AD_ARENA_NAME_MAX);
   ad_arena_conf_t *old = find_arena(cfg, name);
   if (old != NULL)
-    return fail(err, errlen, "%s: arena '%s' is already defined (%s)", origin,
-                name, old->origin);
+    return ar_errorf(err, errlen, AR_EINVAL,
+                     "%s: arena '%s' is already defined (%s)", origin, name,
+                     old->origin);
 
   ad_arena_conf_t a;
   memset(&a, 0, sizeof(a));
   set_defaults(&a, arena_keys, N_ARENA_KEYS);
   if (set_key(find_key(arena_keys, N_ARENA_KEYS, "size"), &a, size, msg,
               sizeof(msg)) < 0)
-    return fail(err, errlen, "%s: %s", origin, msg);
+    return ar_errorf(err, errlen, AR_EINVAL, "%s: %s", origin, msg);
   if (policy != NULL &&
       set_key(find_key(arena_keys, N_ARENA_KEYS, "policy"), &a, policy, msg,
               sizeof(msg)) < 0)
-    return fail(err, errlen, "%s: %s", origin, msg);
+    return ar_errorf(err, errlen, AR_EINVAL, "%s: %s", origin, msg);
 
   ad_arena_conf_t *n = new_arena(cfg, name, origin, msg, sizeof(msg));
   if (n == NULL)
-    return fail(err, errlen, "%s: %s", origin, msg);
+    return ar_errorf(err, errlen, AR_EINVAL, "%s: %s", origin, msg);
   n->size = a.size;
   n->policy = a.policy;
   n->set = 3; /* size and policy: the first two keys */
@@ -533,15 +530,18 @@ int ad_config_add_arena_spec(ad_config_t *cfg, const char *spec, char *err,
 int ad_config_check_size(uint64_t size, ar_policy_t policy, char *msg,
                          size_t len) {
   if (size < AR_ARENA_UNIT || size > AR_ARENA_MAX)
-    return fail(msg, len, "size %llu is not from %d to %llu bytes",
-                (unsigned long long)size, AR_ARENA_UNIT,
-                (unsigned long long)AR_ARENA_MAX);
+    return ar_errorf(msg, len, AR_EINVAL,
+                     "size %llu is not from %d to %llu bytes",
+                     (unsigned long long)size, AR_ARENA_UNIT,
+                     (unsigned long long)AR_ARENA_MAX);
   if (size % AR_ARENA_UNIT != 0)
-    return fail(msg, len, "size %llu is not a multiple of %d",
-                (unsigned long long)size, AR_ARENA_UNIT);
+    return ar_errorf(msg, len, AR_EINVAL, "size %llu is not a multiple of %d",
+                     (unsigned long long)size, AR_ARENA_UNIT);
   if (policy == AR_POLICY_BUDDY && (size & (size - 1)) != 0)
-    return fail(msg, len, "a buddy arena's size must be a power of two, "
-                "not %llu", (unsigned long long)size);
+    return ar_errorf(msg, len, AR_EINVAL,
+                     "a buddy arena's size must be a power of two, "
+                     "not %llu",
+                     (unsigned long long)size);
   return 0;
 }
 
@@ -551,17 +551,18 @@ int ad_config_finish(ad_config_t *cfg, char *err, size_t errlen) {
   for (size_t i = 0; i < cfg->narenas; i++) {
     ad_arena_conf_t *a = &cfg->arenas[i];
     if ((a->set & 1) == 0)
-      return fail(err, errlen, "%s: [arena %s] has no size", a->origin,
-                  a->name);
+      return ar_errorf(err, errlen, AR_EINVAL, "%s: [arena %s] has no size",
+                       a->origin, a->name);
     if (ad_config_check_size(a->size, (ar_policy_t)a->policy, msg,
                              sizeof(msg)) < 0)
-      return fail(err, errlen, "%s: arena '%s': %s", a->origin, a->name, msg);
+      return ar_errorf(err, errlen, AR_EINVAL, "%s: arena '%s': %s", a->origin,
+                       a->name, msg);
   }
   if (cfg->narenas == 0) {
     ad_arena_conf_t *a = new_arena(cfg, AD_DEFAULT_ARENA_NAME,
                                    "built-in default", msg, sizeof(msg));
     if (a == NULL)
-      return fail(err, errlen, "%s", msg);
+      return ar_errorf(err, errlen, AR_EINVAL, "%s", msg);
     a->size = AD_DEFAULT_ARENA_SIZE;
     a->policy = AD_DEFAULT_ARENA_POLICY;
     a->set = 3;
@@ -569,18 +570,19 @@ int ad_config_finish(ad_config_t *cfg, char *err, size_t errlen) {
 
   if (cfg->output_limit_bytes <
       cfg->output_pause_bytes + cfg->max_frame_bytes + AR_FRAME_PREFIX_MAX)
-    return fail(err, errlen, "output_limit_bytes (%llu) must be at least "
-                "output_pause_bytes + max_frame_bytes + %d (%llu), so that "
-                "a whole reply fits past the pause point",
-                (unsigned long long)cfg->output_limit_bytes,
-                AR_FRAME_PREFIX_MAX,
-                (unsigned long long)(cfg->output_pause_bytes +
-                                     cfg->max_frame_bytes +
-                                     AR_FRAME_PREFIX_MAX));
+    return ar_errorf(
+        err, errlen, AR_EINVAL,
+        "output_limit_bytes (%llu) must be at least "
+        "output_pause_bytes + max_frame_bytes + %d (%llu), so that "
+        "a whole reply fits past the pause point",
+        (unsigned long long)cfg->output_limit_bytes, AR_FRAME_PREFIX_MAX,
+        (unsigned long long)(cfg->output_pause_bytes + cfg->max_frame_bytes +
+                             AR_FRAME_PREFIX_MAX));
   if (cfg->default_page > cfg->max_page)
-    return fail(err, errlen, "default_page (%llu) is over max_page (%llu)",
-                (unsigned long long)cfg->default_page,
-                (unsigned long long)cfg->max_page);
+    return ar_errorf(err, errlen, AR_EINVAL,
+                     "default_page (%llu) is over max_page (%llu)",
+                     (unsigned long long)cfg->default_page,
+                     (unsigned long long)cfg->max_page);
   return 0;
 }
 

@@ -10,7 +10,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,17 +26,6 @@
 
 #define ACCEPT_BATCH 64    /* connections accepted per wake-up, at most */
 #define ACCEPT_PAUSE_MS 100 /* pause after accept(2) ran out of resources */
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-  return AR_EIO;
-}
 
 /* Tells a peer beyond max_connections why, best effort, and hangs up. */
 static void refuse(ad_daemon_t *d, int fd, const struct ucred *cr) {
@@ -183,27 +171,30 @@ static int clear_path(const char *path, const struct sockaddr_un *sa,
   if (lstat(path, &st) < 0) {
     if (errno == ENOENT)
       return 0;
-    return fail(err, errlen, "cannot examine %s: %s", path, strerror(errno));
+    return ar_errorf(err, errlen, AR_EIO, "cannot examine %s: %s", path,
+                     strerror(errno));
   }
   if (!S_ISSOCK(st.st_mode))
-    return fail(err, errlen, "%s exists and is not a socket; not replacing it",
-                path);
+    return ar_errorf(err, errlen, AR_EIO,
+                     "%s exists and is not a socket; not replacing it", path);
 
   int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (probe < 0)
-    return fail(err, errlen, "socket: %s", strerror(errno));
+    return ar_errorf(err, errlen, AR_EIO, "socket: %s", strerror(errno));
   int rc = connect(probe, (const struct sockaddr *)sa, sizeof(*sa));
   int e = errno;
   close(probe);
   if (rc == 0 || e == EAGAIN || e == EINPROGRESS)
-    return fail(err, errlen,
-                "another daemon is answering on %s; not replacing it", path);
+    return ar_errorf(err, errlen, AR_EIO,
+                     "another daemon is answering on %s; not replacing it",
+                     path);
   if (e != ECONNREFUSED)
-    return fail(err, errlen, "cannot tell whether %s is in use: %s", path,
-                strerror(e));
+    return ar_errorf(err, errlen, AR_EIO,
+                     "cannot tell whether %s is in use: %s", path, strerror(e));
   if (unlink(path) < 0 && errno != ENOENT)
-    return fail(err, errlen, "cannot remove the stale socket %s: %s", path,
-                strerror(errno));
+    return ar_errorf(err, errlen, AR_EIO,
+                     "cannot remove the stale socket %s: %s", path,
+                     strerror(errno));
   ad_log(AD_LOG_INFO, "stale-socket", "path=%s removed=1", path);
   return 0;
 }
@@ -225,19 +216,21 @@ int ad_listener_claim(const char *path, int *lock_fd, char *err,
 
   *lock_fd = -1;
   if (!make_addr(path, &sa))
-    return fail(err, errlen, "bad socket path '%s'", path);
+    return ar_errorf(err, errlen, AR_EIO, "bad socket path '%s'", path);
   snprintf(lock, sizeof(lock), "%s.lock", path);
   int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0)
-    return fail(err, errlen, "cannot open the lock file %s: %s", lock,
-                strerror(errno));
+    return ar_errorf(err, errlen, AR_EIO, "cannot open the lock file %s: %s",
+                     lock, strerror(errno));
   if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
     int e = errno;
     close(fd);
     if (e == EWOULDBLOCK)
-      return fail(err, errlen,
-                  "another arenad is running on %s (it holds %s)", path, lock);
-    return fail(err, errlen, "cannot lock %s: %s", lock, strerror(e));
+      return ar_errorf(err, errlen, AR_EIO,
+                       "another arenad is running on %s (it holds %s)", path,
+                       lock);
+    return ar_errorf(err, errlen, AR_EIO, "cannot lock %s: %s", lock,
+                     strerror(e));
   }
   int rc = clear_path(path, &sa, err, errlen);
   if (rc < 0) {
@@ -254,7 +247,7 @@ int ad_listener_open(ad_daemon_t *d, char *err, size_t errlen) {
   struct sockaddr_un sa;
 
   if (!make_addr(path, &sa))
-    return fail(err, errlen, "bad socket path '%s'", path);
+    return ar_errorf(err, errlen, AR_EIO, "bad socket path '%s'", path);
   int rc;
   if (l->lock_fd < 0) {
     rc = ad_listener_claim(path, &l->lock_fd, err, errlen);
@@ -269,7 +262,7 @@ int ad_listener_open(ad_daemon_t *d, char *err, size_t errlen) {
 
   l->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (l->fd < 0)
-    return fail(err, errlen, "socket: %s", strerror(errno));
+    return ar_errorf(err, errlen, AR_EIO, "socket: %s", strerror(errno));
   /* The socket file is born with its final mode: no window in which it is
    * wider, no chmod to forget. The daemon is single-threaded here. */
   mode_t old = umask(~(mode_t)d->cfg->socket_mode & 0777);
@@ -277,7 +270,8 @@ int ad_listener_open(ad_daemon_t *d, char *err, size_t errlen) {
   int e = errno;
   umask(old);
   if (rc < 0)
-    return fail(err, errlen, "cannot bind %s: %s", path, strerror(e));
+    return ar_errorf(err, errlen, AR_EIO, "cannot bind %s: %s", path,
+                     strerror(e));
 
   struct stat st;
   if (lstat(path, &st) == 0) {
@@ -286,10 +280,11 @@ int ad_listener_open(ad_daemon_t *d, char *err, size_t errlen) {
     l->ino = st.st_ino;
   }
   if (listen(l->fd, SOMAXCONN) < 0)
-    return fail(err, errlen, "cannot listen on %s: %s", path, strerror(errno));
+    return ar_errorf(err, errlen, AR_EIO, "cannot listen on %s: %s", path,
+                     strerror(errno));
 
   if (uv_poll_init(&d->loop, &l->poll, l->fd) < 0)
-    return fail(err, errlen, "cannot watch %s", path);
+    return ar_errorf(err, errlen, AR_EIO, "cannot watch %s", path);
   l->poll.data = d;
   l->poll_init = true;
   uv_timer_init(&d->loop, &l->retry);

@@ -5,6 +5,9 @@
  */
 #include "ar/error.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 const char *ar_strerror(int code) {
   switch (code) {
   case AR_OK:
@@ -31,4 +34,12 @@ const char *ar_err_name(int code) {
   default:
     return "UNKNOWN";
   }
+}
+
+int ar_errorf(char *buf, size_t len, int code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, len, fmt, ap);
+  va_end(ap);
+  return code;
 }
