@@ -307,11 +307,12 @@ void ad_conn_close(ad_conn_t *c, const char *reason) {
   c->inflight = 0;
   d->stats.connections_closed++;
 
+  char name[AD_CLIENT_NAME_MAX * 4 + 8];
   ad_log(AD_LOG_INFO, "close",
-         "conn=%llu pid=%u uid=%u reason=%s requests=%llu bytes_in=%llu "
-         "bytes_out=%llu unsent=%llu ms=%llu",
+         "conn=%llu pid=%u uid=%u name=%s reason=%s requests=%llu "
+         "bytes_in=%llu bytes_out=%llu unsent=%llu ms=%llu",
          (unsigned long long)c->id, c->holder.pid, c->holder.uid,
-         c->close_reason,
+         ad_log_str(name, sizeof(name), c->name), c->close_reason,
          (unsigned long long)c->requests, (unsigned long long)c->bytes_in,
          (unsigned long long)c->bytes_out,
          (unsigned long long)(c->out_total - c->out_sent),

@@ -82,6 +82,13 @@ static void test_sigterm_answers_then_exits(void **state) {
   assert_int_equal(errno, ENOENT);
   assert_true(it_log_contains(&d, "info shutdown reason=SIGTERM"));
   assert_true(it_log_contains(&d, "blocks=16384 "));
+  /* Each close line names its client, "" for one that sent no hello;
+   * the hello itself is a debug line. */
+  const char *named[] = {" info close ", " name=itest ", NULL};
+  const char *unnamed[] = {" info close ", " name=\"\" ", NULL};
+  assert_true(it_log_line(&d, named));
+  assert_true(it_log_line(&d, unnamed));
+  assert_false(it_log_contains(&d, " hello "));
   it_close(idle);
   it_close(busy);
   it_daemon_cleanup(&d);
