@@ -260,6 +260,17 @@ void ar__bt_insert(ar__bt_t *t, ar__bt_key_t k) {
   t->count++;
 }
 
+void ar__bt_insert_before(ar__bt_t *t, ar__bt_pos_t pos, ar__bt_key_t k) {
+  if (ar__bt_end(pos)) { /* after the last entry: the last leaf's end */
+    ar__bt_node_t *n = t->root;
+    while (n->height)
+      n = n->child[n->count - 1];
+    pos = (ar__bt_pos_t){n, n->count};
+  }
+  insert_slot(t, pos.leaf, pos.i, k, k.b, NULL);
+  t->count++;
+}
+
 /* ---- erasure ---- */
 
 static void shrunk(ar__bt_t *t, ar__bt_node_t *n);

@@ -65,6 +65,11 @@ int ar__bt_reserve(ar__bt_t *t, unsigned inserts);
 /* Adds `k`, which must not be in the tree, after a successful reserve. */
 void ar__bt_insert(ar__bt_t *t, ar__bt_key_t k);
 
+/* Adds `k` just before the entry at `pos` (at the end when pos is the
+ * end), after a successful reserve: the same as ar__bt_insert when `pos`
+ * is k's lower bound, without searching for it again. */
+void ar__bt_insert_before(ar__bt_t *t, ar__bt_pos_t pos, ar__bt_key_t k);
+
 /* Removes the entry at `pos`. */
 void ar__bt_erase(ar__bt_t *t, ar__bt_pos_t pos);
 

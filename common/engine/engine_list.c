@@ -256,7 +256,7 @@ static int list_give(ar_engine_t *e, uint64_t start, uint64_t size) {
     size_update(l, &rs, &merged);
   } else {
     span_t fresh = {start, size};
-    ar__bt_insert(&l->by_addr, addr_key(fresh));
+    ar__bt_insert_before(&l->by_addr, rp, addr_key(fresh));
     size_update(l, NULL, &fresh);
   }
   return 0;
