@@ -11,7 +11,7 @@
 #include "ar/error.h"
 
 
-int ar__bitset_init(ar__bitset_t *b, uint64_t nbits) {
+int ar__bitset_init(ar__bitset_t *b, uint64_t nbits, ar__mem_t *mem) {
   uint64_t total = 0, n = nbits ? nbits : 1;
   b->nlevels = 0;
   do {
@@ -21,9 +21,11 @@ int ar__bitset_init(ar__bitset_t *b, uint64_t nbits) {
     b->nwords[b->nlevels++] = n;
     total += n;
   } while (n > 1);
-  b->words = calloc(total, sizeof(uint64_t));
+  b->words = ar__mem_calloc(mem, total, sizeof(uint64_t));
   if (!b->words)
     return AR_EINTERNAL;
+  b->total = total;
+  b->mem = mem;
   uint64_t *p = b->words;
   for (int l = 0; l < b->nlevels; l++) {
     b->level[l] = p;
@@ -34,7 +36,8 @@ int ar__bitset_init(ar__bitset_t *b, uint64_t nbits) {
 }
 
 void ar__bitset_fini(ar__bitset_t *b) {
-  free(b->words);
+  if (b->words)
+    ar__mem_free(b->mem, b->words, b->total * sizeof(uint64_t));
   b->words = NULL;
 }
 

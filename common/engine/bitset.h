@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "memacct.h"
+
 #define AR__BITSET_LEVELS 8 /* 64^8 = 2^48 bits, enough for any arena */
 
 typedef struct ar__bitset_s {
@@ -21,11 +23,14 @@ typedef struct ar__bitset_s {
   uint64_t nwords[AR__BITSET_LEVELS];   /* words in level l */
   int nlevels;                          /* the top level has one word */
   uint64_t nbits;
+  uint64_t total;                       /* words in all levels */
+  ar__mem_t *mem;                       /* the engine's count; not owned */
 } ar__bitset_t;
 
 /* All bits clear. Returns 0, or AR_EINTERNAL when memory runs out. The
- * memory comes from calloc, so untouched words cost no physical pages. */
-int ar__bitset_init(ar__bitset_t *b, uint64_t nbits);
+ * memory comes from calloc, so untouched words cost no physical pages; it
+ * is counted in *mem, which must outlive the bitset. */
+int ar__bitset_init(ar__bitset_t *b, uint64_t nbits, ar__mem_t *mem);
 void ar__bitset_fini(ar__bitset_t *b);
 
 /* The hot operations are inline: the buddy engine calls them a few times

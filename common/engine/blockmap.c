@@ -12,8 +12,8 @@
 #define INITIAL_CAPACITY 64
 
 
-static ar__blockent_t *alloc_slots(size_t capacity) {
-  ar__blockent_t *slots = malloc(capacity * sizeof(*slots));
+static ar__blockent_t *alloc_slots(ar__mem_t *mem, size_t capacity) {
+  ar__blockent_t *slots = ar__mem_alloc(mem, capacity * sizeof(*slots));
   if (!slots)
     return NULL;
   for (size_t i = 0; i < capacity; i++)
@@ -21,8 +21,9 @@ static ar__blockent_t *alloc_slots(size_t capacity) {
   return slots;
 }
 
-int ar__blockmap_init(ar__blockmap_t *m) {
-  m->slots = alloc_slots(INITIAL_CAPACITY);
+int ar__blockmap_init(ar__blockmap_t *m, ar__mem_t *mem) {
+  m->mem = mem;
+  m->slots = alloc_slots(mem, INITIAL_CAPACITY);
   if (!m->slots)
     return AR_EINTERNAL;
   m->mask = INITIAL_CAPACITY - 1;
@@ -31,7 +32,7 @@ int ar__blockmap_init(ar__blockmap_t *m) {
 }
 
 void ar__blockmap_fini(ar__blockmap_t *m) {
-  free(m->slots);
+  ar__mem_free(m->mem, m->slots, (m->mask + 1) * sizeof(*m->slots));
   m->slots = NULL;
   m->mask = 0;
   m->count = 0;
@@ -39,13 +40,14 @@ void ar__blockmap_fini(ar__blockmap_t *m) {
 
 int ar__blockmap_grow(ar__blockmap_t *m) {
   size_t capacity = m->mask + 1;
-  ar__blockmap_t bigger = {alloc_slots(capacity * 2), capacity * 2 - 1, 0};
+  ar__blockmap_t bigger = {alloc_slots(m->mem, capacity * 2),
+                           capacity * 2 - 1, 0, m->mem};
   if (!bigger.slots)
     return AR_EINTERNAL;
   for (size_t i = 0; i < capacity; i++)
     if (m->slots[i].payload != AR__BLOCKMAP_EMPTY)
       ar__blockmap_insert(&bigger, &m->slots[i]);
-  free(m->slots);
+  ar__mem_free(m->mem, m->slots, capacity * sizeof(*m->slots));
   *m = bigger;
   return 0;
 }

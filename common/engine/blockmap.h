@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "memacct.h"
+
 #define AR__BLOCKMAP_EMPTY UINT64_MAX /* payload of an empty slot */
 
 typedef struct ar__blockent_s {
@@ -27,10 +29,12 @@ typedef struct ar__blockmap_s {
   ar__blockent_t *slots; /* owned; capacity = mask + 1, a power of two */
   size_t mask;
   size_t count;
+  ar__mem_t *mem; /* the engine's memory count; not owned */
 } ar__blockmap_t;
 
-/* Returns 0, or AR_EINTERNAL when memory runs out. */
-int ar__blockmap_init(ar__blockmap_t *m);
+/* Returns 0, or AR_EINTERNAL when memory runs out. The slots are counted
+ * in *mem, which must outlive the map. */
+int ar__blockmap_init(ar__blockmap_t *m, ar__mem_t *mem);
 void ar__blockmap_fini(ar__blockmap_t *m);
 
 /* Doubles the table. Returns 0, or AR_EINTERNAL (the map is unchanged). */

@@ -83,7 +83,7 @@ static ar__bt_node_t *new_node(ar__bt_t *t, unsigned height) {
 
 static void drop_node(ar__bt_t *t, ar__bt_node_t *n) {
   if (t->nspare >= SPARE_KEEP) {
-    free(n);
+    ar__mem_free(t->mem, n, sizeof(*n));
     return;
   }
   n->next = t->spare;
@@ -95,7 +95,7 @@ int ar__bt_reserve(ar__bt_t *t, unsigned inserts) {
   /* An insert splits at most one node a level and adds a root, which
    * makes the tree one level taller for the next insert. */
   while (t->nspare < inserts * (t->height + 2) + (inserts - 1)) {
-    ar__bt_node_t *n = malloc(sizeof(*n));
+    ar__bt_node_t *n = ar__mem_alloc(t->mem, sizeof(*n));
     if (!n)
       return AR_EINTERNAL;
     n->next = t->spare;
@@ -105,8 +105,9 @@ int ar__bt_reserve(ar__bt_t *t, unsigned inserts) {
   return 0;
 }
 
-int ar__bt_init(ar__bt_t *t) {
+int ar__bt_init(ar__bt_t *t, ar__mem_t *mem) {
   memset(t, 0, sizeof(*t));
+  t->mem = mem;
   if (ar__bt_reserve(t, 1) != 0) {
     ar__bt_fini(t); /* the nodes reserve got before it failed */
     return AR_EINTERNAL;
@@ -115,20 +116,20 @@ int ar__bt_init(ar__bt_t *t) {
   return 0;
 }
 
-static void free_subtree(ar__bt_node_t *n) {
+static void free_subtree(ar__bt_t *t, ar__bt_node_t *n) {
   if (n->height)
     for (unsigned i = 0; i < n->count; i++)
-      free_subtree(n->child[i]);
-  free(n);
+      free_subtree(t, n->child[i]);
+  ar__mem_free(t->mem, n, sizeof(*n));
 }
 
 void ar__bt_fini(ar__bt_t *t) {
   if (t->root)
-    free_subtree(t->root);
+    free_subtree(t, t->root);
   while (t->spare) {
     ar__bt_node_t *n = t->spare;
     t->spare = n->next;
-    free(n);
+    ar__mem_free(t->mem, n, sizeof(*n));
   }
   memset(t, 0, sizeof(*t));
 }

@@ -30,6 +30,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "memacct.h"
+
 #define AR__BT_FANOUT 16
 
 typedef struct ar__bt_key_s {
@@ -50,10 +52,12 @@ typedef struct ar__bt_s {
   size_t nspare;
   size_t count;         /* entries */
   unsigned height;      /* 0 when the root is a leaf */
+  ar__mem_t *mem;       /* the engine's memory count; not owned */
 } ar__bt_t;
 
-/* An empty tree. Returns 0, or AR_EINTERNAL when memory runs out. */
-int ar__bt_init(ar__bt_t *t);
+/* An empty tree whose nodes are counted in *mem, which must outlive it.
+ * Returns 0, or AR_EINTERNAL when memory runs out. */
+int ar__bt_init(ar__bt_t *t, ar__mem_t *mem);
 
 /* Frees every node. */
 void ar__bt_fini(ar__bt_t *t);

@@ -60,7 +60,8 @@ int ar_engine_create(ar_policy_t policy, uint64_t size, void *base,
   e->policy = policy;
   e->size = size;
   e->base = base;
-  int rc = ar__blockmap_init(&e->blocks);
+  e->mem.bytes = sizeof(*e);
+  int rc = ar__blockmap_init(&e->blocks, &e->mem);
   if (rc == 0) {
     rc = e->ops->init(e);
     if (rc != 0)
@@ -70,8 +71,16 @@ int ar_engine_create(ar_policy_t policy, uint64_t size, void *base,
     free(e);
     return rc;
   }
+  e->peak_mem = e->mem.bytes;
   *out = e;
   return 0;
+}
+
+/* The engine's memory grows only while it allocates or frees a block (a
+ * bigger map, more index nodes), so that is where its peak is taken. */
+static void note_memory(ar_engine_t *e) {
+  if (e->mem.bytes > e->peak_mem)
+    e->peak_mem = e->mem.bytes;
 }
 
 void ar_engine_destroy(ar_engine_t *e) {
@@ -129,6 +138,7 @@ int ar_engine_alloc(ar_engine_t *e, uint64_t n, uint64_t align,
     return AR_EINTERNAL;
   ar_block_t blk = {.n = n};
   int rc = e->ops->take(e, n, align, &blk);
+  note_memory(e);
   if (rc == AR_ENOMEM)
     e->failed++;
   if (rc != 0)
@@ -188,7 +198,9 @@ int ar_engine_free(ar_engine_t *e, uint64_t payload, ar_block_t *out,
     return AR_EINVAL;
   }
   ar_block_t blk = block_of(e, ent);
-  if (e->ops->give(e, blk.start, blk.size) != 0)
+  int rc = e->ops->give(e, blk.start, blk.size);
+  note_memory(e);
+  if (rc != 0)
     return AR_EINTERNAL;
   ar__blockmap_remove(&e->blocks, ent);
   bool bad_header = e->base && !header_intact(e, &blk);
@@ -224,6 +236,8 @@ void ar_engine_stats(const ar_engine_t *e, ar_engine_stats_t *out) {
   out->hwm = e->hwm;
   out->peak_used = e->peak_used;
   out->peak_requested = e->peak_requested;
+  out->meta_bytes = e->mem.bytes;
+  out->peak_meta_bytes = e->peak_mem;
   e->ops->stats(e, out);
   out->external_frag =
       out->free_bytes

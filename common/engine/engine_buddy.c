@@ -186,19 +186,19 @@ static void buddy_fini(ar_engine_t *e) {
   ar__buddy_t *bd = e->u.buddy;
   for (unsigned j = AR_BUDDY_MIN_ORDER; j <= bd->max_order; j++)
     ar__bitset_fini(&bd->free[j]);
-  free(bd);
+  ar__mem_free(&e->mem, bd, sizeof(*bd));
 }
 
 static int buddy_init(ar_engine_t *e) {
   if (e->size & (e->size - 1))
     return AR_EINVAL; /* buddy needs a power of two */
-  ar__buddy_t *bd = calloc(1, sizeof(*bd));
+  ar__buddy_t *bd = ar__mem_calloc(&e->mem, 1, sizeof(*bd));
   if (!bd)
     return AR_EINTERNAL;
   bd->max_order = (unsigned)__builtin_ctzll(e->size);
   e->u.buddy = bd;
   for (unsigned j = AR_BUDDY_MIN_ORDER; j <= bd->max_order; j++) {
-    if (ar__bitset_init(&bd->free[j], e->size >> j) != 0) {
+    if (ar__bitset_init(&bd->free[j], e->size >> j, &e->mem) != 0) {
       bd->max_order = j - 1; /* only the orders below j need freeing */
       buddy_fini(e);
       return AR_EINTERNAL;

@@ -14,6 +14,7 @@
 
 #include "ar/engine.h"
 #include "blockmap.h"
+#include "memacct.h"
 
 typedef struct ar__engine_ops_s {
   /* Sets up the free space as one free extent covering the arena.
@@ -70,6 +71,8 @@ struct ar_engine_s {
   ar_policy_t policy;
   uint64_t size;
   unsigned char *base;   /* the arena's memory or NULL; not owned */
+  ar__mem_t mem;         /* what the engine holds, this struct included */
+  uint64_t peak_mem;     /* the largest mem.bytes after any call */
   ar__blockmap_t blocks; /* every live block */
   union {                /* the policy's free space; owned */
     ar__list_t *list;

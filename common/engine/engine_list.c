@@ -395,18 +395,18 @@ static void list_fini(ar_engine_t *e) {
   ar__list_t *l = e->u.list;
   ar__bt_fini(&l->by_addr);
   ar__sizeidx_fini(&l->by_size);
-  free(l);
+  ar__mem_free(&e->mem, l, sizeof(*l));
 }
 
 static int list_init(ar_engine_t *e) {
-  ar__list_t *l = calloc(1, sizeof(*l));
+  ar__list_t *l = ar__mem_calloc(&e->mem, 1, sizeof(*l));
   if (!l)
     return AR_EINTERNAL;
   e->u.list = l;
   l->sized = e->policy == AR_POLICY_BEST || e->policy == AR_POLICY_WORST;
   span_t all = {0, e->size};
-  if (ar__bt_init(&l->by_addr) != 0 ||
-      (l->sized && ar__sizeidx_init(&l->by_size) != 0) ||
+  if (ar__bt_init(&l->by_addr, &e->mem) != 0 ||
+      (l->sized && ar__sizeidx_init(&l->by_size, &e->mem) != 0) ||
       reserve(l, true, all.size, 0) != 0) {
     list_fini(e);
     return AR_EINTERNAL;

@@ -50,13 +50,14 @@ static unsigned prev_class(const ar__sizeidx_t *x, unsigned c) {
   }
 }
 
-int ar__sizeidx_init(ar__sizeidx_t *x) {
+int ar__sizeidx_init(ar__sizeidx_t *x, ar__mem_t *mem) {
   memset(x, 0, sizeof(*x));
-  x->classes = calloc(CLASSES, sizeof(ar__bt_t));
+  x->mem = mem;
+  x->classes = ar__mem_calloc(mem, CLASSES, sizeof(ar__bt_t));
   if (!x->classes)
     return AR_EINTERNAL;
-  if (ar__bt_init(&x->large) != 0) {
-    free(x->classes);
+  if (ar__bt_init(&x->large, mem) != 0) {
+    ar__mem_free(mem, x->classes, CLASSES * sizeof(ar__bt_t));
     x->classes = NULL;
     return AR_EINTERNAL;
   }
@@ -64,10 +65,11 @@ int ar__sizeidx_init(ar__sizeidx_t *x) {
 }
 
 void ar__sizeidx_fini(ar__sizeidx_t *x) {
-  if (x->classes)
+  if (x->classes) {
     for (unsigned c = 0; c < CLASSES; c++)
       ar__bt_fini(&x->classes[c]);
-  free(x->classes);
+    ar__mem_free(x->mem, x->classes, CLASSES * sizeof(ar__bt_t));
+  }
   ar__bt_fini(&x->large);
   memset(x, 0, sizeof(*x));
 }
@@ -76,7 +78,7 @@ int ar__sizeidx_reserve(ar__sizeidx_t *x, uint64_t size) {
   if (!is_small(size))
     return ar__bt_reserve(&x->large, 2);
   ar__bt_t *t = &x->classes[class_of(size)];
-  if (!t->root && ar__bt_init(t) != 0)
+  if (!t->root && ar__bt_init(t, x->mem) != 0)
     return AR_EINTERNAL;
   return ar__bt_reserve(t, 2);
 }

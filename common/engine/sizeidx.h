@@ -26,6 +26,7 @@ typedef struct ar__sizeidx_s {
   uint64_t nonempty[AR__SIZEIDX_CLASSES / 64];  /* bit c: classes[c] holds */
   ar__bt_t large;                               /* (size, start) above that */
   uint64_t count;
+  ar__mem_t *mem;                               /* the engine's; not owned */
 } ar__sizeidx_t;
 
 /* A place in (size, start) order: class `cls`, or the large tree when
@@ -35,8 +36,9 @@ typedef struct ar__sizeidx_pos_s {
   ar__bt_pos_t pos;
 } ar__sizeidx_pos_t;
 
-/* Returns 0, or AR_EINTERNAL when memory runs out. */
-int ar__sizeidx_init(ar__sizeidx_t *x);
+/* Returns 0, or AR_EINTERNAL when memory runs out. Memory is counted in
+ * *mem, which must outlive the index. */
+int ar__sizeidx_init(ar__sizeidx_t *x, ar__mem_t *mem);
 void ar__sizeidx_fini(ar__sizeidx_t *x);
 
 /* Sets aside what an insert of a span of `size` bytes needs. Returns 0 or

@@ -209,7 +209,8 @@ void engine_verify_(const ar_engine_t *e, const char *file, int line) {
   VERIFY(fabs(st.external_frag - frag) < 1e-9,
          "external_frag %.12f, expected %.12f", st.external_frag, frag);
   VERIFY(st.peak_used >= st.used_bytes &&
-             st.peak_requested >= st.live_requested && st.hwm <= size,
+             st.peak_requested >= st.live_requested && st.hwm <= size &&
+             st.peak_meta_bytes >= st.meta_bytes && st.meta_bytes > 0,
          "peaks below the current values or hwm beyond the arena");
   for (unsigned k = 0; k <= AR_ORDER_MAX; k++)
     VERIFY(st.free_by_order[k] == by_order[k],

@@ -159,6 +159,11 @@ typedef struct ar_engine_stats_s {
   uint64_t hwm;            /* highest block end ever allocated */
   uint64_t peak_used;      /* largest used_bytes ever */
   uint64_t peak_requested; /* largest live_requested ever */
+  /* The engine's own memory, outside the arena: its indexes and its record
+   * of live blocks, as allocated (calloc'd pages count before they are
+   * touched), now and at the most after any call. */
+  uint64_t meta_bytes;
+  uint64_t peak_meta_bytes;
   uint64_t rover;          /* next fit: the rover; 0 for other policies */
   unsigned max_order;      /* buddy: K with size = 2^K; 0 otherwise */
   /* buddy: free blocks of each order (like /proc/buddyinfo); zero else */

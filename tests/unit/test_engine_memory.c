@@ -1,0 +1,193 @@
+/*
+ * test_engine_memory.c: the engine's count of its own memory
+ * (ar_engine_stats' meta_bytes and peak_meta_bytes) against what it really
+ * asks of the C library.
+ *
+ * malloc, calloc and free are wrapped (-Wl,--wrap): while `tracking` is
+ * on, which the test turns on around engine calls only, every allocation
+ * is tagged and its size added to `live`, and freeing a tagged block takes
+ * its size off again. After every call the engine's figure must equal
+ * `live`, its peak must equal the largest `live` seen after a call, and
+ * destroying the engine must bring `live` back to zero: the count is exact
+ * and nothing leaks. Every policy, through growth (the block map doubling,
+ * index nodes added), shrinking (nodes given back) and failed
+ * allocations.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ar/engine.h"
+#include "ar/error.h"
+
+/* ---- the wrapped allocator ------------------------------------------ */
+
+void *__real_malloc(size_t size);
+void *__real_calloc(size_t count, size_t size);
+void __real_free(void *p);
+void *__wrap_malloc(size_t size);
+void *__wrap_calloc(size_t count, size_t size);
+void __wrap_free(void *p);
+
+#define TAG UINT64_C(0x6d656d6163637421) /* marks a block made while tracking */
+
+/* Each block carries a 16-byte prefix: its size and whether it counts. */
+typedef struct prefix_s {
+  uint64_t size;
+  uint64_t tag;
+} prefix_t;
+
+static bool tracking;
+static uint64_t live; /* tagged bytes allocated and not yet freed */
+
+static void *tagged(prefix_t *p, size_t size) {
+  if (p == NULL)
+    return NULL;
+  p->size = size;
+  p->tag = tracking ? TAG : 0;
+  if (tracking)
+    live += size;
+  return p + 1;
+}
+
+void *__wrap_malloc(size_t size) {
+  return tagged(__real_malloc(sizeof(prefix_t) + size), size);
+}
+
+void *__wrap_calloc(size_t count, size_t size) {
+  if (size != 0 && count > (SIZE_MAX - sizeof(prefix_t)) / size)
+    return NULL;
+  return tagged(__real_calloc(1, sizeof(prefix_t) + count * size),
+                count * size);
+}
+
+void __wrap_free(void *q) {
+  if (q == NULL)
+    return;
+  prefix_t *p = (prefix_t *)q - 1;
+  if (p->tag == TAG)
+    live -= p->size;
+  __real_free(p);
+}
+
+/* ---- the checks --------------------------------------------------------- */
+
+typedef struct subject_s {
+  ar_engine_t *e;
+  uint64_t peak; /* the largest `live` after a call */
+} subject_t;
+
+/* After each call: the engine's figures against the wrapper's. */
+static void check_counts(subject_t *s) {
+  if (live > s->peak)
+    s->peak = live;
+  ar_engine_stats_t st;
+  ar_engine_stats(s->e, &st);
+  assert_int_equal(st.meta_bytes, live);
+  assert_int_equal(st.peak_meta_bytes, s->peak);
+}
+
+static int alloc(subject_t *s, uint64_t n, uint64_t *payload) {
+  ar_block_t blk;
+  tracking = true;
+  int rc = ar_engine_alloc(s->e, n, AR_ALIGN_MIN, &blk);
+  tracking = false;
+  check_counts(s);
+  if (rc == AR_OK)
+    *payload = blk.payload;
+  return rc;
+}
+
+static void release(subject_t *s, uint64_t payload) {
+  tracking = true;
+  int rc = ar_engine_free(s->e, payload, NULL, NULL);
+  tracking = false;
+  assert_int_equal(rc, AR_OK);
+  check_counts(s);
+}
+
+/* A small LCG: the same sizes and orders on every run. */
+static uint64_t next_rand(uint64_t *x) {
+  *x = *x * UINT64_C(6364136223846793005) + UINT64_C(1442695040888963407);
+  return *x >> 33;
+}
+
+static void run_policy(ar_policy_t policy) {
+  enum { N = 6000 };
+  static uint64_t payload[N];
+  subject_t s = {NULL, 0};
+  live = 0;
+  tracking = true;
+  assert_int_equal(ar_engine_create(policy, UINT64_C(1) << 24, NULL, &s.e),
+                   AR_OK);
+  tracking = false;
+  check_counts(&s);
+  uint64_t created = live;
+  assert_true(created > 0);
+
+  /* Growth: thousands of blocks double the map many times and add index
+   * nodes; every other free leaves a hole, which the list policies index. */
+  uint64_t x = 42 + (uint64_t)policy;
+  size_t count = 0;
+  for (size_t i = 0; i < N; i++)
+    if (alloc(&s, 1 + next_rand(&x) % 700, &payload[count]) == AR_OK)
+      count++;
+  assert_true(count > N / 2);
+  for (size_t i = 0; i < count; i += 2)
+    release(&s, payload[i]);
+  ar_engine_stats_t st;
+  ar_engine_stats(s.e, &st);
+  assert_true(st.meta_bytes > created);
+
+  /* A request that cannot fit fails and may still have grown the map. */
+  uint64_t none;
+  assert_int_equal(alloc(&s, UINT64_C(1) << 30, &none), AR_ENOMEM);
+
+  /* Shrinking: freeing the rest merges the holes away and gives index
+   * nodes back; the peak stays where it was. */
+  for (size_t i = 1; i < count; i += 2)
+    release(&s, payload[i]);
+  ar_engine_stats(s.e, &st);
+  assert_int_equal(st.live_blocks, 0);
+  assert_true(st.peak_meta_bytes >= st.meta_bytes);
+
+  tracking = true;
+  ar_engine_destroy(s.e);
+  tracking = false;
+  assert_int_equal(live, 0); /* everything counted was given back */
+}
+
+static void test_first(void **state) {
+  (void)state;
+  run_policy(AR_POLICY_FIRST);
+}
+static void test_next(void **state) {
+  (void)state;
+  run_policy(AR_POLICY_NEXT);
+}
+static void test_best(void **state) {
+  (void)state;
+  run_policy(AR_POLICY_BEST);
+}
+static void test_worst(void **state) {
+  (void)state;
+  run_policy(AR_POLICY_WORST);
+}
+static void test_buddy(void **state) {
+  (void)state;
+  run_policy(AR_POLICY_BUDDY);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_first), cmocka_unit_test(test_next),
+      cmocka_unit_test(test_best),  cmocka_unit_test(test_worst),
+      cmocka_unit_test(test_buddy),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
