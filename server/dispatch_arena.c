@@ -86,6 +86,8 @@ static Arenad__ArenaSummary *summary(ad_call_t *call, const ad_arena_t *a) {
   s->hwm = st.hwm;
   s->peak_used = st.peak_used;
   s->peak_requested = st.peak_requested;
+  s->meta_bytes = st.meta_bytes;
+  s->peak_meta_bytes = st.peak_meta_bytes;
   s->rover = st.rover;
   s->max_order = st.max_order;
   if (st.policy == AR_POLICY_BUDDY) {

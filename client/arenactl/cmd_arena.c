@@ -46,6 +46,8 @@ static const field_t summary_fields[] = {
     FIELD(hwm, F_U64, true),
     FIELD(peak_used, F_U64, true),
     FIELD(peak_requested, F_U64, true),
+    FIELD(meta_bytes, F_U64, true),
+    FIELD(peak_meta_bytes, F_U64, true),
     FIELD(rover, F_U64, false),
     FIELD(max_order, F_U32, false),
     FIELD(detached_blocks, F_U64, false),

@@ -444,6 +444,8 @@ typedef struct arenad_summary_s {
   uint32_t attached_connections;
   uint64_t permission_denied;    /* requests on this arena refused */
   uint64_t quota_refused;        /* requests on this arena over quota */
+  uint64_t meta_bytes;      /* the engine's own memory in the daemon: its */
+  uint64_t peak_meta_bytes; /* indexes and block record, now and at most */
 } arenad_summary_t;
 
 /* A connection holding references to a block. */

@@ -122,6 +122,8 @@ static void fill_summary(arenad_summary_t *s, const Arenad__ArenaSummary *w,
   s->hwm = w->hwm;
   s->peak_used = w->peak_used;
   s->peak_requested = w->peak_requested;
+  s->meta_bytes = w->meta_bytes;
+  s->peak_meta_bytes = w->peak_meta_bytes;
   s->rover = w->rover;
   s->max_order = w->max_order;
   size_t norders = w->n_free_by_order;

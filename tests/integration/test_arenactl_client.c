@@ -18,6 +18,8 @@
 
 #include <jansson.h>
 
+#include "ar/engine.h"
+
 static const char config[] = "[daemon]\n"
                              "max_page = 8\n"
                              "default_page = 3\n"
@@ -191,6 +193,22 @@ static void test_alloc_inspect_free(void **state) {
   json_t *b0 = json_array_get(json_object_get(j, "blocks"), 0);
   assert_true(json_is_true(json_object_get(b0, "detached")));
   assert_int_equal(json_integer_value(json_object_get(b0, "n")), 100);
+  /* The engine's memory, as the daemon counts it: the same as an engine
+   * here that made the same seven blocks. */
+  ar_engine_t *e;
+  assert_int_equal(ar_engine_create(AR_POLICY_FIRST, 1 << 20, NULL, &e), 0);
+  for (int i = 0; i < 7; i++) {
+    ar_block_t blk;
+    assert_int_equal(ar_engine_alloc(e, 100, AR_ALIGN_MIN, &blk), 0);
+  }
+  ar_engine_stats_t st;
+  ar_engine_stats(e, &st);
+  ar_engine_destroy(e);
+  assert_int_equal(json_integer_value(json_object_get(sum, "meta_bytes")),
+                   st.meta_bytes);
+  assert_int_equal(
+      json_integer_value(json_object_get(sum, "peak_meta_bytes")),
+      st.peak_meta_bytes);
   json_decref(j);
 
   r = RUN("inspect", "alpha", "--blocks");
