@@ -45,6 +45,7 @@
 #include "ar/engine.h"
 #include "ar/error.h"
 #include "ar/trace.h"
+#include "traces.h"
 
 #ifndef AR_BENCH_DATA
 #define AR_BENCH_DATA "tests/data"
@@ -56,13 +57,6 @@
 #define GLIBC AR_POLICY_COUNT
 #define MAXREPS 25
 
-static const char *const trace_names[] = {
-    "python3-compileall-email",
-    "git-gc-perllib",
-    "sqlite3-shop",
-    "troff-bash-manpage",
-};
-#define NTRACES (sizeof trace_names / sizeof trace_names[0])
 
 static const size_t scale_sizes[] = {1000, 100000, 1000000};
 #define NSCALES (sizeof scale_sizes / sizeof scale_sizes[0])
