@@ -351,6 +351,7 @@ static void fill_summary(const replay_t *r, const arenad_summary_t *s,
   sum->free_bytes = s->free_bytes;
   sum->free_intervals = s->free_extents;
   sum->largest_free = s->largest_free;
+  sum->memory_peak = s->peak_meta_bytes;
   sum->frag_hwm_live = ratio_minus_one(s->hwm, s->peak_requested);
   sum->frag_hwm_blocks = ratio_minus_one(s->hwm, s->peak_used);
   sum->frag_blocks_live = ratio_minus_one(s->peak_used, s->peak_requested);

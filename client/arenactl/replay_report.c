@@ -70,6 +70,7 @@ static void table_one(FILE *out, const ar__replay_report_t *r) {
   ROW_F("hwm/peak_live-1", s->frag_hwm_live);
   ROW_F("hwm/peak_blocks-1", s->frag_hwm_blocks);
   ROW_F("peak_blocks/peak_live-1", s->frag_blocks_live);
+  ROW_U("engine memory peak", s->memory_peak);
 #undef ROW_S
 #undef ROW_U
 #undef ROW_F
@@ -88,15 +89,17 @@ static void table_many(FILE *out, const ar__replay_report_t *r) {
           r->nops, arena);
   fprintf(out, "parse time %.1f ms (%.1f ns/op)\n\n", r->parse_ns / 1e6,
           per_op(r->parse_ns, r->nops));
-  fprintf(out, "%-6s %8s %14s %16s %18s %24s %8s\n", "policy", "failed",
-          "hwm", "hwm/peak_live-1", "hwm/peak_blocks-1",
-          "peak_blocks/peak_live-1", "ns/op");
+  fprintf(out, "%-6s %8s %14s %16s %18s %24s %12s %8s\n", "policy",
+          "failed", "hwm", "hwm/peak_live-1", "hwm/peak_blocks-1",
+          "peak_blocks/peak_live-1", "memory peak", "ns/op");
   for (size_t i = 0; i < r->nresults; i++) {
     const ar_replay_summary_t *s = &r->results[i].sum;
-    fprintf(out, "%-6s %8" PRIu64 " %14" PRIu64 " %16.4f %18.4f %24.4f %8.1f\n",
+    fprintf(out,
+            "%-6s %8" PRIu64 " %14" PRIu64 " %16.4f %18.4f %24.4f %12" PRIu64
+            " %8.1f\n",
             ar_policy_name(s->policy), s->failed_allocs, s->hwm,
             s->frag_hwm_live, s->frag_hwm_blocks, s->frag_blocks_live,
-            per_op(r->results[i].replay_ns, r->nops));
+            s->memory_peak, per_op(r->results[i].replay_ns, r->nops));
   }
 }
 
@@ -140,6 +143,7 @@ static json_t *policy_json(const ar__replay_result_t *res, size_t nops) {
   bad |= add(o, "frag_hwm_live", json_real(s->frag_hwm_live));
   bad |= add(o, "frag_hwm_blocks", json_real(s->frag_hwm_blocks));
   bad |= add(o, "frag_blocks_live", json_real(s->frag_blocks_live));
+  bad |= add(o, "memory_peak", json_integer((json_int_t)s->memory_peak));
   bad |= add(o, "replay_seconds", json_real(res->replay_ns / 1e9));
   bad |= add(o, "ns_per_op", json_real(per_op(res->replay_ns, nops)));
   if (bad) {

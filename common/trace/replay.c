@@ -82,6 +82,7 @@ static void fill_summary(const ar_trace_t *t, const ar_engine_t *e,
   sum->free_bytes = st.free_bytes;
   sum->free_intervals = st.free_extents;
   sum->largest_free = st.largest_free;
+  sum->memory_peak = st.peak_meta_bytes;
   sum->frag_hwm_live = ratio_minus_one(st.hwm, st.peak_requested);
   sum->frag_hwm_blocks = ratio_minus_one(st.hwm, st.peak_used);
   sum->frag_blocks_live = ratio_minus_one(st.peak_used, st.peak_requested);

@@ -133,7 +133,7 @@ static void assert_same_summary(const char *a, const char *b) {
       "frees",         "skipped_frees", "hwm",       "peak_live",
       "peak_blocks",   "live_blocks", "free_bytes",  "free_intervals",
       "largest_free",  "frag_hwm_live", "frag_hwm_blocks",
-      "frag_blocks_live"};
+      "frag_blocks_live", "memory_peak"};
   json_t *ja = load_json(a), *jb = load_json(b);
   assert_true(json_equal(json_object_get(ja, "arena_size"),
                          json_object_get(jb, "arena_size")));

@@ -149,6 +149,7 @@ typedef struct ar_replay_summary_s {
   uint64_t free_bytes;     /* at the end */
   uint64_t free_intervals; /* at the end; buddy: free blocks */
   uint64_t largest_free;   /* at the end; buddy: largest free block */
+  uint64_t memory_peak;    /* the engine's own memory at its peak (bytes) */
   /* The three fragmentation figures; 0 when the divisor is 0 (no
    * allocation ever succeeded). */
   double frag_hwm_live;    /* hwm / peak_live - 1 (Johnstone and Wilson) */
