@@ -37,9 +37,18 @@ static void pool_fini(ad_pool_t *p) {
 }
 
 /* A chunk is a link word followed by per_chunk objects. */
+static size_t chunk_bytes(const ad_pool_t *p) {
+  return sizeof(void *) + p->per_chunk * p->obj_size;
+}
+
+/* Every chunk's objects are either free or handed out. */
+static size_t pool_bytes(const ad_pool_t *p) {
+  return (p->nfree + p->live) / p->per_chunk * chunk_bytes(p);
+}
+
 static int pool_grow(ad_pool_t *p) {
   size_t head = sizeof(void *);
-  unsigned char *c = malloc(head + p->per_chunk * p->obj_size);
+  unsigned char *c = malloc(chunk_bytes(p));
   if (c == NULL)
     return AR_EINTERNAL;
   *(void **)c = p->chunks;
@@ -390,4 +399,12 @@ void ad_blocktab_remove(ad_blocktab_t *t, const ad_block_t *blk) {
   }
   t->slots[i] = NULL;
   t->count--;
+}
+
+size_t ad_blocks_bytes(const ad_blocks_t *b) {
+  return pool_bytes(&b->blocks) + pool_bytes(&b->holds);
+}
+
+size_t ad_blocktab_bytes(const ad_blocktab_t *t) {
+  return (t->mask + 1) * sizeof(*t->slots);
 }

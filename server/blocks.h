@@ -108,6 +108,10 @@ typedef struct ad_blocks_s {
 void ad_blocks_init(ad_blocks_t *b);
 void ad_blocks_fini(ad_blocks_t *b); /* every object must be back */
 
+/* The bytes both pools hold from malloc, objects in use and free alike:
+ * pools never shrink, so this is also their peak. */
+size_t ad_blocks_bytes(const ad_blocks_t *b);
+
 /* Makes sure the next nblocks ad_block_new and nholds ad_hold_add calls
  * cannot fail. Returns 0, or AR_EINTERNAL when memory runs out. */
 int ad_blocks_reserve(ad_blocks_t *b, size_t nblocks, size_t nholds);
@@ -193,6 +197,9 @@ void ad_blocktab_fini(ad_blocktab_t *t); /* frees the slots, not records */
 /* Makes sure n more inserts cannot fail (the load stays at most 1/2).
  * Returns 0, or AR_EINTERNAL (the table is unchanged). */
 int ad_blocktab_reserve(ad_blocktab_t *t, size_t n);
+
+/* The bytes of the table's slots. */
+size_t ad_blocktab_bytes(const ad_blocktab_t *t);
 
 ad_block_t *ad_blocktab_find(const ad_blocktab_t *t, uint64_t payload);
 

@@ -78,5 +78,13 @@ Arenad__StatsReply *ad_stats_reply(const ad_daemon_t *d, ad_scratch_t *s) {
   r->arenas_created = st->arenas_created;
   r->arenas_destroyed = st->arenas_destroyed;
   r->corruptions_detected = st->corruptions_detected;
+
+  r->record_bytes = ad_blocks_bytes(&d->pools);
+  for (size_t i = 0; i < d->narenas; i++) {
+    ar_engine_stats_t es;
+    ar_engine_stats(d->arenas[i]->engine, &es);
+    r->engine_bytes += es.meta_bytes;
+    r->record_bytes += ad_blocktab_bytes(&d->arenas[i]->table);
+  }
   return r;
 }

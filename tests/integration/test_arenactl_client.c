@@ -279,7 +279,24 @@ static void test_stats(void **state) {
   assert_int_equal(json_integer_value(json_object_get(j, "arenas")), 2);
   assert_true(json_is_string(json_object_get(j, "daemon_version")));
   assert_true(json_is_object(json_object_get(j, "errors")));
+  /* The daemon's memory: the engines' part is the sum of what inspect
+   * reports for each arena; the records hold the block just made. */
+  json_int_t engines = json_integer_value(json_object_get(j, "engine_bytes"));
+  json_int_t records = json_integer_value(json_object_get(j, "record_bytes"));
   json_decref(j);
+  json_int_t sum = 0;
+  const char *names[] = {"alpha", "beta"};
+  for (int i = 0; i < 2; i++) {
+    r = RUN("inspect", names[i], "--json");
+    expect_status(r, 0);
+    j = parse(r);
+    sum += json_integer_value(
+        json_object_get(json_object_get(j, "summary"), "meta_bytes"));
+    json_decref(j);
+  }
+  assert_true(sum > 0);
+  assert_int_equal(engines, sum);
+  assert_true(records > 0);
 }
 
 static void test_errors(void **state) {

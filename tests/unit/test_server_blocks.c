@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,6 +76,58 @@ static void test_table_random(void **state) {
     ad_block_delete(&pools, recs[n]);
   }
   assert_int_equal(pools.blocks.live, 0);
+  ad_blocktab_fini(&t);
+  ad_blocks_fini(&pools);
+}
+
+/* Under AddressSanitizer malloc's own statistics are not glibc's. */
+#if defined(__SANITIZE_ADDRESS__)
+#define HEAP_STATS 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HEAP_STATS 0
+#endif
+#endif
+#ifndef HEAP_STATS
+#define HEAP_STATS 1
+#endif
+
+static size_t heap_in_use(void) { return mallinfo2().uordblks; }
+
+/* What the pools and a table say they hold, against what the C library
+ * handed out for them (its chunk headers aside). */
+static void test_memory_figures(void **state) {
+  (void)state;
+  ad_blocks_t pools;
+  ad_blocks_init(&pools);
+  assert_int_equal(ad_blocks_bytes(&pools), 0);
+  size_t before = heap_in_use();
+  assert_ok(ad_blocks_reserve(&pools, 300, 10)); /* 2 + 1 chunks */
+  size_t pool_bytes = ad_blocks_bytes(&pools);
+  assert_true(pool_bytes >= 300 * sizeof(ad_block_t) + 10 * sizeof(ad_hold_t));
+  if (HEAP_STATS) {
+    size_t grown = heap_in_use() - before;
+    assert_true(grown >= pool_bytes && grown <= pool_bytes + 3 * 32);
+  }
+  /* Handing objects out and back takes nothing from malloc. */
+  ad_block_t *b = ad_block_new(&pools, 16, NULL, true);
+  assert_int_equal(ad_blocks_bytes(&pools), pool_bytes);
+  ad_block_undetach(b);
+  ad_block_delete(&pools, b);
+  assert_int_equal(ad_blocks_bytes(&pools), pool_bytes);
+
+  ad_blocktab_t t;
+  assert_ok(ad_blocktab_init(&t));
+  size_t small = ad_blocktab_bytes(&t);
+  before = heap_in_use();
+  assert_ok(ad_blocktab_reserve(&t, 1000));
+  size_t big = ad_blocktab_bytes(&t);
+  assert_true(big >= 1000 * sizeof(ad_block_t *) && big > small);
+  if (HEAP_STATS) { /* the new slots came; the old went back (glibc may
+                      * still count them in use, in its thread cache) */
+    size_t grown = heap_in_use() - before;
+    assert_true(grown + small >= big && grown <= big + 32);
+  }
   ad_blocktab_fini(&t);
   ad_blocks_fini(&pools);
 }
@@ -526,6 +579,7 @@ static void test_block_size_prediction(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_table_random),
+      cmocka_unit_test(test_memory_figures),
       cmocka_unit_test(test_holds),
       cmocka_unit_test(test_arena_alloc_free),
       cmocka_unit_test(test_reclaim_across_arenas),
