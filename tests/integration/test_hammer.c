@@ -10,7 +10,10 @@
  * header scribbles, raw connections that send garbage or half a frame and
  * go away, disconnects with requests in flight, and an arena ("tmp") that
  * the children make and destroy under each other. The parent SIGKILLs one
- * child on the way.
+ * child on the way. Meanwhile an outsider, a child running as nobody
+ * (uid 65534), which the arenas' mode 0600 keeps out, throws allocations,
+ * frees, attaches, inspections, retains and arena creations at them: each
+ * must be refused with permission denied and change nothing.
  *
  * What each child checks as it goes: every status is one its request can
  * get (it can always free its own blocks and release its own references;
@@ -32,6 +35,7 @@
 #include "itest.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -59,6 +63,7 @@
 #define MAILBOX 32 /* transfers in flight from one child to another */
 
 static const char config[] = "[daemon]\n"
+                             "socket_mode = 0666\n" /* the outsider too */
                              "max_blocks_per_request = 64\n"
                              "max_in_flight = 32\n"
                              "max_frame_bytes = 64K\n"
@@ -97,6 +102,7 @@ typedef struct box_s {
 typedef struct shared_s {
   _Atomic uint64_t token[CHILDREN]; /* each child's connection's, or 0 */
   box_t box[CHILDREN][CHILDREN];    /* [sender][receiver] */
+  uint64_t outsider_denied[NARENAS]; /* written by the outsider at its end */
 } shared_t;
 
 static shared_t *shared;
@@ -860,6 +866,80 @@ static int child_main(int idx, uint64_t seed, uint64_t ms, uint64_t max_ops) {
   return 0;
 }
 
+/* ---- The outsider --------------------------------------------------------- */
+
+#define NOBODY 65534u
+
+/* One refused request: anything but permission denied is a failure. */
+static int expect_denied(int rc, int arena, const char *what,
+                         uint64_t *denied) {
+  if (rc != AR_EPERM) {
+    fprintf(stderr, "hammer outsider: %s: %s, not EPERM\n", what,
+            ar_err_name(rc));
+    return 1;
+  }
+  if (arena >= 0)
+    denied[arena]++;
+  return 0;
+}
+
+/* Runs as nobody, on ham and bud only (tmp comes and goes). Returns 0 when
+ * every request got the answer it must. */
+static int outsider_main(uint64_t seed, uint64_t ms, uint64_t max_ops) {
+  if (setgroups(0, NULL) < 0 || setgid(NOBODY) < 0 || setuid(NOBODY) < 0)
+    return 125;
+  rng_t rng = {seed};
+  arenad_t *h;
+  if (arenad_connect(daemon_.sock, &h) < 0 ||
+      arenad_hello(h, "hammer-outsider", NULL) < 0)
+    return 2;
+  uint64_t denied[NARENAS] = {0};
+  int bad = 0;
+  uint64_t end = now_ms() + ms;
+  for (uint64_t op = 0; op < max_ops && now_ms() < end && !bad; op++) {
+    int a = (int)below(&rng, 2);
+    uint64_t off = below(&rng, arena_size[a] / 16) * 16;
+    unsigned r = (unsigned)below(&rng, 8);
+    if (r == 0) {
+      uint64_t got;
+      bad = expect_denied(arenad_alloc(h, arenas[a], 1 + below(&rng, 4096),
+                                       16, 0, &got, NULL),
+                          a, "alloc", denied);
+    } else if (r == 1) {
+      bad = expect_denied(arenad_free(h, arenas[a], off), a, "free", denied);
+    } else if (r == 2) {
+      arenad_map_t map;
+      unsigned flags = chance(&rng, 50) ? ARENAD_ATTACH_READ_ONLY : 0;
+      bad = expect_denied(arenad_attach(h, arenas[a], flags, &map), a,
+                          "attach", denied);
+    } else if (r == 3) {
+      arenad_page_t *page = NULL;
+      bad = expect_denied(arenad_inspect(h, arenas[a], ARENAD_INSPECT_BLOCKS,
+                                         0, 16, &page),
+                          a, "inspect", denied);
+      arenad_page_destroy(page);
+    } else if (r == 4) {
+      bad = expect_denied(arenad_retain(h, arenas[a], off, NULL), a,
+                          "retain", denied);
+    } else if (r == 5) {
+      arenad_arena_spec_t spec = {4096, ARENAD_POLICY_FIRST, NULL, 0, 0};
+      bad = expect_denied(arenad_create_arena(h, "outsider", &spec, NULL), -1,
+                          "create", denied);
+    } else if (r == 6) {
+      arenad_arena_t *list;
+      size_t n;
+      bad = arenad_list(h, &list, &n) != 0; /* like ls -l: allowed */
+      if (!bad)
+        arenad_list_destroy(list);
+    } else {
+      bad = arenad_ping(h) != 0;
+    }
+  }
+  arenad_close(h);
+  memcpy(shared->outsider_denied, denied, sizeof denied);
+  return bad;
+}
+
 /* ---- The parent ---------------------------------------------------------- */
 
 static uint64_t env_u64(const char *name, uint64_t def) {
@@ -998,6 +1078,7 @@ static void test_hammer(void **state) {
   assert_true(shared != MAP_FAILED);
   memset(shared, 0, sizeof(*shared));
   assert_int_equal(it_daemon_start(&daemon_, config, NULL), 0);
+  it_daemon_open_to_all(&daemon_);
   pid_t pids[CHILDREN];
   fflush(NULL);
   for (int i = 0; i < CHILDREN; i++) {
@@ -1006,6 +1087,10 @@ static void test_hammer(void **state) {
     if (pids[i] == 0)
       _exit(child_main(i, seed + (uint64_t)i, ms, ops));
   }
+  pid_t outsider = fork();
+  assert_true(outsider >= 0);
+  if (outsider == 0)
+    _exit(outsider_main(seed + CHILDREN, ms, ops));
 
   /* One child dies by SIGKILL, mid-conversation. */
   int victim = (int)below(&rng, CHILDREN);
@@ -1026,6 +1111,16 @@ static void test_hammer(void **state) {
       failed++;
     }
   }
+  int ost;
+  while (waitpid(outsider, &ost, 0) < 0)
+    assert_int_equal(errno, EINTR);
+  if (!WIFEXITED(ost) || WEXITSTATUS(ost) != 0) {
+    print_error("hammer: the outsider (seed %llu) ended with status %d\n",
+                (unsigned long long)(seed + CHILDREN), ost);
+    failed++;
+  }
+  uint64_t outsider_denied[NARENAS];
+  memcpy(outsider_denied, shared->outsider_denied, sizeof outsider_denied);
   munmap(shared, sizeof(*shared));
   if (failed)
     fail_msg("seed %llu: %d children failed (their messages are above)",
@@ -1048,6 +1143,25 @@ static void test_hammer(void **state) {
   for (size_t i = 0; i < n; i++)
     settle_arena(h, list[i].name, seed);
   arenad_list_destroy(list);
+  print_message("hammer: the outsider was refused %llu times on ham, %llu "
+                "on bud\n",
+                (unsigned long long)outsider_denied[0],
+                (unsigned long long)outsider_denied[1]);
+  /* Each refusal of the outsider's was counted on its arena (others'
+   * frees of blocks they do not hold count there too). */
+  for (int a = 0; a < 2; a++) {
+    arenad_page_t *page;
+    assert_int_equal(
+        arenad_inspect(h, arenas[a], ARENAD_INSPECT_SUMMARY, 0, 0, &page), 0);
+    if (outsider_denied[a] == 0 ||
+        page->summary.permission_denied < outsider_denied[a])
+      fail_msg("seed %llu: arena %s counts %llu refusals, the outsider had "
+               "%llu",
+               (unsigned long long)seed, arenas[a],
+               (unsigned long long)page->summary.permission_denied,
+               (unsigned long long)outsider_denied[a]);
+    arenad_page_destroy(page);
+  }
   assert_int_equal(arenad_ping(h), 0);
   print_message("hammer: %llu requests, %llu connections, %llu closed for a "
                 "protocol error, %llu blocks reclaimed, %llu retains, %llu "
