@@ -47,6 +47,12 @@ int ar__cmd_bench(int argc, char **argv);   /* cmd_bench.c */
 /* `replay --via-daemon`, called by ar__cmd_replay (cmd_replay_daemon.c) */
 int ar__cmd_replay_daemon(int argc, char **argv);
 
+/* What a command's getopt_long loop does with an error (main.c): for ':',
+ * says which option needs a value; for anything else, names the unknown
+ * option and prints the command's usage. Both on standard error, with the
+ * command's name from argv[0]. Returns ARENACTL_USAGE. */
+int ar__ctl_bad_option(int c, char **argv, void (*cmd_usage)(FILE *));
+
 /* The socket given with `arenactl --socket PATH`, or NULL (daemon.c). */
 extern const char *ar__ctl_socket;
 

@@ -123,15 +123,8 @@ static int create_options(int argc, char **argv, arenad_access_t *access,
     case 'h':
       create_usage(stdout);
       return -1;
-    case ':':
-      fprintf(stderr, "arenactl create: option '%s' needs a value\n",
-              argv[optind - 1]);
-      return ARENACTL_USAGE;
     default:
-      fprintf(stderr, "arenactl create: unknown option '%s'\n",
-              argv[optind - 1]);
-      create_usage(stderr);
-      return ARENACTL_USAGE;
+      return ar__ctl_bad_option(c, argv, create_usage);
     }
     if (!ok) {
       const char *opt = "?";

@@ -129,15 +129,8 @@ static int parse_options(int argc, char **argv, options_t *o) {
     case 'h':
       usage(stdout);
       return -1;
-    case ':':
-      fprintf(stderr, "arenactl bench: option '%s' needs a value\n",
-              argv[optind - 1]);
-      return ARENACTL_USAGE;
     default:
-      fprintf(stderr, "arenactl bench: unknown option '%s'\n",
-              argv[optind - 1]);
-      usage(stderr);
-      return ARENACTL_USAGE;
+      return ar__ctl_bad_option(c, argv, usage);
     }
     if (bad) {
       fprintf(stderr, "arenactl bench: invalid value '%s' for %s\n", optarg,

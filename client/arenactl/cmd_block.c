@@ -72,15 +72,8 @@ int ar__cmd_alloc(int argc, char **argv) {
     case 'h':
       alloc_usage(stdout);
       return ARENACTL_OK;
-    case ':':
-      fprintf(stderr, "arenactl alloc: option '%s' needs a value\n",
-              argv[optind - 1]);
-      return ARENACTL_USAGE;
     default:
-      fprintf(stderr, "arenactl alloc: unknown option '%s'\n",
-              argv[optind - 1]);
-      alloc_usage(stderr);
-      return ARENACTL_USAGE;
+      return ar__ctl_bad_option(c, argv, alloc_usage);
     }
   }
   if (argc - optind != 2) {

@@ -36,10 +36,7 @@ static int parse_json_only(int argc, char **argv, bool *json,
       usage(stdout);
       return -1;
     default:
-      fprintf(stderr, "arenactl %s: unknown option '%s'\n", argv[0],
-              argv[optind - 1]);
-      usage(stderr);
-      return ARENACTL_USAGE;
+      return ar__ctl_bad_option(c, argv, usage);
     }
   }
   if (optind != argc) {

@@ -122,15 +122,8 @@ static int parse_options(int argc, char **argv, options_t *o) {
     case 'h':
       usage(stdout);
       return -1;
-    case ':':
-      fprintf(stderr, "arenactl replay: option '%s' needs a value\n",
-              argv[optind - 1]);
-      return ARENACTL_USAGE;
     default:
-      fprintf(stderr, "arenactl replay: unknown option '%s'\n",
-              argv[optind - 1]);
-      usage(stderr);
-      return ARENACTL_USAGE;
+      return ar__ctl_bad_option(c, argv, usage);
     }
   }
   if (optind != argc - 1) {

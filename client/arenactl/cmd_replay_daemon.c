@@ -115,9 +115,7 @@ static int parse_options(int argc, char **argv, options_t *o) {
       usage(stdout);
       return -1;
     case ':':
-      fprintf(stderr, "arenactl replay: option '%s' needs a value\n",
-              argv[optind - 1]);
-      return ARENACTL_USAGE;
+      return ar__ctl_bad_option(c, argv, usage);
     default:
       fprintf(stderr,
               "arenactl replay: unknown option '%s' with --via-daemon (the "

@@ -159,12 +159,8 @@ int ar__ctl_parse_flags(int argc, char **argv, const struct option *longopts,
       usage(stdout);
       return -1;
     }
-    if (c == '?' || c == ':') {
-      fprintf(stderr, "arenactl %s: unknown option '%s'\n", argv[0],
-              argv[optind - 1]);
-      usage(stderr);
-      return ARENACTL_USAGE;
-    }
+    if (c == '?' || c == ':')
+      return ar__ctl_bad_option(c, argv, usage);
     *flags |= c;
   }
   int nargs = argc - optind;

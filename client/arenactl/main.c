@@ -4,6 +4,7 @@
  * its own file (cmd_<name>.c) and parses its own options. To add a
  * command, write its file and add one line to the table.
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -39,6 +40,18 @@ static void usage(FILE *out) {
   fprintf(out, "\n'arenactl <command> --help' describes a command.\n"
                "--socket PATH (or $ARENAD_SOCKET) names the daemon's socket "
                "for the\ncommands that talk to it.\n");
+}
+
+int ar__ctl_bad_option(int c, char **argv, void (*cmd_usage)(FILE *)) {
+  if (c == ':') {
+    fprintf(stderr, "arenactl %s: option '%s' needs a value\n", argv[0],
+            argv[optind - 1]);
+    return ARENACTL_USAGE;
+  }
+  fprintf(stderr, "arenactl %s: unknown option '%s'\n", argv[0],
+          argv[optind - 1]);
+  cmd_usage(stderr);
+  return ARENACTL_USAGE;
 }
 
 int main(int argc, char **argv) {

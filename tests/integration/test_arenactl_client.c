@@ -311,6 +311,11 @@ static void test_errors(void **state) {
   expect_status(r, 2);
   r = RUN("inspect", "alpha", "--bogus");
   expect_status(r, 2);
+  assert_non_null(strstr(r->err, "arenactl inspect: unknown option '--bogus'"));
+  r = RUN("alloc", "alpha", "1", "--align");
+  expect_status(r, 2);
+  assert_non_null(
+      strstr(r->err, "arenactl alloc: option '--align' needs a value"));
   r = RUN("alloc", "alpha", "2M");
   expect_status(r, 1);
   assert_true(strlen(r->err) > 0);
