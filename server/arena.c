@@ -6,7 +6,6 @@
  */
 #include "arena.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -280,23 +279,6 @@ void ad_holder_reclaim(ad_holder_t *holder, ad_freed_t *freed) {
     drop_hold(hold->block->arena, hold, freed);
 }
 
-static int check_fail(ar_check_report_t *report, const char *invariant,
-                      uint64_t offset, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int check_fail(ar_check_report_t *report, const char *invariant,
-                      uint64_t offset, const char *fmt, ...) {
-  if (report != NULL) {
-    va_list ap;
-    report->invariant = invariant;
-    report->offset = offset;
-    va_start(ap, fmt);
-    vsnprintf(report->detail, sizeof(report->detail), fmt, ap);
-    va_end(ap);
-  }
-  return AR_ECORRUPT;
-}
-
 int ad_arena_check(const ad_arena_t *a, ar_check_report_t *report) {
   int rc = ar_engine_check(a->engine, report);
   if (rc < 0)
@@ -305,11 +287,11 @@ int ad_arena_check(const ad_arena_t *a, ar_check_report_t *report) {
   ar_engine_stats_t st;
   ar_engine_stats(a->engine, &st);
   if (st.live_blocks != ad_blocktab_count(&a->table))
-    return check_fail(report, "daemon-record-per-block", 0,
-                      "the engine has %llu live blocks, the daemon %zu "
-                      "records",
-                      (unsigned long long)st.live_blocks,
-                      ad_blocktab_count(&a->table));
+    return ar_check_fail(report, "daemon-record-per-block", 0,
+                         "the engine has %llu live blocks, the daemon %zu "
+                         "records",
+                         (unsigned long long)st.live_blocks,
+                         ad_blocktab_count(&a->table));
 
   uint64_t detached = 0, detached_bytes = 0;
   for (size_t i = 0; i < ad_blocktab_slots(&a->table); i++) {
@@ -318,29 +300,29 @@ int ad_arena_check(const ad_arena_t *a, ar_check_report_t *report) {
       continue;
     ar_block_t b;
     if (ar_engine_find(a->engine, blk->payload, &b) < 0)
-      return check_fail(report, "daemon-record-is-live-block", blk->payload,
-                        "a record names payload %llu, which the engine does "
-                        "not have",
-                        (unsigned long long)blk->payload);
+      return ar_check_fail(report, "daemon-record-is-live-block", blk->payload,
+                           "a record names payload %llu, which the engine does "
+                           "not have",
+                           (unsigned long long)blk->payload);
     const char *broken = ad_blocks_check_block(blk);
     if (broken == NULL && blk->arena != a)
       broken = "record-in-its-arena";
     if (broken == NULL && blk->size != b.size)
       broken = "record-size-is-block-size";
     if (broken != NULL)
-      return check_fail(report, broken, blk->payload,
-                        "the record of the block at %llu breaks %s",
-                        (unsigned long long)blk->payload, broken);
+      return ar_check_fail(report, broken, blk->payload,
+                           "the record of the block at %llu breaks %s",
+                           (unsigned long long)blk->payload, broken);
     detached += blk->detached;
     detached_bytes += blk->detached ? blk->size : 0;
   }
   if (detached != a->detached_blocks || detached_bytes != a->detached_bytes)
-    return check_fail(report, "daemon-detached-count", 0,
-                      "%llu records are detached (%llu bytes), the counts "
-                      "say %llu (%llu bytes)",
-                      (unsigned long long)detached,
-                      (unsigned long long)detached_bytes,
-                      (unsigned long long)a->detached_blocks,
-                      (unsigned long long)a->detached_bytes);
+    return ar_check_fail(report, "daemon-detached-count", 0,
+                         "%llu records are detached (%llu bytes), the counts "
+                         "say %llu (%llu bytes)",
+                         (unsigned long long)detached,
+                         (unsigned long long)detached_bytes,
+                         (unsigned long long)a->detached_blocks,
+                         (unsigned long long)a->detached_bytes);
   return 0;
 }

@@ -35,8 +35,8 @@ int ar_policy_parse(const char *name, ar_policy_t *out) {
   return AR_EINVAL;
 }
 
-int ar__check_fail(ar_check_report_t *report, const char *invariant,
-                   uint64_t offset, const char *fmt, ...) {
+int ar_check_fail(ar_check_report_t *report, const char *invariant,
+                  uint64_t offset, const char *fmt, ...) {
   if (report) {
     va_list ap;
     report->invariant = invariant;
@@ -288,23 +288,22 @@ static int check_block(const ar_engine_t *e, const ar_block_t *blk,
   uint64_t delta = blk->payload - blk->start;
   if (delta < AR_HDR || delta > AR_ALIGN_MAX || (delta & (delta - 1)) != 0 ||
       (e->policy != AR_POLICY_BUDDY && delta != AR_HDR))
-    return ar__check_fail(report, "block payload", blk->start,
-                          "block at %llu has payload %llu",
-                          (unsigned long long)blk->start,
-                          (unsigned long long)blk->payload);
+    return ar_check_fail(
+        report, "block payload", blk->start, "block at %llu has payload %llu",
+        (unsigned long long)blk->start, (unsigned long long)blk->payload);
   uint64_t model = e->policy == AR_POLICY_BUDDY
                        ? UINT64_C(1) << ar__buddy_order(blk->n, delta)
                        : ar__block_bytes(blk->n);
   if (blk->n == 0 || blk->n > AR_N_MAX || blk->size != model)
-    return ar__check_fail(report, "block size", blk->start,
-                          "block at %llu: %llu bytes for a request of %llu",
-                          (unsigned long long)blk->start,
-                          (unsigned long long)blk->size,
-                          (unsigned long long)blk->n);
+    return ar_check_fail(report, "block size", blk->start,
+                         "block at %llu: %llu bytes for a request of %llu",
+                         (unsigned long long)blk->start,
+                         (unsigned long long)blk->size,
+                         (unsigned long long)blk->n);
   if (blk->start + blk->size > e->size)
-    return ar__check_fail(report, "block bounds", blk->start,
-                          "block at %llu ends past the arena",
-                          (unsigned long long)blk->start);
+    return ar_check_fail(report, "block bounds", blk->start,
+                         "block at %llu ends past the arena",
+                         (unsigned long long)blk->start);
   return 0;
 }
 
@@ -319,9 +318,9 @@ int ar_engine_check(const ar_engine_t *e, ar_check_report_t *report) {
   bool have_free = e->ops->free_from(e, 0, &fs, &fsz);
   while (p < e->size) {
     if (have_free && fs < p)
-      return ar__check_fail(report, "free space disjoint from blocks", fs,
-                            "free extent at %llu overlaps the block before",
-                            (unsigned long long)fs);
+      return ar_check_fail(report, "free space disjoint from blocks", fs,
+                           "free extent at %llu overlaps the block before",
+                           (unsigned long long)fs);
     if (have_free && fs == p) {
       seen_free++;
       p = fs + fsz;
@@ -330,10 +329,10 @@ int ar_engine_check(const ar_engine_t *e, ar_check_report_t *report) {
     }
     ar_block_t blk;
     if (!ar__block_at(e, p, &blk))
-      return ar__check_fail(report, "tiling", p,
-                            "offset %llu is neither free nor the start of "
-                            "a live block",
-                            (unsigned long long)p);
+      return ar_check_fail(report, "tiling", p,
+                           "offset %llu is neither free nor the start of "
+                           "a live block",
+                           (unsigned long long)p);
     rc = check_block(e, &blk, report);
     if (rc != 0)
       return rc;
@@ -343,26 +342,24 @@ int ar_engine_check(const ar_engine_t *e, ar_check_report_t *report) {
     p += blk.size;
   }
   if (p != e->size || have_free)
-    return ar__check_fail(report, "tiling", p,
-                          "the pieces end at %llu, not at the arena's end",
-                          (unsigned long long)p);
+    return ar_check_fail(report, "tiling", p,
+                         "the pieces end at %llu, not at the arena's end",
+                         (unsigned long long)p);
   if (seen_free != extents)
-    return ar__check_fail(report, "free extent count", 0,
-                          "walked %llu free extents, the index holds %llu",
-                          (unsigned long long)seen_free,
-                          (unsigned long long)extents);
+    return ar_check_fail(report, "free extent count", 0,
+                         "walked %llu free extents, the index holds %llu",
+                         (unsigned long long)seen_free,
+                         (unsigned long long)extents);
   if (seen_blocks != e->blocks.count)
-    return ar__check_fail(report, "block map", 0,
-                          "walked %llu blocks, the map holds %llu",
-                          (unsigned long long)seen_blocks,
-                          (unsigned long long)e->blocks.count);
+    return ar_check_fail(
+        report, "block map", 0, "walked %llu blocks, the map holds %llu",
+        (unsigned long long)seen_blocks, (unsigned long long)e->blocks.count);
   if (used != e->used || requested != e->requested)
-    return ar__check_fail(report, "byte counts", 0,
-                          "blocks hold %llu bytes for %llu requested; the "
-                          "counters say %llu and %llu",
-                          (unsigned long long)used,
-                          (unsigned long long)requested,
-                          (unsigned long long)e->used,
-                          (unsigned long long)e->requested);
+    return ar_check_fail(
+        report, "byte counts", 0,
+        "blocks hold %llu bytes for %llu requested; the "
+        "counters say %llu and %llu",
+        (unsigned long long)used, (unsigned long long)requested,
+        (unsigned long long)e->used, (unsigned long long)e->requested);
   return 0;
 }

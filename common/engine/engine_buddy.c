@@ -143,39 +143,39 @@ static int buddy_check(const ar_engine_t *e, ar_check_report_t *report,
   for (unsigned j = 0; j <= AR_ORDER_MAX; j++) {
     bool listed = (bd->nonempty >> j) & 1;
     if (listed != (bd->count[j] > 0))
-      return ar__check_fail(report, "order mask", 0,
-                            "order %u: mask bit %d, %llu free blocks", j,
-                            (int)listed, (unsigned long long)bd->count[j]);
+      return ar_check_fail(report, "order mask", 0,
+                           "order %u: mask bit %d, %llu free blocks", j,
+                           (int)listed, (unsigned long long)bd->count[j]);
     if (j < AR_BUDDY_MIN_ORDER || j > bd->max_order) {
       if (bd->count[j])
-        return ar__check_fail(report, "order range", 0,
-                              "order %u has free blocks", j);
+        return ar_check_fail(report, "order range", 0,
+                             "order %u has free blocks", j);
       continue;
     }
     int level = ar__bitset_verify(&bd->free[j]);
     if (level >= 0)
-      return ar__check_fail(report, "order index", 0,
-                            "order %u: summary level %d disagrees with the "
-                            "level below",
-                            j, level);
+      return ar_check_fail(report, "order index", 0,
+                           "order %u: summary level %d disagrees with the "
+                           "level below",
+                           j, level);
     uint64_t seen = 0;
     for (uint64_t i = ar__bitset_next(&bd->free[j], 0); i != UINT64_MAX;
          i = ar__bitset_next(&bd->free[j], i + 1)) {
       uint64_t at = i << j;
       seen++;
       if (j < bd->max_order && is_free(bd, j, at ^ order_bytes(j)))
-        return ar__check_fail(report, "no two free buddies", at,
-                              "the free blocks of order %u at %llu and "
-                              "%llu are buddies",
-                              j, (unsigned long long)at,
-                              (unsigned long long)(at ^ order_bytes(j)));
+        return ar_check_fail(report, "no two free buddies", at,
+                             "the free blocks of order %u at %llu and "
+                             "%llu are buddies",
+                             j, (unsigned long long)at,
+                             (unsigned long long)(at ^ order_bytes(j)));
     }
     if (seen != bd->count[j])
-      return ar__check_fail(report, "order count", 0,
-                            "order %u: %llu free blocks indexed, %llu "
-                            "counted",
-                            j, (unsigned long long)seen,
-                            (unsigned long long)bd->count[j]);
+      return ar_check_fail(report, "order count", 0,
+                           "order %u: %llu free blocks indexed, %llu "
+                           "counted",
+                           j, (unsigned long long)seen,
+                           (unsigned long long)bd->count[j]);
     total += seen;
   }
   *extents = total;

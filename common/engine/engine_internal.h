@@ -106,9 +106,4 @@ static inline unsigned ar__buddy_order(uint64_t n, uint64_t align) {
  * none. */
 bool ar__block_at(const ar_engine_t *e, uint64_t start, ar_block_t *out);
 
-/* Fills a check report; returns AR_ECORRUPT for the caller to return. */
-int ar__check_fail(ar_check_report_t *report, const char *invariant,
-                   uint64_t offset, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
 #endif /* AR_ENGINE_INTERNAL_H */

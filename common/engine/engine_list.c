@@ -320,10 +320,9 @@ static int check_tree(const ar__bt_t *t, const char *invariant,
   const char *bad = ar__bt_verify(t, &where);
   if (!bad)
     return 0;
-  return ar__check_fail(report, invariant, where.a,
-                        "%s: %s near the entry (%llu, %llu)", invariant, bad,
-                        (unsigned long long)where.a,
-                        (unsigned long long)where.b);
+  return ar_check_fail(
+      report, invariant, where.a, "%s: %s near the entry (%llu, %llu)",
+      invariant, bad, (unsigned long long)where.a, (unsigned long long)where.b);
 }
 
 static int list_check(const ar_engine_t *e, ar_check_report_t *report,
@@ -339,42 +338,42 @@ static int list_check(const ar_engine_t *e, ar_check_report_t *report,
     span_t s = addr_span(p);
     if (s.size == 0 || s.start % AR_GRAIN || s.size % AR_GRAIN ||
         s.start + s.size > e->size)
-      return ar__check_fail(report, "free interval bounds", s.start,
-                            "free interval [%llu, +%llu) is empty, off the "
-                            "grain or past the arena",
-                            (unsigned long long)s.start,
-                            (unsigned long long)s.size);
+      return ar_check_fail(report, "free interval bounds", s.start,
+                           "free interval [%llu, +%llu) is empty, off the "
+                           "grain or past the arena",
+                           (unsigned long long)s.start,
+                           (unsigned long long)s.size);
     if (!first && s.start < prev_end)
-      return ar__check_fail(report, "free intervals disjoint", s.start,
-                            "free interval at %llu starts before the "
-                            "previous one ends at %llu",
-                            (unsigned long long)s.start,
-                            (unsigned long long)prev_end);
+      return ar_check_fail(report, "free intervals disjoint", s.start,
+                           "free interval at %llu starts before the "
+                           "previous one ends at %llu",
+                           (unsigned long long)s.start,
+                           (unsigned long long)prev_end);
     if (!first && s.start == prev_end)
-      return ar__check_fail(report, "free intervals coalesced", s.start,
-                            "free interval at %llu touches the previous one",
-                            (unsigned long long)s.start);
+      return ar_check_fail(report, "free intervals coalesced", s.start,
+                           "free interval at %llu touches the previous one",
+                           (unsigned long long)s.start);
     prev_end = s.start + s.size;
     first = false;
   }
   if (l->rover > e->size)
-    return ar__check_fail(report, "rover", l->rover,
-                          "the next-fit rover %llu is past the arena",
-                          (unsigned long long)l->rover);
+    return ar_check_fail(report, "rover", l->rover,
+                         "the next-fit rover %llu is past the arena",
+                         (unsigned long long)l->rover);
   *extents = l->by_addr.count;
   if (!l->sized)
     return 0;
   uint64_t where;
   const char *bad = ar__sizeidx_verify(&l->by_size, &where);
   if (bad)
-    return ar__check_fail(report, "size index", where,
-                          "size index: %s near the span at %llu", bad,
-                          (unsigned long long)where);
+    return ar_check_fail(report, "size index", where,
+                         "size index: %s near the span at %llu", bad,
+                         (unsigned long long)where);
   if (l->by_size.count != l->by_addr.count)
-    return ar__check_fail(report, "size index", 0,
-                          "size index holds %llu spans, address index %zu",
-                          (unsigned long long)l->by_size.count,
-                          l->by_addr.count);
+    return ar_check_fail(report, "size index", 0,
+                         "size index holds %llu spans, address index %zu",
+                         (unsigned long long)l->by_size.count,
+                         l->by_addr.count);
   /* Same count, and every by_size span is in by_addr: the same set. */
   for (ar__sizeidx_pos_t p = ar__sizeidx_lower_bound(&l->by_size, 0);
        !ar__sizeidx_end(p); p = ar__sizeidx_next(&l->by_size, p)) {
@@ -382,11 +381,11 @@ static int list_check(const ar_engine_t *e, ar_check_report_t *report,
     ar__bt_pos_t a = ar__bt_lower_bound(&l->by_addr, (ar__bt_key_t){s.start, 0});
     if (ar__bt_end(a) || addr_span(a).start != s.start ||
         addr_span(a).size != s.size)
-      return ar__check_fail(report, "size index", s.start,
-                            "the span [%llu, +%llu) is in the size index "
-                            "only",
-                            (unsigned long long)s.start,
-                            (unsigned long long)s.size);
+      return ar_check_fail(report, "size index", s.start,
+                           "the span [%llu, +%llu) is in the size index "
+                           "only",
+                           (unsigned long long)s.start,
+                           (unsigned long long)s.size);
   }
   return 0;
 }

@@ -202,6 +202,14 @@ typedef struct ar_check_report_s {
   char detail[160];      /* a sentence for a human, NUL-terminated */
 } ar_check_report_t;
 
+/* Fills *report (when not NULL) with the invariant's static name, the
+ * offset and a sentence formatted as by printf, and returns AR_ECORRUPT,
+ * for `return ar_check_fail(...)`: the engines' checks and the daemon's
+ * check of its own records report the same way. */
+int ar_check_fail(ar_check_report_t *report, const char *invariant,
+                  uint64_t offset, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /*
  * Verifies every invariant of the engine: the free space is disjoint,
  * coalesced (no two free buddies) and exactly the arena minus the live
