@@ -322,37 +322,25 @@ static int run(replay_t *r, size_t window) {
   return 0;
 }
 
-static double ratio_minus_one(uint64_t num, uint64_t den) {
-  return den == 0 ? 0.0 : (double)num / (double)den - 1.0;
-}
-
 /* The offline replay's summary, from the daemon's figures for the arena
- * (a fresh arena's counters are the trace's) and the replay's own. */
+ * (the engine's stats, as the protocol carries them) and the replay's own
+ * counts. */
 static void fill_summary(const replay_t *r, const arenad_summary_t *s,
                          ar_replay_summary_t *sum) {
-  ar_trace_info_t info;
-  ar_trace_info(r->t, &info);
-  memset(sum, 0, sizeof *sum);
-  ar_policy_t p = AR_POLICY_FIRST;
-  (void)ar_policy_parse(arenad_policy_name(s->policy), &p);
-  sum->policy = p;
-  sum->arena_size = s->size;
-  sum->operations = info.nops;
-  sum->allocations = info.nallocs;
-  sum->failed_allocs = r->failed;
-  sum->frees = r->frees;
-  sum->skipped_frees = r->skipped;
-  sum->hwm = s->hwm;
-  sum->peak_live = s->peak_requested;
-  sum->peak_blocks = s->peak_used;
-  sum->live_blocks = s->live_blocks;
-  sum->free_bytes = s->free_bytes;
-  sum->free_intervals = s->free_extents;
-  sum->largest_free = s->largest_free;
-  sum->memory_peak = s->peak_meta_bytes;
-  sum->frag_hwm_live = ratio_minus_one(s->hwm, s->peak_requested);
-  sum->frag_hwm_blocks = ratio_minus_one(s->hwm, s->peak_used);
-  sum->frag_blocks_live = ratio_minus_one(s->peak_used, s->peak_requested);
+  ar_engine_stats_t st = {
+      .policy = AR_POLICY_FIRST,
+      .size = s->size,
+      .hwm = s->hwm,
+      .peak_requested = s->peak_requested,
+      .peak_used = s->peak_used,
+      .live_blocks = s->live_blocks,
+      .free_bytes = s->free_bytes,
+      .free_extents = s->free_extents,
+      .largest_free = s->largest_free,
+      .peak_meta_bytes = s->peak_meta_bytes,
+  };
+  (void)ar_policy_parse(arenad_policy_name(s->policy), &st.policy);
+  ar_replay_summarize(r->t, &st, r->failed, r->frees, r->skipped, sum);
 }
 
 /* Opens the log: standard output for "-". */

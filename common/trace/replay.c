@@ -62,30 +62,28 @@ static double ratio_minus_one(uint64_t num, uint64_t den) {
   return den == 0 ? 0.0 : (double)num / (double)den - 1.0;
 }
 
-static void fill_summary(const ar_trace_t *t, const ar_engine_t *e,
+void ar_replay_summarize(const ar_trace_t *t, const ar_engine_stats_t *st,
                          uint64_t failed, uint64_t frees, uint64_t skipped,
                          ar_replay_summary_t *sum) {
-  ar_engine_stats_t st;
-  ar_engine_stats(e, &st);
   memset(sum, 0, sizeof *sum);
-  sum->policy = st.policy;
-  sum->arena_size = st.size;
+  sum->policy = st->policy;
+  sum->arena_size = st->size;
   sum->operations = t->info.nops;
   sum->allocations = t->info.nallocs;
   sum->failed_allocs = failed;
   sum->frees = frees;
   sum->skipped_frees = skipped;
-  sum->hwm = st.hwm;
-  sum->peak_live = st.peak_requested;
-  sum->peak_blocks = st.peak_used;
-  sum->live_blocks = st.live_blocks;
-  sum->free_bytes = st.free_bytes;
-  sum->free_intervals = st.free_extents;
-  sum->largest_free = st.largest_free;
-  sum->memory_peak = st.peak_meta_bytes;
-  sum->frag_hwm_live = ratio_minus_one(st.hwm, st.peak_requested);
-  sum->frag_hwm_blocks = ratio_minus_one(st.hwm, st.peak_used);
-  sum->frag_blocks_live = ratio_minus_one(st.peak_used, st.peak_requested);
+  sum->hwm = st->hwm;
+  sum->peak_live = st->peak_requested;
+  sum->peak_blocks = st->peak_used;
+  sum->live_blocks = st->live_blocks;
+  sum->free_bytes = st->free_bytes;
+  sum->free_intervals = st->free_extents;
+  sum->largest_free = st->largest_free;
+  sum->memory_peak = st->peak_meta_bytes;
+  sum->frag_hwm_live = ratio_minus_one(st->hwm, st->peak_requested);
+  sum->frag_hwm_blocks = ratio_minus_one(st->hwm, st->peak_used);
+  sum->frag_blocks_live = ratio_minus_one(st->peak_used, st->peak_requested);
 }
 
 int ar_replay_run(const ar_trace_t *t, ar_engine_t *e, ar_replay_log_fn log,
@@ -164,8 +162,11 @@ int ar_replay_run(const ar_trace_t *t, ar_engine_t *e, ar_replay_log_fn log,
   free(payload);
   if (rc < 0)
     return rc;
-  if (sum != NULL)
-    fill_summary(t, e, failed, frees, skipped, sum);
+  if (sum != NULL) {
+    ar_engine_stats_t st;
+    ar_engine_stats(e, &st);
+    ar_replay_summarize(t, &st, failed, frees, skipped, sum);
+  }
   ar__trace_ok(err);
   return AR_OK;
 }

@@ -158,6 +158,17 @@ typedef struct ar_replay_summary_s {
 } ar_replay_summary_t;
 
 /*
+ * Fills *sum for a replay of trace t: the trace's counts, the replay's own
+ * (failed allocations, frees done and skipped) and, from `st`, the
+ * engine's figures after it (a fresh engine's counters are the trace's),
+ * with the fragmentation figures computed from them. ar_replay_run calls
+ * it; a replay through the daemon calls it with the arena's figures.
+ */
+void ar_replay_summarize(const ar_trace_t *t, const ar_engine_stats_t *st,
+                         uint64_t failed, uint64_t frees, uint64_t skipped,
+                         ar_replay_summary_t *sum);
+
+/*
  * Replays trace `t` on engine `e`, which the caller created (with base
  * NULL, or with memory) and still owns; it should hold no live block, so
  * that its stats are the trace's. Each allocation asks for the default
