@@ -53,6 +53,10 @@ int ar__cmd_replay_daemon(int argc, char **argv);
  * command's name from argv[0]. Returns ARENACTL_USAGE. */
 int ar__ctl_bad_option(int c, char **argv, void (*cmd_usage)(FILE *));
 
+/* CLOCK_MONOTONIC in nanoseconds, for the timings the commands print
+ * (main.c). */
+double ar__ctl_now_ns(void);
+
 /* The socket given with `arenactl --socket PATH`, or NULL (daemon.c). */
 extern const char *ar__ctl_socket;
 

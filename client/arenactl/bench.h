@@ -23,9 +23,6 @@ typedef struct ar__lat_s {
 /* Sorts samples[0..n) and takes the nearest-rank percentiles. */
 void ar__bench_percentiles(double *samples, size_t n, ar__lat_t *out);
 
-/* CLOCK_MONOTONIC in nanoseconds. */
-double ar__bench_now_ns(void);
-
 /*
  * A throughput run: `threads` workers each set up (connect), wait for the
  * others, then work until `stop` while counting operations, then drain.

@@ -24,6 +24,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "arenactl.h"
 #include "bench.h"
 
 struct ar__echo_s {
@@ -211,13 +212,13 @@ int ar__echo_round_trips(int fd, size_t msg, size_t n, double *samples,
     msg = sizeof out;
   memset(out, 0x5a, msg);
   for (size_t i = 0; i < n; i++) {
-    double t0 = ar__bench_now_ns();
+    double t0 = ar__ctl_now_ns();
     if (write_all(fd, out, msg) < 0 || read_all(fd, in, msg) < 0) {
       snprintf(err, len, "echo: %s", strerror(errno));
       return -1;
     }
     if (samples != NULL)
-      samples[i] = ar__bench_now_ns() - t0;
+      samples[i] = ar__ctl_now_ns() - t0;
   }
   return 0;
 }

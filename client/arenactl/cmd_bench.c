@@ -148,12 +148,6 @@ static int parse_options(int argc, char **argv, options_t *o) {
 
 /* ---- measuring ------------------------------------------------------------ */
 
-double ar__bench_now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);
@@ -227,12 +221,12 @@ double ar__bench_run(ar__bench_run_t *run, double *units_per_s) {
   }
   while (atomic_load(&shared.ready) < started)
     sleep_for(0.0001);
-  double t0 = ar__bench_now_ns();
+  double t0 = ar__ctl_now_ns();
   atomic_store(&shared.go, true);
   if (started == n)
     sleep_for(run->seconds);
   atomic_store(&shared.stop, true);
-  double t1 = ar__bench_now_ns();
+  double t1 = ar__ctl_now_ns();
 
   uint64_t ops = 0, units = 0;
   int failed = started < n;
@@ -341,22 +335,22 @@ typedef struct latencies_s {
 static int daemon_round_trips(arenad_t *h, const options_t *o, size_t n,
                               double *ping, double *alloc, double *free_) {
   for (size_t i = 0; i < n; i++) {
-    double t0 = ar__bench_now_ns();
+    double t0 = ar__ctl_now_ns();
     int rc = arenad_ping(h);
     if (rc < 0)
       return ar__ctl_fail("bench", h, rc, "ping");
     if (ping != NULL)
-      ping[i] = ar__bench_now_ns() - t0;
+      ping[i] = ar__ctl_now_ns() - t0;
   }
   for (size_t i = 0; i < n; i++) {
     uint64_t off;
-    double t0 = ar__bench_now_ns();
+    double t0 = ar__ctl_now_ns();
     int rc = arenad_alloc(h, o->arena, o->size, 0, 0, &off, NULL);
-    double t1 = ar__bench_now_ns();
+    double t1 = ar__ctl_now_ns();
     if (rc < 0)
       return ar__ctl_fail("bench", h, rc, "alloc");
     rc = arenad_free(h, o->arena, off);
-    double t2 = ar__bench_now_ns();
+    double t2 = ar__ctl_now_ns();
     if (rc < 0)
       return ar__ctl_fail("bench", h, rc, "free");
     if (alloc != NULL) {

@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "ar/engine.h"
 #include "ar/error.h"
@@ -169,12 +168,6 @@ static int parse_options(int argc, char **argv, options_t *o) {
 
 /* ---- running ------------------------------------------------------------- */
 
-static double now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
 /* Creates the engines to run, in *engines[0..*count). Returns an exit
  * code. */
 static int create_engines(const options_t *o, ar_engine_t **engines,
@@ -258,10 +251,10 @@ static int run_all(const options_t *o, const ar_trace_t *t,
   int code = ARENACTL_OK;
   for (size_t i = 0; i < count && code == ARENACTL_OK; i++) {
     ar_trace_error_t err;
-    double t0 = now_ns();
+    double t0 = ar__ctl_now_ns();
     int rc = ar_replay_run(t, engines[i], lf ? write_line : NULL, lf,
                            &results[i].sum, &err);
-    results[i].replay_ns = now_ns() - t0;
+    results[i].replay_ns = ar__ctl_now_ns() - t0;
     if (rc < 0) {
       if (lf != NULL && lf->err != 0)
         fprintf(stderr, "arenactl replay: cannot write %s: %s\n",
@@ -303,9 +296,9 @@ int ar__cmd_replay(int argc, char **argv) {
   code = create_engines(&o, engines, &count);
   if (code == ARENACTL_OK) {
     ar_trace_error_t err;
-    double t0 = now_ns();
+    double t0 = ar__ctl_now_ns();
     int rc = ar_trace_load(o.trace, &t, &err);
-    double parse_ns = now_ns() - t0;
+    double parse_ns = ar__ctl_now_ns() - t0;
     if (rc < 0) {
       fprintf(stderr, "arenactl replay: %s%s%s\n",
               err.line ? (strcmp(o.trace, "-") == 0 ? "standard input"

@@ -32,7 +32,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "ar/engine.h"
 #include "ar/error.h"
@@ -138,12 +137,6 @@ static int parse_options(int argc, char **argv, options_t *o) {
     return ARENACTL_USAGE;
   }
   return ARENACTL_OK;
-}
-
-static double now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
 /* The state of one replay. */
@@ -388,9 +381,9 @@ int ar__cmd_replay_daemon(int argc, char **argv) {
 
   ar_trace_t *t = NULL;
   ar_trace_error_t err;
-  double t0 = now_ns();
+  double t0 = ar__ctl_now_ns();
   int rc = ar_trace_load(o.trace, &t, &err);
-  double parse_ns = now_ns() - t0;
+  double parse_ns = ar__ctl_now_ns() - t0;
   if (rc < 0) {
     fprintf(stderr, "arenactl replay: %s: %s\n",
             strcmp(o.trace, "-") == 0 ? "standard input" : o.trace, err.msg);
@@ -460,9 +453,9 @@ int ar__cmd_replay_daemon(int argc, char **argv) {
       goto out;
     }
   }
-  t0 = now_ns();
+  t0 = ar__ctl_now_ns();
   rc = run(&r, window);
-  double replay_ns = now_ns() - t0;
+  double replay_ns = ar__ctl_now_ns() - t0;
   if (r.log != NULL) {
     int closed = close_log(r.log, o.placements);
     r.log = NULL;

@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "arenactl.h"
 
@@ -40,6 +41,12 @@ static void usage(FILE *out) {
   fprintf(out, "\n'arenactl <command> --help' describes a command.\n"
                "--socket PATH (or $ARENAD_SOCKET) names the daemon's socket "
                "for the\ncommands that talk to it.\n");
+}
+
+double ar__ctl_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
 int ar__ctl_bad_option(int c, char **argv, void (*cmd_usage)(FILE *)) {
