@@ -24,7 +24,6 @@ int ar__bitset_init(ar__bitset_t *b, uint64_t nbits, ar__mem_t *mem) {
   b->words = ar__mem_calloc(mem, total, sizeof(uint64_t));
   if (!b->words)
     return AR_EINTERNAL;
-  b->total = total;
   b->mem = mem;
   uint64_t *p = b->words;
   for (int l = 0; l < b->nlevels; l++) {
@@ -36,8 +35,12 @@ int ar__bitset_init(ar__bitset_t *b, uint64_t nbits, ar__mem_t *mem) {
 }
 
 void ar__bitset_fini(ar__bitset_t *b) {
-  if (b->words)
-    ar__mem_free(b->mem, b->words, b->total * sizeof(uint64_t));
+  if (b->words) {
+    uint64_t total = 0; /* words in all levels, as init counted them */
+    for (int l = 0; l < b->nlevels; l++)
+      total += b->nwords[l];
+    ar__mem_free(b->mem, b->words, total * sizeof(uint64_t));
+  }
   b->words = NULL;
 }
 

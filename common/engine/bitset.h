@@ -23,7 +23,6 @@ typedef struct ar__bitset_s {
   uint64_t nwords[AR__BITSET_LEVELS];   /* words in level l */
   int nlevels;                          /* the top level has one word */
   uint64_t nbits;
-  uint64_t total;                       /* words in all levels */
   ar__mem_t *mem;                       /* the engine's count; not owned */
 } ar__bitset_t;
 

@@ -162,32 +162,23 @@ static void run_policy(ar_policy_t policy) {
   assert_int_equal(live, 0); /* everything counted was given back */
 }
 
-static void test_first(void **state) {
-  (void)state;
-  run_policy(AR_POLICY_FIRST);
+/* The policy comes as the test's state. */
+static void test_policy(void **state) {
+  run_policy(*(const ar_policy_t *)*state);
 }
-static void test_next(void **state) {
-  (void)state;
-  run_policy(AR_POLICY_NEXT);
-}
-static void test_best(void **state) {
-  (void)state;
-  run_policy(AR_POLICY_BEST);
-}
-static void test_worst(void **state) {
-  (void)state;
-  run_policy(AR_POLICY_WORST);
-}
-static void test_buddy(void **state) {
-  (void)state;
-  run_policy(AR_POLICY_BUDDY);
-}
+
+static const ar_policy_t policies[] = {AR_POLICY_FIRST, AR_POLICY_NEXT,
+                                       AR_POLICY_BEST, AR_POLICY_WORST,
+                                       AR_POLICY_BUDDY};
+/* One test per policy, named after it. */
+#define POLICY_TEST(name, i)                                                   \
+  { name, test_policy, NULL, NULL, (void *)&policies[i] }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_first), cmocka_unit_test(test_next),
-      cmocka_unit_test(test_best),  cmocka_unit_test(test_worst),
-      cmocka_unit_test(test_buddy),
+      POLICY_TEST("first", 0), POLICY_TEST("next", 1),
+      POLICY_TEST("best", 2),  POLICY_TEST("worst", 3),
+      POLICY_TEST("buddy", 4),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
