@@ -33,7 +33,6 @@ static const char config[] = "[daemon]\n"
                              "size = 1M\n"
                              "policy = buddy\n";
 
-static it_daemon_t daemon_;
 static it_conn_t *bystander;
 static uint64_t bystander_blocks[4];
 
@@ -81,10 +80,10 @@ static void bystander_end(void) {
   it_free_ok(bystander, "two", off);
 }
 
+/* The group's daemon (itest.h), and a bystander mid-conversation. */
 static int setup(void **state) {
-  (void)state;
-  assert_int_equal(it_daemon_start(&daemon_, config, NULL), 0);
-  bystander = it_connect(daemon_.sock);
+  it_group_setup(state);
+  bystander = it_connect(it_group.sock);
   it_hello_ok(bystander);
   for (int i = 0; i < 4; i++)
     bystander_blocks[i] =
@@ -117,19 +116,16 @@ static void all_is_well(void) {
 /* Only cleans up: cmocka 1.1.5 ignores a failure in a group teardown, so
  * the last test checks the end. */
 static int teardown(void **state) {
-  (void)state;
   it_close(bystander);
   bystander = NULL;
   free(mid_buf);
   mid_buf = NULL;
-  it_daemon_cleanup(&daemon_);
-  return 0;
+  return it_group_teardown(state);
 }
 
 /* Last: all is still well, the bystander frees its blocks, and the daemon
  * exits with status 0 on SIGTERM. */
 static void test_exits_cleanly(void **state) {
-  (void)state;
   all_is_well();
   bystander_end();
   for (int i = 0; i < 4; i++)
@@ -140,13 +136,13 @@ static void test_exits_cleanly(void **state) {
   assert_int_equal(it_live_blocks(bystander, "two"), 0);
   it_close(bystander);
   bystander = NULL;
-  assert_int_equal(it_daemon_stop(&daemon_, SIGTERM), 0);
+  it_test_exits_cleanly(state);
 }
 
 /* Sends raw bytes on a fresh connection; expects exactly one Response with
  * id 0 and `status`, then the end of the stream. */
 static void expect_protocol_error(const void *p, size_t n, int status) {
-  it_conn_t *c = it_connect(daemon_.sock);
+  it_conn_t *c = it_connect(it_group.sock);
   it_send_raw(c, p, n);
   Arenad__Response *r = it_recv(c, NULL);
   assert_non_null(r);
@@ -165,14 +161,14 @@ static void test_truncated_frame(void **state) {
   /* A prefix that promises 100 bytes, 10 of them, then the end. */
   uint8_t buf[11] = {100};
   memset(buf + 1, 0x08, 10);
-  it_conn_t *c = it_connect(daemon_.sock);
+  it_conn_t *c = it_connect(it_group.sock);
   it_send_raw(c, buf, sizeof(buf));
   shutdown(c->fd, SHUT_WR);
   assert_int_equal(it_expect_eof(c), 0); /* a clean disconnect */
   it_close(c);
 
   /* The same, the client staying: the daemon waits, then sees it go. */
-  c = it_connect(daemon_.sock);
+  c = it_connect(it_group.sock);
   it_send_raw(c, buf, sizeof(buf));
   it_close(c);
   all_is_well();
@@ -218,7 +214,7 @@ static void test_random_bytes(void **state) {
     uint8_t buf[4096];
     for (size_t i = 0; i < sizeof(buf); i++)
       buf[i] = (uint8_t)rand();
-    it_conn_t *c = it_connect(daemon_.sock);
+    it_conn_t *c = it_connect(it_group.sock);
     it_send_raw(c, buf, sizeof(buf));
     shutdown(c->fd, SHUT_WR);
     Arenad__Response *r;
@@ -234,7 +230,7 @@ static void test_random_bytes(void **state) {
 /* Errors that leave the connection open, one after the other on it. */
 static void test_bad_requests(void **state) {
   (void)state;
-  it_conn_t *c = it_connect(daemon_.sock);
+  it_conn_t *c = it_connect(it_group.sock);
   it_hello_ok(c);
   Arenad__Response *r;
 #define EXPECT(req, status)                                                    \
@@ -319,7 +315,7 @@ static void test_bad_requests(void **state) {
  * name full of junk. */
 static void test_unsupported_kind(void **state) {
   (void)state;
-  it_conn_t *c = it_connect(daemon_.sock);
+  it_conn_t *c = it_connect(it_group.sock);
   Arenad__RetainRequest retain = ARENAD__RETAIN_REQUEST__INIT;
   retain.arena = (char *)"one";
   Arenad__Request req = ARENAD__REQUEST__INIT;
@@ -343,14 +339,14 @@ static void test_hostile_name(void **state) {
   static char name[20000];
   for (size_t i = 0; i + 1 < sizeof(name); i++)
     name[i] = forged[i % (sizeof(forged) - 1)];
-  it_conn_t *c = it_connect(daemon_.sock);
+  it_conn_t *c = it_connect(it_group.sock);
   Arenad__Response *r = it_call(c, it_req_hello(1, name), NULL);
   it_assert_status(r, ARENAD__STATUS__STATUS_OK);
   it_resp_free(r);
   it_close(c);
   all_is_well();
-  assert_false(it_log_contains(&daemon_, "\n2026-01-01T00:00:00.000Z"));
-  FILE *f = fopen(daemon_.log, "r");
+  assert_false(it_log_contains(&it_group, "\n2026-01-01T00:00:00.000Z"));
+  FILE *f = fopen(it_group.log, "r");
   assert_non_null(f);
   char line[4096];
   while (fgets(line, sizeof(line), f) != NULL)
@@ -361,7 +357,7 @@ static void test_hostile_name(void **state) {
 /* A frame sent one byte per write is answered like any other. */
 static void test_byte_by_byte(void **state) {
   (void)state;
-  it_conn_t *c = it_connect(daemon_.sock);
+  it_conn_t *c = it_connect(it_group.sock);
   uint8_t *buf = NULL;
   size_t len = 0;
   Arenad__Request *q = it_req_alloc("one", 4000, 256, 3, false);
@@ -386,7 +382,7 @@ static void test_byte_by_byte(void **state) {
  * back. */
 static void test_never_reads(void **state) {
   (void)state;
-  it_conn_t *c = it_connect(daemon_.sock);
+  it_conn_t *c = it_connect(it_group.sock);
   Arenad__Response *r =
       it_call(c, it_req_alloc("one", 16, 0, 100, false), NULL);
   it_assert_status(r, ARENAD__STATUS__STATUS_OK);
@@ -447,5 +443,6 @@ int main(void) {
       cmocka_unit_test(test_never_reads),
       cmocka_unit_test(test_exits_cleanly),
   };
+  it_group_config = config;
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -30,31 +30,9 @@ static const char config[] = "[daemon]\n"
                              "[arena alpha]\n"
                              "size = 1M\n";
 
-static it_daemon_t daemon_;
-
-static int setup(void **state) {
-  (void)state;
-  assert_int_equal(it_daemon_start(&daemon_, config, NULL), 0);
-  return 0;
-}
-
-/* Only cleans up: cmocka 1.1.5 ignores a failure in a group teardown, so
- * the daemon's clean exit is checked by the last test. */
-static int teardown(void **state) {
-  (void)state;
-  it_daemon_cleanup(&daemon_);
-  return 0;
-}
-
-/* Last: SIGTERM, exit status 0. */
-static void test_exits_cleanly(void **state) {
-  (void)state;
-  assert_int_equal(it_daemon_stop(&daemon_, SIGTERM), 0);
-}
-
 static void test_hello(void **state) {
   (void)state;
-  it_conn_t *a = it_connect(daemon_.sock), *b = it_connect(daemon_.sock);
+  it_conn_t *a = it_connect(it_group.sock), *b = it_connect(it_group.sock);
   Arenad__Response *ra = it_call(a, it_req_hello(1, "basic test"), NULL);
   Arenad__Response *rb = it_call(b, it_req_hello(1, "other"), NULL);
   it_assert_status(ra, ARENAD__STATUS__STATUS_OK);
@@ -78,7 +56,7 @@ static void test_hello(void **state) {
 
 static void test_hello_wrong_version(void **state) {
   (void)state;
-  it_conn_t *c = it_connect(daemon_.sock);
+  it_conn_t *c = it_connect(it_group.sock);
   Arenad__Response *r = it_call(c, it_req_hello(99, "future"), NULL);
   it_assert_status(r, ARENAD__STATUS__STATUS_UNSUPPORTED_VERSION);
   assert_non_null(r->hello); /* the body still says what the daemon speaks */
@@ -91,7 +69,7 @@ static void test_hello_wrong_version(void **state) {
 
 static void test_ping(void **state) {
   (void)state;
-  it_conn_t *c = it_connect(daemon_.sock);
+  it_conn_t *c = it_connect(it_group.sock);
   Arenad__Response *r = it_call(c, it_req_ping(), NULL); /* no hello: fine */
   it_assert_status(r, ARENAD__STATUS__STATUS_OK);
   assert_int_equal(r->body_case, ARENAD__RESPONSE__BODY_PING);
@@ -101,7 +79,7 @@ static void test_ping(void **state) {
 
 static void test_list(void **state) {
   (void)state;
-  it_conn_t *c = it_connect(daemon_.sock);
+  it_conn_t *c = it_connect(it_group.sock);
   Arenad__Response *r = it_call(c, it_req_list(), NULL);
   it_assert_status(r, ARENAD__STATUS__STATUS_OK);
   assert_int_equal(r->list->n_arenas, 2);
@@ -119,7 +97,7 @@ static void test_list(void **state) {
 
 static void test_attach(void **state) {
   (void)state;
-  it_conn_t *c = it_connect(daemon_.sock);
+  it_conn_t *c = it_connect(it_group.sock);
   int fd;
   Arenad__Response *r = it_call(c, it_req_attach("alpha", false), &fd);
   it_assert_status(r, ARENAD__STATUS__STATUS_OK);
@@ -183,7 +161,7 @@ static void test_attach(void **state) {
 
 static void test_alloc_free_round_trip(void **state) {
   (void)state;
-  it_conn_t *c = it_connect(daemon_.sock);
+  it_conn_t *c = it_connect(it_group.sock);
   it_hello_ok(c);
   int fd;
   Arenad__Response *r = it_call(c, it_req_attach("alpha", false), &fd);
@@ -227,7 +205,7 @@ static void test_alloc_free_round_trip(void **state) {
 
 static void test_alloc_count(void **state) {
   (void)state;
-  it_conn_t *c = it_connect(daemon_.sock);
+  it_conn_t *c = it_connect(it_group.sock);
   uint64_t before = it_live_blocks(c, "beta");
   Arenad__Response *r = it_call(c, it_req_alloc("beta", 1000, 0, 8, false),
                                 NULL);
@@ -262,7 +240,7 @@ static void test_alloc_count(void **state) {
 /* 100 requests in one write; 100 replies, in order. */
 static void test_pipelining(void **state) {
   (void)state;
-  it_conn_t *c = it_connect(daemon_.sock);
+  it_conn_t *c = it_connect(it_group.sock);
   enum { N = 100 };
   uint8_t *buf = NULL;
   size_t len = 0;
@@ -315,7 +293,7 @@ static void test_pipelining(void **state) {
 /* Every extent of a page walk, with holders and the detached flag. */
 static void test_inspect_pages(void **state) {
   (void)state;
-  it_conn_t *c = it_connect(daemon_.sock);
+  it_conn_t *c = it_connect(it_group.sock);
   Arenad__Response *r = it_call(c, it_req_hello(1, "inspector"), NULL);
   uint64_t me = r->hello->connection_id;
   it_resp_free(r);
@@ -404,7 +382,7 @@ static void test_inspect_pages(void **state) {
 
 static void test_stats(void **state) {
   (void)state;
-  it_conn_t *c = it_connect(daemon_.sock);
+  it_conn_t *c = it_connect(it_group.sock);
   it_resp_free(it_call(c, it_req_ping(), NULL));
   Arenad__Response *r = it_call(c, it_req_stats(), NULL);
   it_assert_status(r, ARENAD__STATUS__STATUS_OK);
@@ -435,7 +413,8 @@ int main(void) {
       cmocka_unit_test(test_pipelining),
       cmocka_unit_test(test_inspect_pages),
       cmocka_unit_test(test_stats),
-      cmocka_unit_test(test_exits_cleanly),
+      cmocka_unit_test(it_test_exits_cleanly),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  it_group_config = config;
+  return cmocka_run_group_tests(tests, it_group_setup, it_group_teardown);
 }

@@ -21,28 +21,6 @@ static const char config[] = "[arena shared]\n"
                              "size = 4M\n"
                              "policy = best\n";
 
-static it_daemon_t daemon_;
-
-static int setup(void **state) {
-  (void)state;
-  assert_int_equal(it_daemon_start(&daemon_, config, NULL), 0);
-  return 0;
-}
-
-/* Only cleans up: cmocka 1.1.5 ignores a failure in a group teardown, so
- * the daemon's clean exit is checked by the last test. */
-static int teardown(void **state) {
-  (void)state;
-  it_daemon_cleanup(&daemon_);
-  return 0;
-}
-
-/* Last: SIGTERM, exit status 0. */
-static void test_exits_cleanly(void **state) {
-  (void)state;
-  assert_int_equal(it_daemon_stop(&daemon_, SIGTERM), 0);
-}
-
 /* A round trip on c after which the daemon has handled every event that
  * happened before it was sent (such as a peer's death): its loop takes
  * all ready sockets together, so the one after the next is surely later. */
@@ -53,7 +31,7 @@ static void barrier(it_conn_t *c) {
 
 static void test_foreign_free(void **state) {
   (void)state;
-  it_conn_t *a = it_connect(daemon_.sock), *b = it_connect(daemon_.sock);
+  it_conn_t *a = it_connect(it_group.sock), *b = it_connect(it_group.sock);
   uint64_t mine = it_alloc_ok(a, "shared", 128);
   uint64_t theirs = it_alloc_ok(b, "shared", 128);
 
@@ -96,7 +74,7 @@ static void test_foreign_free(void **state) {
 
 static void test_detached(void **state) {
   (void)state;
-  it_conn_t *a = it_connect(daemon_.sock);
+  it_conn_t *a = it_connect(it_group.sock);
   uint64_t before = it_live_blocks(a, "shared");
   Arenad__Response *r = it_call(a, it_req_alloc("shared", 500, 0, 2, true),
                                 NULL);
@@ -105,7 +83,7 @@ static void test_detached(void **state) {
   it_resp_free(r);
   it_close(a);
 
-  it_conn_t *b = it_connect(daemon_.sock);
+  it_conn_t *b = it_connect(it_group.sock);
   barrier(b);
   assert_int_equal(it_live_blocks(b, "shared"), before + 2);
   r = it_call(b, it_req_stats(), NULL);
@@ -123,13 +101,13 @@ static void test_two_processes_share_bytes(void **state) {
   (void)state;
   int done[2];
   assert_int_equal(pipe(done), 0);
-  it_conn_t *c = it_connect(daemon_.sock);
+  it_conn_t *c = it_connect(it_group.sock);
   uint64_t off = it_alloc_ok(c, "shared", 4096);
 
   pid_t pid = fork();
   assert_true(pid >= 0);
   if (pid == 0) {
-    it_conn_t *k = it_connect(daemon_.sock);
+    it_conn_t *k = it_connect(it_group.sock);
     int fd;
     Arenad__Response *r = it_call(k, it_req_attach("shared", false), &fd);
     unsigned char *base = mmap(NULL, ARENA_SIZE, PROT_READ | PROT_WRITE,
@@ -167,7 +145,7 @@ static void test_two_processes_share_bytes(void **state) {
 /* A client dies with SIGKILL holding blocks; they all come back. */
 static void test_reclaim_after_sigkill(void **state) {
   (void)state;
-  it_conn_t *c = it_connect(daemon_.sock);
+  it_conn_t *c = it_connect(it_group.sock);
   uint64_t before = it_live_blocks(c, "shared");
   Arenad__Response *r = it_call(c, it_req_stats(), NULL);
   uint64_t reclaimed_before = r->stats->reclaimed_blocks;
@@ -179,7 +157,7 @@ static void test_reclaim_after_sigkill(void **state) {
   assert_true(pid >= 0);
   if (pid == 0) {
     close(ready[0]);
-    it_conn_t *k = it_connect(daemon_.sock);
+    it_conn_t *k = it_connect(it_group.sock);
     it_hello_ok(k);
     Arenad__Response *a =
         it_call(k, it_req_alloc("shared", 1000, 0, 20, false), NULL);
@@ -211,8 +189,8 @@ static void test_reclaim_after_sigkill(void **state) {
   assert_true(r->stats->reclaimed_connections >= 1);
   assert_true(r->stats->reclaimed_bytes > 0);
   it_resp_free(r);
-  assert_true(it_log_contains(&daemon_, "info reclaim "));
-  assert_true(it_log_contains(&daemon_, " blocks=21 "));
+  assert_true(it_log_contains(&it_group, "info reclaim "));
+  assert_true(it_log_contains(&it_group, " blocks=21 "));
   it_close(c);
 }
 
@@ -222,7 +200,8 @@ int main(void) {
       cmocka_unit_test(test_detached),
       cmocka_unit_test(test_two_processes_share_bytes),
       cmocka_unit_test(test_reclaim_after_sigkill),
-      cmocka_unit_test(test_exits_cleanly),
+      cmocka_unit_test(it_test_exits_cleanly),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  it_group_config = config;
+  return cmocka_run_group_tests(tests, it_group_setup, it_group_teardown);
 }
