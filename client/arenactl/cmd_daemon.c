@@ -14,38 +14,21 @@
 #include "arenactl.h"
 #include "daemon.h"
 
-/* Parses the options of a command that takes [--json] (and --help).
- * Returns ARENACTL_OK, -1 after --help, or ARENACTL_USAGE. */
+enum { OPT_JSON = 1 };
+
+/* The options of ping and stats: [--json] (and --help). Returns what
+ * ar__ctl_parse_flags does. */
 static int parse_json_only(int argc, char **argv, bool *json,
                            void (*usage)(FILE *)) {
   static const struct option longopts[] = {
-      {"json", no_argument, NULL, 'j'},
+      {"json", no_argument, NULL, OPT_JSON},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
-  *json = false;
-  optind = 1;
-  opterr = 0;
-  int c;
-  while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
-    switch (c) {
-    case 'j':
-      *json = true;
-      break;
-    case 'h':
-      usage(stdout);
-      return -1;
-    default:
-      return ar__ctl_bad_option(c, argv, usage);
-    }
-  }
-  if (optind != argc) {
-    fprintf(stderr, "arenactl %s: unexpected argument '%s'\n", argv[0],
-            argv[optind]);
-    usage(stderr);
-    return ARENACTL_USAGE;
-  }
-  return ARENACTL_OK;
+  int flags = 0;
+  int rc = ar__ctl_parse_flags(argc, argv, longopts, usage, &flags, 0, 0);
+  *json = (flags & OPT_JSON) != 0;
+  return rc;
 }
 
 /* ---- ping ---------------------------------------------------------------- */

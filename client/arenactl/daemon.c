@@ -164,9 +164,12 @@ int ar__ctl_parse_flags(int argc, char **argv, const struct option *longopts,
     *flags |= c;
   }
   int nargs = argc - optind;
+  if (nargs < nargs_min)
+    fprintf(stderr, "arenactl %s: no ARENA given\n", argv[0]);
+  else if (nargs > nargs_max)
+    fprintf(stderr, "arenactl %s: unexpected argument '%s'\n", argv[0],
+            argv[optind + nargs_max]);
   if (nargs < nargs_min || nargs > nargs_max) {
-    fprintf(stderr, "arenactl %s: %s\n", argv[0],
-            nargs < nargs_min ? "no ARENA given" : "too many arguments");
     usage(stderr);
     return ARENACTL_USAGE;
   }
