@@ -8,9 +8,15 @@
  *    lowest-addressed span of at least b bytes at or after any position in
  *    one descent, which is first fit and next fit, and its order gives the
  *    neighbours that coalescing needs;
- *  - by_size (sizeidx.h), in (size, start) order, for best and worst fit
- *    only: the smallest span of at least b bytes is a lower bound, the
- *    largest is the last entry.
+ *  - by_size (sizeidx.h), in (size, start) order, for best fit, and for
+ *    worst fit from its first request that needs it: the smallest span of
+ *    at least b bytes is a lower bound, the largest is the last entry.
+ *    Worst fit answers a request whose alignment cannot turn the largest
+ *    spans down from by_addr's augmentation alone, which is every request
+ *    at alignment 16; only an aligned request that the largest spans may
+ *    not hold needs the spans by size, and the first such request builds
+ *    by_size from by_addr (kept from then on). A worst-fit arena that never
+ *    sees one keeps one index, like first fit.
  * A split or a merge moves a span's bounds without moving it past a
  * neighbour in address order, so by_addr is updated in place; only spans
  * that appear or disappear insert or erase. Every decision follows
@@ -27,7 +33,7 @@
 struct ar__list_s {
   ar__bt_t by_addr;      /* (start, size) of every span */
   ar__sizeidx_t by_size; /* every span by size: best and worst only */
-  bool sized;       /* whether by_size is kept */
+  bool sized;            /* whether by_size is kept (built, for worst fit) */
   uint64_t rover;   /* next fit only */
 };
 
@@ -154,15 +160,45 @@ static ar__bt_pos_t pick_best(const ar__list_t *l, uint64_t b,
   return addr_pos_of(l, p);
 }
 
+/* Whether worst fit can answer from by_addr alone: the largest spans are
+ * sure to hold the block whatever their alignment, or none holds b bytes.
+ * Always so at alignment 16. */
+static bool worst_by_addr(const ar__list_t *l, uint64_t b, uint64_t align) {
+  uint64_t largest = ar__bt_max_b(&l->by_addr);
+  return largest >= b + align - AR_GRAIN || largest < b;
+}
+
+/* Builds by_size from by_addr, for worst fit's first request that needs
+ * it. Returns 0, or AR_EINTERNAL with by_size not kept (and its memory
+ * given back). */
+static int build_by_size(ar__list_t *l, ar__mem_t *mem) {
+  if (ar__sizeidx_init(&l->by_size, mem) != 0)
+    return AR_EINTERNAL;
+  for (ar__bt_pos_t p = ar__bt_first(&l->by_addr); !ar__bt_end(p);
+       p = ar__bt_next(p)) {
+    span_t s = addr_span(p);
+    if (ar__sizeidx_reserve(&l->by_size, s.size) != 0) {
+      ar__sizeidx_fini(&l->by_size);
+      return AR_EINTERNAL;
+    }
+    ar__sizeidx_insert(&l->by_size, s.start, s.size);
+  }
+  l->sized = true;
+  return 0;
+}
+
 /* Worst fit: the largest span that fits, the lowest start on a tie. Sizes
- * are visited from the largest down, each size's spans by address. */
+ * are visited from the largest down, each size's spans by address (by_size
+ * is kept whenever worst_by_addr is false). */
 static ar__bt_pos_t pick_worst(const ar__list_t *l, uint64_t b,
                                uint64_t align) {
   /* When the largest spans are sure to fit, whatever their alignment, the
    * answer is the lowest-addressed of them: one descent of by_addr. */
-  uint64_t largest = ar__bt_max_b(&l->by_addr);
-  if (largest >= b + align - AR_GRAIN)
-    return ar__bt_leftmost_b(&l->by_addr, largest);
+  if (worst_by_addr(l, b, align)) {
+    uint64_t largest = ar__bt_max_b(&l->by_addr);
+    return largest < b ? (ar__bt_pos_t){NULL, 0}
+                       : ar__bt_leftmost_b(&l->by_addr, largest);
+  }
   ar__sizeidx_pos_t last = ar__sizeidx_last(&l->by_size);
   while (!ar__sizeidx_end(last) && size_span(last).size >= b) {
     uint64_t size = size_span(last).size;
@@ -197,6 +233,9 @@ static int list_take(ar_engine_t *e, uint64_t n, uint64_t align,
   uint64_t b = ar__block_bytes(n);
   if (b > e->size)
     return AR_ENOMEM;
+  if (e->policy == AR_POLICY_WORST && !l->sized &&
+      !worst_by_addr(l, b, align) && build_by_size(l, &e->mem) != 0)
+    return AR_EINTERNAL;
   ar__bt_pos_t pos = pick(e, b, align);
   if (ar__bt_end(pos))
     return AR_ENOMEM;
@@ -402,7 +441,7 @@ static int list_init(ar_engine_t *e) {
   if (!l)
     return AR_EINTERNAL;
   e->u.list = l;
-  l->sized = e->policy == AR_POLICY_BEST || e->policy == AR_POLICY_WORST;
+  l->sized = e->policy == AR_POLICY_BEST;
   span_t all = {0, e->size};
   if (ar__bt_init(&l->by_addr, &e->mem) != 0 ||
       (l->sized && ar__sizeidx_init(&l->by_size, &e->mem) != 0) ||

@@ -11,7 +11,9 @@
  * destroying the engine must bring `live` back to zero: the count is exact
  * and nothing leaks. Every policy, through growth (the block map doubling,
  * index nodes added), shrinking (nodes given back) and failed
- * allocations.
+ * allocations. The wrapper can also refuse one allocation (`fail_in`),
+ * which tests that running out of memory half-way through building worst
+ * fit's size index changes nothing and gives back what it took.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -44,6 +46,14 @@ typedef struct prefix_s {
 
 static bool tracking;
 static uint64_t live; /* tagged bytes allocated and not yet freed */
+static long fail_in = -1; /* refuse the allocation after this many; -1 none */
+
+/* Whether to refuse this allocation: once, after fail_in granted ones. */
+static bool refuse(void) {
+  if (!tracking || fail_in < 0)
+    return false;
+  return fail_in-- == 0;
+}
 
 static void *tagged(prefix_t *p, size_t size) {
   if (p == NULL)
@@ -56,11 +66,15 @@ static void *tagged(prefix_t *p, size_t size) {
 }
 
 void *__wrap_malloc(size_t size) {
+  if (refuse())
+    return NULL;
   return tagged(__real_malloc(sizeof(prefix_t) + size), size);
 }
 
 void *__wrap_calloc(size_t count, size_t size) {
   if (size != 0 && count > (SIZE_MAX - sizeof(prefix_t)) / size)
+    return NULL;
+  if (refuse())
     return NULL;
   return tagged(__real_calloc(1, sizeof(prefix_t) + count * size),
                 count * size);
@@ -92,15 +106,20 @@ static void check_counts(subject_t *s) {
   assert_int_equal(st.peak_meta_bytes, s->peak);
 }
 
-static int alloc(subject_t *s, uint64_t n, uint64_t *payload) {
+static int alloc_aligned(subject_t *s, uint64_t n, uint64_t align,
+                         uint64_t *payload) {
   ar_block_t blk;
   tracking = true;
-  int rc = ar_engine_alloc(s->e, n, AR_ALIGN_MIN, &blk);
+  int rc = ar_engine_alloc(s->e, n, align, &blk);
   tracking = false;
   check_counts(s);
   if (rc == AR_OK)
     *payload = blk.payload;
   return rc;
+}
+
+static int alloc(subject_t *s, uint64_t n, uint64_t *payload) {
+  return alloc_aligned(s, n, AR_ALIGN_MIN, payload);
 }
 
 static void release(subject_t *s, uint64_t payload) {
@@ -162,6 +181,72 @@ static void run_policy(ar_policy_t policy) {
   assert_int_equal(live, 0); /* everything counted was given back */
 }
 
+/* Worst fit builds its size index on the first request whose alignment
+ * may turn the largest spans down. Out of memory at any point of that
+ * build: the request fails with AR_EINTERNAL, the arena is as it was and
+ * what the build took is given back; once memory suffices the same
+ * request gets the model's answer and the index stays. */
+static void test_worst_index_build(void **state) {
+  (void)state;
+  subject_t s = {NULL, 0};
+  live = 0;
+  tracking = true;
+  assert_int_equal(ar_engine_create(AR_POLICY_WORST, 4096, NULL, &s.e), AR_OK);
+  tracking = false;
+  /* Free [0,1024) [1088,2112) [2176,3200) [3264,4096), as in
+   * test_engine_align.c's worst-fit case. */
+  static const uint64_t n[] = {1008, 48, 1008, 48, 1008, 48};
+  uint64_t p[6];
+  for (size_t i = 0; i < 6; i++)
+    assert_int_equal(alloc(&s, n[i], &p[i]), AR_OK);
+  for (size_t i = 0; i < 6; i += 2)
+    release(&s, p[i]);
+  ar_engine_stats_t before, st;
+  ar_engine_stats(s.e, &before);
+  assert_int_equal(before.free_extents, 4);
+
+  /* A = 1024, b = 32: the 1024-byte spans are the largest, but only
+   * [1088, 2112) and [2176, 3200) hold the block: by size, then address. */
+  /* Refusing the k-th allocation of the request, k = 0, 1, ...: while the
+   * build is what fails, the engine holds what it held before; once the
+   * build got through and something after it failed, it holds the index
+   * too, and nothing else changes. */
+  uint64_t got = 0, built = 0;
+  long refused = 0, in_build = 0;
+  for (;; refused++) {
+    fail_in = refused;
+    int rc = alloc_aligned(&s, 1, 1024, &got);
+    fail_in = -1;
+    if (rc == AR_OK)
+      break;
+    assert_int_equal(rc, AR_EINTERNAL);
+    ar_engine_stats(s.e, &st);
+    assert_int_equal(st.live_blocks, 3);
+    assert_int_equal(st.free_extents, 4);
+    assert_int_equal(ar_engine_check(s.e, NULL), AR_OK);
+    if (built == 0 && st.meta_bytes == before.meta_bytes)
+      in_build++;
+    else if (built == 0)
+      built = st.meta_bytes;
+    else
+      assert_int_equal(st.meta_bytes, built);
+  }
+  assert_true(in_build >= 2); /* the classes array, then the large tree */
+  assert_int_equal(got, 2048);
+  ar_engine_stats(s.e, &st);
+  assert_true(st.meta_bytes > before.meta_bytes); /* the index is kept */
+  assert_int_equal(ar_engine_check(s.e, NULL), AR_OK);
+  /* The kept index answers the next aligned request: [2176, 3200). */
+  assert_int_equal(alloc_aligned(&s, 1, 1024, &got), AR_OK);
+  assert_int_equal(got, 3072);
+  assert_int_equal(ar_engine_check(s.e, NULL), AR_OK);
+
+  tracking = true;
+  ar_engine_destroy(s.e);
+  tracking = false;
+  assert_int_equal(live, 0);
+}
+
 /* The policy comes as the test's state. */
 static void test_policy(void **state) {
   run_policy(*(const ar_policy_t *)*state);
@@ -178,7 +263,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       POLICY_TEST("first", 0), POLICY_TEST("next", 1),
       POLICY_TEST("best", 2),  POLICY_TEST("worst", 3),
-      POLICY_TEST("buddy", 4),
+      POLICY_TEST("buddy", 4), cmocka_unit_test(test_worst_index_build),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
