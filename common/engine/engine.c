@@ -127,7 +127,7 @@ uint64_t ar_engine_block_size(const ar_engine_t *e, uint64_t n,
    * bytes or more has no uint64_t size. */
   if (e->policy == AR_POLICY_BUDDY && ar__buddy_order(n, align) > 63)
     return UINT64_MAX;
-  return e->ops->block_size(n, align);
+  return ar__block_size(e->policy, n, align);
 }
 
 int ar_engine_alloc(ar_engine_t *e, uint64_t n, uint64_t align,
@@ -162,9 +162,9 @@ int ar_engine_alloc(ar_engine_t *e, uint64_t n, uint64_t align,
 
 /* The block a map entry describes. */
 static ar_block_t block_of(const ar_engine_t *e, const ar__blockent_t *ent) {
-  uint64_t start = e->ops->start_of(ent->payload);
+  uint64_t start = ar__block_start(e->policy, ent->payload);
   return (ar_block_t){ent->payload, start,
-                      e->ops->block_size(ent->n, ent->payload - start),
+                      ar__block_size(e->policy, ent->n, ent->payload - start),
                       ent->n};
 }
 
@@ -174,7 +174,7 @@ bool ar__block_at(const ar_engine_t *e, uint64_t start, ar_block_t *out) {
   uint64_t max = e->policy == AR_POLICY_BUDDY ? AR_ALIGN_MAX : AR_HDR;
   for (uint64_t delta = AR_HDR; delta <= max; delta *= 2) {
     const ar__blockent_t *ent = ar__blockmap_find(&e->blocks, start + delta);
-    if (ent && e->ops->start_of(ent->payload) == start) {
+    if (ent && ar__block_start(e->policy, ent->payload) == start) {
       *out = block_of(e, ent);
       return true;
     }

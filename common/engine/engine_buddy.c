@@ -78,19 +78,6 @@ static int buddy_give(ar_engine_t *e, uint64_t start, uint64_t size) {
   return 0;
 }
 
-/* A payload sits at block start + A, with the block start a multiple of a
- * power of two larger than A: A is the payload's lowest set bit. */
-static uint64_t buddy_start_of(uint64_t payload) {
-  uint64_t align = payload & (~payload + 1);
-  if (payload == 0 || align < AR_ALIGN_MIN || align > AR_ALIGN_MAX)
-    return UINT64_MAX;
-  return payload - align;
-}
-
-static uint64_t buddy_block_size(uint64_t n, uint64_t delta) {
-  return order_bytes(ar__buddy_order(n, delta));
-}
-
 static bool buddy_free_from(const ar_engine_t *e, uint64_t from,
                             uint64_t *start, uint64_t *size) {
   const ar__buddy_t *bd = e->u.buddy;
@@ -213,8 +200,6 @@ const ar__engine_ops_t ar__buddy_ops = {
     .fini = buddy_fini,
     .take = buddy_take,
     .give = buddy_give,
-    .start_of = buddy_start_of,
-    .block_size = buddy_block_size,
     .free_from = buddy_free_from,
     .extent_at_or_after = buddy_extent_at_or_after,
     .stats = buddy_stats,

@@ -33,14 +33,6 @@ typedef struct ar__engine_ops_s {
    * Returns 0, or AR_EINTERNAL with nothing changed. */
   int (*give)(ar_engine_t *e, uint64_t start, uint64_t size);
 
-  /* The start of the block whose payload would be at `payload`, or
-   * UINT64_MAX when no block of this policy can have it. */
-  uint64_t (*start_of)(uint64_t payload);
-
-  /* The size of the block for n bytes whose payload is `delta` bytes past
-   * the block's start (the alignment it was allocated with). */
-  uint64_t (*block_size)(uint64_t n, uint64_t delta);
-
   /* The free extent with the lowest start >= `from`: returns false when
    * there is none. */
   bool (*free_from)(const ar_engine_t *e, uint64_t from, uint64_t *start,
@@ -100,6 +92,31 @@ static inline unsigned ar__ceil_log2(uint64_t x) {
 static inline unsigned ar__buddy_order(uint64_t n, uint64_t align) {
   unsigned k = ar__ceil_log2(align + n);
   return k < AR_BUDDY_MIN_ORDER ? AR_BUDDY_MIN_ORDER : k;
+}
+
+/* The start of the block whose payload is at `payload`, or UINT64_MAX when
+ * no block of the policy can have it there. A list policy's payload is 16
+ * bytes in; a buddy payload sits at block start + A, with the start a
+ * multiple of a power of two larger than A, so A is its lowest set bit.
+ * Inline, as the next function, because every free asks. */
+static inline uint64_t ar__block_start(ar_policy_t policy, uint64_t payload) {
+  if (policy != AR_POLICY_BUDDY)
+    return payload < AR_HDR || payload % AR_GRAIN != 0 ? UINT64_MAX
+                                                       : payload - AR_HDR;
+  uint64_t align = payload & (~payload + 1);
+  if (payload == 0 || align < AR_ALIGN_MIN || align > AR_ALIGN_MAX)
+    return UINT64_MAX;
+  return payload - align;
+}
+
+/* The size of the policy's block for n bytes whose payload is `delta`
+ * bytes past the block's start (the alignment it was allocated with; the
+ * list policies' size does not depend on it). */
+static inline uint64_t ar__block_size(ar_policy_t policy, uint64_t n,
+                                      uint64_t delta) {
+  if (policy != AR_POLICY_BUDDY)
+    return ar__block_bytes(n);
+  return UINT64_C(1) << ar__buddy_order(n, delta);
 }
 
 /* The live block that starts at `start`: returns false when there is

@@ -301,17 +301,6 @@ static int list_give(ar_engine_t *e, uint64_t start, uint64_t size) {
   return 0;
 }
 
-static uint64_t list_start_of(uint64_t payload) {
-  if (payload < AR_HDR || payload % AR_GRAIN != 0)
-    return UINT64_MAX;
-  return payload - AR_HDR;
-}
-
-static uint64_t list_block_size(uint64_t n, uint64_t delta) {
-  (void)delta; /* the payload is always at start + AR_HDR */
-  return ar__block_bytes(n);
-}
-
 static bool list_free_from(const ar_engine_t *e, uint64_t from,
                            uint64_t *start, uint64_t *size) {
   ar__bt_pos_t p = ar__bt_lower_bound(&e->u.list->by_addr,
@@ -459,8 +448,6 @@ const ar__engine_ops_t ar__list_ops = {
     .fini = list_fini,
     .take = list_take,
     .give = list_give,
-    .start_of = list_start_of,
-    .block_size = list_block_size,
     .free_from = list_free_from,
     .extent_at_or_after = list_extent_at_or_after,
     .stats = list_stats,
