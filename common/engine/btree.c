@@ -82,6 +82,8 @@ static ar__bt_node_t *new_node(ar__bt_t *t, unsigned height) {
 }
 
 static void drop_node(ar__bt_t *t, ar__bt_node_t *n) {
+  if (t->finger == n)
+    t->finger = NULL;
   if (t->nspare >= SPARE_KEEP) {
     ar__mem_free(t->mem, n, sizeof(*n));
     return;
@@ -405,14 +407,39 @@ ar__bt_pos_t ar__bt_prev(ar__bt_pos_t pos) {
   return p ? (ar__bt_pos_t){p, p->count - 1} : end_pos;
 }
 
-ar__bt_pos_t ar__bt_lower_bound(const ar__bt_t *t, ar__bt_key_t k) {
+/* Whether k's lower bound is in leaf n (or just past its end): no entry
+ * of an earlier leaf is >= k and no entry of a later one is < k. */
+static bool leaf_holds(const ar__bt_node_t *n, ar__bt_key_t k) {
+  return n->count && (!n->prev || !key_less(k, n->key[0])) &&
+         (!n->next || key_less(k, n->next->key[0]));
+}
+
+/* The leaf that holds k's lower bound, from the finger when it does (a
+ * tree that is one leaf has nothing to skip). */
+static ar__bt_node_t *find_leaf(const ar__bt_t *t, ar__bt_key_t k) {
+  if (t->height && t->finger && leaf_holds(t->finger, k))
+    return t->finger;
   ar__bt_node_t *n = t->root;
   while (n->height)
     n = n->child[route(n, k)];
+  return n;
+}
+
+/* The lower bound of k in the leaf that holds it. */
+static ar__bt_pos_t lower_bound_in(ar__bt_node_t *n, ar__bt_key_t k) {
   unsigned i = leaf_lower_bound(n, k);
   if (i < n->count)
     return (ar__bt_pos_t){n, i};
   return n->next ? (ar__bt_pos_t){n->next, 0} : end_pos;
+}
+
+ar__bt_pos_t ar__bt_lower_bound(const ar__bt_t *t, ar__bt_key_t k) {
+  return lower_bound_in(find_leaf(t, k), k);
+}
+
+ar__bt_pos_t ar__bt_seek(ar__bt_t *t, ar__bt_key_t k) {
+  t->finger = find_leaf(t, k);
+  return lower_bound_in(t->finger, k);
 }
 
 /* The first slot of n whose maxb is at least min_b, from `from` on, or

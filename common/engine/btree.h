@@ -52,6 +52,7 @@ typedef struct ar__bt_s {
   size_t nspare;
   size_t count;         /* entries */
   unsigned height;      /* 0 when the root is a leaf */
+  ar__bt_node_t *finger; /* the leaf ar__bt_seek last found, or NULL */
   ar__mem_t *mem;       /* the engine's memory count; not owned */
 } ar__bt_t;
 
@@ -91,6 +92,12 @@ ar__bt_pos_t ar__bt_prev(ar__bt_pos_t pos); /* from the first: the end */
 
 /* The first entry >= k, or the end. */
 ar__bt_pos_t ar__bt_lower_bound(const ar__bt_t *t, ar__bt_key_t k);
+
+/* The same, and remembers the leaf it ends in (the finger): a search whose
+ * answer lies in that leaf reads it alone instead of descending from the
+ * root. Frees and allocations mostly land near the ones before them, so
+ * the engines' own searches use this one. */
+ar__bt_pos_t ar__bt_seek(ar__bt_t *t, ar__bt_key_t k);
 
 /* The first entry at or after `from` whose b is at least `min_b`, or the
  * end. */

@@ -161,7 +161,8 @@ int ar_engine_alloc(ar_engine_t *e, uint64_t n, uint64_t align,
 }
 
 /* The block a map entry describes. */
-static ar_block_t block_of(const ar_engine_t *e, const ar__blockent_t *ent) {
+static inline ar_block_t block_of(const ar_engine_t *e,
+                                  const ar__blockent_t *ent) {
   uint64_t start = ar__block_start(e->policy, ent->payload);
   return (ar_block_t){ent->payload, start,
                       ar__block_size(e->policy, ent->n, ent->payload - start),

@@ -125,10 +125,8 @@ static ar__bt_pos_t pick_first(const ar__list_t *l, uint64_t b,
 
 /* Next fit: first the spans that end after the rover, in address order,
  * then the ones before them. */
-static ar__bt_pos_t pick_next(const ar__list_t *l, uint64_t b,
-                              uint64_t align) {
-  ar__bt_pos_t from = ar__bt_lower_bound(&l->by_addr,
-                                         (ar__bt_key_t){l->rover + 1, 0});
+static ar__bt_pos_t pick_next(ar__list_t *l, uint64_t b, uint64_t align) {
+  ar__bt_pos_t from = ar__bt_seek(&l->by_addr, (ar__bt_key_t){l->rover + 1, 0});
   ar__bt_pos_t before =
       ar__bt_end(from) ? ar__bt_last(&l->by_addr) : ar__bt_prev(from);
   if (!ar__bt_end(before)) {
@@ -144,16 +142,14 @@ static ar__bt_pos_t pick_next(const ar__list_t *l, uint64_t b,
 }
 
 /* by_addr's position of the span that by_size has at `pos`. */
-static ar__bt_pos_t addr_pos_of(const ar__list_t *l, ar__sizeidx_pos_t pos) {
+static ar__bt_pos_t addr_pos_of(ar__list_t *l, ar__sizeidx_pos_t pos) {
   if (ar__sizeidx_end(pos))
     return pos.pos;
-  return ar__bt_lower_bound(&l->by_addr,
-                            (ar__bt_key_t){size_span(pos).start, 0});
+  return ar__bt_seek(&l->by_addr, (ar__bt_key_t){size_span(pos).start, 0});
 }
 
 /* Best fit: the smallest span that fits, the lowest start on a tie. */
-static ar__bt_pos_t pick_best(const ar__list_t *l, uint64_t b,
-                              uint64_t align) {
+static ar__bt_pos_t pick_best(ar__list_t *l, uint64_t b, uint64_t align) {
   ar__sizeidx_pos_t p = ar__sizeidx_lower_bound(&l->by_size, b);
   while (!ar__sizeidx_end(p) && !fits(size_span(p), b, align))
     p = ar__sizeidx_next(&l->by_size, p);
@@ -190,8 +186,7 @@ static int build_by_size(ar__list_t *l, ar__mem_t *mem) {
 /* Worst fit: the largest span that fits, the lowest start on a tie. Sizes
  * are visited from the largest down, each size's spans by address (by_size
  * is kept whenever worst_by_addr is false). */
-static ar__bt_pos_t pick_worst(const ar__list_t *l, uint64_t b,
-                               uint64_t align) {
+static ar__bt_pos_t pick_worst(ar__list_t *l, uint64_t b, uint64_t align) {
   /* When the largest spans are sure to fit, whatever their alignment, the
    * answer is the lowest-addressed of them: one descent of by_addr. */
   if (worst_by_addr(l, b, align)) {
@@ -213,8 +208,8 @@ static ar__bt_pos_t pick_worst(const ar__list_t *l, uint64_t b,
   return (ar__bt_pos_t){NULL, 0};
 }
 
-static ar__bt_pos_t pick(const ar_engine_t *e, uint64_t b, uint64_t align) {
-  const ar__list_t *l = e->u.list;
+static ar__bt_pos_t pick(ar_engine_t *e, uint64_t b, uint64_t align) {
+  ar__list_t *l = e->u.list;
   switch (e->policy) {
   case AR_POLICY_FIRST:
     return pick_first(l, b, align);
@@ -269,7 +264,7 @@ static int list_take(ar_engine_t *e, uint64_t n, uint64_t align,
 
 static int list_give(ar_engine_t *e, uint64_t start, uint64_t size) {
   ar__list_t *l = e->u.list;
-  ar__bt_pos_t rp = ar__bt_lower_bound(&l->by_addr, (ar__bt_key_t){start, 0});
+  ar__bt_pos_t rp = ar__bt_seek(&l->by_addr, (ar__bt_key_t){start, 0});
   ar__bt_pos_t lp = ar__bt_end(rp) ? ar__bt_last(&l->by_addr) : ar__bt_prev(rp);
   bool left = !ar__bt_end(lp), right = !ar__bt_end(rp);
   span_t ls = left ? addr_span(lp) : (span_t){0, 0};

@@ -98,12 +98,12 @@ void ar__sizeidx_erase(ar__sizeidx_t *x, uint64_t start, uint64_t size) {
   if (is_small(size)) {
     unsigned c = class_of(size);
     ar__bt_t *t = &x->classes[c];
-    ar__bt_erase(t, ar__bt_lower_bound(t, (ar__bt_key_t){start, 0}));
+    ar__bt_erase(t, ar__bt_seek(t, (ar__bt_key_t){start, 0}));
     if (t->count == 0)
       set_class(x, c, false);
   } else {
-    ar__bt_erase(&x->large, ar__bt_lower_bound(&x->large,
-                                               (ar__bt_key_t){size, start}));
+    ar__bt_erase(&x->large,
+                 ar__bt_seek(&x->large, (ar__bt_key_t){size, start}));
   }
   x->count--;
 }
@@ -129,7 +129,7 @@ void ar__sizeidx_replace(ar__sizeidx_t *x, uint64_t start, uint64_t size,
   ar__bt_key_t from, to;
   ar__bt_t *t = tree_for(x, start, size, &from);
   if (tree_for(x, to_start, to_size, &to) == t) {
-    ar__bt_pos_t pos = ar__bt_lower_bound(t, from);
+    ar__bt_pos_t pos = ar__bt_seek(t, from);
     ar__bt_pos_t prev = ar__bt_prev(pos), next = ar__bt_next(pos);
     if ((ar__bt_end(prev) || key_less(ar__bt_get(prev), to)) &&
         (ar__bt_end(next) || key_less(to, ar__bt_get(next)))) {

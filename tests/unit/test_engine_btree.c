@@ -1,0 +1,141 @@
+/*
+ * test_engine_btree.c: the list engines' augmented B+tree (an internal
+ * part of common/engine, btree.h) against a sorted array.
+ *
+ * The engine tests reach the tree only through placements; this test
+ * drives it directly, so that every search can be compared with the
+ * answer a plain sorted array gives. Random inserts, erases and in-place
+ * updates, in a key range small enough that leaves split, merge and lend
+ * slots to each other all the time, interleaved with searches: ar__bt_seek
+ * (which keeps a finger on the leaf it found, so a stale finger after a
+ * merge would answer wrongly), ar__bt_lower_bound, and the augmented
+ * ar__bt_leftmost_b. The tree's own verification runs after every change.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "btree.h"
+
+#define KEYS 4096 /* keys a are drawn from [0, KEYS) */
+
+typedef struct model_s {
+  ar__bt_key_t e[KEYS]; /* the entries, sorted by a (all a distinct) */
+  size_t n;
+} model_t;
+
+static uint64_t next_rand(uint64_t *x) {
+  *x = *x * UINT64_C(6364136223846793005) + UINT64_C(1442695040888963407);
+  return *x >> 33;
+}
+
+/* The index of the first entry with a >= a. */
+static size_t model_lower(const model_t *m, uint64_t a) {
+  size_t i = 0;
+  while (i < m->n && m->e[i].a < a)
+    i++;
+  return i;
+}
+
+/* The index of the first entry with b >= min_b, or m->n. */
+static size_t model_leftmost_b(const model_t *m, uint64_t min_b) {
+  size_t i = 0;
+  while (i < m->n && m->e[i].b < min_b)
+    i++;
+  return i;
+}
+
+/* A tree position and a model index name the same entry. */
+static void assert_same(const model_t *m, ar__bt_pos_t p, size_t i) {
+  if (i == m->n) {
+    assert_true(ar__bt_end(p));
+    return;
+  }
+  assert_false(ar__bt_end(p));
+  ar__bt_key_t k = ar__bt_get(p);
+  assert_int_equal(k.a, m->e[i].a);
+  assert_int_equal(k.b, m->e[i].b);
+}
+
+static void verify(const ar__bt_t *t, const model_t *m) {
+  ar__bt_key_t where;
+  const char *bad = ar__bt_verify(t, &where);
+  if (bad)
+    fail_msg("%s near (%llu, %llu)", bad, (unsigned long long)where.a,
+             (unsigned long long)where.b);
+  assert_int_equal(t->count, m->n);
+  uint64_t max = 0;
+  for (size_t i = 0; i < m->n; i++)
+    max = m->e[i].b > max ? m->e[i].b : max;
+  assert_int_equal(ar__bt_max_b(t), max);
+}
+
+static void test_random_against_array(void **state) {
+  (void)state;
+  static model_t m;
+  memset(&m, 0, sizeof m);
+  ar__mem_t mem = {0};
+  ar__bt_t t;
+  assert_int_equal(ar__bt_init(&t, &mem), 0);
+  uint64_t x = 7;
+  unsigned long grew = 0, shrank = 0;
+  unsigned tallest = 0;
+  for (int step = 0; step < 60000; step++) {
+    /* Phases that fill towards KEYS and drain towards empty, so that the
+     * tree grows and loses levels many times. */
+    bool filling = (step / 5000) % 2 == 0;
+    uint64_t r = next_rand(&x) % 100;
+    uint64_t a = next_rand(&x) % KEYS;
+    size_t i = model_lower(&m, a);
+    bool present = i < m.n && m.e[i].a == a;
+    if (r < (filling ? 40u : 15u) && !present) {
+      ar__bt_key_t k = {a, 1 + next_rand(&x) % 1000};
+      assert_int_equal(ar__bt_reserve(&t, 1), 0);
+      ar__bt_insert(&t, k);
+      memmove(&m.e[i + 1], &m.e[i], (m.n - i) * sizeof m.e[0]);
+      m.e[i] = k;
+      m.n++;
+      grew++;
+      tallest = t.height > tallest ? t.height : tallest;
+      verify(&t, &m);
+    } else if (r < 55 && i < m.n) {
+      /* Erase the lower bound, found by a seek (moves the finger). */
+      ar__bt_pos_t p = ar__bt_seek(&t, (ar__bt_key_t){a, 0});
+      assert_same(&m, p, i);
+      ar__bt_erase(&t, p);
+      memmove(&m.e[i], &m.e[i + 1], (m.n - i - 1) * sizeof m.e[0]);
+      m.n--;
+      shrank++;
+      verify(&t, &m);
+    } else if (r < 65 && i < m.n) {
+      /* A new b in place, as a split or merge of a free span does. */
+      ar__bt_pos_t p = ar__bt_seek(&t, (ar__bt_key_t){a, 0});
+      m.e[i].b = 1 + next_rand(&x) % 1000;
+      ar__bt_set(&t, p, m.e[i]);
+      verify(&t, &m);
+    } else if (r < 80) {
+      assert_same(&m, ar__bt_seek(&t, (ar__bt_key_t){a, 0}), i);
+    } else if (r < 90) {
+      assert_same(&m, ar__bt_lower_bound(&t, (ar__bt_key_t){a, 0}), i);
+    } else {
+      uint64_t min_b = 1 + next_rand(&x) % 1000;
+      assert_same(&m, ar__bt_leftmost_b(&t, min_b),
+                  model_leftmost_b(&m, min_b));
+    }
+  }
+  assert_true(grew > 10000 && shrank > 10000);
+  assert_true(tallest >= 2); /* inner nodes split and merged too */
+  ar__bt_fini(&t);
+  assert_int_equal(mem.bytes, 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_random_against_array),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
