@@ -7,12 +7,17 @@
  * it. Leaves are linked in order for iteration. After any change to a
  * node, fix_up rewrites its slot in the parent and climbs while that
  * changes something, so routing keys and the augmentation stay exact.
+ * Each node also knows which slot holds its largest b and a bound on the
+ * others (max2), so that shrinking the largest span, which every
+ * allocation from it does, updates each level without rescanning it.
  *
  * Invariants (ar__bt_verify checks them): entries strictly increase along
  * the leaf chain; all leaves are at height 0 and every inner node is one
  * above its children; every node but the root holds MIN_FILL to FANOUT
  * slots; an inner root holds at least two; parent, slot and leaf links
- * agree; key[i] and maxb[i] of every inner slot match its child.
+ * agree; key[i] and maxb[i] of every inner slot match its child; max is
+ * the largest maxb[i], argmax a slot that holds it, and max2 at least
+ * every other slot's.
  */
 #include "btree.h"
 
@@ -33,7 +38,9 @@ struct ar__bt_node_s {
   unsigned count;             /* slots in use */
   unsigned slot;              /* this node's slot in its parent */
   unsigned height;            /* 0 for a leaf */
+  unsigned argmax;            /* a slot whose maxb is max */
   uint64_t max;               /* the largest maxb[i] */
+  uint64_t max2;              /* at least every maxb[i] but argmax's */
   ar__bt_key_t key[FANOUT];
   uint64_t maxb[FANOUT];
   ar__bt_node_t *child[FANOUT]; /* inner nodes only */
@@ -59,13 +66,43 @@ static uint64_t node_max(const ar__bt_node_t *n) {
   return m;
 }
 
-/* Slot i's maxb changed from `old` to maxb[i]: bring n->max up to date,
- * rescanning only when the old value was the maximum and went down. */
-static void max_changed(ar__bt_node_t *n, unsigned i, uint64_t old) {
-  if (n->maxb[i] >= n->max)
-    n->max = n->maxb[i];
-  else if (old == n->max)
-    n->max = node_max(n);
+/* Sets max, argmax and max2 exactly from the slots. */
+static void rescan(ar__bt_node_t *n) {
+  uint64_t m = 0, m2 = 0;
+  unsigned at = 0;
+  for (unsigned i = 0; i < n->count; i++) {
+    uint64_t v = n->maxb[i];
+    if (v > m) {
+      m2 = m;
+      m = v;
+      at = i;
+    } else if (v > m2) {
+      m2 = v;
+    }
+  }
+  n->max = m;
+  n->max2 = m2;
+  n->argmax = at;
+}
+
+/* Slot i's maxb changed: bring max, argmax and max2 up to date. max2 is
+ * only a bound on the other slots, so the common case, the largest span
+ * shrinking a little (an allocation carving it), needs no rescan: it is
+ * still the largest while it is at least max2. */
+static void slot_changed(ar__bt_node_t *n, unsigned i) {
+  uint64_t v = n->maxb[i];
+  if (i == n->argmax) {
+    if (v >= n->max2)
+      n->max = v;
+    else
+      rescan(n);
+  } else if (v > n->max) {
+    n->max2 = n->max;
+    n->max = v;
+    n->argmax = i;
+  } else if (v > n->max2) {
+    n->max2 = v;
+  }
 }
 
 /* ---- nodes ---- */
@@ -77,7 +114,8 @@ static ar__bt_node_t *new_node(ar__bt_t *t, unsigned height) {
   n->parent = n->prev = n->next = NULL;
   n->count = n->slot = 0;
   n->height = height;
-  n->max = 0;
+  n->argmax = 0;
+  n->max = n->max2 = 0;
   return n;
 }
 
@@ -156,12 +194,11 @@ static void move_slots(ar__bt_node_t *dst, unsigned di, ar__bt_node_t *src,
 static void fix_up(ar__bt_node_t *n) {
   for (ar__bt_node_t *p = n->parent; p; n = p, p = p->parent) {
     unsigned s = n->slot;
-    uint64_t old = p->maxb[s];
-    if (old == n->max && key_eq(p->key[s], n->key[0]))
+    if (p->maxb[s] == n->max && key_eq(p->key[s], n->key[0]))
       return;
     p->key[s] = n->key[0];
     p->maxb[s] = n->max;
-    max_changed(p, s, old);
+    slot_changed(p, s);
   }
 }
 
@@ -178,8 +215,8 @@ static ar__bt_node_t *split(ar__bt_t *t, ar__bt_node_t *n) {
   move_slots(r, 0, n, FANOUT / 2, FANOUT - FANOUT / 2);
   r->count = FANOUT - FANOUT / 2;
   n->count = FANOUT / 2;
-  r->max = node_max(r);
-  n->max = node_max(n);
+  rescan(r);
+  rescan(n);
   if (n->height == 0) {
     r->next = n->next;
     r->prev = n;
@@ -191,7 +228,8 @@ static ar__bt_node_t *split(ar__bt_t *t, ar__bt_node_t *n) {
     ar__bt_node_t *root = new_node(t, n->height + 1);
     root->count = 1;
     root->key[0] = n->key[0];
-    root->maxb[0] = root->max = n->max;
+    root->maxb[0] = n->max;
+    rescan(root);
     root->child[0] = n;
     n->parent = root;
     n->slot = 0;
@@ -199,8 +237,10 @@ static ar__bt_node_t *split(ar__bt_t *t, ar__bt_node_t *n) {
     t->height++;
   } else {
     /* n's slot keeps its key; its maxb may drop. The parent's max does
-     * not change: r brings the rest back in just below. */
+     * not change (r brings the rest back in just below), but which slot
+     * holds it may. */
     n->parent->maxb[n->slot] = n->max;
+    rescan(n->parent);
   }
   insert_slot(t, n->parent, n->slot + 1, r->key[0], r->max, r);
   return r;
@@ -224,8 +264,15 @@ static void insert_slot(ar__bt_t *t, ar__bt_node_t *n, unsigned i,
     child->parent = n;
     child->slot = i;
   }
-  if (n->count++ == 0 || maxb > n->max)
+  if (n->count++ == 0) {
     n->max = maxb;
+    n->max2 = 0;
+    n->argmax = i;
+  } else {
+    if (n->argmax >= i)
+      n->argmax++; /* it moved up with the slots after i */
+    slot_changed(n, i);
+  }
   fix_up(n);
 }
 
@@ -284,7 +331,7 @@ static void merge(ar__bt_t *t, ar__bt_node_t *l, ar__bt_node_t *r) {
   ar__bt_node_t *p = l->parent;
   move_slots(l, l->count, r, 0, r->count);
   l->count += r->count;
-  l->max = node_max(l);
+  rescan(l);
   if (l->height == 0) {
     l->next = r->next;
     if (r->next)
@@ -295,7 +342,7 @@ static void merge(ar__bt_t *t, ar__bt_node_t *l, ar__bt_node_t *r) {
   unsigned rs = r->slot;
   move_slots(p, rs, p, rs + 1, p->count - rs - 1);
   p->count--;
-  p->max = node_max(p); /* its slot for n may still hold an erased b */
+  rescan(p); /* its slot for n may still hold an erased b */
   drop_node(t, r);
   shrunk(t, p);
 }
@@ -317,8 +364,8 @@ static void rebalance(ar__bt_t *t, ar__bt_node_t *n) {
     move_slots(n, 0, left, left->count - cnt, cnt);
     n->count += cnt;
     left->count -= cnt;
-    n->max = node_max(n);
-    left->max = node_max(left);
+    rescan(n);
+    rescan(left);
     fix_up(left);
     fix_up(n);
   } else {
@@ -327,8 +374,8 @@ static void rebalance(ar__bt_t *t, ar__bt_node_t *n) {
     move_slots(right, 0, right, cnt, right->count - cnt);
     n->count += cnt;
     right->count -= cnt;
-    n->max = node_max(n);
-    right->max = node_max(right);
+    rescan(n);
+    rescan(right);
     fix_up(n);
     fix_up(right);
   }
@@ -354,21 +401,21 @@ static void shrunk(ar__bt_t *t, ar__bt_node_t *n) {
 
 void ar__bt_erase(ar__bt_t *t, ar__bt_pos_t pos) {
   ar__bt_node_t *n = pos.leaf;
-  uint64_t gone = n->maxb[pos.i];
   move_slots(n, pos.i, n, pos.i + 1, n->count - pos.i - 1);
   n->count--;
-  if (gone == n->max)
-    n->max = node_max(n);
+  if (pos.i == n->argmax)
+    rescan(n);
+  else if (n->argmax > pos.i)
+    n->argmax--; /* it moved down with the slots after pos.i */
   t->count--;
   shrunk(t, n);
 }
 
 void ar__bt_set(ar__bt_t *t, ar__bt_pos_t pos, ar__bt_key_t k) {
   (void)t;
-  uint64_t old = pos.leaf->maxb[pos.i];
   pos.leaf->key[pos.i] = k;
   pos.leaf->maxb[pos.i] = k.b;
-  max_changed(pos.leaf, pos.i, old);
+  slot_changed(pos.leaf, pos.i);
   fix_up(pos.leaf);
 }
 
@@ -504,6 +551,11 @@ static const char *verify_node(verify_t *v, const ar__bt_node_t *n,
     return "inner root with one child";
   if (n->max != node_max(n))
     return "node maximum";
+  if (n->count && (n->argmax >= n->count || n->maxb[n->argmax] != n->max))
+    return "node maximum's slot";
+  for (unsigned i = 0; i < n->count; i++)
+    if (i != n->argmax && n->maxb[i] > n->max2)
+      return "node second maximum";
   if (n->height == 0) {
     if (n->prev != v->prev_leaf || (v->prev_leaf && v->prev_leaf->next != n))
       return "leaf links";
