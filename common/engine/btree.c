@@ -178,6 +178,8 @@ void ar__bt_fini(ar__bt_t *t) {
  * within one node) and re-parents moved children. */
 static void move_slots(ar__bt_node_t *dst, unsigned di, ar__bt_node_t *src,
                        unsigned si, unsigned cnt) {
+  if (cnt == 0) /* an append or the last slot's erase: nothing moves */
+    return;
   memmove(&dst->key[di], &src->key[si], cnt * sizeof(dst->key[0]));
   memmove(&dst->maxb[di], &src->maxb[si], cnt * sizeof(dst->maxb[0]));
   if (dst->height == 0)
