@@ -141,19 +141,23 @@ static ar__bt_pos_t pick_next(ar__list_t *l, uint64_t b, uint64_t align) {
   return address_fit(l, ar__bt_first(&l->by_addr), stop, b, align);
 }
 
-/* by_addr's position of the span that by_size has at `pos`. */
-static ar__bt_pos_t addr_pos_of(ar__list_t *l, ar__sizeidx_pos_t pos) {
+/* by_addr's position of the span that by_size has at `pos`; *at gets pos,
+ * so that the take need not look the span up in by_size again. */
+static ar__bt_pos_t addr_pos_of(ar__list_t *l, ar__sizeidx_pos_t pos,
+                                ar__sizeidx_pos_t *at) {
+  *at = pos;
   if (ar__sizeidx_end(pos))
     return pos.pos;
   return ar__bt_seek(&l->by_addr, (ar__bt_key_t){size_span(pos).start, 0});
 }
 
 /* Best fit: the smallest span that fits, the lowest start on a tie. */
-static ar__bt_pos_t pick_best(ar__list_t *l, uint64_t b, uint64_t align) {
+static ar__bt_pos_t pick_best(ar__list_t *l, uint64_t b, uint64_t align,
+                              ar__sizeidx_pos_t *at) {
   ar__sizeidx_pos_t p = ar__sizeidx_lower_bound(&l->by_size, b);
   while (!ar__sizeidx_end(p) && !fits(size_span(p), b, align))
     p = ar__sizeidx_next(&l->by_size, p);
-  return addr_pos_of(l, p);
+  return addr_pos_of(l, p, at);
 }
 
 /* Whether worst fit can answer from by_addr alone: the largest spans are
@@ -186,7 +190,8 @@ static int build_by_size(ar__list_t *l, ar__mem_t *mem) {
 /* Worst fit: the largest span that fits, the lowest start on a tie. Sizes
  * are visited from the largest down, each size's spans by address (by_size
  * is kept whenever worst_by_addr is false). */
-static ar__bt_pos_t pick_worst(ar__list_t *l, uint64_t b, uint64_t align) {
+static ar__bt_pos_t pick_worst(ar__list_t *l, uint64_t b, uint64_t align,
+                               ar__sizeidx_pos_t *at) {
   /* When the largest spans are sure to fit, whatever their alignment, the
    * answer is the lowest-addressed of them: one descent of by_addr. */
   if (worst_by_addr(l, b, align)) {
@@ -202,24 +207,42 @@ static ar__bt_pos_t pick_worst(ar__list_t *l, uint64_t b, uint64_t align) {
          !ar__sizeidx_end(p) && size_span(p).size == size;
          p = ar__sizeidx_next(&l->by_size, p))
       if (fits(size_span(p), b, align))
-        return addr_pos_of(l, p);
+        return addr_pos_of(l, p, at);
     last = ar__sizeidx_prev(&l->by_size, group);
   }
   return (ar__bt_pos_t){NULL, 0};
 }
 
-static ar__bt_pos_t pick(ar_engine_t *e, uint64_t b, uint64_t align) {
+/* The span for the block; *at gets its by_size position when it was picked
+ * from by_size, else an end position. */
+static ar__bt_pos_t pick(ar_engine_t *e, uint64_t b, uint64_t align,
+                         ar__sizeidx_pos_t *at) {
   ar__list_t *l = e->u.list;
+  *at = (ar__sizeidx_pos_t){0, {NULL, 0}};
   switch (e->policy) {
   case AR_POLICY_FIRST:
     return pick_first(l, b, align);
   case AR_POLICY_NEXT:
     return pick_next(l, b, align);
   case AR_POLICY_BEST:
-    return pick_best(l, b, align);
+    return pick_best(l, b, align, at);
   default:
-    return pick_worst(l, b, align);
+    return pick_worst(l, b, align, at);
   }
+}
+
+/* size_update for the picked span `old`, at by_size position `at` when
+ * known (not an end position). */
+static void size_update_picked(ar__list_t *l, ar__sizeidx_pos_t at,
+                               const span_t *old, const span_t *new) {
+  if (!l->sized)
+    return;
+  if (ar__sizeidx_end(at))
+    size_update(l, old, new);
+  else if (new)
+    ar__sizeidx_replace_at(&l->by_size, at, new->start, new->size);
+  else
+    ar__sizeidx_erase_at(&l->by_size, at);
 }
 
 static int list_take(ar_engine_t *e, uint64_t n, uint64_t align,
@@ -231,7 +254,8 @@ static int list_take(ar_engine_t *e, uint64_t n, uint64_t align,
   if (e->policy == AR_POLICY_WORST && !l->sized &&
       !worst_by_addr(l, b, align) && build_by_size(l, &e->mem) != 0)
     return AR_EINTERNAL;
-  ar__bt_pos_t pos = pick(e, b, align);
+  ar__sizeidx_pos_t at;
+  ar__bt_pos_t pos = pick(e, b, align, &at);
   if (ar__bt_end(pos))
     return AR_ENOMEM;
   span_t s = addr_span(pos);
@@ -242,17 +266,17 @@ static int list_take(ar_engine_t *e, uint64_t n, uint64_t align,
     return AR_EINTERNAL;
   if (gap.size) {
     ar__bt_set(&l->by_addr, pos, addr_key(gap));
-    size_update(l, &s, &gap);
+    size_update_picked(l, at, &s, &gap);
     if (tail.size) {
       ar__bt_insert(&l->by_addr, addr_key(tail));
       size_update(l, NULL, &tail);
     }
   } else if (tail.size) {
     ar__bt_set(&l->by_addr, pos, addr_key(tail));
-    size_update(l, &s, &tail);
+    size_update_picked(l, at, &s, &tail);
   } else {
     ar__bt_erase(&l->by_addr, pos);
-    size_update(l, &s, NULL);
+    size_update_picked(l, at, &s, NULL);
   }
   if (e->policy == AR_POLICY_NEXT)
     l->rover = q + b;

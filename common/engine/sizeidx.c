@@ -94,18 +94,31 @@ void ar__sizeidx_insert(ar__sizeidx_t *x, uint64_t start, uint64_t size) {
   x->count++;
 }
 
-void ar__sizeidx_erase(ar__sizeidx_t *x, uint64_t start, uint64_t size) {
-  if (is_small(size)) {
-    unsigned c = class_of(size);
-    ar__bt_t *t = &x->classes[c];
-    ar__bt_erase(t, ar__bt_seek(t, (ar__bt_key_t){start, 0}));
-    if (t->count == 0)
-      set_class(x, c, false);
-  } else {
-    ar__bt_erase(&x->large,
-                 ar__bt_seek(&x->large, (ar__bt_key_t){size, start}));
-  }
+/* The tree a position is in. */
+static ar__bt_t *tree_of(ar__sizeidx_t *x, ar__sizeidx_pos_t p) {
+  return p.cls == LARGE ? &x->large : &x->classes[p.cls];
+}
+
+/* The position of the span [start, start + size), which is there. */
+static ar__sizeidx_pos_t find(ar__sizeidx_t *x, uint64_t start, uint64_t size) {
+  if (!is_small(size))
+    return (ar__sizeidx_pos_t){
+        LARGE, ar__bt_seek(&x->large, (ar__bt_key_t){size, start})};
+  unsigned c = class_of(size);
+  return (ar__sizeidx_pos_t){
+      c, ar__bt_seek(&x->classes[c], (ar__bt_key_t){start, 0})};
+}
+
+void ar__sizeidx_erase_at(ar__sizeidx_t *x, ar__sizeidx_pos_t p) {
+  ar__bt_t *t = tree_of(x, p);
+  ar__bt_erase(t, p.pos);
+  if (p.cls != LARGE && t->count == 0)
+    set_class(x, p.cls, false);
   x->count--;
+}
+
+void ar__sizeidx_erase(ar__sizeidx_t *x, uint64_t start, uint64_t size) {
+  ar__sizeidx_erase_at(x, find(x, start, size));
 }
 
 /* The tree that holds spans of `size` bytes, and the key of [start, start
@@ -124,21 +137,25 @@ static bool key_less(ar__bt_key_t p, ar__bt_key_t q) {
   return p.a < q.a || (p.a == q.a && p.b < q.b);
 }
 
-void ar__sizeidx_replace(ar__sizeidx_t *x, uint64_t start, uint64_t size,
-                         uint64_t to_start, uint64_t to_size) {
-  ar__bt_key_t from, to;
-  ar__bt_t *t = tree_for(x, start, size, &from);
+void ar__sizeidx_replace_at(ar__sizeidx_t *x, ar__sizeidx_pos_t p,
+                            uint64_t to_start, uint64_t to_size) {
+  ar__bt_key_t to;
+  ar__bt_t *t = tree_of(x, p);
   if (tree_for(x, to_start, to_size, &to) == t) {
-    ar__bt_pos_t pos = ar__bt_seek(t, from);
-    ar__bt_pos_t prev = ar__bt_prev(pos), next = ar__bt_next(pos);
+    ar__bt_pos_t prev = ar__bt_prev(p.pos), next = ar__bt_next(p.pos);
     if ((ar__bt_end(prev) || key_less(ar__bt_get(prev), to)) &&
         (ar__bt_end(next) || key_less(to, ar__bt_get(next)))) {
-      ar__bt_set(t, pos, to);
+      ar__bt_set(t, p.pos, to);
       return;
     }
   }
-  ar__sizeidx_erase(x, start, size);
+  ar__sizeidx_erase_at(x, p);
   ar__sizeidx_insert(x, to_start, to_size);
+}
+
+void ar__sizeidx_replace(ar__sizeidx_t *x, uint64_t start, uint64_t size,
+                         uint64_t to_start, uint64_t to_size) {
+  ar__sizeidx_replace_at(x, find(x, start, size), to_start, to_size);
 }
 
 /* The first span of class c or after, in (size, start) order. */

@@ -57,6 +57,12 @@ void ar__sizeidx_erase(ar__sizeidx_t *x, uint64_t start, uint64_t size);
 void ar__sizeidx_replace(ar__sizeidx_t *x, uint64_t start, uint64_t size,
                          uint64_t to_start, uint64_t to_size);
 
+/* The same two for a span whose position is known (from a lookup with no
+ * insert or erase since), which spares finding it again. */
+void ar__sizeidx_erase_at(ar__sizeidx_t *x, ar__sizeidx_pos_t p);
+void ar__sizeidx_replace_at(ar__sizeidx_t *x, ar__sizeidx_pos_t p,
+                            uint64_t to_start, uint64_t to_size);
+
 /* The first span of at least `size` bytes (the lowest start among the
  * smallest), or an end position. */
 ar__sizeidx_pos_t ar__sizeidx_lower_bound(const ar__sizeidx_t *x,
