@@ -495,6 +495,12 @@ ar__bt_pos_t ar__bt_seek(ar__bt_t *t, ar__bt_key_t k) {
  * n->count. */
 static unsigned first_b(const ar__bt_node_t *n, unsigned from,
                         uint64_t min_b) {
+  /* Above max2 only the largest slot can qualify: no scan. Worst fit asks
+   * for the largest size itself, which a scan would find last. */
+  if (min_b > n->max2) {
+    unsigned i = n->argmax;
+    return i >= from && i < n->count && n->maxb[i] >= min_b ? i : n->count;
+  }
   while (from < n->count && n->maxb[from] < min_b)
     from++;
   return from;

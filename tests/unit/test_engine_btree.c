@@ -9,7 +9,9 @@
  * slots to each other all the time, interleaved with searches: ar__bt_seek
  * (which keeps a finger on the leaf it found, so a stale finger after a
  * merge would answer wrongly), ar__bt_lower_bound, and the augmented
- * ar__bt_leftmost_b. The tree's own verification runs after every change.
+ * ar__bt_leftmost_b and ar__bt_search_b (the first entry of at least a
+ * size, from the start or from a position). The tree's own verification runs
+ * after every change.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -41,9 +43,8 @@ static size_t model_lower(const model_t *m, uint64_t a) {
   return i;
 }
 
-/* The index of the first entry with b >= min_b, or m->n. */
-static size_t model_leftmost_b(const model_t *m, uint64_t min_b) {
-  size_t i = 0;
+/* The index of the first entry from index i on with b >= min_b, or m->n. */
+static size_t model_search_b(const model_t *m, size_t i, uint64_t min_b) {
   while (i < m->n && m->e[i].b < min_b)
     i++;
   return i;
@@ -121,10 +122,16 @@ static void test_random_against_array(void **state) {
       assert_same(&m, ar__bt_seek(&t, (ar__bt_key_t){a, 0}), i);
     } else if (r < 90) {
       assert_same(&m, ar__bt_lower_bound(&t, (ar__bt_key_t){a, 0}), i);
-    } else {
+    } else if (r < 95) {
       uint64_t min_b = 1 + next_rand(&x) % 1000;
       assert_same(&m, ar__bt_leftmost_b(&t, min_b),
-                  model_leftmost_b(&m, min_b));
+                  model_search_b(&m, 0, min_b));
+    } else {
+      /* From a position on, as next fit and aligned requests search. */
+      uint64_t min_b = 1 + next_rand(&x) % 1000;
+      ar__bt_pos_t from = ar__bt_lower_bound(&t, (ar__bt_key_t){a, 0});
+      assert_same(&m, ar__bt_search_b(&t, from, min_b),
+                  model_search_b(&m, i, min_b));
     }
   }
   assert_true(grew > 10000 && shrank > 10000);
