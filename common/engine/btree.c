@@ -491,6 +491,14 @@ ar__bt_pos_t ar__bt_seek(ar__bt_t *t, ar__bt_key_t k) {
   return lower_bound_in(t->finger, k);
 }
 
+void ar__bt_point(ar__bt_t *t, ar__bt_pos_t pos) { t->finger = pos.leaf; }
+
+ar__bt_pos_t ar__bt_finger_slot(const ar__bt_t *t, unsigned i) {
+  if (!t->finger || i >= t->finger->count)
+    return end_pos;
+  return (ar__bt_pos_t){t->finger, i};
+}
+
 /* The first slot of n whose maxb is at least min_b, from `from` on, or
  * n->count. */
 static unsigned first_b(const ar__bt_node_t *n, unsigned from,

@@ -99,6 +99,13 @@ ar__bt_pos_t ar__bt_lower_bound(const ar__bt_t *t, ar__bt_key_t k);
  * the engines' own searches use this one. */
 ar__bt_pos_t ar__bt_seek(ar__bt_t *t, ar__bt_key_t k);
 
+/* Makes pos's leaf the finger. */
+void ar__bt_point(ar__bt_t *t, ar__bt_pos_t pos);
+
+/* Slot i of the finger's leaf, or the end when there is no such slot: a
+ * guess, cheap and safe to make, that the caller must verify. */
+ar__bt_pos_t ar__bt_finger_slot(const ar__bt_t *t, unsigned i);
+
 /* The first entry at or after `from` whose b is at least `min_b`, or the
  * end. */
 ar__bt_pos_t ar__bt_search_b(const ar__bt_t *t, ar__bt_pos_t from,

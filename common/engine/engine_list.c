@@ -35,6 +35,7 @@ struct ar__list_s {
   ar__sizeidx_t by_size; /* every span by size: best and worst only */
   bool sized;            /* whether by_size is kept (built, for worst fit) */
   uint64_t rover;   /* next fit only */
+  unsigned rover_slot; /* next fit: the finger slot that held the rover */
 };
 
 typedef struct span_s {
@@ -126,13 +127,21 @@ static ar__bt_pos_t pick_first(const ar__list_t *l, uint64_t b,
 /* Next fit: first the spans that end after the rover, in address order,
  * then the ones before them. */
 static ar__bt_pos_t pick_next(ar__list_t *l, uint64_t b, uint64_t align) {
-  ar__bt_pos_t from = ar__bt_seek(&l->by_addr, (ar__bt_key_t){l->rover + 1, 0});
-  ar__bt_pos_t before =
-      ar__bt_end(from) ? ar__bt_last(&l->by_addr) : ar__bt_prev(from);
-  if (!ar__bt_end(before)) {
-    span_t s = addr_span(before);
-    if (s.start + s.size > l->rover)
-      from = before; /* the span holding the rover comes first */
+  /* The span that holds the rover comes first. The last allocation left
+   * the rover at the start of what remained of its span, and the finger
+   * on that span's leaf: when that slot still holds the rover, no search
+   * is needed. */
+  ar__bt_pos_t from = ar__bt_finger_slot(&l->by_addr, l->rover_slot);
+  span_t held = ar__bt_end(from) ? (span_t){0, 0} : addr_span(from);
+  if (!(held.start <= l->rover && l->rover < held.start + held.size)) {
+    from = ar__bt_seek(&l->by_addr, (ar__bt_key_t){l->rover + 1, 0});
+    ar__bt_pos_t before =
+        ar__bt_end(from) ? ar__bt_last(&l->by_addr) : ar__bt_prev(from);
+    if (!ar__bt_end(before)) {
+      span_t s = addr_span(before);
+      if (s.start + s.size > l->rover)
+        from = before;
+    }
   }
   ar__bt_pos_t p = address_fit(l, from, UINT64_MAX, b, align);
   if (!ar__bt_end(p))
@@ -278,8 +287,13 @@ static int list_take(ar_engine_t *e, uint64_t n, uint64_t align,
     ar__bt_erase(&l->by_addr, pos);
     size_update_picked(l, at, &s, NULL);
   }
-  if (e->policy == AR_POLICY_NEXT)
+  if (e->policy == AR_POLICY_NEXT) {
     l->rover = q + b;
+    if (tail.size && !gap.size) { /* the rest, at pos, starts at the rover */
+      ar__bt_point(&l->by_addr, pos);
+      l->rover_slot = pos.i;
+    }
+  }
   blk->start = q;
   blk->size = b;
   blk->payload = q + AR_HDR;
