@@ -487,11 +487,25 @@ ar__bt_pos_t ar__bt_lower_bound(const ar__bt_t *t, ar__bt_key_t k) {
 }
 
 ar__bt_pos_t ar__bt_seek(ar__bt_t *t, ar__bt_key_t k) {
-  t->finger = find_leaf(t, k);
-  return lower_bound_in(t->finger, k);
+  ar__bt_node_t *n = find_leaf(t, k);
+  unsigned i = t->finger_slot;
+  /* The same slot as last time (nearby frees and allocations often ask
+   * for it): two comparisons instead of a binary search. */
+  if (n != t->finger || i > n->count ||
+      (i > 0 && !key_less(n->key[i - 1], k)) ||
+      (i < n->count && key_less(n->key[i], k)))
+    i = leaf_lower_bound(n, k);
+  t->finger = n;
+  t->finger_slot = i;
+  if (i < n->count)
+    return (ar__bt_pos_t){n, i};
+  return n->next ? (ar__bt_pos_t){n->next, 0} : end_pos;
 }
 
-void ar__bt_point(ar__bt_t *t, ar__bt_pos_t pos) { t->finger = pos.leaf; }
+void ar__bt_point(ar__bt_t *t, ar__bt_pos_t pos) {
+  t->finger = pos.leaf;
+  t->finger_slot = pos.i;
+}
 
 ar__bt_pos_t ar__bt_finger_slot(const ar__bt_t *t, unsigned i) {
   if (!t->finger || i >= t->finger->count)

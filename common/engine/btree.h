@@ -53,6 +53,7 @@ typedef struct ar__bt_s {
   size_t count;         /* entries */
   unsigned height;      /* 0 when the root is a leaf */
   ar__bt_node_t *finger; /* the leaf ar__bt_seek last found, or NULL */
+  unsigned finger_slot;  /* and the slot there; may be stale */
   ar__mem_t *mem;       /* the engine's memory count; not owned */
 } ar__bt_t;
 
@@ -93,13 +94,14 @@ ar__bt_pos_t ar__bt_prev(ar__bt_pos_t pos); /* from the first: the end */
 /* The first entry >= k, or the end. */
 ar__bt_pos_t ar__bt_lower_bound(const ar__bt_t *t, ar__bt_key_t k);
 
-/* The same, and remembers the leaf it ends in (the finger): a search whose
- * answer lies in that leaf reads it alone instead of descending from the
- * root. Frees and allocations mostly land near the ones before them, so
- * the engines' own searches use this one. */
+/* The same, and remembers the leaf and slot it ends in (the finger): a
+ * search whose answer lies in that leaf reads it alone instead of
+ * descending from the root, and one whose answer is that slot again makes
+ * two comparisons. Frees and allocations mostly land near the ones before
+ * them, so the engines' own searches use this one. */
 ar__bt_pos_t ar__bt_seek(ar__bt_t *t, ar__bt_key_t k);
 
-/* Makes pos's leaf the finger. */
+/* Makes pos (its leaf and slot) the finger. */
 void ar__bt_point(ar__bt_t *t, ar__bt_pos_t pos);
 
 /* Slot i of the finger's leaf, or the end when there is no such slot: a
