@@ -27,29 +27,38 @@ static ar__blockent_t *alloc_slots(ar__mem_t *mem, size_t capacity) {
   return slots;
 }
 
+/* Makes `slots` (from alloc_slots) m's table of `capacity` slots. */
+static void set_table(ar__blockmap_t *m, ar__blockent_t *slots,
+                      size_t capacity) {
+  m->slots = slots;
+  m->mask = capacity - 1;
+  m->pending = &slots[capacity];
+  m->limit = capacity * 7 / 10;
+}
+
 int ar__blockmap_init(ar__blockmap_t *m, ar__mem_t *mem) {
-  m->mem = mem;
-  m->slots = alloc_slots(mem, INITIAL_CAPACITY);
-  if (!m->slots)
+  ar__blockent_t *slots = alloc_slots(mem, INITIAL_CAPACITY);
+  if (!slots)
     return AR_EINTERNAL;
-  m->mask = INITIAL_CAPACITY - 1;
+  m->mem = mem;
   m->count = 0;
+  set_table(m, slots, INITIAL_CAPACITY);
   return 0;
 }
 
 void ar__blockmap_fini(ar__blockmap_t *m) {
   ar__mem_free(m->mem, m->slots, slots_bytes(m->mask + 1));
-  m->slots = NULL;
-  m->mask = 0;
-  m->count = 0;
+  m->slots = m->pending = NULL;
+  m->mask = m->limit = m->count = 0;
 }
 
 int ar__blockmap_grow(ar__blockmap_t *m) {
   size_t capacity = m->mask + 1;
-  ar__blockmap_t bigger = {alloc_slots(m->mem, capacity * 2), capacity * 2 - 1,
-                           m->count, m->mem};
-  if (!bigger.slots)
+  ar__blockent_t *slots = alloc_slots(m->mem, capacity * 2);
+  if (!slots)
     return AR_EINTERNAL;
+  ar__blockmap_t bigger = {.count = m->count, .mem = m->mem};
+  set_table(&bigger, slots, capacity * 2);
   /* The table's entries and the pending one (slot `capacity`) all go to
    * their places in the bigger table. */
   for (size_t i = 0; i <= capacity; i++)

@@ -36,6 +36,8 @@ typedef struct ar__blockmap_s {
   ar__blockent_t *slots; /* owned; the table's mask + 1 slots (a power of
                             two), then the pending slot */
   size_t mask;
+  ar__blockent_t *pending; /* &slots[mask + 1], kept: every call asks */
+  size_t limit;   /* 70 % of the table: a reserve below it cannot grow */
   size_t count;   /* entries, the pending one included */
   ar__mem_t *mem; /* the engine's memory count; not owned */
 } ar__blockmap_t;
@@ -60,14 +62,14 @@ static inline size_t ar__blockmap_home(const ar__blockmap_t *m,
 
 /* The pending slot: its payload is AR__BLOCKMAP_EMPTY when it holds none. */
 static inline ar__blockent_t *ar__blockmap_pending(const ar__blockmap_t *m) {
-  return &m->slots[m->mask + 1];
+  return m->pending;
 }
 
 /* Makes room for one more entry, so that the next insert cannot fail: the
  * table's load stays under 70 %. Returns 0, or AR_EINTERNAL (the map is
  * unchanged). */
 static inline int ar__blockmap_reserve(ar__blockmap_t *m) {
-  if ((m->count + 1) * 10 <= (m->mask + 1) * 7)
+  if (m->count < m->limit)
     return 0;
   return ar__blockmap_grow(m);
 }
