@@ -58,18 +58,33 @@ static ar__bt_key_t addr_key(span_t s) { return (ar__bt_key_t){s.start, s.size};
 
 /* ---- keeping by_size in step with by_addr ---- */
 
+/* No by_size position: the span is looked up when it is needed. */
+static const ar__sizeidx_pos_t no_size_pos = {0, {NULL, 0}};
+
 /* Replaces span `old` by span `new` in by_size (either may be NULL: an
- * insert or an erase), after a reserve for new's size. */
-static void size_update(ar__list_t *l, const span_t *old, const span_t *new) {
+ * insert or an erase), after a reserve for new's size. `at` is old's
+ * by_size position when the caller has it (the pick found it), else
+ * no_size_pos. */
+static inline void size_update_at(ar__list_t *l, ar__sizeidx_pos_t at,
+                                  const span_t *old, const span_t *new) {
   if (!l->sized)
     return;
-  if (old && new)
-    ar__sizeidx_replace(&l->by_size, old->start, old->size, new->start,
-                        new->size);
-  else if (old)
-    ar__sizeidx_erase(&l->by_size, old->start, old->size);
-  else if (new)
-    ar__sizeidx_insert(&l->by_size, new->start, new->size);
+  if (!old) {
+    if (new)
+      ar__sizeidx_insert(&l->by_size, new->start, new->size);
+    return;
+  }
+  if (ar__sizeidx_end(at))
+    at = ar__sizeidx_find(&l->by_size, old->start, old->size);
+  if (new)
+    ar__sizeidx_replace_at(&l->by_size, at, new->start, new->size);
+  else
+    ar__sizeidx_erase_at(&l->by_size, at);
+}
+
+static inline void size_update(ar__list_t *l, const span_t *old,
+                               const span_t *new) {
+  size_update_at(l, no_size_pos, old, new);
 }
 
 /* Sets aside what the coming changes may allocate: one by_addr insert when
@@ -227,7 +242,7 @@ static ar__bt_pos_t pick_worst(ar__list_t *l, uint64_t b, uint64_t align,
 static ar__bt_pos_t pick(ar_engine_t *e, uint64_t b, uint64_t align,
                          ar__sizeidx_pos_t *at) {
   ar__list_t *l = e->u.list;
-  *at = (ar__sizeidx_pos_t){0, {NULL, 0}};
+  *at = no_size_pos;
   switch (e->policy) {
   case AR_POLICY_FIRST:
     return pick_first(l, b, align);
@@ -238,20 +253,6 @@ static ar__bt_pos_t pick(ar_engine_t *e, uint64_t b, uint64_t align,
   default:
     return pick_worst(l, b, align, at);
   }
-}
-
-/* size_update for the picked span `old`, at by_size position `at` when
- * known (not an end position). */
-static void size_update_picked(ar__list_t *l, ar__sizeidx_pos_t at,
-                               const span_t *old, const span_t *new) {
-  if (!l->sized)
-    return;
-  if (ar__sizeidx_end(at))
-    size_update(l, old, new);
-  else if (new)
-    ar__sizeidx_replace_at(&l->by_size, at, new->start, new->size);
-  else
-    ar__sizeidx_erase_at(&l->by_size, at);
 }
 
 static int list_take(ar_engine_t *e, uint64_t n, uint64_t align,
@@ -275,17 +276,17 @@ static int list_take(ar_engine_t *e, uint64_t n, uint64_t align,
     return AR_EINTERNAL;
   if (gap.size) {
     ar__bt_set(&l->by_addr, pos, addr_key(gap));
-    size_update_picked(l, at, &s, &gap);
+    size_update_at(l, at, &s, &gap);
     if (tail.size) {
       ar__bt_insert(&l->by_addr, addr_key(tail));
       size_update(l, NULL, &tail);
     }
   } else if (tail.size) {
     ar__bt_set(&l->by_addr, pos, addr_key(tail));
-    size_update_picked(l, at, &s, &tail);
+    size_update_at(l, at, &s, &tail);
   } else {
     ar__bt_erase(&l->by_addr, pos);
-    size_update_picked(l, at, &s, NULL);
+    size_update_at(l, at, &s, NULL);
   }
   if (e->policy == AR_POLICY_NEXT) {
     l->rover = q + b;

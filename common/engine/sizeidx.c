@@ -99,8 +99,8 @@ static ar__bt_t *tree_of(ar__sizeidx_t *x, ar__sizeidx_pos_t p) {
   return p.cls == LARGE ? &x->large : &x->classes[p.cls];
 }
 
-/* The position of the span [start, start + size), which is there. */
-static ar__sizeidx_pos_t find(ar__sizeidx_t *x, uint64_t start, uint64_t size) {
+ar__sizeidx_pos_t ar__sizeidx_find(ar__sizeidx_t *x, uint64_t start,
+                                   uint64_t size) {
   if (!is_small(size))
     return (ar__sizeidx_pos_t){
         LARGE, ar__bt_seek(&x->large, (ar__bt_key_t){size, start})};
@@ -115,10 +115,6 @@ void ar__sizeidx_erase_at(ar__sizeidx_t *x, ar__sizeidx_pos_t p) {
   if (p.cls != LARGE && t->count == 0)
     set_class(x, p.cls, false);
   x->count--;
-}
-
-void ar__sizeidx_erase(ar__sizeidx_t *x, uint64_t start, uint64_t size) {
-  ar__sizeidx_erase_at(x, find(x, start, size));
 }
 
 /* The tree that holds spans of `size` bytes, and the key of [start, start
@@ -151,11 +147,6 @@ void ar__sizeidx_replace_at(ar__sizeidx_t *x, ar__sizeidx_pos_t p,
   }
   ar__sizeidx_erase_at(x, p);
   ar__sizeidx_insert(x, to_start, to_size);
-}
-
-void ar__sizeidx_replace(ar__sizeidx_t *x, uint64_t start, uint64_t size,
-                         uint64_t to_start, uint64_t to_size) {
-  ar__sizeidx_replace_at(x, find(x, start, size), to_start, to_size);
 }
 
 /* The first span of class c or after, in (size, start) order. */

@@ -48,17 +48,14 @@ int ar__sizeidx_reserve(ar__sizeidx_t *x, uint64_t size);
 /* Adds the span [start, start + size) (after a reserve for its size). */
 void ar__sizeidx_insert(ar__sizeidx_t *x, uint64_t start, uint64_t size);
 
-/* Removes the span [start, start + size), which must be there. */
-void ar__sizeidx_erase(ar__sizeidx_t *x, uint64_t start, uint64_t size);
+/* The position of the span [start, start + size), which must be there. */
+ar__sizeidx_pos_t ar__sizeidx_find(ar__sizeidx_t *x, uint64_t start,
+                                   uint64_t size);
 
-/* Replaces the span [start, start + size) by [to_start, to_start +
- * to_size), in place when the new span sorts where the old one was (a
+/* The span at p (a position from a lookup or ar__sizeidx_find, with no
+ * insert or erase since) is removed, or replaced by [to_start, to_start +
+ * to_size): in place when the new span sorts where the old one was (a
  * reserve for to_size first). */
-void ar__sizeidx_replace(ar__sizeidx_t *x, uint64_t start, uint64_t size,
-                         uint64_t to_start, uint64_t to_size);
-
-/* The same two for a span whose position is known (from a lookup with no
- * insert or erase since), which spares finding it again. */
 void ar__sizeidx_erase_at(ar__sizeidx_t *x, ar__sizeidx_pos_t p);
 void ar__sizeidx_replace_at(ar__sizeidx_t *x, ar__sizeidx_pos_t p,
                             uint64_t to_start, uint64_t to_size);
