@@ -474,16 +474,17 @@ static ar__bt_node_t *find_leaf(const ar__bt_t *t, ar__bt_key_t k) {
   return n;
 }
 
-/* The lower bound of k in the leaf that holds it. */
-static ar__bt_pos_t lower_bound_in(ar__bt_node_t *n, ar__bt_key_t k) {
-  unsigned i = leaf_lower_bound(n, k);
+/* Slot i of leaf n (i <= n->count): past its end, the next leaf's first
+ * entry or the end. */
+static ar__bt_pos_t slot_or_next(ar__bt_node_t *n, unsigned i) {
   if (i < n->count)
     return (ar__bt_pos_t){n, i};
   return n->next ? (ar__bt_pos_t){n->next, 0} : end_pos;
 }
 
 ar__bt_pos_t ar__bt_lower_bound(const ar__bt_t *t, ar__bt_key_t k) {
-  return lower_bound_in(find_leaf(t, k), k);
+  ar__bt_node_t *n = find_leaf(t, k);
+  return slot_or_next(n, leaf_lower_bound(n, k));
 }
 
 ar__bt_pos_t ar__bt_seek(ar__bt_t *t, ar__bt_key_t k) {
@@ -497,9 +498,7 @@ ar__bt_pos_t ar__bt_seek(ar__bt_t *t, ar__bt_key_t k) {
     i = leaf_lower_bound(n, k);
   t->finger = n;
   t->finger_slot = i;
-  if (i < n->count)
-    return (ar__bt_pos_t){n, i};
-  return n->next ? (ar__bt_pos_t){n->next, 0} : end_pos;
+  return slot_or_next(n, i);
 }
 
 void ar__bt_point(ar__bt_t *t, ar__bt_pos_t pos) {
