@@ -136,16 +136,29 @@ static uint64_t next_rand(uint64_t *x) {
   return *x >> 33;
 }
 
-static void run_policy(ar_policy_t policy) {
-  enum { N = 6000 };
-  static uint64_t payload[N];
+/* A fresh engine, its creation counted from zero. */
+static subject_t subject_open(ar_policy_t policy, uint64_t size) {
   subject_t s = {NULL, 0};
   live = 0;
   tracking = true;
-  assert_int_equal(ar_engine_create(policy, UINT64_C(1) << 24, NULL, &s.e),
-                   AR_OK);
+  assert_int_equal(ar_engine_create(policy, size, NULL, &s.e), AR_OK);
   tracking = false;
   check_counts(&s);
+  return s;
+}
+
+/* Destroys the engine: everything counted must be given back. */
+static void subject_close(subject_t *s) {
+  tracking = true;
+  ar_engine_destroy(s->e);
+  tracking = false;
+  assert_int_equal(live, 0);
+}
+
+static void run_policy(ar_policy_t policy) {
+  enum { N = 6000 };
+  static uint64_t payload[N];
+  subject_t s = subject_open(policy, UINT64_C(1) << 24);
   uint64_t created = live;
   assert_true(created > 0);
 
@@ -174,11 +187,7 @@ static void run_policy(ar_policy_t policy) {
   ar_engine_stats(s.e, &st);
   assert_int_equal(st.live_blocks, 0);
   assert_true(st.peak_meta_bytes >= st.meta_bytes);
-
-  tracking = true;
-  ar_engine_destroy(s.e);
-  tracking = false;
-  assert_int_equal(live, 0); /* everything counted was given back */
+  subject_close(&s);
 }
 
 /* Worst fit builds its size index on the first request whose alignment
@@ -188,11 +197,7 @@ static void run_policy(ar_policy_t policy) {
  * request gets the model's answer and the index stays. */
 static void test_worst_index_build(void **state) {
   (void)state;
-  subject_t s = {NULL, 0};
-  live = 0;
-  tracking = true;
-  assert_int_equal(ar_engine_create(AR_POLICY_WORST, 4096, NULL, &s.e), AR_OK);
-  tracking = false;
+  subject_t s = subject_open(AR_POLICY_WORST, 4096);
   /* Free [0,1024) [1088,2112) [2176,3200) [3264,4096), as in
    * test_engine_align.c's worst-fit case. */
   static const uint64_t n[] = {1008, 48, 1008, 48, 1008, 48};
@@ -240,11 +245,7 @@ static void test_worst_index_build(void **state) {
   assert_int_equal(alloc_aligned(&s, 1, 1024, &got), AR_OK);
   assert_int_equal(got, 3072);
   assert_int_equal(ar_engine_check(s.e, NULL), AR_OK);
-
-  tracking = true;
-  ar_engine_destroy(s.e);
-  tracking = false;
-  assert_int_equal(live, 0);
+  subject_close(&s);
 }
 
 /* The policy comes as the test's state. */
