@@ -91,3 +91,33 @@ void ar__blockmap_remove(ar__blockmap_t *m, ar__blockent_t *ent) {
   }
   m->slots[hole].payload = AR__BLOCKMAP_EMPTY;
 }
+
+const char *ar__blockmap_verify(const ar__blockmap_t *m) {
+  size_t entries = 0;
+  for (size_t i = 0; i <= m->mask; i++) {
+    uint64_t payload = m->slots[i].payload;
+    if (payload == AR__BLOCKMAP_EMPTY)
+      continue;
+    entries++;
+    /* The probe from its home must reach slot i before any empty slot,
+     * and meet no other entry with the same payload. */
+    for (size_t j = ar__blockmap_home(m, payload); j != i;
+         j = (j + 1) & m->mask) {
+      if (m->slots[j].payload == AR__BLOCKMAP_EMPTY)
+        return "an entry is cut off from its home slot";
+      if (m->slots[j].payload == payload)
+        return "a payload is in the table twice";
+    }
+  }
+  const ar__blockent_t *pending = ar__blockmap_pending(m);
+  if (pending->payload != AR__BLOCKMAP_EMPTY) {
+    entries++;
+    for (size_t i = ar__blockmap_home(m, pending->payload);
+         m->slots[i].payload != AR__BLOCKMAP_EMPTY; i = (i + 1) & m->mask)
+      if (m->slots[i].payload == pending->payload)
+        return "the pending payload is in the table too";
+  }
+  if (entries != m->count)
+    return "the entries do not add up to the count";
+  return NULL;
+}

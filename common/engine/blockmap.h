@@ -116,4 +116,10 @@ static inline void ar__blockmap_insert(ar__blockmap_t *m,
 /* Removes the entry `ent` points to (from ar__blockmap_find). */
 void ar__blockmap_remove(ar__blockmap_t *m, ar__blockent_t *ent);
 
+/* Checks the map: every entry in the table can be found from its home
+ * slot (no empty slot on the way), no payload is there twice, and the
+ * entries, the pending one included, add up to `count`. Returns NULL when
+ * all holds, or which of these failed. Linear in the table's size. */
+const char *ar__blockmap_verify(const ar__blockmap_t *m);
+
 #endif /* AR_BLOCKMAP_H */

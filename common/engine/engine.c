@@ -309,6 +309,9 @@ static int check_block(const ar_engine_t *e, const ar_block_t *blk,
 }
 
 int ar_engine_check(const ar_engine_t *e, ar_check_report_t *report) {
+  const char *broken = ar__blockmap_verify(&e->blocks);
+  if (broken)
+    return ar_check_fail(report, "block map", 0, "%s", broken);
   uint64_t extents = 0;
   int rc = e->ops->check(e, report, &extents);
   if (rc != 0)

@@ -213,9 +213,10 @@ int ar_check_fail(ar_check_report_t *report, const char *invariant,
 /*
  * Verifies every invariant of the engine: the free space is disjoint,
  * coalesced (no two free buddies) and exactly the arena minus the live
- * blocks; every index agrees with the free set. Returns 0 when all hold;
- * AR_ECORRUPT and a filled *report (when not NULL) naming the first that
- * does not. Costs time linear in the number of blocks.
+ * blocks; every index agrees with the free set; the map of live blocks
+ * finds each of them. Returns 0 when all hold; AR_ECORRUPT and a filled
+ * *report (when not NULL) naming the first that does not. Costs time
+ * linear in the number of blocks (the most ever live, for the map).
  */
 int ar_engine_check(const ar_engine_t *e, ar_check_report_t *report);
 
