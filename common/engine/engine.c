@@ -292,9 +292,7 @@ static int check_block(const ar_engine_t *e, const ar_block_t *blk,
     return ar_check_fail(
         report, "block payload", blk->start, "block at %llu has payload %llu",
         (unsigned long long)blk->start, (unsigned long long)blk->payload);
-  uint64_t model = e->policy == AR_POLICY_BUDDY
-                       ? UINT64_C(1) << ar__buddy_order(blk->n, delta)
-                       : ar__block_bytes(blk->n);
+  uint64_t model = ar__block_size(e->policy, blk->n, delta);
   if (blk->n == 0 || blk->n > AR_N_MAX || blk->size != model)
     return ar_check_fail(report, "block size", blk->start,
                          "block at %llu: %llu bytes for a request of %llu",
