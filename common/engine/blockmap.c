@@ -112,10 +112,8 @@ const char *ar__blockmap_verify(const ar__blockmap_t *m) {
   const ar__blockent_t *pending = ar__blockmap_pending(m);
   if (pending->payload != AR__BLOCKMAP_EMPTY) {
     entries++;
-    for (size_t i = ar__blockmap_home(m, pending->payload);
-         m->slots[i].payload != AR__BLOCKMAP_EMPTY; i = (i + 1) & m->mask)
-      if (m->slots[i].payload == pending->payload)
-        return "the pending payload is in the table too";
+    if (ar__blockmap_lookup(m, pending->payload))
+      return "the pending payload is in the table too";
   }
   if (entries != m->count)
     return "the entries do not add up to the count";

@@ -74,6 +74,19 @@ static inline int ar__blockmap_reserve(ar__blockmap_t *m) {
   return ar__blockmap_grow(m);
 }
 
+/* The table's entry for `payload` (not the sentinel), the pending slot
+ * aside, or NULL. */
+static inline ar__blockent_t *ar__blockmap_lookup(const ar__blockmap_t *m,
+                                                  uint64_t payload) {
+  for (size_t i = ar__blockmap_home(m, payload);; i = (i + 1) & m->mask) {
+    ar__blockent_t *slot = &m->slots[i];
+    if (slot->payload == payload)
+      return slot;
+    if (slot->payload == AR__BLOCKMAP_EMPTY)
+      return NULL;
+  }
+}
+
 /* The entry for `payload`, or NULL. The pointer is valid until the next
  * insert, reserve or remove. */
 static inline ar__blockent_t *ar__blockmap_find(const ar__blockmap_t *m,
@@ -82,13 +95,7 @@ static inline ar__blockent_t *ar__blockmap_find(const ar__blockmap_t *m,
     return NULL;
   if (ar__blockmap_pending(m)->payload == payload)
     return ar__blockmap_pending(m);
-  for (size_t i = ar__blockmap_home(m, payload);; i = (i + 1) & m->mask) {
-    ar__blockent_t *slot = &m->slots[i];
-    if (slot->payload == payload)
-      return slot;
-    if (slot->payload == AR__BLOCKMAP_EMPTY)
-      return NULL;
-  }
+  return ar__blockmap_lookup(m, payload);
 }
 
 /* Puts an entry in its place in the table (not counted here). */
