@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "blockmap.h"
+#include "lcg.h"
 
 #define GRANULES 20000 /* payloads are 16 + 32 g for g in [0, GRANULES) */
 
@@ -46,11 +47,6 @@ static subject_t *subject_open(void) {
 static void subject_close(subject_t *s) {
   ar__blockmap_fini(&s->m);
   assert_int_equal(s->mem.bytes, 0);
-}
-
-static uint64_t next_rand(uint64_t *x) {
-  *x = *x * UINT64_C(6364136223846793005) + UINT64_C(1442695040888963407);
-  return *x >> 33;
 }
 
 static uint64_t payload_of(size_t g) { return 16 + (uint64_t)g * 32; }

@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "btree.h"
+#include "lcg.h"
 
 #define KEYS 4096 /* keys a are drawn from [0, KEYS) */
 
@@ -29,11 +30,6 @@ typedef struct model_s {
   ar__bt_key_t e[KEYS]; /* the entries, sorted by a (all a distinct) */
   size_t n;
 } model_t;
-
-static uint64_t next_rand(uint64_t *x) {
-  *x = *x * UINT64_C(6364136223846793005) + UINT64_C(1442695040888963407);
-  return *x >> 33;
-}
 
 /* The index of the first entry with a >= a. */
 static size_t model_lower(const model_t *m, uint64_t a) {

@@ -26,6 +26,7 @@
 
 #include "ar/engine.h"
 #include "ar/error.h"
+#include "lcg.h"
 
 /* ---- the wrapped allocator ------------------------------------------ */
 
@@ -128,12 +129,6 @@ static void release(subject_t *s, uint64_t payload) {
   tracking = false;
   assert_int_equal(rc, AR_OK);
   check_counts(s);
-}
-
-/* A small LCG: the same sizes and orders on every run. */
-static uint64_t next_rand(uint64_t *x) {
-  *x = *x * UINT64_C(6364136223846793005) + UINT64_C(1442695040888963407);
-  return *x >> 33;
 }
 
 /* A fresh engine, its creation counted from zero. */
