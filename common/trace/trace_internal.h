@@ -75,6 +75,30 @@ void *ar__big_alloc(size_t bytes);                   /* NULL on failure */
 void *ar__big_grow(void *p, size_t old, size_t bytes); /* NULL: p intact */
 void ar__big_free(void *p, size_t bytes);            /* NULL is allowed */
 
+/* ---- trace_source.c: the text of a trace file --------------------------- */
+
+/*
+ * A trace file opened for reading: plain text or gzip (by its first two
+ * bytes), a path or "-" for standard input (read through a duplicate, so
+ * that closing leaves descriptor 0 open). Owns its descriptor and buffers;
+ * ar__source_close frees them. Messages name the path, which must outlive
+ * the source.
+ */
+typedef struct ar__source_s ar__source_t;
+
+/* Returns 0, or AR_EIO or AR_ENOMEM with *err filled. */
+int ar__source_open(const char *path, ar__source_t **out,
+                    ar_trace_error_t *err);
+
+/* Puts up to cap bytes of text in buf and their count in *got, which is 0
+ * only at the end of the trace. Returns 0, or AR_EIO with *err filled
+ * (a read error, or gzip data that is corrupt, cut short or followed by
+ * something else). */
+int ar__source_read(ar__source_t *s, char *buf, size_t cap, size_t *got,
+                    ar_trace_error_t *err);
+
+void ar__source_close(ar__source_t *s); /* NULL is allowed */
+
 /* ---- trace.c: the trace object ------------------------------------------ */
 
 /* From operation `op` on, `skipped` lines that are not operations (blank

@@ -1,30 +1,21 @@
 /*
- * trace_load.c: reads a trace file (plain text or gzip, or standard input)
- * and feeds it to the line parser. zlib's gzread reads plain and gzip input
- * alike, so the file's name does not matter. This is the only file of the
- * library that touches a file descriptor, and it only reads the one it is
- * given.
+ * trace_load.c: loads a trace file (trace_source.c reads it, plain or
+ * gzip) through the line parser.
  *
- * Inflating a gzip trace costs about as much as parsing it, so the two run
- * side by side: a reader thread fills a small ring of 1 MiB chunks with
- * gzread while the calling thread parses the chunks already filled. The
- * parser keeps a line that straddles two chunks in its own carry buffer.
- * When no thread can be started, the caller reads and parses in turn.
+ * Reading a gzip trace means inflating it, which costs a good part of
+ * what parsing it does, so the two run side by side: a reader thread fills
+ * a small ring of 1 MiB chunks while the calling thread parses the chunks
+ * already filled. The parser keeps a line that straddles two chunks in its
+ * own carry buffer. When no thread can be started, the caller reads and
+ * parses in turn.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-#include <zlib.h>
 
 #include "ar/error.h"
 #include "trace_internal.h"
 
-#define CHUNK ((size_t)1 << 20)      /* bytes asked of each gzread */
-#define NCHUNKS 4                    /* the ring */
-#define GZ_BUFFER ((unsigned)128 << 10) /* zlib's input buffer */
+#define CHUNK ((size_t)256 << 10) /* bytes of text a chunk holds */
+#define NCHUNKS 8                 /* the ring */
 
 /* One chunk of the ring: text[0..len), whether it ends the trace, and
  * whether it ends it because reading failed (it then holds nothing). */
@@ -42,8 +33,7 @@ typedef struct chunk_s {
  * to whichever side holds it.
  */
 typedef struct reader_s {
-  gzFile gz;
-  const char *path;
+  ar__source_t *src; /* the caller's */
   char *mem; /* NCHUNKS * CHUNK bytes, ar__big_alloc; owned */
   chunk_t ring[NCHUNKS];
   size_t head, tail, count;
@@ -54,57 +44,26 @@ typedef struct reader_s {
   pthread_cond_t cv;
 } reader_t;
 
-/* Opens path, or standard input for "-" (through a duplicate, so that
- * gzclose leaves descriptor 0 open). NULL with errno set on failure. */
-static gzFile open_trace(const char *path) {
-  if (strcmp(path, "-") != 0)
-    return gzopen(path, "rb");
-  int fd = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0);
-  if (fd < 0)
-    return NULL;
-  gzFile gz = gzdopen(fd, "rb");
-  if (gz == NULL) {
-    int saved = errno;
-    close(fd);
-    errno = saved;
-  }
-  return gz;
-}
-
-/* The error of a failed read: zlib's message, or errno's for Z_ERRNO. */
-static int read_failure(reader_t *r, int zcode, const char *zmsg) {
-  if (zcode == Z_ERRNO)
-    zmsg = strerror(errno);
-  return ar__trace_fail(&r->err, AR_EIO, 0, "cannot read %s: %s", r->path,
-                        zmsg != NULL ? zmsg : "unknown error");
-}
-
 /* Fills chunk c with the next text. On an error sets r->rc and r->err and
  * makes c an empty, failed last chunk. */
 static void fill(reader_t *r, chunk_t *c) {
   c->len = 0;
   c->last = c->failed = false;
   while (c->len < CHUNK) {
-    int got = gzread(r->gz, c->text + c->len, (unsigned)(CHUNK - c->len));
-    int zcode = Z_OK;
-    const char *zmsg = gzerror(r->gz, &zcode);
-    if (got < 0 || (zcode != Z_OK && zcode != Z_BUF_ERROR)) {
-      r->rc = read_failure(r, zcode, zmsg);
-    } else if (got == 0 && zcode == Z_BUF_ERROR) {
-      /* gzread reports a gzip stream cut short by returning what it could
-       * inflate, then 0 with Z_BUF_ERROR. */
-      r->rc = ar__trace_fail(&r->err, AR_EIO, 0,
-                             "cannot read %s: truncated gzip data", r->path);
-    } else if (got == 0) {
+    size_t got;
+    int rc = ar__source_read(r->src, c->text + c->len, CHUNK - c->len, &got,
+                             &r->err);
+    if (rc < 0) {
+      r->rc = rc;
+      c->len = 0;
+      c->last = c->failed = true;
+      return;
+    }
+    if (got == 0) {
       c->last = true;
       return;
-    } else {
-      c->len += (size_t)got;
-      continue;
     }
-    c->len = 0;
-    c->last = c->failed = true;
-    return;
+    c->len += got;
   }
 }
 
@@ -172,7 +131,7 @@ static int parse_inline(reader_t *r, ar__parser_t *ps, ar_trace_error_t *err) {
   }
 }
 
-/* Reads and parses all of r->gz into ps. */
+/* Reads and parses all of r->src into ps. */
 static int pump(reader_t *r, ar__parser_t *ps, ar_trace_error_t *err) {
   r->mem = ar__big_alloc(NCHUNKS * CHUNK);
   if (r->mem == NULL)
@@ -209,16 +168,12 @@ int ar_trace_load(const char *path, ar_trace_t **out, ar_trace_error_t *err) {
     return ar__trace_fail(err, AR_EINVAL, 0, "no path or no place for it");
   *out = NULL;
 
-  errno = 0;
-  gzFile gz = open_trace(path);
-  if (gz == NULL)
-    return ar__trace_fail(err, AR_EIO, 0, "cannot open %s: %s", path,
-                          errno ? strerror(errno) : "out of memory");
-  gzbuffer(gz, GZ_BUFFER);
-
-  reader_t r = {.gz = gz, .path = path, .rc = AR_OK};
+  reader_t r = {.rc = AR_OK};
+  int rc = ar__source_open(path, &r.src, err);
+  if (rc < 0)
+    return rc;
   ar__parser_t ps;
-  int rc = ar__parser_init(&ps);
+  rc = ar__parser_init(&ps);
   if (rc < 0)
     rc = ar__trace_fail(err, rc, 0, "out of memory");
   else
@@ -228,6 +183,6 @@ int ar_trace_load(const char *path, ar_trace_t **out, ar_trace_error_t *err) {
     ar__trace_ok(err);
   }
   ar__parser_fini(&ps);
-  gzclose(gz);
+  ar__source_close(r.src);
   return rc;
 }

@@ -19,56 +19,22 @@
 #include <jansson.h>
 #include <zlib.h>
 
+#include "tmpdir.h"
+
 #ifndef ARENACTL
 #error "ARENACTL must be the path of the arenactl binary"
 #endif
 
-typedef struct dir_s {
-  char path[64];
-  char buf[256]; /* for file names */
-} dir_t;
-
-static int make_dir(void **state) {
-  dir_t *d = calloc(1, sizeof *d);
-  if (d == NULL)
-    return -1;
-  snprintf(d->path, sizeof d->path, "/tmp/test_arenactl.XXXXXX");
-  if (mkdtemp(d->path) == NULL) {
-    free(d);
-    return -1;
-  }
-  *state = d;
-  return 0;
-}
-
-static int remove_dir(void **state) {
-  dir_t *d = *state;
-  static const char *names[] = {"t.trace", "t.trace.gz", "bad.trace", "log",
-                                "out", "err"};
-  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-    snprintf(d->buf, sizeof d->buf, "%s/%s", d->path, names[i]);
-    unlink(d->buf);
-  }
-  int rc = rmdir(d->path);
-  free(d);
-  return rc;
-}
-
-static const char *in_dir(dir_t *d, const char *name) {
-  snprintf(d->buf, sizeof d->buf, "%s/%s", d->path, name);
-  return d->buf;
-}
-
-static void write_file(dir_t *d, const char *name, const char *text) {
-  FILE *fp = fopen(in_dir(d, name), "wb");
+static void write_file(tmpdir_t *d, const char *name, const char *text) {
+  FILE *fp = fopen(tmpdir_file(d, name), "wb");
   assert_non_null(fp);
   assert_int_equal(fputs(text, fp) >= 0, 1);
   assert_int_equal(fclose(fp), 0);
 }
 
 /* The whole of a file, NUL-terminated; the caller frees it. */
-static char *read_file(dir_t *d, const char *name) {
-  FILE *fp = fopen(in_dir(d, name), "rb");
+static char *read_file(tmpdir_t *d, const char *name) {
+  FILE *fp = fopen(tmpdir_file(d, name), "rb");
   assert_non_null(fp);
   size_t cap = 1 << 16, len = 0;
   char *buf = malloc(cap);
@@ -82,7 +48,7 @@ static char *read_file(dir_t *d, const char *name) {
 /* Runs `arenactl <args>` in d with standard output and error to d/out and
  * d/err (and standard input from `in` when not NULL); returns the exit
  * status. */
-static int run(dir_t *d, const char *in, const char *args) {
+static int run(tmpdir_t *d, const char *in, const char *args) {
   char cmd[1024];
   snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s < %s > out 2> err", d->path,
            ARENACTL, args, in ? in : "/dev/null");
@@ -97,7 +63,7 @@ static const char trace1[] = "# a hand-worked trace\n"
                              "a 5 5000\na 5 40\nf 5\nf 5\nf 1\n";
 
 static void test_log_and_json(void **state) {
-  dir_t *d = *state;
+  tmpdir_t *d = *state;
   write_file(d, "t.trace", trace1);
   int rc = run(d, NULL,
                "replay --policy first --arena-size 4K --placements log "
@@ -145,8 +111,8 @@ static void test_log_and_json(void **state) {
 }
 
 static void test_table_all_gz_stdin(void **state) {
-  dir_t *d = *state;
-  gzFile gz = gzopen(in_dir(d, "t.trace.gz"), "wb");
+  tmpdir_t *d = *state;
+  gzFile gz = gzopen(tmpdir_file(d, "t.trace.gz"), "wb");
   assert_non_null(gz);
   assert_int_equal(gzputs(gz, trace1), (int)strlen(trace1));
   assert_int_equal(gzclose(gz), Z_OK);
@@ -171,7 +137,7 @@ static void test_table_all_gz_stdin(void **state) {
 }
 
 static void test_single_table(void **state) {
-  dir_t *d = *state;
+  tmpdir_t *d = *state;
   write_file(d, "t.trace", trace1);
   assert_int_equal(run(d, NULL, "replay --policy buddy --arena-size 4K "
                                 "t.trace"),
@@ -189,7 +155,7 @@ static void test_single_table(void **state) {
 }
 
 static void test_malformed_trace(void **state) {
-  dir_t *d = *state;
+  tmpdir_t *d = *state;
   write_file(d, "bad.trace", "a 1 10\n\n# c\na 2 x\n");
   assert_int_equal(run(d, NULL, "replay --policy first --arena-size 4K "
                                 "bad.trace"),
@@ -218,7 +184,7 @@ static void test_malformed_trace(void **state) {
 }
 
 static void test_usage_errors(void **state) {
-  dir_t *d = *state;
+  tmpdir_t *d = *state;
   write_file(d, "t.trace", trace1);
   static const char *bad[] = {
       "",
@@ -249,14 +215,16 @@ static void test_usage_errors(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_log_and_json, make_dir, remove_dir),
-      cmocka_unit_test_setup_teardown(test_table_all_gz_stdin, make_dir,
-                                      remove_dir),
-      cmocka_unit_test_setup_teardown(test_single_table, make_dir, remove_dir),
-      cmocka_unit_test_setup_teardown(test_malformed_trace, make_dir,
-                                      remove_dir),
-      cmocka_unit_test_setup_teardown(test_usage_errors, make_dir,
-                                      remove_dir),
+      cmocka_unit_test_setup_teardown(test_log_and_json, tmpdir_make,
+                                      tmpdir_remove),
+      cmocka_unit_test_setup_teardown(test_table_all_gz_stdin, tmpdir_make,
+                                      tmpdir_remove),
+      cmocka_unit_test_setup_teardown(test_single_table, tmpdir_make,
+                                      tmpdir_remove),
+      cmocka_unit_test_setup_teardown(test_malformed_trace, tmpdir_make,
+                                      tmpdir_remove),
+      cmocka_unit_test_setup_teardown(test_usage_errors, tmpdir_make,
+                                      tmpdir_remove),
   };
   return cmocka_run_group_tests_name("arenactl_replay", tests, NULL, NULL);
 }

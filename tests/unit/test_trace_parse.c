@@ -2,11 +2,9 @@
  * test_trace_parse.c: the trace parser against every syntax rule of the
  * placement model (blanks, CR, comments, blank lines, nothing after the
  * last field, ids over the whole signed 64-bit range, 1 <= n <= 2^63 - 1),
- * the line named by each error, the dense slots (reuse after a free, the
- * slot of an id that is live at parse time), and the loader: plain and
- * gzip files written here into a temporary directory, standard input,
- * lines that straddle the loader's chunks, unreadable and truncated files,
- * and one of the public traces.
+ * the line named by each error, and the dense slots (reuse after a free,
+ * the slot of an id that is live at parse time). Loading files is
+ * test_trace_load.c's.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,30 +13,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cmocka.h>
-#include <fcntl.h>
-#include <zlib.h>
 
 #include "ar/error.h"
 #include "ar/trace.h"
+#include "trace_check.h"
 
 /* ---- helpers ---------------------------------------------------------- */
-
-/* Parses a NUL-terminated text that must be valid; the caller destroys. */
-static ar_trace_t *parse_ok(const char *text) {
-  ar_trace_t *t = NULL;
-  ar_trace_error_t err;
-  int rc = ar_trace_parse(text, strlen(text), &t, &err);
-  if (rc != AR_OK)
-    fail_msg("parse failed with %s: %s\n--- text:\n%s", ar_err_name(rc),
-             err.msg, text);
-  assert_non_null(t);
-  assert_int_equal(err.line, 0);
-  assert_string_equal(err.msg, "");
-  return t;
-}
 
 /* text[0..len) must be refused with AR_EINVAL at `line`, with a message
  * that starts with "line <line>: " and contains `what`. */
@@ -65,12 +47,6 @@ static void parse_bad_len(const char *text, size_t len, uint64_t line,
 
 static void parse_bad(const char *text, uint64_t line, const char *what) {
   parse_bad_len(text, strlen(text), line, what);
-}
-
-static ar_trace_info_t info_of(const ar_trace_t *t) {
-  ar_trace_info_t info;
-  ar_trace_info(t, &info);
-  return info;
 }
 
 static void assert_op(const ar_trace_t *t, size_t i, ar_trace_kind_t kind,
@@ -410,259 +386,6 @@ static void test_slots_dense_and_hashed(void **state) {
   ar_trace_destroy(t);
 }
 
-/* ---- loading files ---------------------------------------------------- */
-
-typedef struct files_s {
-  char dir[64];
-  char path[128];
-} files_t;
-
-static int make_dir(void **state) {
-  files_t *f = calloc(1, sizeof *f);
-  if (f == NULL)
-    return -1;
-  snprintf(f->dir, sizeof f->dir, "/tmp/test_trace_parse.XXXXXX");
-  if (mkdtemp(f->dir) == NULL) {
-    free(f);
-    return -1;
-  }
-  *state = f;
-  return 0;
-}
-
-static int remove_dir(void **state) {
-  files_t *f = *state;
-  static const char *names[] = {"plain.trace", "t.trace.gz", "cut.trace.gz",
-                                "big.trace.gz", "bad.trace.gz"};
-  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-    char p[160];
-    snprintf(p, sizeof p, "%s/%s", f->dir, names[i]);
-    unlink(p);
-  }
-  int rc = rmdir(f->dir);
-  free(f);
-  return rc;
-}
-
-static const char *path_in(files_t *f, const char *name) {
-  snprintf(f->path, sizeof f->path, "%s/%s", f->dir, name);
-  return f->path;
-}
-
-static void write_plain(const char *path, const char *text, size_t len) {
-  FILE *fp = fopen(path, "wb");
-  assert_non_null(fp);
-  assert_int_equal(fwrite(text, 1, len, fp), len);
-  assert_int_equal(fclose(fp), 0);
-}
-
-static void write_gz(const char *path, const char *text, size_t len) {
-  gzFile gz = gzopen(path, "wb6");
-  assert_non_null(gz);
-  size_t done = 0;
-  while (done < len) {
-    unsigned part = len - done > (1u << 20) ? (1u << 20) : (unsigned)(len - done);
-    assert_int_equal(gzwrite(gz, text + done, part), (int)part);
-    done += part;
-  }
-  assert_int_equal(gzclose(gz), Z_OK);
-}
-
-static void assert_same_trace(const ar_trace_t *a, const ar_trace_t *b) {
-  assert_int_equal(info_of(a).nops, info_of(b).nops);
-  assert_int_equal(info_of(a).nallocs, info_of(b).nallocs);
-  assert_int_equal(info_of(a).nfrees, info_of(b).nfrees);
-  assert_int_equal(info_of(a).nslots, info_of(b).nslots);
-  assert_int_equal(info_of(a).nlines, info_of(b).nlines);
-  for (size_t i = 0; i < info_of(a).nops; i++) {
-    const ar_trace_op_t *x = &ar_trace_ops(a)[i], *y = &ar_trace_ops(b)[i];
-    if (x->kind != y->kind || x->id != y->id || x->n != y->n ||
-        x->slot != y->slot || ar_trace_line(a, i) != ar_trace_line(b, i))
-      fail_msg("op %zu differs (line %llu vs %llu)", i,
-               (unsigned long long)ar_trace_line(a, i),
-               (unsigned long long)ar_trace_line(b, i));
-  }
-}
-
-static const char small_text[] = "# small\r\na 1 10\r\na -2 20\nf 1\n\nf -2\n"
-                                 "f 3\na 4 40";
-
-static void test_load_plain_and_gz(void **state) {
-  files_t *f = *state;
-  ar_trace_t *want = parse_ok(small_text);
-  assert_int_equal(info_of(want).nops, 6);
-
-  const char *names[] = {"plain.trace", "t.trace.gz"};
-  for (int k = 0; k < 2; k++) {
-    const char *p = path_in(f, names[k]);
-    if (k == 0)
-      write_plain(p, small_text, strlen(small_text));
-    else
-      write_gz(p, small_text, strlen(small_text));
-    ar_trace_t *t = NULL;
-    ar_trace_error_t err;
-    int rc = ar_trace_load(p, &t, &err);
-    if (rc != AR_OK)
-      fail_msg("load %s: %s", p, err.msg);
-    assert_same_trace(t, want);
-    ar_trace_destroy(t);
-  }
-  ar_trace_destroy(want);
-}
-
-/* A trace of several loader chunks (4 MiB each): lines straddle their
- * boundaries, and the result must be what the in-memory parser gives. */
-static void test_load_big_gz(void **state) {
-  files_t *f = *state;
-  enum { LINES = 900000 };
-  size_t cap = (size_t)LINES * 40;
-  char *text = malloc(cap);
-  assert_non_null(text);
-  size_t len = 0;
-  uint64_t seed = 7;
-  for (size_t i = 0; i < LINES; i++) {
-    uint64_t r = next_rand(&seed);
-    switch (r % 8) {
-    case 0:
-      len += (size_t)snprintf(text + len, cap - len, "# comment %zu\n", i);
-      break;
-    case 1:
-    case 2:
-    case 3:
-      len += (size_t)snprintf(text + len, cap - len, "f %llu\r\n",
-                              (unsigned long long)(r >> 8) % 5000);
-      break;
-    default:
-      len += (size_t)snprintf(text + len, cap - len, "a\t%llu %llu\n",
-                              (unsigned long long)(r >> 8) % 5000,
-                              (unsigned long long)(r >> 40) % 4096 + 1);
-    }
-  }
-  assert_true(len > (size_t)8 << 20); /* at least two chunk boundaries */
-  ar_trace_t *want = NULL;
-  ar_trace_error_t err;
-  assert_int_equal(ar_trace_parse(text, len, &want, &err), AR_OK);
-
-  const char *p = path_in(f, "big.trace.gz");
-  write_gz(p, text, len);
-  ar_trace_t *t = NULL;
-  assert_int_equal(ar_trace_load(p, &t, &err), AR_OK);
-  assert_same_trace(t, want);
-  assert_int_equal(info_of(t).nlines, LINES);
-  ar_trace_destroy(t);
-
-  /* An error late in the file names its line across the chunks. */
-  memcpy(text + len - 2, "\nz", 2); /* the last line becomes "z" */
-  write_gz(path_in(f, "bad.trace.gz"), text, len);
-  assert_int_equal(ar_trace_load(f->path, &t, &err), AR_EINVAL);
-  assert_null(t);
-  assert_int_equal(err.line, LINES + 1);
-  assert_non_null(strstr(err.msg, "unknown operation 'z'"));
-
-  ar_trace_destroy(want);
-  free(text);
-}
-
-static void test_load_stdin(void **state) {
-  files_t *f = *state;
-  const char *p = path_in(f, "t.trace.gz");
-  write_gz(p, small_text, strlen(small_text));
-  int saved = dup(STDIN_FILENO);
-  assert_true(saved >= 0);
-  int fd = open(p, O_RDONLY);
-  assert_true(fd >= 0);
-  assert_int_equal(dup2(fd, STDIN_FILENO), STDIN_FILENO);
-  close(fd);
-
-  ar_trace_t *t = NULL;
-  ar_trace_error_t err;
-  int rc = ar_trace_load("-", &t, &err);
-  /* standard input must still be open after the load */
-  int still_open = fcntl(STDIN_FILENO, F_GETFD);
-  assert_int_equal(dup2(saved, STDIN_FILENO), STDIN_FILENO);
-  close(saved);
-  assert_int_equal(rc, AR_OK);
-  assert_true(still_open >= 0);
-  ar_trace_t *want = parse_ok(small_text);
-  assert_same_trace(t, want);
-  ar_trace_destroy(want);
-  ar_trace_destroy(t);
-}
-
-static void test_load_failures(void **state) {
-  files_t *f = *state;
-  ar_trace_t *t = (ar_trace_t *)(uintptr_t)1;
-  ar_trace_error_t err;
-
-  assert_int_equal(ar_trace_load(path_in(f, "missing.trace"), &t, &err),
-                   AR_EIO);
-  assert_null(t);
-  assert_int_equal(err.line, 0);
-  assert_non_null(strstr(err.msg, "missing.trace"));
-
-  /* A gzip file cut short: an error, not a shorter trace. */
-  const char *p = path_in(f, "t.trace.gz");
-  char *text = malloc(200000);
-  assert_non_null(text);
-  size_t len = 0;
-  for (int i = 0; len < 190000; i++)
-    len += (size_t)snprintf(text + len, 200000 - len, "a %d %d\nf %d\n", i,
-                            i % 977 + 1, i);
-  write_gz(p, text, len);
-  FILE *fp = fopen(p, "rb");
-  assert_non_null(fp);
-  static char gzbuf[1 << 18];
-  size_t gzlen = fread(gzbuf, 1, sizeof gzbuf, fp);
-  fclose(fp);
-  assert_true(gzlen > 200 && gzlen < sizeof gzbuf);
-  write_plain(path_in(f, "cut.trace.gz"), gzbuf, gzlen / 2);
-  t = (ar_trace_t *)(uintptr_t)1;
-  assert_int_equal(ar_trace_load(f->path, &t, &err), AR_EIO);
-  assert_null(t);
-  assert_non_null(strstr(err.msg, "cut.trace.gz"));
-
-  /* A corrupt gzip body. */
-  gzbuf[gzlen / 2] ^= 0x55;
-  gzbuf[gzlen / 2 + 1] ^= 0x55;
-  write_plain(f->path, gzbuf, gzlen);
-  int rc = ar_trace_load(f->path, &t, &err);
-  assert_true(rc == AR_EIO || rc == AR_EINVAL);
-  assert_null(t);
-  free(text);
-
-  assert_int_equal(ar_trace_load(NULL, &t, &err), AR_EINVAL);
-  assert_int_equal(ar_trace_parse("a 1 1", 5, NULL, &err), AR_EINVAL);
-  /* a NULL error struct is allowed */
-  assert_int_equal(ar_trace_parse("q", 1, &t, NULL), AR_EINVAL);
-}
-
-/* One of the public traces: the counts its header announces. */
-static void test_public_trace(void **state) {
-  (void)state;
-  const char *dir = getenv("AR_TEST_DATA");
-  if (dir == NULL)
-    dir = "data";
-  char p[512];
-  snprintf(p, sizeof p, "%s/python3-compileall-email.trace.gz", dir);
-  ar_trace_t *t = NULL;
-  ar_trace_error_t err;
-  int rc = ar_trace_load(p, &t, &err);
-  if (rc != AR_OK)
-    fail_msg("%s: %s", p, err.msg);
-  /* "# ops: 706568 (allocs 353541, frees 353027)",
-   * "# peak live objects: 74846" */
-  assert_int_equal(info_of(t).nops, 706568);
-  assert_int_equal(info_of(t).nallocs, 353541);
-  assert_int_equal(info_of(t).nfrees, 353027);
-  assert_int_equal(info_of(t).nslots, 74846);
-  for (size_t i = 0; i < info_of(t).nops; i++)
-    if (ar_trace_ops(t)[i].kind == AR_TRACE_FREE &&
-        ar_trace_ops(t)[i].slot == AR_TRACE_NO_SLOT)
-      fail_msg("line %llu: a valid trace's free got no slot",
-               (unsigned long long)ar_trace_line(t, i));
-  ar_trace_destroy(t);
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_basic),
@@ -675,13 +398,6 @@ int main(void) {
       cmocka_unit_test(test_slot_reuse),
       cmocka_unit_test(test_slots_random),
       cmocka_unit_test(test_slots_dense_and_hashed),
-      cmocka_unit_test_setup_teardown(test_load_plain_and_gz, make_dir,
-                                      remove_dir),
-      cmocka_unit_test_setup_teardown(test_load_big_gz, make_dir, remove_dir),
-      cmocka_unit_test_setup_teardown(test_load_stdin, make_dir, remove_dir),
-      cmocka_unit_test_setup_teardown(test_load_failures, make_dir,
-                                      remove_dir),
-      cmocka_unit_test(test_public_trace),
   };
   return cmocka_run_group_tests_name("trace_parse", tests, NULL, NULL);
 }

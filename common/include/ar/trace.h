@@ -88,8 +88,9 @@ uint64_t ar_trace_line(const ar_trace_t *t, size_t i);
 
 /*
  * Reads and parses the trace at `path`: a plain text file or a gzip file
- * (told apart by its content, not its name), or standard input when path
- * is "-" (standard input stays open).
+ * (told apart by its content, not its name; several gzip members in a row
+ * read as one text), or standard input when path is "-" (standard input
+ * stays open).
  *
  * Returns 0 and stores in *out a new trace, owned by the caller and freed
  * with ar_trace_destroy. Otherwise *out is NULL, err (when not NULL) says
@@ -97,7 +98,7 @@ uint64_t ar_trace_line(const ar_trace_t *t, size_t i);
  *   AR_EINVAL  the trace breaks a rule of the model (err->line says where)
  *              or path is NULL;
  *   AR_EIO     the file cannot be opened or read, or a gzip file is
- *              corrupt or truncated;
+ *              corrupt, truncated or followed by something else;
  *   AR_ENOMEM  memory for the trace ran out;
  *   AR_ELIMIT  more than 2^32 - 2 ids would be live at once.
  */
