@@ -23,17 +23,21 @@
 #include "trace_internal.h"
 
 #define IN_SIZE ((size_t)256 << 10) /* bytes of the file read at a time */
+/* The input buffer and the inflate state share one ar__big_alloc mapping:
+ * a huge page costs one fault, their 86 small pages 86 (trace_internal.h). */
+#define MEM_SIZE (sizeof(struct inflate_state) + IN_SIZE)
 
 struct ar__source_s {
   int fd;            /* owned: a file opened here, or a duplicate of stdin */
   const char *path;  /* the caller's, for messages */
-  unsigned char *in; /* IN_SIZE bytes of file; owned */
+  void *mem;         /* owned: MEM_SIZE bytes, the two below */
+  unsigned char *in; /* IN_SIZE bytes of file */
   unsigned char *next_in; /* plain: the unread part of in */
   size_t avail_in;
   bool eof;                /* read() said the file has ended */
   bool gzip;               /* the file starts with gzip's magic */
   bool done;               /* gzip: the last member has ended */
-  struct inflate_state *z; /* gzip only; owned */
+  struct inflate_state *z; /* used for gzip only */
 };
 
 static int fail_read(ar__source_t *s, ar_trace_error_t *err, const char *why) {
@@ -117,21 +121,20 @@ int ar__source_open(const char *path, ar__source_t **out,
     return ar__trace_fail(err, AR_EIO, 0, "cannot open %s: %s", path,
                           strerror(errno));
   ar__source_t *s = calloc(1, sizeof(*s));
-  if (s == NULL || (s->in = malloc(IN_SIZE)) == NULL) {
+  if (s == NULL || (s->mem = ar__big_alloc(MEM_SIZE)) == NULL) {
     free(s);
     close(fd);
     return ar__trace_fail(err, AR_ENOMEM, 0, "out of memory for reading");
   }
   s->fd = fd;
   s->path = path;
+  s->z = s->mem; /* zeroed, as every new mapping */
+  s->in = (unsigned char *)s->mem + sizeof(struct inflate_state);
   s->next_in = s->in;
   int rc = fill_to(s, 2, err);
   if (rc == 0 && at_gzip_magic(s)) {
     s->gzip = true;
-    s->z = calloc(1, sizeof(*s->z));
-    rc = s->z != NULL
-             ? start_member(s, err)
-             : ar__trace_fail(err, AR_ENOMEM, 0, "out of memory for reading");
+    rc = start_member(s, err);
   }
   if (rc < 0) {
     ar__source_close(s);
@@ -217,7 +220,6 @@ void ar__source_close(ar__source_t *s) {
   if (s == NULL)
     return;
   close(s->fd);
-  free(s->z);
-  free(s->in);
+  ar__big_free(s->mem, MEM_SIZE);
   free(s);
 }
