@@ -1,0 +1,178 @@
+/*
+ * fuzz_trace.c: a libFuzzer target for reading traces, the input that
+ * `arenactl replay` takes from any file. The input is a file's bytes. The
+ * target reads them three ways and checks what ar/trace.h promises:
+ *
+ * - whole, with ar_trace_parse: a trace whose counts and slots are
+ *   consistent (below), or AR_EINVAL / AR_ELIMIT with a message that
+ *   names the line it gives;
+ * - in pieces cut where the input's own bytes say, through the parser the
+ *   loader uses (ar__parser_feed_chunk, which carries a line split between
+ *   pieces): exactly the same result, code, line and message, or trace;
+ * - as a file, with ar_trace_load of a memfd: plain text gives exactly the
+ *   same result again; gzip (the input starts with gzip's magic) is
+ *   inflated by ISA-L on the loader's reader thread and gives a consistent
+ *   trace or an error, AR_EIO for bad gzip data.
+ *
+ * Nothing may leak either way (libFuzzer's leak check). Any broken promise
+ * aborts. The seeds in corpus/trace are small traces, plain and gzip.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "ar/error.h"
+#include "ar/trace.h"
+#include "trace_internal.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+typedef struct result_s {
+  int rc;
+  ar_trace_t *t;
+  ar_trace_error_t err;
+} result_t;
+
+/* The counts agree with the operations, and the slots are what trace.h
+ * says: in range, and never held by two live ids at once. */
+static void check_trace(const ar_trace_t *t) {
+  ar_trace_info_t info;
+  ar_trace_info(t, &info);
+  const ar_trace_op_t *ops = ar_trace_ops(t);
+  if (info.nallocs + info.nfrees != info.nops || info.nops > info.nlines)
+    abort();
+  unsigned char *held = calloc(info.nslots + 1, 1);
+  if (held == NULL)
+    abort();
+  size_t allocs = 0;
+  uint64_t line = 0;
+  for (size_t i = 0; i < info.nops; i++) {
+    const ar_trace_op_t *op = &ops[i];
+    uint64_t l = ar_trace_line(t, i);
+    if (l <= line || l > info.nlines)
+      abort();
+    line = l;
+    if (op->kind == AR_TRACE_ALLOC) {
+      allocs++;
+      if (op->n == 0 || op->n > AR_N_MAX || op->slot >= info.nslots)
+        abort();
+      held[op->slot] = 1; /* a fresh slot, or the live id's own */
+    } else if (op->kind == AR_TRACE_FREE) {
+      if (op->n != 0)
+        abort();
+      if (op->slot != AR_TRACE_NO_SLOT) {
+        if (op->slot >= info.nslots || !held[op->slot])
+          abort();
+        held[op->slot] = 0;
+      }
+    } else {
+      abort();
+    }
+  }
+  if (allocs != info.nallocs)
+    abort();
+  free(held);
+}
+
+static void check_result(const result_t *r) {
+  if (r->rc == AR_OK) {
+    if (r->t == NULL || r->err.line != 0 || r->err.msg[0] != '\0')
+      abort();
+    check_trace(r->t);
+    return;
+  }
+  if (r->t != NULL || r->err.msg[0] == '\0')
+    abort();
+  if (r->err.line != 0) {
+    char prefix[32];
+    snprintf(prefix, sizeof prefix,
+             "line %llu: ", (unsigned long long)r->err.line);
+    if (strncmp(r->err.msg, prefix, strlen(prefix)) != 0)
+      abort();
+  }
+}
+
+/* Two readings of the same text: the same code, error and operations. */
+static void check_same(const result_t *a, const result_t *b) {
+  if (a->rc != b->rc || a->err.line != b->err.line ||
+      strcmp(a->err.msg, b->err.msg) != 0)
+    abort();
+  if (a->rc != AR_OK)
+    return;
+  ar_trace_info_t x, y;
+  ar_trace_info(a->t, &x);
+  ar_trace_info(b->t, &y);
+  if (x.nops != y.nops || x.nslots != y.nslots || x.nlines != y.nlines ||
+      (x.nops && memcmp(ar_trace_ops(a->t), ar_trace_ops(b->t),
+                        x.nops * sizeof(ar_trace_op_t)) != 0))
+    abort();
+  for (size_t i = 0; i < x.nops; i++)
+    if (ar_trace_line(a->t, i) != ar_trace_line(b->t, i))
+      abort();
+}
+
+/* Feeds the text in pieces whose lengths come from its own bytes. */
+static result_t parse_in_pieces(const uint8_t *data, size_t size) {
+  result_t r = {.rc = AR_OK};
+  ar__parser_t ps;
+  if (ar__parser_init(&ps) != 0)
+    abort();
+  size_t off = 0;
+  do {
+    size_t piece = size - off;
+    if (piece > 0) {
+      size_t cut = 1 + data[off] % 13u;
+      piece = cut < piece ? cut : piece;
+    }
+    bool last = off + piece == size;
+    r.rc = ar__parser_feed_chunk(&ps, (const char *)data + off, piece, last,
+                                 &r.err);
+    off += piece;
+  } while (r.rc == AR_OK && off < size);
+  if (r.rc == AR_OK) {
+    r.t = ar__parser_finish(&ps);
+    r.err.line = 0;
+    r.err.msg[0] = '\0';
+  }
+  ar__parser_fini(&ps);
+  return r;
+}
+
+static result_t load_from_memfd(const uint8_t *data, size_t size) {
+  int fd = memfd_create("fuzz.trace", MFD_CLOEXEC);
+  if (fd < 0 || (size && write(fd, data, size) != (ssize_t)size))
+    abort();
+  char path[64];
+  snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+  result_t r;
+  r.rc = ar_trace_load(path, &r.t, &r.err);
+  close(fd);
+  return r;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  result_t whole;
+  whole.rc = ar_trace_parse((const char *)data, size, &whole.t, &whole.err);
+  if (whole.rc != AR_OK && whole.rc != AR_EINVAL && whole.rc != AR_ELIMIT)
+    abort();
+  check_result(&whole);
+
+  result_t pieces = parse_in_pieces(data, size);
+  check_same(&whole, &pieces);
+
+  result_t loaded = load_from_memfd(data, size);
+  check_result(&loaded);
+  bool gzip = size >= 2 && data[0] == 0x1f && data[1] == 0x8b;
+  if (!gzip)
+    check_same(&whole, &loaded);
+  else if (loaded.rc != AR_OK && loaded.rc != AR_EIO &&
+           loaded.rc != AR_EINVAL && loaded.rc != AR_ELIMIT)
+    abort();
+
+  ar_trace_destroy(whole.t);
+  ar_trace_destroy(pieces.t);
+  ar_trace_destroy(loaded.t);
+  return 0;
+}
