@@ -23,8 +23,9 @@
 #include "trace_internal.h"
 
 #define IN_SIZE ((size_t)256 << 10) /* bytes of the file read at a time */
-/* The input buffer and the inflate state share one ar__big_alloc mapping:
- * a huge page costs one fault, their 86 small pages 86 (trace_internal.h). */
+/* The inflate state (85 KiB) and the input buffer share one ar__big_alloc
+ * mapping: one huge-page fault instead of 86 small ones (bigmem.c says
+ * why that matters). */
 #define MEM_SIZE (sizeof(struct inflate_state) + IN_SIZE)
 
 struct ar__source_s {
