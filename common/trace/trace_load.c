@@ -4,8 +4,8 @@
  *
  * Reading a gzip trace means inflating it, which costs a good part of
  * what parsing it does, so the two run side by side: a reader thread fills
- * a small ring of 1 MiB chunks while the calling thread parses the chunks
- * already filled. The parser keeps a line that straddles two chunks in its
+ * a ring of 256 KiB chunks (one huge page in all) while the calling thread
+ * parses the chunks already filled. The parser keeps a line that straddles two chunks in its
  * own carry buffer. When no thread can be started, the caller reads and
  * parses in turn.
  */
@@ -33,7 +33,7 @@ typedef struct chunk_s {
  * to whichever side holds it.
  */
 typedef struct reader_s {
-  ar__source_t *src; /* the caller's */
+  ar__source_t *src; /* ar_trace_load's, which closes it */
   char *mem; /* NCHUNKS * CHUNK bytes, ar__big_alloc; owned */
   chunk_t ring[NCHUNKS];
   size_t head, tail, count;
