@@ -23,24 +23,6 @@
  * insertion so far (4 bytes an id: less than the operations that made the
  * insertions take), so that one huge id cannot make it huge. */
 #define DENSE_FREE ((size_t)1 << 20)
-/* Tables of this many bytes or more come from ar__big_alloc (huge pages).
- * On the project's VMs a fresh 4 KiB page costs about 17 us to fault in
- * and a huge page about 135 us, so from 64 KiB (16 small pages) on one
- * huge page is cheaper; a trace's first load took 384 faults with 1 MiB
- * here and takes 60 with this. */
-#define IDMAP_BIG_BYTES ((size_t)64 << 10)
-
-static void *table_alloc(size_t bytes) {
-  return bytes >= IDMAP_BIG_BYTES ? ar__big_alloc(bytes) : malloc(bytes);
-}
-
-static void table_free(void *tab, size_t bytes) {
-  if (bytes >= IDMAP_BIG_BYTES)
-    ar__big_free(tab, bytes);
-  else
-    free(tab);
-}
-
 /*
  * The home bucket of id. Traces number their allocations 1, 2, 3, ..., so
  * the ids looked up one after the other are mostly close to each other:
@@ -64,7 +46,7 @@ static unsigned log2_of(size_t cap) {
 
 /* Allocates an empty table of cap entries into *m (table only). */
 static int alloc_table(ar__idmap_t *m, size_t cap) {
-  ar__idmap_entry_t *tab = table_alloc(cap * sizeof *tab);
+  ar__idmap_entry_t *tab = ar__big_alloc(cap * sizeof *tab);
   if (tab == NULL)
     return AR_ENOMEM;
   for (size_t i = 0; i < cap; i++)
@@ -81,8 +63,8 @@ int ar__idmap_init(ar__idmap_t *m) {
 }
 
 void ar__idmap_fini(ar__idmap_t *m) {
-  table_free(m->tab, m->cap * sizeof *m->tab);
-  table_free(m->dense, m->dense_cap * sizeof *m->dense);
+  ar__big_free(m->tab, m->cap * sizeof *m->tab);
+  ar__big_free(m->dense, m->dense_cap * sizeof *m->dense);
   m->tab = NULL;
   m->dense = NULL;
   m->cap = m->count = m->dense_cap = m->inserts = 0;
@@ -123,7 +105,7 @@ static int grow(ar__idmap_t *m) {
     en.dist = 0;
     place(&bigger, bucket(&bigger, en.id), en);
   }
-  table_free(m->tab, m->cap * sizeof *m->tab);
+  ar__big_free(m->tab, m->cap * sizeof *m->tab);
   *m = bigger;
   return AR_OK;
 }
@@ -149,12 +131,12 @@ static int grow_dense(ar__idmap_t *m, size_t want) {
   size_t cap = m->dense_cap ? m->dense_cap * 2 : DENSE_MIN_CAP;
   while (cap < want)
     cap *= 2;
-  uint32_t *dense = table_alloc(cap * sizeof *dense);
+  uint32_t *dense = ar__big_alloc(cap * sizeof *dense);
   if (dense == NULL)
     return AR_ENOMEM;
   ar__idmap_t hash = {.count = 0};
   if (alloc_table(&hash, m->cap) < 0) {
-    table_free(dense, cap * sizeof *dense);
+    ar__big_free(dense, cap * sizeof *dense);
     return AR_ENOMEM;
   }
   if (m->dense_cap > 0)
@@ -172,8 +154,8 @@ static int grow_dense(ar__idmap_t *m, size_t want) {
       hash.count++;
     }
   }
-  table_free(m->dense, m->dense_cap * sizeof *m->dense);
-  table_free(m->tab, m->cap * sizeof *m->tab);
+  ar__big_free(m->dense, m->dense_cap * sizeof *m->dense);
+  ar__big_free(m->tab, m->cap * sizeof *m->tab);
   m->dense = dense;
   m->dense_cap = cap;
   m->tab = hash.tab;

@@ -63,15 +63,16 @@ uint32_t ar__idmap_take(ar__idmap_t *m, int64_t id);
 /* ---- bigmem.c: memory for large arrays -------------------------------- */
 
 /*
- * Anonymous mappings for the big arrays of a trace (operations, read
- * buffers), sized in whole 2 MiB units and advised to use transparent huge
- * pages: a trace's arrays run to tens of megabytes, and on some machines a
- * 4 KiB page fault costs tens of microseconds, which would make loading
- * cost more than replaying. Growing remaps without copying. The caller
- * keeps the size it asked for (rounded up by ar__big_size).
+ * Memory for the arrays of a trace (operations, id tables, read buffers):
+ * from 64 KiB on, anonymous mappings in whole 2 MiB units advised to use
+ * transparent huge pages (a trace's arrays run to tens of megabytes, and
+ * on some machines a 4 KiB page fault costs tens of microseconds, which
+ * would make loading cost more than replaying); below that, malloc. Growing
+ * a mapping remaps without copying. The caller keeps the size it asked for
+ * and passes it back: ar__big_size says how much it really got.
  */
-size_t ar__big_size(size_t bytes);                   /* the rounded size */
-void *ar__big_alloc(size_t bytes);                   /* NULL on failure */
+size_t ar__big_size(size_t bytes); /* the usable size */
+void *ar__big_alloc(size_t bytes); /* not zeroed; NULL on failure */
 void *ar__big_grow(void *p, size_t old, size_t bytes); /* NULL: p intact */
 void ar__big_free(void *p, size_t bytes);            /* NULL is allowed */
 
@@ -96,6 +97,11 @@ int ar__source_open(const char *path, ar__source_t **out,
  * something else). */
 int ar__source_read(ar__source_t *s, char *buf, size_t cap, size_t *got,
                     ar_trace_error_t *err);
+
+/* Whether the source is a regular file of at most 64 KiB: one whose load
+ * would cost less than starting a reader thread and mapping its buffers,
+ * so ar_trace_load reads and parses it in turn, in small memory. */
+bool ar__source_small(const ar__source_t *s);
 
 void ar__source_close(ar__source_t *s); /* NULL is allowed */
 

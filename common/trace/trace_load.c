@@ -5,9 +5,9 @@
  * Reading a gzip trace means inflating it, which costs a good part of
  * what parsing it does, so the two run side by side: a reader thread fills
  * a ring of 256 KiB chunks (one huge page in all) while the calling thread
- * parses the chunks already filled. The parser keeps a line that straddles two chunks in its
- * own carry buffer. When no thread can be started, the caller reads and
- * parses in turn.
+ * parses the chunks already filled. The parser keeps a line that straddles two
+ * chunks in its own carry buffer. A small file (ar__source_small), or one for
+ * which no thread can be started, is read and parsed in turn through one chunk.
  */
 #include <pthread.h>
 
@@ -16,11 +16,12 @@
 
 #define CHUNK ((size_t)256 << 10) /* bytes of text a chunk holds */
 #define NCHUNKS 8                 /* the ring */
+#define SMALL_CHUNK ((size_t)32 << 10) /* the one chunk of a small file */
 
 /* One chunk of the ring: text[0..len), whether it ends the trace, and
  * whether it ends it because reading failed (it then holds nothing). */
 typedef struct chunk_s {
-  char *text; /* CHUNK bytes inside reader_t.mem */
+  char *text; /* reader_t.chunk bytes inside reader_t.mem */
   size_t len;
   bool last;
   bool failed;
@@ -34,7 +35,8 @@ typedef struct chunk_s {
  */
 typedef struct reader_s {
   ar__source_t *src; /* ar_trace_load's, which closes it */
-  char *mem; /* NCHUNKS * CHUNK bytes, ar__big_alloc; owned */
+  char *mem;         /* the chunks' text, ar__big_alloc; owned */
+  size_t chunk;      /* bytes of text a chunk holds */
   chunk_t ring[NCHUNKS];
   size_t head, tail, count;
   bool stop; /* the parser gave up: the reader ends */
@@ -49,9 +51,9 @@ typedef struct reader_s {
 static void fill(reader_t *r, chunk_t *c) {
   c->len = 0;
   c->last = c->failed = false;
-  while (c->len < CHUNK) {
+  while (c->len < r->chunk) {
     size_t got;
-    int rc = ar__source_read(r->src, c->text + c->len, CHUNK - c->len, &got,
+    int rc = ar__source_read(r->src, c->text + c->len, r->chunk - c->len, &got,
                              &r->err);
     if (rc < 0) {
       r->rc = rc;
@@ -133,17 +135,21 @@ static int parse_inline(reader_t *r, ar__parser_t *ps, ar_trace_error_t *err) {
 
 /* Reads and parses all of r->src into ps. */
 static int pump(reader_t *r, ar__parser_t *ps, ar_trace_error_t *err) {
-  r->mem = ar__big_alloc(NCHUNKS * CHUNK);
+  bool small = ar__source_small(r->src);
+  size_t nchunks = small ? 1 : NCHUNKS;
+  r->chunk = small ? SMALL_CHUNK : CHUNK;
+  size_t bytes = nchunks * r->chunk;
+  r->mem = ar__big_alloc(bytes);
   if (r->mem == NULL)
     return ar__trace_fail(err, AR_ENOMEM, 0, "out of memory for reading");
-  for (size_t i = 0; i < NCHUNKS; i++)
-    r->ring[i].text = r->mem + i * CHUNK;
+  for (size_t i = 0; i < nchunks; i++)
+    r->ring[i].text = r->mem + i * r->chunk;
 
   int rc;
   pthread_t th;
   pthread_mutex_init(&r->mu, NULL);
   pthread_cond_init(&r->cv, NULL);
-  if (pthread_create(&th, NULL, reader_main, r) == 0) {
+  if (!small && pthread_create(&th, NULL, reader_main, r) == 0) {
     rc = parse_threaded(r, ps, err);
     pthread_join(th, NULL);
   } else {
@@ -151,7 +157,7 @@ static int pump(reader_t *r, ar__parser_t *ps, ar_trace_error_t *err) {
   }
   pthread_cond_destroy(&r->cv);
   pthread_mutex_destroy(&r->mu);
-  ar__big_free(r->mem, NCHUNKS * CHUNK);
+  ar__big_free(r->mem, bytes);
   r->mem = NULL;
 
   /* A read error that came before any parse error is the one to report. */

@@ -23,12 +23,16 @@
 #include "ar/error.h"
 #include "trace_internal.h"
 
+/* The operations array starts at 1024 operations (from malloc); it
+ * doubles, onto huge pages from 64 KiB (bigmem.c). */
+#define OPS_FIRST_BYTES ((size_t)16 << 10)
+
 int ar__parser_init(ar__parser_t *ps) {
   memset(ps, 0, sizeof *ps);
   ps->t = calloc(1, sizeof *ps->t);
   if (ps->t == NULL)
     return AR_ENOMEM;
-  ps->t->ops_bytes = ar__big_size(1);
+  ps->t->ops_bytes = OPS_FIRST_BYTES;
   ps->t->ops = ar__big_alloc(ps->t->ops_bytes);
   ps->cap = ps->t->ops_bytes / sizeof(ar_trace_op_t);
   if (ps->t->ops == NULL || ar__idmap_init(&ps->ids) < 0) {
@@ -251,7 +255,7 @@ static int grow_ops(ar__parser_t *ps, uint64_t line, ar_trace_error_t *err) {
   ar_trace_t *t = ps->t;
   if (t->ops_bytes > SIZE_MAX / 2)
     return ar__trace_fail(err, AR_ENOMEM, line, "trace too large");
-  size_t bytes = t->ops_bytes * 2;
+  size_t bytes = ar__big_size(t->ops_bytes * 2);
   ar_trace_op_t *grown = ar__big_grow(t->ops, t->ops_bytes, bytes);
   if (grown == NULL)
     return ar__trace_fail(err, AR_ENOMEM, line, "out of memory for the trace");

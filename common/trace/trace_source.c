@@ -17,28 +17,30 @@
 #include <isa-l/igzip_lib.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ar/error.h"
 #include "trace_internal.h"
 
-#define IN_SIZE ((size_t)256 << 10) /* bytes of the file read at a time */
-/* The inflate state (85 KiB) and the input buffer share one ar__big_alloc
- * mapping: one huge-page fault instead of 86 small ones (bigmem.c says
- * why that matters). */
-#define MEM_SIZE (sizeof(struct inflate_state) + IN_SIZE)
+/* Bytes of the file read at a time: on huge pages (bigmem.c says why),
+ * except for a small file, whose few pages come from malloc. */
+#define IN_SIZE ((size_t)256 << 10)
+#define SMALL_IN_SIZE ((size_t)32 << 10)
+#define SMALL_FILE ((off_t)64 << 10) /* ar__source_small */
 
 struct ar__source_s {
   int fd;            /* owned: a file opened here, or a duplicate of stdin */
   const char *path;  /* the caller's, for messages */
-  void *mem;         /* owned: MEM_SIZE bytes, the two below */
-  unsigned char *in; /* IN_SIZE bytes of file */
+  bool small;        /* a regular file of at most SMALL_FILE bytes */
+  unsigned char *in; /* in_size bytes of file; ar__big_alloc, owned */
+  size_t in_size;
   unsigned char *next_in; /* plain: the unread part of in */
   size_t avail_in;
   bool eof;                /* read() said the file has ended */
   bool gzip;               /* the file starts with gzip's magic */
   bool done;               /* gzip: the last member has ended */
-  struct inflate_state *z; /* used for gzip only */
+  struct inflate_state *z; /* gzip only; ar__big_alloc, owned */
 };
 
 static int fail_read(ar__source_t *s, ar_trace_error_t *err, const char *why) {
@@ -51,7 +53,7 @@ static int refill(ar__source_t *s, ar_trace_error_t *err) {
   memmove(s->in, s->next_in, s->avail_in);
   s->next_in = s->in;
   for (;;) {
-    ssize_t got = read(s->fd, s->in + s->avail_in, IN_SIZE - s->avail_in);
+    ssize_t got = read(s->fd, s->in + s->avail_in, s->in_size - s->avail_in);
     if (got > 0) {
       s->avail_in += (size_t)got;
       return 0;
@@ -97,9 +99,10 @@ static const char *inflate_error(int code) {
  * output buffer being filled stays. The buffer is filled first, so that
  * the member's header reaches ISA-L in one piece: version 2.30 checks a
  * header's own CRC (the FHCRC field) wrongly when the header arrives in
- * pieces, as it does from a pipe. */
+ * pieces, as it does from a pipe. (A header longer than the buffer, which
+ * no tool writes, would still arrive in pieces.) */
 static int start_member(ar__source_t *s, ar_trace_error_t *err) {
-  int rc = fill_to(s, IN_SIZE, err);
+  int rc = fill_to(s, s->in_size, err);
   if (rc < 0)
     return rc;
   uint8_t *next_out = s->z->next_out;
@@ -121,21 +124,32 @@ int ar__source_open(const char *path, ar__source_t **out,
   if (fd < 0)
     return ar__trace_fail(err, AR_EIO, 0, "cannot open %s: %s", path,
                           strerror(errno));
+  struct stat st;
+  bool small =
+      fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size <= SMALL_FILE;
   ar__source_t *s = calloc(1, sizeof(*s));
-  if (s == NULL || (s->mem = ar__big_alloc(MEM_SIZE)) == NULL) {
+  size_t in_size = small ? SMALL_IN_SIZE : IN_SIZE;
+  if (s == NULL || (s->in = ar__big_alloc(in_size)) == NULL) {
     free(s);
     close(fd);
     return ar__trace_fail(err, AR_ENOMEM, 0, "out of memory for reading");
   }
   s->fd = fd;
   s->path = path;
-  s->z = s->mem; /* zeroed, as every new mapping */
-  s->in = (unsigned char *)s->mem + sizeof(struct inflate_state);
+  s->small = small;
+  s->in_size = in_size;
   s->next_in = s->in;
   int rc = fill_to(s, 2, err);
   if (rc == 0 && at_gzip_magic(s)) {
     s->gzip = true;
-    rc = start_member(s, err);
+    s->z = ar__big_alloc(sizeof(*s->z));
+    if (s->z == NULL) {
+      rc = ar__trace_fail(err, AR_ENOMEM, 0, "out of memory for reading");
+    } else {
+      s->z->next_out = NULL; /* start_member keeps these */
+      s->z->avail_out = 0;
+      rc = start_member(s, err);
+    }
   }
   if (rc < 0) {
     ar__source_close(s);
@@ -217,10 +231,13 @@ int ar__source_read(ar__source_t *s, char *buf, size_t cap, size_t *got,
                  : read_plain(s, buf, cap, got, err);
 }
 
+bool ar__source_small(const ar__source_t *s) { return s->small; }
+
 void ar__source_close(ar__source_t *s) {
   if (s == NULL)
     return;
   close(s->fd);
-  ar__big_free(s->mem, MEM_SIZE);
+  ar__big_free(s->z, sizeof(*s->z));
+  ar__big_free(s->in, s->in_size);
   free(s);
 }

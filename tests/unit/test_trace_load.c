@@ -292,6 +292,57 @@ static void test_load_failures(void **state) {
   assert_int_equal(ar_trace_parse("q", 1, &t, NULL), AR_EINVAL);
 }
 
+/* Files on both sides of the loader's small-file limit (64 KiB: read and
+ * parsed in turn through a 32 KiB buffer and chunk; above it, the reader
+ * thread and its ring): plain files of 40 and 70 KiB, and gzip files of a
+ * few KiB that inflate to 600 KiB, and of over 64 KiB. Every line
+ * straddles some boundary. */
+static void test_load_small_files(void **state) {
+  tmpdir_t *f = *state;
+  size_t cap = 700 << 10;
+  char *random = malloc(cap), *cyclic = malloc(cap);
+  assert_non_null(random);
+  assert_non_null(cyclic);
+  size_t rlen = 0, clen = 0;
+  uint64_t seed = 5;
+  for (int i = 0; rlen < cap - 64; i++) {
+    uint64_t r = next_rand(&seed);
+    rlen += (size_t)snprintf(random + rlen, cap - rlen,
+                             r % 3 ? "a %d %llu\n" : "f %d\n", i / 2 + 1,
+                             (unsigned long long)(r >> 8) % 9000 + 1);
+  }
+  for (int i = 0; clen < cap - 64; i++) /* compresses about 50 times */
+    clen += (size_t)snprintf(cyclic + clen, cap - clen, "a %d %d\nf %d\n",
+                             i % 97 + 1, i % 13 * 8 + 1, i % 97 + 1);
+  const struct {
+    const char *text;
+    size_t len;
+    bool gz;
+  } cases[] = {{random, 40 << 10, false},
+               {random, 70 << 10, false},
+               {cyclic, 600 << 10, true},
+               {random, 600 << 10, true}};
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    const char *text = cases[k].text;
+    size_t n = cases[k].len;
+    while (text[n - 1] != '\n') /* whole lines */
+      n--;
+    ar_trace_t *want = NULL;
+    ar_trace_error_t err;
+    assert_int_equal(ar_trace_parse(text, n, &want, &err), AR_OK);
+    if (cases[k].gz)
+      write_gz(tmpdir_file(f, "s.trace.gz"), text, n);
+    else
+      write_plain(tmpdir_file(f, "s.trace"), text, n);
+    ar_trace_t *t = load_ok(f->buf);
+    assert_same_trace(t, want);
+    ar_trace_destroy(t);
+    ar_trace_destroy(want);
+  }
+  free(random);
+  free(cyclic);
+}
+
 /* Several members in one file read as their concatenation, also when a
  * member ends in the middle of a line, and whatever optional fields their
  * headers carry. */
@@ -453,6 +504,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_load_big_gz, tmpdir_make,
                                       tmpdir_remove),
       cmocka_unit_test_setup_teardown(test_load_stdin, tmpdir_make,
+                                      tmpdir_remove),
+      cmocka_unit_test_setup_teardown(test_load_small_files, tmpdir_make,
                                       tmpdir_remove),
       cmocka_unit_test_setup_teardown(test_load_members, tmpdir_make,
                                       tmpdir_remove),
