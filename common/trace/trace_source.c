@@ -33,15 +33,18 @@ struct ar__source_s {
   int fd;            /* owned: a file opened here, or a duplicate of stdin */
   const char *path;  /* the caller's, for messages */
   bool small;        /* a regular file of at most SMALL_FILE bytes */
-  unsigned char *in; /* in_size bytes of file; ar__big_alloc, owned */
-  size_t in_size;
-  unsigned char *next_in; /* plain: the unread part of in */
+  unsigned char *in; /* in_size(s) bytes of file; ar__big_alloc, owned */
+  unsigned char *next_in; /* the part of in not consumed yet */
   size_t avail_in;
   bool eof;                /* read() said the file has ended */
   bool gzip;               /* the file starts with gzip's magic */
   bool done;               /* gzip: the last member has ended */
   struct inflate_state *z; /* gzip only; ar__big_alloc, owned */
 };
+
+static size_t in_size(const ar__source_t *s) {
+  return s->small ? SMALL_IN_SIZE : IN_SIZE;
+}
 
 static int fail_read(ar__source_t *s, ar_trace_error_t *err, const char *why) {
   return ar__trace_fail(err, AR_EIO, 0, "cannot read %s: %s", s->path, why);
@@ -53,7 +56,7 @@ static int refill(ar__source_t *s, ar_trace_error_t *err) {
   memmove(s->in, s->next_in, s->avail_in);
   s->next_in = s->in;
   for (;;) {
-    ssize_t got = read(s->fd, s->in + s->avail_in, s->in_size - s->avail_in);
+    ssize_t got = read(s->fd, s->in + s->avail_in, in_size(s) - s->avail_in);
     if (got > 0) {
       s->avail_in += (size_t)got;
       return 0;
@@ -95,24 +98,17 @@ static const char *inflate_error(int code) {
   }
 }
 
-/* Starts the gzip member at next_in, handing it the buffered input; the
- * output buffer being filled stays. The buffer is filled first, so that
+/* Starts the gzip member at next_in. The buffer is filled first, so that
  * the member's header reaches ISA-L in one piece: version 2.30 checks a
  * header's own CRC (the FHCRC field) wrongly when the header arrives in
  * pieces, as it does from a pipe. (A header longer than the buffer, which
  * no tool writes, would still arrive in pieces.) */
 static int start_member(ar__source_t *s, ar_trace_error_t *err) {
-  int rc = fill_to(s, s->in_size, err);
+  int rc = fill_to(s, in_size(s), err);
   if (rc < 0)
     return rc;
-  uint8_t *next_out = s->z->next_out;
-  uint32_t avail_out = s->z->avail_out;
-  isal_inflate_init(s->z); /* clears every field */
+  isal_inflate_init(s->z);
   s->z->crc_flag = ISAL_GZIP;
-  s->z->next_in = s->next_in;
-  s->z->avail_in = (uint32_t)s->avail_in;
-  s->z->next_out = next_out;
-  s->z->avail_out = avail_out;
   return 0;
 }
 
@@ -128,8 +124,8 @@ int ar__source_open(const char *path, ar__source_t **out,
   bool small =
       fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size <= SMALL_FILE;
   ar__source_t *s = calloc(1, sizeof(*s));
-  size_t in_size = small ? SMALL_IN_SIZE : IN_SIZE;
-  if (s == NULL || (s->in = ar__big_alloc(in_size)) == NULL) {
+  if (s == NULL ||
+      (s->in = ar__big_alloc(small ? SMALL_IN_SIZE : IN_SIZE)) == NULL) {
     free(s);
     close(fd);
     return ar__trace_fail(err, AR_ENOMEM, 0, "out of memory for reading");
@@ -137,19 +133,14 @@ int ar__source_open(const char *path, ar__source_t **out,
   s->fd = fd;
   s->path = path;
   s->small = small;
-  s->in_size = in_size;
   s->next_in = s->in;
   int rc = fill_to(s, 2, err);
   if (rc == 0 && at_gzip_magic(s)) {
     s->gzip = true;
     s->z = ar__big_alloc(sizeof(*s->z));
-    if (s->z == NULL) {
-      rc = ar__trace_fail(err, AR_ENOMEM, 0, "out of memory for reading");
-    } else {
-      s->z->next_out = NULL; /* start_member keeps these */
-      s->z->avail_out = 0;
-      rc = start_member(s, err);
-    }
+    rc = s->z != NULL
+             ? start_member(s, err)
+             : ar__trace_fail(err, AR_ENOMEM, 0, "out of memory for reading");
   }
   if (rc < 0) {
     ar__source_close(s);
@@ -161,11 +152,9 @@ int ar__source_open(const char *path, ar__source_t **out,
 
 static int read_plain(ar__source_t *s, char *buf, size_t cap, size_t *got,
                       ar_trace_error_t *err) {
-  if (s->avail_in == 0 && !s->eof) {
-    int rc = refill(s, err);
-    if (rc < 0)
-      return rc;
-  }
+  int rc = fill_to(s, 1, err);
+  if (rc < 0)
+    return rc;
   size_t n = s->avail_in < cap ? s->avail_in : cap;
   memcpy(buf, s->next_in, n);
   s->next_in += n;
@@ -176,8 +165,6 @@ static int read_plain(ar__source_t *s, char *buf, size_t cap, size_t *got,
 
 /* Where one member ends: the end of the file, or another member. */
 static int next_member(ar__source_t *s, ar_trace_error_t *err) {
-  s->next_in = s->z->next_in;
-  s->avail_in = s->z->avail_in;
   int rc = fill_to(s, 2, err);
   if (rc < 0)
     return rc;
@@ -190,37 +177,50 @@ static int next_member(ar__source_t *s, ar_trace_error_t *err) {
   return start_member(s, err);
 }
 
+/* Inflates from the buffered input into out[0..*room), moving *out and
+ * *room past what it wrote. ISA-L's own input and output pointers are set
+ * for the call and read back after it; between calls the source's are the
+ * ones that count. */
+static int inflate_some(ar__source_t *s, uint8_t **out, size_t *room,
+                        ar_trace_error_t *err) {
+  struct inflate_state *z = s->z;
+  z->next_in = s->next_in;
+  z->avail_in = (uint32_t)s->avail_in; /* at most IN_SIZE */
+  z->next_out = *out;
+  z->avail_out = *room < UINT32_MAX ? (uint32_t)*room : UINT32_MAX;
+  uint32_t before = z->avail_out;
+  int zrc = isal_inflate(z);
+  bool moved = z->next_in != s->next_in || z->avail_out != before;
+  s->next_in = z->next_in;
+  s->avail_in = z->avail_in;
+  *room -= before - z->avail_out;
+  *out = z->next_out;
+  if (zrc < 0)
+    return fail_read(s, err, inflate_error(zrc));
+  if (!moved && z->block_state != ISAL_BLOCK_FINISH)
+    return fail_read(s, err, "corrupt gzip data"); /* it is stuck */
+  return 0;
+}
+
 static int read_gzip(ar__source_t *s, char *buf, size_t cap, size_t *got,
                      ar_trace_error_t *err) {
-  struct inflate_state *z = s->z;
-  z->next_out = (uint8_t *)buf;
-  z->avail_out = cap < UINT32_MAX ? (uint32_t)cap : UINT32_MAX;
-  while (z->avail_out > 0 && !s->done) {
-    int rc = 0;
-    if (z->block_state == ISAL_BLOCK_FINISH) {
+  uint8_t *out = (uint8_t *)buf;
+  size_t room = cap;
+  while (room > 0 && !s->done) {
+    int rc;
+    if (s->z->block_state == ISAL_BLOCK_FINISH) {
       rc = next_member(s, err);
-    } else if (z->avail_in == 0) {
-      s->next_in = z->next_in;
-      s->avail_in = 0;
+    } else if (s->avail_in == 0) {
       rc = refill(s, err);
       if (rc == 0 && s->eof)
         rc = fail_read(s, err, "truncated gzip data");
-      z->next_in = s->next_in;
-      z->avail_in = (uint32_t)s->avail_in;
     } else {
-      const uint8_t *before = z->next_in;
-      uint32_t room = z->avail_out;
-      int zrc = isal_inflate(z);
-      if (zrc < 0)
-        rc = fail_read(s, err, inflate_error(zrc));
-      else if (z->next_in == before && z->avail_out == room &&
-               z->block_state != ISAL_BLOCK_FINISH)
-        rc = fail_read(s, err, "corrupt gzip data"); /* it is stuck */
+      rc = inflate_some(s, &out, &room, err);
     }
     if (rc < 0)
       return rc;
   }
-  *got = (size_t)((char *)z->next_out - buf);
+  *got = cap - room;
   return 0;
 }
 
@@ -238,6 +238,6 @@ void ar__source_close(ar__source_t *s) {
     return;
   close(s->fd);
   ar__big_free(s->z, sizeof(*s->z));
-  ar__big_free(s->in, s->in_size);
+  ar__big_free(s->in, in_size(s));
   free(s);
 }
