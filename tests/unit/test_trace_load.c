@@ -155,11 +155,7 @@ static void test_load_plain_and_gz(void **state) {
       write_plain(p, small_text, strlen(small_text));
     else
       write_gz(p, small_text, strlen(small_text));
-    ar_trace_t *t = NULL;
-    ar_trace_error_t err;
-    int rc = ar_trace_load(p, &t, &err);
-    if (rc != AR_OK)
-      fail_msg("load %s: %s", p, err.msg);
+    ar_trace_t *t = load_ok(p);
     assert_same_trace(t, want);
     ar_trace_destroy(t);
   }
@@ -201,8 +197,7 @@ static void test_load_big_gz(void **state) {
 
   const char *p = tmpdir_file(f, "big.trace.gz");
   write_gz(p, text, len);
-  ar_trace_t *t = NULL;
-  assert_int_equal(ar_trace_load(p, &t, &err), AR_OK);
+  ar_trace_t *t = load_ok(p);
   assert_same_trace(t, want);
   assert_int_equal(info_of(t).nlines, LINES);
   ar_trace_destroy(t);
@@ -250,11 +245,7 @@ static void test_load_failures(void **state) {
   ar_trace_t *t = (ar_trace_t *)(uintptr_t)1;
   ar_trace_error_t err;
 
-  assert_int_equal(ar_trace_load(tmpdir_file(f, "missing.trace"), &t, &err),
-                   AR_EIO);
-  assert_null(t);
-  assert_int_equal(err.line, 0);
-  assert_non_null(strstr(err.msg, "missing.trace"));
+  load_fails(tmpdir_file(f, "missing.trace"), "cannot open");
 
   /* A gzip file cut short: an error, not a shorter trace. */
   const char *p = tmpdir_file(f, "t.trace.gz");
@@ -272,10 +263,7 @@ static void test_load_failures(void **state) {
   fclose(fp);
   assert_true(gzlen > 200 && gzlen < sizeof gzbuf);
   write_plain(tmpdir_file(f, "cut.trace.gz"), gzbuf, gzlen / 2);
-  t = (ar_trace_t *)(uintptr_t)1;
-  assert_int_equal(ar_trace_load(f->buf, &t, &err), AR_EIO);
-  assert_null(t);
-  assert_non_null(strstr(err.msg, "cut.trace.gz"));
+  load_fails(f->buf, "truncated gzip data");
 
   /* A corrupt gzip body. */
   gzbuf[gzlen / 2] ^= 0x55;
@@ -478,11 +466,7 @@ static void test_public_trace(void **state) {
     dir = "data";
   char p[512];
   snprintf(p, sizeof p, "%s/python3-compileall-email.trace.gz", dir);
-  ar_trace_t *t = NULL;
-  ar_trace_error_t err;
-  int rc = ar_trace_load(p, &t, &err);
-  if (rc != AR_OK)
-    fail_msg("%s: %s", p, err.msg);
+  ar_trace_t *t = load_ok(p);
   /* "# ops: 706568 (allocs 353541, frees 353027)",
    * "# peak live objects: 74846" */
   assert_int_equal(info_of(t).nops, 706568);
