@@ -32,6 +32,7 @@ static void set_table(ar__blockmap_t *m, ar__blockent_t *slots,
                       size_t capacity) {
   m->slots = slots;
   m->mask = capacity - 1;
+  m->shift = (unsigned)__builtin_clzll(capacity) + 1;
   m->pending = &slots[capacity];
   m->limit = capacity * 7 / 10;
 }

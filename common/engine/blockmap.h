@@ -36,6 +36,7 @@ typedef struct ar__blockmap_s {
   ar__blockent_t *slots; /* owned; the table's mask + 1 slots (a power of
                             two), then the pending slot */
   size_t mask;
+  unsigned shift;          /* 64 - log2(mask + 1): see ar__blockmap_home */
   ar__blockent_t *pending; /* &slots[mask + 1], kept: every call asks */
   size_t limit;   /* 70 % of the table: a reserve below it cannot grow */
   size_t count;   /* entries, the pending one included */
@@ -52,12 +53,13 @@ int ar__blockmap_grow(ar__blockmap_t *m);
 
 /* The lookups are inline: every allocation and free makes one. */
 
-/* The slot a payload's probe starts at: a Fibonacci multiply of its grain
- * number. */
+/* The slot a payload's probe starts at: the top bits of a Fibonacci
+ * multiply of its grain number (the top bits are the well-mixed ones:
+ * payloads a few grains apart land far apart). */
 static inline size_t ar__blockmap_home(const ar__blockmap_t *m,
                                        uint64_t payload) {
   uint64_t h = (payload >> 4) * UINT64_C(0x9E3779B97F4A7C15);
-  return (size_t)(h >> 32) & m->mask;
+  return (size_t)(h >> m->shift);
 }
 
 /* The pending slot: its payload is AR__BLOCKMAP_EMPTY when it holds none. */
