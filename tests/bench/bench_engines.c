@@ -46,6 +46,7 @@
 #include "ar/engine.h"
 #include "ar/error.h"
 #include "ar/trace.h"
+#include "bench_floor.h"
 #include "traces.h"
 
 #ifndef AR_BENCH_DATA
@@ -128,6 +129,7 @@ typedef struct trace_result_s {
   double parse_ns;   /* ar_trace_parse of the text in memory */
   double inflate_ns; /* inflating the whole file, nothing else */
   double op_ns[NALLOCATORS]; /* replay time per operation */
+  double floor_ns;           /* the same for the floor (bench_floor.h) */
 } trace_result_t;
 
 /* Reads a whole gzip file (one member) into memory with ISA-L's inflate,
@@ -170,8 +172,10 @@ static char *inflate_file(const char *path, size_t *len, double *ns) {
   return buf;
 }
 
-/* One replay on a fresh engine; returns the ns of ar_replay_run. */
-static double replay_engine(const ar_trace_t *t, ar_policy_t p) {
+/* One replay on a fresh engine; returns the ns of ar_replay_run, and the
+ * summary's peak_live in *peak_live. */
+static double replay_engine(const ar_trace_t *t, ar_policy_t p,
+                            uint64_t *peak_live) {
   ar_engine_t *e;
   if (ar_engine_create(p, TRACE_ARENA, NULL, &e) < 0)
     die("cannot create the engine", ar_policy_name(p));
@@ -184,6 +188,7 @@ static double replay_engine(const ar_trace_t *t, ar_policy_t p) {
     die("replay failed", err.msg);
   if (sum.failed_allocs != 0)
     die("an allocation failed in a 256 MiB arena", ar_policy_name(p));
+  *peak_live = sum.peak_live;
   ar_engine_destroy(e);
   return ns;
 }
@@ -261,13 +266,21 @@ static void bench_trace(const char *dir, const char *name, int reps,
 
   /* the replays, interleaved so that a slow moment of the machine does
    * not land on one allocator only */
-  double runs[NALLOCATORS][MAXREPS + 1];
-  for (int r = 0; r <= reps; r++)
+  double runs[NALLOCATORS][MAXREPS + 1], floor_runs[MAXREPS + 1];
+  uint64_t peak_live = 0, floor_peak = 0;
+  for (int r = 0; r <= reps; r++) {
     for (int a = 0; a < NALLOCATORS; a++)
       runs[a][r] = a == GLIBC ? replay_glibc(t)
-                              : replay_engine(t, (ar_policy_t)a);
+                              : replay_engine(t, (ar_policy_t)a, &peak_live);
+    floor_runs[r] = bench_floor_replay(t, &floor_peak);
+    /* The peak of live requested bytes does not depend on placement: the
+     * floor must have replayed the operations the engines did. */
+    if (floor_runs[r] < 0 || floor_peak != peak_live)
+      die("the floor's replay failed", path);
+  }
   for (int a = 0; a < NALLOCATORS; a++)
     res->op_ns[a] = median(runs[a] + 1, reps) / (double)res->nops;
+  res->floor_ns = median(floor_runs + 1, reps) / (double)res->nops;
   ar_trace_destroy(t);
 }
 
@@ -436,12 +449,16 @@ static void print_traces(const trace_result_t *res, int reps) {
   printf("Nanoseconds per operation (every `a` and `f`), median of %d runs; "
          "in brackets the ratio to glibc malloc/free replaying the same "
          "operations in the same process. Engines: arena 256 MiB, no arena "
-         "memory (offsets only), a fresh engine per run.\n\n", reps);
+         "memory (offsets only), a fresh engine per run. *floor*: the "
+         "engines' path without their placement (replay loop, block map, "
+         "counters; freed blocks reused per size, the way glibc's cache "
+         "does): the least any engine can cost.\n\n",
+         reps);
   printf("| trace |");
   for (int a = 0; a < NALLOCATORS; a++)
     printf(" %s |", allocator_name(a));
-  printf("\n|---|");
-  for (int a = 0; a < NALLOCATORS; a++)
+  printf(" floor |\n|---|");
+  for (int a = 0; a <= NALLOCATORS; a++)
     printf("---:|");
   printf("\n");
   for (size_t i = 0; i < NTRACES; i++) {
@@ -453,7 +470,8 @@ static void print_traces(const trace_result_t *res, int reps) {
         printf(" %.1f (%.2fx) |", res[i].op_ns[a],
                res[i].op_ns[a] / res[i].op_ns[GLIBC]);
     }
-    printf("\n");
+    printf(" %.1f (%.2fx) |\n", res[i].floor_ns,
+           res[i].floor_ns / res[i].op_ns[GLIBC]);
   }
 }
 
@@ -499,6 +517,16 @@ static void print_goals(const trace_result_t *tr, bool traces,
              "%s)\n", allocator_name(a), limit,
              worst <= limit ? "met" : "**not met**", worst, where);
     }
+    double floor_worst = 0;
+    const char *floor_where = "";
+    for (size_t i = 0; i < NTRACES; i++)
+      if (tr[i].floor_ns / tr[i].op_ns[GLIBC] > floor_worst) {
+        floor_worst = tr[i].floor_ns / tr[i].op_ns[GLIBC];
+        floor_where = trace_names[i];
+      }
+    printf("- (the floor, the engines' path without placement: worst "
+           "%.2fx glibc, %s)\n",
+           floor_worst, floor_where);
     for (size_t i = 0; i < NTRACES; i++) {
       double load = tr[i].load_ns / (double)tr[i].nops;
       double parse = tr[i].parse_ns / (double)tr[i].nops;
