@@ -90,11 +90,12 @@ static void place(ar__idmap_t *m, size_t i, ar__idmap_entry_t en) {
   }
 }
 
-/* Doubles the table, rehashing every entry. */
+/* Doubles the hash part's table, rehashing every entry. The dense part
+ * stays as it is. */
 static int grow(ar__idmap_t *m) {
   if (m->cap > SIZE_MAX / 2 / sizeof(ar__idmap_entry_t))
     return AR_ENOMEM;
-  ar__idmap_t bigger = {.count = m->count};
+  ar__idmap_t bigger = {.count = 0};
   int rc = alloc_table(&bigger, m->cap * 2);
   if (rc < 0)
     return rc;
@@ -106,7 +107,9 @@ static int grow(ar__idmap_t *m) {
     place(&bigger, bucket(&bigger, en.id), en);
   }
   ar__big_free(m->tab, m->cap * sizeof *m->tab);
-  *m = bigger;
+  m->tab = bigger.tab;
+  m->cap = bigger.cap;
+  m->shift = bigger.shift;
   return AR_OK;
 }
 

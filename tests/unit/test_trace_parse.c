@@ -386,6 +386,30 @@ static void test_slots_dense_and_hashed(void **state) {
   ar_trace_destroy(t);
 }
 
+/*
+ * An id of the array stays live while the hash table grows under it: 600
+ * live ids far from the others make the table double (it starts at 1024
+ * entries, at most half full), and the free of id 1 after them must still
+ * find id 1's slot.
+ */
+static void test_array_survives_table_growth(void **state) {
+  (void)state;
+  enum { FAR = 600 };
+  char text[FAR * 24 + 64];
+  size_t len = (size_t)snprintf(text, sizeof text, "a 1 8\n");
+  for (int i = 0; i < FAR; i++)
+    len += (size_t)snprintf(text + len, sizeof text - len, "a %lld 8\n",
+                            1000000000000LL + i);
+  len += (size_t)snprintf(text + len, sizeof text - len, "f 1\na 1 8\n");
+  ar_trace_t *t = parse_ok(text);
+  const ar_trace_op_t *o = ar_trace_ops(t);
+  assert_int_equal(info_of(t).nops, FAR + 3);
+  assert_int_equal(o[FAR + 1].slot, o[0].slot); /* f 1: id 1 is live */
+  assert_int_equal(o[FAR + 2].slot, o[0].slot); /* the slot f 1 released */
+  assert_int_equal(info_of(t).nslots, FAR + 1);
+  ar_trace_destroy(t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_basic),
@@ -398,6 +422,7 @@ int main(void) {
       cmocka_unit_test(test_slot_reuse),
       cmocka_unit_test(test_slots_random),
       cmocka_unit_test(test_slots_dense_and_hashed),
+      cmocka_unit_test(test_array_survives_table_growth),
   };
   return cmocka_run_group_tests_name("trace_parse", tests, NULL, NULL);
 }
