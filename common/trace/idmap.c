@@ -28,13 +28,16 @@
  * the ids looked up one after the other are mostly close to each other:
  * runs of 16 consecutive ids share one run of 16 consecutive buckets (four
  * cache lines), and the runs are spread over the table by Fibonacci
- * hashing (the top bits of (id / 16) * 2^64/phi). Ids that follow no such
- * pattern are spread as well as by hashing each one.
+ * hashing (the top bits of (id / 16) * 2^64/phi). Within its run an id's
+ * bucket is its low 4 bits rotated by the next bits of that hash: ids that
+ * are multiples of 16, as addresses are, would otherwise all start at the
+ * first bucket of a run and leave the other 15 to probing. Ids that follow
+ * no pattern are spread as well as by hashing each one.
  */
 static size_t bucket(const ar__idmap_t *m, int64_t id) {
   uint64_t u = (uint64_t)id;
-  uint64_t run = ((u >> 4) * UINT64_C(0x9E3779B97F4A7C15)) >> (m->shift + 4);
-  return (size_t)((run << 4) | (u & 15));
+  uint64_t t = ((u >> 4) * UINT64_C(0x9E3779B97F4A7C15)) >> m->shift;
+  return (size_t)((t & ~UINT64_C(15)) | ((t + u) & 15));
 }
 
 static unsigned log2_of(size_t cap) {

@@ -8,7 +8,9 @@
  * 4096 (a tracer that names blocks by their address), negative, and random
  * over the whole signed 64-bit range. Every answer is compared with the
  * list, while both parts grow and ids move from the hash part to the dense
- * one.
+ * one. Then the hash part's probe distances, for each kind of id: a bucket
+ * function that sends such ids to a few home buckets makes long probe runs
+ * and a slow parse, while every answer stays right.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -134,10 +136,43 @@ static void test_kinds_mixed(void **state) {
   run_against_model((1u << SEQUENTIAL) | (1u << FAR) | (1u << RANDOM), 8);
 }
 
+/* The mean distance of the hash part's entries from their home buckets,
+ * with n ids of one kind live. */
+static double mean_distance(int kind, size_t n) {
+  ar__idmap_t map;
+  assert_int_equal(ar__idmap_init(&map), 0);
+  for (size_t k = 0; k < n; k++) {
+    uint32_t slot;
+    assert_int_equal(
+        ar__idmap_get_or_put(&map, id_of(kind, k), (uint32_t)k, &slot), 1);
+  }
+  assert_int_equal(map.count, n); /* every one of them in the hash part */
+  uint64_t sum = 0;
+  for (size_t i = 0; i < map.cap; i++)
+    if (map.tab[i].slot != AR_TRACE_NO_SLOT)
+      sum += map.tab[i].dist;
+  ar__idmap_fini(&map);
+  return (double)sum / (double)n;
+}
+
+/* At most half full, a table whose ids spread over its buckets keeps its
+ * entries within about half a bucket of home (Robin Hood linear probing);
+ * ids sent to one bucket in 16 sit several buckets away. */
+static void test_probe_distances(void **state) {
+  (void)state;
+  const int kinds[] = {FAR, STRIDE16, STRIDE4096, NEGATIVE, RANDOM};
+  for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+    double d = mean_distance(kinds[i], 50000);
+    print_message("kind %d: mean distance %.2f\n", kinds[i], d);
+    assert_true(d < 1.0);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_each_kind),
       cmocka_unit_test(test_kinds_mixed),
+      cmocka_unit_test(test_probe_distances),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
