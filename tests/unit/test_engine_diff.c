@@ -2,10 +2,11 @@
  * test_engine_diff.c: a randomized differential test of the engines against
  * the reference implementation of the placement model (reference.h).
  *
- * For every policy and several arena sizes (tiny ones where allocations
- * often fail, up to 1 MiB), thousands of random operations run on both:
- * allocations from 1 byte to more than the arena, now and then with an
- * alignment from 32 to 4096; frees of random live blocks; some frees that
+ * For every policy, several arena sizes (tiny ones where allocations often
+ * fail, up to 1 MiB) and three request mixes (workload_t), thousands of
+ * random operations run on both: allocations from 1 byte to more than the
+ * arena, now and then with an alignment from 32 to 4096 (in the aligned
+ * mix, half of them at 1-4 KiB); frees of random live blocks; some frees that
  * must be refused; and, rarely, freeing everything. Growing and shrinking
  * phases alternate so the arena fills up and empties. Every placement (the
  * whole block, or the error) must match; ar_engine_check runs after every
@@ -37,10 +38,18 @@ typedef struct op_log_s {
   uint64_t payload;
 } op_log_t;
 
+/* The request mixes: MIXED, sizes from 1 byte to beyond the arena;
+ * SMALL, many small blocks and extents; ALIGNED, blocks of up to 16 KiB,
+ * half of them aligned to 1-4 KiB, so that worst and best fit meet large
+ * intervals that the alignment turns down. */
+typedef enum workload_e { MIXED, SMALL, ALIGNED, WORKLOADS } workload_t;
+static const char *const workload_names[WORKLOADS] = {"", " (small blocks)",
+                                                      " (aligned blocks)"};
+
 typedef struct run_s {
   ar_policy_t policy;
   uint64_t size;
-  bool small; /* the small-block workload: many blocks and extents */
+  workload_t work;
   uint64_t seed;
   uint64_t rng;
   unsigned op;
@@ -85,9 +94,8 @@ static void report(const run_t *r, const char *fmt, ...) {
   va_end(ap);
   print_error("MISMATCH policy %s size %" PRIu64 "%s seed 0x%016" PRIx64
               " (AR_DIFF_SEED base 0x%016" PRIx64 ") op %u: %s\n",
-              ar_policy_name(r->policy), r->size,
-              r->small ? " (small blocks)" : "", r->seed,
-              env_u64("AR_DIFF_SEED", DEFAULT_SEED), r->op, msg);
+              ar_policy_name(r->policy), r->size, workload_names[r->work],
+              r->seed, env_u64("AR_DIFF_SEED", DEFAULT_SEED), r->op, msg);
   print_error("last operations (reference results):\n");
   unsigned first = r->op + 1 > LOG_LEN ? r->op + 1 - LOG_LEN : 0;
   for (unsigned i = first; i <= r->op; i++) {
@@ -113,9 +121,11 @@ static bool block_eq(const ar_block_t *a, const ar_block_t *b) {
 /* A request size: mostly small, sometimes large, now and then too large. */
 static uint64_t pick_n(run_t *r) {
   uint64_t c = below(r, 100);
-  if (r->small && c < 99)
+  if (r->work == ALIGNED && c < 99)
+    return 1 + below(r, 16384);
+  if (r->work == SMALL && c < 99)
     return c < 70 ? 1 + below(r, 64) : 1 + below(r, 512);
-  if (r->small)
+  if (r->work != MIXED)
     c = below(r, 100);
   if (c < 40)
     return 1 + below(r, 64);
@@ -142,6 +152,8 @@ static uint64_t pick_n(run_t *r) {
 }
 
 static uint64_t pick_align(run_t *r) {
+  if (r->work == ALIGNED)
+    return below(r, 2) ? 16 : UINT64_C(1024) << below(r, 3);
   if (below(r, 10) != 0)
     return 16;
   return UINT64_C(32) << below(r, 8); /* 32 .. 4096 */
@@ -288,15 +300,16 @@ static void compare_all(run_t *r) {
   engine_verify(r->e);
 }
 
-static void run_one(ar_policy_t policy, uint64_t size, bool small,
+static void run_one(ar_policy_t policy, uint64_t size, workload_t work,
                     unsigned ops) {
   run_t *r = calloc(1, sizeof(*r));
   assert_non_null(r);
   r->policy = policy;
   r->size = size;
-  r->small = small;
+  r->work = work;
   uint64_t base = env_u64("AR_DIFF_SEED", DEFAULT_SEED);
-  r->rng = base ^ ((uint64_t)policy << 56) ^ ((uint64_t)small << 55) ^ size;
+  r->rng = base ^ ((uint64_t)policy << 56) ^ ((uint64_t)(work == SMALL) << 55) ^
+           ((uint64_t)(work == ALIGNED) << 54) ^ size;
   r->seed = r->rng;
   rnd(r);
   r->mem = calloc(1, size);
@@ -336,10 +349,9 @@ static void run_one(ar_policy_t policy, uint64_t size, bool small,
                   " failed, %" PRIu64 " frees, %" PRIu64 " refused, peak "
                   "used %" PRIu64 ", live %" PRIu64 ", free extents %" PRIu64
                   "\n",
-                  ar_policy_name(r->policy), r->size,
-                  r->small ? " small" : "", ops, st.allocs,
-                  st.failed_allocs, st.frees, st.bad_frees, st.peak_used,
-                  st.live_blocks, st.free_extents);
+                  ar_policy_name(r->policy), r->size, workload_names[r->work],
+                  ops, st.allocs, st.failed_allocs, st.frees, st.bad_frees,
+                  st.peak_used, st.live_blocks, st.free_extents);
   }
   do_free_all(r);
   compare_all(r);
@@ -356,12 +368,12 @@ static void test_diff(void **state) {
   unsigned ops = (unsigned)env_u64("AR_DIFF_OPS", DEFAULT_OPS);
   static const uint64_t sizes[] = {4096, 8192, 65536, 1048576};
   static const uint64_t list_only[] = {12288, 40960};
-  for (int small = 0; small <= 1; small++) {
+  for (workload_t w = MIXED; w < WORKLOADS; w++) {
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
-      run_one(k->policy, sizes[i], small, ops);
+      run_one(k->policy, sizes[i], w, ops);
     if (k->policy != AR_POLICY_BUDDY)
       for (size_t i = 0; i < sizeof(list_only) / sizeof(list_only[0]); i++)
-        run_one(k->policy, list_only[i], small, ops);
+        run_one(k->policy, list_only[i], w, ops);
   }
 }
 
