@@ -2,7 +2,8 @@
  * test_trace_load.c: loading trace files (ar_trace_load). Plain and gzip
  * files written here into a temporary directory, with zlib, an
  * implementation independent of the loader's (ISA-L): lines that
- * straddle the loader's chunks; standard input; a pipe that delivers a
+ * straddle the loader's chunks, and lines longer than several chunks;
+ * standard input; a pipe that delivers a
  * few bytes at a time; gzip members one after another, split mid-line;
  * gzip headers with every optional field; and what must fail with a clear
  * message: a missing file, gzip data cut short, corrupt, with a wrong
@@ -210,6 +211,49 @@ static void test_load_big_gz(void **state) {
   assert_int_equal(err.line, LINES + 1);
   assert_non_null(strstr(err.msg, "unknown operation 'z'"));
 
+  ar_trace_destroy(want);
+  free(text);
+}
+
+/* Lines longer than several of the loader's chunks (256 KiB): a comment,
+ * an operation after a long run of blanks, and a last line without a
+ * newline that also spans chunks. Plain and gzip, and the result must be
+ * what the in-memory parser gives. */
+static void test_load_long_lines(void **state) {
+  tmpdir_t *f = *state;
+  enum { LONG = 700 << 10 };
+  size_t cap = 3 * (size_t)LONG + 64;
+  char *text = malloc(cap);
+  assert_non_null(text);
+  size_t len = 0;
+  text[len++] = '#';
+  memset(text + len, 'x', LONG);
+  len += LONG;
+  len += (size_t)snprintf(text + len, cap - len, "\na 1 10\n");
+  memset(text + len, ' ', LONG);
+  len += LONG;
+  len += (size_t)snprintf(text + len, cap - len, "a 2 20\n");
+  memset(text + len, '\t', LONG);
+  len += LONG;
+  len += (size_t)snprintf(text + len, cap - len, "f 1"); /* no newline */
+
+  ar_trace_t *want = NULL;
+  ar_trace_error_t err;
+  assert_int_equal(ar_trace_parse(text, len, &want, &err), AR_OK);
+  assert_int_equal(info_of(want).nops, 3);
+  assert_int_equal(ar_trace_line(want, 1), 3); /* a 2 20 */
+  assert_int_equal(ar_trace_line(want, 2), 4); /* f 1 */
+  const char *names[] = {"long.trace", "long.trace.gz"};
+  for (int k = 0; k < 2; k++) {
+    const char *p = tmpdir_file(f, names[k]);
+    if (k == 0)
+      write_plain(p, text, len);
+    else
+      write_gz(p, text, len);
+    ar_trace_t *t = load_ok(p);
+    assert_same_trace(t, want);
+    ar_trace_destroy(t);
+  }
   ar_trace_destroy(want);
   free(text);
 }
@@ -486,6 +530,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_load_plain_and_gz, tmpdir_make,
                                       tmpdir_remove),
       cmocka_unit_test_setup_teardown(test_load_big_gz, tmpdir_make,
+                                      tmpdir_remove),
+      cmocka_unit_test_setup_teardown(test_load_long_lines, tmpdir_make,
                                       tmpdir_remove),
       cmocka_unit_test_setup_teardown(test_load_stdin, tmpdir_make,
                                       tmpdir_remove),
