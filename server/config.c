@@ -326,10 +326,26 @@ typedef struct parser_s {
   FILE *f;
   int line;      /* the line inih is on: reader calls so far */
   int long_line; /* the first line too long for inih, or 0 */
+  int long_section; /* the first [section] name too long for inih, or 0 */
   int err_line;  /* the line of the first error the handler found, or 0 */
   char msg[256]; /* that error, without its location */
   int daemon_line[N_DAEMON_KEYS]; /* where each [daemon] key was set */
 } parser_t;
+
+/* inih keeps this much of a [section] name and silently drops the rest
+ * (INI_MAX_SECTION, 50 with the NUL, is compiled into libinih): an arena
+ * name in a file is at most this minus "arena ". */
+#define INIH_SECTION_MAX 49
+
+/* Whether line is a [section] header whose name inih would cut. */
+static bool section_too_long(const char *line) {
+  while (isspace((unsigned char)*line))
+    line++;
+  if (*line != '[')
+    return false;
+  const char *end = strchr(line + 1, ']');
+  return end != NULL && end - (line + 1) > INIH_SECTION_MAX;
+}
 
 /* inih's reader: fgets, counting lines. A line longer than inih's buffer
  * comes in pieces, each of which inih also counts as a line. */
@@ -342,6 +358,8 @@ static char *count_lines(char *str, int num, void *stream) {
     if (p->long_line == 0 && n == (size_t)num - 1 && r[n - 1] != '\n' &&
         !feof(p->f))
       p->long_line = p->line;
+    if (p->long_section == 0 && section_too_long(r))
+      p->long_section = p->line;
   }
   return r;
 }
@@ -441,6 +459,15 @@ int ad_config_load_stream(ad_config_t *cfg, FILE *f, const char *name,
     return ar_errorf(err, errlen, AR_EINVAL,
                      "%s:%d: line too long (at most %d characters)", name,
                      p.long_line, INI_MAX_LINE - 2);
+  /* inih would go on with the name cut short: an arena of another name */
+  if (p.long_section != 0 && (line == 0 || p.long_section <= line))
+    return ar_errorf(err, errlen, AR_EINVAL,
+                     "%s:%d: section name too long (at most %d characters "
+                     "between the brackets, so an arena name in a file is at "
+                     "most %d; longer names up to %d work with --arena and "
+                     "create_arena)",
+                     name, p.long_section, INIH_SECTION_MAX,
+                     INIH_SECTION_MAX - 6, AD_ARENA_NAME_MAX);
   if (line == 0)
     return 0;
   if (line == p.err_line)

@@ -225,6 +225,27 @@ static void test_long_line(void **state) {
   refused(text, "test.conf:2:", "line too long");
 }
 
+/* A [section] name longer than inih keeps is an error, never an arena
+ * of a name cut short. */
+static void test_long_section(void **state) {
+  (void)state;
+  char name[64];
+  memset(name, 'n', 44);
+  name[44] = '\0';
+  char text[256];
+  snprintf(text, sizeof(text), "[daemon]\n[arena %s]\nsize = 4K\n", name);
+  refused(text, "test.conf:2:", "section name too long");
+  name[43] = '\0'; /* the longest that a file can name */
+  snprintf(text, sizeof(text), "[arena %s]\nsize = 4K\n", name);
+  ad_config_t cfg;
+  char err[512];
+  ad_config_init(&cfg);
+  assert_int_equal(load(&cfg, text, err, sizeof(err)), 0);
+  assert_int_equal(ad_config_finish(&cfg, err, sizeof(err)), 0);
+  assert_string_equal(cfg.arenas[0].name, name);
+  ad_config_fini(&cfg);
+}
+
 /* Access, quotas and the admin group: names or numbers, bounds checked;
  * an owner or group left out is AD_ID_NONE (the daemon's, later). */
 static void test_access_keys(void **state) {
@@ -343,6 +364,7 @@ int main(void) {
       cmocka_unit_test(test_command_line),
       cmocka_unit_test(test_errors_name_the_line),
       cmocka_unit_test(test_long_line),
+      cmocka_unit_test(test_long_section),
       cmocka_unit_test(test_access_keys),
       cmocka_unit_test(test_check_size),
       cmocka_unit_test(test_file_errors),
