@@ -26,6 +26,7 @@
 #include "ar/error.h"
 #include "ar/frame.h"
 #include "log.h"
+#include "reply_bound.h"
 
 #define KiB ((uint64_t)1 << 10)
 #define MiB ((uint64_t)1 << 20)
@@ -610,7 +611,7 @@ int ad_config_finish(ad_config_t *cfg, char *err, size_t errlen) {
                      "default_page (%llu) is over max_page (%llu)",
                      (unsigned long long)cfg->default_page,
                      (unsigned long long)cfg->max_page);
-  return 0;
+  return ad_reply_check_config(cfg, err, errlen);
 }
 
 static void usage_table(FILE *out, const cfgkey_t *keys, size_t n) {

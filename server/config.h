@@ -127,7 +127,8 @@ int ad_config_add_arena_spec(ad_config_t *cfg, const char *spec, char *err,
  * size that suits its policy, the built-in arena is added when there is
  * none, and the tunables agree with each other (the output limit leaves
  * room for a whole frame past the pause point; the default page is within
- * the largest). Returns 0 or AR_EINVAL (message in err).
+ * the largest; every reply fits in a frame: reply_bound.h). Returns 0 or
+ * AR_EINVAL (message in err).
  */
 int ad_config_finish(ad_config_t *cfg, char *err, size_t errlen);
 

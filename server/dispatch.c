@@ -17,7 +17,7 @@
 
 /* Sets the reply's message from fmt and ap; returns code. */
 static int vfail(ad_call_t *call, int code, const char *fmt, va_list ap) {
-  char buf[384];
+  char buf[AD_MESSAGE_MAX + 1];
   vsnprintf(buf, sizeof(buf), fmt, ap);
   char *msg = ad_scratch_printf(call->s, "%s", buf);
   call->resp->message = msg != NULL ? msg : (char *)"";

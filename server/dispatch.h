@@ -46,6 +46,9 @@ static inline Arenad__Status ad_wire_status(int code) {
   return (Arenad__Status)-code;
 }
 
+/* The most bytes of a reply's message (ad_fail cuts longer ones). */
+#define AD_MESSAGE_MAX 383
+
 /* One request being answered. */
 typedef struct ad_call_s {
   ad_daemon_t *d;

@@ -13,6 +13,7 @@
 
 #include "audit.h"
 #include "dispatch.h"
+#include "reply_bound.h"
 
 /* 0 when the caller may administer arenas, else AR_EPERM (counted, logged,
  * the message set). `name` is the arena the request names. */
@@ -94,6 +95,14 @@ int ad_do_create_arena(ad_call_t *call,
   if (!AD_NEW(call, rep, arenad__create_arena_reply__init) ||
       !AD_NEW(call, info, arenad__arena_info__init))
     return AR_EINTERNAL;
+  /* `list` must still fit in a frame with the new arena (reply_bound.h) */
+  size_t list = ad_reply_max_list_plus(call->d, conf.name);
+  if (list > call->d->cfg->max_frame_bytes)
+    return ad_fail(call, AR_ELIMIT,
+                   "cannot create arena '%s': the list of the arenas would "
+                   "take up to %zu bytes, over max_frame_bytes (%llu)",
+                   conf.name, list,
+                   (unsigned long long)call->d->cfg->max_frame_bytes);
   char err[512];
   ad_arena_t *a;
   rc = ad_daemon_create_arena(call->d, &conf, &a, err, sizeof(err));

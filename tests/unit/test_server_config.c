@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ar/error.h"
@@ -29,16 +30,23 @@ static int load(ad_config_t *cfg, const char *text, char *err, size_t len) {
   return rc;
 }
 
+/* Loads and finishes text in a configuration of its own; returns the
+ * result, err (512 bytes) filled on error. */
+static int load_and_finish(const char *text, char *err) {
+  ad_config_t cfg;
+  ad_config_init(&cfg);
+  int rc = load(&cfg, text, err, 512);
+  if (rc == 0)
+    rc = ad_config_finish(&cfg, err, 512);
+  ad_config_fini(&cfg);
+  return rc;
+}
+
 /* text must be refused, with a message that starts with `where` and
  * contains `what`. */
 static void refused(const char *text, const char *where, const char *what) {
-  ad_config_t cfg;
   char err[512];
-  ad_config_init(&cfg);
-  int rc = load(&cfg, text, err, sizeof(err));
-  if (rc == 0)
-    rc = ad_config_finish(&cfg, err, sizeof(err));
-  ad_config_fini(&cfg);
+  int rc = load_and_finish(text, err);
   if (rc != AR_EINVAL)
     fail_msg("accepted, want an error at %s:\n%s", where, text);
   if (strncmp(err, where, strlen(where)) != 0 || strstr(err, what) == NULL)
@@ -246,6 +254,41 @@ static void test_long_section(void **state) {
   ad_config_fini(&cfg);
 }
 
+/* text must be accepted. */
+static void accepted(const char *text) {
+  char err[512];
+  if (load_and_finish(text, err) != 0)
+    fail_msg("refused: %s\n%s", err, text);
+}
+
+/* Every reply must fit in max_frame_bytes (reply_bound.h): an alloc of
+ * max_blocks_per_request blocks, and the list of the arenas. */
+static void test_replies_fit_in_a_frame(void **state) {
+  (void)state;
+  /* 4096 offsets of up to 7 bytes each do not fit in 4 KiB; 512 do */
+  refused("[daemon]\nmax_frame_bytes = 4K\n", "max_frame_bytes (4096)",
+          "alloc of max_blocks_per_request (4096) blocks");
+  accepted("[daemon]\nmax_frame_bytes = 4K\nmax_blocks_per_request = 512\n");
+  accepted("[daemon]\nmax_frame_bytes = 32K\n");
+
+  /* arenas of 43-character names: 20 fit in a 4 KiB list, 60 do not */
+  char *text = malloc(64 * 1024);
+  assert_non_null(text);
+  for (int narenas = 20; narenas <= 60; narenas += 40) {
+    size_t len = (size_t)snprintf(text, 64 * 1024,
+                                  "[daemon]\nmax_frame_bytes = 4K\n"
+                                  "max_blocks_per_request = 16\n");
+    for (int i = 0; i < narenas; i++)
+      len += (size_t)snprintf(text + len, 64 * 1024 - len,
+                              "[arena %03d%040d]\nsize = 4K\n", i, 0);
+    if (narenas == 20)
+      accepted(text);
+    else
+      refused(text, "max_frame_bytes (4096)", "list of the 60 arenas");
+  }
+  free(text);
+}
+
 /* Access, quotas and the admin group: names or numbers, bounds checked;
  * an owner or group left out is AD_ID_NONE (the daemon's, later). */
 static void test_access_keys(void **state) {
@@ -365,6 +408,7 @@ int main(void) {
       cmocka_unit_test(test_errors_name_the_line),
       cmocka_unit_test(test_long_line),
       cmocka_unit_test(test_long_section),
+      cmocka_unit_test(test_replies_fit_in_a_frame),
       cmocka_unit_test(test_access_keys),
       cmocka_unit_test(test_check_size),
       cmocka_unit_test(test_file_errors),
