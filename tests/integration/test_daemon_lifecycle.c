@@ -9,7 +9,9 @@
  * connections beyond max_connections with a reply. Requests still in the
  * socket at the signal are answered, a frame cut by it is dropped; an
  * arena larger than the memory there is stops the start, refused by the
- * daemon's memory check before anything is reserved.
+ * daemon's memory check before anything is reserved. A client that reads
+ * none of its replies holds the shutdown up for shutdown_timeout_ms at
+ * most, and a second signal does not wait for it.
  */
 #include "itest.h"
 
@@ -189,6 +191,68 @@ static void test_sigterm_answers_unread(void **state) {
   assert_true(it_log_contains(&d, "blocks=4096 "));
   it_close(idle);
   it_close(busy);
+  it_daemon_cleanup(&d);
+}
+
+/* Starts a daemon with shutdown_timeout_ms = `timeout_ms` and a client
+ * that holds 4096 blocks and has asked for 8 pages of them (some 1.6 MB of
+ * replies, more than its socket holds) without reading any: at a signal,
+ * the daemon cannot flush it. Returns the client. */
+static it_conn_t *stalled_reader(it_daemon_t *d, unsigned timeout_ms) {
+  char config[256];
+  snprintf(config, sizeof(config),
+           "[daemon]\nshutdown_timeout_ms = %u\n[arena a]\nsize = 4M\n",
+           timeout_ms);
+  assert_int_equal(it_daemon_start(d, config, NULL), 0);
+  it_conn_t *c = it_connect(d->sock);
+  it_hello_ok(c);
+  Arenad__Response *r = it_call(c, it_req_alloc("a", 16, 0, 4096, false), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  it_resp_free(r);
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  for (int i = 0; i < 8; i++)
+    it_frame_append(
+        &buf, &len,
+        it_req_inspect("a", ARENAD__INSPECT_WHAT__INSPECT_BLOCKS, 0, 4096));
+  it_conn_t *other = it_connect(d->sock);
+  it_send_raw(c, buf, len);
+  free(buf);
+  barrier(other); /* the daemon has read the pages' requests */
+  it_close(other);
+  return c;
+}
+
+/* A client that does not read its replies holds the shutdown up for
+ * shutdown_timeout_ms at most; then it is closed and its blocks
+ * reclaimed, and arenad exits 0. */
+static void test_shutdown_timeout(void **state) {
+  (void)state;
+  it_daemon_t d = {0};
+  it_conn_t *c = stalled_reader(&d, 300);
+  assert_int_equal(it_daemon_stop(&d, SIGTERM), 0);
+  assert_true(it_log_contains(&d, "warn shutdown-timeout conns=1"));
+  assert_true(it_log_contains(&d, "blocks=4096 "));
+  it_close(c);
+  it_daemon_cleanup(&d);
+}
+
+/* A second signal does not wait for the timeout (an hour here): what is
+ * left is closed at once. */
+static void test_second_signal(void **state) {
+  (void)state;
+  it_daemon_t d = {0};
+  it_conn_t *c = stalled_reader(&d, 3600000);
+  assert_int_equal(kill(d.pid, SIGTERM), 0);
+  for (int i = 0; i < IT_TIMEOUT_S * 100 &&
+                  !it_log_contains(&d, "info shutdown reason=SIGTERM");
+       i++)
+    usleep(10000);
+  assert_true(it_log_contains(&d, "info shutdown reason=SIGTERM"));
+  assert_int_equal(it_daemon_stop(&d, SIGTERM), 0); /* fails after 30 s */
+  assert_true(it_log_contains(&d, "warn shutdown-forced reason=SIGTERM"));
+  assert_true(it_log_contains(&d, "blocks=4096 "));
+  it_close(c);
   it_daemon_cleanup(&d);
 }
 
@@ -435,6 +499,8 @@ int main(void) {
       cmocka_unit_test(test_sigterm_answers_then_exits),
       cmocka_unit_test(test_sigterm_answers_unread),
       cmocka_unit_test(test_sigterm_mid_frame),
+      cmocka_unit_test(test_shutdown_timeout),
+      cmocka_unit_test(test_second_signal),
       cmocka_unit_test(test_too_large_arena_refused),
       cmocka_unit_test(test_sigint),
       cmocka_unit_test(test_stale_socket_replaced),
