@@ -742,8 +742,8 @@ int it_run_as(uint32_t uid, uint32_t gid, const uint32_t *groups,
   if (pid == 0) {
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
       _exit(125);
-    gid_t g[64];
-    if (ngroups > 64)
+    gid_t g[IT_GROUPS_MAX];
+    if (ngroups > IT_GROUPS_MAX)
       _exit(125);
     for (size_t i = 0; i < ngroups; i++)
       g[i] = (gid_t)groups[i];

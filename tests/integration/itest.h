@@ -181,13 +181,15 @@ void it_daemon_open_to_all(const it_daemon_t *d);
 
 /*
  * Runs fn(arg) in a child process that has become uid and gid, with the
- * supplementary groups groups[0..ngroups) (none when ngroups is 0), and
+ * supplementary groups groups[0..ngroups) (none when ngroups is 0; at
+ * most IT_GROUPS_MAX), and
  * returns its exit status: fn's return value, or 128 + the signal that
  * killed it, 125 when it could not change its identity. The child must not
  * use cmocka's asserts (they belong to the parent's test): fn checks with
  * plain code and returns 0 for success or a number naming the failure.
  * Fails the test after IT_TIMEOUT_S.
  */
+#define IT_GROUPS_MAX 256
 int it_run_as(uint32_t uid, uint32_t gid, const uint32_t *groups,
               size_t ngroups, int (*fn)(void *), void *arg);
 

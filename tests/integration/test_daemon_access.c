@@ -226,6 +226,15 @@ static void test_groups(void **state) {
   /* The primary group. */
   assert_int_equal(it_run_as(USER, GROUP, NULL, 0, team_member, &yes), 0);
   assert_int_equal(it_run_as(USER, USER, NULL, 0, team_member, &no), 0);
+  /* More than 64 supplementary groups, the team's among the last: the
+   * daemon's first SO_PEERGROUPS read is too small and it reads again. */
+  uint32_t many[100];
+  for (uint32_t i = 0; i < 100; i++)
+    many[i] = 20000 + i;
+  many[89] = GROUP;
+  assert_int_equal(it_run_as(USER, USER, many, 100, team_member, &yes), 0);
+  many[89] = 20089;
+  assert_int_equal(it_run_as(USER, USER, many, 100, team_member, &no), 0);
   /* Another user in the group gets the group's bits on ownerless. */
   assert_int_equal(
       it_run_as(USER + 1, USER + 1, team, 2, ownerless_group, NULL), 0);
