@@ -553,10 +553,12 @@ ARENAD_EXTERN void arenad_stats_destroy(arenad_stat_t *stats);
  * pipelined requests are in flight.
  *
  * A submit queues the request in the handle (sending it once enough are
- * queued) and returns at once: 0; AR_ELIMIT when hello's max_in_flight
- * requests (ARENAD_WINDOW_DEFAULT without one) are already in flight, so
- * collect first; AR_EINVAL for bad arguments; AR_EIO when the handle is
- * unusable. `tag` is the caller's, handed back with the reply. The
+ * queued; if the socket is full, it waits for room, holding the replies
+ * that come meanwhile until they are collected) and returns: 0; AR_ELIMIT
+ * when hello's max_in_flight requests (ARENAD_WINDOW_DEFAULT without one)
+ * are already in flight, so collect first; AR_EINVAL for bad arguments;
+ * AR_EIO when the handle is unusable. `tag` is the caller's, handed back
+ * with the reply. The
  * arguments are copied into the queued request: the name and the offsets
  * may be reused as soon as the submit returns. For alloc, count 0 or 1
  * mean one block.

@@ -89,8 +89,7 @@ void arenad__set_limits(arenad_t *h, uint64_t max_frame, size_t window) {
    * the bytes of the following frames. */
   if (ar_buf_len(&h->in) == 0) {
     ar_buf_destroy(&h->in);
-    ar_buf_init(&h->in, (size_t)max_frame + AR_FRAME_PREFIX_MAX +
-                            ARENAD__READ_CHUNK);
+    ar_buf_init(&h->in, arenad__input_cap(h));
   }
   if (ar_buf_len(&h->out) == 0) {
     ar_buf_destroy(&h->out);

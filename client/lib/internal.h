@@ -121,6 +121,12 @@ void arenad__close_fds(arenad_t *h);
 /* The handle's frame limits, after hello. */
 void arenad__set_limits(arenad_t *h, uint64_t max_frame, size_t window);
 
+/* The input buffer's usual cap: one frame of the largest, and a read
+ * chunk of slack for the bytes of the frames after it. */
+static inline size_t arenad__input_cap(const arenad_t *h) {
+  return (size_t)h->max_frame + AR_FRAME_PREFIX_MAX + ARENAD__READ_CHUNK;
+}
+
 /* Frames req (with the next id, stored in *id) at the end of the output
  * queue. Returns 0; AR_ELIMIT for a request over the frame limit;
  * AR_EINTERNAL without memory. Sends nothing. */
@@ -134,8 +140,9 @@ int arenad__encode(arenad_t *h, const Arenad__Request *req, uint8_t **body,
                    size_t *len);
 
 /* Sends the output queue, reading replies into the input buffer while the
- * socket is full so that neither side can wait on the other forever.
- * Returns 0 or AR_EIO (broken). */
+ * socket is full so that neither side can wait on the other forever (the
+ * buffer grows past its usual cap for the replies of the requests in
+ * flight, if it must). Returns 0 or AR_EIO (broken). */
 int arenad__flush(arenad_t *h);
 
 /* Whether a whole reply frame is already in the input buffer. */

@@ -135,11 +135,31 @@ static int read_more(arenad_t *h) {
   return 0;
 }
 
+/*
+ * Called when the input buffer is full while we wait to send: the daemon
+ * may be waiting for us to read before it reads more (its unsent replies
+ * over output_pause_bytes), and nobody collects until the submit that
+ * waits returns. Raises the buffer's cap by one frame, as far as the
+ * replies of the requests in flight can take (the daemon sends nothing
+ * else), so that those replies wait here until they are collected; the cap
+ * comes back down once they are (arenad__read_reply). Returns whether it
+ * was raised.
+ */
+static bool grow_input(arenad_t *h) {
+  size_t frame = (size_t)h->max_frame + AR_FRAME_PREFIX_MAX;
+  size_t bound = (h->pend_len + 1) * frame + ARENAD__READ_CHUNK;
+  if (h->in.max >= bound)
+    return false;
+  size_t max = h->in.max + frame;
+  ar_buf_raise_max(&h->in, max < bound ? max : bound);
+  return true;
+}
+
 /* Waits until the socket takes more bytes, reading replies meanwhile (the
  * daemon may be waiting for us to read before it reads more). */
 static int wait_writable(arenad_t *h) {
   for (;;) {
-    bool can_read = ar_buf_len(&h->in) < h->in.max;
+    bool can_read = ar_buf_len(&h->in) < h->in.max || grow_input(h);
     struct pollfd p = {.fd = h->fd,
                        .events = (short)(POLLOUT | (can_read ? POLLIN : 0))};
     if (poll(&p, 1, -1) < 0) {
@@ -225,6 +245,11 @@ int arenad__read_reply(arenad_t *h, Arenad__Response **out) {
       Arenad__Response *r =
           arenad__response__unpack(&h->allocator, len, data + fr.start);
       ar_buf_consume(&h->in, fr.end);
+      if (ar_buf_len(&h->in) == 0 && h->in.max > arenad__input_cap(h)) {
+        /* grow_input's replies are all collected: back to one frame */
+        ar_buf_destroy(&h->in);
+        ar_buf_init(&h->in, arenad__input_cap(h));
+      }
       if (r == NULL)
         return arenad__break(h, AR_EPROTO,
                              "the daemon sent %zu bytes that are not a "

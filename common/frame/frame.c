@@ -83,6 +83,11 @@ void ar_buf_init(ar_buf_t *b, size_t max) {
   b->max = max;
 }
 
+void ar_buf_raise_max(ar_buf_t *b, size_t max) {
+  if (max > b->max)
+    b->max = max;
+}
+
 void ar_buf_destroy(ar_buf_t *b) {
   free(b->data);
   ar_buf_init(b, b->max);

@@ -5,6 +5,7 @@
  * must attach on its own), reads the same bytes through its own mapping,
  * and the other way round; a detached block outlives the process that
  * made it; the blocks of a process that exits are reclaimed; pipelining,
+ * also with the socket full both ways,
  * paged inspection, statistics and refused requests on a live daemon; and
  * the calls that share blocks and make and destroy arenas.
  *
@@ -328,6 +329,37 @@ static void test_pipeline(void **state) {
   arenad_close(h);
 }
 
+/* A full window of frees of 4096 offsets each (some 20 MB of requests,
+ * 4 MB of replies): the daemon stops reading while its replies go unread,
+ * so the library must read replies while it waits to send, or both sides
+ * would wait for ever. None of the offsets is a live block: each reply
+ * carries a status per offset. */
+static void test_pipeline_both_ways_full(void **state) {
+  (void)state;
+  arenad_t *h = open_client("pipeline-full");
+  enum { OFFSETS = 4096 };
+  static uint64_t offs[OFFSETS];
+  for (size_t i = 0; i < OFFSETS; i++)
+    offs[i] = 16 + 32 * (uint64_t)i;
+  size_t window = arenad_window(h);
+  assert_true(window >= 256);
+  alarm(IT_TIMEOUT_S); /* a deadlock kills the test instead of hanging it */
+  for (size_t i = 0; i < window; i++)
+    assert_arenad_ok(h, arenad_submit_free(h, "shm", offs, OFFSETS, i));
+  for (size_t i = 0; i < window; i++) {
+    arenad_result_t res;
+    assert_arenad_ok(h, arenad_collect(h, &res));
+    assert_int_equal(res.op, ARENAD_OP_FREE);
+    assert_int_equal(res.tag, i);
+    assert_int_not_equal(res.status, 0);
+    assert_int_equal(res.freed, 0);
+  }
+  alarm(0);
+  assert_int_equal(arenad_in_flight(h), 0);
+  assert_int_equal(live_blocks(h), 0);
+  arenad_close(h);
+}
+
 static void test_paged_inspect(void **state) {
   (void)state;
   arenad_t *h = open_client("pager");
@@ -519,6 +551,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test_setup_teardown(test_exited_owner_reclaimed, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_pipeline, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_pipeline_both_ways_full, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_paged_inspect, setup, teardown),
       cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
       cmocka_unit_test_setup_teardown(test_share_calls, setup, teardown),

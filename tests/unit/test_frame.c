@@ -301,7 +301,8 @@ static void test_pipelining(void **state) {
   ar_buf_destroy(&in);
 }
 
-/* The buffer: its hard cap, compaction, consumption and trimming. */
+/* The buffer: its hard cap (and raising it), compaction, consumption and
+ * trimming. */
 static void test_buffer(void **state) {
   (void)state;
   ar_buf_t b;
@@ -369,6 +370,17 @@ static void test_buffer(void **state) {
   assert_ptr_equal(body, (uint8_t *)&b);
   assert_int_equal(ar_buf_len(&b), 1000);
   assert_rc(ar_frame_append(&b, SIZE_MAX, &body), AR_ELIMIT);
+
+  /* Raising the cap: full at 1000, it takes 500 more at 1500; a lower cap
+   * changes nothing. */
+  ar_buf_raise_max(&b, 1500);
+  assert_int_equal(b.max, 1500);
+  assert_rc(ar_buf_append(&b, bytes, 500), 0);
+  assert_int_equal(ar_buf_len(&b), 1500);
+  assert_rc(ar_buf_append(&b, bytes, 1), AR_ELIMIT);
+  ar_buf_raise_max(&b, 1200);
+  assert_int_equal(b.max, 1500);
+  assert_memory_equal(ar_buf_data(&b) + 1000, bytes, 500);
   ar_buf_destroy(&b);
   ar_buf_destroy(&b); /* idempotent */
 }

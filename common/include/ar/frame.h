@@ -94,12 +94,17 @@ typedef struct ar_buf_s {
   size_t cap;    /* bytes allocated; never more than max */
   size_t head;   /* the first byte not yet consumed */
   size_t tail;   /* one past the last byte filled */
-  size_t max;    /* the hard cap, fixed at ar_buf_init */
+  size_t max;    /* the hard cap: ar_buf_init's, or ar_buf_raise_max's */
 } ar_buf_t;
 
 /* Makes b an empty buffer that will never hold more than `max` bytes.
  * Allocates nothing and cannot fail. */
 void ar_buf_init(ar_buf_t *b, size_t max);
+
+/* Raises b's cap to max; a max at or below the current cap changes
+ * nothing. For a reader that must, for a while, hold more than it
+ * usually would. */
+void ar_buf_raise_max(ar_buf_t *b, size_t max);
 
 /* Frees b's memory and leaves it empty (ar_buf_init may be called again).
  * The ar_buf_t itself belongs to the caller. */
