@@ -206,6 +206,41 @@ static void test_hello(void **state) {
   assert_non_null(strstr(arenad_error(f->h), "limit"));
 }
 
+/* A request over the daemon's frame limit (4 KiB after hello) is refused
+ * by the library before a byte is sent, with a message, blocking or
+ * pipelined, and the handle stays usable. */
+static void test_request_over_the_limit(void **state) {
+  fixture_t *f = *state;
+  Arenad__Limits lim = ARENAD__LIMITS__INIT;
+  lim.max_frame_bytes = 4096;
+  Arenad__HelloReply body = ARENAD__HELLO_REPLY__INIT;
+  body.protocol_version = 1;
+  body.limits = &lim;
+  Arenad__Response r = ARENAD__RESPONSE__INIT;
+  r.id = 1;
+  r.body_case = ARENAD__RESPONSE__BODY_HELLO;
+  r.hello = &body;
+  send_reply(f->srv, &r);
+  assert_arenad_ok(f->h, arenad_hello(f->h, "test", NULL));
+  expect_request(f->srv, 1, ARENAD__REQUEST__BODY_HELLO);
+
+  static uint64_t offs[2000]; /* some 6 KB of offsets */
+  for (size_t i = 0; i < 2000; i++)
+    offs[i] = 1000000 + 32 * i;
+  int statuses[2000];
+  assert_int_equal(arenad_free_n(f->h, "a", offs, 2000, statuses), AR_ELIMIT);
+  assert_non_null(strstr(arenad_error(f->h), "over the frame limit of 4096"));
+  assert_int_equal(arenad_submit_free(f->h, "a", offs, 2000, 7), AR_ELIMIT);
+  assert_int_equal(arenad_in_flight(f->h), 0);
+  char byte;
+  assert_int_equal(recv(f->srv, &byte, 1, MSG_DONTWAIT), -1); /* nothing */
+
+  Arenad__Response pong = ping_reply(2);
+  send_reply(f->srv, &pong);
+  assert_arenad_ok(f->h, arenad_ping(f->h));
+  expect_request(f->srv, 2, ARENAD__REQUEST__BODY_PING);
+}
+
 static void test_version_mismatch(void **state) {
   fixture_t *f = *state;
   Arenad__HelloReply body = ARENAD__HELLO_REPLY__INIT;
@@ -835,6 +870,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
       T(test_hello),
+      T(test_request_over_the_limit),
       T(test_version_mismatch),
       T(test_error_status),
       T(test_alloc_free),
