@@ -2,9 +2,10 @@
  * test_arenactl_client.c: arenactl's commands against a real arenad, run as
  * a program: list, inspect (paged: the daemon's pages are made small here,
  * so every listing takes several requests, and a block's holders), check,
- * ping, alloc, free, stats, create and destroy, and a short bench. Exit codes (0 success, 1 failure, 2 usage),
- * messages on standard error, and JSON that parses (jansson) with the
- * figures the daemon holds.
+ * ping, alloc (all or none, also across several requests), free, stats,
+ * create and destroy, and a short bench. Exit codes (0 success, 1
+ * failure, 2 usage), messages on standard error, and JSON that parses
+ * (jansson) with the figures the daemon holds.
  */
 #include "itest.h"
 
@@ -248,6 +249,33 @@ static void test_alloc_inspect_free(void **state) {
   expect_status(r, 0);
 }
 
+/* The live blocks and used bytes of arena `name`, from inspect --json. */
+static void arena_use(const char *name, uint64_t *live, uint64_t *used) {
+  run_t *r = RUN("inspect", name, "--json");
+  expect_status(r, 0);
+  json_t *j = parse(r);
+  json_t *sum = json_object_get(j, "summary");
+  *live = (uint64_t)json_integer_value(json_object_get(sum, "live_blocks"));
+  *used = (uint64_t)json_integer_value(json_object_get(sum, "used_bytes"));
+  json_decref(j);
+}
+
+/* alloc --count over max_blocks_per_request (4096) takes several requests;
+ * all or none: when a later one fails (the 1 MiB arena fills), the blocks
+ * of the earlier ones are given back. */
+static void test_alloc_all_or_none(void **state) {
+  (void)state;
+  uint64_t live, used, live_after, used_after;
+  arena_use("alpha", &live, &used);
+  run_t *r = RUN("alloc", "alpha", "200", "--count", "5000"); /* 1.1 MB */
+  expect_status(r, 1);
+  assert_non_null(strstr(r->err, "alpha"));
+  assert_string_equal(r->out, "");
+  arena_use("alpha", &live_after, &used_after);
+  assert_int_equal(live_after, live);
+  assert_int_equal(used_after, used);
+}
+
 static void test_check(void **state) {
   (void)state;
   run_t *r = RUN("check", "alpha");
@@ -436,8 +464,15 @@ static void test_create_destroy(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
-      T(test_list), T(test_ping), T(test_alloc_inspect_free), T(test_check),
-      T(test_stats), T(test_errors), T(test_bench), T(test_create_destroy),
+      T(test_list),
+      T(test_ping),
+      T(test_alloc_inspect_free),
+      T(test_alloc_all_or_none),
+      T(test_check),
+      T(test_stats),
+      T(test_errors),
+      T(test_bench),
+      T(test_create_destroy),
 #undef T
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
