@@ -8,7 +8,8 @@
  * their alloc's reply, every reply checked against a local engine), so the
  * five take seconds, not minutes; a generated trace, small enough for one
  * round trip per dependent free, covers the default mode, with allocations
- * that fail (-1) in a small arena.
+ * that fail (-1) in a small arena. --predict refuses an arena that is
+ * not fresh, saying why.
  */
 #include "itest.h"
 
@@ -61,17 +62,16 @@ static int teardown(void **state) {
   return 0;
 }
 
-/* Runs arenactl with args, standard output to `out`; fails the test
- * unless it exits 0 (showing its standard error). */
-static void arenactl(const char *out, const char *const *args) {
+/* Runs arenactl with args, standard output to `out`, standard error to
+ * `err` (160 bytes: its file's path). Returns the wait status. */
+static int arenactl_run(const char *out, const char *const *args, char *err) {
   const char *argv[32];
   int n = 0;
   argv[n++] = ARENACTL;
   for (int i = 0; args[i] != NULL && n < 31; i++)
     argv[n++] = args[i];
   argv[n] = NULL;
-  char err[160];
-  snprintf(err, sizeof err, "%s/stderr", daemon_.dir);
+  snprintf(err, 160, "%s/stderr", daemon_.dir);
   pid_t pid = fork();
   assert_true(pid >= 0);
   if (pid == 0) {
@@ -84,6 +84,14 @@ static void arenactl(const char *out, const char *const *args) {
   }
   int st;
   assert_int_equal(waitpid(pid, &st, 0), pid);
+  return st;
+}
+
+/* The same; fails the test unless arenactl exits 0 (showing its standard
+ * error). */
+static void arenactl(const char *out, const char *const *args) {
+  char err[160];
+  int st = arenactl_run(out, args, err);
   if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
     char msg[1024] = "";
     FILE *f = fopen(err, "r");
@@ -248,10 +256,48 @@ static void test_default_mode(void **state) {
   json_decref(j);
 }
 
+/* --predict on an arena that is not fresh (one block was allocated and
+ * freed there) would see the daemon's placements differ from the local
+ * engine's: the replay refuses to start, saying why (exit 1). */
+static void test_predict_needs_a_fresh_arena(void **state) {
+  (void)state;
+  char trace[160], out[160], err[160];
+  snprintf(trace, sizeof trace, "%s/generated.trace", daemon_.dir);
+  snprintf(out, sizeof out, "%s/out", daemon_.dir);
+  write_trace(trace, 2000);
+  arenactl(out, (const char *const[]){"--socket", daemon_.sock, "alloc",
+                                      "next-small", "100", NULL});
+  char off[32] = "";
+  FILE *f = fopen(out, "r");
+  assert_non_null(f);
+  assert_non_null(fgets(off, sizeof off, f));
+  fclose(f);
+  off[strcspn(off, "\n")] = '\0';
+  arenactl(out, (const char *const[]){"--socket", daemon_.sock, "free",
+                                      "next-small", off, NULL});
+  int st = arenactl_run(
+      out,
+      (const char *const[]){"--socket", daemon_.sock, "replay", "--via-daemon",
+                            "next-small", "--predict", trace, NULL},
+      err);
+  assert_true(WIFEXITED(st));
+  assert_int_equal(WEXITSTATUS(st), 1);
+  char msg[1024];
+  f = fopen(err, "r");
+  assert_non_null(f);
+  msg[fread(msg, 1, sizeof msg - 1, f)] = '\0';
+  fclose(f);
+  if (strstr(msg, "--predict needs a fresh arena") == NULL ||
+      strstr(msg, "next-small has had 1 blocks allocated") == NULL)
+    fail_msg("unexpected message: %s", msg);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_default_mode, setup, teardown),
       cmocka_unit_test_setup_teardown(test_public_traces, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_predict_needs_a_fresh_arena, setup,
+                                      teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
