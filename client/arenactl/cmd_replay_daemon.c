@@ -407,8 +407,9 @@ int ar__cmd_replay_daemon(int argc, char **argv) {
   if (o.predict && !fresh) {
     fprintf(stderr,
             "arenactl replay: --predict needs a fresh arena, and %s has had "
-            "%llu blocks allocated\n",
-            o.arena, (unsigned long long)before.allocs);
+            "%llu allocation%s\n",
+            o.arena, (unsigned long long)before.allocs,
+            before.allocs == 1 ? "" : "s");
     code = ARENACTL_FAIL;
     goto out;
   }

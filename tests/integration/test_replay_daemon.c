@@ -288,7 +288,7 @@ static void test_predict_needs_a_fresh_arena(void **state) {
   msg[fread(msg, 1, sizeof msg - 1, f)] = '\0';
   fclose(f);
   if (strstr(msg, "--predict needs a fresh arena") == NULL ||
-      strstr(msg, "next-small has had 1 blocks allocated") == NULL)
+      strstr(msg, "next-small has had 1 allocation\n") == NULL)
     fail_msg("unexpected message: %s", msg);
 }
 
