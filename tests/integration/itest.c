@@ -394,7 +394,8 @@ static bool fill(it_conn_t *c) {
       if (c->nfds == 16)
         fail_msg("too many descriptors received");
       memcpy(&c->fds[c->nfds], CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-      c->fd_at[c->nfds++] = c->consumed + c->len;
+      c->fd_at[c->nfds] = c->consumed + c->len;
+      c->fd_end[c->nfds++] = c->consumed + c->len + (size_t)n;
     }
   }
   if (msg.msg_flags & MSG_CTRUNC)
@@ -417,9 +418,23 @@ Arenad__Response *it_recv(it_conn_t *c, int *fd) {
           NULL, f.end - f.start, c->buf + f.start);
       if (r == NULL)
         fail_msg("the daemon sent a frame that is not a Response");
-      /* A descriptor must come with this frame's first byte, or not at
-       * all. */
-      if (c->nfds > 0 && c->fd_at[0] == c->consumed) {
+      /* The daemon sends a descriptor with the first byte of a successful
+       * attach's frame. The kernel may join the bytes of earlier replies
+       * to that read, so the rule a client can check: a descriptor belongs
+       * to the successful attach whose frame begins in the read that
+       * brought it, and comes with no other frame. */
+      bool wants = r->body_case == ARENAD__RESPONSE__BODY_ATTACH &&
+                   r->status == ARENAD__STATUS__STATUS_OK;
+      uint64_t at = c->consumed;
+      if (c->nfds > 0 && c->fd_end[0] <= at)
+        fail_msg("a descriptor came with bytes %llu..%llu, and no attach "
+                 "reply begins there",
+                 (unsigned long long)c->fd_at[0],
+                 (unsigned long long)c->fd_end[0]);
+      if (wants) {
+        if (c->nfds == 0 || c->fd_at[0] > at)
+          fail_msg("the attach reply at %llu came without a descriptor",
+                   (unsigned long long)at);
         if (fd == NULL)
           close(c->fds[0]);
         else
@@ -427,10 +442,7 @@ Arenad__Response *it_recv(it_conn_t *c, int *fd) {
         c->nfds--;
         memmove(c->fds, c->fds + 1, (size_t)c->nfds * sizeof(int));
         memmove(c->fd_at, c->fd_at + 1, (size_t)c->nfds * sizeof(uint64_t));
-      } else if (c->nfds > 0 && c->fd_at[0] < c->consumed + f.end) {
-        fail_msg("a descriptor came with byte %llu, inside a frame at %llu",
-                 (unsigned long long)c->fd_at[0],
-                 (unsigned long long)c->consumed);
+        memmove(c->fd_end, c->fd_end + 1, (size_t)c->nfds * sizeof(uint64_t));
       }
       memmove(c->buf, c->buf + f.end, c->len - f.end);
       c->len -= f.end;

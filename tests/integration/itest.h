@@ -94,7 +94,8 @@ typedef struct it_conn_s {
   size_t len, cap;
   uint64_t consumed;     /* stream offset of buf[0] */
   int fds[16];           /* descriptors received, not yet taken */
-  uint64_t fd_at[16];    /* the stream offset each came with */
+  uint64_t fd_at[16];    /* each one's read: the stream offsets of its */
+  uint64_t fd_end[16];   /* first byte and one past its last */
   int nfds;
 } it_conn_t;
 

@@ -9,6 +9,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -156,6 +157,44 @@ static void test_attach(void **state) {
   close(fb);
   it_resp_free(ra);
   it_resp_free(rb);
+
+  /* Attaches between pings, pipelined: the daemon's send stops short of
+   * each attach's frame, so that its descriptor comes with that frame's
+   * first byte and no other; each is the segment of its own arena. */
+  static const char *const order[] = {NULL, "beta", NULL, "alpha", NULL};
+  buf = NULL;
+  len = 0;
+  for (int i = 0; i < 5; i++) {
+    q = order[i] != NULL ? it_req_attach(order[i], false) : it_req_ping();
+    q->id = 200 + (uint64_t)i;
+    it_frame_append(&buf, &len, q);
+  }
+  it_send_raw(c, buf, len);
+  free(buf);
+  for (int i = 0; i < 5; i++) {
+    int got;
+    r = it_recv(c, &got);
+    assert_int_equal(r->id, 200 + (uint64_t)i);
+    it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+    if (order[i] == NULL) {
+      assert_int_equal(r->body_case, ARENAD__RESPONSE__BODY_PING);
+      if (got != -1)
+        fail_msg("reply %d (a ping) came with descriptor %d", i, got);
+    } else {
+      assert_int_equal(r->body_case, ARENAD__RESPONSE__BODY_ATTACH);
+      assert_true(got >= 0);
+      /* the segment's memfd is named after its arena */
+      char link[64], target[256];
+      snprintf(link, sizeof link, "/proc/self/fd/%d", got);
+      ssize_t n = readlink(link, target, sizeof target - 1);
+      assert_true(n > 0);
+      target[n] = '\0';
+      if (strstr(target, order[i]) == NULL)
+        fail_msg("attach %s came with %s", order[i], target);
+      close(got);
+    }
+    it_resp_free(r);
+  }
   it_close(c);
 }
 
