@@ -93,27 +93,43 @@ static void place(ar__idmap_t *m, size_t i, ar__idmap_entry_t en) {
   }
 }
 
-/* Doubles the hash part's table, rehashing every entry. The dense part
- * stays as it is. */
-static int grow(ar__idmap_t *m) {
-  if (m->cap > SIZE_MAX / 2 / sizeof(ar__idmap_entry_t))
-    return AR_ENOMEM;
-  ar__idmap_t bigger = {.count = 0};
-  int rc = alloc_table(&bigger, m->cap * 2);
+/*
+ * Moves every entry of the hash part into a new table of `cap` entries,
+ * or, when its id is below dense_cap, into `dense` (the caller's new dense
+ * part, which it installs itself), and frees the old table. Nothing
+ * changes when memory runs out (AR_ENOMEM).
+ */
+static int rehash(ar__idmap_t *m, size_t cap, uint32_t *dense,
+                  size_t dense_cap) {
+  ar__idmap_t fresh = {.count = 0};
+  int rc = alloc_table(&fresh, cap);
   if (rc < 0)
     return rc;
   for (size_t i = 0; i < m->cap; i++) {
     ar__idmap_entry_t en = m->tab[i];
     if (en.slot == AR_TRACE_NO_SLOT)
       continue;
+    if (en.id >= 0 && (uint64_t)en.id < dense_cap) {
+      dense[en.id] = en.slot + 1;
+      continue;
+    }
     en.dist = 0;
-    place(&bigger, bucket(&bigger, en.id), en);
+    place(&fresh, bucket(&fresh, en.id), en);
+    fresh.count++;
   }
   ar__big_free(m->tab, m->cap * sizeof *m->tab);
-  m->tab = bigger.tab;
-  m->cap = bigger.cap;
-  m->shift = bigger.shift;
+  m->tab = fresh.tab;
+  m->cap = fresh.cap;
+  m->shift = fresh.shift;
+  m->count = fresh.count;
   return AR_OK;
+}
+
+/* Doubles the hash part's table. */
+static int grow(ar__idmap_t *m) {
+  if (m->cap > SIZE_MAX / 2 / sizeof(ar__idmap_entry_t))
+    return AR_ENOMEM;
+  return rehash(m, m->cap * 2, NULL, 0);
 }
 
 /* ---- the dense part ------------------------------------------------ */
@@ -140,32 +156,17 @@ static int grow_dense(ar__idmap_t *m, size_t want) {
   uint32_t *dense = ar__big_alloc(cap * sizeof *dense);
   if (dense == NULL)
     return AR_ENOMEM;
-  ar__idmap_t hash = {.count = 0};
-  if (alloc_table(&hash, m->cap) < 0) {
-    ar__big_free(dense, cap * sizeof *dense);
-    return AR_ENOMEM;
-  }
   if (m->dense_cap > 0)
     memcpy(dense, m->dense, m->dense_cap * sizeof *dense);
   memset(dense + m->dense_cap, 0, (cap - m->dense_cap) * sizeof *dense);
-  for (size_t i = 0; i < m->cap; i++) {
-    ar__idmap_entry_t en = m->tab[i];
-    if (en.slot == AR_TRACE_NO_SLOT)
-      continue;
-    if (en.id >= 0 && (uint64_t)en.id < cap) {
-      dense[en.id] = en.slot + 1;
-    } else {
-      en.dist = 0;
-      place(&hash, bucket(&hash, en.id), en);
-      hash.count++;
-    }
+  int rc = rehash(m, m->cap, dense, cap);
+  if (rc < 0) {
+    ar__big_free(dense, cap * sizeof *dense);
+    return rc;
   }
   ar__big_free(m->dense, m->dense_cap * sizeof *m->dense);
-  ar__big_free(m->tab, m->cap * sizeof *m->tab);
   m->dense = dense;
   m->dense_cap = cap;
-  m->tab = hash.tab;
-  m->count = hash.count;
   return AR_OK;
 }
 
