@@ -46,12 +46,13 @@ size_t ad_reply_max_list(const char *const *names, size_t n) {
   access.mode = UINT32_MAX;
   access.owner_uid = UINT32_MAX;
   access.group_gid = UINT32_MAX;
+  Arenad__Policy policy = (Arenad__Policy)enum_max(&arenad__policy__descriptor);
   for (size_t i = 0; i < n; i++) {
     Arenad__ArenaInfo *info = &infos[i];
     arenad__arena_info__init(info);
     info->name = (char *)names[i];
     info->size = UINT64_MAX;
-    info->policy = (Arenad__Policy)enum_max(&arenad__policy__descriptor);
+    info->policy = policy;
     info->used_bytes = info->free_bytes = info->live_blocks = UINT64_MAX;
     info->quota_bytes = info->quota_blocks = UINT64_MAX;
     info->access = &access;
@@ -94,9 +95,10 @@ size_t ad_reply_max_blocks(uint64_t count) {
     free(statuses);
     return SIZE_MAX;
   }
+  Arenad__Status status = (Arenad__Status)enum_max(&arenad__status__descriptor);
   for (size_t i = 0; i < k; i++) {
     offsets[i] = AR_ARENA_MAX - 1; /* the largest offset in any arena */
-    statuses[i] = (Arenad__Status)enum_max(&arenad__status__descriptor);
+    statuses[i] = status;
   }
   char text[AD_MESSAGE_MAX + 1];
 
