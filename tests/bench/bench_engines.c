@@ -497,6 +497,22 @@ static void print_scale(const scale_result_t *res, int reps, size_t pairs) {
   }
 }
 
+/* The largest ratio to glibc over the traces of allocator a (FLOOR: the
+ * floor), and in *where the trace it is on. */
+#define FLOOR (-1)
+static double worst_ratio(const trace_result_t *tr, int a, const char **where) {
+  double worst = 0;
+  *where = "";
+  for (size_t i = 0; i < NTRACES; i++) {
+    double ns = a == FLOOR ? tr[i].floor_ns : tr[i].op_ns[a];
+    if (ns / tr[i].op_ns[GLIBC] > worst) {
+      worst = ns / tr[i].op_ns[GLIBC];
+      *where = trace_names[i];
+    }
+  }
+  return worst;
+}
+
 /* The goals, met or not, with the numbers that decide. */
 static void print_goals(const trace_result_t *tr, bool traces,
                         const scale_result_t *sr, bool scale) {
@@ -504,26 +520,14 @@ static void print_goals(const trace_result_t *tr, bool traces,
   if (traces) {
     for (int a = 0; a < AR_POLICY_COUNT; a++) {
       double limit = a == AR_POLICY_BUDDY ? 1.5 : 3.0;
-      double worst = 0;
-      const char *where = "";
-      for (size_t i = 0; i < NTRACES; i++) {
-        double ratio = tr[i].op_ns[a] / tr[i].op_ns[GLIBC];
-        if (ratio > worst) {
-          worst = ratio;
-          where = trace_names[i];
-        }
-      }
+      const char *where;
+      double worst = worst_ratio(tr, a, &where);
       printf("- %s at most %.1fx glibc on every trace: %s (worst %.2fx, "
              "%s)\n", allocator_name(a), limit,
              worst <= limit ? "met" : "**not met**", worst, where);
     }
-    double floor_worst = 0;
-    const char *floor_where = "";
-    for (size_t i = 0; i < NTRACES; i++)
-      if (tr[i].floor_ns / tr[i].op_ns[GLIBC] > floor_worst) {
-        floor_worst = tr[i].floor_ns / tr[i].op_ns[GLIBC];
-        floor_where = trace_names[i];
-      }
+    const char *floor_where;
+    double floor_worst = worst_ratio(tr, FLOOR, &floor_where);
     printf("- (the floor, the engines' path without placement: worst "
            "%.2fx glibc, %s)\n",
            floor_worst, floor_where);
