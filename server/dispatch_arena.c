@@ -189,6 +189,30 @@ static int collect(const ad_arena_t *a, Arenad__InspectWhat what,
   return 0;
 }
 
+/*
+ * A page cut down to one extent that still passes `room` bytes is a block
+ * with more holders than a frame can list (up to max_connections of them,
+ * each with a name): keeps the oldest holders that fit and counts the rest
+ * in holders_omitted. Without holders it fits: an extent takes a few
+ * dozen bytes and a summary (every order of a buddy arena, the longest
+ * name) about 1.3 KiB, far below the smallest frame (4 KiB).
+ */
+static void fit_holders(Arenad__InspectReply *rep, size_t room) {
+  Arenad__Extent *e = rep->extents[0];
+  size_t total = e->n_holders;
+  size_t lo = 0, hi = total; /* lo holders fit; more than hi do not */
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo + 1) / 2;
+    e->n_holders = mid;
+    if (arenad__inspect_reply__get_packed_size(rep) <= room)
+      lo = mid;
+    else
+      hi = mid - 1;
+  }
+  e->n_holders = lo;
+  e->holders_omitted = (uint32_t)(total - lo);
+}
+
 int ad_do_inspect(ad_call_t *call, const Arenad__InspectRequest *m) {
   ad_daemon_t *d = call->d;
   ad_arena_t *a;
@@ -246,14 +270,13 @@ int ad_do_inspect(ad_call_t *call, const Arenad__InspectRequest *m) {
   /* The reply must fit in a frame (with room for the envelope): a page
    * too large is cut, and the client goes on from where it ends. */
   size_t room = d->cfg->max_frame_bytes - 256;
-  while (arenad__inspect_reply__get_packed_size(rep) > room) {
-    if (rep->n_extents <= 1)
-      return ad_fail(call, AR_EINTERNAL,
-                     "an extent at %llu is too large to report",
-                     (unsigned long long)x[0].start);
+  while (arenad__inspect_reply__get_packed_size(rep) > room &&
+         rep->n_extents > 1) {
     rep->n_extents /= 2;
     rep->next_cursor = x[rep->n_extents].start;
   }
+  if (rep->n_extents == 1)
+    fit_holders(rep, room);
   return 0;
 }
 

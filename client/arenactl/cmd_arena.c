@@ -156,6 +156,9 @@ static void print_extent(const arenad_extent_t *e) {
     if (h->references > 1)
       printf(" x%u", (unsigned)h->references);
   }
+  if (e->holders_omitted > 0)
+    printf("  and %zu more holders (not listed: over the frame limit)",
+           e->holders_omitted);
   printf("\n");
 }
 
@@ -179,6 +182,8 @@ static json_t *extent_json(const arenad_extent_t *e) {
   json_object_set_new(o, "refcount", json_integer(e->refcount));
   json_object_set_new(o, "detached", json_boolean(e->detached));
   json_object_set_new(o, "holders", holders != NULL ? holders : json_array());
+  json_object_set_new(o, "holders_omitted",
+                      ar__ctl_json_u64(e->holders_omitted));
   return o;
 }
 

@@ -467,8 +467,11 @@ typedef struct arenad_extent_s {
   uint64_t n;       /* the requested size */
   uint32_t refcount; /* the holders' references, + 1 when detached */
   bool detached;
-  const arenad_holder_t *holders; /* inside the page's block */
+  const arenad_holder_t *holders; /* inside the page's block, oldest first */
   size_t n_holders;
+  /* Holders the daemon left out: a block whose holders would not fit in a
+   * frame lists the oldest that fit (refcount still counts them all). */
+  size_t holders_omitted;
 } arenad_extent_t;
 
 /* What arenad_inspect lists besides the summary. */

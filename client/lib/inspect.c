@@ -176,6 +176,7 @@ static arenad_page_t *make_page(const Arenad__InspectReply *ir) {
     x->detached = w->detached;
     x->holders = w->n_holders > 0 ? hold : NULL;
     x->n_holders = w->n_holders;
+    x->holders_omitted = w->holders_omitted;
     for (size_t j = 0; j < w->n_holders; j++, hold++) {
       const Arenad__Holder *wh = w->holders[j];
       hold->connection_id = wh->connection_id;

@@ -5,14 +5,19 @@
  * free of them all with every status. create_arena makes arenas with the
  * longest names until the list of the arenas could pass the frame limit,
  * then refuses with LIMIT_EXCEEDED (counted), and `list` still answers
- * with every arena. A configuration under which an alloc's reply could
- * pass the frame limit does not start.
+ * with every arena. A block held by more connections than a page can list
+ * is shown with the oldest holders that fit and a count of the rest, on
+ * the wire, through libarenad and in arenactl's output. A configuration
+ * under which an alloc's reply could pass the frame limit does not start.
  */
 #include "itest.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "arenad.h"
 
 #define MAX_BLOCKS 512
 
@@ -108,6 +113,132 @@ static void test_list_stays_within_the_frame(void **state) {
   it_close(c);
 }
 
+#define HOLDERS 60 /* more than a 4 KiB frame lists with 64-byte names */
+
+/* The extent of the block at `payload`, walking arena `a`'s blocks page by
+ * page from the start; *pages counts the pages. The reply is the caller's
+ * (it_resp_free). */
+static const Arenad__Extent *walk_to(it_conn_t *c, uint64_t payload,
+                                     Arenad__Response **reply, int *pages) {
+  uint64_t cursor = 0;
+  for (*pages = 1;; (*pages)++) {
+    Arenad__Response *r = it_call(
+        c, it_req_inspect("a", ARENAD__INSPECT_WHAT__INSPECT_BLOCKS, cursor, 0),
+        NULL);
+    it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+    for (size_t i = 0; i < r->inspect->n_extents; i++)
+      if (!r->inspect->extents[i]->free &&
+          r->inspect->extents[i]->payload == payload) {
+        *reply = r;
+        return r->inspect->extents[i];
+      }
+    assert_true(r->inspect->next_cursor > cursor);
+    cursor = r->inspect->next_cursor;
+    bool done = cursor == r->inspect->summary->size;
+    it_resp_free(r);
+    if (done)
+      return NULL;
+  }
+}
+
+static void test_more_holders_than_a_frame_lists(void **state) {
+  (void)state;
+  it_conn_t *owner = it_connect(it_group.sock);
+  it_hello_ok(owner);
+  uint64_t off = it_alloc_ok(owner, "a", 100);
+  uint64_t after = it_alloc_ok(owner, "a", 100); /* the walk goes on to it */
+
+  char name[65];
+  memset(name, 'h', 64);
+  name[64] = '\0';
+  it_conn_t *holders[HOLDERS];
+  for (int i = 0; i < HOLDERS; i++) {
+    holders[i] = it_connect(it_group.sock);
+    Arenad__Response *r = it_call(holders[i], it_req_hello(1, name), NULL);
+    it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+    it_resp_free(r);
+    r = it_call(holders[i], it_req_retain("a", off), NULL);
+    it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+    it_resp_free(r);
+  }
+
+  /* On the wire: the oldest holders that fit, the owner first, and how
+   * many were left out; the page ends with that block. */
+  Arenad__Response *r;
+  int pages;
+  const Arenad__Extent *e = walk_to(owner, off, &r, &pages);
+  assert_non_null(e);
+  assert_int_equal(e->refcount, 1 + HOLDERS);
+  assert_true(e->holders_omitted > 0);
+  assert_true(e->n_holders > 10);
+  assert_int_equal(e->n_holders + e->holders_omitted, 1 + HOLDERS);
+  assert_string_equal(e->holders[0]->client_name, "itest");
+  for (size_t i = 1; i < e->n_holders; i++) {
+    assert_string_equal(e->holders[i]->client_name, name);
+    assert_true(e->holders[i]->connection_id >
+                e->holders[i - 1]->connection_id);
+  }
+  assert_true(e == r->inspect->extents[r->inspect->n_extents - 1]);
+  uint32_t omitted = e->holders_omitted;
+  it_resp_free(r);
+  e = walk_to(owner, after, &r, &pages);
+  assert_non_null(e);
+  assert_int_equal(e->holders_omitted, 0);
+  it_resp_free(r);
+
+  /* Through the client library, the same count. */
+  arenad_t *h = NULL;
+  assert_int_equal(arenad_connect(it_group.sock, &h), 0);
+  arenad_page_t *page = NULL;
+  bool seen = false;
+  for (uint64_t cursor = 0; !seen;) {
+    assert_int_equal(
+        arenad_inspect(h, "a", ARENAD_INSPECT_BLOCKS, cursor, 0, &page), 0);
+    for (size_t i = 0; i < page->n_extents; i++)
+      if (page->extents[i].payload == off && !page->extents[i].free) {
+        assert_int_equal(page->extents[i].holders_omitted, omitted);
+        assert_int_equal(page->extents[i].n_holders + omitted, 1 + HOLDERS);
+        seen = true;
+      }
+    assert_true(seen || page->next_cursor < page->summary.size);
+    cursor = page->next_cursor;
+    arenad_page_destroy(page);
+  }
+  arenad_close(h);
+
+  /* arenactl says how many it could not list. */
+  char cmd[512], line[4096], want[64];
+  snprintf(cmd, sizeof(cmd), "%s --socket %s inspect a --blocks", ARENACTL,
+           it_group.sock);
+  snprintf(want, sizeof(want), "and %u more holders", (unsigned)omitted);
+  FILE *p = popen(cmd, "r");
+  assert_non_null(p);
+  bool said = false;
+  while (fgets(line, sizeof(line), p) != NULL)
+    said = said || strstr(line, want) != NULL;
+  assert_int_equal(pclose(p), 0);
+  assert_true(said);
+
+  /* Once the holders are gone, every one left is listed. */
+  for (int i = 0; i < HOLDERS; i++)
+    it_close(holders[i]);
+  for (int tries = 0;; tries++) {
+    e = walk_to(owner, off, &r, &pages);
+    assert_non_null(e);
+    if (e->refcount == 1)
+      break;
+    it_resp_free(r);
+    assert_true(tries < 1000); /* the daemon reads the closes soon */
+    usleep(1000);
+  }
+  assert_int_equal(e->n_holders, 1);
+  assert_int_equal(e->holders_omitted, 0);
+  it_resp_free(r);
+  it_free_ok(owner, "a", off);
+  it_free_ok(owner, "a", after);
+  it_close(owner);
+}
+
 static void test_refused_configuration(void **state) {
   (void)state;
   it_daemon_t d = {0};
@@ -123,6 +254,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_largest_alloc_and_free),
       cmocka_unit_test(test_list_stays_within_the_frame),
+      cmocka_unit_test(test_more_holders_than_a_frame_lists),
       cmocka_unit_test(test_refused_configuration),
       cmocka_unit_test(it_test_exits_cleanly),
   };
