@@ -48,8 +48,9 @@ int ar__cmd_bench(int argc, char **argv);   /* cmd_bench.c */
 int ar__cmd_replay_daemon(int argc, char **argv);
 
 /* What a command's getopt_long loop does with an error (main.c): for ':',
- * says which option needs a value; for anything else, names the unknown
- * option and prints the command's usage. Both on standard error, with the
+ * says which option needs a value; for a value given to an option that
+ * takes none, says so; for anything else, names the unknown option; the
+ * last two print the command's usage. Both on standard error, with the
  * command's name from argv[0]. Returns ARENACTL_USAGE. */
 int ar__ctl_bad_option(int c, char **argv, void (*cmd_usage)(FILE *));
 

@@ -68,6 +68,8 @@ static bool parse_id(const char *s, bool group, uint32_t *out) {
 }
 
 static bool parse_mode(const char *s, uint32_t *out) {
+  if (s[0] < '0' || s[0] > '7') /* strtoul would take blanks and a sign */
+    return false;
   char *end;
   errno = 0;
   unsigned long v = strtoul(s, &end, 8);
@@ -186,7 +188,7 @@ int ar__cmd_create(int argc, char **argv) {
          (unsigned)a->access.mode, (unsigned)a->access.owner_uid,
          (unsigned)a->access.group_gid);
   arenad_list_destroy(a);
-  return fflush(stdout) == 0 ? ARENACTL_OK : ARENACTL_FAIL;
+  return ar__ctl_flush("create");
 }
 
 /* ---- destroy ------------------------------------------------------------- */
@@ -243,5 +245,5 @@ int ar__cmd_destroy(int argc, char **argv) {
          arena, (unsigned long long)gone.blocks_freed,
          ar__ctl_bytes(b, sizeof b, gone.bytes_freed),
          (unsigned)gone.attached_connections);
-  return fflush(stdout) == 0 ? ARENACTL_OK : ARENACTL_FAIL;
+  return ar__ctl_flush("destroy");
 }

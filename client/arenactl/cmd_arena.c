@@ -106,11 +106,11 @@ static void print_summary(const arenad_summary_t *s) {
 }
 
 static json_t *summary_json(const arenad_summary_t *s) {
-  json_t *o = json_pack("{s:s, s:s, s:{s:i, s:i, s:i}}", "name", s->name,
+  json_t *o = json_pack("{s:s, s:s, s:{s:i, s:o, s:o}}", "name", s->name,
                         "policy", arenad_policy_name(s->policy), "access",
                         "mode", (int)s->access.mode, "owner_uid",
-                        (int)s->access.owner_uid, "group_gid",
-                        (int)s->access.group_gid);
+                        ar__ctl_json_u64(s->access.owner_uid), "group_gid",
+                        ar__ctl_json_u64(s->access.group_gid));
   for (size_t i = 0; o != NULL && i < NFIELDS; i++) {
     const field_t *f = &summary_fields[i];
     json_t *v = f->kind == F_DOUBLE ? json_real(field_double(s, f))
@@ -171,11 +171,12 @@ static json_t *extent_json(const arenad_extent_t *e) {
   for (size_t i = 0; holders != NULL && i < e->n_holders; i++) {
     const arenad_holder_t *h = &e->holders[i];
     json_array_append_new(
-        holders, json_pack("{s:o, s:i, s:i, s:s, s:i}", "connection_id",
-                           ar__ctl_json_u64(h->connection_id), "pid",
-                           (int)h->pid, "uid", (int)h->uid, "client_name",
-                           h->client_name, "references",
-                           (int)h->references));
+        holders,
+        json_pack("{s:o, s:o, s:o, s:s, s:o}", "connection_id",
+                  ar__ctl_json_u64(h->connection_id), "pid",
+                  ar__ctl_json_u64(h->pid), "uid", ar__ctl_json_u64(h->uid),
+                  "client_name", h->client_name, "references",
+                  ar__ctl_json_u64(h->references)));
   }
   json_object_set_new(o, "payload", ar__ctl_json_u64(e->payload));
   json_object_set_new(o, "n", ar__ctl_json_u64(e->n));
@@ -260,7 +261,7 @@ int ar__cmd_list(int argc, char **argv) {
            quota);
   }
   arenad_list_destroy(a);
-  return fflush(stdout) == 0 ? ARENACTL_OK : ARENACTL_FAIL;
+  return ar__ctl_flush("list");
 }
 
 /* ---- inspect ------------------------------------------------------------- */
@@ -373,7 +374,7 @@ int ar__cmd_inspect(int argc, char **argv) {
   arenad_close(h);
   if (json)
     return ar__ctl_print_json("inspect", root);
-  return fflush(stdout) == 0 ? ARENACTL_OK : ARENACTL_FAIL;
+  return ar__ctl_flush("inspect");
 }
 
 /* ---- check --------------------------------------------------------------- */
@@ -426,7 +427,7 @@ int ar__cmd_check(int argc, char **argv) {
   }
   if (rc == 0) {
     printf("%s: ok\n", arena);
-    return fflush(stdout) == 0 ? ARENACTL_OK : ARENACTL_FAIL;
+    return ar__ctl_flush("check");
   }
   return status;
 }

@@ -641,7 +641,7 @@ int ar__cmd_bench(int argc, char **argv) {
     code = ar__ctl_print_json("bench", report_json(&o, &r));
   } else {
     print_markdown(&o, &r);
-    code = fflush(stdout) == 0 ? ARENACTL_OK : ARENACTL_FAIL;
+    code = ar__ctl_flush("bench");
   }
 
 out:

@@ -38,6 +38,30 @@ static void alloc_usage(FILE *out) {
           "  --json      print {\"arena\":..., \"size\":..., \"offsets\":[...]}\n");
 }
 
+/* Prints the offsets of an alloc; returns ARENACTL_OK, or ARENACTL_FAIL
+ * (said on standard error) when they could not all be written. */
+static int print_offsets(const char *arena, uint64_t size, uint64_t align,
+                         const uint64_t *offsets, size_t count, bool json) {
+  if (json) {
+    json_t *list = json_array();
+    for (size_t i = 0; list != NULL && i < count; i++)
+      if (json_array_append_new(list, ar__ctl_json_u64(offsets[i])) < 0) {
+        json_decref(list);
+        list = NULL;
+      }
+    json_t *o =
+        list == NULL
+            ? NULL
+            : json_pack("{s:s, s:o, s:o, s:o}", "arena", arena, "size",
+                        ar__ctl_json_u64(size), "align",
+                        ar__ctl_json_u64(align ? align : 16), "offsets", list);
+    return ar__ctl_print_json("alloc", o);
+  }
+  for (size_t i = 0; i < count; i++)
+    printf("%llu\n", (unsigned long long)offsets[i]);
+  return ar__ctl_flush("alloc");
+}
+
 int ar__cmd_alloc(int argc, char **argv) {
   static const struct option longopts[] = {
       {"align", required_argument, NULL, 'a'},
@@ -107,39 +131,18 @@ int ar__cmd_alloc(int argc, char **argv) {
       break;
     done += n;
   }
-  if (rc < 0) {
-    ar__ctl_fail("alloc", h, rc, arena);
-    /* All or none: give back what the earlier requests got. */
+  int status = rc < 0 ? ar__ctl_fail("alloc", h, rc, arena)
+                      : print_offsets(arena, size, align, offsets, count, json);
+  /* All or none: blocks nobody learned the offsets of are given back, when
+   * a later request failed or the offsets could not be written. */
+  if (status != ARENACTL_OK)
     for (size_t i = 0; i < done; i += step) {
       size_t n = done - i < step ? done - i : step;
       arenad_free_n(h, arena, offsets + i, n, NULL);
     }
-    free(offsets);
-    arenad_close(h);
-    return ARENACTL_FAIL;
-  }
-  arenad_close(h);
-
-  if (json) {
-    json_t *list = json_array();
-    for (size_t i = 0; list != NULL && i < count; i++)
-      if (json_array_append_new(list, ar__ctl_json_u64(offsets[i])) < 0) {
-        json_decref(list);
-        list = NULL;
-      }
-    free(offsets);
-    json_t *o = list == NULL ? NULL
-                             : json_pack("{s:s, s:o, s:o, s:o}", "arena",
-                                         arena, "size", ar__ctl_json_u64(size),
-                                         "align",
-                                         ar__ctl_json_u64(align ? align : 16),
-                                         "offsets", list);
-    return ar__ctl_print_json("alloc", o);
-  }
-  for (size_t i = 0; i < count; i++)
-    printf("%llu\n", (unsigned long long)offsets[i]);
   free(offsets);
-  return fflush(stdout) == 0 ? ARENACTL_OK : ARENACTL_FAIL;
+  arenad_close(h);
+  return status;
 }
 
 /* ---- free ---------------------------------------------------------------- */

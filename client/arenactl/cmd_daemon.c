@@ -71,7 +71,7 @@ int ar__cmd_ping(int argc, char **argv) {
   printf("pong from arenad %s (protocol %u, connection %llu): %.1f us\n",
          hi.daemon_version, (unsigned)hi.protocol_version,
          (unsigned long long)hi.connection_id, us);
-  return ARENACTL_OK;
+  return ar__ctl_flush("ping");
 }
 
 /* ---- stats --------------------------------------------------------------- */
@@ -154,7 +154,7 @@ int ar__cmd_stats(int argc, char **argv) {
     rc = ar__ctl_print_json("stats", stats_json(st, n));
   } else {
     print_stats_table(st, n);
-    rc = fflush(stdout) == 0 ? ARENACTL_OK : ARENACTL_FAIL;
+    rc = ar__ctl_flush("stats");
   }
   arenad_stats_destroy(st);
   return rc;

@@ -104,7 +104,7 @@ static int parse_options(int argc, char **argv, options_t *o) {
   optind = 1;
   opterr = 0;
   int c;
-  while ((c = getopt_long(argc, argv, "+:", longopts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
     switch (c) {
     case 'p':
       o->policy = optarg;

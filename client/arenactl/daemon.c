@@ -6,6 +6,7 @@
  */
 #include "daemon.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
@@ -57,11 +58,18 @@ int ar__ctl_fail(const char *cmd, arenad_t *h, int rc, const char *what) {
 }
 
 int ar__ctl_parse_u64(const char *s, uint64_t *out) {
-  if (s == NULL || s[0] < '0' || s[0] > '9')
+  int base = 10;
+  if (s != NULL && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+    base = 16;
+    s += 2;
+  }
+  /* strtoull alone would take a sign, blanks, and a leading 0 as octal */
+  if (s == NULL || !isxdigit((unsigned char)s[0]) ||
+      (base == 10 && !isdigit((unsigned char)s[0])))
     return AR_EINVAL;
   char *end;
   errno = 0;
-  unsigned long long v = strtoull(s, &end, 0);
+  unsigned long long v = strtoull(s, &end, base);
   if (errno != 0 || *end != '\0')
     return AR_EINVAL;
   *out = v;
@@ -90,11 +98,18 @@ int ar__ctl_print_json(const char *cmd, json_t *root) {
   }
   int rc = json_dumpf(root, stdout, JSON_INDENT(2));
   json_decref(root);
-  if (rc < 0 || fputc('\n', stdout) == EOF || fflush(stdout) == EOF) {
-    fprintf(stderr, "arenactl %s: writing the output failed\n", cmd);
-    return ARENACTL_FAIL;
-  }
-  return ARENACTL_OK;
+  if (rc == 0)
+    fputc('\n', stdout);
+  return ar__ctl_flush(cmd);
+}
+
+int ar__ctl_flush(const char *cmd) {
+  /* ferror too: a write that failed while printing left the flag set, and
+   * the buffer it emptied may let this fflush succeed. */
+  if (fflush(stdout) == 0 && !ferror(stdout))
+    return ARENACTL_OK;
+  fprintf(stderr, "arenactl %s: writing the output failed\n", cmd);
+  return ARENACTL_FAIL;
 }
 
 json_t *ar__ctl_json_u64(uint64_t v) {
@@ -136,14 +151,14 @@ int ar__ctl_json_set_path(json_t *obj, const char *name, json_t *value) {
 
 json_t *ar__ctl_arena_json(const arenad_arena_t *a) {
   return json_pack(
-      "{s:s, s:o, s:s, s:o, s:o, s:o, s:{s:i, s:i, s:i}, s:o, s:o}", "name",
+      "{s:s, s:o, s:s, s:o, s:o, s:o, s:{s:i, s:o, s:o}, s:o, s:o}", "name",
       a->name, "size", ar__ctl_json_u64(a->size), "policy",
       arenad_policy_name(a->policy), "used_bytes",
       ar__ctl_json_u64(a->used_bytes), "free_bytes",
       ar__ctl_json_u64(a->free_bytes), "live_blocks",
       ar__ctl_json_u64(a->live_blocks), "access", "mode", (int)a->access.mode,
-      "owner_uid", (int)a->access.owner_uid, "group_gid",
-      (int)a->access.group_gid, "quota_bytes",
+      "owner_uid", ar__ctl_json_u64(a->access.owner_uid), "group_gid",
+      ar__ctl_json_u64(a->access.group_gid), "quota_bytes",
       ar__ctl_json_u64(a->quota_bytes), "quota_blocks",
       ar__ctl_json_u64(a->quota_blocks));
 }

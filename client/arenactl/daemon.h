@@ -36,8 +36,9 @@ int ar__ctl_parse_flags(int argc, char **argv, const struct option *longopts,
                         void (*usage)(FILE *), int *flags, int nargs_min,
                         int nargs_max);
 
-/* Parses an unsigned decimal or 0x-hex number (an offset, a count).
- * Returns 0, or AR_EINVAL. */
+/* Parses an unsigned decimal or 0x-hex number (an offset, a count): no
+ * sign, no blanks, and a leading 0 is still decimal. Returns 0, or
+ * AR_EINVAL. */
 int ar__ctl_parse_u64(const char *s, uint64_t *out);
 
 /* Writes `bytes` for a person ("64 MiB", "1.5 KiB", "100 B") to buf. */
@@ -47,6 +48,11 @@ const char *ar__ctl_bytes(char *buf, size_t len, uint64_t bytes);
  * drops the reference. Returns ARENACTL_OK, or ARENACTL_FAIL when root is
  * NULL (no memory) or writing failed. */
 int ar__ctl_print_json(const char *cmd, json_t *root);
+
+/* Flushes standard output: returns ARENACTL_OK, or ARENACTL_FAIL after
+ * saying on standard error that writing the output failed. Every command
+ * ends its output with it. */
+int ar__ctl_flush(const char *cmd);
 
 /* A JSON integer of a uint64 (jansson's integers are signed: values past
  * INT64_MAX, which no counter reaches, become reals). */

@@ -55,8 +55,15 @@ int ar__ctl_bad_option(int c, char **argv, void (*cmd_usage)(FILE *)) {
             argv[optind - 1]);
     return ARENACTL_USAGE;
   }
-  fprintf(stderr, "arenactl %s: unknown option '%s'\n", argv[0],
-          argv[optind - 1]);
+  /* getopt_long also answers '?' for a known long option that takes no
+   * value given one (--json=1): optopt then holds the option's value. */
+  const char *arg = argv[optind - 1];
+  const char *eq = strchr(arg, '=');
+  if (optopt != 0 && strncmp(arg, "--", 2) == 0 && eq != NULL)
+    fprintf(stderr, "arenactl %s: option '%.*s' takes no value\n", argv[0],
+            (int)(eq - arg), arg);
+  else
+    fprintf(stderr, "arenactl %s: unknown option '%s'\n", argv[0], arg);
   cmd_usage(stderr);
   return ARENACTL_USAGE;
 }

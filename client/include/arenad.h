@@ -298,7 +298,8 @@ ARENAD_EXTERN int arenad_free(arenad_t *h, const char *name, uint64_t offset);
  * offset is handled on its own: one failure does not stop the others.
  * Stores in statuses[i] (the caller's array of n, or NULL) 0 or the code of
  * offset i. Returns 0 when all succeeded, else the first failure's code
- * (with the daemon's message), or a code for the request as a whole.
+ * (with the daemon's message), or a code for the request as a whole (a bad
+ * name, a broken connection), which is then every offset's status too.
  */
 ARENAD_EXTERN int arenad_free_n(arenad_t *h, const char *name,
                                 const uint64_t *offsets, size_t n,

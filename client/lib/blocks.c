@@ -61,11 +61,19 @@ int arenad_alloc_n(arenad_t *h, const char *name, uint64_t size,
   return alloc_blocks(h, name, size, align, count, flags, offsets);
 }
 
+/* A request that failed as a whole fails every offset: stores rc in each
+ * of statuses[0..n) (when given) and returns it. */
+static int fail_every(int *statuses, size_t n, int rc) {
+  for (size_t i = 0; statuses != NULL && i < n; i++)
+    statuses[i] = rc;
+  return rc;
+}
+
 int arenad_free_n(arenad_t *h, const char *name, const uint64_t *offsets,
                   size_t n, int *statuses) {
   int rc = arenad__check_name(h, name);
   if (rc < 0)
-    return rc;
+    return fail_every(statuses, n, rc);
   if (offsets == NULL || n == 0)
     return arenad__fail(h, AR_EINVAL, "no offsets to free");
 
@@ -76,14 +84,16 @@ int arenad_free_n(arenad_t *h, const char *name, const uint64_t *offsets,
   Arenad__Response *r;
   rc = arenad__call(h, &req, false, &r);
   if (r == NULL)
-    return rc;
+    return fail_every(statuses, n, rc);
   const Arenad__FreeReply *fr = r->free;
   size_t ns = fr != NULL ? fr->n_statuses : 0;
   if (ns != 0 && ns != n) {
     arenad__response_free(h, r);
-    return arenad__break(h, AR_EPROTO,
-                         "the daemon returned %zu statuses for %zu offsets",
-                         ns, n);
+    return fail_every(
+        statuses, n,
+        arenad__break(h, AR_EPROTO,
+                      "the daemon returned %zu statuses for %zu offsets", ns,
+                      n));
   }
   if (statuses != NULL)
     for (size_t i = 0; i < n; i++)

@@ -43,6 +43,10 @@ typedef struct run_s {
 
 static run_t run_;
 
+/* Where the next runs' standard output goes instead of a file (NULL: the
+ * file, which run_.out then holds). */
+static const char *out_to;
+
 static void slurp(const char *path, char *buf, size_t len) {
   FILE *f = fopen(path, "r");
   assert_non_null(f);
@@ -70,7 +74,8 @@ static run_t *arenactl(const char *sock, const char *const *args) {
   pid_t pid = fork();
   assert_true(pid >= 0);
   if (pid == 0) {
-    int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int o =
+        open(out_to != NULL ? out_to : out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
       _exit(126);
@@ -81,7 +86,10 @@ static run_t *arenactl(const char *sock, const char *const *args) {
   int st;
   assert_int_equal(waitpid(pid, &st, 0), pid);
   run_.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  slurp(out, run_.out, sizeof run_.out);
+  if (out_to == NULL)
+    slurp(out, run_.out, sizeof run_.out);
+  else
+    run_.out[0] = '\0';
   slurp(err, run_.err, sizeof run_.err);
   return &run_;
 }
@@ -104,6 +112,7 @@ static json_t *parse(const run_t *r) {
 
 static int setup(void **state) {
   (void)state;
+  out_to = NULL;
   assert_int_equal(it_daemon_start(&daemon_, config, NULL), 0);
   return 0;
 }
@@ -461,6 +470,137 @@ static void test_create_destroy(void **state) {
   assert_non_null(strstr(r->err, "multiple of 4096"));
 }
 
+/* The live blocks of arena `name`, as the daemon counts them. */
+static uint64_t live_blocks(const char *name) {
+  it_conn_t *c = it_connect(daemon_.sock);
+  it_hello_ok(c);
+  uint64_t n = it_live_blocks(c, name);
+  it_close(c);
+  return n;
+}
+
+/* Numbers are decimal, a leading 0 included, or 0x hex; nothing else. */
+static void test_numbers(void **state) {
+  (void)state;
+  run_t *r = RUN("alloc", "alpha", "16", "--count", "010");
+  expect_status(r, 0);
+  uint64_t off[10];
+  int n = 0;
+  for (char *line = strtok(r->out, "\n"); line != NULL && n < 10;
+       line = strtok(NULL, "\n"))
+    off[n++] = strtoull(line, NULL, 10);
+  assert_int_equal(n, 10); /* ten, not octal's eight */
+  assert_int_equal(live_blocks("alpha"), 10);
+
+  char lead[32], hex[32];
+  snprintf(lead, sizeof lead, "00%llu", (unsigned long long)off[0]);
+  snprintf(hex, sizeof hex, "0x%llX", (unsigned long long)off[1]);
+  expect_status(RUN("free", "alpha", lead, hex), 0);
+  assert_int_equal(live_blocks("alpha"), 8);
+  const char *bad[] = {"-16", " 16", "+16", "0x", "0x-1", "1e3", "16 "};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    r = RUN("free", "alpha", bad[i]);
+    expect_status(r, 2);
+    assert_non_null(strstr(r->err, "invalid OFFSET"));
+  }
+  char rest[8][32];
+  for (int i = 0; i < 8; i++)
+    snprintf(rest[i], sizeof rest[i], "%llu", (unsigned long long)off[i + 2]);
+  expect_status(RUN("free", "alpha", rest[0], rest[1], rest[2], rest[3],
+                    rest[4], rest[5], rest[6], rest[7]),
+                0);
+  assert_int_equal(live_blocks("alpha"), 0);
+  expect_status(RUN("create", "x", "4K", "first", "--mode", " 644"), 2);
+  expect_status(RUN("create", "x", "4K", "first", "--mode", "-0"), 2);
+}
+
+/* A free that fails as a whole names every offset, and says why. */
+static void test_free_without_arena_name(void **state) {
+  (void)state;
+  run_t *r = RUN("free", "", "16", "32");
+  expect_status(r, 1);
+  assert_non_null(strstr(r->err, "offset 16: no arena name"));
+  assert_non_null(strstr(r->err, "offset 32: "));
+}
+
+/* uids past INT_MAX stay unsigned in the JSON. */
+static void test_json_large_ids(void **state) {
+  (void)state;
+  expect_status(RUN("create", "big-owner", "4K", "first", "--owner",
+                    "4000000000", "--group", "4000000001"),
+                0);
+  run_t *r = RUN("list", "--json");
+  expect_status(r, 0);
+  json_t *j = parse(r);
+  bool seen = false;
+  for (size_t i = 0; i < json_array_size(j); i++) {
+    json_t *a = json_array_get(j, i);
+    if (strcmp(json_string_value(json_object_get(a, "name")), "big-owner"))
+      continue;
+    json_t *acc = json_object_get(a, "access");
+    assert_true(json_integer_value(json_object_get(acc, "owner_uid")) ==
+                4000000000LL);
+    assert_true(json_integer_value(json_object_get(acc, "group_gid")) ==
+                4000000001LL);
+    seen = true;
+  }
+  json_decref(j);
+  assert_true(seen);
+  r = RUN("inspect", "big-owner", "--json");
+  expect_status(r, 0);
+  j = parse(r);
+  json_t *acc = json_object_get(json_object_get(j, "summary"), "access");
+  assert_true(json_integer_value(json_object_get(acc, "owner_uid")) ==
+              4000000000LL);
+  json_decref(j);
+  expect_status(RUN("destroy", "big-owner"), 0);
+}
+
+/* Output that cannot be written is a failure with a message, and an alloc
+ * whose offsets were not written gives its blocks back. */
+static void test_output_fails(void **state) {
+  (void)state;
+  out_to = "/dev/full";
+  const char *const cmds[][5] = {
+      {"ping"},           {"list"},
+      {"stats"},          {"inspect", "alpha", "--blocks"},
+      {"check", "alpha"}, {"list", "--json"},
+  };
+  for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+    run_t *r = arenactl(daemon_.sock, cmds[i]);
+    if (r->status != 1 || strstr(r->err, "writing the output failed") == NULL)
+      fail_msg("arenactl %s >/dev/full: status %d, stderr: %s", cmds[i][0],
+               r->status, r->err);
+  }
+  run_t *r = RUN("alloc", "alpha", "64", "--count", "5000");
+  out_to = NULL;
+  expect_status(r, 1);
+  assert_non_null(strstr(r->err, "writing the output failed"));
+  assert_int_equal(live_blocks("alpha"), 0);
+}
+
+/* Usage errors say what was wrong; replay takes its options anywhere. */
+static void test_usage_messages(void **state) {
+  (void)state;
+  run_t *r = RUN("inspect", "alpha", "--blocks=1");
+  expect_status(r, 2);
+  assert_non_null(strstr(r->err, "option '--blocks' takes no value"));
+  r = RUN("inspect", "alpha", "--no-such");
+  expect_status(r, 2);
+  assert_non_null(strstr(r->err, "unknown option '--no-such'"));
+
+  char trace[200];
+  snprintf(trace, sizeof trace, "%s/t.trace", daemon_.dir);
+  FILE *f = fopen(trace, "w");
+  assert_non_null(f);
+  fputs("a 1 100\na 2 50\nf 1\n", f);
+  fclose(f);
+  r = RUN("replay", trace, "--policy", "first", "--arena-size", "1M", "--json");
+  expect_status(r, 0);
+  json_t *j = parse(r);
+  json_decref(j);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -473,6 +613,11 @@ int main(void) {
       T(test_errors),
       T(test_bench),
       T(test_create_destroy),
+      T(test_numbers),
+      T(test_free_without_arena_name),
+      T(test_json_large_ids),
+      T(test_output_fails),
+      T(test_usage_messages),
 #undef T
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
