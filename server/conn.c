@@ -282,9 +282,18 @@ static void frame(ad_conn_t *c, const uint8_t *p, size_t n) {
 
   Arenad__Request *req = arenad__request__unpack(&d->scratch.pb, n, p);
   if (req == NULL) {
+    /* A frame within the limit can still unpack into more than the
+     * scratch cap (thousands of unknown fields): a limit, not garbage. */
+    bool over = d->scratch.refused > 0;
     ad_scratch_reset(&d->scratch);
-    protocol_error(c, AR_EINVAL, &d->stats.frames_unparsable, "unparsable",
-                   "the frame's bytes are not a Request", p, n);
+    if (over)
+      protocol_error(c, AR_ELIMIT, &d->stats.scratch_exhausted, "scratch",
+                     "the Request needs more working memory to unpack than "
+                     "the daemon gives one request",
+                     p, n);
+    else
+      protocol_error(c, AR_EINVAL, &d->stats.frames_unparsable, "unparsable",
+                     "the frame's bytes are not a Request", p, n);
     return;
   }
 

@@ -209,6 +209,15 @@ void ad_dispatch(ad_call_t *call, const Arenad__Request *req) {
     break;
   }
 
+  /* A handler whose reply did not fit in the scratch cap failed with
+   * AR_EINTERNAL and no sentence (there was no memory left for one); the
+   * handlers allocate their reply before they change anything. */
+  if (rc == AR_EINTERNAL && call->s->refused > 0) {
+    d->stats.scratch_exhausted++;
+    rc = AR_ELIMIT;
+    resp->message = (char *)"the reply needs more working memory than the "
+                            "daemon gives one request";
+  }
   d->stats.requests[kind < AD_KIND_SLOTS ? kind : AD_KIND_UNKNOWN]++;
   resp->status = ad_wire_status(rc);
   if (rc != 0) {

@@ -108,10 +108,13 @@ int ad_do_create_arena(ad_call_t *call,
   rc = ad_daemon_create_arena(call->d, &conf, &a, err, sizeof(err));
   if (rc < 0)
     return ad_fail(call, rc, "cannot create arena '%s': %s", conf.name, err);
+  if (ad_call_arena_info(call, a, info) < 0) {
+    /* No reply, no arena: nobody can have used it yet. */
+    ad_destroyed_t gone;
+    ad_daemon_destroy_arena(call->d, a, &gone);
+    return AR_EINTERNAL;
+  }
   ad_audit_created(call->d, call->c, a);
-
-  if (ad_call_arena_info(call, a, info) < 0)
-    return AR_EINTERNAL; /* the arena stays: list shows it */
   rep->arena = info;
   call->resp->body_case = ARENAD__RESPONSE__BODY_CREATE_ARENA;
   call->resp->create_arena = rep;

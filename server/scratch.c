@@ -67,8 +67,10 @@ void *ad_scratch_alloc(ad_scratch_t *s, size_t n) {
   if (n > SIZE_MAX - ALIGN)
     return NULL;
   n = (n + ALIGN - 1) & ~(ALIGN - 1);
-  if (n > s->max - s->used)
+  if (n > s->max - s->used) {
+    s->refused++;
     return NULL;
+  }
 
   if (n > (size_t)(s->end - s->ptr)) {
     /* A new chunk: at least twice the first, or just this request. */
@@ -127,4 +129,5 @@ void ad_scratch_reset(ad_scratch_t *s) {
     s->end = s->first->data + s->first->size;
   }
   s->used = 0;
+  s->refused = 0;
 }

@@ -29,6 +29,8 @@ typedef struct ad_scratch_s {
   size_t used;                /* read-only: bytes taken since the reset */
   size_t max;                 /* read-only: cap on `used` */
   size_t peak;                /* read-only: the largest `used` seen */
+  size_t refused;             /* read-only: allocations the cap refused
+                                 since the reset */
 } ad_scratch_t;
 
 /* Makes s ready, with a first chunk of `first` bytes and a cap of `max`.
@@ -39,7 +41,8 @@ int ad_scratch_init(ad_scratch_t *s, size_t first, size_t max);
 void ad_scratch_fini(ad_scratch_t *s);
 
 /* n bytes aligned for any type, valid until the next reset; NULL when the
- * cap would be passed or memory runs out. Not zeroed. */
+ * cap would be passed (counted in `refused`) or memory runs out. Not
+ * zeroed. */
 void *ad_scratch_alloc(ad_scratch_t *s, size_t n);
 
 /* An array of n elements of `size` bytes, zeroed; NULL on overflow or as

@@ -5,8 +5,8 @@
  * protocol errors (one reply with id 0, then nothing more is read), flow
  * control by replies in flight and by unsent bytes, a page cut to fit the
  * frame limit, the descriptor of an attach queued at its frame's first
- * byte, a version mismatch, and the blocks of a closed connection
- * reclaimed.
+ * byte, a version mismatch, the blocks of a closed connection
+ * reclaimed, and requests over the working-memory cap refused as a limit.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -335,6 +335,109 @@ static void test_page_fits_frame(void **state) {
   assert_true(pages >= 2); /* 65 extents with holders do not fit in 4K */
 }
 
+/* The per-request working memory is capped (32 x max_frame_bytes, at
+ * least 16 MiB); the tests lower the cap of their daemon so that a small
+ * frame reaches it. A frame that unpacks into more than the cap (here a
+ * ping followed by a thousand unknown fields) is refused as a limit, not
+ * as garbage, and counted. */
+static void test_unpack_over_scratch(void **state) {
+  fixture_t *f = *state;
+  f->d.scratch.max = 4096;
+  uint8_t bad[AR_FRAME_PREFIX_MAX + 3000];
+  uint8_t *body = bad + AR_FRAME_PREFIX_MAX;
+  size_t n = 0;
+  while (n + 3 <= 3000) { /* field 1000, varint 1: bytes c0 3e 01 */
+    body[n++] = 0xc0;
+    body[n++] = 0x3e;
+    body[n++] = 0x01;
+  }
+  uint8_t prefix[AR_FRAME_PREFIX_MAX];
+  size_t k = ar_frame_encode(prefix, n);
+  memmove(bad + k, body, n);
+  memcpy(bad, prefix, k);
+  protocol_error(f, bad, k + n, ARENAD__STATUS__STATUS_LIMIT_EXCEEDED);
+  assert_int_equal(f->d.stats.scratch_exhausted, 1);
+  assert_int_equal(f->d.stats.frames_unparsable, 0);
+}
+
+/* A request whose reply does not fit in the working memory (a page of 65
+ * extents with holders, under a cap of 2 KiB) gets LIMIT_EXCEEDED with a
+ * sentence, counted; the connection goes on. */
+static void test_reply_over_scratch(void **state) {
+  fixture_t *f = *state;
+  fill_blocks(f);
+  f->d.scratch.max = 2048;
+  bytes_t b = {NULL, 0};
+  add_inspect(&b, 7, 0);
+  add_ping(&b, 8);
+  assert_int_equal(ad_conn_input(f->c, b.p, b.n), b.n);
+  Arenad__Response *r[2];
+  assert_int_equal(take(f->c, r, 2), 2);
+  assert_int_equal(r[0]->id, 7);
+  assert_int_equal(r[0]->status, ARENAD__STATUS__STATUS_LIMIT_EXCEEDED);
+  assert_non_null(strstr(r[0]->message, "working memory"));
+  assert_int_equal(r[0]->body_case, ARENAD__RESPONSE__BODY__NOT_SET);
+  assert_int_equal(r[1]->id, 8);
+  assert_int_equal(r[1]->status, 0);
+  free_all(r, 2);
+  assert_int_equal(f->d.stats.scratch_exhausted, 1);
+  assert_int_equal(f->d.stats.errors[ARENAD__STATUS__STATUS_INTERNAL], 0);
+  free(b.p);
+}
+
+/* create_arena under every cap from too small to unpack to enough: each
+ * attempt either creates the arena and says so, or refuses and leaves no
+ * arena behind (none half made). */
+static void test_create_all_or_nothing(void **state) {
+  fixture_t *f = *state;
+  Arenad__CreateArenaRequest m = ARENAD__CREATE_ARENA_REQUEST__INIT;
+  Arenad__Request req = ARENAD__REQUEST__INIT;
+  m.name = (char *)"made";
+  m.size = 4096;
+  m.policy = ARENAD__POLICY__POLICY_FIRST;
+  req.body_case = ARENAD__REQUEST__BODY_CREATE_ARENA;
+  req.create_arena = &m;
+  ad_conn_close(f->c, "test"); /* an admin's connection: the daemon's uid */
+  ad_conn_free(f->c);
+  f->c = ad_conn_new(&f->d, -1, 42, f->d.uid, f->d.uid);
+  assert_non_null(f->c);
+  int refused = 0;
+  for (size_t cap = 64;; cap += 16) {
+    assert_true(cap < 65536);
+    f->d.scratch.max = cap;
+    bytes_t b = {NULL, 0};
+    add(&b, &req, cap);
+    size_t used = ad_conn_input(f->c, b.p, b.n);
+    free(b.p);
+    if (f->c->close_after_reply) { /* too small even to unpack */
+      take(f->c, NULL, 0);
+      assert_null(ad_daemon_arena(&f->d, "made"));
+      ad_conn_close(f->c, "test");
+      ad_conn_free(f->c);
+      f->c = ad_conn_new(&f->d, -1, 42, f->d.uid, f->d.uid);
+      assert_non_null(f->c);
+      refused++;
+      continue;
+    }
+    assert_int_equal(used, b.n);
+    Arenad__Response *r;
+    assert_int_equal(take(f->c, &r, 1), 1);
+    bool made = ad_daemon_arena(&f->d, "made") != NULL;
+    if (r->status != 0) {
+      assert_int_equal(r->status, ARENAD__STATUS__STATUS_LIMIT_EXCEEDED);
+      assert_false(made);
+      refused++;
+    } else {
+      assert_true(made);
+      assert_string_equal(r->create_arena->arena->name, "made");
+    }
+    arenad__response__free_unpacked(r, NULL);
+    if (made)
+      break;
+  }
+  assert_true(refused > 3);
+}
+
 static void test_attach_queues_fd(void **state) {
   fixture_t *f = *state;
   bytes_t b = {NULL, 0};
@@ -419,7 +522,8 @@ int main(void) {
       T(test_not_a_request),      T(test_in_flight_limit),
       T(test_output_pause),       T(test_page_fits_frame),
       T(test_attach_queues_fd),   T(test_wrong_version_closes),
-      T(test_close_reclaims),
+      T(test_close_reclaims),     T(test_unpack_over_scratch),
+      T(test_reply_over_scratch), T(test_create_all_or_nothing),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
