@@ -160,7 +160,8 @@ typedef struct arenad_hello_s {
 
 /*
  * Opens the conversation: sends ARENAD_PROTOCOL_VERSION and `client_name`
- * (NULL: "") and fills *out (may be NULL). From then on the daemon's frame
+ * (NULL: ""; at most 64 bytes, or the daemon refuses it with AR_EINVAL)
+ * and fills *out (may be NULL). From then on the daemon's frame
  * limit and in-flight limit apply. Returns 0; AR_EVERSION when the daemon
  * does not speak this protocol (*out is filled all the same, and the
  * daemon then closes the connection: the handle is unusable); or another

@@ -993,7 +993,12 @@ static void on_reply(fz_t *z, slot_t *s, const Arenad__Response *r,
   verdict_t v = {kind(k), 0, 0};
   switch (q->body_case) {
   case ARENAD__REQUEST__BODY_HELLO:
-    if (q->hello->protocol_version == 1) {
+    if (strlen(q->hello->client_name) > 64) { /* AD_CLIENT_NAME_MAX */
+      ensure(r->status == ST(INVALID_ARGUMENT) &&
+                 r->body_case == ARENAD__RESPONSE__BODY__NOT_SET,
+             "hello with a %zu-byte name: status %d",
+             strlen(q->hello->client_name), (int)r->status);
+    } else if (q->hello->protocol_version == 1) {
       ensure(r->status == ST(OK) && r->hello->token == c->token &&
                  r->hello->connection_id == c->id,
              "hello: status %d", (int)r->status);

@@ -329,9 +329,10 @@ static void test_unsupported_kind(void **state) {
   all_is_well();
 }
 
-/* A hello whose name is long and full of line breaks and escapes: it is
- * accepted, cut, and logged on one line that cannot be mistaken for
- * another event. */
+/* A hello whose name is full of line breaks and escapes: over 64 bytes it
+ * is refused, and the connection may hello again; at 64 bytes it is
+ * accepted and logged on one line that cannot be mistaken for another
+ * event. */
 static void test_hostile_name(void **state) {
   (void)state;
   static const char forged[] = "x\n2026-01-01T00:00:00.000Z error forged "
@@ -341,6 +342,11 @@ static void test_hostile_name(void **state) {
     name[i] = forged[i % (sizeof(forged) - 1)];
   it_conn_t *c = it_connect(it_group.sock);
   Arenad__Response *r = it_call(c, it_req_hello(1, name), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_INVALID_ARGUMENT);
+  assert_non_null(strstr(r->message, "over 64 bytes"));
+  it_resp_free(r);
+  name[64] = '\0';
+  r = it_call(c, it_req_hello(1, name), NULL);
   it_assert_status(r, ARENAD__STATUS__STATUS_OK);
   it_resp_free(r);
   it_close(c);

@@ -385,6 +385,36 @@ static void test_reply_over_scratch(void **state) {
   free(b.p);
 }
 
+/* A client name of 64 bytes is kept whole; a longer one is refused, with
+ * nothing changed, and the connection may hello again. */
+static void test_hello_name_limit(void **state) {
+  fixture_t *f = *state;
+  char name[66];
+  memset(name, 'n', 65);
+  name[65] = '\0';
+  Arenad__HelloRequest m = ARENAD__HELLO_REQUEST__INIT;
+  Arenad__Request req = ARENAD__REQUEST__INIT;
+  m.protocol_version = 1;
+  m.client_name = name;
+  req.body_case = ARENAD__REQUEST__BODY_HELLO;
+  req.hello = &m;
+  bytes_t b = {NULL, 0};
+  add(&b, &req, 1);
+  name[64] = '\0';
+  add(&b, &req, 2);
+  assert_int_equal(ad_conn_input(f->c, b.p, b.n), b.n);
+  free(b.p);
+  Arenad__Response *r[2];
+  assert_int_equal(take(f->c, r, 2), 2);
+  assert_int_equal(r[0]->status, ARENAD__STATUS__STATUS_INVALID_ARGUMENT);
+  assert_non_null(strstr(r[0]->message, "over 64 bytes"));
+  assert_int_equal(r[0]->body_case, ARENAD__RESPONSE__BODY__NOT_SET);
+  assert_int_equal(r[1]->status, 0);
+  free_all(r, 2);
+  assert_string_equal(f->c->name, name);
+  assert_true(f->c->hello_done);
+}
+
 /* create_arena under every cap from too small to unpack to enough: each
  * attempt either creates the arena and says so, or refuses and leaves no
  * arena behind (none half made). */
@@ -524,6 +554,7 @@ int main(void) {
       T(test_attach_queues_fd),   T(test_wrong_version_closes),
       T(test_close_reclaims),     T(test_unpack_over_scratch),
       T(test_reply_over_scratch), T(test_create_all_or_nothing),
+      T(test_hello_name_limit),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
