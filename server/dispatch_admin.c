@@ -97,15 +97,19 @@ int ad_do_create_arena(ad_call_t *call,
     return AR_EINTERNAL;
   /* `list` must still fit in a frame with the new arena (reply_bound.h) */
   size_t list = ad_reply_max_list_plus(call->d, conf.name);
-  if (list > call->d->cfg->max_frame_bytes)
+  if (list > call->d->cfg->max_frame_bytes) {
+    call->d->stats.arenas_refused_limit++;
     return ad_fail(call, AR_ELIMIT,
                    "cannot create arena '%s': the list of the arenas would "
                    "take up to %zu bytes, over max_frame_bytes (%llu)",
                    conf.name, list,
                    (unsigned long long)call->d->cfg->max_frame_bytes);
+  }
   char err[512];
   ad_arena_t *a;
   rc = ad_daemon_create_arena(call->d, &conf, &a, err, sizeof(err));
+  if (rc == AR_ELIMIT)
+    call->d->stats.arenas_refused_limit++;
   if (rc < 0)
     return ad_fail(call, rc, "cannot create arena '%s': %s", conf.name, err);
   if (ad_call_arena_info(call, a, info) < 0) {

@@ -79,6 +79,7 @@ Arenad__StatsReply *ad_stats_reply(const ad_daemon_t *d, ad_scratch_t *s) {
   r->arenas_created = st->arenas_created;
   r->arenas_destroyed = st->arenas_destroyed;
   r->corruptions_detected = st->corruptions_detected;
+  r->arenas_refused_limit = st->arenas_refused_limit;
 
   r->record_bytes = ad_blocks_bytes(&d->pools);
   for (size_t i = 0; i < d->narenas; i++) {

@@ -63,6 +63,7 @@ typedef struct ad_stats_s {
   uint64_t arenas_created;
   uint64_t arenas_destroyed;
   uint64_t corruptions_detected;
+  uint64_t arenas_refused_limit;
 } ad_stats_t;
 
 struct ad_daemon_s;

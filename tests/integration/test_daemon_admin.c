@@ -279,11 +279,60 @@ static void test_destroy(void **state) {
   it_close(other);
 }
 
+/* The daemon keeps 256 arenas at most: the next create is refused with
+ * LIMIT_EXCEEDED and counted in arenas_refused_limit; once one goes, a
+ * create succeeds again. */
+static void test_arena_count_limit(void **state) {
+  (void)state;
+  it_conn_t *c = it_connect(it_group.sock);
+  it_hello_ok(c);
+  Arenad__Response *r = it_call(c, it_req_list(), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  size_t have = r->list->n_arenas;
+  it_resp_free(r);
+  assert_true(have < 256);
+  char name[32];
+  for (size_t i = have; i < 256; i++) {
+    snprintf(name, sizeof name, "many-%zu", i);
+    assert_int_equal(
+        it_status(c, it_req_create(name, 4096, ARENAD__POLICY__POLICY_FIRST,
+                                   NULL, 0, 0)),
+        0);
+  }
+  r = it_call(c, it_req_stats(), NULL);
+  uint64_t before = r->stats->arenas_refused_limit;
+  it_resp_free(r);
+  r = it_call(c,
+              it_req_create("one-too-many", 4096, ARENAD__POLICY__POLICY_FIRST,
+                            NULL, 0, 0),
+              NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_LIMIT_EXCEEDED);
+  assert_non_null(strstr(r->message, "256 arenas"));
+  it_resp_free(r);
+  r = it_call(c, it_req_stats(), NULL);
+  assert_int_equal(r->stats->arenas_refused_limit, before + 1);
+  it_resp_free(r);
+
+  snprintf(name, sizeof name, "many-%zu", (size_t)255);
+  assert_int_equal(it_status(c, it_req_destroy(name, false)), 0);
+  assert_int_equal(
+      it_status(c, it_req_create("one-too-many", 4096,
+                                 ARENAD__POLICY__POLICY_FIRST, NULL, 0, 0)),
+      0);
+  assert_int_equal(it_status(c, it_req_destroy("one-too-many", false)), 0);
+  for (size_t i = have; i < 255; i++) {
+    snprintf(name, sizeof name, "many-%zu", i);
+    assert_int_equal(it_status(c, it_req_destroy(name, false)), 0);
+  }
+  it_close(c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_who_may),
       cmocka_unit_test(test_create),
       cmocka_unit_test(test_destroy),
+      cmocka_unit_test(test_arena_count_limit),
       cmocka_unit_test(it_test_exits_cleanly),
   };
   it_group_config = config;

@@ -95,6 +95,9 @@ static void test_list_stays_within_the_frame(void **state) {
   }
   assert_true(made >= 10); /* a 4 KiB frame holds a few dozen */
   assert_int_equal(limit_errors(c), before + 1);
+  Arenad__Response *st = it_call(c, it_req_stats(), NULL);
+  assert_int_equal(st->stats->arenas_refused_limit, 1);
+  it_resp_free(st);
 
   Arenad__Response *r = it_call(c, it_req_list(), NULL);
   it_assert_status(r, ARENAD__STATUS__STATUS_OK);
