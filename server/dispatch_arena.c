@@ -270,6 +270,9 @@ int ad_do_inspect(ad_call_t *call, const Arenad__InspectRequest *m) {
   /* The reply must fit in a frame (with room for the envelope): a page
    * too large is cut, and the client goes on from where it ends. */
   size_t room = d->cfg->max_frame_bytes - 256;
+  if (arenad__inspect_reply__get_packed_size(rep) <= room)
+    return 0;
+  d->stats.pages_cut++;
   while (arenad__inspect_reply__get_packed_size(rep) > room &&
          rep->n_extents > 1) {
     rep->n_extents /= 2;

@@ -56,6 +56,7 @@ Arenad__StatsReply *ad_stats_reply(const ad_daemon_t *d, ad_scratch_t *s) {
   r->requests_in_flight = st->requests_in_flight;
   r->blocks_per_request_refused = st->blocks_per_request_refused;
   r->pages_clamped = st->pages_clamped;
+  r->pages_cut = st->pages_cut;
   r->scratch_exhausted = st->scratch_exhausted;
 
   fill_by_number(&rq->base, st->requests, AD_KIND_SLOTS);

@@ -44,6 +44,7 @@ typedef struct ad_stats_s {
   uint64_t requests_in_flight; /* now */
   uint64_t blocks_per_request_refused;
   uint64_t pages_clamped;
+  uint64_t pages_cut;
   uint64_t scratch_exhausted;
 
   uint64_t requests[AD_KIND_SLOTS];

@@ -333,6 +333,8 @@ static void test_page_fits_frame(void **state) {
   }
   assert_int_equal(covered, 1u << 20);
   assert_true(pages >= 2); /* 65 extents with holders do not fit in 4K */
+  assert_true(f->d.stats.pages_cut >= 1);
+  assert_true(f->d.stats.pages_cut < (uint64_t)pages);
 }
 
 /* The per-request working memory is capped (32 x max_frame_bytes, at
