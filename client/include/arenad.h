@@ -25,7 +25,9 @@
  * the handle's last error: the daemon's message when the daemon refused
  * the request, the library's otherwise.
  *
- * A broken connection. When the socket fails or is closed (AR_EIO), or the
+ * A broken connection. When the socket fails or is closed (AR_EIO; also
+ * when the daemon's last reply before closing gives a reason, which
+ * arenad_error then quotes with its status), or the
  * daemon sends something the library cannot accept (AR_EPROTO: a frame
  * over the limit, bytes that are not a Response, a reply whose id or kind
  * does not match its request, a descriptor where none belongs), the call

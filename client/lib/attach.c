@@ -103,6 +103,9 @@ int arenad_attach(arenad_t *h, const char *name, unsigned flags,
   if (rc < 0)
     return rc;
   bool want_ro = (flags & ARENAD_ATTACH_READ_ONLY) != 0;
+  rc = arenad__idle(h); /* as arenad__call, also for a mapping kept here */
+  if (rc < 0)
+    return rc;
   const arenad__map_t *m = arenad__map_find(h, name);
   if (m != NULL) {
     if (m->read_only && !want_ro)

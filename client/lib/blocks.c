@@ -75,7 +75,8 @@ int arenad_free_n(arenad_t *h, const char *name, const uint64_t *offsets,
   if (rc < 0)
     return fail_every(statuses, n, rc);
   if (offsets == NULL || n == 0)
-    return arenad__fail(h, AR_EINVAL, "no offsets to free");
+    return fail_every(statuses, n,
+                      arenad__fail(h, AR_EINVAL, "no offsets to free"));
 
   Arenad__FreeRequest body;
   Arenad__Request req;

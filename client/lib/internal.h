@@ -172,6 +172,10 @@ int arenad__check_reply(arenad_t *h, const Arenad__Response *r, uint64_t id,
  * this library does not know. */
 int arenad__status_code(int status);
 
+/* Returns 0 when no pipelined request is in flight, else AR_EINVAL (with
+ * a message): blocking calls wait for their own reply only. */
+int arenad__idle(arenad_t *h);
+
 /*
  * One blocking round trip: checks that h is usable and that nothing is
  * pipelined, sends req, reads and checks the reply. `fds_ok`: whether a

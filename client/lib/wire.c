@@ -285,9 +285,13 @@ int arenad__check_reply(arenad_t *h, const Arenad__Response *r, uint64_t id,
   int code = arenad__status_code(r->status);
   const char *msg = r->message != NULL ? r->message : "";
 
+  /* The daemon's last word before it closes: the connection is gone
+   * (AR_EIO, whatever the status; a status code here would read as the
+   * pipelined API's "nothing in flight" or "window full"). */
   if (r->id == 0 && code < 0 && r->body_case == ARENAD__RESPONSE__BODY__NOT_SET)
-    return arenad__break(h, code, "the daemon closed the connection: %s",
-                         msg[0] != '\0' ? msg : ar_strerror(code));
+    return arenad__break(h, AR_EIO, "the daemon closed the connection: %s (%s)",
+                         msg[0] != '\0' ? msg : ar_strerror(code),
+                         ar_err_name(code));
   if (r->id != id)
     return arenad__break(h, AR_EPROTO,
                          "reply id %llu does not answer request %llu (%s)",
@@ -306,17 +310,24 @@ int arenad__check_reply(arenad_t *h, const Arenad__Response *r, uint64_t id,
   return 0;
 }
 
+int arenad__idle(arenad_t *h) {
+  if (h->pend_len > 0)
+    return arenad__fail(h, AR_EINVAL,
+                        "%zu pipelined requests are in flight: collect them "
+                        "first",
+                        h->pend_len);
+  return 0;
+}
+
 int arenad__call(arenad_t *h, Arenad__Request *req, bool fds_ok,
                  Arenad__Response **out) {
   *out = NULL;
   int rc = arenad__usable(h);
   if (rc < 0)
     return rc;
-  if (h->pend_len > 0)
-    return arenad__fail(h, AR_EINVAL,
-                        "%zu pipelined requests are in flight: collect them "
-                        "first",
-                        h->pend_len);
+  rc = arenad__idle(h);
+  if (rc < 0)
+    return rc;
   uint64_t id;
   rc = arenad__queue(h, req, &id);
   if (rc < 0)

@@ -232,6 +232,16 @@ static void test_request_over_the_limit(void **state) {
   assert_non_null(strstr(arenad_error(f->h), "over the frame limit of 4096"));
   assert_int_equal(arenad_submit_free(f->h, "a", offs, 2000, 7), AR_ELIMIT);
   assert_int_equal(arenad_in_flight(f->h), 0);
+  /* Refused before sending, for want of offsets or of a name: every
+   * status says so too. */
+  for (int i = 0; i < 3; i++)
+    statuses[i] = 111;
+  assert_int_equal(arenad_free_n(f->h, "a", NULL, 3, statuses), AR_EINVAL);
+  for (int i = 0; i < 3; i++)
+    assert_int_equal(statuses[i], AR_EINVAL);
+  assert_int_equal(arenad_free_n(f->h, "", offs, 3, statuses), AR_EINVAL);
+  for (int i = 0; i < 3; i++)
+    assert_int_equal(statuses[i], AR_EINVAL);
   char byte;
   assert_int_equal(recv(f->srv, &byte, 1, MSG_DONTWAIT), -1); /* nothing */
 
@@ -379,9 +389,29 @@ static void test_connection_error(void **state) {
   r.status = ARENAD__STATUS__STATUS_LIMIT_EXCEEDED;
   r.message = "frame of 2000000 bytes over the limit";
   send_reply(f->srv, &r);
-  assert_int_equal(arenad_ping(f->h), AR_ELIMIT);
-  assert_non_null(strstr(arenad_error(f->h), "2000000"));
   assert_int_equal(arenad_ping(f->h), AR_EIO);
+  assert_non_null(strstr(arenad_error(f->h), "2000000"));
+  assert_non_null(strstr(arenad_error(f->h), "(ELIMIT)"));
+  assert_int_equal(arenad_ping(f->h), AR_EIO);
+}
+
+/* The same in the middle of a pipeline: collect says the connection broke
+ * (AR_EIO), not a status it uses for "nothing in flight" (AR_EINVAL). */
+static void test_connection_error_pipelined(void **state) {
+  fixture_t *f = *state;
+  assert_arenad_ok(f->h, arenad_submit_ping(f->h, 1));
+  assert_arenad_ok(f->h, arenad_submit_ping(f->h, 2));
+  Arenad__Response pong = ping_reply(1);
+  send_reply(f->srv, &pong);
+  Arenad__Response last = ARENAD__RESPONSE__INIT;
+  last.status = ARENAD__STATUS__STATUS_INVALID_ARGUMENT;
+  last.message = "the frame's bytes are not a Request";
+  send_reply(f->srv, &last);
+  arenad_result_t res;
+  assert_arenad_ok(f->h, arenad_collect(f->h, &res));
+  assert_int_equal(res.tag, 1);
+  assert_int_equal(arenad_collect(f->h, &res), AR_EIO);
+  assert_non_null(strstr(arenad_error(f->h), "not a Request"));
 }
 
 static void test_oversize_frame(void **state) {
@@ -467,13 +497,24 @@ static void test_attach(void **state) {
                                        &again));
   assert_ptr_equal(again.base, map.base);
 
+  /* Not with pipelined requests in flight, though it would ask nothing. */
+  assert_arenad_ok(f->h, arenad_submit_ping(f->h, 9));
+  assert_int_equal(arenad_attach(f->h, "shm", 0, &again), AR_EINVAL);
+  assert_non_null(strstr(arenad_error(f->h), "in flight"));
+  Arenad__Response pr = ping_reply(2);
+  send_reply(f->srv, &pr);
+  arenad_result_t res;
+  assert_arenad_ok(f->h, arenad_collect(f->h, &res));
+  assert_int_equal(res.tag, 9);
+  expect_request(f->srv, 2, ARENAD__REQUEST__BODY_PING);
+
   /* An alloc reply gives the pointer into it. */
   uint64_t off = 4096;
   Arenad__AllocReply ab = ARENAD__ALLOC_REPLY__INIT;
   ab.offsets = &off;
   ab.n_offsets = 1;
   Arenad__Response r = ARENAD__RESPONSE__INIT;
-  r.id = 2;
+  r.id = 3;
   r.body_case = ARENAD__RESPONSE__BODY_ALLOC;
   r.alloc = &ab;
   send_reply(f->srv, &r);
@@ -878,6 +919,7 @@ int main(void) {
       T(test_wrong_kind),
       T(test_ok_without_body),
       T(test_connection_error),
+      T(test_connection_error_pipelined),
       T(test_oversize_frame),
       T(test_garbage),
       T(test_unparsable_body),
