@@ -72,8 +72,7 @@ static const cfgkey_t daemon_keys[] = {
      D(output_pause_bytes),
      "unsent reply bytes that pause reading a connection"},
     {"output_limit_bytes", K_SIZE, 64 * KiB, 4 * GiB, 8 * MiB,
-     D(output_limit_bytes),
-     "unsent reply bytes that close a connection"},
+     D(output_limit_bytes), "unsent reply bytes that close a connection"},
     {"max_blocks_per_request", K_COUNT, 1, 1 << 20, 4096,
      D(max_blocks_per_request), "alloc count and free offsets"},
     {"default_page", K_COUNT, 1, 65536, 256, D(default_page),
@@ -84,6 +83,8 @@ static const cfgkey_t daemon_keys[] = {
      "bytes read from a connection per wake-up"},
     {"shutdown_timeout_ms", K_COUNT, 0, 3600000, 5000, D(shutdown_timeout_ms),
      "time given to flush replies on SIGINT or SIGTERM"},
+    {"frame_timeout_ms", K_COUNT, 0, 3600000, 30000, D(frame_timeout_ms),
+     "time a connection has to finish a frame it began (0: no limit)"},
     {"admin_group", K_GROUP, 0, UINT32_MAX - 1, AD_ID_NONE, D(admin_group),
      "a group (name or gid) whose members may create and destroy arenas, "
      "besides root and the daemon's user (default: none)"},

@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -346,4 +347,22 @@ size_t ad_conn_input(ad_conn_t *c, const uint8_t *p, size_t len) {
   }
   /* After a protocol error or a close the rest is dropped. */
   return c->close_after_reply || c->closing ? len : off;
+}
+
+bool ad_conn_stalled(const ad_conn_t *c, uint64_t now_ms) {
+  uint64_t limit = c->d->cfg->frame_timeout_ms;
+  size_t len = ar_buf_len(&c->rbuf);
+  return limit > 0 && len > 0 && !c->closing && !c->close_after_reply &&
+         now_ms - c->partial_ms >= limit &&
+         !ad_conn_has_frame(c, ar_buf_data(&c->rbuf), len);
+}
+
+void ad_conn_frame_timeout(ad_conn_t *c) {
+  char msg[96];
+  snprintf(msg, sizeof(msg),
+           "no complete frame within frame_timeout_ms "
+           "(%llu ms)",
+           (unsigned long long)c->d->cfg->frame_timeout_ms);
+  protocol_error(c, AR_ELIMIT, &c->d->stats.frames_timed_out, "frame-timeout",
+                 msg, ar_buf_data(&c->rbuf), ar_buf_len(&c->rbuf));
 }

@@ -118,6 +118,8 @@ struct ad_conn_s {
   uint64_t bytes_in;
   uint64_t bytes_out;
   uint64_t started_ms;
+  uint64_t partial_ms; /* since when rbuf begins with a cut frame (when it
+                          does: see ad_conn_stalled) */
 };
 
 /* ---- conn.c: bytes to replies (no system calls but getrandom) ---------- */
@@ -148,6 +150,15 @@ bool ad_conn_can_decode(const ad_conn_t *c);
 /* Whether buf[0..len) starts with something ad_conn_input would act on: a
  * complete frame, or a prefix it would reject. */
 bool ad_conn_has_frame(const ad_conn_t *c, const uint8_t *buf, size_t len);
+
+/* Whether c has held the beginning of a frame it has not finished for
+ * frame_timeout_ms (0: never) at `now_ms`. A frame held back by flow
+ * control is complete, so it does not count. */
+bool ad_conn_stalled(const ad_conn_t *c, uint64_t now_ms);
+
+/* Answers a stalled connection with one reply (id 0, LIMIT_EXCEEDED),
+ * counted in frames_timed_out, and closes it once the reply is out. */
+void ad_conn_frame_timeout(ad_conn_t *c);
 
 /* The buffer that holds c's unsent replies: wbuf, or the daemon's staging
  * buffer when wbuf is empty. */

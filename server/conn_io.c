@@ -161,6 +161,8 @@ static void conn_read(ad_conn_t *c) {
 
   size_t used = ad_conn_input(c, ar_buf_data(in), ar_buf_len(in));
   ar_buf_consume(in, used);
+  if (used > 0 || !own) /* a new frame begins where this one stopped */
+    c->partial_ms = ad_daemon_now_ms(d);
   if (!own && ar_buf_len(in) > 0) {
     int rc = c->closing ? 0
                         : ar_buf_append(&c->rbuf, ar_buf_data(in),
@@ -201,6 +203,8 @@ void ad_conn_run(ad_conn_t *c) {
       if (c->closing)
         return;
       ar_buf_consume(&c->rbuf, used);
+      if (used > 0)
+        c->partial_ms = ad_daemon_now_ms(d);
     }
     if (flush(c) < 0)
       return;

@@ -241,6 +241,7 @@ static void maybe_finish(ad_daemon_t *d) {
   ad_listener_close(d);
   if (d->handles_init) {
     uv_close((uv_handle_t *)&d->shutdown_timer, NULL);
+    uv_close((uv_handle_t *)&d->frame_timer, NULL);
     uv_close((uv_handle_t *)&d->sigint, NULL);
     uv_close((uv_handle_t *)&d->sigterm, NULL);
     d->handles_init = false;
@@ -298,6 +299,22 @@ void ad_daemon_shutdown(ad_daemon_t *d, const char *why) {
   maybe_finish(d);
 }
 
+/* Closes the connections that began a frame and did not finish it within
+ * frame_timeout_ms: each would hold its slot and up to a frame of memory
+ * for as long as its peer liked. */
+static void on_frame_sweep(uv_timer_t *t) {
+  ad_daemon_t *d = t->data;
+  uint64_t now = ad_daemon_now_ms(d);
+  ad_conn_t *next;
+  for (ad_conn_t *c = d->conns; c != NULL; c = next) {
+    next = c->next; /* ad_conn_run may close c, never another one */
+    if (ad_conn_stalled(c, now)) {
+      ad_conn_frame_timeout(c);
+      ad_conn_run(c);
+    }
+  }
+}
+
 static void on_signal(uv_signal_t *h, int signum) {
   ad_daemon_shutdown(h->data, signum == SIGINT ? "SIGINT" : "SIGTERM");
 }
@@ -310,8 +327,19 @@ int ad_daemon_listen(ad_daemon_t *d, int ready_fd, char *err, size_t errlen) {
   uv_signal_init(&d->loop, &d->sigint);
   uv_signal_init(&d->loop, &d->sigterm);
   uv_timer_init(&d->loop, &d->shutdown_timer);
+  uv_timer_init(&d->loop, &d->frame_timer);
   d->sigint.data = d->sigterm.data = d->shutdown_timer.data = d;
+  d->frame_timer.data = d;
   d->handles_init = true;
+  /* Looked for four times a timeout, so a stall is closed within 1.25 of
+   * it (at most a second late). */
+  uint64_t every = d->cfg->frame_timeout_ms / 4;
+  if (every > 1000)
+    every = 1000;
+  if (every < 10)
+    every = 10;
+  if (d->cfg->frame_timeout_ms > 0)
+    uv_timer_start(&d->frame_timer, on_frame_sweep, every, every);
   if (uv_signal_start(&d->sigint, on_signal, SIGINT) < 0 ||
       uv_signal_start(&d->sigterm, on_signal, SIGTERM) < 0) {
     snprintf(err, errlen, "cannot handle SIGINT and SIGTERM");

@@ -47,6 +47,7 @@ typedef struct ad_daemon_s {
   ad_listener_t listener;
   uv_signal_t sigint, sigterm;
   uv_timer_t shutdown_timer;
+  uv_timer_t frame_timer; /* finds connections stalled mid-frame */
   bool handles_init;      /* the three above are initialised */
 
   ad_conn_t *conns;       /* open connections, newest first */

@@ -174,6 +174,51 @@ static void test_truncated_frame(void **state) {
   all_is_well();
 }
 
+/* A frame begun and left unfinished past frame_timeout_ms (300 ms, on a
+ * daemon of its own: the group's bystander keeps a frame half sent) gets
+ * one reply (id 0, LIMIT_EXCEEDED), is counted, and its connection closes;
+ * a frame finished in two writes within the time is answered. */
+static void test_stalled_frame(void **state) {
+  (void)state;
+  it_daemon_t d = {0};
+  assert_int_equal(
+      it_daemon_start(&d, "[daemon]\nframe_timeout_ms = 300\n", NULL), 0);
+  uint8_t buf[11] = {100};
+  memset(buf + 1, 0x08, 10);
+  it_conn_t *c = it_connect(d.sock);
+  it_send_raw(c, buf, sizeof(buf));
+  Arenad__Response *r = it_recv(c, NULL);
+  assert_non_null(r);
+  assert_int_equal(r->id, 0);
+  it_assert_status(r, ARENAD__STATUS__STATUS_LIMIT_EXCEEDED);
+  assert_non_null(strstr(r->message, "frame_timeout_ms (300 ms)"));
+  it_resp_free(r);
+  assert_int_equal(it_expect_eof(c), 0);
+  it_close(c);
+
+  c = it_connect(d.sock);
+  uint8_t *frame = NULL;
+  size_t len = 0;
+  Arenad__Request *q = it_req_ping();
+  q->id = 5;
+  it_frame_append(&frame, &len, q);
+  it_send_raw(c, frame, len / 2);
+  usleep(100 * 1000);
+  it_send_raw(c, frame + len / 2, len - len / 2);
+  free(frame);
+  r = it_recv(c, NULL);
+  assert_non_null(r);
+  assert_int_equal(r->id, 5);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  it_resp_free(r);
+  r = it_call(c, it_req_stats(), NULL);
+  assert_int_equal(r->stats->frames_timed_out, 1);
+  it_resp_free(r);
+  it_close(c);
+  assert_int_equal(it_daemon_stop(&d, SIGTERM), 0);
+  it_daemon_cleanup(&d);
+}
+
 static void test_length_over_limit(void **state) {
   (void)state;
   uint8_t p[AR_FRAME_PREFIX_MAX];
@@ -438,6 +483,7 @@ static void test_never_reads(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_truncated_frame),
+      cmocka_unit_test(test_stalled_frame),
       cmocka_unit_test(test_length_over_limit),
       cmocka_unit_test(test_malformed_prefix),
       cmocka_unit_test(test_garbage_protobuf),
