@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ar/error.h"
@@ -331,6 +332,9 @@ typedef struct parser_s {
   int long_section; /* the first [section] name too long for inih, or 0 */
   int err_line;  /* the line of the first error the handler found, or 0 */
   char msg[256]; /* that error, without its location */
+  int section_err_line;           /* the first bad [section] header (seen by the
+                                     reader: inih says nothing of an empty one) */
+  char section_msg[200];          /* what is wrong with it */
   int daemon_line[N_DAEMON_KEYS]; /* where each [daemon] key was set */
 } parser_t;
 
@@ -349,6 +353,62 @@ static bool section_too_long(const char *line) {
   return end != NULL && end - (line + 1) > INIH_SECTION_MAX;
 }
 
+/* The arena name of section `section` ("arena NAME"), or NULL when it is
+ * no arena section. */
+static const char *arena_section(const char *section) {
+  if (strncmp(section, "arena", 5) != 0 || !isspace((unsigned char)section[5]))
+    return NULL;
+  const char *name = section + 5;
+  while (isspace((unsigned char)*name))
+    name++;
+  return name;
+}
+
+/* A [section] header line, as inih reads it: the name between the
+ * brackets, trimmed, copied to buf. Returns false for any other line. */
+static bool section_header(const char *line, char *buf, size_t len) {
+  while (isspace((unsigned char)*line))
+    line++;
+  const char *end = *line == '[' ? strchr(line + 1, ']') : NULL;
+  if (end == NULL)
+    return false;
+  const char *s = line + 1;
+  while (s < end && isspace((unsigned char)*s))
+    s++;
+  while (end > s && isspace((unsigned char)end[-1]))
+    end--;
+  snprintf(buf, len, "%.*s", (int)(end - s), s);
+  return true;
+}
+
+/* A [section] header, seen by the reader before inih goes on: an arena
+ * section makes its arena at once, so that one without keys is reported
+ * ("has no size") instead of vanishing; an unknown section is an error
+ * even when empty. */
+static void on_section(parser_t *p, const char *section) {
+  const char *name = arena_section(section);
+  char msg[200];
+  if (strcmp(section, "daemon") == 0 ||
+      (name != NULL && !ad_config_arena_name_ok(name))) /* said at its keys */
+    return;
+  if (name == NULL)
+    snprintf(msg, sizeof(msg),
+             "unknown section [%.60s] (expected [daemon] or [arena NAME])",
+             section);
+  else if (find_arena(p->cfg, name) != NULL)
+    return;
+  else {
+    char origin[AD_ORIGIN_MAX];
+    snprintf(origin, sizeof(origin), "%.60s:%d", p->name, p->line);
+    if (new_arena(p->cfg, name, origin, msg, sizeof(msg)) != NULL)
+      return;
+  }
+  if (p->section_err_line == 0) {
+    p->section_err_line = p->line;
+    snprintf(p->section_msg, sizeof(p->section_msg), "%s", msg);
+  }
+}
+
 /* inih's reader: fgets, counting lines. A line longer than inih's buffer
  * comes in pieces, each of which inih also counts as a line. */
 static char *count_lines(char *str, int num, void *stream) {
@@ -362,6 +422,9 @@ static char *count_lines(char *str, int num, void *stream) {
       p->long_line = p->line;
     if (p->long_section == 0 && section_too_long(r))
       p->long_section = p->line;
+    char section[INIH_SECTION_MAX + 1];
+    if (section_header(r, section, sizeof(section)))
+      on_section(p, section);
   }
   return r;
 }
@@ -421,6 +484,9 @@ static int on_arena_key(parser_t *p, const char *name, const char *key,
   if (set_key(k, a, value, msg, sizeof(msg)) < 0)
     return handler_fail(p, "[arena %s] %s", name, msg);
   a->set |= bit;
+  if (k == &arena_keys[0]) /* the size: what the checks after the file
+                              speak of, so point at its line */
+    snprintf(a->origin, sizeof(a->origin), "%.60s:%d", p->name, p->line);
   return 1;
 }
 
@@ -433,12 +499,9 @@ static int on_key(void *user, const char *section, const char *key,
                            "[arena NAME])", key);
   if (strcmp(section, "daemon") == 0)
     return on_daemon_key(p, key, value);
-  if (strncmp(section, "arena", 5) == 0 && isspace((unsigned char)section[5])) {
-    const char *name = section + 5;
-    while (isspace((unsigned char)*name))
-      name++;
+  const char *name = arena_section(section);
+  if (name != NULL)
     return on_arena_key(p, name, key, value);
-  }
   return handler_fail(p, "unknown section [%s] (expected [daemon] or "
                          "[arena NAME])", section);
 }
@@ -470,6 +533,12 @@ int ad_config_load_stream(ad_config_t *cfg, FILE *f, const char *name,
                      "create_arena)",
                      name, p.long_section, INIH_SECTION_MAX,
                      INIH_SECTION_MAX - 6, AD_ARENA_NAME_MAX);
+  if (ferror(f))
+    return ar_errorf(err, errlen, AR_EIO, "%s: cannot read: %s", name,
+                     strerror(errno));
+  if (p.section_err_line != 0 && (line == 0 || p.section_err_line < line))
+    return ar_errorf(err, errlen, AR_EINVAL, "%s:%d: %s", name,
+                     p.section_err_line, p.section_msg);
   if (line == 0)
     return 0;
   if (line == p.err_line)
@@ -485,6 +554,12 @@ int ad_config_load_file(ad_config_t *cfg, const char *path, char *err,
   FILE *f = fopen(path, "re");
   if (f == NULL) {
     snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    return AR_EIO;
+  }
+  struct stat st;
+  if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+    fclose(f);
+    snprintf(err, errlen, "%s: cannot open: it is a directory", path);
     return AR_EIO;
   }
   int rc = ad_config_load_stream(cfg, f, path, err, errlen);

@@ -244,6 +244,7 @@ static void maybe_finish(ad_daemon_t *d) {
     uv_close((uv_handle_t *)&d->frame_timer, NULL);
     uv_close((uv_handle_t *)&d->sigint, NULL);
     uv_close((uv_handle_t *)&d->sigterm, NULL);
+    uv_close((uv_handle_t *)&d->sighup, NULL);
     d->handles_init = false;
   }
 }
@@ -315,6 +316,17 @@ static void on_frame_sweep(uv_timer_t *t) {
   }
 }
 
+/* SIGHUP asks many daemons to reload; arenad cannot (its arenas are live
+ * memory), and the default action would kill it without a flush or the
+ * socket's removal. So it is logged and ignored. */
+static void on_sighup(uv_signal_t *h, int signum) {
+  (void)h;
+  (void)signum;
+  ad_log(AD_LOG_WARN, "signal-ignored",
+         "signal=SIGHUP detail=\"arenad does not reload its configuration: "
+         "restart it to change it\"");
+}
+
 static void on_signal(uv_signal_t *h, int signum) {
   ad_daemon_shutdown(h->data, signum == SIGINT ? "SIGINT" : "SIGTERM");
 }
@@ -326,6 +338,7 @@ int ad_daemon_listen(ad_daemon_t *d, int ready_fd, char *err, size_t errlen) {
 
   uv_signal_init(&d->loop, &d->sigint);
   uv_signal_init(&d->loop, &d->sigterm);
+  uv_signal_init(&d->loop, &d->sighup);
   uv_timer_init(&d->loop, &d->shutdown_timer);
   uv_timer_init(&d->loop, &d->frame_timer);
   d->sigint.data = d->sigterm.data = d->shutdown_timer.data = d;
@@ -341,8 +354,9 @@ int ad_daemon_listen(ad_daemon_t *d, int ready_fd, char *err, size_t errlen) {
   if (d->cfg->frame_timeout_ms > 0)
     uv_timer_start(&d->frame_timer, on_frame_sweep, every, every);
   if (uv_signal_start(&d->sigint, on_signal, SIGINT) < 0 ||
-      uv_signal_start(&d->sigterm, on_signal, SIGTERM) < 0) {
-    snprintf(err, errlen, "cannot handle SIGINT and SIGTERM");
+      uv_signal_start(&d->sigterm, on_signal, SIGTERM) < 0 ||
+      uv_signal_start(&d->sighup, on_sighup, SIGHUP) < 0) {
+    snprintf(err, errlen, "cannot handle SIGINT, SIGTERM and SIGHUP");
     return AR_EIO;
   }
 

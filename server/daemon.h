@@ -45,7 +45,7 @@ typedef struct ad_daemon_s {
   ar_buf_t staging;       /* shared reply buffer: empty between callbacks */
 
   ad_listener_t listener;
-  uv_signal_t sigint, sigterm;
+  uv_signal_t sigint, sigterm, sighup;
   uv_timer_t shutdown_timer;
   uv_timer_t frame_timer; /* finds connections stalled mid-frame */
   bool handles_init;      /* the three above are initialised */

@@ -340,6 +340,23 @@ static void test_sigint(void **state) {
   it_daemon_cleanup(&d);
 }
 
+/* SIGHUP is logged and ignored: the daemon goes on answering, and a later
+ * SIGTERM still ends it cleanly. */
+static void test_sighup_ignored(void **state) {
+  (void)state;
+  it_daemon_t d = {0};
+  assert_int_equal(it_daemon_start(&d, NULL, NULL), 0);
+  it_conn_t *c = it_connect(d.sock);
+  assert_int_equal(kill(d.pid, SIGHUP), 0);
+  for (int i = 0; i < 1000 && !it_log_contains(&d, "signal-ignored"); i++)
+    usleep(1000);
+  assert_true(it_log_contains(&d, "warn signal-ignored signal=SIGHUP"));
+  it_resp_free(it_call(c, it_req_ping(), NULL));
+  it_close(c);
+  assert_int_equal(it_daemon_stop(&d, SIGTERM), 0);
+  it_daemon_cleanup(&d);
+}
+
 static void test_stale_socket_replaced(void **state) {
   (void)state;
   it_daemon_t d;
@@ -503,6 +520,7 @@ int main(void) {
       cmocka_unit_test(test_second_signal),
       cmocka_unit_test(test_too_large_arena_refused),
       cmocka_unit_test(test_sigint),
+      cmocka_unit_test(test_sighup_ignored),
       cmocka_unit_test(test_stale_socket_replaced),
       cmocka_unit_test(test_second_daemon_refused),
       cmocka_unit_test(test_live_socket_without_lock_refused),

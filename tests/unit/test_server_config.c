@@ -200,8 +200,11 @@ static void test_errors_name_the_line(void **state) {
           "already set on line 2");
   refused("[daemon]\nsocket =\n", "test.conf:2:", "empty path");
   refused("size = 4K\n", "test.conf:1:", "outside of a section");
-  refused("[deamon]\nx = 1\n", "test.conf:2:", "unknown section [deamon]");
-  refused("[arena]\nsize = 4K\n", "test.conf:2:", "unknown section [arena]");
+  refused("[deamon]\nx = 1\n", "test.conf:1:", "unknown section [deamon]");
+  refused("[arena]\nsize = 4K\n", "test.conf:1:", "unknown section [arena]");
+  /* sections without keys: inih says nothing of them */
+  refused("[bogus]\n[daemon]\n", "test.conf:1:", "unknown section [bogus]");
+  refused("[daemon]\n[arena a]\n", "test.conf:2:", "[arena a] has no size");
   refused("[arena a/b]\nsize = 4K\n", "test.conf:2:", "an arena name is");
   refused("[arena a]\nsize = 4K\nsize = 8K\n", "test.conf:3:",
           "size is given twice");
@@ -210,7 +213,10 @@ static void test_errors_name_the_line(void **state) {
   refused("[arena a]\nsize = 12K\npolicy = buddy\n", "test.conf:2:",
           "power of two");
   refused("[arena a]\nsize = 1K\n", "test.conf:2:", "out of range");
-  refused("[arena a]\npolicy = best\n", "test.conf:2:", "has no size");
+  refused("[arena a]\npolicy = best\n", "test.conf:1:", "has no size");
+  /* a check after the file points at the size's line */
+  refused("[arena a]\npolicy = first\n\n\nsize = 6K\n",
+          "test.conf:5:", "not a multiple of 4096");
   refused("[arena a]\nsize = 4K\ncolour = red\n", "test.conf:3:",
           "unknown key 'colour'");
   refused("[daemon]\nthis line has no equals sign\n", "test.conf:2:",
@@ -373,6 +379,10 @@ static void test_file_errors(void **state) {
                                        sizeof(err)),
                    AR_EIO);
   assert_non_null(strstr(err, "/nonexistent/arenad.conf: cannot open"));
+  /* fopen takes a directory, whose reads then fail: refused at once */
+  assert_int_equal(ad_config_load_file(&cfg, "/", err, sizeof(err)), AR_EIO);
+  assert_non_null(strstr(err, "/: cannot open: it is a directory"));
+  assert_int_equal(cfg.narenas, 0);
   ad_config_fini(&cfg);
 }
 
