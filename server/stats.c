@@ -51,6 +51,7 @@ Arenad__StatsReply *ad_stats_reply(const ad_daemon_t *d, ad_scratch_t *s) {
   r->frames_malformed = st->frames_malformed;
   r->frames_unparsable = st->frames_unparsable;
   r->frames_timed_out = st->frames_timed_out;
+  r->fds_exhausted = st->fds_exhausted;
   r->fds_sent = st->fds_sent;
 
   r->in_flight_throttled = st->in_flight_throttled;

@@ -39,6 +39,7 @@ typedef struct ad_stats_s {
   uint64_t frames_malformed;
   uint64_t frames_unparsable;
   uint64_t frames_timed_out;
+  uint64_t fds_exhausted;
   uint64_t fds_sent;
 
   uint64_t in_flight_throttled;

@@ -14,6 +14,7 @@
  */
 #include "itest.h"
 
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -215,6 +216,74 @@ static void test_stalled_frame(void **state) {
   assert_int_equal(r->stats->frames_timed_out, 1);
   it_resp_free(r);
   it_close(c);
+  assert_int_equal(it_daemon_stop(&d, SIGTERM), 0);
+  it_daemon_cleanup(&d);
+}
+
+/* Sends a ping on c and waits up to 300 ms: whether the daemon answered
+ * (it has not accepted c when it is out of descriptors). */
+static bool answers(it_conn_t *c) {
+  uint8_t *frame = NULL;
+  size_t len = 0;
+  it_frame_append(&frame, &len, it_req_ping());
+  it_send_raw(c, frame, len);
+  free(frame);
+  struct pollfd p = {c->fd, POLLIN, 0};
+  if (poll(&p, 1, 300) != 1)
+    return false;
+  it_resp_free(it_recv(c, NULL));
+  return true;
+}
+
+/* A daemon out of descriptors (RLIMIT_NOFILE 32, filled with connections)
+ * refuses an attach with LIMIT_EXCEEDED, counted in fds_exhausted, and
+ * attaches again once descriptors are free. */
+static void test_out_of_descriptors(void **state) {
+  (void)state;
+  it_daemon_t d = {0};
+  setenv("IT_DAEMON_WRAPPER", "prlimit --nofile=32:32", 1);
+  int rc = it_daemon_start(&d, "[arena one]\nsize = 64K\n", NULL);
+  unsetenv("IT_DAEMON_WRAPPER");
+  assert_int_equal(rc, 0);
+  it_conn_t *c[40];
+  int n = 0;
+  while (n < 40) {
+    c[n] = it_connect(d.sock);
+    if (answers(c[n++]))
+      continue;
+    /* No answer yet: waiting in the backlog once an accept has failed for
+     * want of a descriptor, else only slow (a loaded machine). */
+    Arenad__Response *s = it_call(c[0], it_req_stats(), NULL);
+    bool full = s->stats->connections_accept_failed > 0;
+    it_resp_free(s);
+    if (full)
+      break;
+    it_resp_free(it_recv(c[n - 1], NULL));
+  }
+  assert_true(n > 2 && n < 40);
+  Arenad__Response *r = it_call(c[0], it_req_attach("one", false), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_LIMIT_EXCEEDED);
+  assert_non_null(strstr(r->message, "no file descriptor to spare"));
+  it_resp_free(r);
+  r = it_call(c[0], it_req_stats(), NULL);
+  assert_int_equal(r->stats->fds_exhausted, 1);
+  it_resp_free(r);
+
+  /* Two connections go: the waiting one is taken, one descriptor stays. */
+  it_close(c[1]);
+  it_close(c[2]);
+  r = it_recv(c[n - 1], NULL); /* its ping, answered once accepted */
+  assert_non_null(r);
+  it_resp_free(r);
+  int fd = -1;
+  r = it_call(c[0], it_req_attach("one", false), &fd);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  assert_true(fd >= 0);
+  close(fd);
+  it_resp_free(r);
+  for (int i = 0; i < n; i++)
+    if (i != 1 && i != 2)
+      it_close(c[i]);
   assert_int_equal(it_daemon_stop(&d, SIGTERM), 0);
   it_daemon_cleanup(&d);
 }
@@ -484,6 +553,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_truncated_frame),
       cmocka_unit_test(test_stalled_frame),
+      cmocka_unit_test(test_out_of_descriptors),
       cmocka_unit_test(test_length_over_limit),
       cmocka_unit_test(test_malformed_prefix),
       cmocka_unit_test(test_garbage_protobuf),
