@@ -519,8 +519,9 @@ typedef struct arenad_check_s {
 } arenad_check_t;
 
 /* Runs the engine's integrity check of arena `name` in the daemon and
- * fills *out (may be NULL). Returns 0 when every invariant holds,
- * AR_ECORRUPT when one does not (*out says which), or another code. */
+ * fills *out (may be NULL; zeroed first, so `ok` is false after any
+ * error). Returns 0 when every invariant holds, AR_ECORRUPT when one does
+ * not (*out says which), or another code. */
 ARENAD_EXTERN int arenad_check(arenad_t *h, const char *name,
                                arenad_check_t *out);
 

@@ -244,6 +244,8 @@ void arenad_page_destroy(arenad_page_t *page) {
 /* ---- check --------------------------------------------------------------- */
 
 int arenad_check(arenad_t *h, const char *name, arenad_check_t *out) {
+  if (out != NULL)
+    memset(out, 0, sizeof *out);
   int rc = arenad__check_name(h, name);
   if (rc < 0)
     return rc;

@@ -3,6 +3,8 @@
  * agrees on the protocol version and sets the handle's limits from the
  * daemon's, and ping.
  */
+#include <string.h>
+
 #include "ar/protocol.h"
 #include "internal.h"
 
@@ -22,8 +24,14 @@ int arenad_hello(arenad_t *h, const char *client_name, arenad_hello_t *out) {
   if (r == NULL)
     return rc;
   const Arenad__HelloReply *hr = r->hello;
-  if (hr == NULL) { /* an error without a body */
+  if (hr == NULL) { /* an error without a body: nothing to fill in */
     arenad__response_free(h, r);
+    if (out != NULL)
+      memset(out, 0, sizeof *out);
+    if (rc == AR_EVERSION) /* the daemon closes the connection after it */
+      return arenad__break(h, rc,
+                           "the daemon does not speak protocol version %u",
+                           (unsigned)ARENAD_PROTOCOL_VERSION);
     return rc;
   }
 

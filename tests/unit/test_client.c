@@ -271,6 +271,25 @@ static void test_version_mismatch(void **state) {
   assert_int_equal(arenad_ping(f->h), AR_EIO); /* unusable */
 }
 
+/* The same refusal without a body: *out is zeroed, not left as it was, and
+ * the handle is unusable all the same. */
+static void test_version_mismatch_no_body(void **state) {
+  fixture_t *f = *state;
+  Arenad__Response r = ARENAD__RESPONSE__INIT;
+  r.id = 1;
+  r.status = ARENAD__STATUS__STATUS_UNSUPPORTED_VERSION;
+  r.message = "old";
+  send_reply(f->srv, &r);
+  arenad_hello_t hi;
+  memset(&hi, 0xaa, sizeof hi);
+  assert_int_equal(arenad_hello(f->h, NULL, &hi), AR_EVERSION);
+  assert_int_equal(hi.protocol_version, 0);
+  assert_int_equal(hi.max_frame_bytes, 0);
+  assert_string_equal(hi.daemon_version, "");
+  assert_int_equal(arenad_ping(f->h), AR_EIO);
+  assert_non_null(strstr(arenad_error(f->h), "protocol version"));
+}
+
 /* A refused request is not a broken connection: the daemon's message is
  * the handle's error, and the next request goes through. */
 static void test_error_status(void **state) {
@@ -799,6 +818,18 @@ static void test_check(void **state) {
   assert_string_equal(c.invariant, "free-disjoint");
   assert_int_equal(c.offset, 4096);
   assert_string_equal(c.detail, "two free extents overlap");
+
+  /* An error before the check ran: *out is zeroed, never left stale. */
+  Arenad__Response nf = ARENAD__RESPONSE__INIT;
+  nf.id = 2;
+  nf.status = ARENAD__STATUS__STATUS_NOT_FOUND;
+  nf.message = "no arena named 'b'";
+  send_reply(f->srv, &nf);
+  memset(&c, 0xff, sizeof c);
+  assert_int_equal(arenad_check(f->h, "b", &c), AR_ENOENT);
+  assert_false(c.ok);
+  assert_string_equal(c.invariant, "");
+  assert_int_equal(c.offset, 0);
 }
 
 static void test_stats(void **state) {
@@ -918,6 +949,7 @@ int main(void) {
       T(test_wrong_id),
       T(test_wrong_kind),
       T(test_ok_without_body),
+      T(test_version_mismatch_no_body),
       T(test_connection_error),
       T(test_connection_error_pipelined),
       T(test_oversize_frame),
