@@ -343,14 +343,17 @@ typedef struct parser_s {
  * name in a file is at most this minus "arena ". */
 #define INIH_SECTION_MAX 49
 
-/* Whether line is a [section] header whose name inih would cut. */
-static bool section_too_long(const char *line) {
+/* The name of a [section] header line as inih takes it: everything
+ * between the '[' (after leading blanks) and the first ']', not trimmed.
+ * Returns its start and stores its length, or NULL for any other line. */
+static const char *section_name(const char *line, size_t *len) {
   while (isspace((unsigned char)*line))
     line++;
-  if (*line != '[')
-    return false;
-  const char *end = strchr(line + 1, ']');
-  return end != NULL && end - (line + 1) > INIH_SECTION_MAX;
+  const char *end = *line == '[' ? strchr(line + 1, ']') : NULL;
+  if (end == NULL)
+    return NULL;
+  *len = (size_t)(end - (line + 1));
+  return line + 1;
 }
 
 /* The arena name of section `section` ("arena NAME"), or NULL when it is
@@ -362,23 +365,6 @@ static const char *arena_section(const char *section) {
   while (isspace((unsigned char)*name))
     name++;
   return name;
-}
-
-/* A [section] header line, as inih reads it: the name between the
- * brackets, trimmed, copied to buf. Returns false for any other line. */
-static bool section_header(const char *line, char *buf, size_t len) {
-  while (isspace((unsigned char)*line))
-    line++;
-  const char *end = *line == '[' ? strchr(line + 1, ']') : NULL;
-  if (end == NULL)
-    return false;
-  const char *s = line + 1;
-  while (s < end && isspace((unsigned char)*s))
-    s++;
-  while (end > s && isspace((unsigned char)end[-1]))
-    end--;
-  snprintf(buf, len, "%.*s", (int)(end - s), s);
-  return true;
 }
 
 /* A [section] header, seen by the reader before inih goes on: an arena
@@ -420,11 +406,17 @@ static char *count_lines(char *str, int num, void *stream) {
     if (p->long_line == 0 && n == (size_t)num - 1 && r[n - 1] != '\n' &&
         !feof(p->f))
       p->long_line = p->line;
-    if (p->long_section == 0 && section_too_long(r))
-      p->long_section = p->line;
-    char section[INIH_SECTION_MAX + 1];
-    if (section_header(r, section, sizeof(section)))
+    size_t len;
+    const char *name = section_name(r, &len);
+    if (name != NULL && len > INIH_SECTION_MAX) { /* inih would cut it */
+      if (p->long_section == 0)
+        p->long_section = p->line;
+    } else if (name != NULL) {
+      char section[INIH_SECTION_MAX + 1];
+      memcpy(section, name, len);
+      section[len] = '\0';
       on_section(p, section);
+    }
   }
   return r;
 }

@@ -205,6 +205,10 @@ static void test_errors_name_the_line(void **state) {
   /* sections without keys: inih says nothing of them */
   refused("[bogus]\n[daemon]\n", "test.conf:1:", "unknown section [bogus]");
   refused("[daemon]\n[arena a]\n", "test.conf:2:", "[arena a] has no size");
+  /* inih keeps the blanks inside the brackets, keys or none */
+  refused("[ arena b ]\n", "test.conf:1:", "unknown section [ arena b ]");
+  refused("[ arena b ]\nsize = 4K\n",
+          "test.conf:1:", "unknown section [ arena b ]");
   refused("[arena a/b]\nsize = 4K\n", "test.conf:2:", "an arena name is");
   refused("[arena a]\nsize = 4K\nsize = 8K\n", "test.conf:3:",
           "size is given twice");
