@@ -307,16 +307,16 @@ static void frame(ad_conn_t *c, const uint8_t *p, size_t n) {
     /* A duplicate, owned by the queue: the reply may wait in it while the
      * original goes away (an arena destroyed). */
     fd = fcntl(call.pass_fd, F_DUPFD_CLOEXEC, 0);
-    if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
-      resp.status = ARENAD__STATUS__STATUS_LIMIT_EXCEEDED;
-      resp.message = (char *)"the daemon has no file descriptor to spare "
-                             "for the arena's: try again later";
-      d->stats.fds_exhausted++;
-    } else if (fd < 0) {
-      resp.status = ARENAD__STATUS__STATUS_INTERNAL;
-      resp.message = (char *)"cannot duplicate the arena's descriptor";
-    }
     if (fd < 0) {
+      if (errno == EMFILE || errno == ENFILE) {
+        resp.status = ARENAD__STATUS__STATUS_LIMIT_EXCEEDED;
+        resp.message = (char *)"the daemon has no file descriptor to spare "
+                               "for the arena's: try again later";
+        d->stats.fds_exhausted++;
+      } else {
+        resp.status = ARENAD__STATUS__STATUS_INTERNAL;
+        resp.message = (char *)"cannot duplicate the arena's descriptor";
+      }
       resp.body_case = ARENAD__RESPONSE__BODY__NOT_SET;
       d->stats.errors[resp.status]++;
     }
