@@ -13,6 +13,39 @@
 #define WHO_ARGS(c)                                                            \
   (unsigned long long)(c)->id, (c)->holder.pid, (c)->holder.uid
 
+void ad_audit_accept(const ad_conn_t *c) {
+  ad_log(AD_LOG_INFO, "accept", WHO " gid=%u", WHO_ARGS(c), c->holder.gid);
+}
+
+void ad_audit_close(ad_daemon_t *d, const ad_conn_t *c) {
+  char name[AD_CLIENT_NAME_MAX * 4 + 8];
+  ad_log(AD_LOG_INFO, "close",
+         WHO " name=%s reason=%s requests=%llu bytes_in=%llu bytes_out=%llu "
+             "unsent=%llu ms=%llu",
+         WHO_ARGS(c), ad_log_str(name, sizeof(name), c->name), c->close_reason,
+         (unsigned long long)c->requests, (unsigned long long)c->bytes_in,
+         (unsigned long long)c->bytes_out,
+         (unsigned long long)(c->out_total - c->out_sent),
+         (unsigned long long)(ad_daemon_now_ms(d) - c->started_ms));
+}
+
+void ad_audit_reclaim(const ad_conn_t *c, uint64_t refs, const ad_freed_t *f) {
+  ad_log(AD_LOG_INFO, "reclaim",
+         WHO " refs=%llu blocks=%llu bytes=%llu corrupt=%llu", WHO_ARGS(c),
+         (unsigned long long)refs, (unsigned long long)f->blocks,
+         (unsigned long long)f->bytes, (unsigned long long)f->corruptions);
+}
+
+void ad_audit_check_failed(const ad_conn_t *c, const ad_arena_t *a,
+                           const char *invariant, uint64_t offset,
+                           const char *detail) {
+  char buf[400];
+  ad_log(AD_LOG_ERROR, "check-failed",
+         "arena=%s invariant=%s offset=%llu detail=%s " WHO, a->name, invariant,
+         (unsigned long long)offset, ad_log_str(buf, sizeof(buf), detail),
+         WHO_ARGS(c));
+}
+
 void ad_audit_denied(ad_daemon_t *d, const ad_conn_t *c, const char *request,
                      const char *arena, const char *reason) {
   uint64_t suppressed = 0;

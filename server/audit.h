@@ -4,10 +4,11 @@
  * fields) is written in one place and stays stable for the scripts that
  * read it. Every line names the connection and its peer's pid and uid.
  *
- *   accept           conn pid uid gid                (listener.c)
- *   close            conn pid uid reason ...         (conn_io.c)
- *   reclaim          conn pid uid refs blocks bytes  (conn_io.c: a client's
- *                                                    blocks freed when it went)
+ *   accept           conn pid uid gid
+ *   close            conn pid uid name reason requests bytes_in bytes_out
+ *                    unsent ms
+ *   reclaim          conn pid uid refs blocks bytes corrupt (a client's
+ *                    blocks freed when it went)
  *   denied           conn pid uid request arena reason suppressed
  *   quota-refused    conn pid uid request arena holder detail suppressed
  *   arena-created    conn pid uid name size policy mode owner group quotas
@@ -15,7 +16,6 @@
  *   corrupt-header   conn pid uid arena blocks offset (a free, a release or
  *                    a reclamation found a header overwritten)
  *   check-failed     arena invariant offset detail conn pid uid
- *                                                    (dispatch_arena.c)
  *
  * The refusals are events a peer can cause at will: their lines are rate
  * limited (ad_ratelimit_t), each written line saying how many were
@@ -31,6 +31,21 @@
 #include "conn.h"
 
 struct ad_daemon_s;
+
+/* A connection accepted, its peer's credentials read. */
+void ad_audit_accept(const ad_conn_t *c);
+
+/* A connection closing (c->close_reason set), with its totals. */
+void ad_audit_close(struct ad_daemon_s *d, const ad_conn_t *c);
+
+/* A closed connection's `refs` references dropped; *f: what that freed. */
+void ad_audit_reclaim(const ad_conn_t *c, uint64_t refs, const ad_freed_t *f);
+
+/* An integrity check of arena a, asked for by c, found `invariant` broken
+ * at `offset`. */
+void ad_audit_check_failed(const ad_conn_t *c, const ad_arena_t *a,
+                           const char *invariant, uint64_t offset,
+                           const char *detail);
 
 /* A request refused for want of permission. `reason` is a token of
  * [a-z-] ("need-write", "not-a-holder", "not-admin", ...); `arena` is the

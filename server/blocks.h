@@ -19,7 +19,11 @@
  * and their bytes, each block counted once however many references), kept
  * up to date as holds come and go, so that a quota check costs no walk.
  *
- * Invariants (checked by ad_blocks_check_block):
+ * Invariants (the first three, a block's own, are checked by
+ * ad_blocks_check_block in every check of an arena; nothing in the daemon
+ * checks the last: tests/fuzz/fuzz_dispatch.c compares each holder's
+ * nholds with its model after every request, and the quota tests its
+ * uses):
  *   - block->refcount == the sum of its holds' refs + block->detached;
  *   - a live record has refcount >= 1; when it drops to 0 the arena frees
  *     the block and deletes the record;
@@ -89,7 +93,7 @@ struct ad_holder_s {
 };
 
 /* A free-list pool of fixed-size objects, grown in chunks, never shrunk
- * (its high-water mark stays allocated until ad_pool_fini). */
+ * (its high-water mark stays allocated until ad_blocks_fini). */
 typedef struct ad_pool_s {
   void *free;       /* private: free objects, linked through their first word */
   void *chunks;     /* private: allocated chunks, linked the same way */

@@ -4,10 +4,12 @@
  * token), the bounded bytes it has in and out, the blocks it holds, the
  * arenas it attached, and its counters.
  *
- * Two halves. conn.c turns bytes into replies and does no system calls: it
- * decodes every complete frame it is given (against the frame limit,
- * before anything is allocated), unpacks each into scratch memory,
- * dispatches it and appends the reply to the output; protocol errors,
+ * Two halves. conn.c turns bytes into replies and does no socket I/O (its
+ * only system calls: getrandom for the token, and duplicating and closing
+ * the descriptors that replies carry): it decodes every complete frame it
+ * is given (against the frame limit, before anything is allocated),
+ * unpacks each into scratch memory, dispatches it and appends the reply to
+ * the output; protocol errors,
  * limits and flow control live there, and unit tests drive it without a
  * socket. conn_io.c moves the bytes: it reads and writes the socket when
  * libuv says it is ready, passes descriptors with SCM_RIGHTS, and closes.
@@ -122,12 +124,13 @@ struct ad_conn_s {
                           does: see ad_conn_stalled) */
 };
 
-/* ---- conn.c: bytes to replies (no system calls but getrandom) ---------- */
+/* ---- conn.c: bytes to replies (no socket I/O) ------------------------- */
 
 /*
  * A new connection on socket fd (-1 for a test) whose peer has these
  * credentials, with the next id and a fresh token, linked into d's list.
- * Returns NULL when memory runs out. The connection owns fd from then on.
+ * Returns NULL when memory runs out or getrandom fails (the caller still
+ * owns fd then). The connection owns fd from then on.
  */
 ad_conn_t *ad_conn_new(struct ad_daemon_s *d, int fd, uint32_t pid,
                        uint32_t uid, uint32_t gid);

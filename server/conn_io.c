@@ -287,13 +287,7 @@ void ad_conn_close(ad_conn_t *c, const char *reason) {
     d->stats.reclaimed_blocks += freed.blocks;
     d->stats.reclaimed_bytes += freed.bytes;
     d->stats.blocks_freed += freed.blocks;
-    ad_log(AD_LOG_INFO, "reclaim",
-           "conn=%llu pid=%u uid=%u refs=%llu blocks=%llu bytes=%llu "
-           "corrupt=%llu",
-           (unsigned long long)c->id, c->holder.pid, c->holder.uid,
-           (unsigned long long)refs, (unsigned long long)freed.blocks,
-           (unsigned long long)freed.bytes,
-           (unsigned long long)freed.corruptions);
+    ad_audit_reclaim(c, refs, &freed);
     ad_audit_corrupt(d, c, &freed);
   }
 
@@ -311,16 +305,7 @@ void ad_conn_close(ad_conn_t *c, const char *reason) {
   c->inflight = 0;
   d->stats.connections_closed++;
 
-  char name[AD_CLIENT_NAME_MAX * 4 + 8];
-  ad_log(AD_LOG_INFO, "close",
-         "conn=%llu pid=%u uid=%u name=%s reason=%s requests=%llu "
-         "bytes_in=%llu bytes_out=%llu unsent=%llu ms=%llu",
-         (unsigned long long)c->id, c->holder.pid, c->holder.uid,
-         ad_log_str(name, sizeof(name), c->name), c->close_reason,
-         (unsigned long long)c->requests, (unsigned long long)c->bytes_in,
-         (unsigned long long)c->bytes_out,
-         (unsigned long long)(c->out_total - c->out_sent),
-         (unsigned long long)(ad_daemon_now_ms(d) - c->started_ms));
+  ad_audit_close(d, c);
 
   /* uv_close takes the descriptor out of epoll, so it goes first; the
    * memory waits for the close callback. */

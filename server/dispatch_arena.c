@@ -8,6 +8,7 @@
  */
 #include <string.h>
 
+#include "audit.h"
 #include "dispatch.h"
 #include "log.h"
 
@@ -308,12 +309,7 @@ int ad_do_check(ad_call_t *call, const Arenad__CheckRequest *m) {
   if (rep->detail == NULL)
     rep->detail = (char *)"";
   d->stats.corruptions_detected++;
-  char buf[400];
-  ad_log(AD_LOG_ERROR, "check-failed", "arena=%s invariant=%s offset=%llu "
-         "detail=%s conn=%llu pid=%u uid=%u", a->name, r.invariant,
-         (unsigned long long)r.offset, ad_log_str(buf, sizeof(buf), r.detail),
-         (unsigned long long)call->c->id, call->c->holder.pid,
-         call->c->holder.uid);
+  ad_audit_check_failed(call->c, a, r.invariant, r.offset, r.detail);
   return ad_fail(call, AR_ECORRUPT, "integrity check of arena '%s' failed: "
                  "%s", a->name, r.detail);
 }

@@ -21,6 +21,7 @@
 
 #include "ar/error.h"
 #include "ar/frame.h"
+#include "audit.h"
 #include "daemon.h"
 #include "log.h"
 
@@ -97,9 +98,7 @@ static void accept_one(ad_daemon_t *d, int fd) {
     close(fd);
     return;
   }
-  ad_log(AD_LOG_INFO, "accept", "conn=%llu pid=%d uid=%u gid=%u",
-         (unsigned long long)c->id, (int)cr.pid, (unsigned)cr.uid,
-         (unsigned)cr.gid);
+  ad_audit_accept(c);
   int rc = peer_groups(c, fd);
   if (rc < 0) {
     ad_log(AD_LOG_ERROR, "accept-failed",

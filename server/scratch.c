@@ -88,8 +88,6 @@ void *ad_scratch_alloc(ad_scratch_t *s, size_t n) {
   void *p = s->ptr;
   s->ptr += n;
   s->used += n;
-  if (s->used > s->peak)
-    s->peak = s->used;
   return p;
 }
 

@@ -9,8 +9,11 @@
  *
  * What it hands out is never freed one by one (protobuf-c's free callback
  * is a no-op; never call protobuf_c_message_free_unpacked on a message
- * unpacked with it). Total use is capped, so that a frame that unpacks into
- * far more memory than its size fails like garbage instead.
+ * unpacked with it). Total use is capped: a frame that would unpack into
+ * more, or a reply that would need more, is refused as over a limit
+ * (LIMIT_EXCEEDED, counted in scratch_exhausted) instead of taking the
+ * daemon's memory; `refused` tells the caller that the cap, not garbage,
+ * made the unpack fail.
  */
 #ifndef AD_SCRATCH_H
 #define AD_SCRATCH_H
@@ -28,7 +31,6 @@ typedef struct ad_scratch_s {
   unsigned char *ptr, *end;   /* private: free room in the current chunk */
   size_t used;                /* read-only: bytes taken since the reset */
   size_t max;                 /* read-only: cap on `used` */
-  size_t peak;                /* read-only: the largest `used` seen */
   size_t refused;             /* read-only: allocations the cap refused
                                  since the reset */
 } ad_scratch_t;

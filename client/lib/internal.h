@@ -149,9 +149,9 @@ int arenad__flush(arenad_t *h);
 bool arenad__reply_ready(const arenad_t *h);
 
 /* Reads and unpacks the next reply (blocking). Returns 0 and a Response
- * to be freed with arenad__response_free before the next read; or AR_EIO /
- * AR_EPROTO (broken). Descriptors that arrive on the way are kept in
- * h->fds. */
+ * to be freed with arenad__response_free before the next read; or AR_EIO,
+ * AR_EPROTO or AR_EINTERNAL (no memory for the input buffer), h then
+ * broken. Descriptors that arrive on the way are kept in h->fds. */
 int arenad__read_reply(arenad_t *h, Arenad__Response **out);
 
 /* Frees a reply of arenad__read_reply (NULL is allowed). */
@@ -160,10 +160,11 @@ void arenad__response_free(arenad_t *h, Arenad__Response *r);
 /*
  * Checks that r answers request `id` of kind `kind` (a Request body case).
  * Returns the request's status: 0, or the daemon's code with its message
- * as h's error; or, when r does not belong to the request (wrong id, wrong
- * body, no body on success, id 0: the daemon giving up on the connection),
- * AR_EPROTO or the daemon's code, h then broken. The caller tells the two
- * apart with h->broken.
+ * as h's error; or, with h then broken, AR_EIO when r is the daemon's last
+ * word before it closes the connection (id 0, an error, no body; its
+ * status and reason quoted in h's error), AR_EPROTO when r does not belong
+ * to the request (wrong id, wrong body, no body on success). The caller
+ * tells a request's failure from a broken connection with h->broken.
  */
 int arenad__check_reply(arenad_t *h, const Arenad__Response *r, uint64_t id,
                         int kind);
