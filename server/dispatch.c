@@ -90,7 +90,8 @@ int ad_call_open(ad_call_t *call, const char *name, unsigned need,
   if (ad_conn_stale(call->c, name))
     return ad_fail(call, AR_ENOENT,
                    "arena '%s' was destroyed after this connection attached "
-                   "it or held blocks in it; attach it again",
+                   "it or held blocks in it; attach it again (a client that "
+                   "still maps it detaches first)",
                    a->name);
   int rc = ad_call_may(call, a, need);
   if (rc < 0)

@@ -241,11 +241,15 @@ typedef struct arenad_map_s {
  * first). Not allowed while pipelined requests are in flight (AR_EINVAL).
  * A read-only attach needs read access to the arena, and the descriptor
  * the daemon passes then refuses writable mappings; a writable one needs
- * read and write access. Returns 0 or a code: AR_ENOENT (also for an arena
- * destroyed since this handle attached it, see arenad_destroy_arena),
- * AR_EPERM from the daemon; AR_EPROTO for
- * a reply with no descriptor, more than one, or one smaller than the
- * size announced (all are closed); AR_EIO when mmap fails.
+ * read and write access. Returns 0 or a code: AR_ENOENT, AR_EPERM from the
+ * daemon; AR_ELIMIT when this process has no file descriptor to spare for
+ * the segment's (EMFILE: the handle stays usable, attach again once one
+ * is free); AR_EPROTO for a reply with no descriptor, more than one, or one
+ * smaller than the size announced (all are closed); AR_EIO when mmap
+ * fails. An arena destroyed since this handle attached it is still mapped
+ * here, so attaching it again returns that old mapping, and requests on it
+ * get AR_ENOENT: arenad_detach it, then attach it again (see
+ * arenad_destroy_arena).
  */
 ARENAD_EXTERN int arenad_attach(arenad_t *h, const char *name, unsigned flags,
                                 arenad_map_t *out);

@@ -134,6 +134,20 @@ int arenad_attach(arenad_t *h, const char *name, unsigned flags,
                            "reply to attach");
     return rc;
   }
+  if (h->nfds == 0 && h->fds_lost) {
+    /* The whole reply came, so the connection is still in step: the
+     * kernel could not install the descriptor, which (with none of the
+     * others that a truncation would leave) means this process has no
+     * descriptor to spare. The daemon keeps counting the arena as
+     * attached; attaching again once one is free is the way on. */
+    h->fds_lost = false;
+    arenad__response_free(h, r);
+    return arenad__fail(h, AR_ELIMIT,
+                        "the descriptor of %s was lost on the way in: this "
+                        "process has no file descriptor to spare (EMFILE "
+                        "or ENFILE); close one and attach again",
+                        name);
+  }
   if (h->nfds != 1 || h->fds_lost) {
     size_t n = h->nfds;
     bool lost = h->fds_lost;
@@ -146,7 +160,7 @@ int arenad_attach(arenad_t *h, const char *name, unsigned flags,
     return arenad__break(h, AR_EPROTO,
                          "the attach reply for %s came with %s%zu "
                          "descriptors, not one",
-                         name, lost ? "over " : "", n);
+                         name, lost ? "more than " : "", n);
   }
   int fd = h->fds[0];
   h->nfds = 0;

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -433,6 +434,51 @@ static void test_refusals(void **state) {
   arenad_close(h);
 }
 
+/* A process out of file descriptors attaches: the segment's descriptor
+ * cannot be installed (the kernel truncates the control message), which
+ * is AR_ELIMIT on a handle that stays usable, its blocks kept; once a
+ * descriptor is free, the attach succeeds and maps the same bytes. */
+static void test_attach_out_of_descriptors(void **state) {
+  (void)state;
+  arenad_t *h = open_client("fd-starved");
+  void *p;
+  uint64_t off;
+  assert_arenad_ok(h, arenad_attach(h, "shm", 0, NULL));
+  assert_arenad_ok(h, arenad_alloc(h, "shm", 100, 0, 0, &off, &p));
+  memset(p, 0x5a, 100);
+  assert_arenad_ok(h, arenad_detach(h, "shm"));
+
+  /* Every descriptor under a lowered soft limit taken. */
+  struct rlimit saved, low;
+  assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  low = saved;
+  low.rlim_cur = 64;
+  assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+  int fds[64], n = 0;
+  while (n < 64 && (fds[n] = dup(0)) >= 0)
+    n++;
+  assert_true(n < 64 && errno == EMFILE);
+
+  int rc = arenad_attach(h, "shm", 0, NULL);
+  if (rc != AR_ELIMIT)
+    fail_msg("attach out of descriptors: %s (%s)", ar_err_name(rc),
+             arenad_error(h));
+  assert_non_null(strstr(arenad_error(h), "no file descriptor to spare"));
+  assert_arenad_ok(h, arenad_ping(h));
+
+  close(fds[--n]);
+  arenad_map_t map;
+  assert_arenad_ok(h, arenad_attach(h, "shm", 0, &map));
+  const unsigned char *q = (const unsigned char *)map.base + off;
+  for (size_t i = 0; i < 100; i++)
+    assert_int_equal(q[i], 0x5a);
+  while (n > 0)
+    close(fds[--n]);
+  assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+  assert_arenad_ok(h, arenad_free(h, "shm", off));
+  arenad_close(h);
+}
+
 /* Retain, release and transfer through the library, and the holders
  * with their references in an inspect page. */
 static void test_share_calls(void **state) {
@@ -555,6 +601,8 @@ int main(int argc, char **argv) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_paged_inspect, setup, teardown),
       cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_attach_out_of_descriptors, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_share_calls, setup, teardown),
       cmocka_unit_test_setup_teardown(test_admin_calls, setup, teardown),
   };
