@@ -100,7 +100,22 @@ static int resolve_socket(ad_config_t *cfg, const char *opt, char *err,
   return rc;
 }
 
+/* The signals the running daemon handles (SIGINT and SIGTERM shut it
+ * down, SIGHUP is ignored) are blocked from the start until its handlers
+ * are in place (SIG_BLOCK), then let through (SIG_UNBLOCK): one that comes
+ * while the arenas are reserved waits instead of killing the daemon half
+ * started, or being dropped when it runs as PID 1 of a container. */
+static void hold_signals(int how) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  sigprocmask(how, &set, NULL);
+}
+
 int main(int argc, char **argv) {
+  hold_signals(SIG_BLOCK);
   static const struct option opts[] = {
       {"socket", required_argument, NULL, 's'},
       {"arena", required_argument, NULL, 'a'},
@@ -223,6 +238,7 @@ int main(int argc, char **argv) {
   }
   ad_log(AD_LOG_INFO, "start", "version=%s protocol=%d pid=%d arenas=%zu",
          AR_VERSION, AR_PROTOCOL_VERSION, (int)getpid(), cfg.narenas);
+  hold_signals(SIG_UNBLOCK); /* a signal held back is handled now */
 
   ad_daemon_run(&d);
   ad_log(AD_LOG_INFO, "exit", "status=0 accepted=%llu reclaimed_blocks=%llu",

@@ -77,6 +77,20 @@ static int wait_exit(pid_t pid, int timeout_ms) {
   return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+/* Whether process pid blocks signal sig (SigBlk in /proc/pid/status). */
+static bool blocks_signal(pid_t pid, int sig) {
+  char path[64], line[256];
+  snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+  FILE *f = fopen(path, "r");
+  unsigned long long mask = 0;
+  while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+    if (sscanf(line, "SigBlk: %llx", &mask) == 1)
+      break;
+  if (f != NULL)
+    fclose(f);
+  return (mask >> (sig - 1)) & 1;
+}
+
 int it_daemon_start(it_daemon_t *d, const char *config,
                     const char *const *args) {
   if (d->dir[0] == '\0')
@@ -161,6 +175,20 @@ int it_daemon_start(it_daemon_t *d, const char *config,
   char buf[16];
   struct pollfd p = {.fd = ready[0], .events = POLLIN};
   int rc;
+  if (d->start_signal != 0) {
+    /* Polls the daemon every millisecond until it blocks start_signal
+     * before it listens (while it reserves its arenas), or says it is
+     * ready, then sends it. */
+    for (int i = 0; i < IT_TIMEOUT_S * 1000 && poll(&p, 1, 0) == 0; i++) {
+      if (blocks_signal(pid, d->start_signal) &&
+          !it_log_contains(d, "info listen ")) {
+        d->start_signal_early = true;
+        break;
+      }
+      usleep(1000);
+    }
+    kill(pid, d->start_signal);
+  }
   do
     rc = poll(&p, 1, IT_TIMEOUT_S * 1000);
   while (rc < 0 && errno == EINTR);
@@ -186,7 +214,8 @@ int it_daemon_start(it_daemon_t *d, const char *config,
 int it_daemon_stop(it_daemon_t *d, int sig) {
   if (d->pid == 0)
     return d->status;
-  kill(d->pid, sig);
+  if (sig != 0)
+    kill(d->pid, sig);
   int st = wait_exit(d->pid, IT_TIMEOUT_S * 1000);
   if (st < 0) {
     kill(d->pid, SIGKILL);

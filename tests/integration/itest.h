@@ -40,6 +40,11 @@ typedef struct it_daemon_s {
   char log[128];   /* dir/arenad.log: its standard error */
   char conf[128];  /* dir/arenad.conf, when a config was given */
   int sock_via;    /* how the daemon learns the socket: IT_SOCK_* */
+  int start_signal;        /* if not 0 (set after prepare), it_daemon_start
+                              sends this signal while the daemon starts: once
+                              the daemon blocks it before it listens, else
+                              when it is ready */
+  bool start_signal_early; /* whether it came before the daemon listened */
   pid_t pid;       /* 0 once reaped */
   int status;      /* exit status once reaped (128 + signal if killed) */
 } it_daemon_t;
@@ -57,8 +62,9 @@ void it_daemon_prepare(it_daemon_t *d);
 int it_daemon_start(it_daemon_t *d, const char *config,
                     const char *const *args);
 
-/* Sends `sig` and waits for the exit; returns the exit status (128 + the
- * signal for a death by signal). Fails the test after IT_TIMEOUT_S. */
+/* Sends `sig` (none when 0) and waits for the exit; returns the exit
+ * status (128 + the signal for a death by signal). Fails the test after
+ * IT_TIMEOUT_S. */
 int it_daemon_stop(it_daemon_t *d, int sig);
 
 /* Stops the daemon if it runs (SIGKILL) and removes its directory. */
