@@ -39,9 +39,16 @@
  *
  * Threads. A handle belongs to one thread at a time; calls on one handle
  * must not overlap. Different handles are independent (the library keeps
- * no global state), so N threads can use N handles at once. Memory in a
- * mapping is shared with every attached process: synchronising access to
- * block contents is the application's business.
+ * no global state), so N threads can use N handles at once.
+ *
+ * fork. A handle belongs to the process that made it: a child forked
+ * without exec must not make calls on an inherited handle (its replies
+ * would mix with the parent's) but may arenad_close its copy, which
+ * leaves the parent's connection alone; the child connects on its own.
+ * The socket is close-on-exec.
+ *
+ * Memory in a mapping is shared with every attached process: synchronising
+ * access to block contents is the application's business.
  *
  * Ownership. The caller owns what it passes in; the library keeps no
  * pointer to it after the call. What comes out:
@@ -138,7 +145,9 @@ ARENAD_EXTERN int arenad_open_fd(int fd, arenad_t **out);
 
 /* Closes the connection, unmaps every mapping, closes every descriptor and
  * frees the handle. NULL is allowed. Blocks the connection held and did not
- * free are freed by the daemon (detached ones stay). */
+ * free are freed by the daemon (detached ones stay), also when a child
+ * forked since still has the socket. In such a child it only frees the
+ * child's copy: the parent's connection goes on. */
 ARENAD_EXTERN void arenad_close(arenad_t *h);
 
 /* A sentence about the last error on h: the daemon's message, or the

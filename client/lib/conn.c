@@ -31,6 +31,20 @@ int arenad__fail(arenad_t *h, int code, const char *fmt, ...) {
   return code;
 }
 
+/* Closes h's socket. In the process that made the handle, it is shut down
+ * first: a child forked since (without exec) holds a copy of it, which
+ * would otherwise keep the connection, and the blocks it holds, alive in
+ * the daemon until the child exits. A child's close leaves the parent's
+ * connection alone. */
+static void close_socket(arenad_t *h) {
+  if (h->fd < 0)
+    return;
+  if (getpid() == h->pid)
+    shutdown(h->fd, SHUT_RDWR);
+  close(h->fd);
+  h->fd = -1;
+}
+
 int arenad__break(arenad_t *h, int code, const char *fmt, ...) {
   if (!h->broken) {
     va_list ap;
@@ -39,10 +53,7 @@ int arenad__break(arenad_t *h, int code, const char *fmt, ...) {
     va_end(ap);
     h->broken = true;
   }
-  if (h->fd >= 0) {
-    close(h->fd);
-    h->fd = -1;
-  }
+  close_socket(h);
   arenad__close_fds(h);
   return code;
 }
@@ -176,6 +187,7 @@ int arenad_open_fd(int fd, arenad_t **out) {
     return AR_EINTERNAL;
   }
   h->fd = fd;
+  h->pid = getpid();
   h->next_id = 1;
   ar_buf_init(&h->in, 0);
   ar_buf_init(&h->out, 0);
@@ -187,8 +199,7 @@ int arenad_open_fd(int fd, arenad_t **out) {
 void arenad_close(arenad_t *h) {
   if (h == NULL)
     return;
-  if (h->fd >= 0)
-    close(h->fd);
+  close_socket(h);
   arenad__close_fds(h);
   arenad__maps_destroy(h);
   ar_buf_destroy(&h->in);

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "ar/frame.h"
 #include "arenad.h"
@@ -72,6 +73,7 @@ typedef struct arenad__pending_s {
  */
 struct arenad_s {
   int fd;          /* the socket; -1 once broken */
+  pid_t pid;       /* the process that made the handle */
   bool broken;     /* unusable: err keeps the first reason */
   uint64_t next_id;
   uint64_t max_frame; /* largest frame body accepted or sent */

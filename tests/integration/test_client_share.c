@@ -479,6 +479,71 @@ static void test_attach_out_of_descriptors(void **state) {
   arenad_close(h);
 }
 
+/* The live blocks of arena "shm", as h lists them. */
+static uint64_t shm_live_blocks(arenad_t *h) {
+  arenad_arena_t *arenas;
+  size_t n;
+  assert_arenad_ok(h, arenad_list(h, &arenas, &n));
+  uint64_t live = UINT64_MAX;
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(arenas[i].name, "shm") == 0)
+      live = arenas[i].live_blocks;
+  arenad_list_destroy(arenas);
+  return live;
+}
+
+/* Forks a child that closes its copy of h when `close_copy`, then waits
+ * for a byte on *gate (a pipe made here) and exits. */
+static pid_t fork_holder(arenad_t *h, bool close_copy, int gate[2]) {
+  assert_int_equal(pipe(gate), 0);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    close(gate[1]);
+    if (close_copy)
+      arenad_close(h);
+    char c;
+    _exit(read(gate[0], &c, 1) == 1 ? 0 : 1);
+  }
+  close(gate[0]);
+  return pid;
+}
+
+static void release_holder(pid_t pid, int gate[2]) {
+  int st;
+  assert_int_equal(write(gate[1], "x", 1), 1);
+  close(gate[1]);
+  assert_int_equal(waitpid(pid, &st, 0), pid);
+  assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/* After fork without exec, the child holds a copy of the socket. Its
+ * arenad_close of that copy leaves the parent's connection alone; the
+ * parent's arenad_close ends the connection while the child lives, and
+ * the daemon frees the parent's blocks at once. */
+static void test_close_with_forked_child(void **state) {
+  (void)state;
+  arenad_t *h = open_client("forker"), *obs = open_client("observer");
+  uint64_t off;
+  assert_arenad_ok(h, arenad_alloc(h, "shm", 100, 0, 0, &off, NULL));
+  assert_int_equal(shm_live_blocks(obs), 1);
+
+  int gate[2];
+  pid_t pid = fork_holder(h, true, gate);
+  release_holder(pid, gate); /* it has closed its copy and exited */
+  assert_arenad_ok(h, arenad_ping(h));
+  assert_int_equal(shm_live_blocks(obs), 1);
+
+  pid = fork_holder(h, false, gate); /* keeps its copy open */
+  arenad_close(h);
+  uint64_t live = 1;
+  for (int i = 0; i < 500 && (live = shm_live_blocks(obs)) != 0; i++)
+    usleep(10000);
+  assert_int_equal(live, 0);
+  release_holder(pid, gate);
+  arenad_close(obs);
+}
+
 /* Retain, release and transfer through the library, and the holders
  * with their references in an inspect page. */
 static void test_share_calls(void **state) {
@@ -602,6 +667,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test_setup_teardown(test_paged_inspect, setup, teardown),
       cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
       cmocka_unit_test_setup_teardown(test_attach_out_of_descriptors, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_close_with_forked_child, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_share_calls, setup, teardown),
       cmocka_unit_test_setup_teardown(test_admin_calls, setup, teardown),
