@@ -38,8 +38,10 @@ readonly DAEMON=${PROJECT}_arenad_1
 readonly WRITER=${PROJECT}_writer_1
 readonly CTL=${PROJECT}_ctl            # a client container that runs arenactl
 readonly VOLUME=${PROJECT}_socket
+readonly EXAMPLE_VOLUME=${PROJECT}_example # where arenad-example publishes
 readonly ARENAD_UID=10001              # the image's arenad user and group
 readonly ARENAD_GID=10001              # (the Dockerfile's ARGs)
+readonly CLIENT_UID=10002              # the image's client user (in arenad's group)
 readonly OTHER_UID=4242                # a client uid that is not arenad's
 readonly RUN_LABEL=org.arenad.test=$PROJECT # on containers run without compose
 readonly HEALTH_TIMEOUT=60             # seconds
@@ -81,7 +83,7 @@ remove_all() {
     if command -v docker-compose >/dev/null 2>&1; then
         compose --profile clients down -v --remove-orphans >/dev/null 2>&1 || true
     fi
-    docker volume rm -f "$VOLUME" >/dev/null 2>&1 || true
+    docker volume rm -f "$VOLUME" "$EXAMPLE_VOLUME" >/dev/null 2>&1 || true
     ids=$(docker network ls -q --filter "label=com.docker.compose.project=$PROJECT" 2>/dev/null)
     if [ -n "$ids" ]; then
         # shellcheck disable=SC2086
@@ -128,7 +130,8 @@ compose() {
         docker-compose -p "$PROJECT" -f "$ROOT/docker/compose.yaml" "$@"
 }
 
-# A client container without compose: the socket volume and nothing else.
+# A client container without compose, as the image's client user unless
+# the options say otherwise: the socket and example volumes, nothing else.
 client() { # [DOCKER-RUN-OPTIONS...] -- COMMAND...
     local opts=()
     while [ "$#" -gt 0 ] && [ "$1" != -- ]; do
@@ -137,8 +140,9 @@ client() { # [DOCKER-RUN-OPTIONS...] -- COMMAND...
     done
     shift
     docker run --rm --label "$RUN_LABEL" --no-healthcheck --network none \
-        --ipc private -v "$VOLUME:/run/arenad" ${opts[@]+"${opts[@]}"} \
-        "$IMAGE" "$@"
+        --ipc private -v "$VOLUME:/run/arenad" \
+        -v "$EXAMPLE_VOLUME:/run/arenad-example" --user client \
+        ${opts[@]+"${opts[@]}"} "$IMAGE" "$@"
 }
 
 # arenactl in the long-lived client container $CTL (docker exec takes a
@@ -249,8 +253,9 @@ check_image() {
         done
         test "$(id -u):$(id -g)" = "$1:$2" || { echo "runs as $(id -u):$(id -g), not $1:$2"; exit 1; }
         test "$(stat -c %U:%a /run/arenad)" = arenad:750 || { echo "/run/arenad is $(stat -c %U:%a /run/arenad)"; exit 1; }
+        test "$(id -u client) $(id -nG client)" = "$3 client arenad" || { echo "user client is $(id client)"; exit 1; }
         ! command -v cc >/dev/null || { echo "the runtime image has a compiler"; exit 1; }
-        arenad --version' sh "$ARENAD_UID" "$ARENAD_GID") || fail "image contents: $out"
+        arenad --version' sh "$ARENAD_UID" "$ARENAD_GID" "$CLIENT_UID") || fail "image contents: $out"
     log "image $IMAGE: $out, $(docker image inspect "$IMAGE" --format '{{.Size}}' | awk '{printf "%.1f MB", $1 / 1e6}')"
 }
 
@@ -270,7 +275,8 @@ start_daemon() {
     expect_eq "daemon network" "$(docker inspect -f '{{.HostConfig.NetworkMode}}' "$DAEMON")" none
     # After compose made the volume (with its labels).
     docker run -d --name "$CTL" --label "$RUN_LABEL" --no-healthcheck \
-        --network none --ipc private -v "$VOLUME:/run/arenad" "$IMAGE" \
+        --network none --ipc private -v "$VOLUME:/run/arenad" \
+        -v "$EXAMPLE_VOLUME:/run/arenad-example" "$IMAGE" \
         sleep infinity >/dev/null
 }
 
@@ -287,13 +293,14 @@ start_writer() {
 }
 
 # The writer container: own IPC namespace (so its own /dev/shm), no network,
-# and the socket volume as its only mount.
+# the socket and example volumes as its only mounts, and the client user.
 check_isolation() {
     expect_eq "writer IPC mode" "$(docker inspect -f '{{.HostConfig.IpcMode}}' "$WRITER")" private
     expect_eq "writer network" "$(docker inspect -f '{{.HostConfig.NetworkMode}}' "$WRITER")" none
     expect_eq "writer mounts" \
-        "$(docker inspect -f '{{range .Mounts}}{{.Type}}:{{.Name}}:{{.Destination}} {{end}}' "$WRITER")" \
-        "volume:$VOLUME:/run/arenad "
+        "$(docker inspect -f '{{range .Mounts}}{{.Type}}:{{.Name}}:{{.Destination}} {{end}}' "$WRITER" | xargs -n1 | sort | paste -sd' ')" \
+        "volume:$EXAMPLE_VOLUME:/run/arenad-example volume:$VOLUME:/run/arenad"
+    expect_eq "writer user" "$(docker inspect -f '{{.Config.User}}' "$WRITER")" client
     local a b
     a=$(docker exec "$DAEMON" readlink /proc/1/ns/ipc)
     b=$(docker exec "$WRITER" readlink /proc/1/ns/ipc)
@@ -313,10 +320,10 @@ read_across() {
 read_as_other_uid() {
     local out
     out=$(client --user "$OTHER_UID:$OTHER_UID" --group-add "$ARENAD_GID" \
-        -- arenad-example read --from /run/arenad/example.blocks 2>&1) ||
+        -- arenad-example read --from /run/arenad-example/example.blocks 2>&1) ||
         fail "a reader with uid $OTHER_UID in arenad's group failed: $out"
     # Without the group it must be refused.
-    if out=$(client --user "$OTHER_UID:$OTHER_UID" -- arenad-example read --from /run/arenad/example.blocks 2>&1); then
+    if out=$(client --user "$OTHER_UID:$OTHER_UID" -- arenad-example read --from /run/arenad-example/example.blocks 2>&1); then
         fail "a reader with uid $OTHER_UID outside arenad's group got in: $out"
     fi
     grep -q 'Permission denied' <<<"$out" || fail "uid $OTHER_UID without the group: expected 'Permission denied', got: $out"
@@ -330,7 +337,7 @@ inspect_holders() {
     blocks=$(ctl inspect default --blocks --json)
     local held
     held=$(json "sorted(set((h['client_name'], h['uid']) for b in d['blocks'] if not b['free'] for h in b['holders']))" <<<"$blocks")
-    expect_eq "holders of arena default" "$held" "[('arenad-example', $ARENAD_UID)]"
+    expect_eq "holders of arena default" "$held" "[('arenad-example', $CLIENT_UID)]"
     local n
     n=$(json "sum(1 for b in d['blocks'] if not b['free'] and b['n'] == 65536)" <<<"$blocks")
     expect_eq "64 KiB blocks in arena default" "$n" 4
@@ -368,7 +375,7 @@ restart_writer() {
     seed1=$(published | tail -n 1 | cut -d' ' -f4)
     [ "$seed1" != "$seed0" ] || fail "the restarted writer wrote the same pattern (seed $seed1)"
     # Wait until the file in the volume is the new run's, then read it.
-    wait_for 10 "the new publication" in_ctl sh -c "tail -n 1 /run/arenad/example.blocks | grep -q ' $seed1\$'"
+    wait_for 10 "the new publication" in_ctl sh -c "tail -n 1 /run/arenad-example/example.blocks | grep -q ' $seed1\$'"
     read_across
     expect_eq "live blocks of arena default after the restart" "$(summary default live_blocks)" 4
 }
@@ -377,13 +384,29 @@ restart_writer() {
 # exits, another verifies and frees them.
 detached_blocks() {
     compose run --rm writer arenad-example write buddy 1000 --count 3 --detach \
-        --publish /run/arenad/detached.blocks >/dev/null 2>"$TMP/compose.log" ||
+        --publish /run/arenad-example/detached.blocks >/dev/null 2>"$TMP/compose.log" ||
         { cat "$TMP/compose.log" >&2; fail "the detached writer failed"; }
     expect_eq "detached blocks in arena buddy" "$(summary buddy detached_blocks)" 3
     local out
-    out=$(client -- arenad-example read --from /run/arenad/detached.blocks --free 2>&1) ||
+    out=$(client -- arenad-example read --from /run/arenad-example/detached.blocks --free 2>&1) ||
         fail "reading and freeing the detached blocks failed: $out"
     expect_eq "live blocks in arena buddy after the free" "$(summary buddy live_blocks)" 0
+}
+
+# A client (the image's client user, in arenad's group) uses the arenas but
+# may neither destroy one nor touch the socket's directory: that takes the
+# daemon's uid.
+clients_not_admin() {
+    local out
+    if out=$(compose run --rm arenactl destroy default --force 2>&1); then
+        fail "a compose client destroyed arena default: $out"
+    fi
+    grep -q 'uid 10002' <<<"$out" || fail "destroy by a client: expected a refusal naming uid 10002, got: $out"
+    if out=$(client -- rm -f /run/arenad/arenad.sock 2>&1); then
+        fail "a client removed the daemon's socket"
+    fi
+    in_ctl test -S /run/arenad/arenad.sock || fail "the socket is gone after a client tried to remove it"
+    expect_eq "arenas after the refusals" "$(ctl list --json | json "' '.join(a['name'] for a in d)")" "buddy default mounted"
 }
 
 stop_writer() {
@@ -426,7 +449,7 @@ main() {
     check_arenas
     step "start a writer container: 4 blocks of 64 KiB with a pattern"
     start_writer
-    step "the writer shares only the socket volume with the daemon"
+    step "the writer shares only the socket volume with the daemon (and the example's with readers)"
     check_isolation
     step "verify the bytes from a reader container"
     read_across
@@ -440,6 +463,8 @@ main() {
     restart_writer
     step "detached blocks outlive their writer's container"
     detached_blocks
+    step "a client may use the arenas but not destroy one or replace the socket"
+    clients_not_admin
     step "docker stop the writer: it frees its blocks and exits 0"
     stop_writer
     step "docker stop arenad: exit 0, socket removed"
