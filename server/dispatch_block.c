@@ -65,9 +65,15 @@ int ad_call_block_failed(ad_call_t *call, const ad_arena_t *a, int rc,
   case AR_EINVAL:
     return ad_fail(call, rc, "offset %llu is not a live block of arena '%s'",
                    off, a->name);
-  case AR_EPERM:
+  case AR_EPERM: {
+    const ad_block_t *blk = ad_arena_block(a, offset);
+    bool only_detached = blk != NULL && blk->holds == NULL && blk->detached;
     return ad_fail(call, rc, "this connection holds no reference to the "
-                   "block at %llu (other connections do)", off);
+                   "block at %llu (%s)", off,
+                   only_detached ? "it is detached: free drops the detached "
+                                   "reference"
+                                 : "other connections do");
+  }
   case AR_ELIMIT:
     return ad_fail(call, rc, "the block at %llu has %u references, the most "
                    "it can have", off, (unsigned)UINT32_MAX);

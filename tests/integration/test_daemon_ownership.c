@@ -89,6 +89,11 @@ static void test_detached(void **state) {
   r = it_call(b, it_req_stats(), NULL);
   assert_true(r->stats->detached_blocks >= 2);
   it_resp_free(r);
+  /* Nobody holds them: release is refused, and says that free is the way. */
+  r = it_call(b, it_req_release("shared", offs[0]), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_PERMISSION_DENIED);
+  assert_non_null(strstr(r->message, "it is detached: free drops"));
+  it_resp_free(r);
   it_free_ok(b, "shared", offs[0]); /* anyone may free a detached block */
   it_free_ok(b, "shared", offs[1]);
   assert_int_equal(it_live_blocks(b, "shared"), before);
