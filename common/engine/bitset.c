@@ -71,12 +71,26 @@ uint64_t ar__bitset_next(const ar__bitset_t *b, uint64_t from) {
   return i;
 }
 
-int ar__bitset_verify(const ar__bitset_t *b) {
-  for (int l = 0; l + 1 < b->nlevels; l++)
+int ar__bitset_verify(const ar__bitset_t *b, uint64_t *reached) {
+  *reached = 0;
+  /* The summaries above level 1, word by word. */
+  for (int l = 1; l + 1 < b->nlevels; l++)
     for (uint64_t i = 0; i < b->nwords[l]; i++) {
       bool summary = (b->level[l + 1][i >> 6] & ar__bitset_bit(i)) != 0;
       if (summary != (b->level[l][i] != 0))
         return l + 1;
+    }
+  /* Level 1 over level 0: only the words its set bits name. */
+  if (b->nlevels == 1) {
+    *reached = (uint64_t)__builtin_popcountll(b->level[0][0]);
+    return -1;
+  }
+  for (uint64_t i = 0; i < b->nwords[1]; i++)
+    for (uint64_t w = b->level[1][i]; w != 0; w &= w - 1) {
+      uint64_t word = i * 64 + (uint64_t)__builtin_ctzll(w);
+      if (word >= b->nwords[0] || b->level[0][word] == 0)
+        return 1;
+      *reached += (uint64_t)__builtin_popcountll(b->level[0][word]);
     }
   return -1;
 }

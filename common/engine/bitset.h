@@ -76,8 +76,13 @@ static inline uint64_t ar__bitset_first(const ar__bitset_t *b) {
 /* The lowest set bit at or after `from`, or UINT64_MAX when none. */
 uint64_t ar__bitset_next(const ar__bitset_t *b, uint64_t from);
 
-/* Checks that every summary bit matches its word. Returns -1 when all do,
- * or the level whose summary is wrong. */
-int ar__bitset_verify(const ar__bitset_t *b);
+/* Checks that every summary bit matches its word, and counts in *reached
+ * the bits of level 0 under a set summary bit. Level 0, 64 times larger
+ * than the rest together, is read only where level 1 has a bit set: a word
+ * of it set while its summary bit is clear is not read, and the caller
+ * sees it as *reached short of the bits it set. So the cost is the size
+ * of the levels above 0 (1/4096 bit per bit of the set) plus the words in
+ * use. Returns -1 when all match, or the level whose summary is wrong. */
+int ar__bitset_verify(const ar__bitset_t *b, uint64_t *reached);
 
 #endif /* AR_BITSET_H */

@@ -139,12 +139,18 @@ static int buddy_check(const ar_engine_t *e, ar_check_report_t *report,
                              "order %u has free blocks", j);
       continue;
     }
-    int level = ar__bitset_verify(&bd->free[j]);
+    uint64_t reached;
+    int level = ar__bitset_verify(&bd->free[j], &reached);
     if (level >= 0)
       return ar_check_fail(report, "order index", 0,
-                           "order %u: summary level %d disagrees with the "
-                           "level below",
-                           j, level);
+                           "order %u: summary level %d marks an empty word", j,
+                           level);
+    if (reached != bd->count[j])
+      return ar_check_fail(report, "order index", 0,
+                           "order %u: %llu free blocks reached through the "
+                           "summaries, %llu counted",
+                           j, (unsigned long long)reached,
+                           (unsigned long long)bd->count[j]);
     uint64_t seen = 0;
     for (uint64_t i = ar__bitset_next(&bd->free[j], 0); i != UINT64_MAX;
          i = ar__bitset_next(&bd->free[j], i + 1)) {

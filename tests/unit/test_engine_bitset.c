@@ -1,0 +1,104 @@
+/*
+ * test_engine_bitset.c: the buddy engine's hierarchical bitset (an
+ * internal part of common/engine, bitset.h) against a plain array of bits.
+ *
+ * Random sets and clears over a bitset of three levels, after each of
+ * which the lowest set bit, the next set bit after random positions and
+ * the verification (with the count of bits it reaches) agree with the
+ * array. Then the verification on purpose-broken summaries: a summary bit
+ * over an empty word, or a word set under a clear summary bit, names its
+ * level, and a word of level 0 whose summary bit is clear is not reached,
+ * which the count shows. Its memory count must come back to nothing.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "bitset.h"
+#include "lcg.h"
+
+#define NBITS 300000 /* 3 levels: 4688, 74 and 2 words, then the top */
+
+static bool model[NBITS];
+
+/* The lowest bit of the model at or after `from`, or UINT64_MAX. */
+static uint64_t model_next(uint64_t from) {
+  for (uint64_t i = from; i < NBITS; i++)
+    if (model[i])
+      return i;
+  return UINT64_MAX;
+}
+
+static void test_against_array(void **state) {
+  (void)state;
+  ar__mem_t mem = {0};
+  ar__bitset_t b;
+  assert_int_equal(ar__bitset_init(&b, NBITS, &mem), 0);
+  assert_int_equal(b.nlevels, 4);
+  uint64_t x = 7, count = 0, reached;
+  for (int step = 0; step < 20000; step++) {
+    /* Bits in a few clusters, so that words fill and empty again. */
+    uint64_t i = (next_rand(&x) % 8) * (NBITS / 8) + next_rand(&x) % 2000;
+    if (model[i]) {
+      ar__bitset_clear(&b, i);
+      count--;
+    } else {
+      ar__bitset_set(&b, i);
+      count++;
+    }
+    model[i] = !model[i];
+    assert_true(ar__bitset_test(&b, i) == model[i]);
+    assert_int_equal(ar__bitset_first(&b), model_next(0));
+    uint64_t from = next_rand(&x) % NBITS;
+    assert_int_equal(ar__bitset_next(&b, from), model_next(from));
+    if (step % 97 == 0) {
+      assert_int_equal(ar__bitset_verify(&b, &reached), -1);
+      assert_int_equal(reached, count);
+    }
+  }
+  ar__bitset_fini(&b);
+  assert_int_equal(mem.bytes, 0);
+}
+
+static void test_verify_finds_broken_summaries(void **state) {
+  (void)state;
+  ar__mem_t mem = {0};
+  ar__bitset_t b;
+  uint64_t reached;
+  assert_int_equal(ar__bitset_init(&b, NBITS, &mem), 0);
+  ar__bitset_set(&b, 5);
+  ar__bitset_set(&b, 200000);
+  assert_int_equal(ar__bitset_verify(&b, &reached), -1);
+  assert_int_equal(reached, 2);
+
+  /* A summary bit of level 1 over word 10 of level 0, which is empty. */
+  b.level[1][0] |= ar__bitset_bit(10);
+  assert_int_equal(ar__bitset_verify(&b, &reached), 1);
+  b.level[1][0] &= ~ar__bitset_bit(10);
+
+  /* Word 1 of level 1 set, its summary bit in level 2 clear. */
+  b.level[1][1] |= 1;
+  assert_int_equal(ar__bitset_verify(&b, &reached), 2);
+  b.level[1][1] = 0;
+
+  /* A bit in word 1000 of level 0, its summary bit clear: not reached. */
+  b.level[0][1000] |= 1;
+  assert_int_equal(ar__bitset_verify(&b, &reached), -1);
+  assert_int_equal(reached, 2);
+  b.level[0][1000] = 0;
+
+  ar__bitset_fini(&b);
+  assert_int_equal(mem.bytes, 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_against_array),
+      cmocka_unit_test(test_verify_finds_broken_summaries),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
