@@ -143,14 +143,9 @@ static int buddy_check(const ar_engine_t *e, ar_check_report_t *report,
     int level = ar__bitset_verify(&bd->free[j], &reached);
     if (level >= 0)
       return ar_check_fail(report, "order index", 0,
-                           "order %u: summary level %d marks an empty word", j,
-                           level);
-    if (reached != bd->count[j])
-      return ar_check_fail(report, "order index", 0,
-                           "order %u: %llu free blocks reached through the "
-                           "summaries, %llu counted",
-                           j, (unsigned long long)reached,
-                           (unsigned long long)bd->count[j]);
+                           "order %u: summary level %d disagrees with the "
+                           "level below",
+                           j, level);
     uint64_t seen = 0;
     for (uint64_t i = ar__bitset_next(&bd->free[j], 0); i != UINT64_MAX;
          i = ar__bitset_next(&bd->free[j], i + 1)) {
@@ -163,11 +158,12 @@ static int buddy_check(const ar_engine_t *e, ar_check_report_t *report,
                              j, (unsigned long long)at,
                              (unsigned long long)(at ^ order_bytes(j)));
     }
-    if (seen != bd->count[j])
+    if (seen != bd->count[j] || reached != bd->count[j])
       return ar_check_fail(report, "order count", 0,
-                           "order %u: %llu free blocks indexed, %llu "
-                           "counted",
+                           "order %u: %llu free blocks indexed (%llu under "
+                           "the summaries), %llu counted",
                            j, (unsigned long long)seen,
+                           (unsigned long long)reached,
                            (unsigned long long)bd->count[j]);
     total += seen;
   }
