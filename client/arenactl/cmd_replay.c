@@ -188,6 +188,14 @@ static int create_engines(const options_t *o, ar_engine_t **engines,
                 "must be a non-zero multiple of 4096 up to 2^48%s\n",
                 o->arena, ar_policy_name((ar_policy_t)p),
                 p == AR_POLICY_BUDDY ? ", and a power of two" : "");
+      else if (rc == AR_EINTERNAL)
+        fprintf(stderr,
+                "arenactl replay: no memory for the %s engine's index of a "
+                "%s arena%s\n",
+                ar_policy_name((ar_policy_t)p), o->arena,
+                p == AR_POLICY_BUDDY ? " (buddy reserves 1/128 of the arena "
+                                       "size for its bitsets up front)"
+                                     : "");
       else
         fprintf(stderr, "arenactl replay: cannot create the %s engine: %s\n",
                 ar_policy_name((ar_policy_t)p), ar_strerror(rc));

@@ -183,6 +183,32 @@ static void test_malformed_trace(void **state) {
   free(err);
 }
 
+/* An engine whose index does not fit in memory (here an address space of
+ * 1 GiB; a 1 TiB buddy arena needs 8 GiB of bitsets) says so, instead of
+ * "internal error". Not under AddressSanitizer, which needs terabytes of
+ * address space for itself. */
+static void test_engine_out_of_memory(void **state) {
+#if defined(__SANITIZE_ADDRESS__)
+  (void)state;
+  skip();
+#else
+  tmpdir_t *d = *state;
+  write_file(d, "t.trace", trace1);
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd,
+           "cd '%s' && ulimit -v 1048576 && '%s' replay --policy buddy "
+           "--arena-size 1024G t.trace > out 2> err",
+           d->path, ARENACTL);
+  int status = system(cmd);
+  assert_true(status != -1 && WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 1);
+  char *err = read_file(d, "err");
+  assert_non_null(strstr(err, "no memory for the buddy engine's index of a "
+                              "1024G arena"));
+  free(err);
+#endif
+}
+
 static void test_usage_errors(void **state) {
   tmpdir_t *d = *state;
   write_file(d, "t.trace", trace1);
@@ -222,6 +248,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_single_table, tmpdir_make,
                                       tmpdir_remove),
       cmocka_unit_test_setup_teardown(test_malformed_trace, tmpdir_make,
+                                      tmpdir_remove),
+      cmocka_unit_test_setup_teardown(test_engine_out_of_memory, tmpdir_make,
                                       tmpdir_remove),
       cmocka_unit_test_setup_teardown(test_usage_errors, tmpdir_make,
                                       tmpdir_remove),
