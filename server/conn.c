@@ -104,7 +104,7 @@ void ad_conn_arena_gone(ad_conn_t *c, const ad_arena_t *a) {
     uint32_t cap = c->stale_cap ? c->stale_cap * 2 : 2;
     char(*p)[AD_STALE_NAME] = realloc(c->stale, cap * sizeof(*p));
     if (p == NULL) {
-      ad_conn_close_after_reply(c, "no-memory");
+      ad_conn_close_after_reply(c, "no-memory", NULL);
       return;
     }
     c->stale = p;
@@ -189,12 +189,14 @@ void ad_conn_sent(ad_conn_t *c, size_t n) {
   }
 }
 
-void ad_conn_close_after_reply(ad_conn_t *c, const char *reason) {
+void ad_conn_close_after_reply(ad_conn_t *c, const char *reason,
+                               uint64_t *counter) {
   if (c->closing || c->close_after_reply)
     return;
   c->close_after_reply = true;
   c->close_reason = reason;
-  c->d->stats.connections_closed_protocol++;
+  if (counter != NULL)
+    (*counter)++;
   ar_buf_consume(&c->rbuf, ar_buf_len(&c->rbuf));
 }
 
@@ -272,7 +274,8 @@ static void protocol_error(ad_conn_t *c, int code, uint64_t *counter,
   resp.message = (char *)message;
   d->stats.errors[resp.status]++;
   reply(c, &resp, -1);
-  ad_conn_close_after_reply(c, "protocol");
+  ad_conn_close_after_reply(c, "protocol",
+                            &d->stats.connections_closed_protocol);
 }
 
 /* Answers the frame whose body is p[0..n). */
@@ -322,8 +325,9 @@ static void frame(ad_conn_t *c, const uint8_t *p, size_t n) {
     }
   }
   reply(c, &resp, fd); /* fds_sent is counted once sent (conn_io.c) */
-  if (call.close_after)
-    ad_conn_close_after_reply(c, call.close_reason);
+  if (call.close_after) /* only hello's version check asks for it */
+    ad_conn_close_after_reply(c, call.close_reason,
+                              &d->stats.connections_closed_protocol);
   ad_scratch_reset(&d->scratch);
 }
 

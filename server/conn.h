@@ -173,8 +173,10 @@ ar_buf_t *ad_conn_out(ad_conn_t *c);
 void ad_conn_sent(ad_conn_t *c, size_t n);
 
 /* Marks c to be closed once its replies are sent, for `reason`, and drops
- * its unread input. */
-void ad_conn_close_after_reply(ad_conn_t *c, const char *reason);
+ * its unread input; counts it in *counter (when not NULL) unless c was
+ * already closing. */
+void ad_conn_close_after_reply(ad_conn_t *c, const char *reason,
+                               uint64_t *counter);
 
 /* Notes that c attached arena a (counted once per connection in the
  * arena's attached_connections), which also ends a's name being stale for

@@ -139,7 +139,16 @@ typedef struct fz_s {
   bool model_ok; /* the model still follows the daemon */
   slot_t s[FZ_SLOTS];
   unsigned nslots;
+  uint64_t closed_protocol; /* connections freed that the daemon closed
+                               for a protocol error or a version */
 } fz_t;
+
+/* Whether c is closed, or to be, for a protocol error or a version: what
+ * connections_closed_protocol counts. */
+static bool closed_for_protocol(const ad_conn_t *c) {
+  return c->close_reason != NULL && (strcmp(c->close_reason, "protocol") == 0 ||
+                                     strcmp(c->close_reason, "version") == 0);
+}
 
 static fz_t *the_fz;                /* for the memory probe */
 static bool in_daemon, nomem_fired; /* allocations that fail: see below */
@@ -446,13 +455,14 @@ static void check_all(fz_t *z) {
          (unsigned long long)d->stats.blocks_allocated,
          (unsigned long long)d->stats.blocks_freed, (unsigned long long)live);
 
-  uint64_t open = 0, inflight = 0;
+  uint64_t open = 0, inflight = 0, protocol = z->closed_protocol;
   for (unsigned k = 0; k < z->nslots; k++) {
     const ad_conn_t *c = z->s[k].c;
     if (c == NULL)
       continue;
     open++;
     inflight += c->inflight;
+    protocol += closed_for_protocol(c);
     if (!z->model_ok)
       continue;
     uint64_t refs = 0;
@@ -474,6 +484,10 @@ static void check_all(fz_t *z) {
          "%llu requests in flight, the connections have %llu",
          (unsigned long long)d->stats.requests_in_flight,
          (unsigned long long)inflight);
+  ensure(d->stats.connections_closed_protocol == protocol,
+         "%llu connections closed for the protocol, %llu were",
+         (unsigned long long)d->stats.connections_closed_protocol,
+         (unsigned long long)protocol);
   ensure(d->stats.connections_closed_output == 0,
          "a connection passed the output limit, which flow control prevents");
 }
@@ -1132,6 +1146,7 @@ static void slot_closed(fz_t *z, slot_t *s) {
   for (size_t i = 0; i < MAX_ARENAS; i++)
     if (z->m[i].live)
       mdrop_conn_in(&z->m[i], c->id);
+  z->closed_protocol += closed_for_protocol(c);
   ad_conn_free(c);
   slot_reset(s);
 }
