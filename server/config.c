@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "ar/error.h"
+#include "ar/errorf.h"
 #include "ar/frame.h"
 #include "log.h"
 #include "reply_bound.h"

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "ar/error.h"
+#include "ar/errorf.h"
 #include "ar/frame.h"
 #include "audit.h"
 #include "daemon.h"

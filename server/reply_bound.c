@@ -12,6 +12,7 @@
 
 #include "ar/engine.h"
 #include "ar/error.h"
+#include "ar/errorf.h"
 #include "dispatch.h"
 
 /* The largest value of an enum on the wire. */

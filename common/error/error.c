@@ -4,6 +4,7 @@
  * they do not know, so a caller never has anything to free.
  */
 #include "ar/error.h"
+#include "ar/errorf.h"
 
 #include <stdarg.h>
 #include <stdio.h>

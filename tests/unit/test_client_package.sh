@@ -3,8 +3,8 @@
 # it. Installs the build into a temporary prefix, builds a small program
 # with nothing but `pkg-config --cflags --libs arenad` (shared) and the
 # static archive, runs both, and checks that the shared library exports
-# exactly the functions arenad.h declares, plus ar_strerror and
-# ar_err_name.
+# exactly the functions that the installed headers (arenad.h and the
+# ar/error.h it includes) declare.
 set -eu
 build=$1
 cc=$2
@@ -52,10 +52,12 @@ out=$(LD_LIBRARY_PATH="$libdir" "$tmp/shared")
 out=$("$tmp/static")
 [ "$out" = "buddy EPROTO" ] || { echo "static consumer said: $out"; exit 1; }
 
-# The exports: what arenad.h declares, and nothing else.
+# The exports: what the installed headers declare, and nothing else.
 grep -o '^ARENAD_EXTERN [^(]*(' "$header_dir/arenad.h" |
   sed 's/.*[ *]\([a-z_0-9]*\)($/\1/' >"$tmp/want"
-printf 'ar_strerror\nar_err_name\n' >>"$tmp/want"
+grep -o '^[a-z][a-z_ ]*[ *]ar_[a-z_0-9]*(' \
+  "$(find "$tmp/prefix" -path '*/ar/error.h' | head -n 1)" |
+  sed 's/.*[ *]\(ar_[a-z_0-9]*\)($/\1/' >>"$tmp/want"
 sort -o "$tmp/want" "$tmp/want"
 nm -D --defined-only "$libdir/libarenad.so" | awk '$2 == "T" { print $3 }' |
   sed 's/@.*//' | sort >"$tmp/got"

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "ar/error.h"
+#include "ar/errorf.h"
 
 static void test_names_and_messages(void **state) {
   (void)state;

@@ -12,8 +12,6 @@
 #ifndef AR_ERROR_H
 #define AR_ERROR_H
 
-#include <stddef.h>
-
 /* XX(name, value, message) */
 #define AR_ERRNO_MAP(XX)                                                       \
   XX(EINVAL, -1, "invalid argument")                                           \
@@ -44,12 +42,5 @@ const char *ar_strerror(int code);
 /* A static string with the code's name ("EINVAL", "OK"); "UNKNOWN" for a
  * code not in the list. Never NULL, never to be freed. */
 const char *ar_err_name(int code);
-
-/* Writes a message, formatted as by printf, into the caller's buffer (len
- * bytes, truncated to fit, always NUL-terminated when len > 0) and returns
- * `code`, so that a function that reports through such a buffer can say
- * `return ar_errorf(err, errlen, AR_EINVAL, "...", ...)`. */
-int ar_errorf(char *buf, size_t len, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
 
 #endif /* AR_ERROR_H */
