@@ -1323,6 +1323,7 @@ static void setup(fz_t *z, uint8_t b) {
   ensure(ad_daemon_init(&z->d, z->cfg, err, sizeof(err)) == 0,
          "ad_daemon_init: %s", err);
   z->model_ok = true;
+  z->closed_protocol = 0;
   z->next_mid = 0;
   for (size_t i = 0; i < z->d.narenas; i++) {
     const ad_arena_t *a = z->d.arenas[i];
