@@ -45,7 +45,9 @@
 #include "ar/util.h"
 
 #define AD_ARENA_NAME_MAX 64 /* bytes of an arena name, NUL excluded */
-#define AD_ARENAS_MAX 256    /* arenas in one configuration */
+#define AD_ARENAS_MAX                                                          \
+  256                        /* arenas in a configuration, on the command      \
+                                line and in the running daemon */
 #define AD_ORIGIN_MAX 96     /* bytes of an origin ("FILE:LINE") */
 
 /* The built-in arena, made when neither the file nor the command line

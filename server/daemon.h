@@ -48,7 +48,8 @@ typedef struct ad_daemon_s {
   uv_signal_t sigint, sigterm, sighup;
   uv_timer_t shutdown_timer;
   uv_timer_t frame_timer; /* finds connections stalled mid-frame */
-  bool handles_init;      /* the three above are initialised */
+  bool handles_init;      /* the signal and timer handles above are
+                             initialised */
 
   ad_conn_t *conns;       /* open connections, newest first */
   uint64_t next_conn_id;

@@ -116,6 +116,35 @@ int ad_call_over_quota(ad_call_t *call, ad_arena_t *a,
   return ad_fail(call, AR_ELIMIT, "arena '%s': %s", a->name, detail);
 }
 
+int ad_call_block_failed(ad_call_t *call, const ad_arena_t *a, int rc,
+                         uint64_t offset) {
+  unsigned long long off = (unsigned long long)offset;
+  switch (rc) {
+  case AR_EINVAL:
+    return ad_fail(call, rc, "offset %llu is not a live block of arena '%s'",
+                   off, a->name);
+  case AR_EPERM: {
+    const ad_block_t *blk = ad_arena_block(a, offset);
+    bool only_detached = blk != NULL && blk->holds == NULL && blk->detached;
+    return ad_fail(call, rc,
+                   "this connection holds no reference to the "
+                   "block at %llu (%s)",
+                   off,
+                   only_detached ? "it is detached: free drops the detached "
+                                   "reference"
+                                 : "other connections do");
+  }
+  case AR_ELIMIT:
+    return ad_fail(call, rc,
+                   "the block at %llu has %u references, the most "
+                   "it can have",
+                   off, (unsigned)UINT32_MAX);
+  default:
+    return ad_fail(call, rc, "cannot %s %llu: %s", call->kind, off,
+                   ar_strerror(rc));
+  }
+}
+
 Arenad__Access *ad_call_access(ad_call_t *call, const ad_arena_t *a) {
   Arenad__Access *acc;
   if (!AD_NEW(call, acc, arenad__access__init))

@@ -58,31 +58,6 @@ int ad_do_alloc(ad_call_t *call, const Arenad__AllocRequest *m) {
   return 0;
 }
 
-int ad_call_block_failed(ad_call_t *call, const ad_arena_t *a, int rc,
-                    uint64_t offset) {
-  unsigned long long off = (unsigned long long)offset;
-  switch (rc) {
-  case AR_EINVAL:
-    return ad_fail(call, rc, "offset %llu is not a live block of arena '%s'",
-                   off, a->name);
-  case AR_EPERM: {
-    const ad_block_t *blk = ad_arena_block(a, offset);
-    bool only_detached = blk != NULL && blk->holds == NULL && blk->detached;
-    return ad_fail(call, rc, "this connection holds no reference to the "
-                   "block at %llu (%s)", off,
-                   only_detached ? "it is detached: free drops the detached "
-                                   "reference"
-                                 : "other connections do");
-  }
-  case AR_ELIMIT:
-    return ad_fail(call, rc, "the block at %llu has %u references, the most "
-                   "it can have", off, (unsigned)UINT32_MAX);
-  default:
-    return ad_fail(call, rc, "cannot %s %llu: %s", call->kind, off,
-                   ar_strerror(rc));
-  }
-}
-
 int ad_do_free(ad_call_t *call, const Arenad__FreeRequest *m) {
   ad_daemon_t *d = call->d;
   ad_arena_t *a;
