@@ -22,51 +22,55 @@
 /* Error replies by Status value (StatusCounts reuses the numbers). */
 #define AD_STATUS_SLOTS 16
 
+/* Every plain counter, each named after the StatsReply field it fills:
+ * X(name) makes the field here and its copy in ad_stats_reply, so a
+ * counter added to the list and the proto needs no other code (and one
+ * missing from the proto does not compile). Gauges say "now". */
+#define AD_STATS_COUNTERS(X)                                                   \
+  X(connections_accepted)                                                      \
+  X(connections_open) /* now */                                                \
+  X(connections_refused_limit)                                                 \
+  X(connections_closed)                                                        \
+  X(connections_closed_protocol)                                               \
+  X(connections_closed_output)                                                 \
+  X(connections_accept_failed)                                                 \
+  X(frames_in)                                                                 \
+  X(frames_out)                                                                \
+  X(bytes_in)                                                                  \
+  X(bytes_out)                                                                 \
+  X(frames_over_limit)                                                         \
+  X(frames_malformed)                                                          \
+  X(frames_unparsable)                                                         \
+  X(frames_timed_out)                                                          \
+  X(fds_exhausted)                                                             \
+  X(fds_sent)                                                                  \
+  X(in_flight_throttled)                                                       \
+  X(requests_in_flight) /* now */                                              \
+  X(blocks_per_request_refused)                                                \
+  X(pages_clamped)                                                             \
+  X(pages_cut)                                                                 \
+  X(scratch_exhausted)                                                         \
+  X(blocks_allocated)                                                          \
+  X(blocks_freed)                                                              \
+  X(reclaimed_connections)                                                     \
+  X(reclaimed_blocks)                                                          \
+  X(reclaimed_bytes)                                                           \
+  X(retains)                                                                   \
+  X(releases)                                                                  \
+  X(transfers)                                                                 \
+  X(permission_denied)                                                         \
+  X(quota_refused)                                                             \
+  X(arenas_created)                                                            \
+  X(arenas_destroyed)                                                          \
+  X(corruptions_detected)                                                      \
+  X(arenas_refused_limit)
+
 typedef struct ad_stats_s {
-  uint64_t connections_accepted;
-  uint64_t connections_open; /* now */
-  uint64_t connections_refused_limit;
-  uint64_t connections_closed;
-  uint64_t connections_closed_protocol;
-  uint64_t connections_closed_output;
-  uint64_t connections_accept_failed;
-
-  uint64_t frames_in;
-  uint64_t frames_out;
-  uint64_t bytes_in;
-  uint64_t bytes_out;
-  uint64_t frames_over_limit;
-  uint64_t frames_malformed;
-  uint64_t frames_unparsable;
-  uint64_t frames_timed_out;
-  uint64_t fds_exhausted;
-  uint64_t fds_sent;
-
-  uint64_t in_flight_throttled;
-  uint64_t requests_in_flight; /* now */
-  uint64_t blocks_per_request_refused;
-  uint64_t pages_clamped;
-  uint64_t pages_cut;
-  uint64_t scratch_exhausted;
-
-  uint64_t requests[AD_KIND_SLOTS];
-  uint64_t errors[AD_STATUS_SLOTS];
-
-  uint64_t blocks_allocated;
-  uint64_t blocks_freed;
-  uint64_t reclaimed_connections;
-  uint64_t reclaimed_blocks;
-  uint64_t reclaimed_bytes;
-
-  uint64_t retains;
-  uint64_t releases;
-  uint64_t transfers;
-  uint64_t permission_denied;
-  uint64_t quota_refused;
-  uint64_t arenas_created;
-  uint64_t arenas_destroyed;
-  uint64_t corruptions_detected;
-  uint64_t arenas_refused_limit;
+#define AD_STATS_FIELD(name) uint64_t name;
+  AD_STATS_COUNTERS(AD_STATS_FIELD)
+#undef AD_STATS_FIELD
+  uint64_t requests[AD_KIND_SLOTS]; /* by Request.body field number */
+  uint64_t errors[AD_STATUS_SLOTS]; /* error replies by Status value */
 } ad_stats_t;
 
 struct ad_daemon_s;
