@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <unistd.h>
 
 #include "ar/error.h"
@@ -28,26 +27,12 @@
 /* Bytes of a peer's frame shown in a protocol error's log line. */
 #define SAMPLE_BYTES 32
 
-/* A random token, never 0 (the proto's promise). */
-static int new_token(uint64_t *out) {
-  uint64_t t = 0;
-  while (t == 0) {
-    ssize_t n = getrandom(&t, sizeof(t), 0);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n != (ssize_t)sizeof(t))
-      return AR_EINTERNAL;
-  }
-  *out = t;
-  return 0;
-}
-
 ad_conn_t *ad_conn_new(ad_daemon_t *d, int fd, uint32_t pid, uint32_t uid,
                        uint32_t gid) {
   ad_conn_t *c = calloc(1, sizeof(*c));
   if (c == NULL)
     return NULL;
-  if (new_token(&c->token) < 0) {
+  if (ad_daemon_random(&c->token) < 0) {
     free(c);
     return NULL;
   }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "ar/error.h"
@@ -41,6 +42,19 @@ static int make_arena(ad_daemon_t *d, const ad_arena_conf_t *conf,
                          errlen);
 }
 
+int ad_daemon_random(uint64_t *out) {
+  uint64_t t = 0;
+  while (t == 0) {
+    ssize_t n = getrandom(&t, sizeof(t), 0);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n != (ssize_t)sizeof(t))
+      return AR_EINTERNAL;
+  }
+  *out = t;
+  return 0;
+}
+
 uint64_t ad_daemon_now_ms(const ad_daemon_t *d) {
   (void)d;
   return uv_hrtime() / 1000000;
@@ -65,9 +79,12 @@ int ad_daemon_init(ad_daemon_t *d, const ad_config_t *cfg, char *err,
   ar_buf_init(&d->inbuf, cfg->read_chunk);
   ar_buf_init(&d->staging, cfg->output_limit_bytes);
 
-  int rc = uv_loop_init(&d->loop);
+  int rc = ad_daemon_random(&d->instance);
+  if (rc == 0)
+    rc = uv_loop_init(&d->loop);
   if (rc < 0) {
-    snprintf(err, errlen, "uv_loop_init: %s", uv_strerror(rc));
+    snprintf(err, errlen, "%s",
+             d->instance == 0 ? "getrandom failed" : uv_strerror(rc));
     ad_blocks_fini(&d->pools);
     return AR_EINTERNAL;
   }

@@ -55,6 +55,7 @@ typedef struct ad_daemon_s {
   uint64_t next_conn_id;
   ad_stats_t stats;
   uint64_t start_ms;      /* uv_hrtime at start, in ms */
+  uint64_t instance;      /* this run: random, never 0 (HelloReply) */
 
   bool shutting_down;
   bool finished;          /* the loop's handles are closing */
@@ -124,6 +125,10 @@ ad_conn_t *ad_daemon_conn_by_token(const ad_daemon_t *d, uint64_t token);
 
 /* Milliseconds on the loop's clock (for rate limits and uptime). */
 uint64_t ad_daemon_now_ms(const ad_daemon_t *d);
+
+/* A random number from getrandom, never 0 (connection tokens, the
+ * instance). Returns 0, or AR_EINTERNAL when getrandom fails. */
+int ad_daemon_random(uint64_t *out);
 
 /* Starts the shutdown (see the top of this file); `why` is logged. */
 void ad_daemon_shutdown(ad_daemon_t *d, const char *why);

@@ -34,6 +34,7 @@ int ad_do_hello(ad_call_t *call, const Arenad__HelloRequest *m) {
   rep->limits = lim;
   rep->token = c->token;
   rep->connection_id = c->id;
+  rep->instance = call->d->instance;
   call->resp->body_case = ARENAD__RESPONSE__BODY_HELLO;
   call->resp->hello = rep;
 

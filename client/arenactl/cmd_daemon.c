@@ -62,15 +62,21 @@ int ar__cmd_ping(int argc, char **argv) {
   double us = (double)(t1.tv_sec - t0.tv_sec) * 1e6 +
               (double)(t1.tv_nsec - t0.tv_nsec) / 1e3;
   if (json) {
-    json_t *o = json_pack("{s:s, s:i, s:I, s:f}", "daemon_version",
+    char instance[24];
+    snprintf(instance, sizeof instance, "%016llx",
+             (unsigned long long)hi.instance);
+    json_t *o = json_pack("{s:s, s:i, s:I, s:s, s:f}", "daemon_version",
                           hi.daemon_version, "protocol_version",
                           (int)hi.protocol_version, "connection_id",
-                          (json_int_t)hi.connection_id, "round_trip_us", us);
+                          (json_int_t)hi.connection_id, "instance", instance,
+                          "round_trip_us", us);
     return ar__ctl_print_json("ping", o);
   }
-  printf("pong from arenad %s (protocol %u, connection %llu): %.1f us\n",
+  printf("pong from arenad %s (protocol %u, instance %016llx, connection "
+         "%llu): %.1f us\n",
          hi.daemon_version, (unsigned)hi.protocol_version,
-         (unsigned long long)hi.connection_id, us);
+         (unsigned long long)hi.instance, (unsigned long long)hi.connection_id,
+         us);
   return ar__ctl_flush("ping");
 }
 

@@ -167,6 +167,9 @@ typedef struct arenad_hello_s {
   uint32_t max_page;               /* largest inspect page */
   uint64_t token;                  /* for transfers to this connection */
   uint64_t connection_id;          /* as inspection shows holders */
+  uint64_t instance; /* this run of the daemon, never 0: another value
+                        after a reconnect means a restarted daemon, whose
+                        arenas are new (old offsets and mappings gone) */
 } arenad_hello_t;
 
 /*

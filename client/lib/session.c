@@ -41,6 +41,7 @@ int arenad_hello(arenad_t *h, const char *client_name, arenad_hello_t *out) {
   hi.protocol_version = hr->protocol_version;
   hi.token = hr->token;
   hi.connection_id = hr->connection_id;
+  hi.instance = hr->instance;
   if (hr->limits != NULL) {
     hi.max_frame_bytes = hr->limits->max_frame_bytes;
     hi.max_blocks_per_request = hr->limits->max_blocks_per_request;

@@ -1315,13 +1315,13 @@ static uint8_t sock_mem[FZ_SLOTS][SOCK_MAX];
 
 static void setup(fz_t *z, uint8_t b) {
   char err[256];
-  tokens_given = 0;
   nomem_after = -1;
   nomem_fired = false;
   the_fz = z;
   z->cfg = config_for(FZ_SETUP_POLICY(b));
   ensure(ad_daemon_init(&z->d, z->cfg, err, sizeof(err)) == 0,
          "ad_daemon_init: %s", err);
+  tokens_given = 0; /* after the instance's: connection n gets token n */
   z->model_ok = true;
   z->closed_protocol = 0;
   z->next_mid = 0;

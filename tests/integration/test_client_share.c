@@ -524,6 +524,10 @@ static void release_holder(pid_t pid, int gate[2]) {
 static void test_close_with_forked_child(void **state) {
   (void)state;
   arenad_t *h = open_client("forker"), *obs = open_client("observer");
+  arenad_hello_t hi_h, hi_obs; /* one daemon: one instance */
+  assert_arenad_ok(h, arenad_hello(h, "forker", &hi_h));
+  assert_arenad_ok(obs, arenad_hello(obs, "observer", &hi_obs));
+  assert_true(hi_h.instance != 0 && hi_h.instance == hi_obs.instance);
   uint64_t off;
   assert_arenad_ok(h, arenad_alloc(h, "shm", 100, 0, 0, &off, NULL));
   assert_int_equal(shm_live_blocks(obs), 1);

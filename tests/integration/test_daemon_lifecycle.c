@@ -380,6 +380,34 @@ static void test_sigterm_during_start(void **state) {
   it_daemon_cleanup(&d);
 }
 
+/* The instance hello gives: d's connection c's. */
+static uint64_t hello_instance(it_daemon_t *d) {
+  it_conn_t *c = it_connect(d->sock);
+  Arenad__Response *r = it_call(c, it_req_hello(1, "instance"), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  uint64_t instance = r->hello->instance;
+  it_resp_free(r);
+  it_close(c);
+  return instance;
+}
+
+/* Hello names the daemon's run: one value, never 0, for every connection;
+ * another once the daemon has restarted (with new, empty arenas). */
+static void test_instance_changes_on_restart(void **state) {
+  (void)state;
+  it_daemon_t d = {0};
+  assert_int_equal(it_daemon_start(&d, NULL, NULL), 0);
+  uint64_t first = hello_instance(&d);
+  assert_true(first != 0);
+  assert_true(hello_instance(&d) == first);
+  assert_int_equal(it_daemon_stop(&d, SIGTERM), 0);
+  assert_int_equal(it_daemon_start(&d, NULL, NULL), 0);
+  uint64_t second = hello_instance(&d);
+  assert_true(second != 0 && second != first);
+  assert_int_equal(it_daemon_stop(&d, SIGTERM), 0);
+  it_daemon_cleanup(&d);
+}
+
 static void test_stale_socket_replaced(void **state) {
   (void)state;
   it_daemon_t d;
@@ -544,6 +572,7 @@ int main(void) {
       cmocka_unit_test(test_too_large_arena_refused),
       cmocka_unit_test(test_sigint),
       cmocka_unit_test(test_sigterm_during_start),
+      cmocka_unit_test(test_instance_changes_on_restart),
       cmocka_unit_test(test_sighup_ignored),
       cmocka_unit_test(test_stale_socket_replaced),
       cmocka_unit_test(test_second_daemon_refused),
