@@ -285,7 +285,8 @@ ARENAD_EXTERN void *arenad_ptr(const arenad_t *h, const char *name,
  * Allocates one block of `size` bytes in arena `name`, its payload aligned
  * to `align` (a power of two from 16 to 4096; 0 means 16). Stores the
  * payload's offset in *offset and, in *ptr (may be NULL), base + offset
- * when the arena is attached, else NULL. The block belongs to this
+ * when the arena is attached, else NULL (attached read-only, the pointer
+ * is read-only too: writing through it faults). The block belongs to this
  * connection (freed when it closes) unless `flags` has
  * ARENAD_ALLOC_DETACHED. Needs write access to the arena. Returns 0 or a
  * code: AR_ENOMEM when the arena has no room, AR_EINVAL, AR_ENOENT,
