@@ -33,7 +33,7 @@ typedef struct ar__cmd_s {
 int ar__cmd_replay(int argc, char **argv);
 
 /* The commands against a running daemon, each file using only the client
- * library's arenad.h to reach it (daemon.h holds what they share). */
+ * library's arenad.h to reach it (ctl.h holds what they share). */
 int ar__cmd_list(int argc, char **argv);    /* cmd_arena.c */
 int ar__cmd_inspect(int argc, char **argv); /* cmd_arena.c */
 int ar__cmd_check(int argc, char **argv);   /* cmd_arena.c */
@@ -58,7 +58,7 @@ int ar__ctl_bad_option(int c, char **argv, void (*cmd_usage)(FILE *));
  * (main.c). */
 double ar__ctl_now_ns(void);
 
-/* The socket given with `arenactl --socket PATH`, or NULL (daemon.c). */
+/* The socket given with `arenactl --socket PATH`, or NULL (ctl.c). */
 extern const char *ar__ctl_socket;
 
 /* ---- replay_report.c: one producer, two renderers ---------------------- */

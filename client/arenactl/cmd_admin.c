@@ -19,7 +19,7 @@
 #include "ar/engine.h"
 #include "ar/util.h"
 #include "arenactl.h"
-#include "daemon.h"
+#include "ctl.h"
 
 /* ---- create -------------------------------------------------------------- */
 

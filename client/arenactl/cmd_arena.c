@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "arenactl.h"
-#include "daemon.h"
+#include "ctl.h"
 
 /* ---- the summary's fields ------------------------------------------------ */
 

@@ -29,7 +29,7 @@
 #include "ar/util.h"
 #include "arenactl.h"
 #include "bench.h"
-#include "daemon.h"
+#include "ctl.h"
 
 /* The size of a ping frame, the echo's message. */
 #define PING_FRAME_BYTES 8

@@ -14,7 +14,7 @@
 
 #include "ar/util.h"
 #include "arenactl.h"
-#include "daemon.h"
+#include "ctl.h"
 
 /* The blocks one request may carry: hello's limit, or 1 without one. */
 static size_t per_request(const arenad_hello_t *hi) {

@@ -12,7 +12,7 @@
 #include <time.h>
 
 #include "arenactl.h"
-#include "daemon.h"
+#include "ctl.h"
 
 enum { OPT_JSON = 1 };
 

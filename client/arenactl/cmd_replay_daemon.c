@@ -37,7 +37,7 @@
 #include "ar/error.h"
 #include "ar/trace.h"
 #include "arenactl.h"
-#include "daemon.h"
+#include "ctl.h"
 
 /* A slot whose alloc is in flight. Payload offsets are never this. */
 #define PENDING UINT64_MAX

@@ -1,10 +1,10 @@
 /*
- * daemon.c: the plumbing of arenactl's daemon commands (see daemon.h):
+ * ctl.c: the plumbing of arenactl's daemon commands (see ctl.h):
  * connecting with hello, reporting errors the same way everywhere, and the
  * bits of rendering (sizes for people, JSON for programs) that more than
  * one command needs.
  */
-#include "daemon.h"
+#include "ctl.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -29,8 +29,7 @@ arenad_t *ar__ctl_connect(const char *cmd, arenad_hello_t *hello) {
   rc = arenad_connect(path, &h);
   if (rc < 0) {
     const char *why = rc == AR_EIO ? strerror(errno) : ar_strerror(rc);
-    fprintf(stderr, "arenactl %s: cannot connect to %s: %s%s\n", cmd, path,
-            why,
+    fprintf(stderr, "arenactl %s: cannot connect to %s: %s%s\n", cmd, path, why,
             rc == AR_EIO && (errno == ENOENT || errno == ECONNREFUSED)
                 ? " (is arenad running? --socket or $ARENAD_SOCKET name "
                   "its socket)"
@@ -164,8 +163,8 @@ json_t *ar__ctl_arena_json(const arenad_arena_t *a) {
 }
 
 int ar__ctl_parse_flags(int argc, char **argv, const struct option *longopts,
-                       void (*usage)(FILE *), int *flags, int nargs_min,
-                       int nargs_max) {
+                        void (*usage)(FILE *), int *flags, int nargs_min,
+                        int nargs_max) {
   optind = 1;
   opterr = 0;
   int c;

@@ -1,12 +1,12 @@
 /*
- * daemon.h: what arenactl's commands against a running daemon share
- * (daemon.c): the socket given with --socket, connecting with hello, the
+ * ctl.h: what arenactl's commands against a running daemon share
+ * (ctl.c): the socket given with --socket, connecting with hello, the
  * way errors are reported, and small renderers for tables and JSON. Every
  * command here reaches the daemon through the client library's public
  * header, arenad.h, and nothing else. Internal to arenactl.
  */
-#ifndef ARENACTL_DAEMON_H
-#define ARENACTL_DAEMON_H
+#ifndef ARENACTL_CTL_H
+#define ARENACTL_CTL_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -14,8 +14,8 @@
 
 #include <jansson.h>
 
-#include "arenad.h"
 #include "arenactl.h" /* ar__ctl_socket: --socket, or NULL for the default */
+#include "arenad.h"
 
 /* Connects to the daemon and says hello as "arenactl". Returns the handle
  * (closed by the caller with arenad_close) and fills *hello when not NULL;
@@ -67,4 +67,4 @@ json_t *ar__ctl_arena_json(const arenad_arena_t *a);
  * -1. */
 int ar__ctl_json_set_path(json_t *obj, const char *name, json_t *value);
 
-#endif /* ARENACTL_DAEMON_H */
+#endif /* ARENACTL_CTL_H */
