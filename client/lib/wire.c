@@ -40,29 +40,31 @@ static const char *kind_name(int kind) {
   return f != NULL ? f->name : "none";
 }
 
+/* Frames req at the end of the output queue: by hand (encode.c) for the
+ * kinds it knows, else through protobuf-c. Returns 0, or AR_ELIMIT or
+ * AR_EINTERNAL as ar_frame_append, with *len the body's size. */
+static int frame_request(arenad_t *h, const Arenad__Request *req, size_t *len) {
+  uint8_t *body;
+  int rc = arenad__encode(h, req, &body, len);
+  if (rc != 1)
+    return rc;
+  *len = arenad__request__get_packed_size(req);
+  rc = *len > h->max_frame ? AR_ELIMIT : ar_frame_append(&h->out, *len, &body);
+  if (rc == 0)
+    arenad__request__pack(req, body);
+  return rc;
+}
+
 int arenad__queue(arenad_t *h, Arenad__Request *req, uint64_t *id) {
   req->id = h->next_id;
-  uint8_t *body;
   size_t len;
-  int rc = arenad__encode(h, req, &body, &len);
+  int rc = frame_request(h, req, &len);
   if (rc == AR_ELIMIT && len <= h->max_frame) {
     /* Only a queue that holds other requests can be this full. */
     rc = arenad__flush(h);
     if (rc < 0)
       return rc;
-    rc = arenad__encode(h, req, &body, &len);
-  }
-  if (rc == 1) { /* not a kind encode.c writes */
-    len = arenad__request__get_packed_size(req);
-    rc = len > h->max_frame ? AR_ELIMIT : ar_frame_append(&h->out, len, &body);
-    if (rc == AR_ELIMIT && len <= h->max_frame) {
-      rc = arenad__flush(h);
-      if (rc < 0)
-        return rc;
-      rc = ar_frame_append(&h->out, len, &body);
-    }
-    if (rc == 0)
-      arenad__request__pack(req, body);
+    rc = frame_request(h, req, &len);
   }
   if (rc == AR_ELIMIT && len > h->max_frame)
     return arenad__fail(h, AR_ELIMIT,
