@@ -114,8 +114,17 @@ static void hold_signals(int how) {
   sigprocmask(how, &set, NULL);
 }
 
-int main(int argc, char **argv) {
-  hold_signals(SIG_BLOCK);
+/* What the command line asked for. */
+typedef struct cli_s {
+  const char *socket, *config, *level; /* NULL when not given */
+  const char *arenas[MAX_CLI_ARENAS];  /* --arena specs, in order */
+  size_t narenas;
+  int ready_fd; /* -1 when not given */
+} cli_t;
+
+/* Reads the options into *cli. Returns -1 to go on, or the exit status
+ * (0 after --help or --version, 2 for a bad command line). */
+static int parse_cli(int argc, char **argv, cli_t *cli) {
   static const struct option opts[] = {
       {"socket", required_argument, NULL, 's'},
       {"arena", required_argument, NULL, 'a'},
@@ -126,33 +135,29 @@ int main(int argc, char **argv) {
       {"version", no_argument, NULL, 'V'},
       {NULL, 0, NULL, 0},
   };
-  const char *opt_socket = NULL, *opt_config = NULL, *opt_level = NULL;
-  const char *arenas[MAX_CLI_ARENAS];
-  size_t narenas = 0;
-  int ready_fd = -1;
   int ch;
-
+  *cli = (cli_t){.ready_fd = -1};
   while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     switch (ch) {
     case 's':
-      opt_socket = optarg;
+      cli->socket = optarg;
       break;
     case 'a':
-      if (narenas == MAX_CLI_ARENAS) {
+      if (cli->narenas == MAX_CLI_ARENAS) {
         fprintf(stderr, "arenad: more than %d --arena\n", MAX_CLI_ARENAS);
         return 2;
       }
-      arenas[narenas++] = optarg;
+      cli->arenas[cli->narenas++] = optarg;
       break;
     case 'c':
-      if (opt_config != NULL) {
+      if (cli->config != NULL) {
         fprintf(stderr, "arenad: --config is given twice\n");
         return 2;
       }
-      opt_config = optarg;
+      cli->config = optarg;
       break;
     case 'l':
-      opt_level = optarg;
+      cli->level = optarg;
       break;
     case 'r': {
       char *end;
@@ -164,7 +169,7 @@ int main(int argc, char **argv) {
                 optarg);
         return 2;
       }
-      ready_fd = (int)fd;
+      cli->ready_fd = (int)fd;
       break;
     }
     case 'h':
@@ -183,6 +188,37 @@ int main(int argc, char **argv) {
             argv[optind]);
     return 2;
   }
+  return -1;
+}
+
+/* The configuration: built-in defaults, then the file, then the command
+ * line's log level and arenas, then the socket (resolve_socket), then the
+ * checks across keys. Returns 0, or AR_EINVAL with err set (*cfg then to
+ * be freed with ad_config_fini all the same). */
+static int build_config(const cli_t *cli, ad_config_t *cfg, char *err,
+                        size_t errlen) {
+  int rc = 0;
+  ad_config_init(cfg);
+  if (cli->config != NULL)
+    rc = ad_config_load_file(cfg, cli->config, err, errlen);
+  if (rc == 0 && cli->level != NULL)
+    rc =
+        ad_config_set(cfg, "log_level", cli->level, "--log-level", err, errlen);
+  for (size_t i = 0; rc == 0 && i < cli->narenas; i++)
+    rc = ad_config_add_arena_spec(cfg, cli->arenas[i], err, errlen);
+  if (rc == 0)
+    rc = resolve_socket(cfg, cli->socket, err, errlen);
+  if (rc == 0)
+    rc = ad_config_finish(cfg, err, errlen);
+  return rc;
+}
+
+int main(int argc, char **argv) {
+  hold_signals(SIG_BLOCK);
+  cli_t cli;
+  int status = parse_cli(argc, argv, &cli);
+  if (status >= 0)
+    return status;
 
   /* Writes to a peer that has gone fail with EPIPE (and MSG_NOSIGNAL is
    * used anyway): never a signal. */
@@ -193,20 +229,7 @@ int main(int argc, char **argv) {
 
   ad_config_t cfg;
   char err[1024];
-  int rc = 0;
-  ad_config_init(&cfg);
-  if (opt_config != NULL)
-    rc = ad_config_load_file(&cfg, opt_config, err, sizeof(err));
-  if (rc == 0 && opt_level != NULL)
-    rc = ad_config_set(&cfg, "log_level", opt_level, "--log-level", err,
-                       sizeof(err));
-  for (size_t i = 0; rc == 0 && i < narenas; i++)
-    rc = ad_config_add_arena_spec(&cfg, arenas[i], err, sizeof(err));
-  if (rc == 0)
-    rc = resolve_socket(&cfg, opt_socket, err, sizeof(err));
-  if (rc == 0)
-    rc = ad_config_finish(&cfg, err, sizeof(err));
-  if (rc < 0) {
+  if (build_config(&cli, &cfg, err, sizeof(err)) < 0) {
     ad_config_fini(&cfg);
     return die(2, "config", err);
   }
@@ -216,7 +239,7 @@ int main(int argc, char **argv) {
   /* The socket path first: a second daemon is refused before it reserves
    * any memory. */
   int lock_fd;
-  rc = ad_listener_claim(cfg.socket, &lock_fd, err, sizeof(err));
+  int rc = ad_listener_claim(cfg.socket, &lock_fd, err, sizeof(err));
   if (rc < 0) {
     ad_config_fini(&cfg);
     return die(1, "start-failed", err);
@@ -230,7 +253,7 @@ int main(int argc, char **argv) {
     return die(1, "start-failed", err);
   }
   d.listener.lock_fd = lock_fd; /* the daemon's from now on */
-  rc = ad_daemon_listen(&d, ready_fd, err, sizeof(err));
+  rc = ad_daemon_listen(&d, cli.ready_fd, err, sizeof(err));
   if (rc < 0) {
     ad_daemon_fini(&d);
     ad_config_fini(&cfg);
