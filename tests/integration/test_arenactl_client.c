@@ -155,7 +155,18 @@ static void test_ping(void **state) {
   json_t *j = parse(r);
   assert_int_equal(json_integer_value(json_object_get(j, "protocol_version")),
                    1);
+  /* The daemon's instance: 16 hex digits, not all zero, the same in the
+   * text form. */
+  const char *instance = json_string_value(json_object_get(j, "instance"));
+  assert_non_null(instance);
+  assert_int_equal(strlen(instance), 16);
+  assert_int_equal(strspn(instance, "0123456789abcdef"), 16);
+  assert_true(strspn(instance, "0") < 16);
+  char text[40];
+  snprintf(text, sizeof text, "instance %s,", instance);
   json_decref(j);
+  r = RUN("ping");
+  assert_non_null(strstr(r->out, text));
 }
 
 /* The payloads of the blocks an inspect --json listed under key. */
