@@ -103,8 +103,9 @@ static int resolve_socket(ad_config_t *cfg, const char *opt, char *err,
 /* The signals the running daemon handles (SIGINT and SIGTERM shut it
  * down, SIGHUP is ignored) are blocked from the start until its handlers
  * are in place (SIG_BLOCK), then let through (SIG_UNBLOCK): one that comes
- * while the arenas are reserved waits instead of killing the daemon half
- * started, or being dropped when it runs as PID 1 of a container. */
+ * while the arenas are reserved waits (and stops the daemon before it
+ * listens) instead of killing it half started, or being dropped when it
+ * runs as PID 1 of a container. */
 static void hold_signals(int how) {
   sigset_t set;
   sigemptyset(&set);
@@ -213,6 +214,17 @@ static int build_config(const cli_t *cli, ad_config_t *cfg, char *err,
   return rc;
 }
 
+/* SIGTERM or SIGINT when one of them is pending (held back by
+ * hold_signals), else 0. */
+static int pending_stop_signal(void) {
+  sigset_t set;
+  if (sigpending(&set) < 0)
+    return 0;
+  return sigismember(&set, SIGTERM)  ? SIGTERM
+         : sigismember(&set, SIGINT) ? SIGINT
+                                     : 0;
+}
+
 int main(int argc, char **argv) {
   hold_signals(SIG_BLOCK);
   cli_t cli;
@@ -253,6 +265,17 @@ int main(int argc, char **argv) {
     return die(1, "start-failed", err);
   }
   d.listener.lock_fd = lock_fd; /* the daemon's from now on */
+  /* Asked to stop while the arenas were reserved: stop before listening,
+   * so that nobody connects and --ready-fd never says ready. */
+  int sig = pending_stop_signal();
+  if (sig != 0) {
+    ad_log(AD_LOG_INFO, "shutdown", "reason=%s before=listen",
+           sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    ad_log(AD_LOG_INFO, "exit", "status=0 accepted=0 reclaimed_blocks=0");
+    ad_daemon_fini(&d);
+    ad_config_fini(&cfg);
+    return 0;
+  }
   rc = ad_daemon_listen(&d, cli.ready_fd, err, sizeof(err));
   if (rc < 0) {
     ad_daemon_fini(&d);

@@ -77,20 +77,6 @@ static int wait_exit(pid_t pid, int timeout_ms) {
   return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-/* Whether process pid blocks signal sig (SigBlk in /proc/pid/status). */
-static bool blocks_signal(pid_t pid, int sig) {
-  char path[64], line[256];
-  snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-  FILE *f = fopen(path, "r");
-  unsigned long long mask = 0;
-  while (f != NULL && fgets(line, sizeof(line), f) != NULL)
-    if (sscanf(line, "SigBlk: %llx", &mask) == 1)
-      break;
-  if (f != NULL)
-    fclose(f);
-  return (mask >> (sig - 1)) & 1;
-}
-
 int it_daemon_start(it_daemon_t *d, const char *config,
                     const char *const *args) {
   if (d->dir[0] == '\0')
@@ -166,6 +152,13 @@ int it_daemon_start(it_daemon_t *d, const char *config,
       setenv("ARENAD_SOCKET", d->sock, 1);
     if (d->sock_via == IT_SOCK_XDG)
       setenv("XDG_RUNTIME_DIR", d->dir, 1);
+    if (d->pending_signal != 0) { /* pending signals survive execve */
+      sigset_t set;
+      sigemptyset(&set);
+      sigaddset(&set, d->pending_signal);
+      if (sigprocmask(SIG_BLOCK, &set, NULL) < 0 || raise(d->pending_signal))
+        _exit(126);
+    }
     execvp(argv[0], (char *const *)argv);
     _exit(127);
   }
@@ -175,20 +168,6 @@ int it_daemon_start(it_daemon_t *d, const char *config,
   char buf[16];
   struct pollfd p = {.fd = ready[0], .events = POLLIN};
   int rc;
-  if (d->start_signal != 0) {
-    /* Polls the daemon every millisecond until it blocks start_signal
-     * before it listens (while it reserves its arenas), or says it is
-     * ready, then sends it. */
-    for (int i = 0; i < IT_TIMEOUT_S * 1000 && poll(&p, 1, 0) == 0; i++) {
-      if (blocks_signal(pid, d->start_signal) &&
-          !it_log_contains(d, "info listen ")) {
-        d->start_signal_early = true;
-        break;
-      }
-      usleep(1000);
-    }
-    kill(pid, d->start_signal);
-  }
   do
     rc = poll(&p, 1, IT_TIMEOUT_S * 1000);
   while (rc < 0 && errno == EINTR);
@@ -206,7 +185,7 @@ int it_daemon_start(it_daemon_t *d, const char *config,
   /* The pipe closed without a word: the daemon exited. */
   d->status = wait_exit(pid, IT_TIMEOUT_S * 1000);
   d->pid = 0;
-  if (d->status <= 0)
+  if (d->status < 0 || (d->status == 0 && d->pending_signal == 0))
     fail_msg("arenad closed its ready pipe and exited with %d", d->status);
   return d->status;
 }

@@ -40,11 +40,10 @@ typedef struct it_daemon_s {
   char log[128];   /* dir/arenad.log: its standard error */
   char conf[128];  /* dir/arenad.conf, when a config was given */
   int sock_via;    /* how the daemon learns the socket: IT_SOCK_* */
-  int start_signal;        /* if not 0 (set after prepare), it_daemon_start
-                              sends this signal while the daemon starts: once
-                              the daemon blocks it before it listens, else
-                              when it is ready */
-  bool start_signal_early; /* whether it came before the daemon listened */
+  int pending_signal; /* if not 0 (set after prepare), the daemon starts
+                         with this signal blocked and pending, as one
+                         that came during its start-up would be; it may
+                         then exit before it is ready (pid 0, status) */
   pid_t pid;       /* 0 once reaped */
   int status;      /* exit status once reaped (128 + signal if killed) */
 } it_daemon_t;
