@@ -71,18 +71,20 @@ uint64_t ar__bitset_next(const ar__bitset_t *b, uint64_t from) {
   return i;
 }
 
-int ar__bitset_verify(const ar__bitset_t *b, uint64_t *reached) {
+int ar__bitset_verify(const ar__bitset_t *b, bool full, uint64_t *reached) {
   *reached = 0;
-  /* The summaries above level 1, word by word. */
-  for (int l = 1; l + 1 < b->nlevels; l++)
+  /* The summaries, word by word: from level 0 when full, else above it. */
+  for (int l = full ? 0 : 1; l + 1 < b->nlevels; l++)
     for (uint64_t i = 0; i < b->nwords[l]; i++) {
       bool summary = (b->level[l + 1][i >> 6] & ar__bitset_bit(i)) != 0;
       if (summary != (b->level[l][i] != 0))
         return l + 1;
     }
-  /* Level 1 over level 0: only the words its set bits name. */
-  if (b->nlevels == 1) {
-    *reached = (uint64_t)__builtin_popcountll(b->level[0][0]);
+  /* The bits of level 0: every word when full (or level 0 is all there
+   * is), else only the words that level 1's set bits name. */
+  if (full || b->nlevels == 1) {
+    for (uint64_t i = 0; i < b->nwords[0]; i++)
+      *reached += (uint64_t)__builtin_popcountll(b->level[0][i]);
     return -1;
   }
   for (uint64_t i = 0; i < b->nwords[1]; i++)

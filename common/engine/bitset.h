@@ -77,12 +77,17 @@ static inline uint64_t ar__bitset_first(const ar__bitset_t *b) {
 uint64_t ar__bitset_next(const ar__bitset_t *b, uint64_t from);
 
 /* Checks that every summary bit matches its word, and counts in *reached
- * the bits of level 0 under a set summary bit. Level 0, 64 times larger
- * than the rest together, is read only where level 1 has a bit set: a word
- * of it set while its summary bit is clear is not read, and the caller
- * sees it as *reached short of the bits it set. So the cost is the size
- * of the levels above 0 (1/4096 bit per bit of the set) plus the words in
- * use. Returns -1 when all match, or the level whose summary is wrong. */
-int ar__bitset_verify(const ar__bitset_t *b, uint64_t *reached);
+ * the set bits of level 0 (which the caller compares with the bits it
+ * set). With `full`, every word is read. Without, level 0, 64 times larger
+ * than the rest together, is read only where level 1 has a bit set: a
+ * word set while its summary bit is clear then goes unseen (and its bits
+ * uncounted), and the cost is the size of the levels above 0 (1/4096 bit
+ * per bit of the set) plus the words in use. Returns -1 when all match, or
+ * the level whose summary is wrong. */
+int ar__bitset_verify(const ar__bitset_t *b, bool full, uint64_t *reached);
+
+/* The level-0 words up to which the buddy engine's check reads a bitset
+ * in full (8 MiB; a buddy arena of up to 2 GiB has none larger). */
+#define AR__BITSET_VERIFY_FULL_WORDS (UINT64_C(1) << 20)
 
 #endif /* AR_BITSET_H */

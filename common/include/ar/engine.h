@@ -217,8 +217,11 @@ int ar_check_fail(ar_check_report_t *report, const char *invariant,
  * finds each of them. Returns 0 when all hold; AR_ECORRUPT and a filled
  * *report (when not NULL) naming the first that does not. Costs time
  * linear in the number of blocks (the most ever live, for the map), and
- * for buddy also in the size of its index's summaries: about S / 2^16
- * words to read (8 MiB for a 64 GiB arena).
+ * for buddy also in the arena's size: its index, about S / 16 bits, is read
+ * whole up to 8 MiB an order (arenas up to 2 GiB). In larger arenas an
+ * order's index larger than that is read only where its summaries point,
+ * about S / 2^16 words in all (8 MiB for a 64 GiB arena), which misses
+ * a free bit set under a clear summary bit.
  */
 int ar_engine_check(const ar_engine_t *e, ar_check_report_t *report);
 
