@@ -111,7 +111,8 @@ struct ad_conn_s {
   bool draining;          /* the daemon is shutting down */
   size_t drain_left;      /* while draining: bytes still to be read, those
                              the socket held when the shutdown began */
-  bool close_after_reply; /* a protocol error: close once the reply is out */
+  bool close_after_reply; /* close once the reply is out (a protocol
+                             error, a version, no memory) */
   bool closing;           /* ad_conn_close was called */
   const char *close_reason; /* static: why it closes, for the log */
 

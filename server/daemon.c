@@ -79,12 +79,14 @@ int ad_daemon_init(ad_daemon_t *d, const ad_config_t *cfg, char *err,
   ar_buf_init(&d->inbuf, cfg->read_chunk);
   ar_buf_init(&d->staging, cfg->output_limit_bytes);
 
-  int rc = ad_daemon_random(&d->instance);
-  if (rc == 0)
-    rc = uv_loop_init(&d->loop);
+  if (ad_daemon_random(&d->instance) < 0) {
+    snprintf(err, errlen, "getrandom: %s", strerror(errno));
+    ad_blocks_fini(&d->pools);
+    return AR_EINTERNAL;
+  }
+  int rc = uv_loop_init(&d->loop);
   if (rc < 0) {
-    snprintf(err, errlen, "%s",
-             d->instance == 0 ? "getrandom failed" : uv_strerror(rc));
+    snprintf(err, errlen, "uv_loop_init: %s", uv_strerror(rc));
     ad_blocks_fini(&d->pools);
     return AR_EINTERNAL;
   }

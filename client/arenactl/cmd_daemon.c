@@ -61,10 +61,11 @@ int ar__cmd_ping(int argc, char **argv) {
   arenad_close(h);
   double us = (double)(t1.tv_sec - t0.tv_sec) * 1e6 +
               (double)(t1.tv_nsec - t0.tv_nsec) / 1e3;
-  if (json) {
-    char instance[24];
+  char instance[24] = "unknown"; /* a daemon older than 0.3.0 */
+  if (hi.instance != 0)
     snprintf(instance, sizeof instance, "%016llx",
              (unsigned long long)hi.instance);
+  if (json) {
     json_t *o = json_pack("{s:s, s:i, s:I, s:s, s:f}", "daemon_version",
                           hi.daemon_version, "protocol_version",
                           (int)hi.protocol_version, "connection_id",
@@ -72,11 +73,10 @@ int ar__cmd_ping(int argc, char **argv) {
                           "round_trip_us", us);
     return ar__ctl_print_json("ping", o);
   }
-  printf("pong from arenad %s (protocol %u, instance %016llx, connection "
-         "%llu): %.1f us\n",
-         hi.daemon_version, (unsigned)hi.protocol_version,
-         (unsigned long long)hi.instance, (unsigned long long)hi.connection_id,
-         us);
+  printf("pong from arenad %s (protocol %u, instance %s, connection %llu): "
+         "%.1f us\n",
+         hi.daemon_version, (unsigned)hi.protocol_version, instance,
+         (unsigned long long)hi.connection_id, us);
   return ar__ctl_flush("ping");
 }
 

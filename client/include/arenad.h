@@ -45,7 +45,8 @@
  * without exec must not make calls on an inherited handle (its replies
  * would mix with the parent's) but may arenad_close its copy, which
  * leaves the parent's connection alone; the child connects on its own.
- * The socket is close-on-exec.
+ * arenad_connect's socket is close-on-exec (arenad_open_fd's is as the
+ * caller made it).
  *
  * Memory in a mapping is shared with every attached process: synchronising
  * access to block contents is the application's business.
@@ -138,7 +139,8 @@ ARENAD_EXTERN int arenad_connect(const char *path, arenad_t **out);
 /*
  * Makes a handle of a connected stream socket `fd` (from socketpair,
  * socket activation, a test). The handle owns fd from then on, also when
- * this fails (fd is then closed). Returns 0, AR_EINVAL for fd < 0, or
+ * this fails (fd is then closed); arenad_close shuts the connection down,
+ * also for any duplicate of fd. Returns 0, AR_EINVAL for fd < 0, or
  * AR_EINTERNAL (no memory).
  */
 ARENAD_EXTERN int arenad_open_fd(int fd, arenad_t **out);
@@ -167,9 +169,11 @@ typedef struct arenad_hello_s {
   uint32_t max_page;               /* largest inspect page */
   uint64_t token;                  /* for transfers to this connection */
   uint64_t connection_id;          /* as inspection shows holders */
-  uint64_t instance; /* this run of the daemon, never 0: another value
-                        after a reconnect means a restarted daemon, whose
-                        arenas are new (old offsets and mappings gone) */
+  uint64_t instance; /* this run of the daemon: another value after a
+                        reconnect means a restarted daemon, whose arenas
+                        are new (old offsets and mappings gone); never 0
+                        but from a daemon older than 0.3.0, which cannot
+                        say */
 } arenad_hello_t;
 
 /*

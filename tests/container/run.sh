@@ -401,10 +401,11 @@ clients_not_admin() {
     if out=$(compose run --rm arenactl destroy default --force 2>&1); then
         fail "a compose client destroyed arena default: $out"
     fi
-    grep -q 'uid 10002' <<<"$out" || fail "destroy by a client: expected a refusal naming uid 10002, got: $out"
-    if out=$(client -- rm -f /run/arenad/arenad.sock 2>&1); then
+    grep -q "uid $CLIENT_UID" <<<"$out" || fail "destroy by a client: expected a refusal naming uid $CLIENT_UID, got: $out"
+    if out=$(client -- rm /run/arenad/arenad.sock 2>&1); then
         fail "a client removed the daemon's socket"
     fi
+    grep -q 'Permission denied' <<<"$out" || fail "rm of the socket by a client: expected 'Permission denied', got: $out"
     in_ctl test -S /run/arenad/arenad.sock || fail "the socket is gone after a client tried to remove it"
     expect_eq "arenas after the refusals" "$(ctl list --json | json "' '.join(a['name'] for a in d)")" "buddy default mounted"
 }

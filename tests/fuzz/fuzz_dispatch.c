@@ -1014,7 +1014,8 @@ static void on_reply(fz_t *z, slot_t *s, const Arenad__Response *r,
              strlen(q->hello->client_name), (int)r->status);
     } else if (q->hello->protocol_version == 1) {
       ensure(r->status == ST(OK) && r->hello->token == c->token &&
-                 r->hello->connection_id == c->id,
+                 r->hello->connection_id == c->id &&
+                 r->hello->instance == UINT64_MAX,
              "hello: status %d", (int)r->status);
     } else {
       ensure(r->status == ST(UNSUPPORTED_VERSION) &&
@@ -1319,9 +1320,14 @@ static void setup(fz_t *z, uint8_t b) {
   nomem_fired = false;
   the_fz = z;
   z->cfg = config_for(FZ_SETUP_POLICY(b));
+  /* The instance takes the first getrandom: UINT64_MAX in every input;
+   * then connection n gets token n. */
+  tokens_given = UINT64_MAX - 1;
   ensure(ad_daemon_init(&z->d, z->cfg, err, sizeof(err)) == 0,
          "ad_daemon_init: %s", err);
-  tokens_given = 0; /* after the instance's: connection n gets token n */
+  ensure(z->d.instance == UINT64_MAX, "instance %llx",
+         (unsigned long long)z->d.instance);
+  tokens_given = 0;
   z->model_ok = true;
   z->closed_protocol = 0;
   z->next_mid = 0;

@@ -434,6 +434,32 @@ static void test_refusals(void **state) {
   arenad_close(h);
 }
 
+/* What test_attach_out_of_descriptors takes from this process, which its
+ * teardown gives back even when the test fails half way. */
+static struct {
+  struct rlimit saved;
+  bool lowered;
+  int fds[64];
+  int n;
+} starved;
+
+static int starved_setup(void **state) {
+  starved.lowered = false;
+  starved.n = 0;
+  if (getrlimit(RLIMIT_NOFILE, &starved.saved) < 0)
+    return -1;
+  return setup(state);
+}
+
+static int starved_teardown(void **state) {
+  while (starved.n > 0)
+    close(starved.fds[--starved.n]);
+  if (starved.lowered && setrlimit(RLIMIT_NOFILE, &starved.saved) < 0)
+    return -1;
+  starved.lowered = false;
+  return teardown(state);
+}
+
 /* A process out of file descriptors attaches: the segment's descriptor
  * cannot be installed (the kernel truncates the control message), which
  * is AR_ELIMIT on a handle that stays usable, its blocks kept; once a
@@ -448,15 +474,15 @@ static void test_attach_out_of_descriptors(void **state) {
   memset(p, 0x5a, 100);
   assert_arenad_ok(h, arenad_detach(h, "shm"));
 
-  /* Every descriptor under a lowered soft limit taken. */
-  struct rlimit saved, low;
-  assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
-  low = saved;
+  /* Every descriptor under a lowered soft limit taken (given back by
+   * starved_teardown, whatever happens here). */
+  struct rlimit low = starved.saved;
   low.rlim_cur = 64;
   assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
-  int fds[64], n = 0;
+  starved.lowered = true;
+  int *fds = starved.fds, n = 0;
   while (n < 64 && (fds[n] = dup(0)) >= 0)
-    n++;
+    starved.n = ++n;
   assert_true(n < 64 && errno == EMFILE);
 
   int rc = arenad_attach(h, "shm", 0, NULL);
@@ -467,14 +493,12 @@ static void test_attach_out_of_descriptors(void **state) {
   assert_arenad_ok(h, arenad_ping(h));
 
   close(fds[--n]);
+  starved.n = n;
   arenad_map_t map;
   assert_arenad_ok(h, arenad_attach(h, "shm", 0, &map));
   const unsigned char *q = (const unsigned char *)map.base + off;
   for (size_t i = 0; i < 100; i++)
     assert_int_equal(q[i], 0x5a);
-  while (n > 0)
-    close(fds[--n]);
-  assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
   assert_arenad_ok(h, arenad_free(h, "shm", off));
   arenad_close(h);
 }
@@ -670,8 +694,8 @@ int main(int argc, char **argv) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_paged_inspect, setup, teardown),
       cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_attach_out_of_descriptors, setup,
-                                      teardown),
+      cmocka_unit_test_setup_teardown(test_attach_out_of_descriptors,
+                                      starved_setup, starved_teardown),
       cmocka_unit_test_setup_teardown(test_close_with_forked_child, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_share_calls, setup, teardown),
