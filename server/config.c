@@ -77,6 +77,9 @@ static const cfgkey_t daemon_keys[] = {
      D(output_limit_bytes), "unsent reply bytes that close a connection"},
     {"max_blocks_per_request", K_COUNT, 1, 1 << 20, 4096,
      D(max_blocks_per_request), "alloc count and free offsets"},
+    {"max_live_blocks", K_COUNT, 0, UINT64_C(1) << 40, 0, D(max_live_blocks),
+     "live blocks in all arenas, which bound the daemon's own memory "
+     "(about 100 bytes each; 0: no limit)"},
     {"default_page", K_COUNT, 1, 65536, 256, D(default_page),
      "inspect page when the request gives no limit"},
     {"max_page", K_COUNT, 1, 65536, 4096, D(max_page),

@@ -81,6 +81,7 @@ typedef struct ad_config_s {
   uint64_t output_pause_bytes;     /* unsent bytes that pause reading */
   uint64_t output_limit_bytes;     /* unsent bytes that close the connection */
   uint64_t max_blocks_per_request; /* alloc count, free offsets */
+  uint64_t max_live_blocks;        /* in all arenas; 0: no limit */
   uint64_t default_page;           /* inspect page when the request says 0 */
   uint64_t max_page;               /* largest inspect page */
   uint64_t read_chunk;             /* bytes read per wake-up */

@@ -1,7 +1,8 @@
 /*
  * dispatch_block.c: the requests that change blocks, with write access:
  * alloc (one or several blocks of one size, all or nothing, held by the
- * connection or detached, within the quota) and free (one or several
+ * connection or detached, within the quota and the daemon's max_live_blocks)
+ * and free (one or several
  * offsets, each on its own). These are the hot path: on success they
  * format nothing and allocate only scratch memory.
  */
@@ -31,6 +32,16 @@ int ad_do_alloc(ad_call_t *call, const Arenad__AllocRequest *m) {
     return ad_fail(call, AR_EINVAL,
                    "alignment %llu is not a power of two from %d to %d",
                    (unsigned long long)align, AR_ALIGN_MIN, AR_ALIGN_MAX);
+  uint64_t live = d->stats.blocks_allocated - d->stats.blocks_freed;
+  uint64_t max_live = d->cfg->max_live_blocks;
+  if (max_live != 0 && (live > max_live || count > max_live - live)) {
+    d->stats.blocks_refused_limit++;
+    return ad_fail(call, AR_ELIMIT,
+                   "the daemon holds %llu live blocks and allows %llu "
+                   "(max_live_blocks): no room for %u more",
+                   (unsigned long long)live, (unsigned long long)max_live,
+                   count);
+  }
   ad_holder_t *holder = m->detached ? NULL : &call->c->holder;
   char why[256];
   if (ad_arena_quota_alloc(a, holder, m->size, align, count, why,

@@ -52,6 +52,7 @@
   X(scratch_exhausted)                                                         \
   X(blocks_allocated)                                                          \
   X(blocks_freed)                                                              \
+  X(blocks_refused_limit)                                                      \
   X(reclaimed_connections)                                                     \
   X(reclaimed_blocks)                                                          \
   X(reclaimed_bytes)                                                           \

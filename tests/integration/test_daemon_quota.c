@@ -5,7 +5,7 @@
  * received references charged to their holder (once per block); the
  * detached blocks held to one quota together; use given back by frees
  * and by a connection's end; the refusals counted per arena and
- * daemon-wide, and logged.
+ * daemon-wide, and logged. And the daemon-wide max_live_blocks.
  */
 #include "itest.h"
 
@@ -183,12 +183,56 @@ static void test_detached_quota(void **state) {
   it_close(b);
 }
 
+/* max_live_blocks: all arenas and connections together, detached blocks
+ * included; an alloc that would pass it is refused whole, counted, and
+ * leaves nothing; a free makes room again. A daemon of its own. */
+static void test_max_live_blocks(void **state) {
+  (void)state;
+  it_daemon_t d = {0};
+  assert_int_equal(it_daemon_start(&d,
+                                   "[daemon]\nmax_live_blocks = 10\n"
+                                   "[arena a]\nsize = 1M\n"
+                                   "[arena b]\nsize = 1M\npolicy = buddy\n",
+                                   NULL),
+                   0);
+  it_conn_t *c = it_connect(d.sock), *e = it_connect(d.sock);
+  uint64_t first = it_alloc_ok(c, "a", 100);
+  Arenad__Response *r = it_call(c, it_req_alloc("a", 16, 0, 5, false), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  it_resp_free(r);
+  r = it_call(e, it_req_alloc("b", 16, 0, 3, true), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  it_resp_free(r);
+  /* 9 live: 2 more would pass 10, from either connection or arena. */
+  r = it_call(e, it_req_alloc("b", 16, 0, 2, false), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_LIMIT_EXCEEDED);
+  assert_non_null(strstr(r->message, "holds 9 live blocks and allows 10 "
+                                     "(max_live_blocks)"));
+  it_resp_free(r);
+  assert_int_equal(it_live_blocks(c, "a") + it_live_blocks(c, "b"), 9);
+  it_alloc_ok(e, "b", 16); /* the tenth */
+  r = it_call(c, it_req_alloc("a", 16, 0, 1, false), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_LIMIT_EXCEEDED);
+  it_resp_free(r);
+  it_free_ok(c, "a", first);
+  it_alloc_ok(c, "a", 16);
+  r = it_call(c, it_req_stats(), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  assert_int_equal(r->stats->blocks_refused_limit, 2);
+  it_resp_free(r);
+  it_close(c);
+  it_close(e);
+  assert_int_equal(it_daemon_stop(&d, SIGTERM), 0);
+  it_daemon_cleanup(&d);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_list_shows_quotas),
       cmocka_unit_test(test_bytes_and_blocks),
       cmocka_unit_test(test_retain_and_transfer_charged),
       cmocka_unit_test(test_detached_quota),
+      cmocka_unit_test(test_max_live_blocks),
       cmocka_unit_test(it_test_exits_cleanly),
   };
   it_group_config = config;
