@@ -359,14 +359,25 @@ static uint64_t list_extent_at_or_after(const ar_engine_t *e,
   if (ar__block_at(e, cursor, &blk))
     return cursor;
   /* The cursor fell inside a block (the arena changed since it was
-   * handed out): walk the blocks from the free span before it. */
-  uint64_t p = s.start + s.size;
-  while (p < cursor) {
-    if (!ar__block_at(e, p, &blk))
+   * handed out); that block's end is the answer. Two searches take turns,
+   * so that the cost is the smaller of theirs: the blocks walked forward
+   * from the free span before the cursor, and the grains looked at
+   * backward from the cursor for the block's start (the first block found
+   * that way holds the cursor, which is no piece's start). */
+  uint64_t run = s.start + s.size; /* the run of blocks begins here */
+  uint64_t fwd = run, back = cursor & ~(uint64_t)(AR_GRAIN - 1);
+  for (;;) {
+    if (!ar__block_at(e, fwd, &blk))
       return e->size; /* a broken tiling; ar_engine_check reports it */
-    p += blk.size;
+    fwd += blk.size;
+    if (fwd > cursor)
+      return fwd;
+    if (back > run) {
+      back -= AR_GRAIN;
+      if (ar__block_at(e, back, &blk))
+        return back + blk.size;
+    }
   }
-  return p;
 }
 
 static void list_stats(const ar_engine_t *e, ar_engine_stats_t *out) {

@@ -134,6 +134,11 @@ static void test_walk_free_only(void **state) {
               USED(208, 272, 224, 48), FREE(272, 4096));
   assert_page(e, false, 160, 8, 4096, 4096, USED(160, 208, 176, 17),
               USED(208, 272, 224, 48), FREE(272, 4096));
+  /* inside a block, on a grain and off one: from the block's end */
+  assert_page(e, false, 176, 8, 4096, 4096, USED(208, 272, 224, 48),
+              FREE(272, 4096));
+  assert_page(e, false, 215, 8, 4096, 4096, FREE(272, 4096));
+  assert_page(e, true, 215, 8, 4096, 4096, FREE(272, 4096));
   assert_empty_page(e, false, 4000, 8);
   subject_close(s);
 }
