@@ -239,6 +239,10 @@ uint32_t ad_block_nholds(const ad_block_t *blk) {
 }
 
 const char *ad_blocks_check_block(const ad_block_t *blk) {
+  /* Each call marks the holders it meets with a new number, so a holder
+   * met twice is seen in one pass (the block may have thousands). */
+  static uint64_t visit;
+  visit++;
   uint64_t n = 0;
   for (const ad_hold_t *hold = blk->holds; hold != NULL;
        hold = hold->block_next) {
@@ -248,9 +252,9 @@ const char *ad_blocks_check_block(const ad_block_t *blk) {
       return "hold-has-a-holder";
     if (hold->refs == 0)
       return "hold-has-a-reference";
-    for (const ad_hold_t *o = hold->block_next; o != NULL; o = o->block_next)
-      if (o->holder == hold->holder)
-        return "one-hold-per-holder";
+    if (hold->holder->check_mark == visit)
+      return "one-hold-per-holder";
+    hold->holder->check_mark = visit;
     n += hold->refs;
   }
   if (blk->refcount != n + (blk->detached ? 1 : 0))
@@ -271,6 +275,7 @@ void ad_holder_init(ad_holder_t *h, uint64_t id, uint32_t pid, uint32_t uid,
   h->nholds = 0;
   h->uses = NULL;
   h->nuses = h->uses_cap = 0;
+  h->check_mark = 0;
 }
 
 void ad_holder_fini(ad_holder_t *h) {

@@ -90,6 +90,7 @@ struct ad_holder_s {
   uint64_t nholds;   /* read-only: references held, all blocks counted */
   ad_use_t *uses;    /* private, owned: one per arena with a hold */
   uint32_t nuses, uses_cap;
+  uint64_t check_mark; /* private: ad_blocks_check_block's last visit */
 };
 
 /* A free-list pool of fixed-size objects, grown in chunks, never shrunk

@@ -159,6 +159,13 @@ static void test_holds(void **state) {
   assert_null(ad_block_hold_of(b, &h2));
   assert_int_equal(h1.nholds, 2);
   assert_null(ad_blocks_check_block(a));
+  assert_null(ad_blocks_check_block(a)); /* the marks of a check do not
+                                            mislead the next */
+  /* Two holds of one holder on a block (made by hand): found. */
+  a3->holder = &h1;
+  assert_string_equal(ad_blocks_check_block(a), "one-hold-per-holder");
+  a3->holder = &h3;
+  assert_null(ad_blocks_check_block(a));
 
   /* Dropping the middle hold keeps both lists whole. */
   assert_int_equal(ad_hold_drop(&pools, a2), 2);
