@@ -365,7 +365,9 @@ static uint64_t list_extent_at_or_after(const ar_engine_t *e,
    * backward from the cursor for the block's start (the first block found
    * that way holds the cursor, which is no piece's start). */
   uint64_t run = s.start + s.size; /* the run of blocks begins here */
-  uint64_t fwd = run, back = cursor & ~(uint64_t)(AR_GRAIN - 1);
+  uint64_t fwd = run;
+  /* One grain above the cursor's: the first looked at is the cursor's. */
+  uint64_t back = (cursor & ~(uint64_t)(AR_GRAIN - 1)) + AR_GRAIN;
   for (;;) {
     if (!ar__block_at(e, fwd, &blk))
       return e->size; /* a broken tiling; ar_engine_check reports it */
@@ -374,7 +376,7 @@ static uint64_t list_extent_at_or_after(const ar_engine_t *e,
       return fwd;
     if (back > run) {
       back -= AR_GRAIN;
-      if (ar__block_at(e, back, &blk))
+      if (ar__block_at(e, back, &blk) && back + blk.size > cursor)
         return back + blk.size;
     }
   }

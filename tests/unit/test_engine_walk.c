@@ -143,6 +143,25 @@ static void test_walk_free_only(void **state) {
   subject_close(s);
 }
 
+/* A cursor inside the last of a run of blocks, off a grain: the page
+ * starts at that block's end (the search backward from the cursor, which
+ * finds it long before the walk from the run's start, must look at the
+ * cursor's own grain first). */
+static void test_walk_cursor_in_long_run(void **state) {
+  subject_t *s = subject_open(*state, 4096);
+  const ar_engine_t *e = subject_engine(s);
+  ar_block_t b[40];
+  for (int i = 0; i < 40; i++) /* b(16) = 32: [32 i, 32 i + 32) */
+    assert_ar_ok(subject_alloc(s, 16, 16, &b[i]));
+  assert_int_equal(b[39].start, 39 * 32);
+  assert_page(e, false, b[39].start + 5, 1, 4096, 4096, FREE(40 * 32, 4096));
+  assert_page(e, false, b[38].start + 21, 1, 40 * 32, 40 * 32,
+              USED(39 * 32, 40 * 32, 39 * 32 + 16, 16));
+  assert_page(e, false, b[20].start + 16, 1, 22 * 32, 22 * 32,
+              USED(21 * 32, 22 * 32, 21 * 32 + 16, 16));
+  subject_close(s);
+}
+
 static void test_walk_errors(void **state) {
   subject_t *s = open_layout(state);
   const ar_engine_t *e = subject_engine(s);
@@ -235,6 +254,8 @@ int main(void) {
       ENGINE_TEST(test_walk_pages, WORST),
       ENGINE_TEST(test_walk_free_only, FIRST),
       ENGINE_TEST(test_walk_free_only, BEST),
+      ENGINE_TEST(test_walk_cursor_in_long_run, FIRST),
+      ENGINE_TEST(test_walk_cursor_in_long_run, WORST),
       ENGINE_TEST(test_walk_errors, FIRST),
       ENGINE_TEST(test_walk_errors, WORST),
       ENGINE_TEST(test_walk_cursor_survives, FIRST),
