@@ -88,6 +88,7 @@ static void pool_put(ad_pool_t *p, void *obj) {
 void ad_blocks_init(ad_blocks_t *b) {
   pool_init(&b->blocks, sizeof(ad_block_t));
   pool_init(&b->holds, sizeof(ad_hold_t));
+  b->live = 0;
 }
 
 void ad_blocks_fini(ad_blocks_t *b) {
@@ -113,11 +114,13 @@ ad_block_t *ad_block_new(ad_blocks_t *b, uint64_t payload,
   blk->holds = NULL;
   blk->detached = detached;
   blk->refcount = detached ? 1 : 0;
+  b->live++;
   return blk;
 }
 
 void ad_block_delete(ad_blocks_t *b, ad_block_t *blk) {
   pool_put(&b->blocks, blk);
+  b->live--;
 }
 
 /* h's use of arena, or NULL. */

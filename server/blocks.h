@@ -108,6 +108,8 @@ typedef struct ad_pool_s {
 typedef struct ad_blocks_s {
   ad_pool_t blocks;
   ad_pool_t holds;
+  uint64_t live; /* read-only: records in use, the live blocks of every
+                    arena that shares these pools */
 } ad_blocks_t;
 
 void ad_blocks_init(ad_blocks_t *b);

@@ -32,7 +32,8 @@ int ad_do_alloc(ad_call_t *call, const Arenad__AllocRequest *m) {
     return ad_fail(call, AR_EINVAL,
                    "alignment %llu is not a power of two from %d to %d",
                    (unsigned long long)align, AR_ALIGN_MIN, AR_ALIGN_MAX);
-  uint64_t live = d->stats.blocks_allocated - d->stats.blocks_freed;
+  uint64_t live = d->pools.live; /* block records: never drifts from the
+                                    engines, whatever a rollback kept */
   uint64_t max_live = d->cfg->max_live_blocks;
   if (max_live != 0 && (live > max_live || count > max_live - live)) {
     d->stats.blocks_refused_limit++;

@@ -295,7 +295,7 @@ ARENAD_EXTERN void *arenad_ptr(const arenad_t *h, const char *name,
  * ARENAD_ALLOC_DETACHED. Needs write access to the arena. Returns 0 or a
  * code: AR_ENOMEM when the arena has no room, AR_EINVAL, AR_ENOENT,
  * AR_EPERM, AR_ELIMIT (over a quota: the daemon's message gives the quota
- * and the use).
+ * and the use; or over the daemon's max_live_blocks).
  */
 ARENAD_EXTERN int arenad_alloc(arenad_t *h, const char *name, uint64_t size,
                                uint64_t align, unsigned flags,
