@@ -1,10 +1,10 @@
 /*
  * dispatch_block.c: the requests that change blocks, with write access:
  * alloc (one or several blocks of one size, all or nothing, held by the
- * connection or detached, within the quota and the daemon's max_live_blocks)
- * and free (one or several
- * offsets, each on its own). These are the hot path: on success they
- * format nothing and allocate only scratch memory.
+ * connection or detached, within the quota and the daemon's
+ * max_live_blocks) and free (one or several offsets, each on its own).
+ * These are the hot path: on success they format nothing and allocate only
+ * scratch memory.
  */
 #include "audit.h"
 #include "dispatch.h"

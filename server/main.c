@@ -271,22 +271,18 @@ int main(int argc, char **argv) {
   if (sig != 0) {
     ad_log(AD_LOG_INFO, "shutdown", "reason=%s before=listen",
            sig == SIGTERM ? "SIGTERM" : "SIGINT");
-    ad_log(AD_LOG_INFO, "exit", "status=0 accepted=0 reclaimed_blocks=0");
-    ad_daemon_fini(&d);
-    ad_config_fini(&cfg);
-    return 0;
+  } else {
+    rc = ad_daemon_listen(&d, cli.ready_fd, err, sizeof(err));
+    if (rc < 0) {
+      ad_daemon_fini(&d);
+      ad_config_fini(&cfg);
+      return die(1, "start-failed", err);
+    }
+    ad_log(AD_LOG_INFO, "start", "version=%s protocol=%d pid=%d arenas=%zu",
+           AR_VERSION, AR_PROTOCOL_VERSION, (int)getpid(), cfg.narenas);
+    hold_signals(SIG_UNBLOCK); /* a signal held back is handled now */
+    ad_daemon_run(&d);
   }
-  rc = ad_daemon_listen(&d, cli.ready_fd, err, sizeof(err));
-  if (rc < 0) {
-    ad_daemon_fini(&d);
-    ad_config_fini(&cfg);
-    return die(1, "start-failed", err);
-  }
-  ad_log(AD_LOG_INFO, "start", "version=%s protocol=%d pid=%d arenas=%zu",
-         AR_VERSION, AR_PROTOCOL_VERSION, (int)getpid(), cfg.narenas);
-  hold_signals(SIG_UNBLOCK); /* a signal held back is handled now */
-
-  ad_daemon_run(&d);
   ad_log(AD_LOG_INFO, "exit", "status=0 accepted=%llu reclaimed_blocks=%llu",
          (unsigned long long)d.stats.connections_accepted,
          (unsigned long long)d.stats.reclaimed_blocks);

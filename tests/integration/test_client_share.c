@@ -503,19 +503,6 @@ static void test_attach_out_of_descriptors(void **state) {
   arenad_close(h);
 }
 
-/* The live blocks of arena "shm", as h lists them. */
-static uint64_t shm_live_blocks(arenad_t *h) {
-  arenad_arena_t *arenas;
-  size_t n;
-  assert_arenad_ok(h, arenad_list(h, &arenas, &n));
-  uint64_t live = UINT64_MAX;
-  for (size_t i = 0; i < n; i++)
-    if (strcmp(arenas[i].name, "shm") == 0)
-      live = arenas[i].live_blocks;
-  arenad_list_destroy(arenas);
-  return live;
-}
-
 /* Forks a child that closes its copy of h when `close_copy`, then waits
  * for a byte on *gate (a pipe made here) and exits. */
 static pid_t fork_holder(arenad_t *h, bool close_copy, int gate[2]) {
@@ -554,18 +541,18 @@ static void test_close_with_forked_child(void **state) {
   assert_true(hi_h.instance != 0 && hi_h.instance == hi_obs.instance);
   uint64_t off;
   assert_arenad_ok(h, arenad_alloc(h, "shm", 100, 0, 0, &off, NULL));
-  assert_int_equal(shm_live_blocks(obs), 1);
+  assert_int_equal(live_blocks(obs), 1);
 
   int gate[2];
   pid_t pid = fork_holder(h, true, gate);
   release_holder(pid, gate); /* it has closed its copy and exited */
   assert_arenad_ok(h, arenad_ping(h));
-  assert_int_equal(shm_live_blocks(obs), 1);
+  assert_int_equal(live_blocks(obs), 1);
 
   pid = fork_holder(h, false, gate); /* keeps its copy open */
   arenad_close(h);
   uint64_t live = 1;
-  for (int i = 0; i < 500 && (live = shm_live_blocks(obs)) != 0; i++)
+  for (int i = 0; i < 500 && (live = live_blocks(obs)) != 0; i++)
     usleep(10000);
   assert_int_equal(live, 0);
   release_holder(pid, gate);
