@@ -84,6 +84,7 @@ typedef struct ad_config_s {
   uint64_t max_live_blocks;        /* in all arenas; 0: no limit */
   uint64_t default_page;           /* inspect page when the request says 0 */
   uint64_t max_page;               /* largest inspect page */
+  uint64_t turn_budget_us;         /* a connection's time per turn; 0: none */
   uint64_t read_chunk;             /* bytes read per wake-up */
   uint64_t shutdown_timeout_ms;    /* time to flush replies on shutdown */
   uint64_t frame_timeout_ms;       /* time to finish a frame begun; 0: none */

@@ -148,7 +148,7 @@ ar_buf_t *ad_conn_out(ad_conn_t *c) {
 
 bool ad_conn_can_decode(const ad_conn_t *c) {
   const ad_config_t *cfg = c->d->cfg;
-  return !c->closing && !c->close_after_reply &&
+  return !c->closing && !c->close_after_reply && !c->yielded &&
          c->inflight < cfg->max_in_flight &&
          c->out_total - c->out_sent < cfg->output_pause_bytes &&
          c->fdq_len < AD_FDQ_MAX;
@@ -316,6 +316,33 @@ static void frame(ad_conn_t *c, const uint8_t *p, size_t n) {
   ad_scratch_reset(&d->scratch);
 }
 
+void ad_conn_begin_turn(ad_conn_t *c, uint64_t now_ns) {
+  c->turn_start_ns = now_ns;
+}
+
+void ad_conn_end_yield(ad_conn_t *c) {
+  if (!c->yielded)
+    return;
+  c->yielded = false;
+  c->d->nyielded--;
+}
+
+/* After a frame: whether c's turn has used up turn_budget_us while frames
+ * wait in p[0..len), in which case c yields. */
+static bool yield_turn(ad_conn_t *c, const uint8_t *p, size_t len) {
+  ad_daemon_t *d = c->d;
+  uint64_t budget_ns = d->cfg->turn_budget_us * 1000;
+  if (budget_ns == 0 || c->turn_start_ns == 0 || c->closing ||
+      c->close_after_reply || !ad_conn_has_frame(c, p, len) ||
+      uv_hrtime() - c->turn_start_ns < budget_ns)
+    return false;
+  c->yielded = true;
+  d->nyielded++;
+  d->stats.turns_yielded++;
+  ad_daemon_resume_later(d);
+  return true;
+}
+
 size_t ad_conn_input(ad_conn_t *c, const uint8_t *p, size_t len) {
   const ad_config_t *cfg = c->d->cfg;
   ad_stats_t *st = &c->d->stats;
@@ -340,6 +367,8 @@ size_t ad_conn_input(ad_conn_t *c, const uint8_t *p, size_t len) {
     }
     frame(c, p + off + f.start, f.end - f.start);
     off += f.end;
+    if (yield_turn(c, p + off, len - off))
+      break;
   }
   /* After a protocol error or a close the rest is dropped. */
   return c->close_after_reply || c->closing ? len : off;

@@ -30,6 +30,14 @@
  * drained. A reply that does not fit under output_limit_bytes closes the
  * connection.
  *
+ * Turns. Each wake-up of a connection is a turn, which may hold the loop
+ * for turn_budget_us. Past it, after the frame at hand, the connection
+ * yields: its other frames stay in rbuf, its socket is not read, and the
+ * daemon resumes it once the loop has served the other connections (a
+ * frame that is itself longer than the budget, such as a check of a huge
+ * arena, still runs whole). Connections driven by a test have no turn
+ * unless the test begins one.
+ *
  * Lifetime: created by the listener (ad_conn_new, ad_conn_start), closed
  * by ad_conn_close, which reclaims its blocks at once and frees the object
  * in libuv's close callback (or, for a connection never started, leaves
@@ -115,6 +123,10 @@ struct ad_conn_s {
                              error, a version, no memory) */
   bool closing;           /* ad_conn_close was called */
   const char *close_reason; /* static: why it closes, for the log */
+  uint64_t turn_start_ns;   /* uv_hrtime when its turn began; 0: none yet */
+  bool yielded;             /* its turn ended with frames left: the daemon
+                               resumes it (ad_conn_resume) */
+  bool throttled;           /* flow control has paused its reading */
 
   /* Counters, logged at close. */
   uint64_t requests;
@@ -148,8 +160,16 @@ void ad_conn_free(ad_conn_t *c);
  */
 size_t ad_conn_input(ad_conn_t *c, const uint8_t *p, size_t len);
 
-/* Whether flow control lets another frame be decoded. */
+/* Whether flow control lets another frame be decoded, and c has not
+ * yielded its turn. */
 bool ad_conn_can_decode(const ad_conn_t *c);
+
+/* Begins a turn of c at now_ns (uv_hrtime's clock): ad_conn_input answers
+ * frames until turn_budget_us has passed since then, then yields. */
+void ad_conn_begin_turn(ad_conn_t *c, uint64_t now_ns);
+
+/* Ends c's yield, if it yielded (ad_conn_resume and ad_conn_close). */
+void ad_conn_end_yield(ad_conn_t *c);
 
 /* Whether buf[0..len) starts with something ad_conn_input would act on: a
  * complete frame, or a prefix it would reject. */
@@ -210,6 +230,10 @@ int ad_conn_start(ad_conn_t *c);
  * keeps the rest, closes the connection when it is done, and watches the
  * socket for what is needed next. Called after every event on c. */
 void ad_conn_run(ad_conn_t *c);
+
+/* Gives a yielded c its next turn: answers the frames it left, then as
+ * ad_conn_run. */
+void ad_conn_resume(ad_conn_t *c);
 
 /* Closes c now: reclaims its blocks, logs, drops its descriptors, stops
  * watching and closes the socket. Idempotent. c stays valid until libuv's

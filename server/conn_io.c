@@ -178,10 +178,13 @@ static void conn_read(ad_conn_t *c) {
 static void watch(ad_conn_t *c) {
   bool rd = reading(c);
   int want = 0;
-  if (rd && ad_conn_can_decode(c))
+  if (rd && ad_conn_can_decode(c)) {
     want |= UV_READABLE;
-  else if (rd && (c->events & UV_READABLE))
+    c->throttled = false;
+  } else if (rd && !c->yielded && !c->throttled) {
+    c->throttled = true; /* counted once a pause */
     c->d->stats.in_flight_throttled++;
+  }
   if (ar_buf_len(&c->wbuf) > 0)
     want |= UV_WRITABLE;
   if (want == c->events || !c->started)
@@ -240,6 +243,12 @@ void ad_conn_run(ad_conn_t *c) {
   watch(c);
 }
 
+void ad_conn_resume(ad_conn_t *c) {
+  ad_conn_end_yield(c);
+  ad_conn_begin_turn(c, uv_hrtime());
+  ad_conn_run(c);
+}
+
 static void on_poll(uv_poll_t *h, int status, int events) {
   ad_conn_t *c = h->data;
   if (status < 0) {
@@ -248,6 +257,7 @@ static void on_poll(uv_poll_t *h, int status, int events) {
     ad_conn_close(c, "error");
     return;
   }
+  ad_conn_begin_turn(c, uv_hrtime());
   if (events & UV_READABLE)
     conn_read(c);
   if (!c->closing)
@@ -258,6 +268,7 @@ void ad_conn_drain(ad_conn_t *c) {
   if (c->closing)
     return;
   c->draining = true;
+  ad_conn_begin_turn(c, uv_hrtime());
   /* What the peer had sent by now is answered too; nothing after it. */
   int pending = 0;
   if (c->fd >= 0 && !c->eof && ioctl(c->fd, FIONREAD, &pending) == 0 &&
@@ -273,6 +284,7 @@ void ad_conn_close(ad_conn_t *c, const char *reason) {
   c->closing = true;
   if (c->close_reason == NULL)
     c->close_reason = reason;
+  ad_conn_end_yield(c);
 
   /* Replies staged for c die with it (the staging buffer is only ever
    * c's while c runs). */

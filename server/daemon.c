@@ -261,6 +261,7 @@ static void maybe_finish(ad_daemon_t *d) {
   if (d->handles_init) {
     uv_close((uv_handle_t *)&d->shutdown_timer, NULL);
     uv_close((uv_handle_t *)&d->frame_timer, NULL);
+    uv_close((uv_handle_t *)&d->resume, NULL);
     uv_close((uv_handle_t *)&d->sigint, NULL);
     uv_close((uv_handle_t *)&d->sigterm, NULL);
     uv_close((uv_handle_t *)&d->sighup, NULL);
@@ -335,6 +336,29 @@ static void on_frame_sweep(uv_timer_t *t) {
   }
 }
 
+/* The idle handle runs once an iteration of the loop, before its poll for
+ * I/O (libuv's order: timers, idle, prepare, poll, check), and while it is
+ * active that poll does not block. So a connection that yields in one poll
+ * resumes after the other sockets ready in that poll were served, and
+ * before the next poll serves them again. Each yielded connection gets one
+ * turn here; one that yields again waits for the next iteration. */
+static void on_resume(uv_idle_t *h) {
+  ad_daemon_t *d = h->data;
+  ad_conn_t *next;
+  for (ad_conn_t *c = d->conns; c != NULL; c = next) {
+    next = c->next; /* ad_conn_resume may close c, never another one */
+    if (c->yielded)
+      ad_conn_resume(c);
+  }
+  if (d->nyielded == 0)
+    uv_idle_stop(&d->resume);
+}
+
+void ad_daemon_resume_later(ad_daemon_t *d) {
+  if (d->handles_init)
+    uv_idle_start(&d->resume, on_resume); /* no-op when active */
+}
+
 /* SIGHUP asks many daemons to reload; arenad cannot (its arenas are live
  * memory), and the default action would kill it without a flush or the
  * socket's removal. So it is logged and ignored. */
@@ -360,8 +384,9 @@ int ad_daemon_listen(ad_daemon_t *d, int ready_fd, char *err, size_t errlen) {
   uv_signal_init(&d->loop, &d->sighup);
   uv_timer_init(&d->loop, &d->shutdown_timer);
   uv_timer_init(&d->loop, &d->frame_timer);
+  uv_idle_init(&d->loop, &d->resume);
   d->sigint.data = d->sigterm.data = d->shutdown_timer.data = d;
-  d->frame_timer.data = d;
+  d->frame_timer.data = d->resume.data = d;
   d->handles_init = true;
   /* Looked for four times a timeout, so a stall is closed within 1.25 of
    * it (at most a second late). */

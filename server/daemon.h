@@ -48,10 +48,12 @@ typedef struct ad_daemon_s {
   uv_signal_t sigint, sigterm, sighup;
   uv_timer_t shutdown_timer;
   uv_timer_t frame_timer; /* finds connections stalled mid-frame */
-  bool handles_init;      /* the signal and timer handles above are
+  uv_idle_t resume;       /* runs while connections have yielded */
+  bool handles_init;      /* the signal, timer and idle handles above are
                              initialised */
 
   ad_conn_t *conns;       /* open connections, newest first */
+  size_t nyielded;        /* of them, those waiting for their next turn */
   uint64_t next_conn_id;
   ad_stats_t stats;
   uint64_t start_ms;      /* uv_hrtime at start, in ms */
@@ -132,6 +134,11 @@ int ad_daemon_random(uint64_t *out);
 
 /* Starts the shutdown (see the top of this file); `why` is logged. */
 void ad_daemon_shutdown(ad_daemon_t *d, const char *why);
+
+/* A connection has yielded its turn (conn.c): the loop's next iteration
+ * resumes it, and every other yielded one (once the daemon listens; until
+ * then a test resumes them itself). */
+void ad_daemon_resume_later(ad_daemon_t *d);
 
 /* Links a new connection in / out of d's list (conn.c, conn_io.c). */
 void ad_daemon_conn_add(ad_daemon_t *d, ad_conn_t *c);

@@ -45,6 +45,7 @@
   X(fds_exhausted)                                                             \
   X(fds_sent)                                                                  \
   X(in_flight_throttled)                                                       \
+  X(turns_yielded)                                                             \
   X(requests_in_flight) /* now */                                              \
   X(blocks_per_request_refused)                                                \
   X(pages_clamped)                                                             \

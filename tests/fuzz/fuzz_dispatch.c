@@ -138,6 +138,7 @@ typedef struct fz_s {
   uint64_t next_mid;
   bool model_ok; /* the model still follows the daemon */
   slot_t s[FZ_SLOTS];
+  bool short_turns; /* every turn begins spent: one frame, then a yield */
   unsigned nslots;
   uint64_t closed_protocol; /* connections freed that the daemon closed
                                for a protocol error or a version */
@@ -1168,6 +1169,25 @@ static bool reading(const ad_conn_t *c) {
   return !c->eof && !c->close_after_reply && !c->closing;
 }
 
+/* The daemon's count of yielded connections is the slots' count, and a
+ * connection yields only with a frame left to answer. */
+static void check_yields(const fz_t *z) {
+  size_t n = 0;
+  for (unsigned k = 0; k < z->nslots; k++) {
+    const ad_conn_t *c = z->s[k].c;
+    if (c == NULL || !c->yielded)
+      continue;
+    n++;
+    ensure(z->short_turns, "connection %llu yielded without short turns",
+           (unsigned long long)c->id);
+    ensure(ad_conn_has_frame(c, ar_buf_data(&c->rbuf), ar_buf_len(&c->rbuf)),
+           "connection %llu yielded with no frame left",
+           (unsigned long long)c->id);
+  }
+  ensure(z->d.nyielded == n, "nyielded %zu, yielded connections %zu",
+         z->d.nyielded, n);
+}
+
 /* Runs s's connection until nothing moves: reads what flow control lets
  * in, answers it, looks at the replies and (unless stalled) takes them. */
 static void pump(fz_t *z, slot_t *s) {
@@ -1197,11 +1217,25 @@ static void pump(fz_t *z, slot_t *s) {
         moved = true;
       }
     }
+    if (z->short_turns) {
+      /* ad_conn_resume's work, with a turn that began long ago. */
+      moved |= c->yielded;
+      ad_conn_end_yield(c);
+      ad_conn_begin_turn(c, 1);
+    }
+    uint64_t yields = z->d.stats.turns_yielded;
     in_daemon = true;
     ad_conn_run(c);
     in_daemon = false;
     if (nomem_fired)
       z->model_ok = false; /* outcomes under no memory: not predicted */
+    /* One yield a run at most, and it lasts unless the run then closed
+     * the connection (out of memory, say). */
+    uint64_t grew = z->d.stats.turns_yielded - yields;
+    ensure(c->closing ? grew <= 1 : grew == (c->yielded ? 1u : 0u),
+           "turns_yielded grew by %llu, connection yielded: %d, closing: %d",
+           (unsigned long long)grew, c->yielded, c->closing);
+    check_yields(z);
     if (c->closing) {
       slot_closed(z, s);
       return;
@@ -1338,6 +1372,7 @@ static void setup(fz_t *z, uint8_t b) {
            "too many arenas");
   }
   z->nslots = FZ_SETUP_SLOTS(b);
+  z->short_turns = (b & FZ_SETUP_SHORT_TURNS) != 0;
   uint32_t uid = (uint32_t)getuid();
   for (unsigned k = 0; k < z->nslots; k++) {
     slot_reset(&z->s[k]);

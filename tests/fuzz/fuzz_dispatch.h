@@ -6,8 +6,11 @@
  * many pseudo-connections take part (bits 0-1, plus one: 1 to 4), the
  * policy of arena "a" (bits 2-3: first, next, best, worst; arena "c" gets
  * the next one in that order) and whether connections 1 to 3 have another
- * uid than connection 0 (bit 4; for access control). Arena "b" is always
- * buddy. Then each operation is one byte `op` and its operands:
+ * uid than connection 0 (bit 4; for access control), and whether every
+ * turn of a connection is spent from its start (bit 5), so that it
+ * answers one frame, yields, and is resumed the way the daemon's loop
+ * resumes it. Arena "b" is always buddy. Then each operation is one byte `op`
+ * and its operands:
  *
  *   0x00-0x7f  DATA: connection op & 3 writes bytes on its socket. When
  *              op & FZ_DATA_LONG, a two-byte little-endian length follows,
@@ -40,6 +43,7 @@
 #define FZ_SETUP_SLOTS(b) (((b)&3) + 1)
 #define FZ_SETUP_POLICY(b) (((b) >> 2) & 3)
 #define FZ_SETUP_UIDS 0x10
+#define FZ_SETUP_SHORT_TURNS 0x20
 
 #define FZ_OP_DATA 0x00
 #define FZ_DATA_LONG 0x04

@@ -446,6 +446,8 @@ static void seeds_multi(void) {
   check(&a, "a");
   data(&c, 2, &a);
   write_file("dispatch", "multi-reclaim", &c);
+  c.p[0] |= FZ_SETUP_SHORT_TURNS; /* the same, one frame a turn */
+  write_file("dispatch", "multi-reclaim-short-turns", &c);
 
   /* A stalled reader pipelining past max_in_flight, then a shutdown. */
   reset(&c);
@@ -465,6 +467,8 @@ static void seeds_multi(void) {
   op(&c, FZ_OP_STALL | 0);
   op(&c, FZ_OP_SHUTDOWN | 1);
   write_file("dispatch", "stall-shutdown", &c);
+  c.p[0] |= FZ_SETUP_SHORT_TURNS;
+  write_file("dispatch", "stall-shutdown-short-turns", &c);
 
   /* A client scribbles over block headers, then frees the blocks. */
   reset(&c);

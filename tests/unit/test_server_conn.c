@@ -5,8 +5,9 @@
  * protocol errors (one reply with id 0, then nothing more is read), flow
  * control by replies in flight and by unsent bytes, a page cut to fit the
  * frame limit, the descriptor of an attach queued at its frame's first
- * byte, a version mismatch, the blocks of a closed connection
- * reclaimed, and requests over the working-memory cap refused as a limit.
+ * byte, a connection that yields when its turn is spent, a version
+ * mismatch, the blocks of a closed connection reclaimed, and requests
+ * over the working-memory cap refused as a limit.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -152,6 +153,87 @@ static void test_pipelined_in_order(void **state) {
   assert_int_equal(f->d.stats.frames_in, 3);
   assert_int_equal(f->d.stats.requests[ARENAD__REQUEST__BODY_PING], 2);
   assert_int_equal(f->d.stats.requests_in_flight, 0);
+  free(b.p);
+}
+
+/* A turn that began long ago is spent: the connection answers the frame
+ * at hand, yields with the rest unread, decodes nothing until its next
+ * turn, and then goes on in order. */
+static void test_turn_spent_yields(void **state) {
+  fixture_t *f = *state;
+  bytes_t b = {NULL, 0};
+  add_ping(&b, 1);
+  size_t first = b.n;
+  add_alloc(&b, 2, 100, 1);
+  size_t second = b.n;
+  add_ping(&b, 3);
+
+  ad_conn_begin_turn(f->c, 1); /* uv_hrtime is far past 1 ns */
+  assert_int_equal(ad_conn_input(f->c, b.p, b.n), first);
+  assert_true(f->c->yielded);
+  assert_false(ad_conn_can_decode(f->c));
+  assert_int_equal(f->d.nyielded, 1);
+  assert_int_equal(f->d.stats.turns_yielded, 1);
+  assert_int_equal(ad_conn_input(f->c, b.p + first, b.n - first), 0);
+  Arenad__Response *r[3];
+  assert_int_equal(take(f->c, r, 3), 1);
+  assert_int_equal(r[0]->id, 1);
+  free_all(r, 1);
+
+  /* The next turn is spent too: one more frame. */
+  ad_conn_end_yield(f->c);
+  assert_int_equal(f->d.nyielded, 0);
+  ad_conn_begin_turn(f->c, 1);
+  assert_int_equal(ad_conn_input(f->c, b.p + first, b.n - first),
+                   second - first);
+  assert_true(f->c->yielded);
+  assert_int_equal(f->d.stats.turns_yielded, 2);
+
+  /* A turn with its budget: the rest. The last frame does not yield, as
+   * nothing waits after it. */
+  ad_conn_end_yield(f->c);
+  ad_conn_begin_turn(f->c, uv_hrtime());
+  assert_int_equal(ad_conn_input(f->c, b.p + second, b.n - second),
+                   b.n - second);
+  assert_false(f->c->yielded);
+  assert_int_equal(f->d.stats.turns_yielded, 2);
+  assert_int_equal(take(f->c, r, 3), 2);
+  assert_int_equal(r[0]->id, 2);
+  assert_int_equal(r[0]->alloc->n_offsets, 1);
+  assert_int_equal(r[1]->id, 3);
+  free_all(r, 2);
+
+  /* A close ends a yield. */
+  ad_conn_begin_turn(f->c, 1);
+  bytes_t two = {NULL, 0};
+  add_ping(&two, 4);
+  add_ping(&two, 5);
+  assert_true(ad_conn_input(f->c, two.p, two.n) < two.n);
+  assert_int_equal(f->d.nyielded, 1);
+  ad_conn_close(f->c, "test");
+  assert_false(f->c->yielded);
+  assert_int_equal(f->d.nyielded, 0);
+  ad_conn_free(f->c); /* never started: the test frees it */
+  free(two.p);
+  free(b.p);
+}
+
+/* turn_budget_us = 0 is no budget, and a connection no one began a turn
+ * for (a test's) has none either. */
+static void test_no_budget_no_yield(void **state) {
+  fixture_t *f = *state;
+  bytes_t b = {NULL, 0};
+  add_ping(&b, 1);
+  add_ping(&b, 2);
+  assert_int_equal(ad_conn_input(f->c, b.p, b.n), b.n);
+  f->cfg.turn_budget_us = 0;
+  ad_conn_begin_turn(f->c, 1);
+  assert_int_equal(ad_conn_input(f->c, b.p, b.n), b.n);
+  assert_false(f->c->yielded);
+  assert_int_equal(f->d.stats.turns_yielded, 0);
+  Arenad__Response *r[4];
+  assert_int_equal(take(f->c, r, 4), 4);
+  free_all(r, 4);
   free(b.p);
 }
 
@@ -549,7 +631,8 @@ static void test_close_reclaims(void **state) {
 int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
   const struct CMUnitTest tests[] = {
-      T(test_pipelined_in_order), T(test_byte_by_byte),
+      T(test_pipelined_in_order), T(test_turn_spent_yields),
+      T(test_no_budget_no_yield), T(test_byte_by_byte),
       T(test_frame_over_limit),   T(test_malformed_prefix),
       T(test_not_a_request),      T(test_in_flight_limit),
       T(test_output_pause),       T(test_page_fits_frame),

@@ -1,0 +1,155 @@
+/*
+ * test_daemon_turns.c: one connection's long requests do not hold the
+ * others back. A client pipelines many checks of an arena with 64Ki
+ * blocks (each check walks them all) on a daemon whose turn_budget_us is
+ * 1 us, so every check ends its connection's turn. Before the last check
+ * is answered, another connection is served: its stats show checks still
+ * to come, and turns_yielded counts one yield per check that had another
+ * waiting behind it. The pipelined client still gets every reply, in
+ * order, also when a shutdown begins while it waits for its turn. With no
+ * budget (turn_budget_us = 0) the same pipeline never yields.
+ */
+#include "itest.h"
+
+#include <signal.h>
+#include <stdlib.h>
+
+#define BLOCKS_PER_ALLOC 4096
+#define ALLOCS 16 /* 64Ki blocks of 32 bytes */
+#define CHECKS 40
+
+static const char config_short[] = "[daemon]\n"
+                                   "turn_budget_us = 1\n"
+                                   "max_blocks_per_request = 4096\n"
+                                   "[arena a]\n"
+                                   "size = 4M\n";
+
+static const char config_none[] = "[daemon]\n"
+                                  "turn_budget_us = 0\n"
+                                  "max_blocks_per_request = 4096\n"
+                                  "[arena a]\n"
+                                  "size = 4M\n";
+
+typedef struct counts_s {
+  uint64_t checks;
+  uint64_t yields;
+} counts_t;
+
+static counts_t counts(it_conn_t *c) {
+  Arenad__Response *r = it_call(c, it_req_stats(), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  counts_t n = {r->stats->requests->check, r->stats->turns_yielded};
+  it_resp_free(r);
+  return n;
+}
+
+/* Fills arena "a" with small blocks on a new connection, which it returns
+ * (the blocks are its own). */
+static it_conn_t *filled(const it_daemon_t *d) {
+  it_conn_t *c = it_connect(d->sock);
+  it_hello_ok(c);
+  for (int i = 0; i < ALLOCS; i++) {
+    Arenad__Response *r =
+        it_call(c, it_req_alloc("a", 16, 0, BLOCKS_PER_ALLOC, false), NULL);
+    it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+    assert_int_equal(r->alloc->n_offsets, BLOCKS_PER_ALLOC);
+    it_resp_free(r);
+  }
+  return c;
+}
+
+/* Sends CHECKS checks of "a" on c in one write, ids 1000, 1001, ... */
+static void send_checks(it_conn_t *c) {
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  for (int i = 0; i < CHECKS; i++) {
+    Arenad__Request *q = it_req_check("a");
+    q->id = 1000 + (uint64_t)i;
+    it_frame_append(&buf, &len, q);
+  }
+  it_send_raw(c, buf, len);
+  free(buf);
+}
+
+/* Receives the reply of check number i: OK, the arena sound. */
+static void recv_check(it_conn_t *c, int i) {
+  Arenad__Response *r = it_recv(c, NULL);
+  assert_non_null(r);
+  assert_int_equal(r->id, 1000 + (uint64_t)i);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  assert_true(r->check->ok);
+  it_resp_free(r);
+}
+
+static void test_long_requests_yield(void **state) {
+  (void)state;
+  it_daemon_t d = {0};
+  assert_int_equal(it_daemon_start(&d, config_short, NULL), 0);
+  it_conn_t *heavy = filled(&d);
+  it_conn_t *other = it_connect(d.sock);
+  it_hello_ok(other);
+  counts_t before = counts(other);
+
+  send_checks(heavy);
+  /* The first reply: the daemon has begun the pipeline. Without turns it
+   * would have answered every check before writing this one. */
+  recv_check(heavy, 0);
+  counts_t during = counts(other);
+  assert_true(during.checks - before.checks < CHECKS);
+  assert_true(during.yields > before.yields);
+
+  for (int i = 1; i < CHECKS; i++)
+    recv_check(heavy, i);
+  counts_t after = counts(other);
+  assert_int_equal(after.checks - before.checks, CHECKS);
+  /* The checks came in one read: each but the last had one behind it. */
+  assert_int_equal(after.yields - before.yields, CHECKS - 1);
+
+  it_close(heavy);
+  it_close(other);
+  assert_int_equal(it_daemon_stop(&d, SIGTERM), 0);
+  it_daemon_cleanup(&d);
+}
+
+/* A shutdown while a connection waits for its turn: what it had sent is
+ * answered, turn by turn, before the daemon exits cleanly. */
+static void test_shutdown_answers_the_waiting(void **state) {
+  (void)state;
+  it_daemon_t d = {0};
+  assert_int_equal(it_daemon_start(&d, config_short, NULL), 0);
+  it_conn_t *heavy = filled(&d);
+  send_checks(heavy);
+  recv_check(heavy, 0);
+  assert_int_equal(kill(d.pid, SIGTERM), 0);
+  for (int i = 1; i < CHECKS; i++)
+    recv_check(heavy, i);
+  assert_int_equal(it_expect_eof(heavy), 0);
+  it_close(heavy);
+  assert_int_equal(it_daemon_stop(&d, 0), 0);
+  it_daemon_cleanup(&d);
+}
+
+static void test_no_budget_never_yields(void **state) {
+  (void)state;
+  it_daemon_t d = {0};
+  assert_int_equal(it_daemon_start(&d, config_none, NULL), 0);
+  it_conn_t *heavy = filled(&d);
+  send_checks(heavy);
+  for (int i = 0; i < CHECKS; i++)
+    recv_check(heavy, i);
+  counts_t after = counts(heavy);
+  assert_int_equal(after.checks, CHECKS);
+  assert_int_equal(after.yields, 0);
+  it_close(heavy);
+  assert_int_equal(it_daemon_stop(&d, SIGTERM), 0);
+  it_daemon_cleanup(&d);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_long_requests_yield),
+      cmocka_unit_test(test_shutdown_answers_the_waiting),
+      cmocka_unit_test(test_no_budget_never_yields),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
