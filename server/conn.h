@@ -127,6 +127,11 @@ struct ad_conn_s {
   bool yielded;             /* its turn ended with frames left: the daemon
                                resumes it (ad_conn_resume) */
   bool throttled;           /* flow control has paused its reading */
+  bool fd_deferred;         /* the kernel refused to pass a descriptor for
+                               now (ETOOMANYREFS): output waits for the
+                               daemon's retry timer */
+  bool fd_waiting;          /* the next descriptor has been refused at
+                               least once (counted once in fds_deferred) */
 
   /* Counters, logged at close. */
   uint64_t requests;
@@ -230,6 +235,10 @@ int ad_conn_start(ad_conn_t *c);
  * keeps the rest, closes the connection when it is done, and watches the
  * socket for what is needed next. Called after every event on c. */
 void ad_conn_run(ad_conn_t *c);
+
+/* Tries again to send c's output, whose descriptor the kernel refused
+ * (the daemon's retry timer). */
+void ad_conn_retry_fd(ad_conn_t *c);
 
 /* Gives a yielded c its next turn: answers the frames it left, then as
  * ad_conn_run. */

@@ -43,8 +43,9 @@ int ad_conn_start(ad_conn_t *c) {
 
 /* Sends what the socket takes. Returns 0, or -1 when c was closed. */
 static int flush(ad_conn_t *c) {
-  if (c->fd < 0)
-    return 0; /* a test's connection: the test reads the output */
+  if (c->fd < 0 || c->fd_deferred)
+    return 0; /* a test's connection reads the output itself; a deferred
+                 descriptor waits for ad_conn_retry_fd */
 
   for (;;) {
     ar_buf_t *out = ad_conn_out(c);
@@ -96,6 +97,17 @@ static int flush(ad_conn_t *c) {
         continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK)
         return 0;
+      if (errno == ETOOMANYREFS && pass >= 0) {
+        /* The kernel holds too many of the daemon's descriptors sent and
+         * not yet received (peers that do not read them count against
+         * the daemon's RLIMIT_NOFILE): not this peer's fault. The reply
+         * waits and is tried again, rather than the connection closed. */
+        if (!c->fd_waiting)
+          c->d->stats.fds_deferred++; /* once a descriptor */
+        c->fd_waiting = c->fd_deferred = true;
+        ad_daemon_retry_fds_later(c->d);
+        return 0;
+      }
       ad_conn_close(c, errno == EPIPE || errno == ECONNRESET ? "reset"
                                                              : "write-error");
       return -1;
@@ -105,6 +117,7 @@ static int flush(ad_conn_t *c) {
       close(pass);
       c->fdq_head = (c->fdq_head + 1) % AD_FDQ_MAX;
       c->fdq_len--;
+      c->fd_waiting = false;
       c->d->stats.fds_sent++;
     }
     ad_conn_sent(c, (size_t)n);
@@ -185,8 +198,8 @@ static void watch(ad_conn_t *c) {
     c->throttled = true; /* counted once a pause */
     c->d->stats.in_flight_throttled++;
   }
-  if (ar_buf_len(&c->wbuf) > 0)
-    want |= UV_WRITABLE;
+  if (ar_buf_len(&c->wbuf) > 0 && !c->fd_deferred)
+    want |= UV_WRITABLE; /* a deferred descriptor waits for the timer */
   if (want == c->events || !c->started)
     return;
   c->events = want;
@@ -241,6 +254,11 @@ void ad_conn_run(ad_conn_t *c) {
     return;
   }
   watch(c);
+}
+
+void ad_conn_retry_fd(ad_conn_t *c) {
+  c->fd_deferred = false;
+  ad_conn_run(c);
 }
 
 void ad_conn_resume(ad_conn_t *c) {

@@ -262,6 +262,7 @@ static void maybe_finish(ad_daemon_t *d) {
     uv_close((uv_handle_t *)&d->shutdown_timer, NULL);
     uv_close((uv_handle_t *)&d->frame_timer, NULL);
     uv_close((uv_handle_t *)&d->resume, NULL);
+    uv_close((uv_handle_t *)&d->fd_retry, NULL);
     uv_close((uv_handle_t *)&d->sigint, NULL);
     uv_close((uv_handle_t *)&d->sigterm, NULL);
     uv_close((uv_handle_t *)&d->sighup, NULL);
@@ -359,6 +360,28 @@ void ad_daemon_resume_later(ad_daemon_t *d) {
     uv_idle_start(&d->resume, on_resume); /* no-op when active */
 }
 
+/* Descriptors in flight are released as peers read them, which no event
+ * tells the daemon: so it looks again on a timer while any wait. */
+static void on_fd_retry(uv_timer_t *t) {
+  ad_daemon_t *d = t->data;
+  bool waiting = false;
+  ad_conn_t *next;
+  for (ad_conn_t *c = d->conns; c != NULL; c = next) {
+    next = c->next; /* ad_conn_retry_fd may close c, never another one */
+    if (c->fd_deferred) {
+      ad_conn_retry_fd(c);
+      waiting |= !c->closing && c->fd_deferred;
+    }
+  }
+  if (!waiting)
+    uv_timer_stop(t);
+}
+
+void ad_daemon_retry_fds_later(ad_daemon_t *d) {
+  if (d->handles_init && !uv_is_active((uv_handle_t *)&d->fd_retry))
+    uv_timer_start(&d->fd_retry, on_fd_retry, AD_FD_RETRY_MS, AD_FD_RETRY_MS);
+}
+
 /* SIGHUP asks many daemons to reload; arenad cannot (its arenas are live
  * memory), and the default action would kill it without a flush or the
  * socket's removal. So it is logged and ignored. */
@@ -385,8 +408,9 @@ int ad_daemon_listen(ad_daemon_t *d, int ready_fd, char *err, size_t errlen) {
   uv_timer_init(&d->loop, &d->shutdown_timer);
   uv_timer_init(&d->loop, &d->frame_timer);
   uv_idle_init(&d->loop, &d->resume);
+  uv_timer_init(&d->loop, &d->fd_retry);
   d->sigint.data = d->sigterm.data = d->shutdown_timer.data = d;
-  d->frame_timer.data = d->resume.data = d;
+  d->frame_timer.data = d->resume.data = d->fd_retry.data = d;
   d->handles_init = true;
   /* Looked for four times a timeout, so a stall is closed within 1.25 of
    * it (at most a second late). */

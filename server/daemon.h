@@ -49,6 +49,7 @@ typedef struct ad_daemon_s {
   uv_timer_t shutdown_timer;
   uv_timer_t frame_timer; /* finds connections stalled mid-frame */
   uv_idle_t resume;       /* runs while connections have yielded */
+  uv_timer_t fd_retry;    /* runs while descriptors wait (ETOOMANYREFS) */
   bool handles_init;      /* the signal, timer and idle handles above are
                              initialised */
 
@@ -139,6 +140,12 @@ void ad_daemon_shutdown(ad_daemon_t *d, const char *why);
  * resumes it, and every other yielded one (once the daemon listens; until
  * then a test resumes them itself). */
 void ad_daemon_resume_later(ad_daemon_t *d);
+
+/* A connection's descriptor was refused by the kernel for now
+ * (conn_io.c): a timer tries every such connection again, every
+ * AD_FD_RETRY_MS. */
+#define AD_FD_RETRY_MS 50
+void ad_daemon_retry_fds_later(ad_daemon_t *d);
 
 /* Links a new connection in / out of d's list (conn.c, conn_io.c). */
 void ad_daemon_conn_add(ad_daemon_t *d, ad_conn_t *c);

@@ -59,7 +59,9 @@ static int die(int status, const char *event, const char *msg) {
   return status;
 }
 
-/* More descriptors for more connections, as far as the hard limit goes. */
+/* More descriptors for more connections, as far as the hard limit goes.
+ * The same limit also bounds, for an unprivileged daemon, the descriptors
+ * it has sent that peers have not yet received (see fds_deferred). */
 static void raise_fd_limit(uint64_t want) {
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
@@ -246,7 +248,8 @@ int main(int argc, char **argv) {
     return die(2, "config", err);
   }
   ad_log_set_level((ad_log_level_t)cfg.log_level);
-  raise_fd_limit(cfg.max_connections + 64);
+  /* Each connection's socket and the descriptors queued for it. */
+  raise_fd_limit(cfg.max_connections * (1 + AD_FDQ_MAX) + 64);
 
   /* The socket path first: a second daemon is refused before it reserves
    * any memory. */

@@ -44,6 +44,7 @@
   X(frames_timed_out)                                                          \
   X(fds_exhausted)                                                             \
   X(fds_sent)                                                                  \
+  X(fds_deferred)                                                              \
   X(in_flight_throttled)                                                       \
   X(turns_yielded)                                                             \
   X(requests_in_flight) /* now */                                              \

@@ -288,6 +288,78 @@ static void test_out_of_descriptors(void **state) {
   it_daemon_cleanup(&d);
 }
 
+/* Descriptors the daemon sent and its peers have not received stay in
+ * flight, and the kernel counts them against the daemon's RLIMIT_NOFILE
+ * (an unprivileged daemon's: root's are not limited), refusing more with
+ * ETOOMANYREFS. A hoarder that pipelines attaches and reads nothing fills
+ * that; another client's attach then waits (fds_deferred, once a reply)
+ * instead of losing its connection and blocks, and goes through once the
+ * hoarder is gone. */
+static void test_descriptors_in_flight(void **state) {
+  (void)state;
+  if (getuid() != 0)
+    skip(); /* the daemon must run as another user */
+  it_daemon_t d;
+  it_daemon_prepare(&d);
+  assert_int_equal(chown(d.dir, 65534, 65534), 0);
+  setenv("IT_DAEMON_WRAPPER",
+         "prlimit --nofile=64:64 setpriv --reuid=65534 --regid=65534 "
+         "--clear-groups",
+         1);
+  int rc = it_daemon_start(&d, "[arena one]\nsize = 64K\n", NULL);
+  unsetenv("IT_DAEMON_WRAPPER");
+  assert_int_equal(rc, 0);
+  it_conn_t *victim = it_connect(d.sock);
+  it_conn_t *observer = it_connect(d.sock);
+  it_hello_ok(victim);
+  uint64_t off = it_alloc_ok(victim, "one", 100);
+
+  it_conn_t *hoarder = it_connect(d.sock);
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  for (int i = 0; i < 400; i++) {
+    Arenad__Request *q = it_req_attach("one", true);
+    q->id = 1 + (uint64_t)i;
+    it_frame_append(&buf, &len, q);
+  }
+  it_send_raw(hoarder, buf, len);
+  free(buf);
+  uint64_t deferred = 0;
+  for (int i = 0; i < 1000 && deferred == 0; i++) {
+    Arenad__Response *r = it_call(observer, it_req_stats(), NULL);
+    deferred = r->stats->fds_deferred;
+    it_resp_free(r);
+  }
+  assert_int_equal(deferred, 1); /* the hoarder's next one, counted once */
+
+  Arenad__Request *q = it_req_attach("one", false);
+  q->id = 4242;
+  it_send(victim, q);
+  for (int i = 0; i < 1000 && deferred == 1; i++) {
+    Arenad__Response *r = it_call(observer, it_req_stats(), NULL);
+    deferred = r->stats->fds_deferred;
+    assert_int_equal(r->stats->connections_closed, 0);
+    it_resp_free(r);
+  }
+  assert_int_equal(deferred, 2);
+
+  it_close(hoarder); /* its descriptors in flight go with its socket */
+  int fd = -1;
+  Arenad__Response *r = it_recv(victim, &fd);
+  assert_non_null(r);
+  assert_int_equal(r->id, 4242);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  assert_true(fd >= 0);
+  close(fd);
+  it_resp_free(r);
+  assert_int_equal(it_live_blocks(victim, "one"), 1);
+  it_free_ok(victim, "one", off);
+  it_close(victim);
+  it_close(observer);
+  assert_int_equal(it_daemon_stop(&d, SIGTERM), 0);
+  it_daemon_cleanup(&d);
+}
+
 static void test_length_over_limit(void **state) {
   (void)state;
   uint8_t p[AR_FRAME_PREFIX_MAX];
@@ -554,6 +626,7 @@ int main(void) {
       cmocka_unit_test(test_truncated_frame),
       cmocka_unit_test(test_stalled_frame),
       cmocka_unit_test(test_out_of_descriptors),
+      cmocka_unit_test(test_descriptors_in_flight),
       cmocka_unit_test(test_length_over_limit),
       cmocka_unit_test(test_malformed_prefix),
       cmocka_unit_test(test_garbage_protobuf),
