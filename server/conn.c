@@ -377,7 +377,9 @@ size_t ad_conn_input(ad_conn_t *c, const uint8_t *p, size_t len) {
 bool ad_conn_stalled(const ad_conn_t *c, uint64_t now_ms) {
   uint64_t limit = c->d->cfg->frame_timeout_ms;
   size_t len = ar_buf_len(&c->rbuf);
-  return limit > 0 && len > 0 && !c->closing && !c->close_after_reply &&
+  /* While flow control or a yield holds c, the daemon is not reading it:
+   * the rest of the frame may be waiting in the socket. */
+  return limit > 0 && len > 0 && ad_conn_can_decode(c) &&
          now_ms - c->partial_ms >= limit &&
          !ad_conn_has_frame(c, ar_buf_data(&c->rbuf), len);
 }

@@ -182,7 +182,10 @@ bool ad_conn_has_frame(const ad_conn_t *c, const uint8_t *buf, size_t len);
 
 /* Whether c has held the beginning of a frame it has not finished for
  * frame_timeout_ms (0: never) at `now_ms`. A frame held back by flow
- * control is complete, so it does not count. */
+ * control is complete, so it does not count; nor does a cut frame while
+ * flow control or a yield stops the daemon reading c (its rest may be
+ * waiting in the socket), and its time starts over when reading resumes
+ * (conn_io.c). */
 bool ad_conn_stalled(const ad_conn_t *c, uint64_t now_ms);
 
 /* Answers a stalled connection with one reply (id 0, LIMIT_EXCEEDED),

@@ -194,6 +194,11 @@ static void watch(ad_conn_t *c) {
   if (rd && ad_conn_can_decode(c)) {
     want |= UV_READABLE;
     c->throttled = false;
+    /* Reading again after a pause (flow control, a yield): the rest of a
+     * cut frame was waiting in the socket, not late, so the frame's time
+     * starts now. */
+    if (c->started && !(c->events & UV_READABLE))
+      c->partial_ms = ad_daemon_now_ms(c->d);
   } else if (rd && !c->yielded && !c->throttled) {
     c->throttled = true; /* counted once a pause */
     c->d->stats.in_flight_throttled++;

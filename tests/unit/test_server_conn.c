@@ -5,7 +5,8 @@
  * protocol errors (one reply with id 0, then nothing more is read), flow
  * control by replies in flight and by unsent bytes, a page cut to fit the
  * frame limit, the descriptor of an attach queued at its frame's first
- * byte, a connection that yields when its turn is spent, a version
+ * byte, a connection that yields when its turn is spent, a cut frame
+ * that is not a stall while flow control pauses reading, a version
  * mismatch, the blocks of a closed connection reclaimed, and requests
  * over the working-memory cap refused as a limit.
  */
@@ -234,6 +235,33 @@ static void test_no_budget_no_yield(void **state) {
   Arenad__Response *r[4];
   assert_int_equal(take(f->c, r, 4), 4);
   free_all(r, 4);
+  free(b.p);
+}
+
+/* A cut frame is not a stall while flow control stops the daemon reading
+ * the connection (the rest may wait in the socket), and is one once it
+ * reads again. */
+static void test_paused_frame_not_stalled(void **state) {
+  fixture_t *f = *state;
+  bytes_t b = {NULL, 0};
+  for (uint64_t i = 1; i <= 4; i++) /* max_in_flight replies, unread */
+    add_ping(&b, i);
+  assert_int_equal(ad_conn_input(f->c, b.p, b.n), b.n);
+  assert_false(ad_conn_can_decode(f->c));
+  bytes_t cut = {NULL, 0};
+  add_alloc(&cut, 5, 100, 1);
+  assert_int_equal(ar_buf_append(&f->c->rbuf, cut.p, cut.n - 1), 0);
+  f->c->partial_ms = 0;
+  uint64_t late = f->cfg.frame_timeout_ms;
+  assert_false(ad_conn_stalled(f->c, late));
+
+  Arenad__Response *r[4];
+  assert_int_equal(take(f->c, r, 4), 4); /* the output drains */
+  free_all(r, 4);
+  assert_true(ad_conn_can_decode(f->c));
+  assert_true(ad_conn_stalled(f->c, late));
+  assert_false(ad_conn_stalled(f->c, late - 1));
+  free(cut.p);
   free(b.p);
 }
 
@@ -631,15 +659,15 @@ static void test_close_reclaims(void **state) {
 int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
   const struct CMUnitTest tests[] = {
-      T(test_pipelined_in_order), T(test_turn_spent_yields),
-      T(test_no_budget_no_yield), T(test_byte_by_byte),
-      T(test_frame_over_limit),   T(test_malformed_prefix),
-      T(test_not_a_request),      T(test_in_flight_limit),
-      T(test_output_pause),       T(test_page_fits_frame),
-      T(test_attach_queues_fd),   T(test_wrong_version_closes),
-      T(test_close_reclaims),     T(test_unpack_over_scratch),
-      T(test_reply_over_scratch), T(test_create_all_or_nothing),
-      T(test_hello_name_limit),
+      T(test_pipelined_in_order),    T(test_turn_spent_yields),
+      T(test_no_budget_no_yield),    T(test_paused_frame_not_stalled),
+      T(test_byte_by_byte),          T(test_frame_over_limit),
+      T(test_malformed_prefix),      T(test_not_a_request),
+      T(test_in_flight_limit),       T(test_output_pause),
+      T(test_page_fits_frame),       T(test_attach_queues_fd),
+      T(test_wrong_version_closes),  T(test_close_reclaims),
+      T(test_unpack_over_scratch),   T(test_reply_over_scratch),
+      T(test_create_all_or_nothing), T(test_hello_name_limit),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
