@@ -91,6 +91,9 @@ static const cfgkey_t daemon_keys[] = {
      "bytes read from a connection per wake-up"},
     {"shutdown_timeout_ms", K_COUNT, 0, 3600000, 5000, D(shutdown_timeout_ms),
      "time given to flush replies on SIGINT or SIGTERM"},
+    {"send_timeout_ms", K_COUNT, 0, 3600000, 60000, D(send_timeout_ms),
+     "time a connection's unsent replies may wait with none taken by the "
+     "peer before it is closed (0: no limit)"},
     {"frame_timeout_ms", K_COUNT, 0, 3600000, 30000, D(frame_timeout_ms),
      "time a connection has to finish a frame it began (0: no limit)"},
     {"admin_group", K_GROUP, 0, UINT32_MAX - 1, AD_ID_NONE, D(admin_group),

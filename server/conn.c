@@ -162,6 +162,8 @@ bool ad_conn_has_frame(const ad_conn_t *c, const uint8_t *buf, size_t len) {
 
 void ad_conn_sent(ad_conn_t *c, size_t n) {
   ad_daemon_t *d = c->d;
+  if (n > 0)
+    c->out_moved_ms = ad_daemon_now_ms(d);
   ar_buf_consume(ad_conn_out(c), n);
   c->out_sent += n;
   c->bytes_out += n;
@@ -212,6 +214,8 @@ static void reply(ad_conn_t *c, Arenad__Response *resp, int fd) {
 
   uint8_t *body;
   uint64_t at = c->out_total;
+  if (c->out_total == c->out_sent)
+    c->out_moved_ms = ad_daemon_now_ms(d);
   int rc = ar_frame_append(ad_conn_out(c), n, &body);
   if (rc < 0) {
     if (fd >= 0)
@@ -382,6 +386,12 @@ bool ad_conn_stalled(const ad_conn_t *c, uint64_t now_ms) {
   return limit > 0 && len > 0 && ad_conn_can_decode(c) &&
          now_ms - c->partial_ms >= limit &&
          !ad_conn_has_frame(c, ar_buf_data(&c->rbuf), len);
+}
+
+bool ad_conn_send_stalled(const ad_conn_t *c, uint64_t now_ms) {
+  uint64_t limit = c->d->cfg->send_timeout_ms;
+  return limit > 0 && !c->closing && c->out_total != c->out_sent &&
+         now_ms - c->out_moved_ms >= limit;
 }
 
 void ad_conn_frame_timeout(ad_conn_t *c) {

@@ -140,6 +140,8 @@ struct ad_conn_s {
   uint64_t started_ms;
   uint64_t partial_ms; /* since when rbuf begins with a cut frame (when it
                           does: see ad_conn_stalled) */
+  uint64_t out_moved_ms; /* when the output last began or moved: a reply
+                            queued into an empty output, or bytes sent */
 };
 
 /* ---- conn.c: bytes to replies (no socket I/O) ------------------------- */
@@ -187,6 +189,10 @@ bool ad_conn_has_frame(const ad_conn_t *c, const uint8_t *buf, size_t len);
  * waiting in the socket), and its time starts over when reading resumes
  * (conn_io.c). */
 bool ad_conn_stalled(const ad_conn_t *c, uint64_t now_ms);
+
+/* Whether c's unsent replies have waited send_timeout_ms (0: never) at
+ * `now_ms` with no byte of them taken by the peer. */
+bool ad_conn_send_stalled(const ad_conn_t *c, uint64_t now_ms);
 
 /* Answers a stalled connection with one reply (id 0, LIMIT_EXCEEDED),
  * counted in frames_timed_out, and closes it once the reply is out. */

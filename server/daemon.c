@@ -322,19 +322,37 @@ void ad_daemon_shutdown(ad_daemon_t *d, const char *why) {
 }
 
 /* Closes the connections that began a frame and did not finish it within
- * frame_timeout_ms: each would hold its slot and up to a frame of memory
- * for as long as its peer liked. */
-static void on_frame_sweep(uv_timer_t *t) {
+ * frame_timeout_ms, and those whose peer took none of their unsent
+ * replies within send_timeout_ms: each would hold its slot, and up to a
+ * frame or output_pause_bytes of memory, for as long as its peer liked. */
+static void on_sweep(uv_timer_t *t) {
   ad_daemon_t *d = t->data;
   uint64_t now = ad_daemon_now_ms(d);
   ad_conn_t *next;
   for (ad_conn_t *c = d->conns; c != NULL; c = next) {
     next = c->next; /* ad_conn_run may close c, never another one */
-    if (ad_conn_stalled(c, now)) {
+    if (ad_conn_send_stalled(c, now)) {
+      /* No reply: the peer reads none. */
+      d->stats.connections_closed_send_timeout++;
+      ad_conn_close(c, "send-timeout");
+    } else if (ad_conn_stalled(c, now)) {
       ad_conn_frame_timeout(c);
       ad_conn_run(c);
     }
   }
+}
+
+/* The sweep's period: a quarter of the shorter timeout, so a stall is
+ * closed within 1.25 of it (at most a second late); 0 when neither is
+ * set. */
+static uint64_t sweep_period(const ad_config_t *cfg) {
+  uint64_t t = cfg->frame_timeout_ms;
+  if (cfg->send_timeout_ms > 0 && (t == 0 || cfg->send_timeout_ms < t))
+    t = cfg->send_timeout_ms;
+  if (t == 0)
+    return 0;
+  t /= 4;
+  return t > 1000 ? 1000 : t < 10 ? 10 : t;
 }
 
 /* The idle handle runs once an iteration of the loop, before its poll for
@@ -412,15 +430,9 @@ int ad_daemon_listen(ad_daemon_t *d, int ready_fd, char *err, size_t errlen) {
   d->sigint.data = d->sigterm.data = d->shutdown_timer.data = d;
   d->frame_timer.data = d->resume.data = d->fd_retry.data = d;
   d->handles_init = true;
-  /* Looked for four times a timeout, so a stall is closed within 1.25 of
-   * it (at most a second late). */
-  uint64_t every = d->cfg->frame_timeout_ms / 4;
-  if (every > 1000)
-    every = 1000;
-  if (every < 10)
-    every = 10;
-  if (d->cfg->frame_timeout_ms > 0)
-    uv_timer_start(&d->frame_timer, on_frame_sweep, every, every);
+  uint64_t every = sweep_period(d->cfg);
+  if (every > 0)
+    uv_timer_start(&d->frame_timer, on_sweep, every, every);
   if (uv_signal_start(&d->sigint, on_signal, SIGINT) < 0 ||
       uv_signal_start(&d->sigterm, on_signal, SIGTERM) < 0 ||
       uv_signal_start(&d->sighup, on_sighup, SIGHUP) < 0) {

@@ -47,7 +47,8 @@ typedef struct ad_daemon_s {
   ad_listener_t listener;
   uv_signal_t sigint, sigterm, sighup;
   uv_timer_t shutdown_timer;
-  uv_timer_t frame_timer; /* finds connections stalled mid-frame */
+  uv_timer_t frame_timer; /* finds connections stalled mid-frame, or with
+                             replies their peer does not take */
   uv_idle_t resume;       /* runs while connections have yielded */
   uv_timer_t fd_retry;    /* runs while descriptors wait (ETOOMANYREFS) */
   bool handles_init;      /* the signal, timer and idle handles above are

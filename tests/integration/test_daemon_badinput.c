@@ -568,6 +568,22 @@ static void test_byte_by_byte(void **state) {
   all_is_well();
 }
 
+/* Asks c for 1000 pages of arena one's blocks (of which c holds 100):
+ * about 2.5 MB of replies, far more than the socket holds, which c will
+ * not read. */
+static void send_pages_unread(it_conn_t *c) {
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  for (int i = 0; i < 1000; i++) {
+    Arenad__Request *q =
+        it_req_inspect("one", ARENAD__INSPECT_WHAT__INSPECT_BLOCKS, 0, 200);
+    q->id = 1 + (uint64_t)i;
+    it_frame_append(&buf, &len, q);
+  }
+  it_send_raw(c, buf, len);
+  free(buf);
+}
+
 /* A client that sends and never reads: the daemon stops reading it once
  * its unsent replies pass the bound (and counts that), its memory for the
  * client stays bounded, the others go on; when it goes, its blocks come
@@ -584,18 +600,7 @@ static void test_never_reads(void **state) {
   uint64_t throttled = r->stats->in_flight_throttled;
   it_resp_free(r);
 
-  /* 1000 pages of some 100 extents: about 2.5 MB of replies, far more
-   * than the socket holds, never read. */
-  uint8_t *buf = NULL;
-  size_t len = 0;
-  for (int i = 0; i < 1000; i++) {
-    Arenad__Request *q =
-        it_req_inspect("one", ARENAD__INSPECT_WHAT__INSPECT_BLOCKS, 0, 200);
-    q->id = 1 + (uint64_t)i;
-    it_frame_append(&buf, &len, q);
-  }
-  it_send_raw(c, buf, len);
-  free(buf);
+  send_pages_unread(c);
 
   /* Until the daemon has paused it (each look is a round trip). */
   bool paused = false;
@@ -621,6 +626,44 @@ static void test_never_reads(void **state) {
   all_is_well();
 }
 
+/* A client that stops reading is closed once its unsent replies have
+ * waited send_timeout_ms with none taken (no reply: it reads none),
+ * counted, logged, and its blocks reclaimed. */
+static void test_send_timeout(void **state) {
+  (void)state;
+  it_daemon_t d = {0};
+  assert_int_equal(it_daemon_start(&d,
+                                   "[daemon]\nsend_timeout_ms = 200\n"
+                                   "[arena one]\nsize = 1M\n",
+                                   NULL),
+                   0);
+  it_conn_t *observer = it_connect(d.sock);
+  it_conn_t *c = it_connect(d.sock);
+  it_hello_ok(c);
+  Arenad__Response *r =
+      it_call(c, it_req_alloc("one", 16, 0, 100, false), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  it_resp_free(r);
+  send_pages_unread(c);
+
+  /* The daemon's end of the socket closes (seen without reading). */
+  struct pollfd p = {c->fd, POLLRDHUP, 0};
+  assert_int_equal(poll(&p, 1, IT_TIMEOUT_S * 1000), 1);
+  assert_true(p.revents & POLLRDHUP);
+  it_barrier(observer);
+  r = it_call(observer, it_req_stats(), NULL);
+  assert_int_equal(r->stats->connections_closed_send_timeout, 1);
+  assert_int_equal(r->stats->connections_closed_output, 0);
+  it_resp_free(r);
+  assert_int_equal(it_live_blocks(observer, "one"), 0);
+  assert_true(it_log_line(
+      &d, (const char *const[]){"close", "reason=send-timeout", NULL}));
+  it_close(c);
+  it_close(observer);
+  assert_int_equal(it_daemon_stop(&d, SIGTERM), 0);
+  it_daemon_cleanup(&d);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_truncated_frame),
@@ -636,6 +679,7 @@ int main(void) {
       cmocka_unit_test(test_hostile_name),
       cmocka_unit_test(test_byte_by_byte),
       cmocka_unit_test(test_never_reads),
+      cmocka_unit_test(test_send_timeout),
       cmocka_unit_test(test_exits_cleanly),
   };
   it_group_config = config;

@@ -6,7 +6,8 @@
  * control by replies in flight and by unsent bytes, a page cut to fit the
  * frame limit, the descriptor of an attach queued at its frame's first
  * byte, a connection that yields when its turn is spent, a cut frame
- * that is not a stall while flow control pauses reading, a version
+ * that is not a stall while flow control pauses reading, unsent replies
+ * that stall after send_timeout_ms, a version
  * mismatch, the blocks of a closed connection reclaimed, and requests
  * over the working-memory cap refused as a limit.
  */
@@ -262,6 +263,26 @@ static void test_paused_frame_not_stalled(void **state) {
   assert_true(ad_conn_stalled(f->c, late));
   assert_false(ad_conn_stalled(f->c, late - 1));
   free(cut.p);
+  free(b.p);
+}
+
+/* Unsent replies stall once send_timeout_ms passes with none taken;
+ * bytes taken start the time over, and no output is no stall. */
+static void test_send_stalled(void **state) {
+  fixture_t *f = *state;
+  uint64_t limit = f->cfg.send_timeout_ms;
+  bytes_t b = {NULL, 0};
+  add_ping(&b, 1);
+  assert_int_equal(ad_conn_input(f->c, b.p, b.n), b.n);
+  uint64_t t0 = f->c->out_moved_ms;
+  assert_false(ad_conn_send_stalled(f->c, t0 + limit - 1));
+  assert_true(ad_conn_send_stalled(f->c, t0 + limit));
+  ad_conn_sent(f->c, 1); /* one byte taken, now */
+  assert_true(f->c->out_moved_ms >= t0);
+  assert_false(ad_conn_send_stalled(f->c, f->c->out_moved_ms + limit - 1));
+  ad_conn_sent(f->c, ar_buf_len(ad_conn_out(f->c))); /* the rest */
+  assert_int_equal(f->c->out_sent, f->c->out_total);
+  assert_false(ad_conn_send_stalled(f->c, UINT64_MAX));
   free(b.p);
 }
 
@@ -659,15 +680,16 @@ static void test_close_reclaims(void **state) {
 int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
   const struct CMUnitTest tests[] = {
-      T(test_pipelined_in_order),    T(test_turn_spent_yields),
-      T(test_no_budget_no_yield),    T(test_paused_frame_not_stalled),
-      T(test_byte_by_byte),          T(test_frame_over_limit),
-      T(test_malformed_prefix),      T(test_not_a_request),
-      T(test_in_flight_limit),       T(test_output_pause),
-      T(test_page_fits_frame),       T(test_attach_queues_fd),
-      T(test_wrong_version_closes),  T(test_close_reclaims),
-      T(test_unpack_over_scratch),   T(test_reply_over_scratch),
-      T(test_create_all_or_nothing), T(test_hello_name_limit),
+      T(test_pipelined_in_order), T(test_turn_spent_yields),
+      T(test_no_budget_no_yield), T(test_paused_frame_not_stalled),
+      T(test_send_stalled),       T(test_byte_by_byte),
+      T(test_frame_over_limit),   T(test_malformed_prefix),
+      T(test_not_a_request),      T(test_in_flight_limit),
+      T(test_output_pause),       T(test_page_fits_frame),
+      T(test_attach_queues_fd),   T(test_wrong_version_closes),
+      T(test_close_reclaims),     T(test_unpack_over_scratch),
+      T(test_reply_over_scratch), T(test_create_all_or_nothing),
+      T(test_hello_name_limit),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
