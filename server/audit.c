@@ -105,9 +105,14 @@ void ad_audit_corrupt(ad_daemon_t *d, const ad_conn_t *c,
   if (f->corruptions == 0)
     return;
   d->stats.corruptions_detected += f->corruptions;
-  ad_log(AD_LOG_WARN, "corrupt-header", WHO " arena=%s blocks=%llu offset=%llu",
-         WHO_ARGS(c),
+  /* A client that scribbles over headers and frees block by block would
+   * otherwise write a line a request. */
+  uint64_t suppressed = 0;
+  if (!ad_ratelimit_allow(&d->rl_corrupt, ad_daemon_now_ms(d), &suppressed))
+    return;
+  ad_log(AD_LOG_WARN, "corrupt-header",
+         WHO " arena=%s blocks=%llu offset=%llu suppressed=%llu", WHO_ARGS(c),
          f->corrupt_arena != NULL ? f->corrupt_arena->name : "-",
          (unsigned long long)f->corruptions,
-         (unsigned long long)f->corrupt_offset);
+         (unsigned long long)f->corrupt_offset, (unsigned long long)suppressed);
 }

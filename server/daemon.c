@@ -73,6 +73,7 @@ int ad_daemon_init(ad_daemon_t *d, const ad_config_t *cfg, char *err,
   d->rl_accept = (ad_ratelimit_t){.window_ms = 1000, .burst = 10};
   d->rl_denied = (ad_ratelimit_t){.window_ms = 1000, .burst = 20};
   d->rl_quota = (ad_ratelimit_t){.window_ms = 1000, .burst = 20};
+  d->rl_corrupt = (ad_ratelimit_t){.window_ms = 1000, .burst = 20};
   d->uid = (uint32_t)geteuid();
   d->gid = (uint32_t)getegid();
   ad_blocks_init(&d->pools);

@@ -70,6 +70,7 @@ typedef struct ad_daemon_s {
   ad_ratelimit_t rl_accept;   /* log lines for accept(2) failures */
   ad_ratelimit_t rl_denied;   /* log lines for permission refusals */
   ad_ratelimit_t rl_quota;    /* log lines for quota refusals */
+  ad_ratelimit_t rl_corrupt;  /* log lines for overwritten headers */
 } ad_daemon_t;
 
 /*
