@@ -69,6 +69,12 @@ int ad_do_transfer(ad_call_t *call, const Arenad__TransferRequest *m) {
     return ad_fail(call, AR_ENOENT, "no connection has this token");
   if (to == c)
     return ad_fail(call, AR_EINVAL, "the token is this connection's own");
+  if (ad_conn_stale(to, a->name))
+    return ad_fail(call, AR_EINVAL,
+                   "connection %llu used an arena '%s' destroyed since; it "
+                   "cannot use this one (nor free the block) until it "
+                   "attaches it again",
+                   (unsigned long long)to->id, a->name);
   const ad_block_t *blk = ad_arena_block(a, m->offset);
   if (blk == NULL)
     return ad_call_block_failed(call, a, AR_EINVAL, m->offset);

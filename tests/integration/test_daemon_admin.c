@@ -7,7 +7,8 @@
  * included), drops their records cleanly, and the connections that had it
  * attached or held blocks in it get NOT_FOUND for its name, even once an
  * arena of that name exists again, until they attach again, while their
- * mappings stay valid; and the audit lines of both.
+ * mappings stay valid, and no block of the new one can be transferred to
+ * them; and the audit lines of both.
  */
 #include "itest.h"
 
@@ -177,7 +178,8 @@ static void test_destroy(void **state) {
             *other = it_connect(it_group.sock);
   it_hello_ok(admin);
   it_hello_ok(user);
-  it_hello_ok(holder);
+  uint64_t holder_token;
+  it_hello_id(holder, &holder_token, NULL);
   it_hello_ok(other);
   Arenad__Response *r = it_call(admin, it_req_stats(), NULL);
   uint64_t freed = r->stats->blocks_freed, made = r->stats->arenas_created;
@@ -245,6 +247,14 @@ static void test_destroy(void **state) {
   it_resp_free(r);
   /* A connection that never used the old one: the new arena at once. */
   it_free_ok(other, "made", it_alloc_ok(other, "made", 10));
+  /* But it may not hand a block to one for which the name is stale, which
+   * could not free it. */
+  uint64_t ooff = it_alloc_ok(other, "made", 10);
+  r = it_call(other, it_req_transfer("made", ooff, holder_token), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_INVALID_ARGUMENT);
+  assert_non_null(strstr(r->message, "attaches it again"));
+  it_resp_free(r);
+  it_free_ok(other, "made", ooff);
   /* Attaching again ends it. */
   r = it_call(user, it_req_attach("made", false), &fd);
   it_assert_status(r, ARENAD__STATUS__STATUS_OK);
