@@ -137,9 +137,11 @@ int ad_do_destroy_arena(ad_call_t *call,
   ar_engine_stats(a->engine, &st);
   if (st.live_blocks > 0 && !m->force)
     return ad_fail(call, AR_EINVAL,
-                   "arena '%s' has %llu live blocks (%llu detached); destroy "
-                   "it with force to free them",
+                   "arena '%s' has %llu live block%s (%llu detached); "
+                   "destroy it with force (arenactl destroy --force) to free "
+                   "them",
                    a->name, (unsigned long long)st.live_blocks,
+                   st.live_blocks == 1 ? "" : "s",
                    (unsigned long long)a->detached_blocks);
 
   Arenad__DestroyArenaReply *rep;

@@ -219,6 +219,17 @@ int ad_listener_claim(const char *path, int *lock_fd, char *err,
     return ar_errorf(err, errlen, AR_EIO, "bad socket path '%s'", path);
   snprintf(lock, sizeof(lock), "%s.lock", path);
   int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0 && errno == ENOENT) {
+    char dir[AR_SOCKET_PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash != NULL && slash != dir)
+      *slash = '\0';
+    return ar_errorf(err, errlen, AR_EIO,
+                     "the socket's directory %s does not exist (create it, "
+                     "or choose another socket path)",
+                     slash != NULL ? dir : ".");
+  }
   if (fd < 0)
     return ar_errorf(err, errlen, AR_EIO, "cannot open the lock file %s: %s",
                      lock, strerror(errno));

@@ -168,7 +168,9 @@ static int parse_cli(int argc, char **argv, cli_t *cli) {
       long fd = strtol(optarg, &end, 10);
       if (errno != 0 || *end != '\0' || end == optarg || fd < 0 ||
           fd > 65535 || fcntl((int)fd, F_GETFD) < 0) {
-        fprintf(stderr, "arenad: --ready-fd %s: not an open descriptor\n",
+        fprintf(stderr,
+                "arenad: --ready-fd %s: not the number of an open "
+                "descriptor\n",
                 optarg);
         return 2;
       }

@@ -144,7 +144,10 @@ static int create_options(int argc, char **argv, arenad_access_t *access,
   }
   ar_policy_t policy;
   if (ar_parse_size(argv[optind + 1], &spec->size) < 0) {
-    fprintf(stderr, "arenactl create: invalid SIZE '%s'\n", argv[optind + 1]);
+    fprintf(stderr,
+            "arenactl create: invalid SIZE '%s' (bytes, with an optional K, "
+            "M or G suffix)\n",
+            argv[optind + 1]);
     return ARENACTL_USAGE;
   }
   if (ar_policy_parse(argv[optind + 2], &policy) < 0) {

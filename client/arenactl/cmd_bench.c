@@ -133,8 +133,12 @@ static int parse_options(int argc, char **argv, options_t *o) {
       return ar__ctl_bad_option(c, argv, usage);
     }
     if (bad) {
-      fprintf(stderr, "arenactl bench: invalid value '%s' for %s\n", optarg,
-              argv[optind - 1]);
+      const char *name = "?";
+      for (const struct option *l = longopts; l->name != NULL; l++)
+        if (l->val == c)
+          name = l->name;
+      fprintf(stderr, "arenactl bench: invalid value '%s' for --%s\n", optarg,
+              name);
       return ARENACTL_USAGE;
     }
   }
@@ -501,7 +505,7 @@ static int measure_latency(arenad_t *h, const options_t *o,
   size_t n = (size_t)o->ops;
   double *s[3 + ECHO_KINDS] = {NULL};
   int fds[ECHO_KINDS] = {-1, -1};
-  char err[256];
+  char err[256] = "";
   int code = ARENACTL_OK;
   for (int i = 0; i < 3 + ECHO_KINDS; i++)
     if ((s[i] = malloc(n * sizeof *s[i])) == NULL)

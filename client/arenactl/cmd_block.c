@@ -107,7 +107,10 @@ int ar__cmd_alloc(int argc, char **argv) {
   }
   const char *arena = argv[optind];
   if (ar_parse_size(argv[optind + 1], &size) < 0) {
-    fprintf(stderr, "arenactl alloc: invalid SIZE '%s'\n", argv[optind + 1]);
+    fprintf(stderr,
+            "arenactl alloc: invalid SIZE '%s' (bytes, with an optional K, "
+            "M or G suffix)\n",
+            argv[optind + 1]);
     return ARENACTL_USAGE;
   }
 
@@ -207,14 +210,24 @@ int ar__cmd_free(int argc, char **argv) {
       break;
     }
     /* The daemon's sentence is about the first failure of the request;
-     * the others get the code's message. */
+     * the others get the same sentence for the commonest mistake (an
+     * offset that is no live block), else the code's message. */
     bool first = true;
     for (size_t j = i; j < i + k; j++) {
       if (statuses[j] == 0)
         continue;
-      fprintf(stderr, "arenactl free: %s offset %llu: %s\n", arena,
-              (unsigned long long)offsets[j],
-              first ? arenad_error(h) : ar_strerror(statuses[j]));
+      unsigned long long off = (unsigned long long)offsets[j];
+      if (first)
+        fprintf(stderr, "arenactl free: %s offset %llu: %s\n", arena, off,
+                arenad_error(h));
+      else if (statuses[j] == AR_EINVAL)
+        fprintf(stderr,
+                "arenactl free: %s offset %llu: offset %llu is not a live "
+                "block of arena '%s'\n",
+                arena, off, off, arena);
+      else
+        fprintf(stderr, "arenactl free: %s offset %llu: %s\n", arena, off,
+                ar_strerror(statuses[j]));
       first = false;
     }
   }

@@ -11,6 +11,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "arenactl.h"
 
@@ -27,6 +28,14 @@ arenad_t *ar__ctl_connect(const char *cmd, arenad_hello_t *hello) {
     return NULL;
   }
   rc = arenad_connect(path, &h);
+  struct stat st;
+  if (rc < 0 && stat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+    fprintf(stderr,
+            "arenactl %s: cannot connect to %s: it is not a socket "
+            "(--socket or $ARENAD_SOCKET name arenad's socket)\n",
+            cmd, path);
+    return NULL;
+  }
   if (rc < 0) {
     const char *why = rc == AR_EIO ? strerror(errno) : ar_strerror(rc);
     fprintf(stderr, "arenactl %s: cannot connect to %s: %s%s\n", cmd, path, why,

@@ -5,6 +5,7 @@
  * command, write its file and add one line to the table.
  */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -68,21 +69,39 @@ int ar__ctl_bad_option(int c, char **argv, void (*cmd_usage)(FILE *)) {
   return ARENACTL_USAGE;
 }
 
-int main(int argc, char **argv) {
-  /* The one global option: --socket PATH or --socket=PATH. */
-  while (argc >= 2 && strncmp(argv[1], "--socket", 8) == 0) {
-    if (argv[1][8] == '=') {
-      ar__ctl_socket = argv[1] + 9;
-      argc -= 1;
-      argv += 1;
-    } else if (argv[1][8] == '\0' && argc >= 3) {
-      ar__ctl_socket = argv[2];
-      argc -= 2;
-      argv += 2;
-    } else {
-      fprintf(stderr, "arenactl: --socket needs a PATH\n");
-      return ARENACTL_USAGE;
+/* Takes the one global option, --socket PATH or --socket=PATH, out of
+ * the command line wherever it comes before a "--" (the last one counts).
+ * Returns 0, or -1 when it has no PATH. */
+static int take_socket(int *argc, char **argv) {
+  int out = 1;
+  bool options = true;
+  for (int i = 1; i < *argc; i++) {
+    const char *a = argv[i];
+    if (options && strcmp(a, "--") == 0)
+      options = false;
+    if (options && strcmp(a, "--socket") == 0) {
+      if (i + 1 >= *argc)
+        return -1;
+      ar__ctl_socket = argv[++i];
+      continue;
     }
+    if (options && strncmp(a, "--socket=", 9) == 0) {
+      if (a[9] == '\0')
+        return -1;
+      ar__ctl_socket = a + 9;
+      continue;
+    }
+    argv[out++] = argv[i];
+  }
+  *argc = out;
+  argv[out] = NULL;
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (take_socket(&argc, argv) < 0) {
+    fprintf(stderr, "arenactl: --socket needs a PATH\n");
+    return ARENACTL_USAGE;
   }
   if (argc < 2) {
     usage(stderr);

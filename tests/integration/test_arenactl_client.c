@@ -4,8 +4,10 @@
  * so every listing takes several requests, and a block's holders), check,
  * ping, alloc (all or none, also across several requests), free, stats,
  * create and destroy, and a short bench. Exit codes (0 success, 1
- * failure, 2 usage), messages on standard error, and JSON that parses
- * (jansson) with the figures the daemon holds.
+ * failure, 2 usage), messages on standard error (one for each bad offset
+ * of a free; a --socket that names no socket; --socket after the
+ * command), and JSON that parses (jansson) with the figures the daemon
+ * holds.
  */
 #include "itest.h"
 
@@ -355,6 +357,8 @@ static void test_errors(void **state) {
   expect_status(r, 2);
   r = RUN("alloc", "alpha", "12x");
   expect_status(r, 2);
+  assert_non_null(strstr(r->err, "invalid SIZE '12x' (bytes, with an "
+                                 "optional K, M or G suffix)"));
   r = RUN("free", "alpha", "zz");
   expect_status(r, 2);
   r = RUN("inspect", "alpha", "--bogus");
@@ -378,6 +382,32 @@ static void test_errors(void **state) {
   assert_non_null(strstr(r->err, "cannot connect"));
   r = arenactl(NULL, (const char *const[]){"--socket", NULL});
   expect_status(r, 2);
+  r = arenactl(NULL, (const char *const[]){"--socket=", "list", NULL});
+  expect_status(r, 2);
+  assert_non_null(strstr(r->err, "--socket needs a PATH"));
+  /* A path that is no socket is named as such, not as a daemon down. */
+  snprintf(bad, sizeof bad, "%s/arenad.log", daemon_.dir);
+  r = arenactl(bad, (const char *const[]){"list", NULL});
+  expect_status(r, 1);
+  assert_non_null(strstr(r->err, "it is not a socket"));
+  /* --socket may also come after the command and its arguments. */
+  r = arenactl(NULL,
+               (const char *const[]){"list", "--socket", daemon_.sock, NULL});
+  expect_status(r, 0);
+  assert_non_null(strstr(r->out, "alpha"));
+  r = arenactl(NULL, (const char *const[]){"inspect", "alpha", "--socket=x",
+                                           "--socket", daemon_.sock, NULL});
+  expect_status(r, 0); /* the last one counts */
+
+  /* Several bad offsets: each named with what is wrong. */
+  r = RUN("free", "alpha", "150", "160", "4100");
+  expect_status(r, 1);
+  assert_non_null(strstr(r->err, "offset 150 is not a live block"));
+  assert_non_null(strstr(r->err, "offset 160 is not a live block"));
+  assert_non_null(strstr(r->err, "offset 4100 is not a live block"));
+  r = RUN("bench", "--seconds", "0");
+  expect_status(r, 2);
+  assert_non_null(strstr(r->err, "invalid value '0' for --seconds"));
 }
 
 static void test_bench(void **state) {
@@ -455,7 +485,7 @@ static void test_create_destroy(void **state) {
   /* Live blocks: only with --force. */
   r = RUN("destroy", "gamma");
   expect_status(r, 1);
-  assert_non_null(strstr(r->err, "1 live blocks"));
+  assert_non_null(strstr(r->err, "1 live block "));
   r = RUN("destroy", "gamma", "--force", "--json");
   expect_status(r, 0);
   j = parse(r);
