@@ -69,7 +69,8 @@ static const cfgkey_t daemon_keys[] = {
     {"max_frame_bytes", K_SIZE, 4 * KiB, 64 * MiB, AR_FRAME_MAX_DEFAULT,
      D(max_frame_bytes), "largest frame body, requests and replies"},
     {"max_in_flight", K_COUNT, 1, 65536, 1024, D(max_in_flight),
-     "replies a connection may leave unread before it is paused"},
+     "replies queued for a connection and not all sent (its socket full) "
+     "before reading it pauses"},
     {"output_pause_bytes", K_SIZE, 4 * KiB, 1 * GiB, 1 * MiB,
      D(output_pause_bytes),
      "unsent reply bytes that pause reading a connection"},
