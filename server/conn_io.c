@@ -252,8 +252,13 @@ void ad_conn_run(ad_conn_t *c) {
   if (done && c->out_sent == c->out_total &&
       (c->close_after_reply ||
        !ad_conn_has_frame(c, ar_buf_data(&c->rbuf), ar_buf_len(&c->rbuf)))) {
-    /* A frame cut by the peer's end is dropped with the connection. */
+    /* A frame cut by the peer's end is dropped with the connection, and
+     * counted: nobody is left to tell. */
+    bool cut = c->eof && !c->close_after_reply && ar_buf_len(&c->rbuf) > 0;
+    if (cut)
+      d->stats.frames_truncated++;
     ad_conn_close(c, c->close_reason != NULL ? c->close_reason
+                     : cut                   ? "eof-mid-frame"
                      : c->draining           ? "shutdown"
                                              : "eof");
     return;

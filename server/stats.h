@@ -43,6 +43,7 @@
   X(frames_malformed)                                                          \
   X(frames_unparsable)                                                         \
   X(frames_timed_out)                                                          \
+  X(frames_truncated)                                                          \
   X(fds_exhausted)                                                             \
   X(fds_sent)                                                                  \
   X(fds_deferred)                                                              \

@@ -159,6 +159,12 @@ static void expect_protocol_error(const void *p, size_t n, int status) {
 
 static void test_truncated_frame(void **state) {
   (void)state;
+  bystander_end();
+  Arenad__Response *r = it_call(bystander, it_req_stats(), NULL);
+  uint64_t truncated = r->stats->frames_truncated;
+  it_resp_free(r);
+  bystander_begin();
+
   /* A prefix that promises 100 bytes, 10 of them, then the end. */
   uint8_t buf[11] = {100};
   memset(buf + 1, 0x08, 10);
@@ -173,6 +179,14 @@ static void test_truncated_frame(void **state) {
   it_send_raw(c, buf, sizeof(buf));
   it_close(c);
   all_is_well();
+  /* Both counted, and logged as such. */
+  bystander_end();
+  it_barrier(bystander);
+  r = it_call(bystander, it_req_stats(), NULL);
+  assert_int_equal(r->stats->frames_truncated - truncated, 2);
+  it_resp_free(r);
+  bystander_begin();
+  assert_true(it_log_contains(&it_group, "reason=eof-mid-frame"));
 }
 
 /* A frame begun and left unfinished past frame_timeout_ms (300 ms, on a
