@@ -1,14 +1,25 @@
 /*
  * test_engine_check.c: ar_engine_check returns 0, with or without a report,
  * on healthy engines of every policy in the states that matter (fresh,
- * fragmented, full, emptied again); and the small pieces of the interface:
- * the policy names and their parsing, the getters, destroy(NULL). The other
+ * fragmented, full, emptied again); and returns AR_ECORRUPT naming the
+ * broken invariant and where, once the test has broken a policy's own
+ * index through the engine's private headers (engine_internal.h, btree.h,
+ * bitset.h): the list policies' address index (its entry count, a span
+ * off the grain, two spans touching, two overlapping) and the buddy
+ * engine's free bitsets and counts (two free buddies, a count, the mask of
+ * orders, a summary level, an order out of range), each put back after
+ * (the check passes again). And the small pieces of the interface: the
+ * policy names and their parsing, the getters, destroy(NULL). The other
  * engine tests run the check after every operation too (harness.c); this
  * file states it on its own. Engine only.
  */
 #include "harness.h"
 
 #include <string.h>
+
+#include "bitset.h"
+#include "btree.h"
+#include "engine_internal.h"
 
 #define ENGINE_TEST(fn, POL) SUBJECT_TEST(fn, POL, ENGINE)
 
@@ -96,6 +107,190 @@ static void test_constants(void **state) {
   assert_int_equal(sizeof(ar_header_t), 16);
 }
 
+/* ---- Broken indexes ------------------------------------------------------ */
+
+/* ar_engine_check on e must fail on `invariant` at `offset`, its detail
+ * holding `detail` (when not NULL). */
+#define assert_corrupt(e, invariant, offset, detail)                           \
+  assert_corrupt_at((e), (invariant), (offset), (detail), __FILE__, __LINE__)
+
+static void assert_corrupt_at(const ar_engine_t *e, const char *invariant,
+                              uint64_t offset, const char *detail,
+                              const char *file, int line) {
+  ar_check_report_t rep;
+  memset(&rep, 0, sizeof(rep));
+  int rc = ar_engine_check(e, &rep);
+  if (rc != AR_ECORRUPT)
+    _fail(file, line); /* the check missed it */
+  if (rep.invariant == NULL || strcmp(rep.invariant, invariant) != 0 ||
+      rep.offset != offset ||
+      (detail != NULL && strstr(rep.detail, detail) == NULL)) {
+    print_error("check: '%s' at %llu (%s), want '%s' at %llu (%s)\n",
+                rep.invariant ? rep.invariant : "(null)",
+                (unsigned long long)rep.offset, rep.detail, invariant,
+                (unsigned long long)offset, detail ? detail : "any detail");
+    _fail(file, line);
+  }
+  assert_ar_rc(ar_engine_check(e, NULL), AR_ECORRUPT); /* without a report */
+}
+
+/*
+ * The list engines' address index: by_addr is the first member of
+ * engine_list.c's private struct, so a pointer to the struct is one to it
+ * (C11 6.7.2.1). Checked against the stats before any use, so a change of
+ * that struct fails here instead of corrupting something else.
+ */
+static ar__bt_t *list_by_addr(ar_engine_t *e) {
+  ar__bt_t *t = (ar__bt_t *)(void *)e->u.list;
+  ar_engine_stats_t st;
+  ar_engine_stats(e, &st);
+  assert_ptr_equal(t->mem, &e->mem);
+  assert_int_equal(t->count, st.free_extents);
+  assert_int_equal(ar__bt_max_b(t), st.largest_free);
+  return t;
+}
+
+/* Three blocks at the start, the middle one freed: two free spans, the
+ * hole and the rest of the arena; then each corruption of the address
+ * index in turn, caught and put back. */
+static void test_check_list_corrupt(void **state) {
+  const subject_kind_t *k = *state;
+  ar_engine_t *e;
+  assert_ar_ok(ar_engine_create(k->policy, 65536, NULL, &e));
+  ar_block_t b[3];
+  for (int i = 0; i < 3; i++)
+    assert_ar_ok(ar_engine_alloc(e, 16, 16, &b[i]));
+  assert_ar_ok(ar_engine_free(e, b[1].payload, NULL, NULL));
+  assert_healthy(e);
+  ar__bt_t *t = list_by_addr(e);
+  assert_int_equal(t->count, 2);
+  ar__bt_pos_t hole = ar__bt_first(t);
+  ar__bt_key_t was = ar__bt_get(hole);
+  assert_int_equal(was.a, b[1].start);
+  assert_int_equal(was.b, b[1].size);
+  uint64_t rest = b[2].start + b[2].size;
+  assert_int_equal(ar__bt_get(ar__bt_next(hole)).a, rest);
+
+  /* The tree counts an entry it does not have. */
+  t->count++;
+  assert_corrupt(e, "address index", rest, "entry count");
+  t->count--;
+  assert_healthy(e);
+
+  /* The hole 8 bytes longer: off the grain. */
+  ar__bt_set(t, hole, (ar__bt_key_t){was.a, was.b + 8});
+  assert_corrupt(e, "free interval bounds", was.a, "off the grain");
+  ar__bt_set(t, hole, was);
+  assert_healthy(e);
+
+  /* The hole reaching the rest: two free spans that should be one. */
+  ar__bt_set(t, hole, (ar__bt_key_t){was.a, rest - was.a});
+  assert_corrupt(e, "free intervals coalesced", rest, "touches");
+  ar__bt_set(t, hole, was);
+  assert_healthy(e);
+
+  /* The hole reaching into the rest. */
+  ar__bt_set(t, hole, (ar__bt_key_t){was.a, rest - was.a + 16});
+  assert_corrupt(e, "free intervals disjoint", rest, "before the previous");
+  ar__bt_set(t, hole, was);
+  assert_healthy(e);
+
+  ar_engine_destroy(e);
+}
+
+/*
+ * engine_buddy.c's private struct, mirrored field for field (the engine's
+ * headers do not declare it). Checked against the stats and the bitsets'
+ * sizes before any use, so that a change of the real one fails here.
+ */
+typedef struct buddy_view_s {
+  unsigned max_order;
+  uint64_t nonempty;
+  uint64_t count[AR_ORDER_MAX + 1];
+  ar__bitset_t free[AR_ORDER_MAX + 1];
+} buddy_view_t;
+
+static buddy_view_t *buddy_view(ar_engine_t *e) {
+  buddy_view_t *bd = (buddy_view_t *)(void *)e->u.buddy;
+  ar_engine_stats_t st;
+  ar_engine_stats(e, &st);
+  assert_int_equal(bd->max_order, st.max_order);
+  assert_int_equal(UINT64_C(1) << bd->max_order, e->size);
+  for (unsigned j = 0; j <= AR_ORDER_MAX; j++) {
+    assert_int_equal(bd->count[j], j <= st.max_order ? st.free_by_order[j] : 0);
+    assert_int_equal((bd->nonempty >> j) & 1, bd->count[j] > 0);
+    if (j >= AR_BUDDY_MIN_ORDER && j <= bd->max_order) {
+      assert_ptr_equal(bd->free[j].mem, &e->mem);
+      assert_int_equal(bd->free[j].nbits, e->size >> j);
+    }
+  }
+  return bd;
+}
+
+/* One block of order 5 at 0 in 64 KiB: its buddy at 32 is free, and one
+ * block of every order from 6 to 15 (at 2^j). Each corruption of the
+ * free-space index in turn, caught and put back. */
+static void test_check_buddy_corrupt(void **state) {
+  (void)state;
+  ar_engine_t *e;
+  assert_ar_ok(ar_engine_create(AR_POLICY_BUDDY, 65536, NULL, &e));
+  ar_block_t b;
+  assert_ar_ok(ar_engine_alloc(e, 16, 16, &b));
+  assert_int_equal(b.start, 0);
+  assert_int_equal(b.size, 32);
+  assert_healthy(e);
+  buddy_view_t *bd = buddy_view(e);
+  for (unsigned j = 5; j < 16; j++) {
+    assert_int_equal(bd->count[j], 1);
+    assert_true(ar__bitset_test(&bd->free[j], 1));
+  }
+
+  /* The allocated block marked free too (and counted): it and its buddy
+   * at 32 are both free. */
+  ar__bitset_set(&bd->free[5], 0);
+  bd->count[5]++;
+  assert_corrupt(e, "no two free buddies", 0, "are buddies");
+  ar__bitset_clear(&bd->free[5], 0);
+  bd->count[5]--;
+  assert_healthy(e);
+
+  /* A count with no block behind it. */
+  bd->count[6]++;
+  assert_corrupt(e, "order count", 0, "order 6:");
+  bd->count[6]--;
+  assert_healthy(e);
+
+  /* The mask without an order that has a free block. */
+  bd->nonempty &= ~(UINT64_C(1) << 7);
+  assert_corrupt(e, "order mask", 0, "order 7:");
+  bd->nonempty |= UINT64_C(1) << 7;
+  assert_healthy(e);
+
+  /* A free bit set in a word of level 0 whose summary bit stays clear
+   * (order 8, bit 64: the block at 16384, inside the free block of order
+   * 14 there): level 1 disagrees with level 0. */
+  ar__bitset_t *set = &bd->free[8];
+  assert_true(set->nlevels >= 2);
+  assert_int_equal(set->level[0][1], 0);
+  assert_int_equal(set->level[1][0], 1); /* word 0 only: the block at 256 */
+  set->level[0][1] |= ar__bitset_bit(64);
+  assert_corrupt(e, "order index", 0, "summary level 1");
+  set->level[0][1] = 0;
+  assert_healthy(e);
+
+  /* A free block counted in an order the arena cannot have. */
+  bd->count[4] = 1;
+  bd->nonempty |= UINT64_C(1) << 4;
+  assert_corrupt(e, "order range", 0, "order 4 has free blocks");
+  bd->count[4] = 0;
+  bd->nonempty &= ~(UINT64_C(1) << 4);
+  assert_healthy(e);
+
+  assert_ar_ok(ar_engine_free(e, b.payload, NULL, NULL));
+  assert_healthy(e);
+  ar_engine_destroy(e);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       ENGINE_TEST(test_check_healthy, FIRST),
@@ -103,6 +298,11 @@ int main(void) {
       ENGINE_TEST(test_check_healthy, BEST),
       ENGINE_TEST(test_check_healthy, WORST),
       ENGINE_TEST(test_check_healthy, BUDDY),
+      ENGINE_TEST(test_check_list_corrupt, FIRST),
+      ENGINE_TEST(test_check_list_corrupt, NEXT),
+      ENGINE_TEST(test_check_list_corrupt, BEST),
+      ENGINE_TEST(test_check_list_corrupt, WORST),
+      ENGINE_TEST(test_check_buddy_corrupt, BUDDY),
       cmocka_unit_test(test_policy_names),
       cmocka_unit_test(test_constants),
   };

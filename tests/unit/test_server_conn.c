@@ -7,9 +7,13 @@
  * frame limit, the descriptor of an attach queued at its frame's first
  * byte, a connection that yields when its turn is spent, a cut frame
  * that is not a stall while flow control pauses reading, unsent replies
- * that stall after send_timeout_ms, a version
- * mismatch, the blocks of a closed connection reclaimed, and requests
- * over the working-memory cap refused as a limit.
+ * that stall after send_timeout_ms, a version mismatch, the blocks of a
+ * closed connection reclaimed, requests over the working-memory cap
+ * refused as a limit, and a check request on an arena whose records the
+ * test has broken (a detached count, a record's size):
+ * CORRUPTION_DETECTED with the check's body (not ok, the invariant, the
+ * offset), counted in corruptions_detected and logged as check-failed
+ * (the daemon's standard error caught in a file).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +22,7 @@
 
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -677,6 +682,162 @@ static void test_close_reclaims(void **state) {
   free(b.p);
 }
 
+/* ---- The check's failure side ------------------------------------------ */
+
+static void add_check(bytes_t *b, uint64_t id) {
+  Arenad__CheckRequest m = ARENAD__CHECK_REQUEST__INIT;
+  Arenad__Request req = ARENAD__REQUEST__INIT;
+  m.arena = (char *)"a";
+  req.body_case = ARENAD__REQUEST__BODY_CHECK;
+  req.check = &m;
+  add(b, &req, id);
+}
+
+/* Feeds the whole of b to f's connection with the daemon's standard error
+ * going to a temporary file, and returns what it logged meanwhile (a
+ * string for the caller to free). No assert while stderr is away. */
+static char *input_logged(fixture_t *f, const bytes_t *b) {
+  FILE *tmp = tmpfile();
+  assert_non_null(tmp);
+  fflush(stderr);
+  int saved = dup(STDERR_FILENO);
+  assert_true(saved >= 0);
+  assert_true(dup2(fileno(tmp), STDERR_FILENO) >= 0);
+  size_t used = ad_conn_input(f->c, b->p, b->n);
+  int restored = dup2(saved, STDERR_FILENO);
+  close(saved);
+  assert_true(restored >= 0);
+  assert_int_equal(used, b->n);
+  off_t n = lseek(fileno(tmp), 0, SEEK_END);
+  assert_true(n >= 0);
+  char *text = calloc(1, (size_t)n + 1);
+  assert_non_null(text);
+  assert_int_equal(pread(fileno(tmp), text, (size_t)n, 0), n);
+  fclose(tmp);
+  return text;
+}
+
+/* One check of arena a; returns its reply (freed by the caller) and
+ * stores what the daemon logged for it in *log (freed by the caller). */
+static Arenad__Response *check_logged(fixture_t *f, uint64_t id, char **log) {
+  bytes_t b = {NULL, 0};
+  add_check(&b, id);
+  *log = input_logged(f, &b);
+  free(b.p);
+  Arenad__Response *r;
+  assert_int_equal(take(f->c, &r, 1), 1);
+  assert_int_equal(r->id, id);
+  assert_int_equal(r->body_case, ARENAD__RESPONSE__BODY_CHECK);
+  assert_non_null(r->check);
+  return r;
+}
+
+/* A check that passes: STATUS_OK, ok, nothing logged, nothing counted. */
+static void assert_check_passes(fixture_t *f, uint64_t id) {
+  uint64_t before = f->d.stats.corruptions_detected;
+  char *log;
+  Arenad__Response *r = check_logged(f, id, &log);
+  assert_int_equal(r->status, ARENAD__STATUS__STATUS_OK);
+  assert_true(r->check->ok);
+  assert_string_equal(r->check->invariant, "");
+  assert_null(strstr(log, "check-failed"));
+  assert_int_equal(f->d.stats.corruptions_detected, before);
+  arenad__response__free_unpacked(r, NULL);
+  free(log);
+}
+
+/* A check that fails on `invariant` at `offset`: the reply, the counters
+ * and the log line. Returns the reply's detail (to be freed). */
+static char *assert_check_fails(fixture_t *f, uint64_t id,
+                                const char *invariant, uint64_t offset) {
+  uint64_t before = f->d.stats.corruptions_detected;
+  uint64_t errors =
+      f->d.stats.errors[ARENAD__STATUS__STATUS_CORRUPTION_DETECTED];
+  char *log;
+  Arenad__Response *r = check_logged(f, id, &log);
+  assert_int_equal(r->status, ARENAD__STATUS__STATUS_CORRUPTION_DETECTED);
+  assert_false(r->check->ok);
+  assert_string_equal(r->check->invariant, invariant);
+  assert_int_equal(r->check->offset, offset);
+  assert_string_not_equal(r->check->detail, "");
+  assert_non_null(strstr(r->message, "integrity check of arena 'a' failed"));
+  assert_int_equal(f->d.stats.corruptions_detected, before + 1);
+  assert_int_equal(
+      f->d.stats.errors[ARENAD__STATUS__STATUS_CORRUPTION_DETECTED],
+      errors + 1);
+  char want[160];
+  snprintf(want, sizeof(want),
+           " error check-failed arena=a invariant=%s offset=%llu detail=",
+           invariant, (unsigned long long)offset);
+  if (strstr(log, want) == NULL)
+    fail_msg("no '%s' in the log:\n%s", want, log);
+  assert_non_null(strstr(log, " pid=42 uid=1000\n"));
+  char *detail = strdup(r->check->detail);
+  arenad__response__free_unpacked(r, NULL);
+  free(log);
+  return detail;
+}
+
+/* The arena's detached count one more than its detached records: the
+ * check says so (daemon-detached-count, offset 0), and passes again once
+ * the count is put back. */
+static void test_check_detached_count(void **state) {
+  fixture_t *f = *state;
+  Arenad__AllocRequest m = ARENAD__ALLOC_REQUEST__INIT;
+  Arenad__Request req = ARENAD__REQUEST__INIT;
+  m.arena = (char *)"a";
+  m.size = 100;
+  m.detached = true;
+  req.body_case = ARENAD__REQUEST__BODY_ALLOC;
+  req.alloc = &m;
+  bytes_t b = {NULL, 0};
+  add(&b, &req, 1);
+  assert_int_equal(ad_conn_input(f->c, b.p, b.n), b.n);
+  free(b.p);
+  Arenad__Response *r;
+  assert_int_equal(take(f->c, &r, 1), 1);
+  assert_int_equal(r->status, 0);
+  arenad__response__free_unpacked(r, NULL);
+  ad_arena_t *a = f->d.arenas[0];
+  assert_int_equal(a->detached_blocks, 1);
+  assert_check_passes(f, 2);
+  assert_int_equal(f->d.stats.corruptions_detected, 0);
+
+  a->detached_blocks++;
+  char *detail = assert_check_fails(f, 3, "daemon-detached-count", 0);
+  assert_non_null(strstr(detail, "1 records are detached"));
+  assert_non_null(strstr(detail, "the counts say 2"));
+  free(detail);
+  assert_int_equal(f->d.stats.corruptions_detected, 1);
+  a->detached_blocks--;
+  assert_check_passes(f, 4);
+  assert_int_equal(f->d.stats.corruptions_detected, 1);
+}
+
+/* A record whose size is not its block's: the check names the invariant
+ * and the block's payload offset. */
+static void test_check_record_size(void **state) {
+  fixture_t *f = *state;
+  bytes_t b = {NULL, 0};
+  add_alloc(&b, 1, 100, 1);
+  assert_int_equal(ad_conn_input(f->c, b.p, b.n), b.n);
+  free(b.p);
+  Arenad__Response *r;
+  assert_int_equal(take(f->c, &r, 1), 1);
+  assert_int_equal(r->status, 0);
+  uint64_t payload = r->alloc->offsets[0];
+  arenad__response__free_unpacked(r, NULL);
+  ad_block_t *blk = ad_arena_block(f->d.arenas[0], payload);
+  assert_non_null(blk);
+
+  blk->size += 16;
+  char *detail = assert_check_fails(f, 2, "record-size-is-block-size", payload);
+  free(detail);
+  blk->size -= 16; /* before the holder's use is taken back at the close */
+  assert_check_passes(f, 3);
+  assert_int_equal(f->d.stats.corruptions_detected, 1);
+}
+
 int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
   const struct CMUnitTest tests[] = {
@@ -689,7 +850,8 @@ int main(void) {
       T(test_attach_queues_fd),   T(test_wrong_version_closes),
       T(test_close_reclaims),     T(test_unpack_over_scratch),
       T(test_reply_over_scratch), T(test_create_all_or_nothing),
-      T(test_hello_name_limit),
+      T(test_hello_name_limit),   T(test_check_detached_count),
+      T(test_check_record_size),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
