@@ -4,9 +4,10 @@
  * carries on a conversation: a truncated frame, a declared length over the
  * limit, a malformed prefix, random bytes, a valid frame with garbage
  * inside, an empty request, an unknown arena, size 0 and absurd sizes,
- * bad alignments, absurd counts, too many offsets, frees of foreign,
- * misaligned and freed offsets, bad inspect arguments, a hello with a
- * hostile name, a frame one byte at a time, a client that never reads.
+ * bad alignments, absurd counts and too many offsets (each counted once
+ * in blocks_per_request_refused), frees of foreign, misaligned and freed
+ * offsets, bad inspect arguments, a hello with a hostile name, a frame
+ * one byte at a time, a client that never reads.
  * Each gets a clear error status or a clean disconnect; afterwards the
  * daemon still answers, the bystander (which has a reply unread and half
  * a request sent while each case runs) is unaffected, and every arena
@@ -463,6 +464,14 @@ static void test_bad_requests(void **state) {
          ARENAD__STATUS__STATUS_INVALID_ARGUMENT);
   EXPECT(it_req_alloc("one", 10, 8192, 1, false),
          ARENAD__STATUS__STATUS_INVALID_ARGUMENT);
+
+  /* Over max_blocks_per_request (100): two allocs and a free, each
+   * counted once in blocks_per_request_refused; a count of exactly 100
+   * is not over. */
+  r = it_call(c, it_req_stats(), NULL);
+  uint64_t refused = r->stats->blocks_per_request_refused;
+  uint64_t limited = r->stats->errors->limit_exceeded;
+  it_resp_free(r);
   EXPECT(it_req_alloc("one", 10, 0, 101, false),
          ARENAD__STATUS__STATUS_LIMIT_EXCEEDED);
   EXPECT(it_req_alloc("one", 10, 0, UINT32_MAX, false),
@@ -472,6 +481,10 @@ static void test_bad_requests(void **state) {
 
   uint64_t many[101] = {0};
   EXPECT(it_req_free("one", many, 101), ARENAD__STATUS__STATUS_LIMIT_EXCEEDED);
+  r = it_call(c, it_req_stats(), NULL);
+  assert_int_equal(r->stats->blocks_per_request_refused, refused + 3);
+  assert_int_equal(r->stats->errors->limit_exceeded, limited + 3);
+  it_resp_free(r);
   uint64_t own = it_alloc_ok(c, "one", 256);
   uint64_t off = own + 1; /* misaligned */
   EXPECT(it_req_free("one", &off, 1), ARENAD__STATUS__STATUS_INVALID_ARGUMENT);

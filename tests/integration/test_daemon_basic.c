@@ -3,7 +3,8 @@
  * raw socket: hello (and a wrong version), ping, list, attach (a memfd of
  * the arena's size that maps, sealed against resizing), alloc and free,
  * several blocks in one request (all or nothing), 100 requests pipelined
- * in one write, inspect paged with cursors, stats and check.
+ * in one write, inspect paged with cursors, stats (connections_closed
+ * counting closes exactly) and check.
  */
 #include "itest.h"
 
@@ -436,6 +437,36 @@ static void test_stats(void **state) {
   assert_true(s->bytes_in > 0 && s->bytes_out > 0);
   assert_true(s->fds_sent >= 1); /* test_attach ran first */
   assert_true(s->errors->not_found >= 1);
+  it_resp_free(r);
+
+  /* Five connections, each answered once, then closed: once the daemon
+   * has handled the closes (it_barrier), exactly five more are closed and
+   * open is back where it was. The barrier first, so that the closes of
+   * the tests before are already counted. */
+  it_barrier(c);
+  r = it_call(c, it_req_stats(), NULL);
+  uint64_t accepted = r->stats->connections_accepted;
+  uint64_t open = r->stats->connections_open;
+  uint64_t closed = r->stats->connections_closed;
+  uint64_t protocol = r->stats->connections_closed_protocol;
+  it_resp_free(r);
+  it_conn_t *five[5];
+  for (int i = 0; i < 5; i++) {
+    five[i] = it_connect(it_group.sock);
+    it_resp_free(it_call(five[i], it_req_ping(), NULL));
+  }
+  r = it_call(c, it_req_stats(), NULL);
+  assert_int_equal(r->stats->connections_accepted, accepted + 5);
+  assert_int_equal(r->stats->connections_open, open + 5);
+  assert_int_equal(r->stats->connections_closed, closed);
+  it_resp_free(r);
+  for (int i = 0; i < 5; i++)
+    it_close(five[i]);
+  it_barrier(c);
+  r = it_call(c, it_req_stats(), NULL);
+  assert_int_equal(r->stats->connections_closed, closed + 5);
+  assert_int_equal(r->stats->connections_open, open);
+  assert_int_equal(r->stats->connections_closed_protocol, protocol);
   it_resp_free(r);
   it_close(c);
 }

@@ -1,0 +1,209 @@
+/*
+ * test_daemon_corrupt.c: a block header overwritten by a client, end to
+ * end. A client attaches an arena read-write, maps it, allocates two
+ * blocks and overwrites the second's 16-byte header (just before its
+ * payload); then the blocks go back: by the client's frees (which still
+ * succeed), or by the reclamation when the client's connection closes.
+ * Either way the daemon counts exactly one more in
+ * StatsReply.corruptions_detected, the arena's summary says corruptions 1
+ * and last_corrupt the block's payload offset, the log has a
+ * corrupt-header line naming the connection, the arena and the offset
+ * (and for a close, a reclaim line with corrupt=1), and the arena still
+ * passes its check: the damage is the client's memory, not the daemon's
+ * index. On a first-fit and a buddy arena, one arena per case so that
+ * each summary starts at zero.
+ */
+#include "itest.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "ar/engine.h"
+
+#define ARENA_SIZE (1u << 20)
+
+static const char config[] = "[arena list_free]\n"
+                             "size = 1M\n"
+                             "\n"
+                             "[arena buddy_free]\n"
+                             "size = 1M\n"
+                             "policy = buddy\n"
+                             "\n"
+                             "[arena list_close]\n"
+                             "size = 1M\n"
+                             "\n"
+                             "[arena buddy_close]\n"
+                             "size = 1M\n"
+                             "policy = buddy\n";
+
+static uint64_t corruptions_detected(it_conn_t *c) {
+  Arenad__Response *r = it_call(c, it_req_stats(), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  uint64_t n = r->stats->corruptions_detected;
+  it_resp_free(r);
+  return n;
+}
+
+/* The arena's summary must say `corruptions`, the latest at `last`. */
+static void assert_summary(it_conn_t *c, const char *arena,
+                           uint64_t corruptions, uint64_t last) {
+  Arenad__Response *r = it_call(
+      c, it_req_inspect(arena, ARENAD__INSPECT_WHAT__INSPECT_SUMMARY, 0, 0),
+      NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  assert_int_equal(r->inspect->summary->corruptions, corruptions);
+  assert_int_equal(r->inspect->summary->last_corrupt, last);
+  it_resp_free(r);
+}
+
+/* Attaches `arena` read-write on c and maps it. */
+static uint8_t *map_arena(it_conn_t *c, const char *arena) {
+  int fd = -1;
+  Arenad__Response *r = it_call(c, it_req_attach(arena, false), &fd);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  assert_false(r->attach->read_only);
+  it_resp_free(r);
+  assert_true(fd >= 0);
+  uint8_t *base =
+      mmap(NULL, ARENA_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  assert_true(base != MAP_FAILED);
+  close(fd);
+  return base;
+}
+
+/* Allocates two blocks of 100 bytes on c and overwrites the header of
+ * the second through the mapping (so that its offset is not the arena's
+ * first); returns its payload offset and the first's in *intact. */
+static uint64_t alloc_and_smash(it_conn_t *c, const char *arena, uint8_t *base,
+                                uint64_t *intact) {
+  *intact = it_alloc_ok(c, arena, 100);
+  uint64_t off = it_alloc_ok(c, arena, 100);
+  assert_int_not_equal(off, *intact);
+  assert_true(off >= AR_HDR && off + 100 <= ARENA_SIZE);
+  ar_header_t h;
+  memcpy(&h, base + off - AR_HDR, sizeof(h));
+  assert_int_equal(h.magic, AR_HDR_MAGIC); /* it is the header */
+  assert_int_equal(h.size, 100);
+  memset(base + off - AR_HDR, 0xa5, AR_HDR);
+  return off;
+}
+
+/* The daemon's log has a corrupt-header line for conn, arena and off. */
+static void assert_logged(uint64_t conn, const char *arena, uint64_t off) {
+  char who[40], where[80], at[40];
+  snprintf(who, sizeof(who), " conn=%llu ", (unsigned long long)conn);
+  snprintf(where, sizeof(where), " arena=%s blocks=1 ", arena);
+  snprintf(at, sizeof(at), " offset=%llu ", (unsigned long long)off);
+  const char *line[] = {" warn corrupt-header ", who, where, at, NULL};
+  if (!it_log_line(&it_group, line))
+    fail_msg("no corrupt-header line with [%s] [%s] [%s]", who, where, at);
+}
+
+/* The owner frees a block whose header it overwrote: the free succeeds,
+ * and the daemon counts and logs it once; freeing its intact neighbour
+ * counts nothing. */
+static void free_smashed(const char *arena) {
+  it_conn_t *c = it_connect(it_group.sock);
+  uint64_t conn;
+  it_hello_id(c, NULL, &conn);
+  uint8_t *base = map_arena(c, arena);
+  uint64_t before = corruptions_detected(c);
+  assert_summary(c, arena, 0, 0);
+  uint64_t live = it_live_blocks(c, arena);
+
+  uint64_t intact;
+  uint64_t off = alloc_and_smash(c, arena, base, &intact);
+  Arenad__Response *r = it_call(c, it_req_free(arena, &off, 1), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  assert_int_equal(r->free->freed, 1);
+  assert_int_equal(r->free->reclaimed, 1);
+  it_resp_free(r);
+
+  assert_int_equal(corruptions_detected(c), before + 1);
+  assert_summary(c, arena, 1, off);
+  assert_logged(conn, arena, off);
+  it_free_ok(c, arena, intact);
+  assert_int_equal(corruptions_detected(c), before + 1);
+  assert_summary(c, arena, 1, off);
+  assert_int_equal(it_live_blocks(c, arena), live);
+  it_check_ok(c, arena);
+  assert_int_equal(corruptions_detected(c), before + 1); /* check passed */
+  munmap(base, ARENA_SIZE);
+  it_close(c);
+}
+
+static void test_free_list(void **state) {
+  (void)state;
+  free_smashed("list_free");
+}
+
+static void test_free_buddy(void **state) {
+  (void)state;
+  free_smashed("buddy_free");
+}
+
+/* A connection holding a block whose header it overwrote, and an intact
+ * one, closes: once another connection has seen the daemon handle the
+ * close, both are reclaimed, and the one counted and logged once. */
+static void close_smashed(const char *arena) {
+  it_conn_t *watch = it_connect(it_group.sock);
+  it_hello_ok(watch);
+  uint64_t before = corruptions_detected(watch);
+  assert_summary(watch, arena, 0, 0);
+  uint64_t live = it_live_blocks(watch, arena);
+  Arenad__Response *r = it_call(watch, it_req_stats(), NULL);
+  uint64_t reclaimed = r->stats->reclaimed_blocks;
+  it_resp_free(r);
+
+  it_conn_t *c = it_connect(it_group.sock);
+  uint64_t conn;
+  it_hello_id(c, NULL, &conn);
+  uint8_t *base = map_arena(c, arena);
+  uint64_t intact;
+  uint64_t off = alloc_and_smash(c, arena, base, &intact);
+  munmap(base, ARENA_SIZE);
+  assert_int_equal(it_live_blocks(watch, arena), live + 2);
+  assert_int_equal(corruptions_detected(watch), before);
+  it_close(c);
+  it_barrier(watch);
+
+  r = it_call(watch, it_req_stats(), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  assert_int_equal(r->stats->corruptions_detected, before + 1);
+  assert_int_equal(r->stats->reclaimed_blocks, reclaimed + 2);
+  it_resp_free(r);
+  assert_summary(watch, arena, 1, off);
+  assert_logged(conn, arena, off);
+  char who[40];
+  snprintf(who, sizeof(who), " conn=%llu ", (unsigned long long)conn);
+  const char *reclaim[] = {" info reclaim ", who, " blocks=2 ", " corrupt=1\n",
+                           NULL};
+  assert_true(it_log_line(&it_group, reclaim));
+  assert_int_equal(it_live_blocks(watch, arena), live);
+  it_check_ok(watch, arena);
+  it_close(watch);
+}
+
+static void test_close_list(void **state) {
+  (void)state;
+  close_smashed("list_close");
+}
+
+static void test_close_buddy(void **state) {
+  (void)state;
+  close_smashed("buddy_close");
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_free_list),
+      cmocka_unit_test(test_free_buddy),
+      cmocka_unit_test(test_close_list),
+      cmocka_unit_test(test_close_buddy),
+      cmocka_unit_test(it_test_exits_cleanly),
+  };
+  it_group_config = config;
+  return cmocka_run_group_tests(tests, it_group_setup, it_group_teardown);
+}
