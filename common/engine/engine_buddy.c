@@ -14,13 +14,6 @@
 #include "bitset.h"
 #include "engine_internal.h"
 
-struct ar__buddy_s {
-  unsigned max_order;                   /* K: the arena is 2^K bytes */
-  uint64_t nonempty;                    /* bit j: order j has a free block */
-  uint64_t count[AR_ORDER_MAX + 1];     /* free blocks of each order */
-  ar__bitset_t free[AR_ORDER_MAX + 1];  /* orders MIN..K: bit a >> j */
-};
-
 static uint64_t order_bytes(unsigned j) { return UINT64_C(1) << j; }
 
 static void add_free(ar__buddy_t *bd, unsigned j, uint64_t at) {

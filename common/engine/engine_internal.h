@@ -13,8 +13,11 @@
 #define AR_ENGINE_INTERNAL_H
 
 #include "ar/engine.h"
+#include "bitset.h"
 #include "blockmap.h"
+#include "btree.h"
 #include "memacct.h"
+#include "sizeidx.h"
 
 typedef struct ar__engine_ops_s {
   /* Sets up the free space as one free extent covering the arena.
@@ -55,8 +58,23 @@ typedef struct ar__engine_ops_s {
 extern const ar__engine_ops_t ar__list_ops;
 extern const ar__engine_ops_t ar__buddy_ops;
 
-typedef struct ar__list_s ar__list_t;
-typedef struct ar__buddy_s ar__buddy_t;
+/* The policies' free space, each used only by its own file
+ * (engine_list.c, engine_buddy.c), and defined here rather than there so
+ * that tests can break them on purpose (tests/unit/test_engine_check.c). */
+typedef struct ar__list_s {
+  ar__bt_t by_addr;      /* (start, size) of every span */
+  ar__sizeidx_t by_size; /* every span by size: best and worst only */
+  bool sized;            /* whether by_size is kept (built, for worst fit) */
+  uint64_t rover;        /* next fit only */
+  unsigned rover_slot;   /* next fit: the finger slot that held the rover */
+} ar__list_t;
+
+typedef struct ar__buddy_s {
+  unsigned max_order;                  /* K: the arena is 2^K bytes */
+  uint64_t nonempty;                   /* bit j: order j has a free block */
+  uint64_t count[AR_ORDER_MAX + 1];    /* free blocks of each order */
+  ar__bitset_t free[AR_ORDER_MAX + 1]; /* orders MIN..K: bit a >> j */
+} ar__buddy_t;
 
 struct ar_engine_s {
   const ar__engine_ops_t *ops;

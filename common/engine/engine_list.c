@@ -30,14 +30,6 @@
 #include "engine_internal.h"
 #include "sizeidx.h"
 
-struct ar__list_s {
-  ar__bt_t by_addr;      /* (start, size) of every span */
-  ar__sizeidx_t by_size; /* every span by size: best and worst only */
-  bool sized;            /* whether by_size is kept (built, for worst fit) */
-  uint64_t rover;   /* next fit only */
-  unsigned rover_slot; /* next fit: the finger slot that held the rover */
-};
-
 typedef struct span_s {
   uint64_t start;
   uint64_t size;

@@ -134,14 +134,10 @@ static void assert_corrupt_at(const ar_engine_t *e, const char *invariant,
   assert_ar_rc(ar_engine_check(e, NULL), AR_ECORRUPT); /* without a report */
 }
 
-/*
- * The list engines' address index: by_addr is the first member of
- * engine_list.c's private struct, so a pointer to the struct is one to it
- * (C11 6.7.2.1). Checked against the stats before any use, so a change of
- * that struct fails here instead of corrupting something else.
- */
+/* The list engines' address index (engine_internal.h), checked against
+ * the stats before any use. */
 static ar__bt_t *list_by_addr(ar_engine_t *e) {
-  ar__bt_t *t = (ar__bt_t *)(void *)e->u.list;
+  ar__bt_t *t = &e->u.list->by_addr;
   ar_engine_stats_t st;
   ar_engine_stats(e, &st);
   assert_ptr_equal(t->mem, &e->mem);
@@ -198,20 +194,10 @@ static void test_check_list_corrupt(void **state) {
   ar_engine_destroy(e);
 }
 
-/*
- * engine_buddy.c's private struct, mirrored field for field (the engine's
- * headers do not declare it). Checked against the stats and the bitsets'
- * sizes before any use, so that a change of the real one fails here.
- */
-typedef struct buddy_view_s {
-  unsigned max_order;
-  uint64_t nonempty;
-  uint64_t count[AR_ORDER_MAX + 1];
-  ar__bitset_t free[AR_ORDER_MAX + 1];
-} buddy_view_t;
-
-static buddy_view_t *buddy_view(ar_engine_t *e) {
-  buddy_view_t *bd = (buddy_view_t *)(void *)e->u.buddy;
+/* The buddy engine's free space (engine_internal.h), checked against the
+ * stats before any use. */
+static ar__buddy_t *buddy_view(ar_engine_t *e) {
+  ar__buddy_t *bd = e->u.buddy;
   ar_engine_stats_t st;
   ar_engine_stats(e, &st);
   assert_int_equal(bd->max_order, st.max_order);
@@ -239,7 +225,7 @@ static void test_check_buddy_corrupt(void **state) {
   assert_int_equal(b.start, 0);
   assert_int_equal(b.size, 32);
   assert_healthy(e);
-  buddy_view_t *bd = buddy_view(e);
+  ar__buddy_t *bd = buddy_view(e);
   for (unsigned j = 5; j < 16; j++) {
     assert_int_equal(bd->count[j], 1);
     assert_true(ar__bitset_test(&bd->free[j], 1));
