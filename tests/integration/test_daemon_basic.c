@@ -3,8 +3,12 @@
  * raw socket: hello (and a wrong version), ping, list, attach (a memfd of
  * the arena's size that maps, sealed against resizing), alloc and free,
  * several blocks in one request (all or nothing), 100 requests pipelined
- * in one write, inspect paged with cursors, stats (connections_closed
- * counting closes exactly) and check.
+ * in one write, inspect paged with cursors (a page over max_page clamped
+ * to exactly max_page extents, no limit giving exactly default_page, on an
+ * arena with more free extents than either), stats (connections_closed
+ * counting closes exactly) and check. The config sets every limit hello
+ * reports to a distinct value, so that the reply shows each one in its
+ * own field.
  */
 #include "itest.h"
 
@@ -21,9 +25,20 @@
 
 #define MiB (1u << 20)
 
+/* Limits hello reports, each distinct from the others and from its
+ * default. */
+#define MAX_PAGE 16
+#define DEFAULT_PAGE 4
+#define MAX_BLOCKS 200
+#define MAX_IN_FLIGHT 300
+#define MAX_FRAME (512u << 10)
+
 static const char config[] = "[daemon]\n"
                              "max_page = 16\n"
                              "default_page = 4\n"
+                             "max_blocks_per_request = 200\n"
+                             "max_in_flight = 300\n"
+                             "max_frame_bytes = 512K\n"
                              "\n"
                              "[arena beta]\n"
                              "size = 1M\n"
@@ -43,10 +58,10 @@ static void test_hello(void **state) {
   assert_string_not_equal(ra->hello->daemon_version, "");
   assert_int_equal(ra->hello->protocol_version, 1);
   assert_non_null(ra->hello->limits);
-  assert_int_equal(ra->hello->limits->max_frame_bytes, MiB);
-  assert_int_equal(ra->hello->limits->max_page, 16);
-  assert_true(ra->hello->limits->max_blocks_per_request > 0);
-  assert_true(ra->hello->limits->max_in_flight > 0);
+  assert_int_equal(ra->hello->limits->max_frame_bytes, MAX_FRAME);
+  assert_int_equal(ra->hello->limits->max_page, MAX_PAGE);
+  assert_int_equal(ra->hello->limits->max_blocks_per_request, MAX_BLOCKS);
+  assert_int_equal(ra->hello->limits->max_in_flight, MAX_IN_FLIGHT);
   assert_true(ra->hello->token != 0 && rb->hello->token != 0);
   assert_true(ra->hello->token != rb->hello->token);
   assert_true(ra->hello->connection_id != rb->hello->connection_id);
@@ -398,24 +413,128 @@ static void test_inspect_pages(void **state) {
   assert_true(r->inspect->summary->detached_blocks >= 1);
   it_resp_free(r);
 
-  /* A page over max_page is clamped, and counted. */
-  r = it_call(c, it_req_inspect("alpha",
-                                ARENAD__INSPECT_WHAT__INSPECT_FREE_LIST, 0,
-                                100000),
-              NULL);
-  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
-  assert_true(r->inspect->n_extents <= 16);
-  for (size_t i = 0; i < r->inspect->n_extents; i++)
-    assert_true(r->inspect->extents[i]->free);
-  it_resp_free(r);
-  r = it_call(c, it_req_stats(), NULL);
-  assert_true(r->stats->pages_clamped >= 1);
-  it_resp_free(r);
-
   r = it_call(c, it_req_free("alpha", offs, 10), NULL);
   it_assert_status(r, ARENAD__STATUS__STATUS_OK);
   assert_int_equal(r->free->freed, 10);
   it_resp_free(r);
+  it_check_ok(c, "alpha");
+  it_close(c);
+}
+
+static uint64_t pages_clamped(it_conn_t *c) {
+  Arenad__Response *r = it_call(c, it_req_stats(), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  uint64_t n = r->stats->pages_clamped;
+  it_resp_free(r);
+  return n;
+}
+
+/* One free-list page from `cursor` with `limit`: checks that it has
+ * exactly `want` extents, each free and a hole of the expected layout
+ * (hole_size bytes at a multiple of 2 * hole_size, or the tail from
+ * tail_start to the end), after `cursor`; returns its next_cursor. */
+static uint64_t free_page(it_conn_t *c, uint64_t cursor, uint32_t limit,
+                          size_t want, uint64_t hole_size,
+                          uint64_t tail_start) {
+  Arenad__Response *r =
+      it_call(c,
+              it_req_inspect("alpha", ARENAD__INSPECT_WHAT__INSPECT_FREE_LIST,
+                             cursor, limit),
+              NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  if (r->inspect->n_extents != want)
+    fail_msg("free-list page at %llu with limit %u: %zu extents, want %zu",
+             (unsigned long long)cursor, limit, r->inspect->n_extents, want);
+  for (size_t i = 0; i < r->inspect->n_extents; i++) {
+    const Arenad__Extent *e = r->inspect->extents[i];
+    assert_true(e->free);
+    assert_true(e->start >= cursor);
+    if (e->start == tail_start) {
+      assert_int_equal(e->size, MiB - tail_start);
+    } else {
+      assert_int_equal(e->start % (2 * hole_size), 0);
+      assert_int_equal(e->size, hole_size);
+    }
+  }
+  uint64_t next = r->inspect->next_cursor;
+  if (want > 0)
+    assert_true(next > r->inspect->extents[want - 1]->start);
+  it_resp_free(r);
+  return next;
+}
+
+/*
+ * More free extents than max_page: 2 * HOLES blocks placed back to back
+ * (first fit, on an arena with no block), every other one freed, leave
+ * HOLES holes and the tail. A limit over max_page gives exactly max_page
+ * extents (counted in pages_clamped), and its cursor goes on with the
+ * rest; no limit gives exactly default_page.
+ */
+static void test_inspect_page_size(void **state) {
+  (void)state;
+  enum { HOLES = 24, BLOCKS = 2 * HOLES, EXTENTS = HOLES + 1 };
+  _Static_assert(EXTENTS > MAX_PAGE && EXTENTS - MAX_PAGE > DEFAULT_PAGE,
+                 "the walk needs more than one page of each size");
+  it_conn_t *c = it_connect(it_group.sock);
+  it_hello_ok(c);
+  assert_int_equal(it_live_blocks(c, "alpha"), 0);
+
+  ar_engine_t *e;
+  assert_int_equal(ar_engine_create(AR_POLICY_FIRST, MiB, NULL, &e), 0);
+  uint64_t bsize = ar_engine_block_size(e, 48, AR_ALIGN_MIN);
+  ar_engine_destroy(e);
+  assert_int_equal(bsize, 64);
+
+  Arenad__Response *r =
+      it_call(c, it_req_alloc("alpha", 48, 0, BLOCKS, false), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  assert_int_equal(r->alloc->n_offsets, BLOCKS);
+  uint64_t offs[BLOCKS], freed[HOLES], kept[HOLES];
+  memcpy(offs, r->alloc->offsets, sizeof(offs));
+  it_resp_free(r);
+  for (int i = 0; i < BLOCKS; i++) /* back to back from 0 */
+    assert_int_equal(offs[i], (uint64_t)i * bsize + AR_HDR);
+  for (int i = 0; i < HOLES; i++) {
+    freed[i] = offs[2 * i];
+    kept[i] = offs[2 * i + 1];
+  }
+  r = it_call(c, it_req_free("alpha", freed, HOLES), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  assert_int_equal(r->free->freed, HOLES);
+  it_resp_free(r);
+  const uint64_t tail = BLOCKS * bsize;
+
+  /* Over max_page: clamped to exactly max_page, twice. */
+  uint64_t clamped = pages_clamped(c);
+  uint64_t next = free_page(c, 0, 100000, MAX_PAGE, bsize, tail);
+  /* the cursor is the end of the page's last hole */
+  assert_int_equal(next, (2 * MAX_PAGE - 1) * bsize);
+  next = free_page(c, next, MAX_PAGE + 1, EXTENTS - MAX_PAGE, bsize, tail);
+  assert_int_equal(next, MiB);
+  assert_int_equal(pages_clamped(c), clamped + 2);
+  /* Exactly max_page is not clamped. */
+  assert_int_equal(free_page(c, 0, MAX_PAGE, MAX_PAGE, bsize, tail),
+                   (2 * MAX_PAGE - 1) * bsize);
+  assert_int_equal(pages_clamped(c), clamped + 2);
+
+  /* No limit: default_page, and the pages go on where each ended. */
+  next = 0;
+  size_t seen = 0;
+  while (EXTENTS - seen > DEFAULT_PAGE) {
+    uint64_t after = free_page(c, next, 0, DEFAULT_PAGE, bsize, tail);
+    seen += DEFAULT_PAGE;
+    assert_int_equal(after, (2 * seen - 1) * bsize);
+    next = after;
+  }
+  assert_int_equal(free_page(c, next, 0, EXTENTS - seen, bsize, tail), MiB);
+  assert_int_equal(pages_clamped(c), clamped + 2);
+
+  r = it_call(c, it_req_free("alpha", kept, HOLES), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  assert_int_equal(r->free->freed, HOLES);
+  it_resp_free(r);
+  assert_int_equal(it_live_blocks(c, "alpha"), 0);
+  free_page(c, 0, 0, 1, bsize, 0); /* one extent again: the whole arena */
   it_check_ok(c, "alpha");
   it_close(c);
 }
@@ -482,6 +601,7 @@ int main(void) {
       cmocka_unit_test(test_alloc_count),
       cmocka_unit_test(test_pipelining),
       cmocka_unit_test(test_inspect_pages),
+      cmocka_unit_test(test_inspect_page_size),
       cmocka_unit_test(test_stats),
       cmocka_unit_test(it_test_exits_cleanly),
   };
