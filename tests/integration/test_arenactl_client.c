@@ -1,7 +1,8 @@
 /*
  * test_arenactl_client.c: arenactl's commands against a real arenad, run as
  * a program: list, inspect (paged: the daemon's pages are made small here,
- * so every listing takes several requests, and a block's holders), check,
+ * so a listing of more than three extents takes several requests, which
+ * the daemon's requests.inspect counts, and a block's holders), check,
  * ping, alloc (all or none, also across several requests), free, stats,
  * create and destroy, and a short bench. Exit codes (0 success, 1
  * failure, 2 usage), messages on standard error (one for each bad offset
@@ -171,6 +172,17 @@ static void test_ping(void **state) {
   assert_non_null(strstr(r->out, text));
 }
 
+/* The daemon's count of inspect requests so far. */
+static uint64_t inspects(void) {
+  it_conn_t *c = it_connect(daemon_.sock);
+  Arenad__Response *r = it_call(c, it_req_stats(), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  uint64_t n = r->stats->requests->inspect;
+  it_resp_free(r);
+  it_close(c);
+  return n;
+}
+
 /* The payloads of the blocks an inspect --json listed under key. */
 static size_t listed(json_t *j, const char *key, uint64_t *payloads,
                      size_t max) {
@@ -198,10 +210,14 @@ static void test_alloc_inspect_free(void **state) {
   assert_int_equal(offs[0], 16);
   assert_int_equal(offs[6], 16 + 6 * 128);
 
-  /* Seven blocks and the free tail: three pages of at most 3. */
+  /* Seven blocks and the free tail: three pages of at most 3
+   * (default_page), each a request; so are the seven detached ones; the
+   * free list (the tail) takes one, and so does the summary. */
+  uint64_t before = inspects();
   r = RUN("inspect", "alpha", "--blocks", "--free-list", "--detached",
           "--json");
   expect_status(r, 0);
+  assert_int_equal(inspects() - before, 1 + 1 + 3 + 3);
   json_t *j = parse(r);
   json_t *sum = json_object_get(j, "summary");
   assert_int_equal(json_integer_value(json_object_get(sum, "live_blocks")), 7);
@@ -234,8 +250,10 @@ static void test_alloc_inspect_free(void **state) {
       st.peak_meta_bytes);
   json_decref(j);
 
+  before = inspects();
   r = RUN("inspect", "alpha", "--blocks");
   expect_status(r, 0);
+  assert_int_equal(inspects() - before, 1 + 3);
   assert_non_null(strstr(r->out, "detached"));
   assert_non_null(strstr(r->out, "live_blocks"));
 
