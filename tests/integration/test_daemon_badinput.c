@@ -3,11 +3,12 @@
  * connection of its own, while a bystander connection holds blocks and
  * carries on a conversation: a truncated frame, a declared length over the
  * limit, a malformed prefix, random bytes, a valid frame with garbage
- * inside, an empty request, an unknown arena, size 0 and absurd sizes,
- * bad alignments, absurd counts and too many offsets (each counted once
- * in blocks_per_request_refused), frees of foreign, misaligned and freed
- * offsets, bad inspect arguments, a hello with a hostile name, a frame
- * one byte at a time, a client that never reads.
+ * inside, an empty request, a request of a kind the daemon does not know
+ * (counted in requests.unknown), an unknown arena, size 0 and absurd
+ * sizes, bad alignments, absurd counts and too many offsets (each counted
+ * once in blocks_per_request_refused), frees of foreign, misaligned and
+ * freed offsets, bad inspect arguments, a hello with a hostile name, a
+ * frame one byte at a time, a client that never reads.
  * Each gets a clear error status or a clean disconnect; afterwards the
  * daemon still answers, the bystander (which has a reply unread and half
  * a request sent while each case runs) is unaffected, and every arena
@@ -524,19 +525,57 @@ static void test_bad_requests(void **state) {
   all_is_well();
 }
 
-/* A request kind this version does not implement, and a hello with a
- * name full of junk. */
+/* The daemon's count of requests of no kind it knows. */
+static uint64_t unknown_requests(it_conn_t *c) {
+  Arenad__Response *r = it_call(c, it_req_stats(), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  uint64_t n = r->stats->requests->unknown;
+  it_resp_free(r);
+  return n;
+}
+
+/* A request of a kind this version does not know, as a newer client would
+ * send it: its body is a field number no kind has (96, the first of the
+ * range kept for later kinds), which protobuf-c unpacks as an unknown
+ * field with no body set. It gets INVALID_ARGUMENT saying so, is counted
+ * in requests.unknown, and the connection stays. (A hello with a hostile
+ * name is test_hostile_name.) */
 static void test_unsupported_kind(void **state) {
   (void)state;
   it_conn_t *c = it_connect(it_group.sock);
-  Arenad__RetainRequest retain = ARENAD__RETAIN_REQUEST__INIT;
-  retain.arena = (char *)"one";
+  uint64_t before = unknown_requests(c);
+  /* protobuf-c packs an unknown field's data as it is after the tag: for a
+   * length-prefixed one, the length first (2), then the bytes (a message
+   * whose field 1 is 1). */
+  static uint8_t later_body[] = {0x02, 0x08, 0x01};
+  ProtobufCMessageUnknownField later = {
+      .tag = 96,
+      .wire_type = PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED,
+      .len = sizeof later_body,
+      .data = later_body,
+  };
   Arenad__Request req = ARENAD__REQUEST__INIT;
-  req.body_case = ARENAD__REQUEST__BODY_RETAIN;
-  req.retain = &retain;
+  req.base.n_unknown_fields = 1;
+  req.base.unknown_fields = &later;
+  /* What the daemon gets: a well-formed Request with that one unknown
+   * field and no body. */
+  uint8_t packed[32];
+  size_t n = arenad__request__get_packed_size(&req);
+  assert_true(n <= sizeof packed);
+  arenad__request__pack(&req, packed);
+  Arenad__Request *back = arenad__request__unpack(NULL, n, packed);
+  assert_non_null(back);
+  assert_int_equal(back->body_case, ARENAD__REQUEST__BODY__NOT_SET);
+  assert_int_equal(back->base.n_unknown_fields, 1);
+  assert_int_equal(back->base.unknown_fields[0].tag, 96);
+  arenad__request__free_unpacked(back, NULL);
+
   Arenad__Response *r = it_call(c, &req, NULL);
   it_assert_status(r, ARENAD__STATUS__STATUS_INVALID_ARGUMENT);
+  assert_int_equal(r->body_case, ARENAD__RESPONSE__BODY__NOT_SET);
+  assert_non_null(strstr(r->message, "does not know"));
   it_resp_free(r);
+  assert_int_equal(unknown_requests(c), before + 1);
   it_resp_free(it_call(c, it_req_ping(), NULL)); /* the connection stays */
   it_close(c);
   all_is_well();
