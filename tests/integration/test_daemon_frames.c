@@ -3,10 +3,11 @@
  * the smallest frame limit (4 KiB). The largest alloc its limits allow
  * (max_blocks_per_request blocks) is answered with every offset, and the
  * free of them all with every status. create_arena makes arenas with the
- * longest names until the list of the arenas could pass the frame limit,
- * then refuses with LIMIT_EXCEEDED (counted), and `list` still answers
- * with every arena. A block held by more connections than a page can list
- * is shown with the oldest holders that fit and a count of the rest, on
+ * longest names until the list of the arenas could pass the frame limit
+ * (exactly: the widest list of those made fits, and with one more would
+ * not), then refuses with LIMIT_EXCEEDED (counted), and `list` still
+ * answers with every arena. A block held by more connections than a page can
+ * list is shown with the oldest holders that fit and a count of the rest, on
  * the wire, through libarenad and in arenactl's output. A configuration
  * under which an alloc's reply could pass the frame limit does not start.
  */
@@ -72,6 +73,43 @@ static uint64_t limit_errors(it_conn_t *c) {
   return n;
 }
 
+/* The packed size of a list reply naming the n arenas names[] at its
+ * widest, as the daemon bounds it (reply_bound.h): every number at its
+ * largest, the largest policy, the largest id, status OK and no message. */
+static size_t widest_list(const char *const *names, size_t n) {
+  Arenad__ArenaInfo *infos = calloc(n, sizeof(*infos));
+  Arenad__ArenaInfo **ptrs = calloc(n, sizeof(*ptrs));
+  assert_non_null(infos);
+  assert_non_null(ptrs);
+  Arenad__Access access = ARENAD__ACCESS__INIT;
+  access.mode = access.owner_uid = access.group_gid = UINT32_MAX;
+  int policy = 0;
+  for (unsigned i = 0; i < arenad__policy__descriptor.n_values; i++)
+    if (arenad__policy__descriptor.values[i].value > policy)
+      policy = arenad__policy__descriptor.values[i].value;
+  for (size_t i = 0; i < n; i++) {
+    arenad__arena_info__init(&infos[i]);
+    infos[i].name = (char *)names[i];
+    infos[i].size = infos[i].used_bytes = infos[i].free_bytes = UINT64_MAX;
+    infos[i].live_blocks = UINT64_MAX;
+    infos[i].quota_bytes = infos[i].quota_blocks = UINT64_MAX;
+    infos[i].policy = (Arenad__Policy)policy;
+    infos[i].access = &access;
+    ptrs[i] = &infos[i];
+  }
+  Arenad__ListReply list = ARENAD__LIST_REPLY__INIT;
+  list.arenas = ptrs;
+  list.n_arenas = n;
+  Arenad__Response resp = ARENAD__RESPONSE__INIT;
+  resp.id = UINT64_MAX;
+  resp.body_case = ARENAD__RESPONSE__BODY_LIST;
+  resp.list = &list;
+  size_t bytes = arenad__response__get_packed_size(&resp);
+  free(ptrs);
+  free(infos);
+  return bytes;
+}
+
 static void test_list_stays_within_the_frame(void **state) {
   (void)state;
   it_conn_t *c = it_connect(it_group.sock);
@@ -79,6 +117,7 @@ static void test_list_stays_within_the_frame(void **state) {
   uint64_t before = limit_errors(c);
   char name[65];
   unsigned made = 0;
+  unsigned long long refused_bytes = 0;
   for (;; made++) {
     long_name(name, made);
     Arenad__Response *r = it_call(
@@ -87,22 +126,38 @@ static void test_list_stays_within_the_frame(void **state) {
     if (r->status != ARENAD__STATUS__STATUS_OK) {
       it_assert_status(r, ARENAD__STATUS__STATUS_LIMIT_EXCEEDED);
       assert_non_null(strstr(r->message, "over max_frame_bytes (4096)"));
+      const char *up_to = strstr(r->message, "take up to ");
+      assert_non_null(up_to);
+      refused_bytes = strtoull(up_to + strlen("take up to "), NULL, 10);
       it_resp_free(r);
       break;
     }
     it_resp_free(r);
     assert_true(made < 256);
   }
-  assert_true(made >= 10); /* a 4 KiB frame holds a few dozen */
   assert_int_equal(limit_errors(c), before + 1);
   Arenad__Response *st = it_call(c, it_req_stats(), NULL);
   assert_int_equal(st->stats->arenas_refused_limit, 1);
   it_resp_free(st);
 
+  /* Exactly as many as fit: the widest list of the arenas there are fits
+   * in the frame, and with the one refused (whose bound the refusal
+   * gives) it would not. */
   Arenad__Response *r = it_call(c, it_req_list(), NULL);
   it_assert_status(r, ARENAD__STATUS__STATUS_OK);
   assert_int_equal(r->list->n_arenas, 1 + made);
+  const char *names[258]; /* made <= 256 */
+  for (size_t i = 0; i < r->list->n_arenas; i++)
+    names[i] = r->list->arenas[i]->name;
+  names[1 + made] = name;
+  size_t fits = widest_list(names, 1 + made);
+  size_t over = widest_list(names, 2 + made);
   it_resp_free(r);
+  if (fits > 4096 || over <= 4096)
+    fail_msg("%u arenas made: the widest list of them takes %zu bytes, "
+             "with the one refused %zu; the frame holds 4096",
+             made, fits, over);
+  assert_int_equal(refused_bytes, over);
 
   /* destroying one makes room for one again */
   assert_int_equal(it_status(c, it_req_destroy(name, true)),
