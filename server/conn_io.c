@@ -12,6 +12,7 @@
  * because each uv_poll_start is two epoll_ctl calls.
  */
 #include <errno.h>
+#include <linux/sockios.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -268,7 +269,16 @@ void ad_conn_run(ad_conn_t *c) {
 
 void ad_conn_retry_fd(ad_conn_t *c) {
   c->fd_deferred = false;
+  ad_conn_begin_turn(c, uv_hrtime());
   ad_conn_run(c);
+  /* Still refused: if the peer has read every byte sent to it, it waits
+   * on the kernel's count of descriptors in flight (other peers'), not
+   * the other way round, so send_timeout_ms must not take it for a peer
+   * that stopped reading. */
+  int unread;
+  if (!c->closing && c->fd_deferred && ioctl(c->fd, SIOCOUTQ, &unread) == 0 &&
+      unread == 0)
+    c->out_moved_ms = ad_daemon_now_ms(c->d);
 }
 
 void ad_conn_resume(ad_conn_t *c) {

@@ -223,8 +223,8 @@ int ad_listener_claim(const char *path, int *lock_fd, char *err,
     char dir[AR_SOCKET_PATH_MAX];
     snprintf(dir, sizeof(dir), "%s", path);
     char *slash = strrchr(dir, '/');
-    if (slash != NULL && slash != dir)
-      *slash = '\0';
+    if (slash != NULL)
+      slash[slash == dir ? 1 : 0] = '\0'; /* "/x": the directory is "/" */
     return ar_errorf(err, errlen, AR_EIO,
                      "the socket's directory %s does not exist (create it, "
                      "or choose another socket path)",

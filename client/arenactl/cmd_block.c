@@ -209,10 +209,13 @@ int ar__cmd_free(int argc, char **argv) {
       ar__ctl_fail("free", h, rc, arena);
       break;
     }
-    /* The daemon's sentence is about the first failure of the request;
-     * the others get the same sentence for the commonest mistake (an
-     * offset that is no live block), else the code's message. */
+    /* The daemon's sentence is about the first failure of the request.
+     * When it says the offset is no live block, the others with the same
+     * code get the same sentence (a failure of the whole request, such as
+     * an unknown arena, gives every offset its code too); else the code's
+     * message. */
     bool first = true;
+    bool not_live = strstr(arenad_error(h), "is not a live block") != NULL;
     for (size_t j = i; j < i + k; j++) {
       if (statuses[j] == 0)
         continue;
@@ -220,7 +223,7 @@ int ar__cmd_free(int argc, char **argv) {
       if (first)
         fprintf(stderr, "arenactl free: %s offset %llu: %s\n", arena, off,
                 arenad_error(h));
-      else if (statuses[j] == AR_EINVAL)
+      else if (statuses[j] == AR_EINVAL && not_live)
         fprintf(stderr,
                 "arenactl free: %s offset %llu: offset %llu is not a live "
                 "block of arena '%s'\n",

@@ -77,8 +77,11 @@ static int take_socket(int *argc, char **argv) {
   bool options = true;
   for (int i = 1; i < *argc; i++) {
     const char *a = argv[i];
-    if (options && strcmp(a, "--") == 0)
+    if (options && strcmp(a, "--") == 0) {
       options = false;
+      if (out == 1)
+        continue; /* before the command: it only ends the options */
+    }
     if (options && strcmp(a, "--socket") == 0) {
       if (i + 1 >= *argc)
         return -1;

@@ -423,6 +423,14 @@ static void test_errors(void **state) {
   assert_non_null(strstr(r->err, "offset 150 is not a live block"));
   assert_non_null(strstr(r->err, "offset 160 is not a live block"));
   assert_non_null(strstr(r->err, "offset 4100 is not a live block"));
+  /* A failure of the whole request is not blamed on the offsets. */
+  r = RUN("free", "", "1", "2");
+  expect_status(r, 1);
+  assert_null(strstr(r->err, "is not a live block"));
+  /* "--" before the command only ends the options. */
+  r = arenactl(NULL, (const char *const[]){"--socket", daemon_.sock, "--",
+                                           "list", NULL});
+  expect_status(r, 0);
   r = RUN("bench", "--seconds", "0");
   expect_status(r, 2);
   assert_non_null(strstr(r->err, "invalid value '0' for --seconds"));

@@ -310,8 +310,10 @@ static void test_out_of_descriptors(void **state) {
  * (an unprivileged daemon's: root's are not limited), refusing more with
  * ETOOMANYREFS. A hoarder that pipelines attaches and reads nothing fills
  * that; another client's attach then waits (fds_deferred, once a reply)
- * instead of losing its connection and blocks, and goes through once the
- * hoarder is gone. */
+ * instead of losing its connection and blocks, also past send_timeout_ms
+ * (it has read all it was sent: it waits on the daemon, while the hoarder,
+ * which reads nothing, is closed for it), and goes through once the
+ * hoarder's process lets its descriptors go. */
 static void test_descriptors_in_flight(void **state) {
   (void)state;
   if (getuid() != 0)
@@ -323,7 +325,8 @@ static void test_descriptors_in_flight(void **state) {
          "prlimit --nofile=64:64 setpriv --reuid=65534 --regid=65534 "
          "--clear-groups",
          1);
-  int rc = it_daemon_start(&d, "[arena one]\nsize = 64K\n", NULL);
+  int rc = it_daemon_start(
+      &d, "[daemon]\nsend_timeout_ms = 300\n[arena one]\nsize = 64K\n", NULL);
   unsetenv("IT_DAEMON_WRAPPER");
   assert_int_equal(rc, 0);
   it_conn_t *victim = it_connect(d.sock);
@@ -359,6 +362,22 @@ static void test_descriptors_in_flight(void **state) {
     it_resp_free(r);
   }
   assert_int_equal(deferred, 2);
+
+  /* Three send timeouts later: the hoarder was closed for not reading,
+   * the victim kept. Its descriptors stay in flight in the hoarder's
+   * socket, which this process still has open. */
+  struct pollfd p = {victim->fd, POLLIN | POLLRDHUP, 0};
+  assert_int_equal(poll(&p, 1, 900), 0);
+  uint64_t timed_out = 0;
+  for (int i = 0; i < 1000 && timed_out == 0; i++) {
+    Arenad__Response *r = it_call(observer, it_req_stats(), NULL);
+    timed_out = r->stats->connections_closed_send_timeout;
+    it_resp_free(r);
+  }
+  assert_int_equal(timed_out, 1);
+  assert_true(
+      it_log_line(&d, (const char *const[]){"close", "conn=3 ",
+                                            "reason=send-timeout", NULL}));
 
   it_close(hoarder); /* its descriptors in flight go with its socket */
   int fd = -1;
