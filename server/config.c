@@ -706,7 +706,8 @@ static void usage_table(FILE *out, const cfgkey_t *keys, size_t n) {
     case K_SIZE:
       fprintf(out, "  %-24s %s; %s to %s", k->name, k->help,
               human(lo, sizeof(lo), k->min), human(hi, sizeof(hi), k->max));
-      if (k->dflt != 0)
+      /* A default of 0 out of range (an arena's size) means required. */
+      if (k->dflt != 0 || k->min == 0)
         fprintf(out, ", default %s", human(d, sizeof(d), k->dflt));
       fputc('\n', out);
       break;

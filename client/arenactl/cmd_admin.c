@@ -243,10 +243,12 @@ int ar__cmd_destroy(int argc, char **argv) {
                   ar__ctl_json_u64(gone.bytes_freed), "attached_connections",
                   (int)gone.attached_connections));
   char b[32];
-  printf("destroyed %s: %llu blocks (%s) freed; %u connections had it "
+  printf("destroyed %s: %llu block%s (%s) freed; %u connection%s had it "
          "attached\n",
          arena, (unsigned long long)gone.blocks_freed,
+         gone.blocks_freed == 1 ? "" : "s",
          ar__ctl_bytes(b, sizeof b, gone.bytes_freed),
-         (unsigned)gone.attached_connections);
+         (unsigned)gone.attached_connections,
+         gone.attached_connections == 1 ? "" : "s");
   return ar__ctl_flush("destroy");
 }

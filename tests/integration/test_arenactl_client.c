@@ -517,6 +517,14 @@ static void test_create_destroy(void **state) {
   j = parse(r);
   assert_int_equal(json_integer_value(json_object_get(j, "blocks_freed")), 1);
   json_decref(j);
+  r = RUN("alloc", "delta", "10"); /* one detached block */
+  expect_status(r, 0);
+  r = RUN("destroy", "delta", "--force");
+  expect_status(r, 0);
+  assert_non_null(strstr(r->out, "destroyed delta: 1 block ("));
+  assert_non_null(strstr(r->out, "; 0 connections had it"));
+  r = RUN("create", "delta", "64K", "first");
+  expect_status(r, 0);
   r = RUN("destroy", "delta");
   expect_status(r, 0);
   assert_non_null(strstr(r->out, "destroyed delta: 0 blocks"));

@@ -1,8 +1,9 @@
 /*
  * test_server_config.c: arenad's configuration (server/config.c): a full
- * good file, defaults, command-line arenas added to the file's, the
- * built-in arena, and every kind of error, each of which must name the
- * file and the line (or the command-line argument) it comes from.
+ * good file, defaults (also as --help and the example file state them),
+ * command-line arenas added to the file's, the built-in arena, and every
+ * kind of error, each of which must name the file and the line (or the
+ * command-line argument) it comes from.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -410,13 +411,53 @@ static void test_example_file(void **state) {
   assert_int_equal(cfg.output_limit_bytes, dflt.output_limit_bytes);
   assert_int_equal(cfg.max_connections, dflt.max_connections);
   assert_int_equal(cfg.max_page, dflt.max_page);
+  assert_int_equal(cfg.turn_budget_us, dflt.turn_budget_us);
+  assert_int_equal(cfg.send_timeout_ms, dflt.send_timeout_ms);
+  assert_int_equal(cfg.frame_timeout_ms, dflt.frame_timeout_ms);
   ad_config_fini(&dflt);
   ad_config_fini(&cfg);
+}
+
+/* The line of `key` in the usage text (up to its newline). */
+static const char *usage_line(const char *text, const char *key, char *buf,
+                              size_t len) {
+  char needle[64];
+  snprintf(needle, sizeof(needle), "\n  %s ", key);
+  const char *p = strstr(text, needle);
+  if (p == NULL)
+    fail_msg("no line for %s in the usage", key);
+  p += 1;
+  size_t n = strcspn(p, "\n");
+  snprintf(buf, len, "%.*s", (int)(n < len ? n : len - 1), p);
+  return buf;
+}
+
+/* arenad --help's table of keys: a default for every key that has one,
+ * 0 included, and none for the arena size, which is required. */
+static void test_usage(void **state) {
+  (void)state;
+  char *text = NULL;
+  size_t len = 0;
+  FILE *out = open_memstream(&text, &len);
+  assert_non_null(out);
+  ad_config_usage(out);
+  assert_int_equal(fclose(out), 0);
+  char line[512];
+  assert_non_null(
+      strstr(usage_line(text, "quota_bytes", line, sizeof(line)), "default 0"));
+  assert_null(strstr(usage_line(text, "size", line, sizeof(line)), "default"));
+  assert_non_null(strstr(usage_line(text, "turn_budget_us", line, sizeof(line)),
+                         "default 5000"));
+  assert_non_null(
+      strstr(usage_line(text, "send_timeout_ms", line, sizeof(line)),
+             "default 60000"));
+  free(text);
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_defaults),
+      cmocka_unit_test(test_usage),
       cmocka_unit_test(test_good_file),
       cmocka_unit_test(test_command_line),
       cmocka_unit_test(test_errors_name_the_line),
