@@ -723,6 +723,38 @@ uint64_t it_live_blocks(it_conn_t *c, const char *arena) {
   return n;
 }
 
+uint64_t it_stat(it_conn_t *c, const char *name) {
+  Arenad__Response *r = it_call(c, it_req_stats(), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  const ProtobufCMessage *m = &r->stats->base;
+  const char *part = name;
+  for (;;) {
+    size_t n = strcspn(part, ".");
+    char field[64];
+    snprintf(field, sizeof(field), "%.*s", (int)n, part);
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field_by_name(m->descriptor, field);
+    if (f == NULL)
+      fail_msg("StatsReply has no %s", name);
+    const char *at = (const char *)m + f->offset;
+    if (part[n] == '\0') {
+      if (f->type != PROTOBUF_C_TYPE_UINT64)
+        fail_msg("StatsReply's %s is no counter", name);
+      uint64_t v;
+      memcpy(&v, at, sizeof(v));
+      it_resp_free(r);
+      return v;
+    }
+    if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+      fail_msg("StatsReply's %.*s holds no counters", (int)(part + n - name),
+               name);
+    memcpy(&m, at, sizeof(m));
+    if (m == NULL)
+      fail_msg("StatsReply came without %.*s", (int)(part + n - name), name);
+    part += n + 1;
+  }
+}
+
 void it_hello_id(it_conn_t *c, uint64_t *token, uint64_t *conn_id) {
   Arenad__Response *r = it_call(c, it_req_hello(1, "itest"), NULL);
   it_assert_status(r, ARENAD__STATUS__STATUS_OK);

@@ -171,6 +171,10 @@ void it_check_ok(it_conn_t *c, const char *arena);
 int it_status(it_conn_t *c, Arenad__Request *req);
 /* The arena's live block count, from inspect. */
 uint64_t it_live_blocks(it_conn_t *c, const char *arena);
+/* One counter of the daemon's stats, by its StatsReply field name; a
+ * counter of a nested message by a dotted name ("requests.check"). Fails
+ * the test for a name StatsReply has no counter for. */
+uint64_t it_stat(it_conn_t *c, const char *name);
 /* Hello as "itest"; stores the connection's token and id (either may be
  * NULL). */
 void it_hello_id(it_conn_t *c, uint64_t *token, uint64_t *conn_id);

@@ -163,9 +163,7 @@ static void expect_protocol_error(const void *p, size_t n, int status) {
 static void test_truncated_frame(void **state) {
   (void)state;
   bystander_end();
-  Arenad__Response *r = it_call(bystander, it_req_stats(), NULL);
-  uint64_t truncated = r->stats->frames_truncated;
-  it_resp_free(r);
+  uint64_t truncated = it_stat(bystander, "frames_truncated");
   bystander_begin();
 
   /* A prefix that promises 100 bytes, 10 of them, then the end. */
@@ -185,9 +183,7 @@ static void test_truncated_frame(void **state) {
   /* Both counted, and logged as such. */
   bystander_end();
   it_barrier(bystander);
-  r = it_call(bystander, it_req_stats(), NULL);
-  assert_int_equal(r->stats->frames_truncated - truncated, 2);
-  it_resp_free(r);
+  assert_int_equal(it_stat(bystander, "frames_truncated") - truncated, 2);
   bystander_begin();
   assert_true(it_log_contains(&it_group, "reason=eof-mid-frame"));
 }
@@ -345,11 +341,8 @@ static void test_descriptors_in_flight(void **state) {
   it_send_raw(hoarder, buf, len);
   free(buf);
   uint64_t deferred = 0;
-  for (int i = 0; i < 1000 && deferred == 0; i++) {
-    Arenad__Response *r = it_call(observer, it_req_stats(), NULL);
-    deferred = r->stats->fds_deferred;
-    it_resp_free(r);
-  }
+  for (int i = 0; i < 1000 && deferred == 0; i++)
+    deferred = it_stat(observer, "fds_deferred");
   assert_int_equal(deferred, 1); /* the hoarder's next one, counted once */
 
   Arenad__Request *q = it_req_attach("one", false);
@@ -369,11 +362,8 @@ static void test_descriptors_in_flight(void **state) {
   struct pollfd p = {victim->fd, POLLIN | POLLRDHUP, 0};
   assert_int_equal(poll(&p, 1, 900), 0);
   uint64_t timed_out = 0;
-  for (int i = 0; i < 1000 && timed_out == 0; i++) {
-    Arenad__Response *r = it_call(observer, it_req_stats(), NULL);
-    timed_out = r->stats->connections_closed_send_timeout;
-    it_resp_free(r);
-  }
+  for (int i = 0; i < 1000 && timed_out == 0; i++)
+    timed_out = it_stat(observer, "connections_closed_send_timeout");
   assert_int_equal(timed_out, 1);
   assert_true(
       it_log_line(&d, (const char *const[]){"close", "conn=3 ",
@@ -545,15 +535,6 @@ static void test_bad_requests(void **state) {
   all_is_well();
 }
 
-/* The daemon's count of requests of no kind it knows. */
-static uint64_t unknown_requests(it_conn_t *c) {
-  Arenad__Response *r = it_call(c, it_req_stats(), NULL);
-  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
-  uint64_t n = r->stats->requests->unknown;
-  it_resp_free(r);
-  return n;
-}
-
 /* A request of a kind this version does not know, as a newer client would
  * send it: its body is a field number no kind has (96, the first of the
  * range kept for later kinds), which protobuf-c unpacks as an unknown
@@ -563,7 +544,7 @@ static uint64_t unknown_requests(it_conn_t *c) {
 static void test_unsupported_kind(void **state) {
   (void)state;
   it_conn_t *c = it_connect(it_group.sock);
-  uint64_t before = unknown_requests(c);
+  uint64_t before = it_stat(c, "requests.unknown");
   /* protobuf-c packs an unknown field's data as it is after the tag: for a
    * length-prefixed one, the length first (2), then the bytes (a message
    * whose field 1 is 1). */
@@ -595,7 +576,7 @@ static void test_unsupported_kind(void **state) {
   assert_int_equal(r->body_case, ARENAD__RESPONSE__BODY__NOT_SET);
   assert_non_null(strstr(r->message, "does not know"));
   it_resp_free(r);
-  assert_int_equal(unknown_requests(c), before + 1);
+  assert_int_equal(it_stat(c, "requests.unknown"), before + 1);
   it_resp_free(it_call(c, it_req_ping(), NULL)); /* the connection stays */
   it_close(c);
   all_is_well();

@@ -421,14 +421,6 @@ static void test_inspect_pages(void **state) {
   it_close(c);
 }
 
-static uint64_t pages_clamped(it_conn_t *c) {
-  Arenad__Response *r = it_call(c, it_req_stats(), NULL);
-  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
-  uint64_t n = r->stats->pages_clamped;
-  it_resp_free(r);
-  return n;
-}
-
 /* One free-list page from `cursor` with `limit`: checks that it has
  * exactly `want` extents, each free and a hole of the expected layout
  * (hole_size bytes at a multiple of 2 * hole_size, or the tail from
@@ -505,17 +497,17 @@ static void test_inspect_page_size(void **state) {
   const uint64_t tail = BLOCKS * bsize;
 
   /* Over max_page: clamped to exactly max_page, twice. */
-  uint64_t clamped = pages_clamped(c);
+  uint64_t clamped = it_stat(c, "pages_clamped");
   uint64_t next = free_page(c, 0, 100000, MAX_PAGE, bsize, tail);
   /* the cursor is the end of the page's last hole */
   assert_int_equal(next, (2 * MAX_PAGE - 1) * bsize);
   next = free_page(c, next, MAX_PAGE + 1, EXTENTS - MAX_PAGE, bsize, tail);
   assert_int_equal(next, MiB);
-  assert_int_equal(pages_clamped(c), clamped + 2);
+  assert_int_equal(it_stat(c, "pages_clamped"), clamped + 2);
   /* Exactly max_page is not clamped. */
   assert_int_equal(free_page(c, 0, MAX_PAGE, MAX_PAGE, bsize, tail),
                    (2 * MAX_PAGE - 1) * bsize);
-  assert_int_equal(pages_clamped(c), clamped + 2);
+  assert_int_equal(it_stat(c, "pages_clamped"), clamped + 2);
 
   /* No limit: default_page, and the pages go on where each ended. */
   next = 0;
@@ -527,7 +519,7 @@ static void test_inspect_page_size(void **state) {
     next = after;
   }
   assert_int_equal(free_page(c, next, 0, EXTENTS - seen, bsize, tail), MiB);
-  assert_int_equal(pages_clamped(c), clamped + 2);
+  assert_int_equal(it_stat(c, "pages_clamped"), clamped + 2);
 
   r = it_call(c, it_req_free("alpha", kept, HOLES), NULL);
   it_assert_status(r, ARENAD__STATUS__STATUS_OK);

@@ -38,14 +38,6 @@ static const char config[] = "[arena list_free]\n"
                              "size = 1M\n"
                              "policy = buddy\n";
 
-static uint64_t corruptions_detected(it_conn_t *c) {
-  Arenad__Response *r = it_call(c, it_req_stats(), NULL);
-  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
-  uint64_t n = r->stats->corruptions_detected;
-  it_resp_free(r);
-  return n;
-}
-
 /* The arena's summary must say `corruptions`, the latest at `last`. */
 static void assert_summary(it_conn_t *c, const char *arena,
                            uint64_t corruptions, uint64_t last) {
@@ -109,7 +101,7 @@ static void free_smashed(const char *arena) {
   uint64_t conn;
   it_hello_id(c, NULL, &conn);
   uint8_t *base = map_arena(c, arena);
-  uint64_t before = corruptions_detected(c);
+  uint64_t before = it_stat(c, "corruptions_detected");
   assert_summary(c, arena, 0, 0);
   uint64_t live = it_live_blocks(c, arena);
 
@@ -121,15 +113,16 @@ static void free_smashed(const char *arena) {
   assert_int_equal(r->free->reclaimed, 1);
   it_resp_free(r);
 
-  assert_int_equal(corruptions_detected(c), before + 1);
+  assert_int_equal(it_stat(c, "corruptions_detected"), before + 1);
   assert_summary(c, arena, 1, off);
   assert_logged(conn, arena, off);
   it_free_ok(c, arena, intact);
-  assert_int_equal(corruptions_detected(c), before + 1);
+  assert_int_equal(it_stat(c, "corruptions_detected"), before + 1);
   assert_summary(c, arena, 1, off);
   assert_int_equal(it_live_blocks(c, arena), live);
   it_check_ok(c, arena);
-  assert_int_equal(corruptions_detected(c), before + 1); /* check passed */
+  assert_int_equal(it_stat(c, "corruptions_detected"),
+                   before + 1); /* check passed */
   munmap(base, ARENA_SIZE);
   it_close(c);
 }
@@ -150,7 +143,7 @@ static void test_free_buddy(void **state) {
 static void close_smashed(const char *arena) {
   it_conn_t *watch = it_connect(it_group.sock);
   it_hello_ok(watch);
-  uint64_t before = corruptions_detected(watch);
+  uint64_t before = it_stat(watch, "corruptions_detected");
   assert_summary(watch, arena, 0, 0);
   uint64_t live = it_live_blocks(watch, arena);
   Arenad__Response *r = it_call(watch, it_req_stats(), NULL);
@@ -165,7 +158,7 @@ static void close_smashed(const char *arena) {
   uint64_t off = alloc_and_smash(c, arena, base, &intact);
   munmap(base, ARENA_SIZE);
   assert_int_equal(it_live_blocks(watch, arena), live + 2);
-  assert_int_equal(corruptions_detected(watch), before);
+  assert_int_equal(it_stat(watch, "corruptions_detected"), before);
   it_close(c);
   it_barrier(watch);
 

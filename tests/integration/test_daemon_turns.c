@@ -33,19 +33,6 @@ static const char config_none[] = "[daemon]\n"
                                   "[arena a]\n"
                                   "size = 4M\n";
 
-typedef struct counts_s {
-  uint64_t checks;
-  uint64_t yields;
-} counts_t;
-
-static counts_t counts(it_conn_t *c) {
-  Arenad__Response *r = it_call(c, it_req_stats(), NULL);
-  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
-  counts_t n = {r->stats->requests->check, r->stats->turns_yielded};
-  it_resp_free(r);
-  return n;
-}
-
 /* Fills arena "a" with small blocks on a new connection, which it returns
  * (the blocks are its own). */
 static it_conn_t *filled(const it_daemon_t *d) {
@@ -91,22 +78,21 @@ static void test_long_requests_yield(void **state) {
   it_conn_t *heavy = filled(&d);
   it_conn_t *other = it_connect(d.sock);
   it_hello_ok(other);
-  counts_t before = counts(other);
+  uint64_t checks = it_stat(other, "requests.check");
+  uint64_t yields = it_stat(other, "turns_yielded");
 
   send_checks(heavy);
   /* The first reply: the daemon has begun the pipeline. Without turns it
    * would have answered every check before writing this one. */
   recv_check(heavy, 0);
-  counts_t during = counts(other);
-  assert_true(during.checks - before.checks < CHECKS);
-  assert_true(during.yields > before.yields);
+  assert_true(it_stat(other, "requests.check") - checks < CHECKS);
+  assert_true(it_stat(other, "turns_yielded") > yields);
 
   for (int i = 1; i < CHECKS; i++)
     recv_check(heavy, i);
-  counts_t after = counts(other);
-  assert_int_equal(after.checks - before.checks, CHECKS);
+  assert_int_equal(it_stat(other, "requests.check") - checks, CHECKS);
   /* The checks came in one read: each but the last had one behind it. */
-  assert_int_equal(after.yields - before.yields, CHECKS - 1);
+  assert_int_equal(it_stat(other, "turns_yielded") - yields, CHECKS - 1);
 
   it_close(heavy);
   it_close(other);
@@ -140,9 +126,8 @@ static void test_no_budget_never_yields(void **state) {
   send_checks(heavy);
   for (int i = 0; i < CHECKS; i++)
     recv_check(heavy, i);
-  counts_t after = counts(heavy);
-  assert_int_equal(after.checks, CHECKS);
-  assert_int_equal(after.yields, 0);
+  assert_int_equal(it_stat(heavy, "requests.check"), CHECKS);
+  assert_int_equal(it_stat(heavy, "turns_yielded"), 0);
   it_close(heavy);
   assert_int_equal(it_daemon_stop(&d, SIGTERM), 0);
   it_daemon_cleanup(&d);
