@@ -96,15 +96,21 @@ static void add_ping(bytes_t *b, uint64_t id) {
   add(b, &req, id);
 }
 
-static void add_alloc(bytes_t *b, uint64_t id, uint64_t size, uint32_t n) {
+static void add_alloc_detached(bytes_t *b, uint64_t id, uint64_t size,
+                               uint32_t n, bool detached) {
   Arenad__AllocRequest m = ARENAD__ALLOC_REQUEST__INIT;
   Arenad__Request req = ARENAD__REQUEST__INIT;
   m.arena = (char *)"a";
   m.size = size;
   m.count = n;
+  m.detached = detached;
   req.body_case = ARENAD__REQUEST__BODY_ALLOC;
   req.alloc = &m;
   add(b, &req, id);
+}
+
+static void add_alloc(bytes_t *b, uint64_t id, uint64_t size, uint32_t n) {
+  add_alloc_detached(b, id, size, n, false);
 }
 
 /* Takes every reply out of c's output (as if sent). Returns how many, and
@@ -778,26 +784,27 @@ static char *assert_check_fails(fixture_t *f, uint64_t id,
   return detail;
 }
 
-/* The arena's detached count one more than its detached records: the
- * check says so (daemon-detached-count, offset 0), and passes again once
- * the count is put back. */
-static void test_check_detached_count(void **state) {
-  fixture_t *f = *state;
-  Arenad__AllocRequest m = ARENAD__ALLOC_REQUEST__INIT;
-  Arenad__Request req = ARENAD__REQUEST__INIT;
-  m.arena = (char *)"a";
-  m.size = 100;
-  m.detached = true;
-  req.body_case = ARENAD__REQUEST__BODY_ALLOC;
-  req.alloc = &m;
+/* Allocates one block of 100 bytes in arena a (request `id`), which must
+ * succeed; returns its payload offset. */
+static uint64_t alloc_one(fixture_t *f, uint64_t id, bool detached) {
   bytes_t b = {NULL, 0};
-  add(&b, &req, 1);
+  add_alloc_detached(&b, id, 100, 1, detached);
   assert_int_equal(ad_conn_input(f->c, b.p, b.n), b.n);
   free(b.p);
   Arenad__Response *r;
   assert_int_equal(take(f->c, &r, 1), 1);
   assert_int_equal(r->status, 0);
+  uint64_t payload = r->alloc->offsets[0];
   arenad__response__free_unpacked(r, NULL);
+  return payload;
+}
+
+/* The arena's detached count one more than its detached records: the
+ * check says so (daemon-detached-count, offset 0), and passes again once
+ * the count is put back. */
+static void test_check_detached_count(void **state) {
+  fixture_t *f = *state;
+  alloc_one(f, 1, true);
   ad_arena_t *a = f->d.arenas[0];
   assert_int_equal(a->detached_blocks, 1);
   assert_check_passes(f, 2);
@@ -818,15 +825,7 @@ static void test_check_detached_count(void **state) {
  * and the block's payload offset. */
 static void test_check_record_size(void **state) {
   fixture_t *f = *state;
-  bytes_t b = {NULL, 0};
-  add_alloc(&b, 1, 100, 1);
-  assert_int_equal(ad_conn_input(f->c, b.p, b.n), b.n);
-  free(b.p);
-  Arenad__Response *r;
-  assert_int_equal(take(f->c, &r, 1), 1);
-  assert_int_equal(r->status, 0);
-  uint64_t payload = r->alloc->offsets[0];
-  arenad__response__free_unpacked(r, NULL);
+  uint64_t payload = alloc_one(f, 1, false);
   ad_block_t *blk = ad_arena_block(f->d.arenas[0], payload);
   assert_non_null(blk);
 
