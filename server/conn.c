@@ -336,9 +336,11 @@ void ad_conn_end_yield(ad_conn_t *c) {
 static bool yield_turn(ad_conn_t *c, const uint8_t *p, size_t len) {
   ad_daemon_t *d = c->d;
   uint64_t budget_ns = d->cfg->turn_budget_us * 1000;
+  /* The clock first: the next frame's prefix is decoded again by the
+   * caller's loop, so look at it only when the turn is spent. */
   if (budget_ns == 0 || c->turn_start_ns == 0 || c->closing ||
-      c->close_after_reply || !ad_conn_has_frame(c, p, len) ||
-      uv_hrtime() - c->turn_start_ns < budget_ns)
+      c->close_after_reply || uv_hrtime() - c->turn_start_ns < budget_ns ||
+      !ad_conn_has_frame(c, p, len))
     return false;
   c->yielded = true;
   d->nyielded++;
