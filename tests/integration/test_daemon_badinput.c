@@ -703,42 +703,81 @@ static void test_never_reads(void **state) {
   all_is_well();
 }
 
+/* Starts a daemon whose connections time out after 200 ms of unsent
+ * replies (and pause only past 4 MiB of them), and a client c that
+ * holds 100 blocks of its arena and has asked for pages it will not
+ * read; `tail` (len bytes, or none) follows them on the socket. Waits
+ * until the daemon's end of c's socket closes (seen without reading),
+ * then checks that c's blocks came back. */
+static void stop_reading(it_daemon_t *d, it_conn_t **observer, it_conn_t **c,
+                         const uint8_t *tail, size_t len) {
+  assert_int_equal(it_daemon_start(d,
+                                   "[daemon]\nsend_timeout_ms = 200\n"
+                                   "output_pause_bytes = 4M\n"
+                                   "output_limit_bytes = 8M\n"
+                                   "[arena one]\nsize = 1M\n",
+                                   NULL),
+                   0);
+  *observer = it_connect(d->sock);
+  *c = it_connect(d->sock);
+  it_hello_ok(*c);
+  Arenad__Response *r =
+      it_call(*c, it_req_alloc("one", 16, 0, 100, false), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  it_resp_free(r);
+  send_pages_unread(*c);
+  if (len > 0)
+    it_send_raw(*c, tail, len);
+
+  struct pollfd p = {(*c)->fd, POLLRDHUP, 0};
+  assert_int_equal(poll(&p, 1, IT_TIMEOUT_S * 1000), 1);
+  assert_true(p.revents & POLLRDHUP);
+  it_barrier(*observer);
+  assert_int_equal(it_live_blocks(*observer, "one"), 0);
+}
+
+static void stop_reading_end(it_daemon_t *d, it_conn_t *observer,
+                             it_conn_t *c) {
+  it_close(c);
+  it_close(observer);
+  assert_int_equal(it_daemon_stop(d, SIGTERM), 0);
+  it_daemon_cleanup(d);
+}
+
 /* A client that stops reading is closed once its unsent replies have
  * waited send_timeout_ms with none taken (no reply: it reads none),
  * counted, logged, and its blocks reclaimed. */
 static void test_send_timeout(void **state) {
   (void)state;
   it_daemon_t d = {0};
-  assert_int_equal(it_daemon_start(&d,
-                                   "[daemon]\nsend_timeout_ms = 200\n"
-                                   "[arena one]\nsize = 1M\n",
-                                   NULL),
-                   0);
-  it_conn_t *observer = it_connect(d.sock);
-  it_conn_t *c = it_connect(d.sock);
-  it_hello_ok(c);
-  Arenad__Response *r =
-      it_call(c, it_req_alloc("one", 16, 0, 100, false), NULL);
-  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
-  it_resp_free(r);
-  send_pages_unread(c);
-
-  /* The daemon's end of the socket closes (seen without reading). */
-  struct pollfd p = {c->fd, POLLRDHUP, 0};
-  assert_int_equal(poll(&p, 1, IT_TIMEOUT_S * 1000), 1);
-  assert_true(p.revents & POLLRDHUP);
-  it_barrier(observer);
-  r = it_call(observer, it_req_stats(), NULL);
-  assert_int_equal(r->stats->connections_closed_send_timeout, 1);
-  assert_int_equal(r->stats->connections_closed_output, 0);
-  it_resp_free(r);
-  assert_int_equal(it_live_blocks(observer, "one"), 0);
+  it_conn_t *observer, *c;
+  stop_reading(&d, &observer, &c, NULL, 0);
+  assert_int_equal(it_stat(observer, "connections_closed_send_timeout"), 1);
+  assert_int_equal(it_stat(observer, "connections_closed_output"), 0);
+  assert_int_equal(it_stat(observer, "connections_closed_protocol"), 0);
   assert_true(it_log_line(
       &d, (const char *const[]){"close", "reason=send-timeout", NULL}));
-  it_close(c);
-  it_close(observer);
-  assert_int_equal(it_daemon_stop(&d, SIGTERM), 0);
-  it_daemon_cleanup(&d);
+  stop_reading_end(&d, observer, c);
+}
+
+/* The same client ends its requests with a bad frame: its connection was
+ * to close after that error's reply, which waits behind the rest, so it
+ * closes when the send timeout passes; it is counted (and logged) once,
+ * for the protocol error that decided it. */
+static void test_send_timeout_after_protocol_error(void **state) {
+  (void)state;
+  static const uint8_t bad_type[] = {4, 0x0f, 0x00, 0x00, 0x00};
+  it_daemon_t d = {0};
+  it_conn_t *observer, *c;
+  stop_reading(&d, &observer, &c, bad_type, sizeof(bad_type));
+  assert_int_equal(it_stat(observer, "connections_closed_protocol"), 1);
+  assert_int_equal(it_stat(observer, "connections_closed_send_timeout"), 0);
+  assert_int_equal(it_stat(observer, "frames_unparsable"), 1);
+  assert_true(
+      it_log_line(&d, (const char *const[]){"close", "reason=protocol", NULL}));
+  assert_false(it_log_line(
+      &d, (const char *const[]){"close", "reason=send-timeout", NULL}));
+  stop_reading_end(&d, observer, c);
 }
 
 int main(void) {
@@ -757,6 +796,7 @@ int main(void) {
       cmocka_unit_test(test_byte_by_byte),
       cmocka_unit_test(test_never_reads),
       cmocka_unit_test(test_send_timeout),
+      cmocka_unit_test(test_send_timeout_after_protocol_error),
       cmocka_unit_test(test_exits_cleanly),
   };
   it_group_config = config;
