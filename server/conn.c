@@ -146,12 +146,21 @@ ar_buf_t *ad_conn_out(ad_conn_t *c) {
   return ar_buf_len(&c->wbuf) > 0 ? &c->wbuf : &c->d->staging;
 }
 
-bool ad_conn_can_decode(const ad_conn_t *c) {
+uint64_t *ad_conn_pause_counter(const ad_conn_t *c) {
   const ad_config_t *cfg = c->d->cfg;
+  ad_stats_t *st = &c->d->stats;
+  if (c->inflight >= cfg->max_in_flight)
+    return &st->in_flight_throttled;
+  if (c->out_total - c->out_sent >= cfg->output_pause_bytes)
+    return &st->output_throttled;
+  if (c->fdq_len >= AD_FDQ_MAX)
+    return &st->fd_queue_throttled;
+  return NULL;
+}
+
+bool ad_conn_can_decode(const ad_conn_t *c) {
   return !c->closing && !c->close_after_reply && !c->yielded &&
-         c->inflight < cfg->max_in_flight &&
-         c->out_total - c->out_sent < cfg->output_pause_bytes &&
-         c->fdq_len < AD_FDQ_MAX;
+         ad_conn_pause_counter(c) == NULL;
 }
 
 bool ad_conn_has_frame(const ad_conn_t *c, const uint8_t *buf, size_t len) {

@@ -171,6 +171,12 @@ size_t ad_conn_input(ad_conn_t *c, const uint8_t *p, size_t len);
  * yielded its turn. */
 bool ad_conn_can_decode(const ad_conn_t *c);
 
+/* The counter of the flow-control limit that stops c's decoding: replies
+ * in flight (max_in_flight), unsent bytes (output_pause_bytes) or queued
+ * descriptors (AD_FDQ_MAX), the first that holds; NULL when none does.
+ * Each pause of reading is counted once, in it (conn_io.c). */
+uint64_t *ad_conn_pause_counter(const ad_conn_t *c);
+
 /* Begins a turn of c at now_ns (uv_hrtime's clock): ad_conn_input answers
  * frames until turn_budget_us has passed since then, then yields. */
 void ad_conn_begin_turn(ad_conn_t *c, uint64_t now_ns);

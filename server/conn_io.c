@@ -201,8 +201,10 @@ static void watch(ad_conn_t *c) {
     if (c->started && !(c->events & UV_READABLE))
       c->partial_ms = ad_daemon_now_ms(c->d);
   } else if (rd && !c->yielded && !c->throttled) {
+    uint64_t *counter = ad_conn_pause_counter(c);
     c->throttled = true; /* counted once a pause */
-    c->d->stats.in_flight_throttled++;
+    if (counter != NULL)
+      (*counter)++;
   }
   if (ar_buf_len(&c->wbuf) > 0 && !c->fd_deferred)
     want |= UV_WRITABLE; /* a deferred descriptor waits for the timer */

@@ -48,6 +48,8 @@
   X(fds_sent)                                                                  \
   X(fds_deferred)                                                              \
   X(in_flight_throttled)                                                       \
+  X(output_throttled)                                                          \
+  X(fd_queue_throttled)                                                        \
   X(turns_yielded)                                                             \
   X(requests_in_flight) /* now */                                              \
   X(blocks_per_request_refused)                                                \

@@ -674,7 +674,7 @@ static void test_never_reads(void **state) {
   it_resp_free(r);
   bystander_end();
   r = it_call(bystander, it_req_stats(), NULL);
-  uint64_t throttled = r->stats->in_flight_throttled;
+  uint64_t throttled = r->stats->output_throttled;
   it_resp_free(r);
 
   send_pages_unread(c);
@@ -683,7 +683,7 @@ static void test_never_reads(void **state) {
   bool paused = false;
   for (int i = 0; i < 1000 && !paused; i++) {
     r = it_call(bystander, it_req_stats(), NULL);
-    paused = r->stats->in_flight_throttled > throttled;
+    paused = r->stats->output_throttled > throttled;
     it_resp_free(r);
   }
   assert_true(paused);

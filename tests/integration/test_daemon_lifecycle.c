@@ -168,7 +168,7 @@ static void test_sigterm_answers_unread(void **state) {
   for (int i = 0; i < 1000 && !paused; i++) {
     barrier(idle);
     r = it_call(idle, it_req_stats(), NULL);
-    paused = r->stats->in_flight_throttled >= 1;
+    paused = r->stats->output_throttled >= 1;
     /* Not everything was read: some is waiting in the socket. */
     assert_true(r->stats->bytes_in - bytes_in < len);
     it_resp_free(r);

@@ -370,6 +370,8 @@ static void test_in_flight_limit(void **state) {
   size_t used = ad_conn_input(f->c, b.p, b.n);
   assert_true(used < b.n);
   assert_false(ad_conn_can_decode(f->c));
+  assert_ptr_equal(ad_conn_pause_counter(f->c),
+                   &f->d.stats.in_flight_throttled);
   assert_int_equal(f->c->inflight, 4);
   assert_int_equal(f->d.stats.requests_in_flight, 4);
   Arenad__Response *r[10];
@@ -434,6 +436,7 @@ static void test_output_pause(void **state) {
   size_t used = ad_conn_input(f->c, b.p, b.n);
   assert_true(used < b.n);
   assert_false(ad_conn_can_decode(f->c));
+  assert_ptr_equal(ad_conn_pause_counter(f->c), &f->d.stats.output_throttled);
   assert_true(f->c->inflight < 4);
   assert_true(f->c->out_total - f->c->out_sent >= 4096);
   Arenad__Response *r[4];
@@ -612,16 +615,20 @@ static void test_create_all_or_nothing(void **state) {
   assert_true(refused > 3);
 }
 
-static void test_attach_queues_fd(void **state) {
-  fixture_t *f = *state;
-  bytes_t b = {NULL, 0};
-  add_ping(&b, 1);
+static void add_attach(bytes_t *b, uint64_t id) {
   Arenad__AttachRequest m = ARENAD__ATTACH_REQUEST__INIT;
   Arenad__Request req = ARENAD__REQUEST__INIT;
   m.arena = (char *)"a";
   req.body_case = ARENAD__REQUEST__BODY_ATTACH;
   req.attach = &m;
-  add(&b, &req, 2);
+  add(b, &req, id);
+}
+
+static void test_attach_queues_fd(void **state) {
+  fixture_t *f = *state;
+  bytes_t b = {NULL, 0};
+  add_ping(&b, 1);
+  add_attach(&b, 2);
   assert_int_equal(ad_conn_input(f->c, b.p, b.n), b.n);
 
   ar_buf_t *o = ad_conn_out(f->c);
@@ -644,6 +651,45 @@ static void test_attach_queues_fd(void **state) {
   assert_int_equal(f->c->fdq_len, 0);
   ad_conn_free(f->c);
   f->c = NULL;
+}
+
+/* Passes on every queued descriptor (here: closes it), as conn_io.c's
+ * flush does once their frames are sent. */
+static void pass_fds(ad_conn_t *c) {
+  while (c->fdq_len > 0) {
+    close(c->fdq[c->fdq_head].fd);
+    c->fdq_head = (c->fdq_head + 1) % AD_FDQ_MAX;
+    c->fdq_len--;
+  }
+}
+
+/* With room for more replies in flight, a full queue of descriptors
+ * (AD_FDQ_MAX attach replies not yet sent) stops decoding, named as its
+ * own cause; sending the replies (and their descriptors) lets the rest
+ * in. */
+static void test_fd_queue_pause(void **state) {
+  fixture_t *f = *state;
+  f->cfg.max_in_flight = 64;
+  bytes_t b = {NULL, 0};
+  for (int i = 1; i <= AD_FDQ_MAX + 4; i++)
+    add_attach(&b, (uint64_t)i);
+  size_t used = ad_conn_input(f->c, b.p, b.n);
+  assert_true(used < b.n);
+  assert_int_equal(f->c->fdq_len, AD_FDQ_MAX);
+  assert_false(ad_conn_can_decode(f->c));
+  assert_ptr_equal(ad_conn_pause_counter(f->c), &f->d.stats.fd_queue_throttled);
+  Arenad__Response *r[AD_FDQ_MAX];
+  assert_int_equal(take(f->c, r, AD_FDQ_MAX), AD_FDQ_MAX);
+  free_all(r, AD_FDQ_MAX);
+  assert_ptr_equal(ad_conn_pause_counter(f->c), &f->d.stats.fd_queue_throttled);
+  pass_fds(f->c);
+  assert_null(ad_conn_pause_counter(f->c));
+  used += ad_conn_input(f->c, b.p + used, b.n - used);
+  assert_int_equal(used, b.n);
+  assert_int_equal(take(f->c, r, 4), 4);
+  assert_int_equal(r[3]->id, AD_FDQ_MAX + 4);
+  free_all(r, 4);
+  free(b.p);
 }
 
 static void test_wrong_version_closes(void **state) {
@@ -840,17 +886,17 @@ static void test_check_record_size(void **state) {
 int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
   const struct CMUnitTest tests[] = {
-      T(test_pipelined_in_order), T(test_turn_spent_yields),
-      T(test_no_budget_no_yield), T(test_paused_frame_not_stalled),
-      T(test_send_stalled),       T(test_byte_by_byte),
-      T(test_frame_over_limit),   T(test_malformed_prefix),
-      T(test_not_a_request),      T(test_in_flight_limit),
-      T(test_output_pause),       T(test_page_fits_frame),
-      T(test_attach_queues_fd),   T(test_wrong_version_closes),
-      T(test_close_reclaims),     T(test_unpack_over_scratch),
-      T(test_reply_over_scratch), T(test_create_all_or_nothing),
-      T(test_hello_name_limit),   T(test_check_detached_count),
-      T(test_check_record_size),
+      T(test_pipelined_in_order),    T(test_turn_spent_yields),
+      T(test_no_budget_no_yield),    T(test_paused_frame_not_stalled),
+      T(test_send_stalled),          T(test_fd_queue_pause),
+      T(test_byte_by_byte),          T(test_frame_over_limit),
+      T(test_malformed_prefix),      T(test_not_a_request),
+      T(test_in_flight_limit),       T(test_output_pause),
+      T(test_page_fits_frame),       T(test_attach_queues_fd),
+      T(test_wrong_version_closes),  T(test_close_reclaims),
+      T(test_unpack_over_scratch),   T(test_reply_over_scratch),
+      T(test_create_all_or_nothing), T(test_hello_name_limit),
+      T(test_check_detached_count),  T(test_check_record_size),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
