@@ -71,6 +71,16 @@ static void recv_check(it_conn_t *c, int i) {
   it_resp_free(r);
 }
 
+/* Asserts, on another connection, that the pipelined checks are waiting
+ * for their turns: fewer than CHECKS have run since `checks`, and the
+ * connection has yielded since `yields`. Without turns every check would
+ * have run before the first reply was written. */
+static void assert_checks_wait(it_conn_t *other, uint64_t checks,
+                               uint64_t yields) {
+  assert_true(it_stat(other, "requests.check") - checks < CHECKS);
+  assert_true(it_stat(other, "turns_yielded") > yields);
+}
+
 static void test_long_requests_yield(void **state) {
   (void)state;
   it_daemon_t d = {0};
@@ -82,11 +92,8 @@ static void test_long_requests_yield(void **state) {
   uint64_t yields = it_stat(other, "turns_yielded");
 
   send_checks(heavy);
-  /* The first reply: the daemon has begun the pipeline. Without turns it
-   * would have answered every check before writing this one. */
-  recv_check(heavy, 0);
-  assert_true(it_stat(other, "requests.check") - checks < CHECKS);
-  assert_true(it_stat(other, "turns_yielded") > yields);
+  recv_check(heavy, 0); /* the daemon has begun the pipeline */
+  assert_checks_wait(other, checks, yields);
 
   for (int i = 1; i < CHECKS; i++)
     recv_check(heavy, i);
@@ -107,8 +114,12 @@ static void test_shutdown_answers_the_waiting(void **state) {
   it_daemon_t d = {0};
   assert_int_equal(it_daemon_start(&d, config_short, NULL), 0);
   it_conn_t *heavy = filled(&d);
+  it_conn_t *other = it_connect(d.sock);
+  it_hello_ok(other);
   send_checks(heavy);
   recv_check(heavy, 0);
+  assert_checks_wait(other, 0, 0); /* a fresh daemon: none before */
+  it_close(other);
   assert_int_equal(kill(d.pid, SIGTERM), 0);
   for (int i = 1; i < CHECKS; i++)
     recv_check(heavy, i);

@@ -261,8 +261,6 @@ void subject_close(subject_t *s) {
 
 ar_engine_t *subject_engine(const subject_t *s) { return s->engine; }
 
-bool subject_is_engine(const subject_t *s) { return s->impl == IMPL_ENGINE; }
-
 int subject_try_create(impl_t impl, ar_policy_t policy, uint64_t size) {
   int rc;
   if (impl == IMPL_ENGINE) {

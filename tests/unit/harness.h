@@ -55,7 +55,6 @@ void subject_close(subject_t *s);
 
 /* The engine or NULL for a reference subject. */
 ar_engine_t *subject_engine(const subject_t *s);
-bool subject_is_engine(const subject_t *s);
 
 /* The raw operations, with the return code of the implementation; an
  * engine subject is verified after each. */

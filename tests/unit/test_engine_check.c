@@ -94,19 +94,6 @@ static void test_policy_names(void **state) {
   ar_engine_destroy(NULL);
 }
 
-/* The model's constants, as the public header states them. */
-static void test_constants(void **state) {
-  (void)state;
-  assert_int_equal(AR_GRAIN, 16);
-  assert_int_equal(AR_HDR, 16);
-  assert_int_equal(AR_ALIGN_MIN, 16);
-  assert_int_equal(AR_ALIGN_MAX, 4096);
-  assert_int_equal(AR_ARENA_UNIT, 4096);
-  assert_int_equal(AR_BUDDY_MIN_ORDER, 5);
-  assert_int_equal(AR_HDR_MAGIC, 0x4152454e);
-  assert_int_equal(sizeof(ar_header_t), 16);
-}
-
 /* ---- Broken indexes ------------------------------------------------------ */
 
 /* ar_engine_check on e must fail on `invariant` at `offset`, its detail
@@ -290,7 +277,6 @@ int main(void) {
       ENGINE_TEST(test_check_list_corrupt, WORST),
       ENGINE_TEST(test_check_buddy_corrupt, BUDDY),
       cmocka_unit_test(test_policy_names),
-      cmocka_unit_test(test_constants),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
