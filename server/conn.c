@@ -268,7 +268,7 @@ static void protocol_error(ad_conn_t *c, int code, uint64_t *counter,
   }
   Arenad__Response resp = ARENAD__RESPONSE__INIT;
   resp.id = 0;
-  resp.status = ad_wire_status(code);
+  resp.status = ar_wire_status(code);
   resp.message = (char *)message;
   d->stats.errors[resp.status]++;
   reply(c, &resp, -1);

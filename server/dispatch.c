@@ -174,9 +174,8 @@ int ad_call_arena_info(ad_call_t *call, const ad_arena_t *a,
 
 /* The name of a request kind, from the schema. */
 static const char *kind_name(int kind) {
-  const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(
-      &arenad__request__descriptor, (unsigned)kind);
-  return f != NULL && kind != AD_KIND_UNKNOWN ? f->name : "unknown";
+  const char *name = ar_wire_kind_name(kind);
+  return name != NULL ? name : "unknown";
 }
 
 void ad_dispatch(ad_call_t *call, const Arenad__Request *req) {
@@ -249,7 +248,7 @@ void ad_dispatch(ad_call_t *call, const Arenad__Request *req) {
                             "daemon gives one request";
   }
   d->stats.requests[kind < AD_KIND_SLOTS ? kind : AD_KIND_UNKNOWN]++;
-  resp->status = ad_wire_status(rc);
+  resp->status = ar_wire_status(rc);
   if (rc != 0) {
     d->stats.errors[resp->status]++;
     if (resp->body_case != ARENAD__RESPONSE__BODY_HELLO &&

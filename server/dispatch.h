@@ -20,31 +20,11 @@
 #include <stdbool.h>
 
 #include "ar/error.h"
+#include "ar/wire.h"
 #include "arenad.pb-c.h"
 #include "daemon.h"
 
-#define AD__STATUS_IS(status, code)                                            \
-  _Static_assert((int)ARENAD__STATUS__STATUS_##status == -AR_##code,         \
-                 "Status " #status " is -AR_" #code)
-AD__STATUS_IS(INVALID_ARGUMENT, EINVAL);
-AD__STATUS_IS(NOT_FOUND, ENOENT);
-AD__STATUS_IS(OUT_OF_MEMORY, ENOMEM);
-AD__STATUS_IS(PERMISSION_DENIED, EPERM);
-AD__STATUS_IS(CORRUPTION_DETECTED, ECORRUPT);
-AD__STATUS_IS(LIMIT_EXCEEDED, ELIMIT);
-AD__STATUS_IS(UNSUPPORTED_VERSION, EVERSION);
-AD__STATUS_IS(INTERNAL, EINTERNAL);
-_Static_assert((int)ARENAD__STATUS__STATUS_OK == AR_OK, "Status OK is AR_OK");
 _Static_assert(-AR_EWIRE_LAST < AD_STATUS_SLOTS, "stats count every status");
-#undef AD__STATUS_IS
-
-/* The wire status of a code that may travel (AR_EPROTO and other local
- * codes become STATUS_INTERNAL: they are never a request's outcome). */
-static inline Arenad__Status ad_wire_status(int code) {
-  if (code > 0 || code < AR_EWIRE_LAST)
-    return ARENAD__STATUS__STATUS_INTERNAL;
-  return (Arenad__Status)-code;
-}
 
 /* The most bytes of a reply's message (ad_fail cuts longer ones). */
 #define AD_MESSAGE_MAX 383

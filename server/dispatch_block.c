@@ -96,7 +96,7 @@ int ad_do_free(ad_call_t *call, const Arenad__FreeRequest *m) {
   int first = 0;
   for (size_t i = 0; i < m->n_offsets; i++) {
     rc = ad_arena_free(a, &call->c->holder, m->offsets[i], &freed);
-    statuses[i] = ad_wire_status(rc);
+    statuses[i] = ar_wire_status(rc);
     if (rc == 0) {
       rep->freed++;
       continue;

@@ -98,7 +98,7 @@ int arenad_free_n(arenad_t *h, const char *name, const uint64_t *offsets,
   }
   if (statuses != NULL)
     for (size_t i = 0; i < n; i++)
-      statuses[i] = ns != 0 ? arenad__status_code(fr->statuses[i]) : rc;
+      statuses[i] = ns != 0 ? ar_wire_code(fr->statuses[i]) : rc;
   arenad__response_free(h, r);
   return rc;
 }

@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include "ar/frame.h"
+#include "ar/wire.h"
 #include "arenad.h"
 #include "arenad.pb-c.h"
 
@@ -170,10 +171,6 @@ void arenad__response_free(arenad_t *h, Arenad__Response *r);
  */
 int arenad__check_reply(arenad_t *h, const Arenad__Response *r, uint64_t id,
                         int kind);
-
-/* The AR_E* code of a wire Status: 0, -status, or AR_EINTERNAL for a value
- * this library does not know. */
-int arenad__status_code(int status);
 
 /* Returns 0 when no pipelined request is in flight, else AR_EINVAL (with
  * a message): blocking calls wait for their own reply only. */

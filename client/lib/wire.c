@@ -17,27 +17,10 @@
 
 #include "internal.h"
 
-_Static_assert(ARENAD__STATUS__STATUS_INTERNAL == -AR_EWIRE_LAST,
-               "every wire status has an AR_E* code");
-_Static_assert((int)ARENAD__REQUEST__BODY_ALLOC ==
-                       (int)ARENAD__RESPONSE__BODY_ALLOC &&
-                   (int)ARENAD__REQUEST__BODY_STATS ==
-                       (int)ARENAD__RESPONSE__BODY_STATS,
-               "a reply's body case is its request's");
-
-int arenad__status_code(int status) {
-  if (status == ARENAD__STATUS__STATUS_OK)
-    return 0;
-  if (status > 0 && status <= -AR_EWIRE_LAST)
-    return -status;
-  return AR_EINTERNAL;
-}
-
 /* The name of a request kind ("alloc"), for messages. */
 static const char *kind_name(int kind) {
-  const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(
-      &arenad__request__descriptor, (unsigned)kind);
-  return f != NULL ? f->name : "none";
+  const char *name = ar_wire_kind_name(kind);
+  return name != NULL ? name : "none";
 }
 
 /* Frames req at the end of the output queue: by hand (encode.c) for the
@@ -284,7 +267,7 @@ void arenad__response_free(arenad_t *h, Arenad__Response *r) {
 
 int arenad__check_reply(arenad_t *h, const Arenad__Response *r, uint64_t id,
                         int kind) {
-  int code = arenad__status_code(r->status);
+  int code = ar_wire_code(r->status);
   const char *msg = r->message != NULL ? r->message : "";
 
   /* The daemon's last word before it closes: the connection is gone

@@ -1,10 +1,14 @@
 /*
  * test_proto.c: the promises arenad.proto makes in its comments, checked
- * against the generated code so that they cannot drift: Status values are
- * the negated AR_E* codes, Policy values are ar_policy_t + 1 (both at
- * compile time), and, through protobuf-c's descriptors, a Response answers
- * each request kind with the field number of its Request, and the stats'
- * RequestCounts and StatusCounts are numbered after the kinds and statuses.
+ * against the generated code so that they cannot drift: Policy values are
+ * ar_policy_t + 1 (at compile time; wire.c asserts that Status values are
+ * the negated AR_E* codes), and, through protobuf-c's descriptors, a
+ * Response answers each request kind with the field number of its
+ * Request, and the stats' RequestCounts and StatusCounts are numbered
+ * after the kinds and statuses. And the mapping both ends share (ar/wire.h):
+ * every code that travels comes back as itself, a local one travels as
+ * STATUS_INTERNAL, an unknown Status is AR_EINTERNAL, and only the
+ * Request's body cases have kind names.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,23 +23,8 @@
 
 #include "ar/engine.h"
 #include "ar/error.h"
+#include "ar/wire.h"
 #include "arenad.pb-c.h"
-
-#define STATUS_IS(status, code)                                                \
-  _Static_assert(ARENAD__STATUS__STATUS_##status == -AR_##code,              \
-                 "Status " #status " is -AR_" #code)
-STATUS_IS(INVALID_ARGUMENT, EINVAL);
-STATUS_IS(NOT_FOUND, ENOENT);
-STATUS_IS(OUT_OF_MEMORY, ENOMEM);
-STATUS_IS(PERMISSION_DENIED, EPERM);
-STATUS_IS(CORRUPTION_DETECTED, ECORRUPT);
-STATUS_IS(LIMIT_EXCEEDED, ELIMIT);
-STATUS_IS(UNSUPPORTED_VERSION, EVERSION);
-STATUS_IS(INTERNAL, EINTERNAL);
-_Static_assert((int)ARENAD__STATUS__STATUS_OK == (int)AR_OK,
-               "Status OK is AR_OK");
-_Static_assert((int)ARENAD__STATUS__STATUS_INTERNAL == -AR_EWIRE_LAST,
-               "every wire code has a Status");
 
 #define POLICY_IS(id, name)                                                    \
   _Static_assert(ARENAD__POLICY__POLICY_##id == AR_POLICY_##id + 1,          \
@@ -119,10 +108,42 @@ static void test_status_counts_match(void **state) {
   }
 }
 
+static void test_wire_mapping(void **state) {
+  (void)state;
+  for (int code = AR_OK; code >= AR_EWIRE_LAST; code--) {
+    Arenad__Status st = ar_wire_status(code);
+    assert_int_equal(st, -code);
+    assert_int_equal(ar_wire_code(st), code);
+  }
+  assert_int_equal(ar_wire_status(AR_EPROTO), ARENAD__STATUS__STATUS_INTERNAL);
+  assert_int_equal(ar_wire_status(AR_EIO), ARENAD__STATUS__STATUS_INTERNAL);
+  assert_int_equal(ar_wire_status(1), ARENAD__STATUS__STATUS_INTERNAL);
+  assert_int_equal(ar_wire_code(-AR_EWIRE_LAST + 1), AR_EINTERNAL);
+  assert_int_equal(ar_wire_code(-1), AR_EINTERNAL);
+}
+
+static void test_kind_names(void **state) {
+  (void)state;
+  assert_string_equal(ar_wire_kind_name(ARENAD__REQUEST__BODY_ALLOC), "alloc");
+  assert_string_equal(ar_wire_kind_name(ARENAD__REQUEST__BODY_STATS), "stats");
+  assert_null(ar_wire_kind_name(ARENAD__REQUEST__BODY__NOT_SET));
+  assert_null(ar_wire_kind_name(-1));
+  /* Field 1 is the request's id, not a kind; 536870911 the largest
+   * field number there is. */
+  assert_string_equal(
+      protobuf_c_message_descriptor_get_field(&arenad__request__descriptor, 1)
+          ->name,
+      "id");
+  assert_null(ar_wire_kind_name(1));
+  assert_null(ar_wire_kind_name(536870911));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_kinds_match),
       cmocka_unit_test(test_status_counts_match),
+      cmocka_unit_test(test_wire_mapping),
+      cmocka_unit_test(test_kind_names),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
