@@ -149,19 +149,11 @@ static const char *human(char *buf, size_t len, uint64_t v) {
   return buf;
 }
 
-/* Plain decimal digits into *out. */
+/* Plain decimal digits, and nothing else, into *out. */
 static bool parse_count(const char *s, uint64_t *out) {
-  uint64_t v = 0;
-  if (*s == '\0')
+  uint64_t v;
+  if (!ar_parse_digits(&s, &v) || *s != '\0')
     return false;
-  for (; *s != '\0'; s++) {
-    if (*s < '0' || *s > '9')
-      return false;
-    unsigned d = (unsigned)(*s - '0');
-    if (v > (UINT64_MAX - d) / 10)
-      return false;
-    v = v * 10 + d;
-  }
   *out = v;
   return true;
 }

@@ -14,6 +14,7 @@
 #include <sys/sysinfo.h>
 
 #include "ar/error.h"
+#include "ar/util.h"
 
 #define UNKNOWN AD_MEM_UNKNOWN
 #define FILE_MAX ((size_t)4 << 20) /* mountinfo of a busy host fits */
@@ -29,20 +30,10 @@ static const char *next_line(const char *p) {
 
 /* A decimal number at *p (after blanks), advancing *p past it. */
 static bool parse_u64(const char **p, uint64_t *out) {
-  const char *s = *p;
-  uint64_t v = 0;
-  while (*s == ' ' || *s == '\t')
-    s++;
-  if (*s < '0' || *s > '9')
+  const char *s = *p + strspn(*p, " \t");
+  if (!ar_parse_digits(&s, out))
     return false;
-  for (; *s >= '0' && *s <= '9'; s++) {
-    unsigned d = (unsigned)(*s - '0');
-    if (v > (UINT64_MAX - d) / 10)
-      return false;
-    v = v * 10 + d;
-  }
   *p = s;
-  *out = v;
   return true;
 }
 

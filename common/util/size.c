@@ -2,7 +2,9 @@
  * size.c: ar_parse_size, the one reader of human-written byte sizes
  * ("4096", "64K", "256MiB"), so that the command line of every tool and the
  * daemon's config accept the same forms and reject the same junk. Powers of
- * 1024 only: an arena is counted in pages, never in powers of 1000.
+ * 1024 only: an arena is counted in pages, never in powers of 1000. And
+ * ar_parse_digits, its decimal part, which the daemon's config and its
+ * reading of cgroup and /proc files use too.
  */
 #include "ar/util.h"
 
@@ -28,21 +30,30 @@ static int suffix_shift(char c) {
   }
 }
 
+bool ar_parse_digits(const char **s, uint64_t *out) {
+  const char *p = *s;
+  uint64_t v = 0;
+  for (; *p >= '0' && *p <= '9'; p++) {
+    unsigned d = (unsigned)(*p - '0');
+    if (v > (UINT64_MAX - d) / 10)
+      return false; /* more than 64 bits */
+    v = v * 10 + d;
+  }
+  if (p == *s)
+    return false;
+  *s = p;
+  *out = v;
+  return true;
+}
+
 int ar_parse_size(const char *s, uint64_t *out) {
   if (s == NULL || out == NULL)
     return AR_EINVAL;
 
   const char *p = s;
-  uint64_t v = 0;
-  while (*p >= '0' && *p <= '9') {
-    unsigned d = (unsigned)(*p - '0');
-    if (v > (UINT64_MAX - d) / 10)
-      return AR_EINVAL; /* more than 64 bits */
-    v = v * 10 + d;
-    p++;
-  }
-  if (p == s)
-    return AR_EINVAL; /* empty, or not starting with a digit */
+  uint64_t v;
+  if (!ar_parse_digits(&p, &v))
+    return AR_EINVAL; /* empty, not a digit first, or over 64 bits */
 
   int shift = 0;
   if (*p != '\0') {

@@ -2,7 +2,8 @@
  * test_size.c: ar_parse_size, the reader of human-written byte sizes used
  * by every command line: the accepted forms, the exact values of the
  * suffixes, the 64-bit limit, and the junk it must refuse without touching
- * its output.
+ * its output. And ar_parse_digits, its decimal part: where it stops, and
+ * that a refusal moves nothing.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -88,12 +89,35 @@ static void test_junk(void **state) {
   assert_int_equal(ar_parse_size("1", NULL), AR_EINVAL);
 }
 
+static void test_digits(void **state) {
+  (void)state;
+  const char *s = "0042 rest";
+  uint64_t v = 7;
+  assert_true(ar_parse_digits(&s, &v));
+  assert_int_equal(v, 42);
+  assert_string_equal(s, " rest");
+
+  s = "18446744073709551615x";
+  assert_true(ar_parse_digits(&s, &v));
+  assert_true(v == UINT64_MAX);
+  assert_string_equal(s, "x");
+
+  static const char *const bad[] = {"",   " 1", "-1",
+                                    "+1", "x1", "18446744073709551616"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    s = bad[i];
+    v = 7;
+    assert_false(ar_parse_digits(&s, &v));
+    assert_ptr_equal(s, bad[i]);
+    assert_int_equal(v, 7);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_plain_decimal),
-      cmocka_unit_test(test_suffixes),
-      cmocka_unit_test(test_overflow),
-      cmocka_unit_test(test_junk),
+      cmocka_unit_test(test_plain_decimal), cmocka_unit_test(test_suffixes),
+      cmocka_unit_test(test_overflow),      cmocka_unit_test(test_junk),
+      cmocka_unit_test(test_digits),
   };
   return cmocka_run_group_tests_name("size", tests, NULL, NULL);
 }

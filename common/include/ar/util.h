@@ -1,7 +1,8 @@
 /*
  * util.h: small helpers shared by the daemon and the tools that belong to
- * no engine, frame or trace: reading a byte size written by a human
- * ("256M", "4GiB") on a command line or in a config file, and the default
+ * no engine, frame or trace: reading a decimal number, and a byte size
+ * written by a human ("256M", "4GiB") on a command line or in a config
+ * file, and the default
  * socket path that the daemon and the clients agree on.
  *
  * Nothing here allocates, prints or keeps state.
@@ -9,8 +10,14 @@
 #ifndef AR_UTIL_H
 #define AR_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* Reads the run of decimal digits at *s into *out and moves *s past it.
+ * Returns false, with *s and *out unchanged, when *s does not begin with a
+ * digit or the number does not fit in 64 bits. No sign, no blanks. */
+bool ar_parse_digits(const char **s, uint64_t *out);
 
 /*
  * Parses a size in bytes: one or more decimal digits, optionally followed
