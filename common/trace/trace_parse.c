@@ -3,9 +3,9 @@
  * into an array of operations with ids resolved to dense slots.
  *
  * The rules (model, "Traces and the replay log"): `a <id> <n>` or `f <id>`;
- * fields separated by spaces or tabs; leading and trailing spaces and tabs
- * ignored, and one CR right before the newline (or before the end of the
- * text); empty lines and lines whose first non-blank character is `#`
+ * fields separated by spaces or tabs; leading and trailing white space
+ * (spaces, tabs and CRs: a CRLF line's CR, or more that a conversion
+ * left) ignored; empty lines and lines whose first non-blank character is `#`
  * ignored; nothing after the last field; id a decimal integer in the
  * signed 64-bit range; 1 <= n <= 2^63 - 1. Numbers may carry leading zeros
  * and a sign ("+7", "-0", "007"): the replay log prints them canonically.
@@ -66,10 +66,18 @@ ar_trace_t *ar__parser_finish(ar__parser_t *ps) {
 
 static inline bool is_blank(char c) { return c == ' ' || c == '\t'; }
 
-/* The end of a line's content: the newline, or a CR right before it. The
- * text always holds a newline at or after p, so p[1] is readable. */
+/* White space around a line's fields: blanks, and CRs (a CRLF file's
+ * line ends, and any others a conversion left). Between fields only blanks
+ * separate. */
+static inline bool is_space(char c) { return is_blank(c) || c == '\r'; }
+
+/* Whether only white space is left before the newline: the end of a
+ * line's content. The text always holds a newline at or after p, so the
+ * scan stops there. */
 static inline bool at_eol(const char *p) {
-  return *p == '\n' || (*p == '\r' && p[1] == '\n');
+  while (is_space(*p))
+    p++;
+  return *p == '\n';
 }
 
 /* Where a field may end: a blank or the end of the line. */
@@ -377,7 +385,7 @@ static int parse_line(ar__parser_t *ps, const char **pp, const char *end,
   if (plain_line(p, &kind, &id, &n, pp))
     return emit(ps, kind, id, n, err);
 
-  while (is_blank(*p))
+  while (is_space(*p))
     p++;
   kind = *p;
   if (kind == '#' || at_eol(p)) { /* a comment or an empty line */
@@ -424,7 +432,7 @@ static int parse_line(ar__parser_t *ps, const char **pp, const char *end,
     return ar__trace_fail(err, AR_EINVAL, line,
                           "unexpected '%s' after the last field of '%c'",
                           show(*p, cb), kind);
-  *pp = p + (*p == '\r' ? 2 : 1);
+  *pp = (const char *)memchr(p, '\n', (size_t)(end - p)) + 1;
   return emit(ps, kind, id, n, err);
 }
 

@@ -110,6 +110,21 @@ static void test_blanks_cr_and_line_numbers(void **state) {
   assert_op(t, 4, AR_TRACE_FREE, 8, 0, 9);
   ar_trace_destroy(t);
 
+  /* CRs anywhere around the fields, as a conversion may leave them */
+  t = parse_ok("a 1 2\r \n"
+               "a 2 3\r\r\n"
+               "\ra 3 4\n"
+               " \r\r\n"
+               "\r\t# comment\n"
+               "f 1 \r\t\r");
+  assert_int_equal(info_of(t).nops, 4);
+  assert_int_equal(info_of(t).nlines, 6);
+  assert_op(t, 0, AR_TRACE_ALLOC, 1, 2, 1);
+  assert_op(t, 1, AR_TRACE_ALLOC, 2, 3, 2);
+  assert_op(t, 2, AR_TRACE_ALLOC, 3, 4, 3);
+  assert_op(t, 3, AR_TRACE_FREE, 1, 0, 6);
+  ar_trace_destroy(t);
+
   /* no newline at the end, no CR either */
   t = parse_ok("a 1 1\nf 1");
   assert_int_equal(info_of(t).nops, 2);
@@ -197,10 +212,9 @@ static void test_syntax_errors_name_the_line(void **state) {
   parse_bad("a 1\v2\n", 1, "unexpected character '\\x0b' in the id");
   parse_bad("a 1 2\f\n", 1, "unexpected character '\\x0c' in the size");
   parse_bad("\fa 1 2\n", 1, "unknown operation '\\x0c'");
-  /* a CR counts only right before the newline (or the end) */
-  parse_bad("a 1 2\r \n", 1, "'\\x0d'");
-  parse_bad("a 1 2\r\r\n", 1, "'\\x0d'");
+  /* a CR is white space around the fields, never between them */
   parse_bad("a 1\r2\n", 1, "'\\x0d' in the id");
+  parse_bad("a\r1 2\n", 1, "expected a space or tab after 'a'");
   /* a NUL byte is junk like any other */
   parse_bad_len("a 1 2\nf 1\0\n", 11, 2, "'\\x00' in the id");
   /* the last line, without its newline, is checked too */
