@@ -20,7 +20,7 @@ bool ad_access_in_group(const ad_cred_t *cred, uint32_t gid) {
 
 bool ad_access_allows(const ad_perm_t *p, const ad_cred_t *cred,
                       unsigned need) {
-  if (cred->uid == 0)
+  if (cred->root)
     return true;
   unsigned bits;
   if (cred->uid == p->owner)
@@ -34,7 +34,7 @@ bool ad_access_allows(const ad_perm_t *p, const ad_cred_t *cred,
 
 bool ad_access_admin(const ad_cred_t *cred, uint32_t daemon_uid,
                      uint64_t admin_gid) {
-  if (cred->uid == 0 || cred->uid == daemon_uid)
+  if (cred->root || cred->uid == daemon_uid)
     return true;
   return admin_gid <= UINT32_MAX &&
          ad_access_in_group(cred, (uint32_t)admin_gid);

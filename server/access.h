@@ -36,6 +36,7 @@ typedef struct ad_cred_s {
   uint32_t pid, uid, gid;
   const uint32_t *groups; /* supplementary groups (may include gid) */
   size_t ngroups;
+  bool root; /* passes every check: uid 0 while root_override is 1 */
 } ad_cred_t;
 
 /* An arena's owner, group and permission bits (at most 0777). */
@@ -52,8 +53,9 @@ bool ad_access_in_group(const ad_cred_t *cred, uint32_t gid);
 bool ad_access_allows(const ad_perm_t *p, const ad_cred_t *cred,
                       unsigned need);
 
-/* Whether cred may create and destroy arenas: root, the daemon's own uid,
- * or a member of admin_gid (AD_ID_NONE: no admin group). */
+/* Whether cred may create and destroy arenas: root (cred->root), the
+ * daemon's own uid, or a member of admin_gid (AD_ID_NONE: no admin
+ * group). */
 bool ad_access_admin(const ad_cred_t *cred, uint32_t daemon_uid,
                      uint64_t admin_gid);
 

@@ -100,6 +100,10 @@ static const cfgkey_t daemon_keys[] = {
     {"admin_group", K_GROUP, 0, UINT32_MAX - 1, AD_ID_NONE, D(admin_group),
      "a group (name or gid) whose members may create and destroy arenas, "
      "besides root and the daemon's user (default: none)"},
+    {"root_override", K_COUNT, 0, 1, 1, D(root_override),
+     "1: root (uid 0) may use every arena whatever its mode, and create and "
+     "destroy arenas, as with files; 0: root is a uid like any other (a "
+     "client container's root)"},
 };
 
 /* [arena NAME]: one arena. */

@@ -90,6 +90,7 @@ typedef struct ad_config_s {
   uint64_t frame_timeout_ms;       /* time to finish a frame begun; 0: none */
   uint64_t send_timeout_ms;        /* time unsent replies may stand; 0: none */
   uint64_t admin_group;            /* gid of the admins, or AD_ID_NONE */
+  uint64_t root_override;          /* 1: uid 0 passes every check */
 
   ad_arena_conf_t *arenas; /* owned: narenas of them, in order of definition */
   size_t narenas;

@@ -111,8 +111,14 @@ int ad_conn_set_groups(ad_conn_t *c, const uint32_t *groups, size_t n) {
 }
 
 ad_cred_t ad_conn_cred(const ad_conn_t *c) {
-  return (ad_cred_t){c->holder.pid, c->holder.uid, c->holder.gid, c->groups,
-                     c->ngroups};
+  return (ad_cred_t){
+      .pid = c->holder.pid,
+      .uid = c->holder.uid,
+      .gid = c->holder.gid,
+      .groups = c->groups,
+      .ngroups = c->ngroups,
+      .root = c->holder.uid == 0 && c->d->cfg->root_override,
+  };
 }
 
 /* Ends a's name being stale for c. */

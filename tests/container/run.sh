@@ -395,7 +395,7 @@ detached_blocks() {
 
 # A client (the image's client user, in arenad's group) uses the arenas but
 # may neither destroy one nor touch the socket's directory: that takes the
-# daemon's uid.
+# daemon's uid. A client running as root may not either.
 clients_not_admin() {
     local out
     if out=$(compose run --rm arenactl destroy default --force 2>&1); then
@@ -407,6 +407,16 @@ clients_not_admin() {
     fi
     grep -q 'Permission denied' <<<"$out" || fail "rm of the socket by a client: expected 'Permission denied', got: $out"
     in_ctl test -S /run/arenad/arenad.sock || fail "the socket is gone after a client tried to remove it"
+    # Root in a client container connects (it passes the socket's mode) but
+    # is a uid like any other (root_override = 0): no admin, no arena.
+    if out=$(client --user 0:0 -- arenactl destroy default --force 2>&1); then
+        fail "a root client destroyed arena default: $out"
+    fi
+    grep -q "uid 0" <<<"$out" || fail "destroy by root: expected a refusal naming uid 0, got: $out"
+    if out=$(client --user 0:0 -- arenactl alloc default 64 2>&1); then
+        fail "a root client allocated in arena default: $out"
+    fi
+    grep -q "needs write access" <<<"$out" || fail "alloc by root: expected a refusal for write access, got: $out"
     expect_eq "arenas after the refusals" "$(ctl list --json | json "' '.join(a['name'] for a in d)")" "buddy default mounted"
 }
 

@@ -3,7 +3,8 @@
  * clients running as other users (children that setuid to nobody, 65534,
  * or to a uid of ours with or without a supplementary group): what read
  * and write allow, the owner's bits alone for the owner, groups from
- * SO_PEERGROUPS, root allowed everything; read-only attach (a descriptor
+ * SO_PEERGROUPS, root allowed everything (and, with root_override = 0,
+ * only what the other class's bits allow); read-only attach (a descriptor
  * that refuses a writable mapping, mprotect and a reopen for writing, and
  * a write through the mapping that dies with SIGSEGV, raw and through the
  * client library); the refusals counted per arena and daemon-wide; and
@@ -341,12 +342,47 @@ static void test_read_only_attach(void **state) {
   it_close(root_); /* its blocks go */
 }
 
+/* With root_override = 0 root is a uid like any other: another user's
+ * arenas give it the other class's bits, refusals counted as any. Only
+ * root can see the difference. */
+static void test_root_without_override(void **state) {
+  (void)state;
+  if (getuid() != 0)
+    skip();
+  it_daemon_t d = {0};
+  assert_int_equal(it_daemon_start(&d,
+                                   "[daemon]\nroot_override = 0\n"
+                                   "[arena theirs]\nsize = 1M\n"
+                                   "owner = 5000\ngroup = 4242\n"
+                                   "[arena shown]\nsize = 1M\n"
+                                   "owner = 5000\ngroup = 4242\nmode = 0604\n",
+                                   NULL),
+                   0);
+  it_conn_t *c = it_connect(d.sock);
+  it_hello_ok(c);
+  assert_int_equal(it_status(c, it_req_alloc("theirs", 10, 0, 1, false)),
+                   DENIED);
+  assert_int_equal(it_status(c, it_req_attach("theirs", true)), DENIED);
+  assert_int_equal(
+      it_status(c, it_req_inspect("shown",
+                                  ARENAD__INSPECT_WHAT__INSPECT_SUMMARY, 0, 0)),
+      OK);
+  assert_int_equal(it_status(c, it_req_attach("shown", true)), OK);
+  assert_int_equal(it_status(c, it_req_alloc("shown", 10, 0, 1, false)),
+                   DENIED);
+  assert_int_equal(it_stat(c, "permission_denied"), 3);
+  it_close(c);
+  assert_int_equal(it_daemon_stop(&d, SIGTERM), 0);
+  it_daemon_cleanup(&d);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_root_may_everything),
       cmocka_unit_test(test_other_user),
       cmocka_unit_test(test_groups),
       cmocka_unit_test(test_read_only_attach),
+      cmocka_unit_test(test_root_without_override),
       cmocka_unit_test(it_test_exits_cleanly),
   };
   it_group_config = config;

@@ -1,8 +1,9 @@
 /*
  * test_server_access.c: the permission rules and the quota arithmetic of
  * server/access.c, case by case: owner, group (primary and supplementary)
- * and other classes, the owner's bits alone for the owner, root, the admin
- * rule, and quota sums at their limits and past 2^64.
+ * and other classes, the owner's bits alone for the owner, root with and
+ * without root_override, the admin rule, and quota sums at their limits and
+ * past 2^64.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,8 +19,9 @@
 
 static const unsigned R = AD_MAY_READ, W = AD_MAY_WRITE;
 
+/* Credentials as the daemon makes them with root_override = 1. */
 static ad_cred_t cred(uint32_t uid, uint32_t gid) {
-  return (ad_cred_t){1, uid, gid, NULL, 0};
+  return (ad_cred_t){1, uid, gid, NULL, 0, uid == 0};
 }
 
 static void test_classes(void **state) {
@@ -60,7 +62,7 @@ static void test_supplementary_groups(void **state) {
   (void)state;
   ad_perm_t p = {.owner = 0, .group = 10001, .mode = 0660};
   uint32_t groups[] = {27, 10001, 100};
-  ad_cred_t c = {1, 4242, 4242, groups, 3};
+  ad_cred_t c = {1, 4242, 4242, groups, 3, false};
   assert_true(ad_access_in_group(&c, 10001));
   assert_true(ad_access_in_group(&c, 4242)); /* the primary one */
   assert_false(ad_access_in_group(&c, 5));
@@ -75,13 +77,27 @@ static void test_root(void **state) {
   ad_cred_t root = cred(0, 0), owner = cred(1000, 1000);
   assert_true(ad_access_allows(&p, &root, R | W));
   assert_false(ad_access_allows(&p, &owner, R));
+  assert_true(ad_access_admin(&root, 10001, AD_ID_NONE));
+
+  /* With root_override = 0, uid 0 is a uid like any other: the classes
+   * decide, and it is no admin. */
+  root.root = false;
+  assert_false(ad_access_allows(&p, &root, R));
+  assert_false(ad_access_admin(&root, 10001, AD_ID_NONE));
+  p.mode = 0004;
+  assert_true(ad_access_allows(&p, &root, R)); /* as other */
+  p.owner = 0;
+  p.mode = 0600;
+  assert_true(ad_access_allows(&p, &root, R | W));    /* as the owner */
+  assert_true(ad_access_admin(&root, 0, AD_ID_NONE)); /* the daemon's uid */
 }
 
 static void test_admin(void **state) {
   (void)state;
   uint32_t groups[] = {7, 8};
   ad_cred_t root = cred(0, 0), daemon = cred(10001, 10001),
-            member = {1, 4242, 4242, groups, 2}, other = cred(5000, 5000);
+            member = {1, 4242, 4242, groups, 2, false},
+            other = cred(5000, 5000);
   assert_true(ad_access_admin(&root, 10001, AD_ID_NONE));
   assert_true(ad_access_admin(&daemon, 10001, AD_ID_NONE));
   assert_false(ad_access_admin(&member, 10001, AD_ID_NONE));
