@@ -21,7 +21,6 @@
 #include "audit.h"
 #include "conn.h"
 #include "daemon.h"
-#include "log.h"
 
 /* Memory a buffer keeps once it empties: a connection's input buffer, and
  * the shared staging buffer after a burst of large replies. */

@@ -10,7 +10,6 @@
 
 #include "audit.h"
 #include "dispatch.h"
-#include "log.h"
 
 int ad_do_list(ad_call_t *call, const Arenad__ListRequest *m) {
   (void)m;

@@ -8,7 +8,6 @@
  */
 #include "audit.h"
 #include "dispatch.h"
-#include "log.h"
 
 int ad_do_alloc(ad_call_t *call, const Arenad__AllocRequest *m) {
   ad_daemon_t *d = call->d;
