@@ -78,8 +78,9 @@ typedef struct ad_usage_s {
  * Whether adding `add` to `used` stays within q (no overflow: a sum past
  * 2^64 is over any quota). Returns 0, or AR_ELIMIT with a sentence in msg
  * (len bytes) naming the quota passed, its value, the use now and what the
- * request asks, e.g. "quota_bytes is 65536 per connection: 61440 in use,
- * the request needs 8192 more". The blocks quota is checked first.
+ * request asks, e.g. "quota_bytes is 65536: 61440 in use, the request
+ * needs 8192 more" (the caller says whose quota it is: ad_call_over_quota).
+ * The blocks quota is checked first.
  */
 int ad_quota_check(const ad_quota_t *q, const ad_usage_t *used,
                    const ad_usage_t *add, char *msg, size_t len);

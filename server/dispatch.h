@@ -82,7 +82,10 @@ int ad_call_deny(ad_call_t *call, ad_arena_t *a, const char *arena,
 
 /* A quota refusal: counted in a and the daemon's stats, logged (`target`:
  * a transfer's receiver, else NULL; `detached`: the detached blocks'
- * quota), the message "arena 'NAME': <detail>" set. Returns AR_ELIMIT. */
+ * quota), and the message set to "arena 'NAME', its detached blocks:
+ * <detail>" (detached), "arena 'NAME', the quota of connection ID:
+ * <detail>" (a target), or "arena 'NAME': <detail>" (the caller's own
+ * quota), <detail> being ad_quota_check's sentence. Returns AR_ELIMIT. */
 int ad_call_over_quota(ad_call_t *call, ad_arena_t *a,
                        const ad_conn_t *target, bool detached,
                        const char *detail);
