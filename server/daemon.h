@@ -84,7 +84,8 @@ int ad_daemon_init(ad_daemon_t *d, const ad_config_t *cfg, char *err,
 
 /* Opens the socket, installs the signal handlers and, when ready_fd >= 0,
  * writes "ready\n" to it and closes it. Returns 0 or AR_EIO (err says
- * why). */
+ * why); on an error ready_fd is left open and still the caller's (main.c
+ * exits then, which closes it: the reader gets end of file, no "ready"). */
 int ad_daemon_listen(ad_daemon_t *d, int ready_fd, char *err, size_t errlen);
 
 /* Runs the loop until shutdown is complete. Returns 0. */

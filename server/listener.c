@@ -29,7 +29,8 @@
 #define ACCEPT_BATCH 64    /* connections accepted per wake-up, at most */
 #define ACCEPT_PAUSE_MS 100 /* pause after accept(2) ran out of resources */
 
-/* Tells a peer beyond max_connections why, best effort, and hangs up. */
+/* Tells a peer beyond max_connections why, best effort, and hangs up:
+ * takes fd, and closes it. */
 static void refuse(ad_daemon_t *d, int fd, const struct ucred *cr) {
   uint64_t suppressed = 0;
   d->stats.connections_refused_limit++;
@@ -78,6 +79,10 @@ static int peer_groups(ad_conn_t *c, int fd) {
   return rc;
 }
 
+/* Makes the accepted socket fd a started connection, or drops it (its
+ * credentials unreadable, max_connections open, ad_conn_new, its groups or
+ * libuv failing). Takes fd on every path: the connection owns it, or it is
+ * closed here (by ad_conn_close once the connection exists). */
 static void accept_one(ad_daemon_t *d, int fd) {
   struct ucred cr;
   socklen_t len = sizeof(cr);
