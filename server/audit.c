@@ -77,9 +77,7 @@ void ad_audit_quota(ad_daemon_t *d, const ad_conn_t *c, const char *request,
          (unsigned long long)suppressed);
 }
 
-void ad_audit_created(ad_daemon_t *d, const ad_conn_t *c,
-                      const ad_arena_t *a) {
-  (void)d;
+void ad_audit_created(const ad_conn_t *c, const ad_arena_t *a) {
   ad_log(AD_LOG_INFO, "arena-created",
          WHO " name=%s size=%llu policy=%s mode=%04o owner=%u group=%u "
              "quota_bytes=%llu quota_blocks=%llu",
@@ -90,10 +88,8 @@ void ad_audit_created(ad_daemon_t *d, const ad_conn_t *c,
          (unsigned long long)a->quota.blocks);
 }
 
-void ad_audit_destroyed(ad_daemon_t *d, const ad_conn_t *c,
-                        const char *name, bool force, uint64_t blocks,
-                        uint64_t bytes, uint32_t attached) {
-  (void)d;
+void ad_audit_destroyed(const ad_conn_t *c, const char *name, bool force,
+                        uint64_t blocks, uint64_t bytes, uint32_t attached) {
   ad_log(AD_LOG_INFO, "arena-destroyed",
          WHO " name=%s force=%d blocks=%llu bytes=%llu attached=%u",
          WHO_ARGS(c), name, force ? 1 : 0, (unsigned long long)blocks,

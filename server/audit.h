@@ -63,13 +63,11 @@ void ad_audit_quota(struct ad_daemon_s *d, const ad_conn_t *c,
                     const char *detail);
 
 /* An arena made by c (a create_arena request). */
-void ad_audit_created(struct ad_daemon_s *d, const ad_conn_t *c,
-                      const ad_arena_t *a);
+void ad_audit_created(const ad_conn_t *c, const ad_arena_t *a);
 
 /* An arena destroyed by c, with what went with it. */
-void ad_audit_destroyed(struct ad_daemon_s *d, const ad_conn_t *c,
-                        const char *name, bool force, uint64_t blocks,
-                        uint64_t bytes, uint32_t attached);
+void ad_audit_destroyed(const ad_conn_t *c, const char *name, bool force,
+                        uint64_t blocks, uint64_t bytes, uint32_t attached);
 
 /* Counts the overwritten headers in *f (d's corruptions_detected) and logs
  * them, when there are any, against c. */

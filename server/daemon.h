@@ -129,7 +129,9 @@ void ad_daemon_destroy_arena(ad_daemon_t *d, ad_arena_t *a,
 /* The open connection whose token is `token`, or NULL. O(connections). */
 ad_conn_t *ad_daemon_conn_by_token(const ad_daemon_t *d, uint64_t token);
 
-/* Milliseconds on the loop's clock (for rate limits and uptime). */
+/* Milliseconds of the monotonic clock, read at the call (uv_hrtime / 10^6,
+ * not the loop's cached uv_now; d is not used): for rate limits, uptime
+ * and the connections' timeouts. */
 uint64_t ad_daemon_now_ms(const ad_daemon_t *d);
 
 /* A random number from getrandom, never 0 (connection tokens, the

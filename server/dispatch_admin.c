@@ -118,7 +118,7 @@ int ad_do_create_arena(ad_call_t *call,
     ad_daemon_destroy_arena(call->d, a, &gone);
     return AR_EINTERNAL;
   }
-  ad_audit_created(call->d, call->c, a);
+  ad_audit_created(call->c, a);
   rep->arena = info;
   call->resp->body_case = ARENAD__RESPONSE__BODY_CREATE_ARENA;
   call->resp->create_arena = rep;
@@ -151,8 +151,8 @@ int ad_do_destroy_arena(ad_call_t *call,
   memcpy(name, a->name, sizeof(name));
   ad_destroyed_t gone;
   ad_daemon_destroy_arena(call->d, a, &gone);
-  ad_audit_destroyed(call->d, call->c, name, m->force, gone.blocks,
-                     gone.bytes, gone.attached_connections);
+  ad_audit_destroyed(call->c, name, m->force, gone.blocks, gone.bytes,
+                     gone.attached_connections);
   rep->blocks_freed = gone.blocks;
   rep->bytes_freed = gone.bytes;
   rep->attached_connections = gone.attached_connections;
