@@ -25,7 +25,6 @@ int ad_arena_create(const ad_arena_conf_t *conf, uint64_t id,
   a->policy = (ar_policy_t)conf->policy;
   a->size = conf->size;
   a->pools = pools;
-  a->conf = *conf;
   a->perm = (ad_perm_t){(uint32_t)conf->owner, (uint32_t)conf->group,
                         (uint32_t)conf->mode};
   a->quota = (ad_quota_t){conf->quota_bytes, conf->quota_blocks};
@@ -104,7 +103,6 @@ static int drop_ref(ad_arena_t *a, ad_block_t *blk, ad_hold_t *hold,
       freed->corruptions++;
       freed->corrupt_arena = a;
       freed->corrupt_offset = blk->payload;
-      a->corruptions++;
     }
   }
   if (hold != NULL) {

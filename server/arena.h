@@ -33,8 +33,7 @@ typedef struct ad_arena_s {
   ad_blocktab_t table;  /* payload -> record, one per live block */
   ad_blocks_t *pools;   /* the daemon's; borrowed */
 
-  ad_arena_conf_t conf;  /* as it was made (its origin for messages) */
-  ad_perm_t perm;        /* owner, group and mode, from conf */
+  ad_perm_t perm;        /* owner, group and mode, from its conf */
   ad_quota_t quota;      /* per holder, and for the detached blocks */
 
   /* Counters and gauges (ArenaSummary's daemon fields). */
@@ -43,7 +42,6 @@ typedef struct ad_arena_s {
   uint32_t attached_connections; /* now: connections that attached */
   uint64_t permission_denied;    /* requests on it refused (dispatch) */
   uint64_t quota_refused;        /* requests on it over quota (dispatch) */
-  uint64_t corruptions;          /* headers found overwritten on free */
 } ad_arena_t;
 
 /*

@@ -64,7 +64,6 @@ int ad_daemon_init(ad_daemon_t *d, const ad_config_t *cfg, char *err,
                    size_t errlen) {
   memset(d, 0, sizeof(*d));
   d->cfg = cfg;
-  d->ready_fd = -1;
   d->listener.fd = -1;
   d->listener.lock_fd = -1;
   d->start_ms = ad_daemon_now_ms(d);

@@ -62,8 +62,7 @@ typedef struct ad_daemon_s {
   uint64_t instance;      /* this run: random, never 0 (HelloReply) */
 
   bool shutting_down;
-  bool finished;          /* the loop's handles are closing */
-  int ready_fd;           /* written to and closed once listening; -1 */
+  bool finished; /* the loop's handles are closing */
 
   ad_ratelimit_t rl_refused;  /* log lines for refused connections */
   ad_ratelimit_t rl_protocol; /* log lines for protocol errors */
