@@ -8,6 +8,13 @@
  * not a Request) gets one Response with id 0, and the connection closes
  * once it is sent, like redis's setProtocolError: the stream cannot be
  * resynchronised.
+ *
+ * It also keeps what dispatch asks of a connection besides its bytes: the
+ * ids of the arenas it attached (each counted once in the arena's
+ * attached_connections), the names of arenas destroyed under it (stale
+ * until it attaches them again), and its peer's supplementary groups and
+ * credentials for access checks. The connection owns those lists; they are
+ * freed with it (ad_conn_free).
  */
 #include "conn.h"
 
