@@ -41,7 +41,53 @@ int ad_conn_start(ad_conn_t *c) {
   return uv_poll_start(&c->poll, UV_READABLE, on_poll);
 }
 
-/* Sends what the socket takes. Returns 0, or -1 when c was closed. */
+/* How many of the first len unsent bytes of c the next sendmsg may take:
+ * all of them, or up to the next frame that carries a descriptor; when the
+ * output begins with such a frame, its descriptor goes in *pass (still the
+ * queue's) and the send stops short of the frame after it. *pass is -1
+ * when no descriptor goes. */
+static size_t send_len(const ad_conn_t *c, size_t len, int *pass) {
+  *pass = -1;
+  if (c->fdq_len == 0)
+    return len;
+  uint64_t until = c->fdq[c->fdq_head].at - c->out_sent;
+  if (until == 0) {
+    *pass = c->fdq[c->fdq_head].fd;
+    if (c->fdq_len == 1)
+      return len;
+    until = c->fdq[(c->fdq_head + 1) % AD_FDQ_MAX].at - c->out_sent;
+  }
+  return until < len ? (size_t)until : len;
+}
+
+/* One nonblocking sendmsg of p[0..len) on socket fd, with descriptor
+ * `pass` (borrowed; -1 for none) attached to the first byte as SCM_RIGHTS.
+ * Returns what sendmsg does: the bytes sent, or -1 with errno set. */
+static ssize_t send_with_fd(int fd, void *p, size_t len, int pass) {
+  struct iovec iov = {.iov_base = p, .iov_len = len};
+  struct msghdr msg;
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } ctl;
+  memset(&msg, 0, sizeof(msg));
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  if (pass >= 0) {
+    memset(&ctl, 0, sizeof(ctl));
+    msg.msg_control = ctl.buf;
+    msg.msg_controllen = sizeof(ctl.buf);
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &pass, sizeof(int));
+  }
+  return sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+/* Sends what the socket takes, each descriptor with its frame's first
+ * byte. Returns 0, or -1 when c was closed. */
 static int flush(ad_conn_t *c) {
   if (c->fd < 0 || c->fd_deferred)
     return 0; /* a test's connection reads the output itself; a deferred
@@ -49,49 +95,11 @@ static int flush(ad_conn_t *c) {
 
   for (;;) {
     ar_buf_t *out = ad_conn_out(c);
-    size_t len = ar_buf_len(out);
-    if (len == 0)
+    if (ar_buf_len(out) == 0)
       return 0;
-
-    /* Stop short of the next frame that carries a descriptor, or send it
-     * with its descriptor and stop short of the one after. */
-    int pass = -1;
-    if (c->fdq_len > 0) {
-      uint64_t until = c->fdq[c->fdq_head].at - c->out_sent;
-      if (until == 0) {
-        pass = c->fdq[c->fdq_head].fd;
-        if (c->fdq_len > 1) {
-          uint64_t next =
-              c->fdq[(c->fdq_head + 1) % AD_FDQ_MAX].at - c->out_sent;
-          if (next < len)
-            len = (size_t)next;
-        }
-      } else if (until < len) {
-        len = (size_t)until;
-      }
-    }
-
-    struct iovec iov = {.iov_base = ar_buf_data(out), .iov_len = len};
-    struct msghdr msg;
-    union {
-      char buf[CMSG_SPACE(sizeof(int))];
-      struct cmsghdr align;
-    } ctl;
-    memset(&msg, 0, sizeof(msg));
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    if (pass >= 0) {
-      memset(&ctl, 0, sizeof(ctl));
-      msg.msg_control = ctl.buf;
-      msg.msg_controllen = sizeof(ctl.buf);
-      struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-      cm->cmsg_level = SOL_SOCKET;
-      cm->cmsg_type = SCM_RIGHTS;
-      cm->cmsg_len = CMSG_LEN(sizeof(int));
-      memcpy(CMSG_DATA(cm), &pass, sizeof(int));
-    }
-
-    ssize_t n = sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    int pass;
+    size_t len = send_len(c, ar_buf_len(out), &pass);
+    ssize_t n = send_with_fd(c->fd, ar_buf_data(out), len, pass);
     if (n < 0) {
       if (errno == EINTR)
         continue;
