@@ -8,13 +8,13 @@
 
 #include <errno.h>
 #include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <unistd.h>
 
 #include "ar/error.h"
+#include "ar/errorf.h"
 #include "memcheck.h"
 
 /* The per-request scratch: a first chunk that fits any ordinary request,
@@ -60,8 +60,9 @@ uint64_t ad_daemon_now_ms(const ad_daemon_t *d) {
   return uv_hrtime() / 1000000;
 }
 
-int ad_daemon_init(ad_daemon_t *d, const ad_config_t *cfg, char *err,
-                   size_t errlen) {
+/* The fields that need no undoing: the configuration, the ids, the rate
+ * limits, and the shared buffers (which hold no memory until used). */
+static void init_fields(ad_daemon_t *d, const ad_config_t *cfg) {
   memset(d, 0, sizeof(*d));
   d->cfg = cfg;
   d->listener.fd = -1;
@@ -75,39 +76,27 @@ int ad_daemon_init(ad_daemon_t *d, const ad_config_t *cfg, char *err,
   d->rl_corrupt = (ad_ratelimit_t){.window_ms = 1000, .burst = 20};
   d->uid = (uint32_t)geteuid();
   d->gid = (uint32_t)getegid();
-  ad_blocks_init(&d->pools);
   ar_buf_init(&d->inbuf, cfg->read_chunk);
   ar_buf_init(&d->staging, cfg->output_limit_bytes);
+}
 
-  if (ad_daemon_random(&d->instance) < 0) {
-    snprintf(err, errlen, "getrandom: %s", strerror(errno));
-    ad_blocks_fini(&d->pools);
-    return AR_EINTERNAL;
-  }
-  int rc = uv_loop_init(&d->loop);
-  if (rc < 0) {
-    snprintf(err, errlen, "uv_loop_init: %s", uv_strerror(rc));
-    ad_blocks_fini(&d->pools);
-    return AR_EINTERNAL;
-  }
-  size_t cap = cfg->max_frame_bytes * SCRATCH_FRAME_FACTOR;
+/* The per-request scratch, its cap set by the frame limit. Returns 0, or
+ * AR_EINTERNAL with err set. */
+static int init_scratch(ad_daemon_t *d, char *err, size_t errlen) {
+  size_t cap = d->cfg->max_frame_bytes * SCRATCH_FRAME_FACTOR;
   if (cap < SCRATCH_MIN_CAP)
     cap = SCRATCH_MIN_CAP;
-  if (ad_scratch_init(&d->scratch, SCRATCH_FIRST, cap) < 0) {
-    snprintf(err, errlen, "out of memory");
-    ad_daemon_fini(d);
-    return AR_EINTERNAL;
-  }
+  if (ad_scratch_init(&d->scratch, SCRATCH_FIRST, cap) < 0)
+    return ar_errorf(err, errlen, AR_EINTERNAL, "out of memory");
+  return 0;
+}
 
-  d->arenas_cap = cfg->narenas > 0 ? cfg->narenas : 1;
-  d->arenas = calloc(d->arenas_cap, sizeof(*d->arenas));
-  if (d->arenas == NULL) {
-    snprintf(err, errlen, "out of memory");
-    ad_daemon_fini(d);
-    return AR_EINTERNAL;
-  }
-  /* All the arenas together, before any is reserved (each one is checked
-   * again as it is made, against what the ones before it left). */
+/* Logs the memory available and what cfg's arenas take, and checks that,
+ * when there are several, they fit all together before any is reserved
+ * (each one is checked again as it is made, against what the ones before
+ * it left). Returns 0, or ad_memcheck_fit's error with err set. */
+static int check_config_memory(const ad_config_t *cfg, char *err,
+                               size_t errlen) {
   uint64_t total = 0;
   for (size_t i = 0; i < cfg->narenas; i++)
     total += cfg->arenas[i].size; /* at most 256 of at most 2^48 bytes */
@@ -118,27 +107,34 @@ int ad_daemon_init(ad_daemon_t *d, const ad_config_t *cfg, char *err,
          ad_mem_human(h1, sizeof(h1), avail.bytes),
          ad_mem_human(h2, sizeof(h2), total),
          ad_log_str(src, sizeof(src), avail.source));
-  if (cfg->narenas > 1) {
-    char msg[384];
-    rc = ad_memcheck_fit(total, &avail, msg, sizeof(msg));
-    if (rc < 0) {
-      snprintf(err, errlen, "the %zu arenas together: %s", cfg->narenas, msg);
-      ad_daemon_fini(d);
-      return rc;
-    }
-  }
+  if (cfg->narenas <= 1)
+    return 0;
+  char msg[384];
+  int rc = ad_memcheck_fit(total, &avail, msg, sizeof(msg));
+  if (rc < 0)
+    return ar_errorf(err, errlen, rc, "the %zu arenas together: %s",
+                     cfg->narenas, msg);
+  return 0;
+}
 
+/* Makes the configured arenas, each logged, into d's list (sorted by
+ * name). Returns 0, or AR_EINTERNAL or make_arena's error with err naming
+ * the arena; the arenas made by then are in d's list all the same, for
+ * ad_daemon_fini. */
+static int create_config_arenas(ad_daemon_t *d, char *err, size_t errlen) {
+  const ad_config_t *cfg = d->cfg;
+  d->arenas_cap = cfg->narenas > 0 ? cfg->narenas : 1;
+  d->arenas = calloc(d->arenas_cap, sizeof(*d->arenas));
+  if (d->arenas == NULL)
+    return ar_errorf(err, errlen, AR_EINTERNAL, "out of memory");
   for (size_t i = 0; i < cfg->narenas; i++) {
     const ad_arena_conf_t *conf = &cfg->arenas[i];
     char msg[384];
     ad_arena_t *a;
-    rc = make_arena(d, conf, &a, msg, sizeof(msg));
-    if (rc < 0) {
-      snprintf(err, errlen, "arena '%s' (%s): %s", conf->name, conf->origin,
-               msg);
-      ad_daemon_fini(d);
-      return rc;
-    }
+    int rc = make_arena(d, conf, &a, msg, sizeof(msg));
+    if (rc < 0)
+      return ar_errorf(err, errlen, rc, "arena '%s' (%s): %s", conf->name,
+                       conf->origin, msg);
     d->arenas[d->narenas++] = a;
     ad_log(AD_LOG_INFO, "arena",
            "name=%s size=%llu policy=%s fd=%d mode=%04o owner=%u group=%u",
@@ -150,24 +146,46 @@ int ad_daemon_init(ad_daemon_t *d, const ad_config_t *cfg, char *err,
   return 0;
 }
 
+int ad_daemon_init(ad_daemon_t *d, const ad_config_t *cfg, char *err,
+                   size_t errlen) {
+  init_fields(d, cfg);
+  /* Nothing to undo yet when these fail. */
+  if (ad_daemon_random(&d->instance) < 0)
+    return ar_errorf(err, errlen, AR_EINTERNAL, "getrandom: %s",
+                     strerror(errno));
+  int rc = uv_loop_init(&d->loop);
+  if (rc < 0)
+    return ar_errorf(err, errlen, AR_EINTERNAL, "uv_loop_init: %s",
+                     uv_strerror(rc));
+
+  /* From here on, ad_daemon_fini undoes whatever was made. */
+  ad_blocks_init(&d->pools);
+  rc = init_scratch(d, err, errlen);
+  if (rc == 0)
+    rc = check_config_memory(cfg, err, errlen);
+  if (rc == 0)
+    rc = create_config_arenas(d, err, errlen);
+  if (rc < 0)
+    ad_daemon_fini(d);
+  return rc;
+}
+
 int ad_daemon_create_arena(ad_daemon_t *d, const ad_arena_conf_t *conf,
                            ad_arena_t **out, char *err, size_t errlen) {
   if (ad_daemon_arena(d, conf->name) != NULL) {
-    snprintf(err, errlen, "an arena named '%s' exists", conf->name);
-    return AR_EINVAL;
+    return ar_errorf(err, errlen, AR_EINVAL, "an arena named '%s' exists",
+                     conf->name);
   }
   if (d->narenas >= AD_ARENAS_MAX) {
-    snprintf(err, errlen, "the daemon has %d arenas, the most it keeps",
-             AD_ARENAS_MAX);
-    return AR_ELIMIT;
+    return ar_errorf(err, errlen, AR_ELIMIT,
+                     "the daemon has %d arenas, the most it keeps",
+                     AD_ARENAS_MAX);
   }
   if (d->narenas == d->arenas_cap) {
     size_t cap = d->arenas_cap * 2;
     ad_arena_t **p = realloc(d->arenas, cap * sizeof(*p));
-    if (p == NULL) {
-      snprintf(err, errlen, "out of memory");
-      return AR_EINTERNAL;
-    }
+    if (p == NULL)
+      return ar_errorf(err, errlen, AR_EINTERNAL, "out of memory");
     d->arenas = p;
     d->arenas_cap = cap;
   }
@@ -441,10 +459,9 @@ int ad_daemon_listen(ad_daemon_t *d, int ready_fd, char *err, size_t errlen) {
     uv_timer_start(&d->frame_timer, on_sweep, every, every);
   if (uv_signal_start(&d->sigint, on_signal, SIGINT) < 0 ||
       uv_signal_start(&d->sigterm, on_signal, SIGTERM) < 0 ||
-      uv_signal_start(&d->sighup, on_sighup, SIGHUP) < 0) {
-    snprintf(err, errlen, "cannot handle SIGINT, SIGTERM and SIGHUP");
-    return AR_EIO;
-  }
+      uv_signal_start(&d->sighup, on_sighup, SIGHUP) < 0)
+    return ar_errorf(err, errlen, AR_EIO,
+                     "cannot handle SIGINT, SIGTERM and SIGHUP");
 
   if (ready_fd >= 0) {
     static const char ready[] = "ready\n";
