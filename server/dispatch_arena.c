@@ -10,6 +10,7 @@
 
 #include "audit.h"
 #include "dispatch.h"
+#include "reply_bound.h"
 
 int ad_do_list(ad_call_t *call, const Arenad__ListRequest *m) {
   (void)m;
@@ -213,31 +214,17 @@ static void fit_holders(Arenad__InspectReply *rep, size_t room) {
   e->holders_omitted = (uint32_t)(total - lo);
 }
 
-int ad_do_inspect(ad_call_t *call, const Arenad__InspectRequest *m) {
+/*
+ * Walks the page m asks for (at most m->limit pieces, default_page when it
+ * is 0, clamped to max_page) and puts its extents in rep, with the cursor
+ * after them. Stores the pieces walked in *walked (scratch memory, for
+ * cut_to_frame). Returns 0, AR_EINTERNAL when memory runs out, or the
+ * walk's error with the reply's message set.
+ */
+static int fill_page(ad_call_t *call, const ad_arena_t *a,
+                     const Arenad__InspectRequest *m, Arenad__InspectReply *rep,
+                     ar_extent_t **walked) {
   ad_daemon_t *d = call->d;
-  ad_arena_t *a;
-  int rc = ad_call_open(call, m->arena, AD_MAY_READ, &a);
-  if (rc < 0)
-    return rc;
-  if (m->what < ARENAD__INSPECT_WHAT__INSPECT_SUMMARY ||
-      m->what > ARENAD__INSPECT_WHAT__INSPECT_DETACHED)
-    return ad_fail(call, AR_EINVAL, "unknown inspect kind %d", (int)m->what);
-  if (m->cursor > a->size)
-    return ad_fail(call, AR_EINVAL,
-                   "cursor %llu is beyond the arena's size %llu",
-                   (unsigned long long)m->cursor,
-                   (unsigned long long)a->size);
-
-  Arenad__InspectReply *rep;
-  if (!AD_NEW(call, rep, arenad__inspect_reply__init) ||
-      (rep->summary = summary(call, a)) == NULL)
-    return AR_EINTERNAL;
-  call->resp->body_case = ARENAD__RESPONSE__BODY_INSPECT;
-  call->resp->inspect = rep;
-  rep->next_cursor = a->size;
-  if (m->what == ARENAD__INSPECT_WHAT__INSPECT_SUMMARY)
-    return 0;
-
   size_t limit = m->limit != 0 ? m->limit : d->cfg->default_page;
   if (limit > d->cfg->max_page) {
     limit = d->cfg->max_page;
@@ -251,7 +238,7 @@ int ad_do_inspect(ad_call_t *call, const Arenad__InspectRequest *m) {
     return AR_EINTERNAL;
   size_t count;
   uint64_t next;
-  rc = collect(a, m->what, m->cursor, x, limit, tmp, &count, &next);
+  int rc = collect(a, m->what, m->cursor, x, limit, tmp, &count, &next);
   if (rc < 0)
     return ad_fail(call, rc, "cannot walk the arena: %s", ar_strerror(rc));
 
@@ -266,20 +253,58 @@ int ad_do_inspect(ad_call_t *call, const Arenad__InspectRequest *m) {
   }
   rep->n_extents = count;
   rep->next_cursor = next;
+  *walked = x;
+  return 0;
+}
 
-  /* The reply must fit in a frame (with room for the envelope): a page
-   * too large is cut, and the client goes on from where it ends. */
-  size_t room = d->cfg->max_frame_bytes - 256;
+/* The reply must fit in a frame, beside the envelope (reply_bound.h): a
+ * page too large is halved until it fits, its cursor moved back to the
+ * first piece of `walked` left out (the client goes on from there), and a
+ * lone extent left too large loses holders (fit_holders). Counted in
+ * pages_cut. */
+static void cut_to_frame(ad_daemon_t *d, Arenad__InspectReply *rep,
+                         const ar_extent_t *walked) {
+  size_t room = ad_reply_inspect_room(d->cfg->max_frame_bytes);
   if (arenad__inspect_reply__get_packed_size(rep) <= room)
-    return 0;
+    return;
   d->stats.pages_cut++;
   while (arenad__inspect_reply__get_packed_size(rep) > room &&
          rep->n_extents > 1) {
     rep->n_extents /= 2;
-    rep->next_cursor = x[rep->n_extents].start;
+    rep->next_cursor = walked[rep->n_extents].start;
   }
   if (rep->n_extents == 1)
     fit_holders(rep, room);
+}
+
+int ad_do_inspect(ad_call_t *call, const Arenad__InspectRequest *m) {
+  ad_arena_t *a;
+  int rc = ad_call_open(call, m->arena, AD_MAY_READ, &a);
+  if (rc < 0)
+    return rc;
+  if (m->what < ARENAD__INSPECT_WHAT__INSPECT_SUMMARY ||
+      m->what > ARENAD__INSPECT_WHAT__INSPECT_DETACHED)
+    return ad_fail(call, AR_EINVAL, "unknown inspect kind %d", (int)m->what);
+  if (m->cursor > a->size)
+    return ad_fail(call, AR_EINVAL,
+                   "cursor %llu is beyond the arena's size %llu",
+                   (unsigned long long)m->cursor, (unsigned long long)a->size);
+
+  Arenad__InspectReply *rep;
+  if (!AD_NEW(call, rep, arenad__inspect_reply__init) ||
+      (rep->summary = summary(call, a)) == NULL)
+    return AR_EINTERNAL;
+  call->resp->body_case = ARENAD__RESPONSE__BODY_INSPECT;
+  call->resp->inspect = rep;
+  rep->next_cursor = a->size;
+  if (m->what == ARENAD__INSPECT_WHAT__INSPECT_SUMMARY)
+    return 0;
+
+  ar_extent_t *walked;
+  rc = fill_page(call, a, m, rep, &walked);
+  if (rc < 0)
+    return rc;
+  cut_to_frame(call->d, rep, walked);
   return 0;
 }
 

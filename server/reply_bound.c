@@ -35,6 +35,32 @@ static void widest_envelope(Arenad__Response *resp, char *text) {
   resp->message = text;
 }
 
+/* The bytes of v as a varint (a body's length on the wire). */
+static size_t varint_bytes(uint64_t v) {
+  size_t n = 1;
+  for (; v >= 0x80; v >>= 7)
+    n++;
+  return n;
+}
+
+size_t ad_reply_inspect_room(size_t max_frame) {
+  char text[AD_MESSAGE_MAX + 1];
+  Arenad__InspectReply empty = ARENAD__INSPECT_REPLY__INIT;
+  Arenad__Response resp = ARENAD__RESPONSE__INIT;
+  widest_envelope(&resp, text);
+  resp.body_case = ARENAD__RESPONSE__BODY_INSPECT;
+  resp.inspect = &empty;
+  /* Everything but the body and its length: the envelope, the body's tag. */
+  size_t body = arenad__inspect_reply__get_packed_size(&empty);
+  size_t around =
+      arenad__response__get_packed_size(&resp) - body - varint_bytes(body);
+  /* The largest body whose length, in k bytes, fits beside it. */
+  for (size_t k = 1; k <= 10 && around + k <= max_frame; k++)
+    if (varint_bytes(max_frame - around - k) <= k)
+      return max_frame - around - k;
+  return 0;
+}
+
 size_t ad_reply_max_list(const char *const *names, size_t n) {
   Arenad__ArenaInfo *infos = calloc(n ? n : 1, sizeof(*infos));
   Arenad__ArenaInfo **ptrs = calloc(n ? n : 1, sizeof(*ptrs));

@@ -11,6 +11,10 @@
  * frame limit, and create_arena refuses an arena that would make the list
  * pass it. The sizes are protobuf-c's own packed sizes of the replies with
  * every number at its widest and the longest message, not estimates.
+ *
+ * An inspect page grows with its extents and their holders instead: the
+ * daemon cuts it to the room the envelope leaves in a frame
+ * (ad_reply_inspect_room).
  */
 #ifndef AD_REPLY_BOUND_H
 #define AD_REPLY_BOUND_H
@@ -29,6 +33,11 @@ size_t ad_reply_max_list_plus(const ad_daemon_t *d, const char *name);
 
 /* The largest Response to an alloc or a free of `count` blocks. */
 size_t ad_reply_max_blocks(uint64_t count);
+
+/* The most bytes an InspectReply may pack into so that its Response, with
+ * the envelope at its widest (the largest id and status, the longest
+ * message), still fits in max_frame bytes; 0 when none does. */
+size_t ad_reply_inspect_room(size_t max_frame);
 
 /* Checks that cfg's arenas and max_blocks_per_request leave every reply
  * within max_frame_bytes. Returns 0, or AR_EINVAL with a message in err
