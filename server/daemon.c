@@ -48,8 +48,11 @@ int ad_daemon_random(uint64_t *out) {
     ssize_t n = getrandom(&t, sizeof(t), 0);
     if (n < 0 && errno == EINTR)
       continue;
-    if (n != (ssize_t)sizeof(t))
+    if (n != (ssize_t)sizeof(t)) {
+      if (n >= 0)
+        errno = EIO; /* short: errno was left from before */
       return AR_EINTERNAL;
+    }
   }
   *out = t;
   return 0;

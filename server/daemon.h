@@ -134,7 +134,8 @@ ad_conn_t *ad_daemon_conn_by_token(const ad_daemon_t *d, uint64_t token);
 uint64_t ad_daemon_now_ms(const ad_daemon_t *d);
 
 /* A random number from getrandom, never 0 (connection tokens, the
- * instance). Returns 0, or AR_EINTERNAL when getrandom fails. */
+ * instance). Returns 0, or AR_EINTERNAL when getrandom fails (errno says
+ * why; EIO for a short read). */
 int ad_daemon_random(uint64_t *out);
 
 /* Starts the shutdown (see the top of this file); `why` is logged. */

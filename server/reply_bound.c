@@ -166,7 +166,7 @@ int ad_reply_check_config(const ad_config_t *cfg, char *err, size_t errlen) {
                      (unsigned long long)cfg->max_blocks_per_request, blocks);
   const char **names = calloc(cfg->narenas ? cfg->narenas : 1, sizeof(*names));
   if (names == NULL)
-    return ar_errorf(err, errlen, AR_EINVAL, "out of memory");
+    return ar_errorf(err, errlen, AR_EINTERNAL, "out of memory");
   for (size_t i = 0; i < cfg->narenas; i++)
     names[i] = cfg->arenas[i].name;
   size_t list = ad_reply_max_list(names, cfg->narenas);

@@ -40,8 +40,9 @@ size_t ad_reply_max_blocks(uint64_t count);
 size_t ad_reply_inspect_room(size_t max_frame);
 
 /* Checks that cfg's arenas and max_blocks_per_request leave every reply
- * within max_frame_bytes. Returns 0, or AR_EINVAL with a message in err
- * that names the limits and the size needed. */
+ * within max_frame_bytes. Returns 0, AR_EINVAL with a message in err that
+ * names the limits and the size needed, or AR_EINTERNAL when memory runs
+ * out. */
 int ad_reply_check_config(const ad_config_t *cfg, char *err, size_t errlen);
 
 #endif /* AD_REPLY_BOUND_H */
