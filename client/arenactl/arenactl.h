@@ -1,12 +1,13 @@
 /*
  * arenactl.h: what the files of arenactl share: the table of commands that
  * main.c dispatches on, one entry point per command (each in its own
- * file), the exit codes, and the replay command's renderers. Internal to
- * arenactl.
+ * file), the exit codes, and what the replay command's two files share
+ * (its files and its renderers). Internal to arenactl.
  */
 #ifndef ARENACTL_H
 #define ARENACTL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -86,5 +87,49 @@ int ar__replay_print_table(FILE *out, const ar__replay_report_t *r);
 
 /* Writes the report as one JSON object (jansson). Returns 0 or -1. */
 int ar__replay_print_json(FILE *out, const ar__replay_report_t *r);
+
+/* ---- replay_io.c: the files of both replays --------------------------- */
+
+/* Whether a file named on the command line is "-": standard input for the
+ * trace, standard output for the placements. */
+bool ar__replay_is_stdio(const char *name);
+
+/* Prints "arenactl replay: TRACE: msg" on standard error, TRACE being
+ * "standard input" for "-". */
+void ar__replay_trace_fail(const char *trace, const char *msg);
+
+/* Loads the trace at path `trace` ("-": standard input) into *out (the
+ * caller's, freed with ar_trace_destroy) and fills report's trace (kept,
+ * not copied), nops and parse_ns. Returns ARENACTL_OK, or ARENACTL_FAIL
+ * after printing why (naming the trace when the message is about one of
+ * its lines). */
+int ar__replay_load(const char *trace, ar_trace_t **out,
+                    ar__replay_report_t *report);
+
+/* The replay log, "<id> <offset>" a line, buffered. Opaque. */
+typedef struct ar__replay_log_s ar__replay_log_t;
+
+/* Creates the log file `name` (kept, not copied; "-": standard output)
+ * and stores the log in *out, to be closed with ar__replay_log_close.
+ * Returns ARENACTL_OK, or ARENACTL_FAIL after printing why (*out NULL). */
+int ar__replay_log_open(const char *name, ar__replay_log_t **out);
+
+/* Appends one line: an ar_replay_log_fn, `log` being the
+ * ar__replay_log_t. Returns AR_OK, or AR_EIO when a write failed (the
+ * close says why). */
+int ar__replay_log_write(void *log, const ar_replay_line_t *ln);
+
+/* Whether a write to the log has failed. */
+bool ar__replay_log_failed(const ar__replay_log_t *log);
+
+/* Writes out what is buffered, closes the file (not standard output) and
+ * frees the log (NULL is allowed). Returns ARENACTL_OK, or ARENACTL_FAIL
+ * after saying on standard error that writing the log failed. */
+int ar__replay_log_close(ar__replay_log_t *log);
+
+/* Prints the report on standard output, as JSON or as a table, and
+ * flushes it. Returns ARENACTL_OK, or ARENACTL_FAIL after saying on
+ * standard error that writing failed. */
+int ar__replay_print(const ar__replay_report_t *r, bool json);
 
 #endif /* ARENACTL_H */

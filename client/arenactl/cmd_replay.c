@@ -3,15 +3,15 @@
  * trace on one placement policy, or on all five for a comparison. It reads
  * the options, loads the trace once, replays it on a fresh engine per
  * policy (without arena memory: offsets only), writes the replay log when
- * asked, and hands the figures to replay_report.c to be printed. Only the
- * replay itself is timed for the engine figure; loading is timed apart.
+ * asked, and hands the figures to replay_report.c to be printed; loading,
+ * the log and the printing go through replay_io.c, which the replay through
+ * the daemon shares. Only the replay itself is timed for the engine figure;
+ * loading is timed apart.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "ar/engine.h"
@@ -48,34 +48,6 @@ static void usage(FILE *out) {
           "Exit status: 0 on success, 1 when the replay fails (an unreadable\n"
           "or invalid trace: the message names the line), 2 on a usage "
           "error.\n");
-}
-
-/* ---- the replay log ------------------------------------------------------- */
-
-/* Buffered writing of the log: one fwrite per 64 KiB, not per line. */
-typedef struct logfile_s {
-  FILE *fp;
-  const char *name; /* for messages */
-  int err;          /* errno of the first failed write, or 0 */
-  size_t len;
-  char buf[1 << 16];
-} logfile_t;
-
-static int flush_log(logfile_t *lf) {
-  if (lf->len > 0 && lf->err == 0 &&
-      fwrite(lf->buf, 1, lf->len, lf->fp) != lf->len)
-    lf->err = errno ? errno : EIO;
-  lf->len = 0;
-  return lf->err ? AR_EIO : AR_OK;
-}
-
-static int write_line(void *arg, const ar_replay_line_t *ln) {
-  logfile_t *lf = arg;
-  if (sizeof lf->buf - lf->len < ln->len && flush_log(lf) < 0)
-    return AR_EIO;
-  memcpy(lf->buf + lf->len, ln->text, ln->len);
-  lf->len += ln->len;
-  return AR_OK;
 }
 
 /* ---- options ----------------------------------------------------------- */
@@ -206,82 +178,32 @@ static int create_engines(const options_t *o, ar_engine_t **engines,
   return ARENACTL_OK;
 }
 
-/* Opens the log file, or standard output for "-". */
-static int open_log(const char *name, logfile_t *lf) {
-  lf->name = name;
-  if (strcmp(name, "-") == 0) {
-    lf->fp = stdout;
-    return ARENACTL_OK;
-  }
-  lf->fp = fopen(name, "w");
-  if (lf->fp == NULL) {
-    fprintf(stderr, "arenactl replay: cannot create %s: %s\n", name,
-            strerror(errno));
-    return ARENACTL_FAIL;
-  }
-  return ARENACTL_OK;
-}
-
-/* Flushes and closes the log. Returns an exit code. */
-static int close_log(logfile_t *lf) {
-  (void)flush_log(lf);
-  if (lf->err == 0 && fflush(lf->fp) != 0)
-    lf->err = errno ? errno : EIO;
-  if (lf->fp != stdout && fclose(lf->fp) != 0 && lf->err == 0)
-    lf->err = errno ? errno : EIO;
-  if (lf->err != 0) {
-    fprintf(stderr, "arenactl replay: cannot write %s: %s\n",
-            strcmp(lf->name, "-") == 0 ? "standard output" : lf->name,
-            strerror(lf->err));
-    return ARENACTL_FAIL;
-  }
-  return ARENACTL_OK;
-}
-
 /* Replays t on every engine. Returns an exit code. */
 static int run_all(const options_t *o, const ar_trace_t *t,
                    ar_engine_t **engines, size_t count,
                    ar__replay_result_t *results) {
-  logfile_t *lf = NULL;
+  ar__replay_log_t *lf = NULL;
   if (o->placements != NULL) {
-    lf = malloc(sizeof *lf);
-    if (lf == NULL) {
-      fprintf(stderr, "arenactl replay: out of memory\n");
-      return ARENACTL_FAIL;
-    }
-    memset(lf, 0, offsetof(logfile_t, buf));
-    int code = open_log(o->placements, lf);
-    if (code != ARENACTL_OK) {
-      free(lf);
+    int code = ar__replay_log_open(o->placements, &lf);
+    if (code != ARENACTL_OK)
       return code;
-    }
   }
   int code = ARENACTL_OK;
   for (size_t i = 0; i < count && code == ARENACTL_OK; i++) {
     ar_trace_error_t err;
     double t0 = ar__ctl_now_ns();
-    int rc = ar_replay_run(t, engines[i], lf ? write_line : NULL, lf,
+    int rc = ar_replay_run(t, engines[i], lf ? ar__replay_log_write : NULL, lf,
                            &results[i].sum, &err);
     results[i].replay_ns = ar__ctl_now_ns() - t0;
     if (rc < 0) {
-      if (lf != NULL && lf->err != 0)
-        fprintf(stderr, "arenactl replay: cannot write %s: %s\n",
-                strcmp(lf->name, "-") == 0 ? "standard output" : lf->name,
-                strerror(lf->err));
-      else
-        fprintf(stderr, "arenactl replay: %s: %s\n",
-                strcmp(o->trace, "-") == 0 ? "standard input" : o->trace,
-                err.msg);
+      /* A failed write of the log is said by its close. */
+      if (lf == NULL || !ar__replay_log_failed(lf))
+        ar__replay_trace_fail(o->trace, err.msg);
       code = ARENACTL_FAIL;
     }
   }
-  if (lf != NULL) {
-    int closed = close_log(lf);
-    if (code == ARENACTL_OK)
-      code = closed;
-    free(lf);
-  }
-  return code;
+  int closed = ar__replay_log_close(lf);
+  return code == ARENACTL_OK ? closed : code;
 }
 
 int ar__cmd_replay(int argc, char **argv) {
@@ -302,41 +224,16 @@ int ar__cmd_replay(int argc, char **argv) {
   size_t count = 0;
   ar_trace_t *t = NULL;
   code = create_engines(&o, engines, &count);
+  ar__replay_report_t report = {.logged = o.placements != NULL};
+  if (code == ARENACTL_OK)
+    code = ar__replay_load(o.trace, &t, &report);
+  if (code == ARENACTL_OK)
+    code = run_all(&o, t, engines, count, results);
   if (code == ARENACTL_OK) {
-    ar_trace_error_t err;
-    double t0 = ar__ctl_now_ns();
-    int rc = ar_trace_load(o.trace, &t, &err);
-    double parse_ns = ar__ctl_now_ns() - t0;
-    if (rc < 0) {
-      fprintf(stderr, "arenactl replay: %s%s%s\n",
-              err.line ? (strcmp(o.trace, "-") == 0 ? "standard input"
-                                                    : o.trace)
-                       : "",
-              err.line ? ": " : "", err.msg);
-      code = ARENACTL_FAIL;
-    } else {
-      code = run_all(&o, t, engines, count, results);
-    }
-    if (code == ARENACTL_OK) {
-      ar_trace_info_t info;
-      ar_trace_info(t, &info);
-      ar__replay_report_t report = {
-          .trace = o.trace,
-          .arena_size = o.arena_size,
-          .nops = info.nops,
-          .parse_ns = parse_ns,
-          .logged = o.placements != NULL,
-          .results = results,
-          .nresults = count,
-      };
-      int w = o.json ? ar__replay_print_json(stdout, &report)
-                     : ar__replay_print_table(stdout, &report);
-      if (w < 0 || fflush(stdout) != 0) {
-        fprintf(stderr, "arenactl replay: cannot write the summary: %s\n",
-                strerror(errno));
-        code = ARENACTL_FAIL;
-      }
-    }
+    report.arena_size = o.arena_size;
+    report.results = results;
+    report.nresults = count;
+    code = ar__replay_print(&report, o.json);
   }
   ar_trace_destroy(t);
   for (size_t i = 0; i < count; i++)

@@ -26,7 +26,6 @@
  * The summary is read from the daemon's arena after the last reply and
  * printed by the offline replay's renderers.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -153,10 +152,31 @@ typedef struct replay_s {
    * in order): a ring of `cap` entries, 0 for a predicted failure. */
   uint64_t *pred;
   size_t pred_cap, pred_head, pred_len;
-  FILE *log;           /* NULL: no log */
+  ar__replay_log_t *log; /* NULL: no log */
   uint64_t failed, frees, skipped;
   char msg[512]; /* why it stopped */
 } replay_t;
+
+/* Writes "<id> <offset>" of op i to the log, when there is one. Returns 0,
+ * or -1 when writing failed (the log's close says why). */
+static int log_line(replay_t *r, const ar_trace_op_t *op, size_t i,
+                    int64_t offset) {
+  if (r->log == NULL)
+    return 0;
+  char text[48];
+  int len = snprintf(text, sizeof text, "%lld %lld\n", (long long)op->id,
+                     (long long)offset);
+  ar_replay_line_t ln = {.id = op->id,
+                         .offset = offset,
+                         .op = i,
+                         .text = text,
+                         .len = (size_t)len};
+  if (ar__replay_log_write(r->log, &ln) < 0) {
+    snprintf(r->msg, sizeof r->msg, "writing the placements failed");
+    return -1;
+  }
+  return 0;
+}
 
 /* Collects the oldest reply and applies it. Returns 0, or -1 with r->msg
  * set. */
@@ -207,13 +227,7 @@ static int collect_one(replay_t *r) {
   } else {
     r->payload[op->slot] = offset >= 0 ? (uint64_t)offset : 0;
   }
-  if (r->log != NULL &&
-      fprintf(r->log, "%lld %lld\n", (long long)op->id, (long long)offset) < 0) {
-    snprintf(r->msg, sizeof r->msg, "writing the placements: %s",
-             strerror(errno));
-    return -1;
-  }
-  return 0;
+  return log_line(r, op, (size_t)res.tag, offset);
 }
 
 /* Collects until slot's alloc is answered. */
@@ -336,30 +350,6 @@ static void fill_summary(const replay_t *r, const arenad_summary_t *s,
   ar_replay_summarize(r->t, &st, r->failed, r->frees, r->skipped, sum);
 }
 
-/* Opens the log: standard output for "-". */
-static FILE *open_log(const char *name) {
-  if (strcmp(name, "-") == 0)
-    return stdout;
-  FILE *fp = fopen(name, "w");
-  if (fp == NULL)
-    fprintf(stderr, "arenactl replay: cannot create %s: %s\n", name,
-            strerror(errno));
-  return fp;
-}
-
-static int close_log(FILE *fp, const char *name) {
-  int bad = ferror(fp) || fflush(fp) != 0;
-  if (fp != stdout && fclose(fp) != 0)
-    bad = 1;
-  if (bad) {
-    fprintf(stderr, "arenactl replay: cannot write %s: %s\n",
-            strcmp(name, "-") == 0 ? "standard output" : name,
-            strerror(errno));
-    return ARENACTL_FAIL;
-  }
-  return ARENACTL_OK;
-}
-
 /* Checks that the arena is fresh, reading its summary. */
 static int arena_summary(arenad_t *h, const char *arena,
                          arenad_summary_t *out) {
@@ -380,15 +370,10 @@ int ar__cmd_replay_daemon(int argc, char **argv) {
     return code < 0 ? ARENACTL_OK : code;
 
   ar_trace_t *t = NULL;
-  ar_trace_error_t err;
-  double t0 = ar__ctl_now_ns();
-  int rc = ar_trace_load(o.trace, &t, &err);
-  double parse_ns = ar__ctl_now_ns() - t0;
-  if (rc < 0) {
-    fprintf(stderr, "arenactl replay: %s: %s\n",
-            strcmp(o.trace, "-") == 0 ? "standard input" : o.trace, err.msg);
-    return ARENACTL_FAIL;
-  }
+  ar__replay_report_t report = {.logged = o.placements != NULL};
+  code = ar__replay_load(o.trace, &t, &report);
+  if (code != ARENACTL_OK)
+    return code;
 
   arenad_hello_t hi;
   replay_t r = {.arena = o.arena, .t = t, .ops = ar_trace_ops(t)};
@@ -398,7 +383,7 @@ int ar__cmd_replay_daemon(int argc, char **argv) {
     return ARENACTL_FAIL;
   }
   arenad_summary_t before, after;
-  rc = arena_summary(r.h, o.arena, &before);
+  int rc = arena_summary(r.h, o.arena, &before);
   if (rc < 0) {
     code = ar__ctl_fail("replay", r.h, rc, o.arena);
     goto out;
@@ -430,10 +415,9 @@ int ar__cmd_replay_daemon(int argc, char **argv) {
     code = ARENACTL_FAIL;
     goto out;
   }
-  if (o.placements != NULL && (r.log = open_log(o.placements)) == NULL) {
-    code = ARENACTL_FAIL;
+  if (o.placements != NULL &&
+      (code = ar__replay_log_open(o.placements, &r.log)) != ARENACTL_OK)
     goto out;
-  }
 
   size_t window = arenad_window(r.h);
   if (o.window < window)
@@ -454,23 +438,19 @@ int ar__cmd_replay_daemon(int argc, char **argv) {
       goto out;
     }
   }
-  t0 = ar__ctl_now_ns();
+  double t0 = ar__ctl_now_ns();
   rc = run(&r, window);
   double replay_ns = ar__ctl_now_ns() - t0;
-  if (r.log != NULL) {
-    int closed = close_log(r.log, o.placements);
-    r.log = NULL;
-    if (closed != ARENACTL_OK && rc == 0) {
-      code = closed;
-      goto out;
-    }
-  }
+  bool log_failed = r.log != NULL && ar__replay_log_failed(r.log);
+  code = ar__replay_log_close(r.log);
+  r.log = NULL;
   if (rc < 0) {
-    fprintf(stderr, "arenactl replay: %s: %s\n",
-            strcmp(o.trace, "-") == 0 ? "standard input" : o.trace, r.msg);
+    if (!log_failed) /* else the close said why */
+      ar__replay_trace_fail(o.trace, r.msg);
     code = ARENACTL_FAIL;
-    goto out;
   }
+  if (code != ARENACTL_OK)
+    goto out;
   /* The summary before this connection goes, taking its blocks along. */
   rc = arena_summary(r.h, o.arena, &after);
   if (rc < 0) {
@@ -480,26 +460,13 @@ int ar__cmd_replay_daemon(int argc, char **argv) {
 
   ar__replay_result_t result = {.replay_ns = replay_ns};
   fill_summary(&r, &after, &result.sum);
-  ar__replay_report_t report = {
-      .trace = o.trace,
-      .arena_size = after.size,
-      .nops = info.nops,
-      .parse_ns = parse_ns,
-      .logged = o.placements != NULL,
-      .results = &result,
-      .nresults = 1,
-  };
-  int w = o.json ? ar__replay_print_json(stdout, &report)
-                 : ar__replay_print_table(stdout, &report);
-  if (w < 0 || fflush(stdout) != 0) {
-    fprintf(stderr, "arenactl replay: cannot write the summary: %s\n",
-            strerror(errno));
-    code = ARENACTL_FAIL;
-  }
+  report.arena_size = after.size;
+  report.results = &result;
+  report.nresults = 1;
+  code = ar__replay_print(&report, o.json);
 
 out:
-  if (r.log != NULL && r.log != stdout)
-    fclose(r.log);
+  (void)ar__replay_log_close(r.log); /* after an early failure */
   ar_engine_destroy(r.engine);
   free(r.pred);
   free(r.payload);

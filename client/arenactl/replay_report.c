@@ -1,8 +1,9 @@
 /*
  * replay_report.c: prints what `arenactl replay` measured, as a table for a
  * person or as JSON for a program. Both renderers read the same report
- * (cmd_replay.c produces it) so they cannot disagree; the JSON is built
- * with jansson, never by hand.
+ * (the offline replay, cmd_replay.c, and the one through the daemon,
+ * cmd_replay_daemon.c, produce it) so they cannot disagree; the JSON is
+ * built with jansson, never by hand.
  */
 #include <inttypes.h>
 #include <stdbool.h>
@@ -35,8 +36,7 @@ static double per_op(double ns, size_t nops) {
 }
 
 static const char *trace_name(const ar__replay_report_t *r) {
-  return r->trace[0] == '-' && r->trace[1] == '\0' ? "(standard input)"
-                                                   : r->trace;
+  return ar__replay_is_stdio(r->trace) ? "(standard input)" : r->trace;
 }
 
 /* One policy: one figure a line. */

@@ -1,0 +1,134 @@
+/*
+ * replay_io.c: the files of `arenactl replay` that the offline replay
+ * (cmd_replay.c) and the replay through the daemon (cmd_replay_daemon.c)
+ * both read and write, so that the two name them, report their errors and
+ * print their summary the same way: loading the trace (timed), the replay
+ * log of placements (buffered, to a file or standard output), and the
+ * summary through replay_report.c's renderers. Messages go to standard
+ * error, prefixed "arenactl replay: ".
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ar/error.h"
+#include "arenactl.h"
+
+bool ar__replay_is_stdio(const char *name) { return strcmp(name, "-") == 0; }
+
+/* How messages name a file: as given, or the standard stream "-" means. */
+static const char *file_name(const char *name, const char *stdio_name) {
+  return ar__replay_is_stdio(name) ? stdio_name : name;
+}
+
+void ar__replay_trace_fail(const char *trace, const char *msg) {
+  fprintf(stderr, "arenactl replay: %s: %s\n",
+          file_name(trace, "standard input"), msg);
+}
+
+int ar__replay_load(const char *trace, ar_trace_t **out,
+                    ar__replay_report_t *report) {
+  ar_trace_error_t err;
+  double t0 = ar__ctl_now_ns();
+  int rc = ar_trace_load(trace, out, &err);
+  report->parse_ns = ar__ctl_now_ns() - t0;
+  report->trace = trace;
+  if (rc == 0) {
+    ar_trace_info_t info;
+    ar_trace_info(*out, &info);
+    report->nops = info.nops;
+    return ARENACTL_OK;
+  }
+  /* A message about no line (the file cannot be opened or read, no
+   * memory) names the file itself when it is about it. */
+  if (err.line != 0)
+    ar__replay_trace_fail(trace, err.msg);
+  else
+    fprintf(stderr, "arenactl replay: %s\n", err.msg);
+  return ARENACTL_FAIL;
+}
+
+/* ---- the replay log -------------------------------------------------------
+ */
+
+/* Buffered writing of the log: one fwrite per 64 KiB, not per line. */
+struct ar__replay_log_s {
+  FILE *fp;         /* opened here, or stdout (not closed) */
+  const char *name; /* the caller's, for messages */
+  int err;          /* errno of the first failed write, or 0 */
+  size_t len;       /* bytes waiting in buf */
+  char buf[1 << 16];
+};
+
+int ar__replay_log_open(const char *name, ar__replay_log_t **out) {
+  *out = NULL;
+  ar__replay_log_t *lf = malloc(sizeof *lf);
+  if (lf == NULL) {
+    fprintf(stderr, "arenactl replay: out of memory\n");
+    return ARENACTL_FAIL;
+  }
+  memset(lf, 0, offsetof(ar__replay_log_t, buf));
+  lf->name = name;
+  lf->fp = ar__replay_is_stdio(name) ? stdout : fopen(name, "w");
+  if (lf->fp == NULL) {
+    fprintf(stderr, "arenactl replay: cannot create %s: %s\n", name,
+            strerror(errno));
+    free(lf);
+    return ARENACTL_FAIL;
+  }
+  *out = lf;
+  return ARENACTL_OK;
+}
+
+/* Writes out what is buffered. Returns AR_OK, or AR_EIO once a write has
+ * failed (lf->err says why). */
+static int flush_log(ar__replay_log_t *lf) {
+  if (lf->len > 0 && lf->err == 0 &&
+      fwrite(lf->buf, 1, lf->len, lf->fp) != lf->len)
+    lf->err = errno ? errno : EIO;
+  lf->len = 0;
+  return lf->err ? AR_EIO : AR_OK;
+}
+
+int ar__replay_log_write(void *log, const ar_replay_line_t *ln) {
+  ar__replay_log_t *lf = log;
+  if (sizeof lf->buf - lf->len < ln->len && flush_log(lf) < 0)
+    return AR_EIO;
+  memcpy(lf->buf + lf->len, ln->text, ln->len);
+  lf->len += ln->len;
+  return AR_OK;
+}
+
+bool ar__replay_log_failed(const ar__replay_log_t *lf) { return lf->err != 0; }
+
+int ar__replay_log_close(ar__replay_log_t *lf) {
+  if (lf == NULL)
+    return ARENACTL_OK;
+  (void)flush_log(lf);
+  if (lf->err == 0 && fflush(lf->fp) != 0)
+    lf->err = errno ? errno : EIO;
+  if (lf->fp != stdout && fclose(lf->fp) != 0 && lf->err == 0)
+    lf->err = errno ? errno : EIO;
+  int code = ARENACTL_OK;
+  if (lf->err != 0) {
+    fprintf(stderr, "arenactl replay: cannot write %s: %s\n",
+            file_name(lf->name, "standard output"), strerror(lf->err));
+    code = ARENACTL_FAIL;
+  }
+  free(lf);
+  return code;
+}
+
+/* ---- the summary ----------------------------------------------------------
+ */
+
+int ar__replay_print(const ar__replay_report_t *r, bool json) {
+  int w = json ? ar__replay_print_json(stdout, r)
+               : ar__replay_print_table(stdout, r);
+  if (w < 0 || fflush(stdout) != 0) {
+    fprintf(stderr, "arenactl replay: cannot write the summary: %s\n",
+            strerror(errno));
+    return ARENACTL_FAIL;
+  }
+  return ARENACTL_OK;
+}
