@@ -142,7 +142,8 @@ static int parse_options(int argc, char **argv, options_t *o) {
 typedef struct replay_s {
   arenad_t *h;
   const char *arena;
-  const ar_trace_t *t;
+  size_t window; /* requests in flight at most */
+  ar_trace_t *t; /* owned */
   const ar_trace_op_t *ops;
   /* Per slot: the live block's offset, 0, or PENDING. With a predicting
    * engine: the predicted offset of the live block, or 0 (never PENDING). */
@@ -239,10 +240,9 @@ static int resolve(replay_t *r, uint32_t slot) {
 }
 
 /* Submits, collecting first while the pipeline is full. */
-static int submit(replay_t *r, size_t window, const ar_trace_op_t *op,
-                  size_t i) {
+static int submit(replay_t *r, const ar_trace_op_t *op, size_t i) {
   for (;;) {
-    if (arenad_in_flight(r->h) >= window && collect_one(r) < 0)
+    if (arenad_in_flight(r->h) >= r->window && collect_one(r) < 0)
       return -1;
     int rc = op->kind == AR_TRACE_ALLOC
                  ? arenad_submit_alloc(r->h, r->arena, op->n, 0, 1, 0, i)
@@ -277,7 +277,7 @@ static int predict_alloc(replay_t *r, const ar_trace_op_t *op, size_t i) {
 }
 
 /* Runs the whole trace. Returns 0 or -1 with r->msg set. */
-static int run(replay_t *r, size_t window) {
+static int run(replay_t *r) {
   ar_trace_info_t info;
   ar_trace_info(r->t, &info);
   for (size_t i = 0; i < info.nops; i++) {
@@ -293,7 +293,7 @@ static int run(replay_t *r, size_t window) {
         r->skipped++;
         continue;
       }
-      if (submit(r, window, op, i) < 0)
+      if (submit(r, op, i) < 0)
         return -1;
       if (r->engine != NULL &&
           ar_engine_free(r->engine, r->payload[op->slot], NULL, NULL) < 0) {
@@ -316,7 +316,7 @@ static int run(replay_t *r, size_t window) {
                (unsigned long long)ar_trace_line(r->t, i), (long long)op->id);
       return -1;
     }
-    if (submit(r, window, op, i) < 0)
+    if (submit(r, op, i) < 0)
       return -1;
     if (r->engine == NULL)
       r->payload[op->slot] = PENDING;
@@ -350,7 +350,8 @@ static void fill_summary(const replay_t *r, const arenad_summary_t *s,
   ar_replay_summarize(r->t, &st, r->failed, r->frees, r->skipped, sum);
 }
 
-/* Checks that the arena is fresh, reading its summary. */
+/* Reads the summary of arena `arena` into *out (its name left NULL: the
+ * name belongs to the page). Returns 0 or a code. */
 static int arena_summary(arenad_t *h, const char *arena,
                          arenad_summary_t *out) {
   arenad_page_t *page;
@@ -363,114 +364,145 @@ static int arena_summary(arenad_t *h, const char *arena,
   return 0;
 }
 
+/* Connects, and takes the window: the daemon's, or --window when smaller.
+ * Returns an exit code. */
+static int connect_daemon(replay_t *r, const options_t *o) {
+  r->h = ar__ctl_connect("replay", NULL);
+  if (r->h == NULL)
+    return ARENACTL_FAIL;
+  r->window = arenad_window(r->h);
+  if (o->window < r->window)
+    r->window = (size_t)o->window;
+  return ARENACTL_OK;
+}
+
+/* Reads the arena's summary into *before and checks that the arena is
+ * fresh (no block ever allocated): --predict refuses an arena that is
+ * not, the default mode warns. Returns an exit code. */
+static int check_fresh(const replay_t *r, const options_t *o,
+                       arenad_summary_t *before) {
+  int rc = arena_summary(r->h, o->arena, before);
+  if (rc < 0)
+    return ar__ctl_fail("replay", r->h, rc, o->arena);
+  if (before->allocs == 0 && before->live_blocks == 0)
+    return ARENACTL_OK;
+  if (o->predict) {
+    fprintf(stderr,
+            "arenactl replay: --predict needs a fresh arena, and %s has had "
+            "%llu allocation%s\n",
+            o->arena, (unsigned long long)before->allocs,
+            before->allocs == 1 ? "" : "s");
+    return ARENACTL_FAIL;
+  }
+  fprintf(stderr,
+          "arenactl replay: warning: arena %s is not fresh (%llu blocks "
+          "allocated since the daemon started, %llu live): the "
+          "placements may differ from an offline replay\n",
+          o->arena, (unsigned long long)before->allocs,
+          (unsigned long long)before->live_blocks);
+  return ARENACTL_OK;
+}
+
+/* Makes the state of the trace's slots (its live ids). Returns an exit
+ * code. */
+static int alloc_slots(replay_t *r) {
+  ar_trace_info_t info;
+  ar_trace_info(r->t, &info);
+  r->ops = ar_trace_ops(r->t);
+  r->payload = calloc(info.nslots ? info.nslots : 1, sizeof *r->payload);
+  if (r->payload == NULL) {
+    fprintf(stderr, "arenactl replay: out of memory for %u slots\n",
+            (unsigned)info.nslots);
+    return ARENACTL_FAIL;
+  }
+  return ARENACTL_OK;
+}
+
+/* For --predict: an engine of the arena's policy and size, and the ring
+ * of the predictions in flight. Returns an exit code. */
+static int setup_predictor(replay_t *r, const arenad_summary_t *before) {
+  ar_policy_t policy;
+  int rc = ar_policy_parse(arenad_policy_name(before->policy), &policy);
+  if (rc == 0)
+    rc = ar_engine_create(policy, before->size, NULL, &r->engine);
+  r->pred_cap = r->window + 1;
+  r->pred = malloc(r->pred_cap * sizeof *r->pred);
+  if (rc < 0 || r->pred == NULL) {
+    fprintf(stderr,
+            "arenactl replay: cannot make a %s engine of %llu "
+            "bytes to predict with\n",
+            arenad_policy_name(before->policy),
+            (unsigned long long)before->size);
+    return ARENACTL_FAIL;
+  }
+  return ARENACTL_OK;
+}
+
+/* Runs the replay, timed into *replay_ns, and closes the log. Returns an
+ * exit code, after saying why it failed. */
+static int replay(replay_t *r, const options_t *o, double *replay_ns) {
+  double t0 = ar__ctl_now_ns();
+  int rc = run(r);
+  *replay_ns = ar__ctl_now_ns() - t0;
+  bool log_failed = r->log != NULL && ar__replay_log_failed(r->log);
+  int code = ar__replay_log_close(r->log);
+  r->log = NULL;
+  if (rc < 0) {
+    if (!log_failed) /* else the close said why */
+      ar__replay_trace_fail(o->trace, r->msg);
+    code = ARENACTL_FAIL;
+  }
+  return code;
+}
+
+/* Reads the arena's summary after the replay and prints the report, whose
+ * loading figures are filled. Returns an exit code. */
+static int print_report(const replay_t *r, const options_t *o, double replay_ns,
+                        ar__replay_report_t *report) {
+  /* The summary before this connection goes, taking its blocks along. */
+  arenad_summary_t after;
+  int rc = arena_summary(r->h, o->arena, &after);
+  if (rc < 0)
+    return ar__ctl_fail("replay", r->h, rc, o->arena);
+  ar__replay_result_t result = {.replay_ns = replay_ns};
+  fill_summary(r, &after, &result.sum);
+  report->arena_size = after.size;
+  report->results = &result;
+  report->nresults = 1;
+  return ar__replay_print(report, o->json);
+}
+
 int ar__cmd_replay_daemon(int argc, char **argv) {
   options_t o;
   int code = parse_options(argc, argv, &o);
   if (code != ARENACTL_OK)
     return code < 0 ? ARENACTL_OK : code;
 
-  ar_trace_t *t = NULL;
+  replay_t r = {.arena = o.arena};
   ar__replay_report_t report = {.logged = o.placements != NULL};
-  code = ar__replay_load(o.trace, &t, &report);
-  if (code != ARENACTL_OK)
-    return code;
+  arenad_summary_t before;
+  double replay_ns = 0;
+  code = ar__replay_load(o.trace, &r.t, &report);
+  if (code == ARENACTL_OK)
+    code = connect_daemon(&r, &o);
+  if (code == ARENACTL_OK)
+    code = check_fresh(&r, &o, &before);
+  if (code == ARENACTL_OK)
+    code = alloc_slots(&r);
+  if (code == ARENACTL_OK && o.placements != NULL)
+    code = ar__replay_log_open(o.placements, &r.log);
+  if (code == ARENACTL_OK && o.predict)
+    code = setup_predictor(&r, &before);
+  if (code == ARENACTL_OK)
+    code = replay(&r, &o, &replay_ns);
+  if (code == ARENACTL_OK)
+    code = print_report(&r, &o, replay_ns, &report);
 
-  arenad_hello_t hi;
-  replay_t r = {.arena = o.arena, .t = t, .ops = ar_trace_ops(t)};
-  r.h = ar__ctl_connect("replay", &hi);
-  if (r.h == NULL) {
-    ar_trace_destroy(t);
-    return ARENACTL_FAIL;
-  }
-  arenad_summary_t before, after;
-  int rc = arena_summary(r.h, o.arena, &before);
-  if (rc < 0) {
-    code = ar__ctl_fail("replay", r.h, rc, o.arena);
-    goto out;
-  }
-  bool fresh = before.allocs == 0 && before.live_blocks == 0;
-  if (o.predict && !fresh) {
-    fprintf(stderr,
-            "arenactl replay: --predict needs a fresh arena, and %s has had "
-            "%llu allocation%s\n",
-            o.arena, (unsigned long long)before.allocs,
-            before.allocs == 1 ? "" : "s");
-    code = ARENACTL_FAIL;
-    goto out;
-  }
-  if (!fresh)
-    fprintf(stderr,
-            "arenactl replay: warning: arena %s is not fresh (%llu blocks "
-            "allocated since the daemon started, %llu live): the "
-            "placements may differ from an offline replay\n",
-            o.arena, (unsigned long long)before.allocs,
-            (unsigned long long)before.live_blocks);
-
-  ar_trace_info_t info;
-  ar_trace_info(t, &info);
-  r.payload = calloc(info.nslots ? info.nslots : 1, sizeof *r.payload);
-  if (r.payload == NULL) {
-    fprintf(stderr, "arenactl replay: out of memory for %u slots\n",
-            (unsigned)info.nslots);
-    code = ARENACTL_FAIL;
-    goto out;
-  }
-  if (o.placements != NULL &&
-      (code = ar__replay_log_open(o.placements, &r.log)) != ARENACTL_OK)
-    goto out;
-
-  size_t window = arenad_window(r.h);
-  if (o.window < window)
-    window = (size_t)o.window;
-  if (o.predict) {
-    ar_policy_t policy;
-    rc = ar_policy_parse(arenad_policy_name(before.policy), &policy);
-    if (rc == 0)
-      rc = ar_engine_create(policy, before.size, NULL, &r.engine);
-    r.pred_cap = window + 1;
-    r.pred = malloc(r.pred_cap * sizeof *r.pred);
-    if (rc < 0 || r.pred == NULL) {
-      fprintf(stderr, "arenactl replay: cannot make a %s engine of %llu "
-                      "bytes to predict with\n",
-              arenad_policy_name(before.policy),
-              (unsigned long long)before.size);
-      code = ARENACTL_FAIL;
-      goto out;
-    }
-  }
-  double t0 = ar__ctl_now_ns();
-  rc = run(&r, window);
-  double replay_ns = ar__ctl_now_ns() - t0;
-  bool log_failed = r.log != NULL && ar__replay_log_failed(r.log);
-  code = ar__replay_log_close(r.log);
-  r.log = NULL;
-  if (rc < 0) {
-    if (!log_failed) /* else the close said why */
-      ar__replay_trace_fail(o.trace, r.msg);
-    code = ARENACTL_FAIL;
-  }
-  if (code != ARENACTL_OK)
-    goto out;
-  /* The summary before this connection goes, taking its blocks along. */
-  rc = arena_summary(r.h, o.arena, &after);
-  if (rc < 0) {
-    code = ar__ctl_fail("replay", r.h, rc, o.arena);
-    goto out;
-  }
-
-  ar__replay_result_t result = {.replay_ns = replay_ns};
-  fill_summary(&r, &after, &result.sum);
-  report.arena_size = after.size;
-  report.results = &result;
-  report.nresults = 1;
-  code = ar__replay_print(&report, o.json);
-
-out:
   (void)ar__replay_log_close(r.log); /* after an early failure */
   ar_engine_destroy(r.engine);
   free(r.pred);
   free(r.payload);
   arenad_close(r.h);
-  ar_trace_destroy(t);
+  ar_trace_destroy(r.t);
   return code;
 }
