@@ -48,15 +48,72 @@ static arenad_stat_t *add_stat(walk_t *w, const char *prefix,
   return s;
 }
 
+static void set_uint(arenad_stat_t *s, uint64_t v) {
+  s->type = ARENAD_STAT_UINT;
+  s->u = v;
+}
+
+static void set_double(arenad_stat_t *s, double v) {
+  s->type = ARENAD_STAT_DOUBLE;
+  s->d = v;
+}
+
 /* A signed value: a count when not negative, else a double. */
 static void set_signed(arenad_stat_t *s, int64_t v) {
-  if (v >= 0) {
+  if (v >= 0)
+    set_uint(s, (uint64_t)v);
+  else
+    set_double(s, (double)v);
+}
+
+static void set_bool(arenad_stat_t *s, protobuf_c_boolean v) {
+  set_uint(s, v ? 1 : 0);
+}
+
+/* Sets s's type and value from the scalar of protobuf type `type` at p
+ * (a field of a message); a type that is no number reads as 0. */
+static void read_scalar(arenad_stat_t *s, ProtobufCType type, const char *p) {
+  /* Reads a T at p (which may be unaligned) and stores it with set. */
+#define READ_AS(T, set)                                                        \
+  do {                                                                         \
+    T v_;                                                                      \
+    memcpy(&v_, p, sizeof v_);                                                 \
+    set(s, v_);                                                                \
+  } while (0)
+  switch (type) {
+  case PROTOBUF_C_TYPE_UINT64:
+  case PROTOBUF_C_TYPE_FIXED64:
+    READ_AS(uint64_t, set_uint);
+    break;
+  case PROTOBUF_C_TYPE_UINT32:
+  case PROTOBUF_C_TYPE_FIXED32:
+    READ_AS(uint32_t, set_uint);
+    break;
+  case PROTOBUF_C_TYPE_INT64:
+  case PROTOBUF_C_TYPE_SINT64:
+  case PROTOBUF_C_TYPE_SFIXED64:
+    READ_AS(int64_t, set_signed);
+    break;
+  case PROTOBUF_C_TYPE_INT32:
+  case PROTOBUF_C_TYPE_SINT32:
+  case PROTOBUF_C_TYPE_SFIXED32:
+  case PROTOBUF_C_TYPE_ENUM:
+    READ_AS(int32_t, set_signed);
+    break;
+  case PROTOBUF_C_TYPE_BOOL:
+    READ_AS(protobuf_c_boolean, set_bool);
+    break;
+  case PROTOBUF_C_TYPE_FLOAT:
+    READ_AS(float, set_double);
+    break;
+  case PROTOBUF_C_TYPE_DOUBLE:
+    READ_AS(double, set_double);
+    break;
+  default:
     s->type = ARENAD_STAT_UINT;
-    s->u = (uint64_t)v;
-  } else {
-    s->type = ARENAD_STAT_DOUBLE;
-    s->d = (double)v;
+    break;
   }
+#undef READ_AS
 }
 
 static int walk(walk_t *w, const ProtobufCMessageDescriptor *d,
@@ -116,67 +173,8 @@ static int walk(walk_t *w, const ProtobufCMessageDescriptor *d,
       }
       continue;
     }
-    if (s == NULL)
-      continue;
-    switch (f->type) {
-    case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64: {
-      uint64_t v;
-      memcpy(&v, p, sizeof v);
-      s->type = ARENAD_STAT_UINT;
-      s->u = v;
-      break;
-    }
-    case PROTOBUF_C_TYPE_UINT32:
-    case PROTOBUF_C_TYPE_FIXED32: {
-      uint32_t v;
-      memcpy(&v, p, sizeof v);
-      s->type = ARENAD_STAT_UINT;
-      s->u = v;
-      break;
-    }
-    case PROTOBUF_C_TYPE_INT64:
-    case PROTOBUF_C_TYPE_SINT64:
-    case PROTOBUF_C_TYPE_SFIXED64: {
-      int64_t v;
-      memcpy(&v, p, sizeof v);
-      set_signed(s, v);
-      break;
-    }
-    case PROTOBUF_C_TYPE_INT32:
-    case PROTOBUF_C_TYPE_SINT32:
-    case PROTOBUF_C_TYPE_SFIXED32:
-    case PROTOBUF_C_TYPE_ENUM: {
-      int32_t v;
-      memcpy(&v, p, sizeof v);
-      set_signed(s, v);
-      break;
-    }
-    case PROTOBUF_C_TYPE_BOOL: {
-      protobuf_c_boolean v;
-      memcpy(&v, p, sizeof v);
-      s->type = ARENAD_STAT_UINT;
-      s->u = v ? 1 : 0;
-      break;
-    }
-    case PROTOBUF_C_TYPE_FLOAT: {
-      float v;
-      memcpy(&v, p, sizeof v);
-      s->type = ARENAD_STAT_DOUBLE;
-      s->d = v;
-      break;
-    }
-    case PROTOBUF_C_TYPE_DOUBLE: {
-      double v;
-      memcpy(&v, p, sizeof v);
-      s->type = ARENAD_STAT_DOUBLE;
-      s->d = v;
-      break;
-    }
-    default:
-      s->type = ARENAD_STAT_UINT;
-      break;
-    }
+    if (s != NULL)
+      read_scalar(s, f->type, p);
   }
   return 0;
 }
