@@ -12,12 +12,18 @@
 
 #include "internal.h"
 
+/* The longest dotted prefix of a nested message's names, NUL included. */
+#define PREFIX_MAX 128
+
 /* The walk is run twice: once to count (out == NULL), once to fill. */
 typedef struct walk_s {
   arenad_stat_t *out; /* NULL while counting */
   char *strings;      /* where the next string goes (filling) */
   size_t count;       /* pairs */
   size_t bytes;       /* string bytes, NULs included */
+  /* The nested message whose prefix is over PREFIX_MAX, when that stopped
+   * the walk (its descriptor's, static); NULL when no memory did. */
+  const ProtobufCFieldDescriptor *too_long;
 } walk_t;
 
 static const char *add_str(walk_t *w, const char *a, const char *b) {
@@ -123,10 +129,12 @@ static int walk(walk_t *w, const ProtobufCMessageDescriptor *d,
 static int walk_nested(walk_t *w, const ProtobufCFieldDescriptor *f,
                        const ProtobufCMessage *sub, const char *prefix) {
   const ProtobufCMessageDescriptor *sd = f->descriptor;
-  char name[128];
+  char name[PREFIX_MAX];
   size_t lp = strlen(prefix), lf = strlen(f->name);
-  if (lp + lf + 2 > sizeof name)
+  if (lp + lf + 2 > sizeof name) {
+    w->too_long = f;
     return AR_EINTERNAL;
+  }
   memcpy(name, prefix, lp);
   memcpy(name + lp, f->name, lf);
   name[lp + lf] = '.';
@@ -213,6 +221,11 @@ int arenad_stats(arenad_t *h, arenad_stat_t **out, size_t *n) {
   arenad__response_free(h, r);
   if (rc < 0) {
     free(stats);
+    if (w.too_long != NULL)
+      return arenad__fail(h, rc,
+                          "the statistics in '%s' have a dotted prefix "
+                          "longer than the library's %d bytes",
+                          w.too_long->name, PREFIX_MAX - 1);
     return arenad__fail(h, rc, "no memory for the statistics");
   }
   *out = stats;
