@@ -212,37 +212,3 @@ void arenad_close(arenad_t *h) {
 const char *arenad_error(const arenad_t *h) {
   return h == NULL ? "no handle" : h->err;
 }
-
-const char *arenad_policy_name(arenad_policy_t policy) {
-  switch (policy) {
-  case ARENAD_POLICY_FIRST:
-    return "first";
-  case ARENAD_POLICY_NEXT:
-    return "next";
-  case ARENAD_POLICY_BEST:
-    return "best";
-  case ARENAD_POLICY_WORST:
-    return "worst";
-  case ARENAD_POLICY_BUDDY:
-    return "buddy";
-  default:
-    return "unknown";
-  }
-}
-
-arenad_policy_t arenad__policy(int wire) {
-  switch (wire) {
-  case ARENAD__POLICY__POLICY_FIRST:
-    return ARENAD_POLICY_FIRST;
-  case ARENAD__POLICY__POLICY_NEXT:
-    return ARENAD_POLICY_NEXT;
-  case ARENAD__POLICY__POLICY_BEST:
-    return ARENAD_POLICY_BEST;
-  case ARENAD__POLICY__POLICY_WORST:
-    return ARENAD_POLICY_WORST;
-  case ARENAD__POLICY__POLICY_BUDDY:
-    return ARENAD_POLICY_BUDDY;
-  default:
-    return ARENAD_POLICY_UNKNOWN;
-  }
-}
