@@ -201,29 +201,27 @@ int ar__cmd_free(int argc, char **argv) {
   size_t step = per_request(&hi);
   for (size_t i = 0; i < n; i += step) {
     size_t k = n - i < step ? n - i : step;
-    int rc = arenad_free_n(h, arena, offsets + i, k, statuses + i);
-    if (rc == 0)
-      continue;
-    status = ARENACTL_FAIL;
+    int rc = arenad_free_each(h, arena, offsets + i, k, statuses + i);
     if (rc == AR_EIO || rc == AR_EPROTO) {
+      status = ARENACTL_FAIL;
       ar__ctl_fail("free", h, rc, arena);
       break;
     }
-    /* The daemon's sentence is about the first failure of the request.
-     * When it says the offset is no live block, the others with the same
-     * code get the same sentence (a failure of the whole request, such as
-     * an unknown arena, gives every offset its code too); else the code's
-     * message. */
+    /* arenad_error's sentence is about the first failure: of the request
+     * as a whole (rc, which every offset then has too) or of one offset.
+     * When the daemon answered for each offset (rc 0), the other offsets
+     * that are no live block (AR_EINVAL, as arenad_free documents) are
+     * named so; the rest get their code's message. */
     bool first = true;
-    bool not_live = strstr(arenad_error(h), "is not a live block") != NULL;
     for (size_t j = i; j < i + k; j++) {
       if (statuses[j] == 0)
         continue;
+      status = ARENACTL_FAIL;
       unsigned long long off = (unsigned long long)offsets[j];
       if (first)
         fprintf(stderr, "arenactl free: %s offset %llu: %s\n", arena, off,
                 arenad_error(h));
-      else if (statuses[j] == AR_EINVAL && not_live)
+      else if (rc == 0 && statuses[j] == AR_EINVAL)
         fprintf(stderr,
                 "arenactl free: %s offset %llu: offset %llu is not a live "
                 "block of arena '%s'\n",

@@ -329,6 +329,21 @@ ARENAD_EXTERN int arenad_free_n(arenad_t *h, const char *name,
                                 const uint64_t *offsets, size_t n,
                                 int *statuses);
 
+/*
+ * arenad_free_n for a caller that reports each offset, telling its two
+ * kinds of failure apart. Returns 0 when the daemon answered for every
+ * offset: statuses[i] then holds 0 or offset i's own code, as arenad_free
+ * returns it (AR_EINVAL: not a live block's; AR_EPERM: a block only other
+ * connections hold), and arenad_error(h) the daemon's message about the
+ * first that failed. Otherwise returns the code of the request as a whole
+ * (a bad name, an unknown arena, no write access, more offsets than
+ * max_blocks_per_request, a broken connection), which is then every
+ * statuses[i] too. statuses may be NULL, as for arenad_free_n.
+ */
+ARENAD_EXTERN int arenad_free_each(arenad_t *h, const char *name,
+                                   const uint64_t *offsets, size_t n,
+                                   int *statuses);
+
 /* ---- Sharing blocks --------------------------------------------------- */
 
 /*

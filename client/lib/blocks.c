@@ -69,8 +69,12 @@ static int fail_every(int *statuses, size_t n, int rc) {
   return rc;
 }
 
-int arenad_free_n(arenad_t *h, const char *name, const uint64_t *offsets,
-                  size_t n, int *statuses) {
+/* arenad_free_n, storing in *each whether the daemon answered for each
+ * offset (also when all succeeded), so that statuses are the offsets' own,
+ * rather than the request failing as a whole. */
+static int free_offsets(arenad_t *h, const char *name, const uint64_t *offsets,
+                        size_t n, int *statuses, bool *each) {
+  *each = false;
   int rc = arenad__check_name(h, name);
   if (rc < 0)
     return fail_every(statuses, n, rc);
@@ -99,8 +103,22 @@ int arenad_free_n(arenad_t *h, const char *name, const uint64_t *offsets,
   if (statuses != NULL)
     for (size_t i = 0; i < n; i++)
       statuses[i] = ns != 0 ? ar_wire_code(fr->statuses[i]) : rc;
+  *each = rc == 0 || ns != 0;
   arenad__response_free(h, r);
   return rc;
+}
+
+int arenad_free_n(arenad_t *h, const char *name, const uint64_t *offsets,
+                  size_t n, int *statuses) {
+  bool each;
+  return free_offsets(h, name, offsets, n, statuses, &each);
+}
+
+int arenad_free_each(arenad_t *h, const char *name, const uint64_t *offsets,
+                     size_t n, int *statuses) {
+  bool each;
+  int rc = free_offsets(h, name, offsets, n, statuses, &each);
+  return each ? 0 : rc;
 }
 
 void arenad__alloc_request(Arenad__Request *req, Arenad__AllocRequest *body,

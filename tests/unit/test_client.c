@@ -161,6 +161,24 @@ static Arenad__Response ping_reply(uint64_t id) {
   return r;
 }
 
+/* Sends the reply to free request id: status and message, `freed`, and
+ * the offsets' statuses st[0..n) (none when n is 0). */
+static void send_free_reply(int srv, uint64_t id, Arenad__Status status,
+                            const char *message, uint32_t freed,
+                            Arenad__Status *st, size_t n) {
+  Arenad__FreeReply fb = ARENAD__FREE_REPLY__INIT;
+  fb.freed = freed;
+  fb.statuses = st;
+  fb.n_statuses = n;
+  Arenad__Response r = ARENAD__RESPONSE__INIT;
+  r.id = id;
+  r.status = status;
+  r.message = (char *)message;
+  r.body_case = ARENAD__RESPONSE__BODY_FREE;
+  r.free = &fb;
+  send_reply(srv, &r);
+}
+
 /* ---- replies the library accepts ----------------------------------------- */
 
 static void test_hello(void **state) {
@@ -346,17 +364,8 @@ static void test_alloc_free(void **state) {
   Arenad__Status st[3] = {ARENAD__STATUS__STATUS_OK,
                           ARENAD__STATUS__STATUS_PERMISSION_DENIED,
                           ARENAD__STATUS__STATUS_INVALID_ARGUMENT};
-  Arenad__FreeReply fb = ARENAD__FREE_REPLY__INIT;
-  fb.freed = 1;
-  fb.statuses = st;
-  fb.n_statuses = 3;
-  Arenad__Response fr = ARENAD__RESPONSE__INIT;
-  fr.id = 2;
-  fr.status = ARENAD__STATUS__STATUS_PERMISSION_DENIED;
-  fr.message = "offset 4112 belongs to connection 7";
-  fr.body_case = ARENAD__RESPONSE__BODY_FREE;
-  fr.free = &fb;
-  send_reply(f->srv, &fr);
+  send_free_reply(f->srv, 2, ARENAD__STATUS__STATUS_PERMISSION_DENIED,
+                  "offset 4112 belongs to connection 7", 1, st, 3);
   int statuses[3];
   assert_int_equal(arenad_free_n(f->h, "a", got, 3, statuses), AR_EPERM);
   assert_int_equal(statuses[0], 0);
@@ -373,6 +382,49 @@ static void test_alloc_free(void **state) {
 }
 
 /* ---- replies the library rejects ----------------------------------------- */
+
+/* arenad_free_each: 0 when the daemon answered for each offset (the
+ * statuses are the offsets' own, also when every one failed alike), the
+ * code of the request when it failed as a whole (every status that code
+ * too), which arenad_free_n cannot tell apart. */
+static void test_free_each(void **state) {
+  fixture_t *f = *state;
+  uint64_t offs[2] = {16, 4112};
+  int statuses[2];
+
+  /* Both offsets no live block, one status each. */
+  Arenad__Status st[2] = {ARENAD__STATUS__STATUS_INVALID_ARGUMENT,
+                          ARENAD__STATUS__STATUS_INVALID_ARGUMENT};
+  const char *not_live = "offset 16 is not a live block of arena 'a'";
+  send_free_reply(f->srv, 1, ARENAD__STATUS__STATUS_INVALID_ARGUMENT, not_live,
+                  0, st, 2);
+  assert_arenad_ok(f->h, arenad_free_each(f->h, "a", offs, 2, statuses));
+  assert_int_equal(statuses[0], AR_EINVAL);
+  assert_int_equal(statuses[1], AR_EINVAL);
+  assert_string_equal(arenad_error(f->h), not_live);
+  expect_request(f->srv, 1, ARENAD__REQUEST__BODY_FREE);
+
+  /* The same code for the request as a whole: no statuses. */
+  Arenad__Response whole = ARENAD__RESPONSE__INIT;
+  whole.id = 2;
+  whole.status = ARENAD__STATUS__STATUS_INVALID_ARGUMENT;
+  whole.message = "bad arena name";
+  send_reply(f->srv, &whole);
+  assert_int_equal(arenad_free_each(f->h, "a", offs, 2, statuses), AR_EINVAL);
+  assert_int_equal(statuses[0], AR_EINVAL);
+  assert_int_equal(statuses[1], AR_EINVAL);
+  expect_request(f->srv, 2, ARENAD__REQUEST__BODY_FREE);
+  /* Refused before sending, for want of a name. */
+  assert_int_equal(arenad_free_each(f->h, "", offs, 2, statuses), AR_EINVAL);
+  assert_int_equal(statuses[1], AR_EINVAL);
+
+  /* All freed. */
+  send_free_reply(f->srv, 3, ARENAD__STATUS__STATUS_OK, "", 2, NULL, 0);
+  assert_arenad_ok(f->h, arenad_free_each(f->h, "a", offs, 2, statuses));
+  assert_int_equal(statuses[0], 0);
+  assert_int_equal(statuses[1], 0);
+  expect_request(f->srv, 3, ARENAD__REQUEST__BODY_FREE);
+}
 
 static void test_wrong_id(void **state) {
   fixture_t *f = *state;
@@ -946,6 +998,7 @@ int main(void) {
       T(test_version_mismatch),
       T(test_error_status),
       T(test_alloc_free),
+      T(test_free_each),
       T(test_wrong_id),
       T(test_wrong_kind),
       T(test_ok_without_body),
