@@ -14,21 +14,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Round-trip latency, from samples in nanoseconds. */
-typedef struct ar__lat_s {
-  double p50_ns;
-  double p99_ns;
-} ar__lat_t;
-
-/* Sorts samples[0..n) and takes the nearest-rank percentiles. */
-void ar__bench_percentiles(double *samples, size_t n, ar__lat_t *out);
-
 /*
  * A throughput run: `threads` workers each set up (connect), wait for the
  * others, then work until `stop` while counting operations, then drain.
- * ar__bench_run starts them, lets them work `seconds`, stops them, and
- * returns the operations per second of all of them together (-1 when one
- * failed; its message is in err).
+ * cmd_bench.c starts them, lets them work `seconds`, stops them, and
+ * takes the operations per second of all of them together (or, when one
+ * failed, its message from err).
  */
 typedef struct ar__bench_worker_s ar__bench_worker_t;
 typedef struct ar__bench_run_s {
@@ -51,9 +42,6 @@ struct ar__bench_worker_s {
   uint64_t units; /* what else the measure counts (blocks) */
   char err[256];
 };
-
-/* Returns operations per second; *units_per_s (may be NULL) the units'. */
-double ar__bench_run(ar__bench_run_t *run, double *units_per_s);
 
 /* ---- the echo floor (bench_echo.c) ------------------------------------- */
 

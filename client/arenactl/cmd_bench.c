@@ -157,7 +157,14 @@ static int cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-void ar__bench_percentiles(double *samples, size_t n, ar__lat_t *out) {
+/* Round-trip latency, from samples in nanoseconds. */
+typedef struct lat_s {
+  double p50_ns;
+  double p99_ns;
+} lat_t;
+
+/* Sorts samples[0..n) and takes the nearest-rank percentiles. */
+static void percentiles(double *samples, size_t n, lat_t *out) {
   qsort(samples, n, sizeof *samples, cmp_double);
   /* Nearest rank: the smallest sample with at least p of them at or
    * below it. */
@@ -166,7 +173,7 @@ void ar__bench_percentiles(double *samples, size_t n, ar__lat_t *out) {
   out->p99_ns = samples[r99 > 0 ? r99 - 1 : 0];
 }
 
-/* The state shared by ar__bench_run and its threads. */
+/* The state shared by run_workers and its threads. */
 typedef struct shared_s {
   atomic_int ready; /* workers set up (or failed to) */
   atomic_bool go;   /* the measure starts */
@@ -199,7 +206,9 @@ static void sleep_for(double seconds) {
     ;
 }
 
-double ar__bench_run(ar__bench_run_t *run, double *units_per_s) {
+/* Runs `run` (see bench.h). Returns the operations per second, and stores
+ * the units' in *units_per_s (may be NULL); or -1 with run->err set. */
+static double run_workers(ar__bench_run_t *run, double *units_per_s) {
   int n = run->threads;
   thread_arg_t *args = calloc((size_t)n, sizeof *args);
   pthread_t *tids = calloc((size_t)n, sizeof *tids);
@@ -330,7 +339,7 @@ static int daemon_work(ar__bench_worker_t *w) {
 
 /* The latency figures on one connection. */
 typedef struct latencies_s {
-  ar__lat_t ping, alloc, free;
+  lat_t ping, alloc, free;
 } latencies_t;
 
 /* n pings, then n allocs each followed by the free of its block, one at a
@@ -374,7 +383,7 @@ static const char *const echo_keys[ECHO_KINDS] = {"echo_process",
 
 /* The floor's figures for one place of the echo server. */
 typedef struct floor_s {
-  ar__lat_t lat;
+  lat_t lat;
   double one, many; /* messages/s on 1 and on --threads connections */
 } floor_t;
 
@@ -452,7 +461,7 @@ static void print_markdown(const options_t *o, const report_t *r) {
          yes(r->pipeN >= r->pipe1));
 }
 
-static json_t *lat_json(const ar__lat_t *l) {
+static json_t *lat_json(const lat_t *l) {
   return json_pack("{s:f, s:f}", "p50_us", us(l->p50_ns), "p99_us",
                    us(l->p99_ns));
 }
@@ -485,7 +494,7 @@ static json_t *report_json(const options_t *o, const report_t *r) {
 /* Runs one throughput measure; prints why it failed. */
 static int throughput(ar__bench_run_t *run, const char *what, double *ops,
                       double *units) {
-  *ops = ar__bench_run(run, units);
+  *ops = run_workers(run, units);
   if (*ops < 0) {
     fprintf(stderr, "arenactl bench: %s: %s\n", what, run->err);
     return ARENACTL_FAIL;
@@ -539,11 +548,11 @@ static int measure_latency(arenad_t *h, const options_t *o,
       fprintf(stderr, "arenactl bench: %s\n", err);
     goto out;
   }
-  ar__bench_percentiles(s[0], n, &r->lat.ping);
-  ar__bench_percentiles(s[1], n, &r->lat.alloc);
-  ar__bench_percentiles(s[2], n, &r->lat.free);
+  percentiles(s[0], n, &r->lat.ping);
+  percentiles(s[1], n, &r->lat.alloc);
+  percentiles(s[2], n, &r->lat.free);
   for (int k = 0; k < ECHO_KINDS; k++)
-    ar__bench_percentiles(s[3 + k], n, &r->echo[k].lat);
+    percentiles(s[3 + k], n, &r->echo[k].lat);
 out:
   for (int k = 0; k < ECHO_KINDS; k++)
     if (fds[k] >= 0)
