@@ -971,6 +971,8 @@ static void test_socket_path(void **state) {
   char buf[108];
   assert_int_equal(arenad_socket_path("/x/y.sock", buf, sizeof buf), 0);
   assert_string_equal(buf, "/x/y.sock");
+  /* The variable arenad.h names is the one the library reads
+   * (AR_SOCKET_ENV: conn.c checks that the two have the same length). */
   setenv(ARENAD_SOCKET_ENV, "/from/env.sock", 1);
   assert_int_equal(arenad_socket_path(NULL, buf, sizeof buf), 0);
   assert_string_equal(buf, "/from/env.sock");
