@@ -94,6 +94,18 @@ int ar__replay_print_json(FILE *out, const ar__replay_report_t *r);
  * trace, standard output for the placements. */
 bool ar__replay_is_stdio(const char *name);
 
+/* Takes the one TRACE operand, argv[first] when first == argc - 1 (first
+ * being getopt's optind), into *trace. Returns ARENACTL_OK, or
+ * ARENACTL_USAGE after saying that none or more than one was given and
+ * printing `usage`. */
+int ar__replay_take_trace(int first, int argc, char **argv,
+                          void (*usage)(FILE *), const char **trace);
+
+/* Returns ARENACTL_OK, or ARENACTL_USAGE after saying why, when the
+ * placements (NULL: none) and a JSON summary would both go to standard
+ * output. */
+int ar__replay_check_stdout(const char *placements, bool json);
+
 /* Prints "arenactl replay: TRACE: msg" on standard error, TRACE being
  * "standard input" for "-". */
 void ar__replay_trace_fail(const char *trace, const char *msg);

@@ -97,13 +97,8 @@ static int parse_options(int argc, char **argv, options_t *o) {
       return ar__ctl_bad_option(c, argv, usage);
     }
   }
-  if (optind != argc - 1) {
-    fprintf(stderr, optind == argc ? "arenactl replay: no TRACE given\n"
-                                   : "arenactl replay: more than one TRACE\n");
-    usage(stderr);
+  if (ar__replay_take_trace(optind, argc, argv, usage, &o->trace) != 0)
     return ARENACTL_USAGE;
-  }
-  o->trace = argv[optind];
   if (o->policy == NULL || o->arena == NULL) {
     fprintf(stderr, "arenactl replay: --policy and --arena-size are "
                     "required\n");
@@ -130,12 +125,7 @@ static int parse_options(int argc, char **argv, options_t *o) {
                     "all\n");
     return ARENACTL_USAGE;
   }
-  if (o->placements != NULL && strcmp(o->placements, "-") == 0 && o->json) {
-    fprintf(stderr, "arenactl replay: --placements - and --json would both "
-                    "write to standard output\n");
-    return ARENACTL_USAGE;
-  }
-  return ARENACTL_OK;
+  return ar__replay_check_stdout(o->placements, o->json);
 }
 
 /* ---- running ------------------------------------------------------------- */

@@ -123,19 +123,9 @@ static int parse_options(int argc, char **argv, options_t *o) {
       return ARENACTL_USAGE;
     }
   }
-  if (optind != argc - 1) {
-    fprintf(stderr, optind == argc ? "arenactl replay: no TRACE given\n"
-                                   : "arenactl replay: more than one TRACE\n");
-    usage(stderr);
+  if (ar__replay_take_trace(optind, argc, argv, usage, &o->trace) != 0)
     return ARENACTL_USAGE;
-  }
-  o->trace = argv[optind];
-  if (o->placements != NULL && strcmp(o->placements, "-") == 0 && o->json) {
-    fprintf(stderr, "arenactl replay: --placements - and --json would both "
-                    "write to standard output\n");
-    return ARENACTL_USAGE;
-  }
-  return ARENACTL_OK;
+  return ar__replay_check_stdout(o->placements, o->json);
 }
 
 /* The state of one replay. */

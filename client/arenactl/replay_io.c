@@ -21,6 +21,27 @@ static const char *file_name(const char *name, const char *stdio_name) {
   return ar__replay_is_stdio(name) ? stdio_name : name;
 }
 
+int ar__replay_take_trace(int first, int argc, char **argv,
+                          void (*usage)(FILE *), const char **trace) {
+  if (first != argc - 1) {
+    fprintf(stderr, first == argc ? "arenactl replay: no TRACE given\n"
+                                  : "arenactl replay: more than one TRACE\n");
+    usage(stderr);
+    return ARENACTL_USAGE;
+  }
+  *trace = argv[first];
+  return ARENACTL_OK;
+}
+
+int ar__replay_check_stdout(const char *placements, bool json) {
+  if (placements != NULL && ar__replay_is_stdio(placements) && json) {
+    fprintf(stderr, "arenactl replay: --placements - and --json would both "
+                    "write to standard output\n");
+    return ARENACTL_USAGE;
+  }
+  return ARENACTL_OK;
+}
+
 void ar__replay_trace_fail(const char *trace, const char *msg) {
   fprintf(stderr, "arenactl replay: %s: %s\n",
           file_name(trace, "standard input"), msg);
