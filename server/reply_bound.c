@@ -13,6 +13,7 @@
 #include "ar/engine.h"
 #include "ar/error.h"
 #include "ar/errorf.h"
+#include "ar/frame.h"
 #include "dispatch.h"
 
 /* The largest value of an enum on the wire. */
@@ -35,14 +36,6 @@ static void widest_envelope(Arenad__Response *resp, char *text) {
   resp->message = text;
 }
 
-/* The bytes of v as a varint (a body's length on the wire). */
-static size_t varint_bytes(uint64_t v) {
-  size_t n = 1;
-  for (; v >= 0x80; v >>= 7)
-    n++;
-  return n;
-}
-
 size_t ad_reply_inspect_room(size_t max_frame) {
   char text[AD_MESSAGE_MAX + 1];
   Arenad__InspectReply empty = ARENAD__INSPECT_REPLY__INIT;
@@ -50,13 +43,14 @@ size_t ad_reply_inspect_room(size_t max_frame) {
   widest_envelope(&resp, text);
   resp.body_case = ARENAD__RESPONSE__BODY_INSPECT;
   resp.inspect = &empty;
-  /* Everything but the body and its length: the envelope, the body's tag. */
+  /* Everything but the body and its length: the envelope, the body's tag.
+   * A field's length is the same varint as a frame's prefix. */
   size_t body = arenad__inspect_reply__get_packed_size(&empty);
-  size_t around =
-      arenad__response__get_packed_size(&resp) - body - varint_bytes(body);
+  size_t around = arenad__response__get_packed_size(&resp) - body -
+                  ar_frame_prefix_size(body);
   /* The largest body whose length, in k bytes, fits beside it. */
   for (size_t k = 1; k <= 10 && around + k <= max_frame; k++)
-    if (varint_bytes(max_frame - around - k) <= k)
+    if (ar_frame_prefix_size(max_frame - around - k) <= k)
       return max_frame - around - k;
   return 0;
 }
