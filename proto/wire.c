@@ -2,9 +2,12 @@
  * wire.c: the Status/code mapping and request kind names of wire.h. The
  * Status enum of arenad.proto is defined as the negated AR_E* codes, which
  * the asserts below hold it to, so the mapping is a sign change within
- * the range both know.
+ * the range both know. They also hold Policy to ar_policy_t + 1, which
+ * both ends convert by.
  */
 #include "ar/wire.h"
+
+#include "ar/engine.h"
 
 #define AR__STATUS_IS(status, code)                                            \
   _Static_assert((int)ARENAD__STATUS__STATUS_##status == -AR_##code,           \
@@ -21,6 +24,15 @@ AR__STATUS_IS(INTERNAL, EINTERNAL);
 _Static_assert((int)ARENAD__STATUS__STATUS_OK == AR_OK, "Status OK is AR_OK");
 _Static_assert((int)ARENAD__STATUS__STATUS_INTERNAL == -AR_EWIRE_LAST,
                "every wire status has an AR_E* code");
+/* Policy is ar_policy_t + 1 (0 is POLICY_UNSPECIFIED): the daemon and the
+ * library both convert by that. */
+#define AR__POLICY_IS(id, name)                                                \
+  _Static_assert(ARENAD__POLICY__POLICY_##id == AR_POLICY_##id + 1,            \
+                 "Policy " name " is ar_policy_t + 1");
+AR_POLICY_MAP(AR__POLICY_IS)
+#undef AR__POLICY_IS
+_Static_assert((int)ARENAD__POLICY__POLICY_BUDDY == (int)AR_POLICY_COUNT,
+               "every policy is on the wire");
 _Static_assert((int)ARENAD__REQUEST__BODY_ALLOC ==
                        (int)ARENAD__RESPONSE__BODY_ALLOC &&
                    (int)ARENAD__REQUEST__BODY_STATS ==

@@ -1,8 +1,8 @@
 /*
  * test_proto.c: the promises arenad.proto makes in its comments, checked
- * against the generated code so that they cannot drift: Policy values are
- * ar_policy_t + 1 (at compile time; wire.c asserts that Status values are
- * the negated AR_E* codes), and, through protobuf-c's descriptors, a
+ * against the generated code so that they cannot drift (wire.c asserts at
+ * compile time that Status values are the negated AR_E* codes and Policy
+ * values ar_policy_t + 1), and, through protobuf-c's descriptors, a
  * Response answers each request kind with the field number of its
  * Request, and the stats' RequestCounts and StatusCounts are numbered
  * after the kinds and statuses. And the mapping both ends share (ar/wire.h):
@@ -21,17 +21,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ar/engine.h"
 #include "ar/error.h"
 #include "ar/wire.h"
 #include "arenad.pb-c.h"
-
-#define POLICY_IS(id, name)                                                    \
-  _Static_assert(ARENAD__POLICY__POLICY_##id == AR_POLICY_##id + 1,          \
-                 "Policy " name " is ar_policy_t + 1");
-AR_POLICY_MAP(POLICY_IS)
-_Static_assert((int)ARENAD__POLICY__POLICY_BUDDY == (int)AR_POLICY_COUNT,
-               "every policy is on the wire");
 
 /* The field of the message named `name`; fails the test when missing. */
 static const ProtobufCFieldDescriptor *
