@@ -171,6 +171,12 @@ uint64_t *ad_conn_pause_counter(const ad_conn_t *c) {
   return NULL;
 }
 
+void ad_conn_fd_done(ad_conn_t *c) {
+  close(c->fdq[c->fdq_head].fd);
+  c->fdq_head = (c->fdq_head + 1) % AD_FDQ_MAX;
+  c->fdq_len--;
+}
+
 bool ad_conn_can_decode(const ad_conn_t *c) {
   return !c->closing && !c->close_after_reply && !c->yielded &&
          ad_conn_pause_counter(c) == NULL;

@@ -174,6 +174,11 @@ size_t ad_conn_input(ad_conn_t *c, const uint8_t *p, size_t len);
  * yielded its turn. */
 bool ad_conn_can_decode(const ad_conn_t *c);
 
+/* The first queued descriptor is done with (passed with its frame's first
+ * byte, or dropped with the connection): closes it and takes it off the
+ * queue, which must not be empty. */
+void ad_conn_fd_done(ad_conn_t *c);
+
 /* The counter of the flow-control limit that stops c's decoding: replies
  * in flight (max_in_flight), unsent bytes (output_pause_bytes) or queued
  * descriptors (AD_FDQ_MAX), the first that holds; NULL when none does.

@@ -121,10 +121,8 @@ static int flush(ad_conn_t *c) {
       return -1;
     }
     if (pass >= 0) {
-      /* The descriptor went with the first byte; ours is done. */
-      close(pass);
-      c->fdq_head = (c->fdq_head + 1) % AD_FDQ_MAX;
-      c->fdq_len--;
+      /* The descriptor (pass) went with the first byte; ours is done. */
+      ad_conn_fd_done(c);
       c->fd_waiting = false;
       c->d->stats.fds_sent++;
     }
@@ -355,11 +353,8 @@ void ad_conn_close(ad_conn_t *c, const char *reason) {
     if (a != NULL)
       a->attached_connections--;
   }
-  while (c->fdq_len > 0) {
-    close(c->fdq[c->fdq_head].fd);
-    c->fdq_head = (c->fdq_head + 1) % AD_FDQ_MAX;
-    c->fdq_len--;
-  }
+  while (c->fdq_len > 0)
+    ad_conn_fd_done(c);
   d->stats.requests_in_flight -= c->inflight;
   c->inflight = 0;
   d->stats.connections_closed++;

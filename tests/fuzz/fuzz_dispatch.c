@@ -1111,11 +1111,8 @@ static void parse_replies(fz_t *z, slot_t *s) {
 static void take_replies(slot_t *s) {
   ad_conn_t *c = s->c;
   size_t len = ar_buf_len(ad_conn_out(c));
-  while (c->fdq_len > 0 && c->fdq[c->fdq_head].at < c->out_sent + len) {
-    close(c->fdq[c->fdq_head].fd);
-    c->fdq_head = (c->fdq_head + 1) % AD_FDQ_MAX;
-    c->fdq_len--;
-  }
+  while (c->fdq_len > 0 && c->fdq[c->fdq_head].at < c->out_sent + len)
+    ad_conn_fd_done(c);
   ad_conn_sent(c, len);
 }
 
