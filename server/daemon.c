@@ -354,14 +354,11 @@ static void on_sweep(uv_timer_t *t) {
     next = c->next; /* ad_conn_run may close c, never another one */
     if (ad_conn_send_stalled(c, now)) {
       /* No reply: the peer reads none. A connection already closing for
-       * a protocol error was counted and named for that: its reply is
-       * what waited. */
-      if (c->close_after_reply) {
-        ad_conn_close(c, c->close_reason);
-      } else {
+       * a protocol error was counted for that, and ad_conn_close keeps
+       * the reason it was given then: its reply is what waited. */
+      if (!c->close_after_reply)
         d->stats.connections_closed_send_timeout++;
-        ad_conn_close(c, "send-timeout");
-      }
+      ad_conn_close(c, "send-timeout");
     } else if (ad_conn_stalled(c, now)) {
       ad_conn_frame_timeout(c);
       ad_conn_run(c);
