@@ -271,10 +271,19 @@ int ad_arena_quota_hold(const ad_arena_t *a, const ad_holder_t *holder,
   return quota_check(a, holder, &add, msg, len);
 }
 
-void ad_holder_reclaim(ad_holder_t *holder, ad_freed_t *freed) {
+bool ad_holder_reclaim_some(ad_holder_t *holder, uint64_t max_holds,
+                            ad_freed_t *freed) {
   ad_hold_t *hold;
-  while ((hold = ad_holder_first(holder)) != NULL)
+  for (uint64_t i = 0; i < max_holds; i++) {
+    if ((hold = ad_holder_first(holder)) == NULL)
+      return true;
     drop_hold(hold->block->arena, hold, freed);
+  }
+  return ad_holder_first(holder) == NULL;
+}
+
+void ad_holder_reclaim(ad_holder_t *holder, ad_freed_t *freed) {
+  (void)ad_holder_reclaim_some(holder, UINT64_MAX, freed);
 }
 
 int ad_arena_check(const ad_arena_t *a, ar_check_report_t *report) {

@@ -151,6 +151,13 @@ int ad_arena_quota_hold(const ad_arena_t *a, const ad_holder_t *holder,
  */
 void ad_holder_reclaim(ad_holder_t *holder, ad_freed_t *freed);
 
+/* The same for up to max_holds of holder's holds (each with all its
+ * references), the most recent first, so that a large holder can be
+ * reclaimed a slice at a time (reclaim.h). Returns whether holder holds
+ * nothing now. */
+bool ad_holder_reclaim_some(ad_holder_t *holder, uint64_t max_holds,
+                            ad_freed_t *freed);
+
 /* The record of the live block at payload, or NULL. */
 static inline ad_block_t *ad_arena_block(const ad_arena_t *a,
                                          uint64_t payload) {

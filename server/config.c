@@ -86,8 +86,9 @@ static const cfgkey_t daemon_keys[] = {
     {"max_page", K_COUNT, 1, 65536, 4096, D(max_page),
      "largest inspect page; larger requests are clamped"},
     {"turn_budget_us", K_COUNT, 0, 10000000, 5000, D(turn_budget_us),
-     "time one connection's requests may hold the loop before the other "
-     "connections get a turn (0: no limit)"},
+     "time one connection's requests, or the freeing of a closed one's "
+     "blocks, may hold the loop before the other connections get a turn "
+     "(0: no limit)"},
     {"read_chunk", K_SIZE, 4 * KiB, 16 * MiB, 64 * KiB, D(read_chunk),
      "bytes read from a connection per wake-up"},
     {"shutdown_timeout_ms", K_COUNT, 0, 3600000, 5000, D(shutdown_timeout_ms),

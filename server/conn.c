@@ -30,6 +30,7 @@
 #include "daemon.h"
 #include "dispatch.h"
 #include "log.h"
+#include "reclaim.h"
 
 /* Bytes of a peer's frame shown in a protocol error's log line. */
 #define SAMPLE_BYTES 32
@@ -60,6 +61,7 @@ ad_conn_t *ad_conn_new(ad_daemon_t *d, int fd, uint32_t pid, uint32_t uid,
 void ad_conn_free(ad_conn_t *c) {
   if (c == NULL)
     return;
+  ad_reclaim_finish(c); /* the holder below must hold nothing */
   ar_buf_destroy(&c->rbuf);
   ar_buf_destroy(&c->wbuf);
   ad_holder_fini(&c->holder);

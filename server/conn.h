@@ -42,9 +42,10 @@
  * unless the test begins one.
  *
  * Lifetime: created by the listener (ad_conn_new, ad_conn_start), closed
- * by ad_conn_close, which reclaims its blocks at once and frees the object
- * in libuv's close callback (or, for a connection never started, leaves
- * that to the caller's ad_conn_free).
+ * by ad_conn_close, which reclaims its blocks (reclaim.h: at once, or a
+ * slice at a time when there are many) and frees the object in libuv's
+ * close callback once they are all freed (or, for a connection never
+ * started, leaves that to the caller's ad_conn_free).
  */
 #ifndef AD_CONN_H
 #define AD_CONN_H
@@ -67,6 +68,14 @@ struct ad_daemon_s;
 typedef struct ad_conn_s ad_conn_t;
 
 /* A descriptor to pass with the byte at stream offset `at` of the output. */
+/* The reclamation of a closed connection's blocks (reclaim.c's). */
+typedef struct ad_reclaim_s {
+  ad_conn_t *next; /* the daemon's queue of reclamations, oldest first */
+  bool queued;     /* on that queue: references are left to drop */
+  uint64_t refs;   /* references the connection held when it closed */
+  uint64_t blocks, bytes, corruptions; /* what dropping them freed so far */
+} ad_reclaim_t;
+
 typedef struct ad_fdq_entry_s {
   uint64_t at; /* absolute: counted from the connection's first reply byte */
   int fd;      /* owned: a duplicate, closed once sent or at close */
@@ -82,6 +91,7 @@ struct ad_conn_s {
   int fd;          /* owned; -1 for a connection driven by a test */
   int events;      /* private: the UV_READABLE | UV_WRITABLE watched */
   bool started;    /* private: poll is initialised */
+  bool poll_closed; /* private: libuv's close callback of poll has run */
 
   /* Identity. */
   uint64_t id;           /* 1, 2, ... in accept order */
@@ -135,6 +145,8 @@ struct ad_conn_s {
                                daemon's retry timer */
   bool fd_waiting;          /* the next descriptor has been refused at
                                least once (counted once in fds_deferred) */
+
+  ad_reclaim_t reclaim; /* once closed, while its blocks are freed */
 
   /* Counters, logged at close. */
   uint64_t requests;
@@ -267,9 +279,11 @@ void ad_conn_retry_fd(ad_conn_t *c);
  * ad_conn_run. */
 void ad_conn_resume(ad_conn_t *c);
 
-/* Closes c now: reclaims its blocks, logs, drops its descriptors, stops
- * watching and closes the socket. Idempotent. c stays valid until libuv's
- * close callback (for a started connection) or ad_conn_free. */
+/* Closes c now: reclaims its blocks (or begins to, reclaim.h), logs,
+ * drops its descriptors, stops watching and closes the socket.
+ * Idempotent. c stays valid until libuv's close callback has run and its
+ * blocks are all freed (for a started connection), or until
+ * ad_conn_free. */
 void ad_conn_close(ad_conn_t *c, const char *reason);
 
 /* Shutdown: answers every request the peer had sent when it began (the

@@ -21,6 +21,7 @@
 #include "audit.h"
 #include "conn.h"
 #include "daemon.h"
+#include "reclaim.h"
 
 /* Memory a buffer keeps once it empties: a connection's input buffer, and
  * the shared staging buffer after a burst of large replies. */
@@ -29,7 +30,15 @@
 
 static void on_poll(uv_poll_t *h, int status, int events);
 
-static void on_closed(uv_handle_t *h) { ad_conn_free(h->data); }
+/* The memory of a closed connection goes once libuv is done with its
+ * handle and its blocks are all freed, whichever comes last (the other is
+ * reclaim.c's). */
+static void on_closed(uv_handle_t *h) {
+  ad_conn_t *c = h->data;
+  c->poll_closed = true;
+  if (ad_reclaim_done(c))
+    ad_conn_free(c);
+}
 
 int ad_conn_start(ad_conn_t *c) {
   int rc = uv_poll_init(&c->d->loop, &c->poll, c->fd);
@@ -336,17 +345,7 @@ void ad_conn_close(ad_conn_t *c, const char *reason) {
   if (ar_buf_len(&c->wbuf) == 0)
     ar_buf_consume(&d->staging, ar_buf_len(&d->staging));
 
-  uint64_t refs = c->holder.nholds;
-  ad_freed_t freed = {0};
-  ad_holder_reclaim(&c->holder, &freed);
-  if (refs > 0) {
-    d->stats.reclaimed_connections++;
-    d->stats.reclaimed_blocks += freed.blocks;
-    d->stats.reclaimed_bytes += freed.bytes;
-    d->stats.blocks_freed += freed.blocks;
-    ad_audit_reclaim(c, refs, &freed);
-    ad_audit_corrupt(d, c, &freed);
-  }
+  ad_reclaim_begin(c);
 
   for (uint32_t i = 0; i < c->nattached; i++) {
     ad_arena_t *a = ad_daemon_arena_by_id(d, c->attached[i]);

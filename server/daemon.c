@@ -16,6 +16,7 @@
 #include "ar/error.h"
 #include "ar/errorf.h"
 #include "memcheck.h"
+#include "reclaim.h"
 
 /* The per-request scratch: a first chunk that fits any ordinary request,
  * and a cap well above what a frame at the limit can unpack into. */
@@ -278,12 +279,14 @@ static void maybe_finish(ad_daemon_t *d) {
   if (!d->shutting_down || d->conns != NULL || d->finished)
     return;
   d->finished = true;
+  ad_reclaim_all(d);
   ad_listener_close(d);
   if (d->handles_init) {
     uv_close((uv_handle_t *)&d->shutdown_timer, NULL);
     uv_close((uv_handle_t *)&d->frame_timer, NULL);
     uv_close((uv_handle_t *)&d->resume, NULL);
     uv_close((uv_handle_t *)&d->fd_retry, NULL);
+    uv_close((uv_handle_t *)&d->reclaimer, NULL);
     uv_close((uv_handle_t *)&d->sigint, NULL);
     uv_close((uv_handle_t *)&d->sigterm, NULL);
     uv_close((uv_handle_t *)&d->sighup, NULL);
@@ -451,8 +454,10 @@ int ad_daemon_listen(ad_daemon_t *d, int ready_fd, char *err, size_t errlen) {
   uv_timer_init(&d->loop, &d->frame_timer);
   uv_idle_init(&d->loop, &d->resume);
   uv_timer_init(&d->loop, &d->fd_retry);
+  uv_idle_init(&d->loop, &d->reclaimer);
   d->sigint.data = d->sigterm.data = d->shutdown_timer.data = d;
   d->frame_timer.data = d->resume.data = d->fd_retry.data = d;
+  d->reclaimer.data = d;
   d->handles_init = true;
   uint64_t every = sweep_period(d->cfg);
   if (every > 0)

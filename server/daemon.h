@@ -51,10 +51,14 @@ typedef struct ad_daemon_s {
                              replies their peer does not take */
   uv_idle_t resume;       /* runs while connections have yielded */
   uv_timer_t fd_retry;    /* runs while descriptors wait (ETOOMANYREFS) */
+  uv_idle_t reclaimer;    /* runs while closed connections' blocks are
+                             freed (reclaim.h) */
   bool handles_init;      /* the signal, timer and idle handles above are
                              initialised */
 
   ad_conn_t *conns;       /* open connections, newest first */
+  ad_conn_t *reclaim_head, *reclaim_tail; /* closed ones whose blocks are
+                                             being freed (reclaim.c's) */
   size_t nyielded;        /* of them, those waiting for their next turn */
   uint64_t next_conn_id;
   ad_stats_t stats;

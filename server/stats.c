@@ -8,6 +8,7 @@
 
 #include "ar/protocol.h"
 #include "daemon.h"
+#include "reclaim.h"
 
 /* Sets every uint64 field of msg (a RequestCounts or StatusCounts) to
  * counts[its field number]. */
@@ -43,6 +44,8 @@ Arenad__StatsReply *ad_stats_reply(const ad_daemon_t *d, ad_scratch_t *s) {
   fill_by_number(&sc->base, st->errors, AD_STATUS_SLOTS);
   r->requests = rq;
   r->errors = sc;
+
+  r->reclaim_refs_pending = ad_reclaim_refs_pending(d);
 
   /* The figures summed over the arenas. */
   r->record_bytes = ad_blocks_bytes(&d->pools);

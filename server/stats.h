@@ -62,6 +62,8 @@
   X(reclaimed_connections)                                                     \
   X(reclaimed_blocks)                                                          \
   X(reclaimed_bytes)                                                           \
+  X(reclaims_pending) /* now */                                                \
+  X(reclaim_slices)                                                            \
   X(retains)                                                                   \
   X(releases)                                                                  \
   X(transfers)                                                                 \

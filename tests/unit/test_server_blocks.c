@@ -312,6 +312,54 @@ static void test_reclaim_across_arenas(void **state) {
   ad_blocks_fini(&pools);
 }
 
+/* Reclaim in slices: each takes at most the holds it is given, the most
+ * recent first, a shared block freed only with its last reference, and
+ * says when the holder is empty; arenas stay sound in between. */
+static void test_reclaim_in_slices(void **state) {
+  (void)state;
+  ad_blocks_t pools;
+  ad_holder_t h, other;
+  ad_blocks_init(&pools);
+  ad_holder_init(&h, 9, 9, 0, 0, "");
+  ad_holder_init(&other, 10, 10, 0, 0, "");
+  ad_arena_t *a = arena(&pools, "a", 1 << 20, AR_POLICY_FIRST, 1);
+  uint64_t offs[5];
+  assert_ok(ad_arena_alloc(a, &h, 10, 16, 5, offs));
+  uint32_t refs;
+  assert_ok(ad_arena_retain(a, &h, offs[1], &refs)); /* 2 of h's */
+  assert_ok(ad_arena_retain(a, &other, offs[0], &refs));
+
+  ad_freed_t r = {0};
+  ar_check_report_t rep;
+  assert_false(ad_holder_reclaim_some(&h, 2, &r));
+  assert_int_equal(r.blocks, 2);
+  assert_null(ad_arena_block(a, offs[4])); /* the newest went first */
+  assert_null(ad_arena_block(a, offs[3]));
+  assert_int_equal(h.nholds, 4);
+  assert_ok(ad_arena_check(a, &rep));
+  assert_false(ad_holder_reclaim_some(&h, 1, &r));
+  assert_int_equal(r.blocks, 3);
+  assert_int_equal(h.nholds, 3);
+  assert_false(ad_holder_reclaim_some(&h, 0, &r));
+  assert_int_equal(r.blocks, 3);
+  /* Two holds, three references: offs[1]'s hold goes with both of its,
+   * and other still holds offs[0]. */
+  assert_true(ad_holder_reclaim_some(&h, 2, &r));
+  assert_int_equal(r.blocks, 4);
+  assert_int_equal(h.nholds, 0);
+  assert_true(ad_holder_reclaim_some(&h, 1, &r));
+  assert_int_equal(r.blocks, 4);
+  assert_non_null(ad_arena_block(a, offs[0]));
+  assert_ok(ad_arena_check(a, &rep));
+
+  ad_holder_reclaim(&other, &r);
+  assert_int_equal(r.blocks, 5);
+  ad_arena_destroy(a);
+  ad_holder_fini(&h);
+  ad_holder_fini(&other);
+  ad_blocks_fini(&pools);
+}
+
 /* The daemon's check catches records out of step with the engine. */
 static void test_check_catches(void **state) {
   (void)state;
@@ -592,6 +640,7 @@ int main(void) {
       cmocka_unit_test(test_holds),
       cmocka_unit_test(test_arena_alloc_free),
       cmocka_unit_test(test_reclaim_across_arenas),
+      cmocka_unit_test(test_reclaim_in_slices),
       cmocka_unit_test(test_check_catches),
       cmocka_unit_test(test_overwritten_header),
       cmocka_unit_test(test_shared_references),

@@ -1,0 +1,240 @@
+/*
+ * test_daemon_reclaim.c: a closed connection's blocks are freed a turn at
+ * a time, the other connections served in between. A client that holds
+ * 256Ki blocks (in two arenas) goes, on a daemon whose turn_budget_us is
+ * 1 us, which frees them in a thousand turns; another client, whose pipelined
+ * stats are answered one per turn, sees the reclamation under way
+ * (reclaims_pending, the references left going down) before it ends, and then
+ * every block back, counted once. An arena destroyed with force meanwhile, and
+ * a shutdown meanwhile, take the rest with them, and the daemon exits cleanly.
+ * With no budget (turn_budget_us = 0) the blocks all go at the close.
+ */
+#include "itest.h"
+
+#include <signal.h>
+#include <stdlib.h>
+
+#define BLOCKS_PER_ALLOC 4096
+#define ALLOCS 32                            /* per arena */
+#define HELD (2 * ALLOCS * BLOCKS_PER_ALLOC) /* 256Ki blocks of 32 bytes */
+#define STATS 300                            /* pipelined by the watcher */
+
+static const char config_short[] = "[daemon]\n"
+                                   "turn_budget_us = 1\n"
+                                   "shutdown_timeout_ms = 600000\n"
+                                   "max_blocks_per_request = 4096\n"
+                                   "[arena a]\n"
+                                   "size = 16M\n"
+                                   "[arena b]\n"
+                                   "size = 16M\n";
+
+static const char config_none[] = "[daemon]\n"
+                                  "turn_budget_us = 0\n"
+                                  "max_blocks_per_request = 4096\n"
+                                  "[arena a]\n"
+                                  "size = 16M\n"
+                                  "[arena b]\n"
+                                  "size = 16M\n";
+
+/* A new connection holding HELD small blocks, half in each arena. */
+static it_conn_t *holder(const it_daemon_t *d) {
+  it_conn_t *c = it_connect(d->sock);
+  it_hello_ok(c);
+  for (int i = 0; i < 2 * ALLOCS; i++) {
+    Arenad__Response *r = it_call(
+        c, it_req_alloc(i % 2 ? "b" : "a", 16, 0, BLOCKS_PER_ALLOC, false),
+        NULL);
+    it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+    assert_int_equal(r->alloc->n_offsets, BLOCKS_PER_ALLOC);
+    it_resp_free(r);
+  }
+  return c;
+}
+
+/* STATS stats requests, framed in one buffer (the caller frees *buf). */
+static void stats_frames(uint8_t **buf, size_t *len) {
+  *buf = NULL;
+  *len = 0;
+  for (int i = 0; i < STATS; i++) {
+    Arenad__Request *q = it_req_stats();
+    q->id = 1000 + (uint64_t)i;
+    it_frame_append(buf, len, q);
+  }
+}
+
+/* What the watcher's replies showed. */
+typedef struct seen_s {
+  int pending;     /* replies during a reclamation */
+  int refs_values; /* distinct counts of references left, while pending */
+} seen_t;
+
+/* Receives the replies to stats_frames' requests; the counters only grow, and
+ * the references left only go down. */
+static seen_t recv_stats(it_conn_t *c) {
+  seen_t seen = {0, 0};
+  uint64_t last_refs = UINT64_MAX, last_reclaimed = 0;
+  for (int i = 0; i < STATS; i++) {
+    Arenad__Response *r = it_recv(c, NULL);
+    assert_non_null(r);
+    assert_int_equal(r->id, 1000 + (uint64_t)i);
+    it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+    const Arenad__StatsReply *s = r->stats;
+    assert_true(s->reclaimed_blocks >= last_reclaimed);
+    last_reclaimed = s->reclaimed_blocks;
+    if (s->reclaims_pending > 0) {
+      assert_int_equal(s->reclaims_pending, 1);
+      assert_true(s->reclaim_refs_pending > 0 &&
+                  s->reclaim_refs_pending < HELD);
+      assert_true(s->reclaim_refs_pending <= last_refs);
+      assert_int_equal(s->reclaimed_blocks + s->reclaim_refs_pending, HELD);
+      seen.pending++;
+      seen.refs_values += s->reclaim_refs_pending != last_refs;
+      last_refs = s->reclaim_refs_pending;
+    }
+    it_resp_free(r);
+  }
+  return seen;
+}
+
+/* Waits on c until no reclamation is pending. */
+static void wait_reclaimed(it_conn_t *c) {
+  while (it_stat(c, "reclaims_pending") > 0)
+    ;
+}
+
+static void test_close_is_reclaimed_in_turns(void **state) {
+  (void)state;
+  it_daemon_t d = {0};
+  assert_int_equal(it_daemon_start(&d, config_short, NULL), 0);
+  it_conn_t *heavy = holder(&d);
+  it_conn_t *watcher = it_connect(d.sock);
+  it_hello_ok(watcher);
+
+  /* The close first: the watcher's stats, answered one per turn, arrive
+   * early in the thousand turns of the reclamation and are served among
+   * them. */
+  uint8_t *frames;
+  size_t len;
+  stats_frames(&frames, &len);
+  it_close(heavy);
+  it_send_raw(watcher, frames, len);
+  free(frames);
+  seen_t seen = recv_stats(watcher);
+  /* The watcher was served while the blocks went, several times. */
+  assert_true(seen.pending > 0);
+  assert_true(seen.refs_values >= 2);
+
+  wait_reclaimed(watcher);
+  assert_int_equal(it_live_blocks(watcher, "a"), 0);
+  assert_int_equal(it_live_blocks(watcher, "b"), 0);
+  it_check_ok(watcher, "a");
+  it_check_ok(watcher, "b");
+  assert_int_equal(it_stat(watcher, "reclaimed_connections"), 1);
+  assert_int_equal(it_stat(watcher, "reclaimed_blocks"), HELD);
+  assert_int_equal(it_stat(watcher, "reclaimed_bytes"), (uint64_t)HELD * 32);
+  assert_int_equal(it_stat(watcher, "blocks_freed"), HELD);
+  assert_int_equal(it_stat(watcher, "reclaim_refs_pending"), 0);
+  /* 256 holds a slice at least: the first at the close, then turns. */
+  uint64_t slices = it_stat(watcher, "reclaim_slices");
+  assert_true(slices >= 2 && slices <= HELD / 256);
+  it_close(watcher);
+
+  assert_int_equal(it_daemon_stop(&d, SIGTERM), 0);
+  /* One line for the whole reclamation, once it ended. */
+  assert_true(it_log_line(&d, (const char *const[]){"reclaim ", "refs=262144 ",
+                                                    "blocks=262144 ",
+                                                    "bytes=8388608 ", NULL}));
+  it_daemon_cleanup(&d);
+}
+
+/* Waits on c until a reclamation is under way; fails when one ended
+ * first (it takes a thousand turns: c's requests are served among them). */
+static void wait_pending(it_conn_t *c) {
+  for (;;) {
+    Arenad__Response *r = it_call(c, it_req_stats(), NULL);
+    it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+    uint64_t pending = r->stats->reclaims_pending;
+    uint64_t ended = r->stats->reclaimed_connections;
+    it_resp_free(r);
+    if (pending > 0)
+      return;
+    if (ended > 0)
+      fail_msg("the reclamation ended before another request was served");
+  }
+}
+
+/* An arena destroyed, with force, while a closed connection's blocks in
+ * it are still being freed: they go with it, the rest are reclaimed. */
+static void test_destroy_during_reclaim(void **state) {
+  (void)state;
+  it_daemon_t d = {0};
+  assert_int_equal(it_daemon_start(&d, config_short, NULL), 0);
+  it_conn_t *heavy = holder(&d);
+  it_conn_t *admin = it_connect(d.sock);
+  it_hello_ok(admin);
+  it_close(heavy);
+  wait_pending(admin);
+  /* Without force, the blocks still there keep the arena. */
+  assert_int_equal(it_status(admin, it_req_destroy("a", false)),
+                   ARENAD__STATUS__STATUS_INVALID_ARGUMENT);
+  Arenad__Response *r = it_call(admin, it_req_destroy("a", true), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  uint64_t gone = r->destroy_arena->blocks_freed;
+  it_resp_free(r);
+  assert_true(gone > 0 && gone <= HELD / 2);
+
+  wait_reclaimed(admin);
+  assert_int_equal(it_live_blocks(admin, "b"), 0);
+  it_check_ok(admin, "b");
+  assert_int_equal(it_stat(admin, "reclaimed_connections"), 1);
+  assert_int_equal(it_stat(admin, "reclaimed_blocks") + gone, HELD);
+  it_close(admin);
+  assert_int_equal(it_daemon_stop(&d, SIGTERM), 0);
+  it_daemon_cleanup(&d);
+}
+
+/* A shutdown while a closed connection's blocks are being freed: the
+ * daemon frees the rest and exits cleanly. */
+static void test_shutdown_during_reclaim(void **state) {
+  (void)state;
+  it_daemon_t d = {0};
+  assert_int_equal(it_daemon_start(&d, config_short, NULL), 0);
+  it_conn_t *heavy = holder(&d);
+  it_conn_t *other = it_connect(d.sock);
+  it_hello_ok(other);
+  it_close(heavy);
+  wait_pending(other);
+  it_close(other);
+  assert_int_equal(it_daemon_stop(&d, SIGTERM), 0);
+  assert_true(it_log_line(&d, (const char *const[]){"reclaim ", "refs=262144 ",
+                                                    "blocks=262144 ", NULL}));
+  it_daemon_cleanup(&d);
+}
+
+/* With no budget the close frees every block before anything else. */
+static void test_no_budget_reclaims_at_close(void **state) {
+  (void)state;
+  it_daemon_t d = {0};
+  assert_int_equal(it_daemon_start(&d, config_none, NULL), 0);
+  it_conn_t *heavy = holder(&d);
+  it_conn_t *watcher = it_connect(d.sock);
+  it_hello_ok(watcher);
+  it_close(heavy);
+  it_barrier(watcher);
+  assert_int_equal(it_stat(watcher, "reclaimed_blocks"), HELD);
+  assert_int_equal(it_stat(watcher, "reclaim_slices"), 0);
+  assert_int_equal(it_live_blocks(watcher, "a"), 0);
+  it_close(watcher);
+  assert_int_equal(it_daemon_stop(&d, SIGTERM), 0);
+  it_daemon_cleanup(&d);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_close_is_reclaimed_in_turns),
+      cmocka_unit_test(test_destroy_during_reclaim),
+      cmocka_unit_test(test_shutdown_during_reclaim),
+      cmocka_unit_test(test_no_budget_reclaims_at_close),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
