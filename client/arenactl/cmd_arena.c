@@ -19,14 +19,22 @@
 
 typedef enum { F_U64, F_U32, F_DOUBLE } field_kind_t;
 
+/* A field that means something for one policy only is shown in the text
+ * table for that policy alone; JSON always has every field, for a schema
+ * that does not depend on the policy. */
+#define ANY_POLICY (-1)
+
 typedef struct field_s {
   const char *name;
   size_t off;
   field_kind_t kind;
   bool bytes; /* a size, shown with its unit in tables */
+  int policy; /* the arenad_policy_t it belongs to, or ANY_POLICY */
 } field_t;
 
-#define FIELD(name, kind, bytes) {#name, offsetof(arenad_summary_t, name), kind, bytes}
+#define FIELD_OF(name, kind, bytes, policy)                                    \
+  { #name, offsetof(arenad_summary_t, name), kind, bytes, policy }
+#define FIELD(name, kind, bytes) FIELD_OF(name, kind, bytes, ANY_POLICY)
 static const field_t summary_fields[] = {
     FIELD(size, F_U64, true),
     FIELD(used_bytes, F_U64, true),
@@ -48,14 +56,15 @@ static const field_t summary_fields[] = {
     FIELD(peak_requested, F_U64, true),
     FIELD(meta_bytes, F_U64, true),
     FIELD(peak_meta_bytes, F_U64, true),
-    FIELD(rover, F_U64, false),
-    FIELD(max_order, F_U32, false),
+    FIELD_OF(rover, F_U64, false, ARENAD_POLICY_NEXT),
+    FIELD_OF(max_order, F_U32, false, ARENAD_POLICY_BUDDY),
     FIELD(detached_blocks, F_U64, false),
     FIELD(attached_connections, F_U32, false),
     FIELD(permission_denied, F_U64, false),
     FIELD(quota_refused, F_U64, false),
 };
 #undef FIELD
+#undef FIELD_OF
 #define NFIELDS (sizeof summary_fields / sizeof summary_fields[0])
 
 static uint64_t field_u64(const arenad_summary_t *s, const field_t *f) {
@@ -83,6 +92,8 @@ static void print_summary(const arenad_summary_t *s) {
          (unsigned)s->access.owner_uid, (unsigned)s->access.group_gid);
   for (size_t i = 0; i < NFIELDS; i++) {
     const field_t *f = &summary_fields[i];
+    if (f->policy != ANY_POLICY && f->policy != (int)s->policy)
+      continue;
     if (f->kind == F_DOUBLE) {
       printf("%-20s  %.4f\n", f->name, field_double(s, f));
       continue;

@@ -256,6 +256,18 @@ static void test_alloc_inspect_free(void **state) {
   assert_int_equal(inspects() - before, 1 + 3);
   assert_non_null(strstr(r->out, "detached"));
   assert_non_null(strstr(r->out, "live_blocks"));
+  /* The next-fit rover and the buddy orders, only where they mean
+   * something (JSON has them all). */
+  assert_null(strstr(r->out, "rover"));
+  assert_null(strstr(r->out, "max_order"));
+  r = RUN("inspect", "beta");
+  expect_status(r, 0);
+  assert_null(strstr(r->out, "rover"));
+  assert_non_null(strstr(r->out, "max_order"));
+  r = RUN("inspect", "alpha", "--json");
+  expect_status(r, 0);
+  assert_non_null(strstr(r->out, "\"rover\""));
+  assert_non_null(strstr(r->out, "\"max_order\""));
 
   /* A later invocation frees them; a second free of one fails. */
   char o[7][24];
@@ -482,6 +494,13 @@ static void test_create_destroy(void **state) {
   r = RUN("create", "delta", "64K", "first");
   expect_status(r, 0);
   assert_non_null(strstr(r->out, "created delta: 64 KiB, first, mode 0600"));
+  /* A next-fit arena's summary has its rover. */
+  expect_status(RUN("create", "epsilon", "64K", "next"), 0);
+  r = RUN("inspect", "epsilon");
+  expect_status(r, 0);
+  assert_non_null(strstr(r->out, "rover"));
+  assert_null(strstr(r->out, "max_order"));
+  expect_status(RUN("destroy", "epsilon"), 0);
   r = RUN("list");
   expect_status(r, 0);
   assert_non_null(strstr(r->out, "QUOTA"));
