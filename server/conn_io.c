@@ -36,8 +36,15 @@ static void on_poll(uv_poll_t *h, int status, int events);
 static void on_closed(uv_handle_t *h) {
   ad_conn_t *c = h->data;
   c->poll_closed = true;
-  if (ad_reclaim_done(c))
+  if (ad_reclaim_done(c)) {
     ad_conn_free(c);
+    return;
+  }
+  /* Its buffers (up to output_limit_bytes of unsent replies) need not
+   * wait for the reclamation; nothing reads them once the handle is
+   * closed. */
+  ar_buf_destroy(&c->rbuf);
+  ar_buf_destroy(&c->wbuf);
 }
 
 int ad_conn_start(ad_conn_t *c) {
