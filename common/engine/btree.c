@@ -18,6 +18,11 @@
  * agree; key[i] and maxb[i] of every inner slot match its child; max is
  * the largest maxb[i], argmax a slot that holds it, and max2 at least
  * every other slot's.
+ *
+ * Spare nodes (btree.h): ar__bt_reserve_more tops a tree's own list up,
+ * from its pool first when it has one, and drop_node takes back what
+ * merges free, releasing to the pool, or to free(), whatever the tree
+ * does not keep. Only the tree itself takes from its own list.
  */
 #include "btree.h"
 
@@ -28,7 +33,7 @@
 
 #define FANOUT AR__BT_FANOUT
 #define MIN_FILL (FANOUT / 4)
-#define SPARE_KEEP 64 /* spare nodes kept after merges; more are freed */
+#define SPARE_KEEP 64 /* spares a tree without a pool keeps; more are freed */
 
 _Static_assert(FANOUT >= 8 && FANOUT % 2 == 0, "fan-out too small");
 
@@ -119,41 +124,101 @@ static ar__bt_node_t *new_node(ar__bt_t *t, unsigned height) {
   return n;
 }
 
-static void drop_node(ar__bt_t *t, ar__bt_node_t *n) {
-  if (t->finger == n)
-    t->finger = NULL;
-  if (t->nspare >= SPARE_KEEP) {
-    ar__mem_free(t->mem, n, sizeof(*n));
-    return;
-  }
+static void push_spare(ar__bt_t *t, ar__bt_node_t *n) {
   n->next = t->spare;
   t->spare = n;
   t->nspare++;
 }
 
-int ar__bt_reserve(ar__bt_t *t, unsigned inserts) {
-  /* An insert splits at most one node a level and adds a root, which
-   * makes the tree one level taller for the next insert. */
-  while (t->nspare < inserts * (t->height + 2) + (inserts - 1)) {
-    ar__bt_node_t *n = ar__mem_alloc(t->mem, sizeof(*n));
+/* Gives a node the tree does not keep to its pool while that has room,
+ * else frees it. */
+static void release_node(ar__bt_t *t, ar__bt_node_t *n) {
+  ar__bt_pool_t *pool = t->pool;
+  if (pool && pool->count < pool->cap) {
+    n->next = pool->nodes;
+    pool->nodes = n;
+    pool->count++;
+  } else {
+    ar__mem_free(t->mem, n, sizeof(*n));
+  }
+}
+
+/* A node the tree no longer uses becomes a spare, and the spares beyond
+ * what the tree keeps are released. A tree in a pool keeps what a reserve
+ * of the most inserts it was asked for needs at its height now, which is
+ * enough for any inserts still to come of the last reserve (erasing only
+ * lowers the height), so this frees none of what a reserve set aside. */
+static void drop_node(ar__bt_t *t, ar__bt_node_t *n) {
+  if (t->finger == n)
+    t->finger = NULL;
+  size_t keep = t->pool ? ar__bt_reserve_need(t, t->inserts) : SPARE_KEEP;
+  push_spare(t, n);
+  while (t->nspare > keep) {
+    ar__bt_node_t *m = t->spare;
+    t->spare = m->next;
+    t->nspare--;
+    release_node(t, m);
+  }
+}
+
+/* A node for the tree's spares: the pool's when it has one, else a new
+ * one. NULL when memory runs out. */
+static ar__bt_node_t *get_node(ar__bt_t *t) {
+  ar__bt_pool_t *pool = t->pool;
+  if (!pool || !pool->nodes)
+    return ar__mem_alloc(t->mem, sizeof(ar__bt_node_t));
+  ar__bt_node_t *n = pool->nodes;
+  pool->nodes = n->next;
+  pool->count--;
+  return n;
+}
+
+/* Out of line, so that ar__bt_reserve stays small enough that callers
+ * inline it (the engine's own reserve, on every allocation and free). */
+__attribute__((noinline)) int ar__bt_reserve_more(ar__bt_t *t,
+                                                  unsigned inserts) {
+  /* Only this tree takes its spares, so they stay set aside whatever is
+   * done to other trees of the pool before the inserts. */
+  while (t->nspare < ar__bt_reserve_need(t, inserts)) {
+    ar__bt_node_t *n = get_node(t);
     if (!n)
       return AR_EINTERNAL;
-    n->next = t->spare;
-    t->spare = n;
-    t->nspare++;
+    push_spare(t, n);
   }
+  if (inserts > t->inserts)
+    t->inserts = inserts;
   return 0;
 }
 
-int ar__bt_init(ar__bt_t *t, ar__mem_t *mem) {
+static int init_tree(ar__bt_t *t, ar__mem_t *mem, ar__bt_pool_t *pool) {
   memset(t, 0, sizeof(*t));
   t->mem = mem;
+  t->pool = pool;
   if (ar__bt_reserve(t, 1) != 0) {
     ar__bt_fini(t); /* the nodes reserve got before it failed */
     return AR_EINTERNAL;
   }
   t->root = new_node(t, 0);
   return 0;
+}
+
+int ar__bt_init(ar__bt_t *t, ar__mem_t *mem) { return init_tree(t, mem, NULL); }
+
+int ar__bt_init_pooled(ar__bt_t *t, ar__bt_pool_t *pool) {
+  return init_tree(t, pool->mem, pool);
+}
+
+void ar__bt_pool_init(ar__bt_pool_t *pool, ar__mem_t *mem, size_t cap) {
+  *pool = (ar__bt_pool_t){NULL, 0, cap, mem};
+}
+
+void ar__bt_pool_fini(ar__bt_pool_t *pool) {
+  while (pool->nodes) {
+    ar__bt_node_t *n = pool->nodes;
+    pool->nodes = n->next;
+    ar__mem_free(pool->mem, n, sizeof(*n));
+  }
+  pool->count = 0;
 }
 
 static void free_subtree(ar__bt_t *t, ar__bt_node_t *n) {

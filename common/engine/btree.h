@@ -22,6 +22,16 @@
  * The tree allocates its nodes itself. An insert never fails: the caller
  * first calls ar__bt_reserve, which sets aside the nodes the worst case
  * needs; that call is the only one that can fail.
+ *
+ * Nodes set aside ("spares") belong to one tree, so that a reserve for one
+ * tree holds whatever is done to another. A tree on its own keeps up to a
+ * fixed number of spares from the nodes that erasing frees. Many small
+ * trees (the size classes of sizeidx.h) instead share a pool
+ * (ar__bt_pool_t): each keeps only what its next reserve needs at its
+ * height, passes the rest to the pool, and takes from the pool before
+ * calling malloc; the pool frees what is over its cap. So their spare
+ * memory stays bounded, and a tree that fills and empties in turn reuses
+ * the nodes another one gave back instead of asking malloc each time.
  */
 #ifndef AR_BTREE_H
 #define AR_BTREE_H
@@ -46,27 +56,62 @@ typedef struct ar__bt_pos_s {
   unsigned i;
 } ar__bt_pos_t;
 
+/* Spare nodes shared by trees; owns them (ar__bt_pool_fini frees them). */
+typedef struct ar__bt_pool_s {
+  ar__bt_node_t *nodes; /* a list through the nodes' `next` */
+  size_t count;
+  size_t cap;     /* at most this many; more are freed */
+  ar__mem_t *mem; /* the engine's memory count; not owned */
+} ar__bt_pool_t;
+
 typedef struct ar__bt_s {
-  ar__bt_node_t *root;  /* a leaf while the tree is small */
-  ar__bt_node_t *spare; /* nodes set aside by ar__bt_reserve */
-  size_t nspare;
-  size_t count;         /* entries */
-  unsigned height;      /* 0 when the root is a leaf */
+  ar__bt_node_t *root;   /* a leaf while the tree is small */
+  size_t count;          /* entries */
+  unsigned height;       /* 0 when the root is a leaf */
+  unsigned finger_slot;  /* the finger's slot; may be stale */
   ar__bt_node_t *finger; /* the leaf ar__bt_seek last found, or NULL */
-  unsigned finger_slot;  /* and the slot there; may be stale */
-  ar__mem_t *mem;       /* the engine's memory count; not owned */
+  ar__bt_node_t *spare;  /* nodes set aside by ar__bt_reserve; owned */
+  unsigned nspare;
+  unsigned inserts;    /* the most inserts a reserve asked for */
+  ar__bt_pool_t *pool; /* where surplus spares go, or NULL; not owned */
+  ar__mem_t *mem;      /* the engine's memory count; not owned */
 } ar__bt_t;
 
 /* An empty tree whose nodes are counted in *mem, which must outlive it.
  * Returns 0, or AR_EINTERNAL when memory runs out. */
 int ar__bt_init(ar__bt_t *t, ar__mem_t *mem);
 
-/* Frees every node. */
+/* The same, for a tree that shares the spares of `pool` (whose count it
+ * uses), which must outlive it. */
+int ar__bt_init_pooled(ar__bt_t *t, ar__bt_pool_t *pool);
+
+/* Frees every node the tree owns: its own and its spares. */
 void ar__bt_fini(ar__bt_t *t);
 
+/* An empty pool that keeps at most `cap` nodes, counted in *mem. */
+void ar__bt_pool_init(ar__bt_pool_t *pool, ar__mem_t *mem, size_t cap);
+
+/* Frees the pool's nodes. */
+void ar__bt_pool_fini(ar__bt_pool_t *pool);
+
+/* The spares that `inserts` inserts in a row may need at the tree's
+ * height: an insert splits at most one node a level and adds a root,
+ * which makes the tree one level taller for the next insert. */
+static inline size_t ar__bt_reserve_need(const ar__bt_t *t, unsigned inserts) {
+  return (size_t)inserts * (t->height + 2) + (inserts - 1);
+}
+
+/* ar__bt_reserve's work when the tree's spares may fall short. */
+int ar__bt_reserve_more(ar__bt_t *t, unsigned inserts);
+
 /* Sets aside the nodes that `inserts` inserts in a row may need. Returns
- * 0, or AR_EINTERNAL with the tree unchanged. */
-int ar__bt_reserve(ar__bt_t *t, unsigned inserts);
+ * 0, or AR_EINTERNAL with the tree unchanged. Inline: nearly every call
+ * finds the spares there already. */
+static inline int ar__bt_reserve(ar__bt_t *t, unsigned inserts) {
+  if (t->nspare >= ar__bt_reserve_need(t, inserts) && inserts <= t->inserts)
+    return 0;
+  return ar__bt_reserve_more(t, inserts);
+}
 
 /* Adds `k`, which must not be in the tree, after a successful reserve. */
 void ar__bt_insert(ar__bt_t *t, ar__bt_key_t k);

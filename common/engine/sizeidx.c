@@ -1,7 +1,9 @@
 /*
  * sizeidx.c: the size-ordered index of sizeidx.h. A class tree holds
  * entries (start, size), all of one size, so its order is by start; the
- * large tree holds (size, start). Class trees are made on first use.
+ * large tree holds (size, start). Class trees are made on first use and
+ * kept until the index goes; every tree takes and gives spare nodes
+ * through the index's pool, which fini frees last.
  */
 #include "sizeidx.h"
 
@@ -53,10 +55,11 @@ static unsigned prev_class(const ar__sizeidx_t *x, unsigned c) {
 int ar__sizeidx_init(ar__sizeidx_t *x, ar__mem_t *mem) {
   memset(x, 0, sizeof(*x));
   x->mem = mem;
+  ar__bt_pool_init(&x->pool, mem, AR__SIZEIDX_POOL);
   x->classes = ar__mem_calloc(mem, CLASSES, sizeof(ar__bt_t));
   if (!x->classes)
     return AR_EINTERNAL;
-  if (ar__bt_init(&x->large, mem) != 0) {
+  if (ar__bt_init_pooled(&x->large, &x->pool) != 0) {
     ar__mem_free(mem, x->classes, CLASSES * sizeof(ar__bt_t));
     x->classes = NULL;
     return AR_EINTERNAL;
@@ -71,6 +74,7 @@ void ar__sizeidx_fini(ar__sizeidx_t *x) {
     ar__mem_free(x->mem, x->classes, CLASSES * sizeof(ar__bt_t));
   }
   ar__bt_fini(&x->large);
+  ar__bt_pool_fini(&x->pool);
   memset(x, 0, sizeof(*x));
 }
 
@@ -78,7 +82,7 @@ int ar__sizeidx_reserve(ar__sizeidx_t *x, uint64_t size) {
   if (!is_small(size))
     return ar__bt_reserve(&x->large, 2);
   ar__bt_t *t = &x->classes[class_of(size)];
-  if (!t->root && ar__bt_init(t, x->mem) != 0)
+  if (!t->root && ar__bt_init_pooled(t, &x->pool) != 0)
     return AR_EINTERNAL;
   return ar__bt_reserve(t, 2);
 }

@@ -9,6 +9,11 @@
  * tree. Larger sizes share one B+tree keyed by (size, start). A split moves
  * a span from one class to another, which costs two updates of short trees
  * instead of two of one long tree.
+ *
+ * All the trees share one pool of spare nodes (btree.h): each keeps the
+ * few its next reserve needs, and what the others give back serves a
+ * class that fills up, so churn through many classes reuses nodes instead
+ * of leaving up to a tree's fixed keep in every class ever used.
  */
 #ifndef AR_SIZEIDX_H
 #define AR_SIZEIDX_H
@@ -20,11 +25,13 @@
 
 #define AR__SIZEIDX_CLASSES 256 /* exact classes: 16, 32, ... 4096 bytes */
 #define AR__SIZEIDX_SMALL_MAX (AR__SIZEIDX_CLASSES * 16)
+#define AR__SIZEIDX_POOL 128 /* spare nodes the trees' pool keeps at most */
 
 typedef struct ar__sizeidx_s {
   ar__bt_t *classes;                            /* owned; [c]: size 16(c+1) */
   uint64_t nonempty[AR__SIZEIDX_CLASSES / 64];  /* bit c: classes[c] holds */
   ar__bt_t large;                               /* (size, start) above that */
+  ar__bt_pool_t pool; /* the trees' shared spares; owned; trees point here */
   uint64_t count;
   ar__mem_t *mem;                               /* the engine's; not owned */
 } ar__sizeidx_t;
@@ -37,7 +44,8 @@ typedef struct ar__sizeidx_pos_s {
 } ar__sizeidx_pos_t;
 
 /* Returns 0, or AR_EINTERNAL when memory runs out. Memory is counted in
- * *mem, which must outlive the index. */
+ * *mem, which must outlive the index. The index must not move while in
+ * use (its trees point to its pool). */
 int ar__sizeidx_init(ar__sizeidx_t *x, ar__mem_t *mem);
 void ar__sizeidx_fini(ar__sizeidx_t *x);
 

@@ -13,7 +13,9 @@
  * index nodes added), shrinking (nodes given back) and failed
  * allocations. The wrapper can also refuse one allocation (`fail_in`),
  * which tests that running out of memory half-way through building worst
- * fit's size index changes nothing and gives back what it took.
+ * fit's size index changes nothing and gives back what it took. And churn
+ * through best fit's size classes must not leave the engine holding more
+ * than a bounded number of spare index nodes (sizeidx.h's shared pool).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -243,6 +245,58 @@ static void test_worst_index_build(void **state) {
   subject_close(&s);
 }
 
+/* Best fit's size classes each grow tall in turn and empty again: what the
+ * engine then holds must not grow with the classes churned through. First
+ * every class gets a span, and the block map its full size, so that the
+ * memory measured after that (`warm`) holds each class tree and what the
+ * map will need; then 20 rounds of 30000 allocations, each round in 12
+ * classes, every other block freed (1250 spans per class, a tree of some
+ * hundred nodes), then the rest. Keeping 64 spares in every class that
+ * once was tall comes to about 9 MB more; sharing the spares leaves the
+ * classes what one reserve needs, as after the first pass, and at most the
+ * pool's 128 nodes and by_addr's 64 spares (some 0.6 KB each) more. */
+static void test_best_churn_bounded(void **state) {
+  (void)state;
+  enum { ROUNDS = 20, PER_ROUND = 12, N = 30000, CLASSES = 256 };
+  static uint64_t payload[N];
+  subject_t s = subject_open(AR_POLICY_BEST, UINT64_C(1) << 28);
+  for (size_t i = 0; i < N; i++)
+    assert_int_equal(alloc(&s, 16, &payload[i]), AR_OK);
+  for (size_t i = 0; i < N; i++)
+    release(&s, payload[i]);
+  /* A block of n = 16c bytes is 16(c + 1) bytes: class c's span when
+   * freed between two live blocks. */
+  for (size_t c = 1; c < CLASSES; c++) {
+    assert_int_equal(alloc(&s, 16 * c, &payload[2 * c]), AR_OK);
+    assert_int_equal(alloc(&s, 16, &payload[2 * c + 1]), AR_OK);
+  }
+  for (size_t c = 1; c < CLASSES; c++)
+    release(&s, payload[2 * c]);
+  for (size_t c = 1; c < CLASSES; c++)
+    release(&s, payload[2 * c + 1]);
+  ar_engine_stats_t st;
+  ar_engine_stats(s.e, &st);
+  uint64_t warm = st.meta_bytes;
+
+  uint64_t x = 7;
+  for (unsigned r = 0; r < ROUNDS; r++) {
+    uint64_t lo = 1 + (uint64_t)r * PER_ROUND;
+    for (size_t i = 0; i < N; i++)
+      assert_int_equal(
+          alloc(&s, 16 * (lo + next_rand(&x) % PER_ROUND), &payload[i]), AR_OK);
+    for (size_t i = 0; i < N; i += 2)
+      release(&s, payload[i]);
+    for (size_t i = 1; i < N; i += 2)
+      release(&s, payload[i]);
+  }
+  ar_engine_stats(s.e, &st);
+  assert_int_equal(st.live_blocks, 0);
+  assert_true(st.peak_meta_bytes > warm + 1024 * 1024); /* the trees grew */
+  assert_true(st.meta_bytes < warm + 256 * 1024);
+  assert_int_equal(ar_engine_check(s.e, NULL), AR_OK);
+  subject_close(&s);
+}
+
 /* The policy comes as the test's state. */
 static void test_policy(void **state) {
   run_policy(*(const ar_policy_t *)*state);
@@ -257,9 +311,13 @@ static const ar_policy_t policies[] = {AR_POLICY_FIRST, AR_POLICY_NEXT,
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      POLICY_TEST("first", 0), POLICY_TEST("next", 1),
-      POLICY_TEST("best", 2),  POLICY_TEST("worst", 3),
-      POLICY_TEST("buddy", 4), cmocka_unit_test(test_worst_index_build),
+      POLICY_TEST("first", 0),
+      POLICY_TEST("next", 1),
+      POLICY_TEST("best", 2),
+      POLICY_TEST("worst", 3),
+      POLICY_TEST("buddy", 4),
+      cmocka_unit_test(test_worst_index_build),
+      cmocka_unit_test(test_best_churn_bounded),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
