@@ -51,6 +51,17 @@ static it_conn_t *holder(const it_daemon_t *d) {
   return c;
 }
 
+/* Starts d on `config` with a client holding HELD blocks and another one
+ * (returned, its hello done); then the holder goes. */
+static it_conn_t *after_close(it_daemon_t *d, const char *config) {
+  assert_int_equal(it_daemon_start(d, config, NULL), 0);
+  it_conn_t *heavy = holder(d);
+  it_conn_t *other = it_connect(d->sock);
+  it_hello_ok(other);
+  it_close(heavy);
+  return other;
+}
+
 /* STATS stats requests, framed in one buffer (the caller frees *buf). */
 static void stats_frames(uint8_t **buf, size_t *len) {
   *buf = NULL;
@@ -105,18 +116,13 @@ static void wait_reclaimed(it_conn_t *c) {
 static void test_close_is_reclaimed_in_turns(void **state) {
   (void)state;
   it_daemon_t d = {0};
-  assert_int_equal(it_daemon_start(&d, config_short, NULL), 0);
-  it_conn_t *heavy = holder(&d);
-  it_conn_t *watcher = it_connect(d.sock);
-  it_hello_ok(watcher);
-
   /* The close first: the watcher's stats, answered one per turn, arrive
    * early in the thousand turns of the reclamation and are served among
    * them. */
   uint8_t *frames;
   size_t len;
   stats_frames(&frames, &len);
-  it_close(heavy);
+  it_conn_t *watcher = after_close(&d, config_short);
   it_send_raw(watcher, frames, len);
   free(frames);
   seen_t seen = recv_stats(watcher);
@@ -168,11 +174,7 @@ static void wait_pending(it_conn_t *c) {
 static void test_destroy_during_reclaim(void **state) {
   (void)state;
   it_daemon_t d = {0};
-  assert_int_equal(it_daemon_start(&d, config_short, NULL), 0);
-  it_conn_t *heavy = holder(&d);
-  it_conn_t *admin = it_connect(d.sock);
-  it_hello_ok(admin);
-  it_close(heavy);
+  it_conn_t *admin = after_close(&d, config_short);
   wait_pending(admin);
   /* Without force, the blocks still there keep the arena. */
   assert_int_equal(it_status(admin, it_req_destroy("a", false)),
@@ -198,11 +200,7 @@ static void test_destroy_during_reclaim(void **state) {
 static void test_shutdown_during_reclaim(void **state) {
   (void)state;
   it_daemon_t d = {0};
-  assert_int_equal(it_daemon_start(&d, config_short, NULL), 0);
-  it_conn_t *heavy = holder(&d);
-  it_conn_t *other = it_connect(d.sock);
-  it_hello_ok(other);
-  it_close(heavy);
+  it_conn_t *other = after_close(&d, config_short);
   wait_pending(other);
   it_close(other);
   assert_int_equal(it_daemon_stop(&d, SIGTERM), 0);
@@ -215,11 +213,7 @@ static void test_shutdown_during_reclaim(void **state) {
 static void test_no_budget_reclaims_at_close(void **state) {
   (void)state;
   it_daemon_t d = {0};
-  assert_int_equal(it_daemon_start(&d, config_none, NULL), 0);
-  it_conn_t *heavy = holder(&d);
-  it_conn_t *watcher = it_connect(d.sock);
-  it_hello_ok(watcher);
-  it_close(heavy);
+  it_conn_t *watcher = after_close(&d, config_none);
   it_barrier(watcher);
   assert_int_equal(it_stat(watcher, "reclaimed_blocks"), HELD);
   assert_int_equal(it_stat(watcher, "reclaim_slices"), 0);
