@@ -67,7 +67,6 @@
 struct ad_daemon_s;
 typedef struct ad_conn_s ad_conn_t;
 
-/* A descriptor to pass with the byte at stream offset `at` of the output. */
 /* The reclamation of a closed connection's blocks (reclaim.c's). */
 typedef struct ad_reclaim_s {
   ad_conn_t *next; /* the daemon's queue of reclamations, oldest first */
@@ -76,6 +75,7 @@ typedef struct ad_reclaim_s {
   uint64_t blocks, bytes, corruptions; /* what dropping them freed so far */
 } ad_reclaim_t;
 
+/* A descriptor to pass with the byte at stream offset `at` of the output. */
 typedef struct ad_fdq_entry_s {
   uint64_t at; /* absolute: counted from the connection's first reply byte */
   int fd;      /* owned: a duplicate, closed once sent or at close */
