@@ -8,8 +8,8 @@
  *   close            conn pid uid name reason requests bytes_in bytes_out
  *                    unsent ms
  *   reclaim          conn pid uid refs blocks bytes corrupt (a client's
- *                    blocks freed when it went: once the last is, which
- *                    may be after its close line, reclaim.h)
+ *                    blocks freed when it went: after its close line,
+ *                    once the last is, reclaim.h)
  *   denied           conn pid uid request arena reason suppressed
  *   quota-refused    conn pid uid request arena holder detail suppressed
  *   arena-created    conn pid uid name size policy mode owner group quotas

@@ -352,8 +352,6 @@ void ad_conn_close(ad_conn_t *c, const char *reason) {
   if (ar_buf_len(&c->wbuf) == 0)
     ar_buf_consume(&d->staging, ar_buf_len(&d->staging));
 
-  ad_reclaim_begin(c);
-
   for (uint32_t i = 0; i < c->nattached; i++) {
     ad_arena_t *a = ad_daemon_arena_by_id(d, c->attached[i]);
     if (a != NULL)
@@ -366,6 +364,9 @@ void ad_conn_close(ad_conn_t *c, const char *reason) {
   d->stats.connections_closed++;
 
   ad_audit_close(d, c);
+  /* After the close line, so that the reclaim line always follows it,
+   * whether the blocks all go now or in later turns. */
+  ad_reclaim_begin(c);
 
   /* uv_close takes the descriptor out of epoll, so it goes first; the
    * memory waits for the close callback. */
