@@ -94,9 +94,9 @@ void ar__bt_pool_init(ar__bt_pool_t *pool, ar__mem_t *mem, size_t cap);
 /* Frees the pool's nodes. */
 void ar__bt_pool_fini(ar__bt_pool_t *pool);
 
-/* The spares that `inserts` inserts in a row may need at the tree's
- * height: an insert splits at most one node a level and adds a root,
- * which makes the tree one level taller for the next insert. */
+/* The spares that `inserts` (at least 1) inserts in a row may need at the
+ * tree's height: an insert splits at most one node a level and adds a
+ * root, which makes the tree one level taller for the next insert. */
 static inline size_t ar__bt_reserve_need(const ar__bt_t *t, unsigned inserts) {
   return (size_t)inserts * (t->height + 2) + (inserts - 1);
 }
@@ -104,9 +104,10 @@ static inline size_t ar__bt_reserve_need(const ar__bt_t *t, unsigned inserts) {
 /* ar__bt_reserve's work when the tree's spares may fall short. */
 int ar__bt_reserve_more(ar__bt_t *t, unsigned inserts);
 
-/* Sets aside the nodes that `inserts` inserts in a row may need. Returns
- * 0, or AR_EINTERNAL with the tree unchanged. Inline: nearly every call
- * finds the spares there already. */
+/* Sets aside the nodes that `inserts` (at least 1) inserts in a row may
+ * need. Returns 0, or AR_EINTERNAL with the tree's entries unchanged (the
+ * spares it got before memory ran out, some perhaps from the pool, stay
+ * the tree's). Inline: nearly every call finds the spares there already. */
 static inline int ar__bt_reserve(ar__bt_t *t, unsigned inserts) {
   if (t->nspare >= ar__bt_reserve_need(t, inserts) && inserts <= t->inserts)
     return 0;
