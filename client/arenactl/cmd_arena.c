@@ -4,7 +4,7 @@
  * passing each page's cursor to the next request until the walk reaches
  * the arena's end, so an arena of any size is listed in bounded replies.
  * The summary's figures are rendered from one table of fields (name,
- * place, kind), used by the text and the JSON renderers alike.
+ * place, kind, policy), used by the text and the JSON renderers alike.
  */
 #include <getopt.h>
 #include <stdbool.h>
