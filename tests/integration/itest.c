@@ -272,19 +272,25 @@ bool it_log_contains(const it_daemon_t *d, const char *needle) {
   return found;
 }
 
-bool it_log_line(const it_daemon_t *d, const char *const *needles) {
+int it_log_line_no(const it_daemon_t *d, const char *const *needles) {
   FILE *f = fopen(d->log, "r");
   if (f == NULL)
-    return false;
+    return 0;
   char line[2048];
+  int no = 0;
   bool found = false;
   while (!found && fgets(line, sizeof(line), f) != NULL) {
+    no++;
     found = true;
     for (size_t i = 0; found && needles[i] != NULL; i++)
       found = strstr(line, needles[i]) != NULL;
   }
   fclose(f);
-  return found;
+  return found ? no : 0;
+}
+
+bool it_log_line(const it_daemon_t *d, const char *const *needles) {
+  return it_log_line_no(d, needles) > 0;
 }
 
 /* ---- Connections ---------------------------------------------------------- */
@@ -482,6 +488,18 @@ Arenad__Response *it_call(it_conn_t *c, Arenad__Request *req, int *fd) {
   if (r->body_case != ARENAD__RESPONSE__BODY__NOT_SET &&
       (int)r->body_case != (int)req->body_case)
     fail_msg("reply kind %d, want %d", (int)r->body_case, (int)req->body_case);
+  return r;
+}
+
+Arenad__Response *it_recv_reply(it_conn_t *c, uint64_t id, int status) {
+  Arenad__Response *r = it_recv(c, NULL);
+  if (r == NULL)
+    fail_msg("the stream ended before the reply to request %llu",
+             (unsigned long long)id);
+  if (r->id != id)
+    fail_msg("reply id %llu, want %llu", (unsigned long long)r->id,
+             (unsigned long long)id);
+  it_assert_status(r, status);
   return r;
 }
 

@@ -90,6 +90,10 @@ bool it_log_contains(const it_daemon_t *d, const char *needle);
  * needles (an event and its fields, in any order). */
 bool it_log_line(const it_daemon_t *d, const char *const *needles);
 
+/* The number (from 1) of the first such line, or 0 when there is none: for
+ * the order of two events. */
+int it_log_line_no(const it_daemon_t *d, const char *const *needles);
+
 /* A client connection with its own read buffer and the descriptors that
  * came with SCM_RIGHTS, each with the stream offset of its first byte. */
 typedef struct it_conn_s {
@@ -131,6 +135,11 @@ void it_resp_free(Arenad__Response *r);
 /* Sends req with the next id, receives the answer, checks its id and, when
  * it has a body, its kind. Returns it (to be freed). */
 Arenad__Response *it_call(it_conn_t *c, Arenad__Request *req, int *fd);
+
+/* Receives the next reply of a pipeline (no descriptor), which must answer
+ * request `id` with `status` (an Arenad__Status). Returns it (to be
+ * freed). */
+Arenad__Response *it_recv_reply(it_conn_t *c, uint64_t id, int status);
 
 /* Reads until the end of stream, failing on a timeout; returns how many
  * Responses came first (they are checked to decode and then dropped). */

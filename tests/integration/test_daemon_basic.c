@@ -311,10 +311,8 @@ static void test_pipelining(void **state) {
   uint64_t offs[N];
   size_t n = 0;
   for (int i = 0; i < N; i++) {
-    Arenad__Response *r = it_recv(c, NULL);
-    assert_non_null(r);
-    assert_int_equal(r->id, 1000 + (uint64_t)i);
-    it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+    Arenad__Response *r =
+        it_recv_reply(c, 1000 + (uint64_t)i, ARENAD__STATUS__STATUS_OK);
     if (i % 10 == 9) {
       assert_int_equal(r->body_case, ARENAD__RESPONSE__BODY_PING);
     } else {
@@ -335,10 +333,7 @@ static void test_pipelining(void **state) {
   it_send_raw(c, buf, len);
   free(buf);
   for (size_t i = 0; i < n; i++) {
-    Arenad__Response *r = it_recv(c, NULL);
-    assert_non_null(r);
-    assert_int_equal(r->id, 5000 + i);
-    it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+    Arenad__Response *r = it_recv_reply(c, 5000 + i, ARENAD__STATUS__STATUS_OK);
     it_resp_free(r);
   }
   it_check_ok(c, "alpha");

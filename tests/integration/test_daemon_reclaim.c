@@ -17,7 +17,6 @@
 
 #include <errno.h>
 #include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -112,10 +111,8 @@ static seen_t recv_stats(it_conn_t *c) {
   seen_t seen = {0, 0};
   uint64_t last_refs = UINT64_MAX, last_reclaimed = 0;
   for (int i = 0; i < STATS; i++) {
-    Arenad__Response *r = it_recv(c, NULL);
-    assert_non_null(r);
-    assert_int_equal(r->id, 1000 + (uint64_t)i);
-    it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+    Arenad__Response *r =
+        it_recv_reply(c, 1000 + (uint64_t)i, ARENAD__STATUS__STATUS_OK);
     const Arenad__StatsReply *s = r->stats;
     assert_true(s->reclaimed_blocks >= last_reclaimed);
     last_reclaimed = s->reclaimed_blocks;
@@ -184,10 +181,8 @@ static void test_close_is_reclaimed_in_turns(void **state) {
 static void wait_pending(it_conn_t *c) {
   uint64_t pending = 0;
   for (int i = 0; i < 2; i++) {
-    Arenad__Response *r = it_recv(c, NULL);
-    assert_non_null(r);
-    assert_int_equal(r->id, 1000 + (uint64_t)i);
-    it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+    Arenad__Response *r =
+        it_recv_reply(c, 1000 + (uint64_t)i, ARENAD__STATUS__STATUS_OK);
     pending = r->stats->reclaims_pending;
     it_resp_free(r);
   }
@@ -214,15 +209,9 @@ static void test_destroy_during_reclaim(void **state) {
   free(frames);
   wait_pending(admin);
   /* Without force, the blocks still there keep the arena. */
-  Arenad__Response *r = it_recv(admin, NULL);
-  assert_non_null(r);
-  assert_int_equal(r->id, 1);
-  it_assert_status(r, ARENAD__STATUS__STATUS_INVALID_ARGUMENT);
-  it_resp_free(r);
-  r = it_recv(admin, NULL);
-  assert_non_null(r);
-  assert_int_equal(r->id, 2);
-  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  it_resp_free(
+      it_recv_reply(admin, 1, ARENAD__STATUS__STATUS_INVALID_ARGUMENT));
+  Arenad__Response *r = it_recv_reply(admin, 2, ARENAD__STATUS__STATUS_OK);
   uint64_t gone = r->destroy_arena->blocks_freed;
   it_resp_free(r);
   assert_true(gone > 0 && gone <= HELD / 2);
@@ -235,22 +224,6 @@ static void test_destroy_during_reclaim(void **state) {
   it_close(admin);
   assert_int_equal(it_daemon_stop(&d, SIGTERM), 0);
   it_daemon_cleanup(&d);
-}
-
-/* The number (from 1) of the first line of d's log that contains
- * `needle`, or 0. */
-static int log_line_no(const it_daemon_t *d, const char *needle) {
-  FILE *f = fopen(d->log, "r");
-  assert_non_null(f);
-  char line[2048];
-  int no = 0, found = 0;
-  while (!found && fgets(line, sizeof(line), f) != NULL) {
-    no++;
-    if (strstr(line, needle) != NULL)
-      found = no;
-  }
-  fclose(f);
-  return found;
 }
 
 /* A shutdown while a closed connection's blocks are being freed: the
@@ -273,8 +246,10 @@ static void test_shutdown_during_reclaim(void **state) {
     assert_true(
         it_log_line(&d, (const char *const[]){"reclaim ", "refs=262144 ",
                                               "blocks=262144 ", NULL}));
-    int shutdown = log_line_no(&d, " shutdown reason=SIGTERM");
-    int reclaim = log_line_no(&d, " reclaim conn=");
+    int shutdown = it_log_line_no(
+        &d, (const char *const[]){" shutdown reason=SIGTERM", NULL});
+    int reclaim =
+        it_log_line_no(&d, (const char *const[]){" reclaim conn=", NULL});
     assert_true(shutdown > 0 && reclaim > 0);
     it_daemon_cleanup(&d);
     if (shutdown < reclaim)

@@ -63,10 +63,8 @@ static void send_checks(it_conn_t *c) {
 
 /* Receives the reply of check number i: OK, the arena sound. */
 static void recv_check(it_conn_t *c, int i) {
-  Arenad__Response *r = it_recv(c, NULL);
-  assert_non_null(r);
-  assert_int_equal(r->id, 1000 + (uint64_t)i);
-  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  Arenad__Response *r =
+      it_recv_reply(c, 1000 + (uint64_t)i, ARENAD__STATUS__STATUS_OK);
   assert_true(r->check->ok);
   it_resp_free(r);
 }
