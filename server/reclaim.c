@@ -60,7 +60,6 @@ static void unqueue(ad_daemon_t *d, ad_conn_t *c) {
     d->reclaim_tail = prev;
   c->reclaim.next = NULL;
   c->reclaim.queued = false;
-  d->stats.reclaims_pending--;
 }
 
 /* Ends the reclamation of c, taken off the queue: drops the rest now. */
@@ -103,7 +102,6 @@ void ad_reclaim_begin(ad_conn_t *c) {
   else
     d->reclaim_head = c;
   d->reclaim_tail = c;
-  d->stats.reclaims_pending++;
   uv_idle_start(&d->reclaimer, on_reclaim); /* no-op when active */
 }
 
@@ -124,9 +122,10 @@ void ad_reclaim_all(ad_daemon_t *d) {
   }
 }
 
-uint64_t ad_reclaim_refs_pending(const ad_daemon_t *d) {
-  uint64_t refs = 0;
-  for (const ad_conn_t *c = d->reclaim_head; c != NULL; c = c->reclaim.next)
-    refs += c->holder.nholds;
-  return refs;
+void ad_reclaim_pending(const ad_daemon_t *d, uint64_t *conns, uint64_t *refs) {
+  *conns = *refs = 0;
+  for (const ad_conn_t *c = d->reclaim_head; c != NULL; c = c->reclaim.next) {
+    (*conns)++;
+    *refs += c->holder.nholds;
+  }
 }

@@ -50,8 +50,10 @@ static inline bool ad_reclaim_done(const ad_conn_t *c) {
   return !c->reclaim.queued;
 }
 
-/* The references closed connections still hold (StatsReply's
- * reclaim_refs_pending). O(queued reclamations). */
-uint64_t ad_reclaim_refs_pending(const struct ad_daemon_s *d);
+/* The closed connections still being reclaimed, and the references they
+ * still hold (StatsReply's reclaims_pending and reclaim_refs_pending).
+ * O(queued reclamations). */
+void ad_reclaim_pending(const struct ad_daemon_s *d, uint64_t *conns,
+                        uint64_t *refs);
 
 #endif /* AD_RECLAIM_H */

@@ -45,7 +45,7 @@ Arenad__StatsReply *ad_stats_reply(const ad_daemon_t *d, ad_scratch_t *s) {
   r->requests = rq;
   r->errors = sc;
 
-  r->reclaim_refs_pending = ad_reclaim_refs_pending(d);
+  ad_reclaim_pending(d, &r->reclaims_pending, &r->reclaim_refs_pending);
 
   /* The figures summed over the arenas. */
   r->record_bytes = ad_blocks_bytes(&d->pools);

@@ -62,7 +62,6 @@
   X(reclaimed_connections)                                                     \
   X(reclaimed_blocks)                                                          \
   X(reclaimed_bytes)                                                           \
-  X(reclaims_pending) /* now */                                                \
   X(reclaim_slices)                                                            \
   X(retains)                                                                   \
   X(releases)                                                                  \
