@@ -6,7 +6,8 @@
  * stats are answered one per turn, sees the reclamation under way
  * (reclaims_pending, the references left going down) before it ends, and then
  * every block back, counted once. An arena destroyed with force meanwhile, and
- * a shutdown meanwhile, take the rest with them, and the daemon exits cleanly.
+ * a shutdown meanwhile, take the rest with them, and the daemon exits cleanly;
+ * destroying both arenas ends the reclamation, its blocks still counted once.
  * With no budget (turn_budget_us = 0) the blocks all go at the close.
  * The daemon is stopped (SIGSTOP) while the holder goes and the other
  * client's requests are sent, so that it finds them together and the
@@ -17,6 +18,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -226,6 +228,54 @@ static void test_destroy_during_reclaim(void **state) {
   it_daemon_cleanup(&d);
 }
 
+/* Both arenas destroyed, with force, while a closed connection's blocks
+ * are still being freed: the destroys take its last blocks, and the
+ * reclamation ends with them, counted once: the stats sent right after the
+ * destroys see nothing pending, one reclaimed connection, and every block
+ * freed either by the destroys or by the reclamation. */
+static void test_destroys_end_reclaim(void **state) {
+  (void)state;
+  it_daemon_t d = {0};
+  uint8_t *frames;
+  size_t len;
+  stats_frames(2, &frames, &len);
+  static const char *const names[] = {"a", "b"};
+  for (uint64_t i = 0; i < 2; i++) {
+    Arenad__Request *q = it_req_destroy(names[i], true);
+    q->id = 1 + i;
+    it_frame_append(&frames, &len, q);
+  }
+  Arenad__Request *q = it_req_stats();
+  q->id = 3;
+  it_frame_append(&frames, &len, q);
+  it_conn_t *admin = after_close(&d, config_short, frames, len);
+  free(frames);
+  wait_pending(admin);
+  uint64_t gone = 0;
+  for (uint64_t id = 1; id <= 2; id++) {
+    Arenad__Response *r = it_recv_reply(admin, id, ARENAD__STATUS__STATUS_OK);
+    gone += r->destroy_arena->blocks_freed;
+    it_resp_free(r);
+  }
+  Arenad__Response *r = it_recv_reply(admin, 3, ARENAD__STATUS__STATUS_OK);
+  const Arenad__StatsReply *s = r->stats;
+  assert_int_equal(s->reclaims_pending, 0);
+  assert_int_equal(s->reclaim_refs_pending, 0);
+  assert_int_equal(s->reclaimed_connections, 1);
+  assert_true(gone > 0);
+  assert_int_equal(s->reclaimed_blocks + gone, HELD);
+  it_resp_free(r);
+  it_close(admin);
+  assert_int_equal(it_daemon_stop(&d, SIGTERM), 0);
+  /* Its reclaim line counts only what the reclamation itself freed. */
+  char blocks[64];
+  snprintf(blocks, sizeof(blocks), "blocks=%llu ",
+           (unsigned long long)(HELD - gone));
+  assert_true(it_log_line(
+      &d, (const char *const[]){"reclaim ", "refs=262144 ", blocks, NULL}));
+  it_daemon_cleanup(&d);
+}
+
 /* A shutdown while a closed connection's blocks are being freed: the
  * daemon frees the rest and exits cleanly. The signal goes once the
  * reclamation is seen under way; in a run so slow that the reclamation
@@ -276,6 +326,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_close_is_reclaimed_in_turns),
       cmocka_unit_test(test_destroy_during_reclaim),
+      cmocka_unit_test(test_destroys_end_reclaim),
       cmocka_unit_test(test_shutdown_during_reclaim),
       cmocka_unit_test(test_no_budget_reclaims_at_close),
   };
