@@ -414,6 +414,13 @@ static char *count_lines(char *str, int num, void *stream) {
     if (p->long_line == 0 && n == (size_t)num - 1 && r[n - 1] != '\n' &&
         !feof(p->f))
       p->long_line = p->line;
+    /* inih takes an indented line for the continuation of the value
+     * before it (Debian builds it with INI_ALLOW_MULTILINE), so that an
+     * indented key reads as that key given again. No value of ours spans
+     * lines: the blanks go, and the line is read as written. */
+    size_t lead = strspn(r, " \t");
+    if (lead > 0)
+      memmove(r, r + lead, n - lead + 1);
     size_t len;
     const char *name = section_name(r, &len);
     if (name != NULL && len > INIH_SECTION_MAX) { /* inih would cut it */

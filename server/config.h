@@ -27,7 +27,8 @@
  * bounds and its default (like redis's createSizeTConfig); `arenad --help`
  * prints the table. Sizes take K, M and G suffixes (ar_parse_size), modes
  * are octal, counts are plain decimal. An unknown section or key, a value
- * out of range or a key given twice is an error naming the file and line.
+ * out of range or a key given twice is an error naming the file and line;
+ * a section may come back with other keys, and lines may be indented.
  * Users and groups are names (looked up when the file is read) or numbers;
  * an arena's owner and group left out, and admin_group, are AD_ID_NONE
  * here: the daemon makes its own uid and gid of the first two.

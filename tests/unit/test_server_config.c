@@ -131,6 +131,36 @@ static void test_good_file(void **state) {
   ad_config_fini(&cfg);
 }
 
+/* Indented lines are read as if they were not indented: inih alone would
+ * take them for the previous value's continuation. */
+static void test_indented_lines(void **state) {
+  (void)state;
+  static const char text[] = "[daemon]\n"
+                             "  socket_mode = 0660\n"
+                             "\tlog_level = debug\n"
+                             "  [arena a]\n"
+                             "    size = 8K\n"
+                             "    policy = best\n"
+                             "    ; an indented comment\n";
+  ad_config_t cfg;
+  char err[256];
+  ad_config_init(&cfg);
+  assert_int_equal(load(&cfg, text, err, sizeof(err)), 0);
+  assert_int_equal(ad_config_finish(&cfg, err, sizeof(err)), 0);
+  assert_int_equal(cfg.socket_mode, 0660);
+  assert_int_equal(cfg.log_level, AD_LOG_DEBUG);
+  assert_int_equal(cfg.narenas, 1);
+  assert_string_equal(cfg.arenas[0].name, "a");
+  assert_int_equal(cfg.arenas[0].size, 8 << 10);
+  assert_int_equal(cfg.arenas[0].policy, AR_POLICY_BEST);
+  ad_config_fini(&cfg);
+  /* Still a key given twice, and still a line without a key. */
+  refused("[daemon]\n  log_level = info\n  log_level = warn\n",
+          "test.conf:3:", "already set on line 2");
+  refused("[daemon]\nlog_level = info\n  no equals sign\n",
+          "test.conf:3:", "syntax error");
+}
+
 static void test_command_line(void **state) {
   (void)state;
   ad_config_t cfg;
@@ -459,6 +489,7 @@ int main(void) {
       cmocka_unit_test(test_defaults),
       cmocka_unit_test(test_usage),
       cmocka_unit_test(test_good_file),
+      cmocka_unit_test(test_indented_lines),
       cmocka_unit_test(test_command_line),
       cmocka_unit_test(test_errors_name_the_line),
       cmocka_unit_test(test_long_line),
