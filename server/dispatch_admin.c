@@ -22,14 +22,16 @@ static int admin_only(ad_call_t *call, const char *name) {
   const ad_daemon_t *d = call->d;
   if (ad_access_admin(&cred, d->uid, d->cfg->admin_group))
     return 0;
-  return ad_call_deny(call, NULL, name, "not-admin",
-                      "%s is allowed to root, the daemon's uid (%u)%s; this "
-                      "connection is uid %u",
-                      call->kind, (unsigned)d->uid,
-                      d->cfg->admin_group != AD_ID_NONE
-                          ? " and the members of the admin group"
-                          : "",
-                      (unsigned)cred.uid);
+  /* Root is named only while it may: with root_override = 0, uid 0 is
+   * refused like any other uid. */
+  return ad_call_deny(
+      call, NULL, name, "not-admin",
+      "%s is allowed to %sthe daemon's uid (%u)%s; this "
+      "connection is uid %u",
+      call->kind, d->cfg->root_override ? "root, " : "", (unsigned)d->uid,
+      d->cfg->admin_group != AD_ID_NONE ? " and the members of the admin group"
+                                        : "",
+      (unsigned)cred.uid);
 }
 
 /* The configuration of the arena m asks for, checked; 0 or AR_EINVAL

@@ -413,6 +413,9 @@ clients_not_admin() {
         fail "a root client destroyed arena default: $out"
     fi
     grep -q "uid 0" <<<"$out" || fail "destroy by root: expected a refusal naming uid 0, got: $out"
+    if grep -q "allowed to root" <<<"$out"; then
+        fail "destroy by root: the refusal names root among those allowed, with root_override = 0: $out"
+    fi
     if out=$(client --user 0:0 -- arenactl alloc default 64 2>&1); then
         fail "a root client allocated in arena default: $out"
     fi
