@@ -224,20 +224,25 @@ int ad_listener_claim(const char *path, int *lock_fd, char *err,
     return ar_errorf(err, errlen, AR_EIO, "bad socket path '%s'", path);
   snprintf(lock, sizeof(lock), "%s.lock", path);
   int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0 && errno == ENOENT) {
+  int open_errno = errno;
+  if (fd < 0 && open_errno == ENOENT) {
+    /* Mostly a missing directory; but some file systems (/proc) answer
+     * ENOENT to a file they cannot create in a directory that exists. */
     char dir[AR_SOCKET_PATH_MAX];
     snprintf(dir, sizeof(dir), "%s", path);
     char *slash = strrchr(dir, '/');
     if (slash != NULL)
       slash[slash == dir ? 1 : 0] = '\0'; /* "/x": the directory is "/" */
-    return ar_errorf(err, errlen, AR_EIO,
-                     "the socket's directory %s does not exist (create it, "
-                     "or choose another socket path)",
-                     slash != NULL ? dir : ".");
+    struct stat st;
+    if (stat(slash != NULL ? dir : ".", &st) < 0 && errno == ENOENT)
+      return ar_errorf(err, errlen, AR_EIO,
+                       "the socket's directory %s does not exist (create it, "
+                       "or choose another socket path)",
+                       slash != NULL ? dir : ".");
   }
   if (fd < 0)
     return ar_errorf(err, errlen, AR_EIO, "cannot open the lock file %s: %s",
-                     lock, strerror(errno));
+                     lock, strerror(open_errno));
   if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
     int e = errno;
     close(fd);

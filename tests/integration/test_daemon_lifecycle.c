@@ -489,6 +489,30 @@ static void test_not_a_socket_refused(void **state) {
   it_daemon_cleanup(&d);
 }
 
+/* A socket whose lock file cannot be made: a missing directory is named
+ * as such; a directory that exists but takes no new file (/proc answers
+ * ENOENT too) gets open's own error. */
+static void test_socket_directory(void **state) {
+  (void)state;
+  it_daemon_t d;
+  it_daemon_prepare(&d);
+  char missing[192];
+  snprintf(missing, sizeof(missing), "%s/nowhere/arenad.sock", d.dir);
+  const char *const in_missing[] = {"--socket", missing, NULL};
+  assert_int_equal(it_daemon_start(&d, NULL, in_missing), 1);
+  assert_true(it_log_contains(&d, "the socket's directory "));
+  assert_true(it_log_contains(&d, "/nowhere does not exist"));
+  it_daemon_cleanup(&d);
+
+  it_daemon_prepare(&d);
+  const char *const in_proc[] = {"--socket", "/proc/arenad-test.sock", NULL};
+  assert_int_equal(it_daemon_start(&d, NULL, in_proc), 1);
+  assert_true(it_log_contains(
+      &d, "cannot open the lock file /proc/arenad-test.sock.lock: "));
+  assert_false(it_log_contains(&d, "does not exist"));
+  it_daemon_cleanup(&d);
+}
+
 static void test_bad_config(void **state) {
   (void)state;
   it_daemon_t d = {0};
@@ -579,6 +603,7 @@ int main(void) {
       cmocka_unit_test(test_second_daemon_refused),
       cmocka_unit_test(test_live_socket_without_lock_refused),
       cmocka_unit_test(test_not_a_socket_refused),
+      cmocka_unit_test(test_socket_directory),
       cmocka_unit_test(test_bad_config),
       cmocka_unit_test(test_socket_mode_and_limit),
       cmocka_unit_test(test_socket_from_environment),
