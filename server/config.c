@@ -656,6 +656,25 @@ int ad_config_check_size(uint64_t size, ar_policy_t policy, char *msg,
   return 0;
 }
 
+int ad_config_check_arena_value(const char *key, uint64_t v, char *msg,
+                                size_t len) {
+  const cfgkey_t *k = find_key(arena_keys, N_ARENA_KEYS, key);
+  if (k == NULL)
+    return ar_errorf(msg, len, AR_EINVAL, "no arena key %s", key);
+  if (v >= k->min && v <= k->max)
+    return 0;
+  char lo[32], hi[32];
+  if (k->kind == K_SIZE)
+    return ar_errorf(msg, len, AR_EINVAL, "%s %llu is out of range (%s to %s)",
+                     k->name, (unsigned long long)v,
+                     human(lo, sizeof(lo), k->min),
+                     human(hi, sizeof(hi), k->max));
+  return ar_errorf(msg, len, AR_EINVAL,
+                   "%s %llu is out of range (%llu to %llu)", k->name,
+                   (unsigned long long)v, (unsigned long long)k->min,
+                   (unsigned long long)k->max);
+}
+
 int ad_config_finish(ad_config_t *cfg, char *err, size_t errlen) {
   char msg[200];
 

@@ -150,6 +150,12 @@ bool ad_config_arena_name_ok(const char *s);
 int ad_config_check_size(uint64_t size, ar_policy_t policy, char *msg,
                          size_t len);
 
+/* Whether `v` is within the bounds of the numeric [arena] key `key`
+ * (quota_bytes, quota_blocks, ...), as the file's values are. Returns 0, or
+ * AR_EINVAL with a sentence in msg (len bytes). */
+int ad_config_check_arena_value(const char *key, uint64_t v, char *msg,
+                                size_t len);
+
 /* Prints every key of both sections with its bounds and default. */
 void ad_config_usage(FILE *out);
 

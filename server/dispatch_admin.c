@@ -58,6 +58,11 @@ static int arena_conf(ad_call_t *call, const Arenad__CreateArenaRequest *m,
   snprintf(conf->name, sizeof(conf->name), "%s", m->name);
   conf->size = m->size;
   conf->policy = (uint64_t)policy;
+  if (ad_config_check_arena_value("quota_bytes", m->quota_bytes, why,
+                                  sizeof(why)) < 0 ||
+      ad_config_check_arena_value("quota_blocks", m->quota_blocks, why,
+                                  sizeof(why)) < 0)
+    return ad_fail(call, AR_EINVAL, "%s", why);
   conf->quota_bytes = m->quota_bytes;
   conf->quota_blocks = m->quota_blocks;
   if (m->access == NULL) {

@@ -126,27 +126,37 @@ static void test_create(void **state) {
     Arenad__Policy policy;
     int want;
     const char *says;
+    uint64_t quota_bytes, quota_blocks;
   } bad[] = {
       {"made", 64 * KiB, ARENAD__POLICY__POLICY_FIRST,
-       ARENAD__STATUS__STATUS_INVALID_ARGUMENT, "exists"},
+       ARENAD__STATUS__STATUS_INVALID_ARGUMENT, "exists", 0, 0},
       {"bad name", 64 * KiB, ARENAD__POLICY__POLICY_FIRST,
-       ARENAD__STATUS__STATUS_INVALID_ARGUMENT, "not an arena name"},
+       ARENAD__STATUS__STATUS_INVALID_ARGUMENT, "not an arena name", 0, 0},
       {"", 64 * KiB, ARENAD__POLICY__POLICY_FIRST,
-       ARENAD__STATUS__STATUS_INVALID_ARGUMENT, "not an arena name"},
+       ARENAD__STATUS__STATUS_INVALID_ARGUMENT, "not an arena name", 0, 0},
       {"odd", 5000, ARENAD__POLICY__POLICY_FIRST,
-       ARENAD__STATUS__STATUS_INVALID_ARGUMENT, "multiple of 4096"},
+       ARENAD__STATUS__STATUS_INVALID_ARGUMENT, "multiple of 4096", 0, 0},
       {"odd", 12 * KiB, ARENAD__POLICY__POLICY_BUDDY,
-       ARENAD__STATUS__STATUS_INVALID_ARGUMENT, "power of two"},
+       ARENAD__STATUS__STATUS_INVALID_ARGUMENT, "power of two", 0, 0},
       {"odd", 64 * KiB, ARENAD__POLICY__POLICY_UNSPECIFIED,
-       ARENAD__STATUS__STATUS_INVALID_ARGUMENT, "policy"},
+       ARENAD__STATUS__STATUS_INVALID_ARGUMENT, "policy", 0, 0},
+      /* Quotas within the configuration file's bounds. */
+      {"odd", 64 * KiB, ARENAD__POLICY__POLICY_FIRST,
+       ARENAD__STATUS__STATUS_INVALID_ARGUMENT,
+       "quota_bytes 18446744073709551615 is out of range", UINT64_MAX, 0},
+      {"odd", 64 * KiB, ARENAD__POLICY__POLICY_FIRST,
+       ARENAD__STATUS__STATUS_INVALID_ARGUMENT,
+       "quota_blocks 4294967296 is out of range (0 to 4294967295)", 0,
+       (uint64_t)1 << 32},
       /* Refused by the memory check before anything is reserved. */
       {"huge", (uint64_t)1 << 40, ARENAD__POLICY__POLICY_FIRST,
-       ARENAD__STATUS__STATUS_OUT_OF_MEMORY, "does not fit"},
+       ARENAD__STATUS__STATUS_OUT_OF_MEMORY, "does not fit", 0, 0},
   };
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-    r = it_call(
-        c, it_req_create(bad[i].name, bad[i].size, bad[i].policy, NULL, 0, 0),
-        NULL);
+    r = it_call(c,
+                it_req_create(bad[i].name, bad[i].size, bad[i].policy, NULL,
+                              bad[i].quota_bytes, bad[i].quota_blocks),
+                NULL);
     it_assert_status(r, bad[i].want);
     if (strstr(r->message, bad[i].says) == NULL)
       fail_msg("create %s: '%s' does not say '%s'", bad[i].name, r->message,
