@@ -82,7 +82,7 @@ static const cfgkey_t daemon_keys[] = {
      "live blocks in all arenas, which bound the daemon's own memory "
      "(about 100 bytes each; 0: no limit)"},
     {"default_page", K_COUNT, 1, 65536, 256, D(default_page),
-     "inspect page when the request gives no limit"},
+     "inspect page when the request gives no limit; at most max_page"},
     {"max_page", K_COUNT, 1, 65536, 4096, D(max_page),
      "largest inspect page; larger requests are clamped"},
     {"turn_budget_us", K_COUNT, 0, 10000000, 5000, D(turn_budget_us),
