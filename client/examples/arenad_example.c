@@ -108,6 +108,20 @@ static uint64_t pattern_check(const uint8_t *p, uint64_t size, uint64_t seed) {
 
 /* ---- Small helpers ------------------------------------------------------- */
 
+/* Whether the block of size bytes at offset lies inside the mapping of
+ * arena; says it on stderr (for command cmd) when it does not. */
+static bool block_fits(const char *cmd, const char *arena,
+                       const arenad_map_t *map, uint64_t offset,
+                       uint64_t size) {
+  if (offset <= map->size && size <= map->size - offset)
+    return true;
+  fprintf(stderr,
+          "arenad-example %s: %s is %" PRIu64 " bytes: no block of %" PRIu64
+          " at %" PRIu64 "\n",
+          cmd, arena, map->size, size, offset);
+  return false;
+}
+
 /* A decimal (or 0x hex) number with an optional K or M suffix. */
 static bool parse_u64(const char *s, bool suffix, uint64_t *out) {
   char *end;
@@ -334,6 +348,10 @@ static int cmd_write(int argc, char **argv) {
     b->offset = offsets[n];
     b->size = size;
     b->seed = seed + n;
+    /* As the reader does: write nothing past the mapping (arenad_ptr is
+     * then not NULL either). */
+    if (!block_fits("write", pos[0], &map, b->offset, size))
+      goto out;
     pattern_fill(arenad_ptr(h, pos[0], b->offset), size, b->seed);
   }
   if (publish_path != NULL && publish(publish_path, blocks, n) < 0)
@@ -423,11 +441,7 @@ static int cmd_read(int argc, char **argv) {
       status = EXIT_MISMATCH;
       break;
     }
-    if (b->offset > map.size || b->size > map.size - b->offset) {
-      fprintf(stderr,
-              "arenad-example read: %s is %" PRIu64 " bytes: no "
-              "block of %" PRIu64 " at %" PRIu64 "\n",
-              b->arena, map.size, b->size, b->offset);
+    if (!block_fits("read", b->arena, &map, b->offset, b->size)) {
       status = EXIT_MISMATCH;
       continue;
     }

@@ -30,7 +30,8 @@
  * arenad_error then quotes with its status), or the
  * daemon sends something the library cannot accept (AR_EPROTO: a frame
  * over the limit, bytes that are not a Response, a reply whose id or kind
- * does not match its request, a descriptor where none belongs), the call
+ * does not match its request, a descriptor where none belongs, an alloc
+ * reply whose block does not lie inside the arena's mapping), the call
  * that saw it returns that code, the library closes the socket, and the
  * handle is unusable: every later request fails with AR_EIO while
  * arenad_error keeps the first reason. Mappings stay valid until
@@ -276,7 +277,9 @@ ARENAD_EXTERN int arenad_attach(arenad_t *h, const char *name, unsigned flags,
 ARENAD_EXTERN int arenad_detach(arenad_t *h, const char *name);
 
 /* base + offset when `name` is attached and offset < its size, else NULL.
- * Owned by the handle (see arenad_attach). */
+ * Owned by the handle (see arenad_attach). It knows no block's size: the
+ * blocks this handle allocates are checked (see arenad_alloc), an offset
+ * from elsewhere is the caller's to check against arenad_map_t.size. */
 ARENAD_EXTERN void *arenad_ptr(const arenad_t *h, const char *name,
                                uint64_t offset);
 
@@ -290,12 +293,16 @@ ARENAD_EXTERN void *arenad_ptr(const arenad_t *h, const char *name,
  * to `align` (a power of two from 16 to 4096; 0 means 16). Stores the
  * payload's offset in *offset and, in *ptr (may be NULL), base + offset
  * when the arena is attached, else NULL (attached read-only, the pointer
- * is read-only too: writing through it faults). The block belongs to this
- * connection (freed when it closes) unless `flags` has
- * ARENAD_ALLOC_DETACHED. Needs write access to the arena. Returns 0 or a
- * code: AR_ENOMEM when the arena has no room, AR_EINVAL, AR_ENOENT,
- * AR_EPERM, AR_ELIMIT (over a quota: the daemon's message gives the quota
- * and the use; or over the daemon's max_live_blocks).
+ * is read-only too: writing through it faults). When the arena is
+ * attached, the library checks that the block's size bytes lie inside the
+ * mapping (for arenad_alloc_n and a collected alloc too: a reply that says
+ * otherwise is AR_EPROTO, see "A broken connection"), so *ptr is then
+ * never NULL. The block belongs to this connection (freed when it closes)
+ * unless `flags` has ARENAD_ALLOC_DETACHED. Needs write access to the
+ * arena. Returns 0 or a code: AR_ENOMEM when the arena has no room,
+ * AR_EINVAL, AR_ENOENT, AR_EPERM, AR_ELIMIT (over a quota: the daemon's
+ * message gives the quota and the use; or over the daemon's
+ * max_live_blocks).
  */
 ARENAD_EXTERN int arenad_alloc(arenad_t *h, const char *name, uint64_t size,
                                uint64_t align, unsigned flags,

@@ -24,6 +24,11 @@ arenad__map_t *arenad__map_find(const arenad_t *h, const char *name) {
   return NULL;
 }
 
+uint64_t arenad__map_size(const arenad_t *h, const char *name) {
+  const arenad__map_t *m = arenad__map_find(h, name);
+  return m != NULL ? m->size : 0;
+}
+
 static void map_release(arenad__map_t *m) {
   munmap(m->base, (size_t)m->size);
   close(m->fd);

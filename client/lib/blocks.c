@@ -1,10 +1,27 @@
 /*
  * blocks.c: allocating and freeing blocks, one request at a time. The
- * reply to an alloc must carry exactly the offsets asked for, and the
- * per-offset statuses of a free one per offset, or none; anything else is
- * a protocol error, never a short result passed on to the caller.
+ * reply to an alloc must carry exactly the offsets asked for, each block
+ * inside the arena's mapping when it is attached, and the per-offset
+ * statuses of a free one per offset, or none; anything else is a protocol
+ * error, never a short result or a pointer past the mapping passed on to
+ * the caller.
  */
 #include "internal.h"
+
+int arenad__check_offsets(arenad_t *h, const uint64_t *offsets, size_t n,
+                          uint64_t size, uint64_t map_size) {
+  if (map_size == 0)
+    return 0;
+  for (size_t i = 0; i < n; i++)
+    if (offsets[i] >= map_size || size > map_size - offsets[i])
+      return arenad__break(h, AR_EPROTO,
+                           "the daemon returned offset %llu for a block of "
+                           "%llu bytes in an arena of %llu bytes",
+                           (unsigned long long)offsets[i],
+                           (unsigned long long)size,
+                           (unsigned long long)map_size);
+  return 0;
+}
 
 /* Sends an alloc and copies the count offsets of its reply to offsets. */
 static int alloc_blocks(arenad_t *h, const char *name, uint64_t size,
@@ -34,10 +51,12 @@ static int alloc_blocks(arenad_t *h, const char *name, uint64_t size,
                          "the daemon returned %zu offsets for %u blocks",
                          got, (unsigned)count);
   }
-  for (uint32_t i = 0; i < count; i++)
+  rc = arenad__check_offsets(h, ar->offsets, count, size,
+                             arenad__map_size(h, name));
+  for (uint32_t i = 0; rc == 0 && i < count; i++)
     offsets[i] = ar->offsets[i];
   arenad__response_free(h, r);
-  return 0;
+  return rc;
 }
 
 int arenad_alloc(arenad_t *h, const char *name, uint64_t size, uint64_t align,

@@ -61,7 +61,9 @@ typedef struct arenad__pending_s {
   uint64_t id;
   uint64_t tag;
   arenad_op_t op;
-  uint32_t count; /* alloc: blocks asked for */
+  uint32_t count;    /* alloc: blocks asked for */
+  uint64_t size;     /* alloc: bytes per block */
+  uint64_t map_size; /* alloc: the arena's mapping at submit; 0: none */
 } arenad__pending_t;
 
 /*
@@ -219,5 +221,15 @@ void arenad__alloc_request(Arenad__Request *req, Arenad__AllocRequest *body,
 void arenad__free_request(Arenad__Request *req, Arenad__FreeRequest *body,
                           const char *name, const uint64_t *offsets,
                           size_t n);
+
+/* The bytes mapped of arena name; 0 when it is not attached. */
+uint64_t arenad__map_size(const arenad_t *h, const char *name);
+
+/* Checks the n offsets of an alloc reply for blocks of size bytes against
+ * the arena's mapping of map_size bytes (0: not attached, nothing to
+ * check): each block must lie inside it, so that base + offset is the
+ * caller's to use for size bytes. Returns 0, or AR_EPROTO with h broken. */
+int arenad__check_offsets(arenad_t *h, const uint64_t *offsets, size_t n,
+                          uint64_t size, uint64_t map_size);
 
 #endif /* ARENAD_INTERNAL_H */

@@ -23,9 +23,10 @@ static int op_kind(arenad_op_t op) {
   }
 }
 
-/* Queues req and remembers it as in flight. */
-static int submit(arenad_t *h, Arenad__Request *req, arenad_op_t op,
-                  uint32_t count, uint64_t tag) {
+/* Queues req and remembers it as in flight, as *want says (its id
+ * aside). */
+static int submit(arenad_t *h, Arenad__Request *req,
+                  const arenad__pending_t *want) {
   int rc = arenad__usable(h);
   if (rc < 0)
     return rc;
@@ -54,10 +55,8 @@ static int submit(arenad_t *h, Arenad__Request *req, arenad_op_t op,
     return rc;
   h->unsent++;
   arenad__pending_t *p = &h->pend[(h->pend_head + h->pend_len) % h->pend_cap];
+  *p = *want;
   p->id = id;
-  p->tag = tag;
-  p->op = op;
-  p->count = count;
   h->pend_len++;
   return 0;
 }
@@ -67,7 +66,8 @@ int arenad_submit_ping(arenad_t *h, uint64_t tag) {
   Arenad__Request req = ARENAD__REQUEST__INIT;
   req.body_case = ARENAD__REQUEST__BODY_PING;
   req.ping = &body;
-  return submit(h, &req, ARENAD_OP_PING, 0, tag);
+  return submit(h, &req,
+                &(arenad__pending_t){.op = ARENAD_OP_PING, .tag = tag});
 }
 
 int arenad_submit_alloc(arenad_t *h, const char *name, uint64_t size,
@@ -79,7 +79,16 @@ int arenad_submit_alloc(arenad_t *h, const char *name, uint64_t size,
   Arenad__AllocRequest body;
   Arenad__Request req;
   arenad__alloc_request(&req, &body, name, size, align, count, flags);
-  return submit(h, &req, ARENAD_OP_ALLOC, count != 0 ? count : 1, tag);
+  /* The reply's offsets are checked against the mapping as it is now: no
+   * attach can come before the reply is collected (attach needs an idle
+   * handle), and after a detach they still speak of the arena that was
+   * mapped. */
+  arenad__pending_t want = {.op = ARENAD_OP_ALLOC,
+                            .tag = tag,
+                            .count = count != 0 ? count : 1,
+                            .size = size,
+                            .map_size = arenad__map_size(h, name)};
+  return submit(h, &req, &want);
 }
 
 int arenad_submit_free(arenad_t *h, const char *name, const uint64_t *offsets,
@@ -92,7 +101,8 @@ int arenad_submit_free(arenad_t *h, const char *name, const uint64_t *offsets,
   Arenad__FreeRequest body;
   Arenad__Request req;
   arenad__free_request(&req, &body, name, offsets, n);
-  return submit(h, &req, ARENAD_OP_FREE, 0, tag);
+  return submit(h, &req,
+                &(arenad__pending_t){.op = ARENAD_OP_FREE, .tag = tag});
 }
 
 int arenad_flush(arenad_t *h) {
@@ -100,13 +110,18 @@ int arenad_flush(arenad_t *h) {
   return rc < 0 ? rc : arenad__flush(h);
 }
 
-/* Copies an alloc reply's offsets to the handle's result array. */
+/* Checks an alloc reply against its request p and copies its offsets to
+ * the handle's result array. */
 static int keep_offsets(arenad_t *h, const Arenad__AllocReply *ar,
-                        uint32_t count) {
+                        const arenad__pending_t *p) {
+  uint32_t count = p->count;
   if (ar->n_offsets != count)
     return arenad__break(h, AR_EPROTO,
                          "the daemon returned %zu offsets for %u blocks",
                          ar->n_offsets, (unsigned)count);
+  int rc = arenad__check_offsets(h, ar->offsets, count, p->size, p->map_size);
+  if (rc < 0)
+    return rc;
   if (h->offsets_cap < count) {
     uint64_t *o = realloc(h->offsets, count * sizeof *o);
     if (o == NULL)
@@ -151,7 +166,7 @@ int arenad_collect(arenad_t *h, arenad_result_t *res) {
   res->tag = p.tag;
   res->status = status;
   if (fatal == 0 && status == 0 && p.op == ARENAD_OP_ALLOC) {
-    fatal = keep_offsets(h, r->alloc, p.count);
+    fatal = keep_offsets(h, r->alloc, &p);
     res->offsets = h->offsets;
     res->n_offsets = p.count;
   }

@@ -3,9 +3,10 @@
  * so that what a real daemon never sends can be sent: replies with the
  * wrong id or kind, a success without a body, frames over the limit,
  * garbage, descriptors where none belongs or too many of them, a segment
- * smaller than announced. The library is driven through its public header
- * only (arenad_open_fd makes a handle of one end); the test plays the
- * daemon on the other end with the generated protobuf code. Replies are
+ * smaller than announced, blocks past the end of the arena's mapping. The
+ * library is driven through its public header only (arenad_open_fd makes
+ * a handle of one end); the test plays the daemon on the other end with
+ * the generated protobuf code. Replies are
  * written before the call that reads them (the socket buffers them), and
  * the request is read and checked after it, so no thread is needed.
  */
@@ -599,6 +600,82 @@ static void test_attach(void **state) {
   close(seg);
 }
 
+/* Sends the reply to alloc request id: the n offsets (the caller's). */
+static void send_alloc_reply(int srv, uint64_t id, const uint64_t *offs,
+                             size_t n) {
+  Arenad__AllocReply ab = ARENAD__ALLOC_REPLY__INIT;
+  ab.offsets = (uint64_t *)offs; /* only read by pack */
+  ab.n_offsets = n;
+  Arenad__Response r = ARENAD__RESPONSE__INIT;
+  r.id = id;
+  r.body_case = ARENAD__RESPONSE__BODY_ALLOC;
+  r.alloc = &ab;
+  send_reply(srv, &r);
+}
+
+/* Attaches arena "a" on a segment of 4096 bytes (request 1) and returns
+ * its mapping, which the handle owns. */
+static arenad_map_t attach_4k(fixture_t *f) {
+  int seg = make_segment(4096);
+  send_attach_reply(f->srv, 1, 4096, &seg, 1);
+  close(seg); /* the mapping keeps the segment */
+  arenad_map_t map;
+  assert_arenad_ok(f->h, arenad_attach(f->h, "a", 0, &map));
+  expect_request(f->srv, 1, ARENAD__REQUEST__BODY_ATTACH);
+  return map;
+}
+
+/* An attached arena's blocks lie inside its mapping: a reply that puts a
+ * block past its end (here the last 16 bytes and 4080 more) breaks the
+ * handle rather than hand out a pointer the caller cannot write through. */
+static void test_alloc_past_the_mapping(void **state) {
+  fixture_t *f = *state;
+  arenad_map_t map = attach_4k(f);
+  uint64_t off = 4032; /* the last 64 bytes: fits */
+  send_alloc_reply(f->srv, 2, &off, 1);
+  uint64_t got;
+  void *p;
+  assert_arenad_ok(f->h, arenad_alloc(f->h, "a", 64, 0, 0, &got, &p));
+  assert_ptr_equal(p, (char *)map.base + 4032);
+  expect_request(f->srv, 2, ARENAD__REQUEST__BODY_ALLOC);
+
+  off = 4080;
+  send_alloc_reply(f->srv, 3, &off, 1);
+  assert_int_equal(arenad_alloc(f->h, "a", 4096, 0, 0, &got, &p), AR_EPROTO);
+  assert_null(p);
+  assert_non_null(strstr(arenad_error(f->h), "offset 4080"));
+  assert_non_null(strstr(arenad_error(f->h), "arena of 4096 bytes"));
+  assert_int_equal(arenad_ping(f->h), AR_EIO);
+  /* The mapping stays until the handle is closed. */
+  assert_ptr_equal(arenad_ptr(f->h, "a", 0), map.base);
+}
+
+/* An offset at or after the mapping's end, for which arenad_ptr has no
+ * pointer: never a success with a NULL pointer. */
+static void test_alloc_at_the_end(void **state) {
+  fixture_t *f = *state;
+  attach_4k(f);
+  uint64_t offs[2] = {16, 4096};
+  send_alloc_reply(f->srv, 2, offs, 2);
+  uint64_t got[2];
+  assert_int_equal(arenad_alloc_n(f->h, "a", 16, 0, 2, 0, got), AR_EPROTO);
+  assert_non_null(strstr(arenad_error(f->h), "offset 4096"));
+}
+
+/* The same check on a pipelined alloc, here at an offset near 2^64 (where
+ * offset + size would wrap). */
+static void test_alloc_past_the_mapping_pipelined(void **state) {
+  fixture_t *f = *state;
+  attach_4k(f);
+  uint64_t off = UINT64_MAX - 8;
+  send_alloc_reply(f->srv, 2, &off, 1);
+  assert_arenad_ok(f->h, arenad_submit_alloc(f->h, "a", 64, 0, 1, 0, 5));
+  arenad_result_t res;
+  assert_int_equal(arenad_collect(f->h, &res), AR_EPROTO);
+  assert_null(res.offsets);
+  assert_non_null(strstr(arenad_error(f->h), "arena of 4096 bytes"));
+}
+
 static void test_attach_read_only(void **state) {
   fixture_t *f = *state;
   int seg = make_segment(8192);
@@ -1012,6 +1089,9 @@ int main(void) {
       T(test_unparsable_body),
       T(test_eof),
       T(test_attach),
+      T(test_alloc_past_the_mapping),
+      T(test_alloc_at_the_end),
+      T(test_alloc_past_the_mapping_pipelined),
       T(test_attach_read_only),
       T(test_attach_no_fd),
       T(test_attach_two_fds),
