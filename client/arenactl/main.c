@@ -71,7 +71,7 @@ int ar__ctl_bad_option(int c, char **argv, void (*cmd_usage)(FILE *)) {
 
 /* Takes the one global option, --socket PATH or --socket=PATH, out of
  * the command line wherever it comes before a "--" (the last one counts).
- * Returns 0, or -1 when it has no PATH. */
+ * Returns 0, or -1 when it has no PATH (none follows, or it is ""). */
 static int take_socket(int *argc, char **argv) {
   int out = 1;
   bool options = true;
@@ -83,7 +83,7 @@ static int take_socket(int *argc, char **argv) {
         continue; /* before the command: it only ends the options */
     }
     if (options && strcmp(a, "--socket") == 0) {
-      if (i + 1 >= *argc)
+      if (i + 1 >= *argc || argv[i + 1][0] == '\0')
         return -1;
       ar__ctl_socket = argv[++i];
       continue;

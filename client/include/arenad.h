@@ -119,10 +119,12 @@ typedef struct arenad_s arenad_t;
  * $XDG_RUNTIME_DIR/arenad.sock (an absolute XDG_RUNTIME_DIR); else
  * /run/user/<uid>/arenad.sock when that directory exists; else
  * /tmp/arenad-<uid>/arenad.sock, in a directory that must be the user's
- * own, mode 0700. Returns 0; AR_EINVAL when buf is NULL; AR_ELIMIT when the
- * path does not fit in buf or in a Unix socket address (107 bytes);
- * AR_EPERM when the /tmp directory is not safe, AR_EIO when it cannot be
- * examined (errno says why): buf then names the directory.
+ * own, mode 0700. Returns 0; AR_EINVAL when buf is NULL or path is ""
+ * (which would name no file, and in a socket address an abstract socket
+ * that anyone could bind); AR_ELIMIT when the path does not fit in buf or
+ * in a Unix socket address (107 bytes); AR_EPERM when the /tmp directory
+ * is not safe, AR_EIO when it cannot be examined (errno says why): buf
+ * then names the directory.
  */
 ARENAD_EXTERN int arenad_socket_path(const char *path, char *buf, size_t len);
 
@@ -130,10 +132,11 @@ ARENAD_EXTERN int arenad_socket_path(const char *path, char *buf, size_t len);
  * Connects to the daemon at `path` (NULL: see arenad_socket_path). Returns 0
  * and stores a new handle in *out, to be closed with arenad_close. Sends
  * nothing: call arenad_hello next. On failure *out is NULL and the return
- * is AR_ELIMIT (path too long for a socket address), AR_EINTERNAL (no
- * memory) or AR_EIO (no safe socket directory, or socket or connect
- * failed; errno then holds the system's reason, e.g. ENOENT or
- * ECONNREFUSED when no daemon listens, EPERM for an unsafe directory).
+ * is AR_EINVAL (path is "", or out is NULL), AR_ELIMIT (path too long for
+ * a socket address), AR_EINTERNAL (no memory) or AR_EIO (no safe socket
+ * directory, or socket or connect failed; errno then holds the system's
+ * reason, e.g. ENOENT or ECONNREFUSED when no daemon listens, EPERM for an
+ * unsafe directory).
  */
 ARENAD_EXTERN int arenad_connect(const char *path, arenad_t **out);
 

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,6 +122,10 @@ int arenad_socket_path(const char *path, char *buf, size_t len) {
   if (path == NULL)
     return ar_socket_path(buf, len, 0); /* the rule shared with arenad */
   size_t n = strlen(path);
+  if (n == 0) { /* in a socket address, "" would name an abstract socket */
+    buf[0] = '\0';
+    return AR_EINVAL;
+  }
   if (n >= len || n >= AR_SOCKET_PATH_MAX) {
     buf[0] = '\0';
     return AR_ELIMIT;
@@ -129,11 +134,14 @@ int arenad_socket_path(const char *path, char *buf, size_t len) {
   return 0;
 }
 
-/* connect(2), carried on after a signal: a connect interrupted by one goes
- * on in the background, so wait for it and read its outcome. Returns 0 or
- * -1 with errno set. */
+/* connect(2) to the path in sa, carried on after a signal: a connect
+ * interrupted by one goes on in the background, so wait for it and read its
+ * outcome. The address's length ends at the path's NUL, as unix(7) says a
+ * pathname socket's does. Returns 0 or -1 with errno set. */
 static int connect_unix(int fd, const struct sockaddr_un *sa) {
-  if (connect(fd, (const struct sockaddr *)sa, sizeof *sa) == 0)
+  socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+                              strlen(sa->sun_path) + 1);
+  if (connect(fd, (const struct sockaddr *)sa, len) == 0)
     return 0;
   if (errno != EINTR)
     return -1;

@@ -6,8 +6,8 @@
  * ping, alloc (all or none, also across several requests), free, stats,
  * create and destroy, and a short bench. Exit codes (0 success, 1
  * failure, 2 usage), messages on standard error (one for each bad offset
- * of a free; a --socket that names no socket; --socket after the
- * command), and JSON that parses (jansson) with the figures the daemon
+ * of a free; a --socket that is empty or names no socket; --socket after
+ * the command), and JSON that parses (jansson) with the figures the daemon
  * holds.
  */
 #include "itest.h"
@@ -413,6 +413,9 @@ static void test_errors(void **state) {
   r = arenactl(NULL, (const char *const[]){"--socket", NULL});
   expect_status(r, 2);
   r = arenactl(NULL, (const char *const[]){"--socket=", "list", NULL});
+  expect_status(r, 2);
+  assert_non_null(strstr(r->err, "--socket needs a PATH"));
+  r = arenactl("", (const char *const[]){"list", NULL}); /* --socket "" */
   expect_status(r, 2);
   assert_non_null(strstr(r->err, "--socket needs a PATH"));
   /* A path that is no socket is named as such, not as a daemon down. */

@@ -1061,12 +1061,19 @@ static void test_socket_path(void **state) {
   memset(longp, 'a', sizeof longp - 1);
   longp[sizeof longp - 1] = '\0';
   assert_int_equal(arenad_socket_path(longp, buf, sizeof buf), AR_ELIMIT);
+  /* "" names no file: in a socket address it would be the abstract socket
+   * of 107 NUL bytes, which any process may bind. */
+  assert_int_equal(arenad_socket_path("", buf, sizeof buf), AR_EINVAL);
+  assert_string_equal(buf, "");
 
   /* No daemon there: AR_EIO, errno says why. */
   arenad_t *h = (arenad_t *)1;
   assert_int_equal(arenad_connect("/nonexistent/arenad.sock", &h), AR_EIO);
   assert_null(h);
   assert_int_equal(arenad_connect(longp, &h), AR_ELIMIT);
+  h = (arenad_t *)1;
+  assert_int_equal(arenad_connect("", &h), AR_EINVAL);
+  assert_null(h);
 }
 
 int main(void) {
