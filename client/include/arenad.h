@@ -142,10 +142,11 @@ ARENAD_EXTERN int arenad_connect(const char *path, arenad_t **out);
 
 /*
  * Makes a handle of a connected stream socket `fd` (from socketpair,
- * socket activation, a test). The handle owns fd from then on, also when
- * this fails (fd is then closed); arenad_close shuts the connection down,
- * also for any duplicate of fd. Returns 0, AR_EINVAL for fd < 0, or
- * AR_EINTERNAL (no memory).
+ * socket activation, a test), blocking or not: the calls wait for the
+ * socket either way (O_NONBLOCK is left as it is). The handle owns fd
+ * from then on, also when this fails (fd is then closed); arenad_close
+ * shuts the connection down, also for any duplicate of fd. Returns 0,
+ * AR_EINVAL for fd < 0, or AR_EINTERNAL (no memory).
  */
 ARENAD_EXTERN int arenad_open_fd(int fd, arenad_t **out);
 

@@ -84,8 +84,21 @@ static void take_fds(arenad_t *h, struct msghdr *msg) {
   }
 }
 
-/* Reads what the socket has (blocking until something) into the input
- * buffer, never past its cap. Returns 0 or AR_EIO / AR_EINTERNAL (broken). */
+/* Waits until h's socket has one of `events` (poll, carried on after a
+ * signal), and stores those it has in *revents. Returns 0 or AR_EIO
+ * (broken). */
+static int wait_for(arenad_t *h, short events, short *revents) {
+  struct pollfd p = {.fd = h->fd, .events = events};
+  while (poll(&p, 1, -1) < 0)
+    if (errno != EINTR)
+      return arenad__break(h, AR_EIO, "poll: %s", strerror(errno));
+  *revents = p.revents;
+  return 0;
+}
+
+/* Reads what the socket has (waiting until something, also when the
+ * socket is non-blocking) into the input buffer, never past its cap.
+ * Returns 0 or AR_EIO / AR_EINTERNAL (broken). */
 static int read_more(arenad_t *h) {
   size_t room = h->in.max - ar_buf_len(&h->in);
   size_t want = room < ARENAD__READ_CHUNK ? room : ARENAD__READ_CHUNK;
@@ -107,12 +120,19 @@ static int read_more(arenad_t *h) {
                        .msg_control = cm.buf,
                        .msg_controllen = sizeof cm.buf};
   ssize_t n;
-  do
-    n = recvmsg(h->fd, &msg, MSG_CMSG_CLOEXEC);
-  while (n < 0 && errno == EINTR);
-  if (n < 0)
-    return arenad__break(h, AR_EIO, "reading from the daemon: %s",
-                         strerror(errno));
+  while ((n = recvmsg(h->fd, &msg, MSG_CMSG_CLOEXEC)) < 0) {
+    if (errno == EINTR)
+      continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK)
+      return arenad__break(h, AR_EIO, "reading from the daemon: %s",
+                           strerror(errno));
+    /* A non-blocking socket (arenad_open_fd takes the caller's as it is):
+     * wait for the reply as a blocking one would. */
+    short revents;
+    rc = wait_for(h, POLLIN, &revents);
+    if (rc < 0)
+      return rc;
+  }
   take_fds(h, &msg);
   if (n == 0)
     return arenad__break(h, AR_EIO, "the daemon closed the connection");
@@ -145,20 +165,17 @@ static bool grow_input(arenad_t *h) {
 static int wait_writable(arenad_t *h) {
   for (;;) {
     bool can_read = ar_buf_len(&h->in) < h->in.max || grow_input(h);
-    struct pollfd p = {.fd = h->fd,
-                       .events = (short)(POLLOUT | (can_read ? POLLIN : 0))};
-    if (poll(&p, 1, -1) < 0) {
-      if (errno == EINTR)
-        continue;
-      return arenad__break(h, AR_EIO, "poll: %s", strerror(errno));
-    }
-    if (p.revents & POLLIN) {
-      int rc = read_more(h);
+    short revents;
+    int rc = wait_for(h, (short)(POLLOUT | (can_read ? POLLIN : 0)), &revents);
+    if (rc < 0)
+      return rc;
+    if (revents & POLLIN) {
+      rc = read_more(h);
       if (rc < 0)
         return rc;
     }
     /* POLLOUT, or POLLHUP / POLLERR, which the next send reports. */
-    if (p.revents & (POLLOUT | POLLHUP | POLLERR | POLLNVAL))
+    if (revents & (POLLOUT | POLLHUP | POLLERR | POLLNVAL))
       return 0;
   }
 }

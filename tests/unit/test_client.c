@@ -6,9 +6,10 @@
  * smaller than announced, blocks past the end of the arena's mapping. The
  * library is driven through its public header only (arenad_open_fd makes
  * a handle of one end); the test plays the daemon on the other end with
- * the generated protobuf code. Replies are
- * written before the call that reads them (the socket buffers them), and
- * the request is read and checked after it, so no thread is needed.
+ * the generated protobuf code. Replies are written before the call that
+ * reads them (the socket buffers them), and the request is read and
+ * checked after it, so no thread is needed; a reply that must come while
+ * the library waits (a non-blocking socket) is written by a child process.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,11 +19,13 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "ar/frame.h"
@@ -39,6 +42,7 @@
 
 typedef struct fixture_s {
   arenad_t *h;
+  int cli; /* the library's end, owned by h */
   int srv; /* the fake daemon's end */
   int fds_before;
 } fixture_t;
@@ -61,6 +65,7 @@ static int setup(void **state) {
   int sv[2];
   assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
   assert_int_equal(arenad_open_fd(sv[0], &f->h), 0);
+  f->cli = sv[0];
   f->srv = sv[1];
   *state = f;
   return 0;
@@ -116,6 +121,32 @@ static void send_reply_fds(int srv, const Arenad__Response *r, const int *fds,
 
 static void send_reply(int srv, const Arenad__Response *r) {
   send_reply_fds(srv, r, NULL, 0);
+}
+
+/* Sends r as one frame ms milliseconds from now, from a child process, so
+ * that it comes while the library waits. Returns the child, to be reaped
+ * with wait_child. The child only sleeps, writes and exits: no cmocka. */
+static pid_t send_reply_later(int srv, const Arenad__Response *r, int ms) {
+  size_t len = arenad__response__get_packed_size(r);
+  uint8_t *buf = malloc(len + AR_FRAME_PREFIX_MAX);
+  assert_non_null(buf);
+  size_t p = ar_frame_encode(buf, len);
+  arenad__response__pack(r, buf + p);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    usleep((useconds_t)ms * 1000);
+    _exit(write(srv, buf, p + len) == (ssize_t)(p + len) ? 0 : 1);
+  }
+  free(buf);
+  return pid;
+}
+
+/* Reaps a child of send_reply_later: it must have written its reply. */
+static void wait_child(pid_t pid) {
+  int st;
+  assert_int_equal(waitpid(pid, &st, 0), pid);
+  assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
 /* Reads one request frame; the caller frees it. */
@@ -518,6 +549,33 @@ static void test_eof(void **state) {
   shutdown(f->srv, SHUT_WR);
   assert_int_equal(arenad_ping(f->h), AR_EIO);
   assert_non_null(strstr(arenad_error(f->h), "closed"));
+}
+
+/* A socket the caller made non-blocking (arenad_open_fd takes it as it
+ * is): a reply that is not there yet is waited for, as on a blocking one,
+ * not taken for a broken connection (EAGAIN). Here it comes 100 ms after
+ * the request, well after the library's first read. */
+static void test_nonblocking_socket(void **state) {
+  fixture_t *f = *state;
+  int fl = fcntl(f->cli, F_GETFL);
+  assert_true(fl >= 0);
+  assert_int_equal(fcntl(f->cli, F_SETFL, fl | O_NONBLOCK), 0);
+
+  Arenad__Response r = ping_reply(1);
+  pid_t pid = send_reply_later(f->srv, &r, 100);
+  assert_arenad_ok(f->h, arenad_ping(f->h));
+  wait_child(pid);
+  expect_request(f->srv, 1, ARENAD__REQUEST__BODY_PING);
+
+  /* The same for a collect. */
+  assert_arenad_ok(f->h, arenad_submit_ping(f->h, 7));
+  r = ping_reply(2);
+  pid = send_reply_later(f->srv, &r, 100);
+  arenad_result_t res;
+  assert_arenad_ok(f->h, arenad_collect(f->h, &res));
+  assert_int_equal(res.tag, 7);
+  wait_child(pid);
+  expect_request(f->srv, 2, ARENAD__REQUEST__BODY_PING);
 }
 
 /* ---- descriptors --------------------------------------------------------- */
@@ -1095,6 +1153,7 @@ int main(void) {
       T(test_garbage),
       T(test_unparsable_body),
       T(test_eof),
+      T(test_nonblocking_socket),
       T(test_attach),
       T(test_alloc_past_the_mapping),
       T(test_alloc_at_the_end),
