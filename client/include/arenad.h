@@ -257,7 +257,8 @@ typedef struct arenad_map_s {
  * when the daemon says the descriptor is read-only) and fills *out (may be
  * NULL). The mapping and the descriptor belong to the handle until
  * arenad_detach or arenad_close. Attaching an arena that is already
- * attached returns its mapping again, without asking the daemon; asking
+ * attached returns its mapping again, without asking the daemon (but
+ * AR_EIO once the handle is broken, as every request gets); asking
  * for a writable mapping of one attached read-only gets AR_EINVAL (detach
  * first). Not allowed while pipelined requests are in flight (AR_EINVAL).
  * A read-only attach needs read access to the arena, and the descriptor

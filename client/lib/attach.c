@@ -108,7 +108,7 @@ int arenad_attach(arenad_t *h, const char *name, unsigned flags,
   if (rc < 0)
     return rc;
   bool want_ro = (flags & ARENAD_ATTACH_READ_ONLY) != 0;
-  rc = arenad__idle(h); /* as arenad__call, also for a mapping kept here */
+  rc = arenad__can_call(h); /* as arenad__call, also for a mapping kept */
   if (rc < 0)
     return rc;
   const arenad__map_t *m = arenad__map_find(h, name);

@@ -174,14 +174,16 @@ void arenad__response_free(arenad_t *h, Arenad__Response *r);
 int arenad__check_reply(arenad_t *h, const Arenad__Response *r, uint64_t id,
                         int kind);
 
-/* Returns 0 when no pipelined request is in flight, else AR_EINVAL (with
- * a message): blocking calls wait for their own reply only. */
-int arenad__idle(arenad_t *h);
+/* Returns 0 when h can make a blocking call; else AR_EIO (message
+ * unchanged) when it is broken, or AR_EINVAL (with a message) while
+ * pipelined requests are in flight: blocking calls wait for their own
+ * reply only. Every blocking call checks this, in this order. */
+int arenad__can_call(arenad_t *h);
 
 /*
- * One blocking round trip: checks that h is usable and that nothing is
- * pipelined, sends req, reads and checks the reply. `fds_ok`: whether a
- * descriptor may come with it (attach); otherwise one breaks h.
+ * One blocking round trip: checks arenad__can_call, sends req, reads and
+ * checks the reply. `fds_ok`: whether a descriptor may come with it
+ * (attach); otherwise one breaks h.
  *
  * Returns what arenad__check_reply returns. *out is the Response (to be
  * freed with arenad__response_free) whenever a valid reply came, whatever

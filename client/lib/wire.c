@@ -312,7 +312,10 @@ int arenad__check_reply(arenad_t *h, const Arenad__Response *r, uint64_t id,
   return 0;
 }
 
-int arenad__idle(arenad_t *h) {
+int arenad__can_call(arenad_t *h) {
+  int rc = arenad__usable(h);
+  if (rc < 0)
+    return rc;
   if (h->pend_len > 0)
     return arenad__fail(h, AR_EINVAL,
                         "%zu pipelined requests are in flight: collect them "
@@ -324,10 +327,7 @@ int arenad__idle(arenad_t *h) {
 int arenad__call(arenad_t *h, Arenad__Request *req, bool fds_ok,
                  Arenad__Response **out) {
   *out = NULL;
-  int rc = arenad__usable(h);
-  if (rc < 0)
-    return rc;
-  rc = arenad__idle(h);
+  int rc = arenad__can_call(h);
   if (rc < 0)
     return rc;
   uint64_t id;

@@ -916,6 +916,27 @@ static void test_pipeline_mismatch(void **state) {
   assert_int_equal(arenad_submit_ping(f->h, 0), AR_EIO);
 }
 
+/* A handle broken with pipelined requests in flight: attach says that the
+ * connection is gone (AR_EIO), as every blocking call does, not that
+ * requests are in flight (AR_EINVAL), also for an arena it has mapped
+ * (which it would give back without asking), and the first reason stays. */
+static void test_attach_after_break(void **state) {
+  fixture_t *f = *state;
+  arenad_map_t map = attach_4k(f);
+  assert_arenad_ok(f->h, arenad_submit_ping(f->h, 1));
+  assert_arenad_ok(f->h, arenad_submit_ping(f->h, 2));
+  Arenad__Response r = ping_reply(77); /* answers neither */
+  send_reply(f->srv, &r);
+  arenad_result_t res;
+  assert_int_equal(arenad_collect(f->h, &res), AR_EPROTO);
+  assert_int_equal(arenad_attach(f->h, "a", 0, NULL), AR_EIO);
+  assert_int_equal(arenad_attach(f->h, "b", 0, NULL), AR_EIO);
+  assert_int_equal(arenad_ping(f->h), AR_EIO);
+  assert_non_null(strstr(arenad_error(f->h), "does not answer request 2"));
+  /* The mapping stays until it is detached. */
+  assert_ptr_equal(arenad_ptr(f->h, "a", 0), map.base);
+}
+
 /* ---- inspection and statistics ------------------------------------------- */
 
 static void test_inspect(void **state) {
@@ -1168,6 +1189,7 @@ int main(void) {
       T(test_pipeline_window),
       T(test_encoding),
       T(test_pipeline_mismatch),
+      T(test_attach_after_break),
       T(test_inspect),
       T(test_check),
       T(test_stats),
