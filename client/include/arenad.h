@@ -34,7 +34,9 @@
  * reply whose block does not lie inside the arena's mapping), the call
  * that saw it returns that code, the library closes the socket, and the
  * handle is unusable: every later request fails with AR_EIO while
- * arenad_error keeps the first reason. Mappings stay valid until
+ * arenad_error keeps the first reason. Pipelined requests still in
+ * flight are dropped (their replies can no longer come), so
+ * arenad_in_flight is 0 from then on. Mappings stay valid until
  * arenad_detach or arenad_close. The daemon frees the blocks the
  * connection held (not the detached ones) when it sees the socket close.
  *
@@ -623,7 +625,10 @@ ARENAD_EXTERN void arenad_stats_destroy(arenad_stat_t *stats);
  * oldest reply and fills *res. It returns 0 when a reply was collected,
  * whatever the daemon's status for it (res->status: 0 or a code, with
  * arenad_error(h) giving the daemon's message); AR_EINVAL when nothing is
- * in flight; AR_EIO or AR_EPROTO when the connection broke.
+ * in flight; AR_EIO or AR_EPROTO when the connection broke, by this call
+ * or before (then the requests in flight are dropped and
+ * arenad_in_flight is 0, so `while (arenad_in_flight(h))
+ * arenad_collect(h, &res);` ends).
  */
 typedef enum {
   ARENAD_OP_PING = 0,
@@ -658,7 +663,8 @@ ARENAD_EXTERN int arenad_flush(arenad_t *h);
 
 ARENAD_EXTERN int arenad_collect(arenad_t *h, arenad_result_t *res);
 
-/* Requests submitted and not yet collected. */
+/* Requests submitted and not yet collected; 0 once h is broken (see
+ * arenad_collect). */
 ARENAD_EXTERN size_t arenad_in_flight(const arenad_t *h);
 
 /* How many requests may be in flight at once (see above). */

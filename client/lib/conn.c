@@ -62,6 +62,11 @@ int arenad__break(arenad_t *h, int code, const char *fmt, ...) {
   }
   close_socket(h);
   arenad__close_fds(h);
+  /* The requests in flight will get no reply: drop them, so that
+   * arenad_in_flight says 0 and a loop that collects until then ends. */
+  h->pend_head = 0;
+  h->pend_len = 0;
+  h->unsent = 0;
   return code;
 }
 

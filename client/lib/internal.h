@@ -70,7 +70,8 @@ typedef struct arenad__pending_s {
  * The handle. Invariants: fd >= 0 unless broken; ids are handed out from 1
  * upwards (a Response with id 0 is the daemon's connection-level error);
  * requests are answered in order, so pend[pend_head..] lists the pipelined
- * requests oldest first, and while pend_len > 0 no blocking call runs;
+ * requests oldest first (none once broken), and while pend_len > 0 no
+ * blocking call runs;
  * nfds descriptors sit in fds[] only between a read and the validation of
  * the reply they came with.
  */
@@ -113,7 +114,8 @@ int arenad__fail(arenad_t *h, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Like arenad__fail, and makes h unusable: closes the socket and any
- * received descriptor. The first reason is kept; a later one is ignored. */
+ * received descriptor, and drops the pipelined requests in flight. The
+ * first reason is kept; a later one is ignored. */
 int arenad__break(arenad_t *h, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -937,6 +937,42 @@ static void test_attach_after_break(void **state) {
   assert_ptr_equal(arenad_ptr(f->h, "a", 0), map.base);
 }
 
+/* When the handle breaks, the requests still in flight are dropped (no
+ * reply can come for them): arenad_in_flight is 0, so a loop that
+ * collects while it is not ends, whether the break came with a reply
+ * (here garbage after the first) or with a send (the daemon's end shut). */
+static void test_break_drops_pipeline(void **state) {
+  fixture_t *f = *state;
+  for (uint64_t tag = 1; tag <= 3; tag++)
+    assert_arenad_ok(f->h, arenad_submit_ping(f->h, tag));
+  Arenad__Response r = ping_reply(1);
+  send_reply(f->srv, &r);
+  static const uint8_t garbage[] = {0x80, 0x00}; /* a malformed prefix */
+  send_raw(f->srv, garbage, sizeof garbage, NULL, 0);
+  arenad_result_t res;
+  int n = 0, rc = 0;
+  while (arenad_in_flight(f->h) > 0 && n < 10) {
+    rc = arenad_collect(f->h, &res);
+    n++;
+  }
+  assert_int_equal(n, 2); /* the first reply, then the garbage */
+  assert_int_equal(rc, AR_EPROTO);
+  assert_int_equal(arenad_collect(f->h, &res), AR_EIO);
+  assert_int_equal(arenad_in_flight(f->h), 0);
+  assert_int_equal(arenad_submit_ping(f->h, 4), AR_EIO);
+  assert_int_equal(arenad_in_flight(f->h), 0);
+}
+
+/* The same when the send breaks it: the daemon's end is shut. */
+static void test_break_on_send_drops_pipeline(void **state) {
+  fixture_t *f = *state;
+  for (uint64_t tag = 1; tag <= 3; tag++)
+    assert_arenad_ok(f->h, arenad_submit_ping(f->h, tag));
+  assert_int_equal(shutdown(f->srv, SHUT_RDWR), 0);
+  assert_int_equal(arenad_flush(f->h), AR_EIO);
+  assert_int_equal(arenad_in_flight(f->h), 0);
+}
+
 /* ---- inspection and statistics ------------------------------------------- */
 
 static void test_inspect(void **state) {
@@ -1190,6 +1226,8 @@ int main(void) {
       T(test_encoding),
       T(test_pipeline_mismatch),
       T(test_attach_after_break),
+      T(test_break_drops_pipeline),
+      T(test_break_on_send_drops_pipeline),
       T(test_inspect),
       T(test_check),
       T(test_stats),
