@@ -6,7 +6,9 @@
  * kept), unpacked, and checked against the request they must answer. Every
  * read is a recvmsg, so a descriptor the daemon passes (attach) is caught
  * wherever it arrives, and one that comes with any other reply is closed
- * and counted as a protocol error rather than leaked.
+ * and counted as a protocol error rather than leaked. A connection found
+ * closed, by a read or by a send, is searched for the daemon's last word
+ * (its reason for closing) in what it sent before.
  */
 #include <errno.h>
 #include <poll.h>
@@ -96,10 +98,35 @@ static int wait_for(arenad_t *h, short events, short *revents) {
   return 0;
 }
 
-/* Reads what the socket has (waiting until something, also when the
- * socket is non-blocking) into the input buffer, never past its cap.
- * Returns 0 or AR_EIO / AR_EINTERNAL (broken). */
-static int read_more(arenad_t *h) {
+/* Whether r is the daemon's last word before it closes the connection:
+ * id 0, an error, no body. */
+static bool is_last_word(const Arenad__Response *r) {
+  return r->id == 0 && ar_wire_code(r->status) < 0 &&
+         r->body_case == ARENAD__RESPONSE__BODY__NOT_SET;
+}
+
+/* Breaks h with the daemon's last word r as the reason: AR_EIO, whatever
+ * the status (a status code here would read as the pipelined API's
+ * "nothing in flight" or "window full"), the status quoted in the
+ * message. */
+static int break_last_word(arenad_t *h, const Arenad__Response *r) {
+  int code = ar_wire_code(r->status);
+  const char *msg = r->message != NULL ? r->message : "";
+  return arenad__break(h, AR_EIO, "the daemon closed the connection: %s (%s)",
+                       msg[0] != '\0' ? msg : ar_strerror(code),
+                       ar_err_name(code));
+}
+
+static int connection_lost(arenad_t *h, const char *what, int err);
+
+/* Reads what the socket has into the input buffer, never past its cap.
+ * With `wait`, waits until something comes (also when the socket is
+ * non-blocking), and returns 1, or AR_EIO / AR_EPROTO / AR_EINTERNAL with
+ * h broken (also when the daemon closed the connection). Without, reads
+ * only what is already there, and returns 1 when it read bytes, 0 when
+ * there were none (or the connection's end or an error came instead), or
+ * a code as above. */
+static int read_more(arenad_t *h, bool wait) {
   size_t room = h->in.max - ar_buf_len(&h->in);
   size_t want = room < ARENAD__READ_CHUNK ? room : ARENAD__READ_CHUNK;
   if (want == 0) /* a frame within the limit always fits: cannot happen */
@@ -119,10 +146,15 @@ static int read_more(arenad_t *h) {
                        .msg_iovlen = 1,
                        .msg_control = cm.buf,
                        .msg_controllen = sizeof cm.buf};
+  int flags = MSG_CMSG_CLOEXEC | (wait ? 0 : MSG_DONTWAIT);
   ssize_t n;
-  while ((n = recvmsg(h->fd, &msg, MSG_CMSG_CLOEXEC)) < 0) {
+  while ((n = recvmsg(h->fd, &msg, flags)) < 0) {
     if (errno == EINTR)
       continue;
+    if (!wait)
+      return 0;
+    if (errno == ECONNRESET)
+      return connection_lost(h, "reading from the daemon", errno);
     if (errno != EAGAIN && errno != EWOULDBLOCK)
       return arenad__break(h, AR_EIO, "reading from the daemon: %s",
                            strerror(errno));
@@ -135,9 +167,42 @@ static int read_more(arenad_t *h) {
   }
   take_fds(h, &msg);
   if (n == 0)
-    return arenad__break(h, AR_EIO, "the daemon closed the connection");
+    return wait ? connection_lost(h, "the daemon closed the connection", 0) : 0;
   ar_buf_commit(&h->in, (size_t)n);
-  return 0;
+  return 1;
+}
+
+/*
+ * The daemon closed or reset the connection. Before it did, it may have
+ * said why: a last word (see is_last_word) that is already in the input
+ * buffer, or still in the socket when a send is what failed. Reads what
+ * is there without waiting, passing over the replies before it (their
+ * requests are dropped with the connection), and breaks h with the
+ * daemon's reason when it is there, else with `what` (and strerror(err)
+ * unless err is 0). Returns AR_EIO.
+ */
+static int connection_lost(arenad_t *h, const char *what, int err) {
+  for (;;) {
+    ar_frame_t fr;
+    int rc;
+    while ((rc = ar_frame_decode(ar_buf_data(&h->in), ar_buf_len(&h->in),
+                                 (size_t)h->max_frame, &fr)) ==
+           AR_FRAME_COMPLETE) {
+      Arenad__Response *r = arenad__response__unpack(
+          NULL, fr.end - fr.start, ar_buf_data(&h->in) + fr.start);
+      ar_buf_consume(&h->in, fr.end);
+      bool last = r != NULL && is_last_word(r);
+      if (last)
+        break_last_word(h, r);
+      if (r != NULL)
+        arenad__response__free_unpacked(r, NULL);
+      if (last)
+        return AR_EIO;
+    }
+    if (rc < 0 || read_more(h, false) <= 0)
+      return arenad__break(h, AR_EIO, "%s%s%s", what, err != 0 ? ": " : "",
+                           err != 0 ? strerror(err) : "");
+  }
 }
 
 /*
@@ -170,7 +235,7 @@ static int wait_writable(arenad_t *h) {
     if (rc < 0)
       return rc;
     if (revents & POLLIN) {
-      rc = read_more(h);
+      rc = read_more(h, true);
       if (rc < 0)
         return rc;
     }
@@ -196,6 +261,8 @@ int arenad__flush(arenad_t *h) {
         return rc;
       continue;
     }
+    if (n < 0 && (errno == EPIPE || errno == ECONNRESET))
+      return connection_lost(h, "writing to the daemon", errno);
     return arenad__break(h, AR_EIO, "writing to the daemon: %s",
                          n < 0 ? strerror(errno) : "nothing written");
   }
@@ -268,7 +335,7 @@ int arenad__read_reply(arenad_t *h, Arenad__Response **out) {
     if (rc < 0)
       return arenad__break(h, AR_EPROTO,
                            "the daemon sent a malformed frame length");
-    rc = read_more(h);
+    rc = read_more(h, true);
     if (rc < 0)
       return rc;
   }
@@ -287,13 +354,9 @@ int arenad__check_reply(arenad_t *h, const Arenad__Response *r, uint64_t id,
   int code = ar_wire_code(r->status);
   const char *msg = r->message != NULL ? r->message : "";
 
-  /* The daemon's last word before it closes: the connection is gone
-   * (AR_EIO, whatever the status; a status code here would read as the
-   * pipelined API's "nothing in flight" or "window full"). */
-  if (r->id == 0 && code < 0 && r->body_case == ARENAD__RESPONSE__BODY__NOT_SET)
-    return arenad__break(h, AR_EIO, "the daemon closed the connection: %s (%s)",
-                         msg[0] != '\0' ? msg : ar_strerror(code),
-                         ar_err_name(code));
+  /* The daemon's last word before it closes: the connection is gone. */
+  if (is_last_word(r))
+    return break_last_word(h, r);
   if (r->id != id)
     return arenad__break(h, AR_EPROTO,
                          "reply id %llu does not answer request %llu (%s)",

@@ -20,6 +20,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,26 +124,35 @@ static void send_reply(int srv, const Arenad__Response *r) {
   send_reply_fds(srv, r, NULL, 0);
 }
 
-/* Sends r as one frame ms milliseconds from now, from a child process, so
- * that it comes while the library waits. Returns the child, to be reaped
- * with wait_child. The child only sleeps, writes and exits: no cmocka. */
+/* Writes buf[0..n) to srv ms milliseconds from now, from a child process,
+ * or shuts srv down (both ways) when buf is NULL, so that it comes while
+ * the library waits. Returns the child, to be reaped with wait_child. The
+ * child only sleeps, acts and exits: no cmocka. */
+static pid_t act_later(int srv, int ms, const uint8_t *buf, size_t n) {
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    usleep((useconds_t)ms * 1000);
+    if (buf == NULL)
+      _exit(shutdown(srv, SHUT_RDWR) == 0 ? 0 : 1);
+    _exit(write(srv, buf, n) == (ssize_t)n ? 0 : 1);
+  }
+  return pid;
+}
+
+/* Sends r as one frame ms milliseconds from now (see act_later). */
 static pid_t send_reply_later(int srv, const Arenad__Response *r, int ms) {
   size_t len = arenad__response__get_packed_size(r);
   uint8_t *buf = malloc(len + AR_FRAME_PREFIX_MAX);
   assert_non_null(buf);
   size_t p = ar_frame_encode(buf, len);
   arenad__response__pack(r, buf + p);
-  pid_t pid = fork();
-  assert_true(pid >= 0);
-  if (pid == 0) {
-    usleep((useconds_t)ms * 1000);
-    _exit(write(srv, buf, p + len) == (ssize_t)(p + len) ? 0 : 1);
-  }
+  pid_t pid = act_later(srv, ms, buf, p + len);
   free(buf);
   return pid;
 }
 
-/* Reaps a child of send_reply_later: it must have written its reply. */
+/* Reaps a child of act_later: it must have done what it was to do. */
 static void wait_child(pid_t pid) {
   int st;
   assert_int_equal(waitpid(pid, &st, 0), pid);
@@ -515,6 +525,72 @@ static void test_connection_error_pipelined(void **state) {
   assert_int_equal(res.tag, 1);
   assert_int_equal(arenad_collect(f->h, &res), AR_EIO);
   assert_non_null(strstr(arenad_error(f->h), "not a Request"));
+}
+
+/* Sends the daemon's last word before it closes the connection: id 0, an
+ * error (the one a client too slow to send a whole frame gets), no body. */
+static void send_last_word(int srv) {
+  Arenad__Response r = ARENAD__RESPONSE__INIT;
+  r.status = ARENAD__STATUS__STATUS_LIMIT_EXCEEDED;
+  r.message = "no complete frame within frame_timeout_ms";
+  send_reply(srv, &r);
+}
+
+/* The last word when it comes between calls (the daemon gave up on the
+ * connection while the handle was idle) and the daemon's end is closed
+ * after it: the next call's send fails (EPIPE), and the library reports
+ * the reason the daemon left in the socket, not "Broken pipe". SIGPIPE is
+ * at its default, which would end this test: the library must not raise
+ * it. */
+static void test_last_word_between_calls(void **state) {
+  fixture_t *f = *state;
+  void (*old)(int) = signal(SIGPIPE, SIG_DFL);
+  send_last_word(f->srv);
+  assert_int_equal(shutdown(f->srv, SHUT_RDWR), 0);
+  assert_int_equal(arenad_ping(f->h), AR_EIO);
+  assert_non_null(strstr(arenad_error(f->h), "frame_timeout_ms"));
+  assert_non_null(strstr(arenad_error(f->h), "(ELIMIT)"));
+  signal(SIGPIPE, old);
+}
+
+/* The same when a collect sends the queued requests, after a reply to one
+ * sent earlier: that reply is passed over, the reason found behind it. */
+static void test_last_word_between_calls_pipelined(void **state) {
+  fixture_t *f = *state;
+  void (*old)(int) = signal(SIGPIPE, SIG_DFL);
+  assert_arenad_ok(f->h, arenad_submit_ping(f->h, 1));
+  assert_arenad_ok(f->h, arenad_flush(f->h));
+  Arenad__Response pong = ping_reply(1);
+  send_reply(f->srv, &pong);
+  send_last_word(f->srv);
+  assert_int_equal(shutdown(f->srv, SHUT_RDWR), 0);
+  assert_arenad_ok(f->h, arenad_submit_ping(f->h, 2));
+  arenad_result_t res;
+  assert_int_equal(arenad_collect(f->h, &res), AR_EIO);
+  assert_non_null(strstr(arenad_error(f->h), "frame_timeout_ms"));
+  assert_int_equal(arenad_in_flight(f->h), 0);
+  signal(SIGPIPE, old);
+}
+
+/* The same when the daemon gives up while a large request is being sent:
+ * the socket is full, the library reads while it waits for room and so
+ * takes in the last word, then sees the connection's end (here 100 ms
+ * later) before a send fails: the reason is still the daemon's. */
+static void test_last_word_while_sending(void **state) {
+  fixture_t *f = *state;
+  void (*old)(int) = signal(SIGPIPE, SIG_DFL);
+  enum { N = 150000 }; /* some 900 KB of offsets: more than a socket holds */
+  uint64_t *offs = malloc(N * sizeof *offs);
+  assert_non_null(offs);
+  for (size_t i = 0; i < N; i++)
+    offs[i] = ((uint64_t)1 << 40) + 32 * i;
+  send_last_word(f->srv);
+  pid_t pid = act_later(f->srv, 100, NULL, 0);
+  assert_int_equal(arenad_free_n(f->h, "a", offs, N, NULL), AR_EIO);
+  wait_child(pid);
+  assert_non_null(strstr(arenad_error(f->h), "frame_timeout_ms"));
+  free(offs);
+  signal(SIGPIPE, old);
 }
 
 static void test_oversize_frame(void **state) {
@@ -1206,6 +1282,9 @@ int main(void) {
       T(test_version_mismatch_no_body),
       T(test_connection_error),
       T(test_connection_error_pipelined),
+      T(test_last_word_between_calls),
+      T(test_last_word_between_calls_pipelined),
+      T(test_last_word_while_sending),
       T(test_oversize_frame),
       T(test_garbage),
       T(test_unparsable_body),
