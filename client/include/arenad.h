@@ -338,7 +338,8 @@ ARENAD_EXTERN int arenad_free(arenad_t *h, const char *name, uint64_t offset);
  * Stores in statuses[i] (the caller's array of n, or NULL) 0 or the code of
  * offset i. Returns 0 when all succeeded, else the first failure's code
  * (with the daemon's message), or a code for the request as a whole (a bad
- * name, a broken connection), which is then every offset's status too.
+ * name, a broken connection, AR_ELIMIT for a request over the frame limit,
+ * refused before it is sent), which is then every offset's status too.
  */
 ARENAD_EXTERN int arenad_free_n(arenad_t *h, const char *name,
                                 const uint64_t *offsets, size_t n,
@@ -614,22 +615,27 @@ ARENAD_EXTERN void arenad_stats_destroy(arenad_stat_t *stats);
  * A submit queues the request in the handle (sending it once enough are
  * queued; if the socket is full, it waits for room, holding the replies
  * that come meanwhile until they are collected) and returns: 0; AR_ELIMIT
- * when hello's max_in_flight requests (ARENAD_WINDOW_DEFAULT without one)
- * are already in flight, so collect first; AR_EINVAL for bad arguments;
- * AR_EIO when the handle is unusable. `tag` is the caller's, handed back
- * with the reply. The
- * arguments are copied into the queued request: the name and the offsets
- * may be reused as soon as the submit returns. For alloc, count 0 or 1
- * mean one block.
+ * in two cases, told apart by arenad_in_flight(h) < arenad_window(h) and
+ * arenad_error(h): hello's max_in_flight requests (ARENAD_WINDOW_DEFAULT
+ * without one) are already in flight, so collect first; or the request
+ * alone is over the frame limit (a free of too many offsets), so nothing
+ * was queued and collecting will not help: split it; AR_EINVAL for bad
+ * arguments; AR_EINTERNAL without memory for the request; AR_EIO when the
+ * handle is unusable. `tag` is the caller's, handed back with the reply.
+ * The arguments are copied into the queued request: the name and the
+ * offsets may be reused as soon as the submit returns. For alloc, count 0
+ * or 1 mean one block.
  *
  * arenad_collect sends what is queued when it must wait, waits for the
  * oldest reply and fills *res. It returns 0 when a reply was collected,
  * whatever the daemon's status for it (res->status: 0 or a code, with
  * arenad_error(h) giving the daemon's message); AR_EINVAL when nothing is
  * in flight; AR_EIO or AR_EPROTO when the connection broke, by this call
- * or before (then the requests in flight are dropped and
+ * or before; AR_EINTERNAL when no memory was left to read a reply or keep
+ * its offsets (the reply is lost, so the handle breaks too). Once the
+ * handle is broken the requests in flight are dropped and
  * arenad_in_flight is 0, so `while (arenad_in_flight(h))
- * arenad_collect(h, &res);` ends).
+ * arenad_collect(h, &res);` ends.
  */
 typedef enum {
   ARENAD_OP_PING = 0,

@@ -290,8 +290,11 @@ static void test_request_over_the_limit(void **state) {
   int statuses[2000];
   assert_int_equal(arenad_free_n(f->h, "a", offs, 2000, statuses), AR_ELIMIT);
   assert_non_null(strstr(arenad_error(f->h), "over the frame limit of 4096"));
+  /* Not the full window's AR_ELIMIT: told apart as arenad.h says. */
   assert_int_equal(arenad_submit_free(f->h, "a", offs, 2000, 7), AR_ELIMIT);
   assert_int_equal(arenad_in_flight(f->h), 0);
+  assert_true(arenad_in_flight(f->h) < arenad_window(f->h));
+  assert_non_null(strstr(arenad_error(f->h), "over the frame limit"));
   /* Refused before sending, for want of offsets or of a name: every
    * status says so too. */
   for (int i = 0; i < 3; i++)
@@ -944,6 +947,7 @@ static void test_pipeline_window(void **state) {
   for (size_t i = 0; i < w; i++)
     assert_arenad_ok(f->h, arenad_submit_ping(f->h, i));
   assert_int_equal(arenad_submit_ping(f->h, w), AR_ELIMIT);
+  assert_int_equal(arenad_in_flight(f->h), w); /* collect first */
   assert_arenad_ok(f->h, arenad_flush(f->h));
   for (size_t i = 0; i < w; i++)
     expect_request(f->srv, i + 1, ARENAD__REQUEST__BODY_PING);
