@@ -62,6 +62,47 @@ static int print_offsets(const char *arena, uint64_t size, uint64_t align,
   return ar__ctl_flush("alloc");
 }
 
+/* Frees the blocks at offsets[0..n) again, `step` a request. Returns 0, or
+ * the first failure's code. */
+static int give_back(arenad_t *h, const char *arena, const uint64_t *offsets,
+                     size_t n, size_t step) {
+  int first = 0;
+  for (size_t i = 0; i < n; i += step) {
+    int rc =
+        arenad_free_n(h, arena, offsets + i, n - i < step ? n - i : step, NULL);
+    if (first == 0)
+      first = rc;
+  }
+  return first;
+}
+
+/* The daemon refused (rc) an alloc request after `done` of the `count`
+ * blocks asked for had been made, `step` a request. Gives those back (all
+ * or none) and says so with the daemon's reason: when the count was split,
+ * that reason is about the one request it refused, so the message says
+ * what was asked and what became of the blocks made before. Returns
+ * ARENACTL_FAIL. */
+static int alloc_refused(arenad_t *h, int rc, const char *arena, uint64_t count,
+                         size_t step, const uint64_t *offsets, size_t done) {
+  if (count <= step)
+    return ar__ctl_fail("alloc", h, rc, arena);
+  char why[512];
+  snprintf(why, sizeof why, "%s",
+           arenad_error(h)[0] != '\0' ? arenad_error(h) : ar_strerror(rc));
+  int back = give_back(h, arena, offsets, done, step);
+  char after[160] = "the daemon refused the first request";
+  if (done > 0)
+    snprintf(after, sizeof after,
+             "%zu had been allocated when the daemon refused more, %s", done,
+             back == 0 ? "and were freed again"
+                       : "and freeing them again failed");
+  fprintf(stderr,
+          "arenactl alloc: %s: cannot allocate %llu blocks (sent in requests "
+          "of up to %zu): %s: %s\n",
+          arena, (unsigned long long)count, step, after, why);
+  return ARENACTL_FAIL;
+}
+
 int ar__cmd_alloc(int argc, char **argv) {
   static const struct option longopts[] = {
       {"align", required_argument, NULL, 'a'},
@@ -134,15 +175,12 @@ int ar__cmd_alloc(int argc, char **argv) {
       break;
     done += n;
   }
-  int status = rc < 0 ? ar__ctl_fail("alloc", h, rc, arena)
+  int status = rc < 0 ? alloc_refused(h, rc, arena, count, step, offsets, done)
                       : print_offsets(arena, size, align, offsets, count, json);
-  /* All or none: blocks nobody learned the offsets of are given back, when
-   * a later request failed or the offsets could not be written. */
-  if (status != ARENACTL_OK)
-    for (size_t i = 0; i < done; i += step) {
-      size_t n = done - i < step ? done - i : step;
-      arenad_free_n(h, arena, offsets + i, n, NULL);
-    }
+  /* All or none: blocks nobody learned the offsets of are given back when
+   * the offsets could not be written (alloc_refused gave back its own). */
+  if (rc == 0 && status != ARENACTL_OK)
+    give_back(h, arena, offsets, done, step);
   free(offsets);
   arenad_close(h);
   return status;

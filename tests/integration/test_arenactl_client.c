@@ -113,10 +113,12 @@ static json_t *parse(const run_t *r) {
   return j;
 }
 
+/* Starts the daemon with the configuration in *state, or `config` when
+ * that is NULL. */
 static int setup(void **state) {
-  (void)state;
   out_to = NULL;
-  assert_int_equal(it_daemon_start(&daemon_, config, NULL), 0);
+  const char *cfg = *state != NULL ? *state : config;
+  assert_int_equal(it_daemon_start(&daemon_, cfg, NULL), 0);
   return 0;
 }
 
@@ -611,6 +613,37 @@ static void test_numbers(void **state) {
   expect_status(RUN("create", "x", "4K", "first", "--mode", "-0"), 2);
 }
 
+/* A daemon that takes 3 blocks a request and holds 10 live blocks. */
+static const char small_config[] = "[daemon]\n"
+                                   "max_blocks_per_request = 3\n"
+                                   "max_live_blocks = 10\n";
+
+/* An alloc split into requests of 3 that the daemon refuses part way says
+ * what was asked (11 blocks), how many had been made when the daemon
+ * refused (9), that they were freed again, and the daemon's reason (which
+ * is about the refused request: 2 more). */
+static void test_alloc_split_refused(void **state) {
+  (void)state;
+  run_t *r = RUN("alloc", "default", "16", "--count", "11");
+  expect_status(r, 1);
+  assert_string_equal(r->out, "");
+  if (strstr(r->err, "arenactl alloc: default: cannot allocate 11 blocks "
+                     "(sent in requests of up to 3): 9 had been allocated "
+                     "when the daemon refused more, and were freed again: "
+                     "the daemon holds 9 live blocks") == NULL ||
+      strstr(r->err, "(max_live_blocks)") == NULL)
+    fail_msg("stderr: %s", r->err);
+  assert_int_equal(live_blocks("default"), 0);
+  /* Refused at the first request: nothing to free. */
+  expect_status(RUN("alloc", "default", "16", "--count", "9"), 0);
+  r = RUN("alloc", "default", "16", "--count", "4");
+  expect_status(r, 1);
+  assert_non_null(strstr(r->err, "cannot allocate 4 blocks (sent in requests "
+                                 "of up to 3): the daemon refused the first "
+                                 "request: "));
+  assert_int_equal(live_blocks("default"), 9);
+}
+
 /* A free that fails as a whole names every offset, and says why. */
 static void test_free_without_arena_name(void **state) {
   (void)state;
@@ -705,6 +738,8 @@ int main(void) {
       T(test_ping),
       T(test_alloc_inspect_free),
       T(test_alloc_all_or_none),
+      cmocka_unit_test_prestate_setup_teardown(test_alloc_split_refused, setup,
+                                               teardown, (void *)small_config),
       T(test_check),
       T(test_stats),
       T(test_errors),
