@@ -13,18 +13,41 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "ar/util.h"
 #include "arenactl.h"
 
 const char *ar__ctl_socket = NULL;
+
+/* Says on standard error that the socket path does not fit in a Unix
+ * socket address, as arenad says it, naming where the path came from. */
+static void socket_path_too_long(const char *cmd, const char *resolved) {
+  const char *from = "--socket", *path = ar__ctl_socket;
+  if (path == NULL) {
+    path = getenv(AR_SOCKET_ENV);
+    from = "$" AR_SOCKET_ENV;
+  }
+  if (path == NULL || path[0] == '\0') {
+    path = resolved; /* the runtime directory's */
+    from = "default socket";
+  }
+  fprintf(stderr,
+          "arenactl %s: %s: path longer than %d bytes, the most a Unix "
+          "socket address holds: %s (%zu bytes)\n",
+          cmd, from, AR_SOCKET_PATH_MAX - 1, path, strlen(path));
+}
 
 arenad_t *ar__ctl_connect(const char *cmd, arenad_hello_t *hello) {
   char path[256];
   arenad_t *h;
   int rc = arenad_socket_path(ar__ctl_socket, path, sizeof path);
+  if (rc == AR_ELIMIT) {
+    socket_path_too_long(cmd, path);
+    return NULL;
+  }
   if (rc < 0) {
-    fprintf(stderr, "arenactl %s: no usable socket path%s%s: %s\n", cmd,
+    fprintf(stderr, "arenactl %s: no usable socket path%s%s%s: %s\n", cmd,
             path[0] != '\0' ? " (" : "", path[0] != '\0' ? path : "",
-            ar_strerror(rc));
+            path[0] != '\0' ? ")" : "", ar_strerror(rc));
     return NULL;
   }
   rc = arenad_connect(path, &h);

@@ -420,6 +420,16 @@ static void test_errors(void **state) {
   r = arenactl("", (const char *const[]){"list", NULL}); /* --socket "" */
   expect_status(r, 2);
   assert_non_null(strstr(r->err, "--socket needs a PATH"));
+  /* A path too long for a socket address is said to be, as arenad says
+   * it. */
+  char long_path[120];
+  snprintf(long_path, sizeof long_path, "/tmp/%0105d", 0); /* 110 bytes */
+  r = arenactl(long_path, (const char *const[]){"ping", NULL});
+  expect_status(r, 1);
+  assert_non_null(strstr(r->err, "arenactl ping: --socket: path longer than "
+                                 "107 bytes, the most a Unix socket address "
+                                 "holds: /tmp/000"));
+  assert_non_null(strstr(r->err, " (110 bytes)\n"));
   /* A path that is no socket is named as such, not as a daemon down. */
   snprintf(bad, sizeof bad, "%s/arenad.log", daemon_.dir);
   r = arenactl(bad, (const char *const[]){"list", NULL});
