@@ -95,10 +95,9 @@ static int create_options(int argc, char **argv, arenad_access_t *access,
       {NULL, 0, NULL, 0},
   };
   *access = (arenad_access_t){0600, (uint32_t)getuid(), (uint32_t)getgid()};
-  optind = 1;
-  opterr = 0;
+  optind = 0;
   int c;
-  while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+  while ((c = ar__ctl_getopt(argc, argv, longopts)) != -1) {
     bool ok = true;
     switch (c) {
     case 'm':

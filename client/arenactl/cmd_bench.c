@@ -90,10 +90,9 @@ static int parse_options(int argc, char **argv, options_t *o) {
                    .window = 128,
                    .threads = 8,
                    .count = 64};
-  optind = 1;
-  opterr = 0;
+  optind = 0;
   int c;
-  while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+  while ((c = ar__ctl_getopt(argc, argv, longopts)) != -1) {
     int bad = 0;
     char *end;
     switch (c) {

@@ -113,10 +113,9 @@ int ar__cmd_alloc(int argc, char **argv) {
   };
   uint64_t align = 0, count = 1, size;
   bool json = false;
-  optind = 1;
-  opterr = 0;
+  optind = 0;
   int c;
-  while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+  while ((c = ar__ctl_getopt(argc, argv, longopts)) != -1) {
     switch (c) {
     case 'a':
       if (ar_parse_size(optarg, &align) < 0) {

@@ -73,10 +73,9 @@ static int parse_options(int argc, char **argv, options_t *o) {
       {NULL, 0, NULL, 0},
   };
   memset(o, 0, sizeof *o);
-  optind = 1;
-  opterr = 0;
+  optind = 0;
   int c;
-  while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+  while ((c = ar__ctl_getopt(argc, argv, longopts)) != -1) {
     switch (c) {
     case 'p':
       o->policy = optarg;

@@ -86,10 +86,9 @@ static int parse_options(int argc, char **argv, options_t *o) {
   };
   memset(o, 0, sizeof *o);
   o->window = 256;
-  optind = 1;
-  opterr = 0;
+  optind = 0;
   int c;
-  while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+  while ((c = ar__ctl_getopt(argc, argv, longopts)) != -1) {
     switch (c) {
     case 'd':
       o->arena = optarg;

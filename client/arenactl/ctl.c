@@ -197,10 +197,9 @@ json_t *ar__ctl_arena_json(const arenad_arena_t *a) {
 int ar__ctl_parse_flags(int argc, char **argv, const struct option *longopts,
                         void (*usage)(FILE *), int *flags, int nargs_min,
                         int nargs_max) {
-  optind = 1;
-  opterr = 0;
+  optind = 0;
   int c;
-  while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+  while ((c = ar__ctl_getopt(argc, argv, longopts)) != -1) {
     if (c == 'h') {
       usage(stdout);
       return -1;

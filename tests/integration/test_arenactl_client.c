@@ -621,6 +621,25 @@ static void test_numbers(void **state) {
   assert_int_equal(live_blocks("alpha"), 0);
   expect_status(RUN("create", "x", "4K", "first", "--mode", " 644"), 2);
   expect_status(RUN("create", "x", "4K", "first", "--mode", "-0"), 2);
+
+  /* A negative SIZE is an invalid SIZE, not an unknown option, wherever it
+   * stands among the options. */
+  const char *const negative[][7] = {
+      {"alloc", "alpha", "-1"},
+      {"alloc", "--json", "alpha", "-16", "--count", "2"},
+      {"create", "b7", "-1", "first"},
+      {"create", "b7", "-0x1000", "first", "--json"},
+  };
+  for (size_t i = 0; i < sizeof negative / sizeof negative[0]; i++) {
+    r = arenactl(daemon_.sock, negative[i]);
+    if (r->status != 2 || strstr(r->err, "invalid SIZE '-") == NULL ||
+        strstr(r->err, "unknown option") != NULL)
+      fail_msg("arenactl %s ... %s: status %d, stderr: %s", negative[i][0],
+               negative[i][2], r->status, r->err);
+  }
+  r = RUN("alloc", "alpha", "-16");
+  assert_string_equal(r->err, "arenactl alloc: invalid SIZE '-16' (bytes, "
+                              "with an optional K, M or G suffix)\n");
 }
 
 /* A daemon that takes 3 blocks a request and holds 10 live blocks. */
