@@ -49,11 +49,12 @@ int ar__cmd_bench(int argc, char **argv);   /* cmd_bench.c */
 int ar__cmd_replay_daemon(int argc, char **argv);
 
 /* Every command's getopt_long (args.c): returns the next option as
- * getopt_long(argc, argv, ":", longopts, NULL) does, with GNU's order
- * (options and operands mixed; at -1 the operands are argv[optind..argc),
- * in their order, "--" having ended the options), except that an argument
- * that looks like a negative number ("-1") is an operand. Set optind to 0
- * before the first call of a command line. */
+ * getopt_long(argc, argv, ":h", longopts, NULL) does (-h being the 'h'
+ * of every command's --help), with GNU's order (options and operands
+ * mixed; at -1 the operands are argv[optind..argc), in their order, "--"
+ * having ended the options), except that an argument that looks like a
+ * negative number ("-1") is an operand. Set optind to 0 before the first
+ * call of a command line. */
 struct option;
 int ar__ctl_getopt(int argc, char **argv, const struct option *longopts);
 

@@ -14,8 +14,8 @@
 #include "arenactl.h"
 
 /* getopt_long stops at the first operand ("+"), which is taken here; a
- * missing value is ':'. */
-#define OPTSTRING "+:"
+ * missing value is ':'; -h is --help (every command's 'h'). */
+#define OPTSTRING "+:h"
 
 /* The operands gathered so far: argv[first .. first + nops). */
 static int first, nops;

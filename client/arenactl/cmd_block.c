@@ -10,7 +10,6 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "ar/util.h"
 #include "arenactl.h"
@@ -197,19 +196,24 @@ static void free_usage(FILE *out) {
 }
 
 int ar__cmd_free(int argc, char **argv) {
-  if (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
-                    strcmp(argv[1], "-h") == 0)) {
-    free_usage(stdout);
-    return ARENACTL_OK;
-  }
-  if (argc < 3) {
+  static const struct option longopts[] = {
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
+  };
+  int flags = 0;
+  int rc =
+      ar__ctl_parse_flags(argc, argv, longopts, free_usage, &flags, 0, argc);
+  if (rc != ARENACTL_OK)
+    return rc < 0 ? ARENACTL_OK : rc;
+  if (argc - optind < 2) {
     fprintf(stderr, "arenactl free: expected ARENA and at least one "
                     "OFFSET\n");
     free_usage(stderr);
     return ARENACTL_USAGE;
   }
-  const char *arena = argv[1];
-  size_t n = (size_t)argc - 2;
+  const char *arena = argv[optind];
+  char **args = argv + optind + 1; /* the offsets */
+  size_t n = (size_t)(argc - optind) - 1;
   uint64_t *offsets = malloc(n * sizeof *offsets);
   int *statuses = malloc(n * sizeof *statuses);
   if (offsets == NULL || statuses == NULL) {
@@ -219,8 +223,8 @@ int ar__cmd_free(int argc, char **argv) {
     return ARENACTL_FAIL;
   }
   for (size_t i = 0; i < n; i++) {
-    if (ar__ctl_parse_u64(argv[i + 2], &offsets[i]) < 0) {
-      fprintf(stderr, "arenactl free: invalid OFFSET '%s'\n", argv[i + 2]);
+    if (ar__ctl_parse_u64(args[i], &offsets[i]) < 0) {
+      fprintf(stderr, "arenactl free: invalid OFFSET '%s'\n", args[i]);
       free(offsets);
       free(statuses);
       return ARENACTL_USAGE;
@@ -238,7 +242,7 @@ int ar__cmd_free(int argc, char **argv) {
   size_t step = per_request(&hi);
   for (size_t i = 0; i < n; i += step) {
     size_t k = n - i < step ? n - i : step;
-    int rc = arenad_free_each(h, arena, offsets + i, k, statuses + i);
+    rc = arenad_free_each(h, arena, offsets + i, k, statuses + i);
     if (rc == AR_EIO || rc == AR_EPROTO) {
       status = ARENACTL_FAIL;
       ar__ctl_fail("free", h, rc, arena);

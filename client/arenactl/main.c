@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ar/protocol.h"
 #include "arenactl.h"
 
 static const ar__cmd_t commands[] = {
@@ -35,11 +36,14 @@ static const ar__cmd_t commands[] = {
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
 static void usage(FILE *out) {
-  fprintf(out, "usage: arenactl [--socket PATH] <command> [options]\n\n"
+  fprintf(out, "usage: arenactl [--socket PATH] <command> [options]\n"
+               "       arenactl --help | --version\n\n"
                "commands:\n");
   for (size_t i = 0; i < NCOMMANDS; i++)
     fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-  fprintf(out, "\n'arenactl <command> --help' describes a command.\n"
+  fprintf(out, "\n'arenactl <command> --help' (or -h, anywhere among the "
+               "command's\narguments) describes a command. --version prints "
+               "arenactl's version.\n"
                "--socket PATH (or $ARENAD_SOCKET) names the daemon's socket "
                "for the\ncommands that talk to it.\n");
 }
@@ -113,6 +117,10 @@ int main(int argc, char **argv) {
   if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
       strcmp(argv[1], "help") == 0) {
     usage(stdout);
+    return ARENACTL_OK;
+  }
+  if (strcmp(argv[1], "--version") == 0) {
+    printf("arenactl %s (protocol %d)\n", AR_VERSION, AR_PROTOCOL_VERSION);
     return ARENACTL_OK;
   }
   for (size_t i = 0; i < NCOMMANDS; i++)

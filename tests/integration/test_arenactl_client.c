@@ -7,8 +7,8 @@
  * create and destroy, and a short bench. Exit codes (0 success, 1
  * failure, 2 usage), messages on standard error (one for each bad offset
  * of a free; a --socket that is empty or names no socket; --socket after
- * the command), and JSON that parses (jansson) with the figures the daemon
- * holds.
+ * the command), -h and --help anywhere, --version, and JSON that parses
+ * (jansson) with the figures the daemon holds.
  */
 #include "itest.h"
 
@@ -747,6 +747,49 @@ static void test_usage_messages(void **state) {
   r = RUN("inspect", "alpha", "--no-such");
   expect_status(r, 2);
   assert_non_null(strstr(r->err, "unknown option '--no-such'"));
+
+  /* -h or --help anywhere among a command's arguments prints its usage on
+   * standard output and exits 0; nothing else is checked or done. */
+  const char *const helps[][5] = {
+      {"free", "priv", "--help"},
+      {"free", "priv", "16", "-h"},
+      {"list", "-h"},
+      {"alloc", "alpha", "-h", "16"},
+      {"inspect", "alpha", "--blocks", "-h"},
+      {"check", "-h"},
+      {"ping", "--json", "-h"},
+      {"stats", "-h"},
+      {"create", "x", "-h"},
+      {"destroy", "--force", "-h", "alpha"},
+      {"replay", "-h"},
+      {"replay", "--via-daemon", "x", "-h"},
+      {"bench", "-h"},
+  };
+  for (size_t i = 0; i < sizeof helps / sizeof helps[0]; i++) {
+    r = arenactl(daemon_.sock, helps[i]);
+    char want[64];
+    snprintf(want, sizeof want, " %s ", helps[i][0]);
+    const char *nl = strchr(r->out, '\n');
+    const char *cmd = strstr(r->out, want);
+    if (r->status != 0 || r->err[0] != '\0' ||
+        strncmp(r->out, "usage: arenactl ", 16) != 0 || cmd == NULL ||
+        nl == NULL || cmd > nl)
+      fail_msg("arenactl %s ... %s: status %d, stdout: %s, stderr: %s",
+               helps[i][0], helps[i][1], r->status, r->out, r->err);
+  }
+  assert_int_equal(live_blocks("alpha"), 0);
+
+  /* --version: the version of this build, which the daemon reports too. */
+  r = RUN("ping", "--json");
+  expect_status(r, 0);
+  json_t *ping = parse(r);
+  char version[128];
+  snprintf(version, sizeof version, "arenactl %s (protocol 1)\n",
+           json_string_value(json_object_get(ping, "daemon_version")));
+  json_decref(ping);
+  r = arenactl(NULL, (const char *const[]){"--version", NULL});
+  expect_status(r, 0);
+  assert_string_equal(r->out, version);
 
   char trace[200];
   snprintf(trace, sizeof trace, "%s/t.trace", daemon_.dir);
