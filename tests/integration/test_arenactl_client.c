@@ -778,6 +778,11 @@ static void test_usage_messages(void **state) {
                helps[i][0], helps[i][1], r->status, r->out, r->err);
   }
   assert_int_equal(live_blocks("alpha"), 0);
+  /* alloc's help says what --align 0 means, which alloc takes. */
+  r = RUN("alloc", "--help");
+  assert_non_null(strstr(r->out, "--align A   payload alignment, a power of "
+                                 "two from 16 to 4096,\n"
+                                 "              or 0 for the default, 16\n"));
 
   /* --version: the version of this build, which the daemon reports too. */
   r = RUN("ping", "--json");
