@@ -57,7 +57,9 @@ static void usage(FILE *out) {
           "  --placements FILE   write the replay log, '<id> <offset>' per\n"
           "                      allocation (-1 when it failed), to FILE (-\n"
           "                      for standard output)\n"
-          "  --window N          requests in flight, 1 to the daemon's limit\n"
+          "  --window N          requests in flight, from 1; a larger N than\n"
+          "                      the daemon's limit is reduced to it, with\n"
+          "                      a notice on standard error\n"
           "  --predict           do not wait for an alloc's reply to free its\n"
           "                      block: predict the offset with a local\n"
           "                      engine and check every reply against it\n"
@@ -70,6 +72,7 @@ typedef struct options_s {
   const char *placements;
   const char *trace;
   uint64_t window;
+  bool window_given; /* --window, not the default */
   bool json;
   bool predict;
 } options_t;
@@ -101,6 +104,7 @@ static int parse_options(int argc, char **argv, options_t *o) {
         fprintf(stderr, "arenactl replay: invalid --window '%s'\n", optarg);
         return ARENACTL_USAGE;
       }
+      o->window_given = true;
       break;
     case 'j':
       o->json = true;
@@ -354,7 +358,8 @@ static int arena_summary(arenad_t *h, const char *arena,
 }
 
 /* Connects, and takes the window: the daemon's, or --window when smaller.
- * Returns an exit code. */
+ * A larger --window is reduced to the daemon's, with a notice (as bench
+ * does with its --count). Returns an exit code. */
 static int connect_daemon(replay_t *r, const options_t *o) {
   r->h = ar__ctl_connect("replay", NULL);
   if (r->h == NULL)
@@ -362,6 +367,11 @@ static int connect_daemon(replay_t *r, const options_t *o) {
   r->window = arenad_window(r->h);
   if (o->window < r->window)
     r->window = (size_t)o->window;
+  else if (o->window > r->window && o->window_given)
+    fprintf(stderr,
+            "arenactl replay: --window %llu is over the daemon's limit of "
+            "%zu requests in flight; using %zu\n",
+            (unsigned long long)o->window, r->window, r->window);
   return ARENACTL_OK;
 }
 

@@ -806,6 +806,16 @@ static void test_usage_messages(void **state) {
   expect_status(r, 0);
   json_t *j = parse(r);
   json_decref(j);
+  /* A --window over the daemon's limit (max_in_flight, 1024) is reduced to
+   * it, with a notice. */
+  r = RUN("replay", "--via-daemon", "alpha", "--window", "999999", trace);
+  expect_status(r, 0);
+  assert_non_null(strstr(r->err, "arenactl replay: --window 999999 is over "
+                                 "the daemon's limit of 1024 requests in "
+                                 "flight; using 1024\n"));
+  r = RUN("replay", "--via-daemon", "alpha", "--window", "1024", trace);
+  expect_status(r, 0);
+  assert_null(strstr(r->err, "--window"));
 }
 
 int main(void) {
