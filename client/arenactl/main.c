@@ -67,6 +67,11 @@ int ar__ctl_bad_option(int c, char **argv, void (*cmd_usage)(FILE *)) {
   if (optopt != 0 && strncmp(arg, "--", 2) == 0 && eq != NULL)
     fprintf(stderr, "arenactl %s: option '%.*s' takes no value\n", argv[0],
             (int)(eq - arg), arg);
+  else if (optopt != 0)
+    /* An unknown short option (getopt_long sets optopt to 0 for an unknown
+     * long one): optind may still be on its cluster (-xy), so
+     * argv[optind - 1] can be the argument before; optopt is the letter. */
+    fprintf(stderr, "arenactl %s: unknown option '-%c'\n", argv[0], optopt);
   else
     fprintf(stderr, "arenactl %s: unknown option '%s'\n", argv[0], arg);
   cmd_usage(stderr);

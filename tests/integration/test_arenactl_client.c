@@ -396,6 +396,10 @@ static void test_errors(void **state) {
   r = RUN("inspect", "alpha", "--bogus");
   expect_status(r, 2);
   assert_non_null(strstr(r->err, "arenactl inspect: unknown option '--bogus'"));
+  /* In a cluster of short options, the letter that is unknown. */
+  r = RUN("inspect", "alpha", "--json", "-xy");
+  expect_status(r, 2);
+  assert_non_null(strstr(r->err, "arenactl inspect: unknown option '-x'"));
   r = RUN("alloc", "alpha", "1", "--align");
   expect_status(r, 2);
   assert_non_null(
