@@ -43,6 +43,7 @@ typedef struct options_s {
   uint64_t ops;     /* round trips a latency measure */
   double seconds;   /* a throughput measure */
   uint64_t window;  /* requests in flight a connection */
+  bool window_given; /* --window was on the command line */
   uint64_t threads; /* connections of the multi-connection measure */
   uint64_t count;   /* blocks an alloc in the blocks/s measure */
   bool json;
@@ -64,7 +65,9 @@ static void usage(FILE *out) {
           "  --size N       bytes an alloc (default 64)\n"
           "  --ops N        round trips a latency figure (default 20000)\n"
           "  --seconds S    seconds a throughput figure (default 1)\n"
-          "  --window N     requests in flight a connection (default 128)\n"
+          "  --window N     requests in flight a connection (default 128;\n"
+          "                 one over the daemon's limit is reduced to it,\n"
+          "                 with a notice on standard error)\n"
           "  --threads N    connections of the parallel figure (default 8)\n"
           "  --count N      blocks an alloc for blocks/s (default 64)\n"
           "  --json         print the figures as JSON\n");
@@ -113,6 +116,7 @@ static int parse_options(int argc, char **argv, options_t *o) {
     case 'w':
       bad = ar__ctl_parse_u64(optarg, &o->window) < 0 || o->window == 0 ||
             o->window > 65536;
+      o->window_given = true;
       break;
     case 't':
       bad = ar__ctl_parse_u64(optarg, &o->threads) < 0 || o->threads == 0 ||
@@ -600,6 +604,11 @@ int ar__cmd_bench(int argc, char **argv) {
   }
   r.window1 = (size_t)o.window < arenad_window(h) ? (size_t)o.window
                                                    : arenad_window(h);
+  if (o.window_given && o.window > r.window1)
+    fprintf(stderr,
+            "arenactl bench: --window %llu is over the daemon's limit "
+            "of %zu requests in flight; using %zu\n",
+            (unsigned long long)o.window, r.window1, r.window1);
 
   /* Both echo servers run from here on (idle when not measured): the
    * process first, forked while this process has one thread. */

@@ -485,6 +485,14 @@ static void test_bench(void **state) {
   assert_true(json_real_value(json_object_get(pipe, "one_connection_ops_per_s")) >
               0);
   json_decref(j);
+  /* A --window over the daemon's limit (max_in_flight, 1024) is reduced to
+   * it, with a notice, as replay's is. */
+  r = RUN("bench", "--arena", "alpha", "--ops", "10", "--seconds", "0.01",
+          "--threads", "1", "--window", "5000", "--count", "1");
+  expect_status(r, 0);
+  assert_non_null(strstr(r->err, "arenactl bench: --window 5000 is over the "
+                                 "daemon's limit of 1024 requests in flight; "
+                                 "using 1024\n"));
   /* It freed what it allocated. */
   r = RUN("inspect", "alpha", "--json");
   j = parse(r);
