@@ -80,8 +80,17 @@ static int stale_index(const ad_conn_t *c, const char *name) {
   return -1;
 }
 
-bool ad_conn_stale(const ad_conn_t *c, const char *name) {
-  return c->nstale > 0 && stale_index(c, name) >= 0;
+static bool attached(const ad_conn_t *c, const ad_arena_t *a) {
+  for (uint32_t i = 0; i < c->nattached; i++)
+    if (c->attached[i] == a->id)
+      return true;
+  return false;
+}
+
+bool ad_conn_stale(const ad_conn_t *c, const ad_arena_t *a) {
+  if (c->stale_all)
+    return !attached(c, a) && ad_holder_usage(&c->holder, a).blocks == 0;
+  return c->nstale > 0 && stale_index(c, a->name) >= 0;
 }
 
 void ad_conn_arena_gone(ad_conn_t *c, const ad_arena_t *a) {
@@ -92,8 +101,16 @@ void ad_conn_arena_gone(ad_conn_t *c, const ad_arena_t *a) {
       related = true;
       break;
     }
-  if (!related || stale_index(c, a->name) >= 0)
+  if (!related || c->stale_all || stale_index(c, a->name) >= 0)
     return;
+  if (c->nstale == AD_STALE_MAX) { /* see `stale` in conn.h */
+    free(c->stale);
+    c->stale = NULL;
+    c->nstale = c->stale_cap = 0;
+    c->stale_all = true;
+    c->d->stats.stale_lists_dropped++;
+    return;
+  }
   if (c->nstale == c->stale_cap) {
     uint32_t cap = c->stale_cap ? c->stale_cap * 2 : 2;
     char(*p)[AD_STALE_NAME] = realloc(c->stale, cap * sizeof(*p));
@@ -138,11 +155,10 @@ static void unstale(ad_conn_t *c, const ad_arena_t *a) {
 }
 
 int ad_conn_attach(ad_conn_t *c, ad_arena_t *a) {
-  for (uint32_t i = 0; i < c->nattached; i++)
-    if (c->attached[i] == a->id) {
-      unstale(c, a);
-      return 0;
-    }
+  if (attached(c, a)) {
+    unstale(c, a);
+    return 0;
+  }
   if (c->nattached == c->attached_cap) {
     uint32_t cap = c->attached_cap ? c->attached_cap * 2 : 4;
     uint64_t *p = realloc(c->attached, cap * sizeof(*p));

@@ -63,6 +63,7 @@
 #define AD_CLIENT_NAME_MAX 64 /* bytes of a client's name, NUL excluded */
 #define AD_FDQ_MAX 16         /* descriptors queued per connection */
 #define AD_STALE_NAME 65      /* an arena name and its NUL (config.h's) */
+#define AD_STALE_MAX 256      /* stale names a connection keeps (see `stale`) */
 
 struct ad_daemon_s;
 typedef struct ad_conn_s ad_conn_t;
@@ -123,9 +124,16 @@ struct ad_conn_s {
 
   /* Names of arenas destroyed while this connection had them attached or
    * held blocks in them: requests naming one get not found, whatever arena
-   * has the name now, until the connection attaches it again. */
+   * has the name now, until the connection attaches it again. A connection
+   * that lives beside many short-lived arenas would collect names without
+   * end, each request scanning them all; past AD_STALE_MAX the list goes
+   * and stale_all takes its place: from then on every arena is stale for
+   * the connection unless it has attached that very arena or holds blocks
+   * in it. Stricter (an arena it merely named before may need an attach),
+   * never looser: it never reaches an arena that took a gone one's name. */
   char (*stale)[AD_STALE_NAME]; /* owned */
   uint32_t nstale, stale_cap;
+  bool stale_all;
 
   /* State. */
   bool eof;               /* the peer shut down its side */
@@ -251,8 +259,9 @@ int ad_conn_attach(ad_conn_t *c, struct ad_arena_s *a);
  * to reach another arena of the same name. */
 void ad_conn_arena_gone(ad_conn_t *c, const struct ad_arena_s *a);
 
-/* Whether requests of c naming `name` must get not found (see `stale`). */
-bool ad_conn_stale(const ad_conn_t *c, const char *name);
+/* Whether requests of c naming arena a must get not found (see
+ * `stale`). */
+bool ad_conn_stale(const ad_conn_t *c, const struct ad_arena_s *a);
 
 /* Keeps a copy of the peer's n supplementary groups. Returns 0 or
  * AR_EINTERNAL. */

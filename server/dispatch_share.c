@@ -69,7 +69,7 @@ int ad_do_transfer(ad_call_t *call, const Arenad__TransferRequest *m) {
     return ad_fail(call, AR_ENOENT, "no connection has this token");
   if (to == c)
     return ad_fail(call, AR_EINVAL, "the token is this connection's own");
-  if (ad_conn_stale(to, a->name))
+  if (ad_conn_stale(to, a))
     return ad_fail(call, AR_EINVAL,
                    "connection %llu used an arena '%s' destroyed since; it "
                    "cannot use this one (nor free the block) until it "

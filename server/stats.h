@@ -71,7 +71,8 @@
   X(arenas_created)                                                            \
   X(arenas_destroyed)                                                          \
   X(corruptions_detected)                                                      \
-  X(arenas_refused_limit)
+  X(arenas_refused_limit)                                                      \
+  X(stale_lists_dropped)
 
 typedef struct ad_stats_s {
 #define AD_STATS_FIELD(name) uint64_t name;

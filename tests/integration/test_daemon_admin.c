@@ -8,7 +8,8 @@
  * attached or held blocks in it get NOT_FOUND for its name, even once an
  * arena of that name exists again, until they attach again, while their
  * mappings stay valid, and no block of the new one can be transferred to
- * them; and the audit lines of both.
+ * them (past 256 such names, a connection must attach an arena to use it);
+ * and the audit lines of both.
  */
 #include "itest.h"
 
@@ -347,12 +348,88 @@ static void test_arena_count_limit(void **state) {
   it_close(c);
 }
 
+/* Attaches `name` on c and closes the descriptor it came with. */
+static void attach_ok(it_conn_t *c, const char *name) {
+  int fd = -1;
+  Arenad__Response *r = it_call(c, it_req_attach(name, false), &fd);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  it_resp_free(r);
+  close(fd);
+}
+
+/* A connection that sees more than 256 arenas it attached destroyed keeps
+ * no list of their names (that would grow without end): from then on
+ * every arena is stale for it unless it attached that very arena or holds
+ * blocks in it, so it never reaches an arena that took a gone one's name;
+ * counted in stale_lists_dropped. Another connection is not affected. */
+static void test_stale_list_dropped(void **state) {
+  (void)state;
+  it_conn_t *admin = it_connect(it_group.sock),
+            *watcher = it_connect(it_group.sock),
+            *other = it_connect(it_group.sock);
+  it_hello_ok(admin);
+  it_hello_ok(watcher);
+  it_hello_ok(other);
+  uint64_t dropped = it_stat(admin, "stale_lists_dropped");
+  attach_ok(watcher, "base");
+  assert_int_equal(
+      it_status(admin, it_req_create("kept", 4096, ARENAD__POLICY__POLICY_FIRST,
+                                     NULL, 0, 0)),
+      0);
+  uint64_t held = it_alloc_ok(watcher, "kept", 10); /* not attached */
+  char name[32];
+  for (int i = 0; i <= 256; i++) {
+    snprintf(name, sizeof name, "short-%d", i);
+    assert_int_equal(
+        it_status(admin, it_req_create(name, 4096, ARENAD__POLICY__POLICY_FIRST,
+                                       NULL, 0, 0)),
+        0);
+    attach_ok(watcher, name);
+    assert_int_equal(it_status(admin, it_req_destroy(name, false)), 0);
+    /* Up to 256 names are remembered one by one. */
+    assert_int_equal(it_stat(admin, "stale_lists_dropped"),
+                     dropped + (i == 256));
+  }
+  /* A name that came back is still stale, with the reason. */
+  assert_int_equal(
+      it_status(admin, it_req_create("short-3", 4096,
+                                     ARENAD__POLICY__POLICY_FIRST, NULL, 0, 0)),
+      0);
+  Arenad__Response *r =
+      it_call(watcher, it_req_alloc("short-3", 10, 0, 1, false), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_NOT_FOUND);
+  assert_non_null(strstr(r->message, "more than 256 arenas were destroyed"));
+  assert_non_null(strstr(r->message, "attach arena 'short-3'"));
+  it_resp_free(r);
+  /* So is one it never used; the other connection uses both at once. */
+  assert_int_equal(
+      it_status(admin, it_req_create("fresh", 4096,
+                                     ARENAD__POLICY__POLICY_FIRST, NULL, 0, 0)),
+      0);
+  assert_int_equal(it_status(watcher, it_req_alloc("fresh", 10, 0, 1, false)),
+                   ARENAD__STATUS__STATUS_NOT_FOUND);
+  it_free_ok(other, "fresh", it_alloc_ok(other, "fresh", 10));
+  it_free_ok(other, "short-3", it_alloc_ok(other, "short-3", 10));
+  /* An arena it attached, or holds blocks in, it uses as before. */
+  it_free_ok(watcher, "base", it_alloc_ok(watcher, "base", 10));
+  it_free_ok(watcher, "kept", held);
+  assert_int_equal(it_status(admin, it_req_destroy("kept", false)), 0);
+  attach_ok(watcher, "short-3");
+  it_free_ok(watcher, "short-3", it_alloc_ok(watcher, "short-3", 10));
+  assert_int_equal(it_status(admin, it_req_destroy("short-3", false)), 0);
+  assert_int_equal(it_status(admin, it_req_destroy("fresh", false)), 0);
+  it_close(watcher);
+  it_close(other);
+  it_close(admin);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_who_may),
       cmocka_unit_test(test_create),
       cmocka_unit_test(test_destroy),
       cmocka_unit_test(test_arena_count_limit),
+      cmocka_unit_test(test_stale_list_dropped),
       cmocka_unit_test(it_test_exits_cleanly),
   };
   it_group_config = config;
