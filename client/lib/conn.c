@@ -165,6 +165,15 @@ static int connect_unix(int fd, const struct sockaddr_un *sa) {
   return 0;
 }
 
+/* Whether the process listening at the other end of fd runs as this
+ * process's uid. */
+static bool peer_is_self(int fd) {
+  struct ucred cred;
+  socklen_t len = sizeof cred;
+  return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
+         cred.uid == getuid();
+}
+
 int arenad_connect(const char *path, arenad_t **out) {
   if (out == NULL)
     return AR_EINVAL;
@@ -186,6 +195,14 @@ int arenad_connect(const char *path, arenad_t **out) {
     int saved = errno;
     close(fd);
     errno = saved;
+    return AR_EIO;
+  }
+  /* In the /tmp fallback, found or given, the daemon is the user's own
+   * (ar/util.h): another uid there made the directory after it was
+   * checked. */
+  if (ar_socket_path_in_tmp(sa.sun_path) && !peer_is_self(fd)) {
+    close(fd);
+    errno = EPERM;
     return AR_EIO;
   }
   return arenad_open_fd(fd, out);

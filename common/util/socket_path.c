@@ -48,6 +48,13 @@ static int private_dir(const char *dir, bool create) {
   return 0;
 }
 
+bool ar_socket_path_in_tmp(const char *path) {
+  char tmp[64];
+  snprintf(tmp, sizeof(tmp), "/tmp/arenad-%lu/" AR_SOCKET_NAME,
+           (unsigned long)getuid());
+  return strcmp(path, tmp) == 0;
+}
+
 int ar_socket_path(char *buf, size_t len, unsigned flags) {
   if (buf == NULL || len == 0)
     return AR_EINVAL;

@@ -19,13 +19,17 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1271,6 +1275,80 @@ static void test_socket_path(void **state) {
   assert_null(h);
 }
 
+/* A child that listens on a new socket at `path`, bound as root, listening
+ * as `uid` (the peer's credentials are the listener's at listen(2)). Kill
+ * it with SIGKILL and reap it; the caller unlinks the socket. */
+static pid_t listen_as(const char *path, uid_t uid) {
+  int ready[2];
+  assert_int_equal(pipe(ready), 0);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    /* Gone with the test, whatever becomes of it; and holding none of its
+     * output open, which ctest reads to the end. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    int null = open("/dev/null", O_WRONLY);
+    dup2(null, STDOUT_FILENO);
+    dup2(null, STDERR_FILENO);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
+        setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0 ||
+        listen(fd, 4) < 0 || write(ready[1], "r", 1) != 1)
+      _exit(1);
+    for (;;)
+      pause();
+  }
+  close(ready[1]);
+  char c;
+  assert_int_equal(read(ready[0], &c, 1), 1);
+  close(ready[0]);
+  return pid;
+}
+
+static void stop_listener(pid_t pid, const char *path) {
+  kill(pid, SIGKILL);
+  waitpid(pid, NULL, 0);
+  unlink(path);
+}
+
+/* The /tmp fallback: a directory missing when checked could be made by
+ * anyone before the connect, so a daemon there must run as the user,
+ * whether the path was found (NULL) or given (as arenactl passes it).
+ * Needs root, to listen as another uid, and a machine where the fallback
+ * is the default (no /run/user/0). */
+static void test_tmp_fallback_peer(void **state) {
+  (void)state;
+  struct stat st;
+  const char *dir = "/tmp/arenad-0", *path = "/tmp/arenad-0/arenad.sock";
+  /* Not root, another default, or the directory in use (a daemon's, or
+   * test_socket_path's, which may run beside this one). */
+  if (getuid() != 0 || stat("/run/user/0", &st) == 0 || mkdir(dir, 0700) < 0) {
+    skip();
+    return;
+  }
+  unsetenv(ARENAD_SOCKET_ENV);
+  unsetenv("XDG_RUNTIME_DIR");
+  arenad_t *h = (arenad_t *)1;
+
+  pid_t pid = listen_as(path, 65534);
+  errno = 0;
+  assert_int_equal(arenad_connect(NULL, &h), AR_EIO);
+  assert_int_equal(errno, EPERM);
+  assert_null(h);
+  errno = 0;
+  assert_int_equal(arenad_connect(path, &h), AR_EIO);
+  assert_int_equal(errno, EPERM);
+  stop_listener(pid, path);
+
+  pid = listen_as(path, 0);
+  assert_int_equal(arenad_connect(NULL, &h), 0);
+  arenad_close(h);
+  stop_listener(pid, path);
+  rmdir(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -1317,6 +1395,7 @@ int main(void) {
       T(test_list),
 #undef T
       cmocka_unit_test(test_socket_path),
+      cmocka_unit_test(test_tmp_fallback_peer),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -64,4 +64,11 @@ int ar_parse_size(const char *s, uint64_t *out);
  */
 int ar_socket_path(char *buf, size_t len, unsigned flags);
 
+/* Whether `path` is the /tmp fallback of ar_socket_path for this user. Its
+ * directory is checked before connecting, but a missing one could be made
+ * by anyone between that check and the connect; a daemon there runs as the
+ * user (it made the directory), so a client connecting there checks the
+ * peer's uid too. */
+bool ar_socket_path_in_tmp(const char *path);
+
 #endif /* AR_UTIL_H */
