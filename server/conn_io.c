@@ -313,9 +313,15 @@ void ad_conn_resume(ad_conn_t *c) {
 static void on_poll(uv_poll_t *h, int status, int events) {
   ad_conn_t *c = h->data;
   if (status < 0) {
-    /* POLLERR: libuv has stopped the handle already. */
+    /* POLLERR: libuv has stopped the handle already. The socket's error
+     * says why: mostly a peer that went with replies unread, which resets
+     * the connection, as a read or a send would have found. */
     c->events = 0;
-    ad_conn_close(c, "error");
+    int err = 0;
+    socklen_t len = sizeof err;
+    bool reset = getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 &&
+                 (err == ECONNRESET || err == EPIPE);
+    ad_conn_close(c, reset ? "reset" : "error");
     return;
   }
   ad_conn_begin_turn(c, uv_hrtime());

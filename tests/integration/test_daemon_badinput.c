@@ -581,6 +581,27 @@ static void test_unsupported_kind(void **state) {
  * accepted, its bytes that are not printable made '?', and the close line
  * names it quoted with its quote escaped, on one line that cannot be
  * mistaken for another event. */
+/* A peer that goes with a reply unread resets the connection: the daemon
+ * logs its close as a reset, not as an unexplained error. */
+static void test_gone_with_reply_unread(void **state) {
+  (void)state;
+  it_conn_t *c = it_connect(it_group.sock);
+  Arenad__Response *r = it_call(c, it_req_hello(1, "leaver"), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  char conn[40];
+  snprintf(conn, sizeof conn, " conn=%llu ",
+           (unsigned long long)r->hello->connection_id);
+  it_resp_free(r);
+  it_send(c, it_req_ping());
+  struct pollfd p = {.fd = c->fd, .events = POLLIN};
+  assert_int_equal(poll(&p, 1, 10000), 1); /* the reply is there, unread */
+  it_close(c);
+  all_is_well(); /* round trips after the close: its line is written */
+  assert_true(
+      it_log_line(&it_group, (const char *const[]){" close ", conn,
+                                                   " reason=reset ", NULL}));
+}
+
 static void test_hostile_name(void **state) {
   (void)state;
   static const char forged[] = "x\n2026-01-01T00:00:00.000Z error forged "
@@ -786,6 +807,7 @@ int main(void) {
       cmocka_unit_test(test_random_bytes),
       cmocka_unit_test(test_bad_requests),
       cmocka_unit_test(test_unsupported_kind),
+      cmocka_unit_test(test_gone_with_reply_unread),
       cmocka_unit_test(test_hostile_name),
       cmocka_unit_test(test_byte_by_byte),
       cmocka_unit_test(test_never_reads),
