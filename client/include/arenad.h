@@ -30,9 +30,11 @@
  * arenad_error then quotes with its status, also when that reply came
  * between two calls and the next one's send found the socket closed), or
  * the daemon sends something the library cannot accept (AR_EPROTO: a
- * frame over the limit, bytes that are not a Response, a reply whose id
- * or kind does not match its request, a descriptor where none belongs, an
- * alloc reply whose block does not lie inside the arena's mapping), the call
+ * frame over the limit, bytes that are not a Response, a reply that would
+ * unpack into more than 32 frames' worth of memory (at least 16 MiB), a
+ * reply whose id or kind does not match its request, a descriptor where
+ * none belongs, an alloc reply whose block does not lie inside the arena's
+ * mapping), the call
  * that saw it returns that code, the library closes the socket, and the
  * handle is unusable: every later request fails with AR_EIO while
  * arenad_error keeps the first reason. Pipelined requests still in

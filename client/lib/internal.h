@@ -100,10 +100,15 @@ struct arenad_s {
 
   /* protobuf-c unpacks replies with this allocator: bump allocation in
    * scratch, malloc past its end (counted in spilled), reset at each
-   * unpack. A reply is freed before the next is unpacked. */
+   * unpack. A reply is freed before the next is unpacked. What one reply
+   * may malloc is bounded (spill_left, from arenad__unpack_max), as the
+   * daemon bounds a request's: a frame of empty submessages unpacks into
+   * some fifty times its size. */
   ProtobufCAllocator allocator;
   size_t scratch_used;
   size_t spilled;
+  size_t spill_left;
+  bool spill_refused; /* the last unpack asked for more than spill_left */
   _Alignas(16) unsigned char scratch[ARENAD__SCRATCH];
 
   char err[ARENAD__ERR_LEN];

@@ -280,8 +280,23 @@ static void *scratch_alloc(void *data, size_t size) {
     h->scratch_used = at + size;
     return h->scratch + at;
   }
-  h->spilled++;
-  return malloc(size);
+  if (size > h->spill_left) {
+    h->spill_refused = true;
+    return NULL;
+  }
+  void *p = malloc(size);
+  if (p != NULL) {
+    h->spill_left -= size;
+    h->spilled++;
+  }
+  return p;
+}
+
+/* What one reply may unpack into beyond the scratch memory: as the daemon
+ * allows a request, 32 frames and at least 16 MiB. */
+static size_t unpack_max(const arenad_t *h) {
+  size_t frames = 32 * (size_t)h->max_frame;
+  return frames > ((size_t)16 << 20) ? frames : (size_t)16 << 20;
 }
 
 static void scratch_free(void *data, void *p) {
@@ -311,6 +326,8 @@ int arenad__read_reply(arenad_t *h, Arenad__Response **out) {
           .alloc = scratch_alloc, .free = scratch_free, .allocator_data = h};
       h->scratch_used = 0;
       h->spilled = 0;
+      h->spill_left = unpack_max(h);
+      h->spill_refused = false;
       Arenad__Response *r =
           arenad__response__unpack(&h->allocator, len, data + fr.start);
       ar_buf_consume(&h->in, fr.end);
@@ -319,6 +336,11 @@ int arenad__read_reply(arenad_t *h, Arenad__Response **out) {
         ar_buf_destroy(&h->in);
         ar_buf_init(&h->in, arenad__input_cap(h));
       }
+      if (r == NULL && h->spill_refused)
+        return arenad__break(h, AR_EPROTO,
+                             "the daemon's reply of %zu bytes would unpack "
+                             "into more than %zu bytes of memory",
+                             len, unpack_max(h));
       if (r == NULL)
         return arenad__break(h, AR_EPROTO,
                              "the daemon sent %zu bytes that are not a "

@@ -625,6 +625,33 @@ static void test_unparsable_body(void **state) {
   assert_non_null(strstr(arenad_error(f->h), "not a Response"));
 }
 
+/* A reply that would unpack into far more memory than its bytes (half a
+ * million empty extents in under a MiB: some 50 MB) breaks the handle
+ * instead of being unpacked. */
+static void test_reply_unpacks_too_big(void **state) {
+  fixture_t *f = *state;
+  enum { N = 500000 };
+  Arenad__Extent empty = ARENAD__EXTENT__INIT;
+  Arenad__Extent **all = malloc(N * sizeof *all); /* freed below */
+  assert_non_null(all);
+  for (size_t i = 0; i < N; i++)
+    all[i] = &empty;
+  Arenad__InspectReply ir = ARENAD__INSPECT_REPLY__INIT;
+  ir.n_extents = N;
+  ir.extents = all;
+  Arenad__Response r = ARENAD__RESPONSE__INIT;
+  r.id = 1;
+  r.body_case = ARENAD__RESPONSE__BODY_INSPECT;
+  r.inspect = &ir;
+  assert_true(arenad__response__get_packed_size(&r) < (1u << 20));
+  /* From a child: the frame is larger than the socket holds. */
+  pid_t pid = send_reply_later(f->srv, &r, 0);
+  free(all);
+  assert_int_equal(arenad_ping(f->h), AR_EPROTO);
+  assert_non_null(strstr(arenad_error(f->h), "would unpack into more than"));
+  wait_child(pid);
+}
+
 static void test_eof(void **state) {
   fixture_t *f = *state;
   static const uint8_t half[] = {0x05, 0x08};
@@ -1370,6 +1397,7 @@ int main(void) {
       T(test_oversize_frame),
       T(test_garbage),
       T(test_unparsable_body),
+      T(test_reply_unpacks_too_big),
       T(test_eof),
       T(test_nonblocking_socket),
       T(test_attach),
