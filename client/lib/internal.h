@@ -101,7 +101,7 @@ struct arenad_s {
   /* protobuf-c unpacks replies with this allocator: bump allocation in
    * scratch, malloc past its end (counted in spilled), reset at each
    * unpack. A reply is freed before the next is unpacked. What one reply
-   * may malloc is bounded (spill_left, from arenad__unpack_max), as the
+   * may malloc is bounded (spill_left, from wire.c's unpack_max), as the
    * daemon bounds a request's: a frame of empty submessages unpacks into
    * some fifty times its size. */
   ProtobufCAllocator allocator;

@@ -118,6 +118,7 @@ static int break_last_word(arenad_t *h, const Arenad__Response *r) {
 }
 
 static int connection_lost(arenad_t *h, const char *what, int err);
+static Arenad__Response *unpack(arenad_t *h, const uint8_t *body, size_t len);
 
 /* Reads what the socket has into the input buffer, never past its cap.
  * With `wait`, waits until something comes (also when the socket is
@@ -188,14 +189,13 @@ static int connection_lost(arenad_t *h, const char *what, int err) {
     while ((rc = ar_frame_decode(ar_buf_data(&h->in), ar_buf_len(&h->in),
                                  (size_t)h->max_frame, &fr)) ==
            AR_FRAME_COMPLETE) {
-      Arenad__Response *r = arenad__response__unpack(
-          NULL, fr.end - fr.start, ar_buf_data(&h->in) + fr.start);
+      Arenad__Response *r =
+          unpack(h, ar_buf_data(&h->in) + fr.start, fr.end - fr.start);
       ar_buf_consume(&h->in, fr.end);
       bool last = r != NULL && is_last_word(r);
       if (last)
         break_last_word(h, r);
-      if (r != NULL)
-        arenad__response__free_unpacked(r, NULL);
+      arenad__response_free(h, r);
       if (last)
         return AR_EIO;
     }
@@ -307,6 +307,19 @@ static void scratch_free(void *data, void *p) {
   free(p);
 }
 
+/* Unpacks one frame's body with the reply allocator, within unpack_max;
+ * NULL when it is not a Response or needs more (spill_refused says
+ * which). Free the result with arenad__response_free before the next. */
+static Arenad__Response *unpack(arenad_t *h, const uint8_t *body, size_t len) {
+  h->allocator = (ProtobufCAllocator){
+      .alloc = scratch_alloc, .free = scratch_free, .allocator_data = h};
+  h->scratch_used = 0;
+  h->spilled = 0;
+  h->spill_left = unpack_max(h);
+  h->spill_refused = false;
+  return arenad__response__unpack(&h->allocator, len, body);
+}
+
 bool arenad__reply_ready(const arenad_t *h) {
   ar_frame_t fr;
   return ar_frame_decode(ar_buf_data(&h->in), ar_buf_len(&h->in),
@@ -322,14 +335,7 @@ int arenad__read_reply(arenad_t *h, Arenad__Response **out) {
                              &fr);
     if (rc == AR_FRAME_COMPLETE) {
       size_t len = fr.end - fr.start;
-      h->allocator = (ProtobufCAllocator){
-          .alloc = scratch_alloc, .free = scratch_free, .allocator_data = h};
-      h->scratch_used = 0;
-      h->spilled = 0;
-      h->spill_left = unpack_max(h);
-      h->spill_refused = false;
-      Arenad__Response *r =
-          arenad__response__unpack(&h->allocator, len, data + fr.start);
+      Arenad__Response *r = unpack(h, data + fr.start, len);
       ar_buf_consume(&h->in, fr.end);
       if (ar_buf_len(&h->in) == 0 && h->in.max > arenad__input_cap(h)) {
         /* grow_input's replies are all collected: back to one frame */
