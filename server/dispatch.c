@@ -87,20 +87,21 @@ int ad_call_open(ad_call_t *call, const char *name, unsigned need,
   ad_arena_t *a = ad_daemon_arena(call->d, name);
   if (a == NULL)
     return ad_call_no_arena(call, name);
-  if (ad_conn_stale(call->c, a) && call->c->stale_all)
-    return ad_fail(call, AR_ENOENT,
-                   "more than %d arenas were destroyed after this connection "
-                   "attached them or held blocks in them, too many to tell "
-                   "which names are stale: attach arena '%s' to use it (a "
-                   "client that still maps an arena of that name detaches "
-                   "first)",
-                   AD_STALE_MAX, a->name);
-  if (ad_conn_stale(call->c, a))
+  if (ad_conn_stale(call->c, a)) {
+    if (call->c->stale_all)
+      return ad_fail(call, AR_ENOENT,
+                     "more than %d arenas were destroyed after this "
+                     "connection attached them or held blocks in them, too "
+                     "many to tell which names are stale: attach arena '%s' "
+                     "to use it (a client that still maps an arena of that "
+                     "name detaches first)",
+                     AD_STALE_MAX, a->name);
     return ad_fail(call, AR_ENOENT,
                    "arena '%s' was destroyed after this connection attached "
                    "it or held blocks in it; attach it again (a client that "
                    "still maps it detaches first)",
                    a->name);
+  }
   int rc = ad_call_may(call, a, need);
   if (rc < 0)
     return rc;

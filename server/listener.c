@@ -233,12 +233,13 @@ int ad_listener_claim(const char *path, int *lock_fd, char *err,
     char *slash = strrchr(dir, '/');
     if (slash != NULL)
       slash[slash == dir ? 1 : 0] = '\0'; /* "/x": the directory is "/" */
+    const char *where = slash != NULL ? dir : ".";
     struct stat st;
-    if (stat(slash != NULL ? dir : ".", &st) < 0 && errno == ENOENT)
+    if (stat(where, &st) < 0 && errno == ENOENT)
       return ar_errorf(err, errlen, AR_EIO,
                        "the socket's directory %s does not exist (create it, "
                        "or choose another socket path)",
-                       slash != NULL ? dir : ".");
+                       where);
   }
   if (fd < 0)
     return ar_errorf(err, errlen, AR_EIO, "cannot open the lock file %s: %s",
