@@ -154,6 +154,19 @@ static const char *human(char *buf, size_t len, uint64_t v) {
   return buf;
 }
 
+/* A numeric key's bounds as its messages give them, "LO to HI": sizes
+ * for humans, counts in decimal. */
+static const char *bounds(char *buf, size_t len, const cfgkey_t *k) {
+  char lo[32], hi[32];
+  if (k->kind == K_SIZE)
+    snprintf(buf, len, "%s to %s", human(lo, sizeof(lo), k->min),
+             human(hi, sizeof(hi), k->max));
+  else
+    snprintf(buf, len, "%llu to %llu", (unsigned long long)k->min,
+             (unsigned long long)k->max);
+  return buf;
+}
+
 /* Plain decimal digits, and nothing else, into *out. */
 static bool parse_count(const char *s, uint64_t *out) {
   uint64_t v;
@@ -204,7 +217,7 @@ static bool parse_id(const char *s, bool group, uint64_t *out) {
 static int set_key(const cfgkey_t *k, void *base, const char *value, char *msg,
                    size_t msglen) {
   uint64_t v = 0;
-  char lo[32], hi[32];
+  char range[80];
   ad_log_level_t level;
   ar_policy_t policy;
 
@@ -248,9 +261,8 @@ static int set_key(const cfgkey_t *k, void *base, const char *value, char *msg,
       return ar_errorf(msg, msglen, AR_EINVAL, "%s = %s: not a decimal number",
                        k->name, value);
     if (v < k->min || v > k->max)
-      return ar_errorf(msg, msglen, AR_EINVAL,
-                       "%s = %s: out of range (%llu to %llu)", k->name, value,
-                       (unsigned long long)k->min, (unsigned long long)k->max);
+      return ar_errorf(msg, msglen, AR_EINVAL, "%s = %s: out of range (%s)",
+                       k->name, value, bounds(range, sizeof(range), k));
     break;
   case K_SIZE:
     if (ar_parse_size(value, &v) < 0)
@@ -258,9 +270,8 @@ static int set_key(const cfgkey_t *k, void *base, const char *value, char *msg,
                        "%s = %s: not a size (digits, then K, M or G)", k->name,
                        value);
     if (v < k->min || v > k->max)
-      return ar_errorf(
-          msg, msglen, AR_EINVAL, "%s = %s: out of range (%s to %s)", k->name,
-          value, human(lo, sizeof(lo), k->min), human(hi, sizeof(hi), k->max));
+      return ar_errorf(msg, msglen, AR_EINVAL, "%s = %s: out of range (%s)",
+                       k->name, value, bounds(range, sizeof(range), k));
     break;
   }
   *u64_field(base, k) = v;
@@ -663,16 +674,9 @@ int ad_config_check_arena_value(const char *key, uint64_t v, char *msg,
     return ar_errorf(msg, len, AR_EINVAL, "no arena key %s", key);
   if (v >= k->min && v <= k->max)
     return 0;
-  char lo[32], hi[32];
-  if (k->kind == K_SIZE)
-    return ar_errorf(msg, len, AR_EINVAL, "%s %llu is out of range (%s to %s)",
-                     k->name, (unsigned long long)v,
-                     human(lo, sizeof(lo), k->min),
-                     human(hi, sizeof(hi), k->max));
-  return ar_errorf(msg, len, AR_EINVAL,
-                   "%s %llu is out of range (%llu to %llu)", k->name,
-                   (unsigned long long)v, (unsigned long long)k->min,
-                   (unsigned long long)k->max);
+  char range[80];
+  return ar_errorf(msg, len, AR_EINVAL, "%s %llu is out of range (%s)", k->name,
+                   (unsigned long long)v, bounds(range, sizeof(range), k));
 }
 
 int ad_config_finish(ad_config_t *cfg, char *err, size_t errlen) {
@@ -717,18 +721,17 @@ int ad_config_finish(ad_config_t *cfg, char *err, size_t errlen) {
 }
 
 static void usage_table(FILE *out, const cfgkey_t *keys, size_t n) {
-  char lo[32], hi[32], d[32];
+  char range[80], d[32];
   for (size_t i = 0; i < n; i++) {
     const cfgkey_t *k = &keys[i];
     switch (k->kind) {
     case K_COUNT:
-      fprintf(out, "  %-24s %s; %llu to %llu, default %llu\n", k->name,
-              k->help, (unsigned long long)k->min,
-              (unsigned long long)k->max, (unsigned long long)k->dflt);
+      fprintf(out, "  %-24s %s; %s, default %llu\n", k->name, k->help,
+              bounds(range, sizeof(range), k), (unsigned long long)k->dflt);
       break;
     case K_SIZE:
-      fprintf(out, "  %-24s %s; %s to %s", k->name, k->help,
-              human(lo, sizeof(lo), k->min), human(hi, sizeof(hi), k->max));
+      fprintf(out, "  %-24s %s; %s", k->name, k->help,
+              bounds(range, sizeof(range), k));
       /* A default of 0 out of range (an arena's size) means required. */
       if (k->dflt != 0 || k->min == 0)
         fprintf(out, ", default %s", human(d, sizeof(d), k->dflt));
