@@ -304,7 +304,7 @@ static int bench_fail(ar__bench_worker_t *w, arenad_t *h, const char *what) {
 static int daemon_work(ar__bench_worker_t *w) {
   const daemon_params_t *p = w->run->arg;
   arenad_t *h = w->state;
-  size_t window = p->window < arenad_window(h) ? p->window : arenad_window(h);
+  size_t window = ar__ctl_window("bench", h, p->window, false);
   int rc = 0;
   for (size_t i = 0; i < window && rc == 0; i++)
     if (arenad_submit_alloc(h, p->arena, p->size, 0, p->count, 0, 0) < 0)
@@ -602,13 +602,7 @@ int ar__cmd_bench(int argc, char **argv) {
             (unsigned)r.hello.max_blocks_per_request);
     r.count = r.hello.max_blocks_per_request;
   }
-  r.window1 = (size_t)o.window < arenad_window(h) ? (size_t)o.window
-                                                   : arenad_window(h);
-  if (o.window_given && o.window > r.window1)
-    fprintf(stderr,
-            "arenactl bench: --window %llu is over the daemon's limit "
-            "of %zu requests in flight; using %zu\n",
-            (unsigned long long)o.window, r.window1, r.window1);
+  r.window1 = ar__ctl_window("bench", h, o.window, o.window_given);
 
   /* Both echo servers run from here on (idle when not measured): the
    * process first, forked while this process has one thread. */

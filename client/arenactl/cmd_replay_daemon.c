@@ -357,21 +357,14 @@ static int arena_summary(arenad_t *h, const char *arena,
   return 0;
 }
 
-/* Connects, and takes the window: the daemon's, or --window when smaller.
- * A larger --window is reduced to the daemon's, with a notice (as bench
- * does with its --count). Returns an exit code. */
+/* Connects, and takes the window: the daemon's, or --window when smaller;
+ * a larger --window is reduced with a notice (ar__ctl_window). Returns an
+ * exit code. */
 static int connect_daemon(replay_t *r, const options_t *o) {
   r->h = ar__ctl_connect("replay", NULL);
   if (r->h == NULL)
     return ARENACTL_FAIL;
-  r->window = arenad_window(r->h);
-  if (o->window < r->window)
-    r->window = (size_t)o->window;
-  else if (o->window > r->window && o->window_given)
-    fprintf(stderr,
-            "arenactl replay: --window %llu is over the daemon's limit of "
-            "%zu requests in flight; using %zu\n",
-            (unsigned long long)o->window, r->window, r->window);
+  r->window = ar__ctl_window("replay", r->h, o->window, o->window_given);
   return ARENACTL_OK;
 }
 

@@ -80,6 +80,19 @@ arenad_t *ar__ctl_connect(const char *cmd, arenad_hello_t *hello) {
   return h;
 }
 
+size_t ar__ctl_window(const char *cmd, arenad_t *h, uint64_t asked,
+                      bool given) {
+  size_t limit = arenad_window(h);
+  if (asked <= limit)
+    return (size_t)asked;
+  if (given)
+    fprintf(stderr,
+            "arenactl %s: --window %llu is over the daemon's limit of %zu "
+            "requests in flight; using %zu\n",
+            cmd, (unsigned long long)asked, limit, limit);
+  return limit;
+}
+
 int ar__ctl_fail(const char *cmd, arenad_t *h, int rc, const char *what) {
   const char *msg = h != NULL ? arenad_error(h) : "";
   if (msg[0] == '\0')

@@ -22,6 +22,11 @@
  * or NULL after printing why on standard error, prefixed by `cmd`. */
 arenad_t *ar__ctl_connect(const char *cmd, arenad_hello_t *hello);
 
+/* The requests a command keeps in flight on h: `asked` (its --window, or
+ * its default), or the daemon's window when that is smaller; a --window
+ * that was `given` and is cut so gets a notice on standard error. */
+size_t ar__ctl_window(const char *cmd, arenad_t *h, uint64_t asked, bool given);
+
 /* Prints "arenactl CMD: WHAT: <the handle's error or the code's message>"
  * on standard error and returns ARENACTL_FAIL. */
 int ar__ctl_fail(const char *cmd, arenad_t *h, int rc, const char *what);
