@@ -361,6 +361,12 @@ void it_frame_append(uint8_t **buf, size_t *len, const Arenad__Request *req) {
   *len += n;
 }
 
+void it_frame_append_id(uint8_t **buf, size_t *len, Arenad__Request *req,
+                        uint64_t id) {
+  req->id = id;
+  it_frame_append(buf, len, req);
+}
+
 void it_send(it_conn_t *c, const Arenad__Request *req) {
   uint8_t *buf = NULL;
   size_t len = 0;

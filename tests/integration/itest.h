@@ -119,6 +119,9 @@ void it_send_raw(it_conn_t *c, const void *p, size_t n);
 
 /* Appends req as a frame to buf (for pipelining many in one write). */
 void it_frame_append(uint8_t **buf, size_t *len, const Arenad__Request *req);
+/* The same, with the request's id set to `id` first. */
+void it_frame_append_id(uint8_t **buf, size_t *len, Arenad__Request *req,
+                        uint64_t id);
 
 /* Sends one request (its id as set). */
 void it_send(it_conn_t *c, const Arenad__Request *req);

@@ -48,12 +48,10 @@ static size_t mid_len, mid_sent;
 
 static void bystander_begin(void) {
   Arenad__Request *q = it_req_ping();
-  q->id = 900001;
-  it_frame_append(&mid_buf, &mid_len, q);
+  it_frame_append_id(&mid_buf, &mid_len, q, 900001);
   size_t ping_len = mid_len;
   q = it_req_alloc("two", 200, 0, 1, false);
-  q->id = 900002;
-  it_frame_append(&mid_buf, &mid_len, q);
+  it_frame_append_id(&mid_buf, &mid_len, q, 900002);
   mid_sent = ping_len + (mid_len - ping_len) / 2;
   it_send_raw(bystander, mid_buf, mid_sent);
   mid = true;
@@ -208,8 +206,7 @@ static void test_stalled_frame(void **state) {
   uint8_t *frame = NULL;
   size_t len = 0;
   Arenad__Request *q = it_req_ping();
-  q->id = 5;
-  it_frame_append(&frame, &len, q);
+  it_frame_append_id(&frame, &len, q, 5);
   it_send_raw(c, frame, len / 2);
   usleep(100 * 1000);
   it_send_raw(c, frame + len / 2, len - len / 2);
@@ -329,8 +326,7 @@ static void test_descriptors_in_flight(void **state) {
   size_t len = 0;
   for (int i = 0; i < 400; i++) {
     Arenad__Request *q = it_req_attach("one", true);
-    q->id = 1 + (uint64_t)i;
-    it_frame_append(&buf, &len, q);
+    it_frame_append_id(&buf, &len, q, 1 + (uint64_t)i);
   }
   it_send_raw(hoarder, buf, len);
   free(buf);
@@ -645,8 +641,7 @@ static void test_byte_by_byte(void **state) {
   uint8_t *buf = NULL;
   size_t len = 0;
   Arenad__Request *q = it_req_alloc("one", 4000, 256, 3, false);
-  q->id = 77;
-  it_frame_append(&buf, &len, q);
+  it_frame_append_id(&buf, &len, q, 77);
   for (size_t i = 0; i < len; i++)
     it_send_raw(c, buf + i, 1);
   free(buf);
@@ -669,8 +664,7 @@ static void send_pages_unread(it_conn_t *c) {
   for (int i = 0; i < 1000; i++) {
     Arenad__Request *q =
         it_req_inspect("one", ARENAD__INSPECT_WHAT__INSPECT_BLOCKS, 0, 200);
-    q->id = 1 + (uint64_t)i;
-    it_frame_append(&buf, &len, q);
+    it_frame_append_id(&buf, &len, q, 1 + (uint64_t)i);
   }
   it_send_raw(c, buf, len);
   free(buf);

@@ -157,11 +157,9 @@ static void test_attach(void **state) {
   uint8_t *buf = NULL;
   size_t len = 0;
   Arenad__Request *q = it_req_attach("alpha", false);
-  q->id = 101;
-  it_frame_append(&buf, &len, q);
+  it_frame_append_id(&buf, &len, q, 101);
   q = it_req_attach("beta", false);
-  q->id = 102;
-  it_frame_append(&buf, &len, q);
+  it_frame_append_id(&buf, &len, q, 102);
   it_send_raw(c, buf, len);
   free(buf);
   int fa, fb;
@@ -182,8 +180,7 @@ static void test_attach(void **state) {
   len = 0;
   for (int i = 0; i < 5; i++) {
     q = order[i] != NULL ? it_req_attach(order[i], false) : it_req_ping();
-    q->id = 200 + (uint64_t)i;
-    it_frame_append(&buf, &len, q);
+    it_frame_append_id(&buf, &len, q, 200 + (uint64_t)i);
   }
   it_send_raw(c, buf, len);
   free(buf);
@@ -302,8 +299,7 @@ static void test_pipelining(void **state) {
   for (int i = 0; i < N; i++) {
     Arenad__Request *q = i % 10 == 9 ? it_req_ping()
                                      : it_req_alloc("alpha", 32, 0, 1, false);
-    q->id = 1000 + (uint64_t)i;
-    it_frame_append(&buf, &len, q);
+    it_frame_append_id(&buf, &len, q, 1000 + (uint64_t)i);
   }
   it_send_raw(c, buf, len);
   free(buf);
@@ -327,8 +323,7 @@ static void test_pipelining(void **state) {
   len = 0;
   for (size_t i = 0; i < n; i++) {
     Arenad__Request *q = it_req_free("alpha", &offs[i], 1);
-    q->id = 5000 + i;
-    it_frame_append(&buf, &len, q);
+    it_frame_append_id(&buf, &len, q, 5000 + i);
   }
   it_send_raw(c, buf, len);
   free(buf);

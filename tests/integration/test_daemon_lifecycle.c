@@ -56,8 +56,7 @@ static void test_sigterm_answers_then_exits(void **state) {
   for (int i = 0; i < N; i++) {
     Arenad__Request *q = it_req_inspect(
         "default", ARENAD__INSPECT_WHAT__INSPECT_BLOCKS, 0, 4096);
-    q->id = 100 + (uint64_t)i;
-    it_frame_append(&buf, &len, q);
+    it_frame_append_id(&buf, &len, q, 100 + (uint64_t)i);
   }
   it_send_raw(busy, buf, len);
   free(buf);
@@ -149,8 +148,7 @@ static void test_sigterm_answers_unread(void **state) {
   for (int i = 0; i < PAGES; i++) {
     Arenad__Request *q =
         it_req_inspect("a", ARENAD__INSPECT_WHAT__INSPECT_BLOCKS, 0, 4096);
-    q->id = 100 + (uint64_t)i;
-    it_frame_append(&buf, &len, q);
+    it_frame_append_id(&buf, &len, q, 100 + (uint64_t)i);
   }
   for (int i = 0; i < PINGS; i++)
     append_padded_ping(&buf, &len, 1000 + (uint64_t)i, 400);
@@ -269,12 +267,10 @@ static void test_sigterm_mid_frame(void **state) {
   uint8_t *buf = NULL;
   size_t len = 0;
   Arenad__Request *q = it_req_ping();
-  q->id = 7;
-  it_frame_append(&buf, &len, q);
+  it_frame_append_id(&buf, &len, q, 7);
   size_t first = len;
   q = it_req_alloc("default", 64, 0, 1, false);
-  q->id = 8;
-  it_frame_append(&buf, &len, q);
+  it_frame_append_id(&buf, &len, q, 8);
   /* The ping and half the alloc, then the signal. */
   it_send_raw(c, buf, first + (len - first) / 2);
   it_conn_t *other = it_connect(d.sock);

@@ -96,8 +96,7 @@ static void stats_frames(int n, uint8_t **buf, size_t *len) {
   *len = 0;
   for (int i = 0; i < n; i++) {
     Arenad__Request *q = it_req_stats();
-    q->id = 1000 + (uint64_t)i;
-    it_frame_append(buf, len, q);
+    it_frame_append_id(buf, len, q, 1000 + (uint64_t)i);
   }
 }
 
@@ -202,11 +201,9 @@ static void test_destroy_during_reclaim(void **state) {
   size_t len;
   stats_frames(2, &frames, &len);
   Arenad__Request *q = it_req_destroy("a", false);
-  q->id = 1;
-  it_frame_append(&frames, &len, q);
+  it_frame_append_id(&frames, &len, q, 1);
   q = it_req_destroy("a", true);
-  q->id = 2;
-  it_frame_append(&frames, &len, q);
+  it_frame_append_id(&frames, &len, q, 2);
   it_conn_t *admin = after_close(&d, config_short, frames, len);
   free(frames);
   wait_pending(admin);
@@ -242,12 +239,10 @@ static void test_destroys_end_reclaim(void **state) {
   static const char *const names[] = {"a", "b"};
   for (uint64_t i = 0; i < 2; i++) {
     Arenad__Request *q = it_req_destroy(names[i], true);
-    q->id = 1 + i;
-    it_frame_append(&frames, &len, q);
+    it_frame_append_id(&frames, &len, q, 1 + i);
   }
   Arenad__Request *q = it_req_stats();
-  q->id = 3;
-  it_frame_append(&frames, &len, q);
+  it_frame_append_id(&frames, &len, q, 3);
   it_conn_t *admin = after_close(&d, config_short, frames, len);
   free(frames);
   wait_pending(admin);

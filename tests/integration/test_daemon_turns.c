@@ -54,8 +54,7 @@ static void send_checks(it_conn_t *c) {
   size_t len = 0;
   for (int i = 0; i < CHECKS; i++) {
     Arenad__Request *q = it_req_check("a");
-    q->id = 1000 + (uint64_t)i;
-    it_frame_append(&buf, &len, q);
+    it_frame_append_id(&buf, &len, q, 1000 + (uint64_t)i);
   }
   it_send_raw(c, buf, len);
   free(buf);
