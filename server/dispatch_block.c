@@ -2,9 +2,10 @@
  * dispatch_block.c: the requests that change blocks, with write access:
  * alloc (one or several blocks of one size, all or nothing, held by the
  * connection or detached, within the quota and the daemon's
- * max_live_blocks) and free (one or several offsets, each on its own).
- * These are the hot path: on success they format nothing and allocate only
- * scratch memory.
+ * max_live_blocks) and free (one or several offsets, each on its own,
+ * the reply naming the ones whose block went back with its header
+ * overwritten). These are the hot path: on success they format nothing and
+ * allocate only scratch memory.
  */
 #include "audit.h"
 #include "dispatch.h"
@@ -86,18 +87,25 @@ int ad_do_free(ad_call_t *call, const Arenad__FreeRequest *m) {
   Arenad__FreeReply *rep;
   Arenad__Status *statuses =
       ad_scratch_alloc(call->s, m->n_offsets * sizeof(*statuses));
-  if (statuses == NULL || !AD_NEW(call, rep, arenad__free_reply__init))
+  uint32_t *overwritten =
+      ad_scratch_alloc(call->s, m->n_offsets * sizeof(*overwritten));
+  if (statuses == NULL || overwritten == NULL ||
+      !AD_NEW(call, rep, arenad__free_reply__init))
     return AR_EINTERNAL;
   call->resp->body_case = ARENAD__RESPONSE__BODY_FREE;
   call->resp->free = rep;
+  rep->overwritten = overwritten; /* n_overwritten stays 0 until one is */
 
   ad_freed_t freed = {0};
   int first = 0;
   for (size_t i = 0; i < m->n_offsets; i++) {
+    uint64_t corruptions = freed.corruptions;
     rc = ad_arena_free(a, &call->c->holder, m->offsets[i], &freed);
     statuses[i] = ar_wire_status(rc);
     if (rc == 0) {
       rep->freed++;
+      if (freed.corruptions != corruptions) /* this offset's block */
+        overwritten[rep->n_overwritten++] = (uint32_t)i;
       continue;
     }
     if (rc == AR_EPERM)

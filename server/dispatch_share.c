@@ -2,10 +2,12 @@
  * dispatch_share.c: the requests that share blocks between connections:
  * retain (one more reference for the caller; read access, and room in its
  * quota when the block is new to it), release (one of the caller's
- * references goes; no access needed beyond the reference) and transfer
- * (one of the caller's references goes to the connection that owns a
- * token; the target needs read access and room in its quota). References
- * are counted per connection (blocks.h); the arena does the bookkeeping.
+ * references goes; no access needed beyond the reference; the reply says
+ * when it was the last and the block's header had been overwritten) and
+ * transfer (one of the caller's references goes to the connection that
+ * owns a token; the target needs read access and room in its quota: never
+ * the last reference, so it frees nothing). References are counted per
+ * connection (blocks.h); the arena does the bookkeeping.
  */
 #include "audit.h"
 #include "dispatch.h"
@@ -53,6 +55,7 @@ int ad_do_release(ad_call_t *call, const Arenad__ReleaseRequest *m) {
   d->stats.releases++;
   d->stats.blocks_freed += freed.blocks;
   ad_audit_corrupt(d, call->c, &freed);
+  rep->overwritten = freed.corruptions != 0;
   call->resp->body_case = ARENAD__RESPONSE__BODY_RELEASE;
   call->resp->release = rep;
   return 0;

@@ -111,15 +111,18 @@ size_t ad_reply_max_blocks(uint64_t count) {
   size_t k = (size_t)count;
   uint64_t *offsets = malloc((k ? k : 1) * sizeof(*offsets));
   Arenad__Status *statuses = malloc((k ? k : 1) * sizeof(*statuses));
-  if (offsets == NULL || statuses == NULL) {
+  uint32_t *indices = malloc((k ? k : 1) * sizeof(*indices));
+  if (offsets == NULL || statuses == NULL || indices == NULL) {
     free(offsets);
     free(statuses);
+    free(indices);
     return SIZE_MAX;
   }
   Arenad__Status status = (Arenad__Status)enum_max(&arenad__status__descriptor);
   for (size_t i = 0; i < k; i++) {
     offsets[i] = AR_ARENA_MAX - 1; /* the largest offset in any arena */
     statuses[i] = status;
+    indices[i] = (uint32_t)i;
   }
   char text[AD_MESSAGE_MAX + 1];
 
@@ -133,11 +136,15 @@ size_t ad_reply_max_blocks(uint64_t count) {
   resp.alloc = &alloc;
   size_t bytes = arenad__response__get_packed_size(&resp);
 
-  /* free: its reply stays on an error, with the message */
+  /* free: its reply stays on an error, with the message; every offset
+   * with a status and named as overwritten (more than a reply can have:
+   * an overwritten one succeeded, so not all failed) */
   Arenad__FreeReply fr = ARENAD__FREE_REPLY__INIT;
   fr.freed = fr.reclaimed = UINT32_MAX;
   fr.statuses = statuses;
   fr.n_statuses = k;
+  fr.overwritten = indices;
+  fr.n_overwritten = k;
   resp = (Arenad__Response)ARENAD__RESPONSE__INIT;
   widest_envelope(&resp, text);
   resp.body_case = ARENAD__RESPONSE__BODY_FREE;
@@ -146,6 +153,7 @@ size_t ad_reply_max_blocks(uint64_t count) {
 
   free(offsets);
   free(statuses);
+  free(indices);
   return bytes > free_bytes ? bytes : free_bytes;
 }
 

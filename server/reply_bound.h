@@ -4,13 +4,14 @@
  *
  * Three replies grow with a limit: the arena list with the number of
  * arenas and their names, and alloc and free with max_blocks_per_request
- * (an offset, or a status, per block). A reply over max_frame_bytes cannot
- * be sent: the caller would get an internal error instead, and for an
- * alloc that means blocks allocated whose offsets nobody learns. So the
- * configuration is refused at start-up when one of these could pass the
- * frame limit, and create_arena refuses an arena that would make the list
- * pass it. The sizes are protobuf-c's own packed sizes of the replies with
- * every number at its widest and the longest message, not estimates.
+ * (an offset, or a status and the index of an overwritten header, per
+ * block). A reply over max_frame_bytes cannot be sent: the caller would
+ * get an internal error instead, and for an alloc that means blocks
+ * allocated whose offsets nobody learns. So the configuration is refused
+ * at start-up when one of these could pass the frame limit, and
+ * create_arena refuses an arena that would make the list pass it. The
+ * sizes are protobuf-c's own packed sizes of the replies with every
+ * number at its widest and the longest message, not estimates.
  *
  * An inspect page grows with its extents and their holders instead: the
  * daemon cuts it to the room the envelope leaves in a frame

@@ -12,6 +12,13 @@
  * passes its check: the damage is the client's memory, not the daemon's
  * index. On a first-fit and a buddy arena, one arena per case so that
  * each summary starts at zero.
+ *
+ * The client whose request sent such a block back is told: its FreeReply
+ * names the offset (FreeReply.overwritten: its index in the request), in
+ * a batch only the overwritten ones and alongside the statuses of offsets
+ * that failed; a free of an intact block, or one that drops a reference
+ * but not the last, names none; a release that drops the last reference
+ * says so in ReleaseReply.overwritten.
  */
 #include "itest.h"
 
@@ -36,7 +43,17 @@ static const char config[] = "[arena list_free]\n"
                              "\n"
                              "[arena buddy_close]\n"
                              "size = 1M\n"
-                             "policy = buddy\n";
+                             "policy = buddy\n"
+                             "\n"
+                             "[arena list_batch]\n"
+                             "size = 1M\n"
+                             "\n"
+                             "[arena buddy_batch]\n"
+                             "size = 1M\n"
+                             "policy = buddy\n"
+                             "\n"
+                             "[arena release]\n"
+                             "size = 1M\n";
 
 /* The arena's summary must say `corruptions`, the latest at `last`. */
 static void assert_summary(it_conn_t *c, const char *arena,
@@ -65,6 +82,17 @@ static uint8_t *map_arena(it_conn_t *c, const char *arena) {
   return base;
 }
 
+/* Overwrites the header of the block of 100 bytes at payload off through
+ * the mapping at base. */
+static void smash(uint8_t *base, uint64_t off) {
+  assert_true(off >= AR_HDR && off + 100 <= ARENA_SIZE);
+  ar_header_t h;
+  memcpy(&h, base + off - AR_HDR, sizeof(h));
+  assert_int_equal(h.magic, AR_HDR_MAGIC); /* it is the header */
+  assert_int_equal(h.size, 100);
+  memset(base + off - AR_HDR, 0xa5, AR_HDR);
+}
+
 /* Allocates two blocks of 100 bytes on c and overwrites the header of
  * the second through the mapping (so that its offset is not the arena's
  * first); returns its payload offset and the first's in *intact. */
@@ -73,13 +101,33 @@ static uint64_t alloc_and_smash(it_conn_t *c, const char *arena, uint8_t *base,
   *intact = it_alloc_ok(c, arena, 100);
   uint64_t off = it_alloc_ok(c, arena, 100);
   assert_int_not_equal(off, *intact);
-  assert_true(off >= AR_HDR && off + 100 <= ARENA_SIZE);
-  ar_header_t h;
-  memcpy(&h, base + off - AR_HDR, sizeof(h));
-  assert_int_equal(h.magic, AR_HDR_MAGIC); /* it is the header */
-  assert_int_equal(h.size, 100);
-  memset(base + off - AR_HDR, 0xa5, AR_HDR);
+  smash(base, off);
   return off;
+}
+
+/* Frees the n offsets on c in one request, which must get `status` and
+ * free `freed` references, `reclaimed` blocks; returns the reply (to be
+ * freed with it_resp_free). */
+static Arenad__Response *free_batch(it_conn_t *c, const char *arena,
+                                    const uint64_t *offsets, size_t n,
+                                    Arenad__Status status, uint32_t freed,
+                                    uint32_t reclaimed) {
+  Arenad__Response *r = it_call(c, it_req_free(arena, offsets, n), NULL);
+  it_assert_status(r, status);
+  assert_int_equal(r->body_case, ARENAD__RESPONSE__BODY_FREE);
+  assert_int_equal(r->free->freed, freed);
+  assert_int_equal(r->free->reclaimed, reclaimed);
+  return r;
+}
+
+/* A free of the one offset off on c that must name no overwritten
+ * header. */
+static void free_told_nothing(it_conn_t *c, const char *arena, uint64_t off,
+                              uint32_t reclaimed) {
+  Arenad__Response *r =
+      free_batch(c, arena, &off, 1, ARENAD__STATUS__STATUS_OK, 1, reclaimed);
+  assert_int_equal(r->free->n_overwritten, 0);
+  it_resp_free(r);
 }
 
 /* The daemon's log has a corrupt-header line for conn, arena and off. */
@@ -107,16 +155,18 @@ static void free_smashed(const char *arena) {
 
   uint64_t intact;
   uint64_t off = alloc_and_smash(c, arena, base, &intact);
-  Arenad__Response *r = it_call(c, it_req_free(arena, &off, 1), NULL);
-  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
-  assert_int_equal(r->free->freed, 1);
-  assert_int_equal(r->free->reclaimed, 1);
+  /* the freeing client is told: index 0 of its request */
+  Arenad__Response *r =
+      free_batch(c, arena, &off, 1, ARENAD__STATUS__STATUS_OK, 1, 1);
+  assert_int_equal(r->free->n_overwritten, 1);
+  assert_int_equal(r->free->overwritten[0], 0);
+  assert_int_equal(r->free->n_statuses, 0);
   it_resp_free(r);
 
   assert_int_equal(it_stat(c, "corruptions_detected"), before + 1);
   assert_summary(c, arena, 1, off);
   assert_logged(conn, arena, off);
-  it_free_ok(c, arena, intact);
+  free_told_nothing(c, arena, intact, 1);
   assert_int_equal(it_stat(c, "corruptions_detected"), before + 1);
   assert_summary(c, arena, 1, off);
   assert_int_equal(it_live_blocks(c, arena), live);
@@ -135,6 +185,98 @@ static void test_free_list(void **state) {
 static void test_free_buddy(void **state) {
   (void)state;
   free_smashed("buddy_free");
+}
+
+/* One free of five offsets: intact, overwritten, no block, overwritten,
+ * intact. Every block is freed; the reply has the statuses (the third
+ * failed) and names the second and fourth offsets, by their index in the
+ * request, in order; the daemon counts two. */
+static void batch_smashed(const char *arena) {
+  it_conn_t *c = it_connect(it_group.sock);
+  it_hello_ok(c);
+  uint8_t *base = map_arena(c, arena);
+  uint64_t before = it_stat(c, "corruptions_detected");
+  uint64_t live = it_live_blocks(c, arena);
+
+  uint64_t offs[5];
+  for (int i = 0; i < 5; i++)
+    if (i != 2)
+      offs[i] = it_alloc_ok(c, arena, 100);
+  offs[2] = offs[4] + 8; /* inside a block: not a payload */
+  smash(base, offs[1]);
+  smash(base, offs[3]);
+  Arenad__Response *r = free_batch(
+      c, arena, offs, 5, ARENAD__STATUS__STATUS_INVALID_ARGUMENT, 4, 4);
+  assert_int_equal(r->free->n_statuses, 5);
+  for (int i = 0; i < 5; i++)
+    assert_int_equal(r->free->statuses[i],
+                     i == 2 ? ARENAD__STATUS__STATUS_INVALID_ARGUMENT
+                            : ARENAD__STATUS__STATUS_OK);
+  assert_int_equal(r->free->n_overwritten, 2);
+  assert_int_equal(r->free->overwritten[0], 1);
+  assert_int_equal(r->free->overwritten[1], 3);
+  it_resp_free(r);
+
+  assert_int_equal(it_stat(c, "corruptions_detected"), before + 2);
+  assert_summary(c, arena, 2, offs[3]);
+  assert_int_equal(it_live_blocks(c, arena), live);
+  it_check_ok(c, arena);
+  munmap(base, ARENA_SIZE);
+  it_close(c);
+}
+
+static void test_batch_list(void **state) {
+  (void)state;
+  batch_smashed("list_batch");
+}
+
+static void test_batch_buddy(void **state) {
+  (void)state;
+  batch_smashed("buddy_batch");
+}
+
+/* A block whose header its owner overwrote, retained by a second
+ * connection: the owner's free drops a reference but not the last, so it
+ * is told nothing and nothing is counted; the second's release frees the
+ * block and is told (ReleaseReply.overwritten), and counted once. A
+ * release that frees an intact block is told nothing. */
+static void test_release(void **state) {
+  (void)state;
+  const char *arena = "release";
+  it_conn_t *owner = it_connect(it_group.sock);
+  it_hello_ok(owner);
+  it_conn_t *reader = it_connect(it_group.sock);
+  it_hello_ok(reader);
+  uint8_t *base = map_arena(owner, arena);
+  uint64_t before = it_stat(owner, "corruptions_detected");
+  uint64_t intact;
+  uint64_t off = alloc_and_smash(owner, arena, base, &intact);
+  for (int i = 0; i < 2; i++) {
+    uint64_t at = i == 0 ? off : intact;
+    Arenad__Response *r = it_call(reader, it_req_retain(arena, at), NULL);
+    it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+    assert_int_equal(r->retain->refcount, 2);
+    it_resp_free(r);
+    free_told_nothing(owner, arena, at, 0); /* the reader still holds it */
+  }
+  assert_int_equal(it_stat(owner, "corruptions_detected"), before);
+  assert_summary(owner, arena, 0, 0);
+
+  for (int i = 0; i < 2; i++) {
+    Arenad__Response *r =
+        it_call(reader, it_req_release(arena, i == 0 ? off : intact), NULL);
+    it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+    assert_int_equal(r->release->refcount, 0);
+    assert_int_equal(r->release->overwritten, i == 0);
+    it_resp_free(r);
+  }
+  assert_int_equal(it_stat(owner, "corruptions_detected"), before + 1);
+  assert_summary(owner, arena, 1, off);
+  assert_int_equal(it_live_blocks(owner, arena), 0);
+  it_check_ok(owner, arena);
+  munmap(base, ARENA_SIZE);
+  it_close(reader);
+  it_close(owner);
 }
 
 /* A connection holding a block whose header it overwrote, and an intact
@@ -195,6 +337,9 @@ int main(void) {
       cmocka_unit_test(test_free_buddy),
       cmocka_unit_test(test_close_list),
       cmocka_unit_test(test_close_buddy),
+      cmocka_unit_test(test_batch_list),
+      cmocka_unit_test(test_batch_buddy),
+      cmocka_unit_test(test_release),
       cmocka_unit_test(it_test_exits_cleanly),
   };
   it_group_config = config;

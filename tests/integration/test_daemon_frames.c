@@ -2,7 +2,9 @@
  * test_daemon_frames.c: every reply fits in a frame, on a real arenad at
  * the smallest frame limit (4 KiB). The largest alloc its limits allow
  * (max_blocks_per_request blocks) is answered with every offset, and the
- * free of them all with every status. create_arena makes arenas with the
+ * free of them all with every status, and so is a free that has both a
+ * status for each offset and all but one of them named as overwritten
+ * headers (FreeReply.overwritten). create_arena makes arenas with the
  * longest names until the list of the arenas could pass the frame limit
  * (exactly: the widest list of those made fits, and with one more would
  * not), then refuses with LIMIT_EXCEEDED (counted), and `list` still
@@ -16,8 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
+#include "ar/engine.h"
 #include "arenad.h"
 
 #define MAX_BLOCKS 512
@@ -53,6 +57,53 @@ static void test_largest_alloc_and_free(void **state) {
     it_resp_free(r);
   }
   free(offsets);
+  assert_int_equal(it_live_blocks(c, "a"), 0);
+  it_close(c);
+}
+
+/* The widest free reply a request can get: a status for each of its
+ * MAX_BLOCKS offsets (the first is no block) and the other offsets' blocks
+ * all with their headers overwritten, each named in the reply. It fits:
+ * the reply comes whole, not as an internal error. */
+static void test_largest_free_with_overwritten_headers(void **state) {
+  (void)state;
+  it_conn_t *c = it_connect(it_group.sock);
+  it_hello_ok(c);
+  int fd = -1;
+  Arenad__Response *r = it_call(c, it_req_attach("a", false), &fd);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  size_t size = r->attach->size;
+  it_resp_free(r);
+  assert_true(fd >= 0);
+  uint8_t *base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  assert_true(base != MAP_FAILED);
+  close(fd);
+
+  r = it_call(c, it_req_alloc("a", 16, 0, MAX_BLOCKS, false), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  uint64_t *offsets = malloc(MAX_BLOCKS * sizeof(*offsets));
+  assert_non_null(offsets);
+  memcpy(offsets, r->alloc->offsets, MAX_BLOCKS * sizeof(*offsets));
+  it_resp_free(r);
+  for (size_t i = 0; i < MAX_BLOCKS; i++)
+    memset(base + offsets[i] - AR_HDR, 0xa5, AR_HDR);
+  uint64_t first = offsets[0];
+  offsets[0] = size - 8; /* no block's payload */
+
+  r = it_call(c, it_req_free("a", offsets, MAX_BLOCKS), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_INVALID_ARGUMENT);
+  assert_int_equal(r->body_case, ARENAD__RESPONSE__BODY_FREE);
+  assert_int_equal(r->free->n_statuses, MAX_BLOCKS);
+  assert_int_equal(r->free->n_overwritten, MAX_BLOCKS - 1);
+  for (size_t i = 1; i < MAX_BLOCKS; i++)
+    assert_int_equal(r->free->overwritten[i - 1], i);
+  it_resp_free(r);
+  r = it_call(c, it_req_free("a", &first, 1), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  assert_int_equal(r->free->n_overwritten, 1);
+  it_resp_free(r);
+  free(offsets);
+  munmap(base, size);
   assert_int_equal(it_live_blocks(c, "a"), 0);
   it_close(c);
 }
@@ -302,6 +353,7 @@ static void test_refused_configuration(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_largest_alloc_and_free),
+      cmocka_unit_test(test_largest_free_with_overwritten_headers),
       cmocka_unit_test(test_list_stays_within_the_frame),
       cmocka_unit_test(test_more_holders_than_a_frame_lists),
       cmocka_unit_test(test_refused_configuration),

@@ -303,7 +303,10 @@ static void accepted(const char *text) {
 }
 
 /* Every reply must fit in max_frame_bytes (reply_bound.h): an alloc of
- * max_blocks_per_request blocks, and the list of the arenas. */
+ * max_blocks_per_request blocks, and the list of the arenas. A free of as
+ * many, with a status and the index of an overwritten header for each
+ * offset, needs no more than the alloc: the configurations accepted here
+ * stay accepted. */
 static void test_replies_fit_in_a_frame(void **state) {
   (void)state;
   /* 4096 offsets of up to 7 bytes each do not fit in 4 KiB; 512 do */
