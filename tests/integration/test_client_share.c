@@ -24,13 +24,7 @@
 #include <unistd.h>
 
 #include "arenad.h"
-
-#define assert_arenad_ok(h, rc)                                                \
-  do {                                                                         \
-    int rc_ = (rc);                                                            \
-    if (rc_ != 0)                                                              \
-      fail_msg("%s: %s (%s)", #rc, ar_err_name(rc_), arenad_error(h));        \
-  } while (0)
+#include "arenad_assert.h"
 
 static const char config[] = "[daemon]\n"
                              "max_page = 16\n"

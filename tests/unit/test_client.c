@@ -36,14 +36,7 @@
 #include "ar/frame.h"
 #include "arenad.h"
 #include "arenad.pb-c.h"
-
-/* Fails with the library's own words when rc is not 0. */
-#define assert_arenad_ok(h, rc)                                                \
-  do {                                                                         \
-    int rc_ = (rc);                                                            \
-    if (rc_ != 0)                                                              \
-      fail_msg("%s: %s (%s)", #rc, ar_err_name(rc_), arenad_error(h));        \
-  } while (0)
+#include "arenad_assert.h"
 
 typedef struct fixture_s {
   arenad_t *h;
