@@ -331,10 +331,13 @@ ARENAD_EXTERN int arenad_alloc_n(arenad_t *h, const char *name, uint64_t size,
 
 /* Drops one of this connection's references to the block at payload
  * `offset` (see "Sharing blocks"); for a detached block it holds none of,
- * the detached reference. The block is freed with its last reference.
- * Needs write access to the arena. Returns 0 or a code: AR_EINVAL for an
- * offset that is not a live block's, AR_EPERM for a block only other
- * connections hold, or without write access. */
+ * the detached reference. The block is freed with its last reference,
+ * also when its 16-byte header in the segment had been overwritten (the
+ * daemon frees it from its own record, counts the corruption and still
+ * returns 0; arenad_free_report tells the caller). Needs write access to
+ * the arena. Returns 0 or a code: AR_EINVAL for an offset that is not a
+ * live block's, AR_EPERM for a block only other connections hold, or
+ * without write access. */
 ARENAD_EXTERN int arenad_free(arenad_t *h, const char *name, uint64_t offset);
 
 /*
@@ -364,6 +367,24 @@ ARENAD_EXTERN int arenad_free_n(arenad_t *h, const char *name,
 ARENAD_EXTERN int arenad_free_each(arenad_t *h, const char *name,
                                    const uint64_t *offsets, size_t n,
                                    int *statuses);
+
+/*
+ * arenad_free_each that also says which frees sent back a block whose
+ * 16-byte header (just before its payload) had been overwritten, by any
+ * process with the arena mapped read-write, before this free. Such a free
+ * succeeded: its status is 0 (the block is gone; freeing it again would be
+ * a double free). Stores those blocks' offsets in overwritten[0..k), in
+ * the order of offsets[] (the caller's array of n, or NULL), and k in
+ * *n_overwritten (may be NULL; 0 when the request failed as a whole). A
+ * free that drops a reference but not the block's last frees nothing and
+ * is not named. Returns as arenad_free_each; a reply that names an offset
+ * past n, out of order or one that failed is AR_EPROTO (see "A broken
+ * connection").
+ */
+ARENAD_EXTERN int arenad_free_report(arenad_t *h, const char *name,
+                                     const uint64_t *offsets, size_t n,
+                                     int *statuses, uint64_t *overwritten,
+                                     size_t *n_overwritten);
 
 /* ---- Sharing blocks --------------------------------------------------- */
 
@@ -397,6 +418,15 @@ ARENAD_EXTERN int arenad_retain(arenad_t *h, const char *name,
  * no reference to it, AR_ENOENT. */
 ARENAD_EXTERN int arenad_release(arenad_t *h, const char *name,
                                  uint64_t offset, uint32_t *refcount);
+
+/* arenad_release that also stores in *overwritten (may be NULL) whether it
+ * freed the block (the last reference) and the block's 16-byte header had
+ * been overwritten, as arenad_free_report tells for a free; the release
+ * still succeeded. A reply that says so and leaves references is
+ * AR_EPROTO. */
+ARENAD_EXTERN int arenad_release_report(arenad_t *h, const char *name,
+                                        uint64_t offset, uint32_t *refcount,
+                                        bool *overwritten);
 
 /* What a transfer did. */
 typedef struct arenad_transfer_s {

@@ -2,9 +2,11 @@
  * blocks.c: allocating and freeing blocks, one request at a time. The
  * reply to an alloc must carry exactly the offsets asked for, each block
  * inside the arena's mapping when it is attached, and the per-offset
- * statuses of a free one per offset, or none; anything else is a protocol
- * error, never a short result or a pointer past the mapping passed on to
- * the caller.
+ * statuses of a free one per offset, or none, and the overwritten headers
+ * it names the indices of offsets that succeeded, in increasing order;
+ * anything else is a protocol error, never a short result, a pointer past
+ * the mapping or an index past the caller's array passed on to the
+ * caller.
  */
 #include "internal.h"
 
@@ -88,12 +90,33 @@ static int fail_every(int *statuses, size_t n, int rc) {
   return rc;
 }
 
-/* arenad_free_n, storing in *each whether the daemon answered for each
- * offset (also when all succeeded), so that statuses are the offsets' own,
- * rather than the request failing as a whole. */
+/* Checks the indices a free reply names as overwritten headers: each
+ * below n, in increasing order, and an offset that succeeded (no statuses:
+ * all did). Returns 0 or AR_EPROTO (h broken). */
+static int check_overwritten(arenad_t *h, const Arenad__FreeReply *fr,
+                             size_t n) {
+  for (size_t i = 0; i < fr->n_overwritten; i++) {
+    uint32_t at = fr->overwritten[i];
+    if (at >= n || (i > 0 && at <= fr->overwritten[i - 1]) ||
+        (fr->n_statuses != 0 && fr->statuses[at] != ARENAD__STATUS__STATUS_OK))
+      return arenad__break(h, AR_EPROTO,
+                           "the daemon named offset %u of %zu as an "
+                           "overwritten header, out of order or of an "
+                           "offset that failed",
+                           (unsigned)at, n);
+  }
+  return 0;
+}
+
+/* arenad_free_report, storing in *each whether the daemon answered for
+ * each offset (also when all succeeded), so that statuses are the offsets'
+ * own, rather than the request failing as a whole. */
 static int free_offsets(arenad_t *h, const char *name, const uint64_t *offsets,
-                        size_t n, int *statuses, bool *each) {
+                        size_t n, int *statuses, uint64_t *overwritten,
+                        size_t *n_overwritten, bool *each) {
   *each = false;
+  if (n_overwritten != NULL)
+    *n_overwritten = 0;
   int rc = arenad__check_name(h, name);
   if (rc < 0)
     return fail_every(statuses, n, rc);
@@ -119,9 +142,18 @@ static int free_offsets(arenad_t *h, const char *name, const uint64_t *offsets,
                       "the daemon returned %zu statuses for %zu offsets", ns,
                       n));
   }
+  if (fr != NULL && check_overwritten(h, fr, n) < 0) {
+    arenad__response_free(h, r);
+    return fail_every(statuses, n, AR_EPROTO);
+  }
   if (statuses != NULL)
     for (size_t i = 0; i < n; i++)
       statuses[i] = ns != 0 ? ar_wire_code(fr->statuses[i]) : rc;
+  size_t nw = fr != NULL ? fr->n_overwritten : 0;
+  for (size_t i = 0; overwritten != NULL && i < nw; i++)
+    overwritten[i] = offsets[fr->overwritten[i]];
+  if (n_overwritten != NULL)
+    *n_overwritten = nw;
   *each = rc == 0 || ns != 0;
   arenad__response_free(h, r);
   return rc;
@@ -130,14 +162,21 @@ static int free_offsets(arenad_t *h, const char *name, const uint64_t *offsets,
 int arenad_free_n(arenad_t *h, const char *name, const uint64_t *offsets,
                   size_t n, int *statuses) {
   bool each;
-  return free_offsets(h, name, offsets, n, statuses, &each);
+  return free_offsets(h, name, offsets, n, statuses, NULL, NULL, &each);
+}
+
+int arenad_free_report(arenad_t *h, const char *name, const uint64_t *offsets,
+                       size_t n, int *statuses, uint64_t *overwritten,
+                       size_t *n_overwritten) {
+  bool each;
+  int rc = free_offsets(h, name, offsets, n, statuses, overwritten,
+                        n_overwritten, &each);
+  return each ? 0 : rc;
 }
 
 int arenad_free_each(arenad_t *h, const char *name, const uint64_t *offsets,
                      size_t n, int *statuses) {
-  bool each;
-  int rc = free_offsets(h, name, offsets, n, statuses, &each);
-  return each ? 0 : rc;
+  return arenad_free_report(h, name, offsets, n, statuses, NULL, NULL);
 }
 
 void arenad__alloc_request(Arenad__Request *req, Arenad__AllocRequest *body,

@@ -18,7 +18,8 @@
  * a batch only the overwritten ones and alongside the statuses of offsets
  * that failed; a free of an intact block, or one that drops a reference
  * but not the last, names none; a release that drops the last reference
- * says so in ReleaseReply.overwritten.
+ * says so in ReleaseReply.overwritten. The client library passes both on
+ * (arenad_free_report, arenad_release_report).
  */
 #include "itest.h"
 
@@ -28,6 +29,8 @@
 #include <unistd.h>
 
 #include "ar/engine.h"
+#include "arenad.h"
+#include "arenad_assert.h"
 
 #define ARENA_SIZE (1u << 20)
 
@@ -53,6 +56,9 @@ static const char config[] = "[arena list_free]\n"
                              "policy = buddy\n"
                              "\n"
                              "[arena release]\n"
+                             "size = 1M\n"
+                             "\n"
+                             "[arena client]\n"
                              "size = 1M\n";
 
 /* The arena's summary must say `corruptions`, the latest at `last`. */
@@ -279,6 +285,59 @@ static void test_release(void **state) {
   it_close(owner);
 }
 
+/* Through the client library: a free of three blocks, the first and the
+ * third overwritten, returns 0 and their offsets, in order; a block
+ * retained as well, then overwritten, is not named by the free that drops
+ * one of its two references, and the release of the other says it. */
+static void test_client_library(void **state) {
+  (void)state;
+  const char *arena = "client";
+  it_conn_t *watch = it_connect(it_group.sock);
+  it_hello_ok(watch);
+  uint64_t before = it_stat(watch, "corruptions_detected");
+  arenad_t *h;
+  assert_int_equal(arenad_connect(it_group.sock, &h), 0);
+  assert_arenad_ok(h, arenad_hello(h, "test_daemon_corrupt", NULL));
+  arenad_map_t map;
+  assert_arenad_ok(h, arenad_attach(h, arena, 0, &map));
+  uint8_t *base = map.base;
+
+  uint64_t offs[3], ow[3];
+  int statuses[3];
+  size_t now = 99;
+  assert_arenad_ok(h, arenad_alloc_n(h, arena, 100, 0, 3, 0, offs));
+  smash(base, offs[0]);
+  smash(base, offs[2]);
+  assert_arenad_ok(h,
+                   arenad_free_report(h, arena, offs, 3, statuses, ow, &now));
+  assert_int_equal(now, 2);
+  assert_int_equal(ow[0], offs[0]);
+  assert_int_equal(ow[1], offs[2]);
+  for (int i = 0; i < 3; i++)
+    assert_int_equal(statuses[i], 0);
+  assert_int_equal(it_stat(watch, "corruptions_detected"), before + 2);
+
+  uint64_t off;
+  uint32_t refs;
+  bool overwritten = true;
+  assert_arenad_ok(h, arenad_alloc(h, arena, 100, 0, 0, &off, NULL));
+  assert_arenad_ok(h, arenad_retain(h, arena, off, &refs));
+  assert_int_equal(refs, 2);
+  smash(base, off);
+  now = 99;
+  assert_arenad_ok(h, arenad_free_report(h, arena, &off, 1, NULL, ow, &now));
+  assert_int_equal(now, 0);
+  assert_arenad_ok(h,
+                   arenad_release_report(h, arena, off, &refs, &overwritten));
+  assert_int_equal(refs, 0);
+  assert_true(overwritten);
+  assert_int_equal(it_stat(watch, "corruptions_detected"), before + 3);
+  assert_summary(watch, arena, 3, off);
+  assert_int_equal(it_live_blocks(watch, arena), 0);
+  arenad_close(h);
+  it_close(watch);
+}
+
 /* A connection holding a block whose header it overwrote, and an intact
  * one, closes: once another connection has seen the daemon handle the
  * close, both are reclaimed, and the one counted and logged once. */
@@ -340,6 +399,7 @@ int main(void) {
       cmocka_unit_test(test_batch_list),
       cmocka_unit_test(test_batch_buddy),
       cmocka_unit_test(test_release),
+      cmocka_unit_test(test_client_library),
       cmocka_unit_test(it_test_exits_cleanly),
   };
   it_group_config = config;

@@ -3,7 +3,8 @@
  * so that what a real daemon never sends can be sent: replies with the
  * wrong id or kind, a success without a body, frames over the limit,
  * garbage, descriptors where none belongs or too many of them, a segment
- * smaller than announced, blocks past the end of the arena's mapping. The
+ * smaller than announced, blocks past the end of the arena's mapping,
+ * overwritten headers named past the request or out of order. The
  * library is driven through its public header only (arenad_open_fd makes
  * a handle of one end); the test plays the daemon on the other end with
  * the generated protobuf code. Replies are written before the call that
@@ -200,21 +201,46 @@ static Arenad__Response ping_reply(uint64_t id) {
   return r;
 }
 
-/* Sends the reply to free request id: status and message, `freed`, and
- * the offsets' statuses st[0..n) (none when n is 0). */
-static void send_free_reply(int srv, uint64_t id, Arenad__Status status,
-                            const char *message, uint32_t freed,
-                            Arenad__Status *st, size_t n) {
+/* Sends the reply to free request id: status and message, `freed`, the
+ * offsets' statuses st[0..n) (none when n is 0), and the indices ow[0..nw)
+ * of the offsets named as overwritten headers. */
+static void send_free_reply_ow(int srv, uint64_t id, Arenad__Status status,
+                               const char *message, uint32_t freed,
+                               Arenad__Status *st, size_t n, uint32_t *ow,
+                               size_t nw) {
   Arenad__FreeReply fb = ARENAD__FREE_REPLY__INIT;
   fb.freed = freed;
   fb.statuses = st;
   fb.n_statuses = n;
+  fb.overwritten = ow;
+  fb.n_overwritten = nw;
   Arenad__Response r = ARENAD__RESPONSE__INIT;
   r.id = id;
   r.status = status;
   r.message = (char *)message;
   r.body_case = ARENAD__RESPONSE__BODY_FREE;
   r.free = &fb;
+  send_reply(srv, &r);
+}
+
+/* send_free_reply_ow naming no overwritten header. */
+static void send_free_reply(int srv, uint64_t id, Arenad__Status status,
+                            const char *message, uint32_t freed,
+                            Arenad__Status *st, size_t n) {
+  send_free_reply_ow(srv, id, status, message, freed, st, n, NULL, 0);
+}
+
+/* Sends the reply to release request id: `refcount` references left, and
+ * `overwritten`. */
+static void send_release_reply(int srv, uint64_t id, uint32_t refcount,
+                               bool overwritten) {
+  Arenad__ReleaseReply rb = ARENAD__RELEASE_REPLY__INIT;
+  rb.refcount = refcount;
+  rb.overwritten = overwritten;
+  Arenad__Response r = ARENAD__RESPONSE__INIT;
+  r.id = id;
+  r.body_case = ARENAD__RESPONSE__BODY_RELEASE;
+  r.release = &rb;
   send_reply(srv, &r);
 }
 
@@ -466,6 +492,143 @@ static void test_free_each(void **state) {
   assert_int_equal(statuses[0], 0);
   assert_int_equal(statuses[1], 0);
   expect_request(f->srv, 3, ARENAD__REQUEST__BODY_FREE);
+}
+
+/* arenad_free_report: the offsets the daemon names as overwritten
+ * headers, by their index in the request, come back as offsets, in order,
+ * beside the statuses; the frees succeeded (0). The other free calls
+ * ignore them and return as before. */
+static void test_free_report(void **state) {
+  fixture_t *f = *state;
+  uint64_t offs[4] = {16, 4112, 8208, 12304};
+  int statuses[4];
+  uint64_t ow[4] = {0, 0, 0, 0};
+  size_t now = 99;
+
+  /* All freed, the first and third overwritten. */
+  uint32_t idx[2] = {0, 2};
+  send_free_reply_ow(f->srv, 1, ARENAD__STATUS__STATUS_OK, "", 4, NULL, 0, idx,
+                     2);
+  assert_arenad_ok(f->h,
+                   arenad_free_report(f->h, "a", offs, 4, statuses, ow, &now));
+  assert_int_equal(now, 2);
+  assert_int_equal(ow[0], 16);
+  assert_int_equal(ow[1], 8208);
+  for (int i = 0; i < 4; i++)
+    assert_int_equal(statuses[i], 0);
+  expect_request(f->srv, 1, ARENAD__REQUEST__BODY_FREE);
+
+  /* Beside a failure: the second overwritten, the fourth not a block. */
+  Arenad__Status st[4] = {ARENAD__STATUS__STATUS_OK, ARENAD__STATUS__STATUS_OK,
+                          ARENAD__STATUS__STATUS_OK,
+                          ARENAD__STATUS__STATUS_INVALID_ARGUMENT};
+  idx[0] = 1;
+  send_free_reply_ow(f->srv, 2, ARENAD__STATUS__STATUS_INVALID_ARGUMENT,
+                     "offset 12304 is not a live block", 3, st, 4, idx, 1);
+  assert_arenad_ok(f->h,
+                   arenad_free_report(f->h, "a", offs, 4, statuses, ow, &now));
+  assert_int_equal(now, 1);
+  assert_int_equal(ow[0], 4112);
+  assert_int_equal(statuses[1], 0);
+  assert_int_equal(statuses[3], AR_EINVAL);
+  expect_request(f->srv, 2, ARENAD__REQUEST__BODY_FREE);
+
+  /* None overwritten: 0 of them; the count alone, without the array. */
+  send_free_reply(f->srv, 3, ARENAD__STATUS__STATUS_OK, "", 4, NULL, 0);
+  assert_arenad_ok(f->h,
+                   arenad_free_report(f->h, "a", offs, 4, NULL, NULL, &now));
+  assert_int_equal(now, 0);
+  expect_request(f->srv, 3, ARENAD__REQUEST__BODY_FREE);
+
+  /* Refused as a whole: none named, the request's code. */
+  Arenad__Response whole = ARENAD__RESPONSE__INIT;
+  whole.id = 4;
+  whole.status = ARENAD__STATUS__STATUS_NOT_FOUND;
+  whole.message = "no arena called a";
+  send_reply(f->srv, &whole);
+  now = 99;
+  assert_int_equal(arenad_free_report(f->h, "a", offs, 4, NULL, ow, &now),
+                   AR_ENOENT);
+  assert_int_equal(now, 0);
+  expect_request(f->srv, 4, ARENAD__REQUEST__BODY_FREE);
+
+  /* The calls that do not report: 0, as for any successful free. */
+  idx[0] = 0;
+  send_free_reply_ow(f->srv, 5, ARENAD__STATUS__STATUS_OK, "", 1, NULL, 0, idx,
+                     1);
+  assert_arenad_ok(f->h, arenad_free(f->h, "a", offs[1]));
+  expect_request(f->srv, 5, ARENAD__REQUEST__BODY_FREE);
+  send_free_reply_ow(f->srv, 6, ARENAD__STATUS__STATUS_OK, "", 1, NULL, 0, idx,
+                     1);
+  assert_arenad_ok(f->h, arenad_free_each(f->h, "a", offs, 1, statuses));
+  expect_request(f->srv, 6, ARENAD__REQUEST__BODY_FREE);
+}
+
+/* A free reply that names as overwritten idx[0..n) of three offsets, with
+ * the statuses st (NULL: all succeeded), is a protocol error: the handle
+ * breaks and nothing is passed on as overwritten. */
+static void bad_overwritten(fixture_t *f, uint32_t *idx, size_t n,
+                            Arenad__Status *st) {
+  uint64_t offs[3] = {16, 4112, 8208};
+  uint64_t ow[3] = {0, 0, 0};
+  size_t now = 99;
+  send_free_reply_ow(f->srv, 1,
+                     st != NULL ? ARENAD__STATUS__STATUS_INVALID_ARGUMENT
+                                : ARENAD__STATUS__STATUS_OK,
+                     "", 2, st, st != NULL ? 3 : 0, idx, n);
+  assert_int_equal(arenad_free_report(f->h, "a", offs, 3, NULL, ow, &now),
+                   AR_EPROTO);
+  assert_non_null(strstr(arenad_error(f->h), "overwritten header"));
+  assert_int_equal(now, 0);
+  assert_int_equal(ow[0], 0);
+  assert_int_equal(arenad_ping(f->h), AR_EIO);
+}
+
+static void test_overwritten_past_the_request(void **state) {
+  bad_overwritten(*state, (uint32_t[]){1, 3}, 2, NULL);
+}
+
+static void test_overwritten_out_of_order(void **state) {
+  bad_overwritten(*state, (uint32_t[]){2, 1}, 2, NULL);
+}
+
+static void test_overwritten_of_a_failure(void **state) {
+  Arenad__Status st[3] = {ARENAD__STATUS__STATUS_OK,
+                          ARENAD__STATUS__STATUS_PERMISSION_DENIED,
+                          ARENAD__STATUS__STATUS_OK};
+  bad_overwritten(*state, (uint32_t[]){1}, 1, st);
+}
+
+/* arenad_release_report: whether the release freed a block whose header
+ * had been overwritten; arenad_release ignores it. A reply that says so
+ * and leaves references breaks the handle. */
+static void test_release_report(void **state) {
+  fixture_t *f = *state;
+  uint32_t refs = 99;
+  bool ow = false;
+  send_release_reply(f->srv, 1, 0, true);
+  assert_arenad_ok(f->h, arenad_release_report(f->h, "a", 16, &refs, &ow));
+  assert_int_equal(refs, 0);
+  assert_true(ow);
+  expect_request(f->srv, 1, ARENAD__REQUEST__BODY_RELEASE);
+
+  send_release_reply(f->srv, 2, 1, false);
+  assert_arenad_ok(f->h, arenad_release_report(f->h, "a", 16, &refs, &ow));
+  assert_int_equal(refs, 1);
+  assert_false(ow);
+  expect_request(f->srv, 2, ARENAD__REQUEST__BODY_RELEASE);
+
+  send_release_reply(f->srv, 3, 0, true);
+  assert_arenad_ok(f->h, arenad_release(f->h, "a", 16, &refs));
+  assert_int_equal(refs, 0);
+  expect_request(f->srv, 3, ARENAD__REQUEST__BODY_RELEASE);
+
+  send_release_reply(f->srv, 4, 2, true);
+  ow = true;
+  assert_int_equal(arenad_release_report(f->h, "a", 16, &refs, &ow), AR_EPROTO);
+  assert_false(ow);
+  assert_non_null(strstr(arenad_error(f->h), "overwritten header"));
+  assert_int_equal(arenad_ping(f->h), AR_EIO);
 }
 
 static void test_wrong_id(void **state) {
@@ -1378,6 +1541,11 @@ int main(void) {
       T(test_error_status),
       T(test_alloc_free),
       T(test_free_each),
+      T(test_free_report),
+      T(test_overwritten_past_the_request),
+      T(test_overwritten_out_of_order),
+      T(test_overwritten_of_a_failure),
+      T(test_release_report),
       T(test_wrong_id),
       T(test_wrong_kind),
       T(test_ok_without_body),
