@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -23,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ar/engine.h"
 #include "ar/frame.h"
 
 #ifndef ARENAD_BIN
@@ -745,6 +747,29 @@ uint64_t it_live_blocks(it_conn_t *c, const char *arena) {
   uint64_t n = r->inspect->summary->live_blocks;
   it_resp_free(r);
   return n;
+}
+
+uint8_t *it_map_arena(it_conn_t *c, const char *arena, size_t *size) {
+  int fd = -1;
+  Arenad__Response *r = it_call(c, it_req_attach(arena, false), &fd);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  assert_false(r->attach->read_only);
+  *size = (size_t)r->attach->size;
+  it_resp_free(r);
+  assert_true(fd >= 0);
+  uint8_t *base = mmap(NULL, *size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  assert_true(base != MAP_FAILED);
+  close(fd);
+  return base;
+}
+
+void it_smash_header(uint8_t *base, uint64_t off, uint64_t n) {
+  assert_true(off >= AR_HDR);
+  ar_header_t h;
+  memcpy(&h, base + off - AR_HDR, sizeof(h));
+  assert_int_equal(h.magic, AR_HDR_MAGIC); /* it is the header */
+  assert_int_equal(h.size, n);
+  memset(base + off - AR_HDR, 0xa5, AR_HDR);
 }
 
 uint64_t it_stat(it_conn_t *c, const char *name) {

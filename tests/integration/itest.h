@@ -190,6 +190,14 @@ uint64_t it_stat(it_conn_t *c, const char *name);
 /* Hello as "itest"; stores the connection's token and id (either may be
  * NULL). */
 void it_hello_id(it_conn_t *c, uint64_t *token, uint64_t *conn_id);
+/* Attaches `arena` read-write on c and maps its whole segment, shared and
+ * writable; stores its size in *size. The mapping is the caller's, to be
+ * unmapped with munmap(base, *size); the descriptor is closed. */
+uint8_t *it_map_arena(it_conn_t *c, const char *arena, size_t *size);
+/* Overwrites the 16-byte header of the block at payload `off` in the
+ * mapping at base, as a misbehaving client would; fails the test when
+ * those bytes are not the header of a block of n requested bytes. */
+void it_smash_header(uint8_t *base, uint64_t off, uint64_t n);
 /* Two round trips on c, after which the daemon has handled every event
  * that happened before (such as a peer's close): its loop takes all ready
  * sockets together, so the second is surely later. */

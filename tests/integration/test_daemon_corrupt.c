@@ -24,11 +24,8 @@
 #include "itest.h"
 
 #include <stdio.h>
-#include <string.h>
 #include <sys/mman.h>
-#include <unistd.h>
 
-#include "ar/engine.h"
 #include "arenad.h"
 #include "arenad_assert.h"
 
@@ -73,30 +70,12 @@ static void assert_summary(it_conn_t *c, const char *arena,
   it_resp_free(r);
 }
 
-/* Attaches `arena` read-write on c and maps it. */
+/* Attaches `arena` read-write on c and maps it (ARENA_SIZE bytes). */
 static uint8_t *map_arena(it_conn_t *c, const char *arena) {
-  int fd = -1;
-  Arenad__Response *r = it_call(c, it_req_attach(arena, false), &fd);
-  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
-  assert_false(r->attach->read_only);
-  it_resp_free(r);
-  assert_true(fd >= 0);
-  uint8_t *base =
-      mmap(NULL, ARENA_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  assert_true(base != MAP_FAILED);
-  close(fd);
+  size_t size;
+  uint8_t *base = it_map_arena(c, arena, &size);
+  assert_int_equal(size, ARENA_SIZE);
   return base;
-}
-
-/* Overwrites the header of the block of 100 bytes at payload off through
- * the mapping at base. */
-static void smash(uint8_t *base, uint64_t off) {
-  assert_true(off >= AR_HDR && off + 100 <= ARENA_SIZE);
-  ar_header_t h;
-  memcpy(&h, base + off - AR_HDR, sizeof(h));
-  assert_int_equal(h.magic, AR_HDR_MAGIC); /* it is the header */
-  assert_int_equal(h.size, 100);
-  memset(base + off - AR_HDR, 0xa5, AR_HDR);
 }
 
 /* Allocates two blocks of 100 bytes on c and overwrites the header of
@@ -107,7 +86,7 @@ static uint64_t alloc_and_smash(it_conn_t *c, const char *arena, uint8_t *base,
   *intact = it_alloc_ok(c, arena, 100);
   uint64_t off = it_alloc_ok(c, arena, 100);
   assert_int_not_equal(off, *intact);
-  smash(base, off);
+  it_smash_header(base, off, 100);
   return off;
 }
 
@@ -209,8 +188,8 @@ static void batch_smashed(const char *arena) {
     if (i != 2)
       offs[i] = it_alloc_ok(c, arena, 100);
   offs[2] = offs[4] + 8; /* inside a block: not a payload */
-  smash(base, offs[1]);
-  smash(base, offs[3]);
+  it_smash_header(base, offs[1], 100);
+  it_smash_header(base, offs[3], 100);
   Arenad__Response *r = free_batch(
       c, arena, offs, 5, ARENAD__STATUS__STATUS_INVALID_ARGUMENT, 4, 4);
   assert_int_equal(r->free->n_statuses, 5);
@@ -306,8 +285,8 @@ static void test_client_library(void **state) {
   int statuses[3];
   size_t now = 99;
   assert_arenad_ok(h, arenad_alloc_n(h, arena, 100, 0, 3, 0, offs));
-  smash(base, offs[0]);
-  smash(base, offs[2]);
+  it_smash_header(base, offs[0], 100);
+  it_smash_header(base, offs[2], 100);
   assert_arenad_ok(h,
                    arenad_free_report(h, arena, offs, 3, statuses, ow, &now));
   assert_int_equal(now, 2);
@@ -323,7 +302,7 @@ static void test_client_library(void **state) {
   assert_arenad_ok(h, arenad_alloc(h, arena, 100, 0, 0, &off, NULL));
   assert_arenad_ok(h, arenad_retain(h, arena, off, &refs));
   assert_int_equal(refs, 2);
-  smash(base, off);
+  it_smash_header(base, off, 100);
   now = 99;
   assert_arenad_ok(h, arenad_free_report(h, arena, &off, 1, NULL, ow, &now));
   assert_int_equal(now, 0);

@@ -21,7 +21,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "ar/engine.h"
 #include "arenad.h"
 
 #define MAX_BLOCKS 512
@@ -69,24 +68,18 @@ static void test_largest_free_with_overwritten_headers(void **state) {
   (void)state;
   it_conn_t *c = it_connect(it_group.sock);
   it_hello_ok(c);
-  int fd = -1;
-  Arenad__Response *r = it_call(c, it_req_attach("a", false), &fd);
-  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
-  size_t size = r->attach->size;
-  it_resp_free(r);
-  assert_true(fd >= 0);
-  uint8_t *base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  assert_true(base != MAP_FAILED);
-  close(fd);
+  size_t size;
+  uint8_t *base = it_map_arena(c, "a", &size);
 
-  r = it_call(c, it_req_alloc("a", 16, 0, MAX_BLOCKS, false), NULL);
+  Arenad__Response *r =
+      it_call(c, it_req_alloc("a", 16, 0, MAX_BLOCKS, false), NULL);
   it_assert_status(r, ARENAD__STATUS__STATUS_OK);
   uint64_t *offsets = malloc(MAX_BLOCKS * sizeof(*offsets));
   assert_non_null(offsets);
   memcpy(offsets, r->alloc->offsets, MAX_BLOCKS * sizeof(*offsets));
   it_resp_free(r);
   for (size_t i = 0; i < MAX_BLOCKS; i++)
-    memset(base + offsets[i] - AR_HDR, 0xa5, AR_HDR);
+    it_smash_header(base, offsets[i], 16);
   uint64_t first = offsets[0];
   offsets[0] = size - 8; /* no block's payload */
 
