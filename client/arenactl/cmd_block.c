@@ -4,7 +4,8 @@
  * ordinary connection would be freed as soon as arenactl exits), so that a
  * later `arenactl free`, from any process with write access, frees them.
  * Counts past the daemon's blocks-per-request limit are split into several
- * requests.
+ * requests. free warns of each block whose header the daemon found
+ * overwritten (the free still succeeded).
  */
 #include <getopt.h>
 #include <stdbool.h>
@@ -194,7 +195,22 @@ static void free_usage(FILE *out) {
                "Frees the blocks at the given payload offsets (as alloc\n"
                "printed them; decimal or 0x hex). Each offset is freed on its\n"
                "own: the exit status is 1 when any of them failed, and each\n"
-               "failure is named on standard error.\n");
+               "failure is named on standard error. A block whose header\n"
+               "(the 16 bytes before its payload) had been overwritten is\n"
+               "freed all the same: a warning on standard error names it,\n"
+               "and the exit status does not count it as a failure.\n");
+}
+
+/* Warns on standard error of each of the k blocks at offsets[0..k) that
+ * the daemon freed with its header overwritten. */
+static void warn_overwritten(const char *arena, const uint64_t *offsets,
+                             size_t k) {
+  for (size_t i = 0; i < k; i++)
+    fprintf(stderr,
+            "arenactl free: warning: the header of the block at %llu in "
+            "arena %s had been overwritten before this free (the daemon "
+            "counted it as a corruption)\n",
+            (unsigned long long)offsets[i], arena);
 }
 
 int ar__cmd_free(int argc, char **argv) {
@@ -216,7 +232,8 @@ int ar__cmd_free(int argc, char **argv) {
   const char *arena = argv[optind];
   char **args = argv + optind + 1; /* the offsets */
   size_t n = (size_t)(argc - optind) - 1;
-  uint64_t *offsets = malloc(n * sizeof *offsets);
+  /* offsets, then the overwritten ones among them (as many at most) */
+  uint64_t *offsets = malloc(2 * n * sizeof *offsets);
   int *statuses = malloc(n * sizeof *statuses);
   if (offsets == NULL || statuses == NULL) {
     free(offsets);
@@ -224,6 +241,7 @@ int ar__cmd_free(int argc, char **argv) {
     fprintf(stderr, "arenactl free: out of memory\n");
     return ARENACTL_FAIL;
   }
+  uint64_t *overwritten = offsets + n;
   for (size_t i = 0; i < n; i++) {
     if (ar__ctl_parse_u64(args[i], &offsets[i]) < 0) {
       fprintf(stderr, "arenactl free: invalid OFFSET '%s'\n", args[i]);
@@ -243,13 +261,15 @@ int ar__cmd_free(int argc, char **argv) {
   int status = ARENACTL_OK;
   size_t step = per_request(&hi);
   for (size_t i = 0; i < n; i += step) {
-    size_t k = n - i < step ? n - i : step;
-    rc = arenad_free_each(h, arena, offsets + i, k, statuses + i);
+    size_t k = n - i < step ? n - i : step, nw;
+    rc = arenad_free_report(h, arena, offsets + i, k, statuses + i, overwritten,
+                            &nw);
     if (rc == AR_EIO || rc == AR_EPROTO) {
       status = ARENACTL_FAIL;
       ar__ctl_fail("free", h, rc, arena);
       break;
     }
+    warn_overwritten(arena, overwritten, nw);
     /* arenad_error's sentence is about the first failure: of the request
      * as a whole (rc, which every offset then has too) or of one offset.
      * When the daemon answered for each offset (rc 0), the other offsets

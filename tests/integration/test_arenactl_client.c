@@ -6,9 +6,10 @@
  * ping, alloc (all or none, also across several requests), free, stats,
  * create and destroy, and a short bench. Exit codes (0 success, 1
  * failure, 2 usage), messages on standard error (one for each bad offset
- * of a free; a --socket that is empty or names no socket; --socket after
- * the command), -h and --help anywhere, --version, and JSON that parses
- * (jansson) with the figures the daemon holds.
+ * of a free, a warning for each block it freed whose header another
+ * process had overwritten; a --socket that is empty or names no socket;
+ * --socket after the command), -h and --help anywhere, --version, and
+ * JSON that parses (jansson) with the figures the daemon holds.
  */
 #include "itest.h"
 
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -694,6 +696,81 @@ static void test_free_without_arena_name(void **state) {
   assert_non_null(strstr(r->err, "offset 32: "));
 }
 
+/* The warning free gives for a block whose header was overwritten. */
+static void warning_of(char *buf, size_t len, uint64_t off) {
+  snprintf(buf, len,
+           "arenactl free: warning: the header of the block at %llu in arena "
+           "alpha had been overwritten before this free (the daemon counted "
+           "it as a corruption)\n",
+           (unsigned long long)off);
+}
+
+/* free frees blocks whose header another process overwrote, and says so
+ * on standard error, one line a block: exit 0 when every free succeeded,
+ * 1 when another offset failed (named as before); an intact block gets no
+ * line. The daemon counts each once. */
+static void test_free_overwritten(void **state) {
+  (void)state;
+  run_t *r = RUN("alloc", "alpha", "100", "--count", "4");
+  expect_status(r, 0);
+  uint64_t offs[4];
+  char o[4][24];
+  char *p = r->out;
+  for (int i = 0; i < 4; i++) {
+    offs[i] = strtoull(p, &p, 10);
+    snprintf(o[i], sizeof o[i], "%llu", (unsigned long long)offs[i]);
+  }
+  it_conn_t *c = it_connect(daemon_.sock);
+  it_hello_ok(c);
+  uint64_t before = it_stat(c, "corruptions_detected");
+  size_t size;
+  uint8_t *base = it_map_arena(c, "alpha", &size);
+  it_smash_header(base, offs[0], 100);
+  it_smash_header(base, offs[2], 100);
+  it_smash_header(base, offs[3], 100);
+
+  char want[2][256];
+  warning_of(want[0], sizeof want[0], offs[0]);
+  warning_of(want[1], sizeof want[1], offs[2]);
+  char both[512];
+  snprintf(both, sizeof both, "%s%s", want[0], want[1]);
+  r = RUN("free", "alpha", o[0], o[1], o[2]);
+  expect_status(r, 0);
+  assert_string_equal(r->err, both);
+  assert_string_equal(r->out, "");
+  assert_int_equal(it_stat(c, "corruptions_detected"), before + 2);
+
+  /* Beside an offset that fails: both said, exit 1. */
+  warning_of(want[0], sizeof want[0], offs[3]);
+  r = RUN("free", "alpha", o[1], o[3]);
+  expect_status(r, 1);
+  assert_non_null(strstr(r->err, want[0]));
+  char failed[64];
+  snprintf(failed, sizeof failed, "arenactl free: alpha offset %s: ", o[1]);
+  assert_non_null(strstr(r->err, failed));
+  assert_non_null(strstr(r->err, "is not a live block"));
+  assert_int_equal(it_stat(c, "corruptions_detected"), before + 3);
+  assert_int_equal(it_live_blocks(c, "alpha"), 0);
+  munmap(base, size);
+  it_close(c);
+
+  /* An intact block: no line. */
+  r = RUN("alloc", "alpha", "100");
+  expect_status(r, 0);
+  char one[24];
+  snprintf(one, sizeof one, "%llu", strtoull(r->out, NULL, 10));
+  r = RUN("free", "alpha", one);
+  expect_status(r, 0);
+  assert_string_equal(r->err, "");
+
+  /* The help says so. */
+  r = RUN("free", "--help");
+  expect_status(r, 0);
+  assert_non_null(strstr(r->out, "freed all the same: a warning on standard "
+                                 "error names it,\nand the exit status does "
+                                 "not count it as a failure.\n"));
+}
+
 /* uids past INT_MAX stay unsigned in the JSON. */
 static void test_json_large_ids(void **state) {
   (void)state;
@@ -846,6 +923,7 @@ int main(void) {
       T(test_create_destroy),
       T(test_numbers),
       T(test_free_without_arena_name),
+      T(test_free_overwritten),
       T(test_json_large_ids),
       T(test_output_fails),
       T(test_usage_messages),
