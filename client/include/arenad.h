@@ -379,7 +379,7 @@ ARENAD_EXTERN int arenad_free_each(arenad_t *h, const char *name,
  * free that drops a reference but not the block's last frees nothing and
  * is not named. Returns as arenad_free_each; a reply that names an offset
  * past n, out of order or one that failed is AR_EPROTO (see "A broken
- * connection").
+ * connection"). A daemon older than 0.4.0 names none.
  */
 ARENAD_EXTERN int arenad_free_report(arenad_t *h, const char *name,
                                      const uint64_t *offsets, size_t n,
@@ -423,7 +423,7 @@ ARENAD_EXTERN int arenad_release(arenad_t *h, const char *name,
  * freed the block (the last reference) and the block's 16-byte header had
  * been overwritten, as arenad_free_report tells for a free; the release
  * still succeeded. A reply that says so and leaves references is
- * AR_EPROTO. */
+ * AR_EPROTO. A daemon older than 0.4.0 never says so. */
 ARENAD_EXTERN int arenad_release_report(arenad_t *h, const char *name,
                                         uint64_t offset, uint32_t *refcount,
                                         bool *overwritten);
