@@ -655,13 +655,13 @@ static void test_byte_by_byte(void **state) {
   all_is_well();
 }
 
-/* Asks c for 1000 pages of arena one's blocks (of which c holds 100):
- * about 2.5 MB of replies, far more than the socket holds, which c will
- * not read. */
-static void send_pages_unread(it_conn_t *c) {
+/* Asks c for `pages` pages of arena one's blocks (of which c holds 100):
+ * about 2.5 KB of replies each, which c will not read; 300 are far more
+ * than the socket holds. */
+static void send_pages_unread(it_conn_t *c, int pages) {
   uint8_t *buf = NULL;
   size_t len = 0;
-  for (int i = 0; i < 1000; i++) {
+  for (int i = 0; i < pages; i++) {
     Arenad__Request *q =
         it_req_inspect("one", ARENAD__INSPECT_WHAT__INSPECT_BLOCKS, 0, 200);
     it_frame_append_id(&buf, &len, q, 1 + (uint64_t)i);
@@ -686,7 +686,7 @@ static void test_never_reads(void **state) {
   uint64_t throttled = r->stats->output_throttled;
   it_resp_free(r);
 
-  send_pages_unread(c);
+  send_pages_unread(c, 1000); /* 2.5 MB: past output_pause_bytes (1M) */
 
   /* Until the daemon has paused it (each look is a round trip). */
   bool paused = false;
@@ -712,16 +712,20 @@ static void test_never_reads(void **state) {
   all_is_well();
 }
 
-/* Starts a daemon whose connections time out after 200 ms of unsent
+/* Starts a daemon whose connections time out after 1 s of unsent
  * replies (and pause only past 4 MiB of them), and a client c that
  * holds 100 blocks of its arena and has asked for pages it will not
  * read; `tail` (len bytes, or none) follows them on the socket. Waits
  * until the daemon's end of c's socket closes (seen without reading),
- * then checks that c's blocks came back. */
+ * then checks that c's blocks came back. The daemon must have answered
+ * every page and read the tail well before the timeout, or the timeout
+ * closes c first: 300 pages take a few ms, and under the sanitizers on a
+ * busy machine a few tens (1000 pages there once outlasted a 200 ms
+ * timeout, and the tail went unread). */
 static void stop_reading(it_daemon_t *d, it_conn_t **observer, it_conn_t **c,
                          const uint8_t *tail, size_t len) {
   assert_int_equal(it_daemon_start(d,
-                                   "[daemon]\nsend_timeout_ms = 200\n"
+                                   "[daemon]\nsend_timeout_ms = 1000\n"
                                    "output_pause_bytes = 4M\n"
                                    "output_limit_bytes = 8M\n"
                                    "[arena one]\nsize = 1M\n",
@@ -734,7 +738,7 @@ static void stop_reading(it_daemon_t *d, it_conn_t **observer, it_conn_t **c,
       it_call(*c, it_req_alloc("one", 16, 0, 100, false), NULL);
   it_assert_status(r, ARENAD__STATUS__STATUS_OK);
   it_resp_free(r);
-  send_pages_unread(*c);
+  send_pages_unread(*c, 300);
   if (len > 0)
     it_send_raw(*c, tail, len);
 
