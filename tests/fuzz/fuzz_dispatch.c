@@ -94,6 +94,8 @@ static void fail(const char *fmt, ...) {
 typedef struct mblock_s {
   uint64_t payload; /* 0: an empty slot of the table (payloads are >= 16) */
   bool detached;
+  bool overwritten; /* its header differs from what the engine wrote, as
+                       the last SCRIBBLE over it left it */
   unsigned nh; /* h[0..nh): the connections that hold it */
   struct {
     uint64_t conn; /* connection id */
@@ -294,6 +296,31 @@ static marena_t *mnamed(fz_t *z, const char *name) {
     if (z->m[i].live && strcmp(z->m[i].name, name) == 0)
       return &z->m[i];
   return NULL;
+}
+
+/* Bytes [off, off + k) of daemon arena a were just written by a client:
+ * the model notes, for each of its live blocks whose header they touched,
+ * whether that header still holds what the engine wrote there (the
+ * requested size, the magic and, for buddy, the block's order), which is
+ * what a free that sends the block back finds. The engine's own record
+ * gives the size and order (check_all keeps it and the model in step). */
+static void mark_overwritten(fz_t *z, const ad_arena_t *a, uint64_t off,
+                             uint64_t k) {
+  marena_t *m = mnamed(z, a->name);
+  if (m == NULL || k == 0)
+    return;
+  bool buddy = ar_engine_policy(a->engine) == AR_POLICY_BUDDY;
+  for (size_t i = 0; i < m->cap; i++) {
+    mblock_t *b = &m->t[i];
+    ar_block_t blk;
+    if (b->payload == 0 || b->payload - AR_HDR >= off + k ||
+        b->payload <= off || ar_engine_find(a->engine, b->payload, &blk) != 0)
+      continue;
+    ar_header_t want = {blk.n, AR_HDR_MAGIC,
+                        buddy ? (uint32_t)__builtin_ctzll(blk.size) : 0};
+    b->overwritten = memcmp((const uint8_t *)a->seg.base + b->payload - AR_HDR,
+                            &want, sizeof(want)) != 0;
+  }
 }
 
 static marena_t *mnew(fz_t *z, const char *name, uint64_t size,
@@ -626,7 +653,7 @@ static void on_free(fz_t *z, slot_t *s, const Arenad__FreeRequest *q,
          "free of %zu offsets has %zu statuses", q->n_offsets, f->n_statuses);
   ensure((f->n_statuses == 0) == (r->status == ST(OK)),
          "free: status %d with %zu statuses", (int)r->status, f->n_statuses);
-  uint32_t ok = 0, reclaimed = 0;
+  uint32_t ok = 0, reclaimed = 0, overwritten = 0;
   Arenad__Status first = ST(OK);
   for (size_t i = 0; i < q->n_offsets; i++) {
     Arenad__Status st = f->n_statuses ? f->statuses[i] : ST(OK);
@@ -647,7 +674,21 @@ static void on_free(fz_t *z, slot_t *s, const Arenad__FreeRequest *q,
            (int)st, (int)want);
     if (want == ST(OK)) {
       ok++;
-      reclaimed += mdrop(m, b, h);
+      bool over = b->overwritten; /* b goes with its last reference */
+      if (mdrop(m, b, h)) {
+        reclaimed++;
+        /* The reply names the index of each free that sent back a block
+         * whose header a SCRIBBLE had changed, in order. */
+        if (over) {
+          ensure(overwritten < f->n_overwritten &&
+                     f->overwritten[overwritten] == i,
+                 "arena %s: free of %llu (offset %zu of the request) sent "
+                 "back a block whose header was overwritten, and the reply "
+                 "does not name it",
+                 m->name, (unsigned long long)off, i);
+          overwritten++;
+        }
+      }
     } else if (first == ST(OK)) {
       first = want;
     }
@@ -655,6 +696,9 @@ static void on_free(fz_t *z, slot_t *s, const Arenad__FreeRequest *q,
   ensure(r->status == first && f->freed == ok && f->reclaimed == reclaimed,
          "free: status %d freed %u reclaimed %u, the model %d %u %u",
          (int)r->status, f->freed, f->reclaimed, (int)first, ok, reclaimed);
+  ensure(f->n_overwritten == overwritten,
+         "free: the reply names %zu overwritten headers, the model %u",
+         f->n_overwritten, overwritten);
 }
 
 static void on_retain(fz_t *z, slot_t *s, const Arenad__RetainRequest *q,
@@ -682,9 +726,14 @@ static void on_release(fz_t *z, slot_t *s, const Arenad__ReleaseRequest *q,
   if (!judge(v, r))
     return;
   uint32_t left = mrefs(b) - 1;
+  bool over = b->overwritten && left == 0; /* b goes with its last reference */
   mdrop(m, b, h);
   ensure(r->release->refcount == left, "release: refcount %u, the model %u",
          r->release->refcount, left);
+  ensure(r->release->overwritten == over,
+         "release of %llu: overwritten %d, the model %d",
+         (unsigned long long)q->offset, (int)r->release->overwritten,
+         (int)over);
 }
 
 static void on_transfer(fz_t *z, slot_t *s, const Arenad__TransferRequest *q,
@@ -1521,6 +1570,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       size_t k = n < a->size - off ? n : a->size - off;
       memcpy((uint8_t *)a->seg.base + off, data + at, k);
       at += n;
+      mark_overwritten(&z, a, off, k);
     }
     check_all(&z);
   }

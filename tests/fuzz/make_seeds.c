@@ -470,7 +470,8 @@ static void seeds_multi(void) {
   c.p[0] |= FZ_SETUP_SHORT_TURNS;
   write_file("dispatch", "stall-shutdown-short-turns", &c);
 
-  /* A client scribbles over block headers, then frees the blocks. */
+  /* A client scribbles over block headers, then frees the blocks; then
+   * over the header of a new block, which it releases. */
   reset(&c);
   s = setup(2, 0, false);
   put(&c, &s, 1);
@@ -489,6 +490,13 @@ static void seeds_multi(void) {
   free_n(&a, "b", two, 2);
   check(&a, "a");
   check(&a, "b");
+  data(&c, 0, &a);
+  reset(&a);
+  alloc(&a, "a", 100, 0, 1, false); /* at 16 again */
+  data(&c, 0, &a);
+  scribble(&c, 0, 0, junk, 16);
+  reset(&a);
+  release(&a, "a", 16);
   data(&c, 0, &a);
   reset(&b);
   alloc(&b, "c", 10, 0, 0, false);
