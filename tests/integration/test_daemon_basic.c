@@ -259,6 +259,9 @@ static void test_alloc_count(void **state) {
   (void)state;
   it_conn_t *c = it_connect(it_group.sock);
   uint64_t before = it_live_blocks(c, "beta");
+  it_barrier(c); /* the closes of the tests before are handled */
+  uint64_t allocated = it_stat(c, "blocks_allocated");
+  uint64_t freed = it_stat(c, "blocks_freed");
   Arenad__Response *r = it_call(c, it_req_alloc("beta", 1000, 0, 8, false),
                                 NULL);
   it_assert_status(r, ARENAD__STATUS__STATUS_OK);
@@ -277,6 +280,8 @@ static void test_alloc_count(void **state) {
   assert_int_equal(r->body_case, ARENAD__RESPONSE__BODY__NOT_SET);
   it_resp_free(r);
   assert_int_equal(it_live_blocks(c, "beta"), before + 8);
+  /* The daemon counts blocks, not requests; the refused one, nothing. */
+  assert_int_equal(it_stat(c, "blocks_allocated"), allocated + 8);
 
   r = it_call(c, it_req_free("beta", offs, 8), NULL);
   it_assert_status(r, ARENAD__STATUS__STATUS_OK);
@@ -285,6 +290,7 @@ static void test_alloc_count(void **state) {
   assert_int_equal(r->free->n_statuses, 0);
   it_resp_free(r);
   assert_int_equal(it_live_blocks(c, "beta"), before);
+  assert_int_equal(it_stat(c, "blocks_freed"), freed + 8);
   it_check_ok(c, "beta");
   it_close(c);
 }
