@@ -249,6 +249,7 @@ static void test_counted_references(void **state) {
   it_hello_ok(b);
   Arenad__Response *r = it_call(a, it_req_stats(), NULL);
   uint64_t retains = r->stats->retains, releases = r->stats->releases;
+  uint64_t denied = r->stats->permission_denied;
   it_resp_free(r);
 
   uint64_t off = it_alloc_ok(a, ARENA, 64);
@@ -285,7 +286,12 @@ static void test_counted_references(void **state) {
   r = it_call(a, it_req_stats(), NULL);
   assert_int_equal(r->stats->retains, retains + 2);
   assert_int_equal(r->stats->releases, releases + 2);
+  /* b's release of a reference it did not have is a refusal like any. */
+  assert_int_equal(r->stats->permission_denied, denied + 1);
   it_resp_free(r);
+  const char *refused[] = {" warn denied ", " request=release ",
+                           " arena=" ARENA " ", " reason=not-a-holder ", NULL};
+  assert_true(it_log_line(&it_group, refused));
   it_check_ok(a, ARENA);
   it_close(a);
   it_close(b);
@@ -333,6 +339,7 @@ static void test_transfer(void **state) {
   it_resp_free(r);
   r = it_call(b, it_req_transfer(ARENA, off, tb), NULL);
   it_assert_status(r, ARENAD__STATUS__STATUS_INVALID_ARGUMENT);
+  assert_non_null(strstr(r->message, "the token is this connection's own"));
   it_resp_free(r);
   r = it_call(b, it_req_transfer(ARENA, off + 16, ta), NULL);
   it_assert_status(r, ARENAD__STATUS__STATUS_INVALID_ARGUMENT);
