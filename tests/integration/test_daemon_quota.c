@@ -67,6 +67,11 @@ static void test_bytes_and_blocks(void **state) {
   it_hello_id(a, NULL, &ida);
   it_hello_ok(b);
 
+  /* A block of the arena's whole size could fit, so the quota refuses it
+   * like any other. */
+  refused(a, it_req_alloc(ARENA, (1u << 20) - 16, 0, 1, false),
+          "arena 'q': quota_bytes is 4096: 0 in use, the request needs "
+          "1048576 more");
   uint64_t offs[4];
   alloc_ok(a, 1008, 3, false, offs);
   refused(a, it_req_alloc(ARENA, 2000, 0, 1, false),
@@ -169,11 +174,11 @@ static void test_detached_quota(void **state) {
   Arenad__Response *r = it_call(
       a, it_req_inspect(ARENA, ARENAD__INSPECT_WHAT__INSPECT_SUMMARY, 0, 0),
       NULL);
-  assert_int_equal(r->inspect->summary->quota_refused, 6);
+  assert_int_equal(r->inspect->summary->quota_refused, 7);
   it_resp_free(r);
   r = it_call(a, it_req_stats(), NULL);
-  assert_int_equal(r->stats->quota_refused, 6);
-  assert_true(r->stats->errors->limit_exceeded >= 6);
+  assert_int_equal(r->stats->quota_refused, 7);
+  assert_true(r->stats->errors->limit_exceeded >= 7);
   it_resp_free(r);
   it_free_ok(a, ARENA, det[0]);
   alloc_ok(a, 16, 1, true, det);
