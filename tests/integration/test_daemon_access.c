@@ -4,7 +4,8 @@
  * or to a uid of ours with or without a supplementary group): what read
  * and write allow, the owner's bits alone for the owner, groups from
  * SO_PEERGROUPS, root allowed everything (and, with root_override = 0,
- * only what the other class's bits allow); read-only attach (a descriptor
+ * only what the other class's bits allow, nor given a block by transfer
+ * in an arena it may not read); read-only attach (a descriptor
  * that refuses a writable mapping, mprotect and a reopen for writing, and
  * a write through the mapping that dies with SIGSEGV, raw and through the
  * client library); the refusals counted per arena and daemon-wide; and
@@ -63,6 +64,21 @@ static it_conn_t *root_;                   /* holds them */
       return step;                                                             \
   } while (0)
 
+/* In a child: allocates a block of 10 bytes in `arena`, its offset stored
+ * in `off`; else the step's number is the child's exit status. */
+#define EXPECT_ALLOC(c, arena, off)                                            \
+  do {                                                                         \
+    step++;                                                                    \
+    Arenad__Response *r_ =                                                     \
+        it_call((c), it_req_alloc((arena), 10, 0, 1, false), NULL);            \
+    bool ok_ = r_->status == OK;                                               \
+    if (ok_)                                                                   \
+      (off) = r_->alloc->offsets[0];                                           \
+    it_resp_free(r_);                                                          \
+    if (!ok_)                                                                  \
+      return step;                                                             \
+  } while (0)
+
 /* Root allocates the blocks the other users will try. */
 static void test_root_may_everything(void **state) {
   (void)state;
@@ -115,15 +131,12 @@ static int nobody_requests(void *arg) {
   EXPECT(c, it_req_release("readable", readable_off), OK);
   /* open (0666): everything. */
   EXPECT(c, it_req_attach("open", false), OK);
-  Arenad__Response *r = it_call(c, it_req_alloc("open", 10, 0, 1, false), NULL);
-  step++;
-  if (r->status != OK)
-    return step;
-  uint64_t off = r->alloc->offsets[0];
-  it_resp_free(r);
+  uint64_t off;
+  EXPECT_ALLOC(c, "open", off);
   EXPECT(c, it_req_free("open", &off, 1), OK);
   /* The message says what was needed. */
-  r = it_call(c, it_req_alloc("readable", 10, 0, 1, false), NULL);
+  Arenad__Response *r =
+      it_call(c, it_req_alloc("readable", 10, 0, 1, false), NULL);
   step++;
   if (strstr(r->message, "needs write access") == NULL ||
       strstr(r->message, "mode 0644") == NULL)
@@ -206,13 +219,8 @@ static int ownerless_group(void *arg) {
   it_conn_t *c = it_connect(it_group.sock);
   it_hello_ok(c);
   EXPECT(c, it_req_attach("ownerless", false), OK);
-  Arenad__Response *r =
-      it_call(c, it_req_alloc("ownerless", 10, 0, 1, false), NULL);
-  step++;
-  if (r->status != OK)
-    return step;
-  uint64_t off = r->alloc->offsets[0];
-  it_resp_free(r);
+  uint64_t off;
+  EXPECT_ALLOC(c, "ownerless", off);
   EXPECT(c, it_req_free("ownerless", &off, 1), OK);
   it_close(c);
   return 0;
@@ -342,16 +350,49 @@ static void test_read_only_attach(void **state) {
   it_close(root_); /* its blocks go */
 }
 
+/* Where test_root_without_override's child connects, and the token of
+ * root's connection there. */
+typedef struct handover_s {
+  const char *sock;
+  uint64_t token;
+} handover_t;
+
+/* As uid 5000, the owner of "theirs": allocates there and may not hand
+ * the block to root's connection, which cannot read the arena; the block
+ * stays its own. */
+static int transfer_to_root(void *arg) {
+  const handover_t *h = arg;
+  int step = 0;
+  it_conn_t *c = it_connect(h->sock);
+  it_hello_ok(c);
+  uint64_t off;
+  EXPECT_ALLOC(c, "theirs", off);
+  Arenad__Response *r =
+      it_call(c, it_req_transfer("theirs", off, h->token), NULL);
+  step++;
+  if (r->status != DENIED ||
+      strstr(r->message, "may not read arena 'theirs'") == NULL)
+    return step;
+  it_resp_free(r);
+  EXPECT(c, it_req_free("theirs", &off, 1), OK);
+  it_close(c);
+  return 0;
+}
+
 /* With root_override = 0 root is a uid like any other: another user's
- * arenas give it the other class's bits, refusals counted as any. Only
+ * arenas give it the other class's bits, refusals counted as any, and a
+ * block of an arena it cannot read cannot be transferred to it. Only
  * root can see the difference. */
 static void test_root_without_override(void **state) {
   (void)state;
   if (getuid() != 0)
     skip();
   it_daemon_t d = {0};
+  it_daemon_prepare(&d);
+  it_daemon_open_to_all(&d); /* for uid 5000 */
   assert_int_equal(it_daemon_start(&d,
                                    "[daemon]\nroot_override = 0\n"
+                                   "socket_mode = 0666\n"
                                    "[arena theirs]\nsize = 1M\n"
                                    "owner = 5000\ngroup = 4242\n"
                                    "[arena shown]\nsize = 1M\n"
@@ -359,7 +400,8 @@ static void test_root_without_override(void **state) {
                                    NULL),
                    0);
   it_conn_t *c = it_connect(d.sock);
-  it_hello_ok(c);
+  handover_t h = {d.sock, 0};
+  it_hello_id(c, &h.token, NULL);
   assert_int_equal(it_status(c, it_req_alloc("theirs", 10, 0, 1, false)),
                    DENIED);
   assert_int_equal(it_status(c, it_req_attach("theirs", true)), DENIED);
@@ -371,6 +413,15 @@ static void test_root_without_override(void **state) {
   assert_int_equal(it_status(c, it_req_alloc("shown", 10, 0, 1, false)),
                    DENIED);
   assert_int_equal(it_stat(c, "permission_denied"), 3);
+  assert_int_equal(it_run_as(USER, USER, NULL, 0, transfer_to_root, &h), 0);
+  assert_int_equal(it_stat(c, "permission_denied"), 4);
+  const char *line[] = {" warn denied ",
+                        " uid=5000 ",
+                        " request=transfer ",
+                        " arena=theirs ",
+                        " reason=target-cannot-read ",
+                        NULL};
+  assert_true(it_log_line(&d, line));
   it_close(c);
   assert_int_equal(it_daemon_stop(&d, SIGTERM), 0);
   it_daemon_cleanup(&d);
