@@ -4,7 +4,8 @@
  *
  * The model lays a header out at payload - 16 as u64 n, u32 magic
  * (AR_HDR_MAGIC) and u32 policy word (buddy: the order; list: 0); the test
- * checks the bytes. The engine writes nothing else into the arena. When a
+ * checks the bytes. A free clears the magic of the block's header, marking
+ * it freed. The engine writes nothing else into the arena. When a
  * header no longer holds what the engine wrote (any of its 16 bytes), the
  * free still succeeds and frees the block as the engine's own metadata
  * describes it, reports the corruption through *corrupt and counts it in
@@ -112,6 +113,12 @@ static void test_header_list(void **state) {
   assert_free(a->s, 3328);
   assert_free(a->s, 176);
   assert_free_set(a->s, {32, 4096});
+  /* a freed block's header is marked freed: its magic is gone, so that a
+   * stale look at it does not find a live block */
+  ar_header_t h;
+  memcpy(&h, a->mem + 48 - 16, sizeof(h));
+  assert_int_equal(h.magic, 0);
+  assert_int_equal(h.size, 100);
   /* b(60) = 80 at [32, 112): a new header where the old block was */
   alloc_hdr(a, 60, 16, 48);
   assert_header(a, 48, 60, 0);
