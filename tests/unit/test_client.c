@@ -328,11 +328,19 @@ static void test_request_over_the_limit(void **state) {
   assert_int_equal(arenad_free_n(f->h, "", offs, 3, statuses), AR_EINVAL);
   for (int i = 0; i < 3; i++)
     assert_int_equal(statuses[i], AR_EINVAL);
+  /* A kind that protobuf-c frames (not encode.c): the same limit, for a
+   * request that the output queue could still take. The ping's reply is
+   * there first, so that a request sent by mistake would take it. */
+  Arenad__Response pong = ping_reply(2);
+  send_reply(f->srv, &pong);
+  static char name[6000];
+  memset(name, 'n', sizeof name - 1);
+  assert_int_equal(arenad_retain(f->h, name, 16, NULL), AR_ELIMIT);
+  assert_non_null(strstr(arenad_error(f->h), "a retain request of 60"));
+  assert_non_null(strstr(arenad_error(f->h), "over the frame limit of 4096"));
   char byte;
   assert_int_equal(recv(f->srv, &byte, 1, MSG_DONTWAIT), -1); /* nothing */
 
-  Arenad__Response pong = ping_reply(2);
-  send_reply(f->srv, &pong);
   assert_arenad_ok(f->h, arenad_ping(f->h));
   expect_request(f->srv, 2, ARENAD__REQUEST__BODY_PING);
 }
@@ -592,6 +600,10 @@ static void test_overwritten_out_of_order(void **state) {
   bad_overwritten(*state, (uint32_t[]){2, 1}, 2, NULL);
 }
 
+static void test_overwritten_twice(void **state) {
+  bad_overwritten(*state, (uint32_t[]){1, 1}, 2, NULL);
+}
+
 static void test_overwritten_of_a_failure(void **state) {
   Arenad__Status st[3] = {ARENAD__STATUS__STATUS_OK,
                           ARENAD__STATUS__STATUS_PERMISSION_DENIED,
@@ -629,6 +641,41 @@ static void test_release_report(void **state) {
   assert_false(ow);
   assert_non_null(strstr(arenad_error(f->h), "overwritten header"));
   assert_int_equal(arenad_ping(f->h), AR_EIO);
+}
+
+/* An alloc reply with more offsets than blocks asked for: the daemon is
+ * not in step, and the caller's array has no room for them. */
+static void test_alloc_more_offsets(void **state) {
+  fixture_t *f = *state;
+  uint64_t offs[3] = {16, 4112, 8208};
+  Arenad__AllocReply ab = ARENAD__ALLOC_REPLY__INIT;
+  ab.offsets = offs;
+  ab.n_offsets = 3;
+  Arenad__Response r = ARENAD__RESPONSE__INIT;
+  r.id = 1;
+  r.body_case = ARENAD__RESPONSE__BODY_ALLOC;
+  r.alloc = &ab;
+  send_reply(f->srv, &r);
+  uint64_t got[2] = {0, 0};
+  assert_int_equal(arenad_alloc_n(f->h, "a", 100, 0, 2, 0, got), AR_EPROTO);
+  assert_non_null(strstr(arenad_error(f->h), "3 offsets for 2 blocks"));
+  assert_int_equal(got[0], 0);
+}
+
+/* A free reply with statuses, but fewer than offsets: which offset each
+ * one is for cannot be told, and none is passed on. */
+static void test_free_fewer_statuses(void **state) {
+  fixture_t *f = *state;
+  uint64_t offs[3] = {16, 4112, 8208};
+  Arenad__Status st[2] = {ARENAD__STATUS__STATUS_OK,
+                          ARENAD__STATUS__STATUS_INVALID_ARGUMENT};
+  send_free_reply(f->srv, 1, ARENAD__STATUS__STATUS_INVALID_ARGUMENT,
+                  "offset 4112 is not a live block", 1, st, 2);
+  int statuses[3];
+  assert_int_equal(arenad_free_n(f->h, "a", offs, 3, statuses), AR_EPROTO);
+  assert_non_null(strstr(arenad_error(f->h), "2 statuses for 3 offsets"));
+  for (int i = 0; i < 3; i++)
+    assert_int_equal(statuses[i], AR_EPROTO);
 }
 
 static void test_wrong_id(void **state) {
@@ -1544,8 +1591,11 @@ int main(void) {
       T(test_free_report),
       T(test_overwritten_past_the_request),
       T(test_overwritten_out_of_order),
+      T(test_overwritten_twice),
       T(test_overwritten_of_a_failure),
       T(test_release_report),
+      T(test_alloc_more_offsets),
+      T(test_free_fewer_statuses),
       T(test_wrong_id),
       T(test_wrong_kind),
       T(test_ok_without_body),
