@@ -901,16 +901,25 @@ static int make_segment(size_t size) {
   return fd;
 }
 
-static void send_attach_reply(int srv, uint64_t id, uint64_t size,
-                              const int *fds, size_t nfds) {
+/* Sends the reply to attach request id, for a segment of `size` bytes
+ * passed as fds[0..nfds), which the daemon says is read-only or not. */
+static void send_attach_reply_ro(int srv, uint64_t id, uint64_t size,
+                                 const int *fds, size_t nfds, bool read_only) {
   Arenad__AttachReply body = ARENAD__ATTACH_REPLY__INIT;
   body.size = size;
   body.policy = ARENAD__POLICY__POLICY_BEST;
+  body.read_only = read_only;
   Arenad__Response r = ARENAD__RESPONSE__INIT;
   r.id = id;
   r.body_case = ARENAD__RESPONSE__BODY_ATTACH;
   r.attach = &body;
   send_reply_fds(srv, &r, fds, nfds);
+}
+
+/* send_attach_reply_ro of a writable segment. */
+static void send_attach_reply(int srv, uint64_t id, uint64_t size,
+                              const int *fds, size_t nfds) {
+  send_attach_reply_ro(srv, id, size, fds, nfds, false);
 }
 
 static void test_attach(void **state) {
@@ -1061,6 +1070,25 @@ static void test_attach_read_only(void **state) {
   arenad__request__free_unpacked(req, NULL);
   /* A writable mapping of it needs a detach first. */
   assert_int_equal(arenad_attach(f->h, "ro", 0, NULL), AR_EINVAL);
+}
+
+/* A read-write attach that the daemon answers with a read-only segment
+ * (its descriptor opened for reading only): mapped read-only, and said
+ * so, rather than failing to map it writable. */
+static void test_attach_read_only_by_daemon(void **state) {
+  fixture_t *f = *state;
+  int seg = make_segment(8192);
+  char path[64];
+  snprintf(path, sizeof(path), "/proc/self/fd/%d", seg);
+  int ro = open(path, O_RDONLY | O_CLOEXEC);
+  assert_true(ro >= 0);
+  close(seg);
+  send_attach_reply_ro(f->srv, 1, 8192, &ro, 1, true);
+  close(ro);
+  arenad_map_t map;
+  assert_arenad_ok(f->h, arenad_attach(f->h, "ro", 0, &map));
+  assert_true(map.read_only);
+  expect_request(f->srv, 1, ARENAD__REQUEST__BODY_ATTACH);
 }
 
 static void test_attach_no_fd(void **state) {
@@ -1616,6 +1644,7 @@ int main(void) {
       T(test_alloc_at_the_end),
       T(test_alloc_past_the_mapping_pipelined),
       T(test_attach_read_only),
+      T(test_attach_read_only_by_daemon),
       T(test_attach_no_fd),
       T(test_attach_two_fds),
       T(test_attach_short_segment),
