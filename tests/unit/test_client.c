@@ -1258,6 +1258,54 @@ static void test_pipeline_mismatch(void **state) {
   assert_int_equal(arenad_submit_ping(f->h, 0), AR_EIO);
 }
 
+/* Submits an alloc of `count` blocks, which the fake daemon answers with
+ * the one offset 48, and collects the reply in *res; returns what
+ * arenad_collect does. */
+static int collect_one_offset(fixture_t *f, uint32_t count,
+                              arenad_result_t *res) {
+  uint64_t off = 48;
+  send_alloc_reply(f->srv, 1, &off, 1);
+  assert_arenad_ok(f->h, arenad_submit_alloc(f->h, "a", 8, 0, count, 0, 0));
+  return arenad_collect(f->h, res);
+}
+
+/* A pipelined alloc of count 0 is of one block, as arenad.h says: the
+ * reply's one offset is the answer, not a mismatch. */
+static void test_pipeline_count_zero(void **state) {
+  fixture_t *f = *state;
+  arenad_result_t res;
+  assert_arenad_ok(f->h, collect_one_offset(f, 0, &res));
+  assert_int_equal(res.status, 0);
+  assert_int_equal(res.n_offsets, 1);
+  assert_int_equal(res.offsets[0], 48);
+  expect_request(f->srv, 1, ARENAD__REQUEST__BODY_ALLOC);
+}
+
+/* A pipelined alloc's reply with other than the blocks asked for, and a
+ * pipelined reply that comes with a descriptor, break the handle as a
+ * blocking call's do. */
+static void test_pipeline_wrong_count(void **state) {
+  fixture_t *f = *state;
+  arenad_result_t res;
+  assert_int_equal(collect_one_offset(f, 2, &res), AR_EPROTO);
+  assert_non_null(strstr(arenad_error(f->h), "1 offsets for 2 blocks"));
+  assert_int_equal(res.n_offsets, 0);
+}
+
+static void test_pipeline_fd(void **state) {
+  fixture_t *f = *state;
+  int seg = make_segment(4096);
+  Arenad__Response r = ping_reply(1);
+  send_reply_fds(f->srv, &r, &seg, 1);
+  close(seg);
+  assert_arenad_ok(f->h, arenad_submit_ping(f->h, 0));
+  arenad_result_t res;
+  assert_int_equal(arenad_collect(f->h, &res), AR_EPROTO);
+  assert_non_null(
+      strstr(arenad_error(f->h), "descriptor with a pipelined reply"));
+  /* teardown checks that the descriptor received was closed */
+}
+
 /* A handle broken with pipelined requests in flight: attach says that the
  * connection is gone (AR_EIO), as every blocking call does, not that
  * requests are in flight (AR_EINVAL), also for an arena it has mapped
@@ -1654,6 +1702,9 @@ int main(void) {
       T(test_pipeline_window),
       T(test_encoding),
       T(test_pipeline_mismatch),
+      T(test_pipeline_count_zero),
+      T(test_pipeline_wrong_count),
+      T(test_pipeline_fd),
       T(test_attach_after_break),
       T(test_break_drops_pipeline),
       T(test_break_on_send_drops_pipeline),
