@@ -8,12 +8,13 @@
  * byte, a connection that yields when its turn is spent, a cut frame
  * that is not a stall while flow control pauses reading, unsent replies
  * that stall after send_timeout_ms, a version mismatch, the blocks of a
- * closed connection reclaimed, requests over the working-memory cap
- * refused as a limit, and a check request on an arena whose records the
- * test has broken (a detached count, a record's size):
- * CORRUPTION_DETECTED with the check's body (not ok, the invariant, the
- * offset), counted in corruptions_detected and logged as check-failed
- * (the daemon's standard error caught in a file).
+ * closed connection reclaimed (and its unsent replies no longer counted
+ * in flight), requests over the working-memory cap refused as a limit,
+ * and a check request on an arena whose records the test has broken (a
+ * detached count, a record's size): CORRUPTION_DETECTED with the check's
+ * body (not ok, the invariant, the offset), counted in
+ * corruptions_detected and logged as check-failed (the daemon's standard
+ * error caught in a file).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -726,6 +727,22 @@ static void test_close_reclaims(void **state) {
   free(b.p);
 }
 
+/* A connection closed with its replies unsent takes them out of the
+ * daemon's requests_in_flight. */
+static void test_close_drops_in_flight(void **state) {
+  fixture_t *f = *state;
+  bytes_t b = {NULL, 0};
+  for (int i = 1; i <= 3; i++)
+    add_ping(&b, (uint64_t)i);
+  assert_int_equal(ad_conn_input(f->c, b.p, b.n), b.n);
+  assert_int_equal(f->d.stats.requests_in_flight, 3);
+  ad_conn_close(f->c, "test");
+  assert_int_equal(f->d.stats.requests_in_flight, 0);
+  ad_conn_free(f->c);
+  f->c = NULL;
+  free(b.p);
+}
+
 /* ---- The check's failure side ------------------------------------------ */
 
 static void add_check(bytes_t *b, uint64_t id) {
@@ -886,9 +903,10 @@ int main(void) {
       T(test_in_flight_limit),       T(test_output_pause),
       T(test_page_fits_frame),       T(test_attach_queues_fd),
       T(test_wrong_version_closes),  T(test_close_reclaims),
-      T(test_unpack_over_scratch),   T(test_reply_over_scratch),
-      T(test_create_all_or_nothing), T(test_hello_name_limit),
-      T(test_check_detached_count),  T(test_check_record_size),
+      T(test_close_drops_in_flight), T(test_unpack_over_scratch),
+      T(test_reply_over_scratch),    T(test_create_all_or_nothing),
+      T(test_hello_name_limit),      T(test_check_detached_count),
+      T(test_check_record_size),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
