@@ -406,6 +406,14 @@ static void test_check_size(void **state) {
   assert_false(ad_config_arena_name_ok(""));
   assert_false(ad_config_arena_name_ok("-a"));
   assert_false(ad_config_arena_name_ok("a b"));
+  /* AD_ARENA_NAME_MAX bytes and no more: a longer one would be cut short
+   * where it is copied, and name another arena. */
+  char name[AD_ARENA_NAME_MAX + 2];
+  memset(name, 'n', AD_ARENA_NAME_MAX + 1);
+  name[AD_ARENA_NAME_MAX + 1] = '\0';
+  assert_false(ad_config_arena_name_ok(name));
+  name[AD_ARENA_NAME_MAX] = '\0';
+  assert_true(ad_config_arena_name_ok(name));
 }
 
 static void test_file_errors(void **state) {
