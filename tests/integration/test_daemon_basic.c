@@ -394,6 +394,22 @@ static void test_inspect_pages(void **state) {
   } while (cursor < MiB);
   assert_int_equal(covered, MiB);
   assert_true(pages >= 4);
+  /* The walk's end, the arena's size, is still a cursor: an empty page
+   * (as a client that asks once more gets); past it, none. */
+  r = it_call(
+      c, it_req_inspect("alpha", ARENAD__INSPECT_WHAT__INSPECT_BLOCKS, MiB, 3),
+      NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  assert_int_equal(r->inspect->n_extents, 0);
+  assert_int_equal(r->inspect->next_cursor, MiB);
+  it_resp_free(r);
+  r = it_call(
+      c,
+      it_req_inspect("alpha", ARENAD__INSPECT_WHAT__INSPECT_BLOCKS, MiB + 1, 3),
+      NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_INVALID_ARGUMENT);
+  assert_non_null(strstr(r->message, "beyond the arena's size"));
+  it_resp_free(r);
   assert_int_equal(mine, 9);
   assert_true(detached >= 1);
   assert_true(blocks >= 10);
