@@ -210,6 +210,15 @@ int it_daemon_stop(it_daemon_t *d, int sig) {
   return st;
 }
 
+void it_daemon_signal(const it_daemon_t *d, int sig) {
+  if (kill(d->pid, sig) < 0)
+    fail_msg("kill: %s", strerror(errno));
+  int st;
+  while (sig == SIGSTOP && waitpid(d->pid, &st, WUNTRACED) < 0)
+    if (errno != EINTR)
+      fail_msg("waitpid: %s", strerror(errno));
+}
+
 static int remove_entry(const char *path, const struct stat *st, int type,
                         struct FTW *ftw) {
   (void)st;

@@ -66,6 +66,11 @@ int it_daemon_start(it_daemon_t *d, const char *config,
  * IT_TIMEOUT_S. */
 int it_daemon_stop(it_daemon_t *d, int sig);
 
+/* Sends the running daemon `sig`; SIGSTOP waits until it has stopped
+ * (SIGCONT resumes it): so that it finds what is done meanwhile together,
+ * or runs late, however this process is scheduled. */
+void it_daemon_signal(const it_daemon_t *d, int sig);
+
 /* Stops the daemon if it runs (SIGKILL) and removes its directory. */
 void it_daemon_cleanup(it_daemon_t *d);
 

@@ -16,12 +16,9 @@
  */
 #include "itest.h"
 
-#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/wait.h>
 
 #define BLOCKS_PER_ALLOC 4096
 #define ALLOCS 32                            /* per arena */
@@ -60,16 +57,6 @@ static it_conn_t *holder(const it_daemon_t *d) {
   return c;
 }
 
-/* Sends d's process `sig` (SIGSTOP waits until it has stopped). */
-static void signal_daemon(const it_daemon_t *d, int sig) {
-  if (kill(d->pid, sig) < 0)
-    fail_msg("kill: %s", strerror(errno));
-  int st;
-  while (sig == SIGSTOP && waitpid(d->pid, &st, WUNTRACED) < 0)
-    if (errno != EINTR)
-      fail_msg("waitpid: %s", strerror(errno));
-}
-
 /* Starts d on `config` with a client holding HELD blocks and another one
  * (returned, its hello done); then the holder goes and the other sends
  * `frames` (len bytes, none when NULL), the daemon stopped meanwhile: it
@@ -81,11 +68,11 @@ static it_conn_t *after_close(it_daemon_t *d, const char *config,
   it_conn_t *heavy = holder(d);
   it_conn_t *other = it_connect(d->sock);
   it_hello_ok(other);
-  signal_daemon(d, SIGSTOP);
+  it_daemon_signal(d, SIGSTOP);
   it_close(heavy);
   if (frames != NULL)
     it_send_raw(other, frames, len);
-  signal_daemon(d, SIGCONT);
+  it_daemon_signal(d, SIGCONT);
   return other;
 }
 
