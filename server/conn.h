@@ -284,6 +284,12 @@ void ad_conn_run(ad_conn_t *c);
  * (the daemon's retry timer). */
 void ad_conn_retry_fd(ad_conn_t *c);
 
+/* When c's output waits on a descriptor the kernel refused and its peer
+ * has read every byte sent to it, counts its output as moving now (see
+ * send_timeout_ms): the retry timer and the sweep both look, so that a
+ * daemon running late does not sweep c before the retry has looked. */
+void ad_conn_fd_wait_check(ad_conn_t *c);
+
 /* Gives a yielded c its next turn: answers the frames it left, then as
  * ad_conn_run. */
 void ad_conn_resume(ad_conn_t *c);

@@ -294,10 +294,14 @@ void ad_conn_retry_fd(ad_conn_t *c) {
   c->fd_deferred = false;
   ad_conn_begin_turn(c, uv_hrtime());
   ad_conn_run(c);
-  /* Still refused: if the peer has read every byte sent to it, it waits
-   * on the kernel's count of descriptors in flight (other peers'), not
-   * the other way round, so send_timeout_ms must not take it for a peer
-   * that stopped reading. */
+  ad_conn_fd_wait_check(c); /* still refused? */
+}
+
+void ad_conn_fd_wait_check(ad_conn_t *c) {
+  /* If the peer has read every byte sent to it, it waits on the kernel's
+   * count of descriptors in flight (other peers'), not the other way
+   * round, so send_timeout_ms must not take it for a peer that stopped
+   * reading. */
   int unread;
   if (!c->closing && c->fd_deferred && ioctl(c->fd, SIOCOUTQ, &unread) == 0 &&
       unread == 0)

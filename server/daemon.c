@@ -351,10 +351,16 @@ void ad_daemon_shutdown(ad_daemon_t *d, const char *why) {
  * frame or output_pause_bytes of memory, for as long as its peer liked. */
 static void on_sweep(uv_timer_t *t) {
   ad_daemon_t *d = t->data;
-  uint64_t now = ad_daemon_now_ms(d);
   ad_conn_t *next;
   for (ad_conn_t *c = d->conns; c != NULL; c = next) {
     next = c->next; /* ad_conn_run may close c, never another one */
+    /* A peer that waits on a refused descriptor, having read all it was
+     * sent, is not stalled, even when the loop ran late (a stopped or
+     * starved daemon) and this sweep comes before the retry timer's look
+     * (they are due together, in either order). Then the time: the
+     * check may have set c's to now. */
+    ad_conn_fd_wait_check(c);
+    uint64_t now = ad_daemon_now_ms(d);
     if (ad_conn_send_stalled(c, now)) {
       /* No reply: the peer reads none. A connection already closing for
        * a protocol error was counted for that, and ad_conn_close keeps

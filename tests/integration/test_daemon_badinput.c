@@ -346,6 +346,21 @@ static void test_descriptors_in_flight(void **state) {
   }
   assert_int_equal(deferred, 2);
 
+  /* The daemon stopped past the send timeout, as one starved of the CPU
+   * runs late: on waking, its sweep and its retry timer are both due,
+   * and the victim, which has read all it was sent, must not be taken
+   * for a peer that reads none, whichever runs first. That depends on
+   * when the stop comes: the timers run every 75 ms (the sweep: a
+   * quarter of the timeout) and 50 ms (the retry), both just after a
+   * wake, so the stops come 0, 30 and 60 ms after one. */
+  for (int i = 0; i < 3; i++) {
+    usleep((useconds_t)i * 30 * 1000);
+    it_daemon_signal(&d, SIGSTOP);
+    usleep(400 * 1000);
+    it_daemon_signal(&d, SIGCONT);
+    it_barrier(observer); /* its timers have run */
+  }
+
   /* Three send timeouts later: the hoarder was closed for not reading,
    * the victim kept. Its descriptors stay in flight in the hoarder's
    * socket, which this process still has open. */
