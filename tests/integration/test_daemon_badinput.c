@@ -17,6 +17,8 @@
  */
 #include "itest.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -249,8 +251,13 @@ static void test_out_of_descriptors(void **state) {
   int rc = it_daemon_start(&d, "[arena one]\nsize = 64K\n", NULL);
   unsetenv("IT_DAEMON_WRAPPER");
   assert_int_equal(rc, 0);
+  /* The first connection finds descriptors to spare: its answer is
+   * waited for however slow the daemon is, since the loop below asks the
+   * daemon through it (and would read a late ping's reply instead). */
   it_conn_t *c[40];
-  int n = 0;
+  c[0] = it_connect(d.sock);
+  it_resp_free(it_call(c[0], it_req_ping(), NULL));
+  int n = 1;
   while (n < 40) {
     c[n] = it_connect(d.sock);
     if (answers(c[n++]))
@@ -671,8 +678,7 @@ static void test_byte_by_byte(void **state) {
 }
 
 /* Asks c for `pages` pages of arena one's blocks (of which c holds 100):
- * about 2.5 KB of replies each, which c will not read; 300 are far more
- * than the socket holds. */
+ * about 2.5 KB of replies each, which c will not read. */
 static void send_pages_unread(it_conn_t *c, int pages) {
   uint8_t *buf = NULL;
   size_t len = 0;
@@ -727,16 +733,41 @@ static void test_never_reads(void **state) {
   all_is_well();
 }
 
+/* The bytes a fresh Unix stream socket takes, in writes of `chunk`
+ * bytes, before a write would block: what the daemon's end of a client's
+ * socket holds of its replies, which the daemon writes in batches, when
+ * the client does not read (with Debian's defaults about 230 KB in
+ * writes of 64 KiB; the kernel's overhead per write makes it less in
+ * small writes). */
+static size_t socket_holds(size_t chunk) {
+  int sv[2];
+  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  assert_int_equal(fcntl(sv[0], F_SETFL, O_NONBLOCK), 0);
+  char *buf = calloc(1, chunk);
+  assert_non_null(buf);
+  size_t total = 0;
+  ssize_t n;
+  while ((n = write(sv[0], buf, chunk)) > 0)
+    total += (size_t)n;
+  assert_true(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+  free(buf);
+  close(sv[0]);
+  close(sv[1]);
+  return total;
+}
+
 /* Starts a daemon whose connections time out after 1 s of unsent
  * replies (and pause only past 4 MiB of them), and a client c that
  * holds 100 blocks of its arena and has asked for pages it will not
  * read; `tail` (len bytes, or none) follows them on the socket. Waits
  * until the daemon's end of c's socket closes (seen without reading),
  * then checks that c's blocks came back. The daemon must have answered
- * every page and read the tail well before the timeout, or the timeout
- * closes c first: 300 pages take a few ms, and under the sanitizers on a
- * busy machine a few tens (1000 pages there once outlasted a 200 ms
- * timeout, and the tail went unread). */
+ * every page and read the tail before the timeout, or the timeout closes
+ * c first; its clock starts when the socket is full, so c asks for what
+ * fills the socket (about 90 pages) and 60 more, a few ms of work after
+ * the clock starts, some tens under the sanitizers on a busy machine.
+ * (1000 pages, 900 after the clock, outlasted a 200 ms timeout there,
+ * and the tail went unread.) */
 static void stop_reading(it_daemon_t *d, it_conn_t **observer, it_conn_t **c,
                          const uint8_t *tail, size_t len) {
   assert_int_equal(it_daemon_start(d,
@@ -753,7 +784,7 @@ static void stop_reading(it_daemon_t *d, it_conn_t **observer, it_conn_t **c,
       it_call(*c, it_req_alloc("one", 16, 0, 100, false), NULL);
   it_assert_status(r, ARENAD__STATUS__STATUS_OK);
   it_resp_free(r);
-  send_pages_unread(*c, 300);
+  send_pages_unread(*c, (int)(socket_holds(64 * 1024) / 2500) + 60);
   if (len > 0)
     it_send_raw(*c, tail, len);
 
