@@ -4,8 +4,8 @@
  * blocks (each check walks them all) on a daemon whose turn_budget_us is
  * 1 us, so every check ends its connection's turn. Before the last check
  * is answered, another connection is served: its stats show checks still
- * to come, and turns_yielded counts one yield per check that had another
- * waiting behind it. The pipelined client still gets every reply, in
+ * to come, and turns_yielded counts one yield per request that had
+ * another waiting behind it. The pipelined client still gets every reply, in
  * order, also when a shutdown begins while it waits for its turn. With no
  * budget (turn_budget_us = 0) the same pipeline never yields.
  */
@@ -68,14 +68,34 @@ static void recv_check(it_conn_t *c, int i) {
   it_resp_free(r);
 }
 
-/* Asserts, on another connection, that the pipelined checks are waiting
- * for their turns: fewer than CHECKS have run since `checks`, and the
- * connection has yielded since `yields`. Without turns every check would
- * have run before the first reply was written. */
-static void assert_checks_wait(it_conn_t *other, uint64_t checks,
-                               uint64_t yields) {
-  assert_true(it_stat(other, "requests.check") - checks < CHECKS);
-  assert_true(it_stat(other, "turns_yielded") > yields);
+/* Pipelines the CHECKS checks on heavy and two stats requests on other
+ * while the daemon is stopped, so that it finds both connections ready
+ * when it resumes, whichever it serves first, however late this process
+ * runs. A connection answers one request a turn: other's second stats
+ * comes after at least one check and shows the checks waiting for their
+ * turns: fewer than CHECKS run since `checks`, and yields since `yields`.
+ * Without turns heavy's first turn would run every check, or other's
+ * answer both its requests at once. (Sending the stats once the first
+ * check was answered raced: a test process that ran 20 ms late found all
+ * 40 done.) */
+static void start_checks_watched(const it_daemon_t *d, it_conn_t *heavy,
+                                 it_conn_t *other, uint64_t checks,
+                                 uint64_t yields) {
+  it_daemon_signal(d, SIGSTOP);
+  send_checks(heavy);
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  it_frame_append_id(&buf, &len, it_req_stats(), 1);
+  it_frame_append_id(&buf, &len, it_req_stats(), 2);
+  it_send_raw(other, buf, len);
+  free(buf);
+  it_daemon_signal(d, SIGCONT);
+  it_resp_free(it_recv_reply(other, 1, ARENAD__STATUS__STATUS_OK));
+  Arenad__Response *r = it_recv_reply(other, 2, ARENAD__STATUS__STATUS_OK);
+  assert_true(r->stats->requests->check - checks >= 1);
+  assert_true(r->stats->requests->check - checks < CHECKS);
+  assert_true(r->stats->turns_yielded > yields);
+  it_resp_free(r);
 }
 
 static void test_long_requests_yield(void **state) {
@@ -88,15 +108,13 @@ static void test_long_requests_yield(void **state) {
   uint64_t checks = it_stat(other, "requests.check");
   uint64_t yields = it_stat(other, "turns_yielded");
 
-  send_checks(heavy);
-  recv_check(heavy, 0); /* the daemon has begun the pipeline */
-  assert_checks_wait(other, checks, yields);
-
-  for (int i = 1; i < CHECKS; i++)
+  start_checks_watched(&d, heavy, other, checks, yields);
+  for (int i = 0; i < CHECKS; i++)
     recv_check(heavy, i);
   assert_int_equal(it_stat(other, "requests.check") - checks, CHECKS);
-  /* The checks came in one read: each but the last had one behind it. */
-  assert_int_equal(it_stat(other, "turns_yielded") - yields, CHECKS - 1);
+  /* The checks came in one read: each but the last had one behind it,
+   * and so had other's first stats. */
+  assert_int_equal(it_stat(other, "turns_yielded") - yields, CHECKS);
 
   it_close(heavy);
   it_close(other);
@@ -113,12 +131,10 @@ static void test_shutdown_answers_the_waiting(void **state) {
   it_conn_t *heavy = filled(&d);
   it_conn_t *other = it_connect(d.sock);
   it_hello_ok(other);
-  send_checks(heavy);
-  recv_check(heavy, 0);
-  assert_checks_wait(other, 0, 0); /* a fresh daemon: none before */
+  start_checks_watched(&d, heavy, other, 0, 0); /* a fresh daemon */
   it_close(other);
   assert_int_equal(kill(d.pid, SIGTERM), 0);
-  for (int i = 1; i < CHECKS; i++)
+  for (int i = 0; i < CHECKS; i++)
     recv_check(heavy, i);
   assert_int_equal(it_expect_eof(heavy), 0);
   it_close(heavy);
