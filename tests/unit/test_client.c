@@ -201,6 +201,30 @@ static Arenad__Response ping_reply(uint64_t id) {
   return r;
 }
 
+/* Sends the reply to request id (0: about the connection, not a request)
+ * that failed as a whole: its status and message, no body. */
+static void send_error_reply(int srv, uint64_t id, Arenad__Status status,
+                             const char *message) {
+  Arenad__Response r = ARENAD__RESPONSE__INIT;
+  r.id = id;
+  r.status = status;
+  r.message = (char *)message;
+  send_reply(srv, &r);
+}
+
+/* Sends the reply to alloc request id: the n offsets (the caller's). */
+static void send_alloc_reply(int srv, uint64_t id, const uint64_t *offs,
+                             size_t n) {
+  Arenad__AllocReply ab = ARENAD__ALLOC_REPLY__INIT;
+  ab.offsets = (uint64_t *)offs; /* only read by pack */
+  ab.n_offsets = n;
+  Arenad__Response r = ARENAD__RESPONSE__INIT;
+  r.id = id;
+  r.body_case = ARENAD__RESPONSE__BODY_ALLOC;
+  r.alloc = &ab;
+  send_reply(srv, &r);
+}
+
 /* Sends the reply to free request id: status and message, `freed`, the
  * offsets' statuses st[0..n) (none when n is 0), and the indices ow[0..nw)
  * of the offsets named as overwritten headers. */
@@ -369,11 +393,8 @@ static void test_version_mismatch(void **state) {
  * the handle is unusable all the same. */
 static void test_version_mismatch_no_body(void **state) {
   fixture_t *f = *state;
-  Arenad__Response r = ARENAD__RESPONSE__INIT;
-  r.id = 1;
-  r.status = ARENAD__STATUS__STATUS_UNSUPPORTED_VERSION;
-  r.message = "old";
-  send_reply(f->srv, &r);
+  send_error_reply(f->srv, 1, ARENAD__STATUS__STATUS_UNSUPPORTED_VERSION,
+                   "old");
   arenad_hello_t hi;
   memset(&hi, 0xaa, sizeof hi);
   assert_int_equal(arenad_hello(f->h, NULL, &hi), AR_EVERSION);
@@ -388,11 +409,8 @@ static void test_version_mismatch_no_body(void **state) {
  * the handle's error, and the next request goes through. */
 static void test_error_status(void **state) {
   fixture_t *f = *state;
-  Arenad__Response r = ARENAD__RESPONSE__INIT;
-  r.id = 1;
-  r.status = ARENAD__STATUS__STATUS_NOT_FOUND;
-  r.message = "no arena called nope";
-  send_reply(f->srv, &r);
+  send_error_reply(f->srv, 1, ARENAD__STATUS__STATUS_NOT_FOUND,
+                   "no arena called nope");
   uint64_t off;
   assert_int_equal(arenad_alloc(f->h, "nope", 16, 0, 0, &off, NULL),
                    AR_ENOENT);
@@ -400,10 +418,7 @@ static void test_error_status(void **state) {
   expect_request(f->srv, 1, ARENAD__REQUEST__BODY_ALLOC);
 
   /* A status this library does not know is an internal error. */
-  r.id = 2;
-  r.status = 99;
-  r.message = "";
-  send_reply(f->srv, &r);
+  send_error_reply(f->srv, 2, (Arenad__Status)99, "");
   assert_int_equal(arenad_ping(f->h), AR_EINTERNAL);
 
   Arenad__Response ok = ping_reply(3);
@@ -414,14 +429,7 @@ static void test_error_status(void **state) {
 static void test_alloc_free(void **state) {
   fixture_t *f = *state;
   uint64_t offs[3] = {16, 4112, 8208};
-  Arenad__AllocReply ab = ARENAD__ALLOC_REPLY__INIT;
-  ab.offsets = offs;
-  ab.n_offsets = 3;
-  Arenad__Response r = ARENAD__RESPONSE__INIT;
-  r.id = 1;
-  r.body_case = ARENAD__RESPONSE__BODY_ALLOC;
-  r.alloc = &ab;
-  send_reply(f->srv, &r);
+  send_alloc_reply(f->srv, 1, offs, 3);
 
   uint64_t got[3];
   assert_arenad_ok(f->h, arenad_alloc_n(f->h, "a", 100, 64, 3,
@@ -451,9 +459,7 @@ static void test_alloc_free(void **state) {
   expect_request(f->srv, 2, ARENAD__REQUEST__BODY_FREE);
 
   /* An alloc reply with fewer offsets than blocks asked for. */
-  ab.n_offsets = 2;
-  r.id = 3;
-  send_reply(f->srv, &r);
+  send_alloc_reply(f->srv, 3, offs, 2);
   assert_int_equal(arenad_alloc_n(f->h, "a", 100, 0, 3, 0, got), AR_EPROTO);
 }
 
@@ -481,11 +487,8 @@ static void test_free_each(void **state) {
   expect_request(f->srv, 1, ARENAD__REQUEST__BODY_FREE);
 
   /* The same code for the request as a whole: no statuses. */
-  Arenad__Response whole = ARENAD__RESPONSE__INIT;
-  whole.id = 2;
-  whole.status = ARENAD__STATUS__STATUS_INVALID_ARGUMENT;
-  whole.message = "bad arena name";
-  send_reply(f->srv, &whole);
+  send_error_reply(f->srv, 2, ARENAD__STATUS__STATUS_INVALID_ARGUMENT,
+                   "bad arena name");
   assert_int_equal(arenad_free_each(f->h, "a", offs, 2, statuses), AR_EINVAL);
   assert_int_equal(statuses[0], AR_EINVAL);
   assert_int_equal(statuses[1], AR_EINVAL);
@@ -549,11 +552,8 @@ static void test_free_report(void **state) {
   expect_request(f->srv, 3, ARENAD__REQUEST__BODY_FREE);
 
   /* Refused as a whole: none named, the request's code. */
-  Arenad__Response whole = ARENAD__RESPONSE__INIT;
-  whole.id = 4;
-  whole.status = ARENAD__STATUS__STATUS_NOT_FOUND;
-  whole.message = "no arena called a";
-  send_reply(f->srv, &whole);
+  send_error_reply(f->srv, 4, ARENAD__STATUS__STATUS_NOT_FOUND,
+                   "no arena called a");
   now = 99;
   assert_int_equal(arenad_free_report(f->h, "a", offs, 4, NULL, ow, &now),
                    AR_ENOENT);
@@ -648,14 +648,7 @@ static void test_release_report(void **state) {
 static void test_alloc_more_offsets(void **state) {
   fixture_t *f = *state;
   uint64_t offs[3] = {16, 4112, 8208};
-  Arenad__AllocReply ab = ARENAD__ALLOC_REPLY__INIT;
-  ab.offsets = offs;
-  ab.n_offsets = 3;
-  Arenad__Response r = ARENAD__RESPONSE__INIT;
-  r.id = 1;
-  r.body_case = ARENAD__RESPONSE__BODY_ALLOC;
-  r.alloc = &ab;
-  send_reply(f->srv, &r);
+  send_alloc_reply(f->srv, 1, offs, 3);
   uint64_t got[2] = {0, 0};
   assert_int_equal(arenad_alloc_n(f->h, "a", 100, 0, 2, 0, got), AR_EPROTO);
   assert_non_null(strstr(arenad_error(f->h), "3 offsets for 2 blocks"));
@@ -708,10 +701,8 @@ static void test_ok_without_body(void **state) {
 /* The daemon's last word before closing: id 0, an error, no body. */
 static void test_connection_error(void **state) {
   fixture_t *f = *state;
-  Arenad__Response r = ARENAD__RESPONSE__INIT;
-  r.status = ARENAD__STATUS__STATUS_LIMIT_EXCEEDED;
-  r.message = "frame of 2000000 bytes over the limit";
-  send_reply(f->srv, &r);
+  send_error_reply(f->srv, 0, ARENAD__STATUS__STATUS_LIMIT_EXCEEDED,
+                   "frame of 2000000 bytes over the limit");
   assert_int_equal(arenad_ping(f->h), AR_EIO);
   assert_non_null(strstr(arenad_error(f->h), "2000000"));
   assert_non_null(strstr(arenad_error(f->h), "(ELIMIT)"));
@@ -726,10 +717,8 @@ static void test_connection_error_pipelined(void **state) {
   assert_arenad_ok(f->h, arenad_submit_ping(f->h, 2));
   Arenad__Response pong = ping_reply(1);
   send_reply(f->srv, &pong);
-  Arenad__Response last = ARENAD__RESPONSE__INIT;
-  last.status = ARENAD__STATUS__STATUS_INVALID_ARGUMENT;
-  last.message = "the frame's bytes are not a Request";
-  send_reply(f->srv, &last);
+  send_error_reply(f->srv, 0, ARENAD__STATUS__STATUS_INVALID_ARGUMENT,
+                   "the frame's bytes are not a Request");
   arenad_result_t res;
   assert_arenad_ok(f->h, arenad_collect(f->h, &res));
   assert_int_equal(res.tag, 1);
@@ -740,10 +729,8 @@ static void test_connection_error_pipelined(void **state) {
 /* Sends the daemon's last word before it closes the connection: id 0, an
  * error (the one a client too slow to send a whole frame gets), no body. */
 static void send_last_word(int srv) {
-  Arenad__Response r = ARENAD__RESPONSE__INIT;
-  r.status = ARENAD__STATUS__STATUS_LIMIT_EXCEEDED;
-  r.message = "no complete frame within frame_timeout_ms";
-  send_reply(srv, &r);
+  send_error_reply(srv, 0, ARENAD__STATUS__STATUS_LIMIT_EXCEEDED,
+                   "no complete frame within frame_timeout_ms");
 }
 
 /* The last word when it comes between calls (the daemon gave up on the
@@ -962,14 +949,7 @@ static void test_attach(void **state) {
 
   /* An alloc reply gives the pointer into it. */
   uint64_t off = 4096;
-  Arenad__AllocReply ab = ARENAD__ALLOC_REPLY__INIT;
-  ab.offsets = &off;
-  ab.n_offsets = 1;
-  Arenad__Response r = ARENAD__RESPONSE__INIT;
-  r.id = 3;
-  r.body_case = ARENAD__RESPONSE__BODY_ALLOC;
-  r.alloc = &ab;
-  send_reply(f->srv, &r);
+  send_alloc_reply(f->srv, 3, &off, 1);
   void *p;
   uint64_t got;
   assert_arenad_ok(f->h, arenad_alloc(f->h, "shm", 10, 0, 0, &got, &p));
@@ -978,19 +958,6 @@ static void test_attach(void **state) {
   assert_arenad_ok(f->h, arenad_detach(f->h, "shm"));
   assert_int_equal(arenad_detach(f->h, "shm"), AR_ENOENT);
   close(seg);
-}
-
-/* Sends the reply to alloc request id: the n offsets (the caller's). */
-static void send_alloc_reply(int srv, uint64_t id, const uint64_t *offs,
-                             size_t n) {
-  Arenad__AllocReply ab = ARENAD__ALLOC_REPLY__INIT;
-  ab.offsets = (uint64_t *)offs; /* only read by pack */
-  ab.n_offsets = n;
-  Arenad__Response r = ARENAD__RESPONSE__INIT;
-  r.id = id;
-  r.body_case = ARENAD__RESPONSE__BODY_ALLOC;
-  r.alloc = &ab;
-  send_reply(srv, &r);
 }
 
 /* Attaches arena "a" on a segment of 4096 bytes (request 1) and returns
@@ -1144,27 +1111,10 @@ static void test_fd_with_attach_error(void **state) {
 static void test_pipeline(void **state) {
   fixture_t *f = *state;
   uint64_t offs[2] = {32, 64};
-  Arenad__AllocReply ab = ARENAD__ALLOC_REPLY__INIT;
-  ab.offsets = offs;
-  ab.n_offsets = 2;
-  Arenad__Response r1 = ARENAD__RESPONSE__INIT;
-  r1.id = 1;
-  r1.body_case = ARENAD__RESPONSE__BODY_ALLOC;
-  r1.alloc = &ab;
-  Arenad__Response r2 = ARENAD__RESPONSE__INIT;
-  r2.id = 2;
-  r2.status = ARENAD__STATUS__STATUS_OUT_OF_MEMORY;
-  r2.message = "no room";
-  Arenad__FreeReply fb = ARENAD__FREE_REPLY__INIT;
-  fb.freed = 2;
-  Arenad__Response r3 = ARENAD__RESPONSE__INIT;
-  r3.id = 3;
-  r3.body_case = ARENAD__RESPONSE__BODY_FREE;
-  r3.free = &fb;
+  send_alloc_reply(f->srv, 1, offs, 2);
+  send_error_reply(f->srv, 2, ARENAD__STATUS__STATUS_OUT_OF_MEMORY, "no room");
+  send_free_reply(f->srv, 3, ARENAD__STATUS__STATUS_OK, "", 2, NULL, 0);
   Arenad__Response r4 = ping_reply(4);
-  send_reply(f->srv, &r1);
-  send_reply(f->srv, &r2);
-  send_reply(f->srv, &r3);
   send_reply(f->srv, &r4);
 
   assert_arenad_ok(f->h, arenad_submit_alloc(f->h, "a", 8, 0, 2, 0, 100));
@@ -1454,11 +1404,8 @@ static void test_check(void **state) {
   assert_string_equal(c.detail, "two free extents overlap");
 
   /* An error before the check ran: *out is zeroed, never left stale. */
-  Arenad__Response nf = ARENAD__RESPONSE__INIT;
-  nf.id = 2;
-  nf.status = ARENAD__STATUS__STATUS_NOT_FOUND;
-  nf.message = "no arena named 'b'";
-  send_reply(f->srv, &nf);
+  send_error_reply(f->srv, 2, ARENAD__STATUS__STATUS_NOT_FOUND,
+                   "no arena named 'b'");
   memset(&c, 0xff, sizeof c);
   assert_int_equal(arenad_check(f->h, "b", &c), AR_ENOENT);
   assert_false(c.ok);
