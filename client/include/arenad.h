@@ -705,6 +705,19 @@ ARENAD_EXTERN int arenad_flush(arenad_t *h);
 
 ARENAD_EXTERN int arenad_collect(arenad_t *h, arenad_result_t *res);
 
+/* After an arenad_collect that filled an ARENAD_OP_FREE result with any
+ * status: how many of that free's blocks came back with a header a client
+ * had overwritten (freed all the same, as arenad_free_report tells), and
+ * in *indices (when not NULL) their positions among the offsets the free
+ * was submitted with, in increasing order. The indices are owned by the
+ * handle and valid until the next arenad_collect or arenad_close. 0, and
+ * *indices NULL, after any other result, after a collect that failed, and
+ * always from a daemon older than 0.4.0. A reply naming an index past the
+ * request, out of order or of an offset that failed is AR_EPROTO from
+ * arenad_collect. (Since 0.5.0.) */
+ARENAD_EXTERN size_t arenad_collect_overwritten(const arenad_t *h,
+                                                const uint32_t **indices);
+
 /* Requests submitted and not yet collected; 0 once h is broken (see
  * arenad_collect). */
 ARENAD_EXTERN size_t arenad_in_flight(const arenad_t *h);

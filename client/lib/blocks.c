@@ -90,11 +90,14 @@ static int fail_every(int *statuses, size_t n, int rc) {
   return rc;
 }
 
-/* Checks the indices a free reply names as overwritten headers: each
- * below n, in increasing order, and an offset that succeeded (no statuses:
- * all did). Returns 0 or AR_EPROTO (h broken). */
-static int check_overwritten(arenad_t *h, const Arenad__FreeReply *fr,
+int arenad__check_free_reply(arenad_t *h, const Arenad__FreeReply *fr,
                              size_t n) {
+  if (fr == NULL)
+    return 0;
+  if (fr->n_statuses != 0 && fr->n_statuses != n)
+    return arenad__break(h, AR_EPROTO,
+                         "the daemon returned %zu statuses for %zu offsets",
+                         fr->n_statuses, n);
   for (size_t i = 0; i < fr->n_overwritten; i++) {
     uint32_t at = fr->overwritten[i];
     if (at >= n || (i > 0 && at <= fr->overwritten[i - 1]) ||
@@ -134,15 +137,7 @@ static int free_offsets(arenad_t *h, const char *name, const uint64_t *offsets,
     return fail_every(statuses, n, rc);
   const Arenad__FreeReply *fr = r->free;
   size_t ns = fr != NULL ? fr->n_statuses : 0;
-  if (ns != 0 && ns != n) {
-    arenad__response_free(h, r);
-    return fail_every(
-        statuses, n,
-        arenad__break(h, AR_EPROTO,
-                      "the daemon returned %zu statuses for %zu offsets", ns,
-                      n));
-  }
-  if (fr != NULL && check_overwritten(h, fr, n) < 0) {
+  if (arenad__check_free_reply(h, fr, n) < 0) {
     arenad__response_free(h, r);
     return fail_every(statuses, n, AR_EPROTO);
   }

@@ -242,6 +242,7 @@ void arenad_close(arenad_t *h) {
   ar_buf_destroy(&h->out);
   free(h->pend);
   free(h->offsets);
+  free(h->overwritten);
   free(h);
 }
 

@@ -61,7 +61,7 @@ typedef struct arenad__pending_s {
   uint64_t id;
   uint64_t tag;
   arenad_op_t op;
-  uint32_t count;    /* alloc: blocks asked for */
+  uint32_t count;    /* alloc: blocks asked for; free: offsets sent */
   uint64_t size;     /* alloc: bytes per block */
   uint64_t map_size; /* alloc: the arena's mapping at submit; 0: none */
 } arenad__pending_t;
@@ -94,6 +94,9 @@ struct arenad_s {
   size_t pend_cap, pend_head, pend_len;
   uint64_t *offsets; /* arenad_result_t.offsets of the last collect */
   size_t offsets_cap;
+  uint32_t *overwritten; /* arenad_collect_overwritten's indices: the last
+                            collect's, n_overwritten of overwritten_cap */
+  size_t n_overwritten, overwritten_cap;
 
   arenad__map_t *maps;
   size_t nmaps;
@@ -240,5 +243,12 @@ uint64_t arenad__map_size(const arenad_t *h, const char *name);
  * caller's to use for size bytes. Returns 0, or AR_EPROTO with h broken. */
 int arenad__check_offsets(arenad_t *h, const uint64_t *offsets, size_t n,
                           uint64_t size, uint64_t map_size);
+
+/* Checks the reply fr (NULL: none, nothing to check) to a free of n
+ * offsets: a status for each offset or none, and the overwritten headers
+ * it names the indices of offsets that succeeded, in increasing order.
+ * Returns 0, or AR_EPROTO with h broken. */
+int arenad__check_free_reply(arenad_t *h, const Arenad__FreeReply *fr,
+                             size_t n);
 
 #endif /* ARENAD_INTERNAL_H */

@@ -101,8 +101,11 @@ int arenad_submit_free(arenad_t *h, const char *name, const uint64_t *offsets,
   Arenad__FreeRequest body;
   Arenad__Request req;
   arenad__free_request(&req, &body, name, offsets, n);
+  /* A free of more than UINT32_MAX offsets is far over any frame: the
+   * queue refuses it before the count matters. */
   return submit(h, &req,
-                &(arenad__pending_t){.op = ARENAD_OP_FREE, .tag = tag});
+                &(arenad__pending_t){
+                    .op = ARENAD_OP_FREE, .tag = tag, .count = (uint32_t)n});
 }
 
 int arenad_flush(arenad_t *h) {
@@ -135,6 +138,27 @@ static int keep_offsets(arenad_t *h, const Arenad__AllocReply *ar,
   return 0;
 }
 
+/* Checks a free reply against its request p and copies the indices of
+ * its overwritten headers to the handle's array. */
+static int keep_overwritten(arenad_t *h, const Arenad__FreeReply *fr,
+                            const arenad__pending_t *p) {
+  if (arenad__check_free_reply(h, fr, p->count) < 0)
+    return AR_EPROTO;
+  size_t nw = fr != NULL ? fr->n_overwritten : 0;
+  if (h->overwritten_cap < nw) {
+    uint32_t *o = realloc(h->overwritten, nw * sizeof *o);
+    if (o == NULL)
+      return arenad__break(h, AR_EINTERNAL,
+                           "no memory for %zu indices (the reply is lost)", nw);
+    h->overwritten = o;
+    h->overwritten_cap = nw;
+  }
+  if (nw != 0)
+    memcpy(h->overwritten, fr->overwritten, nw * sizeof *h->overwritten);
+  h->n_overwritten = nw;
+  return 0;
+}
+
 int arenad_collect(arenad_t *h, arenad_result_t *res) {
   int rc = arenad__usable(h);
   if (rc < 0)
@@ -147,6 +171,7 @@ int arenad_collect(arenad_t *h, arenad_result_t *res) {
     if (rc < 0)
       return rc;
   }
+  h->n_overwritten = 0;
   Arenad__Response *r;
   rc = arenad__read_reply(h, &r);
   if (rc < 0)
@@ -170,14 +195,24 @@ int arenad_collect(arenad_t *h, arenad_result_t *res) {
     res->offsets = h->offsets;
     res->n_offsets = p.count;
   }
-  if (fatal == 0 && p.op == ARENAD_OP_FREE && r->free != NULL)
-    res->freed = r->free->freed;
+  if (fatal == 0 && p.op == ARENAD_OP_FREE) {
+    fatal = keep_overwritten(h, r->free, &p);
+    if (r->free != NULL)
+      res->freed = r->free->freed;
+  }
   arenad__response_free(h, r);
   if (fatal < 0) {
     memset(res, 0, sizeof *res);
     return fatal;
   }
   return 0;
+}
+
+size_t arenad_collect_overwritten(const arenad_t *h, const uint32_t **indices) {
+  size_t n = h != NULL ? h->n_overwritten : 0;
+  if (indices != NULL)
+    *indices = n != 0 ? h->overwritten : NULL;
+  return n;
 }
 
 size_t arenad_in_flight(const arenad_t *h) {

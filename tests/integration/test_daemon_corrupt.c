@@ -19,7 +19,8 @@
  * that failed; a free of an intact block, or one that drops a reference
  * but not the last, names none; a release that drops the last reference
  * says so in ReleaseReply.overwritten. The client library passes both on
- * (arenad_free_report, arenad_release_report).
+ * (arenad_free_report, arenad_release_report, and for pipelined frees
+ * arenad_collect_overwritten).
  */
 #include "itest.h"
 
@@ -267,7 +268,8 @@ static void test_release(void **state) {
 /* Through the client library: a free of three blocks, the first and the
  * third overwritten, returns 0 and their offsets, in order; a block
  * retained as well, then overwritten, is not named by the free that drops
- * one of its two references, and the release of the other says it. */
+ * one of its two references, and the release of the other says it; a
+ * pipelined free names its overwritten block by index, the next none. */
 static void test_client_library(void **state) {
   (void)state;
   const char *arena = "client";
@@ -312,6 +314,25 @@ static void test_client_library(void **state) {
   assert_true(overwritten);
   assert_int_equal(it_stat(watch, "corruptions_detected"), before + 3);
   assert_summary(watch, arena, 3, off);
+  assert_int_equal(it_live_blocks(watch, arena), 0);
+
+  /* Pipelined: the second of three overwritten, then an intact free. */
+  assert_arenad_ok(h, arenad_alloc_n(h, arena, 100, 0, 3, 0, offs));
+  it_smash_header(base, offs[1], 100);
+  assert_arenad_ok(h, arenad_submit_free(h, arena, offs, 2, 1));
+  assert_arenad_ok(h, arenad_submit_free(h, arena, offs + 2, 1, 2));
+  arenad_result_t res;
+  const uint32_t *idx;
+  assert_arenad_ok(h, arenad_collect(h, &res));
+  assert_int_equal(res.status, 0);
+  assert_int_equal(res.freed, 2);
+  assert_int_equal(arenad_collect_overwritten(h, &idx), 1);
+  assert_int_equal(idx[0], 1);
+  assert_arenad_ok(h, arenad_collect(h, &res));
+  assert_int_equal(res.freed, 1);
+  assert_int_equal(arenad_collect_overwritten(h, &idx), 0);
+  assert_int_equal(it_stat(watch, "corruptions_detected"), before + 4);
+  assert_summary(watch, arena, 4, offs[1]);
   assert_int_equal(it_live_blocks(watch, arena), 0);
   arenad_close(h);
   it_close(watch);

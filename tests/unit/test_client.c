@@ -4,7 +4,8 @@
  * wrong id or kind, a success without a body, frames over the limit,
  * garbage, descriptors where none belongs or too many of them, a segment
  * smaller than announced, blocks past the end of the arena's mapping,
- * overwritten headers named past the request or out of order. The
+ * overwritten headers named past the request or out of order (by a
+ * blocking free or a pipelined one). The
  * library is driven through its public header only (arenad_open_fd makes
  * a handle of one end); the test plays the daemon on the other end with
  * the generated protobuf code. Replies are written before the call that
@@ -1242,6 +1243,93 @@ static void test_pipeline_wrong_count(void **state) {
   assert_int_equal(res.n_offsets, 0);
 }
 
+/* arenad_collect_overwritten: after a pipelined free, the indices the
+ * daemon named, as it named them; after any other result, and after a
+ * free that named none, nothing. */
+static void test_pipeline_overwritten(void **state) {
+  fixture_t *f = *state;
+  uint64_t offs[4] = {16, 4112, 8208, 12304};
+  uint32_t idx[2] = {1, 3};
+  Arenad__Status st[4] = {ARENAD__STATUS__STATUS_INVALID_ARGUMENT,
+                          ARENAD__STATUS__STATUS_OK, ARENAD__STATUS__STATUS_OK,
+                          ARENAD__STATUS__STATUS_OK};
+  send_free_reply_ow(f->srv, 1, ARENAD__STATUS__STATUS_INVALID_ARGUMENT,
+                     "offset 16 is not a live block", 3, st, 4, idx, 2);
+  Arenad__Response r2 = ping_reply(2);
+  send_reply(f->srv, &r2);
+  send_free_reply(f->srv, 3, ARENAD__STATUS__STATUS_OK, "", 4, NULL, 0);
+
+  const uint32_t *got = (const uint32_t *)offs; /* must be replaced */
+  assert_int_equal(arenad_collect_overwritten(f->h, &got), 0);
+  assert_null(got);
+  assert_arenad_ok(f->h, arenad_submit_free(f->h, "a", offs, 4, 1));
+  assert_arenad_ok(f->h, arenad_submit_ping(f->h, 2));
+  assert_arenad_ok(f->h, arenad_submit_free(f->h, "a", offs, 4, 3));
+
+  arenad_result_t res;
+  assert_arenad_ok(f->h, arenad_collect(f->h, &res));
+  assert_int_equal(res.status, AR_EINVAL);
+  assert_int_equal(res.freed, 3);
+  assert_int_equal(arenad_collect_overwritten(f->h, &got), 2);
+  assert_int_equal(got[0], 1);
+  assert_int_equal(got[1], 3);
+  assert_int_equal(arenad_collect_overwritten(f->h, NULL), 2);
+  assert_arenad_ok(f->h, arenad_collect(f->h, &res)); /* the ping */
+  assert_int_equal(arenad_collect_overwritten(f->h, &got), 0);
+  assert_null(got);
+  assert_arenad_ok(f->h, arenad_collect(f->h, &res));
+  assert_int_equal(res.freed, 4);
+  assert_int_equal(arenad_collect_overwritten(f->h, &got), 0);
+  assert_null(got);
+  assert_int_equal(arenad_collect_overwritten(NULL, &got), 0);
+  for (uint64_t id = 1; id <= 3; id++)
+    expect_request(f->srv, id,
+                   id == 2 ? ARENAD__REQUEST__BODY_PING
+                           : ARENAD__REQUEST__BODY_FREE);
+}
+
+/* A pipelined free's reply naming idx[0..n) of three offsets, with the
+ * statuses st[0..ns), is a protocol error, as for a blocking free: the
+ * handle breaks and nothing is passed on. */
+static void bad_pipelined_free(fixture_t *f, uint32_t *idx, size_t n,
+                               Arenad__Status *st, size_t ns, const char *why) {
+  uint64_t offs[3] = {16, 4112, 8208};
+  send_free_reply_ow(f->srv, 1,
+                     st != NULL ? ARENAD__STATUS__STATUS_INVALID_ARGUMENT
+                                : ARENAD__STATUS__STATUS_OK,
+                     "", 2, st, ns, idx, n);
+  assert_arenad_ok(f->h, arenad_submit_free(f->h, "a", offs, 3, 0));
+  arenad_result_t res;
+  assert_int_equal(arenad_collect(f->h, &res), AR_EPROTO);
+  assert_non_null(strstr(arenad_error(f->h), why));
+  assert_int_equal(res.freed, 0);
+  assert_int_equal(arenad_collect_overwritten(f->h, NULL), 0);
+  assert_int_equal(arenad_submit_ping(f->h, 0), AR_EIO);
+}
+
+static void test_pipeline_overwritten_past_the_request(void **state) {
+  bad_pipelined_free(*state, (uint32_t[]){1, 3}, 2, NULL, 0,
+                     "overwritten header");
+}
+
+static void test_pipeline_overwritten_out_of_order(void **state) {
+  bad_pipelined_free(*state, (uint32_t[]){2, 1}, 2, NULL, 0,
+                     "overwritten header");
+}
+
+static void test_pipeline_overwritten_of_a_failure(void **state) {
+  Arenad__Status st[3] = {ARENAD__STATUS__STATUS_OK,
+                          ARENAD__STATUS__STATUS_PERMISSION_DENIED,
+                          ARENAD__STATUS__STATUS_OK};
+  bad_pipelined_free(*state, (uint32_t[]){1}, 1, st, 3, "overwritten header");
+}
+
+static void test_pipeline_free_fewer_statuses(void **state) {
+  Arenad__Status st[2] = {ARENAD__STATUS__STATUS_OK,
+                          ARENAD__STATUS__STATUS_PERMISSION_DENIED};
+  bad_pipelined_free(*state, NULL, 0, st, 2, "2 statuses for 3 offsets");
+}
+
 static void test_pipeline_fd(void **state) {
   fixture_t *f = *state;
   int seg = make_segment(4096);
@@ -1651,6 +1739,11 @@ int main(void) {
       T(test_pipeline_mismatch),
       T(test_pipeline_count_zero),
       T(test_pipeline_wrong_count),
+      T(test_pipeline_overwritten),
+      T(test_pipeline_overwritten_past_the_request),
+      T(test_pipeline_overwritten_out_of_order),
+      T(test_pipeline_overwritten_of_a_failure),
+      T(test_pipeline_free_fewer_statuses),
       T(test_pipeline_fd),
       T(test_attach_after_break),
       T(test_break_drops_pipeline),
