@@ -46,8 +46,9 @@ static void usage(FILE *out) {
           "--help').\n"
           "\n"
           "Exit status: 0 on success, 1 when the replay fails (an unreadable\n"
-          "or invalid trace: the message names the line), 2 on a usage "
-          "error.\n");
+          "or invalid trace, the message naming the line; or no memory\n"
+          "for the engine's index, which for buddy is 1/128 of the arena\n"
+          "size), 2 on a usage error.\n");
 }
 
 /* ---- options ----------------------------------------------------------- */
