@@ -91,7 +91,7 @@ static int fail_every(int *statuses, size_t n, int rc) {
 }
 
 int arenad__check_free_reply(arenad_t *h, const Arenad__FreeReply *fr,
-                             size_t n) {
+                             size_t n, int status) {
   if (fr == NULL)
     return 0;
   if (fr->n_statuses != 0 && fr->n_statuses != n)
@@ -100,8 +100,10 @@ int arenad__check_free_reply(arenad_t *h, const Arenad__FreeReply *fr,
                          fr->n_statuses, n);
   for (size_t i = 0; i < fr->n_overwritten; i++) {
     uint32_t at = fr->overwritten[i];
-    if (at >= n || (i > 0 && at <= fr->overwritten[i - 1]) ||
-        (fr->n_statuses != 0 && fr->statuses[at] != ARENAD__STATUS__STATUS_OK))
+    bool failed = fr->n_statuses != 0
+                      ? fr->statuses[at] != ARENAD__STATUS__STATUS_OK
+                      : status != 0;
+    if (at >= n || (i > 0 && at <= fr->overwritten[i - 1]) || failed)
       return arenad__break(h, AR_EPROTO,
                            "the daemon named offset %u of %zu as an "
                            "overwritten header, out of order or of an "
@@ -137,7 +139,7 @@ static int free_offsets(arenad_t *h, const char *name, const uint64_t *offsets,
     return fail_every(statuses, n, rc);
   const Arenad__FreeReply *fr = r->free;
   size_t ns = fr != NULL ? fr->n_statuses : 0;
-  if (arenad__check_free_reply(h, fr, n) < 0) {
+  if (arenad__check_free_reply(h, fr, n, rc) < 0) {
     arenad__response_free(h, r);
     return fail_every(statuses, n, AR_EPROTO);
   }

@@ -245,10 +245,12 @@ int arenad__check_offsets(arenad_t *h, const uint64_t *offsets, size_t n,
                           uint64_t size, uint64_t map_size);
 
 /* Checks the reply fr (NULL: none, nothing to check) to a free of n
- * offsets: a status for each offset or none, and the overwritten headers
- * it names the indices of offsets that succeeded, in increasing order.
- * Returns 0, or AR_EPROTO with h broken. */
+ * offsets, its envelope's status `status` (a code): a status for each
+ * offset or none, and the overwritten headers it names the indices of
+ * offsets that succeeded, in increasing order. Without statuses, every
+ * offset succeeded when status is 0, and none did otherwise (the request
+ * was refused as a whole). Returns 0, or AR_EPROTO with h broken. */
 int arenad__check_free_reply(arenad_t *h, const Arenad__FreeReply *fr,
-                             size_t n);
+                             size_t n, int status);
 
 #endif /* ARENAD_INTERNAL_H */

@@ -138,11 +138,12 @@ static int keep_offsets(arenad_t *h, const Arenad__AllocReply *ar,
   return 0;
 }
 
-/* Checks a free reply against its request p and copies the indices of
- * its overwritten headers to the handle's array. */
+/* Checks a free reply (its envelope's status `status`) against its
+ * request p and copies the indices of its overwritten headers to the
+ * handle's array. */
 static int keep_overwritten(arenad_t *h, const Arenad__FreeReply *fr,
-                            const arenad__pending_t *p) {
-  if (arenad__check_free_reply(h, fr, p->count) < 0)
+                            int status, const arenad__pending_t *p) {
+  if (arenad__check_free_reply(h, fr, p->count, status) < 0)
     return AR_EPROTO;
   size_t nw = fr != NULL ? fr->n_overwritten : 0;
   if (h->overwritten_cap < nw) {
@@ -196,7 +197,7 @@ int arenad_collect(arenad_t *h, arenad_result_t *res) {
     res->n_offsets = p.count;
   }
   if (fatal == 0 && p.op == ARENAD_OP_FREE) {
-    fatal = keep_overwritten(h, r->free, &p);
+    fatal = keep_overwritten(h, r->free, status, &p);
     if (r->free != NULL)
       res->freed = r->free->freed;
   }

@@ -612,6 +612,25 @@ static void test_overwritten_of_a_failure(void **state) {
   bad_overwritten(*state, (uint32_t[]){1}, 1, st);
 }
 
+/* A free refused as a whole (an error status, no statuses: every offset
+ * failed) that names an overwritten header names a failure too: a
+ * protocol error, not a header passed on beside AR_ELIMIT. (Found by
+ * fuzz_client.) */
+static void test_overwritten_of_a_refused_free(void **state) {
+  fixture_t *f = *state;
+  uint64_t offs[3] = {16, 4112, 8208};
+  uint64_t ow[3] = {0, 0, 0};
+  size_t now = 99;
+  send_free_reply_ow(f->srv, 1, ARENAD__STATUS__STATUS_LIMIT_EXCEEDED,
+                     "too many offsets", 0, NULL, 0, (uint32_t[]){1}, 1);
+  assert_int_equal(arenad_free_report(f->h, "a", offs, 3, NULL, ow, &now),
+                   AR_EPROTO);
+  assert_non_null(strstr(arenad_error(f->h), "overwritten header"));
+  assert_int_equal(now, 0);
+  assert_int_equal(ow[0], 0);
+  assert_int_equal(arenad_ping(f->h), AR_EIO);
+}
+
 /* arenad_release_report: whether the release freed a block whose header
  * had been overwritten; arenad_release ignores it. A reply that says so
  * and leaves references breaks the handle. */
@@ -1324,6 +1343,20 @@ static void test_pipeline_overwritten_of_a_failure(void **state) {
   bad_pipelined_free(*state, (uint32_t[]){1}, 1, st, 3, "overwritten header");
 }
 
+/* As test_overwritten_of_a_refused_free, pipelined. */
+static void test_pipeline_overwritten_of_a_refused_free(void **state) {
+  fixture_t *f = *state;
+  uint64_t offs[3] = {16, 4112, 8208};
+  send_free_reply_ow(f->srv, 1, ARENAD__STATUS__STATUS_NOT_FOUND,
+                     "no arena called a", 0, NULL, 0, (uint32_t[]){0}, 1);
+  assert_arenad_ok(f->h, arenad_submit_free(f->h, "a", offs, 3, 0));
+  arenad_result_t res;
+  assert_int_equal(arenad_collect(f->h, &res), AR_EPROTO);
+  assert_non_null(strstr(arenad_error(f->h), "overwritten header"));
+  assert_int_equal(arenad_collect_overwritten(f->h, NULL), 0);
+  assert_int_equal(arenad_submit_ping(f->h, 0), AR_EIO);
+}
+
 static void test_pipeline_free_fewer_statuses(void **state) {
   Arenad__Status st[2] = {ARENAD__STATUS__STATUS_OK,
                           ARENAD__STATUS__STATUS_PERMISSION_DENIED};
@@ -1704,6 +1737,7 @@ int main(void) {
       T(test_overwritten_out_of_order),
       T(test_overwritten_twice),
       T(test_overwritten_of_a_failure),
+      T(test_overwritten_of_a_refused_free),
       T(test_release_report),
       T(test_alloc_more_offsets),
       T(test_free_fewer_statuses),
@@ -1743,6 +1777,7 @@ int main(void) {
       T(test_pipeline_overwritten_past_the_request),
       T(test_pipeline_overwritten_out_of_order),
       T(test_pipeline_overwritten_of_a_failure),
+      T(test_pipeline_overwritten_of_a_refused_free),
       T(test_pipeline_free_fewer_statuses),
       T(test_pipeline_fd),
       T(test_attach_after_break),
