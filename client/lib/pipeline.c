@@ -161,6 +161,9 @@ static int keep_overwritten(arenad_t *h, const Arenad__FreeReply *fr,
 }
 
 int arenad_collect(arenad_t *h, arenad_result_t *res) {
+  /* The last collect's indices go first: none after a collect that fails,
+   * however early it does. */
+  h->n_overwritten = 0;
   int rc = arenad__usable(h);
   if (rc < 0)
     return rc;
@@ -172,7 +175,6 @@ int arenad_collect(arenad_t *h, arenad_result_t *res) {
     if (rc < 0)
       return rc;
   }
-  h->n_overwritten = 0;
   Arenad__Response *r;
   rc = arenad__read_reply(h, &r);
   if (rc < 0)

@@ -1307,6 +1307,37 @@ static void test_pipeline_overwritten(void **state) {
                            : ARENAD__REQUEST__BODY_FREE);
 }
 
+/* arenad_collect_overwritten gives nothing after a collect that failed,
+ * whether it failed at once (nothing in flight, a broken handle) or on
+ * the reply, however many the collect before it gave. (Found by
+ * fuzz_client: a collect that returned before reading kept the indices of
+ * the one before.) */
+static void test_pipeline_overwritten_after_a_failed_collect(void **state) {
+  fixture_t *f = *state;
+  uint64_t offs[2] = {16, 4112};
+  uint32_t idx[2] = {0, 1};
+  arenad_result_t res;
+  const uint32_t *got;
+  for (uint64_t id = 1; id <= 2; id++) {
+    send_free_reply_ow(f->srv, id, ARENAD__STATUS__STATUS_OK, "", 2, NULL, 0,
+                       idx, 2);
+    assert_arenad_ok(f->h, arenad_submit_free(f->h, "a", offs, 2, id));
+    assert_arenad_ok(f->h, arenad_collect(f->h, &res));
+    assert_int_equal(arenad_collect_overwritten(f->h, NULL), 2);
+    expect_request(f->srv, id, ARENAD__REQUEST__BODY_FREE);
+    if (id == 1) { /* nothing in flight */
+      assert_int_equal(arenad_collect(f->h, &res), AR_EINVAL);
+    } else { /* broken: the daemon closed, then a collect on it */
+      send_last_word(f->srv);
+      assert_int_equal(arenad_ping(f->h), AR_EIO);
+      assert_int_equal(arenad_collect(f->h, &res), AR_EIO);
+    }
+    got = idx;
+    assert_int_equal(arenad_collect_overwritten(f->h, &got), 0);
+    assert_null(got);
+  }
+}
+
 /* A pipelined free's reply naming idx[0..n) of three offsets, with the
  * statuses st[0..ns), is a protocol error, as for a blocking free: the
  * handle breaks and nothing is passed on. */
@@ -1778,6 +1809,7 @@ int main(void) {
       T(test_pipeline_overwritten_out_of_order),
       T(test_pipeline_overwritten_of_a_failure),
       T(test_pipeline_overwritten_of_a_refused_free),
+      T(test_pipeline_overwritten_after_a_failed_collect),
       T(test_pipeline_free_fewer_statuses),
       T(test_pipeline_fd),
       T(test_attach_after_break),
