@@ -2,8 +2,9 @@
  * blocks.c: allocating and freeing blocks, one request at a time. The
  * reply to an alloc must carry exactly the offsets asked for, each block
  * inside the arena's mapping when it is attached, and the per-offset
- * statuses of a free one per offset, or none, and the overwritten headers
- * it names the indices of offsets that succeeded, in increasing order;
+ * statuses of a free one per offset (the envelope's status the first
+ * failure's), or none, and the overwritten headers it names the indices
+ * of offsets that succeeded, in increasing order;
  * anything else is a protocol error, never a short result, a pointer past
  * the mapping or an index past the caller's array passed on to the
  * caller.
@@ -110,6 +111,16 @@ int arenad__check_free_reply(arenad_t *h, const Arenad__FreeReply *fr,
                            "offset that failed",
                            (unsigned)at, n);
   }
+  /* With statuses, the envelope's is the first failure's (arenad_free_n
+   * returns it as such). */
+  int first = 0;
+  for (size_t i = 0; first == 0 && i < fr->n_statuses; i++)
+    first = ar_wire_code(fr->statuses[i]);
+  if (fr->n_statuses != 0 && first != status)
+    return arenad__break(h, AR_EPROTO,
+                         "the daemon's status for a free, %s, is not its "
+                         "first failure's, %s",
+                         ar_err_name(status), ar_err_name(first));
   return 0;
 }
 

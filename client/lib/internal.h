@@ -246,8 +246,9 @@ int arenad__check_offsets(arenad_t *h, const uint64_t *offsets, size_t n,
 
 /* Checks the reply fr (NULL: none, nothing to check) to a free of n
  * offsets, its envelope's status `status` (a code): a status for each
- * offset or none, and the overwritten headers it names the indices of
- * offsets that succeeded, in increasing order. Without statuses, every
+ * offset, `status` being the first failure's (0 when none failed), or
+ * none, and the overwritten headers it names the indices of offsets that
+ * succeeded, in increasing order. Without statuses, every
  * offset succeeded when status is 0, and none did otherwise (the request
  * was refused as a whole). Returns 0, or AR_EPROTO with h broken. */
 int arenad__check_free_reply(arenad_t *h, const Arenad__FreeReply *fr,

@@ -887,17 +887,19 @@ static void write_reply(run_t *r, in_t *in, uint8_t spec, const call_t *c) {
     send_response(r, fds, nfds, 1);
     break;
   default: {
+    /* The status or the twist comes first, at a fixed place. */
+    uint8_t s = mode != FC_REPLY_OK ? take(&f) : 0;
+    char *message = mode == FC_REPLY_STATUS ? text(&f) : NULL;
     B.r.id = t.id;
     make_body(&f, &t, seg);
     int times = 1;
     if (mode == FC_REPLY_STATUS) {
-      uint8_t s = take(&f);
       B.r.status = (Arenad__Status)(1 + (s & 0x7f) % 9);
-      B.r.message = text(&f);
+      B.r.message = message;
       if (!(s & 0x80))
         B.r.body_case = ARENAD__RESPONSE__BODY__NOT_SET;
     } else if (mode == FC_REPLY_TWISTED) {
-      switch (take(&f) % 6) {
+      switch (s % 6) {
       case 0:
         B.r.id++;
         break;

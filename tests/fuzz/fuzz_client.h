@@ -25,12 +25,13 @@
  *                       failed check's CORRUPTION_DETECTED), the body's
  *                       fields read from the reply's bytes (bytes past
  *                       them read as 0, which gives plausible defaults)
- *   FC_REPLY_STATUS     the same, then an error status (a byte: 1 + b % 9,
- *                       9 being a status this library does not know; bit 7
- *                       keeps the body) and a message
- *   FC_REPLY_TWISTED    FC_REPLY_OK, then one change (a byte, modulo 6): id
- *                       + 1, id - 1, id 0, another kind's body, no body,
- *                       sent twice
+ *   FC_REPLY_STATUS     the same with an error status: the reply's first
+ *                       byte b gives it (1 + (b & 0x7f) % 9, 9 being a
+ *                       status this library does not know; bit 7 keeps
+ *                       the body), then a message, then the body's fields
+ *   FC_REPLY_TWISTED    FC_REPLY_OK with one change, which the first byte
+ *                       gives (modulo 6): id + 1, id - 1, id 0, another
+ *                       kind's body, no body, sent twice
  *   FC_REPLY_RAW        the reply's bytes, written as they are
  *   FC_REPLY_FRAMED     the reply's bytes as the body of one frame
  *   FC_REPLY_LAST_WORD  the daemon's last word: id 0, an error status (a

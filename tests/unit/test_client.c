@@ -691,6 +691,57 @@ static void test_free_fewer_statuses(void **state) {
     assert_int_equal(statuses[i], AR_EPROTO);
 }
 
+/* A free reply with a status per offset whose envelope is not the first
+ * failure's status (the protocol's rule, which arenad_free_n passes on as
+ * its return): a protocol error, not a return of 0 beside a failed
+ * offset, nor of a code that is not the first failure's. Blocking and
+ * pipelined. (Found by fuzz_client.) */
+static void test_free_ok_beside_a_failure(void **state) {
+  fixture_t *f = *state;
+  uint64_t offs[3] = {16, 4112, 8208};
+  Arenad__Status st[3] = {ARENAD__STATUS__STATUS_OK,
+                          ARENAD__STATUS__STATUS_PERMISSION_DENIED,
+                          ARENAD__STATUS__STATUS_INVALID_ARGUMENT};
+  int statuses[3];
+
+  /* OK, with a failure among the statuses. */
+  send_free_reply(f->srv, 1, ARENAD__STATUS__STATUS_OK, "", 1, st, 3);
+  assert_int_equal(arenad_free_n(f->h, "a", offs, 3, statuses), AR_EPROTO);
+  assert_non_null(strstr(arenad_error(f->h), "first failure"));
+  for (int i = 0; i < 3; i++)
+    assert_int_equal(statuses[i], AR_EPROTO);
+  assert_int_equal(arenad_ping(f->h), AR_EIO);
+}
+
+static void test_free_status_of_a_later_failure(void **state) {
+  fixture_t *f = *state;
+  uint64_t offs[3] = {16, 4112, 8208};
+  Arenad__Status st[3] = {ARENAD__STATUS__STATUS_OK,
+                          ARENAD__STATUS__STATUS_PERMISSION_DENIED,
+                          ARENAD__STATUS__STATUS_INVALID_ARGUMENT};
+  /* The second failure's status. */
+  send_free_reply(f->srv, 1, ARENAD__STATUS__STATUS_INVALID_ARGUMENT, "", 1,
+                  st, 3);
+  int statuses[3];
+  assert_int_equal(arenad_free_n(f->h, "a", offs, 3, statuses), AR_EPROTO);
+  assert_non_null(strstr(arenad_error(f->h), "first failure"));
+}
+
+static void test_pipeline_free_status_without_a_failure(void **state) {
+  fixture_t *f = *state;
+  uint64_t offs[2] = {16, 4112};
+  /* An error, though no offset failed. */
+  Arenad__Status st[2] = {ARENAD__STATUS__STATUS_OK,
+                          ARENAD__STATUS__STATUS_OK};
+  send_free_reply(f->srv, 1, ARENAD__STATUS__STATUS_LIMIT_EXCEEDED, "", 2, st,
+                  2);
+  assert_arenad_ok(f->h, arenad_submit_free(f->h, "a", offs, 2, 0));
+  arenad_result_t res;
+  assert_int_equal(arenad_collect(f->h, &res), AR_EPROTO);
+  assert_non_null(strstr(arenad_error(f->h), "first failure"));
+  assert_int_equal(arenad_in_flight(f->h), 0);
+}
+
 static void test_wrong_id(void **state) {
   fixture_t *f = *state;
   Arenad__Response r = ping_reply(7);
@@ -1772,6 +1823,9 @@ int main(void) {
       T(test_release_report),
       T(test_alloc_more_offsets),
       T(test_free_fewer_statuses),
+      T(test_free_ok_beside_a_failure),
+      T(test_free_status_of_a_later_failure),
+      T(test_pipeline_free_status_without_a_failure),
       T(test_wrong_id),
       T(test_wrong_kind),
       T(test_ok_without_body),
