@@ -61,8 +61,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define FIFO 256        /* pipelined requests the harness follows */
 #define MAX_OFFSETS 8   /* offsets in one free, blocks in one alloc */
 #define STRINGS 16      /* strings in one built reply */
-#define STRING_MAX 1024 /* bytes of one, past every fixed array */
-#define SEGMENT_FDS 4   /* memfds passed with one reply, at most */
+#define STRING_MAX 2048 /* bytes of one, past every fixed array */
+#define SEGMENT_FDS 6   /* memfds passed with one reply, at most: past
+                           the 4 the library makes room for */
 #define PEER_BUF (1 << 20)
 
 static const char *const names[NAMES] = {"a", "b", "c"};
@@ -224,9 +225,12 @@ static void daemon_write(run_t *r, const uint8_t *p, size_t n, const int *fds,
   r->stream_len += (size_t)k;
 }
 
-static void daemon_end(run_t *r) {
+/* The daemon's end of the stream: `how` SHUT_WR, the daemon reads on
+ * (the library's sends go through), or SHUT_RDWR, as if it closed (they
+ * fail: EPIPE). */
+static void daemon_end(run_t *r, int how) {
   if (!r->ended)
-    shutdown(r->peer, SHUT_WR);
+    shutdown(r->peer, how);
   r->ended = true;
 }
 
@@ -242,7 +246,7 @@ static int stream_front(const run_t *r, uint64_t limit, ar_frame_t *fr) {
 static void guard(run_t *r) {
   ar_frame_t fr;
   if (!r->ended && stream_front(r, r->max_frame, &fr) == AR_FRAME_PARTIAL)
-    daemon_end(r);
+    daemon_end(r, SHUT_WR);
 }
 
 /* After a call that read a reply: it took the frame at the front, read
@@ -360,10 +364,11 @@ typedef struct reply_s {
 static reply_t B;
 
 /* A string of a length from the input: mostly short, sometimes past the
- * library's fixed arrays (64 and 256 bytes). */
+ * library's fixed arrays (64 and 256 bytes), or long enough that a reply
+ * unpacks past the library's scratch memory (4 KiB). */
 static char *text(in_t *in) {
   uint8_t b = take(in);
-  size_t len = b < 0xf0 ? b % 80 : (size_t)64 * (b - 0xef);
+  size_t len = b < 0xe0 ? b % 80 : (size_t)64 * (b - 0xdf);
   if (B.nstrings == STRINGS || len > STRING_MAX)
     return (char *)"";
   char *s = B.strings[B.nstrings++];
@@ -839,7 +844,7 @@ static void write_reply(run_t *r, in_t *in, uint8_t spec, const call_t *c) {
   if (mode == FC_REPLY_NONE)
     return;
   if (mode == FC_REPLY_EOF) {
-    daemon_end(r);
+    daemon_end(r, (spec & FC_REPLY_FDS) ? SHUT_RDWR : SHUT_WR);
     return;
   }
   /* The reply's own bytes: raw ones, or the fields of one built. */
@@ -865,6 +870,8 @@ static void write_reply(run_t *r, in_t *in, uint8_t spec, const call_t *c) {
     seg = 4096 * (1 + (uint64_t)((b >> 2) & 15));
     size_t want = attach && !(spec & FC_REPLY_FDS) ? ((b & 3) + 1) % 4
                                                    : 1 + (size_t)(b & 3);
+    if (b & 0x40)
+      want += 2;
     while (nfds < want && (fds[nfds] = make_segment(seg)) >= 0)
       nfds++;
   }

@@ -11,9 +11,11 @@
  *
  * The reply byte: bits 0-2 are the mode; bit 3 (FC_REPLY_FDS) passes
  * descriptors with it (the reply's first byte b says how many: 1 + (b &
- * 3) memfds of 4096 * (1 + ((b >> 2) & 15)) bytes; an attach reply always
- * reads this byte, and without FC_REPLY_FDS sends ((b & 3) + 1) % 4 of
- * them, so one when b is 0); bits 4-6 are how many more replies the step
+ * 3) memfds of 4096 * (1 + ((b >> 2) & 15)) bytes, 2 more when b & 0x40;
+ * an attach reply always reads this byte, and without FC_REPLY_FDS sends
+ * ((b & 3) + 1) % 4 of them, so one when b is 0); with FC_REPLY_EOF, it
+ * closes the daemon's end both ways rather than its sending side (the
+ * library's sends then fail); bits 4-6 are how many more replies the step
  * writes, each with its own length byte and bytes, in the same mode (a
  * built one to the next request). Modes:
  *
@@ -25,18 +27,21 @@
  *                       failed check's CORRUPTION_DETECTED), the body's
  *                       fields read from the reply's bytes (bytes past
  *                       them read as 0, which gives plausible defaults)
- *   FC_REPLY_STATUS     the same with an error status: the reply's first
- *                       byte b gives it (1 + (b & 0x7f) % 9, 9 being a
- *                       status this library does not know; bit 7 keeps
- *                       the body), then a message, then the body's fields
- *   FC_REPLY_TWISTED    FC_REPLY_OK with one change, which the first byte
+ *   FC_REPLY_STATUS     the same with an error status: the reply's next
+ *                       byte b (its first, or the one after the
+ *                       descriptors') gives it (1 + (b & 0x7f) % 9, 9
+ *                       being a status this library does not know; bit 7
+ *                       keeps the body), then a message, then the body's
+ *                       fields
+ *   FC_REPLY_TWISTED    FC_REPLY_OK with one change, which the next byte
  *                       gives (modulo 6): id + 1, id - 1, id 0, another
  *                       kind's body, no body, sent twice
  *   FC_REPLY_RAW        the reply's bytes, written as they are
  *   FC_REPLY_FRAMED     the reply's bytes as the body of one frame
  *   FC_REPLY_LAST_WORD  the daemon's last word: id 0, an error status (a
  *                       byte), a message, no body
- *   FC_REPLY_EOF        the daemon shuts its side of the stream down
+ *   FC_REPLY_EOF        the daemon shuts its side of the stream down (both
+ *                       ways with FC_REPLY_FDS)
  *
  * Bytes past the end of the input read as 0.
  */
