@@ -742,7 +742,7 @@ static void decode_call(const run_t *r, in_t *in, call_t *c) {
   c->call = take(in) % FC_CALLS;
   for (int i = 0; i < 3; i++)
     c->a[i] = take(in);
-  c->name = c->a[0] % NAMES;
+  c->name = (c->a[0] & 3) % NAMES; /* the other bits: a count, ... */
   c->size = size_of(c->a[1]);
   c->align = align_of(c->a[2]);
   c->tag = c->a[2];
