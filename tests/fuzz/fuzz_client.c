@@ -56,27 +56,28 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define NAMES 3         /* arenas "a", "b", "c" */
-#define POOL 16         /* offsets remembered for frees and sharing */
-#define FIFO 256        /* pipelined requests the harness follows */
-#define MAX_OFFSETS 8   /* offsets in one free, blocks in one alloc */
-#define STRINGS 16      /* strings in one built reply */
-#define STRING_MAX 2048 /* bytes of one, past every fixed array */
-#define SEGMENT_FDS 6   /* memfds passed with one reply, at most: past
-                           the 4 the library makes room for */
-#define PEER_BUF (1 << 20)
+#define NAMES 3            /* arenas "a", "b", "c" */
+#define POOL 16            /* offsets remembered for frees and sharing */
+#define FIFO 256           /* pipelined requests the harness follows */
+#define MAX_OFFSETS 8      /* offsets in one free, blocks in one alloc */
+#define STRINGS 16         /* strings in one built reply */
+#define STRING_MAX 2048    /* bytes of one, past every fixed array */
+#define PEER_BUF (1 << 20) /* the daemon's send buffer, asked for */
+/* Memfds passed with one reply, at most: past the 4 the library makes
+ * room for. */
+#define SEGMENT_FDS 6
 
 static const char *const names[NAMES] = {"a", "b", "c"};
 
 /* The calls' names, for the trace (FUZZ_CLIENT_TRACE=1 prints each call,
  * what it returned and arenad_error). */
 static const char *const call_names[FC_CALLS] = {
-    "hello",      "ping",         "list",         "attach",
-    "detach",     "alloc",        "alloc_n",      "free",
-    "free_n",     "free_each",    "free_report",  "retain",
-    "release",    "transfer",     "inspect",      "check",
-    "stats",      "create_arena", "destroy_arena", "submit_ping",
-    "submit_alloc", "submit_free", "flush",       "collect"};
+    "hello",        "ping",         "list",          "attach",
+    "detach",       "alloc",        "alloc_n",       "free",
+    "free_n",       "free_each",    "free_report",   "retain",
+    "release",      "transfer",     "inspect",       "check",
+    "stats",        "create_arena", "destroy_arena", "submit_ping",
+    "submit_alloc", "submit_free",  "flush",         "collect"};
 static bool trace;
 
 /* ---- Failing ------------------------------------------------------------- */
@@ -108,9 +109,7 @@ typedef struct in_s {
 } in_t;
 
 /* The next byte; 0 past the end. */
-static uint8_t take(in_t *in) {
-  return in->at < in->n ? in->p[in->at++] : 0;
-}
+static uint8_t take(in_t *in) { return in->at < in->n ? in->p[in->at++] : 0; }
 
 static uint64_t take_u64(in_t *in) {
   uint64_t v = 0;
@@ -141,9 +140,9 @@ typedef struct map_s {
 
 typedef struct run_s {
   arenad_t *h;
-  int peer;    /* the fake daemon's end; the harness's */
-  bool ended;  /* the daemon shut its side down: no more bytes */
-  bool broken; /* a call returned AR_EPROTO or AR_EIO */
+  int peer;      /* the fake daemon's end; the harness's */
+  bool ended;    /* the daemon shut its side down: no more bytes */
+  bool broken;   /* a call returned AR_EPROTO or AR_EIO */
   char err[512]; /* arenad_error when it broke */
 
   /* The daemon's byte stream, all of it, and how much of it the library
@@ -986,9 +985,7 @@ static bool is_policy(arenad_policy_t p) {
 }
 
 /* A per-offset status: 0 or a code. */
-static bool is_code(int st) {
-  return st <= 0 && st >= AR_EPROTO;
-}
+static bool is_code(int st) { return st <= 0 && st >= AR_EPROTO; }
 
 /* ---- The calls ----------------------------------------------------------- */
 
@@ -1072,8 +1069,8 @@ static void do_list(run_t *r, int *rc) {
   }
   CHECK((a == NULL) == (n == 0), "list: %zu arenas in %p", n, (void *)a);
   for (size_t i = 0; i < n; i++)
-    CHECK(strlen(a[i].name) < 4096 && is_policy(a[i].policy),
-          "list: arena %zu", i);
+    CHECK(strlen(a[i].name) < 4096 && is_policy(a[i].policy), "list: arena %zu",
+          i);
   arenad_list_destroy(a);
 }
 
@@ -1128,8 +1125,8 @@ static void do_alloc(run_t *r, const call_t *c, int *rc) {
     return;
   }
   if (want_ptr)
-    CHECK(p == (m->on ? m->base + off : NULL), "alloc: pointer %p for %llu",
-          p, (unsigned long long)off);
+    CHECK(p == (m->on ? m->base + off : NULL), "alloc: pointer %p for %llu", p,
+          (unsigned long long)off);
   check_block(r, c->name, off, c->size, m->on ? m->size : 0);
 }
 
@@ -1191,8 +1188,9 @@ static void do_free_many(run_t *r, const call_t *c, int *rc) {
   for (size_t i = 0; with_ow && i < now; i++, j++) {
     while (j < n && (c->offs[j] != ow[i] || st[j] != 0))
       j++;
-    CHECK(j < n, "free_report: overwritten %zu (offset %llu) is not one "
-                 "freed, in order",
+    CHECK(j < n,
+          "free_report: overwritten %zu (offset %llu) is not one "
+          "freed, in order",
           i, (unsigned long long)ow[i]);
   }
 }
@@ -1305,8 +1303,8 @@ static void do_collect(run_t *r, int *rc) {
     CHECK(nidx == 0 && idx == NULL,
           "collect_overwritten: %zu after a collect that failed (%d)", nidx,
           *rc);
-    CHECK(*rc != AR_EINVAL || r->len == 0,
-          "collect: EINVAL with %zu in flight", r->len);
+    CHECK(*rc != AR_EINVAL || r->len == 0, "collect: EINVAL with %zu in flight",
+          r->len);
     return;
   }
   CHECK(r->len > 0, "collect: a result with nothing in flight");
@@ -1316,8 +1314,8 @@ static void do_collect(run_t *r, int *rc) {
   CHECK(res.op == p.op && res.tag == p.tag,
         "collect: op %d tag %llu for op %d tag %llu", res.op,
         (unsigned long long)res.tag, p.op, (unsigned long long)p.tag);
-  CHECK(is_code(res.status) && res.status >= AR_EINTERNAL,
-        "collect: status %d", res.status);
+  CHECK(is_code(res.status) && res.status >= AR_EINTERNAL, "collect: status %d",
+        res.status);
   if (p.op == ARENAD_OP_ALLOC && res.status == 0) {
     CHECK(res.n_offsets == p.count && res.offsets != NULL,
           "collect: %zu offsets for %u blocks", res.n_offsets, p.count);
@@ -1401,8 +1399,8 @@ static void call(run_t *r, const call_t *c, int *rc) {
     break;
   case FC_DESTROY: {
     arenad_destroyed_t out;
-    *rc = arenad_destroy_arena(h, name, c->a[1] & 1,
-                               (c->a[1] & 2) ? NULL : &out);
+    *rc =
+        arenad_destroy_arena(h, name, c->a[1] & 1, (c->a[1] & 2) ? NULL : &out);
     break;
   }
   case FC_SUBMIT_PING:
