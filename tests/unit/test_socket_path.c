@@ -50,6 +50,19 @@ static void test_too_long(void **state) {
   setenv("ARENAD_SOCKET", "/a/b/c/d/e", 1);
   assert_int_equal(ar_socket_path(small, sizeof(small), 0), AR_ELIMIT);
   assert_int_equal(ar_socket_path(NULL, 10, 0), AR_EINVAL);
+  /* The bound is the socket address's, not the buffer's: 107 bytes and
+   * the NUL fit in sun_path, 108 do not, however large the buffer. */
+  char big[256];
+  memset(env, 'a', sizeof(env));
+  env[0] = '/';
+  env[AR_SOCKET_PATH_MAX - 1] = '\0';
+  setenv("ARENAD_SOCKET", env, 1);
+  assert_int_equal(ar_socket_path(big, sizeof(big), 0), 0);
+  assert_string_equal(big, env);
+  env[AR_SOCKET_PATH_MAX - 1] = 'a';
+  env[AR_SOCKET_PATH_MAX] = '\0';
+  setenv("ARENAD_SOCKET", env, 1);
+  assert_int_equal(ar_socket_path(big, sizeof(big), 0), AR_ELIMIT);
   unsetenv("ARENAD_SOCKET");
 }
 
@@ -92,11 +105,64 @@ static void test_tmp_fallback(void **state) {
   unsetenv("XDG_RUNTIME_DIR");
 }
 
+/* The /tmp fallback refused whatever is there but a directory of ours
+ * that nobody else may enter: open to others alone, a file, a symlink to a
+ * private directory, another user's directory. Only when the directory is
+ * not there already (it is made and removed here). */
+static void test_tmp_fallback_refusals(void **state) {
+  (void)state;
+  char run[64], dir[64], target[80], buf[AR_SOCKET_PATH_MAX];
+  struct stat st;
+  snprintf(run, sizeof(run), "/run/user/%u", (unsigned)getuid());
+  snprintf(dir, sizeof(dir), "/tmp/arenad-%u", (unsigned)getuid());
+  if (stat(run, &st) == 0 || lstat(dir, &st) == 0) {
+    skip(); /* the runtime directory wins, or the directory is in use */
+    return;
+  }
+  unsetenv("ARENAD_SOCKET");
+  unsetenv("XDG_RUNTIME_DIR");
+
+  /* Searchable by others only: still refused. */
+  assert_int_equal(mkdir(dir, 0700), 0);
+  assert_int_equal(chmod(dir, 0701), 0);
+  assert_int_equal(ar_socket_path(buf, sizeof(buf), AR_SOCKET_PATH_CREATE),
+                   AR_EPERM);
+  assert_string_equal(buf, dir);
+  assert_int_equal(chmod(dir, 0700), 0);
+  /* Another user's, mode 0700: refused (only root can give it away). */
+  if (chown(dir, 65534, (gid_t)-1) == 0) {
+    assert_int_equal(ar_socket_path(buf, sizeof(buf), 0), AR_EPERM);
+    assert_int_equal(chown(dir, getuid(), (gid_t)-1), 0);
+  }
+  assert_int_equal(ar_socket_path(buf, sizeof(buf), 0), 0);
+  assert_int_equal(rmdir(dir), 0);
+
+  /* A file of ours, mode 0600, in its place: refused, not used. */
+  FILE *f = fopen(dir, "w");
+  assert_non_null(f);
+  fclose(f);
+  assert_int_equal(chmod(dir, 0600), 0);
+  assert_int_equal(ar_socket_path(buf, sizeof(buf), AR_SOCKET_PATH_CREATE),
+                   AR_EPERM);
+  assert_int_equal(ar_socket_path(buf, sizeof(buf), 0), AR_EPERM);
+  assert_int_equal(unlink(dir), 0);
+
+  /* A symlink to a private directory of ours: refused, not followed. */
+  snprintf(target, sizeof(target), "%s.target", dir);
+  assert_int_equal(mkdir(target, 0700), 0);
+  assert_int_equal(symlink(target, dir), 0);
+  assert_int_equal(ar_socket_path(buf, sizeof(buf), AR_SOCKET_PATH_CREATE),
+                   AR_EPERM);
+  assert_int_equal(unlink(dir), 0);
+  assert_int_equal(rmdir(target), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_env_first),
       cmocka_unit_test(test_too_long),
       cmocka_unit_test(test_tmp_fallback),
+      cmocka_unit_test(test_tmp_fallback_refusals),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
