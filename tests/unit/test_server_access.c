@@ -64,6 +64,8 @@ static void test_supplementary_groups(void **state) {
   uint32_t groups[] = {27, 10001, 100};
   ad_cred_t c = {1, 4242, 4242, groups, 3, false};
   assert_true(ad_access_in_group(&c, 10001));
+  assert_true(ad_access_in_group(&c, 27)); /* the first and the last */
+  assert_true(ad_access_in_group(&c, 100));
   assert_true(ad_access_in_group(&c, 4242)); /* the primary one */
   assert_false(ad_access_in_group(&c, 5));
   assert_true(ad_access_allows(&p, &c, R | W));
@@ -102,6 +104,7 @@ static void test_admin(void **state) {
   assert_true(ad_access_admin(&daemon, 10001, AD_ID_NONE));
   assert_false(ad_access_admin(&member, 10001, AD_ID_NONE));
   assert_true(ad_access_admin(&member, 10001, 8));
+  assert_true(ad_access_admin(&member, 10001, 7));
   assert_false(ad_access_admin(&other, 10001, 8));
   /* A gid that is the admin group as the primary group. */
   ad_cred_t primary = cred(5000, 8);
