@@ -43,6 +43,8 @@ static int load_and_finish(const char *text, char *err) {
   return rc;
 }
 
+static void accepted(const char *text);
+
 /* text must be refused, with a message that starts with `where` and
  * contains `what`. */
 static void refused(const char *text, const char *where, const char *what) {
@@ -209,6 +211,33 @@ static void test_command_line(void **state) {
   assert_int_equal(ad_config_set(&cfg, "nope", "1", "--x", err, sizeof(err)),
                    AR_EINVAL);
   ad_config_fini(&cfg);
+
+  /* A spec of 256 bytes is too long as a whole (255 would go on to its
+   * name, which is too long in turn). */
+  char spec[300];
+  memset(spec, 'n', sizeof(spec));
+  memcpy(spec + 251, ":4K", 4); /* 254 bytes */
+  ad_config_init(&cfg);
+  assert_int_equal(ad_config_add_arena_spec(&cfg, spec, err, sizeof(err)),
+                   AR_EINVAL);
+  assert_non_null(strstr(err, "an arena name is"));
+  memcpy(spec + 253, ":4K", 4); /* 256 bytes */
+  assert_int_equal(ad_config_add_arena_spec(&cfg, spec, err, sizeof(err)),
+                   AR_EINVAL);
+  assert_non_null(strstr(err, ": too long"));
+
+  /* AD_ARENAS_MAX arenas, and not one more. */
+  for (int i = 0; i < AD_ARENAS_MAX; i++) {
+    snprintf(spec, sizeof(spec), "a%d:4K", i);
+    if (ad_config_add_arena_spec(&cfg, spec, err, sizeof(err)) != 0)
+      fail_msg("%s: %s", spec, err);
+  }
+  assert_int_equal(
+      ad_config_add_arena_spec(&cfg, "one-more:4K", err, sizeof(err)),
+      AR_EINVAL);
+  assert_non_null(strstr(err, "more than 256 arenas"));
+  assert_int_equal(cfg.narenas, AD_ARENAS_MAX);
+  ad_config_fini(&cfg);
 }
 
 static void test_errors_name_the_line(void **state) {
@@ -257,11 +286,42 @@ static void test_errors_name_the_line(void **state) {
   refused("[daemon]\nthis line has no equals sign\n", "test.conf:2:",
           "syntax error");
   refused("[daemon\n", "test.conf:1:", "syntax error");
+  /* inih takes " ;" for a comment, so this header has no ']' for it: its
+   * syntax error is said, not the unknown section the reader saw. */
+  refused("[daemon ;]\n", "test.conf:1:", "syntax error");
   /* Tunables that contradict each other. */
   refused("[daemon]\noutput_limit_bytes = 1M\n", "output_limit_bytes",
           "must be at least");
   refused("[daemon]\ndefault_page = 50\nmax_page = 10\n", "default_page",
           "over max_page");
+  accepted("[daemon]\ndefault_page = 10\nmax_page = 10\n");
+  /* The limit must hold the pause, a whole frame and its longest prefix
+   * (AR_FRAME_PREFIX_MAX, 10 bytes): 1M + 1M + 10 is the least with the
+   * defaults. */
+  refused("[daemon]\noutput_limit_bytes = 2097161\n", "output_limit_bytes",
+          "must be at least");
+  accepted("[daemon]\noutput_limit_bytes = 2097162\n");
+}
+
+/* A socket path must fit in a socket address with its NUL: 107 bytes. */
+static void test_socket_path_length(void **state) {
+  (void)state;
+  char path[AR_SOCKET_PATH_MAX + 1], text[256];
+  memset(path, 'a', sizeof(path));
+  path[0] = '/';
+  path[AR_SOCKET_PATH_MAX - 1] = '\0';
+  snprintf(text, sizeof(text), "[daemon]\nsocket = %s\n", path);
+  ad_config_t cfg;
+  char err[512];
+  ad_config_init(&cfg);
+  if (load(&cfg, text, err, sizeof(err)) != 0)
+    fail_msg("%s", err);
+  assert_string_equal(cfg.socket, path);
+  ad_config_fini(&cfg);
+  path[AR_SOCKET_PATH_MAX - 1] = 'a';
+  path[AR_SOCKET_PATH_MAX] = '\0';
+  snprintf(text, sizeof(text), "[daemon]\nsocket = %s\n", path);
+  refused(text, "test.conf:2:", "path longer than 107 bytes");
 }
 
 /* A line too long for inih is an error, never a value cut short. */
@@ -372,6 +432,7 @@ static void test_access_keys(void **state) {
   refused("[arena a]\nsize = 4K\nmode = 999\n", "test.conf:3:", "octal mode");
   refused("[arena a]\nsize = 4K\nmode = 01777\n", "test.conf:3:",
           "octal mode");
+  refused("[arena a]\nsize = 4K\nmode = 0680\n", "test.conf:3:", "octal mode");
   refused("[arena a]\nsize = 4K\nowner = no-such-user-here\n", "test.conf:3:",
           "no such user");
   refused("[arena a]\nsize = 4K\ngroup = no-such-group-here\n",
@@ -402,6 +463,16 @@ static void test_check_size(void **state) {
                                         sizeof(msg)), AR_EINVAL);
   assert_int_equal(ad_config_check_size(AR_ARENA_MAX * 2, AR_POLICY_FIRST,
                                         msg, sizeof(msg)), AR_EINVAL);
+  /* The bounds themselves are sizes an arena may have. */
+  assert_int_equal(
+      ad_config_check_size(AR_ARENA_MAX, AR_POLICY_BUDDY, msg, sizeof(msg)), 0);
+  assert_int_equal(ad_config_check_size(AR_ARENA_MAX + AR_ARENA_UNIT,
+                                        AR_POLICY_FIRST, msg, sizeof(msg)),
+                   AR_EINVAL);
+  assert_non_null(strstr(msg, "is not from 4096 to"));
+  assert_int_equal(
+      ad_config_check_size(AR_ARENA_UNIT, AR_POLICY_BUDDY, msg, sizeof(msg)),
+      0);
   assert_true(ad_config_arena_name_ok("a.b_c-1"));
   assert_false(ad_config_arena_name_ok(""));
   assert_false(ad_config_arena_name_ok("-a"));
@@ -504,6 +575,7 @@ int main(void) {
       cmocka_unit_test(test_command_line),
       cmocka_unit_test(test_errors_name_the_line),
       cmocka_unit_test(test_long_line),
+      cmocka_unit_test(test_socket_path_length),
       cmocka_unit_test(test_long_section),
       cmocka_unit_test(test_replies_fit_in_a_frame),
       cmocka_unit_test(test_access_keys),
