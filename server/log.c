@@ -74,8 +74,12 @@ void ad_log(ad_log_level_t level, const char *event, const char *fmt, ...) {
     va_end(ap);
     if (k > 0)
       n += (size_t)k;
+  } else if (fmt != NULL) {
+    n = sizeof(line); /* no room left for the fields */
   }
-  if (n >= sizeof(line) - 1) {
+  /* Cut when it did not fit: a line of exactly sizeof(line) - 1 bytes
+   * did, and is written whole. */
+  if (n > sizeof(line) - 1) {
     n = sizeof(line) - 1;
     memcpy(line + n - 3, "...", 3);
   }
