@@ -97,6 +97,8 @@ static void test_key(void **state) {
   assert_int_equal(ad_mem_key(stat, "file"), 5000);
   assert_int_equal(ad_mem_key(stat, "shmem"), 300);
   assert_int_equal(ad_mem_key(stat, "anon"), 1000);
+  /* A longer key that starts with this one, first: not this key. */
+  assert_int_equal(ad_mem_key("file_mapped 7\nfile 5000\n", "file"), 5000);
 }
 
 static void test_limit(void **state) {
@@ -109,6 +111,10 @@ static void test_limit(void **state) {
   /* cgroup v1's "no limit". */
   assert_int_equal(ad_mem_limit("9223372036854771712\n"), AD_MEM_UNKNOWN);
   assert_int_equal(ad_mem_limit("0\n"), 0);
+  /* 2^62 and above is "no limit", below it a limit. */
+  assert_int_equal(ad_mem_limit("4611686018427387904\n"), AD_MEM_UNKNOWN);
+  assert_int_equal(ad_mem_limit("4611686018427387903\n"),
+                   ((uint64_t)1 << 62) - 1);
 }
 
 static const char cgroup_hybrid[] =
@@ -132,6 +138,10 @@ static void test_cgroup_path(void **state) {
   assert_string_equal(p, "/system.slice/arenad.service");
   assert_false(ad_mem_cgroup_path(cgroup_v2, "memory", p, sizeof(p)));
   assert_false(ad_mem_cgroup_path(cgroup_v2, "", p, 8)); /* too long */
+  /* "/x" and its NUL need 3 bytes */
+  assert_false(ad_mem_cgroup_path(cgroup_hybrid, "cpuacct", p, 2));
+  assert_true(ad_mem_cgroup_path(cgroup_hybrid, "cpuacct", p, 3));
+  assert_string_equal(p, "/x");
   assert_false(ad_mem_cgroup_path(NULL, "", p, sizeof(p)));
   assert_false(ad_mem_cgroup_path("garbage\n", "", p, sizeof(p)));
 }
@@ -167,6 +177,24 @@ static void test_cgroup_mount(void **state) {
   assert_false(ad_mem_cgroup_mount("1 2 3\n4 5 6 / /x rw cgroup2\n", "", m,
                                    sizeof(m), r, sizeof(r)));
   assert_false(ad_mem_cgroup_mount(NULL, "", m, sizeof(m), r, sizeof(r)));
+
+  /* A field is at most 511 bytes (PATH_BYTES with its NUL); a line with
+   * a longer one is skipped. */
+  char line[1024], big[1024], br[64];
+  char point[513];
+  memset(point, 'p', sizeof(point));
+  point[0] = '/';
+  for (size_t n = 511; n <= 512; n++) {
+    point[n] = '\0';
+    snprintf(line, sizeof(line), "40 30 0:37 / %s rw - cgroup2 cgroup2 rw\n",
+             point);
+    bool found =
+        ad_mem_cgroup_mount(line, "", big, sizeof(big), br, sizeof(br));
+    assert_int_equal(found, n == 511);
+    if (found)
+      assert_string_equal(big, point);
+    point[n] = 'p';
+  }
 }
 
 static void test_headroom(void **state) {
@@ -321,6 +349,13 @@ static void test_tree_cgroup2(void **state) {
                    AR_ENOMEM);
   assert_non_null(strstr(err, "cgroup /box/app: memory.max 64M"));
   assert_int_equal(ad_memcheck_fit(32 * MiB, &m, err, sizeof(err)), 0);
+
+  /* The cgroup's own limit known but looser than its parent's: the
+   * smallest headroom on the way up wins, not the first one known. */
+  put("/sys/fs/cgroup/box/app/memory.max", "536870912\n"); /* 512M */
+  ad_memory_available_at(root, &m);
+  assert_int_equal(m.bytes, 128 * MiB);
+  assert_non_null(strstr(m.source, "cgroup /box: memory.max 256M"));
 }
 
 /* A container that sees its own cgroup as the root of the mount (cgroup
@@ -360,6 +395,14 @@ static void test_tree_cgroup2_bind(void **state) {
   put("/proc/self/cgroup", "0::/elsewhere\n");
   ad_memory_available_at(root, &m);
   assert_int_equal(m.bytes, 24146776 * KiB + GiB);
+  /* Nor in a sibling whose name begins with the mount's root: it is not
+   * below /docker/abc, and "/sys/fs/cgroup" + "def" is no directory of
+   * its (a file planted there is not read). */
+  put("/proc/self/cgroup", "0::/docker/abcdef\n");
+  put("/sys/fs/cgroupdef/memory.max", "1048576\n");
+  put("/sys/fs/cgroupdef/memory.current", "0\n");
+  ad_memory_available_at(root, &m);
+  assert_int_equal(m.bytes, 24146776 * KiB + GiB);
 }
 
 /* cgroup v1 next to a v2 mount without the memory controller (this
@@ -380,11 +423,17 @@ static void test_tree_cgroup1(void **state) {
   assert_int_equal(m.bytes, GiB - 204 * MiB);
   assert_non_null(strstr(m.source, "cgroup /process_api/3ee5: memory limit 1G"));
 
-  /* Unlimited: meminfo decides. */
+  /* Unlimited: meminfo decides, */
   put("/sys/fs/cgroup/memory/process_api/3ee5/memory.stat",
       "hierarchical_memory_limit 9223372036854771712\n");
   ad_memory_available_at(root, &m);
   assert_int_equal(m.bytes, 24146776 * KiB + GiB);
+  /* and without meminfo nothing is known: "no limit" is no figure. */
+  char path[128];
+  snprintf(path, sizeof(path), "%s/proc/meminfo", root);
+  assert_int_equal(unlink(path), 0);
+  ad_memory_available_at(root, &m);
+  assert_int_equal(m.bytes, AD_MEM_UNKNOWN);
 }
 
 /* ---- The live system and the segment ------------------------------------ */
