@@ -110,8 +110,8 @@ static void test_bytes_and_blocks(void **state) {
 static void test_retain_and_transfer_charged(void **state) {
   (void)state;
   it_conn_t *a = it_connect(it_group.sock), *c = it_connect(it_group.sock);
-  uint64_t tc, idc;
-  it_hello_ok(a);
+  uint64_t ta, ida, tc, idc;
+  it_hello_id(a, &ta, &ida);
   it_hello_id(c, &tc, &idc);
   uint64_t offs[4];
   alloc_ok(a, 1008, 4, false, offs);
@@ -138,6 +138,14 @@ static void test_retain_and_transfer_charged(void **state) {
            "in use, the request needs 1 more",
            (unsigned long long)idc);
   refused(a, it_req_transfer(ARENA, offs[3], tc), msg);
+  /* The log names the sender and, as the holder, the target. */
+  char who[64], target[64];
+  snprintf(who, sizeof(who), " conn=%llu ", (unsigned long long)ida);
+  snprintf(target, sizeof(target), " holder=conn:%llu ",
+           (unsigned long long)idc);
+  assert_true(it_log_line(
+      &it_group, (const char *const[]){" warn quota-refused ", who,
+                                       " request=transfer ", target, NULL}));
   r = it_call(a, it_req_transfer(ARENA, offs[1], tc), NULL);
   it_assert_status(r, ARENAD__STATUS__STATUS_OK);
   assert_int_equal(r->transfer->refcount, 2);
