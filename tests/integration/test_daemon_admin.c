@@ -62,8 +62,9 @@ static void test_who_may(void **state) {
   int denied = ARENAD__STATUS__STATUS_PERMISSION_DENIED, ok = 0;
   assert_int_equal(it_run_as(NOBODY, NOBODY, NULL, 0, admin_requests, &denied),
                    0);
+  /* A gid apart from the uid: the arena's group is the caller's gid. */
   const uint32_t admins[] = {ADMINS};
-  assert_int_equal(it_run_as(5000, 5000, admins, 1, admin_requests, &ok), 0);
+  assert_int_equal(it_run_as(5000, 5001, admins, 1, admin_requests, &ok), 0);
   const char *refused[] = {" warn denied ",          " uid=65534 ",
                            " request=create_arena ", " arena=kid ",
                            " reason=not-admin ",     NULL};
@@ -141,6 +142,8 @@ static void test_create(void **state) {
        ARENAD__STATUS__STATUS_INVALID_ARGUMENT, "power of two", 0, 0},
       {"odd", 64 * KiB, ARENAD__POLICY__POLICY_UNSPECIFIED,
        ARENAD__STATUS__STATUS_INVALID_ARGUMENT, "policy", 0, 0},
+      {"odd", 64 * KiB, (Arenad__Policy)(ARENAD__POLICY__POLICY_BUDDY + 1),
+       ARENAD__STATUS__STATUS_INVALID_ARGUMENT, "policy 6 is not first", 0, 0},
       /* Quotas within the configuration file's bounds. */
       {"odd", 64 * KiB, ARENAD__POLICY__POLICY_FIRST,
        ARENAD__STATUS__STATUS_INVALID_ARGUMENT,
@@ -164,13 +167,21 @@ static void test_create(void **state) {
                bad[i].says);
     it_resp_free(r);
   }
-  acc.mode = 01777;
-  r = it_call(
-      c,
-      it_req_create("odd", 64 * KiB, ARENAD__POLICY__POLICY_FIRST, &acc, 0, 0),
-      NULL);
-  it_assert_status(r, ARENAD__STATUS__STATUS_INVALID_ARGUMENT);
-  it_resp_free(r);
+  /* A mode over 0777, and -1 as the owner or the group. */
+  const uint32_t bad_access[][3] = {
+      {01777, 0, 4343}, {0640, UINT32_MAX, 4343}, {0640, 0, UINT32_MAX}};
+  for (size_t i = 0; i < sizeof(bad_access) / sizeof(bad_access[0]); i++) {
+    acc.mode = bad_access[i][0];
+    acc.owner_uid = bad_access[i][1];
+    acc.group_gid = bad_access[i][2];
+    r = it_call(c,
+                it_req_create("odd", 64 * KiB, ARENAD__POLICY__POLICY_FIRST,
+                              &acc, 0, 0),
+                NULL);
+    it_assert_status(r, ARENAD__STATUS__STATUS_INVALID_ARGUMENT);
+    assert_non_null(strstr(r->message, "-1 is no uid or gid"));
+    it_resp_free(r);
+  }
   r = it_call(c, it_req_list(), NULL);
   assert_int_equal(r->list->n_arenas, 2);
   it_resp_free(r);
@@ -208,6 +219,11 @@ static void test_destroy(void **state) {
   close(fd);
   uint64_t off = it_alloc_ok(user, "made", 1000);
   memset(map + off, 0xab, 1000);
+  /* One live block is enough to need force. */
+  r = it_call(admin, it_req_destroy("made", false), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_INVALID_ARGUMENT);
+  assert_non_null(strstr(r->message, "has 1 live block (0 detached)"));
+  it_resp_free(r);
   it_alloc_ok(holder, "made", 10);
   r = it_call(admin, it_req_alloc("made", 10, 0, 1, true), NULL);
   it_assert_status(r, ARENAD__STATUS__STATUS_OK);
