@@ -379,6 +379,24 @@ static int transfer_to_root(void *arg) {
   return 0;
 }
 
+/* As uid 5000 again: no admin, and the refusal names who may create
+ * arenas, which is not root when root_override is 0. */
+static int create_refused(void *arg) {
+  const handover_t *h = arg;
+  it_conn_t *c = it_connect(h->sock);
+  it_hello_ok(c);
+  Arenad__Response *r = it_call(
+      c,
+      it_req_create("mine", 1 << 20, ARENAD__POLICY__POLICY_FIRST, NULL, 0, 0),
+      NULL);
+  bool ok = r->status == DENIED &&
+            strstr(r->message, "create_arena is allowed to the daemon's uid "
+                               "(0); this connection is uid 5000") != NULL;
+  it_resp_free(r);
+  it_close(c);
+  return ok ? 0 : 1;
+}
+
 /* With root_override = 0 root is a uid like any other: another user's
  * arenas give it the other class's bits, refusals counted as any, and a
  * block of an arena it cannot read cannot be transferred to it. Only
@@ -415,6 +433,7 @@ static void test_root_without_override(void **state) {
   assert_int_equal(it_stat(c, "permission_denied"), 3);
   assert_int_equal(it_run_as(USER, USER, NULL, 0, transfer_to_root, &h), 0);
   assert_int_equal(it_stat(c, "permission_denied"), 4);
+  assert_int_equal(it_run_as(USER, USER, NULL, 0, create_refused, &h), 0);
   const char *line[] = {" warn denied ",
                         " uid=5000 ",
                         " request=transfer ",
