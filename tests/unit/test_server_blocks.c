@@ -376,6 +376,10 @@ static void test_check_catches(void **state) {
   assert_int_equal(ad_arena_check(a, &rep), AR_ECORRUPT);
   assert_string_equal(rep.invariant, "daemon-detached-count");
   a->detached_blocks = 0;
+  a->detached_bytes = 16; /* the count right, the bytes not */
+  assert_int_equal(ad_arena_check(a, &rep), AR_ECORRUPT);
+  assert_string_equal(rep.invariant, "daemon-detached-count");
+  a->detached_bytes = 0;
 
   ad_block_t *blk = ad_arena_block(a, off);
   blk->refcount = 7;
@@ -472,6 +476,18 @@ static void test_shared_references(void **state) {
   assert_null(ad_block_hold_of(blk, &third));
   assert_int_equal(ad_holder_usage(&third, a).blocks, 0);
   assert_int_equal(ad_block_hold_of(blk, &other)->refs, 2);
+  assert_ok(ad_arena_check(a, &rep));
+
+  /* A count at its 32-bit limit takes no more references, by retain or
+   * by transfer (which adds before it drops), and nothing changes. */
+  ad_block_t *full = ad_arena_block(a, off);
+  full->refcount = UINT32_MAX;
+  assert_int_equal(ad_arena_retain(a, &third, off, &refs), AR_ELIMIT);
+  assert_int_equal(ad_arena_transfer(a, &other, &third, off, &refs), AR_ELIMIT);
+  assert_null(ad_block_hold_of(blk, &third));
+  assert_int_equal(ad_block_hold_of(blk, &other)->refs, 2);
+  assert_int_equal(third.nholds, 0);
+  full->refcount = 3;
   assert_ok(ad_arena_check(a, &rep));
 
   /* The allocator's free drops its own reference only. */
