@@ -250,6 +250,7 @@ static void test_counted_references(void **state) {
   Arenad__Response *r = it_call(a, it_req_stats(), NULL);
   uint64_t retains = r->stats->retains, releases = r->stats->releases;
   uint64_t denied = r->stats->permission_denied;
+  uint64_t freed = r->stats->blocks_freed;
   it_resp_free(r);
 
   uint64_t off = it_alloc_ok(a, ARENA, 64);
@@ -286,6 +287,8 @@ static void test_counted_references(void **state) {
   r = it_call(a, it_req_stats(), NULL);
   assert_int_equal(r->stats->retains, retains + 2);
   assert_int_equal(r->stats->releases, releases + 2);
+  /* The block went with the last release, and is counted freed once. */
+  assert_int_equal(r->stats->blocks_freed, freed + 1);
   /* b's release of a reference it did not have is a refusal like any. */
   assert_int_equal(r->stats->permission_denied, denied + 1);
   it_resp_free(r);
