@@ -557,6 +557,8 @@ static void test_socket_mode_and_limit(void **state) {
   it_close(c);
   r = it_call(a, it_req_stats(), NULL);
   assert_int_equal(r->stats->connections_refused_limit, 1);
+  /* its reply counts among the errors, as every error reply does */
+  assert_int_equal(r->stats->errors->limit_exceeded, 1);
   it_resp_free(r);
   it_close(a);
   it_close(b);
