@@ -470,6 +470,56 @@ static void test_live_socket_without_lock_refused(void **state) {
   it_daemon_cleanup(&d);
 }
 
+/* A listener whose backlog is full answers a nonblocking connect with
+ * EAGAIN: it is alive all the same, and not replaced. */
+static void test_full_backlog_refused(void **state) {
+  (void)state;
+  it_daemon_t d;
+  it_daemon_prepare(&d);
+  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", d.sock);
+  assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+  assert_int_equal(listen(fd, 0), 0);
+  int pending[64], n = 0;
+  for (; n < 64; n++) {
+    pending[n] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    if (connect(pending[n], (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+      assert_int_equal(errno, EAGAIN);
+      break;
+    }
+  }
+  assert_true(n < 64); /* full */
+  assert_int_equal(it_daemon_start(&d, NULL, NULL), 1);
+  assert_true(it_log_contains(&d, "another daemon is answering on"));
+  struct stat st;
+  assert_int_equal(lstat(d.sock, &st), 0); /* left alone */
+  for (int i = 0; i <= n; i++)
+    close(pending[i]);
+  close(fd);
+  it_daemon_cleanup(&d);
+}
+
+/* A daemon removes only the socket file it made: one put in its place
+ * since (by hand, or by a later daemon) stays when it stops. */
+static void test_replaced_socket_left(void **state) {
+  (void)state;
+  it_daemon_t d = {0};
+  assert_int_equal(it_daemon_start(&d, NULL, NULL), 0);
+  assert_int_equal(unlink(d.sock), 0);
+  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", d.sock);
+  assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+  struct stat before, after;
+  assert_int_equal(lstat(d.sock, &before), 0);
+  assert_int_equal(it_daemon_stop(&d, SIGTERM), 0);
+  assert_int_equal(lstat(d.sock, &after), 0);
+  assert_int_equal(after.st_ino, before.st_ino);
+  close(fd);
+  it_daemon_cleanup(&d);
+}
+
 static void test_not_a_socket_refused(void **state) {
   (void)state;
   it_daemon_t d;
@@ -600,6 +650,8 @@ int main(void) {
       cmocka_unit_test(test_instance_changes_on_restart),
       cmocka_unit_test(test_sighup_ignored),
       cmocka_unit_test(test_stale_socket_replaced),
+      cmocka_unit_test(test_full_backlog_refused),
+      cmocka_unit_test(test_replaced_socket_left),
       cmocka_unit_test(test_second_daemon_refused),
       cmocka_unit_test(test_live_socket_without_lock_refused),
       cmocka_unit_test(test_not_a_socket_refused),
