@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -138,6 +140,9 @@ static void test_list(void **state) {
   expect_status(r, 0);
   assert_non_null(strstr(r->out, "alpha"));
   assert_non_null(strstr(r->out, "buddy"));
+  /* Sizes in the largest unit that divides them: 1M is "1 MiB". */
+  assert_non_null(strstr(r->out, "alpha       1 MiB  first"));
+  assert_non_null(strstr(r->out, "beta        2 MiB  buddy"));
 
   r = RUN("list", "--json");
   expect_status(r, 0);
@@ -303,6 +308,16 @@ static void test_alloc_inspect_free(void **state) {
   snprintf(os, sizeof os, "0x%llx", (unsigned long long)off);
   r = RUN("free", "beta", os);
   expect_status(r, 0);
+  /* Without --align, the JSON gives the alignment used: 16. */
+  r = RUN("alloc", "beta", "64", "--json");
+  expect_status(r, 0);
+  j = parse(r);
+  assert_int_equal(json_integer_value(json_object_get(j, "align")), 16);
+  snprintf(
+      os, sizeof os, "%lld",
+      json_integer_value(json_array_get(json_object_get(j, "offsets"), 0)));
+  json_decref(j);
+  expect_status(RUN("free", "beta", os), 0);
 }
 
 /* The live blocks and used bytes of arena `name`, from inspect --json. */
@@ -332,6 +347,97 @@ static void test_alloc_all_or_none(void **state) {
   assert_int_equal(used_after, used);
 }
 
+/* ---- a fake daemon ------------------------------------------------------ */
+
+/* Reads one request frame from fd; NULL at the end or on an error. */
+static Arenad__Request *fake_read(int fd) {
+  uint64_t len = 0;
+  uint8_t b;
+  for (int shift = 0;; shift += 7) {
+    if (shift > 63 || read(fd, &b, 1) != 1)
+      return NULL;
+    len |= (uint64_t)(b & 0x7f) << shift;
+    if ((b & 0x80) == 0)
+      break;
+  }
+  uint8_t buf[4096];
+  if (len > sizeof buf)
+    return NULL;
+  for (size_t got = 0; got < len;) {
+    ssize_t k = read(fd, buf + got, len - got);
+    if (k <= 0)
+      return NULL;
+    got += (size_t)k;
+  }
+  return arenad__request__unpack(NULL, len, buf);
+}
+
+static bool fake_write(int fd, const Arenad__Response *resp) {
+  uint8_t buf[4096];
+  size_t len = arenad__response__get_packed_size(resp), n = 0;
+  if (len + 10 > sizeof buf)
+    return false;
+  uint64_t v = len;
+  for (; v >= 0x80; v >>= 7)
+    buf[n++] = (uint8_t)(v | 0x80);
+  buf[n++] = (uint8_t)v;
+  arenad__response__pack(resp, buf + n);
+  return write(fd, buf, n + len) == (ssize_t)(n + len);
+}
+
+/* Serves `conns` connections on a socket at path, in a child, and returns
+ * its pid (which exits 0 when all went as expected): hello is answered as
+ * arenad would, and every check with a broken invariant. */
+static pid_t fake_daemon(const char *path, int conns) {
+  int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+  assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+  assert_int_equal(listen(lfd, 4), 0);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid > 0) {
+    close(lfd);
+    return pid;
+  }
+  alarm(20); /* never outlives a test gone wrong */
+  for (int i = 0; i < conns; i++) {
+    int fd = accept(lfd, NULL, NULL);
+    if (fd < 0)
+      _exit(1);
+    Arenad__Request *req;
+    while ((req = fake_read(fd)) != NULL) {
+      Arenad__Response resp = ARENAD__RESPONSE__INIT;
+      Arenad__HelloReply hello = ARENAD__HELLO_REPLY__INIT;
+      Arenad__CheckReply check = ARENAD__CHECK_REPLY__INIT;
+      resp.id = req->id;
+      if (req->body_case == ARENAD__REQUEST__BODY_HELLO) {
+        hello.daemon_version = (char *)"fake";
+        hello.protocol_version = 1;
+        hello.connection_id = 1;
+        resp.body_case = ARENAD__RESPONSE__BODY_HELLO;
+        resp.hello = &hello;
+      } else if (req->body_case == ARENAD__REQUEST__BODY_CHECK) {
+        check.ok = false;
+        check.invariant = (char *)"free-list-sorted";
+        check.offset = 4096;
+        check.detail = (char *)"extent 4096 after 8192";
+        resp.status = ARENAD__STATUS__STATUS_CORRUPTION_DETECTED;
+        resp.message = (char *)"integrity check of arena 'alpha' failed";
+        resp.body_case = ARENAD__RESPONSE__BODY_CHECK;
+        resp.check = &check;
+      } else {
+        _exit(2);
+      }
+      arenad__request__free_unpacked(req, NULL);
+      if (!fake_write(fd, &resp))
+        _exit(3);
+    }
+    close(fd);
+  }
+  _exit(0);
+}
+
 static void test_check(void **state) {
   (void)state;
   run_t *r = RUN("check", "alpha");
@@ -345,6 +451,32 @@ static void test_check(void **state) {
   r = RUN("check", "nope");
   expect_status(r, 1);
   assert_non_null(strstr(r->err, "nope"));
+
+  /* A broken invariant (from a fake daemon: a real one has none to show):
+   * exit 1, the invariant, its offset and the sentence on standard error
+   * and nothing on standard output; with --json, exit 1 too and the
+   * report in the JSON. */
+  char sock[160];
+  snprintf(sock, sizeof sock, "%s/fake.sock", daemon_.dir);
+  pid_t fake = fake_daemon(sock, 2);
+  r = arenactl(sock, (const char *const[]){"check", "alpha", NULL});
+  expect_status(r, 1);
+  assert_string_equal(r->out, "");
+  assert_string_equal(r->err, "arenactl check: alpha: invariant "
+                              "'free-list-sorted' broken at offset 4096: "
+                              "extent 4096 after 8192\n");
+  r = arenactl(sock, (const char *const[]){"check", "alpha", "--json", NULL});
+  expect_status(r, 1);
+  j = parse(r);
+  assert_true(json_is_false(json_object_get(j, "ok")));
+  assert_string_equal(json_string_value(json_object_get(j, "invariant")),
+                      "free-list-sorted");
+  assert_int_equal(json_integer_value(json_object_get(j, "offset")), 4096);
+  json_decref(j);
+  int st;
+  assert_int_equal(waitpid(fake, &st, 0), fake);
+  assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  unlink(sock);
 }
 
 static void test_stats(void **state) {
@@ -564,6 +696,9 @@ static void test_create_destroy(void **state) {
   expect_status(r, 0);
   j = parse(r);
   assert_int_equal(json_integer_value(json_object_get(j, "blocks_freed")), 1);
+  /* c held a block there without attaching the arena */
+  assert_int_equal(
+      json_integer_value(json_object_get(j, "attached_connections")), 0);
   json_decref(j);
   r = RUN("alloc", "delta", "10"); /* one detached block */
   expect_status(r, 0);
@@ -588,6 +723,24 @@ static void test_create_destroy(void **state) {
                     "no-such-user-here"),
                 2);
   expect_status(RUN("destroy"), 2);
+  /* Refused by arenactl itself: ids that are no uid or gid (-1, and
+   * one that 32 bits would cut to root's 0), a mode over 0777, and an
+   * operand too many. */
+  const char *const bad_ids[][7] = {
+      {"create", "x", "64K", "first", "--owner", "4294967295"},
+      {"create", "x", "64K", "first", "--owner", "4294967296"},
+      {"create", "x", "64K", "first", "--group", "4294967296"},
+      {"create", "x", "64K", "first", "--mode", "1777"},
+  };
+  for (size_t i = 0; i < sizeof bad_ids / sizeof bad_ids[0]; i++) {
+    r = arenactl(daemon_.sock, bad_ids[i]);
+    if (r->status != 2 || strstr(r->err, "arenactl create: invalid --") == NULL)
+      fail_msg("create %s %s: status %d, stderr: %s", bad_ids[i][4],
+               bad_ids[i][5], r->status, r->err);
+  }
+  r = RUN("create", "x", "64K", "first", "extra");
+  expect_status(r, 2);
+  assert_non_null(strstr(r->err, "expected ARENA, SIZE and POLICY"));
   r = RUN("create", "x", "5000", "first");
   expect_status(r, 1);
   assert_non_null(strstr(r->err, "multiple of 4096"));
@@ -620,7 +773,8 @@ static void test_numbers(void **state) {
   snprintf(hex, sizeof hex, "0x%llX", (unsigned long long)off[1]);
   expect_status(RUN("free", "alpha", lead, hex), 0);
   assert_int_equal(live_blocks("alpha"), 8);
-  const char *bad[] = {"-16", " 16", "+16", "0x", "0x-1", "1e3", "16 "};
+  const char *bad[] = {"-16",  " 16", "+16", "0x",
+                       "0x-1", "1e3", "16 ", "18446744073709551616"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     r = RUN("free", "alpha", bad[i]);
     expect_status(r, 2);
@@ -633,6 +787,13 @@ static void test_numbers(void **state) {
                     rest[4], rest[5], rest[6], rest[7]),
                 0);
   assert_int_equal(live_blocks("alpha"), 0);
+  /* An arena and no offset; a count past 32 bits. */
+  r = RUN("free", "alpha");
+  expect_status(r, 2);
+  assert_non_null(strstr(r->err, "expected ARENA and at least one OFFSET"));
+  r = RUN("alloc", "alpha", "16", "--count", "4294967296");
+  expect_status(r, 2);
+  assert_non_null(strstr(r->err, "invalid --count '4294967296'"));
   expect_status(RUN("create", "x", "4K", "first", "--mode", " 644"), 2);
   expect_status(RUN("create", "x", "4K", "first", "--mode", "-0"), 2);
 
@@ -684,6 +845,12 @@ static void test_alloc_split_refused(void **state) {
   assert_non_null(strstr(r->err, "cannot allocate 4 blocks (sent in requests "
                                  "of up to 3): the daemon refused the first "
                                  "request: "));
+  assert_int_equal(live_blocks("default"), 9);
+  /* A count that fits in one request: the daemon's reason alone. */
+  r = RUN("alloc", "default", "16", "--count", "3");
+  expect_status(r, 1);
+  assert_non_null(strstr(r->err, "arenactl alloc: default: "));
+  assert_null(strstr(r->err, "sent in requests"));
   assert_int_equal(live_blocks("default"), 9);
 }
 
@@ -818,6 +985,15 @@ static void test_output_fails(void **state) {
     run_t *r = arenactl(daemon_.sock, cmds[i]);
     if (r->status != 1 || strstr(r->err, "writing the output failed") == NULL)
       fail_msg("arenactl %s >/dev/full: status %d, stderr: %s", cmds[i][0],
+               r->status, r->err);
+  }
+  /* create and destroy did their work, and say they could not say so */
+  const char *const admin[][5] = {{"create", "zeta", "64K", "first"},
+                                  {"destroy", "zeta"}};
+  for (size_t i = 0; i < sizeof admin / sizeof admin[0]; i++) {
+    run_t *r = arenactl(daemon_.sock, admin[i]);
+    if (r->status != 1 || strstr(r->err, "writing the output failed") == NULL)
+      fail_msg("arenactl %s >/dev/full: status %d, stderr: %s", admin[i][0],
                r->status, r->err);
   }
   run_t *r = RUN("alloc", "alpha", "64", "--count", "5000");
