@@ -86,6 +86,7 @@ static void test_log_and_json(void **state) {
                       "t.trace");
   assert_int_equal(json_integer_value(json_object_get(root, "arena_size")),
                    4096);
+  assert_true(json_is_true(json_object_get(root, "placements_logged")));
   json_t *pols = json_object_get(root, "policies");
   assert_int_equal(json_array_size(pols), 1);
   json_t *p = json_array_get(pols, 0);
@@ -107,7 +108,25 @@ static void test_log_and_json(void **state) {
   }
   double f = json_real_value(json_object_get(p, "frag_hwm_live"));
   assert_true(f > 272.0 / 130.0 - 1.0 - 1e-9 && f < 272.0 / 130.0 - 1.0 + 1e-9);
+  json_int_t memory_peak =
+      json_integer_value(json_object_get(p, "memory_peak"));
   json_decref(root);
+
+  /* The comparison table's columns are the same figures: first fit's
+   * row has its failures, hwm, three ratios and the memory peak. */
+  assert_int_equal(run(d, NULL, "replay --policy all --arena-size 4K t.trace"),
+                   0);
+  out = read_file(d, "out");
+  const char *first = strstr(out, "\nfirst ");
+  assert_non_null(first);
+  unsigned long long failed, hwm, peak;
+  double r1, r2, r3;
+  assert_int_equal(sscanf(first, " first %llu %llu %lf %lf %lf %llu", &failed,
+                          &hwm, &r1, &r2, &r3, &peak),
+                   6);
+  assert_int_equal(hwm, 272);
+  assert_int_equal(peak, memory_peak);
+  free(out);
 }
 
 static void test_table_all_gz_stdin(void **state) {
@@ -144,14 +163,75 @@ static void test_single_table(void **state) {
                    0);
   char *out = read_file(d, "out");
   /* the buddy figures worked out in test_replay.c */
-  const char *want[] = {"hwm                        320\n",
-                        "peak_blocks                288\n",
-                        "free blocks at end         5\n",
-                        "largest free block at end  2048\n"};
+  const char *want[] = {
+      "hwm                        320\n", "skipped frees              2\n",
+      "peak_blocks                288\n", "free blocks at end         5\n",
+      "largest free block at end  2048\n"};
   for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
     if (strstr(out, want[i]) == NULL)
       fail_msg("no \"%s\" in:\n%s", want[i], out);
   free(out);
+}
+
+/* The arena's size with its unit when it is a whole number of one, the
+ * largest: 1 GiB, not 1024 MiB. */
+static void test_arena_size_unit(void **state) {
+  tmpdir_t *d = *state;
+  write_file(d, "t.trace", "a 1 10\nf 1\n");
+  assert_int_equal(run(d, NULL,
+                       "replay --policy first --arena-size 1G "
+                       "t.trace"),
+                   0);
+  char *out = read_file(d, "out");
+  if (strstr(out, "arena size                 1073741824 (1 GiB)\n") == NULL)
+    fail_msg("stdout: %s", out);
+  free(out);
+}
+
+/* Output that cannot be written, the placements or the summary: exit 1,
+ * said on standard error. */
+static void test_output_fails(void **state) {
+  tmpdir_t *d = *state;
+  write_file(d, "t.trace", trace1);
+  assert_int_equal(run(d, NULL,
+                       "replay --policy first --arena-size 4K "
+                       "--placements /dev/full t.trace"),
+                   1);
+  char *err = read_file(d, "err");
+  assert_string_equal(err, "arenactl replay: cannot write /dev/full: No "
+                           "space left on device\n");
+  free(err);
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd,
+           "cd '%s' && '%s' replay --policy first --arena-size 4K t.trace "
+           "> /dev/full 2> err",
+           d->path, ARENACTL);
+  int status = system(cmd);
+  assert_true(status != -1 && WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 1);
+  err = read_file(d, "err");
+  assert_non_null(strstr(err, "arenactl replay: cannot write the summary"));
+  free(err);
+}
+
+/* A trace whose file name is not UTF-8 is named by a placeholder in the
+ * JSON, which stays valid. */
+static void test_json_name_not_utf8(void **state) {
+  tmpdir_t *d = *state;
+  write_file(d, "t\xff.trace", trace1);
+  assert_int_equal(run(d, NULL,
+                       "replay --policy first --arena-size 4K "
+                       "--json 't\xff.trace'"),
+                   0);
+  char *out = read_file(d, "out");
+  json_error_t jerr;
+  json_t *root = json_loads(out, 0, &jerr);
+  if (root == NULL)
+    fail_msg("not JSON (%s): %s", jerr.text, out);
+  free(out);
+  assert_string_equal(json_string_value(json_object_get(root, "trace")),
+                      "(a file name that is not UTF-8)");
+  json_decref(root);
 }
 
 static void test_malformed_trace(void **state) {
@@ -179,7 +259,8 @@ static void test_malformed_trace(void **state) {
                                 "missing.trace"),
                    1);
   err = read_file(d, "err");
-  assert_non_null(strstr(err, "missing.trace"));
+  assert_string_equal(err, "arenactl replay: cannot open missing.trace: No "
+                           "such file or directory\n");
   free(err);
 }
 
@@ -225,6 +306,8 @@ static void test_usage_errors(void **state) {
       "replay --policy all --arena-size 4K --placements log t.trace",
       "replay --policy first --arena-size 4K t.trace t.trace",
       "replay --policy first --arena-size 4K --bogus t.trace",
+      /* both to standard output */
+      "replay --policy first --arena-size 4K --placements - --json t.trace",
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     int rc = run(d, NULL, bad[i]);
@@ -246,6 +329,12 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_table_all_gz_stdin, tmpdir_make,
                                       tmpdir_remove),
       cmocka_unit_test_setup_teardown(test_single_table, tmpdir_make,
+                                      tmpdir_remove),
+      cmocka_unit_test_setup_teardown(test_arena_size_unit, tmpdir_make,
+                                      tmpdir_remove),
+      cmocka_unit_test_setup_teardown(test_output_fails, tmpdir_make,
+                                      tmpdir_remove),
+      cmocka_unit_test_setup_teardown(test_json_name_not_utf8, tmpdir_make,
                                       tmpdir_remove),
       cmocka_unit_test_setup_teardown(test_malformed_trace, tmpdir_make,
                                       tmpdir_remove),
