@@ -277,6 +277,37 @@ static void test_alloc_inspect_free(void **state) {
   expect_status(r, 0);
   assert_non_null(strstr(r->out, "\"rover\""));
   assert_non_null(strstr(r->out, "\"max_order\""));
+  /* The summary's every field, the daemon's own counts included. */
+  json_t *all = parse(r);
+  json_t *fig = json_object_get(all, "summary");
+  static const char *const fields[] = {"size",
+                                       "used_bytes",
+                                       "free_bytes",
+                                       "live_blocks",
+                                       "live_requested",
+                                       "overhead_bytes",
+                                       "free_extents",
+                                       "largest_free",
+                                       "external_frag",
+                                       "allocs",
+                                       "frees",
+                                       "failed_allocs",
+                                       "bad_frees",
+                                       "corruptions",
+                                       "last_corrupt",
+                                       "hwm",
+                                       "peak_used",
+                                       "peak_requested",
+                                       "meta_bytes",
+                                       "peak_meta_bytes",
+                                       "detached_blocks",
+                                       "attached_connections",
+                                       "permission_denied",
+                                       "quota_refused"};
+  for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+    if (!json_is_number(json_object_get(fig, fields[i])))
+      fail_msg("no \"%s\" in the summary: %s", fields[i], r->out);
+  json_decref(all);
 
   /* A later invocation frees them; a second free of one fails. */
   char o[7][24];
@@ -684,6 +715,9 @@ static void test_create_destroy(void **state) {
   json_t *h0 = json_array_get(json_object_get(b0, "holders"), 0);
   assert_int_equal(json_integer_value(json_object_get(b0, "refcount")), 2);
   assert_int_equal(json_integer_value(json_object_get(h0, "references")), 2);
+  assert_true(json_is_integer(json_object_get(b0, "holders_omitted")));
+  assert_int_equal(json_integer_value(json_object_get(b0, "holders_omitted")),
+                   0);
   assert_string_equal(json_string_value(json_object_get(h0, "client_name")),
                       "itest");
   json_decref(j);
