@@ -105,20 +105,40 @@ static void test_tmp_fallback(void **state) {
   unsetenv("XDG_RUNTIME_DIR");
 }
 
+/* Whether test_tmp_fallback_refusals made things in /tmp for its
+ * teardown to remove, even after a failed assertion. */
+static bool refusals_made;
+
+static int refusals_teardown(void **state) {
+  (void)state;
+  if (refusals_made) {
+    char dir[64], target[80];
+    snprintf(dir, sizeof(dir), "/tmp/arenad-%u", (unsigned)getuid());
+    snprintf(target, sizeof(target), "%s.target", dir);
+    if (rmdir(dir) < 0)
+      unlink(dir);
+    rmdir(target);
+    refusals_made = false;
+  }
+  return 0;
+}
+
 /* The /tmp fallback refused whatever is there but a directory of ours
  * that nobody else may enter: open to others alone, a file, a symlink to a
  * private directory, another user's directory. Only when the directory is
- * not there already (it is made and removed here). */
+ * not there already (it is made here, and removed by the teardown). */
 static void test_tmp_fallback_refusals(void **state) {
   (void)state;
   char run[64], dir[64], target[80], buf[AR_SOCKET_PATH_MAX];
   struct stat st;
   snprintf(run, sizeof(run), "/run/user/%u", (unsigned)getuid());
   snprintf(dir, sizeof(dir), "/tmp/arenad-%u", (unsigned)getuid());
-  if (stat(run, &st) == 0 || lstat(dir, &st) == 0) {
+  snprintf(target, sizeof(target), "%s.target", dir);
+  if (stat(run, &st) == 0 || lstat(dir, &st) == 0 || lstat(target, &st) == 0) {
     skip(); /* the runtime directory wins, or the directory is in use */
     return;
   }
+  refusals_made = true;
   unsetenv("ARENAD_SOCKET");
   unsetenv("XDG_RUNTIME_DIR");
 
@@ -148,7 +168,6 @@ static void test_tmp_fallback_refusals(void **state) {
   assert_int_equal(unlink(dir), 0);
 
   /* A symlink to a private directory of ours: refused, not followed. */
-  snprintf(target, sizeof(target), "%s.target", dir);
   assert_int_equal(mkdir(target, 0700), 0);
   assert_int_equal(symlink(target, dir), 0);
   assert_int_equal(ar_socket_path(buf, sizeof(buf), AR_SOCKET_PATH_CREATE),
@@ -162,7 +181,7 @@ int main(void) {
       cmocka_unit_test(test_env_first),
       cmocka_unit_test(test_too_long),
       cmocka_unit_test(test_tmp_fallback),
-      cmocka_unit_test(test_tmp_fallback_refusals),
+      cmocka_unit_test_teardown(test_tmp_fallback_refusals, refusals_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
