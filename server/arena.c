@@ -286,6 +286,21 @@ void ad_holder_reclaim(ad_holder_t *holder, ad_freed_t *freed) {
   (void)ad_holder_reclaim_some(holder, UINT64_MAX, freed);
 }
 
+uint64_t ad_arena_overwritten(const ad_arena_t *a, uint64_t *lowest) {
+  uint64_t count = 0;
+  *lowest = 0;
+  for (size_t i = 0; i < ad_blocktab_slots(&a->table); i++) {
+    const ad_block_t *blk = ad_blocktab_at(&a->table, i);
+    ar_block_t b;
+    if (blk == NULL || ar_engine_find(a->engine, blk->payload, &b) < 0 ||
+        ar_engine_header_intact(a->engine, &b))
+      continue;
+    if (count++ == 0 || blk->payload < *lowest)
+      *lowest = blk->payload;
+  }
+  return count;
+}
+
 int ad_arena_check(const ad_arena_t *a, ar_check_report_t *report) {
   int rc = ar_engine_check(a->engine, report);
   if (rc < 0)

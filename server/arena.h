@@ -172,4 +172,10 @@ static inline ad_block_t *ad_arena_block(const ad_arena_t *a,
  */
 int ad_arena_check(const ad_arena_t *a, ar_check_report_t *report);
 
+/* The live blocks of a whose header a client has overwritten (client
+ * memory, which the check above does not judge): how many, and the lowest
+ * payload among them in *lowest (0 when none). Reads each header in the
+ * segment, once. O(blocks). */
+uint64_t ad_arena_overwritten(const ad_arena_t *a, uint64_t *lowest);
+
 #endif /* AD_ARENA_H */

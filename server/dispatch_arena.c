@@ -324,6 +324,7 @@ int ad_do_check(ad_call_t *call, const Arenad__CheckRequest *m) {
   ar_check_report_t r;
   rc = ad_arena_check(a, &r);
   rep->ok = rc == 0;
+  rep->headers_overwritten = ad_arena_overwritten(a, &rep->first_overwritten);
   if (rc == 0)
     return 0;
 

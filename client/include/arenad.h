@@ -603,6 +603,12 @@ typedef struct arenad_check_s {
   char invariant[64]; /* the broken invariant's name; "" when ok */
   uint64_t offset;    /* where in the arena */
   char detail[256];   /* a sentence for a human */
+  /* Live blocks whose header a client has overwritten, and the lowest
+   * payload offset among them (0: none). Client memory, not the daemon's
+   * index: they do not make the check fail. 0 from a daemon older than
+   * 0.5.0. (Since 0.5.0.) */
+  uint64_t headers_overwritten;
+  uint64_t first_overwritten;
 } arenad_check_t;
 
 /* Runs the engine's integrity check of arena `name` in the daemon and

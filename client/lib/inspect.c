@@ -270,11 +270,21 @@ int arenad_check(arenad_t *h, const char *name, arenad_check_t *out) {
                          "a check reply says %s with status %s",
                          cr->ok ? "ok" : "not ok", ar_err_name(rc));
   }
+  if ((cr->headers_overwritten == 0) != (cr->first_overwritten == 0)) {
+    arenad__response_free(h, r);
+    return arenad__break(h, AR_EPROTO,
+                         "a check reply names %llu overwritten headers, the "
+                         "first at %llu",
+                         (unsigned long long)cr->headers_overwritten,
+                         (unsigned long long)cr->first_overwritten);
+  }
   if (out != NULL) {
     out->ok = cr->ok;
     arenad__copy_str(out->invariant, sizeof out->invariant, cr->invariant);
     out->offset = cr->offset;
     arenad__copy_str(out->detail, sizeof out->detail, cr->detail);
+    out->headers_overwritten = cr->headers_overwritten;
+    out->first_overwritten = cr->first_overwritten;
   }
   arenad__response_free(h, r);
   return rc;

@@ -105,17 +105,28 @@ static void write_header(ar_engine_t *e, const ar_block_t *blk) {
   memcpy(e->base + blk->payload - AR_HDR, &h, sizeof(h));
 }
 
+/* Whether the header of blk holds what write_header wrote there. */
+static bool header_holds(const ar_engine_t *e, const ar_block_t *blk) {
+  ar_header_t h;
+  memcpy(&h, e->base + blk->payload - AR_HDR, sizeof(h));
+  return h.size == blk->n && h.magic == AR_HDR_MAGIC &&
+         h.policy == policy_word(e, blk->size);
+}
+
 /* Reads back the header of a block being freed and marks it freed. Returns
  * whether it still held what write_header wrote. */
 static bool header_intact(ar_engine_t *e, const ar_block_t *blk) {
+  bool intact = header_holds(e, blk);
   ar_header_t h;
   unsigned char *at = e->base + blk->payload - AR_HDR;
   memcpy(&h, at, sizeof(h));
-  bool intact = h.size == blk->n && h.magic == AR_HDR_MAGIC &&
-                h.policy == policy_word(e, blk->size);
   h.magic = 0;
   memcpy(at, &h, sizeof(h));
   return intact;
+}
+
+bool ar_engine_header_intact(const ar_engine_t *e, const ar_block_t *blk) {
+  return e->base == NULL || header_holds(e, blk);
 }
 
 uint64_t ar_engine_block_size(const ar_engine_t *e, uint64_t n,

@@ -844,12 +844,30 @@ static void on_inspect(fz_t *z, slot_t *s, const Arenad__InspectRequest *q,
   }
 }
 
+/* A check that passes counts the model's live blocks whose header is
+ * overwritten, and names the lowest. */
 static void on_check(fz_t *z, slot_t *s, const Arenad__CheckRequest *q,
                      const Arenad__Response *r, verdict_t *v) {
   resolve(z, s, q->arena, true, AD_MAY_READ, v);
   v->tolerate &= ~BIT(ST(LIMIT_EXCEEDED));
-  if (judge(v, r))
-    ensure(r->check->ok, "check: OK but not ok");
+  if (!judge(v, r))
+    return;
+  ensure(r->check->ok, "check: OK but not ok");
+  const marena_t *m = mnamed(z, q->arena);
+  uint64_t count = 0, first = 0;
+  for (size_t i = 0; m != NULL && i < m->cap; i++) {
+    const mblock_t *b = &m->t[i];
+    if (b->payload != 0 && b->overwritten &&
+        (count++ == 0 || b->payload < first))
+      first = b->payload;
+  }
+  ensure(r->check->headers_overwritten == count &&
+             r->check->first_overwritten == first,
+         "check of %s: %llu overwritten headers, the first at %llu; the "
+         "model %llu at %llu",
+         q->arena, (unsigned long long)r->check->headers_overwritten,
+         (unsigned long long)r->check->first_overwritten,
+         (unsigned long long)count, (unsigned long long)first);
 }
 
 /* The proto's rules for a new arena's name and size. */

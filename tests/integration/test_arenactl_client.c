@@ -483,6 +483,35 @@ static void test_check(void **state) {
   expect_status(r, 1);
   assert_non_null(strstr(r->err, "nope"));
 
+  /* A live block whose header a client overwrote: still ok (exit 0), with
+   * a line that says so; the count and the offset in the JSON. */
+  it_conn_t *c = it_connect(daemon_.sock);
+  it_hello_ok(c);
+  size_t size;
+  uint8_t *base = it_map_arena(c, "alpha", &size);
+  uint64_t off = it_alloc_ok(c, "alpha", 100);
+  it_smash_header(base, off, 100);
+  r = RUN("check", "alpha");
+  expect_status(r, 0);
+  char want[200];
+  snprintf(want, sizeof want,
+           "alpha: ok\nalpha: 1 live block with a header overwritten by a "
+           "client, the first at offset %llu (freed correctly all the "
+           "same)\n",
+           (unsigned long long)off);
+  assert_string_equal(r->out, want);
+  r = RUN("check", "alpha", "--json");
+  expect_status(r, 0);
+  j = parse(r);
+  assert_true(json_is_true(json_object_get(j, "ok")));
+  assert_int_equal(
+      json_integer_value(json_object_get(j, "headers_overwritten")), 1);
+  assert_int_equal(json_integer_value(json_object_get(j, "first_overwritten")),
+                   off);
+  json_decref(j);
+  munmap(base, size);
+  it_close(c);
+
   /* A broken invariant (from a fake daemon: a real one has none to show):
    * exit 1, the invariant, its offset and the sentence on standard error
    * and nothing on standard output; with --json, exit 1 too and the

@@ -10,8 +10,10 @@
  * corrupt-header line naming the connection, the arena and the offset
  * (and for a close, a reclaim line with corrupt=1), and the arena still
  * passes its check: the damage is the client's memory, not the daemon's
- * index. On a first-fit and a buddy arena, one arena per case so that
- * each summary starts at zero.
+ * index. A check while such a block lives passes and counts it
+ * (CheckReply.headers_overwritten, the lowest at first_overwritten). On a
+ * first-fit and a buddy arena, one arena per case so that each summary
+ * starts at zero.
  *
  * The client whose request sent such a block back is told: its FreeReply
  * names the offset (FreeReply.overwritten: its index in the request), in
@@ -68,6 +70,18 @@ static void assert_summary(it_conn_t *c, const char *arena,
   it_assert_status(r, ARENAD__STATUS__STATUS_OK);
   assert_int_equal(r->inspect->summary->corruptions, corruptions);
   assert_int_equal(r->inspect->summary->last_corrupt, last);
+  it_resp_free(r);
+}
+
+/* The arena's check must pass and count `count` live blocks with an
+ * overwritten header, the lowest at `first`. */
+static void assert_check_counts(it_conn_t *c, const char *arena, uint64_t count,
+                                uint64_t first) {
+  Arenad__Response *r = it_call(c, it_req_check(arena), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  assert_true(r->check->ok);
+  assert_int_equal(r->check->headers_overwritten, count);
+  assert_int_equal(r->check->first_overwritten, first);
   it_resp_free(r);
 }
 
@@ -140,7 +154,11 @@ static void free_smashed(const char *arena) {
   uint64_t live = it_live_blocks(c, arena);
 
   uint64_t intact;
+  assert_check_counts(c, arena, 0, 0);
   uint64_t off = alloc_and_smash(c, arena, base, &intact);
+  /* a check sees it while the block lives, and counts no corruption */
+  assert_check_counts(c, arena, 1, off);
+  assert_int_equal(it_stat(c, "corruptions_detected"), before);
   /* the freeing client is told: index 0 of its request */
   Arenad__Response *r =
       free_batch(c, arena, &off, 1, ARENAD__STATUS__STATUS_OK, 1, 1);
@@ -152,6 +170,7 @@ static void free_smashed(const char *arena) {
   assert_int_equal(it_stat(c, "corruptions_detected"), before + 1);
   assert_summary(c, arena, 1, off);
   assert_logged(conn, arena, off);
+  assert_check_counts(c, arena, 0, 0);
   free_told_nothing(c, arena, intact, 1);
   assert_int_equal(it_stat(c, "corruptions_detected"), before + 1);
   assert_summary(c, arena, 1, off);
@@ -191,6 +210,7 @@ static void batch_smashed(const char *arena) {
   offs[2] = offs[4] + 8; /* inside a block: not a payload */
   it_smash_header(base, offs[1], 100);
   it_smash_header(base, offs[3], 100);
+  assert_check_counts(c, arena, 2, offs[1] < offs[3] ? offs[1] : offs[3]);
   Arenad__Response *r = free_batch(
       c, arena, offs, 5, ARENAD__STATUS__STATUS_INVALID_ARGUMENT, 4, 4);
   assert_int_equal(r->free->n_statuses, 5);
@@ -269,7 +289,8 @@ static void test_release(void **state) {
  * third overwritten, returns 0 and their offsets, in order; a block
  * retained as well, then overwritten, is not named by the free that drops
  * one of its two references, and the release of the other says it; a
- * pipelined free names its overwritten block by index, the next none. */
+ * pipelined free names its overwritten block by index, the next none;
+ * arenad_check counts the overwritten headers of live blocks. */
 static void test_client_library(void **state) {
   (void)state;
   const char *arena = "client";
@@ -289,6 +310,12 @@ static void test_client_library(void **state) {
   assert_arenad_ok(h, arenad_alloc_n(h, arena, 100, 0, 3, 0, offs));
   it_smash_header(base, offs[0], 100);
   it_smash_header(base, offs[2], 100);
+  arenad_check_t chk;
+  assert_arenad_ok(h, arenad_check(h, arena, &chk));
+  assert_true(chk.ok);
+  assert_int_equal(chk.headers_overwritten, 2);
+  assert_int_equal(chk.first_overwritten,
+                   offs[0] < offs[2] ? offs[0] : offs[2]);
   assert_arenad_ok(h,
                    arenad_free_report(h, arena, offs, 3, statuses, ow, &now));
   assert_int_equal(now, 2);

@@ -1614,6 +1614,55 @@ static void test_check(void **state) {
   assert_false(c.ok);
   assert_string_equal(c.invariant, "");
   assert_int_equal(c.offset, 0);
+  assert_int_equal(c.headers_overwritten, 0);
+  assert_int_equal(c.first_overwritten, 0);
+}
+
+/* Sends the reply to check request 1: passed, with `count` overwritten
+ * headers of live blocks, the first at `first`. */
+static void send_check_passed(int srv, uint64_t count, uint64_t first) {
+  Arenad__CheckReply body = ARENAD__CHECK_REPLY__INIT;
+  body.ok = true;
+  body.headers_overwritten = count;
+  body.first_overwritten = first;
+  Arenad__Response r = ARENAD__RESPONSE__INIT;
+  r.id = 1;
+  r.body_case = ARENAD__RESPONSE__BODY_CHECK;
+  r.check = &body;
+  send_reply(srv, &r);
+}
+
+/* A check that passes with overwritten headers of live blocks: the count
+ * and the first offset are passed on, the check still OK. */
+static void test_check_overwritten(void **state) {
+  fixture_t *f = *state;
+  send_check_passed(f->srv, 3, 4112);
+  arenad_check_t c;
+  assert_arenad_ok(f->h, arenad_check(f->h, "a", &c));
+  assert_true(c.ok);
+  assert_int_equal(c.headers_overwritten, 3);
+  assert_int_equal(c.first_overwritten, 4112);
+  expect_request(f->srv, 1, ARENAD__REQUEST__BODY_CHECK);
+}
+
+/* A check reply that passes with `count` overwritten headers, the first at
+ * `first`, one of them 0 and not the other: a protocol error. */
+static void bad_check_reply(fixture_t *f, uint64_t count, uint64_t first,
+                            const char *why) {
+  send_check_passed(f->srv, count, first);
+  arenad_check_t c;
+  assert_int_equal(arenad_check(f->h, "a", &c), AR_EPROTO);
+  assert_non_null(strstr(arenad_error(f->h), why));
+  assert_int_equal(c.headers_overwritten, 0);
+  assert_int_equal(arenad_ping(f->h), AR_EIO);
+}
+
+static void test_check_overwritten_without_first(void **state) {
+  bad_check_reply(*state, 2, 0, "2 overwritten headers");
+}
+
+static void test_check_first_without_count(void **state) {
+  bad_check_reply(*state, 0, 16, "the first at 16");
 }
 
 static void test_stats(void **state) {
@@ -1871,6 +1920,9 @@ int main(void) {
       T(test_break_on_send_drops_pipeline),
       T(test_inspect),
       T(test_check),
+      T(test_check_overwritten),
+      T(test_check_overwritten_without_first),
+      T(test_check_first_without_count),
       T(test_stats),
       T(test_list),
 #undef T

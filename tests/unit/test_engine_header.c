@@ -9,7 +9,9 @@
  * header no longer holds what the engine wrote (any of its 16 bytes), the
  * free still succeeds and frees the block as the engine's own metadata
  * describes it, reports the corruption through *corrupt and counts it in
- * stats.corruptions, with the payload in stats.last_corrupt. Engine only.
+ * stats.corruptions, with the payload in stats.last_corrupt; and
+ * ar_engine_header_intact tells whether a live block's header still holds
+ * what the engine wrote, without changing anything. Engine only.
  */
 #include "harness.h"
 
@@ -261,6 +263,38 @@ static void test_corrupt_buddy(void **state) {
   arena_close(a);
 }
 
+/* ar_engine_header_intact: true for a header as written, false once any
+ * of its 16 bytes differs, true again once it is put back; it only reads
+ * (a free afterwards finds what the bytes say, and the arena is
+ * unchanged). Without memory every header is intact. */
+static void test_intact_query(void **state) {
+  arena_t *a = arena_open(state, FILL);
+  ar_engine_t *e = subject_engine(a->s);
+  ar_block_t b = alloc_hdr(a, 100, 16, 16);
+  ar_block_t other = alloc_hdr(a, 100, 16, b.start + b.size + 16);
+  assert_true(ar_engine_header_intact(e, &b));
+  uint8_t copy[ARENA];
+  for (int i = 0; i < 16; i++) {
+    a->mem[i] ^= 0x01;
+    memcpy(copy, a->mem, ARENA);
+    assert_false(ar_engine_header_intact(e, &b));
+    assert_true(ar_engine_header_intact(e, &other));
+    assert_memory_equal(copy, a->mem, ARENA);
+    a->mem[i] ^= 0x01;
+    assert_true(ar_engine_header_intact(e, &b));
+  }
+  a->mem[3] = 0x77; /* n's fourth byte */
+  free_expect(a, 16, 0, b.size, 100, true);
+  free_expect(a, other.payload, other.start, other.size, 100, false);
+  arena_close(a);
+
+  subject_t *s = subject_open(*state, ARENA);
+  e = subject_engine(s);
+  assert_ar_ok(ar_engine_alloc(e, 100, 16, &b));
+  assert_true(ar_engine_header_intact(e, &b));
+  subject_close(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       ENGINE_TEST(test_header_list, FIRST),
@@ -275,6 +309,8 @@ int main(void) {
       ENGINE_TEST(test_corrupt_list, BEST),
       ENGINE_TEST(test_corrupt_list, WORST),
       ENGINE_TEST(test_corrupt_buddy, BUDDY),
+      ENGINE_TEST(test_intact_query, FIRST),
+      ENGINE_TEST(test_intact_query, BUDDY),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

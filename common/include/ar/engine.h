@@ -138,6 +138,12 @@ int ar_engine_free(ar_engine_t *e, uint64_t payload, ar_block_t *out,
  * fills *out, or AR_EINVAL when there is none. Changes nothing. */
 int ar_engine_find(const ar_engine_t *e, uint64_t payload, ar_block_t *out);
 
+/* Whether the header of the live block blk (as ar_engine_find gives it)
+ * still holds what the engine wrote there; always true without the arena's
+ * memory. Reads the header and nothing more: what a client wrote there is
+ * only compared. */
+bool ar_engine_header_intact(const ar_engine_t *e, const ar_block_t *blk);
+
 /* Counters and gauges of one engine; a snapshot, owned by the caller. */
 typedef struct ar_engine_stats_s {
   ar_policy_t policy;
