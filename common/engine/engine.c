@@ -7,6 +7,7 @@
  * check on top of the policy's free-space queries (engine_internal.h).
  */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,15 +114,13 @@ static bool header_holds(const ar_engine_t *e, const ar_block_t *blk) {
          h.policy == policy_word(e, blk->size);
 }
 
-/* Reads back the header of a block being freed and marks it freed. Returns
- * whether it still held what write_header wrote. */
+/* Reads back the header of a block being freed and marks it freed (its
+ * magic cleared). Returns whether it still held what write_header wrote. */
 static bool header_intact(ar_engine_t *e, const ar_block_t *blk) {
   bool intact = header_holds(e, blk);
-  ar_header_t h;
-  unsigned char *at = e->base + blk->payload - AR_HDR;
-  memcpy(&h, at, sizeof(h));
-  h.magic = 0;
-  memcpy(at, &h, sizeof(h));
+  const uint32_t cleared = 0;
+  memcpy(e->base + blk->payload - AR_HDR + offsetof(ar_header_t, magic),
+         &cleared, sizeof(cleared));
   return intact;
 }
 
