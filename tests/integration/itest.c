@@ -306,6 +306,17 @@ bool it_log_line(const it_daemon_t *d, const char *const *needles) {
 
 /* ---- Connections ---------------------------------------------------------- */
 
+int it_bind_unix(const char *path, struct sockaddr_un *sa) {
+  struct sockaddr_un at = {.sun_family = AF_UNIX};
+  snprintf(at.sun_path, sizeof(at.sun_path), "%s", path);
+  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  assert_true(fd >= 0);
+  assert_int_equal(bind(fd, (struct sockaddr *)&at, sizeof(at)), 0);
+  if (sa != NULL)
+    *sa = at;
+  return fd;
+}
+
 it_conn_t *it_try_connect(const char *path) {
   struct sockaddr_un sa;
   memset(&sa, 0, sizeof(sa));

@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/un.h>
 
 #include <cmocka.h>
 
@@ -112,6 +113,11 @@ typedef struct it_conn_s {
   uint64_t fd_end[16];   /* first byte and one past its last */
   int nfds;
 } it_conn_t;
+
+/* A new stream socket bound at path (not listening), its address in *sa
+ * when sa is not NULL; fails the test when it cannot. For tests that put
+ * something other than a daemon on a socket path. */
+int it_bind_unix(const char *path, struct sockaddr_un *sa);
 
 /* Connects to path; fails the test when it cannot. */
 it_conn_t *it_connect(const char *path);

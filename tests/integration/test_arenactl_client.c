@@ -420,10 +420,7 @@ static bool fake_write(int fd, const Arenad__Response *resp) {
  * its pid (which exits 0 when all went as expected): hello is answered as
  * arenad would, and every check with a broken invariant. */
 static pid_t fake_daemon(const char *path, int conns) {
-  int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
-  struct sockaddr_un sa = {.sun_family = AF_UNIX};
-  snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
-  assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+  int lfd = it_bind_unix(path, NULL);
   assert_int_equal(listen(lfd, 4), 0);
   pid_t pid = fork();
   assert_true(pid >= 0);

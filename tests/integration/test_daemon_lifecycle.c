@@ -412,10 +412,7 @@ static void test_stale_socket_replaced(void **state) {
   it_daemon_t d;
   it_daemon_prepare(&d);
   /* A socket file nobody listens on: bound, then closed. */
-  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-  struct sockaddr_un sa = {.sun_family = AF_UNIX};
-  snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", d.sock);
-  assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+  int fd = it_bind_unix(d.sock, NULL);
   close(fd);
 
   assert_int_equal(it_daemon_start(&d, NULL, NULL), 0);
@@ -457,10 +454,7 @@ static void test_live_socket_without_lock_refused(void **state) {
    * older daemon): still not replaced. */
   it_daemon_t d;
   it_daemon_prepare(&d);
-  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-  struct sockaddr_un sa = {.sun_family = AF_UNIX};
-  snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", d.sock);
-  assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+  int fd = it_bind_unix(d.sock, NULL);
   assert_int_equal(listen(fd, 4), 0);
   assert_int_equal(it_daemon_start(&d, NULL, NULL), 1);
   assert_true(it_log_contains(&d, "another daemon is answering on"));
@@ -476,10 +470,8 @@ static void test_full_backlog_refused(void **state) {
   (void)state;
   it_daemon_t d;
   it_daemon_prepare(&d);
-  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-  struct sockaddr_un sa = {.sun_family = AF_UNIX};
-  snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", d.sock);
-  assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+  struct sockaddr_un sa;
+  int fd = it_bind_unix(d.sock, &sa);
   assert_int_equal(listen(fd, 0), 0);
   int pending[64], n = 0;
   for (; n < 64; n++) {
@@ -507,10 +499,7 @@ static void test_replaced_socket_left(void **state) {
   it_daemon_t d = {0};
   assert_int_equal(it_daemon_start(&d, NULL, NULL), 0);
   assert_int_equal(unlink(d.sock), 0);
-  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-  struct sockaddr_un sa = {.sun_family = AF_UNIX};
-  snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", d.sock);
-  assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+  int fd = it_bind_unix(d.sock, NULL);
   struct stat before, after;
   assert_int_equal(lstat(d.sock, &before), 0);
   assert_int_equal(it_daemon_stop(&d, SIGTERM), 0);
