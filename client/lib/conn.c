@@ -109,10 +109,14 @@ void arenad__set_limits(arenad_t *h, uint64_t max_frame, size_t window) {
   /* The buffers' caps are fixed when they are made: remake the empty ones
    * (after a blocking call both are). A frame never needs more than its
    * prefix and body; the read chunk and the flush threshold are slack for
-   * the bytes of the following frames. */
+   * the bytes of the following frames. Input that came with the hello
+   * reply stays where it is, under a cap raised to the new limit's (a cap
+   * above that comes down once the buffer empties: arenad__read_reply). */
   if (ar_buf_len(&h->in) == 0) {
     ar_buf_destroy(&h->in);
     ar_buf_init(&h->in, arenad__input_cap(h));
+  } else {
+    ar_buf_raise_max(&h->in, arenad__input_cap(h));
   }
   if (ar_buf_len(&h->out) == 0) {
     ar_buf_destroy(&h->out);

@@ -314,6 +314,56 @@ static void test_hello(void **state) {
   assert_non_null(strstr(arenad_error(f->h), "limit"));
 }
 
+/* A hello reply that raises the frame limit and arrives in one read with
+ * the start of the next reply: the bytes already read keep their place,
+ * and the input buffer takes a reply up to the new limit (here 2 MiB,
+ * over the 1 MiB default) instead of breaking the handle as full. The
+ * bytes come from a child, as the socket holds less than they are. */
+static void test_hello_raises_the_limit_with_bytes_buffered(void **state) {
+  fixture_t *f = *state;
+  Arenad__Limits lim = ARENAD__LIMITS__INIT;
+  lim.max_frame_bytes = 4u << 20;
+  Arenad__HelloReply body = ARENAD__HELLO_REPLY__INIT;
+  body.protocol_version = 1;
+  body.limits = &lim;
+  Arenad__Response hello = ARENAD__RESPONSE__INIT;
+  hello.id = 1;
+  hello.body_case = ARENAD__RESPONSE__BODY_HELLO;
+  hello.hello = &body;
+
+  size_t msg_len = 2u << 20;
+  char *msg = malloc(msg_len + 1);
+  assert_non_null(msg);
+  memset(msg, 'm', msg_len);
+  msg[msg_len] = '\0';
+  Arenad__Response refused = ARENAD__RESPONSE__INIT;
+  refused.id = 2;
+  refused.status = ARENAD__STATUS__STATUS_NOT_FOUND;
+  refused.message = msg;
+
+  size_t len1 = arenad__response__get_packed_size(&hello);
+  size_t len2 = arenad__response__get_packed_size(&refused);
+  uint8_t *buf = malloc(len1 + len2 + 2 * AR_FRAME_PREFIX_MAX);
+  assert_non_null(buf);
+  size_t n = ar_frame_encode(buf, len1);
+  n += arenad__response__pack(&hello, buf + n);
+  n += ar_frame_encode(buf + n, len2);
+  n += arenad__response__pack(&refused, buf + n);
+  pid_t pid = act_later(f->srv, 50, buf, n);
+  free(buf);
+  free(msg);
+
+  arenad_hello_t hi;
+  assert_arenad_ok(f->h, arenad_hello(f->h, "test", &hi));
+  assert_int_equal(hi.max_frame_bytes, 4u << 20);
+  assert_int_equal(arenad_ping(f->h), AR_ENOENT);
+  assert_true(strlen(arenad_error(f->h)) > 0);
+  assert_int_equal(strspn(arenad_error(f->h), "m"), strlen(arenad_error(f->h)));
+  wait_child(pid);
+  expect_request(f->srv, 1, ARENAD__REQUEST__BODY_HELLO);
+  expect_request(f->srv, 2, ARENAD__REQUEST__BODY_PING);
+}
+
 /* A request over the daemon's frame limit (4 KiB after hello) is refused
  * by the library before a byte is sent, with a message, blocking or
  * pipelined, and the handle stays usable. */
@@ -1858,6 +1908,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
       T(test_hello),
+      T(test_hello_raises_the_limit_with_bytes_buffered),
       T(test_request_over_the_limit),
       T(test_version_mismatch),
       T(test_error_status),
