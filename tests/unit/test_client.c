@@ -202,6 +202,15 @@ static Arenad__Response ping_reply(uint64_t id) {
   return r;
 }
 
+/* The reply to request 1, a hello, with the caller's body. */
+static Arenad__Response hello_reply(Arenad__HelloReply *body) {
+  Arenad__Response r = ARENAD__RESPONSE__INIT;
+  r.id = 1;
+  r.body_case = ARENAD__RESPONSE__BODY_HELLO;
+  r.hello = body;
+  return r;
+}
+
 /* Sends the reply to request id (0: about the connection, not a request)
  * that failed as a whole: its status and message, no body. */
 static void send_error_reply(int srv, uint64_t id, Arenad__Status status,
@@ -284,10 +293,7 @@ static void test_hello(void **state) {
   body.limits = &lim;
   body.token = 0x1234567890abcdefULL;
   body.connection_id = 42;
-  Arenad__Response r = ARENAD__RESPONSE__INIT;
-  r.id = 1;
-  r.body_case = ARENAD__RESPONSE__BODY_HELLO;
-  r.hello = &body;
+  Arenad__Response r = hello_reply(&body);
   send_reply(f->srv, &r);
 
   arenad_hello_t hi;
@@ -326,10 +332,7 @@ static void test_hello_raises_the_limit_with_bytes_buffered(void **state) {
   Arenad__HelloReply body = ARENAD__HELLO_REPLY__INIT;
   body.protocol_version = 1;
   body.limits = &lim;
-  Arenad__Response hello = ARENAD__RESPONSE__INIT;
-  hello.id = 1;
-  hello.body_case = ARENAD__RESPONSE__BODY_HELLO;
-  hello.hello = &body;
+  Arenad__Response hello = hello_reply(&body);
 
   size_t msg_len = 2u << 20;
   char *msg = malloc(msg_len + 1);
@@ -374,10 +377,7 @@ static void test_request_over_the_limit(void **state) {
   Arenad__HelloReply body = ARENAD__HELLO_REPLY__INIT;
   body.protocol_version = 1;
   body.limits = &lim;
-  Arenad__Response r = ARENAD__RESPONSE__INIT;
-  r.id = 1;
-  r.body_case = ARENAD__RESPONSE__BODY_HELLO;
-  r.hello = &body;
+  Arenad__Response r = hello_reply(&body);
   send_reply(f->srv, &r);
   assert_arenad_ok(f->h, arenad_hello(f->h, "test", NULL));
   expect_request(f->srv, 1, ARENAD__REQUEST__BODY_HELLO);
@@ -425,12 +425,9 @@ static void test_version_mismatch(void **state) {
   Arenad__HelloReply body = ARENAD__HELLO_REPLY__INIT;
   body.daemon_version = "2.0.0";
   body.protocol_version = 2;
-  Arenad__Response r = ARENAD__RESPONSE__INIT;
-  r.id = 1;
+  Arenad__Response r = hello_reply(&body);
   r.status = ARENAD__STATUS__STATUS_UNSUPPORTED_VERSION;
   r.message = "protocol 1 is not spoken here";
-  r.body_case = ARENAD__RESPONSE__BODY_HELLO;
-  r.hello = &body;
   send_reply(f->srv, &r);
 
   arenad_hello_t hi;
