@@ -418,7 +418,13 @@ static bool fake_write(int fd, const Arenad__Response *resp) {
 
 /* Serves `conns` connections on a socket at path, in a child, and returns
  * its pid (which exits 0 when all went as expected): hello is answered as
- * arenad would, and every check with a broken invariant. */
+ * arenad would, with requests of up to FAKE_STEP blocks, and every check
+ * with a broken invariant. Allocs are granted FAKE_STEP blocks at a time
+ * until the FAKE_GRANTED-th block, then refused; of the frees that give
+ * them back, the first fails and the later ones succeed. */
+#define FAKE_STEP 2
+#define FAKE_GRANTED 4
+
 static pid_t fake_daemon(const char *path, int conns) {
   int lfd = it_bind_unix(path, NULL);
   assert_int_equal(listen(lfd, 4), 0);
@@ -429,6 +435,7 @@ static pid_t fake_daemon(const char *path, int conns) {
     return pid;
   }
   alarm(20); /* never outlives a test gone wrong */
+  uint64_t granted = 0, frees = 0;
   for (int i = 0; i < conns; i++) {
     int fd = accept(lfd, NULL, NULL);
     if (fd < 0)
@@ -437,14 +444,40 @@ static pid_t fake_daemon(const char *path, int conns) {
     while ((req = fake_read(fd)) != NULL) {
       Arenad__Response resp = ARENAD__RESPONSE__INIT;
       Arenad__HelloReply hello = ARENAD__HELLO_REPLY__INIT;
+      Arenad__Limits limits = ARENAD__LIMITS__INIT;
       Arenad__CheckReply check = ARENAD__CHECK_REPLY__INIT;
+      Arenad__AllocReply alloc = ARENAD__ALLOC_REPLY__INIT;
+      Arenad__FreeReply freed = ARENAD__FREE_REPLY__INIT;
+      uint64_t offsets[FAKE_STEP];
       resp.id = req->id;
       if (req->body_case == ARENAD__REQUEST__BODY_HELLO) {
         hello.daemon_version = (char *)"fake";
         hello.protocol_version = 1;
         hello.connection_id = 1;
+        limits.max_blocks_per_request = FAKE_STEP;
+        hello.limits = &limits;
         resp.body_case = ARENAD__RESPONSE__BODY_HELLO;
         resp.hello = &hello;
+      } else if (req->body_case == ARENAD__REQUEST__BODY_ALLOC &&
+                 granted < FAKE_GRANTED) {
+        if (req->alloc->count != FAKE_STEP)
+          _exit(4);
+        for (size_t k = 0; k < FAKE_STEP; k++)
+          offsets[k] = 16 + 64 * granted++;
+        alloc.offsets = offsets;
+        alloc.n_offsets = FAKE_STEP;
+        resp.body_case = ARENAD__RESPONSE__BODY_ALLOC;
+        resp.alloc = &alloc;
+      } else if (req->body_case == ARENAD__REQUEST__BODY_ALLOC) {
+        resp.status = ARENAD__STATUS__STATUS_LIMIT_EXCEEDED;
+        resp.message = (char *)"the arena is full";
+      } else if (req->body_case == ARENAD__REQUEST__BODY_FREE && frees++ == 0) {
+        resp.status = ARENAD__STATUS__STATUS_NOT_FOUND;
+        resp.message = (char *)"no such block";
+      } else if (req->body_case == ARENAD__REQUEST__BODY_FREE) {
+        freed.freed = (uint32_t)req->free->n_offsets;
+        resp.body_case = ARENAD__RESPONSE__BODY_FREE;
+        resp.free = &freed;
       } else if (req->body_case == ARENAD__REQUEST__BODY_CHECK) {
         check.ok = false;
         check.invariant = (char *)"free-list-sorted";
@@ -463,7 +496,8 @@ static pid_t fake_daemon(const char *path, int conns) {
     }
     close(fd);
   }
-  _exit(0);
+  /* every block granted was offered back, FAKE_STEP a request */
+  _exit(frees == granted / FAKE_STEP ? 0 : 5);
 }
 
 static void test_check(void **state) {
@@ -914,6 +948,31 @@ static void test_alloc_split_refused(void **state) {
   assert_int_equal(live_blocks("default"), 9);
 }
 
+/* When an alloc split into requests is refused part way and giving the
+ * blocks back fails for the first request of the give-back but not for
+ * the later one (a fake daemon), the message says that freeing them again
+ * failed: the give-back's result is its first failure, which a later
+ * success must not hide. */
+static void test_alloc_give_back_fails(void **state) {
+  (void)state;
+  char sock[160];
+  snprintf(sock, sizeof sock, "%s/fake.sock", daemon_.dir);
+  pid_t fake = fake_daemon(sock, 1);
+  run_t *r = arenactl(sock, (const char *const[]){"alloc", "alpha", "16",
+                                                  "--count", "6", NULL});
+  expect_status(r, 1);
+  assert_string_equal(r->out, "");
+  assert_string_equal(r->err,
+                      "arenactl alloc: alpha: cannot allocate 6 blocks (sent "
+                      "in requests of up to 2): 4 had been allocated when the "
+                      "daemon refused more, and freeing them again failed: "
+                      "the arena is full\n");
+  int st;
+  assert_int_equal(waitpid(fake, &st, 0), fake);
+  assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  unlink(sock);
+}
+
 /* A free that fails as a whole names every offset, and says why. */
 static void test_free_without_arena_name(void **state) {
   (void)state;
@@ -1158,6 +1217,7 @@ int main(void) {
       T(test_bench),
       T(test_create_destroy),
       T(test_numbers),
+      T(test_alloc_give_back_fails),
       T(test_free_without_arena_name),
       T(test_free_overwritten),
       T(test_json_large_ids),
