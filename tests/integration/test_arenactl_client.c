@@ -351,6 +351,20 @@ static void test_alloc_inspect_free(void **state) {
   expect_status(RUN("free", "beta", os), 0);
 }
 
+/* inspect's text gives a size of 1024 bytes or more in its unit too, the
+ * largest that divides it: a block of exactly 1 KiB (1008 bytes asked, and
+ * the 16-byte header) is "1024 (1 KiB)", not "1024 (1024 B)" nor a bare
+ * "1024"; its 1008 requested bytes, under 1 KiB, are the number alone. */
+static void test_inspect_sizes(void **state) {
+  (void)state;
+  expect_status(RUN("alloc", "alpha", "1008"), 0);
+  run_t *r = RUN("inspect", "alpha");
+  expect_status(r, 0);
+  if (strstr(r->out, "\nused_bytes            1024 (1 KiB)\n") == NULL ||
+      strstr(r->out, "\nlive_requested        1008\n") == NULL)
+    fail_msg("inspect alpha: %s", r->out);
+}
+
 /* The live blocks and used bytes of arena `name`, from inspect --json. */
 static void arena_use(const char *name, uint64_t *live, uint64_t *used) {
   run_t *r = RUN("inspect", name, "--json");
@@ -1208,6 +1222,7 @@ int main(void) {
       T(test_list),
       T(test_ping),
       T(test_alloc_inspect_free),
+      T(test_inspect_sizes),
       T(test_alloc_all_or_none),
       cmocka_unit_test_prestate_setup_teardown(test_alloc_split_refused, setup,
                                                teardown, (void *)small_config),
