@@ -155,6 +155,36 @@ static void test_list(void **state) {
                       "first");
   assert_int_equal(json_integer_value(json_object_get(a, "size")), 1 << 20);
   json_decref(j);
+
+  /* The NAME column is as wide as the longest name: a name longer than the
+   * others widens it for every row and the header, so that the sizes stay
+   * aligned under SIZE. Listed last (by name), so that every name counts. */
+  static const char longer[] = "zeta-a-name-longer-than-alpha";
+  int w = (int)strlen(longer);
+  expect_status(RUN("create", longer, "4K", "first"), 0);
+  r = RUN("list");
+  expect_status(r, 0);
+  char want[4][128];
+  snprintf(want[0], sizeof want[0], "%-*s  %10s  POLICY", w, "NAME", "SIZE");
+  snprintf(want[1], sizeof want[1], "\n%-*s  %10s  first ", w, "alpha",
+           "1 MiB");
+  snprintf(want[2], sizeof want[2], "\n%-*s  %10s  buddy ", w, "beta", "2 MiB");
+  snprintf(want[3], sizeof want[3], "\n%s  %10s  first ", longer, "4 KiB");
+  if (strncmp(r->out, want[0], strlen(want[0])) != 0 ||
+      strstr(r->out, want[1]) == NULL || strstr(r->out, want[2]) == NULL ||
+      strstr(r->out, want[3]) == NULL)
+    fail_msg("list: %s", r->out);
+
+  /* Names shorter than the header's keep it at its own width, 4. */
+  expect_status(RUN("destroy", longer), 0);
+  expect_status(RUN("destroy", "alpha"), 0);
+  expect_status(RUN("destroy", "beta"), 0);
+  expect_status(RUN("create", "xy", "4K", "first"), 0);
+  r = RUN("list");
+  expect_status(r, 0);
+  if (strncmp(r->out, "NAME        SIZE  POLICY", 24) != 0 ||
+      strstr(r->out, "\nxy         4 KiB  first ") == NULL)
+    fail_msg("list: %s", r->out);
 }
 
 static void test_ping(void **state) {
