@@ -194,9 +194,11 @@ static int collect(const ad_arena_t *a, Arenad__InspectWhat what,
  * A page cut down to one extent that still passes `room` bytes is a block
  * with more holders than a frame can list (up to max_connections of them,
  * each with a name): keeps the oldest holders that fit and counts the rest
- * in holders_omitted. Without holders it fits: an extent takes a few
- * dozen bytes and a summary (every order of a buddy arena, the longest
- * name) about 1.3 KiB, far below the smallest frame (4 KiB).
+ * in holders_omitted. Each try is measured with its holders_omitted set,
+ * since the count takes bytes of its own (none when it is 0). Without
+ * holders it fits: an extent takes a few dozen bytes and a summary (every
+ * order of a buddy arena, the longest name) about 1.3 KiB, far below the
+ * smallest frame (4 KiB).
  */
 static void fit_holders(Arenad__InspectReply *rep, size_t room) {
   Arenad__Extent *e = rep->extents[0];
@@ -205,6 +207,7 @@ static void fit_holders(Arenad__InspectReply *rep, size_t room) {
   while (lo < hi) {
     size_t mid = lo + (hi - lo + 1) / 2;
     e->n_holders = mid;
+    e->holders_omitted = (uint32_t)(total - mid);
     if (arenad__inspect_reply__get_packed_size(rep) <= room)
       lo = mid;
     else

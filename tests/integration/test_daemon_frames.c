@@ -10,7 +10,9 @@
  * not), then refuses with LIMIT_EXCEEDED (counted), and `list` still
  * answers with every arena. A block held by more connections than a page can
  * list is shown with the oldest holders that fit and a count of the rest, on
- * the wire, through libarenad and in arenactl's output. A configuration
+ * the wire, through libarenad and in arenactl's output; a reply that fills
+ * the room the envelope leaves exactly keeps its last holder, one a byte
+ * over does not. A configuration
  * under which an alloc's reply could pass the frame limit does not start.
  */
 #include "itest.h"
@@ -22,6 +24,7 @@
 #include <unistd.h>
 
 #include "arenad.h"
+#include "reply_bound.h"
 
 #define MAX_BLOCKS 512
 
@@ -234,6 +237,21 @@ static const Arenad__Extent *walk_to(it_conn_t *c, uint64_t payload,
   }
 }
 
+/* A new connection, named `name` by its hello, that holds a reference to
+ * the block at `off` in arena a; its connection id in *id (may be NULL). */
+static it_conn_t *new_holder(uint64_t off, const char *name, uint64_t *id) {
+  it_conn_t *c = it_connect(it_group.sock);
+  Arenad__Response *r = it_call(c, it_req_hello(1, name), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  if (id != NULL)
+    *id = r->hello->connection_id;
+  it_resp_free(r);
+  r = it_call(c, it_req_retain("a", off), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  it_resp_free(r);
+  return c;
+}
+
 static void test_more_holders_than_a_frame_lists(void **state) {
   (void)state;
   it_conn_t *owner = it_connect(it_group.sock);
@@ -245,15 +263,8 @@ static void test_more_holders_than_a_frame_lists(void **state) {
   memset(name, 'h', 64);
   name[64] = '\0';
   it_conn_t *holders[HOLDERS];
-  for (int i = 0; i < HOLDERS; i++) {
-    holders[i] = it_connect(it_group.sock);
-    Arenad__Response *r = it_call(holders[i], it_req_hello(1, name), NULL);
-    it_assert_status(r, ARENAD__STATUS__STATUS_OK);
-    it_resp_free(r);
-    r = it_call(holders[i], it_req_retain("a", off), NULL);
-    it_assert_status(r, ARENAD__STATUS__STATUS_OK);
-    it_resp_free(r);
-  }
+  for (int i = 0; i < HOLDERS; i++)
+    holders[i] = new_holder(off, name, NULL);
 
   /* On the wire: the oldest holders that fit, the owner first, and how
    * many were left out; the page ends with that block. */
@@ -340,6 +351,146 @@ static void test_more_holders_than_a_frame_lists(void **state) {
   it_close(owner);
 }
 
+/* The page of arena a that starts at `start`, one piece long. The reply
+ * is the caller's (it_resp_free). */
+static Arenad__Response *page_at(it_conn_t *c, uint64_t start) {
+  Arenad__Response *r = it_call(
+      c, it_req_inspect("a", ARENAD__INSPECT_WHAT__INSPECT_BLOCKS, start, 1),
+      NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  assert_int_equal(r->inspect->n_extents, 1);
+  return r;
+}
+
+/* The packed size of rep, a page of one block, with holders named
+ * names[0..n) after those it lists (from this process, like its first,
+ * with connection ids of two varint bytes as every new connection's here)
+ * and `omitted` more counted in holders_omitted: what the daemon would
+ * send with those holders listed. rep is left as it was. */
+static size_t packed_with(Arenad__InspectReply *rep, const char *const *names,
+                          size_t n, uint32_t omitted) {
+  Arenad__Extent *e = rep->extents[0];
+  size_t had = e->n_holders;
+  Arenad__Holder **listed = e->holders;
+  Arenad__Holder extra[4];
+  Arenad__Holder *all[HOLDERS + 4];
+  assert_true(n <= 4 && had <= HOLDERS && had > 0);
+  memcpy(all, listed, had * sizeof(*all));
+  for (size_t i = 0; i < n; i++) {
+    extra[i] = *listed[0];
+    extra[i].connection_id = 128;
+    extra[i].client_name = (char *)names[i];
+    extra[i].references = 1;
+    all[had + i] = &extra[i];
+  }
+  uint32_t was_omitted = e->holders_omitted;
+  e->holders = all;
+  e->n_holders = had + n;
+  e->holders_omitted = omitted;
+  size_t bytes = arenad__inspect_reply__get_packed_size(rep);
+  e->holders = listed;
+  e->n_holders = had;
+  e->holders_omitted = was_omitted;
+  return bytes;
+}
+
+/* Holders of the block at off (whose extent starts at `start`) until two
+ * more, a and b, and one after them would make the page's reply with a and
+ * b listed and the last left out take room + excess bytes: 64-character
+ * names while that leaves room for two more holders, then a and b's names
+ * sized to make up the rest. The connections are stored in held[0..*n),
+ * a, b and the last one last. */
+static void hold_to_the_room(it_conn_t *owner, uint64_t off, uint64_t start,
+                             size_t room, size_t excess, it_conn_t **held,
+                             size_t *n, char a[65], char b[65]) {
+  char full[65];
+  memset(full, 'h', 64);
+  full[64] = '\0';
+  for (;;) {
+    Arenad__Response *r = page_at(owner, start);
+    assert_int_equal(r->inspect->extents[0]->holders_omitted, 0);
+    const char *next[] = {full, "a", "b"};
+    size_t more = packed_with(r->inspect, next, 3, 1);
+    if (more > room) {
+      /* a and b with names of 1 to 64 characters: the first lengths that
+       * make it exactly room + excess bytes */
+      bool found = false;
+      for (size_t la = 1; !found && la <= 64; la++)
+        for (size_t lb = 1; !found && lb <= 64; lb++) {
+          memset(a, 'a', la);
+          a[la] = '\0';
+          memset(b, 'b', lb);
+          b[lb] = '\0';
+          const char *two[] = {a, b};
+          found = packed_with(r->inspect, two, 2, 1) == room + excess;
+        }
+      it_resp_free(r);
+      assert_true(found);
+      break;
+    }
+    it_resp_free(r);
+    assert_true(*n < HOLDERS);
+    held[(*n)++] = new_holder(off, full, NULL);
+  }
+  uint64_t id;
+  held[(*n)++] = new_holder(off, a, &id);
+  assert_true(id >= 128 && id < 16384); /* two varint bytes, as packed_with */
+  held[(*n)++] = new_holder(off, b, &id);
+  held[(*n)++] = new_holder(off, full, &id);
+  assert_true(id < 16384);
+}
+
+/* A block alone in its page keeps the holders whose reply fits the room
+ * the envelope leaves in the frame (ad_reply_inspect_room) exactly, with
+ * the count of the rest counted in: a reply of exactly that many bytes is
+ * sent whole, and one a byte over loses its last holder. */
+static void test_holders_fill_the_room_exactly(void **state) {
+  (void)state;
+  size_t room = ad_reply_inspect_room(4096);
+  it_conn_t *owner = it_connect(it_group.sock);
+  it_hello_ok(owner);
+  uint64_t off = it_alloc_ok(owner, "a", 100);
+  Arenad__Response *r;
+  int pages;
+  const Arenad__Extent *e = walk_to(owner, off, &r, &pages);
+  assert_non_null(e);
+  uint64_t start = e->start;
+  it_resp_free(r);
+  /* New connections from here on have ids of two varint bytes (128 to
+   * 16383), which packed_with counts on. */
+  for (uint64_t id = 0; id < 128;) {
+    it_conn_t *c = it_connect(it_group.sock);
+    it_hello_id(c, NULL, &id);
+    it_close(c);
+  }
+
+  it_conn_t *held[HOLDERS];
+  char a[65], b[65];
+  for (size_t excess = 0; excess < 2; excess++) {
+    size_t n = 0;
+    hold_to_the_room(owner, off, start, room, excess, held, &n, a, b);
+    r = page_at(owner, start);
+    e = r->inspect->extents[0];
+    assert_int_equal(e->refcount, 1 + n);
+    /* listed up to b, or up to a when b would pass the room by a byte */
+    assert_string_equal(e->holders[e->n_holders - 1]->client_name,
+                        excess == 0 ? b : a);
+    assert_int_equal(e->n_holders + e->holders_omitted, 1 + n);
+    assert_int_equal(e->holders_omitted, excess == 0 ? 1 : 2);
+    size_t bytes = arenad__inspect_reply__get_packed_size(r->inspect);
+    if (excess == 0)
+      assert_int_equal(bytes, room);
+    else
+      assert_true(bytes <= room);
+    it_resp_free(r);
+    for (size_t i = 0; i < n; i++)
+      it_close(held[i]);
+    it_barrier(owner); /* the daemon has dropped their references */
+  }
+  it_free_ok(owner, "a", off);
+  it_close(owner);
+}
+
 static void test_refused_configuration(void **state) {
   (void)state;
   it_daemon_t d = {0};
@@ -357,6 +508,7 @@ int main(void) {
       cmocka_unit_test(test_largest_free_with_overwritten_headers),
       cmocka_unit_test(test_list_stays_within_the_frame),
       cmocka_unit_test(test_more_holders_than_a_frame_lists),
+      cmocka_unit_test(test_holders_fill_the_room_exactly),
       cmocka_unit_test(test_refused_configuration),
       cmocka_unit_test(it_test_exits_cleanly),
   };
