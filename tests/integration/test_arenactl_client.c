@@ -448,7 +448,7 @@ static Arenad__Request *fake_read(int fd) {
 }
 
 static bool fake_write(int fd, const Arenad__Response *resp) {
-  uint8_t buf[4096];
+  static uint8_t buf[1 << 16];
   size_t len = arenad__response__get_packed_size(resp), n = 0;
   if (len + 10 > sizeof buf)
     return false;
@@ -465,9 +465,12 @@ static bool fake_write(int fd, const Arenad__Response *resp) {
  * arenad would, with requests of up to FAKE_STEP blocks, and every check
  * with a broken invariant. Allocs are granted FAKE_STEP blocks at a time
  * until the FAKE_GRANTED-th block, then refused; of the frees that give
- * them back, the first fails and the later ones succeed. */
+ * them back, the first fails and the later ones succeed. A list has one
+ * arena, named with FAKE_NAME_LEN characters, more than a stdio buffer
+ * holds (a real daemon's names have at most 64). */
 #define FAKE_STEP 2
 #define FAKE_GRANTED 4
+#define FAKE_NAME_LEN 40000
 
 static pid_t fake_daemon(const char *path, int conns) {
   int lfd = it_bind_unix(path, NULL);
@@ -492,6 +495,10 @@ static pid_t fake_daemon(const char *path, int conns) {
       Arenad__CheckReply check = ARENAD__CHECK_REPLY__INIT;
       Arenad__AllocReply alloc = ARENAD__ALLOC_REPLY__INIT;
       Arenad__FreeReply freed = ARENAD__FREE_REPLY__INIT;
+      Arenad__ListReply list = ARENAD__LIST_REPLY__INIT;
+      Arenad__ArenaInfo info = ARENAD__ARENA_INFO__INIT;
+      Arenad__ArenaInfo *infos[] = {&info};
+      static char name[FAKE_NAME_LEN + 1];
       uint64_t offsets[FAKE_STEP];
       resp.id = req->id;
       if (req->body_case == ARENAD__REQUEST__BODY_HELLO) {
@@ -522,6 +529,14 @@ static pid_t fake_daemon(const char *path, int conns) {
         freed.freed = (uint32_t)req->free->n_offsets;
         resp.body_case = ARENAD__RESPONSE__BODY_FREE;
         resp.free = &freed;
+      } else if (req->body_case == ARENAD__REQUEST__BODY_LIST) {
+        memset(name, 'n', FAKE_NAME_LEN);
+        info.name = name;
+        info.size = 4096;
+        list.arenas = infos;
+        list.n_arenas = 1;
+        resp.body_case = ARENAD__RESPONSE__BODY_LIST;
+        resp.list = &list;
       } else if (req->body_case == ARENAD__REQUEST__BODY_CHECK) {
         check.ok = false;
         check.invariant = (char *)"free-list-sorted";
@@ -1166,6 +1181,27 @@ static void test_output_fails(void **state) {
   assert_int_equal(live_blocks("alpha"), 0);
 }
 
+/* An output error that comes before the last write fails the command too.
+ * The fake daemon's arena name is longer than standard output's buffer, so
+ * the write of the table's last row is the one that fails: glibc drops what
+ * it could not write, and the final fflush, with nothing left to write,
+ * succeeds; only the stream's error flag still tells. */
+static void test_output_fails_before_the_end(void **state) {
+  (void)state;
+  char sock[160];
+  snprintf(sock, sizeof sock, "%s/fake.sock", daemon_.dir);
+  pid_t fake = fake_daemon(sock, 1);
+  out_to = "/dev/full";
+  run_t *r = arenactl(sock, (const char *const[]){"list", NULL});
+  out_to = NULL;
+  expect_status(r, 1);
+  assert_string_equal(r->err, "arenactl list: writing the output failed\n");
+  int st;
+  assert_int_equal(waitpid(fake, &st, 0), fake);
+  assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  unlink(sock);
+}
+
 /* Usage errors say what was wrong; replay takes its options anywhere. */
 static void test_usage_messages(void **state) {
   (void)state;
@@ -1267,6 +1303,7 @@ int main(void) {
       T(test_free_overwritten),
       T(test_json_large_ids),
       T(test_output_fails),
+      T(test_output_fails_before_the_end),
       T(test_usage_messages),
 #undef T
   };
