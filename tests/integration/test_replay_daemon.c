@@ -12,6 +12,7 @@
  * not fresh, saying why.
  */
 #include "itest.h"
+#include "test_data.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -191,8 +192,7 @@ static void compare(const char *arena, const char *policy, const char *size,
 }
 
 static const char *data_path(char *buf, size_t len, const char *name) {
-  const char *dir = getenv("AR_TEST_DATA");
-  snprintf(buf, len, "%s/%s", dir != NULL ? dir : "data", name);
+  snprintf(buf, len, "%s/%s", ar_test_data_dir(), name);
   return buf;
 }
 

@@ -24,6 +24,7 @@
 #include "ar/error.h"
 #include "ar/trace.h"
 #include "reference.h"
+#include "test_data.h"
 
 #define CHECKPOINTS 8 /* integrity checks during a replay, besides the end */
 
@@ -32,9 +33,8 @@
 #endif
 
 static ar_trace_t *load(const char *name) {
-  const char *dir = getenv("AR_TEST_DATA");
   char path[4096];
-  snprintf(path, sizeof(path), "%s/%s.trace.gz", dir ? dir : "data", name);
+  snprintf(path, sizeof(path), "%s/%s.trace.gz", ar_test_data_dir(), name);
   ar_trace_t *t = NULL;
   ar_trace_error_t err;
   int rc = ar_trace_load(path, &t, &err);

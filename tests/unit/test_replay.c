@@ -20,6 +20,7 @@
 #include "ar/engine.h"
 #include "ar/error.h"
 #include "ar/trace.h"
+#include "test_data.h"
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -408,9 +409,7 @@ static const struct {
 
 static void test_public_traces(void **state) {
   (void)state;
-  const char *dir = getenv("AR_TEST_DATA");
-  if (dir == NULL)
-    dir = "data";
+  const char *dir = ar_test_data_dir();
   for (size_t i = 0; i < sizeof public_traces / sizeof public_traces[0];
        i++) {
     char path[512];

@@ -26,6 +26,7 @@
 #include "ar/error.h"
 #include "ar/trace.h"
 #include "lcg.h"
+#include "test_data.h"
 #include "tmpdir.h"
 #include "trace_check.h"
 
@@ -505,9 +506,7 @@ static void test_load_bad_gzip(void **state) {
 /* One of the public traces: the counts its header announces. */
 static void test_public_trace(void **state) {
   (void)state;
-  const char *dir = getenv("AR_TEST_DATA");
-  if (dir == NULL)
-    dir = "data";
+  const char *dir = ar_test_data_dir();
   char p[512];
   snprintf(p, sizeof p, "%s/python3-compileall-email.trace.gz", dir);
   ar_trace_t *t = load_ok(p);
