@@ -8,12 +8,12 @@
  * longest names until the list of the arenas could pass the frame limit
  * (exactly: the widest list of those made fits, and with one more would
  * not), then refuses with LIMIT_EXCEEDED (counted), and `list` still
- * answers with every arena. A block held by more connections than a page can
- * list is shown with the oldest holders that fit and a count of the rest, on
- * the wire, through libarenad and in arenactl's output; a reply that fills
- * the room the envelope leaves exactly keeps its last holder, one a byte
- * over does not. A configuration
- * under which an alloc's reply could pass the frame limit does not start.
+ * answers with every arena. A block held by more connections than a page
+ * can list is shown with the oldest holders that fit and a count of the
+ * rest, on the wire, through libarenad and in arenactl's output; a reply
+ * that fills the room the envelope leaves exactly keeps its last holder,
+ * one a byte over does not. A configuration under which an alloc's reply
+ * could pass the frame limit does not start.
  */
 #include "itest.h"
 
