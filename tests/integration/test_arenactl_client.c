@@ -559,6 +559,23 @@ static pid_t fake_daemon(const char *path, int conns) {
   _exit(frees == granted / FAKE_STEP ? 0 : 5);
 }
 
+/* Where the tests put the fake daemon's socket: fake.sock in the real
+ * daemon's directory. A static buffer. */
+static const char *fake_path(void) {
+  static char sock[160];
+  snprintf(sock, sizeof sock, "%s/fake.sock", daemon_.dir);
+  return sock;
+}
+
+/* Reaps the fake daemon `fake`, which must have exited 0 (all went as
+ * expected), and removes its socket. */
+static void fake_done(pid_t fake) {
+  int st;
+  assert_int_equal(waitpid(fake, &st, 0), fake);
+  assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  unlink(fake_path());
+}
+
 static void test_check(void **state) {
   (void)state;
   run_t *r = RUN("check", "alpha");
@@ -606,16 +623,15 @@ static void test_check(void **state) {
    * exit 1, the invariant, its offset and the sentence on standard error
    * and nothing on standard output; with --json, exit 1 too and the
    * report in the JSON. */
-  char sock[160];
-  snprintf(sock, sizeof sock, "%s/fake.sock", daemon_.dir);
-  pid_t fake = fake_daemon(sock, 2);
-  r = arenactl(sock, (const char *const[]){"check", "alpha", NULL});
+  pid_t fake = fake_daemon(fake_path(), 2);
+  r = arenactl(fake_path(), (const char *const[]){"check", "alpha", NULL});
   expect_status(r, 1);
   assert_string_equal(r->out, "");
   assert_string_equal(r->err, "arenactl check: alpha: invariant "
                               "'free-list-sorted' broken at offset 4096: "
                               "extent 4096 after 8192\n");
-  r = arenactl(sock, (const char *const[]){"check", "alpha", "--json", NULL});
+  r = arenactl(fake_path(),
+               (const char *const[]){"check", "alpha", "--json", NULL});
   expect_status(r, 1);
   j = parse(r);
   assert_true(json_is_false(json_object_get(j, "ok")));
@@ -623,10 +639,7 @@ static void test_check(void **state) {
                       "free-list-sorted");
   assert_int_equal(json_integer_value(json_object_get(j, "offset")), 4096);
   json_decref(j);
-  int st;
-  assert_int_equal(waitpid(fake, &st, 0), fake);
-  assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-  unlink(sock);
+  fake_done(fake);
 }
 
 static void test_stats(void **state) {
@@ -1014,11 +1027,9 @@ static void test_alloc_split_refused(void **state) {
  * success must not hide. */
 static void test_alloc_give_back_fails(void **state) {
   (void)state;
-  char sock[160];
-  snprintf(sock, sizeof sock, "%s/fake.sock", daemon_.dir);
-  pid_t fake = fake_daemon(sock, 1);
-  run_t *r = arenactl(sock, (const char *const[]){"alloc", "alpha", "16",
-                                                  "--count", "6", NULL});
+  pid_t fake = fake_daemon(fake_path(), 1);
+  run_t *r = arenactl(fake_path(), (const char *const[]){"alloc", "alpha", "16",
+                                                         "--count", "6", NULL});
   expect_status(r, 1);
   assert_string_equal(r->out, "");
   assert_string_equal(r->err,
@@ -1026,10 +1037,7 @@ static void test_alloc_give_back_fails(void **state) {
                       "in requests of up to 2): 4 had been allocated when the "
                       "daemon refused more, and freeing them again failed: "
                       "the arena is full\n");
-  int st;
-  assert_int_equal(waitpid(fake, &st, 0), fake);
-  assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-  unlink(sock);
+  fake_done(fake);
 }
 
 /* A free that fails as a whole names every offset, and says why. */
@@ -1188,18 +1196,13 @@ static void test_output_fails(void **state) {
  * succeeds; only the stream's error flag still tells. */
 static void test_output_fails_before_the_end(void **state) {
   (void)state;
-  char sock[160];
-  snprintf(sock, sizeof sock, "%s/fake.sock", daemon_.dir);
-  pid_t fake = fake_daemon(sock, 1);
+  pid_t fake = fake_daemon(fake_path(), 1);
   out_to = "/dev/full";
-  run_t *r = arenactl(sock, (const char *const[]){"list", NULL});
+  run_t *r = arenactl(fake_path(), (const char *const[]){"list", NULL});
   out_to = NULL;
   expect_status(r, 1);
   assert_string_equal(r->err, "arenactl list: writing the output failed\n");
-  int st;
-  assert_int_equal(waitpid(fake, &st, 0), fake);
-  assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-  unlink(sock);
+  fake_done(fake);
 }
 
 /* Usage errors say what was wrong; replay takes its options anywhere. */
