@@ -620,24 +620,30 @@ static void test_free_report(void **state) {
   expect_request(f->srv, 6, ARENAD__REQUEST__BODY_FREE);
 }
 
-/* A free reply that names as overwritten idx[0..n) of three offsets, with
- * the statuses st (NULL: all succeeded), is a protocol error: the handle
- * breaks and nothing is passed on as overwritten. */
-static void bad_overwritten(fixture_t *f, uint32_t *idx, size_t n,
-                            Arenad__Status *st) {
+/* A free of three offsets whose reply (already sent) names overwritten
+ * headers wrongly: a protocol error, the handle breaks and nothing is
+ * passed on as overwritten. */
+static void expect_bad_overwritten(fixture_t *f) {
   uint64_t offs[3] = {16, 4112, 8208};
   uint64_t ow[3] = {0, 0, 0};
   size_t now = 99;
-  send_free_reply_ow(f->srv, 1,
-                     st != NULL ? ARENAD__STATUS__STATUS_INVALID_ARGUMENT
-                                : ARENAD__STATUS__STATUS_OK,
-                     "", 2, st, st != NULL ? 3 : 0, idx, n);
   assert_int_equal(arenad_free_report(f->h, "a", offs, 3, NULL, ow, &now),
                    AR_EPROTO);
   assert_non_null(strstr(arenad_error(f->h), "overwritten header"));
   assert_int_equal(now, 0);
   assert_int_equal(ow[0], 0);
   assert_int_equal(arenad_ping(f->h), AR_EIO);
+}
+
+/* A free reply that names as overwritten idx[0..n) of three offsets, with
+ * the statuses st (NULL: all succeeded), is a protocol error. */
+static void bad_overwritten(fixture_t *f, uint32_t *idx, size_t n,
+                            Arenad__Status *st) {
+  send_free_reply_ow(f->srv, 1,
+                     st != NULL ? ARENAD__STATUS__STATUS_INVALID_ARGUMENT
+                                : ARENAD__STATUS__STATUS_OK,
+                     "", 2, st, st != NULL ? 3 : 0, idx, n);
+  expect_bad_overwritten(f);
 }
 
 static void test_overwritten_past_the_request(void **state) {
@@ -665,17 +671,9 @@ static void test_overwritten_of_a_failure(void **state) {
  * fuzz_client.) */
 static void test_overwritten_of_a_refused_free(void **state) {
   fixture_t *f = *state;
-  uint64_t offs[3] = {16, 4112, 8208};
-  uint64_t ow[3] = {0, 0, 0};
-  size_t now = 99;
   send_free_reply_ow(f->srv, 1, ARENAD__STATUS__STATUS_LIMIT_EXCEEDED,
                      "too many offsets", 0, NULL, 0, (uint32_t[]){1}, 1);
-  assert_int_equal(arenad_free_report(f->h, "a", offs, 3, NULL, ow, &now),
-                   AR_EPROTO);
-  assert_non_null(strstr(arenad_error(f->h), "overwritten header"));
-  assert_int_equal(now, 0);
-  assert_int_equal(ow[0], 0);
-  assert_int_equal(arenad_ping(f->h), AR_EIO);
+  expect_bad_overwritten(f);
 }
 
 /* arenad_release_report: whether the release freed a block whose header
