@@ -53,6 +53,7 @@
 #include "arenad.h"
 #include "arenad.pb-c.h"
 #include "fuzz_client.h"
+#include "send_fds.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -66,6 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* Memfds passed with one reply, at most: past the 4 the library makes
  * room for. */
 #define SEGMENT_FDS 6
+_Static_assert(SEGMENT_FDS <= SEND_FDS_MAX, "send_with_fds attaches them all");
 
 static const char *const names[NAMES] = {"a", "b", "c"};
 
@@ -200,23 +202,8 @@ static void daemon_write(run_t *r, const uint8_t *p, size_t n, const int *fds,
                          size_t nfds) {
   if (r->ended || r->broken || n == 0)
     return;
-  struct iovec iov = {.iov_base = (void *)p, .iov_len = n};
-  union {
-    struct cmsghdr align;
-    char buf[CMSG_SPACE(sizeof(int) * SEGMENT_FDS)];
-  } cm;
-  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-  if (nfds > 0) {
-    memset(&cm, 0, sizeof cm);
-    msg.msg_control = cm.buf;
-    msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-    memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-  }
-  ssize_t k = sendmsg(r->peer, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+  ssize_t k =
+      send_with_fds(r->peer, p, n, fds, nfds, MSG_DONTWAIT | MSG_NOSIGNAL);
   if (k <= 0)
     return; /* full: the daemon's bytes are lost, as a reset would */
   grow(&r->stream, &r->stream_cap, r->stream_len + (size_t)k);

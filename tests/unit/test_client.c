@@ -39,6 +39,7 @@
 #include "arenad.h"
 #include "arenad.pb-c.h"
 #include "arenad_assert.h"
+#include "send_fds.h"
 
 typedef struct fixture_s {
   arenad_t *h;
@@ -87,24 +88,7 @@ static int teardown(void **state) {
 /* Writes raw bytes, with descriptor fd (when >= 0) attached, nfd times. */
 static void send_raw(int srv, const void *p, size_t n, const int *fds,
                      size_t nfds) {
-  struct iovec iov = {.iov_base = (void *)p, .iov_len = n};
-  union {
-    struct cmsghdr align;
-    char buf[CMSG_SPACE(sizeof(int) * 4)];
-  } cm;
-  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-  if (nfds > 0) {
-    assert_true(nfds <= 4);
-    memset(&cm, 0, sizeof cm);
-    msg.msg_control = cm.buf;
-    msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-    memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-  }
-  assert_int_equal(sendmsg(srv, &msg, 0), (ssize_t)n);
+  assert_int_equal(send_with_fds(srv, p, n, fds, nfds, 0), (ssize_t)n);
 }
 
 /* Sends r as one frame, with nfds descriptors. */
