@@ -101,9 +101,10 @@ int arenad__check_free_reply(arenad_t *h, const Arenad__FreeReply *fr,
                          fr->n_statuses, n);
   for (size_t i = 0; i < fr->n_overwritten; i++) {
     uint32_t at = fr->overwritten[i];
-    bool failed = fr->n_statuses != 0
-                      ? fr->statuses[at] != ARENAD__STATUS__STATUS_OK
-                      : status != 0;
+    /* at is checked against n before it indexes the statuses */
+    bool failed = at < n && (fr->n_statuses != 0
+                                 ? fr->statuses[at] != ARENAD__STATUS__STATUS_OK
+                                 : status != 0);
     if (at >= n || (i > 0 && at <= fr->overwritten[i - 1]) || failed)
       return arenad__break(h, AR_EPROTO,
                            "the daemon named offset %u of %zu as an "

@@ -649,6 +649,16 @@ static void test_overwritten_of_a_failure(void **state) {
   bad_overwritten(*state, (uint32_t[]){1}, 1, st);
 }
 
+/* An index far past the request, in a reply with a status for each
+ * offset: refused before it is used (it was once used to read its
+ * offset's status first, far past the reply's statuses). */
+static void test_overwritten_far_past_the_request(void **state) {
+  Arenad__Status st[3] = {ARENAD__STATUS__STATUS_OK,
+                          ARENAD__STATUS__STATUS_INVALID_ARGUMENT,
+                          ARENAD__STATUS__STATUS_OK};
+  bad_overwritten(*state, (uint32_t[]){UINT32_MAX}, 1, st);
+}
+
 /* A free refused as a whole (an error status, no statuses: every offset
  * failed) that names an overwritten header names a failure too: a
  * protocol error, not a header passed on beside AR_ELIMIT. (Found by
@@ -1898,6 +1908,7 @@ int main(void) {
       T(test_overwritten_out_of_order),
       T(test_overwritten_twice),
       T(test_overwritten_of_a_failure),
+      T(test_overwritten_far_past_the_request),
       T(test_overwritten_of_a_refused_free),
       T(test_release_report),
       T(test_alloc_more_offsets),
