@@ -5,6 +5,7 @@
  * command, write its file and add one line to the table.
  */
 #include <getopt.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -111,6 +112,10 @@ static int take_socket(int *argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+  /* Output to a pipe whose reader is gone is a write error like any other
+   * (exit status 1 with a message; an alloc gives its blocks back), not a
+   * SIGPIPE that kills arenactl before it can say or undo anything. */
+  signal(SIGPIPE, SIG_IGN);
   if (take_socket(&argc, argv) < 0) {
     fprintf(stderr, "arenactl: --socket needs a PATH\n");
     return ARENACTL_USAGE;

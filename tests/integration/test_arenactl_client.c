@@ -51,8 +51,22 @@ typedef struct run_s {
 static run_t run_;
 
 /* Where the next runs' standard output goes instead of a file (NULL: the
- * file, which run_.out then holds). */
+ * file, which run_.out then holds; closed_pipe: a pipe whose reader is
+ * gone). */
 static const char *out_to;
+static const char closed_pipe[] = "a pipe with no reader";
+
+/* In the child about to run arenactl: the write end of a pipe whose read
+ * end is closed, with SIGPIPE's default action, as a shell leaves it for
+ * `arenactl ... | true`. Returns it, or -1. */
+static int pipe_without_reader(void) {
+  int p[2];
+  if (pipe(p) < 0)
+    return -1;
+  close(p[0]);
+  signal(SIGPIPE, SIG_DFL);
+  return p[1];
+}
 
 static void slurp(const char *path, char *buf, size_t len) {
   FILE *f = fopen(path, "r");
@@ -81,8 +95,9 @@ static run_t *arenactl(const char *sock, const char *const *args) {
   pid_t pid = fork();
   assert_true(pid >= 0);
   if (pid == 0) {
-    int o =
-        open(out_to != NULL ? out_to : out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int o = out_to == closed_pipe ? pipe_without_reader()
+                                  : open(out_to != NULL ? out_to : out,
+                                         O_WRONLY | O_CREAT | O_TRUNC, 0600);
     int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
       _exit(126);
@@ -1189,6 +1204,22 @@ static void test_output_fails(void **state) {
   assert_int_equal(live_blocks("alpha"), 0);
 }
 
+/* Output to a pipe whose reader is gone fails as output to a full disk
+ * does: exit status 1 with a message, and an alloc gives its blocks back
+ * (rather than SIGPIPE killing arenactl with them left detached, their
+ * offsets told to no one). */
+static void test_output_to_a_closed_pipe(void **state) {
+  (void)state;
+  out_to = closed_pipe; /* setup sets it back for the next test */
+  run_t *r = RUN("alloc", "alpha", "64", "--count", "5");
+  expect_status(r, 1);
+  assert_non_null(strstr(r->err, "writing the output failed"));
+  assert_int_equal(live_blocks("alpha"), 0);
+  r = RUN("list", "--json");
+  expect_status(r, 1);
+  assert_non_null(strstr(r->err, "writing the output failed"));
+}
+
 /* An output error that comes before the last write fails the command too.
  * The fake daemon's arena name is longer than standard output's buffer, so
  * the write of the table's last row is the one that fails: glibc drops what
@@ -1307,6 +1338,7 @@ int main(void) {
       T(test_json_large_ids),
       T(test_output_fails),
       T(test_output_fails_before_the_end),
+      T(test_output_to_a_closed_pipe),
       T(test_usage_messages),
 #undef T
   };
