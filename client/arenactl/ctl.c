@@ -6,7 +6,6 @@
  */
 #include "ctl.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
@@ -107,9 +106,10 @@ int ar__ctl_parse_u64(const char *s, uint64_t *out) {
     base = 16;
     s += 2;
   }
-  /* strtoull alone would take a sign, blanks, and a leading 0 as octal */
-  if (s == NULL || !isxdigit((unsigned char)s[0]) ||
-      (base == 10 && !isdigit((unsigned char)s[0])))
+  /* Digits only: strtoull alone would take a sign, blanks, a leading 0 as
+   * octal, and in base 16 a second 0x ("0x0x10"). */
+  const char *digits = base == 16 ? "0123456789abcdefABCDEF" : "0123456789";
+  if (s == NULL || s[0] == '\0' || s[strspn(s, digits)] != '\0')
     return AR_EINVAL;
   char *end;
   errno = 0;

@@ -954,8 +954,9 @@ static void test_numbers(void **state) {
   snprintf(hex, sizeof hex, "0x%llX", (unsigned long long)off[1]);
   expect_status(RUN("free", "alpha", lead, hex), 0);
   assert_int_equal(live_blocks("alpha"), 8);
-  const char *bad[] = {"-16",  " 16", "+16", "0x",
-                       "0x-1", "1e3", "16 ", "18446744073709551616"};
+  const char *bad[] = {
+      "-16", " 16", "+16",    "0x",     "0x-1",
+      "1e3", "16 ", "0x0x10", "0X0x10", "18446744073709551616"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     r = RUN("free", "alpha", bad[i]);
     expect_status(r, 2);
