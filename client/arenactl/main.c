@@ -2,7 +2,8 @@
  * main.c: arenactl's entry point. It only picks a command from the table
  * below and hands it the rest of the command line; each command lives in
  * its own file (cmd_<name>.c) and parses its own options. To add a
- * command, write its file and add one line to the table.
+ * command, write its file and add one line to the table. Whatever ran, a
+ * standard output that could not all be written fails it (exit 1).
  */
 #include <getopt.h>
 #include <signal.h>
@@ -13,6 +14,7 @@
 
 #include "ar/protocol.h"
 #include "arenactl.h"
+#include "ctl.h" /* ar__ctl_flush */
 
 static const ar__cmd_t commands[] = {
     {"replay", "replay a trace on the placement policies, offline",
@@ -111,6 +113,13 @@ static int take_socket(int *argc, char **argv) {
   return 0;
 }
 
+/* rc, or ARENACTL_FAIL after saying so when standard output could not all
+ * be written. The commands check what they print as a result; this also
+ * catches what is printed unchecked (usage, --help, --version). */
+static int output_checked(const char *cmd, int rc) {
+  return rc == ARENACTL_OK ? ar__ctl_flush(cmd) : rc;
+}
+
 int main(int argc, char **argv) {
   /* Output to a pipe whose reader is gone is a write error like any other
    * (exit status 1 with a message; an alloc gives its blocks back), not a
@@ -127,15 +136,16 @@ int main(int argc, char **argv) {
   if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
       strcmp(argv[1], "help") == 0) {
     usage(stdout);
-    return ARENACTL_OK;
+    return output_checked(argv[1], ARENACTL_OK);
   }
   if (strcmp(argv[1], "--version") == 0) {
     printf("arenactl %s (protocol %d)\n", AR_VERSION, AR_PROTOCOL_VERSION);
-    return ARENACTL_OK;
+    return output_checked(argv[1], ARENACTL_OK);
   }
   for (size_t i = 0; i < NCOMMANDS; i++)
     if (strcmp(argv[1], commands[i].name) == 0)
-      return commands[i].run(argc - 1, argv + 1);
+      return output_checked(commands[i].name,
+                            commands[i].run(argc - 1, argv + 1));
   fprintf(stderr, "arenactl: unknown command '%s'\n", argv[1]);
   usage(stderr);
   return ARENACTL_USAGE;

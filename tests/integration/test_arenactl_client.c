@@ -1179,9 +1179,17 @@ static void test_output_fails(void **state) {
   (void)state;
   out_to = "/dev/full";
   const char *const cmds[][5] = {
-      {"ping"},           {"list"},
-      {"stats"},          {"inspect", "alpha", "--blocks"},
-      {"check", "alpha"}, {"list", "--json"},
+      {"ping"},
+      {"list"},
+      {"stats"},
+      {"inspect", "alpha", "--blocks"},
+      {"check", "alpha"},
+      {"list", "--json"},
+      /* what is printed without asking the daemon too */
+      {"--version"},
+      {"--help"},
+      {"list", "--help"},
+      {"replay", "-h"},
   };
   for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
     run_t *r = arenactl(daemon_.sock, cmds[i]);
