@@ -18,8 +18,6 @@
  */
 #include "conn.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -340,24 +338,10 @@ static void frame(ad_conn_t *c, const uint8_t *p, size_t n) {
   ad_call_t call = {d, c, &d->scratch, &resp, -1, false, NULL, "unknown"};
   ad_dispatch(&call, req);
 
-  int fd = -1;
-  if (call.pass_fd >= 0 && resp.status == ARENAD__STATUS__STATUS_OK) {
-    /* A duplicate, owned by the queue: the reply may wait in it while the
-     * original goes away (an arena destroyed). */
-    fd = fcntl(call.pass_fd, F_DUPFD_CLOEXEC, 0);
-    if (fd < 0) {
-      if (errno == EMFILE || errno == ENFILE) {
-        resp.status = ARENAD__STATUS__STATUS_LIMIT_EXCEEDED;
-        resp.message = (char *)"the daemon has no file descriptor to spare "
-                               "for the arena's: try again later";
-        d->stats.fds_exhausted++;
-      } else {
-        resp.status = ARENAD__STATUS__STATUS_INTERNAL;
-        resp.message = (char *)"cannot duplicate the arena's descriptor";
-      }
-      resp.body_case = ARENAD__RESPONSE__BODY__NOT_SET;
-      d->stats.errors[resp.status]++;
-    }
+  int fd = call.pass_fd; /* owned: the attach's duplicate, or -1 */
+  if (fd >= 0 && resp.status != ARENAD__STATUS__STATUS_OK) {
+    close(fd);
+    fd = -1;
   }
   reply(c, &resp, fd); /* fds_sent is counted once sent (conn_io.c) */
   if (call.close_after) /* only hello's version check asks for it */

@@ -5,17 +5,17 @@
  * arenas it attached, and its counters.
  *
  * Two halves. conn.c turns bytes into replies and does no socket I/O (its
- * only system calls: reading the clock, and duplicating and closing the
- * descriptors that replies carry; the token's getrandom is
- * ad_daemon_random's, in daemon.c): it decodes every complete frame it is
- * given (against the frame limit, before anything is allocated), unpacks
- * each into scratch memory, dispatches it and appends the reply to the
- * output; protocol errors, limits and flow control live there, and unit
- * tests drive it without a socket. It also keeps the connection's
- * bookkeeping for dispatch: the arenas it attached, the names gone stale,
- * the peer's groups. conn_io.c moves the bytes: it reads and writes the
- * socket when libuv says it is ready, passes descriptors with SCM_RIGHTS,
- * and closes.
+ * only system calls: reading the clock, and closing the descriptors that
+ * replies carry, which attach duplicates in dispatch_arena.c; the token's
+ * getrandom is ad_daemon_random's, in daemon.c): it decodes every complete
+ * frame it is given (against the frame limit, before anything is
+ * allocated), unpacks each into scratch memory, dispatches it and appends
+ * the reply to the output; protocol errors, limits and flow control live
+ * there, and unit tests drive it without a socket. It also keeps the
+ * connection's bookkeeping for dispatch: the arenas it attached, the
+ * names gone stale, the peer's groups. conn_io.c moves the bytes: it
+ * reads and writes the socket when libuv says it is ready, passes
+ * descriptors with SCM_RIGHTS, and closes.
  *
  * Buffers. Most of the time a connection has no buffer of its own: bytes
  * are read into the daemon's shared input buffer and replies are built in

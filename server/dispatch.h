@@ -11,7 +11,8 @@
  *
  * A handler returns 0 or an AR_E* code; the wire status is the code
  * negated (checked below at compile time). It may set `pass_fd` to a
- * descriptor (borrowed) that travels with the reply, and `close_after` to
+ * descriptor that travels with the reply (owned: the connection queues
+ * it, and closes it once it is sent or dropped), and `close_after` to
  * close the connection once the reply is sent.
  */
 #ifndef AD_DISPATCH_H
@@ -35,7 +36,8 @@ typedef struct ad_call_s {
   ad_conn_t *c;
   ad_scratch_t *s;         /* for the reply's memory */
   Arenad__Response *resp;  /* the envelope; the handler sets the body */
-  int pass_fd;             /* -1, or a descriptor to send with the reply */
+  int pass_fd;             /* -1, or a descriptor to send with the reply
+                              (owned, see above) */
   bool close_after;        /* close the connection after this reply */
   const char *close_reason; /* static, when close_after */
   const char *kind;        /* static: the request kind's name ("alloc") */

@@ -1,12 +1,16 @@
 /*
  * dispatch_arena.c: the requests that read arenas: list (open to every
- * connection, like a directory listing), attach (the segment's descriptor
- * travels with the reply: a read-only one for a read-only attach), inspect
- * (the summary and one page of extents, with each block's holders) and
- * check (the engine's integrity check plus the daemon's own); all but list
- * need read access.
+ * connection, like a directory listing), attach (a duplicate of the
+ * segment's descriptor travels with the reply: a read-only one for a
+ * read-only attach; the connection counts as attached only once it has
+ * one), inspect (the summary and one page of extents, with each block's
+ * holders) and check (the engine's integrity check plus the daemon's
+ * own); all but list need read access.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "audit.h"
 #include "dispatch.h"
@@ -48,15 +52,32 @@ int ad_do_attach(ad_call_t *call, const Arenad__AttachRequest *m) {
     return rc;
 
   Arenad__AttachReply *rep;
-  if (!AD_NEW(call, rep, arenad__attach_reply__init) ||
-      ad_conn_attach(call->c, a) < 0)
+  if (!AD_NEW(call, rep, arenad__attach_reply__init))
     return AR_EINTERNAL;
+  /* The reply's descriptor is a duplicate (the reply may wait in the
+   * output while the arena goes), made before the connection counts as
+   * attached: an attach refused for want of one attaches nothing. */
+  int fd = fcntl(m->read_only ? a->seg.ro_fd : a->seg.fd, F_DUPFD_CLOEXEC, 0);
+  if (fd < 0) {
+    if (errno == EMFILE || errno == ENFILE) {
+      call->d->stats.fds_exhausted++;
+      return ad_fail(call, AR_ELIMIT,
+                     "the daemon has no file descriptor to spare for the "
+                     "arena's: try again later");
+    }
+    return ad_fail(call, AR_EINTERNAL,
+                   "cannot duplicate the arena's descriptor");
+  }
+  if (ad_conn_attach(call->c, a) < 0) {
+    close(fd);
+    return AR_EINTERNAL;
+  }
   rep->size = a->size;
   rep->policy = ad_wire_policy(a->policy);
   rep->read_only = m->read_only;
   call->resp->body_case = ARENAD__RESPONSE__BODY_ATTACH;
   call->resp->attach = rep;
-  call->pass_fd = m->read_only ? a->seg.ro_fd : a->seg.fd;
+  call->pass_fd = fd;
   return 0;
 }
 

@@ -242,7 +242,8 @@ static bool answers(it_conn_t *c) {
 }
 
 /* A daemon out of descriptors (RLIMIT_NOFILE 32, filled with connections)
- * refuses an attach with LIMIT_EXCEEDED, counted in fds_exhausted, and
+ * refuses an attach with LIMIT_EXCEEDED, counted in fds_exhausted, which
+ * attaches nothing (the arena's attached_connections stays 0), and
  * attaches again once descriptors are free. */
 static void test_out_of_descriptors(void **state) {
   (void)state;
@@ -279,6 +280,13 @@ static void test_out_of_descriptors(void **state) {
   r = it_call(c[0], it_req_stats(), NULL);
   assert_int_equal(r->stats->fds_exhausted, 1);
   it_resp_free(r);
+  /* A refused attach attached nothing: the arena counts no connection. */
+  r = it_call(
+      c[0], it_req_inspect("one", ARENAD__INSPECT_WHAT__INSPECT_SUMMARY, 0, 0),
+      NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  assert_int_equal(r->inspect->summary->attached_connections, 0);
+  it_resp_free(r);
 
   /* Two connections go: the waiting one is taken, one descriptor stays. */
   it_close(c[1]);
@@ -291,6 +299,11 @@ static void test_out_of_descriptors(void **state) {
   it_assert_status(r, ARENAD__STATUS__STATUS_OK);
   assert_true(fd >= 0);
   close(fd);
+  it_resp_free(r);
+  r = it_call(
+      c[0], it_req_inspect("one", ARENAD__INSPECT_WHAT__INSPECT_SUMMARY, 0, 0),
+      NULL);
+  assert_int_equal(r->inspect->summary->attached_connections, 1);
   it_resp_free(r);
   for (int i = 0; i < n; i++)
     if (i != 1 && i != 2)
