@@ -354,6 +354,10 @@ typedef struct parser_s {
   int section_err_line;           /* the first bad [section] header (seen by the
                                      reader: inih says nothing of an empty one) */
   char section_msg[200];          /* what is wrong with it */
+  int bad_name_line;              /* an [arena NAME] header with a bad name
+                                     that no key of its section has reported
+                                     yet, or 0 */
+  char bad_name_msg[200];         /* what is wrong with it */
   int daemon_line[N_DAEMON_KEYS]; /* where each [daemon] key was set */
 } parser_t;
 
@@ -386,15 +390,39 @@ static const char *arena_section(const char *section) {
   return name;
 }
 
+/* The message of an arena section whose name is not one. */
+static void bad_name(char *msg, size_t len, const char *name) {
+  snprintf(msg, len,
+           "[arena %s]: an arena name is 1 to %d letters, digits, '.', '_' "
+           "or '-', starting with a letter or digit",
+           name, AD_ARENA_NAME_MAX);
+}
+
+/* An arena section with a bad name is reported at its first key (as the
+ * other errors of its keys are), or at its header when its section ends
+ * with none: it must not vanish. Called at each header and at the end. */
+static void end_bad_name(parser_t *p) {
+  if (p->bad_name_line != 0 && p->section_err_line == 0) {
+    p->section_err_line = p->bad_name_line;
+    snprintf(p->section_msg, sizeof(p->section_msg), "%s", p->bad_name_msg);
+  }
+  p->bad_name_line = 0;
+}
+
 /* A [section] header, seen by the reader before inih goes on: an arena
  * section makes its arena at once, so that one without keys is reported
  * ("has no size") instead of vanishing; an unknown section is an error
- * even when empty. */
+ * even when empty, and so is an arena section with a bad name. */
 static void on_section(parser_t *p, const char *section) {
   const char *name = arena_section(section);
   char msg[200];
-  if (strcmp(section, "daemon") == 0 ||
-      (name != NULL && !ad_config_arena_name_ok(name))) /* said at its keys */
+  end_bad_name(p);
+  if (name != NULL && !ad_config_arena_name_ok(name)) { /* see end_bad_name */
+    p->bad_name_line = p->line;
+    bad_name(p->bad_name_msg, sizeof(p->bad_name_msg), name);
+    return;
+  }
+  if (strcmp(section, "daemon") == 0)
     return;
   if (name == NULL)
     snprintf(msg, sizeof(msg),
@@ -478,11 +506,12 @@ static int on_daemon_key(parser_t *p, const char *key, const char *value) {
 
 static int on_arena_key(parser_t *p, const char *name, const char *key,
                         const char *value) {
-  if (!ad_config_arena_name_ok(name))
-    return handler_fail(p,
-                        "[arena %s]: an arena name is 1 to %d letters, digits, "
-                        "'.', '_' or '-', starting with a letter or digit",
-                        name, AD_ARENA_NAME_MAX);
+  if (!ad_config_arena_name_ok(name)) {
+    char msg[200];
+    p->bad_name_line = 0; /* said here */
+    bad_name(msg, sizeof(msg), name);
+    return handler_fail(p, "%s", msg);
+  }
   const cfgkey_t *k = find_key(arena_keys, N_ARENA_KEYS, key);
   if (k == NULL)
     return handler_fail(p, "[arena %s]: unknown key '%s'", name, key);
@@ -533,6 +562,7 @@ int ad_config_load_stream(ad_config_t *cfg, FILE *f, const char *name,
   p.f = f;
 
   int line = ini_parse_stream(count_lines, &p, on_key, &p);
+  end_bad_name(&p);
   if (line < 0)
     return ar_errorf(err, errlen, AR_EINVAL, "%s: cannot parse (out of memory)",
                      name);

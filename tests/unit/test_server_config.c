@@ -270,6 +270,10 @@ static void test_errors_name_the_line(void **state) {
   refused("[ arena b ]\nsize = 4K\n",
           "test.conf:1:", "unknown section [ arena b ]");
   refused("[arena a/b]\nsize = 4K\n", "test.conf:2:", "an arena name is");
+  /* ... and without keys, at its header: never an arena that vanishes */
+  refused("[daemon]\n[arena a/b]\n", "test.conf:2:", "an arena name is");
+  refused("[arena ]\n[arena a]\nsize = 4K\n",
+          "test.conf:1:", "an arena name is");
   refused("[arena a]\nsize = 4K\nsize = 8K\n", "test.conf:3:",
           "size is given twice");
   refused("[arena a]\nsize = 5000\n", "test.conf:2:",
