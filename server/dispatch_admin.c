@@ -102,6 +102,12 @@ int ad_do_create_arena(ad_call_t *call,
   if (!AD_NEW(call, rep, arenad__create_arena_reply__init) ||
       !AD_NEW(call, info, arenad__arena_info__init))
     return AR_EINTERNAL;
+  /* A name that is taken adds nothing to the list: refused as such, not
+   * as the limit below. */
+  if (ad_daemon_arena(call->d, conf.name) != NULL)
+    return ad_fail(call, AR_EINVAL,
+                   "cannot create arena '%s': an arena named '%s' exists",
+                   conf.name, conf.name);
   /* `list` must still fit in a frame with the new arena (reply_bound.h) */
   size_t list = ad_reply_max_list_plus(call->d, conf.name);
   if (list > call->d->cfg->max_frame_bytes) {

@@ -9,7 +9,8 @@
  * arena of that name exists again, until they attach again, while their
  * mappings stay valid, and no block of the new one can be transferred to
  * them (past 256 such names, a connection must attach an arena to use it);
- * and the audit lines of both.
+ * a create that would make the list of the arenas pass max_frame_bytes is
+ * a limit, one of a taken name is not; and the audit lines of both.
  */
 #include "itest.h"
 
@@ -364,6 +365,56 @@ static void test_arena_count_limit(void **state) {
   it_close(c);
 }
 
+/* With a small frame limit, a create that would make the list of the
+ * arenas pass max_frame_bytes is refused with LIMIT_EXCEEDED and counted
+ * in arenas_refused_limit; a create of a name that is taken is
+ * INVALID_ARGUMENT however long the list, and no limit's refusal. */
+static void test_list_limit(void **state) {
+  (void)state;
+  it_daemon_t d = {0};
+  assert_int_equal(it_daemon_start(&d,
+                                   "[daemon]\n"
+                                   "max_frame_bytes = 4K\n"
+                                   "max_blocks_per_request = 16\n"
+                                   "[arena base]\n"
+                                   "size = 64K\n",
+                                   NULL),
+                   0);
+  it_conn_t *c = it_connect(d.sock);
+  it_hello_ok(c);
+  char name[65]; /* the longest name: 64 bytes */
+  int made = 0;
+  for (;; made++) {
+    assert_true(made < 256);
+    snprintf(name, sizeof name, "%064d", made);
+    Arenad__Response *r = it_call(
+        c, it_req_create(name, 4096, ARENAD__POLICY__POLICY_FIRST, NULL, 0, 0),
+        NULL);
+    bool refused = r->status != ARENAD__STATUS__STATUS_OK;
+    if (refused) {
+      it_assert_status(r, ARENAD__STATUS__STATUS_LIMIT_EXCEEDED);
+      assert_non_null(strstr(r->message, "the list of the arenas"));
+    }
+    it_resp_free(r);
+    if (refused)
+      break;
+  }
+  assert_true(made > 2);
+  assert_int_equal(it_stat(c, "arenas_refused_limit"), 1);
+
+  snprintf(name, sizeof name, "%064d", 0);
+  Arenad__Response *r = it_call(
+      c, it_req_create(name, 4096, ARENAD__POLICY__POLICY_FIRST, NULL, 0, 0),
+      NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_INVALID_ARGUMENT);
+  assert_non_null(strstr(r->message, "exists"));
+  it_resp_free(r);
+  assert_int_equal(it_stat(c, "arenas_refused_limit"), 1);
+  it_close(c);
+  assert_int_equal(it_daemon_stop(&d, SIGTERM), 0);
+  it_daemon_cleanup(&d);
+}
+
 /* Attaches `name` on c and closes the descriptor it came with. */
 static void attach_ok(it_conn_t *c, const char *name) {
   int fd = -1;
@@ -446,6 +497,7 @@ int main(void) {
       cmocka_unit_test(test_destroy),
       cmocka_unit_test(test_arena_count_limit),
       cmocka_unit_test(test_stale_list_dropped),
+      cmocka_unit_test(test_list_limit),
       cmocka_unit_test(it_test_exits_cleanly),
   };
   it_group_config = config;
