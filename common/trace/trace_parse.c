@@ -221,7 +221,7 @@ static int slot_for_alloc(ar__parser_t *ps, int64_t id, uint64_t line,
     if (ps->t->info.nslots >= AR_TRACE_NO_SLOT)
       return ar__trace_fail(err, AR_ELIMIT, line,
                             "more than %u ids live at once",
-                            (unsigned)(AR_TRACE_NO_SLOT - 1));
+                            (unsigned)AR_TRACE_NO_SLOT);
     fresh = ps->t->info.nslots;
   }
   int rc = ar__idmap_get_or_put(&ps->ids, id, fresh, slot);

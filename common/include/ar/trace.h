@@ -100,7 +100,7 @@ uint64_t ar_trace_line(const ar_trace_t *t, size_t i);
  *   AR_EIO     the file cannot be opened or read, or a gzip file is
  *              corrupt, truncated or followed by something else;
  *   AR_ENOMEM  memory for the trace ran out;
- *   AR_ELIMIT  more than 2^32 - 2 ids would be live at once.
+ *   AR_ELIMIT  more than 2^32 - 1 ids would be live at once.
  */
 int ar_trace_load(const char *path, ar_trace_t **out, ar_trace_error_t *err);
 
