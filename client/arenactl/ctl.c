@@ -122,9 +122,11 @@ int ar__ctl_parse_u64(const char *s, uint64_t *out) {
 
 const char *ar__ctl_bytes(char *buf, size_t len, uint64_t bytes) {
   static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  /* The largest unit the size reaches, counting one that it reaches once
+   * rounded to a tenth (1048560 bytes: "1.0 MiB", not "1024.0 KiB"). */
   unsigned u = 0;
   while (u + 1 < sizeof units / sizeof units[0] &&
-         bytes >= ((uint64_t)1024 << (10 * u)))
+         (double)bytes >= 1023.95 * (double)((uint64_t)1 << (10 * u)))
     u++;
   if (u == 0 || bytes % ((uint64_t)1 << (10 * u)) == 0)
     snprintf(buf, len, "%llu %s", (unsigned long long)(bytes >> (10 * u)),

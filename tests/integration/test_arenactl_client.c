@@ -408,6 +408,15 @@ static void test_inspect_sizes(void **state) {
   if (strstr(r->out, "\nused_bytes            1024 (1 KiB)\n") == NULL ||
       strstr(r->out, "\nlive_requested        1008\n") == NULL)
     fail_msg("inspect alpha: %s", r->out);
+  /* 1048560 bytes are 1023.98 KiB: one decimal rounds them to the next
+   * unit up, not to "1024.0 KiB". */
+  expect_status(RUN("create", "rounding", "4M", "first"), 0);
+  expect_status(RUN("alloc", "rounding", "1048544"), 0);
+  r = RUN("inspect", "rounding");
+  expect_status(r, 0);
+  if (strstr(r->out, "\nused_bytes            1048560 (1.0 MiB)\n") == NULL)
+    fail_msg("inspect rounding: %s", r->out);
+  expect_status(RUN("destroy", "rounding", "--force"), 0);
 }
 
 /* The live blocks and used bytes of arena `name`, from inspect --json. */
