@@ -33,6 +33,7 @@
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L /* sigaction, nanosleep */
 #endif
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -122,12 +123,17 @@ static bool block_fits(const char *cmd, const char *arena,
   return false;
 }
 
-/* A decimal (or 0x hex) number with an optional K or M suffix. */
+/* A decimal (or 0x hex) number with an optional K or M suffix. Base 0
+ * would read a leading 0 as octal ("010" is 8), and strtoull alone would
+ * take a sign or blanks: digits come first. */
 static bool parse_u64(const char *s, bool suffix, uint64_t *out) {
   char *end;
+  int base = s[0] == '0' && (s[1] == 'x' || s[1] == 'X') ? 16 : 10;
+  if (!isdigit((unsigned char)s[0]))
+    return false;
   errno = 0;
-  unsigned long long v = strtoull(s, &end, 0);
-  if (errno != 0 || end == s || s[0] == '-')
+  unsigned long long v = strtoull(s, &end, base);
+  if (errno != 0 || end == s)
     return false;
   uint64_t mul = 1;
   if (suffix && (*end == 'K' || *end == 'k'))
