@@ -31,7 +31,7 @@
 
 struct ar__source_s {
   int fd;            /* owned: a file opened here, or a duplicate of stdin */
-  const char *path;  /* the caller's, for messages */
+  const char *path;  /* the caller's, or "standard input": for messages */
   bool small;        /* a regular file of at most SMALL_FILE bytes */
   unsigned char *in; /* in_size(s) bytes of file; ar__big_alloc, owned */
   unsigned char *next_in; /* the part of in not consumed yet */
@@ -115,8 +115,11 @@ static int start_member(ar__source_t *s, ar_trace_error_t *err) {
 int ar__source_open(const char *path, ar__source_t **out,
                     ar_trace_error_t *err) {
   *out = NULL;
-  int fd = strcmp(path, "-") == 0 ? fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0)
-                                  : open(path, O_RDONLY | O_CLOEXEC);
+  bool stdio = strcmp(path, "-") == 0;
+  int fd = stdio ? fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0)
+                 : open(path, O_RDONLY | O_CLOEXEC);
+  if (stdio) /* how messages name it, as arenactl's do */
+    path = "standard input";
   if (fd < 0)
     return ar__trace_fail(err, AR_EIO, 0, "cannot open %s: %s", path,
                           strerror(errno));

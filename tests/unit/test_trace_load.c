@@ -259,30 +259,42 @@ static void test_load_long_lines(void **state) {
   free(text);
 }
 
+/* ar_trace_load("-") with standard input read from the file at path;
+ * standard input must still be open afterwards. */
+static int load_stdin(const char *path, ar_trace_t **t, ar_trace_error_t *err) {
+  int saved = dup(STDIN_FILENO);
+  assert_true(saved >= 0);
+  int fd = open(path, O_RDONLY);
+  assert_true(fd >= 0);
+  assert_int_equal(dup2(fd, STDIN_FILENO), STDIN_FILENO);
+  close(fd);
+  int rc = ar_trace_load("-", t, err);
+  int still_open = fcntl(STDIN_FILENO, F_GETFD);
+  assert_int_equal(dup2(saved, STDIN_FILENO), STDIN_FILENO);
+  close(saved);
+  assert_true(still_open >= 0);
+  return rc;
+}
+
 static void test_load_stdin(void **state) {
   tmpdir_t *f = *state;
   const char *p = tmpdir_file(f, "t.trace.gz");
   write_gz(p, small_text, strlen(small_text));
-  int saved = dup(STDIN_FILENO);
-  assert_true(saved >= 0);
-  int fd = open(p, O_RDONLY);
-  assert_true(fd >= 0);
-  assert_int_equal(dup2(fd, STDIN_FILENO), STDIN_FILENO);
-  close(fd);
-
   ar_trace_t *t = NULL;
   ar_trace_error_t err;
-  int rc = ar_trace_load("-", &t, &err);
-  /* standard input must still be open after the load */
-  int still_open = fcntl(STDIN_FILENO, F_GETFD);
-  assert_int_equal(dup2(saved, STDIN_FILENO), STDIN_FILENO);
-  close(saved);
-  assert_int_equal(rc, AR_OK);
-  assert_true(still_open >= 0);
+  assert_int_equal(load_stdin(p, &t, &err), AR_OK);
   ar_trace_t *want = parse_ok(small_text);
   assert_same_trace(t, want);
   ar_trace_destroy(want);
   ar_trace_destroy(t);
+
+  /* Cut short: the message names standard input, not "-". */
+  assert_int_equal(truncate(p, 20), 0);
+  t = NULL;
+  assert_int_equal(load_stdin(p, &t, &err), AR_EIO);
+  assert_null(t);
+  if (strstr(err.msg, "cannot read standard input: ") == NULL)
+    fail_msg("message \"%s\" should name standard input", err.msg);
 }
 
 static void test_load_failures(void **state) {
