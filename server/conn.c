@@ -228,7 +228,10 @@ void ad_conn_close_after_reply(ad_conn_t *c, const char *reason,
   c->close_reason = reason;
   if (counter != NULL)
     (*counter)++;
-  ar_buf_consume(&c->rbuf, ar_buf_len(&c->rbuf));
+  /* The input is not dropped here: this may run inside ad_conn_input on
+   * rbuf's own bytes, whose caller then consumes what it returns (all of
+   * them). Nothing decodes rbuf once close_after_reply is set, and it
+   * goes with the connection. */
 }
 
 /*
@@ -434,4 +437,5 @@ void ad_conn_frame_timeout(ad_conn_t *c) {
            (unsigned long long)c->d->cfg->frame_timeout_ms);
   protocol_error(c, AR_ELIMIT, &c->d->stats.frames_timed_out, "frame-timeout",
                  msg, ar_buf_data(&c->rbuf), ar_buf_len(&c->rbuf));
+  ar_buf_consume(&c->rbuf, ar_buf_len(&c->rbuf)); /* the cut frame */
 }

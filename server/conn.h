@@ -185,8 +185,10 @@ void ad_conn_free(ad_conn_t *c);
 /*
  * Answers the frames at p[0..len): every complete one, in order, until
  * flow control says stop or a protocol error closes the connection (whose
- * remaining bytes are then dropped). Returns how many bytes were used; the
- * rest (a partial frame, or frames held back) is the caller's to keep.
+ * remaining bytes are then dropped). Returns how many bytes were used, all
+ * len of them once c is closing or to close after its reply; the rest (a
+ * partial frame, or frames held back) is the caller's to keep. p may be
+ * c's own rbuf: nothing here consumes it, the caller does.
  */
 size_t ad_conn_input(ad_conn_t *c, const uint8_t *p, size_t len);
 
@@ -241,9 +243,11 @@ ar_buf_t *ad_conn_out(ad_conn_t *c);
  * (conn_io.c pops them as it sends them). */
 void ad_conn_sent(ad_conn_t *c, size_t n);
 
-/* Marks c to be closed once its replies are sent, for `reason`, and drops
- * its unread input; counts it in *counter (when not NULL) unless c was
- * already closing. */
+/* Marks c to be closed once its replies are sent, for `reason`; counts it
+ * in *counter (when not NULL) unless c was already closing. No more of
+ * its input is read or decoded: ad_conn_input returns the rest as used,
+ * for its caller to drop; what is left in rbuf otherwise (frames held
+ * back when another connection's request closes c) is freed with c. */
 void ad_conn_close_after_reply(ad_conn_t *c, const char *reason,
                                uint64_t *counter);
 

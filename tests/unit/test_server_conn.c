@@ -14,7 +14,10 @@
  * detached count, a record's size): CORRUPTION_DETECTED with the check's
  * body (not ok, the invariant, the offset), counted in
  * corruptions_detected and logged as check-failed (the daemon's standard
- * error caught in a file).
+ * error caught in a file). Also a protocol error in frames the connection
+ * kept in its own input buffer, decoded there (ad_conn_run) or read in
+ * behind a cut frame from a socket pair: the buffer is left empty, not
+ * consumed twice.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,9 +26,11 @@
 
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "ar/error.h"
@@ -361,6 +366,76 @@ static void test_not_a_request(void **state) {
   static const uint8_t p[] = {3, 0x0f, 0x01, 0x02};
   protocol_error(f, p, sizeof(p), ARENAD__STATUS__STATUS_INVALID_ARGUMENT);
   assert_int_equal(f->d.stats.frames_unparsable, 1);
+}
+
+/* A ping, a malformed prefix and a ping that is never answered. */
+static void add_ping_bad_ping(bytes_t *b) {
+  static const uint8_t bad[] = {0x80, 0x00};
+  add_ping(b, 1);
+  b->p = realloc(b->p, b->n + sizeof(bad));
+  memcpy(b->p + b->n, bad, sizeof(bad));
+  b->n += sizeof(bad);
+  add_ping(b, 2);
+}
+
+/* The ping's reply and the protocol error's, in c's output. */
+static void assert_ping_then_error(ad_conn_t *c) {
+  Arenad__Response *r[3];
+  assert_int_equal(take(c, r, 3), 2);
+  assert_int_equal(r[0]->id, 1);
+  assert_int_equal(r[1]->id, 0);
+  assert_int_equal(r[1]->status, ARENAD__STATUS__STATUS_INVALID_ARGUMENT);
+  free_all(r, 2);
+}
+
+/* A protocol error in frames the connection kept in its own input buffer
+ * (held back by flow control or a yield): ad_conn_run answers them from
+ * rbuf, and rbuf is dropped once, not twice (its head past its tail, its
+ * length near SIZE_MAX). */
+static void test_error_in_rbuf(void **state) {
+  fixture_t *f = *state;
+  bytes_t b = {NULL, 0};
+  add_ping_bad_ping(&b);
+  assert_int_equal(ar_buf_append(&f->c->rbuf, b.p, b.n), 0);
+  ad_conn_run(f->c); /* fd -1: nothing is sent, nothing closes */
+  assert_true(f->c->close_after_reply);
+  assert_false(f->c->closing);
+  assert_int_equal(ar_buf_len(&f->c->rbuf), 0);
+  assert_ping_then_error(f->c);
+  assert_int_equal(f->d.stats.frames_malformed, 1);
+  free(b.p);
+}
+
+/* The same when the bytes are read from a socket after the beginning of a
+ * cut frame (conn_io.c reads them into rbuf, behind it). The socket's
+ * sending side is full, so that the replies stay and the connection stays
+ * open to be looked at. */
+static void test_error_read_into_rbuf(void **state) {
+  fixture_t *f = *state;
+  int sv[2];
+  assert_int_equal(
+      socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv),
+      0);
+  static const uint8_t fill[4096];
+  while (send(sv[0], fill, sizeof(fill), MSG_DONTWAIT) > 0)
+    ;
+  assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
+
+  ad_conn_t *c = ad_conn_new(&f->d, sv[0], 43, 1000, 1000); /* owns sv[0] */
+  assert_non_null(c);
+  assert_int_equal(ad_conn_start(c), 0);
+  bytes_t b = {NULL, 0};
+  add_ping_bad_ping(&b);
+  assert_int_equal(ar_buf_append(&c->rbuf, b.p, 1), 0); /* the cut frame */
+  assert_int_equal(send(sv[1], b.p + 1, b.n - 1, 0), (ssize_t)(b.n - 1));
+  uv_run(&f->d.loop, UV_RUN_NOWAIT); /* one read, and the answers */
+  assert_true(c->close_after_reply);
+  assert_false(c->closing);
+  assert_int_equal(c->bytes_in, b.n - 1);
+  assert_int_equal(ar_buf_len(&c->rbuf), 0);
+  assert_ping_then_error(c);
+  close(sv[1]);
+  free(b.p); /* the fixture's teardown closes c */
 }
 
 /* No more than max_in_flight (4) replies wait; the rest waits for them. */
@@ -906,7 +981,8 @@ int main(void) {
       T(test_close_drops_in_flight), T(test_unpack_over_scratch),
       T(test_reply_over_scratch),    T(test_create_all_or_nothing),
       T(test_hello_name_limit),      T(test_check_detached_count),
-      T(test_check_record_size),
+      T(test_check_record_size),     T(test_error_in_rbuf),
+      T(test_error_read_into_rbuf),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
