@@ -49,8 +49,9 @@ typedef struct ad_arena_s {
  * with conf's mode, owner and group (which must be ids, not AD_ID_NONE)
  * and quotas. Returns 0 and stores it in *out (freed with
  * ad_arena_destroy); AR_ENOMEM
- * when the segment's memory cannot be reserved; AR_EINVAL for a size the
- * engine refuses; AR_EINTERNAL otherwise. On an error err says why.
+ * when the segment's memory cannot be reserved; AR_ELIMIT when the process
+ * has no descriptor to spare for it; AR_EINVAL for a size the engine
+ * refuses; AR_EINTERNAL otherwise. On an error err says why.
  */
 int ad_arena_create(const ad_arena_conf_t *conf, uint64_t id,
                     ad_blocks_t *pools, ad_arena_t **out, char *err,

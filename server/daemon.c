@@ -181,6 +181,7 @@ int ad_daemon_create_arena(ad_daemon_t *d, const ad_arena_conf_t *conf,
                      conf->name);
   }
   if (d->narenas >= AD_ARENAS_MAX) {
+    d->stats.arenas_refused_limit++;
     return ar_errorf(err, errlen, AR_ELIMIT,
                      "the daemon has %d arenas, the most it keeps",
                      AD_ARENAS_MAX);
@@ -195,6 +196,8 @@ int ad_daemon_create_arena(ad_daemon_t *d, const ad_arena_conf_t *conf,
   }
   ad_arena_t *a;
   int rc = make_arena(d, conf, &a, err, errlen);
+  if (rc == AR_ELIMIT) /* the segment's: no descriptor to spare */
+    d->stats.fds_exhausted++;
   if (rc < 0)
     return rc;
   /* In name order: after the ones that sort before it. */

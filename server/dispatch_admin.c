@@ -121,9 +121,7 @@ int ad_do_create_arena(ad_call_t *call,
   char err[512];
   ad_arena_t *a;
   rc = ad_daemon_create_arena(call->d, &conf, &a, err, sizeof(err));
-  if (rc == AR_ELIMIT)
-    call->d->stats.arenas_refused_limit++;
-  if (rc < 0)
+  if (rc < 0) /* a limit is counted there */
     return ad_fail(call, rc, "cannot create arena '%s': %s", conf.name, err);
   if (ad_call_arena_info(call, a, info) < 0) {
     /* No reply, no arena: nobody can have used it yet. */

@@ -113,10 +113,18 @@ int ad_segment_create(ad_segment_t *s, const char *name, uint64_t size,
     goto fail;
   return 0;
 
-fail:
+fail:;
+  int e = errno;
+  /* Only memfd_create and the read-only open make descriptors: none to
+   * spare is a limit of the moment, as attach's (dispatch_arena.c). */
+  if (e == EMFILE || e == ENFILE)
+    rc = AR_ELIMIT;
   snprintf(err, errlen, "%s of %llu bytes failed: %s%s", step,
-           (unsigned long long)size, strerror(errno),
-           errno == EFBIG ? " (the file size limit, ulimit -f, is lower)" : "");
+           (unsigned long long)size, strerror(e),
+           e == EFBIG        ? " (the file size limit, ulimit -f, is lower)"
+           : rc == AR_ELIMIT ? "; the daemon has no file descriptor to spare: "
+                               "try again later"
+                             : "");
   ad_segment_destroy(s);
   return rc;
 }

@@ -38,7 +38,9 @@ typedef struct ad_segment_s {
  * memory check (memcheck.h) comes first: a size that does not fit in the
  * memory available is refused before anything is created or reserved.
  * Returns 0; AR_ENOMEM when the size does not fit, or when fallocate says
- * ENOSPC or ENOMEM all the same; AR_EINTERNAL for any other failure. On an
+ * ENOSPC or ENOMEM all the same; AR_ELIMIT when the process has no
+ * descriptor to spare for the memfd or the read-only one (EMFILE,
+ * ENFILE); AR_EINTERNAL for any other failure. On an
  * error err (errlen bytes) says what failed and why, with the size and the
  * memory figure (the caller names the arena), and nothing is left behind.
  */

@@ -468,7 +468,8 @@ typedef struct arenad_arena_spec_s {
  * arenad_list_destroy). Returns 0 or a code: AR_EPERM for a caller who may
  * not, AR_EINVAL for a bad name, size, policy or access or a name that is
  * taken, AR_ENOMEM when the memory is not there, AR_ELIMIT past the
- * daemon's number of arenas.
+ * daemon's number of arenas or when the daemon has no file descriptor to
+ * spare for the segment (try again later).
  */
 ARENAD_EXTERN int arenad_create_arena(arenad_t *h, const char *name,
                                       const arenad_arena_spec_t *spec,

@@ -9,7 +9,8 @@
  * once in blocks_per_request_refused), frees of foreign, misaligned and
  * freed offsets, bad inspect arguments, a hello with a hostile name (made
  * printable, and quoted and escaped on its close line), a frame one byte
- * at a time, a client that never reads.
+ * at a time, a client that never reads, and a daemon out of descriptors
+ * (an attach or a create_arena refused as a limit, fds_exhausted).
  * Each gets a clear error status or a clean disconnect; afterwards the
  * daemon still answers, the bystander (which has a reply unread and half
  * a request sent while each case runs) is unaffected, and every arena
@@ -241,26 +242,19 @@ static bool answers(it_conn_t *c) {
   return true;
 }
 
-/* A daemon out of descriptors (RLIMIT_NOFILE 32, filled with connections)
- * refuses an attach with LIMIT_EXCEEDED, counted in fds_exhausted, which
- * attaches nothing (the arena's attached_connections stays 0), and
- * attaches again once descriptors are free. */
-static void test_out_of_descriptors(void **state) {
-  (void)state;
-  it_daemon_t d = {0};
-  setenv("IT_DAEMON_WRAPPER", "prlimit --nofile=32:32", 1);
-  int rc = it_daemon_start(&d, "[arena one]\nsize = 64K\n", NULL);
-  unsetenv("IT_DAEMON_WRAPPER");
-  assert_int_equal(rc, 0);
+/* Fills daemon d (RLIMIT_NOFILE 32) with connections until it has no
+ * descriptor left: c[0] (asked for the daemon's counters) and others, the
+ * last waiting in the backlog. Returns how many are in c (at most 40),
+ * each for the caller to close. */
+static int fill_descriptors(it_daemon_t *d, it_conn_t **c) {
   /* The first connection finds descriptors to spare: its answer is
    * waited for however slow the daemon is, since the loop below asks the
    * daemon through it (and would read a late ping's reply instead). */
-  it_conn_t *c[40];
-  c[0] = it_connect(d.sock);
+  c[0] = it_connect(d->sock);
   it_resp_free(it_call(c[0], it_req_ping(), NULL));
   int n = 1;
   while (n < 40) {
-    c[n] = it_connect(d.sock);
+    c[n] = it_connect(d->sock);
     if (answers(c[n++]))
       continue;
     /* No answer yet: waiting in the backlog once an accept has failed for
@@ -273,6 +267,22 @@ static void test_out_of_descriptors(void **state) {
     it_resp_free(it_recv(c[n - 1], NULL));
   }
   assert_true(n > 2 && n < 40);
+  return n;
+}
+
+/* A daemon out of descriptors (RLIMIT_NOFILE 32, filled with connections)
+ * refuses an attach with LIMIT_EXCEEDED, counted in fds_exhausted, which
+ * attaches nothing (the arena's attached_connections stays 0), and
+ * attaches again once descriptors are free. */
+static void test_out_of_descriptors(void **state) {
+  (void)state;
+  it_daemon_t d = {0};
+  setenv("IT_DAEMON_WRAPPER", "prlimit --nofile=32:32", 1);
+  int rc = it_daemon_start(&d, "[arena one]\nsize = 64K\n", NULL);
+  unsetenv("IT_DAEMON_WRAPPER");
+  assert_int_equal(rc, 0);
+  it_conn_t *c[40];
+  int n = fill_descriptors(&d, c);
   Arenad__Response *r = it_call(c[0], it_req_attach("one", false), NULL);
   it_assert_status(r, ARENAD__STATUS__STATUS_LIMIT_EXCEEDED);
   assert_non_null(strstr(r->message, "no file descriptor to spare"));
@@ -307,6 +317,90 @@ static void test_out_of_descriptors(void **state) {
   it_resp_free(r);
   for (int i = 0; i < n; i++)
     if (i != 1 && i != 2)
+      it_close(c[i]);
+  assert_int_equal(it_daemon_stop(&d, SIGTERM), 0);
+  it_daemon_cleanup(&d);
+}
+
+/* Waits (up to 10 s) until the daemon c talks to has closed `want`
+ * connections in all: a closed socket's descriptor is free only then. */
+static void wait_closed(it_conn_t *c, uint64_t want) {
+  for (int i = 0; i < 1000 && it_stat(c, "connections_closed") < want; i++)
+    poll(NULL, 0, 10);
+  assert_int_equal(it_stat(c, "connections_closed"), want);
+}
+
+/* A daemon out of descriptors refuses a create_arena as it refuses an
+ * attach: LIMIT_EXCEEDED, counted in fds_exhausted, with no arena made.
+ * With none free memfd_create fails; with one free the segment's
+ * read-only descriptor cannot be opened, and the memfd is let go again
+ * (an attach takes that descriptor after). With two the arena is made. */
+static void test_create_out_of_descriptors(void **state) {
+  (void)state;
+  it_daemon_t d = {0};
+  setenv("IT_DAEMON_WRAPPER", "prlimit --nofile=32:32", 1);
+  int rc = it_daemon_start(&d, "[arena one]\nsize = 64K\n", NULL);
+  unsetenv("IT_DAEMON_WRAPPER");
+  assert_int_equal(rc, 0);
+  it_conn_t *c[40];
+  int n = fill_descriptors(&d, c);
+  Arenad__Response *r = it_call(
+      c[0],
+      it_req_create("more", 65536, ARENAD__POLICY__POLICY_FIRST, NULL, 0, 0),
+      NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_LIMIT_EXCEEDED);
+  assert_non_null(strstr(r->message, "cannot create arena 'more'"));
+  assert_non_null(strstr(r->message, "memfd_create"));
+  assert_non_null(strstr(r->message, "no file descriptor to spare"));
+  it_resp_free(r);
+  assert_int_equal(it_stat(c[0], "fds_exhausted"), 1);
+  assert_int_equal(it_stat(c[0], "arenas_created"), 0);
+  assert_int_equal(it_stat(c[0], "arenas_refused_limit"), 0);
+
+  /* Two connections go: the waiting one is taken, one descriptor stays,
+   * which memfd_create takes, and then the read-only open finds none. */
+  assert_true(n > 4);
+  uint64_t closed = it_stat(c[0], "connections_closed");
+  it_close(c[1]);
+  it_close(c[2]);
+  wait_closed(c[0], closed + 2);
+  r = it_recv(c[n - 1], NULL); /* its ping, answered once accepted */
+  assert_non_null(r);
+  it_resp_free(r);
+  r = it_call(
+      c[0],
+      it_req_create("more", 65536, ARENAD__POLICY__POLICY_FIRST, NULL, 0, 0),
+      NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_LIMIT_EXCEEDED);
+  assert_non_null(strstr(r->message, "read-only"));
+  assert_non_null(strstr(r->message, "no file descriptor to spare"));
+  it_resp_free(r);
+  assert_int_equal(it_stat(c[0], "fds_exhausted"), 2);
+  assert_int_equal(it_stat(c[0], "arenas_created"), 0);
+  assert_int_equal(it_status(c[0], it_req_attach("more", false)),
+                   ARENAD__STATUS__STATUS_NOT_FOUND);
+  /* The memfd went: its descriptor is free for an attach. */
+  int fd = -1;
+  r = it_call(c[0], it_req_attach("one", false), &fd);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  assert_true(fd >= 0);
+  close(fd);
+  it_resp_free(r);
+
+  /* One more connection goes: two descriptors, and the arena is made. */
+  it_close(c[3]);
+  wait_closed(c[0], closed + 3);
+  r = it_call(
+      c[0],
+      it_req_create("more", 65536, ARENAD__POLICY__POLICY_FIRST, NULL, 0, 0),
+      NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  it_resp_free(r);
+  assert_int_equal(it_stat(c[0], "fds_exhausted"), 2);
+  assert_int_equal(it_stat(c[0], "arenas_created"), 1);
+  it_check_ok(c[0], "more");
+  for (int i = 0; i < n; i++)
+    if (i < 1 || i > 3)
       it_close(c[i]);
   assert_int_equal(it_daemon_stop(&d, SIGTERM), 0);
   it_daemon_cleanup(&d);
@@ -858,6 +952,7 @@ int main(void) {
       cmocka_unit_test(test_truncated_frame),
       cmocka_unit_test(test_stalled_frame),
       cmocka_unit_test(test_out_of_descriptors),
+      cmocka_unit_test(test_create_out_of_descriptors),
       cmocka_unit_test(test_descriptors_in_flight),
       cmocka_unit_test(test_length_over_limit),
       cmocka_unit_test(test_malformed_prefix),
