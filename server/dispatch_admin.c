@@ -6,7 +6,9 @@
  * reserves the segment before it answers (a lack of memory is an error
  * now, not a SIGBUS in a client later; the loop waits meanwhile).
  * destroy_arena refuses an arena with live blocks unless forced, and tells
- * the connections that used it (daemon.h's ad_daemon_destroy_arena).
+ * the connections that used it (daemon.h's ad_daemon_destroy_arena); for
+ * them its name is stale, and so is a destroy naming it, until they
+ * attach again.
  */
 #include <stdio.h>
 #include <string.h>
@@ -141,9 +143,14 @@ int ad_do_destroy_arena(ad_call_t *call,
   int rc = admin_only(call, m->name);
   if (rc < 0)
     return rc;
-  ad_arena_t *a = ad_daemon_arena(call->d, m->name);
-  if (a == NULL)
-    return ad_call_no_arena(call, m->name);
+  /* Not found too when the name is stale for the caller, as for every
+   * request naming an arena but attach: a connection that saw an arena of
+   * this name destroyed must not remove the one made since unseen. The
+   * admin check above is the only permission needed (0 here). */
+  ad_arena_t *a;
+  rc = ad_call_open(call, m->name, 0, &a);
+  if (rc < 0)
+    return rc;
   ar_engine_stats_t st;
   ar_engine_stats(a->engine, &st);
   if (st.live_blocks > 0 && !m->force)

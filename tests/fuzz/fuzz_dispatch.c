@@ -934,7 +934,7 @@ static void on_destroy(fz_t *z, slot_t *s, const Arenad__DestroyArenaRequest *q,
   marena_t *m = mnamed(z, q->name);
   if (!admin(z, s))
     v->errs |= BIT(ST(PERMISSION_DENIED));
-  if (m == NULL)
+  if (m == NULL || stale_for(s, q->name)) /* the new arena is not reached */
     v->errs |= BIT(ST(NOT_FOUND));
   else if (m->n > 0 && !q->force)
     v->errs |= BIT(ST(INVALID_ARGUMENT));

@@ -592,7 +592,8 @@ static void seeds_sharing(void) {
   write_file("dispatch", "access-quota", &c);
 
   /* An arena made, used by two connections, destroyed under them, made
-   * again: their requests on the name get not found until they attach. */
+   * again: their requests on the name get not found until they attach,
+   * a destroy of it too. */
   reset(&c);
   s = setup(2, 1, false);
   put(&c, &s, 1);
@@ -621,6 +622,7 @@ static void seeds_sharing(void) {
   reset(&b);
   free1(&b, "d", 16);
   inspect(&b, "d", ARENAD__INSPECT_WHAT__INSPECT_BLOCKS, 0, 0);
+  destroy_arena(&b, "d", true);
   attach(&b, "d", false);
   free1(&b, "d", 16);
   data(&c, 1, &b);

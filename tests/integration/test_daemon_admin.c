@@ -7,10 +7,11 @@
  * included), drops their records cleanly, and the connections that had it
  * attached or held blocks in it get NOT_FOUND for its name, even once an
  * arena of that name exists again, until they attach again, while their
- * mappings stay valid, and no block of the new one can be transferred to
- * them (past 256 such names, a connection must attach an arena to use it);
- * a create that would make the list of the arenas pass max_frame_bytes is
- * a limit, one of a taken name is not; and the audit lines of both.
+ * mappings stay valid, no block of the new one can be transferred to
+ * them, and they cannot destroy the new one (past 256 such names, a
+ * connection must attach an arena to use it); a create that would make the list
+ * of the arenas pass max_frame_bytes is a limit, one of a taken name is not;
+ * and the audit lines of both.
  */
 #include "itest.h"
 
@@ -317,6 +318,64 @@ static void test_destroy(void **state) {
   it_close(other);
 }
 
+/* Attaches `name` on c and closes the descriptor it came with. */
+static void attach_ok(it_conn_t *c, const char *name) {
+  int fd = -1;
+  Arenad__Response *r = it_call(c, it_req_attach(name, false), &fd);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  it_resp_free(r);
+  close(fd);
+}
+
+/* destroy_arena names an arena like any other request: a connection for
+ * which the name is stale (it had the arena attached when another
+ * connection destroyed it) gets NOT_FOUND, and the arena made since
+ * under that name is left alone, until it attaches that one. */
+static void test_destroy_stale(void **state) {
+  (void)state;
+  it_conn_t *old = it_connect(it_group.sock),
+            *admin = it_connect(it_group.sock);
+  it_hello_ok(old);
+  it_hello_ok(admin);
+  assert_int_equal(
+      it_status(admin, it_req_create("again", 64 * KiB,
+                                     ARENAD__POLICY__POLICY_FIRST, NULL, 0, 0)),
+      0);
+  attach_ok(old, "again");
+  assert_int_equal(it_status(admin, it_req_destroy("again", false)), 0);
+  assert_int_equal(
+      it_status(admin, it_req_create("again", 128 * KiB,
+                                     ARENAD__POLICY__POLICY_FIRST, NULL, 0, 0)),
+      0);
+  uint64_t destroyed = it_stat(admin, "arenas_destroyed");
+
+  /* old never saw the new arena: its destroy does not reach it. */
+  Arenad__Response *r = it_call(old, it_req_destroy("again", true), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_NOT_FOUND);
+  assert_non_null(strstr(r->message, "attach it again"));
+  it_resp_free(r);
+  assert_int_equal(it_stat(admin, "arenas_destroyed"), destroyed);
+  r = it_call(
+      admin,
+      it_req_inspect("again", ARENAD__INSPECT_WHAT__INSPECT_SUMMARY, 0, 0),
+      NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  assert_int_equal(r->inspect->summary->size, 128 * KiB);
+  it_resp_free(r);
+
+  /* Once it has attached the new one, it may destroy it. */
+  attach_ok(old, "again");
+  r = it_call(old, it_req_destroy("again", false), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  assert_int_equal(r->destroy_arena->attached_connections, 1);
+  it_resp_free(r);
+  assert_int_equal(it_stat(admin, "arenas_destroyed"), destroyed + 1);
+  assert_int_equal(it_status(admin, it_req_destroy("again", false)),
+                   ARENAD__STATUS__STATUS_NOT_FOUND);
+  it_close(old);
+  it_close(admin);
+}
+
 /* The daemon keeps 256 arenas at most: the next create is refused with
  * LIMIT_EXCEEDED and counted in arenas_refused_limit; once one goes, a
  * create succeeds again. */
@@ -415,15 +474,6 @@ static void test_list_limit(void **state) {
   it_daemon_cleanup(&d);
 }
 
-/* Attaches `name` on c and closes the descriptor it came with. */
-static void attach_ok(it_conn_t *c, const char *name) {
-  int fd = -1;
-  Arenad__Response *r = it_call(c, it_req_attach(name, false), &fd);
-  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
-  it_resp_free(r);
-  close(fd);
-}
-
 /* A connection that sees more than 256 arenas it attached destroyed keeps
  * no list of their names (that would grow without end): from then on
  * every arena is stale for it unless it attached that very arena or holds
@@ -495,6 +545,7 @@ int main(void) {
       cmocka_unit_test(test_who_may),
       cmocka_unit_test(test_create),
       cmocka_unit_test(test_destroy),
+      cmocka_unit_test(test_destroy_stale),
       cmocka_unit_test(test_arena_count_limit),
       cmocka_unit_test(test_stale_list_dropped),
       cmocka_unit_test(test_list_limit),
