@@ -143,7 +143,8 @@ int ad_call_block_failed(ad_call_t *call, const ad_arena_t *a, int rc,
                                    "reference"
                                  : "other connections do");
   }
-  case AR_ELIMIT:
+  case AR_ELIMIT: /* retain and transfer: the block's count is full */
+    call->d->stats.references_refused_limit++;
     return ad_fail(call, rc,
                    "the block at %llu has %u references, the most "
                    "it can have",

@@ -93,7 +93,9 @@ int ad_call_over_quota(ad_call_t *call, ad_arena_t *a,
                        const char *detail);
 
 /* The message of a block request (free, retain, release, transfer) that
- * failed with rc on the block at `offset` of a; returns rc. */
+ * failed with rc on the block at `offset` of a; returns rc. AR_ELIMIT (a
+ * retain or transfer to a block whose count is full) is counted in
+ * references_refused_limit. */
 int ad_call_block_failed(ad_call_t *call, const ad_arena_t *a, int rc,
                     uint64_t offset);
 

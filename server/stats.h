@@ -72,7 +72,8 @@
   X(arenas_destroyed)                                                          \
   X(corruptions_detected)                                                      \
   X(arenas_refused_limit)                                                      \
-  X(stale_lists_dropped)
+  X(stale_lists_dropped)                                                       \
+  X(references_refused_limit)
 
 typedef struct ad_stats_s {
 #define AD_STATS_FIELD(name) uint64_t name;

@@ -3,9 +3,10 @@
  * a program: list, inspect (paged: the daemon's pages are made small here,
  * so a listing of more than three extents takes several requests, which
  * the daemon's requests.inspect counts, and a block's holders), check,
- * ping, alloc (all or none, also across several requests), free, stats,
- * create and destroy, and a short bench. Exit codes (0 success, 1
- * failure, 2 usage), messages on standard error (one for each bad offset
+ * ping, alloc (all or none, also across several requests), free, stats
+ * (with a line and a JSON number for the counter of every limit), create
+ * and destroy, and a short bench. Exit codes (0 success, 1 failure, 2
+ * usage), messages on standard error (one for each bad offset
  * of a free, a warning for each block it freed whose header another
  * process had overwritten; a --socket that is empty or names no socket;
  * --socket after the command), -h and --help anywhere, --version, and
@@ -702,6 +703,60 @@ static void test_stats(void **state) {
   assert_true(records > 0);
 }
 
+/* The counter of every limit the daemon enforces (README.md's table of
+ * limits, and the quotas and permissions): each is a line of `arenactl
+ * stats` and a number in its JSON. */
+static const char *const limit_counters[] = {
+    "frames_over_limit",
+    "frames_malformed",
+    "frames_unparsable",
+    "frames_timed_out",
+    "frames_truncated",
+    "connections_closed_protocol",
+    "connections_refused_limit",
+    "connections_accept_failed",
+    "connections_closed_output",
+    "connections_closed_send_timeout",
+    "fds_exhausted",
+    "fds_deferred",
+    "in_flight_throttled",
+    "output_throttled",
+    "fd_queue_throttled",
+    "turns_yielded",
+    "reclaim_slices",
+    "blocks_per_request_refused",
+    "blocks_refused_limit",
+    "pages_clamped",
+    "pages_cut",
+    "arenas_refused_limit",
+    "stale_lists_dropped",
+    "scratch_exhausted",
+    "quota_refused",
+    "permission_denied",
+    "references_refused_limit",
+};
+
+static void test_stats_limits(void **state) {
+  (void)state;
+  run_t *r = RUN("stats");
+  expect_status(r, 0);
+  char *text = strdup(r->out);
+  r = RUN("stats", "--json");
+  expect_status(r, 0);
+  json_t *j = parse(r);
+  for (size_t i = 0; i < sizeof limit_counters / sizeof *limit_counters; i++) {
+    const char *name = limit_counters[i];
+    char line[96];
+    snprintf(line, sizeof line, "\n%s ", name);
+    if (strstr(text, line) == NULL)
+      fail_msg("`arenactl stats` has no line for %s:\n%s", name, text);
+    if (!json_is_integer(json_object_get(j, name)))
+      fail_msg("`arenactl stats --json` has no number %s", name);
+  }
+  json_decref(j);
+  free(text);
+}
+
 static void test_errors(void **state) {
   (void)state;
   run_t *r = RUN("frobnicate");
@@ -1346,6 +1401,7 @@ int main(void) {
                                                teardown, (void *)small_config),
       T(test_check),
       T(test_stats),
+      T(test_stats_limits),
       T(test_errors),
       T(test_bench),
       T(test_create_destroy),

@@ -17,7 +17,8 @@
  * error caught in a file). Also a protocol error in frames the connection
  * kept in its own input buffer, decoded there (ad_conn_run) or read in
  * behind a cut frame from a socket pair: the buffer is left empty, not
- * consumed twice.
+ * consumed twice. And a retain or transfer of a block whose reference
+ * count is full: LIMIT_EXCEEDED, counted in references_refused_limit.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -967,6 +968,78 @@ static void test_check_record_size(void **state) {
   assert_int_equal(f->d.stats.corruptions_detected, 1);
 }
 
+/* Sends one retain, or one transfer to the connection whose token is
+ * `token` (0: a retain), of the block at `offset` of arena a, as request
+ * `id`; returns the reply (freed by the caller). */
+static Arenad__Response *share_one(fixture_t *f, uint64_t id, uint64_t offset,
+                                   uint64_t token) {
+  Arenad__RetainRequest rm = ARENAD__RETAIN_REQUEST__INIT;
+  Arenad__TransferRequest tm = ARENAD__TRANSFER_REQUEST__INIT;
+  Arenad__Request req = ARENAD__REQUEST__INIT;
+  if (token == 0) {
+    rm.arena = (char *)"a";
+    rm.offset = offset;
+    req.body_case = ARENAD__REQUEST__BODY_RETAIN;
+    req.retain = &rm;
+  } else {
+    tm.arena = (char *)"a";
+    tm.offset = offset;
+    tm.target_token = token;
+    req.body_case = ARENAD__REQUEST__BODY_TRANSFER;
+    req.transfer = &tm;
+  }
+  bytes_t b = {NULL, 0};
+  add(&b, &req, id);
+  assert_int_equal(ad_conn_input(f->c, b.p, b.n), b.n);
+  free(b.p);
+  Arenad__Response *r;
+  assert_int_equal(take(f->c, &r, 1), 1);
+  return r;
+}
+
+/* A block whose reference count is full (4294967295) takes no more, by
+ * retain or by transfer: LIMIT_EXCEEDED, each refusal counted in
+ * references_refused_limit (and with the errors by status); a retain
+ * that fits is not counted. */
+static void test_references_limit(void **state) {
+  fixture_t *f = *state;
+  ad_conn_t *other = ad_conn_new(&f->d, -1, 43, 1000, 1000);
+  assert_non_null(other);
+  uint64_t payload = alloc_one(f, 1, false);
+  Arenad__Response *r = share_one(f, 2, payload, 0);
+  assert_int_equal(r->status, 0);
+  assert_int_equal(r->retain->refcount, 2);
+  arenad__response__free_unpacked(r, NULL);
+  assert_int_equal(f->d.stats.references_refused_limit, 0);
+
+  ad_block_t *blk = ad_arena_block(f->d.arenas[0], payload);
+  assert_non_null(blk);
+  uint32_t real = blk->refcount;
+  blk->refcount = UINT32_MAX;
+  uint64_t limits = f->d.stats.errors[ARENAD__STATUS__STATUS_LIMIT_EXCEEDED];
+  r = share_one(f, 3, payload, 0);
+  assert_int_equal(r->status, ARENAD__STATUS__STATUS_LIMIT_EXCEEDED);
+  assert_non_null(strstr(r->message, "the most it can have"));
+  arenad__response__free_unpacked(r, NULL);
+  assert_int_equal(f->d.stats.references_refused_limit, 1);
+  r = share_one(f, 4, payload, other->token);
+  assert_int_equal(r->status, ARENAD__STATUS__STATUS_LIMIT_EXCEEDED);
+  arenad__response__free_unpacked(r, NULL);
+  assert_int_equal(f->d.stats.references_refused_limit, 2);
+  assert_int_equal(f->d.stats.errors[ARENAD__STATUS__STATUS_LIMIT_EXCEEDED],
+                   limits + 2);
+  blk->refcount = real; /* nothing was added */
+  assert_int_equal(ad_block_nholds(blk), 1);
+  assert_check_passes(f, 5);
+
+  /* The counter is a StatsReply field. */
+  ad_scratch_reset(&f->d.scratch);
+  Arenad__StatsReply *st = ad_stats_reply(&f->d, &f->d.scratch);
+  assert_non_null(st);
+  assert_int_equal(st->references_refused_limit, 2);
+  ad_scratch_reset(&f->d.scratch);
+}
+
 int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
   const struct CMUnitTest tests[] = {
@@ -982,7 +1055,7 @@ int main(void) {
       T(test_reply_over_scratch),    T(test_create_all_or_nothing),
       T(test_hello_name_limit),      T(test_check_detached_count),
       T(test_check_record_size),     T(test_error_in_rbuf),
-      T(test_error_read_into_rbuf),
+      T(test_error_read_into_rbuf),  T(test_references_limit),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
