@@ -198,6 +198,8 @@ int ad_daemon_create_arena(ad_daemon_t *d, const ad_arena_conf_t *conf,
   int rc = make_arena(d, conf, &a, err, errlen);
   if (rc == AR_ELIMIT) /* the segment's: no descriptor to spare */
     d->stats.fds_exhausted++;
+  if (rc == AR_ENOMEM) /* the segment's: the memory check or fallocate */
+    d->stats.arenas_refused_memory++;
   if (rc < 0)
     return rc;
   /* In name order: after the ones that sort before it. */

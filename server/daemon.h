@@ -109,8 +109,9 @@ ad_arena_t *ad_daemon_arena_by_id(const ad_daemon_t *d, uint64_t id);
  * list. Returns 0 and the arena in *out (owned by d); AR_EINVAL for a name
  * that is taken; AR_ELIMIT past AD_ARENAS_MAX arenas (counted in
  * arenas_refused_limit) or with no descriptor to spare (counted in
- * fds_exhausted); or ad_arena_create's other errors. On an error err says
- * why.
+ * fds_exhausted); AR_ENOMEM when its memory is not there (counted in
+ * arenas_refused_memory); or ad_arena_create's other errors. On an error
+ * err says why.
  */
 int ad_daemon_create_arena(ad_daemon_t *d, const ad_arena_conf_t *conf,
                            ad_arena_t **out, char *err, size_t errlen);

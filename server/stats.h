@@ -73,7 +73,8 @@
   X(corruptions_detected)                                                      \
   X(arenas_refused_limit)                                                      \
   X(stale_lists_dropped)                                                       \
-  X(references_refused_limit)
+  X(references_refused_limit)                                                  \
+  X(arenas_refused_memory)
 
 typedef struct ad_stats_s {
 #define AD_STATS_FIELD(name) uint64_t name;

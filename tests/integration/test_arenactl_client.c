@@ -734,6 +734,7 @@ static const char *const limit_counters[] = {
     "quota_refused",
     "permission_denied",
     "references_refused_limit",
+    "arenas_refused_memory",
 };
 
 static void test_stats_limits(void **state) {

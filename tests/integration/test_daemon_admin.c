@@ -11,7 +11,8 @@
  * them, and they cannot destroy the new one (past 256 such names, a
  * connection must attach an arena to use it); a create that would make the list
  * of the arenas pass max_frame_bytes is a limit, one of a taken name is not;
- * and the audit lines of both.
+ * and the audit lines of both; a create refused by the memory check is
+ * counted in arenas_refused_memory.
  */
 #include "itest.h"
 
@@ -158,6 +159,7 @@ static void test_create(void **state) {
       {"huge", (uint64_t)1 << 40, ARENAD__POLICY__POLICY_FIRST,
        ARENAD__STATUS__STATUS_OUT_OF_MEMORY, "does not fit", 0, 0},
   };
+  uint64_t refused_memory = it_stat(c, "arenas_refused_memory");
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     r = it_call(c,
                 it_req_create(bad[i].name, bad[i].size, bad[i].policy, NULL,
@@ -169,6 +171,8 @@ static void test_create(void **state) {
                bad[i].says);
     it_resp_free(r);
   }
+  /* The one refused for memory is counted as such (the others are not). */
+  assert_int_equal(it_stat(c, "arenas_refused_memory"), refused_memory + 1);
   /* A mode over 0777, and -1 as the owner or the group. */
   const uint32_t bad_access[][3] = {
       {01777, 0, 4343}, {0640, UINT32_MAX, 4343}, {0640, 0, UINT32_MAX}};
