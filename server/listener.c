@@ -117,8 +117,10 @@ static void accept_one(ad_daemon_t *d, int fd) {
   }
   rc = ad_conn_start(c);
   if (rc < 0) {
+    /* e.g. ENOSPC: the kernel's epoll watches (max_user_watches) used up */
     ad_log(AD_LOG_ERROR, "accept-failed", "conn=%llu error=\"%s\"",
            (unsigned long long)c->id, uv_strerror(rc));
+    d->stats.connections_accept_failed++;
     bool started = c->started;
     ad_conn_close(c, "error");
     if (!started)

@@ -1,0 +1,151 @@
+/*
+ * test_server_listener.c: accepting connections (server/listener.c) on a
+ * real socket in a temporary directory, with the daemon's loop run by the
+ * test. uv_poll_init is wrapped (-Wl,--wrap) so that the test can make
+ * the registration of an accepted connection with the event loop fail, as
+ * the kernel's limit on epoll watches (max_user_watches, ENOSPC) makes it
+ * fail: the peer is hung up on, the daemon goes on, and the refusal is
+ * counted in connections_accept_failed like every other connection that
+ * could not be taken on. A connection accepted normally is not counted.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "listener.h"
+#include "log.h"
+#include "tmpdir.h"
+
+/* The error the next uv_poll_init of a connection returns (0: the real
+ * one runs). The listener's own socket always gets the real one. */
+static int fail_next;
+static int listen_fd = -1;
+
+int __real_uv_poll_init(uv_loop_t *loop, uv_poll_t *handle, int fd);
+int __wrap_uv_poll_init(uv_loop_t *loop, uv_poll_t *handle, int fd);
+int __wrap_uv_poll_init(uv_loop_t *loop, uv_poll_t *handle, int fd) {
+  if (fd != listen_fd && fail_next != 0) {
+    int rc = fail_next;
+    fail_next = 0;
+    return rc;
+  }
+  return __real_uv_poll_init(loop, handle, fd);
+}
+
+typedef struct fixture_s {
+  tmpdir_t *dir;
+  ad_config_t cfg;
+  ad_daemon_t d;
+} fixture_t;
+
+static int setup(void **state) {
+  void *dir;
+  if (tmpdir_make(&dir) < 0)
+    return -1;
+  fixture_t *f = calloc(1, sizeof(*f));
+  f->dir = dir;
+  char text[256], err[256];
+  snprintf(text, sizeof(text),
+           "[daemon]\nsocket = %s/s.sock\n[arena a]\nsize = 64K\n",
+           f->dir->path);
+  ad_log_set_level(AD_LOG_ERROR);
+  ad_config_init(&f->cfg);
+  FILE *in = fmemopen(text, strlen(text), "r");
+  assert_int_equal(ad_config_load_stream(&f->cfg, in, "t", err, sizeof(err)),
+                   0);
+  fclose(in);
+  assert_int_equal(ad_config_finish(&f->cfg, err, sizeof(err)), 0);
+  assert_int_equal(ad_daemon_init(&f->d, &f->cfg, err, sizeof(err)), 0);
+  if (ad_listener_open(&f->d, err, sizeof(err)) != 0)
+    fail_msg("ad_listener_open: %s", err);
+  listen_fd = f->d.listener.fd;
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  fixture_t *f = *state;
+  ad_daemon_fini(&f->d); /* closes the listener and every connection */
+  ad_config_fini(&f->cfg);
+  void *dir = f->dir;
+  free(f);
+  listen_fd = -1;
+  fail_next = 0;
+  return tmpdir_remove(&dir);
+}
+
+/* A client socket connected to the daemon's. */
+static int connect_client(fixture_t *f) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  assert_true(fd >= 0);
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", f->cfg.socket);
+  assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+  return fd;
+}
+
+/* Runs the daemon's loop until *counter passes `from` (at most 5 s). */
+static void run_until(fixture_t *f, const uint64_t *counter, uint64_t from) {
+  for (int i = 0; i < 500 && *counter == from; i++) {
+    uv_run(&f->d.loop, UV_RUN_NOWAIT);
+    if (*counter == from)
+      nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+  }
+  assert_true(*counter > from);
+}
+
+/* Whether the peer has hung up on fd: EOF within 5 s. */
+static bool hung_up(int fd) {
+  struct pollfd p = {fd, POLLIN, 0};
+  if (poll(&p, 1, 5000) != 1)
+    return false;
+  char b;
+  return recv(fd, &b, 1, MSG_DONTWAIT) == 0;
+}
+
+static void test_accept_counted(void **state) {
+  fixture_t *f = *state;
+  ad_stats_t *st = &f->d.stats;
+
+  int ok = connect_client(f);
+  run_until(f, &st->connections_accepted, 0);
+  assert_int_equal(st->connections_open, 1);
+  assert_int_equal(st->connections_accept_failed, 0);
+
+  /* The loop cannot watch the next one: it is dropped, and counted. */
+  fail_next = UV_ENOSPC;
+  int refused = connect_client(f);
+  run_until(f, &st->connections_closed, 0);
+  assert_int_equal(fail_next, 0); /* the wrap ran for it */
+  assert_int_equal(st->connections_accept_failed, 1);
+  assert_int_equal(st->connections_open, 1);
+  assert_true(hung_up(refused));
+  close(refused);
+
+  /* The daemon goes on accepting. */
+  int again = connect_client(f);
+  run_until(f, &st->connections_open, 1);
+  assert_int_equal(st->connections_accept_failed, 1);
+  close(ok);
+  close(again);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_accept_counted, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
