@@ -4,11 +4,12 @@
  * so a listing of more than three extents takes several requests, which
  * the daemon's requests.inspect counts, and a block's holders), check,
  * ping, alloc (all or none, also across several requests), free, stats
- * (with a line and a JSON number for the counter of every limit), create
- * and destroy, and a short bench. Exit codes (0 success, 1 failure, 2
- * usage), messages on standard error (one for each bad offset
- * of a free, a warning for each block it freed whose header another
- * process had overwritten; a --socket that is empty or names no socket;
+ * (with a line and a JSON number for the counter of every limit, which
+ * README.md's table of limits names, and no counter in that table that
+ * stats lacks), create and destroy, and a short bench. Exit codes (0 success, 1
+ * failure, 2 usage), messages on standard error (one for each bad offset of a
+ * free, a warning for each block it freed whose header another process had
+ * overwritten; a --socket that is empty or names no socket;
  * --socket after the command), -h and --help anywhere, --version, and
  * JSON that parses (jansson) with the figures the daemon holds.
  */
@@ -703,15 +704,14 @@ static void test_stats(void **state) {
   assert_true(records > 0);
 }
 
-/* The counter of every limit the daemon enforces (README.md's table of
- * limits, and the quotas and permissions): each is a line of `arenactl
- * stats` and a number in its JSON. */
+/* The counter of every limit the daemon enforces: each is a line of
+ * `arenactl stats`, a number in its JSON, and named in README.md's table
+ * of limits, whose every counter is such a line in turn. */
 static const char *const limit_counters[] = {
     "frames_over_limit",
     "frames_malformed",
     "frames_unparsable",
     "frames_timed_out",
-    "frames_truncated",
     "connections_closed_protocol",
     "connections_refused_limit",
     "connections_accept_failed",
@@ -732,16 +732,64 @@ static const char *const limit_counters[] = {
     "stale_lists_dropped",
     "scratch_exhausted",
     "quota_refused",
-    "permission_denied",
     "references_refused_limit",
     "arenas_refused_memory",
 };
+
+/* The last cells (the counters) of the rows of README.md's table of
+ * limits, one a line; the caller frees it. Tests run in tests/. */
+static char *readme_limit_cells(void) {
+  FILE *f = fopen("../README.md", "r");
+  assert_non_null(f);
+  char *cells = calloc(1, 1);
+  size_t len = 0;
+  char line[4096];
+  bool in_limits = false, in_table = false;
+  while (fgets(line, sizeof line, f) != NULL) {
+    if (strncmp(line, "- **Limits**", 12) == 0) {
+      in_limits = true;
+      continue;
+    }
+    if (!in_limits)
+      continue;
+    if (strncmp(line, "  |", 3) != 0) {
+      if (in_table)
+        break; /* the table is over */
+      continue;
+    }
+    in_table = true;
+    char *end = strrchr(line, '|'); /* the row's closing bar */
+    *end = '\0';
+    char *cell = strrchr(line, '|') + 1;
+    size_t n = strlen(cell);
+    cells = realloc(cells, len + n + 2);
+    memcpy(cells + len, cell, n);
+    len += n;
+    cells[len++] = '\n';
+    cells[len] = '\0';
+  }
+  fclose(f);
+  assert_true(in_table);
+  return cells;
+}
 
 static void test_stats_limits(void **state) {
   (void)state;
   run_t *r = RUN("stats");
   expect_status(r, 0);
   char *text = strdup(r->out);
+  char *cells = readme_limit_cells();
+  /* Every counter the table names is one arenactl shows. */
+  for (const char *p = strchr(cells, '`'); p != NULL;
+       p = strchr(strchr(p + 1, '`') + 1, '`')) {
+    const char *q = strchr(p + 1, '`');
+    assert_non_null(q);
+    char line[96];
+    snprintf(line, sizeof line, "\n%.*s ", (int)(q - p - 1), p + 1);
+    if (strstr(text, line) == NULL)
+      fail_msg("README's limits name %.*s, which `arenactl stats` lacks",
+               (int)(q - p - 1), p + 1);
+  }
   r = RUN("stats", "--json");
   expect_status(r, 0);
   json_t *j = parse(r);
@@ -753,8 +801,13 @@ static void test_stats_limits(void **state) {
       fail_msg("`arenactl stats` has no line for %s:\n%s", name, text);
     if (!json_is_integer(json_object_get(j, name)))
       fail_msg("`arenactl stats --json` has no number %s", name);
+    char quoted[96];
+    snprintf(quoted, sizeof quoted, "`%s`", name);
+    if (strstr(cells, quoted) == NULL)
+      fail_msg("README's table of limits does not name %s", name);
   }
   json_decref(j);
+  free(cells);
   free(text);
 }
 
