@@ -1,17 +1,17 @@
 /*
  * test_arenactl_client.c: arenactl's commands against a real arenad, run as
  * a program: list, inspect (paged: the daemon's pages are made small here,
- * so a listing of more than three extents takes several requests, which
- * the daemon's requests.inspect counts, and a block's holders), check,
- * ping, alloc (all or none, also across several requests), free, stats
- * (with a line and a JSON number for the counter of every limit, which
- * README.md's table of limits names, and no counter in that table that
- * stats lacks), create and destroy, and a short bench. Exit codes (0 success, 1
- * failure, 2 usage), messages on standard error (one for each bad offset of a
- * free, a warning for each block it freed whose header another process had
- * overwritten; a --socket that is empty or names no socket;
- * --socket after the command), -h and --help anywhere, --version, and
- * JSON that parses (jansson) with the figures the daemon holds.
+ * so a listing of more than three extents takes several requests, which the
+ * daemon's requests.inspect counts, and a block's holders), check, ping,
+ * alloc (all or none, also across several requests), free, stats (with a
+ * line and a JSON number for the counter of every limit, which README.md's
+ * table of limits names, and no counter in that table that stats lacks),
+ * create and destroy, and a short bench. Exit codes (0 success, 1 failure, 2
+ * usage), messages on standard error (one for each bad offset of a free, a
+ * warning for each block it freed whose header another process had
+ * overwritten; a --socket that is empty or names no socket; --socket after
+ * the command), -h and --help anywhere, --version, and JSON that parses
+ * (jansson) with the figures the daemon holds.
  */
 #include "itest.h"
 
@@ -737,9 +737,11 @@ static const char *const limit_counters[] = {
 };
 
 /* The last cells (the counters) of the rows of README.md's table of
- * limits, one a line; the caller frees it. Tests run in tests/. */
+ * limits, one a line; the caller frees it. README.md is found from the
+ * data directory the build compiles in (tests/data), so that the test
+ * runs from any working directory. */
 static char *readme_limit_cells(void) {
-  FILE *f = fopen("../README.md", "r");
+  FILE *f = fopen(AR_TEST_DATA_DIR "/../../README.md", "r");
   assert_non_null(f);
   char *cells = calloc(1, 1);
   size_t len = 0;
