@@ -206,8 +206,10 @@ bool ad_conn_has_frame(const ad_conn_t *c, const uint8_t *buf, size_t len) {
 
 void ad_conn_sent(ad_conn_t *c, size_t n) {
   ad_daemon_t *d = c->d;
-  if (n > 0)
+  if (n > 0) {
     c->out_moved_ms = ad_daemon_now_ms(d);
+    c->outq_seen = 0; /* the socket holds more: the next look starts over */
+  }
   ar_buf_consume(ad_conn_out(c), n);
   c->out_sent += n;
   c->bytes_out += n;

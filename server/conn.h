@@ -164,7 +164,10 @@ struct ad_conn_s {
   uint64_t partial_ms; /* since when rbuf begins with a cut frame (when it
                           does: see ad_conn_stalled) */
   uint64_t out_moved_ms; /* when the output last began or moved: a reply
-                            queued into an empty output, or bytes sent */
+                            queued into an empty output, bytes sent, or
+                            bytes the peer read out of its socket */
+  uint64_t outq_seen;    /* the socket's unread bytes (SIOCOUTQ) at the
+                            last look since bytes were sent; 0: none yet */
 };
 
 /* ---- conn.c: bytes to replies (no socket I/O) ------------------------- */
@@ -288,11 +291,13 @@ void ad_conn_run(ad_conn_t *c);
  * (the daemon's retry timer). */
 void ad_conn_retry_fd(ad_conn_t *c);
 
-/* When c's output waits on a descriptor the kernel refused and its peer
- * has read every byte sent to it, counts its output as moving now (see
- * send_timeout_ms): the retry timer and the sweep both look, so that a
- * daemon running late does not sweep c before the retry has looked. */
-void ad_conn_fd_wait_check(ad_conn_t *c);
+/* While c has unsent replies, counts its output as moving now (see
+ * send_timeout_ms) when its peer has read bytes out of the socket since
+ * the last look, or, when the output waits on a descriptor the kernel
+ * refused, has read every byte sent to it. The sweep looks at every
+ * connection, and the retry timer at those it retries, so that a daemon
+ * running late does not sweep c before the retry has looked. */
+void ad_conn_peer_check(ad_conn_t *c);
 
 /* Gives a yielded c its next turn: answers the frames it left, then as
  * ad_conn_run. */

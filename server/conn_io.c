@@ -294,18 +294,25 @@ void ad_conn_retry_fd(ad_conn_t *c) {
   c->fd_deferred = false;
   ad_conn_begin_turn(c, uv_hrtime());
   ad_conn_run(c);
-  ad_conn_fd_wait_check(c); /* still refused? */
+  ad_conn_peer_check(c); /* still refused? */
 }
 
-void ad_conn_fd_wait_check(ad_conn_t *c) {
-  /* If the peer has read every byte sent to it, it waits on the kernel's
-   * count of descriptors in flight (other peers'), not the other way
-   * round, so send_timeout_ms must not take it for a peer that stopped
-   * reading. */
+void ad_conn_peer_check(ad_conn_t *c) {
+  /* The daemon writes again only once the socket has room (for a Unix
+   * socket, once its peer has read three quarters of what it holds), so
+   * a peer that reads slowly takes bytes for a while without the daemon
+   * sending any: the socket's unread bytes going down are replies taken
+   * all the same. They go down a message at a time, as each is read
+   * whole. And if the peer has read every byte sent to it while a
+   * refused descriptor holds the output, it waits on the kernel's count
+   * of descriptors in flight (other peers'), not the other way round. */
   int unread;
-  if (!c->closing && c->fd_deferred && ioctl(c->fd, SIOCOUTQ, &unread) == 0 &&
-      unread == 0)
+  if (c->closing || c->out_sent == c->out_total ||
+      ioctl(c->fd, SIOCOUTQ, &unread) != 0)
+    return;
+  if ((uint64_t)unread < c->outq_seen || (c->fd_deferred && unread == 0))
     c->out_moved_ms = ad_daemon_now_ms(c->d);
+  c->outq_seen = (uint64_t)unread;
 }
 
 void ad_conn_resume(ad_conn_t *c) {

@@ -359,12 +359,13 @@ static void on_sweep(uv_timer_t *t) {
   ad_conn_t *next;
   for (ad_conn_t *c = d->conns; c != NULL; c = next) {
     next = c->next; /* ad_conn_run may close c, never another one */
-    /* A peer that waits on a refused descriptor, having read all it was
-     * sent, is not stalled, even when the loop ran late (a stopped or
-     * starved daemon) and this sweep comes before the retry timer's look
-     * (they are due together, in either order). Then the time: the
-     * check may have set c's to now. */
-    ad_conn_fd_wait_check(c);
+    /* A peer that read some of its replies out of the socket since the
+     * last look is not stalled, nor one that waits on a refused
+     * descriptor having read all it was sent, even when the loop ran late
+     * (a stopped or starved daemon) and this sweep comes before the retry
+     * timer's look (they are due together, in either order). Then the
+     * time: the check may have set c's to now. */
+    ad_conn_peer_check(c);
     uint64_t now = ad_daemon_now_ms(d);
     if (ad_conn_send_stalled(c, now)) {
       /* No reply: the peer reads none. A connection already closing for

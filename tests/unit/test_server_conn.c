@@ -7,7 +7,8 @@
  * frame limit, the descriptor of an attach queued at its frame's first
  * byte, a connection that yields when its turn is spent, a cut frame
  * that is not a stall while flow control pauses reading, unsent replies
- * that stall after send_timeout_ms, a version mismatch, the blocks of a
+ * that stall after send_timeout_ms (but not while the peer reads them out
+ * of the socket, slowly), a version mismatch, the blocks of a
  * closed connection reclaimed (and its unsent replies no longer counted
  * in flight), requests over the working-memory cap refused as a limit,
  * and a check request on an arena whose records the test has broken (a
@@ -303,6 +304,45 @@ static void test_send_stalled(void **state) {
   assert_int_equal(f->c->out_sent, f->c->out_total);
   assert_false(ad_conn_send_stalled(f->c, UINT64_MAX));
   free(b.p);
+}
+
+/* A peer that reads its replies slowly takes them out of the socket
+ * while the daemon, which writes again only once the socket has room for
+ * more, sends none: those reads start the time over too, as the sweep
+ * sees them (ad_conn_peer_check). A peer that reads nothing stays
+ * stalled. */
+static void test_send_stalled_slow_reader(void **state) {
+  fixture_t *f = *state;
+  uint64_t limit = f->cfg.send_timeout_ms;
+  int sv[2];
+  assert_int_equal(
+      socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv),
+      0);
+  static uint8_t fill[4096]; /* earlier replies, in the socket, unread */
+  while (send(sv[0], fill, sizeof(fill), MSG_DONTWAIT) > 0)
+    ;
+  assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
+  ad_conn_t *c = ad_conn_new(&f->d, sv[0], 43, 1000, 1000); /* owns sv[0] */
+  assert_non_null(c);
+  bytes_t b = {NULL, 0};
+  add_ping(&b, 1);
+  assert_int_equal(ad_conn_input(c, b.p, b.n), b.n);
+  ad_conn_run(c); /* the socket takes none of the reply */
+  assert_true(c->out_sent < c->out_total);
+
+  uint64_t t0 = ad_daemon_now_ms(&f->d);
+  c->out_moved_ms = t0 - limit;
+  ad_conn_peer_check(c);
+  ad_conn_peer_check(c);
+  assert_true(ad_conn_send_stalled(c, t0)); /* nothing read */
+  assert_int_equal(recv(sv[1], fill, sizeof(fill), 0), (ssize_t)sizeof(fill));
+  ad_conn_peer_check(c);
+  uint64_t t1 = ad_daemon_now_ms(&f->d);
+  assert_false(ad_conn_send_stalled(c, t1));
+  assert_true(ad_conn_send_stalled(c, t1 + limit));
+  assert_true(c->out_sent < c->out_total); /* the daemon still sent none */
+  close(sv[1]);
+  free(b.p); /* the fixture's teardown closes c */
 }
 
 static void test_byte_by_byte(void **state) {
@@ -1045,17 +1085,18 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       T(test_pipelined_in_order),    T(test_turn_spent_yields),
       T(test_no_budget_no_yield),    T(test_paused_frame_not_stalled),
-      T(test_send_stalled),          T(test_fd_queue_pause),
-      T(test_byte_by_byte),          T(test_frame_over_limit),
-      T(test_malformed_prefix),      T(test_not_a_request),
-      T(test_in_flight_limit),       T(test_output_pause),
-      T(test_page_fits_frame),       T(test_attach_queues_fd),
-      T(test_wrong_version_closes),  T(test_close_reclaims),
-      T(test_close_drops_in_flight), T(test_unpack_over_scratch),
-      T(test_reply_over_scratch),    T(test_create_all_or_nothing),
-      T(test_hello_name_limit),      T(test_check_detached_count),
-      T(test_check_record_size),     T(test_error_in_rbuf),
-      T(test_error_read_into_rbuf),  T(test_references_limit),
+      T(test_send_stalled),          T(test_send_stalled_slow_reader),
+      T(test_fd_queue_pause),        T(test_byte_by_byte),
+      T(test_frame_over_limit),      T(test_malformed_prefix),
+      T(test_not_a_request),         T(test_in_flight_limit),
+      T(test_output_pause),          T(test_page_fits_frame),
+      T(test_attach_queues_fd),      T(test_wrong_version_closes),
+      T(test_close_reclaims),        T(test_close_drops_in_flight),
+      T(test_unpack_over_scratch),   T(test_reply_over_scratch),
+      T(test_create_all_or_nothing), T(test_hello_name_limit),
+      T(test_check_detached_count),  T(test_check_record_size),
+      T(test_error_in_rbuf),         T(test_error_read_into_rbuf),
+      T(test_references_limit),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
