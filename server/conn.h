@@ -299,6 +299,9 @@ void ad_conn_retry_fd(ad_conn_t *c);
  * running late does not sweep c before the retry has looked. */
 void ad_conn_peer_check(ad_conn_t *c);
 
+/* Whether c's socket holds bytes the daemon has not read yet. */
+bool ad_conn_unread_input(const ad_conn_t *c);
+
 /* Gives a yielded c its next turn: answers the frames it left, then as
  * ad_conn_run. */
 void ad_conn_resume(ad_conn_t *c);

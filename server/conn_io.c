@@ -315,6 +315,11 @@ void ad_conn_peer_check(ad_conn_t *c) {
   c->outq_seen = (uint64_t)unread;
 }
 
+bool ad_conn_unread_input(const ad_conn_t *c) {
+  int pending;
+  return ioctl(c->fd, FIONREAD, &pending) == 0 && pending > 0;
+}
+
 void ad_conn_resume(ad_conn_t *c) {
   ad_conn_end_yield(c);
   ad_conn_begin_turn(c, uv_hrtime());

@@ -374,7 +374,11 @@ static void on_sweep(uv_timer_t *t) {
       if (!c->close_after_reply)
         d->stats.connections_closed_send_timeout++;
       ad_conn_close(c, "send-timeout");
-    } else if (ad_conn_stalled(c, now)) {
+    } else if (ad_conn_stalled(c, now) && !ad_conn_unread_input(c)) {
+      /* Bytes waiting in the socket came in time: the loop, busy with
+       * long requests, has not read them yet, and this sweep runs first
+       * when it comes round. Its clock goes on: a frame still cut once
+       * they are read is judged at the next sweep. */
       ad_conn_frame_timeout(c);
       ad_conn_run(c);
     }

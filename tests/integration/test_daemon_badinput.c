@@ -9,11 +9,12 @@
  * once in blocks_per_request_refused), frees of foreign, misaligned and
  * freed offsets, bad inspect arguments, a hello with a hostile name (made
  * printable, and quoted and escaped on its close line), a frame one byte
- * at a time, a client that never reads, and a daemon out of descriptors
- * (an attach or a create_arena refused as a limit, fds_exhausted).
- * Each gets a clear error status or a clean disconnect; afterwards the
- * daemon still answers, the bystander (which has a reply unread and half
- * a request sent while each case runs) is unaffected, and every arena
+ * at a time, a frame whose rest comes while the daemon is busy for longer
+ * than frame_timeout_ms (no stall), a client that never reads, and a daemon out
+ * of descriptors (an attach or a create_arena refused as a limit,
+ * fds_exhausted). Each gets a clear error status or a clean disconnect;
+ * afterwards the daemon still answers, the bystander (which has a reply unread
+ * and half a request sent while each case runs) is unaffected, and every arena
  * passes its check.
  */
 #include "itest.h"
@@ -223,6 +224,69 @@ static void test_stalled_frame(void **state) {
   assert_int_equal(r->stats->frames_timed_out, 1);
   it_resp_free(r);
   it_close(c);
+  assert_int_equal(it_daemon_stop(&d, SIGTERM), 0);
+  it_daemon_cleanup(&d);
+}
+
+/* A frame whose rest comes while the daemon's loop is busy with another
+ * client's requests (checks of 256Ki blocks, pipelined, with no turns:
+ * seconds of work) for longer than frame_timeout_ms is no stall: the rest
+ * waits in the socket, and the sweep, which runs before the loop reads
+ * its sockets again, must not close the connection for it. The daemon is
+ * stopped while the checks are sent, so that it takes them alone; the
+ * rest follows 200 ms later, the checks under way (a daemon that had not
+ * begun them by then would read the rest with them: the test would show
+ * nothing, but could not fail for it). */
+static void test_frame_rest_while_busy(void **state) {
+  (void)state;
+  it_daemon_t d = {0};
+  assert_int_equal(it_daemon_start(&d,
+                                   "[daemon]\n"
+                                   "frame_timeout_ms = 1500\n"
+                                   "turn_budget_us = 0\n"
+                                   "max_blocks_per_request = 4096\n"
+                                   "[arena a]\n"
+                                   "size = 16M\n",
+                                   NULL),
+                   0);
+  it_conn_t *heavy = it_connect(d.sock);
+  it_hello_ok(heavy);
+  for (int i = 0; i < 64; i++) {
+    Arenad__Response *r =
+        it_call(heavy, it_req_alloc("a", 16, 0, 4096, false), NULL);
+    it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+    it_resp_free(r);
+  }
+  const int checks = 40;
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  for (int i = 0; i < checks; i++)
+    it_frame_append_id(&buf, &len, it_req_check("a"), 100 + (uint64_t)i);
+
+  it_conn_t *c = it_connect(d.sock);
+  uint8_t *frame = NULL;
+  size_t flen = 0;
+  it_frame_append_id(&frame, &flen, it_req_ping(), 5);
+  it_send_raw(c, frame, 1);
+  it_barrier(heavy); /* the daemon has read c's first byte */
+  it_daemon_signal(&d, SIGSTOP);
+  it_send_raw(heavy, buf, len);
+  it_daemon_signal(&d, SIGCONT);
+  usleep(200 * 1000);
+  it_send_raw(c, frame + 1, flen - 1);
+  Arenad__Response *r = it_recv(c, NULL);
+  assert_non_null(r);
+  assert_int_equal(r->id, 5);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  it_resp_free(r);
+  for (int i = 0; i < checks; i++)
+    it_resp_free(
+        it_recv_reply(heavy, 100 + (uint64_t)i, ARENAD__STATUS__STATUS_OK));
+  assert_int_equal(it_stat(c, "frames_timed_out"), 0);
+  free(frame);
+  free(buf);
+  it_close(c);
+  it_close(heavy);
   assert_int_equal(it_daemon_stop(&d, SIGTERM), 0);
   it_daemon_cleanup(&d);
 }
@@ -951,6 +1015,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_truncated_frame),
       cmocka_unit_test(test_stalled_frame),
+      cmocka_unit_test(test_frame_rest_while_busy),
       cmocka_unit_test(test_out_of_descriptors),
       cmocka_unit_test(test_create_out_of_descriptors),
       cmocka_unit_test(test_descriptors_in_flight),
