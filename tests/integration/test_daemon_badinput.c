@@ -306,11 +306,15 @@ static bool answers(it_conn_t *c) {
   return true;
 }
 
-/* Fills daemon d (RLIMIT_NOFILE 32) with connections until it has no
- * descriptor left: c[0] (asked for the daemon's counters) and others, the
- * last waiting in the backlog. Returns how many are in c (at most 40),
- * each for the caller to close. */
-static int fill_descriptors(it_daemon_t *d, it_conn_t **c) {
+/* Starts daemon d with RLIMIT_NOFILE 32 and one arena, "one" (64K), and
+ * fills it with connections until it has no descriptor left: c[0] (asked
+ * for the daemon's counters) and others, the last waiting in the backlog.
+ * Returns how many are in c (at most 40), each for the caller to close. */
+static int start_out_of_descriptors(it_daemon_t *d, it_conn_t **c) {
+  setenv("IT_DAEMON_WRAPPER", "prlimit --nofile=32:32", 1);
+  int rc = it_daemon_start(d, "[arena one]\nsize = 64K\n", NULL);
+  unsetenv("IT_DAEMON_WRAPPER");
+  assert_int_equal(rc, 0);
   /* The first connection finds descriptors to spare: its answer is
    * waited for however slow the daemon is, since the loop below asks the
    * daemon through it (and would read a late ping's reply instead). */
@@ -341,12 +345,8 @@ static int fill_descriptors(it_daemon_t *d, it_conn_t **c) {
 static void test_out_of_descriptors(void **state) {
   (void)state;
   it_daemon_t d = {0};
-  setenv("IT_DAEMON_WRAPPER", "prlimit --nofile=32:32", 1);
-  int rc = it_daemon_start(&d, "[arena one]\nsize = 64K\n", NULL);
-  unsetenv("IT_DAEMON_WRAPPER");
-  assert_int_equal(rc, 0);
   it_conn_t *c[40];
-  int n = fill_descriptors(&d, c);
+  int n = start_out_of_descriptors(&d, c);
   Arenad__Response *r = it_call(c[0], it_req_attach("one", false), NULL);
   it_assert_status(r, ARENAD__STATUS__STATUS_LIMIT_EXCEEDED);
   assert_non_null(strstr(r->message, "no file descriptor to spare"));
@@ -402,12 +402,8 @@ static void wait_closed(it_conn_t *c, uint64_t want) {
 static void test_create_out_of_descriptors(void **state) {
   (void)state;
   it_daemon_t d = {0};
-  setenv("IT_DAEMON_WRAPPER", "prlimit --nofile=32:32", 1);
-  int rc = it_daemon_start(&d, "[arena one]\nsize = 64K\n", NULL);
-  unsetenv("IT_DAEMON_WRAPPER");
-  assert_int_equal(rc, 0);
   it_conn_t *c[40];
-  int n = fill_descriptors(&d, c);
+  int n = start_out_of_descriptors(&d, c);
   Arenad__Response *r = it_call(
       c[0],
       it_req_create("more", 65536, ARENAD__POLICY__POLICY_FIRST, NULL, 0, 0),
