@@ -89,6 +89,7 @@ void ad_blocks_init(ad_blocks_t *b) {
   pool_init(&b->blocks, sizeof(ad_block_t));
   pool_init(&b->holds, sizeof(ad_hold_t));
   b->live = 0;
+  b->shared = 0;
 }
 
 void ad_blocks_fini(ad_blocks_t *b) {
@@ -166,6 +167,8 @@ ad_hold_t *ad_hold_add(ad_blocks_t *b, ad_block_t *blk, ad_holder_t *h) {
   hold->holder = h;
   hold->refs = 1;
   charge(h, blk->arena, blk->size, 1);
+  if (blk->holds != NULL)
+    b->shared++; /* not the block's first */
 
   /* The block's list keeps the order references were taken. */
   hold->block_next = NULL;
@@ -197,6 +200,8 @@ static uint32_t drop_refs(ad_blocks_t *b, ad_hold_t *hold, uint32_t k) {
   while (*pp != hold)
     pp = &(*pp)->block_next;
   *pp = hold->block_next;
+  if (blk->holds != NULL)
+    b->shared--; /* another holds it still */
 
   if (hold->holder_prev != NULL)
     hold->holder_prev->holder_next = hold->holder_next;

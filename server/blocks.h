@@ -21,9 +21,9 @@
  *
  * Invariants (the first three, a block's own, are checked by
  * ad_blocks_check_block in every check of an arena; nothing in the daemon
- * checks the last: tests/fuzz/fuzz_dispatch.c compares each holder's
- * nholds with its model after every request, and the quota tests its
- * uses):
+ * checks the last two: tests/fuzz/fuzz_dispatch.c compares each holder's
+ * nholds, and the pools' shared count, with its model after every
+ * request, and the quota tests its uses):
  *   - block->refcount == the sum of its holds' refs + block->detached;
  *   - a live record has refcount >= 1; when it drops to 0 the arena frees
  *     the block and deletes the record;
@@ -31,7 +31,9 @@
  *     holder's list, and points back to both; a block has at most one hold
  *     per holder;
  *   - a holder's nholds is the sum of the refs on its list, and its use of
- *     an arena is the count and the bytes of its holds there.
+ *     an arena is the count and the bytes of its holds there;
+ *   - the pools' `shared` is the number of holds, less one for every block
+ *     that has any: the holds a block's first holder does not account for.
  *
  * Records and holds come from pools (ad_blocks_t) that keep freed objects
  * for reuse, so the hot path of alloc and free costs no malloc. A pool can
@@ -110,6 +112,8 @@ typedef struct ad_blocks_s {
   ad_pool_t holds;
   uint64_t live; /* read-only: records in use, the live blocks of every
                     arena that shares these pools */
+  uint64_t shared; /* read-only: holds beyond the first on their block,
+                      summed over the blocks */
 } ad_blocks_t;
 
 void ad_blocks_init(ad_blocks_t *b);

@@ -234,6 +234,17 @@ static int mholder(const mblock_t *b, uint64_t conn) {
   return -1;
 }
 
+/* The shared holds of every live arena: each block's holders but one. */
+static uint64_t mshared(const fz_t *z) {
+  uint64_t n = 0;
+  for (size_t i = 0; i < MAX_ARENAS; i++)
+    for (size_t j = 0; z->m[i].live && j < z->m[i].cap; j++) {
+      const mblock_t *b = &z->m[i].t[j];
+      n += b->payload != 0 && b->nh > 1 ? b->nh - 1 : 0;
+    }
+  return n;
+}
+
 static void mhold(mblock_t *b, uint64_t conn) {
   int i = mholder(b, conn);
   if (i >= 0) {
@@ -478,6 +489,9 @@ static void check_all(fz_t *z) {
     nlive += z->m[i].live;
   ensure(!z->model_ok || nlive == d->narenas, "%zu arenas, the model has %zu",
          d->narenas, nlive);
+  ensure(!z->model_ok || d->pools.shared == mshared(z),
+         "%llu shared holds, the model has %llu",
+         (unsigned long long)d->pools.shared, (unsigned long long)mshared(z));
   ensure(d->stats.blocks_allocated - d->stats.blocks_freed == live,
          "allocated %llu - freed %llu blocks, but %llu are live",
          (unsigned long long)d->stats.blocks_allocated,

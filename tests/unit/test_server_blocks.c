@@ -427,7 +427,8 @@ static void test_overwritten_header(void **state) {
 
 /* References counted per holder: retain, release, transfer, free and
  * reclaim move them, the block lives while any is left, and each holder's
- * use of the arena counts the block once. */
+ * use of the arena counts the block once; the pools count the holds
+ * beside each block's first (shared). */
 static void test_shared_references(void **state) {
   (void)state;
   ad_blocks_t pools;
@@ -445,10 +446,13 @@ static void test_shared_references(void **state) {
   assert_ok(ad_arena_alloc(a, &me, 100, 16, 1, &off));
   const ad_block_t *blk = ad_arena_block(a, off);
   assert_int_equal(blk->size, 128);
+  assert_int_equal(pools.shared, 0);
   assert_ok(ad_arena_retain(a, &other, off, &refs));
   assert_int_equal(refs, 2);
+  assert_int_equal(pools.shared, 1);
   assert_ok(ad_arena_retain(a, &me, off, &refs)); /* twice: counted */
   assert_int_equal(refs, 3);
+  assert_int_equal(pools.shared, 1); /* no new hold */
   assert_int_equal(ad_block_nholds(blk), 2);
   assert_int_equal(ad_block_hold_of(blk, &me)->refs, 2);
   assert_int_equal(me.nholds, 2);
@@ -469,11 +473,13 @@ static void test_shared_references(void **state) {
   assert_int_equal(ad_arena_transfer(a, &third, &me, off, &refs), AR_EPERM);
   assert_ok(ad_arena_transfer(a, &me, &third, off, &refs));
   assert_int_equal(refs, 3);
+  assert_int_equal(pools.shared, 2); /* me kept one */
   assert_int_equal(ad_block_hold_of(blk, &me)->refs, 1);
   assert_int_equal(ad_block_hold_of(blk, &third)->refs, 1);
   assert_int_equal(ad_holder_usage(&third, a).bytes, 128);
   assert_ok(ad_arena_transfer(a, &third, &other, off, &refs));
   assert_null(ad_block_hold_of(blk, &third));
+  assert_int_equal(pools.shared, 1); /* third's last: to a holder */
   assert_int_equal(ad_holder_usage(&third, a).blocks, 0);
   assert_int_equal(ad_block_hold_of(blk, &other)->refs, 2);
   assert_ok(ad_arena_check(a, &rep));
@@ -490,10 +496,12 @@ static void test_shared_references(void **state) {
   full->refcount = 3;
   assert_ok(ad_arena_check(a, &rep));
 
-  /* The allocator's free drops its own reference only. */
+  /* The allocator's free drops its own reference only; other's hold is
+   * now the block's first. */
   assert_ok(ad_arena_free(a, &me, off, &freed));
   assert_int_equal(freed.blocks, 0);
   assert_int_equal(ad_holder_usage(&me, a).blocks, 0);
+  assert_int_equal(pools.shared, 0);
   assert_ok(ad_arena_release(a, &other, off, &freed, &refs));
   assert_int_equal(refs, 1);
   assert_ok(ad_arena_release(a, &other, off, &freed, &refs));
@@ -508,6 +516,7 @@ static void test_shared_references(void **state) {
   assert_int_equal(a->detached_bytes, 224);
   assert_ok(ad_arena_retain(a, &other, off, &refs));
   assert_int_equal(refs, 2);
+  assert_int_equal(pools.shared, 0); /* the first hold */
   assert_ok(ad_arena_free(a, &third, off, &freed));
   assert_int_equal(a->detached_blocks, 0);
   assert_int_equal(a->detached_bytes, 0);
@@ -529,7 +538,9 @@ static void test_shared_references(void **state) {
   /* Destroying an arena drops every holder's use of it. */
   assert_ok(ad_arena_alloc(a, &me, 10, 16, 1, &off));
   assert_ok(ad_arena_retain(a, &other, off, &refs));
+  assert_int_equal(pools.shared, 1);
   ad_arena_destroy(a);
+  assert_int_equal(pools.shared, 0);
   assert_int_equal(me.nuses, 0);
   assert_int_equal(other.nuses, 0);
   assert_int_equal(me.nholds + other.nholds, 0);
