@@ -113,7 +113,7 @@ typedef struct ad_blocks_s {
   uint64_t live; /* read-only: records in use, the live blocks of every
                     arena that shares these pools */
   uint64_t shared; /* read-only: holds beyond the first on their block,
-                      summed over the blocks */
+                      summed over the blocks (max_shared_holds bounds it) */
 } ad_blocks_t;
 
 void ad_blocks_init(ad_blocks_t *b);

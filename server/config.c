@@ -81,6 +81,9 @@ static const cfgkey_t daemon_keys[] = {
     {"max_live_blocks", K_COUNT, 0, UINT64_C(1) << 40, 0, D(max_live_blocks),
      "live blocks in all arenas, which bound the daemon's own memory "
      "(about 100 bytes each; 0: no limit)"},
+    {"max_shared_holds", K_COUNT, 0, UINT64_C(1) << 40, 0, D(max_shared_holds),
+     "holds of a block beside its first holder's, in all arenas: the "
+     "records retains and transfers add (48 bytes each; 0: no limit)"},
     {"default_page", K_COUNT, 1, 65536, 256, D(default_page),
      "inspect page when the request gives no limit; at most max_page"},
     {"max_page", K_COUNT, 1, 65536, 4096, D(max_page),

@@ -83,6 +83,8 @@ typedef struct ad_config_s {
   uint64_t output_limit_bytes;     /* unsent bytes that close the connection */
   uint64_t max_blocks_per_request; /* alloc count, free offsets */
   uint64_t max_live_blocks;        /* in all arenas; 0: no limit */
+  uint64_t max_shared_holds;       /* holds beside each block's first, in
+                                      all arenas; 0: no limit */
   uint64_t default_page;           /* inspect page when the request says 0 */
   uint64_t max_page;               /* largest inspect page */
   uint64_t turn_budget_us;         /* a connection's time per turn; 0: none */

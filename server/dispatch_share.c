@@ -7,10 +7,37 @@
  * transfer (one of the caller's references goes to the connection that
  * owns a token; the target needs read access and room in its quota: never
  * the last reference, so it frees nothing). References are counted per
- * connection (blocks.h); the arena does the bookkeeping.
+ * connection (blocks.h); the arena does the bookkeeping. A retain or a
+ * transfer that would add a hold beside the block's first (a shared hold,
+ * 48 bytes of the daemon's memory) must also find room under the daemon's
+ * max_shared_holds.
  */
 #include "audit.h"
 #include "dispatch.h"
+
+/* Whether `to` taking a reference to blk adds a shared hold, when `from`
+ * (NULL for a retain) gives one of its references up: only when `to` holds
+ * none yet and someone else does, and not when the reference is from's
+ * last, whose hold goes as to's comes. Then the daemon's max_shared_holds
+ * must leave room for it: returns 0, or LIMIT_EXCEEDED, counted and with
+ * the reply's message. Changes nothing else. */
+static int shared_hold_room(ad_call_t *call, const ad_block_t *blk,
+                            const ad_holder_t *to, const ad_hold_t *from) {
+  ad_daemon_t *d = call->d;
+  uint64_t max = d->cfg->max_shared_holds;
+  if (max == 0 || blk->holds == NULL || ad_block_hold_of(blk, to) != NULL ||
+      (from != NULL && from->refs == 1))
+    return 0;
+  if (d->pools.shared < max)
+    return 0;
+  d->stats.holds_refused_limit++;
+  return ad_fail(call, AR_ELIMIT,
+                 "the daemon keeps %llu holds of blocks beside their first "
+                 "holder's and allows %llu (max_shared_holds): no room for "
+                 "connection %llu to hold block %llu too",
+                 (unsigned long long)d->pools.shared, (unsigned long long)max,
+                 (unsigned long long)to->id, (unsigned long long)blk->payload);
+}
 
 int ad_do_retain(ad_call_t *call, const Arenad__RetainRequest *m) {
   ad_arena_t *a;
@@ -20,6 +47,9 @@ int ad_do_retain(ad_call_t *call, const Arenad__RetainRequest *m) {
   const ad_block_t *blk = ad_arena_block(a, m->offset);
   if (blk == NULL)
     return ad_call_block_failed(call, a, AR_EINVAL, m->offset);
+  rc = shared_hold_room(call, blk, &call->c->holder, NULL);
+  if (rc < 0)
+    return rc;
   char why[256];
   if (ad_arena_quota_hold(a, &call->c->holder, blk, why, sizeof(why)) < 0)
     return ad_call_over_quota(call, a, NULL, false, why);
@@ -81,7 +111,8 @@ int ad_do_transfer(ad_call_t *call, const Arenad__TransferRequest *m) {
   const ad_block_t *blk = ad_arena_block(a, m->offset);
   if (blk == NULL)
     return ad_call_block_failed(call, a, AR_EINVAL, m->offset);
-  if (ad_block_hold_of(blk, &c->holder) == NULL) {
+  const ad_hold_t *from = ad_block_hold_of(blk, &c->holder);
+  if (from == NULL) {
     ad_call_count_denied(call, a, a->name, "not-a-holder");
     return ad_call_block_failed(call, a, AR_EPERM, m->offset);
   }
@@ -93,6 +124,9 @@ int ad_do_transfer(ad_call_t *call, const Arenad__TransferRequest *m) {
                         (unsigned long long)to->id, (unsigned)cred.uid,
                         a->name, (unsigned)a->perm.mode,
                         (unsigned)a->perm.owner, (unsigned)a->perm.group);
+  rc = shared_hold_room(call, blk, &to->holder, from);
+  if (rc < 0)
+    return rc;
   char why[256];
   if (ad_arena_quota_hold(a, &to->holder, blk, why, sizeof(why)) < 0)
     return ad_call_over_quota(call, a, to, false, why);

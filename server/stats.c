@@ -49,6 +49,7 @@ Arenad__StatsReply *ad_stats_reply(const ad_daemon_t *d, ad_scratch_t *s) {
 
   /* The figures summed over the arenas. */
   r->record_bytes = ad_blocks_bytes(&d->pools);
+  r->shared_holds = d->pools.shared;
   for (size_t i = 0; i < d->narenas; i++) {
     r->detached_blocks += d->arenas[i]->detached_blocks;
     ar_engine_stats_t es;

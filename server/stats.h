@@ -74,7 +74,8 @@
   X(arenas_refused_limit)                                                      \
   X(stale_lists_dropped)                                                       \
   X(references_refused_limit)                                                  \
-  X(arenas_refused_memory)
+  X(arenas_refused_memory)                                                     \
+  X(holds_refused_limit)
 
 typedef struct ad_stats_s {
 #define AD_STATS_FIELD(name) uint64_t name;

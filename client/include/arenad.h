@@ -406,7 +406,9 @@ ARENAD_EXTERN int arenad_free_report(arenad_t *h, const char *name,
  * be detached), and stores the block's references after in *refcount (may
  * be NULL). Returns 0 or a code: AR_EINVAL for an offset that is not a live
  * block's, AR_EPERM without read access, AR_ELIMIT over the quota (the
- * daemon's message gives it and the use), AR_ENOENT. */
+ * daemon's message gives it and the use) or, when the block is new to
+ * this connection and held by another, over the daemon's
+ * max_shared_holds, AR_ENOENT. */
 ARENAD_EXTERN int arenad_retain(arenad_t *h, const char *name,
                                 uint64_t offset, uint32_t *refcount);
 
@@ -443,7 +445,9 @@ typedef struct arenad_transfer_s {
  * unknown arena), AR_EINVAL for this connection's own token or an offset
  * that is not a live block's, AR_EPERM when this connection holds no
  * reference to the block or the receiver may not read the arena,
- * AR_ELIMIT over the receiver's quota.
+ * AR_ELIMIT over the receiver's quota or, when the block is new to the
+ * receiver and this is not the sender's last reference, over the
+ * daemon's max_shared_holds.
  */
 ARENAD_EXTERN int arenad_transfer(arenad_t *h, const char *name,
                                   uint64_t offset, uint64_t token,

@@ -14,9 +14,10 @@
  * permissions; which blocks are live, who holds how many references to
  * each and which are detached; which arenas each connection attached and
  * which names are stale for it. For every request it works out the
- * statuses the request may get (any of the errors that apply; OK when none
- * does; out of memory for an allocation and limit exceeded on an arena
- * with quotas, which it does not predict) and checks the reply against
+ * statuses the request may get (any of the errors that apply, the
+ * daemon's max_shared_holds among them; OK when none does; out of memory
+ * for an allocation and limit exceeded on an arena with quotas, which it
+ * does not predict) and checks the reply against
  * them and against the body's figures. After every operation it compares
  * itself with the daemon's records, and checks what needs no model: every
  * arena passes ad_arena_check (the engine's check and the daemon's), the
@@ -55,6 +56,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 /* The daemon's limits, small so that inputs reach them. */
 #define MAX_FRAME 4096
 #define MAX_BLOCKS 16
+#define MAX_SHARED 2    /* max_shared_holds: 3 holders of one block */
 #define MAX_ARENAS 16   /* model arenas alive at once (the daemon allows more) \
                          */
 #define MAX_PER_SLOT 16 /* arenas attached, stale names, per connection */
@@ -243,6 +245,15 @@ static uint64_t mshared(const fz_t *z) {
       n += b->payload != 0 && b->nh > 1 ? b->nh - 1 : 0;
     }
   return n;
+}
+
+/* Whether conn taking a reference to b, from a holder with from_refs of
+ * them (0: a retain), is refused for max_shared_holds: a new hold beside
+ * another's, not replacing the sender's, when the daemon has no room. */
+static bool mshared_full(const fz_t *z, const mblock_t *b, uint64_t conn,
+                         uint32_t from_refs) {
+  return b->nh > 0 && mholder(b, conn) < 0 && from_refs != 1 &&
+         mshared(z) >= MAX_SHARED;
 }
 
 static void mhold(mblock_t *b, uint64_t conn) {
@@ -492,6 +503,8 @@ static void check_all(fz_t *z) {
   ensure(!z->model_ok || d->pools.shared == mshared(z),
          "%llu shared holds, the model has %llu",
          (unsigned long long)d->pools.shared, (unsigned long long)mshared(z));
+  ensure(d->pools.shared <= MAX_SHARED, "%llu shared holds, over %d",
+         (unsigned long long)d->pools.shared, MAX_SHARED);
   ensure(d->stats.blocks_allocated - d->stats.blocks_freed == live,
          "allocated %llu - freed %llu blocks, but %llu are live",
          (unsigned long long)d->stats.blocks_allocated,
@@ -721,6 +734,8 @@ static void on_retain(fz_t *z, slot_t *s, const Arenad__RetainRequest *q,
   mblock_t *b = m != NULL ? mfind(m, q->offset) : NULL;
   if (m != NULL && b == NULL)
     v->errs |= BIT(ST(INVALID_ARGUMENT));
+  if (b != NULL && mshared_full(z, b, s->c->id, 0))
+    v->errs |= BIT(ST(LIMIT_EXCEEDED));
   if (!judge(v, r))
     return;
   mhold(b, s->c->id);
@@ -770,6 +785,9 @@ static void on_transfer(fz_t *z, slot_t *s, const Arenad__TransferRequest *q,
       v->errs |= BIT(ST(PERMISSION_DENIED));
     if (to != NULL && !may(m, to, AD_MAY_READ))
       v->errs |= BIT(ST(PERMISSION_DENIED));
+    if (to != NULL && to != s && h >= 0 &&
+        mshared_full(z, b, to->c->id, b->h[h].refs))
+      v->errs |= BIT(ST(LIMIT_EXCEEDED));
   }
   if (!judge(v, r))
     return;
@@ -1401,6 +1419,7 @@ static ad_config_t *config_for(unsigned policy) {
            "output_pause_bytes = 4K\n"
            "output_limit_bytes = 64K\n"
            "max_blocks_per_request = %d\n"
+           "max_shared_holds = %d\n"
            "default_page = 4\n"
            "max_page = 16\n"
            "read_chunk = 4K\n"
@@ -1408,8 +1427,9 @@ static ad_config_t *config_for(unsigned policy) {
            "[arena b]\nsize = %d\npolicy = buddy\nmode = 0644\n"
            "[arena c]\nsize = %d\npolicy = %s\nmode = 0666\n"
            "quota_blocks = 6\nquota_bytes = 8K\n",
-           MAX_FRAME, MAX_BLOCKS, FZ_ARENA_A_SIZE, list_policies[policy],
-           FZ_ARENA_B_SIZE, FZ_ARENA_C_SIZE, list_policies[(policy + 1) % 4]);
+           MAX_FRAME, MAX_BLOCKS, MAX_SHARED, FZ_ARENA_A_SIZE,
+           list_policies[policy], FZ_ARENA_B_SIZE, FZ_ARENA_C_SIZE,
+           list_policies[(policy + 1) % 4]);
   ad_config_init(&cfgs[policy]);
   FILE *in = fmemopen(text, strlen(text), "r");
   ensure(in != NULL, "fmemopen");

@@ -627,6 +627,44 @@ static void seeds_sharing(void) {
   free1(&b, "d", 16);
   data(&c, 1, &b);
   write_file("dispatch", "create-destroy-stale", &c);
+
+  /* max_shared_holds (2 in fuzz_dispatch): connection 1 allocates two
+   * blocks, 2 and 3 retain the first (2 shared holds), 4's retains are
+   * refused, and so is 1's transfer of one of its two references to 4;
+   * the transfer of 1's last reference to the second block goes through
+   * (a hold moves); 2's release makes room for 4. */
+  reset(&c);
+  s = setup(4, 0, false);
+  put(&c, &s, 1);
+  reset(&a);
+  hello(&a, 1);
+  alloc(&a, "a", 100, 0, 2, false);
+  data(&c, 0, &a);
+  for (unsigned k = 1; k <= 2; k++) {
+    reset(&b);
+    hello(&b, 1);
+    retain(&b, "a", 16);
+    data(&c, k, &b);
+  }
+  reset(&b);
+  hello(&b, 1);
+  retain(&b, "a", 16);
+  retain(&b, "a", 144);
+  data(&c, 3, &b);
+  reset(&a);
+  retain(&a, "a", 16);
+  transfer(&a, "a", 16, 4);
+  transfer(&a, "a", 144, 4);
+  stats(&a);
+  data(&c, 0, &a);
+  reset(&b);
+  release(&b, "a", 16);
+  data(&c, 1, &b);
+  reset(&b);
+  retain(&b, "a", 16);
+  check(&b, "a");
+  data(&c, 3, &b);
+  write_file("dispatch", "shared-holds-limit", &c);
 }
 
 /* Memory that runs out under a request: allocations of several blocks

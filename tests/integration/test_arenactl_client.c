@@ -734,6 +734,7 @@ static const char *const limit_counters[] = {
     "quota_refused",
     "references_refused_limit",
     "arenas_refused_memory",
+    "holds_refused_limit",
 };
 
 /* The last cells (the counters) of the rows of README.md's table of

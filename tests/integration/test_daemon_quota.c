@@ -5,7 +5,8 @@
  * received references charged to their holder (once per block); the
  * detached blocks held to one quota together; use given back by frees
  * and by a connection's end; the refusals counted per arena and
- * daemon-wide, and logged. And the daemon-wide max_live_blocks.
+ * daemon-wide, and logged. And the daemon-wide max_live_blocks and
+ * max_shared_holds.
  */
 #include "itest.h"
 
@@ -256,6 +257,104 @@ static void test_max_live_blocks(void **state) {
   it_daemon_cleanup(&d);
 }
 
+/* One request on c that must get `status`; returns the reply's refcount
+ * for a retain, a release or a transfer that succeeds. */
+static uint32_t share_call(it_conn_t *c, Arenad__Request *req, int status) {
+  Arenad__Response *r = it_call(c, req, NULL);
+  it_assert_status(r, status);
+  uint32_t refs = 0;
+  if (r->body_case == ARENAD__RESPONSE__BODY_RETAIN)
+    refs = r->retain->refcount;
+  else if (r->body_case == ARENAD__RESPONSE__BODY_RELEASE)
+    refs = r->release->refcount;
+  else if (r->body_case == ARENAD__RESPONSE__BODY_TRANSFER)
+    refs = r->transfer->refcount;
+  it_resp_free(r);
+  return refs;
+}
+
+/* max_shared_holds: the holds of blocks beside their first holder's, in
+ * all arenas. A retain or a transfer that would add one past it is
+ * refused, counted, and changes nothing; more references of a holder,
+ * the first hold of a detached block, and a transfer of the sender's last
+ * reference (its hold goes as the target's comes) add none; a release
+ * makes room again. A daemon of its own. */
+static void test_max_shared_holds(void **state) {
+  (void)state;
+  it_daemon_t d = {0};
+  assert_int_equal(it_daemon_start(&d,
+                                   "[daemon]\nmax_shared_holds = 3\n"
+                                   "[arena a]\nsize = 1M\n"
+                                   "[arena b]\nsize = 1M\npolicy = buddy\n",
+                                   NULL),
+                   0);
+  it_conn_t *a = it_connect(d.sock), *b = it_connect(d.sock),
+            *c = it_connect(d.sock), *e = it_connect(d.sock);
+  uint64_t tc, te, ide;
+  it_hello_ok(a);
+  it_hello_ok(b);
+  it_hello_id(c, &tc, NULL);
+  it_hello_id(e, &te, &ide);
+  const int ok = ARENAD__STATUS__STATUS_OK;
+  const int over = ARENAD__STATUS__STATUS_LIMIT_EXCEEDED;
+  uint64_t x = it_alloc_ok(a, "a", 16), y = it_alloc_ok(a, "a", 16), z;
+  Arenad__Response *r = it_call(a, it_req_alloc("b", 16, 0, 1, true), NULL);
+  it_assert_status(r, ok);
+  z = r->alloc->offsets[0];
+  it_resp_free(r);
+  assert_int_equal(it_stat(a, "shared_holds"), 0);
+
+  assert_int_equal(share_call(b, it_req_retain("a", x), ok), 2); /* 1 */
+  assert_int_equal(share_call(a, it_req_retain("a", x), ok), 3); /* a's */
+  assert_int_equal(share_call(b, it_req_retain("a", x), ok), 4); /* b's */
+  assert_int_equal(share_call(b, it_req_retain("b", z), ok), 2); /* first */
+  assert_int_equal(it_stat(a, "shared_holds"), 1);
+  /* a gives c one of its 2: c's hold is new, a's stays. */
+  assert_int_equal(share_call(a, it_req_transfer("a", x, tc), ok), 4); /* 2 */
+  assert_int_equal(share_call(c, it_req_retain("b", z), ok), 3);       /* 3 */
+  assert_int_equal(it_stat(a, "shared_holds"), 3);
+
+  /* Full: a new holder of x, by retain or by transfer, is refused. */
+  r = it_call(e, it_req_retain("a", x), NULL);
+  it_assert_status(r, over);
+  char msg[256];
+  snprintf(msg, sizeof(msg),
+           "the daemon keeps 3 holds of blocks beside their first holder's "
+           "and allows 3 (max_shared_holds): no room for connection %llu to "
+           "hold block %llu too",
+           (unsigned long long)ide, (unsigned long long)x);
+  assert_string_equal(r->message, msg);
+  it_resp_free(r);
+  share_call(b, it_req_transfer("a", x, te), over); /* b has 2 of x */
+  /* Nothing changed: x has a's 1, b's 2 and c's 1; b still has its 2. */
+  assert_int_equal(share_call(b, it_req_release("a", x), ok), 3);
+  assert_int_equal(share_call(b, it_req_retain("a", x), ok), 4);
+  assert_int_equal(it_stat(a, "shared_holds"), 3);
+  assert_int_equal(it_stat(a, "holds_refused_limit"), 2);
+
+  /* a's last reference to y goes to e: a hold moves, none is added. */
+  assert_int_equal(share_call(a, it_req_transfer("a", y, te), ok), 1);
+  assert_int_equal(share_call(e, it_req_retain("a", y), ok), 2);
+  assert_int_equal(it_stat(a, "shared_holds"), 3);
+
+  /* c lets x go: room for one, e's; then none again. */
+  assert_int_equal(share_call(c, it_req_release("a", x), ok), 3);
+  assert_int_equal(it_stat(a, "shared_holds"), 2);
+  assert_int_equal(share_call(e, it_req_retain("a", x), ok), 4);
+  share_call(a, it_req_retain("a", y), over);
+  assert_int_equal(it_stat(a, "shared_holds"), 3);
+  assert_int_equal(it_stat(a, "holds_refused_limit"), 3);
+  it_check_ok(a, "a");
+  it_check_ok(a, "b");
+
+  it_close(a);
+  it_close(b);
+  it_close(c);
+  it_close(e);
+  assert_int_equal(it_daemon_stop(&d, SIGTERM), 0);
+  it_daemon_cleanup(&d);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_list_shows_quotas),
@@ -263,6 +362,7 @@ int main(void) {
       cmocka_unit_test(test_retain_and_transfer_charged),
       cmocka_unit_test(test_detached_quota),
       cmocka_unit_test(test_max_live_blocks),
+      cmocka_unit_test(test_max_shared_holds),
       cmocka_unit_test(it_test_exits_cleanly),
   };
   it_group_config = config;

@@ -508,6 +508,38 @@ static void test_file_errors(void **state) {
 }
 
 /* The example shipped in server/ stays valid (tests run in tests/). */
+/* max_shared_holds: 0 (no limit) by default, a count from 0 to 2^40. */
+static void test_max_shared_holds(void **state) {
+  (void)state;
+  ad_config_t cfg;
+  char err[512];
+  ad_config_init(&cfg);
+  assert_int_equal(cfg.max_shared_holds, 0);
+  ad_config_fini(&cfg);
+  static const struct {
+    const char *text;
+    uint64_t want;
+  } good[] = {
+      {"[daemon]\nmax_shared_holds = 0\n", 0},
+      {"[daemon]\nmax_shared_holds = 1\n", 1},
+      {"[daemon]\nmax_shared_holds = 1099511627776\n", UINT64_C(1) << 40},
+  };
+  for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+    ad_config_init(&cfg);
+    if (load(&cfg, good[i].text, err, sizeof(err)) != 0 ||
+        ad_config_finish(&cfg, err, sizeof(err)) != 0)
+      fail_msg("%s: %s", good[i].text, err);
+    assert_int_equal(cfg.max_shared_holds, good[i].want);
+    ad_config_fini(&cfg);
+  }
+  refused("[daemon]\nmax_shared_holds = 1099511627777\n",
+          "test.conf:2:", "out of range");
+  refused("[daemon]\nmax_shared_holds = -1\n",
+          "test.conf:2:", "not a decimal number");
+  refused("[daemon]\nmax_shared_holds = 1K\n",
+          "test.conf:2:", "not a decimal number");
+}
+
 static void test_example_file(void **state) {
   (void)state;
   ad_config_t cfg;
@@ -530,6 +562,8 @@ static void test_example_file(void **state) {
   assert_int_equal(cfg.turn_budget_us, dflt.turn_budget_us);
   assert_int_equal(cfg.send_timeout_ms, dflt.send_timeout_ms);
   assert_int_equal(cfg.frame_timeout_ms, dflt.frame_timeout_ms);
+  assert_int_equal(cfg.max_live_blocks, dflt.max_live_blocks);
+  assert_int_equal(cfg.max_shared_holds, dflt.max_shared_holds);
   ad_config_fini(&dflt);
   ad_config_fini(&cfg);
 }
@@ -585,6 +619,7 @@ int main(void) {
       cmocka_unit_test(test_access_keys),
       cmocka_unit_test(test_check_size),
       cmocka_unit_test(test_file_errors),
+      cmocka_unit_test(test_max_shared_holds),
       cmocka_unit_test(test_example_file),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
