@@ -18,8 +18,10 @@
 #include "reply_bound.h"
 
 /* 0 when the caller may administer arenas, else AR_EPERM (counted, logged,
- * the message set). `name` is the arena the request names. */
-static int admin_only(ad_call_t *call, const char *name) {
+ * the message set). `name` is the arena the request names; `a` is that
+ * arena for a destroy_arena (its permission_denied counts the refusal, as
+ * every refusal naming an arena is counted in it), NULL for a create. */
+static int admin_only(ad_call_t *call, ad_arena_t *a, const char *name) {
   ad_cred_t cred = ad_conn_cred(call->c);
   const ad_daemon_t *d = call->d;
   if (ad_access_admin(&cred, d->uid, d->cfg->admin_group))
@@ -27,7 +29,7 @@ static int admin_only(ad_call_t *call, const char *name) {
   /* Root is named only while it may: with root_override = 0, uid 0 is
    * refused like any other uid. */
   return ad_call_deny(
-      call, NULL, name, "not-admin",
+      call, a, name, "not-admin",
       "%s is allowed to %sthe daemon's uid (%u)%s; this "
       "connection is uid %u",
       call->kind, d->cfg->root_override ? "root, " : "", (unsigned)d->uid,
@@ -91,7 +93,7 @@ static int arena_conf(ad_call_t *call, const Arenad__CreateArenaRequest *m,
 
 int ad_do_create_arena(ad_call_t *call,
                        const Arenad__CreateArenaRequest *m) {
-  int rc = admin_only(call, m->name);
+  int rc = admin_only(call, NULL, m->name);
   if (rc < 0)
     return rc;
   ad_arena_conf_t conf;
@@ -140,7 +142,10 @@ int ad_do_create_arena(ad_call_t *call,
 
 int ad_do_destroy_arena(ad_call_t *call,
                         const Arenad__DestroyArenaRequest *m) {
-  int rc = admin_only(call, m->name);
+  /* A refusal is counted in the arena of that name when there is one,
+   * even when the name is stale for the caller (the refusal comes first,
+   * whatever the name stands for). */
+  int rc = admin_only(call, ad_daemon_arena(call->d, m->name), m->name);
   if (rc < 0)
     return rc;
   /* Not found too when the name is stale for the caller, as for every

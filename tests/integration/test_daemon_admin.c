@@ -1,7 +1,8 @@
 /*
  * test_daemon_admin.c: arenas made and destroyed while arenad runs: only
  * root, the daemon's uid and the admin group may (another user is refused,
- * a member of the group allowed); create_arena reserves the segment before
+ * counted daemon-wide and, for a destroy, in the arena it names; a member
+ * of the group allowed); create_arena reserves the segment before
  * it answers and checks its arguments like the configuration does;
  * destroy_arena needs force for an arena with live blocks (detached ones
  * included), drops their records cleanly, and the connections that had it
@@ -60,11 +61,30 @@ static int admin_requests(void *arg) {
   return 0;
 }
 
+/* The refusals counted in the arena "base". */
+static uint64_t base_denied(it_conn_t *c) {
+  Arenad__Response *r = it_call(
+      c, it_req_inspect("base", ARENAD__INSPECT_WHAT__INSPECT_SUMMARY, 0, 0),
+      NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  uint64_t n = r->inspect->summary->permission_denied;
+  it_resp_free(r);
+  return n;
+}
+
 static void test_who_may(void **state) {
   (void)state;
   int denied = ARENAD__STATUS__STATUS_PERMISSION_DENIED, ok = 0;
+  it_conn_t *c = it_connect(it_group.sock);
+  uint64_t base_before = base_denied(c);
+  uint64_t daemon_before = it_stat(c, "permission_denied");
   assert_int_equal(it_run_as(NOBODY, NOBODY, NULL, 0, admin_requests, &denied),
                    0);
+  it_barrier(c);
+  /* Two refusals daemon-wide (create "kid", destroy "base"); the destroy,
+   * which names an arena, is counted in it too, as every refusal is. */
+  assert_int_equal(it_stat(c, "permission_denied"), daemon_before + 2);
+  assert_int_equal(base_denied(c), base_before + 1);
   /* A gid apart from the uid: the arena's group is the caller's gid. */
   const uint32_t admins[] = {ADMINS};
   assert_int_equal(it_run_as(5000, 5001, admins, 1, admin_requests, &ok), 0);
@@ -75,7 +95,6 @@ static void test_who_may(void **state) {
   const char *made[] = {" info arena-created ", " name=kid ",   " uid=5000 ",
                         " mode=0600 ",          " owner=5000 ", NULL};
   assert_true(it_log_line(&it_group, made));
-  it_conn_t *c = it_connect(it_group.sock);
   Arenad__Response *r = it_call(c, it_req_list(), NULL);
   assert_int_equal(r->list->n_arenas, 1); /* base is still there */
   it_resp_free(r);
