@@ -5,7 +5,11 @@
  * and write allow, the owner's bits alone for the owner, groups from
  * SO_PEERGROUPS, root allowed everything (and, with root_override = 0,
  * only what the other class's bits allow, nor given a block by transfer
- * in an arena it may not read); read-only attach (a descriptor
+ * in an arena it may not read, but still an admin while the daemon runs
+ * as root); what needs access and what needs a reference to the block,
+ * apart (release and a transfer's sender need no access, free of another's
+ * block is refused with write, a detached one's allowed with write only,
+ * retain refused with write only); read-only attach (a descriptor
  * that refuses a writable mapping, mprotect and a reopen for writing, and
  * a write through the mapping that dies with SIGSEGV, raw and through the
  * client library); the refusals counted per arena and daemon-wide; and
@@ -47,7 +51,10 @@ static const char config[] = "[daemon]\n"
                              "group = 4242\n"
                              "[arena open]\n"
                              "size = 1M\n"
-                             "mode = 0666\n";
+                             "mode = 0666\n"
+                             "[arena drop]\n" /* others may write only */
+                             "size = 1M\n"
+                             "mode = 0602\n";
 
 static uint64_t private_off, readable_off; /* root's blocks */
 static it_conn_t *root_;                   /* holds them */
@@ -253,6 +260,119 @@ static void test_groups(void **state) {
   it_close(c);
 }
 
+/* ---- Blocks: references and access, apart --------------------------------
+ */
+
+/* Root's blocks and token for drop_requests. */
+typedef struct blocks_s {
+  uint64_t held;        /* in drop, held by root's connection */
+  uint64_t detached;    /* in drop */
+  uint64_t ro_detached; /* in readable */
+  uint64_t token;       /* of root's connection */
+  uint64_t given;       /* set by the child: the block it transferred to root */
+} blocks_t;
+
+/* As nobody, on drop (mode 0602: write, no read) and readable (0644: read,
+ * no write): what needs access and what needs a reference, one by one. */
+static int drop_requests(void *arg) {
+  blocks_t *b = arg;
+  int step = 0;
+  it_conn_t *c = it_connect(it_group.sock);
+  it_hello_ok(c);
+  EXPECT(c, it_req_ping(), OK); /* open to all */
+  uint64_t own;
+  EXPECT_ALLOC(c, "drop", own); /* write */
+  /* Retain needs read, even of one's own block; so do inspect, check and
+   * a read-only attach; a read-write attach needs both. */
+  step++;
+  Arenad__Response *r = it_call(c, it_req_retain("drop", own), NULL);
+  if (r->status != DENIED ||
+      strstr(r->message,
+             "retain on arena 'drop' needs read access; the arena is mode "
+             "0602, owner 0, group 0") == NULL)
+    return step;
+  it_resp_free(r);
+  EXPECT(c, it_req_inspect("drop", ARENAD__INSPECT_WHAT__INSPECT_SUMMARY, 0, 0),
+         DENIED);
+  EXPECT(c, it_req_check("drop"), DENIED);
+  EXPECT(c, it_req_attach("drop", true), DENIED);
+  EXPECT(c, it_req_attach("drop", false), DENIED);
+  /* Release needs a reference and no access: its own block goes. */
+  EXPECT(c, it_req_release("drop", own), OK);
+  /* Transfer too, for the sender: root's connection may read drop. */
+  EXPECT_ALLOC(c, "drop", b->given);
+  EXPECT(c, it_req_transfer("drop", b->given, b->token), OK);
+  /* Write is not enough for another's block: free, release and transfer
+   * need a reference. */
+  EXPECT(c, it_req_free("drop", &b->held, 1), DENIED);
+  EXPECT(c, it_req_release("drop", b->held), DENIED);
+  EXPECT(c, it_req_transfer("drop", b->held, b->token), DENIED);
+  /* A detached block: write suffices to free it, read does not. */
+  EXPECT(c, it_req_free("readable", &b->ro_detached, 1), DENIED);
+  EXPECT(c, it_req_free("drop", &b->detached, 1), OK);
+  /* A reader may keep the detached block alive, and let it go. */
+  EXPECT(c, it_req_retain("readable", b->ro_detached), OK);
+  EXPECT(c, it_req_release("readable", b->ro_detached), OK);
+  it_close(c);
+  return 0;
+}
+
+/* The summary's permission_denied of `arena`. */
+static uint64_t arena_denied(it_conn_t *c, const char *arena) {
+  Arenad__Response *r = it_call(
+      c, it_req_inspect(arena, ARENAD__INSPECT_WHAT__INSPECT_SUMMARY, 0, 0),
+      NULL);
+  it_assert_status(r, OK);
+  uint64_t n = r->inspect->summary->permission_denied;
+  it_resp_free(r);
+  return n;
+}
+
+static void test_block_rules(void **state) {
+  (void)state;
+  /* blocks_t lives in shared memory: the child stores `given` there. */
+  blocks_t *b = mmap(NULL, sizeof(*b), PROT_READ | PROT_WRITE,
+                     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  assert_true(b != MAP_FAILED);
+  it_conn_t *c = it_connect(it_group.sock);
+  it_hello_id(c, &b->token, NULL);
+  b->held = it_alloc_ok(c, "drop", 10);
+  Arenad__Response *r = it_call(c, it_req_alloc("drop", 10, 0, 1, true), NULL);
+  it_assert_status(r, OK);
+  b->detached = r->alloc->offsets[0];
+  it_resp_free(r);
+  r = it_call(c, it_req_alloc("readable", 10, 0, 1, true), NULL);
+  it_assert_status(r, OK);
+  b->ro_detached = r->alloc->offsets[0];
+  it_resp_free(r);
+  uint64_t drop = arena_denied(c, "drop"),
+           readable = arena_denied(c, "readable"),
+           daemon = it_stat(c, "permission_denied");
+
+  assert_int_equal(it_run_as(NOBODY, NOBODY, NULL, 0, drop_requests, b), 0);
+  it_barrier(c);
+
+  /* Refused in drop: retain, inspect, check, two attaches, and the free,
+   * release and transfer of root's block; in readable: the free. */
+  assert_int_equal(arena_denied(c, "drop"), drop + 8);
+  assert_int_equal(arena_denied(c, "readable"), readable + 1);
+  assert_int_equal(it_stat(c, "permission_denied"), daemon + 9);
+  /* (No log line is looked for: the group's earlier tests spent the
+   * second's burst of 20 denied lines.) */
+  /* The transferred block is root's now, its own block still there, the
+   * detached one of drop gone and that of readable still detached. */
+  it_free_ok(c, "drop", b->given);
+  it_free_ok(c, "drop", b->held);
+  r = it_call(c, it_req_free("drop", &b->detached, 1), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_INVALID_ARGUMENT);
+  it_resp_free(r);
+  it_free_ok(c, "readable", b->ro_detached);
+  assert_int_equal(it_live_blocks(c, "drop"), 0);
+  it_check_ok(c, "drop");
+  it_close(c);
+  munmap(b, sizeof(*b));
+}
+
 /* ---- Read-only attach ------------------------------------------------------
  */
 
@@ -355,13 +475,15 @@ static void test_read_only_attach(void **state) {
 typedef struct handover_s {
   const char *sock;
   uint64_t token;
+  uint64_t given; /* set by the child: the block of "shown" it gave root */
 } handover_t;
 
 /* As uid 5000, the owner of "theirs": allocates there and may not hand
  * the block to root's connection, which cannot read the arena; the block
- * stays its own. */
+ * stays its own. Root may read "shown" (as other, 04): a block of it may
+ * be handed to root, whose write access does not matter. */
 static int transfer_to_root(void *arg) {
-  const handover_t *h = arg;
+  handover_t *h = arg;
   int step = 0;
   it_conn_t *c = it_connect(h->sock);
   it_hello_ok(c);
@@ -375,6 +497,8 @@ static int transfer_to_root(void *arg) {
     return step;
   it_resp_free(r);
   EXPECT(c, it_req_free("theirs", &off, 1), OK);
+  EXPECT_ALLOC(c, "shown", h->given);
+  EXPECT(c, it_req_transfer("shown", h->given, h->token), OK);
   it_close(c);
   return 0;
 }
@@ -418,8 +542,13 @@ static void test_root_without_override(void **state) {
                                    NULL),
                    0);
   it_conn_t *c = it_connect(d.sock);
-  handover_t h = {d.sock, 0};
+  /* In shared memory: transfer_to_root stores `given` there. */
+  handover_t *hp = mmap(NULL, sizeof(*hp), PROT_READ | PROT_WRITE,
+                        MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  assert_true(hp != MAP_FAILED);
+  handover_t h = {d.sock, 0, 0};
   it_hello_id(c, &h.token, NULL);
+  *hp = h;
   assert_int_equal(it_status(c, it_req_alloc("theirs", 10, 0, 1, false)),
                    DENIED);
   assert_int_equal(it_status(c, it_req_attach("theirs", true)), DENIED);
@@ -431,9 +560,23 @@ static void test_root_without_override(void **state) {
   assert_int_equal(it_status(c, it_req_alloc("shown", 10, 0, 1, false)),
                    DENIED);
   assert_int_equal(it_stat(c, "permission_denied"), 3);
-  assert_int_equal(it_run_as(USER, USER, NULL, 0, transfer_to_root, &h), 0);
+  assert_int_equal(it_run_as(USER, USER, NULL, 0, transfer_to_root, hp), 0);
   assert_int_equal(it_stat(c, "permission_denied"), 4);
-  assert_int_equal(it_run_as(USER, USER, NULL, 0, create_refused, &h), 0);
+  /* Root holds the block of "shown" now: without write it may not free
+   * it, but its reference is its own to release. */
+  assert_int_equal(it_status(c, it_req_free("shown", &hp->given, 1)), DENIED);
+  assert_int_equal(it_stat(c, "permission_denied"), 5);
+  assert_int_equal(it_status(c, it_req_release("shown", hp->given)), OK);
+  assert_int_equal(it_live_blocks(c, "shown"), 0);
+  /* Root is no admin by itself here, but the daemon runs as root and its
+   * own uid is always an admin. */
+  assert_int_equal(getuid(), 0);
+  assert_int_equal(
+      it_status(c, it_req_create("roots", 1 << 20, ARENAD__POLICY__POLICY_FIRST,
+                                 NULL, 0, 0)),
+      OK);
+  assert_int_equal(it_status(c, it_req_destroy("roots", false)), OK);
+  assert_int_equal(it_run_as(USER, USER, NULL, 0, create_refused, hp), 0);
   const char *line[] = {" warn denied ",
                         " uid=5000 ",
                         " request=transfer ",
@@ -442,6 +585,7 @@ static void test_root_without_override(void **state) {
                         NULL};
   assert_true(it_log_line(&d, line));
   it_close(c);
+  munmap(hp, sizeof(*hp));
   assert_int_equal(it_daemon_stop(&d, SIGTERM), 0);
   it_daemon_cleanup(&d);
 }
@@ -451,6 +595,7 @@ int main(void) {
       cmocka_unit_test(test_root_may_everything),
       cmocka_unit_test(test_other_user),
       cmocka_unit_test(test_groups),
+      cmocka_unit_test(test_block_rules),
       cmocka_unit_test(test_read_only_attach),
       cmocka_unit_test(test_root_without_override),
       cmocka_unit_test(it_test_exits_cleanly),
