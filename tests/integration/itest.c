@@ -116,11 +116,18 @@ int it_daemon_start(it_daemon_t *d, const char *config,
     argv[n++] = args[i];
   argv[n] = NULL;
 
+  if (d->run_uid != 0 && chown(d->dir, d->run_uid, d->run_gid) < 0)
+    fail_msg("chown %s: %s", d->dir, strerror(errno));
   pid_t parent = getpid();
   pid_t pid = fork();
   if (pid < 0)
     fail_msg("fork: %s", strerror(errno));
   if (pid == 0) {
+    /* Another identity first: changing it clears the death signal. */
+    if (d->run_uid != 0 &&
+        (setgroups(0, NULL) < 0 || setgid((gid_t)d->run_gid) < 0 ||
+         setuid((uid_t)d->run_uid) < 0))
+      _exit(126);
     /* The daemon dies with the test, whatever ends it, and never holds
      * the test's standard output (ctest would wait for it). */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)

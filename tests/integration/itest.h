@@ -45,6 +45,10 @@ typedef struct it_daemon_s {
                          with this signal blocked and pending, as one
                          that came during its start-up would be; it may
                          then exit before it is ready (pid 0, status) */
+  uint32_t run_uid, run_gid; /* if run_uid is not 0 (set after prepare,
+                                by root), the daemon runs as this uid and
+                                gid, with no supplementary groups, and its
+                                directory is theirs */
   pid_t pid;       /* 0 once reaped */
   int status;      /* exit status once reaped (128 + signal if killed) */
 } it_daemon_t;

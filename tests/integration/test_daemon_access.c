@@ -6,14 +6,16 @@
  * SO_PEERGROUPS, root allowed everything (and, with root_override = 0,
  * only what the other class's bits allow, nor given a block by transfer
  * in an arena it may not read, but still an admin while the daemon runs
- * as root); what needs access and what needs a reference to the block,
- * apart (release and a transfer's sender need no access, free of another's
- * block is refused with write, a detached one's allowed with write only,
- * retain refused with write only); read-only attach (a descriptor
- * that refuses a writable mapping, mprotect and a reopen for writing, and
- * a write through the mapping that dies with SIGSEGV, raw and through the
- * client library); the refusals counted per arena and daemon-wide; and
- * their audit lines, with the accept and close lines of the other user.
+ * as root); a daemon running as another uid (6000), whose uid has its
+ * owner's bits and no override but may create and destroy arenas, beside
+ * root with and without root_override; what needs access and what needs a
+ * reference to the block, apart (release and a transfer's sender need no
+ * access, free of another's block is refused with write, a detached one's
+ * allowed with write only, retain refused with write only); read-only attach (a
+ * descriptor that refuses a writable mapping, mprotect and a reopen for
+ * writing, and a write through the mapping that dies with SIGSEGV, raw and
+ * through the client library); the refusals counted per arena and daemon-wide;
+ * and their audit lines, with the accept and close lines of the other user.
  */
 #include "itest.h"
 
@@ -590,6 +592,136 @@ static void test_root_without_override(void **state) {
   it_daemon_cleanup(&d);
 }
 
+/* ---- The daemon's own uid ---------------------------------------------------
+ */
+
+#define DAEMON_UID 6000u /* the daemon runs as this uid and gid */
+
+/* What test_daemon_uid's children connect to and expect. */
+typedef struct daemon_uid_s {
+  const char *sock;
+  const char *refusal; /* of create_arena to uid 5000 */
+} daemon_uid_t;
+
+/* As the daemon's uid: an owner like any other (no override over the
+ * arenas), and an admin. */
+static int as_daemon_uid(void *arg) {
+  const daemon_uid_t *t = arg;
+  int step = 0;
+  it_conn_t *c = it_connect(t->sock);
+  it_hello_ok(c);
+  uint64_t off;
+  EXPECT_ALLOC(c, "own", off); /* the daemon's by default, 0600 */
+  EXPECT(c, it_req_free("own", &off, 1), OK);
+  EXPECT(c, it_req_alloc("theirs", 10, 0, 1, false), DENIED);
+  EXPECT(c, it_req_attach("theirs", true), DENIED);
+  EXPECT(c,
+         it_req_inspect("theirs", ARENAD__INSPECT_WHAT__INSPECT_SUMMARY, 0, 0),
+         DENIED);
+  /* Its own arena of mode 0066: the owner's bits alone. */
+  EXPECT(c, it_req_attach("shut", true), DENIED);
+  EXPECT(c,
+         it_req_create("daemons", 1 << 20, ARENAD__POLICY__POLICY_FIRST, NULL,
+                       0, 0),
+         OK);
+  EXPECT(c, it_req_destroy("daemons", false), OK);
+  it_close(c);
+  return 0;
+}
+
+/* As uid 5000, the owner of "theirs": no admin. */
+static int as_owner(void *arg) {
+  const daemon_uid_t *t = arg;
+  int step = 0;
+  it_conn_t *c = it_connect(t->sock);
+  it_hello_ok(c);
+  uint64_t off;
+  EXPECT_ALLOC(c, "theirs", off);
+  EXPECT(c, it_req_free("theirs", &off, 1), OK);
+  step++;
+  Arenad__Response *r = it_call(
+      c,
+      it_req_create("mine", 1 << 20, ARENAD__POLICY__POLICY_FIRST, NULL, 0, 0),
+      NULL);
+  if (r->status != DENIED || strstr(r->message, t->refusal) == NULL)
+    return step;
+  it_resp_free(r);
+  it_close(c);
+  return 0;
+}
+
+/* A daemon running as uid 6000, with root_override 1 and 0: its uid gets
+ * the owner's bits of its arenas and no others, and may create and
+ * destroy arenas; root may do everything with the override, and, without
+ * it, has the other class's bits and is no admin (the daemon is not
+ * root). */
+static void test_daemon_uid(void **state) {
+  (void)state;
+  if (getuid() != 0)
+    skip();
+  static const struct {
+    int root_override;
+    int root_want;   /* root's alloc in "theirs", create and destroy */
+    uint64_t denied; /* refusals counted daemon-wide in the end */
+    const char *refusal;
+    const char *root_refusal; /* of root's create, when refused */
+  } cases[] = {
+      {1, OK, 5,
+       "create_arena is allowed to root, the daemon's uid (6000); this "
+       "connection is uid 5000",
+       NULL},
+      {0, DENIED, 8,
+       "create_arena is allowed to the daemon's uid (6000); this connection "
+       "is uid 5000",
+       "create_arena is allowed to the daemon's uid (6000); this connection "
+       "is uid 0"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    char conf[512];
+    snprintf(conf, sizeof(conf),
+             "[daemon]\nroot_override = %d\nsocket_mode = 0666\n"
+             "[arena own]\nsize = 1M\n"
+             "[arena shut]\nsize = 1M\nmode = 0066\n"
+             "[arena theirs]\nsize = 1M\nowner = 5000\ngroup = 4242\n",
+             cases[i].root_override);
+    it_daemon_t d = {0};
+    it_daemon_prepare(&d);
+    d.run_uid = DAEMON_UID;
+    d.run_gid = DAEMON_UID;
+    it_daemon_open_to_all(&d);
+    assert_int_equal(it_daemon_start(&d, conf, NULL), 0);
+    daemon_uid_t t = {d.sock, cases[i].refusal};
+    assert_int_equal(
+        it_run_as(DAEMON_UID, DAEMON_UID, NULL, 0, as_daemon_uid, &t), 0);
+    assert_int_equal(it_run_as(USER, USER, NULL, 0, as_owner, &t), 0);
+
+    it_conn_t *c = it_connect(d.sock);
+    it_hello_ok(c);
+    Arenad__Response *r =
+        it_call(c, it_req_alloc("theirs", 10, 0, 1, false), NULL);
+    it_assert_status(r, cases[i].root_want);
+    it_resp_free(r);
+    r = it_call(c,
+                it_req_create("roots", 1 << 20, ARENAD__POLICY__POLICY_FIRST,
+                              NULL, 0, 0),
+                NULL);
+    it_assert_status(r, cases[i].root_want);
+    if (cases[i].root_refusal != NULL &&
+        strstr(r->message, cases[i].root_refusal) == NULL)
+      fail_msg("'%s' does not say '%s'", r->message, cases[i].root_refusal);
+    it_resp_free(r);
+    /* Made by root (with the override), or by no one: "own" stands in. */
+    assert_int_equal(
+        it_status(c, it_req_destroy(cases[i].root_want == OK ? "roots" : "own",
+                                    true)),
+        cases[i].root_want);
+    assert_int_equal(it_stat(c, "permission_denied"), cases[i].denied);
+    it_close(c);
+    assert_int_equal(it_daemon_stop(&d, SIGTERM), 0);
+    it_daemon_cleanup(&d);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_root_may_everything),
@@ -598,6 +730,7 @@ int main(void) {
       cmocka_unit_test(test_block_rules),
       cmocka_unit_test(test_read_only_attach),
       cmocka_unit_test(test_root_without_override),
+      cmocka_unit_test(test_daemon_uid),
       cmocka_unit_test(it_test_exits_cleanly),
   };
   it_group_config = config;
