@@ -361,6 +361,19 @@ static void test_block_rules(void **state) {
   assert_int_equal(it_stat(c, "permission_denied"), daemon + 9);
   /* (No log line is looked for: the group's earlier tests spent the
    * second's burst of 20 denied lines.) */
+  /* Root passes every access check, but a reference is no access: the
+   * block of another connection, root's too, is refused to it. */
+  it_conn_t *other = it_connect(it_group.sock);
+  uint64_t other_token;
+  it_hello_id(other, &other_token, NULL);
+  uint64_t theirs = it_alloc_ok(other, "drop", 10);
+  assert_int_equal(it_status(c, it_req_free("drop", &theirs, 1)), DENIED);
+  assert_int_equal(it_status(c, it_req_release("drop", theirs)), DENIED);
+  assert_int_equal(it_status(c, it_req_transfer("drop", theirs, other_token)),
+                   DENIED);
+  assert_int_equal(arena_denied(c, "drop"), drop + 11);
+  it_free_ok(other, "drop", theirs);
+  it_close(other);
   /* The transferred block is root's now, its own block still there, the
    * detached one of drop gone and that of readable still detached. */
   it_free_ok(c, "drop", b->given);
