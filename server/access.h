@@ -6,7 +6,8 @@
  * functions and does the counting, the replies and the log lines.
  *
  * The rules, like a file's (see Access in arenad.pb-c.h's proto):
- *   - uid 0 may do everything;
+ *   - uid 0 passes every check while root_override is 1 (cred->root);
+ *     with 0 it is a uid like any other;
  *   - a peer whose uid is the owner gets the owner's bits, and only those
  *     (an owner with mode 0070 may do nothing, as with files);
  *   - else a peer with the group among its groups (its primary gid from
