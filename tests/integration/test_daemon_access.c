@@ -117,7 +117,15 @@ static int nobody_requests(void *arg) {
   int step = 0;
   it_conn_t *c = it_connect(it_group.sock);
   it_hello_ok(c);
-  EXPECT(c, it_req_list(), OK); /* like a directory listing */
+  /* Like a directory listing: every arena, with its access, even those
+   * nobody may not read. */
+  step++;
+  Arenad__Response *l = it_call(c, it_req_list(), NULL);
+  if (l->status != OK || l->list->n_arenas != 6 ||
+      strcmp(l->list->arenas[3]->name, "private") != 0 ||
+      l->list->arenas[3]->access->mode != 0600)
+    return step;
+  it_resp_free(l);
   EXPECT(c, it_req_stats(), OK);
   /* private (0600, root's): nothing. */
   EXPECT(c, it_req_attach("private", true), DENIED);
