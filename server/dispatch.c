@@ -133,15 +133,25 @@ int ad_call_block_failed(ad_call_t *call, const ad_arena_t *a, int rc,
     return ad_fail(call, rc, "offset %llu is not a live block of arena '%s'",
                    off, a->name);
   case AR_EPERM: {
+    /* A reference refusal, not an access one: no access bits give a
+     * reference, so the arena's mode, owner and group would mislead. Says
+     * where the block's references are and how a connection gets one. */
     const ad_block_t *blk = ad_arena_block(a, offset);
-    bool only_detached = blk != NULL && blk->holds == NULL && blk->detached;
+    bool held = blk != NULL && blk->holds != NULL;
+    bool detached = blk != NULL && blk->detached;
+    const char *where =
+        held && detached ? "other connections hold it, and it is detached: "
+                           "a free with write access drops the detached "
+                           "reference"
+        : detached       ? "it is detached: a free with write access drops "
+                           "the detached reference"
+                         : "other connections hold it";
     return ad_fail(call, rc,
-                   "this connection holds no reference to the "
-                   "block at %llu (%s)",
-                   off,
-                   only_detached ? "it is detached: free drops the detached "
-                                   "reference"
-                                 : "other connections do");
+                   "%s of the block at %llu in arena '%s' needs a reference "
+                   "to it, and this connection holds none (%s); a "
+                   "connection gets one by alloc, by retain (read access) "
+                   "or by a transfer from a holder, not by access alone",
+                   call->kind, off, a->name, where);
   }
   case AR_ELIMIT: /* retain and transfer: the block's count is full */
     call->d->stats.references_refused_limit++;

@@ -95,7 +95,9 @@ int ad_call_over_quota(ad_call_t *call, ad_arena_t *a,
 /* The message of a block request (free, retain, release, transfer) that
  * failed with rc on the block at `offset` of a; returns rc. AR_ELIMIT (a
  * retain or transfer to a block whose count is full) is counted in
- * references_refused_limit. */
+ * references_refused_limit. AR_EPERM (no reference held) is a reference
+ * refusal: its message names the block and arena and how to get a
+ * reference, not the arena's access; the caller counts it. */
 int ad_call_block_failed(ad_call_t *call, const ad_arena_t *a, int rc,
                     uint64_t offset);
 

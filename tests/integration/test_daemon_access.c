@@ -11,7 +11,9 @@
  * root with and without root_override; what needs access and what needs a
  * reference to the block, apart (release and a transfer's sender need no
  * access, free of another's block is refused with write, a detached one's
- * allowed with write only, retain refused with write only); read-only attach (a
+ * allowed with write only, retain refused with write only; a reference
+ * refusal's message names the block and how to get a reference, not the
+ * arena's access); read-only attach (a
  * descriptor that refuses a writable mapping, mprotect and a reopen for
  * writing, and a write through the mapping that dies with SIGSEGV, raw and
  * through the client library); the refusals counted per arena and daemon-wide;
@@ -375,11 +377,37 @@ static void test_block_rules(void **state) {
   uint64_t other_token;
   it_hello_id(other, &other_token, NULL);
   uint64_t theirs = it_alloc_ok(other, "drop", 10);
-  assert_int_equal(it_status(c, it_req_free("drop", &theirs, 1)), DENIED);
-  assert_int_equal(it_status(c, it_req_release("drop", theirs)), DENIED);
-  assert_int_equal(it_status(c, it_req_transfer("drop", theirs, other_token)),
-                   DENIED);
+  /* The refusal is about a reference, and says so: the block, that the
+   * connection holds none, and how to get one; not the arena's access. */
+  const char *kinds[] = {"free", "release", "transfer"};
+  for (size_t i = 0; i < 3; i++) {
+    /* One request at a time: it_req_* builds in one static request. */
+    Arenad__Request *req = i == 0 ? it_req_free("drop", &theirs, 1)
+                           : i == 1
+                               ? it_req_release("drop", theirs)
+                               : it_req_transfer("drop", theirs, other_token);
+    char want[256];
+    snprintf(want, sizeof(want),
+             "%s of the block at %llu in arena 'drop' needs a reference to "
+             "it, and this connection holds none (other connections hold "
+             "it); a connection gets one by alloc, by retain (read access) "
+             "or by a transfer from a holder, not by access alone",
+             kinds[i], (unsigned long long)theirs);
+    r = it_call(c, req, NULL);
+    it_assert_status(r, DENIED);
+    if (strcmp(r->message, want) != 0)
+      fail_msg("'%s' is not '%s'", r->message, want);
+    it_resp_free(r);
+  }
   assert_int_equal(arena_denied(c, "drop"), drop + 11);
+  /* A detached block no connection holds: the refusal says what frees it. */
+  r = it_call(c, it_req_release("readable", b->ro_detached), NULL);
+  it_assert_status(r, DENIED);
+  if (strstr(r->message, "this connection holds none (it is detached: a "
+                         "free with write access drops the detached "
+                         "reference)") == NULL)
+    fail_msg("'%s' does not say the block is detached", r->message);
+  it_resp_free(r);
   it_free_ok(other, "drop", theirs);
   it_close(other);
   /* The transferred block is root's now, its own block still there, the

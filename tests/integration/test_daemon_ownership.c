@@ -97,7 +97,8 @@ static void test_detached(void **state) {
   /* Nobody holds them: release is refused, and says that free is the way. */
   r = it_call(b, it_req_release("shared", offs[0]), NULL);
   it_assert_status(r, ARENAD__STATUS__STATUS_PERMISSION_DENIED);
-  assert_non_null(strstr(r->message, "it is detached: free drops"));
+  assert_non_null(strstr(r->message, "it is detached: a free with write "
+                                     "access drops the detached reference"));
   it_resp_free(r);
   it_free_ok(b, "shared", offs[0]); /* anyone may free a detached block */
   it_free_ok(b, "shared", offs[1]);
