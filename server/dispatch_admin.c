@@ -27,15 +27,17 @@ static int admin_only(ad_call_t *call, ad_arena_t *a, const char *name) {
   if (ad_access_admin(&cred, d->uid, d->cfg->admin_group))
     return 0;
   /* Root is named only while it may: with root_override = 0, uid 0 is
-   * refused like any other uid. */
-  return ad_call_deny(
-      call, a, name, "not-admin",
-      "%s is allowed to %sthe daemon's uid (%u)%s; this "
-      "connection is uid %u",
-      call->kind, d->cfg->root_override ? "root, " : "", (unsigned)d->uid,
-      d->cfg->admin_group != AD_ID_NONE ? " and the members of the admin group"
-                                        : "",
-      (unsigned)cred.uid);
+   * refused like any other uid. The admin group is named by its gid, so
+   * that an operator can tell which group to add the client's user to. */
+  char group[64] = "";
+  if (d->cfg->admin_group != AD_ID_NONE)
+    snprintf(group, sizeof(group), " and the members of group %u (admin_group)",
+             (unsigned)d->cfg->admin_group);
+  return ad_call_deny(call, a, name, "not-admin",
+                      "%s is allowed to %sthe daemon's uid (%u)%s; this "
+                      "connection is uid %u",
+                      call->kind, d->cfg->root_override ? "root, " : "",
+                      (unsigned)d->uid, group, (unsigned)cred.uid);
 }
 
 /* The configuration of the arena m asks for, checked; 0 or AR_EINVAL
