@@ -767,13 +767,7 @@ void it_check_ok(it_conn_t *c, const char *arena) {
 }
 
 uint64_t it_live_blocks(it_conn_t *c, const char *arena) {
-  Arenad__Response *r = it_call(
-      c, it_req_inspect(arena, ARENAD__INSPECT_WHAT__INSPECT_SUMMARY, 0, 0),
-      NULL);
-  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
-  uint64_t n = r->inspect->summary->live_blocks;
-  it_resp_free(r);
-  return n;
+  return it_summary_stat(c, arena, "live_blocks");
 }
 
 uint8_t *it_map_arena(it_conn_t *c, const char *arena, size_t *size) {
@@ -799,10 +793,10 @@ void it_smash_header(uint8_t *base, uint64_t off, uint64_t n) {
   memset(base + off - AR_HDR, 0xa5, AR_HDR);
 }
 
-uint64_t it_stat(it_conn_t *c, const char *name) {
-  Arenad__Response *r = it_call(c, it_req_stats(), NULL);
-  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
-  const ProtobufCMessage *m = &r->stats->base;
+/* The uint64 field `name` of message m (a dotted name reaches into nested
+ * messages); `what` names m's type in failures. */
+static uint64_t counter_in(const ProtobufCMessage *m, const char *what,
+                           const char *name) {
   const char *part = name;
   for (;;) {
     size_t n = strcspn(part, ".");
@@ -811,24 +805,41 @@ uint64_t it_stat(it_conn_t *c, const char *name) {
     const ProtobufCFieldDescriptor *f =
         protobuf_c_message_descriptor_get_field_by_name(m->descriptor, field);
     if (f == NULL)
-      fail_msg("StatsReply has no %s", name);
+      fail_msg("%s has no %s", what, name);
     const char *at = (const char *)m + f->offset;
     if (part[n] == '\0') {
       if (f->type != PROTOBUF_C_TYPE_UINT64)
-        fail_msg("StatsReply's %s is no counter", name);
+        fail_msg("%s's %s is no counter", what, name);
       uint64_t v;
       memcpy(&v, at, sizeof(v));
-      it_resp_free(r);
       return v;
     }
     if (f->type != PROTOBUF_C_TYPE_MESSAGE)
-      fail_msg("StatsReply's %.*s holds no counters", (int)(part + n - name),
+      fail_msg("%s's %.*s holds no counters", what, (int)(part + n - name),
                name);
     memcpy(&m, at, sizeof(m));
     if (m == NULL)
-      fail_msg("StatsReply came without %.*s", (int)(part + n - name), name);
+      fail_msg("%s came without %.*s", what, (int)(part + n - name), name);
     part += n + 1;
   }
+}
+
+uint64_t it_stat(it_conn_t *c, const char *name) {
+  Arenad__Response *r = it_call(c, it_req_stats(), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  uint64_t v = counter_in(&r->stats->base, "StatsReply", name);
+  it_resp_free(r);
+  return v;
+}
+
+uint64_t it_summary_stat(it_conn_t *c, const char *arena, const char *name) {
+  Arenad__Response *r = it_call(
+      c, it_req_inspect(arena, ARENAD__INSPECT_WHAT__INSPECT_SUMMARY, 0, 0),
+      NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  uint64_t v = counter_in(&r->inspect->summary->base, "ArenaSummary", name);
+  it_resp_free(r);
+  return v;
 }
 
 void it_hello_id(it_conn_t *c, uint64_t *token, uint64_t *conn_id) {

@@ -202,6 +202,9 @@ uint64_t it_live_blocks(it_conn_t *c, const char *arena);
  * counter of a nested message by a dotted name ("requests.check"). Fails
  * the test for a name StatsReply has no counter for. */
 uint64_t it_stat(it_conn_t *c, const char *name);
+/* The same for one uint64 field of arena's summary (inspect), by its
+ * ArenaSummary field name ("permission_denied"). */
+uint64_t it_summary_stat(it_conn_t *c, const char *arena, const char *name);
 /* Hello as "itest"; stores the connection's token and id (either may be
  * NULL). */
 void it_hello_id(it_conn_t *c, uint64_t *token, uint64_t *conn_id);

@@ -329,17 +329,6 @@ static int drop_requests(void *arg) {
   return 0;
 }
 
-/* The summary's permission_denied of `arena`. */
-static uint64_t arena_denied(it_conn_t *c, const char *arena) {
-  Arenad__Response *r = it_call(
-      c, it_req_inspect(arena, ARENAD__INSPECT_WHAT__INSPECT_SUMMARY, 0, 0),
-      NULL);
-  it_assert_status(r, OK);
-  uint64_t n = r->inspect->summary->permission_denied;
-  it_resp_free(r);
-  return n;
-}
-
 static void test_block_rules(void **state) {
   (void)state;
   /* blocks_t lives in shared memory: the child stores `given` there. */
@@ -357,8 +346,8 @@ static void test_block_rules(void **state) {
   it_assert_status(r, OK);
   b->ro_detached = r->alloc->offsets[0];
   it_resp_free(r);
-  uint64_t drop = arena_denied(c, "drop"),
-           readable = arena_denied(c, "readable"),
+  uint64_t drop = it_summary_stat(c, "drop", "permission_denied"),
+           readable = it_summary_stat(c, "readable", "permission_denied"),
            daemon = it_stat(c, "permission_denied");
 
   assert_int_equal(it_run_as(NOBODY, NOBODY, NULL, 0, drop_requests, b), 0);
@@ -366,8 +355,9 @@ static void test_block_rules(void **state) {
 
   /* Refused in drop: retain, inspect, check, two attaches, and the free,
    * release and transfer of root's block; in readable: the free. */
-  assert_int_equal(arena_denied(c, "drop"), drop + 8);
-  assert_int_equal(arena_denied(c, "readable"), readable + 1);
+  assert_int_equal(it_summary_stat(c, "drop", "permission_denied"), drop + 8);
+  assert_int_equal(it_summary_stat(c, "readable", "permission_denied"),
+                   readable + 1);
   assert_int_equal(it_stat(c, "permission_denied"), daemon + 9);
   /* (No log line is looked for: the group's earlier tests spent the
    * second's burst of 20 denied lines.) */
@@ -399,7 +389,7 @@ static void test_block_rules(void **state) {
       fail_msg("'%s' is not '%s'", r->message, want);
     it_resp_free(r);
   }
-  assert_int_equal(arena_denied(c, "drop"), drop + 11);
+  assert_int_equal(it_summary_stat(c, "drop", "permission_denied"), drop + 11);
   /* A detached block no connection holds: the refusal says what frees it. */
   r = it_call(c, it_req_release("readable", b->ro_detached), NULL);
   it_assert_status(r, DENIED);

@@ -79,17 +79,6 @@ static void test_foreign_free(void **state) {
   it_close(b);
 }
 
-/* The detached blocks of the arena "shared", from its summary. */
-static uint64_t detached_blocks(it_conn_t *c) {
-  Arenad__Response *r = it_call(
-      c, it_req_inspect("shared", ARENAD__INSPECT_WHAT__INSPECT_SUMMARY, 0, 0),
-      NULL);
-  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
-  uint64_t n = r->inspect->summary->detached_blocks;
-  it_resp_free(r);
-  return n;
-}
-
 static void test_detached(void **state) {
   (void)state;
   it_conn_t *a = it_connect(it_group.sock);
@@ -118,7 +107,7 @@ static void test_detached(void **state) {
   /* A detached block the caller also holds: its free drops the caller's
    * own reference, not the detached one, so the block stays detached and
    * the caller holds none; a second free drops the detached reference. */
-  uint64_t detached = detached_blocks(b);
+  uint64_t detached = it_summary_stat(b, "shared", "detached_blocks");
   r = it_call(b, it_req_retain("shared", offs[1]), NULL);
   it_assert_status(r, ARENAD__STATUS__STATUS_OK);
   assert_int_equal(r->retain->refcount, 2);
@@ -127,14 +116,15 @@ static void test_detached(void **state) {
   it_assert_status(r, ARENAD__STATUS__STATUS_OK);
   assert_int_equal(r->free->reclaimed, 0);
   it_resp_free(r);
-  assert_int_equal(detached_blocks(b), detached);
+  assert_int_equal(it_summary_stat(b, "shared", "detached_blocks"), detached);
   assert_int_equal(it_status(b, it_req_release("shared", offs[1])),
                    ARENAD__STATUS__STATUS_PERMISSION_DENIED);
   r = it_call(b, it_req_free("shared", &offs[1], 1), NULL);
   it_assert_status(r, ARENAD__STATUS__STATUS_OK);
   assert_int_equal(r->free->reclaimed, 1);
   it_resp_free(r);
-  assert_int_equal(detached_blocks(b), detached - 1);
+  assert_int_equal(it_summary_stat(b, "shared", "detached_blocks"),
+                   detached - 1);
   assert_int_equal(it_live_blocks(b, "shared"), before);
   it_check_ok(b, "shared");
   it_close(b);
