@@ -53,8 +53,9 @@ int ar__cmd_replay_daemon(int argc, char **argv);
  * of every command's --help), with GNU's order (options and operands
  * mixed; at -1 the operands are argv[optind..argc), in their order, "--"
  * having ended the options), except that an argument that looks like a
- * negative number ("-1") is an operand. Set optind to 0 before the first
- * call of a command line. */
+ * negative number ("-1") is an operand, and that an 'h' anywhere among
+ * the options comes first, before any error. Set optind to 0 before the
+ * first call of a command line. */
 struct option;
 int ar__ctl_getopt(int argc, char **argv, const struct option *longopts);
 

@@ -2,13 +2,16 @@
  * args.c: how arenactl's commands read their command lines. ar__ctl_getopt
  * is getopt_long in GNU's order (options and operands mixed, "--" ending
  * the options, the operands left together at the end in their order) with
- * one difference: an argument that looks like a negative number is an
+ * two differences: an argument that looks like a negative number is an
  * operand, not an option, so that `alloc ARENA -1` is told that -1 is no
- * SIZE instead of that it is an unknown option.
+ * SIZE instead of that it is an unknown option; and -h or --help anywhere
+ * among the options is the first option returned, so that the help is
+ * printed whatever error comes before it.
  */
 #include <ctype.h>
 #include <getopt.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "arenactl.h"
@@ -38,16 +41,20 @@ static void options_first(char **argv) {
   }
 }
 
-int ar__ctl_getopt(int argc, char **argv, const struct option *longopts) {
-  opterr = 0;
-  if (optind == 0) {
-    /* A scan of no arguments starts getopt_long afresh (optind 0 asks it
-     * to) in OPTSTRING's mode, before the real scan looks at argv[1]. */
-    char *none[] = {argv[0], NULL};
-    getopt_long(1, none, OPTSTRING, longopts, NULL);
-    first = 1;
-    nops = 0;
-  }
+/* Starts a scan of argv afresh: optind 0 asks getopt_long to, which a
+ * scan of no arguments does in OPTSTRING's mode before the real scan looks
+ * at argv[1]. */
+static void start(char **argv, const struct option *longopts) {
+  char *none[] = {argv[0], NULL};
+  optind = 0;
+  getopt_long(1, none, OPTSTRING, longopts, NULL);
+  first = 1;
+  nops = 0;
+}
+
+/* The next option of the scan that start() began, or -1 at the end (the
+ * operands then argv[optind..argc)). */
+static int next_option(int argc, char **argv, const struct option *longopts) {
   for (;;) {
     options_first(argv);
     int at = optind;
@@ -66,4 +73,36 @@ int ar__ctl_getopt(int argc, char **argv, const struct option *longopts) {
     optind = first;
     return -1;
   }
+}
+
+/* Whether -h or --help is among the options of argv, wherever it is: a
+ * scan of a copy of argv (which the scan reorders; the copy is freed
+ * here) that goes past unknown options, missing values and the values
+ * the command would refuse. Counts as not asked when there is no memory
+ * for the copy. */
+static bool help_asked(int argc, char **argv, const struct option *longopts) {
+  char **copy = malloc(((size_t)argc + 1) * sizeof *copy);
+  if (copy == NULL)
+    return false;
+  memcpy(copy, argv, ((size_t)argc + 1) * sizeof *copy);
+  bool help = false;
+  int c;
+  start(copy, longopts);
+  while (!help && (c = next_option(argc, copy, longopts)) != -1)
+    help = c == 'h';
+  free(copy);
+  return help;
+}
+
+int ar__ctl_getopt(int argc, char **argv, const struct option *longopts) {
+  opterr = 0;
+  if (optind == 0) {
+    /* -h anywhere wins over what comes before it: an unknown option or a
+     * bad value would otherwise end the scan with a usage error. */
+    bool help = help_asked(argc, argv, longopts);
+    start(argv, longopts);
+    if (help)
+      return 'h';
+  }
+  return next_option(argc, argv, longopts);
 }

@@ -1377,8 +1377,9 @@ static void test_usage_messages(void **state) {
   assert_non_null(strstr(r->err, "unknown option '--no-such'"));
 
   /* -h or --help anywhere among a command's arguments prints its usage on
-   * standard output and exits 0; nothing else is checked or done. */
-  const char *const helps[][5] = {
+   * standard output and exits 0; nothing else is checked or done, not even
+   * an unknown option or a bad value before it. */
+  const char *const helps[][6] = {
       {"free", "priv", "--help"},
       {"free", "priv", "16", "-h"},
       {"list", "-h"},
@@ -1392,6 +1393,11 @@ static void test_usage_messages(void **state) {
       {"replay", "-h"},
       {"replay", "--via-daemon", "x", "-h"},
       {"bench", "-h"},
+      {"inspect", "alpha", "--no-such", "-h"},
+      {"alloc", "alpha", "--count", "bad", "-h"},
+      {"create", "x", "--mode", "999", "--help"},
+      {"list", "--json=1", "-h"},
+      {"replay", "--via-daemon", "x", "--no-such", "-h"},
   };
   for (size_t i = 0; i < sizeof helps / sizeof helps[0]; i++) {
     r = arenactl(daemon_.sock, helps[i]);
