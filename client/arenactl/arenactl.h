@@ -14,6 +14,11 @@
 
 #include "ar/trace.h"
 
+/* The flags of every JSON output: two-space indents, and reals at 15
+ * significant digits (jansson's default, 17, prints 0.1 as
+ * 0.10000000000000001; 15 is what a double holds exactly in decimal). */
+#define ARENACTL_JSON_FLAGS (JSON_INDENT(2) | JSON_REAL_PRECISION(15))
+
 /* Exit codes of every command. */
 enum {
   ARENACTL_OK = 0,    /* done */

@@ -142,7 +142,7 @@ int ar__ctl_print_json(const char *cmd, json_t *root) {
     fprintf(stderr, "arenactl %s: out of memory for the JSON output\n", cmd);
     return ARENACTL_FAIL;
   }
-  int rc = json_dumpf(root, stdout, JSON_INDENT(2));
+  int rc = json_dumpf(root, stdout, ARENACTL_JSON_FLAGS);
   json_decref(root);
   if (rc == 0)
     fputc('\n', stdout);

@@ -175,7 +175,8 @@ int ar__replay_print_json(FILE *out, const ar__replay_report_t *r) {
     policies = NULL; /* root holds it now, or add() freed it */
   }
   if (!bad)
-    bad = json_dumpf(root, out, JSON_INDENT(2)) != 0 || fputc('\n', out) == EOF;
+    bad = json_dumpf(root, out, ARENACTL_JSON_FLAGS) != 0 ||
+          fputc('\n', out) == EOF;
   json_decref(policies);
   json_decref(root);
   return bad || ferror(out) ? -1 : 0;
