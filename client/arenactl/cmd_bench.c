@@ -566,12 +566,12 @@ out:
 }
 
 /* The pipelined throughput of an echo server, on one connection and on
- * --threads. Returns an exit code. */
-static int echo_throughput(const options_t *o, const ar__echo_t *echo,
-                           floor_t *out) {
-  ar__echo_params_t ep = {.path = ar__echo_path(echo),
-                          .msg = PING_FRAME_BYTES,
-                          .window = (size_t)o->window};
+ * --threads, with `window` messages in flight (the daemon's, so that both
+ * sides of a row run alike). Returns an exit code. */
+static int echo_throughput(const options_t *o, size_t window,
+                           const ar__echo_t *echo, floor_t *out) {
+  ar__echo_params_t ep = {
+      .path = ar__echo_path(echo), .msg = PING_FRAME_BYTES, .window = window};
   ar__bench_run_t run = {.threads = 1, .seconds = o->seconds,
                          .setup = ar__echo_setup, .work = ar__echo_work,
                          .arg = &ep};
@@ -625,7 +625,7 @@ int ar__cmd_bench(int argc, char **argv) {
 
   /* Throughput: the floor, then the daemon. */
   for (int k = 0; k < ECHO_KINDS && code == ARENACTL_OK; k++)
-    code = echo_throughput(&o, echo[k], &r.echo[k]);
+    code = echo_throughput(&o, r.window1, echo[k], &r.echo[k]);
   if (code != ARENACTL_OK)
     goto out;
 
