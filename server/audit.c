@@ -17,7 +17,7 @@ void ad_audit_accept(const ad_conn_t *c) {
   ad_log(AD_LOG_INFO, "accept", WHO " gid=%u", WHO_ARGS(c), c->holder.gid);
 }
 
-void ad_audit_close(ad_daemon_t *d, const ad_conn_t *c) {
+void ad_audit_close(const ad_conn_t *c) {
   char name[AD_CLIENT_NAME_MAX * 4 + 8];
   ad_log(AD_LOG_INFO, "close",
          WHO " name=%s reason=%s requests=%llu bytes_in=%llu bytes_out=%llu "
@@ -26,7 +26,7 @@ void ad_audit_close(ad_daemon_t *d, const ad_conn_t *c) {
          (unsigned long long)c->requests, (unsigned long long)c->bytes_in,
          (unsigned long long)c->bytes_out,
          (unsigned long long)(c->out_total - c->out_sent),
-         (unsigned long long)(ad_daemon_now_ms(d) - c->started_ms));
+         (unsigned long long)(ad_daemon_now_ms() - c->started_ms));
 }
 
 void ad_audit_reclaim(const ad_conn_t *c, uint64_t refs, const ad_freed_t *f) {
@@ -49,7 +49,7 @@ void ad_audit_check_failed(const ad_conn_t *c, const ad_arena_t *a,
 void ad_audit_denied(ad_daemon_t *d, const ad_conn_t *c, const char *request,
                      const char *arena, const char *reason) {
   uint64_t suppressed = 0;
-  if (!ad_ratelimit_allow(&d->rl_denied, ad_daemon_now_ms(d), &suppressed))
+  if (!ad_ratelimit_allow(&d->rl_denied, ad_daemon_now_ms(), &suppressed))
     return;
   char name[AD_ARENA_NAME_MAX * 4 + 8];
   ad_log(AD_LOG_WARN, "denied",
@@ -62,7 +62,7 @@ void ad_audit_quota(ad_daemon_t *d, const ad_conn_t *c, const char *request,
                     const ad_arena_t *a, const ad_conn_t *target,
                     bool detached, const char *detail) {
   uint64_t suppressed = 0;
-  if (!ad_ratelimit_allow(&d->rl_quota, ad_daemon_now_ms(d), &suppressed))
+  if (!ad_ratelimit_allow(&d->rl_quota, ad_daemon_now_ms(), &suppressed))
     return;
   char holder[32], buf[300];
   if (detached)
@@ -104,7 +104,7 @@ void ad_audit_corrupt(ad_daemon_t *d, const ad_conn_t *c,
   /* A client that scribbles over headers and frees block by block would
    * otherwise write a line a request. */
   uint64_t suppressed = 0;
-  if (!ad_ratelimit_allow(&d->rl_corrupt, ad_daemon_now_ms(d), &suppressed))
+  if (!ad_ratelimit_allow(&d->rl_corrupt, ad_daemon_now_ms(), &suppressed))
     return;
   ad_log(AD_LOG_WARN, "corrupt-header",
          WHO " arena=%s blocks=%llu offset=%llu suppressed=%llu", WHO_ARGS(c),

@@ -37,7 +37,7 @@ struct ad_daemon_s;
 void ad_audit_accept(const ad_conn_t *c);
 
 /* A connection closing (c->close_reason set), with its totals. */
-void ad_audit_close(struct ad_daemon_s *d, const ad_conn_t *c);
+void ad_audit_close(const ad_conn_t *c);
 
 /* A closed connection's `refs` references dropped; *f: what that freed. */
 void ad_audit_reclaim(const ad_conn_t *c, uint64_t refs, const ad_freed_t *f);

@@ -51,7 +51,7 @@ ad_conn_t *ad_conn_new(ad_daemon_t *d, int fd, uint32_t pid, uint32_t uid,
   ar_buf_init(&c->rbuf,
               cfg->max_frame_bytes + AR_FRAME_PREFIX_MAX + cfg->read_chunk);
   ar_buf_init(&c->wbuf, cfg->output_limit_bytes);
-  c->started_ms = ad_daemon_now_ms(d);
+  c->started_ms = ad_daemon_now_ms();
   ad_daemon_conn_add(d, c);
   return c;
 }
@@ -207,7 +207,7 @@ bool ad_conn_has_frame(const ad_conn_t *c, const uint8_t *buf, size_t len) {
 void ad_conn_sent(ad_conn_t *c, size_t n) {
   ad_daemon_t *d = c->d;
   if (n > 0) {
-    c->out_moved_ms = ad_daemon_now_ms(d);
+    c->out_moved_ms = ad_daemon_now_ms();
     c->outq_seen = 0; /* the socket holds more: the next look starts over */
   }
   ar_buf_consume(ad_conn_out(c), n);
@@ -264,7 +264,7 @@ static void reply(ad_conn_t *c, Arenad__Response *resp, int fd) {
   uint8_t *body;
   uint64_t at = c->out_total;
   if (c->out_total == c->out_sent)
-    c->out_moved_ms = ad_daemon_now_ms(d);
+    c->out_moved_ms = ad_daemon_now_ms();
   int rc = ar_frame_append(ad_conn_out(c), n, &body);
   if (rc < 0) {
     if (fd >= 0)
@@ -297,7 +297,7 @@ static void protocol_error(ad_conn_t *c, int code, uint64_t *counter,
   ad_daemon_t *d = c->d;
   uint64_t suppressed = 0;
   (*counter)++;
-  if (ad_ratelimit_allow(&d->rl_protocol, ad_daemon_now_ms(d), &suppressed)) {
+  if (ad_ratelimit_allow(&d->rl_protocol, ad_daemon_now_ms(), &suppressed)) {
     char hex[SAMPLE_BYTES * 2 + 1];
     ad_log(AD_LOG_WARN, "protocol-error",
            "conn=%llu pid=%u uid=%u reason=%s bytes=%zu sample=%s "

@@ -197,7 +197,7 @@ static void conn_read(ad_conn_t *c) {
   size_t used = ad_conn_input(c, ar_buf_data(in), ar_buf_len(in));
   ar_buf_consume(in, used);
   if (used > 0 || !own) /* a new frame begins where this one stopped */
-    c->partial_ms = ad_daemon_now_ms(d);
+    c->partial_ms = ad_daemon_now_ms();
   if (!own && ar_buf_len(in) > 0) {
     int rc = c->closing ? 0
                         : ar_buf_append(&c->rbuf, ar_buf_data(in),
@@ -220,7 +220,7 @@ static void watch(ad_conn_t *c) {
      * cut frame was waiting in the socket, not late, so the frame's time
      * starts now. */
     if (c->started && !(c->events & UV_READABLE))
-      c->partial_ms = ad_daemon_now_ms(c->d);
+      c->partial_ms = ad_daemon_now_ms();
   } else if (rd && !c->yielded && !c->throttled) {
     uint64_t *counter = ad_conn_pause_counter(c);
     c->throttled = true; /* counted once a pause */
@@ -249,7 +249,7 @@ void ad_conn_run(ad_conn_t *c) {
         return;
       ar_buf_consume(&c->rbuf, used);
       if (used > 0)
-        c->partial_ms = ad_daemon_now_ms(d);
+        c->partial_ms = ad_daemon_now_ms();
     }
     if (flush(c) < 0)
       return;
@@ -311,7 +311,7 @@ void ad_conn_peer_check(ad_conn_t *c) {
       ioctl(c->fd, SIOCOUTQ, &unread) != 0)
     return;
   if ((uint64_t)unread < c->outq_seen || (c->fd_deferred && unread == 0))
-    c->out_moved_ms = ad_daemon_now_ms(c->d);
+    c->out_moved_ms = ad_daemon_now_ms();
   c->outq_seen = (uint64_t)unread;
 }
 
@@ -385,7 +385,7 @@ void ad_conn_close(ad_conn_t *c, const char *reason) {
   c->inflight = 0;
   d->stats.connections_closed++;
 
-  ad_audit_close(d, c);
+  ad_audit_close(c);
   /* After the close line, so that the reclaim line always follows it,
    * whether the blocks all go now or in later turns. */
   ad_reclaim_begin(c);

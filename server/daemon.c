@@ -59,10 +59,7 @@ int ad_daemon_random(uint64_t *out) {
   return 0;
 }
 
-uint64_t ad_daemon_now_ms(const ad_daemon_t *d) {
-  (void)d;
-  return uv_hrtime() / 1000000;
-}
+uint64_t ad_daemon_now_ms(void) { return uv_hrtime() / 1000000; }
 
 /* The fields that need no undoing: the configuration, the ids, the rate
  * limits, and the shared buffers (which hold no memory until used). */
@@ -71,7 +68,7 @@ static void init_fields(ad_daemon_t *d, const ad_config_t *cfg) {
   d->cfg = cfg;
   d->listener.fd = -1;
   d->listener.lock_fd = -1;
-  d->start_ms = ad_daemon_now_ms(d);
+  d->start_ms = ad_daemon_now_ms();
   d->rl_refused = (ad_ratelimit_t){.window_ms = 1000, .burst = 10};
   d->rl_protocol = (ad_ratelimit_t){.window_ms = 1000, .burst = 10};
   d->rl_accept = (ad_ratelimit_t){.window_ms = 1000, .burst = 10};
@@ -366,7 +363,7 @@ static void on_sweep(uv_timer_t *t) {
      * timer's look (they are due together, in either order). Then the
      * time: the check may have set c's to now. */
     ad_conn_peer_check(c);
-    uint64_t now = ad_daemon_now_ms(d);
+    uint64_t now = ad_daemon_now_ms();
     if (ad_conn_send_stalled(c, now)) {
       /* No reply: the peer reads none. A connection already closing for
        * a protocol error was counted for that, and ad_conn_close keeps

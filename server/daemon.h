@@ -136,9 +136,10 @@ void ad_daemon_destroy_arena(ad_daemon_t *d, ad_arena_t *a,
 ad_conn_t *ad_daemon_conn_by_token(const ad_daemon_t *d, uint64_t token);
 
 /* Milliseconds of the monotonic clock, read at the call (uv_hrtime / 10^6,
- * not the loop's cached uv_now; d is not used): for rate limits, uptime
- * and the connections' timeouts. */
-uint64_t ad_daemon_now_ms(const ad_daemon_t *d);
+ * not the loop's cached uv_now, which a daemon driven by a test without
+ * its loop never moves): for rate limits, uptime and the connections'
+ * timeouts. */
+uint64_t ad_daemon_now_ms(void);
 
 /* A random number from getrandom, never 0 (connection tokens, the
  * instance). Returns 0, or AR_EINTERNAL when getrandom fails (errno says

@@ -34,7 +34,7 @@
 static void refuse(ad_daemon_t *d, int fd, const struct ucred *cr) {
   uint64_t suppressed = 0;
   d->stats.connections_refused_limit++;
-  if (ad_ratelimit_allow(&d->rl_refused, ad_daemon_now_ms(d), &suppressed))
+  if (ad_ratelimit_allow(&d->rl_refused, ad_daemon_now_ms(), &suppressed))
     ad_log(AD_LOG_WARN, "refuse",
            "pid=%d uid=%u reason=max-connections open=%llu suppressed=%llu",
            (int)cr->pid, (unsigned)cr->uid,
@@ -156,7 +156,7 @@ static void on_accept(uv_poll_t *h, int status, int events) {
       continue;
     d->stats.connections_accept_failed++;
     uint64_t suppressed = 0;
-    if (ad_ratelimit_allow(&d->rl_accept, ad_daemon_now_ms(d), &suppressed))
+    if (ad_ratelimit_allow(&d->rl_accept, ad_daemon_now_ms(), &suppressed))
       ad_log(AD_LOG_WARN, "accept-failed", "error=\"%s\" suppressed=%llu",
              strerror(e), (unsigned long long)suppressed);
     if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {

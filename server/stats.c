@@ -34,7 +34,7 @@ Arenad__StatsReply *ad_stats_reply(const ad_daemon_t *d, ad_scratch_t *s) {
   arenad__status_counts__init(sc);
 
   r->daemon_version = (char *)AR_VERSION;
-  r->uptime_ms = ad_daemon_now_ms(d) - d->start_ms;
+  r->uptime_ms = ad_daemon_now_ms() - d->start_ms;
   r->arenas = (uint32_t)d->narenas;
 #define AD_STATS_COPY(name) r->name = st->name;
   AD_STATS_COUNTERS(AD_STATS_COPY)
