@@ -7,8 +7,6 @@
  * holders) and check (the engine's integrity check plus the daemon's
  * own); all but list need read access.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -57,17 +55,16 @@ int ad_do_attach(ad_call_t *call, const Arenad__AttachRequest *m) {
   /* The reply's descriptor is a duplicate (the reply may wait in the
    * output while the arena goes), made before the connection counts as
    * attached: an attach refused for want of one attaches nothing. */
-  int fd = fcntl(m->read_only ? a->seg.ro_fd : a->seg.fd, F_DUPFD_CLOEXEC, 0);
-  if (fd < 0) {
-    if (errno == EMFILE || errno == ENFILE) {
-      call->d->stats.fds_exhausted++;
-      return ad_fail(call, AR_ELIMIT,
-                     "the daemon has no file descriptor to spare for the "
-                     "arena's: try again later");
-    }
+  int fd = ad_segment_dup(&a->seg, m->read_only);
+  if (fd == AR_ELIMIT) {
+    call->d->stats.fds_exhausted++;
+    return ad_fail(call, AR_ELIMIT,
+                   "the daemon has no file descriptor to spare for the "
+                   "arena's: try again later");
+  }
+  if (fd < 0)
     return ad_fail(call, AR_EINTERNAL,
                    "cannot duplicate the arena's descriptor");
-  }
   if (ad_conn_attach(call->c, a) < 0) {
     close(fd);
     return AR_EINTERNAL;

@@ -1,5 +1,6 @@
 /*
- * segment.c: one arena's memfd, from creation to mapping (see segment.h).
+ * segment.c: one arena's memfd, from creation to mapping, and the
+ * duplicates of its descriptors that attaches hand out (see segment.h).
  * First the memory is checked to be there (memcheck.h: a reservation too
  * large ends with the OOM killer, not an error). The order matters: the
  * size is set and reserved before the seals that forbid changing it, and
@@ -10,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -27,6 +29,11 @@
 #else
 #define AD_MFD_NOEXEC_SEAL 0x0008U
 #endif
+
+/* Whether errno e says the process has no descriptor to spare: a limit of
+ * the moment (AR_ELIMIT), not a failure, for a segment made and for a
+ * duplicate of one. */
+static bool no_fd_to_spare(int e) { return e == EMFILE || e == ENFILE; }
 
 /* Reserves every page of the file. shmem's fallocate stops early with
  * EINTR when a signal comes; it is simply asked again. */
@@ -115,9 +122,8 @@ int ad_segment_create(ad_segment_t *s, const char *name, uint64_t size,
 
 fail:;
   int e = errno;
-  /* Only memfd_create and the read-only open make descriptors: none to
-   * spare is a limit of the moment, as attach's (dispatch_arena.c). */
-  if (e == EMFILE || e == ENFILE)
+  /* Only memfd_create and the read-only open make descriptors. */
+  if (no_fd_to_spare(e))
     rc = AR_ELIMIT;
   snprintf(err, errlen, "%s of %llu bytes failed: %s%s", step,
            (unsigned long long)size, strerror(e),
@@ -138,4 +144,11 @@ void ad_segment_destroy(ad_segment_t *s) {
     close(s->ro_fd);
   s->base = NULL;
   s->fd = s->ro_fd = -1;
+}
+
+int ad_segment_dup(const ad_segment_t *s, bool read_only) {
+  int fd = fcntl(read_only ? s->ro_fd : s->fd, F_DUPFD_CLOEXEC, 0);
+  if (fd >= 0)
+    return fd;
+  return no_fd_to_spare(errno) ? AR_ELIMIT : AR_EINTERNAL;
 }

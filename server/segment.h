@@ -21,6 +21,7 @@
 #ifndef AD_SEGMENT_H
 #define AD_SEGMENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,6 +47,12 @@ typedef struct ad_segment_s {
  */
 int ad_segment_create(ad_segment_t *s, const char *name, uint64_t size,
                       char *err, size_t errlen);
+
+/* A duplicate of the segment's descriptor (the read-only one when
+ * read_only), close-on-exec, for a client: owned by the caller. Returns
+ * it; AR_ELIMIT when the process has no descriptor to spare (EMFILE,
+ * ENFILE), as ad_segment_create; AR_EINTERNAL for any other failure. */
+int ad_segment_dup(const ad_segment_t *s, bool read_only);
 
 /* Unmaps and closes the segment (clients keep their own mappings and
  * descriptors). Safe on a segment that failed to be created. */
