@@ -91,6 +91,16 @@ bool ad_conn_stale(const ad_conn_t *c, const ad_arena_t *a) {
   return c->nstale > 0 && stale_index(c, a->name) >= 0;
 }
 
+/* Drops c's list of stale names for stale_all (see `stale` in conn.h),
+ * which is stricter and needs no memory. */
+static void drop_stale_list(ad_conn_t *c) {
+  free(c->stale);
+  c->stale = NULL;
+  c->nstale = c->stale_cap = 0;
+  c->stale_all = true;
+  c->d->stats.stale_lists_dropped++;
+}
+
 void ad_conn_arena_gone(ad_conn_t *c, const ad_arena_t *a) {
   bool related = ad_holder_usage(&c->holder, a).blocks > 0;
   for (uint32_t i = 0; i < c->nattached; i++)
@@ -101,19 +111,15 @@ void ad_conn_arena_gone(ad_conn_t *c, const ad_arena_t *a) {
     }
   if (!related || c->stale_all || stale_index(c, a->name) >= 0)
     return;
-  if (c->nstale == AD_STALE_MAX) { /* see `stale` in conn.h */
-    free(c->stale);
-    c->stale = NULL;
-    c->nstale = c->stale_cap = 0;
-    c->stale_all = true;
-    c->d->stats.stale_lists_dropped++;
+  if (c->nstale == AD_STALE_MAX) {
+    drop_stale_list(c);
     return;
   }
   if (c->nstale == c->stale_cap) {
     uint32_t cap = c->stale_cap ? c->stale_cap * 2 : 2;
     char(*p)[AD_STALE_NAME] = realloc(c->stale, cap * sizeof(*p));
-    if (p == NULL) {
-      ad_conn_close_after_reply(c, "no-memory", NULL);
+    if (p == NULL) { /* the name cannot be noted: no name is kept */
+      drop_stale_list(c);
       return;
     }
     c->stale = p;

@@ -130,7 +130,8 @@ struct ad_conn_s {
    * and stale_all takes its place: from then on every arena is stale for
    * the connection unless it has attached that very arena or holds blocks
    * in it. Stricter (an arena it merely named before may need an attach),
-   * never looser: it never reaches an arena that took a gone one's name. */
+   * never looser: it never reaches an arena that took a gone one's name.
+   * The same happens when the list cannot grow for want of memory. */
   char (*stale)[AD_STALE_NAME]; /* owned */
   uint32_t nstale, stale_cap;
   bool stale_all;
@@ -141,7 +142,7 @@ struct ad_conn_s {
   size_t drain_left;      /* while draining: bytes still to be read, those
                              the socket held when the shutdown began */
   bool close_after_reply; /* close once the reply is out (a protocol
-                             error, a version, no memory) */
+                             error, a version) */
   bool closing;           /* ad_conn_close was called */
   const char *close_reason; /* static: why it closes, for the log */
   uint64_t turn_start_ns;   /* uv_hrtime when its turn began; 0: none yet */
@@ -249,8 +250,8 @@ void ad_conn_sent(ad_conn_t *c, size_t n);
 /* Marks c to be closed once its replies are sent, for `reason`; counts it
  * in *counter (when not NULL) unless c was already closing. No more of
  * its input is read or decoded: ad_conn_input returns the rest as used,
- * for its caller to drop; what is left in rbuf otherwise (frames held
- * back when another connection's request closes c) is freed with c. */
+ * for its caller to drop; what is left in rbuf otherwise is freed with
+ * c. */
 void ad_conn_close_after_reply(ad_conn_t *c, const char *reason,
                                uint64_t *counter);
 
@@ -261,9 +262,11 @@ struct ad_arena_s;
 int ad_conn_attach(ad_conn_t *c, struct ad_arena_s *a);
 
 /* Tells c that arena a is being destroyed: when c had it attached or holds
- * blocks in it, a's name becomes stale for c (see `stale`). Without memory
- * to remember that, c is closed once its replies are out rather than left
- * to reach another arena of the same name. */
+ * blocks in it, a's name becomes stale for c (see `stale`). Past
+ * AD_STALE_MAX names, or without memory to note one more, c keeps none
+ * and every arena it has not attached and holds no blocks in is stale
+ * for it (stale_all, counted in stale_lists_dropped): c need not be
+ * closed, nor woken, and never reaches another arena of the same name. */
 void ad_conn_arena_gone(ad_conn_t *c, const struct ad_arena_s *a);
 
 /* Whether requests of c naming arena a must get not found (see

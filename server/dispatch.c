@@ -91,10 +91,11 @@ int ad_call_open(ad_call_t *call, const char *name, unsigned need,
     if (call->c->stale_all)
       return ad_fail(call, AR_ENOENT,
                      "more than %d arenas were destroyed after this "
-                     "connection attached them or held blocks in them, too "
-                     "many to tell which names are stale: attach arena '%s' "
-                     "to use it (a client that still maps an arena of that "
-                     "name detaches first)",
+                     "connection attached them or held blocks in them (or "
+                     "the daemon had no memory to note one), so it cannot "
+                     "tell which names are stale: attach arena '%s' to use "
+                     "it (a client that still maps an arena of that name "
+                     "detaches first)",
                      AD_STALE_MAX, a->name);
     return ad_fail(call, AR_ENOENT,
                    "arena '%s' was destroyed after this connection attached "

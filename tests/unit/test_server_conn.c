@@ -20,6 +20,9 @@
  * behind a cut frame from a socket pair: the buffer is left empty, not
  * consumed twice. And a retain or transfer of a block whose reference
  * count is full: LIMIT_EXCEEDED, counted in references_refused_limit.
+ * With malloc, calloc and realloc wrapped to fail on demand: an arena
+ * destroyed under a connection when there is no memory to note its name
+ * as stale (the connection drops its list and stays open).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -39,6 +42,25 @@
 #include "ar/frame.h"
 #include "conn.h"
 #include "daemon.h"
+
+/* ---- Memory that runs out ------------------------------------------------ */
+
+/* Linked with -Wl,--wrap=malloc (and calloc and realloc): while `nomem` is
+ * set, every allocation of the daemon's code (and of this file) fails. */
+static bool nomem;
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t k, size_t n);
+void *__real_realloc(void *p, size_t n);
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t k, size_t n);
+void *__wrap_realloc(void *p, size_t n);
+void *__wrap_malloc(size_t n) { return nomem ? NULL : __real_malloc(n); }
+void *__wrap_calloc(size_t k, size_t n) {
+  return nomem ? NULL : __real_calloc(k, n);
+}
+void *__wrap_realloc(void *p, size_t n) {
+  return nomem ? NULL : __real_realloc(p, n);
+}
 
 typedef struct fixture_s {
   ad_config_t cfg;
@@ -1080,6 +1102,44 @@ static void test_references_limit(void **state) {
   ad_scratch_reset(&f->d.scratch);
 }
 
+/* An arena destroyed under a connection that had it attached, when the
+ * daemon has no memory to note its name as stale for the connection: the
+ * connection drops its list of stale names, as past AD_STALE_MAX (counted
+ * in stale_lists_dropped), and stays open; an arena that takes the name
+ * is stale for it (NOT_FOUND) until it attaches it. */
+static void test_arena_gone_without_memory(void **state) {
+  fixture_t *f = *state;
+  ad_arena_t *a = f->d.arenas[0];
+  assert_int_equal(ad_conn_attach(f->c, a), 0);
+  ad_destroyed_t gone;
+  nomem = true;
+  ad_daemon_destroy_arena(&f->d, a, &gone);
+  nomem = false;
+  assert_false(f->c->close_after_reply);
+  assert_false(f->c->closing);
+  assert_true(f->c->stale_all);
+  assert_int_equal(f->d.stats.stale_lists_dropped, 1);
+
+  char err[256];
+  assert_int_equal(
+      ad_daemon_create_arena(&f->d, &f->cfg.arenas[0], &a, err, sizeof(err)),
+      0);
+  bytes_t b = {NULL, 0};
+  add_alloc(&b, 1, 100, 1);
+  assert_int_equal(ad_conn_input(f->c, b.p, b.n), b.n);
+  Arenad__Response *r;
+  assert_int_equal(take(f->c, &r, 1), 1);
+  assert_int_equal(r->status, ARENAD__STATUS__STATUS_NOT_FOUND);
+  assert_non_null(strstr(r->message, "attach arena 'a'"));
+  arenad__response__free_unpacked(r, NULL);
+  assert_int_equal(ad_conn_attach(f->c, a), 0);
+  assert_int_equal(ad_conn_input(f->c, b.p, b.n), b.n);
+  assert_int_equal(take(f->c, &r, 1), 1);
+  assert_int_equal(r->status, ARENAD__STATUS__STATUS_OK);
+  arenad__response__free_unpacked(r, NULL);
+  free(b.p);
+}
+
 int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
   const struct CMUnitTest tests[] = {
@@ -1096,7 +1156,7 @@ int main(void) {
       T(test_create_all_or_nothing), T(test_hello_name_limit),
       T(test_check_detached_count),  T(test_check_record_size),
       T(test_error_in_rbuf),         T(test_error_read_into_rbuf),
-      T(test_references_limit),
+      T(test_references_limit),      T(test_arena_gone_without_memory),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
