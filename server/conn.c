@@ -210,6 +210,12 @@ bool ad_conn_has_frame(const ad_conn_t *c, const uint8_t *buf, size_t len) {
                                     &f) != AR_FRAME_PARTIAL;
 }
 
+int ad_conn_reserve_reply(ad_conn_t *c, size_t len) {
+  /* Nothing else is queued before the reply: reply() appends into this
+   * room without growing the buffer. */
+  return ar_buf_reserve(ad_conn_out(c), ar_frame_prefix_size(len) + len);
+}
+
 void ad_conn_sent(ad_conn_t *c, size_t n) {
   ad_daemon_t *d = c->d;
   if (n > 0) {

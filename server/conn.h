@@ -242,6 +242,13 @@ void ad_conn_frame_timeout(ad_conn_t *c);
  * buffer when wbuf is empty. */
 ar_buf_t *ad_conn_out(ad_conn_t *c);
 
+/* Makes room for a reply of `len` packed bytes in c's output, so that
+ * queueing it needs no memory: a handler that changes what only its reply
+ * reports (an alloc's offsets) calls it first. Returns 0, AR_ELIMIT past
+ * output_limit_bytes or AR_EINTERNAL when memory runs out (then nothing
+ * should change: the reply could be lost). */
+int ad_conn_reserve_reply(ad_conn_t *c, size_t len);
+
 /* Records that the first n unsent bytes went out: consumes them and, when
  * the output is empty, resets flow control. Descriptors are the caller's
  * (conn_io.c pops them as it sends them). */

@@ -53,6 +53,22 @@ int ad_do_alloc(ad_call_t *call, const Arenad__AllocRequest *m) {
   uint64_t *offsets = ad_scratch_alloc(call->s, count * sizeof(uint64_t));
   if (offsets == NULL || !AD_NEW(call, rep, arenad__alloc_reply__init))
     return AR_EINTERNAL;
+  rep->offsets = offsets;
+  rep->n_offsets = count;
+  call->resp->body_case = ARENAD__RESPONSE__BODY_ALLOC;
+  call->resp->alloc = rep;
+
+  /* The reply's room in the output first: blocks placed and then not
+   * reported would stay allocated with no one told where, a detached one
+   * for good. Every offset is below the arena's size, which stands in for
+   * each while the room is measured. */
+  for (uint32_t i = 0; i < count; i++)
+    offsets[i] = a->size;
+  if (ad_conn_reserve_reply(call->c,
+                            arenad__response__get_packed_size(call->resp)) < 0)
+    return ad_fail(call, AR_EINTERNAL,
+                   "the daemon has no memory for the reply: nothing was "
+                   "allocated");
 
   rc = ad_arena_alloc(a, holder, m->size, align, count, offsets);
   if (rc == AR_ENOMEM)
@@ -63,10 +79,6 @@ int ad_do_alloc(ad_call_t *call, const Arenad__AllocRequest *m) {
     return ad_fail(call, rc, "cannot allocate: %s", ar_strerror(rc));
 
   d->stats.blocks_allocated += count;
-  rep->offsets = offsets;
-  rep->n_offsets = count;
-  call->resp->body_case = ARENAD__RESPONSE__BODY_ALLOC;
-  call->resp->alloc = rep;
   return 0;
 }
 

@@ -22,7 +22,8 @@
  * count is full: LIMIT_EXCEEDED, counted in references_refused_limit.
  * With malloc, calloc and realloc wrapped to fail on demand: an arena
  * destroyed under a connection when there is no memory to note its name
- * as stale (the connection drops its list and stays open).
+ * as stale (the connection drops its list and stays open), and an alloc
+ * of detached blocks whose reply cannot be queued (nothing is allocated).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -141,6 +142,18 @@ static void add_alloc_detached(bytes_t *b, uint64_t id, uint64_t size,
 
 static void add_alloc(bytes_t *b, uint64_t id, uint64_t size, uint32_t n) {
   add_alloc_detached(b, id, size, n, false);
+}
+
+static void add_free(bytes_t *b, uint64_t id, const uint64_t *offsets,
+                     size_t n) {
+  Arenad__FreeRequest m = ARENAD__FREE_REQUEST__INIT;
+  Arenad__Request req = ARENAD__REQUEST__INIT;
+  m.arena = (char *)"a";
+  m.offsets = (uint64_t *)offsets;
+  m.n_offsets = n;
+  req.body_case = ARENAD__REQUEST__BODY_FREE;
+  req.free = &m;
+  add(b, &req, id);
 }
 
 /* Takes every reply out of c's output (as if sent). Returns how many, and
@@ -1140,23 +1153,81 @@ static void test_arena_gone_without_memory(void **state) {
   free(b.p);
 }
 
+/* An alloc of detached blocks when the daemon has no memory left to queue
+ * its reply: blocks placed first would stay in the arena for good, no one
+ * told where. The engine, the records and the block table have room
+ * already (two blocks came and went), so the reply is what needs memory.
+ * Nothing may stay: no record, no detached block, and as many blocks
+ * counted freed as allocated. */
+static void test_alloc_reply_without_memory(void **state) {
+  fixture_t *f = *state;
+  ad_arena_t *a = f->d.arenas[0];
+  bytes_t b = {NULL, 0};
+  add_alloc_detached(&b, 1, 100, 2, true);
+  assert_int_equal(ad_conn_input(f->c, b.p, b.n), b.n);
+  Arenad__Response *r;
+  assert_int_equal(take(f->c, &r, 1), 1);
+  assert_int_equal(r->status, ARENAD__STATUS__STATUS_OK);
+  bytes_t fr = {NULL, 0};
+  add_free(&fr, 2, r->alloc->offsets, r->alloc->n_offsets);
+  arenad__response__free_unpacked(r, NULL);
+  assert_int_equal(ad_conn_input(f->c, fr.p, fr.n), fr.n);
+  assert_int_equal(take(f->c, &r, 1), 1);
+  assert_int_equal(r->status, ARENAD__STATUS__STATUS_OK);
+  arenad__response__free_unpacked(r, NULL);
+  free(fr.p);
+  ar_buf_destroy(&f->d.staging); /* empty: the next reply needs memory */
+
+  nomem = true;
+  ad_conn_input(f->c, b.p, b.n);
+  nomem = false;
+  free(b.p);
+  assert_int_equal(ad_blocktab_count(&a->table), 0);
+  assert_int_equal(a->detached_blocks, 0);
+  assert_int_equal(f->d.stats.blocks_allocated, f->d.stats.blocks_freed);
+  ar_check_report_t rep;
+  assert_int_equal(ad_arena_check(a, &rep), 0);
+  ar_engine_stats_t st;
+  ar_engine_stats(a->engine, &st);
+  assert_int_equal(st.live_blocks, 0);
+  if (f->c->closing) { /* no memory for the error reply either */
+    ad_conn_free(f->c);
+    f->c = NULL;
+  }
+}
+
 int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
   const struct CMUnitTest tests[] = {
-      T(test_pipelined_in_order),    T(test_turn_spent_yields),
-      T(test_no_budget_no_yield),    T(test_paused_frame_not_stalled),
-      T(test_send_stalled),          T(test_send_stalled_slow_reader),
-      T(test_fd_queue_pause),        T(test_byte_by_byte),
-      T(test_frame_over_limit),      T(test_malformed_prefix),
-      T(test_not_a_request),         T(test_in_flight_limit),
-      T(test_output_pause),          T(test_page_fits_frame),
-      T(test_attach_queues_fd),      T(test_wrong_version_closes),
-      T(test_close_reclaims),        T(test_close_drops_in_flight),
-      T(test_unpack_over_scratch),   T(test_reply_over_scratch),
-      T(test_create_all_or_nothing), T(test_hello_name_limit),
-      T(test_check_detached_count),  T(test_check_record_size),
-      T(test_error_in_rbuf),         T(test_error_read_into_rbuf),
-      T(test_references_limit),      T(test_arena_gone_without_memory),
+      T(test_pipelined_in_order),
+      T(test_turn_spent_yields),
+      T(test_no_budget_no_yield),
+      T(test_paused_frame_not_stalled),
+      T(test_send_stalled),
+      T(test_send_stalled_slow_reader),
+      T(test_fd_queue_pause),
+      T(test_byte_by_byte),
+      T(test_frame_over_limit),
+      T(test_malformed_prefix),
+      T(test_not_a_request),
+      T(test_in_flight_limit),
+      T(test_output_pause),
+      T(test_page_fits_frame),
+      T(test_attach_queues_fd),
+      T(test_wrong_version_closes),
+      T(test_close_reclaims),
+      T(test_close_drops_in_flight),
+      T(test_unpack_over_scratch),
+      T(test_reply_over_scratch),
+      T(test_create_all_or_nothing),
+      T(test_hello_name_limit),
+      T(test_check_detached_count),
+      T(test_check_record_size),
+      T(test_error_in_rbuf),
+      T(test_error_read_into_rbuf),
+      T(test_references_limit),
+      T(test_arena_gone_without_memory),
+      T(test_alloc_reply_without_memory),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
