@@ -32,6 +32,13 @@ int ad_do_alloc(ad_call_t *call, const Arenad__AllocRequest *m) {
     return ad_fail(call, AR_EINVAL,
                    "alignment %llu is not a power of two from %d to %d",
                    (unsigned long long)align, AR_ALIGN_MIN, AR_ALIGN_MAX);
+  /* The quota before the daemon's limit: a request over both is the
+   * connection's own doing, refused (and counted) as over its quota. */
+  ad_holder_t *holder = m->detached ? NULL : &call->c->holder;
+  char why[256];
+  rc = ad_arena_quota_alloc(a, holder, m->size, align, count, why, sizeof(why));
+  if (rc < 0)
+    return ad_call_over_quota(call, a, NULL, m->detached, why);
   uint64_t live = d->pools.live; /* block records: never drifts from the
                                     engines, whatever a rollback kept */
   uint64_t max_live = d->cfg->max_live_blocks;
@@ -43,11 +50,6 @@ int ad_do_alloc(ad_call_t *call, const Arenad__AllocRequest *m) {
                    (unsigned long long)live, (unsigned long long)max_live,
                    count);
   }
-  ad_holder_t *holder = m->detached ? NULL : &call->c->holder;
-  char why[256];
-  if (ad_arena_quota_alloc(a, holder, m->size, align, count, why,
-                           sizeof(why)) < 0)
-    return ad_call_over_quota(call, a, NULL, m->detached, why);
 
   Arenad__AllocReply *rep;
   uint64_t *offsets = ad_scratch_alloc(call->s, count * sizeof(uint64_t));

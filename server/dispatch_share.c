@@ -10,7 +10,8 @@
  * connection (blocks.h); the arena does the bookkeeping. A retain or a
  * transfer that would add a hold beside the block's first (a shared hold,
  * 48 bytes of the daemon's memory) must also find room under the daemon's
- * max_shared_holds.
+ * max_shared_holds. The quota is checked first: a request over both is
+ * the connection's own doing, refused (and counted) as over its quota.
  */
 #include "audit.h"
 #include "dispatch.h"
@@ -47,12 +48,12 @@ int ad_do_retain(ad_call_t *call, const Arenad__RetainRequest *m) {
   const ad_block_t *blk = ad_arena_block(a, m->offset);
   if (blk == NULL)
     return ad_call_block_failed(call, a, AR_EINVAL, m->offset);
-  rc = shared_hold_room(call, blk, &call->c->holder, NULL);
-  if (rc < 0)
-    return rc;
   char why[256];
   if (ad_arena_quota_hold(a, &call->c->holder, blk, why, sizeof(why)) < 0)
     return ad_call_over_quota(call, a, NULL, false, why);
+  rc = shared_hold_room(call, blk, &call->c->holder, NULL);
+  if (rc < 0)
+    return rc;
 
   Arenad__RetainReply *rep;
   if (!AD_NEW(call, rep, arenad__retain_reply__init))
@@ -121,15 +122,15 @@ int ad_do_transfer(ad_call_t *call, const Arenad__TransferRequest *m) {
     return ad_call_deny(call, a, a->name, "target-cannot-read",
                         "connection %llu (uid %u) may not read arena '%s' "
                         "(mode %04o, owner %u, group %u)",
-                        (unsigned long long)to->id, (unsigned)cred.uid,
-                        a->name, (unsigned)a->perm.mode,
-                        (unsigned)a->perm.owner, (unsigned)a->perm.group);
-  rc = shared_hold_room(call, blk, &to->holder, from);
-  if (rc < 0)
-    return rc;
+                        (unsigned long long)to->id, (unsigned)cred.uid, a->name,
+                        (unsigned)a->perm.mode, (unsigned)a->perm.owner,
+                        (unsigned)a->perm.group);
   char why[256];
   if (ad_arena_quota_hold(a, &to->holder, blk, why, sizeof(why)) < 0)
     return ad_call_over_quota(call, a, to, false, why);
+  rc = shared_hold_room(call, blk, &to->holder, from);
+  if (rc < 0)
+    return rc;
 
   Arenad__TransferReply *rep;
   if (!AD_NEW(call, rep, arenad__transfer_reply__init))

@@ -6,7 +6,8 @@
  * detached blocks held to one quota together; use given back by frees
  * and by a connection's end; the refusals counted per arena and
  * daemon-wide, and logged. And the daemon-wide max_live_blocks and
- * max_shared_holds.
+ * max_shared_holds, and which refusal a request over both a quota and one
+ * of them gets (the quota's).
  */
 #include "itest.h"
 
@@ -355,6 +356,65 @@ static void test_max_shared_holds(void **state) {
   it_daemon_cleanup(&d);
 }
 
+/* A request over both its arena's quota and a daemon-wide limit
+ * (max_shared_holds for a retain or a transfer, max_live_blocks for an
+ * alloc) is refused by the quota: the reply names the quota, and it is
+ * counted in quota_refused, not in the daemon's limit. A connection
+ * within its quota meets the daemon's limit as before. A daemon of its
+ * own. */
+static void test_quota_before_daemon_limits(void **state) {
+  (void)state;
+  it_daemon_t d = {0};
+  assert_int_equal(it_daemon_start(&d,
+                                   "[daemon]\nmax_shared_holds = 1\n"
+                                   "max_live_blocks = 3\n"
+                                   "[arena q]\nsize = 1M\n"
+                                   "quota_blocks = 2\n",
+                                   NULL),
+                   0);
+  it_conn_t *a = it_connect(d.sock), *b = it_connect(d.sock),
+            *e = it_connect(d.sock);
+  uint64_t tb, idb;
+  it_hello_ok(a);
+  it_hello_id(b, &tb, &idb);
+  it_hello_ok(e);
+  uint64_t x = it_alloc_ok(a, ARENA, 16), y = it_alloc_ok(a, ARENA, 16);
+  assert_int_equal(share_call(b, it_req_retain(ARENA, x), 0), 2); /* shared */
+  it_alloc_ok(b, ARENA, 16); /* b: 2 blocks, its quota; 3 live, the most */
+  assert_int_equal(share_call(a, it_req_retain(ARENA, y), 0), 2);
+
+  const char *quota = "quota_blocks is 2: 2 in use, the request needs 1 more";
+  char msg[160];
+  snprintf(msg, sizeof(msg), "arena 'q': %s", quota);
+  refused(b, it_req_retain(ARENA, y), msg);
+  snprintf(msg, sizeof(msg), "arena 'q', the quota of connection %llu: %s",
+           (unsigned long long)idb, quota);
+  refused(a, it_req_transfer(ARENA, y, tb), msg);
+  snprintf(msg, sizeof(msg), "arena 'q': %s", quota);
+  refused(b, it_req_alloc(ARENA, 16, 0, 1, false), msg);
+  assert_int_equal(it_stat(a, "quota_refused"), 3);
+  assert_int_equal(it_summary_stat(a, ARENA, "quota_refused"), 3);
+  assert_int_equal(it_stat(a, "holds_refused_limit"), 0);
+  assert_int_equal(it_stat(a, "blocks_refused_limit"), 0);
+
+  /* e is within its quota: the daemon's limits refuse it. */
+  share_call(e, it_req_retain(ARENA, x), ARENAD__STATUS__STATUS_LIMIT_EXCEEDED);
+  Arenad__Response *r = it_call(e, it_req_alloc(ARENA, 16, 0, 1, false), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_LIMIT_EXCEEDED);
+  assert_non_null(strstr(r->message, "(max_live_blocks)"));
+  it_resp_free(r);
+  assert_int_equal(it_stat(a, "holds_refused_limit"), 1);
+  assert_int_equal(it_stat(a, "blocks_refused_limit"), 1);
+  assert_int_equal(it_stat(a, "quota_refused"), 3);
+  it_check_ok(a, ARENA);
+
+  it_close(a);
+  it_close(b);
+  it_close(e);
+  assert_int_equal(it_daemon_stop(&d, SIGTERM), 0);
+  it_daemon_cleanup(&d);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_list_shows_quotas),
@@ -363,6 +423,7 @@ int main(void) {
       cmocka_unit_test(test_detached_quota),
       cmocka_unit_test(test_max_live_blocks),
       cmocka_unit_test(test_max_shared_holds),
+      cmocka_unit_test(test_quota_before_daemon_limits),
       cmocka_unit_test(it_test_exits_cleanly),
   };
   it_group_config = config;
