@@ -4,8 +4,8 @@
  * connection or detached, within the quota and the daemon's
  * max_live_blocks) and free (one or several offsets, each on its own,
  * the reply naming the ones whose block went back with its header
- * overwritten). These are the hot path: on success they format nothing and
- * allocate only scratch memory.
+ * overwritten; a refusal counted once a request). These are the hot
+ * path: on success they format nothing and allocate only scratch memory.
  */
 #include "audit.h"
 #include "dispatch.h"
@@ -112,6 +112,7 @@ int ad_do_free(ad_call_t *call, const Arenad__FreeRequest *m) {
 
   ad_freed_t freed = {0};
   int first = 0;
+  bool denied = false;
   for (size_t i = 0; i < m->n_offsets; i++) {
     uint64_t corruptions = freed.corruptions;
     rc = ad_arena_free(a, &call->c->holder, m->offsets[i], &freed);
@@ -122,11 +123,14 @@ int ad_do_free(ad_call_t *call, const Arenad__FreeRequest *m) {
         overwritten[rep->n_overwritten++] = (uint32_t)i;
       continue;
     }
-    if (rc == AR_EPERM)
-      ad_call_count_denied(call, a, a->name, "not-a-holder");
+    denied |= rc == AR_EPERM;
     if (first == 0)
       first = ad_call_block_failed(call, a, rc, m->offsets[i]);
   }
+  /* permission_denied counts requests, as the errors by status do: once,
+   * however many offsets were refused (the engine counts each bad free). */
+  if (denied)
+    ad_call_count_denied(call, a, a->name, "not-a-holder");
   rep->reclaimed = (uint32_t)freed.blocks;
   d->stats.blocks_freed += freed.blocks;
   ad_audit_corrupt(d, call->c, &freed);

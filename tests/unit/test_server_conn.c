@@ -1196,6 +1196,51 @@ static void test_alloc_reply_without_memory(void **state) {
   }
 }
 
+/* A free naming several offsets is one request: refused for want of a
+ * reference, however many of its offsets were, it counts once in
+ * permission_denied (the daemon's and the arena's, as the error reply
+ * counts once by status), while bad_frees, the engine's count of frees,
+ * counts each offset that is not a live block's payload. */
+static void test_free_counts(void **state) {
+  fixture_t *f = *state;
+  ad_arena_t *a = f->d.arenas[0];
+  ad_conn_t *other = ad_conn_new(&f->d, -1, 43, 1000, 1000);
+  assert_non_null(other);
+  uint64_t offs[5] = {alloc_one(f, 1, false), alloc_one(f, 2, false),
+                      alloc_one(f, 3, false), 8, 24}; /* not payloads */
+  bytes_t b = {NULL, 0};
+  add_free(&b, 4, offs, 4);
+  assert_int_equal(ad_conn_input(other, b.p, b.n), b.n);
+  free(b.p);
+  Arenad__Response *r;
+  assert_int_equal(take(other, &r, 1), 1);
+  assert_int_equal(r->status, ARENAD__STATUS__STATUS_PERMISSION_DENIED);
+  assert_int_equal(r->free->n_statuses, 4);
+  assert_int_equal(r->free->statuses[2],
+                   ARENAD__STATUS__STATUS_PERMISSION_DENIED);
+  assert_int_equal(r->free->statuses[3],
+                   ARENAD__STATUS__STATUS_INVALID_ARGUMENT);
+  arenad__response__free_unpacked(r, NULL);
+  assert_int_equal(f->d.stats.permission_denied, 1);
+  assert_int_equal(a->permission_denied, 1);
+  assert_int_equal(f->d.stats.errors[ARENAD__STATUS__STATUS_PERMISSION_DENIED],
+                   1);
+
+  b = (bytes_t){NULL, 0};
+  add_free(&b, 5, offs + 3, 2);
+  assert_int_equal(ad_conn_input(other, b.p, b.n), b.n);
+  free(b.p);
+  assert_int_equal(take(other, &r, 1), 1);
+  assert_int_equal(r->status, ARENAD__STATUS__STATUS_INVALID_ARGUMENT);
+  arenad__response__free_unpacked(r, NULL);
+  ar_engine_stats_t st;
+  ar_engine_stats(a->engine, &st);
+  assert_int_equal(st.bad_frees, 3);
+  assert_int_equal(f->d.stats.permission_denied, 1);
+  assert_int_equal(f->d.stats.errors[ARENAD__STATUS__STATUS_INVALID_ARGUMENT],
+                   1);
+}
+
 int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
   const struct CMUnitTest tests[] = {
@@ -1228,6 +1273,7 @@ int main(void) {
       T(test_references_limit),
       T(test_arena_gone_without_memory),
       T(test_alloc_reply_without_memory),
+      T(test_free_counts),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
