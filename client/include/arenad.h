@@ -289,10 +289,11 @@ ARENAD_EXTERN int arenad_attach(arenad_t *h, const char *name, unsigned flags,
  * it is not attached. */
 ARENAD_EXTERN int arenad_detach(arenad_t *h, const char *name);
 
-/* base + offset when `name` is attached and offset < its size, else NULL.
- * Owned by the handle (see arenad_attach). It knows no block's size: the
- * blocks this handle allocates are checked (see arenad_alloc), an offset
- * from elsewhere is the caller's to check against arenad_map_t.size. */
+/* base + offset when `name` is attached and offset < its size, else NULL
+ * (also for a NULL h). Owned by the handle (see arenad_attach). It knows
+ * no block's size: the blocks this handle allocates are checked (see
+ * arenad_alloc), an offset from elsewhere is the caller's to check against
+ * arenad_map_t.size. */
 ARENAD_EXTERN void *arenad_ptr(const arenad_t *h, const char *name,
                                uint64_t offset);
 
@@ -730,10 +731,11 @@ ARENAD_EXTERN size_t arenad_collect_overwritten(const arenad_t *h,
                                                 const uint32_t **indices);
 
 /* Requests submitted and not yet collected; 0 once h is broken (see
- * arenad_collect). */
+ * arenad_collect), and for a NULL h. */
 ARENAD_EXTERN size_t arenad_in_flight(const arenad_t *h);
 
-/* How many requests may be in flight at once (see above). */
+/* How many requests may be in flight at once (see above); 0 for a NULL
+ * h. */
 ARENAD_EXTERN size_t arenad_window(const arenad_t *h);
 
 #ifdef __cplusplus

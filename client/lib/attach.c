@@ -187,6 +187,8 @@ int arenad_detach(arenad_t *h, const char *name) {
 }
 
 void *arenad_ptr(const arenad_t *h, const char *name, uint64_t offset) {
+  if (h == NULL)
+    return NULL;
   const arenad__map_t *m = arenad__map_find(h, name);
   if (m == NULL || offset >= m->size)
     return NULL;

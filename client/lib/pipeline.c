@@ -219,9 +219,7 @@ size_t arenad_collect_overwritten(const arenad_t *h, const uint32_t **indices) {
 }
 
 size_t arenad_in_flight(const arenad_t *h) {
-  return h->pend_len;
+  return h != NULL ? h->pend_len : 0;
 }
 
-size_t arenad_window(const arenad_t *h) {
-  return h->window;
-}
+size_t arenad_window(const arenad_t *h) { return h != NULL ? h->window : 0; }

@@ -1275,6 +1275,18 @@ static void test_pipeline_window(void **state) {
     expect_request(f->srv, i + 1, ARENAD__REQUEST__BODY_PING);
 }
 
+/* The getters that read a handle take NULL, as arenad_error and
+ * arenad_collect_overwritten do: nothing in flight, no window, no
+ * mapping. */
+static void test_getters_of_no_handle(void **state) {
+  (void)state;
+  assert_int_equal(arenad_in_flight(NULL), 0);
+  assert_int_equal(arenad_window(NULL), 0);
+  assert_null(arenad_ptr(NULL, "a", 0));
+  assert_string_equal(arenad_error(NULL), "no handle");
+  assert_int_equal(arenad_collect_overwritten(NULL, NULL), 0);
+}
+
 /* The hand-written requests, at varint boundaries: read_request re-packs
  * each with protobuf-c and compares the bytes. */
 static void test_encoding(void **state) {
@@ -1967,6 +1979,7 @@ int main(void) {
       T(test_stats),
       T(test_list),
 #undef T
+      cmocka_unit_test(test_getters_of_no_handle),
       cmocka_unit_test(test_socket_path),
       cmocka_unit_test(test_tmp_fallback_peer),
   };
