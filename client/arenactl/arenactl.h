@@ -80,10 +80,12 @@ extern const char *ar__ctl_socket;
 
 /* ---- replay_report.c: one producer, two renderers ---------------------- */
 
-/* The replay of one policy. */
+/* The replay of one policy; or, when not_run is not "", why it did not
+ * run (sum.policy names it, the figures are 0). */
 typedef struct ar__replay_result_s {
   ar_replay_summary_t sum;
   double replay_ns; /* clock_gettime around ar_replay_run */
+  char not_run[96];
 } ar__replay_result_t;
 
 /* What `arenactl replay` reports; everything is borrowed from the caller. */

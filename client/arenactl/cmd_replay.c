@@ -34,7 +34,8 @@ static void usage(FILE *out) {
           "  --arena-size SIZE   arena bytes, with an optional K, M or G\n"
           "                      suffix (powers of 1024; KiB, MiB, GiB too);\n"
           "                      a multiple of 4096, and a power of two for\n"
-          "                      buddy\n"
+          "                      buddy (with all, buddy's row then says it\n"
+          "                      did not run)\n"
           "  --placements FILE   write the replay log, one '<id> <offset>'\n"
           "                      line per allocation (-1 when it failed), to\n"
           "                      FILE (- for standard output); one policy\n"
@@ -130,12 +131,15 @@ static int parse_options(int argc, char **argv, options_t *o) {
 
 /* ---- running ------------------------------------------------------------- */
 
-/* Creates the engines to run, in *engines[0..*count). Returns an exit
+/* Creates the engines to run, in *engines[0..*count), one a policy. With
+ * --policy all, a size buddy refuses leaves buddy's engine NULL and its
+ * result saying why, so that the list policies still run. Returns an exit
  * code. */
 static int create_engines(const options_t *o, ar_engine_t **engines,
-                          size_t *count) {
+                          ar__replay_result_t *results, size_t *count) {
   ar_policy_t first = AR_POLICY_FIRST, last = AR_POLICY_BUDDY;
-  if (strcmp(o->policy, "all") != 0) {
+  bool all = strcmp(o->policy, "all") == 0;
+  if (!all) {
     (void)ar_policy_parse(o->policy, &first);
     last = first;
   }
@@ -143,6 +147,14 @@ static int create_engines(const options_t *o, ar_engine_t **engines,
   for (int p = (int)first; p <= (int)last; p++) {
     int rc = ar_engine_create((ar_policy_t)p, o->arena_size, NULL,
                               &engines[*count]);
+    /* The list engines took this size, so buddy refuses it for the one
+     * rule that is its own: a power of two. */
+    if (rc == AR_EINVAL && all && p == AR_POLICY_BUDDY) {
+      results[*count].sum.policy = AR_POLICY_BUDDY;
+      snprintf(results[*count].not_run, sizeof results[*count].not_run,
+               "%s is not a power of two", o->arena);
+      rc = 0;
+    }
     if (rc < 0) {
       if (rc == AR_EINVAL)
         fprintf(stderr,
@@ -180,6 +192,8 @@ static int run_all(const options_t *o, const ar_trace_t *t,
   }
   int code = ARENACTL_OK;
   for (size_t i = 0; i < count && code == ARENACTL_OK; i++) {
+    if (engines[i] == NULL)
+      continue; /* not run: results[i] says why */
     ar_trace_error_t err;
     double t0 = ar__ctl_now_ns();
     int rc = ar_replay_run(t, engines[i], lf ? ar__replay_log_write : NULL, lf,
@@ -213,7 +227,7 @@ int ar__cmd_replay(int argc, char **argv) {
   memset(results, 0, sizeof results);
   size_t count = 0;
   ar_trace_t *t = NULL;
-  code = create_engines(&o, engines, &count);
+  code = create_engines(&o, engines, results, &count);
   ar__replay_report_t report = {.logged = o.placements != NULL};
   if (code == ARENACTL_OK)
     code = ar__replay_load(o.trace, &t, &report);

@@ -94,6 +94,11 @@ static void table_many(FILE *out, const ar__replay_report_t *r) {
           "peak_blocks/peak_live-1", "memory peak", "ns/op");
   for (size_t i = 0; i < r->nresults; i++) {
     const ar_replay_summary_t *s = &r->results[i].sum;
+    if (r->results[i].not_run[0] != '\0') {
+      fprintf(out, "%-6s not run: %s\n", ar_policy_name(s->policy),
+              r->results[i].not_run);
+      continue;
+    }
     fprintf(out,
             "%-6s %8" PRIu64 " %14" PRIu64 " %16.4f %18.4f %24.4f %12" PRIu64
             " %8.1f\n",
@@ -153,6 +158,23 @@ static json_t *policy_json(const ar__replay_result_t *res, size_t nops) {
   return o;
 }
 
+/* The policies that did not run, [{"policy": ..., "reason": ...}], or
+ * NULL without memory. */
+static json_t *not_run_json(const ar__replay_report_t *r) {
+  json_t *a = json_array();
+  for (size_t i = 0; a != NULL && i < r->nresults; i++) {
+    const ar__replay_result_t *res = &r->results[i];
+    if (res->not_run[0] != '\0' &&
+        json_array_append_new(a, json_pack("{s:s, s:s}", "policy",
+                                           ar_policy_name(res->sum.policy),
+                                           "reason", res->not_run)) != 0) {
+      json_decref(a);
+      a = NULL;
+    }
+  }
+  return a;
+}
+
 int ar__replay_print_json(FILE *out, const ar__replay_report_t *r) {
   json_t *root = json_object();
   json_t *policies = json_array();
@@ -169,10 +191,16 @@ int ar__replay_print_json(FILE *out, const ar__replay_report_t *r) {
                json_real(per_op(r->parse_ns, r->nops)));
     bad |= add(root, "placements_logged", json_boolean(r->logged));
     for (size_t i = 0; i < r->nresults && !bad; i++)
-      bad |= json_array_append_new(
-                 policies, policy_json(&r->results[i], r->nops)) != 0;
+      if (r->results[i].not_run[0] == '\0')
+        bad |= json_array_append_new(policies,
+                                     policy_json(&r->results[i], r->nops)) != 0;
     bad |= add(root, "policies", policies);
     policies = NULL; /* root holds it now, or add() freed it */
+    json_t *not_run = not_run_json(r);
+    if (not_run != NULL && json_array_size(not_run) == 0)
+      json_decref(not_run); /* every policy ran: no key */
+    else
+      bad |= add(root, "not_run", not_run);
   }
   if (!bad)
     bad = json_dumpf(root, out, ARENACTL_JSON_FLAGS) != 0 ||

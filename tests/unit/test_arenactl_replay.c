@@ -210,6 +210,64 @@ static void test_single_table(void **state) {
   free(out);
 }
 
+/* --policy all at a size that is not a power of two: the four list
+ * policies run, and buddy's row says why it did not (in the JSON, in
+ * not_run beside the policies that ran). */
+static void test_all_without_buddy(void **state) {
+  tmpdir_t *d = *state;
+  write_file(d, "t.trace", "a 1 10\na 2 100\na 3 5000\nf 2\nf 1\nf 3\n");
+  int rc = run(d, NULL, "replay --policy all --arena-size 12K t.trace");
+  char *out = read_file(d, "out");
+  if (rc != 0) {
+    char *err = read_file(d, "err");
+    fail_msg("exit %d: %s", rc, err);
+  }
+  const char *names[] = {"\nfirst ", "\nnext ", "\nbest ", "\nworst "};
+  for (size_t i = 0; i < 4; i++)
+    if (strstr(out, names[i]) == NULL)
+      fail_msg("no row%s in:\n%s", names[i], out);
+  unsigned long long failed = 9, hwm = 0;
+  assert_int_equal(
+      sscanf(strstr(out, "\nfirst "), " first %llu %llu", &failed, &hwm), 2);
+  assert_int_equal(failed, 0);
+  assert_int_equal(hwm, 5184); /* 32 + 128 + 5024 bytes */
+  if (strstr(out, "\nbuddy  not run: 12K is not a power of two\n") == NULL)
+    fail_msg("no buddy row saying why in:\n%s", out);
+  free(out);
+
+  assert_int_equal(
+      run(d, NULL, "replay --policy all --arena-size 12K --json t.trace"), 0);
+  out = read_file(d, "out");
+  json_error_t jerr;
+  json_t *root = json_loads(out, 0, &jerr);
+  if (root == NULL)
+    fail_msg("not JSON (%s): %s", jerr.text, out);
+  free(out);
+  json_t *pols = json_object_get(root, "policies");
+  assert_int_equal(json_array_size(pols), 4);
+  assert_string_equal(
+      json_string_value(json_object_get(json_array_get(pols, 3), "policy")),
+      "worst");
+  json_t *not_run = json_object_get(root, "not_run");
+  assert_int_equal(json_array_size(not_run), 1);
+  json_t *b = json_array_get(not_run, 0);
+  assert_string_equal(json_string_value(json_object_get(b, "policy")), "buddy");
+  assert_string_equal(json_string_value(json_object_get(b, "reason")),
+                      "12K is not a power of two");
+  json_decref(root);
+
+  /* at a power of two nothing is left out */
+  assert_int_equal(
+      run(d, NULL, "replay --policy all --arena-size 16K --json t.trace"), 0);
+  out = read_file(d, "out");
+  root = json_loads(out, 0, &jerr);
+  free(out);
+  assert_non_null(root);
+  assert_int_equal(json_array_size(json_object_get(root, "policies")), 5);
+  assert_null(json_object_get(root, "not_run"));
+  json_decref(root);
+}
+
 /* The arena's size with its unit when it is a whole number of one, the
  * largest: 1 GiB, not 1024 MiB. */
 static void test_arena_size_unit(void **state) {
@@ -340,6 +398,7 @@ static void test_usage_errors(void **state) {
       "replay --policy first --arena-size 4X t.trace",
       "replay --policy first --arena-size 100 t.trace", /* not 4096-based */
       "replay --policy buddy --arena-size 12K t.trace", /* not a power of 2 */
+      "replay --policy all --arena-size 100 t.trace",   /* not for any policy */
       "replay --policy all --arena-size 4K --placements log t.trace",
       "replay --policy first --arena-size 4K t.trace t.trace",
       "replay --policy first --arena-size 4K --bogus t.trace",
@@ -366,6 +425,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_table_all_gz_stdin, tmpdir_make,
                                       tmpdir_remove),
       cmocka_unit_test_setup_teardown(test_single_table, tmpdir_make,
+                                      tmpdir_remove),
+      cmocka_unit_test_setup_teardown(test_all_without_buddy, tmpdir_make,
                                       tmpdir_remove),
       cmocka_unit_test_setup_teardown(test_arena_size_unit, tmpdir_make,
                                       tmpdir_remove),
