@@ -141,10 +141,11 @@ ARENAD_EXTERN int arenad_socket_path(const char *path, char *buf, size_t len);
  * a socket address), AR_EINTERNAL (no memory) or AR_EIO (no safe socket
  * directory, or socket or connect failed; errno then holds the system's
  * reason, e.g. ENOENT or ECONNREFUSED when no daemon listens, EPERM for an
- * unsafe directory, or, at the /tmp fallback's path (found or given), for
- * a socket whose listener runs as another uid: a daemon there is the
- * user's own, since it made the directory, so another uid made it after it
- * was checked).
+ * unsafe directory, or, at the /tmp fallback's path (found or given,
+ * however spelled: extra slashes, . or .., relative, through a symlink;
+ * or a path that no longer resolves once connected), for a socket whose
+ * listener runs as another uid: a daemon there is the user's own, since
+ * it made the directory, so another uid made it after it was checked).
  */
 ARENAD_EXTERN int arenad_connect(const char *path, arenad_t **out);
 

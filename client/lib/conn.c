@@ -201,10 +201,10 @@ int arenad_connect(const char *path, arenad_t **out) {
     errno = saved;
     return AR_EIO;
   }
-  /* In the /tmp fallback, found or given, the daemon is the user's own
-   * (ar/util.h): another uid there made the directory after it was
-   * checked. */
-  if (ar_socket_path_in_tmp(sa.sun_path) && !peer_is_self(fd)) {
+  /* In the /tmp fallback, found or given, however spelled, the daemon is
+   * the user's own (ar/util.h): another uid there made the directory after
+   * it was checked. A daemon of another uid elsewhere is fine. */
+  if (!peer_is_self(fd) && ar_socket_path_may_be_tmp(sa.sun_path)) {
     close(fd);
     errno = EPERM;
     return AR_EIO;

@@ -4,11 +4,14 @@
  * each other with no configuration. A per-user runtime directory is
  * preferred (it is private to the user already); the /tmp fallback is a
  * directory of the user's own with mode 0700, checked rather than trusted,
- * because anyone can create a name in /tmp before us.
+ * because anyone can create a name in /tmp before us; and
+ * ar_socket_path_may_be_tmp, which tells a client whether a path it
+ * connected to, however spelled, may be that directory's socket.
  */
 #include "ar/util.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,11 +51,52 @@ static int private_dir(const char *dir, bool create) {
   return 0;
 }
 
-bool ar_socket_path_in_tmp(const char *path) {
-  char tmp[64];
+/* Writes to out (len bytes) `path` made absolute (from the working
+ * directory) and lexically normal: no empty or "." components, and each
+ * ".." takes the one before it off. Reads no file but the working
+ * directory's name, so what a directory's owner does to it cannot change
+ * the answer. Returns false when the result does not fit or the working
+ * directory cannot be told. */
+static bool normal_path(const char *path, char *out, size_t len) {
+  size_t n = 0;
+  if (path[0] != '/') {
+    if (getcwd(out, len) == NULL)
+      return false;
+    n = strlen(out);
+    if (n == 1)
+      n = 0; /* "/": the components below add their own slashes */
+  }
+  for (const char *p = path; *p != '\0';) {
+    p += strspn(p, "/");
+    size_t k = strcspn(p, "/");
+    if (k == 2 && p[0] == '.' && p[1] == '.') {
+      while (n > 0 && out[--n] != '/')
+        ;
+    } else if (k > 0 && !(k == 1 && p[0] == '.')) {
+      if (n + 1 + k >= len)
+        return false;
+      out[n++] = '/';
+      memcpy(out + n, p, k);
+      n += k;
+    }
+    p += k;
+  }
+  if (n == 0)
+    out[n++] = '/';
+  out[n] = '\0';
+  return true;
+}
+
+bool ar_socket_path_may_be_tmp(const char *path) {
+  char tmp[64], buf[PATH_MAX], real_tmp[PATH_MAX];
   snprintf(tmp, sizeof(tmp), "/tmp/arenad-%lu/" AR_SOCKET_NAME,
            (unsigned long)getuid());
-  return strcmp(path, tmp) == 0;
+  if (normal_path(path, buf, sizeof buf) && strcmp(buf, tmp) == 0)
+    return true;
+  if (realpath(path, buf) == NULL)
+    return true; /* gone or changed since: cannot be told apart */
+  return strcmp(buf, tmp) == 0 ||
+         (realpath(tmp, real_tmp) != NULL && strcmp(buf, real_tmp) == 0);
 }
 
 int ar_socket_path(char *buf, size_t len, unsigned flags) {

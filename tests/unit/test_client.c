@@ -23,6 +23,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1871,7 +1872,8 @@ static void stop_listener(pid_t pid, const char *path) {
 
 /* The /tmp fallback: a directory missing when checked could be made by
  * anyone before the connect, so a daemon there must run as the user,
- * whether the path was found (NULL) or given (as arenactl passes it).
+ * whether the path was found (NULL) or given (as arenactl passes it),
+ * however it is spelled.
  * Needs root, to listen as another uid, and a machine where the fallback
  * is the default (no /run/user/0). */
 static void test_tmp_fallback_peer(void **state) {
@@ -1898,11 +1900,50 @@ static void test_tmp_fallback_peer(void **state) {
   assert_int_equal(errno, EPERM);
   stop_listener(pid, path);
 
+  /* Spelled otherwise, relative, or through a symlink: the same. */
+  char tdir[] = "/tmp/arenad-test-XXXXXX", link[64], other[64], cwd[PATH_MAX];
+  assert_non_null(mkdtemp(tdir));
+  snprintf(link, sizeof link, "%s/link", tdir);
+  assert_int_equal(symlink(path, link), 0);
+  const char *const spelled[] = {"//tmp/arenad-0/arenad.sock",
+                                 "/tmp/./arenad-0/arenad.sock",
+                                 "/tmp/arenad-0//arenad.sock",
+                                 "/tmp/../tmp/arenad-0/arenad.sock",
+                                 "arenad-0/arenad.sock", /* from /tmp */
+                                 link};
+  assert_non_null(getcwd(cwd, sizeof cwd));
+  assert_int_equal(chdir("/tmp"), 0);
+  int refused = 0;
+  for (size_t i = 0; i < sizeof spelled / sizeof spelled[0]; i++) {
+    /* a listener each: one that never accepts fills its backlog */
+    pid = listen_as(path, 65534);
+    h = (arenad_t *)1;
+    errno = 0;
+    int rc = arenad_connect(spelled[i], &h);
+    stop_listener(pid, path);
+    if (rc == AR_EIO && errno == EPERM && h == NULL)
+      refused++;
+    else
+      print_error("%s: connected (%d, %s)\n", spelled[i], rc, strerror(errno));
+    arenad_close(rc == 0 ? h : NULL);
+  }
+  assert_int_equal(chdir(cwd), 0);
+  unlink(link);
+
+  /* Another uid's daemon elsewhere is not refused. */
+  snprintf(other, sizeof other, "%s/other.sock", tdir);
+  pid = listen_as(other, 65534);
+  assert_int_equal(arenad_connect(other, &h), 0);
+  arenad_close(h);
+  stop_listener(pid, other);
+  rmdir(tdir);
+
   pid = listen_as(path, 0);
   assert_int_equal(arenad_connect(NULL, &h), 0);
   arenad_close(h);
   stop_listener(pid, path);
   rmdir(dir);
+  assert_int_equal(refused, sizeof spelled / sizeof spelled[0]);
 }
 
 int main(void) {

@@ -3,7 +3,8 @@
  * and its clients agree on (common/util/socket_path.c): $ARENAD_SOCKET
  * first, then $XDG_RUNTIME_DIR (absolute only), then /run/user/UID, then a
  * private directory in /tmp, created on request and refused when it is
- * not the user's own with mode 0700.
+ * not the user's own with mode 0700; and ar_socket_path_may_be_tmp, which
+ * tells that directory's socket however a given path spells it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -176,12 +178,78 @@ static void test_tmp_fallback_refusals(void **state) {
   assert_int_equal(rmdir(target), 0);
 }
 
+/* The /tmp fallback's socket however it is spelled, as a client given a
+ * path checks it: extra slashes, "." and "..", relative to the working
+ * directory, or through a symlink. A path that cannot be resolved may be
+ * it too (its directory's owner could have removed it since the
+ * connect); other paths that exist are not. */
+static void test_may_be_tmp(void **state) {
+  (void)state;
+  char fb[64], path[PATH_MAX];
+  unsigned uid = (unsigned)getuid();
+  snprintf(fb, sizeof fb, "/tmp/arenad-%u/arenad.sock", uid);
+  static const char *const spelled[] = {
+      "%s",
+      "/%s",
+      "/tmp/./arenad-%u/arenad.sock",
+      "/tmp//arenad-%u//arenad.sock",
+      "/tmp/arenad-%u/./arenad.sock",
+      "/tmp/arenad-%u/../arenad-%u/arenad.sock",
+      "/no-such-dir/../tmp/arenad-%u/arenad.sock",
+      "/../tmp/arenad-%u/arenad.sock",
+  };
+  for (size_t i = 0; i < sizeof spelled / sizeof spelled[0]; i++) {
+    if (i == 0 || i == 1)
+      snprintf(path, sizeof path, spelled[i], fb);
+    else
+      snprintf(path, sizeof path, spelled[i], uid, uid);
+    if (!ar_socket_path_may_be_tmp(path))
+      fail_msg("%s: not the /tmp fallback", path);
+  }
+
+  char cwd[PATH_MAX], rel[64];
+  assert_non_null(getcwd(cwd, sizeof cwd));
+  assert_int_equal(chdir("/tmp"), 0);
+  snprintf(rel, sizeof rel, "arenad-%u/arenad.sock", uid);
+  bool relative = ar_socket_path_may_be_tmp(rel);
+  assert_int_equal(chdir("/"), 0);
+  snprintf(rel, sizeof rel, "tmp/arenad-%u/arenad.sock", uid);
+  relative = relative && ar_socket_path_may_be_tmp(rel);
+  assert_int_equal(chdir(cwd), 0);
+  assert_true(relative);
+
+  /* a symlink to it, and to a file elsewhere */
+  char dir[] = "/tmp/arenad-spell-XXXXXX", link[64], file[64];
+  assert_non_null(mkdtemp(dir));
+  snprintf(link, sizeof link, "%s/link", dir);
+  snprintf(file, sizeof file, "%s/file", dir);
+  assert_int_equal(symlink(fb, link), 0);
+  bool via_link = ar_socket_path_may_be_tmp(link);
+  FILE *f = fopen(file, "w");
+  assert_non_null(f);
+  fclose(f);
+  bool elsewhere = ar_socket_path_may_be_tmp(file);
+  unlink(link);
+  assert_int_equal(symlink(file, link), 0);
+  bool link_elsewhere = ar_socket_path_may_be_tmp(link);
+  unlink(link);
+  unlink(file);
+  rmdir(dir);
+  assert_true(via_link);
+  assert_false(elsewhere);
+  assert_false(link_elsewhere);
+  assert_false(ar_socket_path_may_be_tmp("/"));
+  /* gone since the connect, or never there: cannot be told apart */
+  assert_true(ar_socket_path_may_be_tmp("/no-such-dir/arenad.sock"));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_env_first),
       cmocka_unit_test(test_too_long),
       cmocka_unit_test(test_tmp_fallback),
       cmocka_unit_test_teardown(test_tmp_fallback_refusals, refusals_teardown),
+      cmocka_unit_test(test_may_be_tmp),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -64,11 +64,16 @@ int ar_parse_size(const char *s, uint64_t *out);
  */
 int ar_socket_path(char *buf, size_t len, unsigned flags);
 
-/* Whether `path` is the /tmp fallback of ar_socket_path for this user. Its
- * directory is checked before connecting, but a missing one could be made
- * by anyone between that check and the connect; a daemon there runs as the
- * user (it made the directory), so a client connecting there checks the
- * peer's uid too. */
-bool ar_socket_path_in_tmp(const char *path);
+/* Whether `path` is, or may be, the /tmp fallback of ar_socket_path for
+ * this user. Its directory is checked before connecting, but a missing one
+ * could be made by anyone between that check and the connect; a daemon
+ * there runs as the user (it made the directory), so a client connected
+ * there whose peer runs as another uid refuses it. True for the fallback
+ * however it is spelled: extra slashes, "." and ".." (taken lexically,
+ * which no one can change after the connect), relative to the working
+ * directory, or resolved through symlinks (realpath); and true when path
+ * cannot be resolved (a connected socket whose file the directory's owner
+ * has since removed or replaced cannot be told apart from it). */
+bool ar_socket_path_may_be_tmp(const char *path);
 
 #endif /* AR_UTIL_H */
