@@ -66,11 +66,11 @@ int ar__cmd_ping(int argc, char **argv) {
     snprintf(instance, sizeof instance, "%016llx",
              (unsigned long long)hi.instance);
   if (json) {
-    json_t *o = json_pack("{s:s, s:i, s:I, s:s, s:f}", "daemon_version",
+    json_t *o = json_pack("{s:s, s:i, s:o, s:s, s:f}", "daemon_version",
                           hi.daemon_version, "protocol_version",
                           (int)hi.protocol_version, "connection_id",
-                          (json_int_t)hi.connection_id, "instance", instance,
-                          "round_trip_us", us);
+                          ar__ctl_json_u64(hi.connection_id), "instance",
+                          instance, "round_trip_us", us);
     return ar__ctl_print_json("ping", o);
   }
   printf("pong from arenad %s (protocol %u, instance %s, connection %llu): "

@@ -498,6 +498,9 @@ static bool fake_write(int fd, const Arenad__Response *resp) {
 #define FAKE_GRANTED 4
 #define FAKE_NAME_LEN 40000
 
+/* The connection id the fake daemon's hello gives; a ping is answered. */
+static uint64_t fake_connection_id = 1;
+
 static pid_t fake_daemon(const char *path, int conns) {
   int lfd = it_bind_unix(path, NULL);
   assert_int_equal(listen(lfd, 4), 0);
@@ -524,13 +527,14 @@ static pid_t fake_daemon(const char *path, int conns) {
       Arenad__ListReply list = ARENAD__LIST_REPLY__INIT;
       Arenad__ArenaInfo info = ARENAD__ARENA_INFO__INIT;
       Arenad__ArenaInfo *infos[] = {&info};
+      Arenad__PingReply ping = ARENAD__PING_REPLY__INIT;
       static char name[FAKE_NAME_LEN + 1];
       uint64_t offsets[FAKE_STEP];
       resp.id = req->id;
       if (req->body_case == ARENAD__REQUEST__BODY_HELLO) {
         hello.daemon_version = (char *)"fake";
         hello.protocol_version = 1;
-        hello.connection_id = 1;
+        hello.connection_id = fake_connection_id;
         limits.max_blocks_per_request = FAKE_STEP;
         hello.limits = &limits;
         resp.body_case = ARENAD__RESPONSE__BODY_HELLO;
@@ -563,6 +567,9 @@ static pid_t fake_daemon(const char *path, int conns) {
         list.n_arenas = 1;
         resp.body_case = ARENAD__RESPONSE__BODY_LIST;
         resp.list = &list;
+      } else if (req->body_case == ARENAD__REQUEST__BODY_PING) {
+        resp.body_case = ARENAD__RESPONSE__BODY_PING;
+        resp.ping = &ping;
       } else if (req->body_case == ARENAD__REQUEST__BODY_CHECK) {
         check.ok = false;
         check.invariant = (char *)"free-list-sorted";
@@ -1294,6 +1301,26 @@ static void test_json_large_ids(void **state) {
   expect_status(RUN("destroy", "big-owner"), 0);
 }
 
+/* The connection id is unsigned in the protocol, and in ping's JSON and
+ * text: one past INT64_MAX is not printed as a negative number. */
+static void test_ping_large_connection_id(void **state) {
+  (void)state;
+  fake_connection_id = (uint64_t)INT64_MAX + 2;
+  pid_t fake = fake_daemon(fake_path(), 2);
+  fake_connection_id = 1;
+  run_t *r = arenactl(fake_path(), (const char *const[]){"ping", NULL});
+  expect_status(r, 0);
+  assert_non_null(strstr(r->out, "connection 9223372036854775809)"));
+  r = arenactl(fake_path(), (const char *const[]){"ping", "--json", NULL});
+  expect_status(r, 0);
+  json_t *j = parse(r);
+  json_t *id = json_object_get(j, "connection_id");
+  if (!json_is_number(id) || json_number_value(id) < 9.2e18)
+    fail_msg("connection_id: %s", r->out);
+  json_decref(j);
+  fake_done(fake);
+}
+
 /* Output that cannot be written is a failure with a message, and an alloc
  * whose offsets were not written gives its blocks back. */
 static void test_output_fails(void **state) {
@@ -1473,6 +1500,7 @@ int main(void) {
       T(test_free_without_arena_name),
       T(test_free_overwritten),
       T(test_json_large_ids),
+      T(test_ping_large_connection_id),
       T(test_output_fails),
       T(test_output_fails_before_the_end),
       T(test_output_to_a_closed_pipe),
