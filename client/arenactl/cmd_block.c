@@ -34,8 +34,8 @@ static void alloc_usage(FILE *out) {
       "a line. Detached blocks outlive this command: free them with\n"
       "'arenactl free ARENA OFFSET...'.\n"
       "\n"
-      "  --align A   payload alignment, a power of two from 16 to 4096,\n"
-      "              or 0 for the default, 16\n"
+      "  --align A   payload alignment, a power of two from 16 to 4096\n"
+      "              (K suffix allowed: 4K), or 0 for the default, 16\n"
       "  --count N   blocks to allocate, all or none\n"
       "  --json      print {\"arena\":..., \"size\":..., \"offsets\":[...]}\n");
 }
@@ -120,8 +120,14 @@ int ar__cmd_alloc(int argc, char **argv) {
   while ((c = ar__ctl_getopt(argc, argv, longopts)) != -1) {
     switch (c) {
     case 'a':
+      /* Written as a size is (4K is 4096); the daemon checks that it is
+       * one it takes, and says so. */
       if (ar_parse_size(optarg, &align) < 0) {
-        fprintf(stderr, "arenactl alloc: invalid --align '%s'\n", optarg);
+        fprintf(stderr,
+                "arenactl alloc: invalid --align '%s' (a power of two from "
+                "16 to 4096 bytes, with an optional K suffix, or 0 for the "
+                "default)\n",
+                optarg);
         return ARENACTL_USAGE;
       }
       break;

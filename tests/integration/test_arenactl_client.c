@@ -386,6 +386,17 @@ static void test_alloc_inspect_free(void **state) {
   snprintf(os, sizeof os, "0x%llx", (unsigned long long)off);
   r = RUN("free", "beta", os);
   expect_status(r, 0);
+  /* With a K suffix, as sizes take. */
+  r = RUN("alloc", "beta", "64", "--align", "4K", "--json");
+  expect_status(r, 0);
+  j = parse(r);
+  assert_int_equal(json_integer_value(json_object_get(j, "align")), 4096);
+  off = (uint64_t)json_integer_value(
+      json_array_get(json_object_get(j, "offsets"), 0));
+  assert_int_equal(off % 4096, 0);
+  json_decref(j);
+  snprintf(os, sizeof os, "%llu", (unsigned long long)off);
+  expect_status(RUN("free", "beta", os), 0);
   /* Without --align, the JSON gives the alignment used: 16. */
   r = RUN("alloc", "beta", "64", "--json");
   expect_status(r, 0);
@@ -844,6 +855,17 @@ static void test_errors(void **state) {
   expect_status(r, 2);
   assert_non_null(
       strstr(r->err, "arenactl alloc: option '--align' needs a value"));
+  /* An alignment is written as a size is; what it may be is said. */
+  r = RUN("alloc", "alpha", "1", "--align", "0x10");
+  expect_status(r, 2);
+  assert_string_equal(r->err, "arenactl alloc: invalid --align '0x10' (a "
+                              "power of two from 16 to 4096 bytes, with an "
+                              "optional K suffix, or 0 for the default)\n");
+  /* One that parses but the daemon refuses: its message, exit 1. */
+  r = RUN("alloc", "alpha", "1", "--align", "8K");
+  expect_status(r, 1);
+  assert_non_null(
+      strstr(r->err, "alignment 8192 is not a power of two from 16 to 4096"));
   r = RUN("alloc", "alpha", "2M");
   expect_status(r, 1);
   assert_true(strlen(r->err) > 0);
@@ -1442,8 +1464,9 @@ static void test_usage_messages(void **state) {
   /* alloc's help says what --align 0 means, which alloc takes. */
   r = RUN("alloc", "--help");
   assert_non_null(strstr(r->out, "--align A   payload alignment, a power of "
-                                 "two from 16 to 4096,\n"
-                                 "              or 0 for the default, 16\n"));
+                                 "two from 16 to 4096\n"
+                                 "              (K suffix allowed: 4K), or 0 "
+                                 "for the default, 16\n"));
 
   /* --version: the version of this build, which the daemon reports too. */
   r = RUN("ping", "--json");
