@@ -9,7 +9,8 @@
  * five take seconds, not minutes; a generated trace, small enough for one
  * round trip per dependent free, covers the default mode, with allocations
  * that fail (-1) in a small arena. --predict refuses an arena that is
- * not fresh, saying why.
+ * not fresh, saying why. A log that cannot be written (/dev/full) fails
+ * the replay with one message.
  */
 #include "itest.h"
 #include "test_data.h"
@@ -292,11 +293,52 @@ static void test_predict_needs_a_fresh_arena(void **state) {
     fail_msg("unexpected message: %s", msg);
 }
 
+/* The whole of file `path`, NUL-terminated, into buf (len bytes). */
+static void slurp(const char *path, char *buf, size_t len) {
+  FILE *f = fopen(path, "r");
+  assert_non_null(f);
+  buf[fread(buf, 1, len - 1, f)] = '\0';
+  fclose(f);
+}
+
+/* A log that cannot be written: exit 1, said once on standard error,
+ * whether the write fails when the log is closed (a short log, all in
+ * the buffer) or during the replay (a log longer than the buffer, which
+ * then stops), and no summary is printed. */
+static void test_placements_unwritable(void **state) {
+  (void)state;
+  /* a fresh arena each, or a warning says it is not */
+  static const char *const arenas[] = {"next-small", "buddy-small"};
+  static const int nops[] = {100, 20000};
+  for (size_t i = 0; i < sizeof nops / sizeof nops[0]; i++) {
+    char trace[160], out[160], err[160], msg[1024], sum[256];
+    snprintf(trace, sizeof trace, "%s/generated.trace", daemon_.dir);
+    snprintf(out, sizeof out, "%s/out", daemon_.dir);
+    write_trace(trace, nops[i]);
+    int st = arenactl_run(out,
+                          (const char *const[]){"--socket", daemon_.sock,
+                                                "replay", "--via-daemon",
+                                                arenas[i], "--placements",
+                                                "/dev/full", trace, NULL},
+                          err);
+    slurp(err, msg, sizeof msg);
+    slurp(out, sum, sizeof sum);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 1 ||
+        strcmp(msg, "arenactl replay: cannot write /dev/full: No space left "
+                    "on device\n") != 0 ||
+        sum[0] != '\0')
+      fail_msg("%d operations: status %d, stderr: %s, stdout: %s", nops[i], st,
+               msg, sum);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_default_mode, setup, teardown),
       cmocka_unit_test_setup_teardown(test_public_traces, setup, teardown),
       cmocka_unit_test_setup_teardown(test_predict_needs_a_fresh_arena, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_placements_unwritable, setup,
                                       teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

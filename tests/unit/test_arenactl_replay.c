@@ -283,8 +283,21 @@ static void test_arena_size_unit(void **state) {
   free(out);
 }
 
-/* Output that cannot be written, the placements or the summary: exit 1,
- * said on standard error. */
+/* Runs `arenactl <args>` in d with standard output to /dev/full and
+ * standard error to d/err; returns the exit status. */
+static int run_to_full(tmpdir_t *d, const char *args) {
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s < /dev/null > /dev/full 2> err",
+           d->path, ARENACTL, args);
+  int status = system(cmd);
+  assert_true(status != -1 && WIFEXITED(status));
+  return WEXITSTATUS(status);
+}
+
+/* Output that cannot be written, the placements or the summary (a table,
+ * the comparison table or JSON): exit 1, said on standard error by replay
+ * itself, once, naming what it could not write (not main's catch-all
+ * "writing the output failed"). */
 static void test_output_fails(void **state) {
   tmpdir_t *d = *state;
   write_file(d, "t.trace", trace1);
@@ -296,17 +309,30 @@ static void test_output_fails(void **state) {
   assert_string_equal(err, "arenactl replay: cannot write /dev/full: No "
                            "space left on device\n");
   free(err);
-  char cmd[1024];
-  snprintf(cmd, sizeof cmd,
-           "cd '%s' && '%s' replay --policy first --arena-size 4K t.trace "
-           "> /dev/full 2> err",
-           d->path, ARENACTL);
-  int status = system(cmd);
-  assert_true(status != -1 && WIFEXITED(status));
-  assert_int_equal(WEXITSTATUS(status), 1);
-  err = read_file(d, "err");
-  assert_non_null(strstr(err, "arenactl replay: cannot write the summary"));
-  free(err);
+  static const struct {
+    const char *args, *err;
+  } full[] = {
+      {"replay --policy first --arena-size 4K t.trace",
+       "arenactl replay: cannot write the summary: No space left on device\n"},
+      {"replay --policy first --arena-size 4K --json t.trace",
+       "arenactl replay: cannot write the summary: No space left on device\n"},
+      {"replay --policy all --arena-size 4K t.trace",
+       "arenactl replay: cannot write the summary: No space left on device\n"},
+      {"replay --policy all --arena-size 4K --json t.trace",
+       "arenactl replay: cannot write the summary: No space left on device\n"},
+      /* the log fails first, and the summary is not tried */
+      {"replay --policy first --arena-size 4K --placements - t.trace",
+       "arenactl replay: cannot write standard output: No space left on "
+       "device\n"},
+  };
+  for (size_t i = 0; i < sizeof full / sizeof full[0]; i++) {
+    int rc = run_to_full(d, full[i].args);
+    err = read_file(d, "err");
+    if (rc != 1 || strcmp(err, full[i].err) != 0)
+      fail_msg("arenactl %s > /dev/full: exit %d, stderr: %s", full[i].args, rc,
+               err);
+    free(err);
+  }
 }
 
 /* A trace whose file name is not UTF-8 is named by a placeholder in the
