@@ -1,9 +1,10 @@
 /*
- * bench.h: what the two files of `arenactl bench` share: cmd_bench.c
+ * bench.h: what the files of `arenactl bench` share: cmd_bench.c
  * measures the daemon through the client library and prints the table;
  * bench_echo.c runs the floor, a bare Unix-socket echo server started on a
  * temporary socket, and measures it the same way with raw reads and
- * writes. Internal to arenactl.
+ * writes; bench_goal.c prints a figure against its goal. Internal to
+ * arenactl.
  */
 #ifndef ARENACTL_BENCH_H
 #define ARENACTL_BENCH_H
@@ -76,5 +77,15 @@ typedef struct ar__echo_params_s {
 
 int ar__echo_setup(ar__bench_worker_t *w);
 int ar__echo_work(ar__bench_worker_t *w);
+
+/* ---- the goals (bench_goal.c) ------------------------------------------ */
+
+/* Writes `value`, a figure in the unit the table shows it in, to buf (len
+ * bytes) with two decimals, or with as many more as it takes for the text
+ * to be on the same side of `bound` as the value itself; returns whether
+ * the value meets the goal (value <= bound when at_most, else value >=
+ * bound). */
+bool ar__bench_goal(char *buf, size_t len, double value, double bound,
+                    bool at_most);
 
 #endif /* ARENACTL_BENCH_H */
