@@ -5,7 +5,8 @@
  * later `arenactl free`, from any process with write access, frees them.
  * Counts past the daemon's blocks-per-request limit are split into several
  * requests. free warns of each block whose header the daemon found
- * overwritten (the free still succeeded).
+ * overwritten (the free still succeeded), and so does an alloc that gives
+ * its blocks back when it cannot finish.
  */
 #include <getopt.h>
 #include <stdbool.h>
@@ -19,6 +20,21 @@
 /* The blocks one request may carry: hello's limit, or 1 without one. */
 static size_t per_request(const arenad_hello_t *hi) {
   return hi->max_blocks_per_request > 0 ? hi->max_blocks_per_request : 1;
+}
+
+/* Warns on standard error, as `arenactl CMD`, of each of the k blocks at
+ * offsets[0..k) that the daemon freed with its header overwritten
+ * "before <freed>" (this free, or it was given back). Such a free
+ * succeeded: the block is gone. */
+static void warn_overwritten(const char *cmd, const char *freed,
+                             const char *arena, const uint64_t *offsets,
+                             size_t k) {
+  for (size_t i = 0; i < k; i++)
+    fprintf(stderr,
+            "arenactl %s: warning: the header of the block at %llu in "
+            "arena %s had been overwritten before %s (the daemon counted "
+            "it as a corruption)\n",
+            cmd, (unsigned long long)offsets[i], arena, freed);
 }
 
 /* ---- alloc --------------------------------------------------------------- */
@@ -64,14 +80,30 @@ static int print_offsets(const char *arena, uint64_t size, uint64_t align,
   return ar__ctl_flush("alloc");
 }
 
-/* Frees the blocks at offsets[0..n) again, `step` a request. Returns 0, or
- * the first failure's code. */
+/* Room for what one request of a give-back reports: the status of each
+ * of its offsets and the offsets of the blocks whose header had been
+ * overwritten, `step` of each. Made with the offsets, so that giving the
+ * blocks back never waits on memory. */
+typedef struct give_back_s {
+  int *statuses;
+  uint64_t *overwritten;
+} give_back_t;
+
+/* Frees the blocks at offsets[0..n) again, `step` a request, warning of
+ * each whose header another process had overwritten meanwhile (its free
+ * succeeded: the block is gone all the same, as free's warning says).
+ * Returns 0, or the first failure's code. */
 static int give_back(arenad_t *h, const char *arena, const uint64_t *offsets,
-                     size_t n, size_t step) {
+                     size_t n, size_t step, const give_back_t *gb) {
   int first = 0;
   for (size_t i = 0; i < n; i += step) {
-    int rc =
-        arenad_free_n(h, arena, offsets + i, n - i < step ? n - i : step, NULL);
+    size_t k = n - i < step ? n - i : step, nw = 0;
+    int rc = arenad_free_report(h, arena, offsets + i, k, gb->statuses,
+                                gb->overwritten, &nw);
+    warn_overwritten("alloc", "it was given back", arena, gb->overwritten, nw);
+    /* rc is the request's as a whole; each offset's own are in statuses */
+    for (size_t j = 0; rc == 0 && j < k; j++)
+      rc = gb->statuses[j];
     if (first == 0)
       first = rc;
   }
@@ -85,13 +117,14 @@ static int give_back(arenad_t *h, const char *arena, const uint64_t *offsets,
  * what was asked and what became of the blocks made before. Returns
  * ARENACTL_FAIL. */
 static int alloc_refused(arenad_t *h, int rc, const char *arena, uint64_t count,
-                         size_t step, const uint64_t *offsets, size_t done) {
+                         size_t step, const uint64_t *offsets, size_t done,
+                         const give_back_t *gb) {
   if (count <= step)
     return ar__ctl_fail("alloc", h, rc, arena);
   char why[512];
   snprintf(why, sizeof why, "%s",
            arenad_error(h)[0] != '\0' ? arenad_error(h) : ar_strerror(rc));
-  int back = give_back(h, arena, offsets, done, step);
+  int back = give_back(h, arena, offsets, done, step, gb);
   char after[160] = "the daemon refused the first request";
   if (done > 0)
     snprintf(after, sizeof after,
@@ -166,13 +199,21 @@ int ar__cmd_alloc(int argc, char **argv) {
   arenad_t *h = ar__ctl_connect("alloc", &hi);
   if (h == NULL)
     return ARENACTL_FAIL;
-  uint64_t *offsets = malloc(count * sizeof *offsets);
-  if (offsets == NULL) {
+  size_t step = per_request(&hi);
+  /* The offsets, then give_back's room for a request's report: its
+   * overwritten offsets and its statuses. */
+  size_t room = count < step ? (size_t)count : step;
+  uint64_t *offsets = malloc((count + room) * sizeof *offsets);
+  give_back_t gb = {.statuses = malloc(room * sizeof *gb.statuses),
+                    .overwritten = offsets + count};
+  if (offsets == NULL || gb.statuses == NULL) {
+    free(offsets);
+    free(gb.statuses);
     arenad_close(h);
     fprintf(stderr, "arenactl alloc: out of memory\n");
     return ARENACTL_FAIL;
   }
-  size_t done = 0, step = per_request(&hi);
+  size_t done = 0;
   int rc = 0;
   while (done < count) {
     size_t n = count - done < step ? count - done : step;
@@ -182,13 +223,15 @@ int ar__cmd_alloc(int argc, char **argv) {
       break;
     done += n;
   }
-  int status = rc < 0 ? alloc_refused(h, rc, arena, count, step, offsets, done)
-                      : print_offsets(arena, size, align, offsets, count, json);
+  int status =
+      rc < 0 ? alloc_refused(h, rc, arena, count, step, offsets, done, &gb)
+             : print_offsets(arena, size, align, offsets, count, json);
   /* All or none: blocks nobody learned the offsets of are given back when
    * the offsets could not be written (alloc_refused gave back its own). */
   if (rc == 0 && status != ARENACTL_OK)
-    give_back(h, arena, offsets, done, step);
+    give_back(h, arena, offsets, done, step, &gb);
   free(offsets);
+  free(gb.statuses);
   arenad_close(h);
   return status;
 }
@@ -205,18 +248,6 @@ static void free_usage(FILE *out) {
                "(the 16 bytes before its payload) had been overwritten is\n"
                "freed all the same: a warning on standard error names it,\n"
                "and the exit status does not count it as a failure.\n");
-}
-
-/* Warns on standard error of each of the k blocks at offsets[0..k) that
- * the daemon freed with its header overwritten. */
-static void warn_overwritten(const char *arena, const uint64_t *offsets,
-                             size_t k) {
-  for (size_t i = 0; i < k; i++)
-    fprintf(stderr,
-            "arenactl free: warning: the header of the block at %llu in "
-            "arena %s had been overwritten before this free (the daemon "
-            "counted it as a corruption)\n",
-            (unsigned long long)offsets[i], arena);
 }
 
 int ar__cmd_free(int argc, char **argv) {
@@ -275,7 +306,7 @@ int ar__cmd_free(int argc, char **argv) {
       ar__ctl_fail("free", h, rc, arena);
       break;
     }
-    warn_overwritten(arena, overwritten, nw);
+    warn_overwritten("free", "this free", arena, overwritten, nw);
     /* arenad_error's sentence is about the first failure: of the request
      * as a whole (rc, which every offset then has too) or of one offset.
      * When the daemon answered for each offset (rc 0), the other offsets

@@ -502,7 +502,8 @@ static bool fake_write(int fd, const Arenad__Response *resp) {
  * arenad would, with requests of up to FAKE_STEP blocks, and every check
  * with a broken invariant. Allocs are granted FAKE_STEP blocks at a time
  * until the FAKE_GRANTED-th block, then refused; of the frees that give
- * them back, the first fails and the later ones succeed. A list has one
+ * them back, the first fails and the later ones succeed, each telling that
+ * the header of its last block had been overwritten. A list has one
  * arena, named with FAKE_NAME_LEN characters, more than a stdio buffer
  * holds (a real daemon's names have at most 64). */
 #define FAKE_STEP 2
@@ -541,6 +542,7 @@ static pid_t fake_daemon(const char *path, int conns) {
       Arenad__PingReply ping = ARENAD__PING_REPLY__INIT;
       static char name[FAKE_NAME_LEN + 1];
       uint64_t offsets[FAKE_STEP];
+      uint32_t last; /* the index of a free's last offset */
       resp.id = req->id;
       if (req->body_case == ARENAD__REQUEST__BODY_HELLO) {
         hello.daemon_version = (char *)"fake";
@@ -568,6 +570,10 @@ static pid_t fake_daemon(const char *path, int conns) {
         resp.message = (char *)"no such block";
       } else if (req->body_case == ARENAD__REQUEST__BODY_FREE) {
         freed.freed = (uint32_t)req->free->n_offsets;
+        freed.reclaimed = freed.freed;
+        last = (uint32_t)req->free->n_offsets - 1;
+        freed.overwritten = &last;
+        freed.n_overwritten = 1;
         resp.body_case = ARENAD__RESPONSE__BODY_FREE;
         resp.free = &freed;
       } else if (req->body_case == ARENAD__REQUEST__BODY_LIST) {
@@ -1198,7 +1204,13 @@ static void test_alloc_give_back_fails(void **state) {
                                                          "--count", "6", NULL});
   expect_status(r, 1);
   assert_string_equal(r->out, "");
+  /* The give-back that succeeded freed a block whose header had been
+   * overwritten (the fake's blocks are at 16 + 64 i): warned of as free
+   * warns, and the give-back still counts as done for that block. */
   assert_string_equal(r->err,
+                      "arenactl alloc: warning: the header of the block at "
+                      "208 in arena alpha had been overwritten before it was "
+                      "given back (the daemon counted it as a corruption)\n"
                       "arenactl alloc: alpha: cannot allocate 6 blocks (sent "
                       "in requests of up to 2): 4 had been allocated when the "
                       "daemon refused more, and freeing them again failed: "
