@@ -184,11 +184,21 @@ int ar__cmd_create(int argc, char **argv) {
     arenad_list_destroy(a);
     return ar__ctl_print_json("create", o);
   }
-  char sz[32];
-  printf("created %s: %s, %s, mode %04o, owner %u, group %u\n", a->name,
+  /* The quotas the daemon answered with, those that are set: ", quota
+   * 64 KiB and 10 blocks a connection". */
+  char sz[32], qb[32] = "", qn[48] = "", quota[128] = "";
+  if (a->quota_bytes != 0)
+    ar__ctl_bytes(qb, sizeof qb, a->quota_bytes);
+  if (a->quota_blocks != 0)
+    snprintf(qn, sizeof qn, "%llu block%s", (unsigned long long)a->quota_blocks,
+             a->quota_blocks == 1 ? "" : "s");
+  if (qb[0] != '\0' || qn[0] != '\0')
+    snprintf(quota, sizeof quota, ", quota %s%s%s a connection", qb,
+             qb[0] != '\0' && qn[0] != '\0' ? " and " : "", qn);
+  printf("created %s: %s, %s, mode %04o, owner %u, group %u%s\n", a->name,
          ar__ctl_bytes(sz, sizeof sz, a->size), arenad_policy_name(a->policy),
          (unsigned)a->access.mode, (unsigned)a->access.owner_uid,
-         (unsigned)a->access.group_gid);
+         (unsigned)a->access.group_gid, quota);
   arenad_list_destroy(a);
   return ar__ctl_flush("create");
 }

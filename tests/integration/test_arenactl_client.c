@@ -989,6 +989,27 @@ static void test_create_destroy(void **state) {
   r = RUN("create", "delta", "64K", "first");
   expect_status(r, 0);
   assert_non_null(strstr(r->out, "created delta: 64 KiB, first, mode 0600"));
+  assert_null(strstr(r->out, "quota"));
+  /* The text names the quotas that were set, and only those. */
+  static const struct {
+    const char *bytes, *blocks, *want;
+  } quotas[] = {
+      {"64K", "10", ", quota 64 KiB and 10 blocks a connection\n"},
+      {"1M", "0", ", quota 1 MiB a connection\n"},
+      {"0", "1", ", quota 1 block a connection\n"},
+  };
+  for (size_t i = 0; i < sizeof quotas / sizeof quotas[0]; i++) {
+    r = RUN("create", "eta", "64K", "first", "--quota-bytes", quotas[i].bytes,
+            "--quota-blocks", quotas[i].blocks);
+    expect_status(r, 0);
+    if (strncmp(r->out, "created eta: 64 KiB, first, mode 0600", 37) != 0 ||
+        strlen(r->out) < strlen(quotas[i].want) ||
+        strcmp(r->out + strlen(r->out) - strlen(quotas[i].want),
+               quotas[i].want) != 0)
+      fail_msg("create with quotas %s and %s: %s", quotas[i].bytes,
+               quotas[i].blocks, r->out);
+    expect_status(RUN("destroy", "eta"), 0);
+  }
   /* A next-fit arena's summary has its rover. */
   expect_status(RUN("create", "epsilon", "64K", "next"), 0);
   r = RUN("inspect", "epsilon");
