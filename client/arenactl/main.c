@@ -17,7 +17,7 @@
 #include "ctl.h" /* ar__ctl_flush */
 
 static const ar__cmd_t commands[] = {
-    {"replay", "replay a trace on the placement policies, offline",
+    {"replay", "replay a trace on the policy engines, or through the daemon",
      ar__cmd_replay},
     /* Against a running daemon (through libarenad): */
     {"list", "list the daemon's arenas", ar__cmd_list},
@@ -32,8 +32,7 @@ static const ar__cmd_t commands[] = {
      ar__cmd_create},
     {"destroy", "destroy an arena in the running daemon (admins)",
      ar__cmd_destroy},
-    {"bench", "benchmark the daemon against a bare socket echo",
-     ar__cmd_bench},
+    {"bench", "benchmark the daemon against a bare socket echo", ar__cmd_bench},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

@@ -442,6 +442,13 @@ static void test_usage_errors(void **state) {
   }
   assert_int_equal(run(d, NULL, "replay --help"), 0);
   assert_int_equal(run(d, NULL, "--help"), 0);
+  /* replay runs in process or, with --via-daemon, through the daemon:
+   * the list of commands says both */
+  char *out = read_file(d, "out");
+  if (strstr(out, "\n  replay     replay a trace on the policy engines, or "
+                  "through the daemon\n") == NULL)
+    fail_msg("arenactl --help: %s", out);
+  free(out);
 }
 
 int main(void) {
