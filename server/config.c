@@ -771,8 +771,9 @@ static void usage_table(FILE *out, const cfgkey_t *keys, size_t n) {
       fputc('\n', out);
       break;
     case K_MODE:
-      fprintf(out, "  %-24s %s; octal, default %04llo\n", k->name, k->help,
-              (unsigned long long)k->dflt);
+      fprintf(out, "  %-24s %s; octal, %04llo to %04llo, default %04llo\n",
+              k->name, k->help, (unsigned long long)k->min,
+              (unsigned long long)k->max, (unsigned long long)k->dflt);
       break;
     case K_LEVEL:
       fprintf(out, "  %-24s %s; default %s\n", k->name, k->help,

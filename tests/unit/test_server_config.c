@@ -583,7 +583,8 @@ static const char *usage_line(const char *text, const char *key, char *buf,
 }
 
 /* arenad --help's table of keys: a default for every key that has one,
- * 0 included, and none for the arena size, which is required. */
+ * 0 included, and none for the arena size, which is required; the bounds
+ * of a mode. */
 static void test_usage(void **state) {
   (void)state;
   char *text = NULL;
@@ -601,6 +602,11 @@ static void test_usage(void **state) {
   assert_non_null(
       strstr(usage_line(text, "send_timeout_ms", line, sizeof(line)),
              "default 60000"));
+  /* modes with their bounds too, in octal as they are written */
+  assert_non_null(strstr(usage_line(text, "socket_mode", line, sizeof(line)),
+                         "; octal, 0000 to 0777, default 0600"));
+  assert_non_null(strstr(usage_line(text, "mode", line, sizeof(line)),
+                         "; octal, 0000 to 0777, default 0600"));
   free(text);
 }
 
