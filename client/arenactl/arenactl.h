@@ -78,6 +78,14 @@ double ar__ctl_now_ns(void);
 /* The socket given with `arenactl --socket PATH`, or NULL (ctl.c). */
 extern const char *ar__ctl_socket;
 
+/* Byte sizes for a person (bytes.c), written to buf (len bytes; 32 hold
+ * any) and returned. ar__ctl_bytes: in the largest unit the size reaches,
+ * to a tenth unless it is a whole number of it ("64 MiB", "1.5 KiB",
+ * "100 B"). ar__ctl_bytes_exact: the bytes, then that in parentheses from
+ * 1 KiB up ("268435456 (256 MiB)", "1000"). */
+const char *ar__ctl_bytes(char *buf, size_t len, uint64_t bytes);
+const char *ar__ctl_bytes_exact(char *buf, size_t len, uint64_t bytes);
+
 /* ---- replay_report.c: one producer, two renderers ---------------------- */
 
 /* The replay of one policy; or, when not_run is not "", why it did not

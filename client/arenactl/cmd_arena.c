@@ -99,10 +99,9 @@ static void print_summary(const arenad_summary_t *s) {
       continue;
     }
     uint64_t v = field_u64(s, f);
-    char b[32];
-    if (f->bytes && v >= 1024)
-      printf("%-20s  %llu (%s)\n", f->name, (unsigned long long)v,
-             ar__ctl_bytes(b, sizeof b, v));
+    char b[64];
+    if (f->bytes)
+      printf("%-20s  %s\n", f->name, ar__ctl_bytes_exact(b, sizeof b, v));
     else
       printf("%-20s  %llu\n", f->name, (unsigned long long)v);
   }

@@ -1,8 +1,8 @@
 /*
  * ctl.c: the plumbing of arenactl's daemon commands (see ctl.h):
  * connecting with hello, reporting errors the same way everywhere, and the
- * bits of rendering (sizes for people, JSON for programs) that more than
- * one command needs.
+ * bits of rendering (JSON for programs) that more than one command needs;
+ * sizes for people are bytes.c's, which replay shares.
  */
 #include "ctl.h"
 
@@ -118,23 +118,6 @@ int ar__ctl_parse_u64(const char *s, uint64_t *out) {
     return AR_EINVAL;
   *out = v;
   return 0;
-}
-
-const char *ar__ctl_bytes(char *buf, size_t len, uint64_t bytes) {
-  static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-  /* The largest unit the size reaches, counting one that it reaches once
-   * rounded to a tenth (1048560 bytes: "1.0 MiB", not "1024.0 KiB"). */
-  unsigned u = 0;
-  while (u + 1 < sizeof units / sizeof units[0] &&
-         (double)bytes >= 1023.95 * (double)((uint64_t)1 << (10 * u)))
-    u++;
-  if (u == 0 || bytes % ((uint64_t)1 << (10 * u)) == 0)
-    snprintf(buf, len, "%llu %s", (unsigned long long)(bytes >> (10 * u)),
-             units[u]);
-  else
-    snprintf(buf, len, "%.1f %s",
-             (double)bytes / (double)((uint64_t)1 << (10 * u)), units[u]);
-  return buf;
 }
 
 int ar__ctl_print_json(const char *cmd, json_t *root) {

@@ -46,9 +46,6 @@ int ar__ctl_parse_flags(int argc, char **argv, const struct option *longopts,
  * AR_EINVAL. */
 int ar__ctl_parse_u64(const char *s, uint64_t *out);
 
-/* Writes `bytes` for a person ("64 MiB", "1.5 KiB", "100 B") to buf. */
-const char *ar__ctl_bytes(char *buf, size_t len, uint64_t bytes);
-
 /* Prints a JSON value to standard output (indented, with a newline) and
  * drops the reference. Returns ARENACTL_OK, or ARENACTL_FAIL when root is
  * NULL (no memory) or writing failed. */

@@ -15,22 +15,6 @@
 
 /* ---- table ----------------------------------------------------------- */
 
-/* "268435456 (256 MiB)" when the size is a whole number of KiB, MiB or
- * GiB; just the bytes otherwise. */
-static void put_size(char *buf, size_t size, uint64_t bytes) {
-  static const char *units[] = {"GiB", "MiB", "KiB"};
-  static const unsigned shifts[] = {30, 20, 10};
-  for (size_t i = 0; i < 3; i++) {
-    uint64_t unit = UINT64_C(1) << shifts[i];
-    if (bytes >= unit && bytes % unit == 0) {
-      snprintf(buf, size, "%" PRIu64 " (%" PRIu64 " %s)", bytes,
-               bytes / unit, units[i]);
-      return;
-    }
-  }
-  snprintf(buf, size, "%" PRIu64, bytes);
-}
-
 static double per_op(double ns, size_t nops) {
   return nops ? ns / (double)nops : 0.0;
 }
@@ -45,7 +29,7 @@ static void table_one(FILE *out, const ar__replay_report_t *r) {
   const ar_replay_summary_t *s = &res->sum;
   bool buddy = s->policy == AR_POLICY_BUDDY;
   char arena[64];
-  put_size(arena, sizeof arena, r->arena_size);
+  ar__ctl_bytes_exact(arena, sizeof arena, r->arena_size);
 
 #define ROW_S(label, v) fprintf(out, "%-26s %s\n", label, v)
 #define ROW_U(label, v) fprintf(out, "%-26s %" PRIu64 "\n", label, (uint64_t)(v))
@@ -84,7 +68,7 @@ static void table_one(FILE *out, const ar__replay_report_t *r) {
 /* Several policies: one a row. */
 static void table_many(FILE *out, const ar__replay_report_t *r) {
   char arena[64];
-  put_size(arena, sizeof arena, r->arena_size);
+  ar__ctl_bytes_exact(arena, sizeof arena, r->arena_size);
   fprintf(out, "trace %s: %zu operations; arena %s\n", trace_name(r),
           r->nops, arena);
   fprintf(out, "parse time %.1f ms (%.1f ns/op)\n\n", r->parse_ns / 1e6,

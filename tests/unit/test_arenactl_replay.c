@@ -268,18 +268,36 @@ static void test_all_without_buddy(void **state) {
   json_decref(root);
 }
 
-/* The arena's size with its unit when it is a whole number of one, the
- * largest: 1 GiB, not 1024 MiB. */
+/* The arena's size in bytes and, as `arenactl inspect` gives a size, in
+ * the largest unit it reaches: 1 GiB, not 1024 MiB; one that is not a
+ * whole number of it to a tenth, as inspect and list print it. */
 static void test_arena_size_unit(void **state) {
   tmpdir_t *d = *state;
   write_file(d, "t.trace", "a 1 10\nf 1\n");
-  assert_int_equal(run(d, NULL,
-                       "replay --policy first --arena-size 1G "
-                       "t.trace"),
-                   0);
+  static const struct {
+    const char *size, *want;
+  } sizes[] = {
+      {"1G", "arena size                 1073741824 (1 GiB)\n"},
+      {"12K", "arena size                 12288 (12 KiB)\n"},
+      {"1536K", "arena size                 1572864 (1.5 MiB)\n"},
+      {"1028K", "arena size                 1052672 (1.0 MiB)\n"},
+  };
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    char args[128];
+    snprintf(args, sizeof args, "replay --policy first --arena-size %s t.trace",
+             sizes[i].size);
+    assert_int_equal(run(d, NULL, args), 0);
+    char *out = read_file(d, "out");
+    if (strstr(out, sizes[i].want) == NULL)
+      fail_msg("--arena-size %s: %s", sizes[i].size, out);
+    free(out);
+  }
+  /* the comparison table's heading too */
+  assert_int_equal(
+      run(d, NULL, "replay --policy all --arena-size 1536K t.trace"), 0);
   char *out = read_file(d, "out");
-  if (strstr(out, "arena size                 1073741824 (1 GiB)\n") == NULL)
-    fail_msg("stdout: %s", out);
+  if (strstr(out, "; arena 1572864 (1.5 MiB)\n") == NULL)
+    fail_msg("--policy all: %s", out);
   free(out);
 }
 
