@@ -285,7 +285,7 @@ static void reply(ad_conn_t *c, Arenad__Response *resp, int fd) {
       d->stats.connections_closed_output++;
       ad_conn_close(c, "output-limit");
     } else {
-      ad_conn_close(c, "no-memory");
+      ad_conn_close_no_memory(c);
     }
     return;
   }

@@ -323,6 +323,13 @@ void ad_conn_resume(ad_conn_t *c);
  * ad_conn_free. */
 void ad_conn_close(ad_conn_t *c, const char *reason);
 
+/* Closes c as ad_conn_close does, for want of the daemon's memory for its
+ * bytes (reading its input, keeping a cut frame, queueing a reply or
+ * keeping the replies its socket did not take), and counts it in
+ * connections_closed_no_memory unless c was already closing. Its unsent
+ * replies go with it, as with any close. */
+void ad_conn_close_no_memory(ad_conn_t *c);
+
 /* Shutdown: answers every request the peer had sent when it began (the
  * frames already read, and the bytes its socket held then), then closes
  * once the replies are out (or when the daemon's deadline passes). */

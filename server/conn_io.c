@@ -169,8 +169,11 @@ static void conn_read(ad_conn_t *c) {
     want = in->max - ar_buf_len(in);
   if (c->draining && want > c->drain_left)
     want = c->drain_left;
+  /* want is 0 only with rbuf full, which cannot be: rbuf holds a cut
+   * frame when c is read (ad_conn_run answers the rest first), and it
+   * has room for a whole frame and a read. */
   if (want == 0 || ar_buf_reserve(in, want) < 0) {
-    ad_conn_close(c, "no-memory");
+    ad_conn_close_no_memory(c);
     return;
   }
 
@@ -204,7 +207,7 @@ static void conn_read(ad_conn_t *c) {
                                         ar_buf_len(in));
     ar_buf_consume(in, ar_buf_len(in));
     if (rc < 0)
-      ad_conn_close(c, "no-memory");
+      ad_conn_close_no_memory(c);
   }
 }
 
@@ -265,7 +268,7 @@ void ad_conn_run(ad_conn_t *c) {
                            ar_buf_len(&d->staging));
     ar_buf_consume(&d->staging, ar_buf_len(&d->staging));
     if (rc < 0) {
-      ad_conn_close(c, "no-memory");
+      ad_conn_close_no_memory(c);
       return;
     }
   }
@@ -398,4 +401,11 @@ void ad_conn_close(ad_conn_t *c, const char *reason) {
     close(c->fd);
   c->fd = -1;
   ad_daemon_conn_remove(d, c);
+}
+
+void ad_conn_close_no_memory(ad_conn_t *c) {
+  if (c->closing)
+    return;
+  c->d->stats.connections_closed_no_memory++;
+  ad_conn_close(c, "no-memory");
 }

@@ -34,6 +34,7 @@
   X(connections_closed_protocol)                                               \
   X(connections_closed_output)                                                 \
   X(connections_closed_send_timeout)                                           \
+  X(connections_closed_no_memory)                                              \
   X(connections_accept_failed)                                                 \
   X(frames_in)                                                                 \
   X(frames_out)                                                                \

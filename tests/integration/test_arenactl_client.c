@@ -741,6 +741,7 @@ static const char *const limit_counters[] = {
     "connections_accept_failed",
     "connections_closed_output",
     "connections_closed_send_timeout",
+    "connections_closed_no_memory",
     "fds_exhausted",
     "fds_deferred",
     "in_flight_throttled",

@@ -22,8 +22,11 @@
  * count is full: LIMIT_EXCEEDED, counted in references_refused_limit.
  * With malloc, calloc and realloc wrapped to fail on demand: an arena
  * destroyed under a connection when there is no memory to note its name
- * as stale (the connection drops its list and stays open), and an alloc
- * of detached blocks whose reply cannot be queued (nothing is allocated).
+ * as stale (the connection drops its list and stays open), an alloc
+ * of detached blocks whose reply cannot be queued (nothing is allocated),
+ * and a connection closed for want of memory to queue a reply, read its
+ * input, keep a cut frame or keep the replies its socket did not take
+ * (each counted in connections_closed_no_memory).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1196,6 +1199,120 @@ static void test_alloc_reply_without_memory(void **state) {
   }
 }
 
+/* A connection closed for want of memory for its bytes: counted in
+ * connections_closed_no_memory (and the StatsReply field), once, beside
+ * connections_closed. */
+static void assert_closed_no_memory(fixture_t *f) {
+  assert_int_equal(f->d.stats.connections_closed_no_memory, 1);
+  assert_int_equal(f->d.stats.connections_closed, 1);
+  ad_scratch_reset(&f->d.scratch);
+  Arenad__StatsReply *st = ad_stats_reply(&f->d, &f->d.scratch);
+  assert_non_null(st);
+  assert_int_equal(st->connections_closed_no_memory, 1);
+  ad_scratch_reset(&f->d.scratch);
+}
+
+/* A reply the daemon has no memory to queue (its staging buffer holds
+ * none) closes the connection, counted. */
+static void test_reply_without_memory_counted(void **state) {
+  fixture_t *f = *state;
+  static const uint64_t off = 8; /* not a payload: INVALID_ARGUMENT */
+  bytes_t b = {NULL, 0};
+  add_free(&b, 1, &off, 1);
+  ar_buf_destroy(&f->d.staging);
+  nomem = true;
+  assert_int_equal(ad_conn_input(f->c, b.p, b.n), b.n);
+  nomem = false;
+  free(b.p);
+  assert_true(f->c->closing);
+  assert_string_equal(f->c->close_reason, "no-memory");
+  assert_closed_no_memory(f);
+  assert_int_equal(f->d.stats.frames_out, 0);
+  ad_conn_free(f->c);
+  f->c = NULL;
+}
+
+/* A started connection on a socket pair; the peer's end in *peer. */
+static ad_conn_t *socket_conn(fixture_t *f, int *peer) {
+  int sv[2];
+  assert_int_equal(
+      socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv),
+      0);
+  ad_conn_t *c = ad_conn_new(&f->d, sv[0], 43, 1000, 1000); /* owns sv[0] */
+  assert_non_null(c);
+  assert_int_equal(ad_conn_start(c), 0);
+  *peer = sv[1];
+  return c;
+}
+
+/* The peer sends a ping and reads its reply: the daemon's shared input
+ * and staging buffers hold memory from then on. */
+static void ping_pong(fixture_t *f, int peer) {
+  bytes_t b = {NULL, 0};
+  add_ping(&b, 1);
+  assert_int_equal(send(peer, b.p, b.n, 0), (ssize_t)b.n);
+  uv_run(&f->d.loop, UV_RUN_NOWAIT);
+  uint8_t buf[256];
+  assert_true(recv(peer, buf, sizeof(buf), 0) > 0);
+  free(b.p);
+}
+
+/* The peer's bytes, read while the daemon has no memory: the connection
+ * (not the daemon) goes, counted. Then its close callback runs. */
+static void read_without_memory(fixture_t *f, int peer, const uint8_t *p,
+                                size_t n) {
+  uint64_t closed = f->d.stats.connections_closed;
+  assert_int_equal(send(peer, p, n, 0), (ssize_t)n);
+  nomem = true;
+  uv_run(&f->d.loop, UV_RUN_NOWAIT);
+  nomem = false;
+  assert_int_equal(f->d.stats.connections_closed, closed + 1);
+  assert_closed_no_memory(f);
+  uv_run(&f->d.loop, UV_RUN_NOWAIT); /* the close callback frees it */
+  close(peer);
+}
+
+/* No memory for the shared input buffer, to read into. */
+static void test_read_without_memory(void **state) {
+  fixture_t *f = *state;
+  int peer;
+  socket_conn(f, &peer);
+  bytes_t b = {NULL, 0};
+  add_ping(&b, 1);
+  read_without_memory(f, peer, b.p, b.n);
+  free(b.p);
+}
+
+/* No memory for the connection's own input buffer, to keep a frame the
+ * read cut. */
+static void test_cut_frame_without_memory(void **state) {
+  fixture_t *f = *state;
+  int peer;
+  socket_conn(f, &peer);
+  ping_pong(f, peer);
+  bytes_t b = {NULL, 0};
+  add_ping(&b, 2);
+  read_without_memory(f, peer, b.p, b.n - 1);
+  free(b.p);
+}
+
+/* No memory for the connection's own output buffer, to keep the reply
+ * its socket did not take (the socket is full). */
+static void test_unsent_without_memory(void **state) {
+  fixture_t *f = *state;
+  int peer;
+  ad_conn_t *c = socket_conn(f, &peer);
+  ping_pong(f, peer);
+  static const uint8_t fill[4096];
+  while (send(c->fd, fill, sizeof(fill), MSG_DONTWAIT) > 0)
+    ;
+  assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
+  bytes_t b = {NULL, 0};
+  add_ping(&b, 2);
+  read_without_memory(f, peer, b.p, b.n);
+  free(b.p);
+}
+
 /* A free naming several offsets is one request: refused for want of a
  * reference, however many of its offsets were, it counts once in
  * permission_denied (the daemon's and the arena's, as the error reply
@@ -1273,6 +1390,10 @@ int main(void) {
       T(test_references_limit),
       T(test_arena_gone_without_memory),
       T(test_alloc_reply_without_memory),
+      T(test_reply_without_memory_counted),
+      T(test_read_without_memory),
+      T(test_cut_frame_without_memory),
+      T(test_unsent_without_memory),
       T(test_free_counts),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
