@@ -1213,7 +1213,10 @@ static void assert_closed_no_memory(fixture_t *f) {
 }
 
 /* A reply the daemon has no memory to queue (its staging buffer holds
- * none) closes the connection, counted. */
+ * none) closes the connection, counted. The request was refused all the
+ * same, and its error reply counts in errors by status although it was
+ * never sent, as its refusal's own counter (here the engine's bad_frees)
+ * counts it. */
 static void test_reply_without_memory_counted(void **state) {
   fixture_t *f = *state;
   static const uint64_t off = 8; /* not a payload: INVALID_ARGUMENT */
@@ -1228,6 +1231,11 @@ static void test_reply_without_memory_counted(void **state) {
   assert_string_equal(f->c->close_reason, "no-memory");
   assert_closed_no_memory(f);
   assert_int_equal(f->d.stats.frames_out, 0);
+  assert_int_equal(f->d.stats.errors[ARENAD__STATUS__STATUS_INVALID_ARGUMENT],
+                   1);
+  ar_engine_stats_t st;
+  ar_engine_stats(f->d.arenas[0]->engine, &st);
+  assert_int_equal(st.bad_frees, 1);
   ad_conn_free(f->c);
   f->c = NULL;
 }
