@@ -75,7 +75,9 @@ static const cfgkey_t daemon_keys[] = {
      D(output_pause_bytes),
      "unsent reply bytes that pause reading a connection"},
     {"output_limit_bytes", K_SIZE, 64 * KiB, 4 * GiB, 8 * MiB,
-     D(output_limit_bytes), "unsent reply bytes that close a connection"},
+     D(output_limit_bytes),
+     "bound of a connection's unsent reply bytes: at least "
+     "output_pause_bytes + max_frame_bytes + 10, so never reached"},
     {"max_blocks_per_request", K_COUNT, 1, 1 << 20, 4096,
      D(max_blocks_per_request), "alloc count and free offsets"},
     {"max_live_blocks", K_COUNT, 0, UINT64_C(1) << 40, 0, D(max_live_blocks),

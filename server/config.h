@@ -80,7 +80,8 @@ typedef struct ad_config_s {
   uint64_t max_frame_bytes;        /* largest frame body, both directions */
   uint64_t max_in_flight;          /* unanswered requests per connection */
   uint64_t output_pause_bytes;     /* unsent bytes that pause reading */
-  uint64_t output_limit_bytes;     /* unsent bytes that close the connection */
+  uint64_t output_limit_bytes;     /* bound of the output buffers: at least
+                                      output_pause_bytes and one reply */
   uint64_t max_blocks_per_request; /* alloc count, free offsets */
   uint64_t max_live_blocks;        /* in all arenas; 0: no limit */
   uint64_t max_shared_holds;       /* holds beside each block's first, in

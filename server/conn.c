@@ -251,8 +251,7 @@ void ad_conn_close_after_reply(ad_conn_t *c, const char *reason,
 /*
  * Appends resp to the output, with `fd` (owned, or -1) to be passed on the
  * frame's first byte. A reply over the frame limit becomes an internal
- * error; one that does not fit under the output limit closes the
- * connection.
+ * error; one the daemon has no memory for closes the connection.
  */
 static void reply(ad_conn_t *c, Arenad__Response *resp, int fd) {
   ad_daemon_t *d = c->d;
@@ -282,7 +281,9 @@ static void reply(ad_conn_t *c, Arenad__Response *resp, int fd) {
     if (fd >= 0)
       close(fd);
     if (rc == AR_ELIMIT) {
-      d->stats.connections_closed_output++;
+      /* Cannot be: no frame is decoded once output_pause_bytes are
+       * unsent, and output_limit_bytes leaves room past that for a whole
+       * reply (config.c). Closed all the same, should it happen. */
       ad_conn_close(c, "output-limit");
     } else {
       ad_conn_close_no_memory(c);

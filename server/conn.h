@@ -30,8 +30,9 @@
  * empty. While it reaches max_in_flight, or the unsent bytes reach
  * output_pause_bytes, or the descriptor queue is full, no further frame is
  * decoded and the socket is not read; all resume once the output has
- * drained. A reply that does not fit under output_limit_bytes closes the
- * connection.
+ * drained. So the unsent bytes stay under output_pause_bytes and one
+ * reply, which output_limit_bytes, the bound of the output buffers, must
+ * leave room for (config.c): it is never reached.
  *
  * Turns. Each wake-up of a connection is a turn, which may hold the loop
  * for turn_budget_us. Past it, after the frame at hand, the connection

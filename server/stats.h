@@ -32,7 +32,6 @@
   X(connections_refused_limit)                                                 \
   X(connections_closed)                                                        \
   X(connections_closed_protocol)                                               \
-  X(connections_closed_output)                                                 \
   X(connections_closed_send_timeout)                                           \
   X(connections_closed_no_memory)                                              \
   X(connections_accept_failed)                                                 \

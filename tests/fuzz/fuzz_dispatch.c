@@ -543,8 +543,6 @@ static void check_all(fz_t *z) {
          "%llu connections closed for the protocol, %llu were",
          (unsigned long long)d->stats.connections_closed_protocol,
          (unsigned long long)protocol);
-  ensure(d->stats.connections_closed_output == 0,
-         "a connection passed the output limit, which flow control prevents");
 }
 
 /* ---- Requests and replies ------------------------------------------------ */
@@ -1241,6 +1239,11 @@ static void slot_closed(fz_t *z, slot_t *s) {
   ensure(c->holder.nholds == 0 && c->holder.holds == NULL,
          "connection %llu closed with %llu references",
          (unsigned long long)c->id, (unsigned long long)c->holder.nholds);
+  ensure(c->close_reason == NULL ||
+             strcmp(c->close_reason, "output-limit") != 0,
+         "connection %llu passed the output limit, which flow control "
+         "prevents",
+         (unsigned long long)c->id);
   for (size_t i = 0; i < MAX_ARENAS; i++)
     if (z->m[i].live)
       mdrop_conn_in(&z->m[i], c->id);

@@ -739,7 +739,6 @@ static const char *const limit_counters[] = {
     "connections_closed_protocol",
     "connections_refused_limit",
     "connections_accept_failed",
-    "connections_closed_output",
     "connections_closed_send_timeout",
     "connections_closed_no_memory",
     "fds_exhausted",
