@@ -240,8 +240,7 @@ void ad_conn_close_after_reply(ad_conn_t *c, const char *reason,
     return;
   c->close_after_reply = true;
   c->close_reason = reason;
-  if (counter != NULL)
-    (*counter)++;
+  (*counter)++;
   /* The input is not dropped here: this may run inside ad_conn_input on
    * rbuf's own bytes, whose caller then consumes what it returns (all of
    * them). Nothing decodes rbuf once close_after_reply is set, and it

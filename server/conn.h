@@ -255,11 +255,12 @@ int ad_conn_reserve_reply(ad_conn_t *c, size_t len);
  * (conn_io.c pops them as it sends them). */
 void ad_conn_sent(ad_conn_t *c, size_t n);
 
-/* Marks c to be closed once its replies are sent, for `reason`; counts it
- * in *counter (when not NULL) unless c was already closing. No more of
- * its input is read or decoded: ad_conn_input returns the rest as used,
- * for its caller to drop; what is left in rbuf otherwise is freed with
- * c. */
+/* Marks c to be closed once its replies are sent, for `reason`, and
+ * counts the close in *counter, which must not be NULL: every such close
+ * is counted. Does nothing when c was already closing or to close. No
+ * more of its input is read or decoded: ad_conn_input returns the rest
+ * as used, for its caller to drop; what is left in rbuf otherwise is
+ * freed with c. */
 void ad_conn_close_after_reply(ad_conn_t *c, const char *reason,
                                uint64_t *counter);
 
