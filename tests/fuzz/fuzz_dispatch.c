@@ -22,9 +22,11 @@
  * itself with the daemon's records, and checks what needs no model: every
  * arena passes ad_arena_check (the engine's check and the daemon's), the
  * engine's used bytes, live blocks and requested bytes equal the sums over
- * a full walk, the daemon's counters agree with the arenas and the
- * connections, and a descriptor travels with exactly the replies that
- * carry one. At the end every connection goes; the arenas must then hold
+ * a full walk, every block the walk finds is one that a reply queued
+ * for some connection told of (even once the model has stopped: see
+ * "What the replies told"), the daemon's counters agree with the arenas
+ * and the connections, and a descriptor travels with exactly the replies
+ * that carry one. At the end every connection goes; the arenas must then hold
  * detached blocks only, which a new connection frees, after which every
  * arena must be one free extent. Anything else aborts with a sentence on
  * stderr (FUZZ_DISPATCH_TRACE=1 also prints every request and reply).
@@ -392,10 +394,115 @@ static bool attached_to(const slot_t *s, uint64_t mid) {
   return false;
 }
 
+/* ---- What the replies told ---------------------------------------------- */
+
+/* The blocks some queued reply told of, apart from the model, which stops
+ * following the daemon once an allocation has failed: every block the
+ * daemon places (ad_arena_alloc, wrapped) is untold until the reply that
+ * carries its offset is packed into a connection's output (the Response
+ * packer, wrapped). A live block that no reply told of is one no client
+ * can know, lost for good if detached: check_walk finds it. A reply
+ * packed and then dropped with its connection (the peer went, or the
+ * daemon closed it) did tell, as a reply sent to a peer that dies does.
+ * An open-addressing set of keys arena id << 32 | payload (arenas are
+ * under 4 GiB here: MEMORY), each told or not. */
+typedef struct told_s {
+  uint64_t key; /* 0: an empty slot */
+  bool told;
+} told_t;
+
+static told_t *told;
+static size_t told_cap, told_n;
+void *__real_calloc(size_t k, size_t n); /* see "Memory that runs out" */
+/* The last alloc placed, its reply not packed yet: the offsets array it
+ * filled, which becomes its reply's (scratch memory, valid until the
+ * reply is packed). */
+static struct {
+  uint64_t arena;
+  const uint64_t *offsets;
+  uint32_t count;
+} placed;
+
+static told_t *told_slot(told_t *t, size_t cap, uint64_t key) {
+  size_t i = (size_t)((key * 0x9e3779b97f4a7c15u) >> 20) & (cap - 1);
+  while (t[i].key != 0 && t[i].key != key)
+    i = (i + 1) & (cap - 1);
+  return &t[i];
+}
+
+static void told_set(uint64_t arena, uint64_t payload, bool is_told) {
+  uint64_t key = arena << 32 | payload;
+  if ((told_n + 1) * 2 > told_cap) {
+    size_t cap = told_cap ? 2 * told_cap : 1024;
+    /* Not the wrapped calloc: this runs inside the daemon's call. */
+    told_t *t = __real_calloc(cap, sizeof(*t));
+    ensure(t != NULL, "out of memory");
+    for (size_t i = 0; i < told_cap; i++)
+      if (told[i].key != 0)
+        *told_slot(t, cap, told[i].key) = told[i];
+    free(told);
+    told = t;
+    told_cap = cap;
+  }
+  told_t *e = told_slot(told, told_cap, key);
+  told_n += e->key == 0;
+  e->key = key;
+  e->told = is_told;
+}
+
+static bool told_of(uint64_t arena, uint64_t payload) {
+  if (told_cap == 0)
+    return false;
+  const told_t *e = told_slot(told, told_cap, arena << 32 | payload);
+  return e->key != 0 && e->told;
+}
+
+static void told_reset(void) {
+  free(told);
+  told = NULL;
+  told_cap = told_n = 0;
+  placed.count = 0;
+}
+
+/* Linked with -Wl,--wrap=ad_arena_alloc: the blocks just placed are
+ * untold, until their reply is packed. */
+int __real_ad_arena_alloc(ad_arena_t *a, ad_holder_t *holder, uint64_t n,
+                          uint64_t align, uint32_t count, uint64_t *offsets);
+int __wrap_ad_arena_alloc(ad_arena_t *a, ad_holder_t *holder, uint64_t n,
+                          uint64_t align, uint32_t count, uint64_t *offsets);
+int __wrap_ad_arena_alloc(ad_arena_t *a, ad_holder_t *holder, uint64_t n,
+                          uint64_t align, uint32_t count, uint64_t *offsets) {
+  int rc = __real_ad_arena_alloc(a, holder, n, align, count, offsets);
+  if (rc < 0)
+    return rc;
+  for (uint32_t i = 0; i < count; i++)
+    told_set(a->id, offsets[i], false);
+  placed.arena = a->id;
+  placed.offsets = offsets;
+  placed.count = count;
+  return rc;
+}
+
+/* Linked with -Wl,--wrap=arenad__response__pack: a reply going into an
+ * output (conn.c's reply packs only into room it has), which tells of
+ * the blocks just placed when it is their alloc's. */
+size_t __real_arenad__response__pack(const Arenad__Response *m, uint8_t *out);
+size_t __wrap_arenad__response__pack(const Arenad__Response *m, uint8_t *out);
+size_t __wrap_arenad__response__pack(const Arenad__Response *m, uint8_t *out) {
+  if (placed.count > 0 && m->status == ST(OK) &&
+      m->body_case == ARENAD__RESPONSE__BODY_ALLOC &&
+      m->alloc->offsets == placed.offsets &&
+      m->alloc->n_offsets == placed.count)
+    for (uint32_t i = 0; i < placed.count; i++)
+      told_set(placed.arena, placed.offsets[i], true);
+  placed.count = 0;
+  return __real_arenad__response__pack(m, out);
+}
+
 /* ---- Invariants ---------------------------------------------------------- */
 
 /* A full walk agrees with the engine's figures; the pieces tile the
- * arena; every block has a record. */
+ * arena; every block has a record, and a reply told of it. */
 static void check_walk(const ad_arena_t *a) {
   static ar_extent_t x[256];
   ar_engine_stats_t st;
@@ -427,6 +534,9 @@ static void check_walk(const ad_arena_t *a) {
                "size",
                a->name, (unsigned long long)x[i].payload,
                (unsigned long long)x[i].size);
+        ensure(told_of(a->id, x[i].payload),
+               "arena %s: block %llu is live, and no reply told of it", a->name,
+               (unsigned long long)x[i].payload);
       }
     }
     cursor = next;
@@ -1386,7 +1496,6 @@ ssize_t __wrap_getrandom(void *buf, size_t len, unsigned flags) {
  * While `in_daemon` (the daemon runs a connection), the allocation that
  * brings `nomem_after` to 0 fails; `nomem_fired` then says so. */
 void *__real_malloc(size_t n);
-void *__real_calloc(size_t k, size_t n);
 void *__real_realloc(void *p, size_t n);
 void *__wrap_malloc(size_t n);
 void *__wrap_calloc(size_t k, size_t n);
@@ -1453,6 +1562,7 @@ static void setup(fz_t *z, uint8_t b) {
   char err[256];
   nomem_after = -1;
   nomem_fired = false;
+  told_reset();
   the_fz = z;
   z->cfg = config_for(FZ_SETUP_POLICY(b));
   /* The instance takes the first getrandom: UINT64_MAX in every input;
@@ -1488,6 +1598,7 @@ static void teardown(fz_t *z) {
     memset(&z->m[i], 0, sizeof(z->m[i]));
   }
   ad_daemon_fini(&z->d);
+  told_reset();
   the_fz = NULL;
 }
 

@@ -703,6 +703,26 @@ static void seeds_nomem(void) {
   }
 }
 
+/* Memory that runs out under the first request of a daemon, an alloc of
+ * detached blocks: the engine, the records and the output buffer all need
+ * memory then, so one k or another fails each (the alloc's reply among
+ * them, which must not leave blocks that no reply told of). */
+static void seeds_nomem_first(void) {
+  for (uint8_t k = 0; k < 4; k++) {
+    char name[64];
+    reset(&c);
+    uint8_t s = setup(1, k % 4, false);
+    put(&c, &s, 1);
+    uint8_t nomem[2] = {FZ_OP_NOMEM, k};
+    put(&c, nomem, 2);
+    reset(&a);
+    alloc(&a, "a", 100, 0, 2, true);
+    data(&c, 0, &a);
+    snprintf(name, sizeof(name), "nomem-first-%u", k);
+    write_file("dispatch", name, &c);
+  }
+}
+
 /* ---- fuzz_client scripts ------------------------------------------------- */
 
 /* A step: the call and its three argument bytes (see fuzz_client.c's
@@ -919,6 +939,7 @@ int main(int argc, char **argv) {
   seeds_multi();
   seeds_sharing();
   seeds_nomem();
+  seeds_nomem_first();
   seeds_client();
   return 0;
 }
