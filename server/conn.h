@@ -24,7 +24,8 @@
  * not take) is copied into the connection's rbuf and wbuf, which are
  * bounded (a frame plus a read; output_limit_bytes) and trimmed when they
  * empty. Replies go to wbuf when it holds anything, else to staging, so
- * their order is kept.
+ * their order is kept. With no memory for that copy, wbuf takes over the
+ * staging buffer's memory instead (conn_io.c keep_unsent).
  *
  * Flow control. `inflight` counts replies queued since the output was last
  * empty. While it reaches max_in_flight, or the unsent bytes reach
@@ -326,10 +327,9 @@ void ad_conn_resume(ad_conn_t *c);
 void ad_conn_close(ad_conn_t *c, const char *reason);
 
 /* Closes c as ad_conn_close does, for want of the daemon's memory for its
- * bytes (reading its input, keeping a cut frame, queueing a reply or
- * keeping the replies its socket did not take), and counts it in
- * connections_closed_no_memory unless c was already closing. Its unsent
- * replies go with it, as with any close. */
+ * bytes (reading its input, keeping a cut frame or queueing a reply), and
+ * counts it in connections_closed_no_memory unless c was already closing.
+ * Its unsent replies go with it, as with any close. */
 void ad_conn_close_no_memory(ad_conn_t *c);
 
 /* Shutdown: answers every request the peer had sent when it began (the

@@ -241,6 +241,28 @@ static void watch(ad_conn_t *c) {
     uv_poll_stop(&c->poll);
 }
 
+/* Moves the replies in the staging buffer, which the socket did not take,
+ * to c's own wbuf (empty: replies go to staging only while it is). A copy
+ * when there is memory for one; otherwise c takes the staging buffer's
+ * memory and the staging buffer c's (none, or an empty wbuf's), which
+ * needs none, so a reply once queued is never dropped for want of memory
+ * (it may be an alloc's, the only word of its blocks). Both buffers have
+ * the same bound, output_limit_bytes (daemon.c), so neither outgrows its
+ * own. */
+static void keep_unsent(ad_conn_t *c) {
+  ar_buf_t *s = &c->d->staging;
+  if (ar_buf_append(&c->wbuf, ar_buf_data(s), ar_buf_len(s)) == 0) {
+    ar_buf_consume(s, ar_buf_len(s));
+    return;
+  }
+  ar_buf_t empty = c->wbuf;
+  size_t wmax = c->wbuf.max, smax = s->max;
+  c->wbuf = *s;
+  c->wbuf.max = wmax;
+  *s = empty;
+  s->max = smax;
+}
+
 void ad_conn_run(ad_conn_t *c) {
   ad_daemon_t *d = c->d;
 
@@ -263,15 +285,8 @@ void ad_conn_run(ad_conn_t *c) {
   }
 
   /* What the socket did not take moves out of the shared buffer. */
-  if (ar_buf_len(&d->staging) > 0) {
-    int rc = ar_buf_append(&c->wbuf, ar_buf_data(&d->staging),
-                           ar_buf_len(&d->staging));
-    ar_buf_consume(&d->staging, ar_buf_len(&d->staging));
-    if (rc < 0) {
-      ad_conn_close_no_memory(c);
-      return;
-    }
-  }
+  if (ar_buf_len(&d->staging) > 0)
+    keep_unsent(c);
   ar_buf_trim(&d->staging, STAGING_KEEP);
   ar_buf_trim(&c->rbuf, RBUF_KEEP);
 

@@ -24,9 +24,10 @@
  * destroyed under a connection when there is no memory to note its name
  * as stale (the connection drops its list and stays open), an alloc
  * of detached blocks whose reply cannot be queued (nothing is allocated),
- * and a connection closed for want of memory to queue a reply, read its
- * input, keep a cut frame or keep the replies its socket did not take
- * (each counted in connections_closed_no_memory).
+ * a connection closed for want of memory to queue a reply, read its input
+ * or keep a cut frame (each counted in connections_closed_no_memory), and
+ * the replies its socket did not take kept without memory for a copy (the
+ * connection takes over the staging buffer and stays open).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1305,20 +1306,64 @@ static void test_cut_frame_without_memory(void **state) {
 }
 
 /* No memory for the connection's own output buffer, to keep the reply
- * its socket did not take (the socket is full). */
-static void test_unsent_without_memory(void **state) {
+ * its socket did not take (the socket is full): the connection takes
+ * over the staging buffer that holds the reply, and stays open. Once its
+ * peer reads what filled the socket, the reply follows. */
+static void test_unsent_kept_without_memory(void **state) {
   fixture_t *f = *state;
   int peer;
   ad_conn_t *c = socket_conn(f, &peer);
   ping_pong(f, peer);
-  static const uint8_t fill[4096];
-  while (send(c->fd, fill, sizeof(fill), MSG_DONTWAIT) > 0)
-    ;
+  static uint8_t fill[4096];
+  size_t filled = 0;
+  ssize_t k;
+  while ((k = send(c->fd, fill, sizeof(fill), MSG_DONTWAIT)) > 0)
+    filled += (size_t)k;
   assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
   bytes_t b = {NULL, 0};
   add_ping(&b, 2);
-  read_without_memory(f, peer, b.p, b.n);
+  assert_int_equal(send(peer, b.p, b.n, 0), (ssize_t)b.n);
   free(b.p);
+  nomem = true;
+  uv_run(&f->d.loop, UV_RUN_NOWAIT);
+  nomem = false;
+  assert_false(c->closing);
+  assert_int_equal(f->d.stats.connections_closed_no_memory, 0);
+  assert_true(ar_buf_len(&c->wbuf) > 0);
+
+  uint8_t buf[4096];
+  size_t got = 0, len = 0;
+  uint8_t reply[256];
+  ar_frame_t fr;
+  for (int spins = 0; spins < 100000; spins++) {
+    uv_run(&f->d.loop, UV_RUN_NOWAIT);
+    if (got < filled) {
+      size_t want = filled - got < sizeof(buf) ? filled - got : sizeof(buf);
+      k = recv(peer, buf, want, MSG_DONTWAIT);
+      if (k > 0)
+        got += (size_t)k;
+      continue;
+    }
+    k = recv(peer, reply + len, sizeof(reply) - len, MSG_DONTWAIT);
+    if (k > 0)
+      len += (size_t)k;
+    if (len > 0 &&
+        ar_frame_decode(reply, len, 1 << 20, &fr) == AR_FRAME_COMPLETE)
+      break;
+  }
+  assert_int_equal(got, filled);
+  assert_int_equal(ar_frame_decode(reply, len, 1 << 20, &fr),
+                   AR_FRAME_COMPLETE);
+  Arenad__Response *r =
+      arenad__response__unpack(NULL, fr.end - fr.start, reply + fr.start);
+  assert_non_null(r);
+  assert_int_equal(r->id, 2);
+  assert_int_equal(r->body_case, ARENAD__RESPONSE__BODY_PING);
+  arenad__response__free_unpacked(r, NULL);
+  assert_false(c->closing);
+  ad_conn_close(c, "test");
+  uv_run(&f->d.loop, UV_RUN_NOWAIT); /* the close callback frees it */
+  close(peer);
 }
 
 /* A free naming several offsets is one request: refused for want of a
@@ -1401,7 +1446,7 @@ int main(void) {
       T(test_reply_without_memory_counted),
       T(test_read_without_memory),
       T(test_cut_frame_without_memory),
-      T(test_unsent_without_memory),
+      T(test_unsent_kept_without_memory),
       T(test_free_counts),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
