@@ -250,7 +250,8 @@ void ad_conn_close_after_reply(ad_conn_t *c, const char *reason,
 /*
  * Appends resp to the output, with `fd` (owned, or -1) to be passed on the
  * frame's first byte. A reply over the frame limit becomes an internal
- * error; one the daemon has no memory for closes the connection.
+ * error; one the daemon has no memory for closes the connection once
+ * the replies before it are sent (ad_conn_close_no_memory).
  */
 static void reply(ad_conn_t *c, Arenad__Response *resp, int fd) {
   ad_daemon_t *d = c->d;

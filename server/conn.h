@@ -143,8 +143,8 @@ struct ad_conn_s {
   bool draining;          /* the daemon is shutting down */
   size_t drain_left;      /* while draining: bytes still to be read, those
                              the socket held when the shutdown began */
-  bool close_after_reply; /* close once the reply is out (a protocol
-                             error, a version) */
+  bool close_after_reply; /* close once the replies are out (a protocol
+                             error, a version, no memory) */
   bool closing;           /* ad_conn_close was called */
   const char *close_reason; /* static: why it closes, for the log */
   uint64_t turn_start_ns;   /* uv_hrtime when its turn began; 0: none yet */
@@ -326,10 +326,13 @@ void ad_conn_resume(ad_conn_t *c);
  * ad_conn_free. */
 void ad_conn_close(ad_conn_t *c, const char *reason);
 
-/* Closes c as ad_conn_close does, for want of the daemon's memory for its
- * bytes (reading its input, keeping a cut frame or queueing a reply), and
- * counts it in connections_closed_no_memory unless c was already closing.
- * Its unsent replies go with it, as with any close. */
+/* Closes c for want of the daemon's memory for its bytes (reading its
+ * input, keeping a cut frame, queueing a reply), and counts it in
+ * connections_closed_no_memory unless c was already closing or to close.
+ * Replies already queued are not dropped (one may be an alloc's, the only
+ * word of its blocks): with any unsent, c is closed once they are sent,
+ * as ad_conn_close_after_reply does, and nothing more of its input is
+ * read or answered; with none, it is closed now, as ad_conn_close does. */
 void ad_conn_close_no_memory(ad_conn_t *c);
 
 /* Shutdown: answers every request the peer had sent when it began (the

@@ -419,8 +419,15 @@ void ad_conn_close(ad_conn_t *c, const char *reason) {
 }
 
 void ad_conn_close_no_memory(ad_conn_t *c) {
+  uint64_t *counter = &c->d->stats.connections_closed_no_memory;
   if (c->closing)
     return;
-  c->d->stats.connections_closed_no_memory++;
+  if (c->out_sent != c->out_total) {
+    /* Queued replies are sent first: one may be an alloc's, the only
+     * word of where its blocks are. */
+    ad_conn_close_after_reply(c, "no-memory", counter);
+    return;
+  }
+  (*counter)++;
   ad_conn_close(c, "no-memory");
 }

@@ -366,8 +366,9 @@ static void on_sweep(uv_timer_t *t) {
     uint64_t now = ad_daemon_now_ms();
     if (ad_conn_send_stalled(c, now)) {
       /* No reply: the peer reads none. A connection already closing for
-       * a protocol error was counted for that, and ad_conn_close keeps
-       * the reason it was given then: its reply is what waited. */
+       * a protocol error or want of memory was counted for that, and
+       * ad_conn_close keeps the reason it was given then: its replies are
+       * what waited. */
       if (!c->close_after_reply)
         d->stats.connections_closed_send_timeout++;
       ad_conn_close(c, "send-timeout");

@@ -25,9 +25,10 @@
  * as stale (the connection drops its list and stays open), an alloc
  * of detached blocks whose reply cannot be queued (nothing is allocated),
  * a connection closed for want of memory to queue a reply, read its input
- * or keep a cut frame (each counted in connections_closed_no_memory), and
- * the replies its socket did not take kept without memory for a copy (the
- * connection takes over the staging buffer and stays open).
+ * or keep a cut frame (each counted in connections_closed_no_memory), but
+ * only once the replies queued before are out (a detached alloc's among
+ * them), and the replies its socket did not take kept without memory for
+ * a copy (the connection takes over the staging buffer and stays open).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1241,6 +1242,68 @@ static void test_reply_without_memory_counted(void **state) {
   f->c = NULL;
 }
 
+/* A batch whose second reply finds no memory: the connection is to close,
+ * but only once the first reply, already queued, is out. That reply is
+ * an alloc of a detached block, which only it tells of: dropped with the
+ * connection, it would leave the block in the arena for good. The staging
+ * buffer has room for the alloc's reply and not for the page of blocks
+ * after it (the records, the block table and the scratch memory have room
+ * already: the same requests came before). */
+static void test_queued_reply_kept_without_memory(void **state) {
+  fixture_t *f = *state;
+  ad_arena_t *a = f->d.arenas[0];
+  fill_blocks(f);
+  bytes_t w = {NULL, 0};
+  add_inspect(&w, 1, 0);
+  assert_int_equal(ad_conn_input(f->c, w.p, w.n), w.n);
+  assert_int_equal(take(f->c, NULL, 0), 1);
+  free(w.p);
+  w = (bytes_t){NULL, 0};
+  add_alloc_detached(&w, 1, 100, 1, true);
+  assert_int_equal(ad_conn_input(f->c, w.p, w.n), w.n);
+  Arenad__Response *r[3];
+  assert_int_equal(take(f->c, r, 1), 1);
+  bytes_t fr = {NULL, 0};
+  add_free(&fr, 2, r[0]->alloc->offsets, r[0]->alloc->n_offsets);
+  arenad__response__free_unpacked(r[0], NULL);
+  assert_int_equal(ad_conn_input(f->c, fr.p, fr.n), fr.n);
+  assert_int_equal(take(f->c, r, 1), 1);
+  arenad__response__free_unpacked(r[0], NULL);
+  free(fr.p);
+  free(w.p);
+  ar_buf_destroy(&f->d.staging);
+  assert_int_equal(ar_buf_reserve(&f->d.staging, 1), 0); /* 512 bytes */
+
+  bytes_t b = {NULL, 0};
+  add_alloc_detached(&b, 3, 100, 1, true);
+  add_inspect(&b, 4, 0);
+  add_ping(&b, 5);
+  nomem = true;
+  assert_int_equal(ad_conn_input(f->c, b.p, b.n), b.n);
+  nomem = false;
+  free(b.p);
+  assert_int_equal(a->detached_blocks, 1);
+  assert_false(f->c->closing);
+  assert_true(f->c->close_after_reply);
+  assert_string_equal(f->c->close_reason, "no-memory");
+  assert_int_equal(f->d.stats.requests[ARENAD__REQUEST__BODY_PING], 0);
+
+  /* The alloc's reply, alone, tells where the block is. */
+  assert_int_equal(take(f->c, r, 3), 1);
+  assert_int_equal(r[0]->id, 3);
+  assert_int_equal(r[0]->status, ARENAD__STATUS__STATUS_OK);
+  assert_int_equal(r[0]->alloc->n_offsets, 1);
+  assert_true(ad_blocktab_find(&a->table, r[0]->alloc->offsets[0]) != NULL);
+  arenad__response__free_unpacked(r[0], NULL);
+
+  ad_conn_run(f->c); /* all sent: now it closes */
+  assert_true(f->c->closing);
+  assert_string_equal(f->c->close_reason, "no-memory");
+  assert_closed_no_memory(f);
+  ad_conn_free(f->c);
+  f->c = NULL;
+}
+
 /* A started connection on a socket pair; the peer's end in *peer. */
 static ad_conn_t *socket_conn(fixture_t *f, int *peer) {
   int sv[2];
@@ -1444,6 +1507,7 @@ int main(void) {
       T(test_arena_gone_without_memory),
       T(test_alloc_reply_without_memory),
       T(test_reply_without_memory_counted),
+      T(test_queued_reply_kept_without_memory),
       T(test_read_without_memory),
       T(test_cut_frame_without_memory),
       T(test_unsent_kept_without_memory),
