@@ -23,7 +23,7 @@
  *   quota_bytes = 16M
  *   quota_blocks = 1000
  *
- * Each key is declared once, in a table in config.c, with its kind, its
+ * Each key is declared once, in a table in config_keys.c, with its kind, its
  * bounds and its default (like redis's createSizeTConfig); `arenad --help`
  * prints the table. Sizes take K, M and G suffixes (ar_parse_size), modes
  * are octal, counts are plain decimal. An unknown section or key, a value
@@ -58,7 +58,7 @@
 #define AD_DEFAULT_ARENA_POLICY AR_POLICY_FIRST
 
 /* One arena to create. Numeric fields are uint64_t so that one table
- * describes them all (see config.c). */
+ * describes them all (see config_keys.c). */
 typedef struct ad_arena_conf_s {
   char name[AD_ARENA_NAME_MAX + 1];
   uint64_t size;         /* bytes: a multiple of 4096; a power of 2 for buddy */

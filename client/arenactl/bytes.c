@@ -5,7 +5,7 @@
  * quota), and "268435456 (256 MiB)", the exact count first, where the
  * bytes themselves matter (inspect's summary, replay's arena). The daemon
  * writes sizes only in its configuration's own spelling ("64M",
- * server/config.c), which this is not.
+ * server/config_keys.c), which this is not.
  */
 #include <inttypes.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /*
  * fuzz_config.c: a libFuzzer target for the daemon's configuration file
- * reader (server/config.c over inih). The input is a file's bytes; the
+ * reader (server/config_file.c over inih). The input is a file's bytes; the
  * target reads it as `arenad --config` would, then completes the result as
  * start-up does, and checks what config.h promises: a bad file is
  * AR_EINVAL with a message that names the file, never another code; a

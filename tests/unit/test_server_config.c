@@ -1,5 +1,5 @@
 /*
- * test_server_config.c: arenad's configuration (server/config.c): a full
+ * test_server_config.c: arenad's configuration (server/config*.c): a full
  * good file, defaults (also as --help and the example file state them),
  * command-line arenas added to the file's, the built-in arena, and every
  * kind of error, each of which must name the file and the line (or the
