@@ -349,6 +349,11 @@ static void usage_table(FILE *out, const cfgkey_t *keys, size_t n) {
               k->name, k->help, (unsigned long long)k->min,
               (unsigned long long)k->max, (unsigned long long)k->dflt);
       break;
+    case K_USER:
+    case K_GROUP: /* the default, AD_ID_NONE, is in words in the help */
+      fprintf(out, "  %-24s %s; %s, or a name\n", k->name, k->help,
+              bounds(range, sizeof(range), k));
+      break;
     case K_LEVEL:
       fprintf(out, "  %-24s %s; default %s\n", k->name, k->help,
               ad_log_level_name((ad_log_level_t)k->dflt));

@@ -584,7 +584,7 @@ static const char *usage_line(const char *text, const char *key, char *buf,
 
 /* arenad --help's table of keys: a default for every key that has one,
  * 0 included, and none for the arena size, which is required; the bounds
- * of a mode. */
+ * of a mode, a user and a group. */
 static void test_usage(void **state) {
   (void)state;
   char *text = NULL;
@@ -607,6 +607,12 @@ static void test_usage(void **state) {
                          "; octal, 0000 to 0777, default 0600"));
   assert_non_null(strstr(usage_line(text, "mode", line, sizeof(line)),
                          "; octal, 0000 to 0777, default 0600"));
+  /* users and groups with theirs: a number up to (uid_t)-1, which means
+   * none, excluded, or a name */
+  const char *ids[] = {"owner", "group", "admin_group"};
+  for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
+    assert_non_null(strstr(usage_line(text, ids[i], line, sizeof(line)),
+                           "; 0 to 4294967294, or a name"));
   free(text);
 }
 
