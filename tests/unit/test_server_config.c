@@ -545,8 +545,11 @@ static void test_example_file(void **state) {
   ad_config_t cfg;
   char err[256];
   ad_config_init(&cfg);
-  int rc = ad_config_load_file(&cfg, "../server/arenad.conf.example", err,
-                               sizeof(err));
+  /* Found from the source tree the build compiled in (tests/data/../../),
+   * so that the test passes when run by hand from anywhere. */
+  int rc = ad_config_load_file(
+      &cfg, AR_TEST_DATA_DIR "/../../server/arenad.conf.example", err,
+      sizeof(err));
   if (rc != 0)
     fail_msg("%s", err);
   assert_int_equal(ad_config_finish(&cfg, err, sizeof(err)), 0);
