@@ -409,6 +409,20 @@ static void wait_closed(it_conn_t *c, uint64_t want) {
   assert_int_equal(it_stat(c, "connections_closed"), want);
 }
 
+/* Asks c's daemon, out of descriptors, to create arena "more": refused
+ * with LIMIT_EXCEEDED, for want of a descriptor at `step` (the words the
+ * message names it by). */
+static void create_out_of_descriptors(it_conn_t *c, const char *step) {
+  Arenad__Response *r = it_call(
+      c, it_req_create("more", 65536, ARENAD__POLICY__POLICY_FIRST, NULL, 0, 0),
+      NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_LIMIT_EXCEEDED);
+  assert_non_null(strstr(r->message, "cannot create arena 'more'"));
+  assert_non_null(strstr(r->message, step));
+  assert_non_null(strstr(r->message, "no file descriptor to spare"));
+  it_resp_free(r);
+}
+
 /* A daemon out of descriptors refuses a create_arena as it refuses an
  * attach: LIMIT_EXCEEDED, counted in fds_exhausted, with no arena made.
  * With none free memfd_create fails; with one free the segment's
@@ -419,15 +433,7 @@ static void test_create_out_of_descriptors(void **state) {
   it_daemon_t d = {0};
   it_conn_t *c[40];
   int n = start_out_of_descriptors(&d, c);
-  Arenad__Response *r = it_call(
-      c[0],
-      it_req_create("more", 65536, ARENAD__POLICY__POLICY_FIRST, NULL, 0, 0),
-      NULL);
-  it_assert_status(r, ARENAD__STATUS__STATUS_LIMIT_EXCEEDED);
-  assert_non_null(strstr(r->message, "cannot create arena 'more'"));
-  assert_non_null(strstr(r->message, "memfd_create"));
-  assert_non_null(strstr(r->message, "no file descriptor to spare"));
-  it_resp_free(r);
+  create_out_of_descriptors(c[0], "memfd_create");
   assert_int_equal(it_stat(c[0], "fds_exhausted"), 1);
   assert_int_equal(it_stat(c[0], "arenas_created"), 0);
   assert_int_equal(it_stat(c[0], "arenas_refused_limit"), 0);
@@ -439,17 +445,11 @@ static void test_create_out_of_descriptors(void **state) {
   it_close(c[1]);
   it_close(c[2]);
   wait_closed(c[0], closed + 2);
-  r = it_recv(c[n - 1], NULL); /* its ping, answered once accepted */
+  Arenad__Response *r =
+      it_recv(c[n - 1], NULL); /* its ping, answered once accepted */
   assert_non_null(r);
   it_resp_free(r);
-  r = it_call(
-      c[0],
-      it_req_create("more", 65536, ARENAD__POLICY__POLICY_FIRST, NULL, 0, 0),
-      NULL);
-  it_assert_status(r, ARENAD__STATUS__STATUS_LIMIT_EXCEEDED);
-  assert_non_null(strstr(r->message, "read-only"));
-  assert_non_null(strstr(r->message, "no file descriptor to spare"));
-  it_resp_free(r);
+  create_out_of_descriptors(c[0], "read-only");
   assert_int_equal(it_stat(c[0], "fds_exhausted"), 2);
   assert_int_equal(it_stat(c[0], "arenas_created"), 0);
   assert_int_equal(it_status(c[0], it_req_attach("more", false)),
