@@ -141,6 +141,8 @@ void ar_buf_commit(ar_buf_t *b, size_t n) {
 }
 
 void ar_buf_consume(ar_buf_t *b, size_t n) {
+  if (n > b->tail - b->head)
+    n = b->tail - b->head; /* clamped: head never passes tail */
   b->head += n;
   if (b->head == b->tail)
     b->head = b->tail = 0;

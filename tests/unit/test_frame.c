@@ -385,6 +385,41 @@ static void test_buffer(void **state) {
   ar_buf_destroy(&b); /* idempotent */
 }
 
+/* Consuming more than the buffer holds drops only what is there: head and
+ * tail stay in order, the buffer is empty and still usable. */
+static void test_buffer_consume_past_end(void **state) {
+  (void)state;
+  ar_buf_t b;
+  ar_buf_init(&b, 100);
+  const uint8_t bytes[10] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+
+  /* Past the end of an empty buffer that has no memory yet. */
+  ar_buf_consume(&b, 1);
+  assert_int_equal(b.head, 0);
+  assert_int_equal(b.tail, 0);
+  assert_int_equal(ar_buf_len(&b), 0);
+
+  /* Past the end of a buffer whose head is not at the front. */
+  assert_rc(ar_buf_append(&b, bytes, 10), 0);
+  ar_buf_consume(&b, 4);
+  ar_buf_consume(&b, 7);
+  assert_int_equal(b.head, 0);
+  assert_int_equal(b.tail, 0);
+  assert_int_equal(ar_buf_len(&b), 0);
+
+  /* Far past it: no wrap-around either. */
+  assert_rc(ar_buf_append(&b, bytes, 3), 0);
+  ar_buf_consume(&b, SIZE_MAX);
+  assert_int_equal(ar_buf_len(&b), 0);
+
+  /* Still usable: the next bytes go to the front and read back whole. */
+  assert_rc(ar_buf_append(&b, bytes, 10), 0);
+  assert_int_equal(b.head, 0);
+  assert_int_equal(ar_buf_len(&b), 10);
+  assert_memory_equal(ar_buf_data(&b), bytes, 10);
+  ar_buf_destroy(&b);
+}
+
 /* Packs msg as a frame into b. */
 static void pack_frame(ar_buf_t *b, const ProtobufCMessage *msg) {
   size_t len = protobuf_c_message_get_packed_size(msg);
@@ -522,6 +557,7 @@ int main(void) {
       cmocka_unit_test(test_garbage_prefix),
       cmocka_unit_test(test_pipelining),
       cmocka_unit_test(test_buffer),
+      cmocka_unit_test(test_buffer_consume_past_end),
       cmocka_unit_test(test_protobuf_round_trip),
       cmocka_unit_test(test_protobuf_garbage),
   };

@@ -141,8 +141,11 @@ int ar_buf_reserve(ar_buf_t *b, size_t n);
  * ar_buf_spare_len(b). */
 void ar_buf_commit(ar_buf_t *b, size_t n);
 
-/* Drops n bytes from the head. n must be at most ar_buf_len(b). The memory
- * is kept; when the buffer becomes empty the next bytes go to its front. */
+/* Drops n bytes from the head. An n over ar_buf_len(b) is clamped to it:
+ * the buffer is emptied, head and tail stay in order, and nothing reports
+ * it, so a caller that must know compares n with ar_buf_len(b) first. The
+ * memory is kept; when the buffer becomes empty the next bytes go to its
+ * front. */
 void ar_buf_consume(ar_buf_t *b, size_t n);
 
 /* Copies n bytes from p to the tail. Returns 0, or what ar_buf_reserve
