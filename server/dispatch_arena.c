@@ -13,6 +13,7 @@
 #include "audit.h"
 #include "dispatch.h"
 #include "reply_bound.h"
+#include "segment.h"
 
 int ad_do_list(ad_call_t *call, const Arenad__ListRequest *m) {
   (void)m;
@@ -59,8 +60,7 @@ int ad_do_attach(ad_call_t *call, const Arenad__AttachRequest *m) {
   if (fd == AR_ELIMIT) {
     call->d->stats.fds_exhausted++;
     return ad_fail(call, AR_ELIMIT,
-                   "the daemon has no file descriptor to spare for the "
-                   "arena's: try again later");
+                   AD_SEGMENT_NO_FD " for the arena's: try again later");
   }
   if (fd < 0)
     return ad_fail(call, AR_EINTERNAL,

@@ -128,8 +128,7 @@ fail:;
   snprintf(err, errlen, "%s of %llu bytes failed: %s%s", step,
            (unsigned long long)size, strerror(e),
            e == EFBIG        ? " (the file size limit, ulimit -f, is lower)"
-           : rc == AR_ELIMIT ? "; the daemon has no file descriptor to spare: "
-                               "try again later"
+           : rc == AR_ELIMIT ? "; " AD_SEGMENT_NO_FD ": try again later"
                              : "");
   ad_segment_destroy(s);
   return rc;

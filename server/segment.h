@@ -25,6 +25,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The words of every message that says the daemon is out of descriptors
+ * (ad_segment_create's err, the attach refusal in dispatch_arena.c): one
+ * string, so that a client or a test can look for it in either. */
+#define AD_SEGMENT_NO_FD "the daemon has no file descriptor to spare"
+
 typedef struct ad_segment_s {
   int fd;         /* the memfd, close-on-exec; -1 when none */
   int ro_fd;      /* the same file opened read-only; -1 when none */
