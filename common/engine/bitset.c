@@ -10,7 +10,6 @@
 
 #include "ar/error.h"
 
-
 int ar__bitset_init(ar__bitset_t *b, uint64_t nbits, ar__mem_t *mem) {
   uint64_t total = 0, n = nbits ? nbits : 1;
   b->nlevels = 0;
@@ -43,10 +42,6 @@ void ar__bitset_fini(ar__bitset_t *b) {
   }
   b->words = NULL;
 }
-
-
-
-
 
 uint64_t ar__bitset_next(const ar__bitset_t *b, uint64_t from) {
   if (from >= b->nbits)
