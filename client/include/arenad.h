@@ -23,7 +23,10 @@
  * string). Codes up to AR_EINTERNAL are the daemon's statuses; AR_EIO and
  * AR_EPROTO are the library's own. arenad_error(h) gives a sentence about
  * the handle's last error: the daemon's message when the daemon refused
- * the request, the library's otherwise.
+ * the request, the library's otherwise. A NULL handle is a bad argument:
+ * every call that takes one and returns a code returns AR_EINVAL for it,
+ * sends nothing and sets its outputs as any failure does; the getters
+ * give 0 or NULL, arenad_error "no handle", and arenad_close does nothing.
  *
  * A broken connection. When the socket fails or is closed (AR_EIO; also
  * when the daemon's last reply before closing gives a reason, which

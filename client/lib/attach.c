@@ -16,7 +16,7 @@
 #include "internal.h"
 
 arenad__map_t *arenad__map_find(const arenad_t *h, const char *name) {
-  if (name == NULL)
+  if (h == NULL || name == NULL)
     return NULL;
   for (size_t i = 0; i < h->nmaps; i++)
     if (strcmp(h->maps[i].name, name) == 0)
@@ -177,6 +177,8 @@ int arenad_attach(arenad_t *h, const char *name, unsigned flags,
 }
 
 int arenad_detach(arenad_t *h, const char *name) {
+  if (h == NULL) /* local only: no request to refuse it on the way */
+    return AR_EINVAL;
   arenad__map_t *m = arenad__map_find(h, name);
   if (m == NULL)
     return arenad__fail(h, AR_ENOENT, "%s is not attached",
@@ -187,8 +189,6 @@ int arenad_detach(arenad_t *h, const char *name) {
 }
 
 void *arenad_ptr(const arenad_t *h, const char *name, uint64_t offset) {
-  if (h == NULL)
-    return NULL;
   const arenad__map_t *m = arenad__map_find(h, name);
   if (m == NULL || offset >= m->size)
     return NULL;

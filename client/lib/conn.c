@@ -29,8 +29,8 @@ _Static_assert(sizeof ARENAD_SOCKET_ENV == sizeof AR_SOCKET_ENV,
                "ARENAD_SOCKET_ENV is AR_SOCKET_ENV");
 
 int arenad__fail(arenad_t *h, int code, const char *fmt, ...) {
-  if (h->broken)
-    return code; /* keep the reason the handle broke */
+  if (h == NULL || h->broken)
+    return code; /* no handle to tell, or keep the reason it broke */
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(h->err, sizeof h->err, fmt, ap);
@@ -71,6 +71,8 @@ int arenad__break(arenad_t *h, int code, const char *fmt, ...) {
 }
 
 int arenad__usable(arenad_t *h) {
+  if (h == NULL)
+    return AR_EINVAL;
   return h->broken ? AR_EIO : 0;
 }
 

@@ -117,7 +117,8 @@ struct arenad_s {
   char err[ARENAD__ERR_LEN];
 };
 
-/* Stores a message (printf-style) as h's last error and returns code. */
+/* Stores a message (printf-style) as h's last error and returns code; for
+ * a NULL h only returns code (arenad_error(NULL) says "no handle"). */
 int arenad__fail(arenad_t *h, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -127,7 +128,12 @@ int arenad__fail(arenad_t *h, int code, const char *fmt, ...)
 int arenad__break(arenad_t *h, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* 0 when h can send a request; AR_EIO (message unchanged) when broken. */
+/* 0 when h can send a request; AR_EIO (message unchanged) when broken;
+ * AR_EINVAL for a NULL h. Every request, blocking or pipelined, passes
+ * here before it is queued (through arenad__can_call, submit, flush and
+ * collect): this is where a NULL handle is refused. What a call may do
+ * with h before (arenad__fail, arenad__map_find, arenad__response_free)
+ * takes a NULL h too. */
 int arenad__usable(arenad_t *h);
 
 /* Closes the received descriptors not yet claimed. */
@@ -169,7 +175,8 @@ bool arenad__reply_ready(const arenad_t *h);
  * broken. Descriptors that arrive on the way are kept in h->fds. */
 int arenad__read_reply(arenad_t *h, Arenad__Response **out);
 
-/* Frees a reply of arenad__read_reply (NULL is allowed). */
+/* Frees a reply of arenad__read_reply (NULL is allowed, and so is a NULL
+ * h, from a call arenad__usable refused). */
 void arenad__response_free(arenad_t *h, Arenad__Response *r);
 
 /*
@@ -184,10 +191,11 @@ void arenad__response_free(arenad_t *h, Arenad__Response *r);
 int arenad__check_reply(arenad_t *h, const Arenad__Response *r, uint64_t id,
                         int kind);
 
-/* Returns 0 when h can make a blocking call; else AR_EIO (message
- * unchanged) when it is broken, or AR_EINVAL (with a message) while
- * pipelined requests are in flight: blocking calls wait for their own
- * reply only. Every blocking call checks this, in this order. */
+/* Returns 0 when h can make a blocking call; else, as arenad__usable,
+ * AR_EINVAL for a NULL h or AR_EIO (message unchanged) when it is broken,
+ * or AR_EINVAL (with a message) while pipelined requests are in flight:
+ * blocking calls wait for their own reply only. Every blocking call checks
+ * this, in this order. */
 int arenad__can_call(arenad_t *h);
 
 /*
@@ -211,7 +219,7 @@ arenad_arena_t *arenad__arenas_make(Arenad__ArenaInfo *const *infos,
 /* The public policy of a wire Policy. */
 arenad_policy_t arenad__policy(int wire);
 
-/* The attached arena called name, or NULL. */
+/* The attached arena called name, or NULL (also for a NULL h). */
 arenad__map_t *arenad__map_find(const arenad_t *h, const char *name);
 
 /* Unmaps and forgets every attached arena. */

@@ -162,7 +162,9 @@ static int keep_overwritten(arenad_t *h, const Arenad__FreeReply *fr,
 
 int arenad_collect(arenad_t *h, arenad_result_t *res) {
   /* The last collect's indices go first: none after a collect that fails,
-   * however early it does. */
+   * however early it does (but a NULL h has none to forget). */
+  if (h == NULL)
+    return AR_EINVAL;
   h->n_overwritten = 0;
   int rc = arenad__usable(h);
   if (rc < 0)

@@ -370,6 +370,8 @@ int arenad__read_reply(arenad_t *h, Arenad__Response **out) {
 }
 
 void arenad__response_free(arenad_t *h, Arenad__Response *r) {
+  if (h == NULL) /* a call refused for want of a handle: no reply */
+    return;
   /* All in scratch: nothing to free one by one. */
   if (r != NULL && h->spilled > 0)
     arenad__response__free_unpacked(r, &h->allocator);

@@ -1288,6 +1288,100 @@ static void test_getters_of_no_handle(void **state) {
   assert_int_equal(arenad_collect_overwritten(NULL, NULL), 0);
 }
 
+/* Every call that takes a handle and returns a code refuses a NULL one
+ * with AR_EINVAL, sending nothing, and sets its outputs as after any
+ * other failure: a list, page or statistics NULL (and their counts 0), a
+ * check not ok, every offset's status the code, no pointer, no
+ * overwritten header. The outputs start as garbage, so a call that leaves
+ * one unset fails here. A bad argument besides changes nothing. */
+static void test_requests_of_no_handle(void **state) {
+  (void)state;
+  static max_align_t garbage; /* what the outputs point to before */
+  arenad_hello_t hi;
+  assert_int_equal(arenad_hello(NULL, "t", &hi), AR_EINVAL);
+  assert_int_equal(arenad_ping(NULL), AR_EINVAL);
+
+  arenad_arena_t *arenas = (void *)&garbage;
+  size_t n = 7;
+  assert_int_equal(arenad_list(NULL, &arenas, &n), AR_EINVAL);
+  assert_null(arenas);
+  assert_int_equal(n, 0);
+
+  arenad_map_t map;
+  assert_int_equal(arenad_attach(NULL, "a", 0, &map), AR_EINVAL);
+  assert_int_equal(arenad_detach(NULL, "a"), AR_EINVAL);
+
+  uint64_t off = 0, offs[2] = {16, 32};
+  void *p = &off;
+  assert_int_equal(arenad_alloc(NULL, "a", 64, 0, 0, &off, &p), AR_EINVAL);
+  assert_null(p);
+  assert_int_equal(arenad_alloc_n(NULL, "a", 64, 0, 2, 0, offs), AR_EINVAL);
+  assert_int_equal(arenad_free(NULL, "a", 16), AR_EINVAL);
+  int statuses[2] = {1, 1};
+  assert_int_equal(arenad_free_n(NULL, "a", offs, 2, statuses), AR_EINVAL);
+  assert_int_equal(statuses[0], AR_EINVAL);
+  assert_int_equal(statuses[1], AR_EINVAL);
+  statuses[0] = statuses[1] = 1;
+  assert_int_equal(arenad_free_each(NULL, "a", offs, 2, statuses), AR_EINVAL);
+  assert_int_equal(statuses[0], AR_EINVAL);
+  assert_int_equal(statuses[1], AR_EINVAL);
+  statuses[0] = statuses[1] = 1;
+  uint64_t overwritten[2];
+  size_t n_overwritten = 7;
+  assert_int_equal(arenad_free_report(NULL, "a", offs, 2, statuses, overwritten,
+                                      &n_overwritten),
+                   AR_EINVAL);
+  assert_int_equal(statuses[0], AR_EINVAL);
+  assert_int_equal(statuses[1], AR_EINVAL);
+  assert_int_equal(n_overwritten, 0);
+
+  uint32_t refcount;
+  bool smashed = true;
+  arenad_transfer_t tr;
+  assert_int_equal(arenad_retain(NULL, "a", 16, &refcount), AR_EINVAL);
+  assert_int_equal(arenad_release(NULL, "a", 16, &refcount), AR_EINVAL);
+  assert_int_equal(arenad_release_report(NULL, "a", 16, &refcount, &smashed),
+                   AR_EINVAL);
+  assert_false(smashed);
+  assert_int_equal(arenad_transfer(NULL, "a", 16, 1, &tr), AR_EINVAL);
+
+  arenad_arena_spec_t spec = {.size = 4096, .policy = ARENAD_POLICY_FIRST};
+  arenad_arena_t *created = (void *)&garbage;
+  arenad_destroyed_t destroyed;
+  assert_int_equal(arenad_create_arena(NULL, "a", &spec, &created), AR_EINVAL);
+  assert_null(created);
+  assert_int_equal(arenad_destroy_arena(NULL, "a", 0, &destroyed), AR_EINVAL);
+
+  arenad_page_t *page = (void *)&garbage;
+  arenad_check_t check;
+  memset(&check, 0xff, sizeof check);
+  assert_int_equal(
+      arenad_inspect(NULL, "a", ARENAD_INSPECT_BLOCKS, 0, 0, &page), AR_EINVAL);
+  assert_null(page);
+  assert_int_equal(arenad_check(NULL, "a", &check), AR_EINVAL);
+  assert_false(check.ok);
+  assert_string_equal(check.invariant, "");
+
+  arenad_stat_t *stats = (void *)&garbage;
+  n = 7;
+  assert_int_equal(arenad_stats(NULL, &stats, &n), AR_EINVAL);
+  assert_null(stats);
+  assert_int_equal(n, 0);
+
+  arenad_result_t res;
+  assert_int_equal(arenad_submit_ping(NULL, 1), AR_EINVAL);
+  assert_int_equal(arenad_submit_alloc(NULL, "a", 64, 0, 1, 0, 2), AR_EINVAL);
+  assert_int_equal(arenad_submit_free(NULL, "a", offs, 2, 3), AR_EINVAL);
+  assert_int_equal(arenad_flush(NULL), AR_EINVAL);
+  assert_int_equal(arenad_collect(NULL, &res), AR_EINVAL);
+
+  assert_int_equal(arenad_list(NULL, NULL, &n), AR_EINVAL);
+  assert_int_equal(arenad_attach(NULL, "", 0, &map), AR_EINVAL);
+  assert_int_equal(arenad_submit_free(NULL, "a", NULL, 0, 4), AR_EINVAL);
+  assert_int_equal(arenad_collect(NULL, NULL), AR_EINVAL);
+  arenad_close(NULL); /* allowed, as arenad.h says */
+}
+
 /* The hand-written requests, at varint boundaries: read_request re-packs
  * each with protobuf-c and compares the bytes. */
 static void test_encoding(void **state) {
@@ -2021,6 +2115,7 @@ int main(void) {
       T(test_list),
 #undef T
       cmocka_unit_test(test_getters_of_no_handle),
+      cmocka_unit_test(test_requests_of_no_handle),
       cmocka_unit_test(test_socket_path),
       cmocka_unit_test(test_tmp_fallback_peer),
   };
