@@ -38,6 +38,112 @@
 /* The largest file, hence memfd, a daemon under test may make. */
 #define IT_FSIZE_MAX ((rlim_t)1 << 30)
 
+/* ---- What a failed test leaves ------------------------------------------ */
+
+/*
+ * A failing assertion longjmps out of the test body, past its
+ * it_daemon_cleanup, and the it_daemon_t is often a local of that body,
+ * gone with it. So the harness keeps its own record of the directories it
+ * made and the daemons it started, each dropped once removed or reaped,
+ * and an atexit handler (registered with the first entry) kills and reaps
+ * the daemons still on it and removes the directories. Each entry names
+ * the process that made it, and only that one cleans it up: a forked
+ * child of a test that exits leaves its parent's alone. The record is
+ * the harness's: an array on the heap, entries copied in (a dir string,
+ * a pid), never pointers into a caller's it_daemon_t.
+ */
+typedef struct left_s {
+  pid_t maker;  /* the process that made the directory or the daemon */
+  pid_t daemon; /* a daemon not yet reaped; 0 for a directory */
+  char dir[sizeof(((it_daemon_t *)NULL)->dir)]; /* or a directory */
+} left_t;
+
+static left_t *left;
+static size_t left_len, left_cap;
+static bool left_registered; /* left_clean is an atexit handler */
+
+static int remove_entry(const char *path, const struct stat *st, int type,
+                        struct FTW *ftw) {
+  (void)st;
+  (void)type;
+  (void)ftw;
+  remove(path);
+  return 0; /* go on: leave what cannot be removed */
+}
+
+/* Prints the log at path (a shell pattern) for the reader of the test's
+ * output, when IT_SHOW_LOG is set. */
+static void show_log(const char *path) {
+  if (getenv("IT_SHOW_LOG") == NULL)
+    return;
+  char cmd[256];
+  snprintf(cmd, sizeof(cmd), "cat %s >&2", path);
+  (void)system(cmd);
+}
+
+/* Whether pid is a child of this process not yet reaped (so its pid
+ * cannot have gone to another process). */
+static bool unreaped_child(pid_t pid) {
+  siginfo_t si;
+  return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0;
+}
+
+/* At exit: the daemons first (SIGKILL, reaped), then the directories
+ * they ran in, their logs shown first (a failed run's) with IT_SHOW_LOG. */
+static void left_clean(void) {
+  pid_t self = getpid();
+  for (size_t i = 0; i < left_len; i++) {
+    pid_t pid = left[i].daemon;
+    if (left[i].maker != self || pid == 0 || !unreaped_child(pid))
+      continue;
+    kill(pid, SIGKILL);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+      ;
+  }
+  for (size_t i = 0; i < left_len; i++)
+    if (left[i].maker == self && left[i].daemon == 0) {
+      char logs[sizeof(left[i].dir) + 8];
+      snprintf(logs, sizeof(logs), "%s/*.log", left[i].dir);
+      show_log(logs);
+      nftw(left[i].dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+    }
+  free(left);
+  left = NULL;
+  left_len = left_cap = 0;
+}
+
+/* Records a daemon (pid, dir NULL) or a directory (pid 0). */
+static void left_add(pid_t pid, const char *dir) {
+  if (!left_registered) {
+    if (atexit(left_clean) != 0)
+      fail_msg("atexit failed");
+    left_registered = true;
+  }
+  if (left_len == left_cap) {
+    size_t cap = left_cap != 0 ? left_cap * 2 : 16;
+    left_t *p = realloc(left, cap * sizeof(*p));
+    if (p == NULL)
+      fail_msg("out of memory");
+    left = p;
+    left_cap = cap;
+  }
+  left_t *e = &left[left_len++];
+  e->maker = getpid();
+  e->daemon = pid;
+  snprintf(e->dir, sizeof(e->dir), "%s", dir != NULL ? dir : "");
+}
+
+/* Forgets the daemon pid (reaped) or, for pid 0, the directory dir
+ * (removed). */
+static void left_drop(pid_t pid, const char *dir) {
+  for (size_t i = 0; i < left_len; i++)
+    if (pid != 0 ? left[i].daemon == pid
+                 : left[i].daemon == 0 && strcmp(left[i].dir, dir) == 0) {
+      left[i] = left[--left_len];
+      return;
+    }
+}
+
 /* ---- The daemon ----------------------------------------------------------- */
 
 void it_daemon_prepare(it_daemon_t *d) {
@@ -45,6 +151,7 @@ void it_daemon_prepare(it_daemon_t *d) {
   snprintf(d->dir, sizeof(d->dir), "/tmp/arenad-it-XXXXXX");
   if (mkdtemp(d->dir) == NULL)
     fail_msg("mkdtemp: %s", strerror(errno));
+  left_add(0, d->dir);
   snprintf(d->sock, sizeof(d->sock), "%s/arenad.sock", d->dir);
   snprintf(d->log, sizeof(d->log), "%s/arenad.log", d->dir);
   snprintf(d->conf, sizeof(d->conf), "%s/arenad.conf", d->dir);
@@ -76,6 +183,7 @@ static int wait_exit(pid_t pid, int timeout_ms) {
   while (waitpid(pid, &st, 0) < 0)
     if (errno != EINTR)
       fail_msg("waitpid: %s", strerror(errno));
+  left_drop(pid, NULL); /* when it is a daemon: reaped */
   return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
@@ -173,6 +281,7 @@ int it_daemon_start(it_daemon_t *d, const char *config,
   }
   close(ready[1]);
   d->pid = pid;
+  left_add(pid, NULL);
 
   char buf[16];
   struct pollfd p = {.fd = ready[0], .events = POLLIN};
@@ -226,15 +335,6 @@ void it_daemon_signal(const it_daemon_t *d, int sig) {
       fail_msg("waitpid: %s", strerror(errno));
 }
 
-static int remove_entry(const char *path, const struct stat *st, int type,
-                        struct FTW *ftw) {
-  (void)st;
-  (void)type;
-  (void)ftw;
-  remove(path);
-  return 0; /* go on: leave what cannot be removed */
-}
-
 void it_daemon_cleanup(it_daemon_t *d) {
   if (d->pid != 0) {
     kill(d->pid, SIGKILL);
@@ -244,13 +344,10 @@ void it_daemon_cleanup(it_daemon_t *d) {
   if (d->dir[0] == '\0')
     return;
   /* Print the log of a failed run for the reader of the test's output. */
-  if (getenv("IT_SHOW_LOG") != NULL) {
-    char cmd[256];
-    snprintf(cmd, sizeof(cmd), "cat %s >&2", d->log);
-    (void)system(cmd);
-  }
+  show_log(d->log);
   /* The directory and everything the test put in it (outputs, logs). */
   nftw(d->dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+  left_drop(0, d->dir);
   d->dir[0] = '\0';
 }
 

@@ -8,7 +8,11 @@
  * daemon that does not answer fails the test instead of hanging it.
  *
  * The helpers fail the current cmocka test on anything unexpected (a
- * system call failing, a reply whose id or kind does not match).
+ * system call failing, a reply whose id or kind does not match). A test
+ * that fails part way skips its it_daemon_cleanup: the harness keeps its
+ * own record of the directories it made and the daemons it started, and
+ * when the test program exits it kills the daemons still running and
+ * removes the directories still there (itest.c, left_clean).
  */
 #ifndef ITEST_H
 #define ITEST_H
