@@ -23,7 +23,7 @@ _Static_assert(sizeof(((struct sockaddr_un *)NULL)->sun_path) ==
                "AR_SOCKET_PATH_MAX is the room in a socket address");
 /* arenad.h names the variable to its users, who have no ar/util.h; the
  * library reads AR_SOCKET_ENV (ar_socket_path). Another length fails
- * here, another spelling of the same length test_client's
+ * here, another spelling of the same length test_client_no_handle's
  * test_socket_path (it sets ARENAD_SOCKET_ENV and expects it read). */
 _Static_assert(sizeof ARENAD_SOCKET_ENV == sizeof AR_SOCKET_ENV,
                "ARENAD_SOCKET_ENV is AR_SOCKET_ENV");

@@ -5,7 +5,8 @@
  * much as everything else the client does per request. The bytes are
  * exactly what protobuf_c_message_pack writes for the same message (fields
  * in number order, proto3 zero values left out, repeated scalars packed);
- * test_client re-packs every request its fake daemon receives and compares.
+ * the unit tests' fake daemon (tests/unit/fake_daemon.c) re-packs every
+ * request it receives and compares.
  * Every other request kind goes through protobuf-c (wire.c).
  */
 #include <string.h>

@@ -1,8 +1,9 @@
 /*
  * send_fds.h: one write to a Unix socket with descriptors attached
  * (SCM_RIGHTS), for the tests that play the daemon to the client library:
- * test_client (which asserts on the result) and fuzz_client (which cannot
- * link cmocka and takes a short or failed send as the stream's loss).
+ * the test_client_* tests' fake_daemon.c (which asserts on the result) and
+ * fuzz_client (which cannot link cmocka and takes a short or failed send
+ * as the stream's loss).
  * Header only.
  */
 #ifndef AR_TESTS_SEND_FDS_H
