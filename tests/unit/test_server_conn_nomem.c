@@ -1,0 +1,345 @@
+/*
+ * test_server_conn_nomem.c: a connection when the daemon's memory runs
+ * out, with malloc, calloc and realloc wrapped to fail on demand (nomem,
+ * conn_harness.h): an arena destroyed under a connection when there is no
+ * memory to note its name as stale (the connection drops its list and
+ * stays open), an alloc of detached blocks whose reply cannot be queued
+ * (nothing is allocated), a connection closed for want of memory to queue
+ * a reply, read its input or keep a cut frame (each counted in
+ * connections_closed_no_memory), but only once the replies queued before
+ * are out (a detached alloc's among them), and the replies its socket did
+ * not take kept without memory for a copy (the connection takes over the
+ * staging buffer and stays open). The tests that read and write do it on
+ * a socket pair, through the daemon's loop.
+ */
+#include "conn_harness.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* An arena destroyed under a connection that had it attached, when the
+ * daemon has no memory to note its name as stale for the connection: the
+ * connection drops its list of stale names, as past AD_STALE_MAX (counted
+ * in stale_lists_dropped), and stays open; an arena that takes the name
+ * is stale for it (NOT_FOUND) until it attaches it. */
+static void test_arena_gone_without_memory(void **state) {
+  fixture_t *f = *state;
+  ad_arena_t *a = f->d.arenas[0];
+  assert_int_equal(ad_conn_attach(f->c, a), 0);
+  ad_destroyed_t gone;
+  nomem = true;
+  ad_daemon_destroy_arena(&f->d, a, &gone);
+  nomem = false;
+  assert_false(f->c->close_after_reply);
+  assert_false(f->c->closing);
+  assert_true(f->c->stale_all);
+  assert_int_equal(f->d.stats.stale_lists_dropped, 1);
+
+  char err[256];
+  assert_int_equal(
+      ad_daemon_create_arena(&f->d, &f->cfg.arenas[0], &a, err, sizeof(err)),
+      0);
+  bytes_t b = {NULL, 0};
+  add_alloc(&b, 1, 100, 1);
+  assert_int_equal(ad_conn_input(f->c, b.p, b.n), b.n);
+  Arenad__Response *r;
+  assert_int_equal(take(f->c, &r, 1), 1);
+  assert_int_equal(r->status, ARENAD__STATUS__STATUS_NOT_FOUND);
+  assert_non_null(strstr(r->message, "attach arena 'a'"));
+  arenad__response__free_unpacked(r, NULL);
+  assert_int_equal(ad_conn_attach(f->c, a), 0);
+  assert_int_equal(ad_conn_input(f->c, b.p, b.n), b.n);
+  assert_int_equal(take(f->c, &r, 1), 1);
+  assert_int_equal(r->status, ARENAD__STATUS__STATUS_OK);
+  arenad__response__free_unpacked(r, NULL);
+  free(b.p);
+}
+
+/* An alloc of detached blocks when the daemon has no memory left to queue
+ * its reply: blocks placed first would stay in the arena for good, no one
+ * told where. The engine, the records and the block table have room
+ * already (two blocks came and went), so the reply is what needs memory.
+ * Nothing may stay: no record, no detached block, and as many blocks
+ * counted freed as allocated. */
+static void test_alloc_reply_without_memory(void **state) {
+  fixture_t *f = *state;
+  ad_arena_t *a = f->d.arenas[0];
+  bytes_t b = {NULL, 0};
+  add_alloc_detached(&b, 1, 100, 2, true);
+  assert_int_equal(ad_conn_input(f->c, b.p, b.n), b.n);
+  Arenad__Response *r;
+  assert_int_equal(take(f->c, &r, 1), 1);
+  assert_int_equal(r->status, ARENAD__STATUS__STATUS_OK);
+  bytes_t fr = {NULL, 0};
+  add_free(&fr, 2, r->alloc->offsets, r->alloc->n_offsets);
+  arenad__response__free_unpacked(r, NULL);
+  assert_int_equal(ad_conn_input(f->c, fr.p, fr.n), fr.n);
+  assert_int_equal(take(f->c, &r, 1), 1);
+  assert_int_equal(r->status, ARENAD__STATUS__STATUS_OK);
+  arenad__response__free_unpacked(r, NULL);
+  free(fr.p);
+  ar_buf_destroy(&f->d.staging); /* empty: the next reply needs memory */
+
+  nomem = true;
+  ad_conn_input(f->c, b.p, b.n);
+  nomem = false;
+  free(b.p);
+  assert_int_equal(ad_blocktab_count(&a->table), 0);
+  assert_int_equal(a->detached_blocks, 0);
+  assert_int_equal(f->d.stats.blocks_allocated, f->d.stats.blocks_freed);
+  ar_check_report_t rep;
+  assert_int_equal(ad_arena_check(a, &rep), 0);
+  ar_engine_stats_t st;
+  ar_engine_stats(a->engine, &st);
+  assert_int_equal(st.live_blocks, 0);
+  if (f->c->closing) { /* no memory for the error reply either */
+    ad_conn_free(f->c);
+    f->c = NULL;
+  }
+}
+
+/* A connection closed for want of memory for its bytes: counted in
+ * connections_closed_no_memory (and the StatsReply field), once, beside
+ * connections_closed. */
+static void assert_closed_no_memory(fixture_t *f) {
+  assert_int_equal(f->d.stats.connections_closed_no_memory, 1);
+  assert_int_equal(f->d.stats.connections_closed, 1);
+  ad_scratch_reset(&f->d.scratch);
+  Arenad__StatsReply *st = ad_stats_reply(&f->d, &f->d.scratch);
+  assert_non_null(st);
+  assert_int_equal(st->connections_closed_no_memory, 1);
+  ad_scratch_reset(&f->d.scratch);
+}
+
+/* A reply the daemon has no memory to queue (its staging buffer holds
+ * none) closes the connection, counted. The request was refused all the
+ * same, and its error reply counts in errors by status although it was
+ * never sent, as its refusal's own counter (here the engine's bad_frees)
+ * counts it. */
+static void test_reply_without_memory_counted(void **state) {
+  fixture_t *f = *state;
+  static const uint64_t off = 8; /* not a payload: INVALID_ARGUMENT */
+  bytes_t b = {NULL, 0};
+  add_free(&b, 1, &off, 1);
+  ar_buf_destroy(&f->d.staging);
+  nomem = true;
+  assert_int_equal(ad_conn_input(f->c, b.p, b.n), b.n);
+  nomem = false;
+  free(b.p);
+  assert_true(f->c->closing);
+  assert_string_equal(f->c->close_reason, "no-memory");
+  assert_closed_no_memory(f);
+  assert_int_equal(f->d.stats.frames_out, 0);
+  assert_int_equal(f->d.stats.errors[ARENAD__STATUS__STATUS_INVALID_ARGUMENT],
+                   1);
+  ar_engine_stats_t st;
+  ar_engine_stats(f->d.arenas[0]->engine, &st);
+  assert_int_equal(st.bad_frees, 1);
+  ad_conn_free(f->c);
+  f->c = NULL;
+}
+
+/* A batch whose second reply finds no memory: the connection is to close,
+ * but only once the first reply, already queued, is out. That reply is
+ * an alloc of a detached block, which only it tells of: dropped with the
+ * connection, it would leave the block in the arena for good. The staging
+ * buffer has room for the alloc's reply and not for the page of blocks
+ * after it (the records, the block table and the scratch memory have room
+ * already: the same requests came before). */
+static void test_queued_reply_kept_without_memory(void **state) {
+  fixture_t *f = *state;
+  ad_arena_t *a = f->d.arenas[0];
+  fill_blocks(f);
+  bytes_t w = {NULL, 0};
+  add_inspect(&w, 1, 0);
+  assert_int_equal(ad_conn_input(f->c, w.p, w.n), w.n);
+  assert_int_equal(take(f->c, NULL, 0), 1);
+  free(w.p);
+  w = (bytes_t){NULL, 0};
+  add_alloc_detached(&w, 1, 100, 1, true);
+  assert_int_equal(ad_conn_input(f->c, w.p, w.n), w.n);
+  Arenad__Response *r[3];
+  assert_int_equal(take(f->c, r, 1), 1);
+  bytes_t fr = {NULL, 0};
+  add_free(&fr, 2, r[0]->alloc->offsets, r[0]->alloc->n_offsets);
+  arenad__response__free_unpacked(r[0], NULL);
+  assert_int_equal(ad_conn_input(f->c, fr.p, fr.n), fr.n);
+  assert_int_equal(take(f->c, r, 1), 1);
+  arenad__response__free_unpacked(r[0], NULL);
+  free(fr.p);
+  free(w.p);
+  ar_buf_destroy(&f->d.staging);
+  assert_int_equal(ar_buf_reserve(&f->d.staging, 1), 0); /* 512 bytes */
+
+  bytes_t b = {NULL, 0};
+  add_alloc_detached(&b, 3, 100, 1, true);
+  add_inspect(&b, 4, 0);
+  add_ping(&b, 5);
+  nomem = true;
+  assert_int_equal(ad_conn_input(f->c, b.p, b.n), b.n);
+  nomem = false;
+  free(b.p);
+  assert_int_equal(a->detached_blocks, 1);
+  assert_false(f->c->closing);
+  assert_true(f->c->close_after_reply);
+  assert_string_equal(f->c->close_reason, "no-memory");
+  assert_int_equal(f->d.stats.requests[ARENAD__REQUEST__BODY_PING], 0);
+
+  /* The alloc's reply, alone, tells where the block is. */
+  assert_int_equal(take(f->c, r, 3), 1);
+  assert_int_equal(r[0]->id, 3);
+  assert_int_equal(r[0]->status, ARENAD__STATUS__STATUS_OK);
+  assert_int_equal(r[0]->alloc->n_offsets, 1);
+  assert_true(ad_blocktab_find(&a->table, r[0]->alloc->offsets[0]) != NULL);
+  arenad__response__free_unpacked(r[0], NULL);
+
+  ad_conn_run(f->c); /* all sent: now it closes */
+  assert_true(f->c->closing);
+  assert_string_equal(f->c->close_reason, "no-memory");
+  assert_closed_no_memory(f);
+  ad_conn_free(f->c);
+  f->c = NULL;
+}
+
+/* A started connection on a socket pair; the peer's end in *peer. */
+static ad_conn_t *socket_conn(fixture_t *f, int *peer) {
+  int sv[2];
+  assert_int_equal(
+      socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv),
+      0);
+  ad_conn_t *c = ad_conn_new(&f->d, sv[0], 43, 1000, 1000); /* owns sv[0] */
+  assert_non_null(c);
+  assert_int_equal(ad_conn_start(c), 0);
+  *peer = sv[1];
+  return c;
+}
+
+/* The peer sends a ping and reads its reply: the daemon's shared input
+ * and staging buffers hold memory from then on. */
+static void ping_pong(fixture_t *f, int peer) {
+  bytes_t b = {NULL, 0};
+  add_ping(&b, 1);
+  assert_int_equal(send(peer, b.p, b.n, 0), (ssize_t)b.n);
+  uv_run(&f->d.loop, UV_RUN_NOWAIT);
+  uint8_t buf[256];
+  assert_true(recv(peer, buf, sizeof(buf), 0) > 0);
+  free(b.p);
+}
+
+/* The peer's bytes, read while the daemon has no memory: the connection
+ * (not the daemon) goes, counted. Then its close callback runs. */
+static void read_without_memory(fixture_t *f, int peer, const uint8_t *p,
+                                size_t n) {
+  uint64_t closed = f->d.stats.connections_closed;
+  assert_int_equal(send(peer, p, n, 0), (ssize_t)n);
+  nomem = true;
+  uv_run(&f->d.loop, UV_RUN_NOWAIT);
+  nomem = false;
+  assert_int_equal(f->d.stats.connections_closed, closed + 1);
+  assert_closed_no_memory(f);
+  uv_run(&f->d.loop, UV_RUN_NOWAIT); /* the close callback frees it */
+  close(peer);
+}
+
+/* No memory for the shared input buffer, to read into. */
+static void test_read_without_memory(void **state) {
+  fixture_t *f = *state;
+  int peer;
+  socket_conn(f, &peer);
+  bytes_t b = {NULL, 0};
+  add_ping(&b, 1);
+  read_without_memory(f, peer, b.p, b.n);
+  free(b.p);
+}
+
+/* No memory for the connection's own input buffer, to keep a frame the
+ * read cut. */
+static void test_cut_frame_without_memory(void **state) {
+  fixture_t *f = *state;
+  int peer;
+  socket_conn(f, &peer);
+  ping_pong(f, peer);
+  bytes_t b = {NULL, 0};
+  add_ping(&b, 2);
+  read_without_memory(f, peer, b.p, b.n - 1);
+  free(b.p);
+}
+
+/* No memory for the connection's own output buffer, to keep the reply
+ * its socket did not take (the socket is full): the connection takes
+ * over the staging buffer that holds the reply, and stays open. Once its
+ * peer reads what filled the socket, the reply follows. */
+static void test_unsent_kept_without_memory(void **state) {
+  fixture_t *f = *state;
+  int peer;
+  ad_conn_t *c = socket_conn(f, &peer);
+  ping_pong(f, peer);
+  static uint8_t fill[4096];
+  size_t filled = 0;
+  ssize_t k;
+  while ((k = send(c->fd, fill, sizeof(fill), MSG_DONTWAIT)) > 0)
+    filled += (size_t)k;
+  assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
+  bytes_t b = {NULL, 0};
+  add_ping(&b, 2);
+  assert_int_equal(send(peer, b.p, b.n, 0), (ssize_t)b.n);
+  free(b.p);
+  nomem = true;
+  uv_run(&f->d.loop, UV_RUN_NOWAIT);
+  nomem = false;
+  assert_false(c->closing);
+  assert_int_equal(f->d.stats.connections_closed_no_memory, 0);
+  assert_true(ar_buf_len(&c->wbuf) > 0);
+
+  uint8_t buf[4096];
+  size_t got = 0, len = 0;
+  uint8_t reply[256];
+  ar_frame_t fr;
+  for (int spins = 0; spins < 100000; spins++) {
+    uv_run(&f->d.loop, UV_RUN_NOWAIT);
+    if (got < filled) {
+      size_t want = filled - got < sizeof(buf) ? filled - got : sizeof(buf);
+      k = recv(peer, buf, want, MSG_DONTWAIT);
+      if (k > 0)
+        got += (size_t)k;
+      continue;
+    }
+    k = recv(peer, reply + len, sizeof(reply) - len, MSG_DONTWAIT);
+    if (k > 0)
+      len += (size_t)k;
+    if (len > 0 &&
+        ar_frame_decode(reply, len, 1 << 20, &fr) == AR_FRAME_COMPLETE)
+      break;
+  }
+  assert_int_equal(got, filled);
+  assert_int_equal(ar_frame_decode(reply, len, 1 << 20, &fr),
+                   AR_FRAME_COMPLETE);
+  Arenad__Response *r =
+      arenad__response__unpack(NULL, fr.end - fr.start, reply + fr.start);
+  assert_non_null(r);
+  assert_int_equal(r->id, 2);
+  assert_int_equal(r->body_case, ARENAD__RESPONSE__BODY_PING);
+  arenad__response__free_unpacked(r, NULL);
+  assert_false(c->closing);
+  ad_conn_close(c, "test");
+  uv_run(&f->d.loop, UV_RUN_NOWAIT); /* the close callback frees it */
+  close(peer);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+      T(test_arena_gone_without_memory),
+      T(test_alloc_reply_without_memory),
+      T(test_reply_without_memory_counted),
+      T(test_queued_reply_kept_without_memory),
+      T(test_read_without_memory),
+      T(test_cut_frame_without_memory),
+      T(test_unsent_kept_without_memory),
+#undef T
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
