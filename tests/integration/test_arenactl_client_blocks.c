@@ -1,0 +1,413 @@
+/*
+ * test_arenactl_client_blocks.c: arenactl's commands on blocks against a
+ * real arenad, run as a program (arenactl_harness.h): alloc (all or none,
+ * also across several requests: split at max_blocks_per_request, what was
+ * made given back when the daemon refuses part way, and said when giving
+ * back fails, from a fake daemon), free (one message for each bad offset,
+ * a warning for each block it freed whose header another process had
+ * overwritten) and inspect (paged: the daemon's pages are made small
+ * here, so a listing of more than three extents takes several requests,
+ * which the daemon's requests.inspect counts; sizes in their unit), with
+ * JSON that parses (jansson) with the figures the daemon holds.
+ */
+#include "arenactl_harness.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "ar/engine.h"
+
+/* The daemon's count of inspect requests so far. */
+static uint64_t inspects(void) {
+  it_conn_t *c = it_connect(daemon_.sock);
+  Arenad__Response *r = it_call(c, it_req_stats(), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  uint64_t n = r->stats->requests->inspect;
+  it_resp_free(r);
+  it_close(c);
+  return n;
+}
+
+/* The payloads of the blocks an inspect --json listed under key. */
+static size_t listed(json_t *j, const char *key, uint64_t *payloads,
+                     size_t max) {
+  json_t *arr = json_object_get(j, key);
+  assert_true(json_is_array(arr));
+  size_t n = 0, i;
+  json_t *e;
+  json_array_foreach(arr, i, e) {
+    if (json_is_true(json_object_get(e, "free")))
+      continue;
+    assert_true(n < max);
+    payloads[n++] = (uint64_t)json_integer_value(json_object_get(e, "payload"));
+  }
+  return n;
+}
+
+static void test_alloc_inspect_free(void **state) {
+  (void)state;
+  run_t *r = RUN("alloc", "alpha", "100", "--count", "7");
+  expect_status(r, 0);
+  uint64_t offs[7];
+  char *p = r->out;
+  for (int i = 0; i < 7; i++)
+    offs[i] = strtoull(p, &p, 10);
+  assert_int_equal(offs[0], 16);
+  assert_int_equal(offs[6], 16 + 6 * 128);
+
+  /* Seven blocks and the free tail: three pages of at most 3
+   * (default_page), each a request; so are the seven detached ones; the
+   * free list (the tail) takes one, and so does the summary. */
+  uint64_t before = inspects();
+  r = RUN("inspect", "alpha", "--blocks", "--free-list", "--detached",
+          "--json");
+  expect_status(r, 0);
+  assert_int_equal(inspects() - before, 1 + 1 + 3 + 3);
+  json_t *j = parse(r);
+  json_t *sum = json_object_get(j, "summary");
+  assert_int_equal(json_integer_value(json_object_get(sum, "live_blocks")), 7);
+  assert_int_equal(json_integer_value(json_object_get(sum, "detached_blocks")),
+                   7);
+  assert_int_equal(json_array_size(json_object_get(j, "blocks")), 8);
+  assert_int_equal(json_array_size(json_object_get(j, "free_list")), 1);
+  uint64_t got[16];
+  assert_int_equal(listed(j, "blocks", got, 16), 7);
+  assert_memory_equal(got, offs, sizeof offs);
+  assert_int_equal(listed(j, "detached", got, 16), 7);
+  json_t *b0 = json_array_get(json_object_get(j, "blocks"), 0);
+  assert_true(json_is_true(json_object_get(b0, "detached")));
+  assert_int_equal(json_integer_value(json_object_get(b0, "n")), 100);
+  /* The engine's memory, as the daemon counts it: the same as an engine
+   * here that made the same seven blocks. */
+  ar_engine_t *e;
+  assert_int_equal(ar_engine_create(AR_POLICY_FIRST, 1 << 20, NULL, &e), 0);
+  for (int i = 0; i < 7; i++) {
+    ar_block_t blk;
+    assert_int_equal(ar_engine_alloc(e, 100, AR_ALIGN_MIN, &blk), 0);
+  }
+  ar_engine_stats_t st;
+  ar_engine_stats(e, &st);
+  ar_engine_destroy(e);
+  assert_int_equal(json_integer_value(json_object_get(sum, "meta_bytes")),
+                   st.meta_bytes);
+  assert_int_equal(json_integer_value(json_object_get(sum, "peak_meta_bytes")),
+                   st.peak_meta_bytes);
+  json_decref(j);
+
+  before = inspects();
+  r = RUN("inspect", "alpha", "--blocks");
+  expect_status(r, 0);
+  assert_int_equal(inspects() - before, 1 + 3);
+  assert_non_null(strstr(r->out, "detached"));
+  assert_non_null(strstr(r->out, "live_blocks"));
+  /* The next-fit rover and the buddy orders, only where they mean
+   * something (JSON has them all). */
+  assert_null(strstr(r->out, "rover"));
+  assert_null(strstr(r->out, "max_order"));
+  r = RUN("inspect", "beta");
+  expect_status(r, 0);
+  assert_null(strstr(r->out, "rover"));
+  assert_non_null(strstr(r->out, "max_order"));
+  r = RUN("inspect", "alpha", "--json");
+  expect_status(r, 0);
+  assert_non_null(strstr(r->out, "\"rover\""));
+  assert_non_null(strstr(r->out, "\"max_order\""));
+  /* The summary's every field, the daemon's own counts included. */
+  json_t *all = parse(r);
+  json_t *fig = json_object_get(all, "summary");
+  static const char *const fields[] = {"size",
+                                       "used_bytes",
+                                       "free_bytes",
+                                       "live_blocks",
+                                       "live_requested",
+                                       "overhead_bytes",
+                                       "free_extents",
+                                       "largest_free",
+                                       "external_frag",
+                                       "allocs",
+                                       "frees",
+                                       "failed_allocs",
+                                       "bad_frees",
+                                       "corruptions",
+                                       "last_corrupt",
+                                       "hwm",
+                                       "peak_used",
+                                       "peak_requested",
+                                       "meta_bytes",
+                                       "peak_meta_bytes",
+                                       "detached_blocks",
+                                       "attached_connections",
+                                       "permission_denied",
+                                       "quota_refused"};
+  for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+    if (!json_is_number(json_object_get(fig, fields[i])))
+      fail_msg("no \"%s\" in the summary: %s", fields[i], r->out);
+  json_decref(all);
+
+  /* A later invocation frees them; a second free of one fails. */
+  char o[7][24];
+  for (int i = 0; i < 7; i++)
+    snprintf(o[i], sizeof o[i], "%llu", (unsigned long long)offs[i]);
+  r = RUN("free", "alpha", o[0], o[1], o[2], o[3], o[4], o[5], o[6]);
+  expect_status(r, 0);
+  r = RUN("free", "alpha", o[3]);
+  expect_status(r, 1);
+  assert_non_null(strstr(r->err, o[3]));
+  r = RUN("inspect", "alpha", "--json");
+  expect_status(r, 0);
+  j = parse(r);
+  sum = json_object_get(j, "summary");
+  assert_int_equal(json_integer_value(json_object_get(sum, "live_blocks")), 0);
+  assert_int_equal(json_integer_value(json_object_get(sum, "frees")), 7);
+  json_decref(j);
+
+  /* Aligned, as JSON. */
+  r = RUN("alloc", "beta", "64", "--align", "256", "--json");
+  expect_status(r, 0);
+  j = parse(r);
+  json_t *offsets = json_object_get(j, "offsets");
+  assert_int_equal(json_array_size(offsets), 1);
+  uint64_t off = (uint64_t)json_integer_value(json_array_get(offsets, 0));
+  assert_int_equal(off % 256, 0);
+  json_decref(j);
+  char os[24];
+  snprintf(os, sizeof os, "0x%llx", (unsigned long long)off);
+  r = RUN("free", "beta", os);
+  expect_status(r, 0);
+  /* With a K suffix, as sizes take. */
+  r = RUN("alloc", "beta", "64", "--align", "4K", "--json");
+  expect_status(r, 0);
+  j = parse(r);
+  assert_int_equal(json_integer_value(json_object_get(j, "align")), 4096);
+  off = (uint64_t)json_integer_value(
+      json_array_get(json_object_get(j, "offsets"), 0));
+  assert_int_equal(off % 4096, 0);
+  json_decref(j);
+  snprintf(os, sizeof os, "%llu", (unsigned long long)off);
+  expect_status(RUN("free", "beta", os), 0);
+  /* Without --align, the JSON gives the alignment used: 16. */
+  r = RUN("alloc", "beta", "64", "--json");
+  expect_status(r, 0);
+  j = parse(r);
+  assert_int_equal(json_integer_value(json_object_get(j, "align")), 16);
+  snprintf(
+      os, sizeof os, "%lld",
+      json_integer_value(json_array_get(json_object_get(j, "offsets"), 0)));
+  json_decref(j);
+  expect_status(RUN("free", "beta", os), 0);
+}
+
+/* inspect's text gives a size of 1024 bytes or more in its unit too, the
+ * largest that divides it: a block of exactly 1 KiB (1008 bytes asked, and
+ * the 16-byte header) is "1024 (1 KiB)", not "1024 (1024 B)" nor a bare
+ * "1024"; its 1008 requested bytes, under 1 KiB, are the number alone. */
+static void test_inspect_sizes(void **state) {
+  (void)state;
+  expect_status(RUN("alloc", "alpha", "1008"), 0);
+  run_t *r = RUN("inspect", "alpha");
+  expect_status(r, 0);
+  if (strstr(r->out, "\nused_bytes            1024 (1 KiB)\n") == NULL ||
+      strstr(r->out, "\nlive_requested        1008\n") == NULL)
+    fail_msg("inspect alpha: %s", r->out);
+  /* 1048560 bytes are 1023.98 KiB: one decimal rounds them to the next
+   * unit up, not to "1024.0 KiB". */
+  expect_status(RUN("create", "rounding", "4M", "first"), 0);
+  expect_status(RUN("alloc", "rounding", "1048544"), 0);
+  r = RUN("inspect", "rounding");
+  expect_status(r, 0);
+  if (strstr(r->out, "\nused_bytes            1048560 (1.0 MiB)\n") == NULL)
+    fail_msg("inspect rounding: %s", r->out);
+  expect_status(RUN("destroy", "rounding", "--force"), 0);
+}
+
+/* The live blocks and used bytes of arena `name`, from inspect --json. */
+static void arena_use(const char *name, uint64_t *live, uint64_t *used) {
+  run_t *r = RUN("inspect", name, "--json");
+  expect_status(r, 0);
+  json_t *j = parse(r);
+  json_t *sum = json_object_get(j, "summary");
+  *live = (uint64_t)json_integer_value(json_object_get(sum, "live_blocks"));
+  *used = (uint64_t)json_integer_value(json_object_get(sum, "used_bytes"));
+  json_decref(j);
+}
+
+/* alloc --count over max_blocks_per_request (4096) takes several requests;
+ * all or none: when a later one fails (the 1 MiB arena fills), the blocks
+ * of the earlier ones are given back. */
+static void test_alloc_all_or_none(void **state) {
+  (void)state;
+  uint64_t live, used, live_after, used_after;
+  arena_use("alpha", &live, &used);
+  run_t *r = RUN("alloc", "alpha", "200", "--count", "5000"); /* 1.1 MB */
+  expect_status(r, 1);
+  assert_non_null(strstr(r->err, "alpha"));
+  assert_string_equal(r->out, "");
+  arena_use("alpha", &live_after, &used_after);
+  assert_int_equal(live_after, live);
+  assert_int_equal(used_after, used);
+}
+
+/* A daemon that takes 3 blocks a request and holds 10 live blocks. */
+static const char small_config[] = "[daemon]\n"
+                                   "max_blocks_per_request = 3\n"
+                                   "max_live_blocks = 10\n";
+
+/* An alloc split into requests of 3 that the daemon refuses part way says
+ * what was asked (11 blocks), how many had been made when the daemon
+ * refused (9), that they were freed again, and the daemon's reason (which
+ * is about the refused request: 2 more). */
+static void test_alloc_split_refused(void **state) {
+  (void)state;
+  run_t *r = RUN("alloc", "default", "16", "--count", "11");
+  expect_status(r, 1);
+  assert_string_equal(r->out, "");
+  if (strstr(r->err, "arenactl alloc: default: cannot allocate 11 blocks "
+                     "(sent in requests of up to 3): 9 had been allocated "
+                     "when the daemon refused more, and were freed again: "
+                     "the daemon holds 9 live blocks") == NULL ||
+      strstr(r->err, "(max_live_blocks)") == NULL)
+    fail_msg("stderr: %s", r->err);
+  assert_int_equal(live_blocks("default"), 0);
+  /* Refused at the first request: nothing to free. */
+  expect_status(RUN("alloc", "default", "16", "--count", "9"), 0);
+  r = RUN("alloc", "default", "16", "--count", "4");
+  expect_status(r, 1);
+  assert_non_null(strstr(r->err, "cannot allocate 4 blocks (sent in requests "
+                                 "of up to 3): the daemon refused the first "
+                                 "request: "));
+  assert_int_equal(live_blocks("default"), 9);
+  /* A count that fits in one request: the daemon's reason alone. */
+  r = RUN("alloc", "default", "16", "--count", "3");
+  expect_status(r, 1);
+  assert_non_null(strstr(r->err, "arenactl alloc: default: "));
+  assert_null(strstr(r->err, "sent in requests"));
+  assert_int_equal(live_blocks("default"), 9);
+}
+
+/* When an alloc split into requests is refused part way and giving the
+ * blocks back fails for the first request of the give-back but not for
+ * the later one (a fake daemon), the message says that freeing them again
+ * failed: the give-back's result is its first failure, which a later
+ * success must not hide. */
+static void test_alloc_give_back_fails(void **state) {
+  (void)state;
+  pid_t fake = fake_daemon(fake_path(), 1);
+  run_t *r = arenactl(fake_path(), (const char *const[]){"alloc", "alpha", "16",
+                                                         "--count", "6", NULL});
+  expect_status(r, 1);
+  assert_string_equal(r->out, "");
+  /* The give-back that succeeded freed a block whose header had been
+   * overwritten (the fake's blocks are at 16 + 64 i): warned of as free
+   * warns, and the give-back still counts as done for that block. */
+  assert_string_equal(r->err,
+                      "arenactl alloc: warning: the header of the block at "
+                      "208 in arena alpha had been overwritten before it was "
+                      "given back (the daemon counted it as a corruption)\n"
+                      "arenactl alloc: alpha: cannot allocate 6 blocks (sent "
+                      "in requests of up to 2): 4 had been allocated when the "
+                      "daemon refused more, and freeing them again failed: "
+                      "the arena is full\n");
+  fake_done(fake);
+}
+
+/* A free that fails as a whole names every offset, and says why. */
+static void test_free_without_arena_name(void **state) {
+  (void)state;
+  run_t *r = RUN("free", "", "16", "32");
+  expect_status(r, 1);
+  assert_non_null(strstr(r->err, "offset 16: no arena name"));
+  assert_non_null(strstr(r->err, "offset 32: "));
+}
+
+/* The warning free gives for a block whose header was overwritten. */
+static void warning_of(char *buf, size_t len, uint64_t off) {
+  snprintf(buf, len,
+           "arenactl free: warning: the header of the block at %llu in arena "
+           "alpha had been overwritten before this free (the daemon counted "
+           "it as a corruption)\n",
+           (unsigned long long)off);
+}
+
+/* free frees blocks whose header another process overwrote, and says so
+ * on standard error, one line a block: exit 0 when every free succeeded,
+ * 1 when another offset failed (named as before); an intact block gets no
+ * line. The daemon counts each once. */
+static void test_free_overwritten(void **state) {
+  (void)state;
+  run_t *r = RUN("alloc", "alpha", "100", "--count", "4");
+  expect_status(r, 0);
+  uint64_t offs[4];
+  char o[4][24];
+  char *p = r->out;
+  for (int i = 0; i < 4; i++) {
+    offs[i] = strtoull(p, &p, 10);
+    snprintf(o[i], sizeof o[i], "%llu", (unsigned long long)offs[i]);
+  }
+  it_conn_t *c = it_connect(daemon_.sock);
+  it_hello_ok(c);
+  uint64_t before = it_stat(c, "corruptions_detected");
+  size_t size;
+  uint8_t *base = it_map_arena(c, "alpha", &size);
+  it_smash_header(base, offs[0], 100);
+  it_smash_header(base, offs[2], 100);
+  it_smash_header(base, offs[3], 100);
+
+  char want[2][256];
+  warning_of(want[0], sizeof want[0], offs[0]);
+  warning_of(want[1], sizeof want[1], offs[2]);
+  char both[512];
+  snprintf(both, sizeof both, "%s%s", want[0], want[1]);
+  r = RUN("free", "alpha", o[0], o[1], o[2]);
+  expect_status(r, 0);
+  assert_string_equal(r->err, both);
+  assert_string_equal(r->out, "");
+  assert_int_equal(it_stat(c, "corruptions_detected"), before + 2);
+
+  /* Beside an offset that fails: both said, exit 1. */
+  warning_of(want[0], sizeof want[0], offs[3]);
+  r = RUN("free", "alpha", o[1], o[3]);
+  expect_status(r, 1);
+  assert_non_null(strstr(r->err, want[0]));
+  char failed[64];
+  snprintf(failed, sizeof failed, "arenactl free: alpha offset %s: ", o[1]);
+  assert_non_null(strstr(r->err, failed));
+  assert_non_null(strstr(r->err, "is not a live block"));
+  assert_int_equal(it_stat(c, "corruptions_detected"), before + 3);
+  assert_int_equal(it_live_blocks(c, "alpha"), 0);
+  munmap(base, size);
+  it_close(c);
+
+  /* An intact block: no line. */
+  r = RUN("alloc", "alpha", "100");
+  expect_status(r, 0);
+  char one[24];
+  snprintf(one, sizeof one, "%llu", strtoull(r->out, NULL, 10));
+  r = RUN("free", "alpha", one);
+  expect_status(r, 0);
+  assert_string_equal(r->err, "");
+
+  /* The help says so. */
+  r = RUN("free", "--help");
+  expect_status(r, 0);
+  assert_non_null(strstr(r->out, "freed all the same: a warning on standard "
+                                 "error names it,\nand the exit status does "
+                                 "not count it as a failure.\n"));
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+      T(test_alloc_inspect_free),
+      T(test_inspect_sizes),
+      T(test_alloc_all_or_none),
+      cmocka_unit_test_prestate_setup_teardown(test_alloc_split_refused, setup,
+                                               teardown, (void *)small_config),
+      T(test_alloc_give_back_fails),
+      T(test_free_without_arena_name),
+      T(test_free_overwritten),
+#undef T
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

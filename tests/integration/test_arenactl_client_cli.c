@@ -1,0 +1,365 @@
+/*
+ * test_arenactl_client_cli.c: arenactl's command line and output, against
+ * a real arenad, run as a program (arenactl_harness.h): exit codes (0
+ * success, 1 failure, 2 usage) and the messages on standard error (a
+ * --socket that is empty, too long or names no socket; --socket after the
+ * command; numbers that are decimal, a leading 0 included, or 0x hex, and
+ * nothing else), -h and --help anywhere, --version, and output that cannot
+ * be written (a full disk, a pipe with no reader, an error before the last
+ * write): a failure with a message, and an alloc gives its blocks back.
+ */
+#include "arenactl_harness.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void test_errors(void **state) {
+  (void)state;
+  run_t *r = RUN("frobnicate");
+  expect_status(r, 2);
+  r = RUN("alloc", "alpha");
+  expect_status(r, 2);
+  r = RUN("alloc", "alpha", "12x");
+  expect_status(r, 2);
+  assert_non_null(strstr(r->err, "invalid SIZE '12x' (bytes, with an "
+                                 "optional K, M or G suffix)"));
+  r = RUN("free", "alpha", "zz");
+  expect_status(r, 2);
+  r = RUN("inspect", "alpha", "--bogus");
+  expect_status(r, 2);
+  assert_non_null(strstr(r->err, "arenactl inspect: unknown option '--bogus'"));
+  /* In a cluster of short options, the letter that is unknown. */
+  r = RUN("inspect", "alpha", "--json", "-xy");
+  expect_status(r, 2);
+  assert_non_null(strstr(r->err, "arenactl inspect: unknown option '-x'"));
+  r = RUN("alloc", "alpha", "1", "--align");
+  expect_status(r, 2);
+  assert_non_null(
+      strstr(r->err, "arenactl alloc: option '--align' needs a value"));
+  /* An alignment is written as a size is; what it may be is said. */
+  r = RUN("alloc", "alpha", "1", "--align", "0x10");
+  expect_status(r, 2);
+  assert_string_equal(r->err, "arenactl alloc: invalid --align '0x10' (a "
+                              "power of two from 16 to 4096 bytes, with an "
+                              "optional K suffix, or 0 for the default)\n");
+  /* One that parses but the daemon refuses: its message, exit 1. */
+  r = RUN("alloc", "alpha", "1", "--align", "8K");
+  expect_status(r, 1);
+  assert_non_null(
+      strstr(r->err, "alignment 8192 is not a power of two from 16 to 4096"));
+  r = RUN("alloc", "alpha", "2M");
+  expect_status(r, 1);
+  assert_true(strlen(r->err) > 0);
+  r = RUN("inspect", "nope");
+  expect_status(r, 1);
+  assert_non_null(strstr(r->err, "nope"));
+
+  char bad[160];
+  snprintf(bad, sizeof bad, "%s/none.sock", daemon_.dir);
+  r = arenactl(bad, (const char *const[]){"list", NULL});
+  expect_status(r, 1);
+  assert_non_null(strstr(r->err, "cannot connect"));
+  r = arenactl(NULL, (const char *const[]){"--socket", NULL});
+  expect_status(r, 2);
+  r = arenactl(NULL, (const char *const[]){"--socket=", "list", NULL});
+  expect_status(r, 2);
+  assert_non_null(strstr(r->err, "--socket needs a PATH"));
+  r = arenactl("", (const char *const[]){"list", NULL}); /* --socket "" */
+  expect_status(r, 2);
+  assert_non_null(strstr(r->err, "--socket needs a PATH"));
+  /* A path too long for a socket address is said to be, as arenad says
+   * it. */
+  char long_path[120];
+  snprintf(long_path, sizeof long_path, "/tmp/%0105d", 0); /* 110 bytes */
+  r = arenactl(long_path, (const char *const[]){"ping", NULL});
+  expect_status(r, 1);
+  assert_non_null(strstr(r->err, "arenactl ping: --socket: path longer than "
+                                 "107 bytes, the most a Unix socket address "
+                                 "holds: /tmp/000"));
+  assert_non_null(strstr(r->err, " (110 bytes)\n"));
+  /* A path that is no socket is named as such, not as a daemon down. */
+  snprintf(bad, sizeof bad, "%s/arenad.log", daemon_.dir);
+  r = arenactl(bad, (const char *const[]){"list", NULL});
+  expect_status(r, 1);
+  assert_non_null(strstr(r->err, "it is not a socket"));
+  /* --socket may also come after the command and its arguments. */
+  r = arenactl(NULL,
+               (const char *const[]){"list", "--socket", daemon_.sock, NULL});
+  expect_status(r, 0);
+  assert_non_null(strstr(r->out, "alpha"));
+  r = arenactl(NULL, (const char *const[]){"inspect", "alpha", "--socket=x",
+                                           "--socket", daemon_.sock, NULL});
+  expect_status(r, 0); /* the last one counts */
+
+  /* Several bad offsets: each named with what is wrong. */
+  r = RUN("free", "alpha", "150", "160", "4100");
+  expect_status(r, 1);
+  assert_non_null(strstr(r->err, "offset 150 is not a live block"));
+  assert_non_null(strstr(r->err, "offset 160 is not a live block"));
+  assert_non_null(strstr(r->err, "offset 4100 is not a live block"));
+  /* A failure of the whole request is not blamed on the offsets. */
+  r = RUN("free", "", "1", "2");
+  expect_status(r, 1);
+  assert_null(strstr(r->err, "is not a live block"));
+  /* "--" before the command only ends the options. */
+  r = arenactl(NULL, (const char *const[]){"--socket", daemon_.sock, "--",
+                                           "list", NULL});
+  expect_status(r, 0);
+  r = RUN("bench", "--seconds", "0");
+  expect_status(r, 2);
+  assert_non_null(strstr(r->err, "invalid value '0' for --seconds"));
+}
+
+/* Numbers are decimal, a leading 0 included, or 0x hex; nothing else. */
+static void test_numbers(void **state) {
+  (void)state;
+  run_t *r = RUN("alloc", "alpha", "16", "--count", "010");
+  expect_status(r, 0);
+  uint64_t off[10];
+  int n = 0;
+  for (char *line = strtok(r->out, "\n"); line != NULL && n < 10;
+       line = strtok(NULL, "\n"))
+    off[n++] = strtoull(line, NULL, 10);
+  assert_int_equal(n, 10); /* ten, not octal's eight */
+  assert_int_equal(live_blocks("alpha"), 10);
+
+  char lead[32], hex[32];
+  snprintf(lead, sizeof lead, "00%llu", (unsigned long long)off[0]);
+  snprintf(hex, sizeof hex, "0x%llX", (unsigned long long)off[1]);
+  expect_status(RUN("free", "alpha", lead, hex), 0);
+  assert_int_equal(live_blocks("alpha"), 8);
+  const char *bad[] = {
+      "-16", " 16", "+16",    "0x",     "0x-1",
+      "1e3", "16 ", "0x0x10", "0X0x10", "18446744073709551616"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    r = RUN("free", "alpha", bad[i]);
+    expect_status(r, 2);
+    assert_non_null(strstr(r->err, "invalid OFFSET"));
+  }
+  char rest[8][32];
+  for (int i = 0; i < 8; i++)
+    snprintf(rest[i], sizeof rest[i], "%llu", (unsigned long long)off[i + 2]);
+  expect_status(RUN("free", "alpha", rest[0], rest[1], rest[2], rest[3],
+                    rest[4], rest[5], rest[6], rest[7]),
+                0);
+  assert_int_equal(live_blocks("alpha"), 0);
+  /* An arena and no offset; a count past 32 bits. */
+  r = RUN("free", "alpha");
+  expect_status(r, 2);
+  assert_non_null(strstr(r->err, "expected ARENA and at least one OFFSET"));
+  r = RUN("alloc", "alpha", "16", "--count", "4294967296");
+  expect_status(r, 2);
+  assert_non_null(strstr(r->err, "invalid --count '4294967296'"));
+  expect_status(RUN("create", "x", "4K", "first", "--mode", " 644"), 2);
+  expect_status(RUN("create", "x", "4K", "first", "--mode", "-0"), 2);
+
+  /* A negative SIZE is an invalid SIZE, not an unknown option, wherever it
+   * stands among the options. */
+  const char *const negative[][7] = {
+      {"alloc", "alpha", "-1"},
+      {"alloc", "--json", "alpha", "-16", "--count", "2"},
+      {"create", "b7", "-1", "first"},
+      {"create", "b7", "-0x1000", "first", "--json"},
+  };
+  for (size_t i = 0; i < sizeof negative / sizeof negative[0]; i++) {
+    r = arenactl(daemon_.sock, negative[i]);
+    if (r->status != 2 || strstr(r->err, "invalid SIZE '-") == NULL ||
+        strstr(r->err, "unknown option") != NULL)
+      fail_msg("arenactl %s ... %s: status %d, stderr: %s", negative[i][0],
+               negative[i][2], r->status, r->err);
+  }
+  r = RUN("alloc", "alpha", "-16");
+  assert_string_equal(r->err, "arenactl alloc: invalid SIZE '-16' (bytes, "
+                              "with an optional K, M or G suffix)\n");
+}
+
+/* Output that cannot be written is a failure with a message, and an alloc
+ * whose offsets were not written gives its blocks back. */
+static void test_output_fails(void **state) {
+  (void)state;
+  out_to = "/dev/full";
+  const char *const cmds[][5] = {
+      {"ping"},
+      {"list"},
+      {"stats"},
+      {"inspect", "alpha", "--blocks"},
+      {"check", "alpha"},
+      {"list", "--json"},
+      /* what is printed without asking the daemon too */
+      {"--version"},
+      {"--help"},
+      {"list", "--help"},
+      {"replay", "-h"},
+  };
+  for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+    run_t *r = arenactl(daemon_.sock, cmds[i]);
+    if (r->status != 1 || strstr(r->err, "writing the output failed") == NULL)
+      fail_msg("arenactl %s >/dev/full: status %d, stderr: %s", cmds[i][0],
+               r->status, r->err);
+  }
+  /* create and destroy did their work, and say they could not say so */
+  const char *const admin[][5] = {{"create", "zeta", "64K", "first"},
+                                  {"destroy", "zeta"}};
+  for (size_t i = 0; i < sizeof admin / sizeof admin[0]; i++) {
+    run_t *r = arenactl(daemon_.sock, admin[i]);
+    if (r->status != 1 || strstr(r->err, "writing the output failed") == NULL)
+      fail_msg("arenactl %s >/dev/full: status %d, stderr: %s", admin[i][0],
+               r->status, r->err);
+  }
+  /* bench's table and JSON, measured as briefly as bench allows: said
+   * once (a bench that said it and returned success would have main's
+   * catch-all say it again; one that never checked is caught by that
+   * catch-all alone, in the same words) */
+  const char *const bench[][16] = {
+      {"bench", "--arena", "alpha", "--ops", "10", "--seconds", "0.01",
+       "--threads", "1", "--window", "4", "--count", "1"},
+      {"bench", "--arena", "alpha", "--ops", "10", "--seconds", "0.01",
+       "--threads", "1", "--window", "4", "--count", "1", "--json"},
+  };
+  for (size_t i = 0; i < sizeof bench / sizeof bench[0]; i++) {
+    run_t *r = arenactl(daemon_.sock, bench[i]);
+    if (r->status != 1 ||
+        strcmp(r->err, "arenactl bench: writing the output failed\n") != 0)
+      fail_msg("arenactl bench%s >/dev/full: status %d, stderr: %s",
+               i == 1 ? " --json" : "", r->status, r->err);
+  }
+  run_t *r = RUN("alloc", "alpha", "64", "--count", "5000");
+  out_to = NULL;
+  expect_status(r, 1);
+  assert_non_null(strstr(r->err, "writing the output failed"));
+  assert_int_equal(live_blocks("alpha"), 0);
+}
+
+/* Output to a pipe whose reader is gone fails as output to a full disk
+ * does: exit status 1 with a message, and an alloc gives its blocks back
+ * (rather than SIGPIPE killing arenactl with them left detached, their
+ * offsets told to no one). */
+static void test_output_to_a_closed_pipe(void **state) {
+  (void)state;
+  out_to = closed_pipe; /* setup sets it back for the next test */
+  run_t *r = RUN("alloc", "alpha", "64", "--count", "5");
+  expect_status(r, 1);
+  assert_non_null(strstr(r->err, "writing the output failed"));
+  assert_int_equal(live_blocks("alpha"), 0);
+  r = RUN("list", "--json");
+  expect_status(r, 1);
+  assert_non_null(strstr(r->err, "writing the output failed"));
+}
+
+/* An output error that comes before the last write fails the command too.
+ * The fake daemon's arena name is longer than standard output's buffer, so
+ * the write of the table's last row is the one that fails: glibc drops what
+ * it could not write, and the final fflush, with nothing left to write,
+ * succeeds; only the stream's error flag still tells. */
+static void test_output_fails_before_the_end(void **state) {
+  (void)state;
+  pid_t fake = fake_daemon(fake_path(), 1);
+  out_to = "/dev/full";
+  run_t *r = arenactl(fake_path(), (const char *const[]){"list", NULL});
+  out_to = NULL;
+  expect_status(r, 1);
+  assert_string_equal(r->err, "arenactl list: writing the output failed\n");
+  fake_done(fake);
+}
+
+/* Usage errors say what was wrong; replay takes its options anywhere. */
+static void test_usage_messages(void **state) {
+  (void)state;
+  run_t *r = RUN("inspect", "alpha", "--blocks=1");
+  expect_status(r, 2);
+  assert_non_null(strstr(r->err, "option '--blocks' takes no value"));
+  r = RUN("inspect", "alpha", "--no-such");
+  expect_status(r, 2);
+  assert_non_null(strstr(r->err, "unknown option '--no-such'"));
+
+  /* -h or --help anywhere among a command's arguments prints its usage on
+   * standard output and exits 0; nothing else is checked or done, not even
+   * an unknown option or a bad value before it. */
+  const char *const helps[][6] = {
+      {"free", "priv", "--help"},
+      {"free", "priv", "16", "-h"},
+      {"list", "-h"},
+      {"alloc", "alpha", "-h", "16"},
+      {"inspect", "alpha", "--blocks", "-h"},
+      {"check", "-h"},
+      {"ping", "--json", "-h"},
+      {"stats", "-h"},
+      {"create", "x", "-h"},
+      {"destroy", "--force", "-h", "alpha"},
+      {"replay", "-h"},
+      {"replay", "--via-daemon", "x", "-h"},
+      {"bench", "-h"},
+      {"inspect", "alpha", "--no-such", "-h"},
+      {"alloc", "alpha", "--count", "bad", "-h"},
+      {"create", "x", "--mode", "999", "--help"},
+      {"list", "--json=1", "-h"},
+      {"replay", "--via-daemon", "x", "--no-such", "-h"},
+  };
+  for (size_t i = 0; i < sizeof helps / sizeof helps[0]; i++) {
+    r = arenactl(daemon_.sock, helps[i]);
+    char want[64];
+    snprintf(want, sizeof want, " %s ", helps[i][0]);
+    const char *nl = strchr(r->out, '\n');
+    const char *cmd = strstr(r->out, want);
+    if (r->status != 0 || r->err[0] != '\0' ||
+        strncmp(r->out, "usage: arenactl ", 16) != 0 || cmd == NULL ||
+        nl == NULL || cmd > nl)
+      fail_msg("arenactl %s ... %s: status %d, stdout: %s, stderr: %s",
+               helps[i][0], helps[i][1], r->status, r->out, r->err);
+  }
+  assert_int_equal(live_blocks("alpha"), 0);
+  /* alloc's help says what --align 0 means, which alloc takes. */
+  r = RUN("alloc", "--help");
+  assert_non_null(strstr(r->out, "--align A   payload alignment, a power of "
+                                 "two from 16 to 4096\n"
+                                 "              (K suffix allowed: 4K), or 0 "
+                                 "for the default, 16\n"));
+
+  /* --version: the version of this build, which the daemon reports too. */
+  r = RUN("ping", "--json");
+  expect_status(r, 0);
+  json_t *ping = parse(r);
+  char version[128];
+  snprintf(version, sizeof version, "arenactl %s (protocol 1)\n",
+           json_string_value(json_object_get(ping, "daemon_version")));
+  json_decref(ping);
+  r = arenactl(NULL, (const char *const[]){"--version", NULL});
+  expect_status(r, 0);
+  assert_string_equal(r->out, version);
+
+  char trace[200];
+  snprintf(trace, sizeof trace, "%s/t.trace", daemon_.dir);
+  FILE *f = fopen(trace, "w");
+  assert_non_null(f);
+  fputs("a 1 100\na 2 50\nf 1\n", f);
+  fclose(f);
+  r = RUN("replay", trace, "--policy", "first", "--arena-size", "1M", "--json");
+  expect_status(r, 0);
+  json_t *j = parse(r);
+  json_decref(j);
+  /* A --window over the daemon's limit (max_in_flight, 1024) is reduced to
+   * it, with a notice. */
+  r = RUN("replay", "--via-daemon", "alpha", "--window", "999999", trace);
+  expect_status(r, 0);
+  assert_non_null(strstr(r->err, "arenactl replay: --window 999999 is over "
+                                 "the daemon's limit of 1024 requests in "
+                                 "flight; using 1024\n"));
+  r = RUN("replay", "--via-daemon", "alpha", "--window", "1024", trace);
+  expect_status(r, 0);
+  assert_null(strstr(r->err, "--window"));
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+      T(test_errors),
+      T(test_numbers),
+      T(test_output_fails),
+      T(test_output_fails_before_the_end),
+      T(test_output_to_a_closed_pipe),
+      T(test_usage_messages),
+#undef T
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
