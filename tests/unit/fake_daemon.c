@@ -179,7 +179,7 @@ void send_last_word(int srv) {
 }
 
 int make_segment(size_t size) {
-  int fd = memfd_create("test_client", MFD_CLOEXEC);
+  int fd = memfd_create("fake_daemon", MFD_CLOEXEC);
   assert_true(fd >= 0);
   assert_int_equal(ftruncate(fd, (off_t)size), 0);
   return fd;
