@@ -1,6 +1,6 @@
 /*
  * fuzz_client.h: the input format of fuzz_client, shared with the seed
- * generator (make_seeds.c), which writes inputs in it.
+ * generator (make_seeds, its seeds_client.c), which writes inputs in it.
  *
  * An input is a setup byte, then steps until the input ends. The setup
  * byte's bit 0 makes the library's end of the socketpair non-blocking.

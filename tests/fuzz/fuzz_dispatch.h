@@ -1,6 +1,7 @@
 /*
  * fuzz_dispatch.h: the input format of fuzz_dispatch, shared with the seed
- * generator (make_seeds.c), which writes inputs in it.
+ * generator (make_seeds: seeds_requests.c writes its operations,
+ * seeds_frame.c and seeds_dispatch.c the inputs).
  *
  * An input is a setup byte, then operations. The setup byte chooses how
  * many pseudo-connections take part (bits 0-1, plus one: 1 to 4), the
