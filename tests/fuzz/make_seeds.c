@@ -39,9 +39,9 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: make_seeds DIR\n");
     return 2;
   }
-  dir = argv[1];
-  if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-    die("mkdir %s: %s", dir, strerror(errno));
+  seeds_dir = argv[1];
+  if (mkdir(seeds_dir, 0755) < 0 && errno != EEXIST)
+    die("mkdir %s: %s", seeds_dir, strerror(errno));
   seeds_single();
   seeds_protocol();
   seeds_multi();

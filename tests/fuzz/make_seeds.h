@@ -6,7 +6,8 @@
  * the seed writers, one a group, that main calls in turn.
  *
  * Who owns what: everything here is static storage, the program's. A seed
- * is built in an out_t (the scratch a, b and c, or one of the caller's),
+ * is built in an out_t (the scratch a, b and c that each seed file keeps
+ * for itself, or one of the caller's),
  * which the functions below only append to; write_file copies its bytes
  * to a file and keeps nothing. Each seed writer resets the scratch it uses
  * before it uses it; a, b and c hold nothing from one writer to the next.
@@ -44,13 +45,11 @@ void frame(out_t *o, Arenad__Request *q);
 /* ---- Files --------------------------------------------------------------- */
 
 /* The directory the seeds go to (main sets it from its argument). */
-extern const char *dir;
+extern const char *seeds_dir;
 
-/* Writes o's bytes to dir/sub/name, making dir/sub if need be. */
+/* Writes o's bytes to seeds_dir/sub/name, making seeds_dir/sub if need
+ * be. */
 void write_file(const char *sub, const char *name, const out_t *o);
-
-/* Scratch for the seeds. */
-extern out_t a, b, c;
 
 /* Empties o, and the next Request framed gets id 1. */
 void reset(out_t *o);

@@ -13,6 +13,9 @@
 #include "fuzz_client.h"
 #include "make_seeds.h"
 
+/* This file's scratch: a seed writer resets it first. */
+static out_t a;
+
 /* A step: the call and its three argument bytes (see fuzz_client.c's
  * decode_call), then a reply of mode `reply` (fuzz_client.h), 1 + `more`
  * times with the bytes p[0..n): the raw reply, or the fields of a built

@@ -48,20 +48,18 @@ void frame(out_t *o, Arenad__Request *q) {
 
 /* ---- Files --------------------------------------------------------------- */
 
-const char *dir;
+const char *seeds_dir;
 
 void write_file(const char *sub, const char *name, const out_t *o) {
   char path[4096];
-  snprintf(path, sizeof(path), "%s/%s", dir, sub);
+  snprintf(path, sizeof(path), "%s/%s", seeds_dir, sub);
   if (mkdir(path, 0755) < 0 && errno != EEXIST)
     die("mkdir %s: %s", path, strerror(errno));
-  snprintf(path, sizeof(path), "%s/%s/%s", dir, sub, name);
+  snprintf(path, sizeof(path), "%s/%s/%s", seeds_dir, sub, name);
   FILE *f = fopen(path, "wb");
   if (f == NULL || fwrite(o->p, 1, o->n, f) != o->n || fclose(f) != 0)
     die("write %s: %s", path, strerror(errno));
 }
-
-out_t a, b, c; /* scratch for the seed writers */
 
 void reset(out_t *o) {
   o->n = 0;

@@ -12,6 +12,9 @@
 
 #include "make_seeds.h"
 
+/* This file's scratch: a seed writer resets what it uses first. */
+static out_t a, b, c;
+
 /* A frame stream for fuzz_frame, and the same as one connection's bytes
  * for fuzz_dispatch. */
 static void both(const char *name, const out_t *f) {
