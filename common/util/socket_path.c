@@ -51,6 +51,12 @@ static int private_dir(const char *dir, bool create) {
   return 0;
 }
 
+/* The user's /tmp fallback directory, "/tmp/arenad-UID", in dir (64
+ * bytes hold it). */
+static void tmp_dir(char dir[64]) {
+  snprintf(dir, 64, "/tmp/arenad-%lu", (unsigned long)getuid());
+}
+
 /* Writes to out (len bytes) `path` made absolute (from the working
  * directory) and lexically normal: no empty or "." components, and each
  * ".." takes the one before it off. Reads no file but the working
@@ -88,9 +94,10 @@ static bool normal_path(const char *path, char *out, size_t len) {
 }
 
 bool ar_socket_path_may_be_tmp(const char *path) {
-  char tmp[64], buf[PATH_MAX], real_tmp[PATH_MAX];
-  snprintf(tmp, sizeof(tmp), "/tmp/arenad-%lu/" AR_SOCKET_NAME,
-           (unsigned long)getuid());
+  char dir[64], tmp[64 + sizeof(AR_SOCKET_NAME)], buf[PATH_MAX],
+      real_tmp[PATH_MAX];
+  tmp_dir(dir);
+  snprintf(tmp, sizeof(tmp), "%s/" AR_SOCKET_NAME, dir);
   if (normal_path(path, buf, sizeof buf) && strcmp(buf, tmp) == 0)
     return true;
   if (realpath(path, buf) == NULL)
@@ -120,7 +127,7 @@ int ar_socket_path(char *buf, size_t len, unsigned flags) {
   if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
     return put_path(buf, len, dir, AR_SOCKET_NAME);
 
-  snprintf(dir, sizeof(dir), "/tmp/arenad-%lu", (unsigned long)getuid());
+  tmp_dir(dir);
   int rc = private_dir(dir, (flags & AR_SOCKET_PATH_CREATE) != 0);
   if (rc < 0) {
     int saved = errno;
