@@ -204,6 +204,10 @@ bool ad_conn_can_decode(const ad_conn_t *c) {
          ad_conn_pause_counter(c) == NULL;
 }
 
+bool ad_conn_ending(const ad_conn_t *c) {
+  return c->eof || c->close_after_reply || c->closing;
+}
+
 bool ad_conn_has_frame(const ad_conn_t *c, const uint8_t *buf, size_t len) {
   ar_frame_t f;
   return len > 0 && ar_frame_decode(buf, len, c->d->cfg->max_frame_bytes,

@@ -315,6 +315,12 @@ void ad_conn_peer_check(ad_conn_t *c);
 /* Whether c's socket holds bytes the daemon has not read yet. */
 bool ad_conn_unread_input(const ad_conn_t *c);
 
+/* Whether c reads no more requests and closes once its replies are out
+ * (its peer shut down its side, or a protocol error, version or want of
+ * memory ends it), or is closed already: a connection that takes no more
+ * blocks, since whatever it held would be reclaimed at its close. */
+bool ad_conn_ending(const ad_conn_t *c);
+
 /* Gives a yielded c its next turn: answers the frames it left, then as
  * ad_conn_run. */
 void ad_conn_resume(ad_conn_t *c);

@@ -5,10 +5,10 @@
  * references goes; no access needed beyond the reference; the reply says
  * when it was the last and the block's header had been overwritten) and
  * transfer (one of the caller's references goes to the connection that
- * owns a token; the target needs read access and room in its quota: never
- * the last reference, so it frees nothing). References are counted per
- * connection (blocks.h); the arena does the bookkeeping. A retain or a
- * transfer that would add a hold beside the block's first (a shared hold,
+ * owns a token, one that is not closing; the target needs read access and room
+ * in its quota: never the last reference, so it frees nothing). References are
+ * counted per connection (blocks.h); the arena does the bookkeeping. A retain
+ * or a transfer that would add a hold beside the block's first (a shared hold,
  * 48 bytes of the daemon's memory) must also find room under the daemon's
  * max_shared_holds. The quota is checked first: a request over both is
  * the connection's own doing, refused (and counted) as over its quota.
@@ -103,6 +103,10 @@ int ad_do_transfer(ad_call_t *call, const Arenad__TransferRequest *m) {
     return ad_fail(call, AR_ENOENT, "no connection has this token");
   if (to == c)
     return ad_fail(call, AR_EINVAL, "the token is this connection's own");
+  if (ad_conn_ending(to))
+    return ad_fail(call, AR_ENOENT,
+                   "connection %llu is closing: it takes no more blocks",
+                   (unsigned long long)to->id);
   if (ad_conn_stale(to, a))
     return ad_fail(call, AR_EINVAL,
                    "connection %llu used an arena '%s' destroyed since; it "

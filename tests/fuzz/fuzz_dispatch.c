@@ -873,6 +873,8 @@ static void on_release(fz_t *z, slot_t *s, const Arenad__ReleaseRequest *q,
          (int)over);
 }
 
+static bool reading(const ad_conn_t *c);
+
 static void on_transfer(fz_t *z, slot_t *s, const Arenad__TransferRequest *q,
                         const Arenad__Response *r, verdict_t *v) {
   marena_t *m = resolve(z, s, q->arena, true, 0, v);
@@ -887,6 +889,8 @@ static void on_transfer(fz_t *z, slot_t *s, const Arenad__TransferRequest *q,
       v->errs |= BIT(ST(NOT_FOUND));
     else if (to == s)
       v->errs |= BIT(ST(INVALID_ARGUMENT));
+    else if (!reading(to->c)) /* ending: only its own pump changes that */
+      v->errs |= BIT(ST(NOT_FOUND));
     if (b == NULL)
       v->errs |= BIT(ST(INVALID_ARGUMENT));
     else if (h < 0)

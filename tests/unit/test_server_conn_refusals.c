@@ -322,6 +322,50 @@ static void test_references_limit(void **state) {
   ad_scratch_reset(&f->d.scratch);
 }
 
+/* A connection that will read no more requests takes no blocks: a
+ * transfer to one whose frame was not a Request (due to close once its
+ * error reply is out) gets NOT_FOUND and changes nothing, nor does one to a
+ * connection whose peer shut down its side; the same transfer to an open
+ * connection succeeds. */
+static void test_transfer_to_ending(void **state) {
+  fixture_t *f = *state;
+  ad_conn_t *bad = ad_conn_new(&f->d, -1, 43, 1000, 1000);
+  ad_conn_t *gone = ad_conn_new(&f->d, -1, 44, 1000, 1000);
+  ad_conn_t *open = ad_conn_new(&f->d, -1, 45, 1000, 1000);
+  assert_non_null(bad);
+  assert_non_null(gone);
+  assert_non_null(open);
+  static const uint8_t garbage[] = {3, 0x0f, 0x01, 0x02};
+  assert_int_equal(ad_conn_input(bad, garbage, sizeof(garbage)),
+                   sizeof(garbage));
+  assert_true(bad->close_after_reply);
+  Arenad__Response *r;
+  assert_int_equal(take(bad, &r, 1), 1); /* its error reply */
+  assert_int_equal(r->status, ARENAD__STATUS__STATUS_INVALID_ARGUMENT);
+  arenad__response__free_unpacked(r, NULL);
+  gone->eof = true; /* as the read callback sets it at the peer's end */
+  uint64_t payload = alloc_one(f, 1, false);
+  ad_block_t *blk = ad_arena_block(f->d.arenas[0], payload);
+  assert_non_null(blk);
+
+  uint64_t id = 2;
+  for (ad_conn_t *to = bad; to != open; to = to == bad ? gone : open) {
+    r = share_one(f, id++, payload, to->token);
+    assert_int_equal(r->status, ARENAD__STATUS__STATUS_NOT_FOUND);
+    assert_non_null(strstr(r->message, "is closing"));
+    arenad__response__free_unpacked(r, NULL);
+    assert_null(ad_block_hold_of(blk, &to->holder));
+    assert_non_null(ad_block_hold_of(blk, &f->c->holder));
+    assert_int_equal(f->d.stats.transfers, 0);
+  }
+  r = share_one(f, id++, payload, open->token);
+  assert_int_equal(r->status, 0);
+  arenad__response__free_unpacked(r, NULL);
+  assert_non_null(ad_block_hold_of(blk, &open->holder));
+  assert_int_equal(f->d.stats.transfers, 1);
+  assert_check_passes(f, id);
+}
+
 /* A free naming several offsets is one request: refused for want of a
  * reference, however many of its offsets were, it counts once in
  * permission_denied (the daemon's and the arena's, as the error reply
@@ -373,6 +417,7 @@ int main(void) {
       T(test_create_all_or_nothing), T(test_hello_name_limit),
       T(test_check_detached_count),  T(test_check_record_size),
       T(test_references_limit),      T(test_free_counts),
+      T(test_transfer_to_ending),
 #undef T
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
