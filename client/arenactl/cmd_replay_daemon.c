@@ -118,6 +118,12 @@ static int parse_options(int argc, char **argv, options_t *o) {
     case ':':
       return ar__ctl_bad_option(c, argv, usage);
     default:
+      /* An unknown letter (optind may still be on its cluster) or a value
+       * given to an option that takes none: named as every command names
+       * them. An unknown long option (optopt 0) may be the offline
+       * replay's. */
+      if (optopt != 0)
+        return ar__ctl_bad_option(c, argv, usage);
       fprintf(stderr,
               "arenactl replay: unknown option '%s' with --via-daemon (the "
               "daemon's arena gives the policy and size)\n",

@@ -348,6 +348,24 @@ static void test_usage_messages(void **state) {
   r = RUN("replay", "--via-daemon", "alpha", "--window", "1024", trace);
   expect_status(r, 0);
   assert_null(strstr(r->err, "--window"));
+
+  /* With --via-daemon too, a bad option is named as it was written: the
+   * unknown letter of a cluster (not the argument before it), and a value
+   * given to an option that takes none (not an unknown option). */
+  r = RUN("replay", "--via-daemon", "alpha", "-xy", trace);
+  expect_status(r, 2);
+  assert_non_null(strstr(r->err, "arenactl replay: unknown option '-x'"));
+  assert_null(strstr(r->err, "'alpha'"));
+  r = RUN("replay", "--via-daemon", "alpha", "--json=1", trace);
+  expect_status(r, 2);
+  assert_non_null(
+      strstr(r->err, "arenactl replay: option '--json' takes no value"));
+  /* An option of the offline replay only is still told apart. */
+  r = RUN("replay", "--via-daemon", "alpha", "--policy", "first", trace);
+  expect_status(r, 2);
+  assert_non_null(strstr(r->err, "unknown option '--policy' with "
+                                 "--via-daemon (the daemon's arena gives "
+                                 "the policy and size)"));
 }
 
 int main(void) {
