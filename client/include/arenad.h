@@ -716,8 +716,11 @@ ARENAD_EXTERN int arenad_submit_free(arenad_t *h, const char *name,
                                      const uint64_t *offsets, size_t n,
                                      uint64_t tag);
 
-/* Sends everything queued, without waiting for replies. Returns 0 or
- * AR_EIO. */
+/* Sends everything queued, without waiting for replies (but reading into
+ * the handle the replies that come while the socket is full: the daemon
+ * may be waiting for them to be read before it reads more). Returns 0;
+ * AR_EIO when the connection broke; AR_EINTERNAL, the handle broken too,
+ * when no memory was left to read those replies. */
 ARENAD_EXTERN int arenad_flush(arenad_t *h);
 
 ARENAD_EXTERN int arenad_collect(arenad_t *h, arenad_result_t *res);
