@@ -263,6 +263,14 @@ const char *ad_blocks_check_block(const ad_block_t *blk) {
     if (hold->holder->check_mark == visit)
       return "one-hold-per-holder";
     hold->holder->check_mark = visit;
+    /* On its holder's list: the head, or linked from the hold before it,
+     * and its neighbours there are the same holder's. */
+    const ad_hold_t *prev = hold->holder_prev, *next = hold->holder_next;
+    if ((prev != NULL ? prev->holder_next : hold->holder->holds) != hold ||
+        (prev != NULL && prev->holder != hold->holder) ||
+        (next != NULL &&
+         (next->holder_prev != hold || next->holder != hold->holder)))
+      return "hold-on-its-holders-list";
     n += hold->refs;
   }
   if (blk->refcount != n + (blk->detached ? 1 : 0))

@@ -388,6 +388,21 @@ static void test_check_catches(void **state) {
   assert_int_equal(rep.offset, off);
   blk->refcount = 1;
 
+  /* A hold that its holder's list has lost (the holder would never drop
+   * it), or that sits on another holder's list. */
+  h.holds = NULL;
+  assert_int_equal(ad_arena_check(a, &rep), AR_ECORRUPT);
+  assert_string_equal(rep.invariant, "hold-on-its-holders-list");
+  assert_int_equal(rep.offset, off);
+  h.holds = blk->holds;
+  ad_holder_t other;
+  ad_holder_init(&other, 2, 2, 0, 0, "");
+  blk->holds->holder = &other;
+  assert_int_equal(ad_arena_check(a, &rep), AR_ECORRUPT);
+  assert_string_equal(rep.invariant, "hold-on-its-holders-list");
+  blk->holds->holder = &h;
+  assert_ok(ad_arena_check(a, &rep));
+
   /* A block the engine has and the records do not. */
   ar_block_t extra;
   assert_ok(ar_engine_alloc(a->engine, 10, 16, &extra));
