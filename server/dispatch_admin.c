@@ -116,6 +116,8 @@ int ad_do_create_arena(ad_call_t *call,
                    conf.name, conf.name);
   /* `list` must still fit in a frame with the new arena (reply_bound.h) */
   size_t list = ad_reply_max_list_plus(call->d, conf.name);
+  if (list == SIZE_MAX) /* no memory to size it: not the limit's doing */
+    return AR_EINTERNAL;
   if (list > call->d->cfg->max_frame_bytes) {
     call->d->stats.arenas_refused_limit++;
     return ad_fail(call, AR_ELIMIT,

@@ -26,13 +26,16 @@
 #include "config.h"
 #include "daemon.h"
 
-/* The largest Response that carries a list of arenas of these n names. */
+/* The largest Response that carries a list of arenas of these n names;
+ * SIZE_MAX when memory runs out (too large to promise anything). */
 size_t ad_reply_max_list(const char *const *names, size_t n);
 
-/* The same for the daemon's arenas and one more named `name`. */
+/* The same for the daemon's arenas and one more named `name`; SIZE_MAX
+ * when memory runs out. */
 size_t ad_reply_max_list_plus(const ad_daemon_t *d, const char *name);
 
-/* The largest Response to an alloc or a free of `count` blocks. */
+/* The largest Response to an alloc or a free of `count` blocks; SIZE_MAX
+ * when memory runs out. */
 size_t ad_reply_max_blocks(uint64_t count);
 
 /* The most bytes an InspectReply may pack into so that its Response, with

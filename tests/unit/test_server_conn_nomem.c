@@ -4,13 +4,14 @@
  * conn_harness.h): an arena destroyed under a connection when there is no
  * memory to note its name as stale (the connection drops its list and
  * stays open), an alloc of detached blocks whose reply cannot be queued
- * (nothing is allocated), a connection closed for want of memory to queue
- * a reply, read its input or keep a cut frame (each counted in
- * connections_closed_no_memory), but only once the replies queued before
- * are out (a detached alloc's among them), and the replies its socket did
- * not take kept without memory for a copy (the connection takes over the
- * staging buffer and stays open). The tests that read and write do it on
- * a socket pair, through the daemon's loop.
+ * (nothing is allocated), a create_arena that cannot size the arena list
+ * (refused for want of memory, not as over the frame limit), a connection
+ * closed for want of memory to queue a reply, read its input or keep a cut
+ * frame (each counted in connections_closed_no_memory), but only once the
+ * replies queued before are out (a detached alloc's among them), and the
+ * replies its socket did not take kept without memory for a copy (the
+ * connection takes over the staging buffer and stays open). The tests that read
+ * and write do it on a socket pair, through the daemon's loop.
  */
 #include "conn_harness.h"
 
@@ -99,6 +100,42 @@ static void test_alloc_reply_without_memory(void **state) {
     ad_conn_free(f->c);
     f->c = NULL;
   }
+}
+
+/* create_arena when the daemon has no memory to size the list of the
+ * arenas with the new one: refused for want of memory (INTERNAL), not as
+ * if the list would pass max_frame_bytes (LIMIT_EXCEEDED, counted in
+ * arenas_refused_limit), and no arena is made. */
+static void test_create_arena_without_memory(void **state) {
+  fixture_t *f = *state;
+  Arenad__CreateArenaRequest m = ARENAD__CREATE_ARENA_REQUEST__INIT;
+  Arenad__Request req = ARENAD__REQUEST__INIT;
+  m.name = (char *)"made";
+  m.size = 4096;
+  m.policy = ARENAD__POLICY__POLICY_FIRST;
+  req.body_case = ARENAD__REQUEST__BODY_CREATE_ARENA;
+  req.create_arena = &m;
+  ad_conn_close(f->c, "test"); /* an admin's connection: the daemon's uid */
+  ad_conn_free(f->c);
+  f->c = ad_conn_new(&f->d, -1, 42, f->d.uid, f->d.uid);
+  assert_non_null(f->c);
+  bytes_t b = {NULL, 0};
+  add(&b, &req, 1);
+  nomem = true;
+  ad_conn_input(f->c, b.p, b.n);
+  nomem = false;
+  free(b.p);
+  assert_int_equal(f->d.stats.arenas_refused_limit, 0);
+  assert_null(ad_daemon_arena(&f->d, "made"));
+  assert_int_equal(f->d.narenas, 1);
+  /* The refusal counts by its status even though there was no memory to
+   * queue it either (the connection closed for that). */
+  assert_int_equal(f->d.stats.errors[ARENAD__STATUS__STATUS_INTERNAL], 1);
+  assert_int_equal(f->d.stats.errors[ARENAD__STATUS__STATUS_LIMIT_EXCEEDED], 0);
+  assert_true(f->c->closing);
+  assert_int_equal(f->d.stats.connections_closed_no_memory, 1);
+  ad_conn_free(f->c);
+  f->c = NULL;
 }
 
 /* A connection closed for want of memory for its bytes: counted in
@@ -334,6 +371,7 @@ int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
       T(test_arena_gone_without_memory),
       T(test_alloc_reply_without_memory),
+      T(test_create_arena_without_memory),
       T(test_reply_without_memory_counted),
       T(test_queued_reply_kept_without_memory),
       T(test_read_without_memory),
