@@ -153,6 +153,24 @@ void fill_blocks(fixture_t *f) {
   assert_int_equal(f->c->holder.nholds, 64);
 }
 
+void add_create_made(bytes_t *b, uint64_t id) {
+  Arenad__CreateArenaRequest m = ARENAD__CREATE_ARENA_REQUEST__INIT;
+  Arenad__Request req = ARENAD__REQUEST__INIT;
+  m.name = (char *)"made";
+  m.size = 4096;
+  m.policy = ARENAD__POLICY__POLICY_FIRST;
+  req.body_case = ARENAD__REQUEST__BODY_CREATE_ARENA;
+  req.create_arena = &m;
+  add(b, &req, id);
+}
+
+void become_admin(fixture_t *f) {
+  ad_conn_close(f->c, "test");
+  ad_conn_free(f->c);
+  f->c = ad_conn_new(&f->d, -1, 42, f->d.uid, f->d.uid);
+  assert_non_null(f->c);
+}
+
 void add_inspect(bytes_t *b, uint64_t id, uint64_t cursor) {
   Arenad__InspectRequest m = ARENAD__INSPECT_REQUEST__INIT;
   Arenad__Request req = ARENAD__REQUEST__INIT;

@@ -88,6 +88,13 @@ void add_free(bytes_t *b, uint64_t id, const uint64_t *offsets, size_t n);
  * extents a page. */
 void add_inspect(bytes_t *b, uint64_t id, uint64_t cursor);
 
+/* Appends a create_arena of a first-fit arena "made" of 4096 bytes. */
+void add_create_made(bytes_t *b, uint64_t id);
+
+/* Replaces f's connection by an administrator's (the daemon's uid), as
+ * create_arena needs. */
+void become_admin(fixture_t *f);
+
 /* Takes every reply out of c's output (as if sent), each checked to fit
  * in max_frame_bytes. Returns how many, and stores up to max of them in
  * out (each freed by the caller with arenad__response__free_unpacked), the

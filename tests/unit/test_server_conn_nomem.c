@@ -108,19 +108,9 @@ static void test_alloc_reply_without_memory(void **state) {
  * arenas_refused_limit), and no arena is made. */
 static void test_create_arena_without_memory(void **state) {
   fixture_t *f = *state;
-  Arenad__CreateArenaRequest m = ARENAD__CREATE_ARENA_REQUEST__INIT;
-  Arenad__Request req = ARENAD__REQUEST__INIT;
-  m.name = (char *)"made";
-  m.size = 4096;
-  m.policy = ARENAD__POLICY__POLICY_FIRST;
-  req.body_case = ARENAD__REQUEST__BODY_CREATE_ARENA;
-  req.create_arena = &m;
-  ad_conn_close(f->c, "test"); /* an admin's connection: the daemon's uid */
-  ad_conn_free(f->c);
-  f->c = ad_conn_new(&f->d, -1, 42, f->d.uid, f->d.uid);
-  assert_non_null(f->c);
+  become_admin(f);
   bytes_t b = {NULL, 0};
-  add(&b, &req, 1);
+  add_create_made(&b, 1);
   nomem = true;
   ad_conn_input(f->c, b.p, b.n);
   nomem = false;

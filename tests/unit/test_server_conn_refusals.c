@@ -55,32 +55,19 @@ static void test_hello_name_limit(void **state) {
  * arena behind (none half made). */
 static void test_create_all_or_nothing(void **state) {
   fixture_t *f = *state;
-  Arenad__CreateArenaRequest m = ARENAD__CREATE_ARENA_REQUEST__INIT;
-  Arenad__Request req = ARENAD__REQUEST__INIT;
-  m.name = (char *)"made";
-  m.size = 4096;
-  m.policy = ARENAD__POLICY__POLICY_FIRST;
-  req.body_case = ARENAD__REQUEST__BODY_CREATE_ARENA;
-  req.create_arena = &m;
-  ad_conn_close(f->c, "test"); /* an admin's connection: the daemon's uid */
-  ad_conn_free(f->c);
-  f->c = ad_conn_new(&f->d, -1, 42, f->d.uid, f->d.uid);
-  assert_non_null(f->c);
+  become_admin(f);
   int refused = 0;
   for (size_t cap = 64;; cap += 16) {
     assert_true(cap < 65536);
     f->d.scratch.max = cap;
     bytes_t b = {NULL, 0};
-    add(&b, &req, cap);
+    add_create_made(&b, cap);
     size_t used = ad_conn_input(f->c, b.p, b.n);
     free(b.p);
     if (f->c->close_after_reply) { /* too small even to unpack */
       take(f->c, NULL, 0);
       assert_null(ad_daemon_arena(&f->d, "made"));
-      ad_conn_close(f->c, "test");
-      ad_conn_free(f->c);
-      f->c = ad_conn_new(&f->d, -1, 42, f->d.uid, f->d.uid);
-      assert_non_null(f->c);
+      become_admin(f); /* a new connection in its place */
       refused++;
       continue;
     }
