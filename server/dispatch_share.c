@@ -5,13 +5,14 @@
  * references goes; no access needed beyond the reference; the reply says
  * when it was the last and the block's header had been overwritten) and
  * transfer (one of the caller's references goes to the connection that
- * owns a token, one that is not closing; the target needs read access and room
- * in its quota: never the last reference, so it frees nothing). References are
- * counted per connection (blocks.h); the arena does the bookkeeping. A retain
- * or a transfer that would add a hold beside the block's first (a shared hold,
- * 48 bytes of the daemon's memory) must also find room under the daemon's
- * max_shared_holds. The quota is checked first: a request over both is
- * the connection's own doing, refused (and counted) as over its quota.
+ * owns a token, one that is not closing; the target needs read access and
+ * room in its quota: never the last reference, so it frees nothing).
+ * References are counted per connection (blocks.h); the arena does the
+ * bookkeeping. A retain or a transfer that would add a hold beside the
+ * block's first (a shared hold, 48 bytes of the daemon's memory) must also
+ * find room under the daemon's max_shared_holds. The quota is checked
+ * first: a request over both is the connection's own doing, refused (and
+ * counted) as over its quota.
  */
 #include "audit.h"
 #include "dispatch.h"
