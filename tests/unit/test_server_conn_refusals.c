@@ -336,7 +336,9 @@ static void test_transfer_to_ending(void **state) {
   assert_non_null(blk);
 
   uint64_t id = 2;
-  for (ad_conn_t *to = bad; to != open; to = to == bad ? gone : open) {
+  ad_conn_t *ending[] = {bad, gone};
+  for (size_t i = 0; i < 2; i++) {
+    ad_conn_t *to = ending[i];
     r = share_one(f, id++, payload, to->token);
     assert_int_equal(r->status, ARENAD__STATUS__STATUS_NOT_FOUND);
     assert_non_null(strstr(r->message, "is closing"));
