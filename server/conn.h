@@ -297,7 +297,8 @@ int ad_conn_start(ad_conn_t *c);
 
 /* Decodes what flow control now allows, writes what the socket takes,
  * keeps the rest, closes the connection when it is done, and watches the
- * socket for what is needed next. Called after every event on c. */
+ * socket for what is needed next. Called after every event on c; does
+ * nothing once c is closing (a frame timeout's reply may close it). */
 void ad_conn_run(ad_conn_t *c);
 
 /* Tries again to send c's output, whose descriptor the kernel refused

@@ -265,6 +265,8 @@ static void keep_unsent(ad_conn_t *c) {
 
 void ad_conn_run(ad_conn_t *c) {
   ad_daemon_t *d = c->d;
+  if (c->closing)
+    return; /* its handle is closing: libuv aborts on a stop or a start */
 
   for (;;) {
     if (ar_buf_len(&c->rbuf) > 0 && ad_conn_can_decode(c)) {

@@ -10,7 +10,9 @@
  * frame (each counted in connections_closed_no_memory), but only once the
  * replies queued before are out (a detached alloc's among them), and the
  * replies its socket did not take kept without memory for a copy (the
- * connection takes over the staging buffer and stays open). The tests that read
+ * connection takes over the staging buffer and stays open), and a frame
+ * timeout whose error reply finds no memory (the connection closes at
+ * once, and the run after it leaves it alone). The tests that read
  * and write do it on a socket pair, through the daemon's loop.
  */
 #include "conn_harness.h"
@@ -356,6 +358,33 @@ static void test_unsent_kept_without_memory(void **state) {
   close(peer);
 }
 
+/* A frame timeout whose error reply finds no memory (the staging buffer
+ * holds none) and nothing else unsent: the connection is closed at once,
+ * counted, as the sweep does it (ad_conn_frame_timeout, then ad_conn_run).
+ * The run that follows must leave the closed connection alone: libuv
+ * aborts the process when a closing handle is stopped or started. */
+static void test_frame_timeout_without_memory(void **state) {
+  fixture_t *f = *state;
+  int peer;
+  ad_conn_t *c = socket_conn(f, &peer);
+  bytes_t b = {NULL, 0};
+  add_ping(&b, 1);
+  assert_int_equal(send(peer, b.p, b.n - 1, 0), (ssize_t)(b.n - 1));
+  free(b.p);
+  uv_run(&f->d.loop, UV_RUN_NOWAIT);
+  assert_int_equal(ar_buf_len(&c->rbuf), b.n - 1); /* the cut frame */
+  assert_int_equal(f->d.staging.cap, 0);
+  nomem = true;
+  ad_conn_frame_timeout(c);
+  ad_conn_run(c);
+  nomem = false;
+  assert_true(c->closing);
+  assert_int_equal(f->d.stats.frames_timed_out, 1);
+  assert_closed_no_memory(f);
+  uv_run(&f->d.loop, UV_RUN_NOWAIT); /* the close callback frees it */
+  close(peer);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -367,6 +396,7 @@ int main(void) {
       T(test_read_without_memory),
       T(test_cut_frame_without_memory),
       T(test_unsent_kept_without_memory),
+      T(test_frame_timeout_without_memory),
 #undef T
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
