@@ -134,6 +134,13 @@ static char *count_lines(char *str, int num, void *stream) {
     if (p->long_line == 0 && n == (size_t)num - 1 && r[n - 1] != '\n' &&
         !feof(p->f))
       p->long_line = p->line;
+    /* inih skips a UTF-8 byte order mark that begins the file
+     * (INI_ALLOW_BOM): so does the reader, or it would not see the
+     * [section] header behind it. */
+    if (p->line == 1 && strncmp(r, "\xEF\xBB\xBF", 3) == 0) {
+      memmove(r, r + 3, n - 3 + 1);
+      n -= 3;
+    }
     /* inih takes an indented line for the continuation of the value
      * before it (Debian builds it with INI_ALLOW_MULTILINE), so that an
      * indented key reads as that key given again. No value of ours spans

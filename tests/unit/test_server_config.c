@@ -366,6 +366,23 @@ static void accepted(const char *text) {
     fail_msg("refused: %s\n%s", err, text);
 }
 
+/* A file that begins with a UTF-8 byte order mark (inih skips it) is
+ * read as without it: the first line's [section] header is checked all
+ * the same, with keys or none. */
+static void test_byte_order_mark(void **state) {
+  (void)state;
+  refused("\xEF\xBB\xBF[bogus]\n", "test.conf:1:", "unknown section [bogus]");
+  refused("\xEF\xBB\xBF[arena a]\n", "test.conf:1:", "[arena a] has no size");
+  refused("\xEF\xBB\xBF[arena a/b]\n", "test.conf:1:", "an arena name is");
+  char name[64], text[256];
+  memset(name, 'n', 44);
+  name[44] = '\0';
+  snprintf(text, sizeof(text), "\xEF\xBB\xBF[arena %s]\nsize = 4K\n", name);
+  refused(text, "test.conf:1:", "section name too long");
+  accepted("\xEF\xBB\xBF[arena a]\nsize = 4K\n");
+  accepted("\xEF\xBB\xBF  [daemon]\nlog_level = warn\n");
+}
+
 /* Every reply must fit in max_frame_bytes (reply_bound.h): an alloc of
  * max_blocks_per_request blocks, and the list of the arenas. A free of as
  * many, with a status and the index of an overwritten header for each
@@ -630,6 +647,7 @@ int main(void) {
       cmocka_unit_test(test_long_line),
       cmocka_unit_test(test_socket_path_length),
       cmocka_unit_test(test_long_section),
+      cmocka_unit_test(test_byte_order_mark),
       cmocka_unit_test(test_replies_fit_in_a_frame),
       cmocka_unit_test(test_access_keys),
       cmocka_unit_test(test_check_size),
