@@ -4,7 +4,8 @@
  * answered, the clients see the end of the stream, the socket goes and
  * the exit status is 0. A stale socket file is replaced; a second daemon
  * on a live socket is refused with a clear message, as is a path that is
- * not a socket; a bad config file stops the start with its file and line;
+ * not a socket; a bad config file stops the start with its file and line,
+ * and a --ready-fd of a standard stream stops it too;
  * the socket is created with the configured mode; a full daemon refuses
  * connections beyond max_connections with a reply. Requests still in the
  * socket at the signal are answered, a frame cut by it is dropped; an
@@ -571,6 +572,20 @@ static void test_bad_config(void **state) {
   it_daemon_cleanup(&d);
 }
 
+/* --ready-fd naming a standard stream is refused (exit 2, before the
+ * socket is made): closed once written, its number would go to the next
+ * client's socket, and the log would write into it. */
+static void test_ready_fd_standard_stream(void **state) {
+  (void)state;
+  static const char *const to_stderr[] = {"--ready-fd", "2", NULL};
+  it_daemon_t d = {0};
+  assert_int_equal(it_daemon_start(&d, NULL, to_stderr), 2);
+  assert_true(it_log_contains(&d, "--ready-fd 2: a standard stream"));
+  struct stat st;
+  assert_int_equal(lstat(d.sock, &st), -1);
+  it_daemon_cleanup(&d);
+}
+
 static void test_socket_mode_and_limit(void **state) {
   (void)state;
   it_daemon_t d = {0};
@@ -646,6 +661,7 @@ int main(void) {
       cmocka_unit_test(test_not_a_socket_refused),
       cmocka_unit_test(test_socket_directory),
       cmocka_unit_test(test_bad_config),
+      cmocka_unit_test(test_ready_fd_standard_stream),
       cmocka_unit_test(test_socket_mode_and_limit),
       cmocka_unit_test(test_socket_from_environment),
   };
