@@ -140,7 +140,13 @@ static void on_accept(uv_poll_t *h, int status, int events) {
   ad_daemon_t *d = h->data;
   (void)events;
   if (status < 0) {
+    /* An error on the listening socket: libuv has stopped watching it.
+     * Counted, and watched again after the pause that accept(2) out of
+     * resources gets, or the daemon would never accept again. */
+    d->stats.connections_accept_failed++;
     ad_log(AD_LOG_ERROR, "accept-failed", "error=\"%s\"", uv_strerror(status));
+    uv_poll_stop(h);
+    uv_timer_start(&d->listener.retry, on_retry, ACCEPT_PAUSE_MS, 0);
     return;
   }
   for (int i = 0; i < ACCEPT_BATCH; i++) {

@@ -7,6 +7,8 @@
  * fail: the peer is hung up on, the daemon goes on, and the refusal is
  * counted in connections_accept_failed like every other connection that
  * could not be taken on. A connection accepted normally is not counted.
+ * An error on the listening socket itself is counted too, and accepting
+ * resumes after a pause.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -143,9 +145,28 @@ static void test_accept_counted(void **state) {
   close(again);
 }
 
+/* An error on the listening socket, which libuv reports by stopping the
+ * watch and calling back with a status (as it does for POLLERR): counted
+ * in connections_accept_failed, and accepting resumes after a pause
+ * instead of never again. */
+static void test_listen_error_resumes(void **state) {
+  fixture_t *f = *state;
+  ad_stats_t *st = &f->d.stats;
+  uv_poll_t *h = &f->d.listener.poll;
+  uv_poll_stop(h);
+  h->poll_cb(h, UV_EBADF, 0);
+  assert_int_equal(st->connections_accept_failed, 1);
+  int fd = connect_client(f);
+  run_until(f, &st->connections_accepted, 0);
+  assert_int_equal(st->connections_open, 1);
+  close(fd);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_accept_counted, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_listen_error_resumes, setup,
+                                      teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
