@@ -62,6 +62,15 @@ int ad_conn_start(ad_conn_t *c) {
  * output begins with such a frame, its descriptor goes in *pass (still the
  * queue's) and the send stops short of the frame after it. *pass is -1
  * when no descriptor goes. */
+/* Closes c when its peer reset the connection or its socket failed. A
+ * frame the peer had begun is cut short by that as by its end, and
+ * counted the same (frames_truncated); the close reason stays the cause. */
+static void close_broken(ad_conn_t *c, const char *reason) {
+  if (!c->close_after_reply && ar_buf_len(&c->rbuf) > 0)
+    c->d->stats.frames_truncated++;
+  ad_conn_close(c, reason);
+}
+
 static size_t send_len(const ad_conn_t *c, size_t len, int *pass) {
   *pass = -1;
   if (c->fdq_len == 0)
@@ -132,8 +141,8 @@ static int flush(ad_conn_t *c) {
         ad_daemon_retry_fds_later(c->d);
         return 0;
       }
-      ad_conn_close(c, errno == EPIPE || errno == ECONNRESET ? "reset"
-                                                             : "write-error");
+      close_broken(c, errno == EPIPE || errno == ECONNRESET ? "reset"
+                                                            : "write-error");
       return -1;
     }
     if (pass >= 0) {
@@ -184,7 +193,7 @@ static void conn_read(ad_conn_t *c) {
   while (n < 0 && errno == EINTR);
   if (n < 0) {
     if (errno != EAGAIN && errno != EWOULDBLOCK)
-      ad_conn_close(c, errno == ECONNRESET ? "reset" : "read-error");
+      close_broken(c, errno == ECONNRESET ? "reset" : "read-error");
     return;
   }
   if (n == 0) {
@@ -357,7 +366,7 @@ static void on_poll(uv_poll_t *h, int status, int events) {
     socklen_t len = sizeof err;
     bool reset = getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 &&
                  (err == ECONNRESET || err == EPIPE);
-    ad_conn_close(c, reset ? "reset" : "error");
+    close_broken(c, reset ? "reset" : "error");
     return;
   }
   ad_conn_begin_turn(c, uv_hrtime());

@@ -2,8 +2,9 @@
  * test_daemon_badinput_wire.c: hostile and broken bytes on the wire. Each
  * case runs on a connection of its own to the group's daemon, while a
  * bystander connection holds blocks and carries on a conversation
- * (badinput_harness.h): a truncated frame, a declared length over the
- * limit, a malformed prefix, random bytes, a valid frame with garbage
+ * (badinput_harness.h): a truncated frame (ended cleanly, or with a
+ * reply left unread, which resets the connection), a declared length over
+ * the limit, a malformed prefix, random bytes, a valid frame with garbage
  * inside. Each gets a clear error status or a clean disconnect, and a
  * frame sent one byte at a time is answered like any other; afterwards
  * the daemon still answers, the bystander (which has a reply unread and
@@ -15,6 +16,7 @@
  */
 #include "badinput_harness.h"
 
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,13 +61,30 @@ static void test_truncated_frame(void **state) {
   c = it_connect(it_group.sock);
   it_send_raw(c, buf, sizeof(buf));
   it_close(c);
+
+  /* A ping and the cut frame in one write (so the daemon reads both at
+   * once), the ping's reply left unread, then the end: the daemon finds
+   * the connection reset (replies unread), the frame cut all the same. */
+  c = it_connect(it_group.sock);
+  uint8_t *both = NULL;
+  size_t n = 0;
+  it_frame_append(&both, &n, it_req_ping());
+  both = realloc(both, n + sizeof(buf));
+  assert_non_null(both);
+  memcpy(both + n, buf, sizeof(buf));
+  it_send_raw(c, both, n + sizeof(buf));
+  free(both);
+  struct pollfd p = {.fd = c->fd, .events = POLLIN};
+  assert_int_equal(poll(&p, 1, IT_TIMEOUT_S * 1000), 1); /* the reply */
+  it_close(c);
   all_is_well();
-  /* Both counted, and logged as such. */
+  /* All three counted, and logged as such. */
   bystander_end();
   it_barrier(bystander);
-  assert_int_equal(it_stat(bystander, "frames_truncated") - truncated, 2);
+  assert_int_equal(it_stat(bystander, "frames_truncated") - truncated, 3);
   bystander_begin();
   assert_true(it_log_contains(&it_group, "reason=eof-mid-frame"));
+  assert_true(it_log_contains(&it_group, "reason=reset"));
 }
 
 /* A frame begun and left unfinished past frame_timeout_ms (300 ms, on a
