@@ -333,6 +333,7 @@ void ad_daemon_shutdown(ad_daemon_t *d, const char *why) {
   d->shutting_down = true;
   ad_log(AD_LOG_INFO, "shutdown", "reason=%s open=%llu", why,
          (unsigned long long)d->stats.connections_open);
+  ad_listener_take_backlog(d); /* drained below with the others */
   ad_listener_close(d);
   if (d->handles_init)
     uv_timer_start(&d->shutdown_timer, on_deadline,

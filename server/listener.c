@@ -3,8 +3,11 @@
  * Each wake-up accepts a batch; every accepted socket gets its peer's
  * credentials (SO_PEERCRED), is refused with a LIMIT_EXCEEDED reply when
  * max_connections are open, and otherwise becomes a connection. When
- * accept(2) runs out of descriptors the listener pauses for a moment
- * rather than spin on a socket that stays readable.
+ * accept(2) runs out of descriptors, or the listening socket reports an
+ * error, the listener pauses for a moment rather than spin on a socket
+ * that stays readable (or stop for good). At shutdown it accepts what
+ * waits in its backlog before it closes, so that those clients are
+ * drained with the others.
  */
 #include "listener.h"
 
@@ -136,20 +139,11 @@ static void on_retry(uv_timer_t *t) {
     uv_poll_start(&d->listener.poll, UV_READABLE, on_accept);
 }
 
-static void on_accept(uv_poll_t *h, int status, int events) {
-  ad_daemon_t *d = h->data;
-  (void)events;
-  if (status < 0) {
-    /* An error on the listening socket: libuv has stopped watching it.
-     * Counted, and watched again after the pause that accept(2) out of
-     * resources gets, or the daemon would never accept again. */
-    d->stats.connections_accept_failed++;
-    ad_log(AD_LOG_ERROR, "accept-failed", "error=\"%s\"", uv_strerror(status));
-    uv_poll_stop(h);
-    uv_timer_start(&d->listener.retry, on_retry, ACCEPT_PAUSE_MS, 0);
-    return;
-  }
-  for (int i = 0; i < ACCEPT_BATCH; i++) {
+/* Accepts up to `max` connections waiting in the backlog. Stops early
+ * when none is left, or at an error of accept(2) (counted; when it ran out
+ * of resources, the listener pauses). */
+static void accept_some(ad_daemon_t *d, int max) {
+  for (int i = 0; i < max; i++) {
     int fd = accept4(d->listener.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {
       accept_one(d, fd);
@@ -171,6 +165,22 @@ static void on_accept(uv_poll_t *h, int status, int events) {
     }
     return;
   }
+}
+
+static void on_accept(uv_poll_t *h, int status, int events) {
+  ad_daemon_t *d = h->data;
+  (void)events;
+  if (status < 0) {
+    /* An error on the listening socket: libuv has stopped watching it.
+     * Counted, and watched again after the pause that accept(2) out of
+     * resources gets, or the daemon would never accept again. */
+    d->stats.connections_accept_failed++;
+    ad_log(AD_LOG_ERROR, "accept-failed", "error=\"%s\"", uv_strerror(status));
+    uv_poll_stop(h);
+    uv_timer_start(&d->listener.retry, on_retry, ACCEPT_PAUSE_MS, 0);
+    return;
+  }
+  accept_some(d, ACCEPT_BATCH);
 }
 
 /*
@@ -326,6 +336,11 @@ int ad_listener_open(ad_daemon_t *d, char *err, size_t errlen) {
          path, (unsigned long long)d->cfg->socket_mode,
          (unsigned long long)d->cfg->max_connections);
   return 0;
+}
+
+void ad_listener_take_backlog(ad_daemon_t *d) {
+  if (d->listener.poll_init)
+    accept_some(d, SOMAXCONN);
 }
 
 void ad_listener_close(ad_daemon_t *d) {

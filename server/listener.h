@@ -49,6 +49,12 @@ int ad_listener_claim(const char *path, int *lock_fd, char *err,
  * failing. */
 int ad_listener_open(struct ad_daemon_s *d, char *err, size_t errlen);
 
+/* Accepts every connection waiting in the backlog, as the listener would
+ * when it next looked: at shutdown, so that clients that connected (and
+ * may have sent requests) before it are drained, not dropped with the
+ * listening socket. Does nothing once the listener is closed. */
+void ad_listener_take_backlog(struct ad_daemon_s *d);
+
 /* Stops accepting and removes the socket file if it is still ours. The
  * lock is kept until ad_listener_release. Idempotent. */
 void ad_listener_close(struct ad_daemon_s *d);

@@ -8,7 +8,8 @@
  * counted in connections_accept_failed like every other connection that
  * could not be taken on. A connection accepted normally is not counted.
  * An error on the listening socket itself is counted too, and accepting
- * resumes after a pause.
+ * resumes after a pause. At shutdown, a client still in the backlog is
+ * accepted and its request answered before the end.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -26,6 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ar/frame.h"
+#include "arenad.pb-c.h"
 #include "daemon.h"
 #include "listener.h"
 #include "log.h"
@@ -162,10 +165,65 @@ static void test_listen_error_resumes(void **state) {
   close(fd);
 }
 
+/* A client that connected, and sent a request, before the shutdown but
+ * was not accepted yet (it waits in the listening socket's backlog) is
+ * accepted by the shutdown and drained like the others: its request is
+ * answered, then the connection ends; closing the listening socket would
+ * have dropped it unanswered. */
+static void test_shutdown_takes_backlog(void **state) {
+  fixture_t *f = *state;
+  ad_stats_t *st = &f->d.stats;
+  int fd = connect_client(f);
+  Arenad__PingRequest ping = ARENAD__PING_REQUEST__INIT;
+  Arenad__Request req = ARENAD__REQUEST__INIT;
+  req.id = 7;
+  req.body_case = ARENAD__REQUEST__BODY_PING;
+  req.ping = &ping;
+  uint8_t out[64];
+  size_t len = arenad__request__get_packed_size(&req);
+  size_t k = ar_frame_encode(out, len);
+  arenad__request__pack(&req, out + k);
+  assert_int_equal(send(fd, out, k + len, 0), (ssize_t)(k + len));
+  assert_int_equal(st->connections_accepted, 0); /* the loop has not run */
+
+  ad_daemon_shutdown(&f->d, "test");
+  assert_int_equal(st->connections_accepted, 1);
+  uint8_t in[256];
+  size_t got = 0;
+  ar_frame_t fr;
+  for (int i = 0; i < 500; i++) {
+    uv_run(&f->d.loop, UV_RUN_NOWAIT);
+    ssize_t n = recv(fd, in + got, sizeof(in) - got, MSG_DONTWAIT);
+    if (n > 0)
+      got += (size_t)n;
+    if (got > 0 &&
+        ar_frame_decode(in, got, sizeof(in), &fr) == AR_FRAME_COMPLETE)
+      break;
+    nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+  }
+  assert_int_equal(ar_frame_decode(in, got, sizeof(in), &fr),
+                   AR_FRAME_COMPLETE);
+  Arenad__Response *r =
+      arenad__response__unpack(NULL, fr.end - fr.start, in + fr.start);
+  assert_non_null(r);
+  assert_int_equal(r->id, 7);
+  assert_int_equal(r->status, ARENAD__STATUS__STATUS_OK);
+  assert_int_equal(r->body_case, ARENAD__RESPONSE__BODY_PING);
+  arenad__response__free_unpacked(r, NULL);
+  for (int i = 0; i < 500 && st->connections_closed == 0; i++) {
+    uv_run(&f->d.loop, UV_RUN_NOWAIT);
+    nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+  }
+  assert_true(hung_up(fd)); /* drained: the end after the reply */
+  close(fd);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_accept_counted, setup, teardown),
       cmocka_unit_test_setup_teardown(test_listen_error_resumes, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_shutdown_takes_backlog, setup,
                                       teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
