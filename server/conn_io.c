@@ -57,11 +57,6 @@ int ad_conn_start(ad_conn_t *c) {
   return uv_poll_start(&c->poll, UV_READABLE, on_poll);
 }
 
-/* How many of the first len unsent bytes of c the next sendmsg may take:
- * all of them, or up to the next frame that carries a descriptor; when the
- * output begins with such a frame, its descriptor goes in *pass (still the
- * queue's) and the send stops short of the frame after it. *pass is -1
- * when no descriptor goes. */
 /* Closes c when its peer reset the connection or its socket failed. A
  * frame the peer had begun is cut short by that as by its end, and
  * counted the same (frames_truncated); the close reason stays the cause. */
@@ -71,6 +66,11 @@ static void close_broken(ad_conn_t *c, const char *reason) {
   ad_conn_close(c, reason);
 }
 
+/* How many of the first len unsent bytes of c the next sendmsg may take:
+ * all of them, or up to the next frame that carries a descriptor; when the
+ * output begins with such a frame, its descriptor goes in *pass (still the
+ * queue's) and the send stops short of the frame after it. *pass is -1
+ * when no descriptor goes. */
 static size_t send_len(const ad_conn_t *c, size_t len, int *pass) {
   *pass = -1;
   if (c->fdq_len == 0)

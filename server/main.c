@@ -25,31 +25,30 @@
 #define MAX_CLI_ARENAS AD_ARENAS_MAX
 
 static void usage(FILE *out) {
-  fprintf(
-      out,
-      "usage: arenad [--socket PATH] [--arena NAME:SIZE[:POLICY]]...\n"
-      "              [--config FILE] [--log-level LEVEL] [--ready-fd FD]\n"
-      "              [--help] [--version]\n"
-      "\n"
-      "Serves named shared-memory arenas over a Unix socket.\n"
-      "\n"
-      "  --socket PATH      the socket (default: $%s, then the config\n"
-      "                     file, then $XDG_RUNTIME_DIR/%s,\n"
-      "                     /run/user/UID/%s or /tmp/arenad-UID/%s)\n"
-      "  --arena SPEC       an arena, added to the config file's: SIZE\n"
-      "                     takes K, M or G; POLICY is first (default),\n"
-      "                     next, best, worst or buddy\n"
-      "  --config FILE      an INI file with [daemon] and [arena NAME]\n"
-      "  --log-level LEVEL  debug, info (default), warn or error\n"
-      "  --ready-fd FD      write \"ready\" to FD (3 or more) and close it\n"
-      "                     once the socket accepts connections\n"
-      "\n"
-      "With no arena anywhere, one named '%s' of 64M with first fit is\n"
-      "made. SIGINT or SIGTERM shut down gracefully.\n"
-      "\n"
-      "Configuration keys:\n",
-      AR_SOCKET_ENV, AR_SOCKET_NAME, AR_SOCKET_NAME, AR_SOCKET_NAME,
-      AD_DEFAULT_ARENA_NAME);
+  fprintf(out,
+          "usage: arenad [--socket PATH] [--arena NAME:SIZE[:POLICY]]...\n"
+          "              [--config FILE] [--log-level LEVEL] [--ready-fd FD]\n"
+          "              [--help] [--version]\n"
+          "\n"
+          "Serves named shared-memory arenas over a Unix socket.\n"
+          "\n"
+          "  --socket PATH      the socket (default: $%s, then the config\n"
+          "                     file, then $XDG_RUNTIME_DIR/%s,\n"
+          "                     /run/user/UID/%s or /tmp/arenad-UID/%s)\n"
+          "  --arena SPEC       an arena, added to the config file's: SIZE\n"
+          "                     takes K, M or G; POLICY is first (default),\n"
+          "                     next, best, worst or buddy\n"
+          "  --config FILE      an INI file with [daemon] and [arena NAME]\n"
+          "  --log-level LEVEL  debug, info (default), warn or error\n"
+          "  --ready-fd FD      write \"ready\" to FD (3 or more) and close\n"
+          "                     it once the socket accepts connections\n"
+          "\n"
+          "With no arena anywhere, one named '%s' of 64M with first fit is\n"
+          "made. SIGINT or SIGTERM shut down gracefully.\n"
+          "\n"
+          "Configuration keys:\n",
+          AR_SOCKET_ENV, AR_SOCKET_NAME, AR_SOCKET_NAME, AR_SOCKET_NAME,
+          AD_DEFAULT_ARENA_NAME);
   ad_config_usage(out);
 }
 
