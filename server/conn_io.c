@@ -57,11 +57,18 @@ int ad_conn_start(ad_conn_t *c) {
   return uv_poll_start(&c->poll, UV_READABLE, on_poll);
 }
 
+/* Whether c holds the start of a frame its peer has not finished, which
+ * an end of the connection now would cut (rbuf keeps only such bytes;
+ * after a protocol error nothing more of the input counts). */
+static bool frame_begun(const ad_conn_t *c) {
+  return !c->close_after_reply && ar_buf_len(&c->rbuf) > 0;
+}
+
 /* Closes c when its peer reset the connection or its socket failed. A
  * frame the peer had begun is cut short by that as by its end, and
  * counted the same (frames_truncated); the close reason stays the cause. */
 static void close_broken(ad_conn_t *c, const char *reason) {
-  if (!c->close_after_reply && ar_buf_len(&c->rbuf) > 0)
+  if (frame_begun(c))
     c->d->stats.frames_truncated++;
   ad_conn_close(c, reason);
 }
@@ -307,7 +314,7 @@ void ad_conn_run(ad_conn_t *c) {
        !ad_conn_has_frame(c, ar_buf_data(&c->rbuf), ar_buf_len(&c->rbuf)))) {
     /* A frame cut by the peer's end is dropped with the connection, and
      * counted: nobody is left to tell. */
-    bool cut = c->eof && !c->close_after_reply && ar_buf_len(&c->rbuf) > 0;
+    bool cut = c->eof && frame_begun(c);
     if (cut)
       d->stats.frames_truncated++;
     ad_conn_close(c, c->close_reason != NULL ? c->close_reason
