@@ -63,6 +63,17 @@ static int start_out_of_descriptors(it_daemon_t *d, it_conn_t **c) {
   return n;
 }
 
+/* Attaches arena "one" on c, which must succeed with its descriptor
+ * (closed here): the daemon had one to spare. */
+static void attach_gets_fd(it_conn_t *c) {
+  int fd = -1;
+  Arenad__Response *r = it_call(c, it_req_attach("one", false), &fd);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  assert_true(fd >= 0);
+  close(fd);
+  it_resp_free(r);
+}
+
 /* A daemon out of descriptors (RLIMIT_NOFILE 32, filled with connections)
  * refuses an attach with LIMIT_EXCEEDED, counted in fds_exhausted, which
  * attaches nothing (the arena's attached_connections stays 0), and
@@ -93,12 +104,7 @@ static void test_out_of_descriptors(void **state) {
   r = it_recv(c[n - 1], NULL); /* its ping, answered once accepted */
   assert_non_null(r);
   it_resp_free(r);
-  int fd = -1;
-  r = it_call(c[0], it_req_attach("one", false), &fd);
-  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
-  assert_true(fd >= 0);
-  close(fd);
-  it_resp_free(r);
+  attach_gets_fd(c[0]);
   r = it_call(
       c[0], it_req_inspect("one", ARENAD__INSPECT_WHAT__INSPECT_SUMMARY, 0, 0),
       NULL);
@@ -165,12 +171,7 @@ static void test_create_out_of_descriptors(void **state) {
   assert_int_equal(it_status(c[0], it_req_attach("more", false)),
                    ARENAD__STATUS__STATUS_NOT_FOUND);
   /* The memfd went: its descriptor is free for an attach. */
-  int fd = -1;
-  r = it_call(c[0], it_req_attach("one", false), &fd);
-  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
-  assert_true(fd >= 0);
-  close(fd);
-  it_resp_free(r);
+  attach_gets_fd(c[0]);
 
   /* One more connection goes: two descriptors, and the arena is made. */
   it_close(c[3]);
