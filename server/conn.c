@@ -342,10 +342,15 @@ static void frame(ad_conn_t *c, const uint8_t *p, size_t n) {
   Arenad__Request *req = arenad__request__unpack(&d->scratch.pb, n, p);
   if (req == NULL) {
     /* A frame within the limit can still unpack into more than the
-     * scratch cap (thousands of unknown fields): a limit, not garbage. */
+     * scratch cap (thousands of unknown fields): a limit, not garbage.
+     * One the daemon had no memory to unpack is neither: its connection
+     * closes as when a reply cannot be queued, with no reply to it. */
     bool over = d->scratch.refused > 0;
+    bool no_memory = d->scratch.failed > 0;
     ad_scratch_reset(&d->scratch);
-    if (over)
+    if (no_memory)
+      ad_conn_close_no_memory(c);
+    else if (over)
       protocol_error(c, AR_ELIMIT, &d->stats.scratch_exhausted, "scratch",
                      "the Request needs more working memory to unpack than "
                      "the daemon gives one request",

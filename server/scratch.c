@@ -78,8 +78,10 @@ void *ad_scratch_alloc(ad_scratch_t *s, size_t n) {
     if (size < n)
       size = n;
     ad_scratch_chunk_t *c = chunk_new(size);
-    if (c == NULL)
+    if (c == NULL) {
+      s->failed++;
       return NULL;
+    }
     c->next = s->extra;
     s->extra = c;
     s->ptr = c->data;
@@ -128,4 +130,5 @@ void ad_scratch_reset(ad_scratch_t *s) {
   }
   s->used = 0;
   s->refused = 0;
+  s->failed = 0;
 }

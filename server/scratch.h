@@ -13,7 +13,7 @@
  * more, or a reply that would need more, is refused as over a limit
  * (LIMIT_EXCEEDED, counted in scratch_exhausted) instead of taking the
  * daemon's memory; `refused` tells the caller that the cap, not garbage,
- * made the unpack fail.
+ * made the unpack fail, and `failed` that the daemon's memory did.
  */
 #ifndef AD_SCRATCH_H
 #define AD_SCRATCH_H
@@ -33,6 +33,8 @@ typedef struct ad_scratch_s {
   size_t max;                 /* read-only: cap on `used` */
   size_t refused;             /* read-only: allocations the cap refused
                                  since the reset */
+  size_t failed;              /* read-only: allocations malloc refused
+                                 (no memory for a chunk) since the reset */
 } ad_scratch_t;
 
 /* Makes s ready, with a first chunk of `first` bytes and a cap of `max`.
@@ -43,8 +45,8 @@ int ad_scratch_init(ad_scratch_t *s, size_t first, size_t max);
 void ad_scratch_fini(ad_scratch_t *s);
 
 /* n bytes aligned for any type, valid until the next reset; NULL when the
- * cap would be passed (counted in `refused`) or memory runs out. Not
- * zeroed. */
+ * cap would be passed (counted in `refused`) or memory runs out (counted
+ * in `failed`). Not zeroed. */
 void *ad_scratch_alloc(ad_scratch_t *s, size_t n);
 
 /* An array of n elements of `size` bytes, zeroed; NULL on overflow or as

@@ -6,8 +6,9 @@
  * stays open), an alloc of detached blocks whose reply cannot be queued
  * (nothing is allocated), a create_arena that cannot size the arena list
  * (refused for want of memory, not as over the frame limit), a connection
- * closed for want of memory to queue a reply, read its input or keep a cut
- * frame (each counted in connections_closed_no_memory), but only once the
+ * closed for want of memory to queue a reply, unpack a request (not taken
+ * for garbage), read its input or keep a cut frame (each counted in
+ * connections_closed_no_memory), but only once the
  * replies queued before are out (a detached alloc's among them), and the
  * replies its socket did not take kept without memory for a copy (the
  * connection takes over the staging buffer and stays open), and a frame
@@ -167,6 +168,47 @@ static void test_reply_without_memory_counted(void **state) {
   ar_engine_stats_t st;
   ar_engine_stats(f->d.arenas[0]->engine, &st);
   assert_int_equal(st.bad_frees, 1);
+  ad_conn_free(f->c);
+  f->c = NULL;
+}
+
+/* A frame the daemon has no memory to unpack (its working memory needs a
+ * chunk more than the first, and malloc fails): the bytes are a good
+ * Request, so the client must not be told they are garbage (an
+ * INVALID_ARGUMENT "not a Request", counted in frames_unparsable and
+ * connections_closed_protocol). The connection is closed for want of
+ * memory, as when a reply cannot be queued: counted in
+ * connections_closed_no_memory, with no reply to the request at hand. */
+static void test_unpack_without_memory(void **state) {
+  fixture_t *f = *state;
+  /* A first chunk too small for a free of eight offsets, so that its
+   * unpack needs another: the one that fails. */
+  size_t cap = f->d.scratch.max;
+  ad_scratch_fini(&f->d.scratch);
+  assert_int_equal(ad_scratch_init(&f->d.scratch, 64, cap), 0);
+  /* The staging buffer has memory, for a reply if one were sent. */
+  bytes_t p = {NULL, 0};
+  add_ping(&p, 1);
+  assert_int_equal(ad_conn_input(f->c, p.p, p.n), p.n);
+  free(p.p);
+  assert_int_equal(take(f->c, NULL, 0), 1);
+  uint64_t frames_out = f->d.stats.frames_out;
+
+  static const uint64_t offs[8] = {16, 32, 48, 64, 80, 96, 112, 128};
+  bytes_t b = {NULL, 0};
+  add_free(&b, 2, offs, 8);
+  nomem = true;
+  assert_int_equal(ad_conn_input(f->c, b.p, b.n), b.n);
+  nomem = false;
+  free(b.p);
+  assert_int_equal(f->d.stats.frames_unparsable, 0);
+  assert_int_equal(f->d.stats.connections_closed_protocol, 0);
+  assert_int_equal(f->d.stats.errors[ARENAD__STATUS__STATUS_INVALID_ARGUMENT],
+                   0);
+  assert_int_equal(f->d.stats.frames_out, frames_out);
+  assert_true(f->c->closing);
+  assert_string_equal(f->c->close_reason, "no-memory");
+  assert_closed_no_memory(f);
   ad_conn_free(f->c);
   f->c = NULL;
 }
@@ -392,6 +434,7 @@ int main(void) {
       T(test_alloc_reply_without_memory),
       T(test_create_arena_without_memory),
       T(test_reply_without_memory_counted),
+      T(test_unpack_without_memory),
       T(test_queued_reply_kept_without_memory),
       T(test_read_without_memory),
       T(test_cut_frame_without_memory),
