@@ -16,7 +16,13 @@
  *
  * The daemon never trusts the segment's bytes: any client that attached
  * may write them at any time. Only the engine reads them, to report
- * overwritten headers.
+ * overwritten headers. A client with a writable descriptor may also give
+ * pages back (fallocate with FALLOC_FL_PUNCH_HOLE; only the seals that
+ * forbid writing, F_SEAL_WRITE and F_SEAL_FUTURE_WRITE, would forbid it):
+ * they then read as zeros and are taken again, outside the reservation,
+ * when someone writes them, the daemon included (a block's header). The
+ * reservation makes a lack of memory an error at creation; it cannot hold
+ * such a client to it.
  */
 #ifndef AD_SEGMENT_H
 #define AD_SEGMENT_H
