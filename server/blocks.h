@@ -21,9 +21,9 @@
  *
  * Invariants (the first three, a block's own, are checked by
  * ad_blocks_check_block in every check of an arena; nothing in the daemon
- * checks the last two: tests/fuzz/fuzz_dispatch.c compares each holder's
- * nholds, and the pools' shared count, with its model after every
- * request, and the quota tests its uses):
+ * checks the last two: tests/fuzz/fuzz_dispatch_invariants.c compares
+ * each holder's nholds, and the pools' shared count, with its model after
+ * every request, and the quota tests its uses):
  *   - block->refcount == the sum of its holds' refs + block->detached;
  *   - a live record has refcount >= 1; when it drops to 0 the arena frees
  *     the block and deletes the record;
