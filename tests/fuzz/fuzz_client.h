@@ -50,7 +50,7 @@
 
 #define FC_SETUP_NONBLOCK 0x01
 
-/* The calls; each takes three argument bytes (see fuzz_client.c). */
+/* The calls; each takes three argument bytes (see fuzz_client_script.c). */
 enum {
   FC_HELLO,
   FC_PING,

@@ -16,11 +16,12 @@
 /* This file's scratch: a seed writer resets it first. */
 static out_t a;
 
-/* A step: the call and its three argument bytes (see fuzz_client.c's
- * decode_call), then a reply of mode `reply` (fuzz_client.h), 1 + `more`
- * times with the bytes p[0..n): the raw reply, or the fields of a built
- * one in the order fuzz_client.c reads them (fewer read as 0, the
- * harness's defaults). */
+/* A step: the call and its three argument bytes (see
+ * fuzz_client_script.c's decode_call), then a reply of mode `reply`
+ * (fuzz_client.h), 1 + `more` times with the bytes p[0..n): the raw reply,
+ * or the fields of a built one in the order fuzz_client_script.c and
+ * fuzz_client_replies.c read them (fewer read as 0, the harness's
+ * defaults). */
 static void step_more(out_t *o, uint8_t call, uint8_t a0, uint8_t a1,
                       uint8_t a2, uint8_t reply, unsigned more, const void *p,
                       size_t n) {
