@@ -35,14 +35,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 static const char *const list_policies[4] = {"first", "next", "best", "worst"};
 
-bool trace;          /* FUZZ_DISPATCH_TRACE: print requests and replies */
+bool fzd_trace;      /* FUZZ_DISPATCH_TRACE: print requests and replies */
 static fz_t *the_fz; /* for the memory probe */
-bool in_daemon, nomem_fired; /* allocations that fail: see below */
+bool fzd_in_daemon, fzd_nomem_fired; /* allocations that fail: see below */
 static long nomem_after = -1;
 
 /* ---- Failing ------------------------------------------------------------- */
 
-void fail(const char *fmt, ...) {
+void fzd_fail(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   fprintf(stderr, "fuzz_dispatch: ");
@@ -83,8 +83,8 @@ ssize_t __wrap_getrandom(void *buf, size_t len, unsigned flags) {
 
 /* Memory that runs out: linked with -Wl,--wrap=malloc (and calloc and
  * realloc), every allocation of the objects linked in goes through these.
- * While `in_daemon` (the daemon runs a connection), the allocation that
- * brings `nomem_after` to 0 fails; `nomem_fired` then says so. */
+ * While `fzd_in_daemon` (the daemon runs a connection), the allocation that
+ * brings `nomem_after` to 0 fails; `fzd_nomem_fired` then says so. */
 void *__real_malloc(size_t n);
 void *__real_calloc(size_t k, size_t n);
 void *__real_realloc(void *p, size_t n);
@@ -93,9 +93,9 @@ void *__wrap_calloc(size_t k, size_t n);
 void *__wrap_realloc(void *p, size_t n);
 
 static bool nomem_now(void) {
-  if (!in_daemon || nomem_after < 0 || nomem_after-- > 0)
+  if (!fzd_in_daemon || nomem_after < 0 || nomem_after-- > 0)
     return false;
-  nomem_fired = true;
+  fzd_nomem_fired = true;
   return true;
 }
 
@@ -152,8 +152,8 @@ static uint8_t sock_mem[FZ_SLOTS][SOCK_MAX];
 static void setup(fz_t *z, uint8_t b) {
   char err[256];
   nomem_after = -1;
-  nomem_fired = false;
-  told_reset();
+  fzd_nomem_fired = false;
+  fzd_told_reset();
   the_fz = z;
   z->cfg = config_for(FZ_SETUP_POLICY(b));
   /* The instance takes the first getrandom: UINT64_MAX in every input;
@@ -169,15 +169,15 @@ static void setup(fz_t *z, uint8_t b) {
   z->next_mid = 0;
   for (size_t i = 0; i < z->d.narenas; i++) {
     const ad_arena_t *a = z->d.arenas[i];
-    ensure(mnew(z, a->name, a->size, &a->perm,
-                a->quota.bytes != 0 || a->quota.blocks != 0) != NULL,
+    ensure(fzd_mnew(z, a->name, a->size, &a->perm,
+                    a->quota.bytes != 0 || a->quota.blocks != 0) != NULL,
            "too many arenas");
   }
   z->nslots = FZ_SETUP_SLOTS(b);
   z->short_turns = (b & FZ_SETUP_SHORT_TURNS) != 0;
   uint32_t uid = (uint32_t)getuid();
   for (unsigned k = 0; k < z->nslots; k++) {
-    slot_reset(&z->s[k]);
+    fzd_slot_reset(&z->s[k]);
     z->s[k].uid = k > 0 && (b & FZ_SETUP_UIDS) ? uid + 4242 : uid;
     z->s[k].sock = sock_mem[k];
   }
@@ -189,7 +189,7 @@ static void teardown(fz_t *z) {
     memset(&z->m[i], 0, sizeof(z->m[i]));
   }
   ad_daemon_fini(&z->d);
-  told_reset();
+  fzd_told_reset();
   the_fz = NULL;
 }
 
@@ -209,13 +209,13 @@ static void add_frame(slot_t *s, const Arenad__Request *q) {
 static void finish(fz_t *z) {
   ad_daemon_t *d = &z->d;
   for (unsigned k = 0; k < z->nslots; k++)
-    slot_kill(z, &z->s[k]);
+    fzd_slot_kill(z, &z->s[k]);
   nomem_after = -1; /* the rest must work */
-  check_all(z);
+  fzd_check_all(z);
 
   slot_t *s = &z->s[0];
   s->uid = 0; /* may write to any arena */
-  slot_open(z, s);
+  fzd_slot_open(z, s);
   uint64_t offs[MAX_BLOCKS];
   for (size_t i = 0; i < d->narenas; i++) {
     ad_arena_t *a = d->arenas[i];
@@ -243,7 +243,7 @@ static void finish(fz_t *z) {
       q.free = &fr;
       add_frame(s, &q);
       size_t before = ad_blocktab_count(&a->table);
-      pump(z, s);
+      fzd_pump(z, s);
       ensure(s->c != NULL && ad_blocktab_count(&a->table) == before - n,
              "arena %s: freeing %zu detached blocks left %zu of %zu", a->name,
              n, ad_blocktab_count(&a->table), before);
@@ -258,9 +258,9 @@ static void finish(fz_t *z) {
            (unsigned long long)st.used_bytes,
            (unsigned long long)st.free_extents);
   }
-  check_all(z);
-  slot_kill(z, s);
-  check_all(z);
+  fzd_check_all(z);
+  fzd_slot_kill(z, s);
+  fzd_check_all(z);
 }
 
 /* ---- The target ---------------------------------------------------------- */
@@ -268,8 +268,8 @@ static void finish(fz_t *z) {
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argc;
   (void)argv;
-  trace = getenv("FUZZ_DISPATCH_TRACE") != NULL;
-  ad_log_set_level(trace ? AD_LOG_INFO : AD_LOG_ERROR);
+  fzd_trace = getenv("FUZZ_DISPATCH_TRACE") != NULL;
+  ad_log_set_level(fzd_trace ? AD_LOG_INFO : AD_LOG_ERROR);
   return 0;
 }
 
@@ -293,7 +293,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       if (n > size - at)
         n = size - at;
       if (s->c == NULL)
-        slot_open(&z, s);
+        fzd_slot_open(&z, s);
       if (!s->peer_eof) {
         size_t room = SOCK_MAX - s->sock_len;
         size_t k = n < room ? n : room;
@@ -301,19 +301,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         s->sock_len += k;
       }
       at += n;
-      pump(&z, s);
+      fzd_pump(&z, s);
     } else if ((op & 0xf8) == FZ_OP_RESET) {
-      slot_kill(&z, s);
+      fzd_slot_kill(&z, s);
     } else if ((op & 0xf8) == FZ_OP_SHUTDOWN) {
       if (s->c == NULL)
-        slot_open(&z, s);
+        fzd_slot_open(&z, s);
       s->peer_eof = true;
-      pump(&z, s);
+      fzd_pump(&z, s);
     } else if ((op & 0xf8) == FZ_OP_STALL) {
       if (s->c == NULL)
-        slot_open(&z, s);
+        fzd_slot_open(&z, s);
       s->stalled = !s->stalled;
-      pump(&z, s);
+      fzd_pump(&z, s);
     } else if ((op & 0xf8) == FZ_OP_NOMEM) {
       nomem_after = at < size ? data[at++] : 0;
     } else if ((op & 0xf8) == FZ_OP_SCRIBBLE && z.d.narenas > 0) {
@@ -327,9 +327,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       size_t k = n < a->size - off ? n : a->size - off;
       memcpy((uint8_t *)a->seg.base + off, data + at, k);
       at += n;
-      mark_overwritten(&z, a, off, k);
+      fzd_mark_overwritten(&z, a, off, k);
     }
-    check_all(&z);
+    fzd_check_all(&z);
   }
   finish(&z);
   teardown(&z);

@@ -18,7 +18,7 @@
 
 /* ---- Connections --------------------------------------------------------- */
 
-void slot_reset(slot_t *s) {
+void fzd_slot_reset(slot_t *s) {
   s->c = NULL;
   s->sock_len = 0;
   s->fed_len = 0;
@@ -30,7 +30,7 @@ void slot_reset(slot_t *s) {
   s->nstale = 0;
 }
 
-void slot_open(fz_t *z, slot_t *s) {
+void fzd_slot_open(fz_t *z, slot_t *s) {
   s->c = ad_conn_new(&z->d, -1, 1000 + (uint32_t)(s - z->s), s->uid, s->uid);
   ensure(s->c != NULL, "ad_conn_new failed");
 }
@@ -49,25 +49,25 @@ static void slot_closed(fz_t *z, slot_t *s) {
          (unsigned long long)c->id);
   for (size_t i = 0; i < MAX_ARENAS; i++)
     if (z->m[i].live)
-      mdrop_conn_in(&z->m[i], c->id);
-  z->closed_protocol += closed_for_protocol(c);
+      fzd_mdrop_conn_in(&z->m[i], c->id);
+  z->closed_protocol += fzd_closed_for_protocol(c);
   ad_conn_free(c);
-  slot_reset(s);
+  fzd_slot_reset(s);
 }
 
-void slot_kill(fz_t *z, slot_t *s) {
+void fzd_slot_kill(fz_t *z, slot_t *s) {
   if (s->c == NULL)
     return;
-  in_daemon = true;
+  fzd_in_daemon = true;
   ad_conn_close(s->c, "reset");
-  in_daemon = false;
-  if (nomem_fired)
+  fzd_in_daemon = false;
+  if (fzd_nomem_fired)
     z->model_ok = false;
   slot_closed(z, s);
 }
 
 /* conn_io.c's reading(): whether the daemon still reads c. */
-bool reading(const ad_conn_t *c) {
+bool fzd_reading(const ad_conn_t *c) {
   return !c->eof && !c->close_after_reply && !c->closing;
 }
 
@@ -92,12 +92,12 @@ static void check_yields(const fz_t *z) {
 
 /* Runs s's connection until nothing moves: reads what flow control lets
  * in, answers it, looks at the replies and (unless stalled) takes them. */
-void pump(fz_t *z, slot_t *s) {
+void fzd_pump(fz_t *z, slot_t *s) {
   size_t chunk = z->cfg->read_chunk;
   for (;;) {
     ad_conn_t *c = s->c;
     bool moved = false;
-    if (reading(c) && ad_conn_can_decode(c)) {
+    if (fzd_reading(c) && ad_conn_can_decode(c)) {
       size_t room = c->rbuf.max - ar_buf_len(&c->rbuf);
       size_t n = s->sock_len < room ? s->sock_len : room;
       if (n > chunk)
@@ -126,10 +126,10 @@ void pump(fz_t *z, slot_t *s) {
       ad_conn_begin_turn(c, 1);
     }
     uint64_t yields = z->d.stats.turns_yielded;
-    in_daemon = true;
+    fzd_in_daemon = true;
     ad_conn_run(c);
-    in_daemon = false;
-    if (nomem_fired)
+    fzd_in_daemon = false;
+    if (fzd_nomem_fired)
       z->model_ok = false; /* outcomes under no memory: not predicted */
     /* One yield a run at most, and it lasts unless the run then closed
      * the connection (out of memory, say). */
@@ -143,11 +143,11 @@ void pump(fz_t *z, slot_t *s) {
       return;
     }
     if (s->parsed != c->out_total) {
-      parse_replies(z, s);
+      fzd_parse_replies(z, s);
       moved = true;
     }
     if (!s->stalled && c->out_sent != c->out_total) {
-      take_replies(s);
+      fzd_take_replies(s);
       moved = true;
     }
     if (!moved)

@@ -34,12 +34,13 @@
 
 /* ---- Failing (fuzz_dispatch.c) ------------------------------------------- */
 
-void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+void fzd_fail(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
 
 #define ensure(cond, ...)                                                      \
   do {                                                                         \
     if (!(cond))                                                               \
-      fail(__VA_ARGS__);                                                       \
+      fzd_fail(__VA_ARGS__);                                                   \
   } while (0)
 
 /* ---- The model (fuzz_dispatch_model.c) ----------------------------------- */
@@ -100,50 +101,51 @@ typedef struct fz_s {
                                for a protocol error or a version */
 } fz_t;
 
-bool closed_for_protocol(const ad_conn_t *c);
-mblock_t *mfind(const marena_t *m, uint64_t p);
-mblock_t *madd(marena_t *m, uint64_t p);
-uint32_t mrefs(const mblock_t *b);
-int mholder(const mblock_t *b, uint64_t conn);
-uint64_t mshared(const fz_t *z);
-bool mshared_full(const fz_t *z, const mblock_t *b, uint64_t conn,
-                  uint32_t from_refs);
-void mhold(mblock_t *b, uint64_t conn);
-bool mdrop(marena_t *m, mblock_t *b, int i);
-bool mholds_in(const marena_t *m, uint64_t conn);
-void mdrop_conn_in(marena_t *m, uint64_t conn);
-uint64_t mdetached(const marena_t *m);
-marena_t *mnamed(fz_t *z, const char *name);
-void mark_overwritten(fz_t *z, const ad_arena_t *a, uint64_t off, uint64_t k);
-marena_t *mnew(fz_t *z, const char *name, uint64_t size, const ad_perm_t *perm,
-               bool quota);
-bool may(const marena_t *m, const slot_t *s, unsigned need);
-bool stale_for(const slot_t *s, const char *name);
-bool attached_to(const slot_t *s, uint64_t mid);
+bool fzd_closed_for_protocol(const ad_conn_t *c);
+mblock_t *fzd_mfind(const marena_t *m, uint64_t p);
+mblock_t *fzd_madd(marena_t *m, uint64_t p);
+uint32_t fzd_mrefs(const mblock_t *b);
+int fzd_mholder(const mblock_t *b, uint64_t conn);
+uint64_t fzd_mshared(const fz_t *z);
+bool fzd_mshared_full(const fz_t *z, const mblock_t *b, uint64_t conn,
+                      uint32_t from_refs);
+void fzd_mhold(mblock_t *b, uint64_t conn);
+bool fzd_mdrop(marena_t *m, mblock_t *b, int i);
+bool fzd_mholds_in(const marena_t *m, uint64_t conn);
+void fzd_mdrop_conn_in(marena_t *m, uint64_t conn);
+uint64_t fzd_mdetached(const marena_t *m);
+marena_t *fzd_mnamed(fz_t *z, const char *name);
+void fzd_mark_overwritten(fz_t *z, const ad_arena_t *a, uint64_t off,
+                          uint64_t k);
+marena_t *fzd_mnew(fz_t *z, const char *name, uint64_t size,
+                   const ad_perm_t *perm, bool quota);
+bool fzd_may(const marena_t *m, const slot_t *s, unsigned need);
+bool fzd_stale_for(const slot_t *s, const char *name);
+bool fzd_attached_to(const slot_t *s, uint64_t mid);
 
 /* ---- What the replies told; invariants (fuzz_dispatch_invariants.c) ------ */
 
-void told_reset(void);
-void check_all(fz_t *z);
+void fzd_told_reset(void);
+void fzd_check_all(fz_t *z);
 
 /* ---- Requests and replies (fuzz_dispatch_replies.c) ---------------------- */
 
-void parse_replies(fz_t *z, slot_t *s);
-void take_replies(slot_t *s);
+void fzd_parse_replies(fz_t *z, slot_t *s);
+void fzd_take_replies(slot_t *s);
 
 /* ---- Connections (fuzz_dispatch_conn.c) ---------------------------------- */
 
-void slot_reset(slot_t *s);
-void slot_open(fz_t *z, slot_t *s);
-void slot_kill(fz_t *z, slot_t *s);
-bool reading(const ad_conn_t *c);
-void pump(fz_t *z, slot_t *s);
+void fzd_slot_reset(slot_t *s);
+void fzd_slot_open(fz_t *z, slot_t *s);
+void fzd_slot_kill(fz_t *z, slot_t *s);
+bool fzd_reading(const ad_conn_t *c);
+void fzd_pump(fz_t *z, slot_t *s);
 
 /* ---- Setup (fuzz_dispatch.c) --------------------------------------------- */
 
-extern bool trace; /* FUZZ_DISPATCH_TRACE: print requests and replies */
+extern bool fzd_trace; /* FUZZ_DISPATCH_TRACE: print requests and replies */
 /* Allocations that fail (fuzz_dispatch.c, "Memory that runs out"): whether
  * the daemon runs a connection, and whether an allocation has failed. */
-extern bool in_daemon, nomem_fired;
+extern bool fzd_in_daemon, fzd_nomem_fired;
 
 #endif /* FUZZ_DISPATCH_INTERNAL_H */

@@ -83,7 +83,7 @@ static bool told_of(uint64_t arena, uint64_t payload) {
   return e->key != 0 && e->told;
 }
 
-void told_reset(void) {
+void fzd_told_reset(void) {
   free(told);
   told = NULL;
   told_cap = told_n = 0;
@@ -196,14 +196,14 @@ static void check_model(const marena_t *m, const ad_arena_t *a) {
     const ad_block_t *r = ad_arena_block(a, b->payload);
     ensure(r != NULL, "arena %s: block %llu is not live in the daemon", a->name,
            (unsigned long long)b->payload);
-    ensure(r->refcount == mrefs(b) && r->detached == b->detached &&
+    ensure(r->refcount == fzd_mrefs(b) && r->detached == b->detached &&
                ad_block_nholds(r) == b->nh,
            "arena %s: block %llu has refcount %u detached %d holders %u, "
            "the model %u %d %u",
            a->name, (unsigned long long)b->payload, r->refcount, r->detached,
-           ad_block_nholds(r), mrefs(b), b->detached, b->nh);
+           ad_block_nholds(r), fzd_mrefs(b), b->detached, b->nh);
     for (const ad_hold_t *h = r->holds; h != NULL; h = h->block_next) {
-      int i = mholder(b, h->holder->id);
+      int i = fzd_mholder(b, h->holder->id);
       ensure(i >= 0 && h->refs == b->h[i].refs,
              "arena %s: block %llu: connection %llu holds %u references, "
              "the model %u",
@@ -214,7 +214,7 @@ static void check_model(const marena_t *m, const ad_arena_t *a) {
   }
 }
 
-void check_all(fz_t *z) {
+void fzd_check_all(fz_t *z) {
   ad_daemon_t *d = &z->d;
   uint64_t live = 0;
   size_t nlive = 0;
@@ -227,7 +227,7 @@ void check_all(fz_t *z) {
     check_walk(a);
     live += ad_blocktab_count(&a->table);
     if (z->model_ok) {
-      const marena_t *m = mnamed(z, a->name);
+      const marena_t *m = fzd_mnamed(z, a->name);
       ensure(m != NULL, "arena %s exists, the model does not know it", a->name);
       check_model(m, a);
     }
@@ -236,9 +236,10 @@ void check_all(fz_t *z) {
     nlive += z->m[i].live;
   ensure(!z->model_ok || nlive == d->narenas, "%zu arenas, the model has %zu",
          d->narenas, nlive);
-  ensure(!z->model_ok || d->pools.shared == mshared(z),
+  ensure(!z->model_ok || d->pools.shared == fzd_mshared(z),
          "%llu shared holds, the model has %llu",
-         (unsigned long long)d->pools.shared, (unsigned long long)mshared(z));
+         (unsigned long long)d->pools.shared,
+         (unsigned long long)fzd_mshared(z));
   ensure(d->pools.shared <= MAX_SHARED, "%llu shared holds, over %d",
          (unsigned long long)d->pools.shared, MAX_SHARED);
   ensure(d->stats.blocks_allocated - d->stats.blocks_freed == live,
@@ -253,14 +254,14 @@ void check_all(fz_t *z) {
       continue;
     open++;
     inflight += c->inflight;
-    protocol += closed_for_protocol(c);
+    protocol += fzd_closed_for_protocol(c);
     if (!z->model_ok)
       continue;
     uint64_t refs = 0;
     for (size_t i = 0; i < MAX_ARENAS; i++)
       for (size_t j = 0; z->m[i].live && j < z->m[i].cap; j++) {
         const mblock_t *b = &z->m[i].t[j];
-        int h = b->payload != 0 ? mholder(b, c->id) : -1;
+        int h = b->payload != 0 ? fzd_mholder(b, c->id) : -1;
         refs += h >= 0 ? b->h[h].refs : 0;
       }
     ensure(c->holder.nholds == refs,

@@ -19,7 +19,7 @@
 
 /* Whether c is closed, or to be, for a protocol error or a version: what
  * connections_closed_protocol counts. */
-bool closed_for_protocol(const ad_conn_t *c) {
+bool fzd_closed_for_protocol(const ad_conn_t *c) {
   return c->close_reason != NULL && (strcmp(c->close_reason, "protocol") == 0 ||
                                      strcmp(c->close_reason, "version") == 0);
 }
@@ -28,7 +28,7 @@ static size_t mhash(uint64_t p, size_t cap) {
   return (size_t)(((p >> 4) * 0x9e3779b97f4a7c15u) >> 24) & (cap - 1);
 }
 
-mblock_t *mfind(const marena_t *m, uint64_t p) {
+mblock_t *fzd_mfind(const marena_t *m, uint64_t p) {
   if (m->cap == 0 || p == 0)
     return NULL;
   for (size_t i = mhash(p, m->cap);; i = (i + 1) & (m->cap - 1)) {
@@ -46,11 +46,11 @@ static mblock_t *mslot(mblock_t *t, size_t cap, uint64_t p) {
   return &t[i];
 }
 
-mblock_t *madd(marena_t *m, uint64_t p) {
+mblock_t *fzd_madd(marena_t *m, uint64_t p) {
   ensure(p >= AR_HDR && p % AR_GRAIN == 0 && p < m->size,
          "arena %s: payload %llu is not a grain inside the arena", m->name,
          (unsigned long long)p);
-  ensure(mfind(m, p) == NULL, "arena %s: a new block at %llu, live already",
+  ensure(fzd_mfind(m, p) == NULL, "arena %s: a new block at %llu, live already",
          m->name, (unsigned long long)p);
   if ((m->n + 1) * 2 > m->cap) {
     size_t cap = m->cap ? 2 * m->cap : 64;
@@ -87,14 +87,14 @@ static void mremove(marena_t *m, mblock_t *b) {
   m->n--;
 }
 
-uint32_t mrefs(const mblock_t *b) {
+uint32_t fzd_mrefs(const mblock_t *b) {
   uint32_t r = b->detached;
   for (unsigned i = 0; i < b->nh; i++)
     r += b->h[i].refs;
   return r;
 }
 
-int mholder(const mblock_t *b, uint64_t conn) {
+int fzd_mholder(const mblock_t *b, uint64_t conn) {
   for (unsigned i = 0; i < b->nh; i++)
     if (b->h[i].conn == conn)
       return (int)i;
@@ -102,7 +102,7 @@ int mholder(const mblock_t *b, uint64_t conn) {
 }
 
 /* The shared holds of every live arena: each block's holders but one. */
-uint64_t mshared(const fz_t *z) {
+uint64_t fzd_mshared(const fz_t *z) {
   uint64_t n = 0;
   for (size_t i = 0; i < MAX_ARENAS; i++)
     for (size_t j = 0; z->m[i].live && j < z->m[i].cap; j++) {
@@ -115,14 +115,14 @@ uint64_t mshared(const fz_t *z) {
 /* Whether conn taking a reference to b, from a holder with from_refs of
  * them (0: a retain), is refused for max_shared_holds: a new hold beside
  * another's, not replacing the sender's, when the daemon has no room. */
-bool mshared_full(const fz_t *z, const mblock_t *b, uint64_t conn,
-                  uint32_t from_refs) {
-  return b->nh > 0 && mholder(b, conn) < 0 && from_refs != 1 &&
-         mshared(z) >= MAX_SHARED;
+bool fzd_mshared_full(const fz_t *z, const mblock_t *b, uint64_t conn,
+                      uint32_t from_refs) {
+  return b->nh > 0 && fzd_mholder(b, conn) < 0 && from_refs != 1 &&
+         fzd_mshared(z) >= MAX_SHARED;
 }
 
-void mhold(mblock_t *b, uint64_t conn) {
-  int i = mholder(b, conn);
+void fzd_mhold(mblock_t *b, uint64_t conn) {
+  int i = fzd_mholder(b, conn);
   if (i >= 0) {
     b->h[i].refs++;
     return;
@@ -136,49 +136,49 @@ void mhold(mblock_t *b, uint64_t conn) {
 /* Drops one of holder i's references, or the detached one when i < 0.
  * Returns whether that was the last (the block is then gone, and b with
  * it). */
-bool mdrop(marena_t *m, mblock_t *b, int i) {
+bool fzd_mdrop(marena_t *m, mblock_t *b, int i) {
   if (i >= 0) {
     if (--b->h[i].refs == 0)
       b->h[i] = b->h[--b->nh];
   } else {
     b->detached = false;
   }
-  if (mrefs(b) > 0)
+  if (fzd_mrefs(b) > 0)
     return false;
   mremove(m, b);
   return true;
 }
 
-bool mholds_in(const marena_t *m, uint64_t conn) {
+bool fzd_mholds_in(const marena_t *m, uint64_t conn) {
   for (size_t i = 0; i < m->cap; i++)
-    if (m->t[i].payload != 0 && mholder(&m->t[i], conn) >= 0)
+    if (m->t[i].payload != 0 && fzd_mholder(&m->t[i], conn) >= 0)
       return true;
   return false;
 }
 
 /* Every reference conn holds in m goes. */
-void mdrop_conn_in(marena_t *m, uint64_t conn) {
+void fzd_mdrop_conn_in(marena_t *m, uint64_t conn) {
   for (;;) {
     mblock_t *b = NULL;
     for (size_t i = 0; i < m->cap && b == NULL; i++)
-      if (m->t[i].payload != 0 && mholder(&m->t[i], conn) >= 0)
+      if (m->t[i].payload != 0 && fzd_mholder(&m->t[i], conn) >= 0)
         b = &m->t[i];
     if (b == NULL)
       return;
-    int h = mholder(b, conn);
+    int h = fzd_mholder(b, conn);
     b->h[h].refs = 1;
-    mdrop(m, b, h);
+    fzd_mdrop(m, b, h);
   }
 }
 
-uint64_t mdetached(const marena_t *m) {
+uint64_t fzd_mdetached(const marena_t *m) {
   uint64_t n = 0;
   for (size_t i = 0; i < m->cap; i++)
     n += m->t[i].payload != 0 && m->t[i].detached;
   return n;
 }
 
-marena_t *mnamed(fz_t *z, const char *name) {
+marena_t *fzd_mnamed(fz_t *z, const char *name) {
   for (size_t i = 0; i < MAX_ARENAS; i++)
     if (z->m[i].live && strcmp(z->m[i].name, name) == 0)
       return &z->m[i];
@@ -190,9 +190,10 @@ marena_t *mnamed(fz_t *z, const char *name) {
  * whether that header still holds what the engine wrote there (the
  * requested size, the magic and, for buddy, the block's order), which is
  * what a free that sends the block back finds. The engine's own record
- * gives the size and order (check_all keeps it and the model in step). */
-void mark_overwritten(fz_t *z, const ad_arena_t *a, uint64_t off, uint64_t k) {
-  marena_t *m = mnamed(z, a->name);
+ * gives the size and order (fzd_check_all keeps it and the model in step). */
+void fzd_mark_overwritten(fz_t *z, const ad_arena_t *a, uint64_t off,
+                          uint64_t k) {
+  marena_t *m = fzd_mnamed(z, a->name);
   if (m == NULL || k == 0)
     return;
   bool buddy = ar_engine_policy(a->engine) == AR_POLICY_BUDDY;
@@ -209,8 +210,8 @@ void mark_overwritten(fz_t *z, const ad_arena_t *a, uint64_t off, uint64_t k) {
   }
 }
 
-marena_t *mnew(fz_t *z, const char *name, uint64_t size, const ad_perm_t *perm,
-               bool quota) {
+marena_t *fzd_mnew(fz_t *z, const char *name, uint64_t size,
+                   const ad_perm_t *perm, bool quota) {
   for (size_t i = 0; i < MAX_ARENAS; i++) {
     marena_t *m = &z->m[i];
     if (m->live)
@@ -229,7 +230,7 @@ marena_t *mnew(fz_t *z, const char *name, uint64_t size, const ad_perm_t *perm,
 }
 
 /* The access rules of access.h, from the proto's Access comment. */
-bool may(const marena_t *m, const slot_t *s, unsigned need) {
+bool fzd_may(const marena_t *m, const slot_t *s, unsigned need) {
   unsigned bits;
   if (s->uid == 0)
     return true;
@@ -242,14 +243,14 @@ bool may(const marena_t *m, const slot_t *s, unsigned need) {
   return (bits & need & 7u) == need;
 }
 
-bool stale_for(const slot_t *s, const char *name) {
+bool fzd_stale_for(const slot_t *s, const char *name) {
   for (unsigned i = 0; i < s->nstale; i++)
     if (strcmp(s->stale[i], name) == 0)
       return true;
   return false;
 }
 
-bool attached_to(const slot_t *s, uint64_t mid) {
+bool fzd_attached_to(const slot_t *s, uint64_t mid) {
   for (unsigned i = 0; i < s->nattached; i++)
     if (s->attached[i] == mid)
       return true;

@@ -7,8 +7,8 @@
  * does not predict) and checks the reply against them and against the
  * body's figures, then follows the reply in the model; and, model or not,
  * a descriptor travels with exactly the replies that carry one. The
- * replies come out of a connection's output (parse_replies), and its peer
- * reads them (take_replies).
+ * replies come out of a connection's output (fzd_parse_replies), and its peer
+ * reads them (fzd_take_replies).
  */
 #include <fcntl.h>
 #include <stdbool.h>
@@ -92,12 +92,12 @@ static bool judge(const verdict_t *v, const Arenad__Response *r) {
  * with quotas. */
 static marena_t *resolve(fz_t *z, const slot_t *s, const char *name,
                          bool check_stale, unsigned need, verdict_t *v) {
-  marena_t *m = mnamed(z, name);
-  if (m == NULL || (check_stale && stale_for(s, name))) {
+  marena_t *m = fzd_mnamed(z, name);
+  if (m == NULL || (check_stale && fzd_stale_for(s, name))) {
     v->errs |= BIT(ST(NOT_FOUND));
     return NULL;
   }
-  if (!may(m, s, need))
+  if (!fzd_may(m, s, need))
     v->errs |= BIT(ST(PERMISSION_DENIED));
   if (m->quota)
     v->tolerate |= BIT(ST(LIMIT_EXCEEDED));
@@ -127,11 +127,11 @@ static void on_alloc(fz_t *z, slot_t *s, const Arenad__AllocRequest *q,
            "arena %s: block %llu of %llu bytes aligned %llu does not fit",
            m->name, (unsigned long long)off, (unsigned long long)q->size,
            (unsigned long long)align);
-    mblock_t *b = madd(m, off);
+    mblock_t *b = fzd_madd(m, off);
     if (q->detached)
       b->detached = true;
     else
-      mhold(b, s->c->id);
+      fzd_mhold(b, s->c->id);
   }
 }
 
@@ -161,12 +161,12 @@ static void on_free(fz_t *z, slot_t *s, const Arenad__FreeRequest *q,
   for (size_t i = 0; i < q->n_offsets; i++) {
     Arenad__Status st = f->n_statuses ? f->statuses[i] : ST(OK);
     uint64_t off = q->offsets[i];
-    mblock_t *b = mfind(m, off);
+    mblock_t *b = fzd_mfind(m, off);
     Arenad__Status want;
     int h = -1;
     if (b == NULL)
       want = ST(INVALID_ARGUMENT);
-    else if ((h = mholder(b, s->c->id)) >= 0 || b->detached)
+    else if ((h = fzd_mholder(b, s->c->id)) >= 0 || b->detached)
       want = ST(OK);
     else
       want = ST(PERMISSION_DENIED);
@@ -178,7 +178,7 @@ static void on_free(fz_t *z, slot_t *s, const Arenad__FreeRequest *q,
     if (want == ST(OK)) {
       ok++;
       bool over = b->overwritten; /* b goes with its last reference */
-      if (mdrop(m, b, h)) {
+      if (fzd_mdrop(m, b, h)) {
         reclaimed++;
         /* The reply names the index of each free that sent back a block
          * whose header a SCRIBBLE had changed, in order. */
@@ -207,32 +207,33 @@ static void on_free(fz_t *z, slot_t *s, const Arenad__FreeRequest *q,
 static void on_retain(fz_t *z, slot_t *s, const Arenad__RetainRequest *q,
                       const Arenad__Response *r, verdict_t *v) {
   marena_t *m = resolve(z, s, q->arena, true, AD_MAY_READ, v);
-  mblock_t *b = m != NULL ? mfind(m, q->offset) : NULL;
+  mblock_t *b = m != NULL ? fzd_mfind(m, q->offset) : NULL;
   if (m != NULL && b == NULL)
     v->errs |= BIT(ST(INVALID_ARGUMENT));
-  if (b != NULL && mshared_full(z, b, s->c->id, 0))
+  if (b != NULL && fzd_mshared_full(z, b, s->c->id, 0))
     v->errs |= BIT(ST(LIMIT_EXCEEDED));
   if (!judge(v, r))
     return;
-  mhold(b, s->c->id);
-  ensure(r->retain->refcount == mrefs(b), "retain: refcount %u, the model %u",
-         r->retain->refcount, mrefs(b));
+  fzd_mhold(b, s->c->id);
+  ensure(r->retain->refcount == fzd_mrefs(b),
+         "retain: refcount %u, the model %u", r->retain->refcount,
+         fzd_mrefs(b));
 }
 
 static void on_release(fz_t *z, slot_t *s, const Arenad__ReleaseRequest *q,
                        const Arenad__Response *r, verdict_t *v) {
   marena_t *m = resolve(z, s, q->arena, true, 0, v);
-  mblock_t *b = m != NULL ? mfind(m, q->offset) : NULL;
-  int h = b != NULL ? mholder(b, s->c->id) : -1;
+  mblock_t *b = m != NULL ? fzd_mfind(m, q->offset) : NULL;
+  int h = b != NULL ? fzd_mholder(b, s->c->id) : -1;
   if (m != NULL && b == NULL)
     v->errs |= BIT(ST(INVALID_ARGUMENT));
   else if (b != NULL && h < 0)
     v->errs |= BIT(ST(PERMISSION_DENIED));
   if (!judge(v, r))
     return;
-  uint32_t left = mrefs(b) - 1;
+  uint32_t left = fzd_mrefs(b) - 1;
   bool over = b->overwritten && left == 0; /* b goes with its last reference */
-  mdrop(m, b, h);
+  fzd_mdrop(m, b, h);
   ensure(r->release->refcount == left, "release: refcount %u, the model %u",
          r->release->refcount, left);
   ensure(r->release->overwritten == over,
@@ -248,30 +249,30 @@ static void on_transfer(fz_t *z, slot_t *s, const Arenad__TransferRequest *q,
   for (unsigned k = 0; k < z->nslots; k++)
     if (z->s[k].c != NULL && z->s[k].c->token == q->target_token)
       to = &z->s[k];
-  mblock_t *b = m != NULL ? mfind(m, q->offset) : NULL;
-  int h = b != NULL ? mholder(b, s->c->id) : -1;
+  mblock_t *b = m != NULL ? fzd_mfind(m, q->offset) : NULL;
+  int h = b != NULL ? fzd_mholder(b, s->c->id) : -1;
   if (m != NULL) {
     if (to == NULL)
       v->errs |= BIT(ST(NOT_FOUND));
     else if (to == s)
       v->errs |= BIT(ST(INVALID_ARGUMENT));
-    else if (!reading(to->c)) /* ending: only its own pump changes that */
+    else if (!fzd_reading(to->c)) /* ending: only its fzd_pump changes that */
       v->errs |= BIT(ST(NOT_FOUND));
     if (b == NULL)
       v->errs |= BIT(ST(INVALID_ARGUMENT));
     else if (h < 0)
       v->errs |= BIT(ST(PERMISSION_DENIED));
-    if (to != NULL && !may(m, to, AD_MAY_READ))
+    if (to != NULL && !fzd_may(m, to, AD_MAY_READ))
       v->errs |= BIT(ST(PERMISSION_DENIED));
     if (to != NULL && to != s && h >= 0 &&
-        mshared_full(z, b, to->c->id, b->h[h].refs))
+        fzd_mshared_full(z, b, to->c->id, b->h[h].refs))
       v->errs |= BIT(ST(LIMIT_EXCEEDED));
   }
   if (!judge(v, r))
     return;
-  uint32_t refs = mrefs(b);
-  mhold(b, to->c->id);
-  mdrop(m, b, h);
+  uint32_t refs = fzd_mrefs(b);
+  fzd_mhold(b, to->c->id);
+  fzd_mdrop(m, b, h);
   ensure(r->transfer->target_connection_id == to->c->id &&
              r->transfer->refcount == refs,
          "transfer: to %llu refcount %u, the model %llu %u",
@@ -290,7 +291,7 @@ static void on_attach(fz_t *z, slot_t *s, const Arenad__AttachRequest *q,
   ensure(r->attach->size == m->size && r->attach->read_only == q->read_only,
          "attach %s: size %llu read-only %d", m->name,
          (unsigned long long)r->attach->size, r->attach->read_only);
-  if (!attached_to(s, m->id)) {
+  if (!fzd_attached_to(s, m->id)) {
     ensure(s->nattached < MAX_PER_SLOT, "too many attached arenas");
     s->attached[s->nattached++] = m->id;
   }
@@ -319,11 +320,11 @@ static void on_inspect(fz_t *z, slot_t *s, const Arenad__InspectRequest *q,
          (unsigned long long)p->next_cursor);
   ensure(strcmp(p->summary->name, m->name) == 0 &&
              p->summary->live_blocks == m->n &&
-             p->summary->detached_blocks == mdetached(m),
+             p->summary->detached_blocks == fzd_mdetached(m),
          "inspect %s: %llu blocks %llu detached, the model %zu %llu", m->name,
          (unsigned long long)p->summary->live_blocks,
          (unsigned long long)p->summary->detached_blocks, m->n,
-         (unsigned long long)mdetached(m));
+         (unsigned long long)fzd_mdetached(m));
   for (size_t i = 0; i < p->n_extents; i++) {
     const Arenad__Extent *e = p->extents[i];
     ensure(e->start >= q->cursor && e->start < m->size,
@@ -332,19 +333,19 @@ static void on_inspect(fz_t *z, slot_t *s, const Arenad__InspectRequest *q,
       ensure(e->free, "inspect free list: an allocated extent");
     if (e->free)
       continue;
-    const mblock_t *b = mfind(m, e->payload);
+    const mblock_t *b = fzd_mfind(m, e->payload);
     ensure(b != NULL, "inspect %s: block %llu, which the model lacks", m->name,
            (unsigned long long)e->payload);
-    ensure(e->refcount == mrefs(b) && e->detached == b->detached &&
+    ensure(e->refcount == fzd_mrefs(b) && e->detached == b->detached &&
                e->n_holders == b->nh,
            "inspect %s: block %llu refcount %u detached %d holders %zu, the "
            "model %u %d %u",
            m->name, (unsigned long long)e->payload, e->refcount, e->detached,
-           e->n_holders, mrefs(b), b->detached, b->nh);
+           e->n_holders, fzd_mrefs(b), b->detached, b->nh);
     if (q->what == ARENAD__INSPECT_WHAT__INSPECT_DETACHED)
       ensure(e->detached, "inspect detached: a block that is not");
     for (size_t k = 0; k < e->n_holders; k++) {
-      int h = mholder(b, e->holders[k]->connection_id);
+      int h = fzd_mholder(b, e->holders[k]->connection_id);
       ensure(h >= 0 && e->holders[k]->references == b->h[h].refs,
              "inspect %s: block %llu lists holder %llu with %u references",
              m->name, (unsigned long long)e->payload,
@@ -363,7 +364,7 @@ static void on_check(fz_t *z, slot_t *s, const Arenad__CheckRequest *q,
   if (!judge(v, r))
     return;
   ensure(r->check->ok, "check: OK but not ok");
-  const marena_t *m = mnamed(z, q->arena);
+  const marena_t *m = fzd_mnamed(z, q->arena);
   uint64_t count = 0, first = 0;
   for (size_t i = 0; m != NULL && i < m->cap; i++) {
     const mblock_t *b = &m->t[i];
@@ -404,7 +405,7 @@ static void on_create(fz_t *z, slot_t *s, const Arenad__CreateArenaRequest *q,
   if (!admin(z, s))
     v->errs |= BIT(ST(PERMISSION_DENIED));
   bool pow2 = (q->size & (q->size - 1)) == 0;
-  if (!name_ok(q->name) || mnamed(z, q->name) != NULL ||
+  if (!name_ok(q->name) || fzd_mnamed(z, q->name) != NULL ||
       q->policy < ARENAD__POLICY__POLICY_FIRST ||
       q->policy > ARENAD__POLICY__POLICY_BUDDY || q->size < AR_ARENA_UNIT ||
       q->size > AR_ARENA_MAX || q->size % AR_ARENA_UNIT != 0 ||
@@ -434,17 +435,17 @@ static void on_create(fz_t *z, slot_t *s, const Arenad__CreateArenaRequest *q,
          "create_arena: access %04o %u %u, the model %04o %u %u",
          info->access->mode, info->access->owner_uid, info->access->group_gid,
          perm.mode, perm.owner, perm.group);
-  if (mnew(z, q->name, q->size, &perm,
-           q->quota_bytes != 0 || q->quota_blocks != 0) == NULL)
+  if (fzd_mnew(z, q->name, q->size, &perm,
+               q->quota_bytes != 0 || q->quota_blocks != 0) == NULL)
     z->model_ok = false;
 }
 
 static void on_destroy(fz_t *z, slot_t *s, const Arenad__DestroyArenaRequest *q,
                        const Arenad__Response *r, verdict_t *v) {
-  marena_t *m = mnamed(z, q->name);
+  marena_t *m = fzd_mnamed(z, q->name);
   if (!admin(z, s))
     v->errs |= BIT(ST(PERMISSION_DENIED));
-  if (m == NULL || stale_for(s, q->name)) /* the new arena is not reached */
+  if (m == NULL || fzd_stale_for(s, q->name)) /* the new arena is not reached */
     v->errs |= BIT(ST(NOT_FOUND));
   else if (m->n > 0 && !q->force)
     v->errs |= BIT(ST(INVALID_ARGUMENT));
@@ -457,9 +458,9 @@ static void on_destroy(fz_t *z, slot_t *s, const Arenad__DestroyArenaRequest *q,
     slot_t *t = &z->s[k];
     if (t->c == NULL)
       continue;
-    bool was = attached_to(t, m->id);
+    bool was = fzd_attached_to(t, m->id);
     attached += was;
-    if ((was || mholds_in(m, t->c->id)) && !stale_for(t, m->name)) {
+    if ((was || fzd_mholds_in(m, t->c->id)) && !fzd_stale_for(t, m->name)) {
       ensure(t->nstale < MAX_PER_SLOT, "too many stale names");
       memcpy(t->stale[t->nstale++], m->name, sizeof(m->name));
     }
@@ -479,7 +480,7 @@ static void on_stats(fz_t *z, const Arenad__Response *r) {
     if (z->m[i].live) {
       narenas++;
       live += z->m[i].n;
-      detached += mdetached(&z->m[i]);
+      detached += fzd_mdetached(&z->m[i]);
     }
   for (unsigned k = 0; k < z->nslots; k++)
     open += z->s[k].c != NULL;
@@ -506,7 +507,7 @@ static void on_list(fz_t *z, const Arenad__Response *r) {
          r->list->n_arenas, n);
   for (size_t i = 0; i < r->list->n_arenas; i++) {
     const Arenad__ArenaInfo *info = r->list->arenas[i];
-    const marena_t *m = mnamed(z, info->name);
+    const marena_t *m = fzd_mnamed(z, info->name);
     ensure(m != NULL && info->live_blocks == m->n && info->size == m->size &&
                (i == 0 || strcmp(r->list->arenas[i - 1]->name, info->name) < 0),
            "list: arena %s", info->name);
@@ -532,7 +533,7 @@ static void on_reply(fz_t *z, slot_t *s, const Arenad__Response *r,
     /* A protocol error: one reply with id 0 and no body, then the end. */
     Arenad__Status want =
         rc == AR_ELIMIT ? ST(LIMIT_EXCEEDED) : ST(INVALID_ARGUMENT);
-    if (trace)
+    if (fzd_trace)
       fprintf(stderr, "conn %llu: protocol error -> status %d\n",
               (unsigned long long)c->id, (int)r->status);
     ensure(r->id == 0 && r->status == want &&
@@ -548,13 +549,13 @@ static void on_reply(fz_t *z, slot_t *s, const Arenad__Response *r,
   s->fed_len -= f.end;
 
   int k = (int)q->body_case;
-  if (trace)
+  if (fzd_trace)
     fprintf(stderr, "conn %llu: %s id %llu -> status %d body %d %s\n",
             (unsigned long long)c->id, kind(k), (unsigned long long)q->id,
             (int)r->status, (int)r->body_case, r->message ? r->message : "");
   ensure(r->id == q->id, "%s: reply id %llu to request %llu", kind(k),
          (unsigned long long)r->id, (unsigned long long)q->id);
-  ensure((r->status != ST(INTERNAL) || nomem_fired) &&
+  ensure((r->status != ST(INTERNAL) || fzd_nomem_fired) &&
              r->status != ST(CORRUPTION_DETECTED),
          "%s: status %d: %s", kind(k), (int)r->status,
          r->message ? r->message : "");
@@ -658,7 +659,7 @@ static void on_reply(fz_t *z, slot_t *s, const Arenad__Response *r,
 }
 
 /* Looks at the replies c queued since the last look. */
-void parse_replies(fz_t *z, slot_t *s) {
+void fzd_parse_replies(fz_t *z, slot_t *s) {
   ad_conn_t *c = s->c;
   ar_buf_t *out = ad_conn_out(c);
   const uint8_t *p = ar_buf_data(out);
@@ -685,7 +686,7 @@ void parse_replies(fz_t *z, slot_t *s) {
 
 /* The peer reads every reply: the output is consumed and the descriptors
  * that came with it are closed, as conn_io.c's flush does. */
-void take_replies(slot_t *s) {
+void fzd_take_replies(slot_t *s) {
   ad_conn_t *c = s->c;
   size_t len = ar_buf_len(ad_conn_out(c));
   while (c->fdq_len > 0 && c->fdq[c->fdq_head].at < c->out_sent + len)
