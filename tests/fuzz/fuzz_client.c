@@ -45,13 +45,13 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-const char *const names[NAMES] = {"a", "b", "c"};
+const char *const fzc_names[NAMES] = {"a", "b", "c"};
 
-bool trace;
+bool fzc_trace;
 
 /* ---- Failing ------------------------------------------------------------- */
 
-void fail(const char *file, int line, const char *fmt, ...) {
+void fzc_fail(const char *file, int line, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   fprintf(stderr, "%s:%d: ", file, line);
@@ -64,12 +64,12 @@ void fail(const char *file, int line, const char *fmt, ...) {
 /* ---- The input ----------------------------------------------------------- */
 
 /* The next byte; 0 past the end. */
-uint8_t take(in_t *in) { return in->at < in->n ? in->p[in->at++] : 0; }
+uint8_t fzc_take(in_t *in) { return in->at < in->n ? in->p[in->at++] : 0; }
 
-uint64_t take_u64(in_t *in) {
+uint64_t fzc_take_u64(in_t *in) {
   uint64_t v = 0;
   for (int i = 0; i < 8; i++)
-    v |= (uint64_t)take(in) << (8 * i);
+    v |= (uint64_t)fzc_take(in) << (8 * i);
   return v;
 }
 
@@ -87,22 +87,24 @@ static void grow(uint8_t **p, size_t *cap, size_t need) {
   *cap = cap2;
 }
 
-void pool_add(run_t *r, uint64_t off) { r->pool[r->npool++ % POOL] = off; }
+void fzc_pool_add(run_t *r, uint64_t off) { r->pool[r->npool++ % POOL] = off; }
 
-uint64_t pool_pick(const run_t *r, unsigned k) {
+uint64_t fzc_pool_pick(const run_t *r, unsigned k) {
   size_t n = r->npool < POOL ? r->npool : POOL;
   return r->pool[k % n];
 }
 
-pend_t *fifo_at(run_t *r, size_t i) { return &r->fifo[(r->head + i) % FIFO]; }
+pend_t *fzc_fifo_at(run_t *r, size_t i) {
+  return &r->fifo[(r->head + i) % FIFO];
+}
 
 /* ---- The daemon's side of the socket ------------------------------------- */
 
 /* Writes what the socket takes of p[0..n), with descriptors fds[0..nfds)
  * on its first byte, and adds it to the stream. The harness keeps its
  * copies of fds. */
-void daemon_write(run_t *r, const uint8_t *p, size_t n, const int *fds,
-                  size_t nfds) {
+void fzc_daemon_write(run_t *r, const uint8_t *p, size_t n, const int *fds,
+                      size_t nfds) {
   if (r->ended || r->broken || n == 0)
     return;
   ssize_t k =
@@ -117,7 +119,7 @@ void daemon_write(run_t *r, const uint8_t *p, size_t n, const int *fds,
 /* The daemon's end of the stream: `how` SHUT_WR, the daemon reads on
  * (the library's sends go through), or SHUT_RDWR, as if it closed (they
  * fail: EPIPE). */
-void daemon_end(run_t *r, int how) {
+void fzc_daemon_end(run_t *r, int how) {
   if (!r->ended)
     shutdown(r->peer, how);
   r->ended = true;
@@ -135,12 +137,12 @@ static int stream_front(const run_t *r, uint64_t limit, ar_frame_t *fr) {
 static void guard(run_t *r) {
   ar_frame_t fr;
   if (!r->ended && stream_front(r, r->max_frame, &fr) == AR_FRAME_PARTIAL)
-    daemon_end(r, SHUT_WR);
+    fzc_daemon_end(r, SHUT_WR);
 }
 
 /* After a call that read a reply: it took the frame at the front, read
  * with the limit before the call (hello may have changed it since). */
-void took_reply(run_t *r, uint64_t limit) {
+void fzc_took_reply(run_t *r, uint64_t limit) {
   ar_frame_t fr;
   CHECK(stream_front(r, limit, &fr) == AR_FRAME_COMPLETE,
         "the library read a reply the daemon never sent whole (stream of "
@@ -192,7 +194,7 @@ static size_t drain(run_t *r) {
 }
 
 /* A memfd of size bytes, or -1. */
-int make_segment(uint64_t size) {
+int fzc_make_segment(uint64_t size) {
   int fd = memfd_create("fuzz_client", MFD_CLOEXEC);
   if (fd >= 0 && ftruncate(fd, (off_t)size) < 0) {
     close(fd);
@@ -216,14 +218,14 @@ static int count_fds(void) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   in_t in = {.p = data, .n = size};
-  trace = getenv("FUZZ_CLIENT_TRACE") != NULL;
+  fzc_trace = getenv("FUZZ_CLIENT_TRACE") != NULL;
   int fds_before = count_fds();
   int sv[2];
   CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0,
         "socketpair: %s", strerror(errno));
   int buf = PEER_BUF;
   setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
-  if (take(&in) & FC_SETUP_NONBLOCK)
+  if (fzc_take(&in) & FC_SETUP_NONBLOCK)
     fcntl(sv[0], F_SETFL, O_NONBLOCK);
 
   static run_t run;
@@ -239,22 +241,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
   while (in.at < in.n) {
     call_t c;
-    decode_call(r, &in, &c);
-    uint8_t spec = take(&in);
+    fzc_decode_call(r, &in, &c);
+    uint8_t spec = fzc_take(&in);
     for (int i = 0; i <= (spec >> 4 & 7); i++)
-      write_reply(r, &in, spec, &c);
-    if (reads_reply(r, &c))
+      fzc_write_reply(r, &in, spec, &c);
+    if (fzc_reads_reply(r, &c))
       guard(r);
     uint64_t limit = r->max_frame;
     int rc;
-    call(r, &c, &rc);
-    after(r, &c, rc, drain(r), limit);
+    fzc_call(r, &c, &rc);
+    fzc_after(r, &c, rc, drain(r), limit);
   }
 
   arenad_close(r->h);
   for (int i = 0; i < NAMES; i++)
-    CHECK(!r->maps[i].on || unmapped(r->maps[i].base),
-          "arenad_close left %s mapped", names[i]);
+    CHECK(!r->maps[i].on || fzc_unmapped(r->maps[i].base),
+          "arenad_close left %s mapped", fzc_names[i]);
   close(r->peer);
   free(r->stream);
   free(r->req);

@@ -33,7 +33,7 @@ static const char *const call_names[FC_CALLS] = {
 /* ---- Checks -------------------------------------------------------------- */
 
 /* Whether the page at p is no longer mapped. */
-bool unmapped(const void *p) {
+bool fzc_unmapped(const void *p) {
   unsigned char v;
   return mincore((void *)p, 1, &v) < 0 && errno == ENOMEM;
 }
@@ -58,12 +58,12 @@ static void check_block(run_t *r, int name, uint64_t off, uint64_t size,
   if (map_size != 0)
     CHECK(off < map_size && size <= map_size - off,
           "a block of %llu bytes at %llu in %s, mapped with %llu bytes",
-          (unsigned long long)size, (unsigned long long)off, names[name],
+          (unsigned long long)size, (unsigned long long)off, fzc_names[name],
           (unsigned long long)map_size);
   const map_t *m = &r->maps[name];
   if (m->on && m->size == map_size)
     touch(m->base + off, size, m->read_only);
-  pool_add(r, off);
+  fzc_pool_add(r, off);
 }
 
 static bool ends_in(const char *s, size_t size) {
@@ -81,7 +81,7 @@ static bool is_code(int st) { return st <= 0 && st >= AR_EPROTO; }
 
 /* Whether the call waits for a reply (as far as the harness can tell:
  * one that may not is guarded all the same). */
-bool reads_reply(const run_t *r, const call_t *c) {
+bool fzc_reads_reply(const run_t *r, const call_t *c) {
   if (r->broken)
     return false;
   switch (c->call) {
@@ -113,7 +113,7 @@ static void submitted(run_t *r, int rc, arenad_op_t op, const call_t *c,
   if (rc != 0)
     return;
   CHECK(r->len < FIFO, "more in flight than the harness follows");
-  pend_t *p = fifo_at(r, r->len++);
+  pend_t *p = fzc_fifo_at(r, r->len++);
   *p = (pend_t){.id = r->next_id++,
                 .tag = c->tag,
                 .op = op,
@@ -169,7 +169,7 @@ static void do_attach(run_t *r, const call_t *c, int *rc) {
   unsigned flags = (c->a[1] & 1) ? ARENAD_ATTACH_READ_ONLY : 0;
   arenad_map_t out;
   memset(&out, 0, sizeof out);
-  *rc = arenad_attach(r->h, names[c->name], flags, &out);
+  *rc = arenad_attach(r->h, fzc_names[c->name], flags, &out);
   if (*rc < 0)
     return;
   CHECK(out.base != NULL && out.size > 0 && is_policy(out.policy),
@@ -178,7 +178,7 @@ static void do_attach(run_t *r, const call_t *c, int *rc) {
   if (m->on) { /* the mapping it has, as it is (read-only asked or not) */
     CHECK(out.base == m->base && out.size == m->size &&
               out.read_only == m->read_only,
-          "attach: another mapping of %s", names[c->name]);
+          "attach: another mapping of %s", fzc_names[c->name]);
     return;
   }
   CHECK(!flags || out.read_only, "attach: read-only asked, writable given");
@@ -191,14 +191,14 @@ static void do_attach(run_t *r, const call_t *c, int *rc) {
 
 static void do_detach(run_t *r, const call_t *c, int *rc) {
   map_t *m = &r->maps[c->name];
-  *rc = arenad_detach(r->h, names[c->name]);
+  *rc = arenad_detach(r->h, fzc_names[c->name]);
   if (!m->on) {
-    CHECK(*rc == AR_ENOENT, "detach of %s, not attached: %d", names[c->name],
-          *rc);
+    CHECK(*rc == AR_ENOENT, "detach of %s, not attached: %d",
+          fzc_names[c->name], *rc);
     return;
   }
-  CHECK(*rc == 0, "detach of %s: %d", names[c->name], *rc);
-  CHECK(unmapped(m->base), "detach left %s mapped", names[c->name]);
+  CHECK(*rc == 0, "detach of %s: %d", fzc_names[c->name], *rc);
+  CHECK(fzc_unmapped(m->base), "detach left %s mapped", fzc_names[c->name]);
   m->on = false;
 }
 
@@ -208,7 +208,7 @@ static void do_alloc(run_t *r, const call_t *c, int *rc) {
   void *p = &off; /* must be replaced */
   bool want_ptr = !(c->a[2] & 0x40);
   unsigned flags = (c->a[2] & 0x80) ? ARENAD_ALLOC_DETACHED : 0;
-  *rc = arenad_alloc(r->h, names[c->name], c->size, c->align, flags, &off,
+  *rc = arenad_alloc(r->h, fzc_names[c->name], c->size, c->align, flags, &off,
                      want_ptr ? &p : NULL);
   if (*rc < 0) {
     CHECK(!want_ptr || p == NULL, "alloc: a pointer after an error");
@@ -223,7 +223,7 @@ static void do_alloc(run_t *r, const call_t *c, int *rc) {
 static void do_alloc_n(run_t *r, const call_t *c, int *rc) {
   const map_t *m = &r->maps[c->name];
   uint64_t offs[MAX_OFFSETS];
-  *rc = arenad_alloc_n(r->h, names[c->name], c->size, c->align, c->count, 0,
+  *rc = arenad_alloc_n(r->h, fzc_names[c->name], c->size, c->align, c->count, 0,
                        offs);
   for (uint32_t i = 0; *rc == 0 && i < c->count; i++)
     check_block(r, c->name, offs[i], c->size, m->on ? m->size : 0);
@@ -240,7 +240,7 @@ static void do_free_many(run_t *r, const call_t *c, int *rc) {
     st[i] = 1;
   bool with_st = c->call == FC_FREE_REPORT || !(c->a[2] & 1);
   bool with_ow = !(c->a[2] & 2);
-  const char *name = names[c->name];
+  const char *name = fzc_names[c->name];
   if (c->call == FC_FREE_N)
     *rc = arenad_free_n(r->h, name, c->offs, n, with_st ? st : NULL);
   else if (c->call == FC_FREE_EACH)
@@ -289,10 +289,10 @@ static void do_release(run_t *r, const call_t *c, int *rc) {
   uint32_t left = 12345;
   bool ow = true;
   if (c->a[2] & 1) {
-    *rc = arenad_release(r->h, names[c->name], c->offs[0], &left);
+    *rc = arenad_release(r->h, fzc_names[c->name], c->offs[0], &left);
     return;
   }
-  *rc = arenad_release_report(r->h, names[c->name], c->offs[0], &left, &ow);
+  *rc = arenad_release_report(r->h, fzc_names[c->name], c->offs[0], &left, &ow);
   if (*rc < 0)
     CHECK(!ow, "release_report: overwritten after an error");
   else
@@ -303,7 +303,7 @@ static void do_release(run_t *r, const call_t *c, int *rc) {
 static void do_inspect(run_t *r, const call_t *c, int *rc) {
   arenad_page_t *pg = (arenad_page_t *)&r; /* must be replaced */
   arenad_inspect_what_t what = (arenad_inspect_what_t)((c->a[0] >> 2) % 4);
-  *rc = arenad_inspect(r->h, names[c->name], what, c->cursor, c->a[2], &pg);
+  *rc = arenad_inspect(r->h, fzc_names[c->name], what, c->cursor, c->a[2], &pg);
   if (*rc < 0) {
     CHECK(pg == NULL, "inspect: a page after an error");
     return;
@@ -334,7 +334,7 @@ static void do_check(run_t *r, const call_t *c, int *rc) {
   memset(out.invariant, 'x', sizeof out.invariant);
   memset(out.detail, 'x', sizeof out.detail);
   bool want = !(c->a[1] & 1);
-  *rc = arenad_check(r->h, names[c->name], want ? &out : NULL);
+  *rc = arenad_check(r->h, fzc_names[c->name], want ? &out : NULL);
   if (!want)
     return;
   CHECK(out.ok == (*rc == 0), "check: ok %d, returned %d", out.ok, *rc);
@@ -371,7 +371,7 @@ static void do_create(run_t *r, const call_t *c, int *rc) {
       .quota_blocks = c->a[2] & 4 ? 3 : 0};
   bool want = !(c->a[2] & 8);
   arenad_arena_t *a = (arenad_arena_t *)&r; /* must be replaced */
-  *rc = arenad_create_arena(r->h, names[c->name], &spec, want ? &a : NULL);
+  *rc = arenad_create_arena(r->h, fzc_names[c->name], &spec, want ? &a : NULL);
   if (!want)
     return;
   if (*rc < 0) {
@@ -398,7 +398,7 @@ static void do_collect(run_t *r, int *rc) {
     return;
   }
   CHECK(r->len > 0, "collect: a result with nothing in flight");
-  pend_t p = *fifo_at(r, 0);
+  pend_t p = *fzc_fifo_at(r, 0);
   r->head = (r->head + 1) % FIFO;
   r->len--;
   CHECK(res.op == p.op && res.tag == p.tag,
@@ -427,9 +427,9 @@ static void do_collect(run_t *r, int *rc) {
 }
 
 /* Makes the call; *rc: what it returned. */
-void call(run_t *r, const call_t *c, int *rc) {
+void fzc_call(run_t *r, const call_t *c, int *rc) {
   arenad_t *h = r->h;
-  const char *name = names[c->name];
+  const char *name = fzc_names[c->name];
   *rc = 0;
   switch (c->call) {
   case FC_HELLO:
@@ -521,11 +521,11 @@ void call(run_t *r, const call_t *c, int *rc) {
 
 /* What holds after every call, whatever it was; limit: the library's limit
  * on a reply before the call. */
-void after(run_t *r, const call_t *c, int rc, size_t sent, uint64_t limit) {
+void fzc_after(run_t *r, const call_t *c, int rc, size_t sent, uint64_t limit) {
   arenad_t *h = r->h;
-  if (trace)
+  if (fzc_trace)
     fprintf(stderr, "%s(%s) = %s (%s); %zu sent, stream %zu of %zu%s\n",
-            call_names[c->call], names[c->name], ar_err_name(rc),
+            call_names[c->call], fzc_names[c->name], ar_err_name(rc),
             arenad_error(h), sent, r->consumed, r->stream_len,
             r->ended ? ", ended" : "");
   if (c->call != FC_DETACH) {
@@ -550,15 +550,15 @@ void after(run_t *r, const call_t *c, int rc, size_t sent, uint64_t limit) {
     CHECK(arenad_in_flight(h) == r->len, "%zu in flight, %zu submitted",
           arenad_in_flight(h), r->len);
     if (c->call == FC_COLLECT ? rc == 0 : is_blocking(c->call) && sent > 0)
-      took_reply(r, limit);
+      fzc_took_reply(r, limit);
   }
   for (int i = 0; i < NAMES; i++) {
     const map_t *m = &r->maps[i];
-    uint8_t *p0 = arenad_ptr(h, names[i], 0);
-    uint8_t *pl = arenad_ptr(h, names[i], m->size - 1);
-    uint8_t *pn = arenad_ptr(h, names[i], m->size);
+    uint8_t *p0 = arenad_ptr(h, fzc_names[i], 0);
+    uint8_t *pl = arenad_ptr(h, fzc_names[i], m->size - 1);
+    uint8_t *pn = arenad_ptr(h, fzc_names[i], m->size);
     CHECK(m->on ? p0 == m->base && pl == m->base + m->size - 1 && pn == NULL
                 : p0 == NULL,
-          "arenad_ptr in %s", names[i]);
+          "arenad_ptr in %s", fzc_names[i]);
   }
 }

@@ -31,12 +31,13 @@
 #define SEGMENT_FDS 6
 _Static_assert(SEGMENT_FDS <= SEND_FDS_MAX, "send_with_fds attaches them all");
 
-extern const char *const names[NAMES]; /* fuzz_client.c */
-extern bool trace; /* FUZZ_CLIENT_TRACE=1: fuzz_client_calls.c's after() */
+extern const char *const fzc_names[NAMES]; /* fuzz_client.c */
+/* FUZZ_CLIENT_TRACE=1: fuzz_client_calls.c's fzc_after() */
+extern bool fzc_trace;
 
 /* ---- Failing (fuzz_client.c) --------------------------------------------- */
 
-void fail(const char *file, int line, const char *fmt, ...)
+void fzc_fail(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4), noreturn));
 
 /* Aborts with the sentence, after the file and line of the check, when
@@ -44,7 +45,7 @@ void fail(const char *file, int line, const char *fmt, ...)
 #define CHECK(cond, ...)                                                       \
   do {                                                                         \
     if (!(cond))                                                               \
-      fail(__FILE_NAME__, __LINE__, __VA_ARGS__);                              \
+      fzc_fail(__FILE_NAME__, __LINE__, __VA_ARGS__);                          \
   } while (0)
 
 /* ---- The input (fuzz_client.c) ------------------------------------------- */
@@ -54,8 +55,8 @@ typedef struct in_s {
   size_t n, at;
 } in_t;
 
-uint8_t take(in_t *in);
-uint64_t take_u64(in_t *in);
+uint8_t fzc_take(in_t *in);
+uint64_t fzc_take_u64(in_t *in);
 
 /* ---- The run's state (fuzz_client.c) ------------------------------------- */
 
@@ -63,7 +64,7 @@ uint64_t take_u64(in_t *in);
 typedef struct pend_s {
   uint64_t id, tag;
   arenad_op_t op;
-  int name;          /* index into names[] */
+  int name;          /* index into fzc_names[] */
   uint32_t count;    /* alloc: blocks (0 is 1); free: offsets */
   uint64_t size;     /* alloc: bytes per block */
   uint64_t map_size; /* alloc: the arena's mapping at submit; 0: none */
@@ -105,17 +106,17 @@ typedef struct run_s {
   size_t npool;
 } run_t;
 
-void pool_add(run_t *r, uint64_t off);
-uint64_t pool_pick(const run_t *r, unsigned k);
-pend_t *fifo_at(run_t *r, size_t i);
+void fzc_pool_add(run_t *r, uint64_t off);
+uint64_t fzc_pool_pick(const run_t *r, unsigned k);
+pend_t *fzc_fifo_at(run_t *r, size_t i);
 
 /* ---- The daemon's side of the socket (fuzz_client.c) --------------------- */
 
-void daemon_write(run_t *r, const uint8_t *p, size_t n, const int *fds,
-                  size_t nfds);
-void daemon_end(run_t *r, int how);
-void took_reply(run_t *r, uint64_t limit);
-int make_segment(uint64_t size);
+void fzc_daemon_write(run_t *r, const uint8_t *p, size_t n, const int *fds,
+                      size_t nfds);
+void fzc_daemon_end(run_t *r, int how);
+void fzc_took_reply(run_t *r, uint64_t limit);
+int fzc_make_segment(uint64_t size);
 
 /* ---- Building replies (fuzz_client_replies.c) ---------------------------- */
 
@@ -166,11 +167,11 @@ typedef struct reply_s {
   size_t nstrings;
 } reply_t;
 
-extern reply_t B;
+extern reply_t fzc_B;
 
-char *text(in_t *in);
-void make_body(in_t *in, const target_t *t, uint64_t seg);
-void send_response(run_t *r, const int *fds, size_t nfds, int times);
+char *fzc_text(in_t *in);
+void fzc_make_body(in_t *in, const target_t *t, uint64_t seg);
+void fzc_send_response(run_t *r, const int *fds, size_t nfds, int times);
 
 /* ---- The script (fuzz_client_script.c) ----------------------------------- */
 
@@ -178,20 +179,20 @@ void send_response(run_t *r, const int *fds, size_t nfds, int times);
 typedef struct call_s {
   int call;
   uint8_t a[3];
-  int name;       /* index into names[] */
+  int name;       /* index into fzc_names[] */
   uint32_t count; /* blocks of an alloc, offsets of a free */
   uint64_t size, align, cursor, tag;
   uint64_t offs[MAX_OFFSETS];
 } call_t;
 
-void decode_call(const run_t *r, in_t *in, call_t *c);
-void write_reply(run_t *r, in_t *in, uint8_t spec, const call_t *c);
+void fzc_decode_call(const run_t *r, in_t *in, call_t *c);
+void fzc_write_reply(run_t *r, in_t *in, uint8_t spec, const call_t *c);
 
 /* ---- Checks and calls (fuzz_client_calls.c) ------------------------------ */
 
-bool unmapped(const void *p);
-bool reads_reply(const run_t *r, const call_t *c);
-void call(run_t *r, const call_t *c, int *rc);
-void after(run_t *r, const call_t *c, int rc, size_t sent, uint64_t limit);
+bool fzc_unmapped(const void *p);
+bool fzc_reads_reply(const run_t *r, const call_t *c);
+void fzc_call(run_t *r, const call_t *c, int *rc);
+void fzc_after(run_t *r, const call_t *c, int rc, size_t sent, uint64_t limit);
 
 #endif /* FUZZ_CLIENT_INTERNAL_H */

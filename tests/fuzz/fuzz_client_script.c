@@ -36,11 +36,11 @@ static uint64_t align_of(uint8_t b) {
   return aligns[b & 7];
 }
 
-void decode_call(const run_t *r, in_t *in, call_t *c) {
+void fzc_decode_call(const run_t *r, in_t *in, call_t *c) {
   memset(c, 0, sizeof *c);
-  c->call = take(in) % FC_CALLS;
+  c->call = fzc_take(in) % FC_CALLS;
   for (int i = 0; i < 3; i++)
-    c->a[i] = take(in);
+    c->a[i] = fzc_take(in);
   c->name = (c->a[0] & 3) % NAMES; /* the other bits: a count, ... */
   c->size = size_of(c->a[1]);
   c->align = align_of(c->a[2]);
@@ -70,7 +70,7 @@ void decode_call(const run_t *r, in_t *in, call_t *c) {
   /* Offsets to free or share: ones the daemon gave, or made up. */
   for (uint32_t i = 0; i < MAX_OFFSETS; i++)
     c->offs[i] = (c->a[1] & 0x80) ? 16 * (uint64_t)(c->a[1] + i)
-                                  : pool_pick(r, c->a[1] + i);
+                                  : fzc_pool_pick(r, c->a[1] + i);
 }
 
 /* The Response body case of the request a call sends. */
@@ -122,7 +122,7 @@ static int kind_of_op(arenad_op_t op) {
 /* The request the daemon answers next: the oldest in flight it has not
  * answered, else the one this step is about to send (or a later one). */
 static target_t next_target(run_t *r, const call_t *c) {
-  uint64_t low = r->len > 0 ? fifo_at(r, 0)->id : r->next_id;
+  uint64_t low = r->len > 0 ? fzc_fifo_at(r, 0)->id : r->next_id;
   if (r->reply_id < low)
     r->reply_id = low;
   target_t t = {.id = r->reply_id++,
@@ -130,7 +130,7 @@ static target_t next_target(run_t *r, const call_t *c) {
                 .count = c->count ? c->count : 1,
                 .cursor = c->cursor};
   if (r->len > 0 && t.id - low < r->len) {
-    const pend_t *p = fifo_at(r, t.id - low);
+    const pend_t *p = fzc_fifo_at(r, t.id - low);
     t.kind = kind_of_op(p->op);
     t.count = p->count;
   }
@@ -138,16 +138,16 @@ static target_t next_target(run_t *r, const call_t *c) {
 }
 
 /* Writes one reply of the mode in spec (see fuzz_client.h). */
-void write_reply(run_t *r, in_t *in, uint8_t spec, const call_t *c) {
+void fzc_write_reply(run_t *r, in_t *in, uint8_t spec, const call_t *c) {
   int mode = spec & 7;
   if (mode == FC_REPLY_NONE)
     return;
   if (mode == FC_REPLY_EOF) {
-    daemon_end(r, (spec & FC_REPLY_FDS) ? SHUT_RDWR : SHUT_WR);
+    fzc_daemon_end(r, (spec & FC_REPLY_FDS) ? SHUT_RDWR : SHUT_WR);
     return;
   }
   /* The reply's own bytes: raw ones, or the fields of one built. */
-  size_t n = take(in);
+  size_t n = fzc_take(in);
   if (n > in->n - in->at)
     n = in->n - in->at;
   in_t f = {.p = in->p + in->at, .n = n};
@@ -165,18 +165,18 @@ void write_reply(run_t *r, in_t *in, uint8_t spec, const call_t *c) {
   uint64_t seg = 4096;
   bool attach = built && t.kind == ARENAD__RESPONSE__BODY_ATTACH;
   if (attach || (spec & FC_REPLY_FDS)) {
-    uint8_t b = take(&f);
+    uint8_t b = fzc_take(&f);
     seg = 4096 * (1 + (uint64_t)((b >> 2) & 15));
     size_t want = attach && !(spec & FC_REPLY_FDS) ? ((b & 3) + 1) % 4
                                                    : 1 + (size_t)(b & 3);
     if (b & 0x40)
       want += 2;
-    while (nfds < want && (fds[nfds] = make_segment(seg)) >= 0)
+    while (nfds < want && (fds[nfds] = fzc_make_segment(seg)) >= 0)
       nfds++;
   }
 
-  memset(&B, 0, sizeof B);
-  B.r = (Arenad__Response)ARENAD__RESPONSE__INIT;
+  memset(&fzc_B, 0, sizeof fzc_B);
+  fzc_B.r = (Arenad__Response)ARENAD__RESPONSE__INIT;
   switch (mode) {
   case FC_REPLY_RAW:
   case FC_REPLY_FRAMED: {
@@ -184,56 +184,56 @@ void write_reply(run_t *r, in_t *in, uint8_t spec, const call_t *c) {
     size_t len = f.n - f.at;
     size_t p = mode == FC_REPLY_FRAMED ? ar_frame_encode(buf, len) : 0;
     memcpy(buf + p, f.p + f.at, len);
-    daemon_write(r, buf, p + len, fds, nfds);
+    fzc_daemon_write(r, buf, p + len, fds, nfds);
     break;
   }
   case FC_REPLY_LAST_WORD:
-    B.r.status = (Arenad__Status)(1 + take(&f) % 9);
-    B.r.message = text(&f);
-    send_response(r, fds, nfds, 1);
+    fzc_B.r.status = (Arenad__Status)(1 + fzc_take(&f) % 9);
+    fzc_B.r.message = fzc_text(&f);
+    fzc_send_response(r, fds, nfds, 1);
     break;
   default: {
     /* The status or the twist comes first, at a fixed place. */
-    uint8_t s = mode != FC_REPLY_OK ? take(&f) : 0;
-    char *message = mode == FC_REPLY_STATUS ? text(&f) : NULL;
-    B.r.id = t.id;
-    make_body(&f, &t, seg);
+    uint8_t s = mode != FC_REPLY_OK ? fzc_take(&f) : 0;
+    char *message = mode == FC_REPLY_STATUS ? fzc_text(&f) : NULL;
+    fzc_B.r.id = t.id;
+    fzc_make_body(&f, &t, seg);
     int times = 1;
     if (mode == FC_REPLY_STATUS) {
-      B.r.status = (Arenad__Status)(1 + (s & 0x7f) % 9);
-      B.r.message = message;
+      fzc_B.r.status = (Arenad__Status)(1 + (s & 0x7f) % 9);
+      fzc_B.r.message = message;
       if (!(s & 0x80))
-        B.r.body_case = ARENAD__RESPONSE__BODY__NOT_SET;
+        fzc_B.r.body_case = ARENAD__RESPONSE__BODY__NOT_SET;
     } else if (mode == FC_REPLY_TWISTED) {
       switch (s % 6) {
       case 0:
-        B.r.id++;
+        fzc_B.r.id++;
         break;
       case 1:
-        B.r.id--;
+        fzc_B.r.id--;
         break;
       case 2:
-        B.r.id = 0;
+        fzc_B.r.id = 0;
         break;
       case 3: /* another kind's body */
-        if (B.r.body_case != ARENAD__RESPONSE__BODY_PING) {
-          B.ping = (Arenad__PingReply)ARENAD__PING_REPLY__INIT;
-          B.r.body_case = ARENAD__RESPONSE__BODY_PING;
-          B.r.ping = &B.ping;
+        if (fzc_B.r.body_case != ARENAD__RESPONSE__BODY_PING) {
+          fzc_B.ping = (Arenad__PingReply)ARENAD__PING_REPLY__INIT;
+          fzc_B.r.body_case = ARENAD__RESPONSE__BODY_PING;
+          fzc_B.r.ping = &fzc_B.ping;
         } else {
-          B.alloc = (Arenad__AllocReply)ARENAD__ALLOC_REPLY__INIT;
-          B.r.body_case = ARENAD__RESPONSE__BODY_ALLOC;
-          B.r.alloc = &B.alloc;
+          fzc_B.alloc = (Arenad__AllocReply)ARENAD__ALLOC_REPLY__INIT;
+          fzc_B.r.body_case = ARENAD__RESPONSE__BODY_ALLOC;
+          fzc_B.r.alloc = &fzc_B.alloc;
         }
         break;
       case 4:
-        B.r.body_case = ARENAD__RESPONSE__BODY__NOT_SET;
+        fzc_B.r.body_case = ARENAD__RESPONSE__BODY__NOT_SET;
         break;
       default:
         times = 2;
       }
     }
-    send_response(r, fds, nfds, times);
+    fzc_send_response(r, fds, nfds, times);
   }
   }
   for (size_t i = 0; i < nfds; i++)
