@@ -10,7 +10,8 @@
  * round trip per dependent free, covers the default mode, with allocations
  * that fail (-1) in a small arena. --predict refuses an arena that is
  * not fresh, saying why. A log that cannot be written (/dev/full) fails
- * the replay with one message.
+ * the replay with one message. An `a` of a live id stops the replay with
+ * the offline replay's log and message, allocations in flight or not.
  */
 #include "itest.h"
 #include "test_data.h"
@@ -332,6 +333,57 @@ static void test_placements_unwritable(void **state) {
   }
 }
 
+/* An `a` of a live id, found while allocations before it are still in
+ * flight: through the daemon the replay stops as the offline one does,
+ * with the same log (every `a` before the bad line, ids 2 and 3 included,
+ * whose replies had not come yet) and the same message naming both
+ * lines; in the default mode and with --predict. */
+static void test_live_id_rejected(void **state) {
+  (void)state;
+  char trace[160], off_log[160], dmn_log[160], out[160], err[160];
+  char off_msg[1024], dmn_msg[1024], off_text[256], dmn_text[256];
+  snprintf(trace, sizeof trace, "%s/live.trace", daemon_.dir);
+  snprintf(off_log, sizeof off_log, "%s/live.offline.log", daemon_.dir);
+  snprintf(dmn_log, sizeof dmn_log, "%s/live.daemon.log", daemon_.dir);
+  snprintf(out, sizeof out, "%s/out", daemon_.dir);
+  FILE *f = fopen(trace, "w");
+  assert_non_null(f);
+  fputs("a 1 10\na 2 10\na 3 10\na 1 10\na 4 10\n", f);
+  fclose(f);
+  int st = arenactl_run(
+      out,
+      (const char *const[]){"replay", "--policy", "next", "--arena-size", "64K",
+                            "--placements", off_log, trace, NULL},
+      err);
+  assert_true(WIFEXITED(st));
+  assert_int_equal(WEXITSTATUS(st), 1);
+  slurp(err, off_msg, sizeof off_msg);
+  slurp(off_log, off_text, sizeof off_text);
+  assert_string_equal(off_text, "1 16\n2 48\n3 80\n");
+  /* a fresh arena each: next-small, then buddy-small for --predict (whose
+   * offsets for these blocks are next fit's too) */
+  static const char *const arenas[] = {"next-small", "buddy-small"};
+  for (int predict = 0; predict < 2; predict++) {
+    const char *args[] = {
+        "--socket",     daemon_.sock, "replay", "--via-daemon", arenas[predict],
+        "--placements", dmn_log,      trace,    NULL,           NULL};
+    if (predict) {
+      args[7] = "--predict";
+      args[8] = trace;
+    }
+    st = arenactl_run(out, args, err);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 1);
+    slurp(err, dmn_msg, sizeof dmn_msg);
+    slurp(dmn_log, dmn_text, sizeof dmn_text);
+    if (strcmp(dmn_text, off_text) != 0 || strcmp(dmn_msg, off_msg) != 0)
+      fail_msg("%s: log \"%s\", stderr \"%s\"; offline: log \"%s\", "
+               "stderr \"%s\"",
+               predict ? "--predict" : "default mode", dmn_text, dmn_msg,
+               off_text, off_msg);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_default_mode, setup, teardown),
@@ -340,6 +392,7 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_placements_unwritable, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(test_live_id_rejected, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
