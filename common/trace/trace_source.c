@@ -102,11 +102,16 @@ static const char *inflate_error(int code) {
  * the member's header reaches ISA-L in one piece: version 2.30 checks a
  * header's own CRC (the FHCRC field) wrongly when the header arrives in
  * pieces, as it does from a pipe. (A header longer than the buffer, which
- * no tool writes, would still arrive in pieces.) */
+ * no tool writes, would still arrive in pieces.) A header with a reserved
+ * flag bit set (FLG, its fourth byte) may hold a field unknown here,
+ * which ISA-L would read as compressed data: RFC 1952 (2.3.1.2) makes it
+ * an error, as gzip and zlib do. */
 static int start_member(ar__source_t *s, ar_trace_error_t *err) {
   int rc = fill_to(s, in_size(s), err);
   if (rc < 0)
     return rc;
+  if (s->avail_in >= 4 && (s->next_in[3] & 0xe0) != 0)
+    return fail_read(s, err, "gzip header with a reserved flag set");
   isal_inflate_init(s->z);
   s->z->crc_flag = ISAL_GZIP;
   return 0;

@@ -7,7 +7,8 @@
  * few bytes at a time; gzip members one after another, split mid-line;
  * gzip headers with every optional field; and what must fail with a clear
  * message: a missing file, gzip data cut short, corrupt, with a wrong
- * checksum or followed by something else. Last, one of the public traces.
+ * checksum, with a reserved header flag set or followed by something
+ * else. Last, one of the public traces.
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -506,6 +507,26 @@ static void test_load_bad_gzip(void **state) {
   b.len -= 5;
   write_plain(tmpdir_file(f, "tail1.trace.gz"), (const char *)b.p, b.len);
   load_fails(f->buf, "data after the end of the gzip data");
+
+  /* A header with a reserved flag bit set: it may announce a field that
+   * this reader does not know of, and RFC 1952 (2.3.1.2) requires an
+   * error, as gzip and zlib give. The flag is checked in a second member
+   * too, and in a member without optional fields, whose header has no CRC
+   * of its own to catch the change. */
+  for (int member = 0; member < 2; member++) {
+    for (unsigned bit = 0x20; bit <= 0x80; bit <<= 1) {
+      bytes_t r = {0};
+      size_t cut = member == 1 ? 6 : 0; /* the second member: the rest */
+      if (cut > 0)
+        put_member(&r, text, cut, true);
+      size_t at = r.len;
+      put_member(&r, text + cut, len - cut, false);
+      r.p[at + 3] |= (unsigned char)bit; /* FLG */
+      write_plain(tmpdir_file(f, "flags.trace.gz"), (const char *)r.p, r.len);
+      load_fails(f->buf, "reserved flag");
+      free(r.p);
+    }
+  }
 
   /* A compression method other than deflate. */
   b.len -= 1;
