@@ -392,6 +392,20 @@ static void test_empty_trace(void **state) {
   assert_near(s.frag_hwm_live, 0.0);
   assert_near(s.frag_hwm_blocks, 0.0);
   assert_near(s.frag_blocks_live, 0.0);
+
+  /* frees only, and allocations that all fail: peak_live is 0 too, and
+   * so are the figures (README, "Replaying traces") */
+  static const char *const none_placed[] = {"f 1\nf -2\n",
+                                            "a 1 5000\nf 1\na 1 4081\n"};
+  for (size_t i = 0; i < 2; i++) {
+    replay_ok(none_placed[i], AR_POLICY_BUDDY, 4096, &lg, &s);
+    assert_int_equal(s.peak_live, 0);
+    assert_int_equal(s.peak_blocks, 0);
+    assert_int_equal(s.hwm, 0);
+    assert_near(s.frag_hwm_live, 0.0);
+    assert_near(s.frag_hwm_blocks, 0.0);
+    assert_near(s.frag_blocks_live, 0.0);
+  }
 }
 
 /* ---- the public traces ----------------------------------------------------- */

@@ -15,8 +15,9 @@
  *
  * Errors are negative codes from ar/error.h, with a sentence in a
  * caller-provided ar_trace_error_t. Nothing here prints or keeps global
- * state. ar_trace_load inflates on a thread of its own, joined before it
- * returns; a loaded trace may be replayed by several threads at once (it
+ * state. ar_trace_load reads (and inflates) on a thread of its own,
+ * joined before it returns, unless the file is a regular one of at most
+ * 64 KiB; a loaded trace may be replayed by several threads at once (it
  * is only read), each on its own engine.
  */
 #ifndef AR_TRACE_H
