@@ -112,6 +112,7 @@ struct arenad_s {
   size_t spilled;
   size_t spill_left;
   bool spill_refused; /* the last unpack asked for more than spill_left */
+  bool spill_failed;  /* the last unpack found malloc out of memory */
   _Alignas(16) unsigned char scratch[ARENAD__SCRATCH];
 
   char err[ARENAD__ERR_LEN];

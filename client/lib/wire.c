@@ -285,10 +285,12 @@ static void *scratch_alloc(void *data, size_t size) {
     return NULL;
   }
   void *p = malloc(size);
-  if (p != NULL) {
-    h->spill_left -= size;
-    h->spilled++;
+  if (p == NULL) {
+    h->spill_failed = true;
+    return NULL;
   }
+  h->spill_left -= size;
+  h->spilled++;
   return p;
 }
 
@@ -308,8 +310,9 @@ static void scratch_free(void *data, void *p) {
 }
 
 /* Unpacks one frame's body with the reply allocator, within unpack_max;
- * NULL when it is not a Response or needs more (spill_refused says
- * which). Free the result with arenad__response_free before the next. */
+ * NULL when it is not a Response, needs more (spill_refused) or malloc
+ * failed (spill_failed). Free the result with arenad__response_free
+ * before the next. */
 static Arenad__Response *unpack(arenad_t *h, const uint8_t *body, size_t len) {
   h->allocator = (ProtobufCAllocator){
       .alloc = scratch_alloc, .free = scratch_free, .allocator_data = h};
@@ -317,6 +320,7 @@ static Arenad__Response *unpack(arenad_t *h, const uint8_t *body, size_t len) {
   h->spilled = 0;
   h->spill_left = unpack_max(h);
   h->spill_refused = false;
+  h->spill_failed = false;
   return arenad__response__unpack(&h->allocator, len, body);
 }
 
@@ -342,6 +346,11 @@ int arenad__read_reply(arenad_t *h, Arenad__Response **out) {
         ar_buf_destroy(&h->in);
         ar_buf_init(&h->in, arenad__input_cap(h));
       }
+      if (r == NULL && h->spill_failed)
+        return arenad__break(h, AR_EINTERNAL,
+                             "no memory to unpack the daemon's reply of %zu "
+                             "bytes",
+                             len);
       if (r == NULL && h->spill_refused)
         return arenad__break(h, AR_EPROTO,
                              "the daemon's reply of %zu bytes would unpack "

@@ -212,3 +212,20 @@ arenad_map_t attach_4k(fixture_t *f) {
   expect_request(f->srv, 1, ARENAD__REQUEST__BODY_ATTACH);
   return map;
 }
+
+void empty_extents_init(empty_extents_t *x, uint64_t id, size_t n) {
+  x->empty = (Arenad__Extent)ARENAD__EXTENT__INIT;
+  x->all = malloc(n * sizeof *x->all);
+  assert_non_null(x->all);
+  for (size_t i = 0; i < n; i++)
+    x->all[i] = &x->empty;
+  x->ir = (Arenad__InspectReply)ARENAD__INSPECT_REPLY__INIT;
+  x->ir.n_extents = n;
+  x->ir.extents = x->all;
+  x->r = (Arenad__Response)ARENAD__RESPONSE__INIT;
+  x->r.id = id;
+  x->r.body_case = ARENAD__RESPONSE__BODY_INSPECT;
+  x->r.inspect = &x->ir;
+}
+
+void empty_extents_fini(empty_extents_t *x) { free(x->all); }

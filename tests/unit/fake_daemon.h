@@ -118,4 +118,19 @@ void send_attach_reply(int srv, uint64_t id, uint64_t size, const int *fds,
  * its mapping, which the handle owns. */
 arenad_map_t attach_4k(fixture_t *f);
 
+/* An inspect reply of n empty extents (request id): a frame of about 2n
+ * bytes that unpacks into some forty times that, for the tests of what
+ * unpacking may cost. empty_extents_init fills *x, which must not move
+ * while r is used (r points into it); empty_extents_fini frees what it
+ * allocated. */
+typedef struct empty_extents_s {
+  Arenad__Response r;
+  Arenad__InspectReply ir;
+  Arenad__Extent empty;
+  Arenad__Extent **all; /* n pointers to `empty`; owned */
+} empty_extents_t;
+
+void empty_extents_init(empty_extents_t *x, uint64_t id, size_t n);
+void empty_extents_fini(empty_extents_t *x);
+
 #endif /* AR_TESTS_FAKE_DAEMON_H */

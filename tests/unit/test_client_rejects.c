@@ -474,23 +474,12 @@ static void test_unparsable_body(void **state) {
  * instead of being unpacked. */
 static void test_reply_unpacks_too_big(void **state) {
   fixture_t *f = *state;
-  enum { N = 500000 };
-  Arenad__Extent empty = ARENAD__EXTENT__INIT;
-  Arenad__Extent **all = malloc(N * sizeof *all); /* freed below */
-  assert_non_null(all);
-  for (size_t i = 0; i < N; i++)
-    all[i] = &empty;
-  Arenad__InspectReply ir = ARENAD__INSPECT_REPLY__INIT;
-  ir.n_extents = N;
-  ir.extents = all;
-  Arenad__Response r = ARENAD__RESPONSE__INIT;
-  r.id = 1;
-  r.body_case = ARENAD__RESPONSE__BODY_INSPECT;
-  r.inspect = &ir;
-  assert_true(arenad__response__get_packed_size(&r) < (1u << 20));
+  empty_extents_t x;
+  empty_extents_init(&x, 1, 500000);
+  assert_true(arenad__response__get_packed_size(&x.r) < (1u << 20));
   /* From a child: the frame is larger than the socket holds. */
-  pid_t pid = send_reply_later(f->srv, &r, 0);
-  free(all);
+  pid_t pid = send_reply_later(f->srv, &x.r, 0);
+  empty_extents_fini(&x);
   assert_int_equal(arenad_ping(f->h), AR_EPROTO);
   assert_non_null(strstr(arenad_error(f->h), "would unpack into more than"));
   wait_child(pid);
