@@ -12,7 +12,7 @@
  * that fails part way skips its it_daemon_cleanup: the harness keeps its
  * own record of the directories it made and the daemons it started, and
  * when the test program exits it kills the daemons still running and
- * removes the directories still there (itest.c, left_clean).
+ * removes the directories still there (itest_daemon.c, left_clean).
  */
 #ifndef ITEST_H
 #define ITEST_H
