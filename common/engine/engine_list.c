@@ -403,8 +403,9 @@ static int list_check(const ar_engine_t *e, ar_check_report_t *report,
   for (ar__bt_pos_t p = ar__bt_first(&l->by_addr); !ar__bt_end(p);
        p = ar__bt_next(p)) {
     span_t s = addr_span(p);
+    /* The end compared without adding: a corrupted size may wrap it. */
     if (s.size == 0 || s.start % AR_GRAIN || s.size % AR_GRAIN ||
-        s.start + s.size > e->size)
+        s.start > e->size || s.size > e->size - s.start)
       return ar_check_fail(report, "free interval bounds", s.start,
                            "free interval [%llu, +%llu) is empty, off the "
                            "grain or past the arena",

@@ -5,13 +5,14 @@
  * broken invariant and where, once the test has broken a policy's own
  * index through the engine's private headers (engine_internal.h, btree.h,
  * bitset.h): the list policies' address index (its entry count, a span
- * off the grain, two spans touching, two overlapping) and the buddy
- * engine's free bitsets and counts (two free buddies, a count, the mask of
- * orders, a summary level, an order out of range), each put back after
- * (the check passes again). And the small pieces of the interface: the
- * policy names and their parsing, the getters, destroy(NULL). The other
- * engine tests run the check after every operation too (harness.c); this
- * file states it on its own. Engine only.
+ * off the grain, two spans touching, two overlapping, a span whose end
+ * wraps past 2^64) and the buddy engine's free bitsets and counts (two
+ * free buddies, a count, the mask of orders, a summary level, an order out
+ * of range), each put back after (the check passes again). And the small
+ * pieces of the interface: the policy names and their parsing, the
+ * getters, destroy(NULL). The other engine tests run the check after
+ * every operation too (harness.c); this file states it on its own. Engine
+ * only.
  */
 #include "harness.h"
 
@@ -175,6 +176,17 @@ static void test_check_list_corrupt(void **state) {
   /* The hole reaching into the rest. */
   ar__bt_set(t, hole, (ar__bt_key_t){was.a, rest - was.a + 16});
   assert_corrupt(e, "free intervals disjoint", rest, "before the previous");
+  ar__bt_set(t, hole, was);
+  assert_healthy(e);
+
+  /* The hole so long that its end wraps past 2^64: to 16, the middle of
+   * the block before it, then to 0, that block's start (from where a walk
+   * of the pieces would come back to the hole for ever). It reaches past
+   * the arena all the same. */
+  ar__bt_set(t, hole, (ar__bt_key_t){was.a, 0 - was.a + 16});
+  assert_corrupt(e, "free interval bounds", was.a, "past the arena");
+  ar__bt_set(t, hole, (ar__bt_key_t){was.a, 0 - was.a});
+  assert_corrupt(e, "free interval bounds", was.a, "past the arena");
   ar__bt_set(t, hole, was);
   assert_healthy(e);
 
