@@ -68,6 +68,13 @@ uint64_t ar__bitset_next(const ar__bitset_t *b, uint64_t from) {
 
 int ar__bitset_verify(const ar__bitset_t *b, bool full, uint64_t *reached) {
   *reached = 0;
+  /* The bits of a summary's last word past the words below it name none:
+   * a search that followed one would read past the level below. */
+  for (int l = 1; l < b->nlevels; l++) {
+    uint64_t named = b->nwords[l - 1] - (b->nwords[l] - 1) * 64;
+    if (named < 64 && (b->level[l][b->nwords[l] - 1] >> named) != 0)
+      return l;
+  }
   /* The summaries, word by word: from level 0 when full, else above it. */
   for (int l = full ? 0 : 1; l + 1 < b->nlevels; l++)
     for (uint64_t i = 0; i < b->nwords[l]; i++) {

@@ -76,11 +76,12 @@ static inline uint64_t ar__bitset_first(const ar__bitset_t *b) {
 /* The lowest set bit at or after `from`, or UINT64_MAX when none. */
 uint64_t ar__bitset_next(const ar__bitset_t *b, uint64_t from);
 
-/* Checks that every summary bit matches its word, and counts in *reached
- * the set bits of level 0 (which the caller compares with the bits it
- * set). With `full`, every word is read. Without, level 0, 64 times larger
- * than the rest together, is read only where level 1 has a bit set: a
- * word set while its summary bit is clear then goes unseen (and its bits
+/* Checks that every summary bit matches its word (and that none is set
+ * past the words of the level below), and counts in *reached the set bits
+ * of level 0 (which the caller compares with the bits it set). With
+ * `full`, every word is read. Without, level 0, 64 times larger than the
+ * rest together, is read only where level 1 has a bit set: a word set
+ * while its summary bit is clear then goes unseen (and its bits
  * uncounted), and the cost is the size of the levels above 0 (1/4096 bit
  * per bit of the set) plus the words in use. Returns -1 when all match, or
  * the level whose summary is wrong. */

@@ -9,7 +9,8 @@
  * purpose-broken summaries: a summary bit over an empty word, or a word
  * set under a clear summary bit, names its level; a word of level 0 under
  * a clear summary bit only when read in full (along the summaries it goes
- * unseen, as bitset.h says). Its memory count must come back to nothing.
+ * unseen, as bitset.h says); a summary bit past the words of the level
+ * below, read either way. Its memory count must come back to nothing.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -103,10 +104,46 @@ static void test_verify_finds_broken_summaries(void **state) {
   assert_int_equal(mem.bytes, 0);
 }
 
+/* A summary bit past the last word of the level below names no word at
+ * all: in either way of reading, the summary is wrong (and a search that
+ * followed it would read past the level). Level 1 of 2048 bits has 32
+ * words to name, in one word of 64 bits; the top of NBITS has 2. */
+static void test_verify_finds_summary_past_level(void **state) {
+  (void)state;
+  ar__mem_t mem = {0};
+  ar__bitset_t b;
+  uint64_t reached;
+  assert_int_equal(ar__bitset_init(&b, 2048, &mem), 0);
+  assert_int_equal(b.nlevels, 2);
+  assert_int_equal(b.nwords[0], 32);
+  ar__bitset_set(&b, 5);
+  for (int full = 0; full <= 1; full++) {
+    assert_int_equal(ar__bitset_verify(&b, full, &reached), -1);
+    b.level[1][0] |= ar__bitset_bit(40);
+    assert_int_equal(ar__bitset_verify(&b, full, &reached), 1);
+    b.level[1][0] &= ~ar__bitset_bit(40);
+  }
+  ar__bitset_fini(&b);
+
+  assert_int_equal(ar__bitset_init(&b, NBITS, &mem), 0);
+  assert_int_equal(b.nlevels, 4);
+  assert_int_equal(b.nwords[2], 2);
+  ar__bitset_set(&b, 200000);
+  for (int full = 0; full <= 1; full++) {
+    assert_int_equal(ar__bitset_verify(&b, full, &reached), -1);
+    b.level[3][0] |= ar__bitset_bit(5);
+    assert_int_equal(ar__bitset_verify(&b, full, &reached), 3);
+    b.level[3][0] &= ~ar__bitset_bit(5);
+  }
+  ar__bitset_fini(&b);
+  assert_int_equal(mem.bytes, 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_against_array),
       cmocka_unit_test(test_verify_finds_broken_summaries),
+      cmocka_unit_test(test_verify_finds_summary_past_level),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
