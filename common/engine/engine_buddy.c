@@ -120,6 +120,11 @@ static int buddy_check(const ar_engine_t *e, ar_check_report_t *report,
                        uint64_t *extents) {
   const ar__buddy_t *bd = e->u.buddy;
   uint64_t total = 0;
+  uint64_t beyond = bd->nonempty >> (AR_ORDER_MAX + 1); /* no such orders */
+  if (beyond)
+    return ar_check_fail(report, "order mask", 0,
+                         "order %u: mask bit 1, past the largest order",
+                         AR_ORDER_MAX + 1 + (unsigned)__builtin_ctzll(beyond));
   for (unsigned j = 0; j <= AR_ORDER_MAX; j++) {
     bool listed = (bd->nonempty >> j) & 1;
     if (listed != (bd->count[j] > 0))

@@ -7,12 +7,12 @@
  * bitset.h): the list policies' address index (its entry count, a span
  * off the grain, two spans touching, two overlapping, a span whose end
  * wraps past 2^64) and the buddy engine's free bitsets and counts (two
- * free buddies, a count, the mask of orders, a summary level, a summary
- * bit past its level, an order out of range), each put back after (the
- * check passes again). And the small pieces of the interface: the policy
- * names and their parsing, the getters, destroy(NULL). The other engine
- * tests run the check after every operation too (harness.c); this file
- * states it on its own. Engine only.
+ * free buddies, a count, the mask of orders (an order missing, one past
+ * the largest), a summary level, a summary bit past its level, an order
+ * out of range), each put back after (the check passes again). And the
+ * small pieces of the interface: the policy names and their parsing, the
+ * getters, destroy(NULL). The other engine tests run the check after every
+ * operation too (harness.c); this file states it on its own. Engine only.
  */
 #include "harness.h"
 
@@ -261,6 +261,13 @@ static void test_check_buddy_corrupt(void **state) {
   set->level[0][1] |= ar__bitset_bit(64);
   assert_corrupt(e, "order index", 0, "summary level 1");
   set->level[0][1] = 0;
+  assert_healthy(e);
+
+  /* The mask naming an order past AR_ORDER_MAX, which has no count, no
+   * index and no place in the stats. */
+  bd->nonempty |= UINT64_C(1) << 50;
+  assert_corrupt(e, "order mask", 0, "order 50:");
+  bd->nonempty &= ~(UINT64_C(1) << 50);
   assert_healthy(e);
 
   /* A summary bit of order 5's level 1 past the 32 words of its level 0
