@@ -194,8 +194,13 @@ typedef struct ar_extent_s {
  * *count and, in *next, the cursor of the following page (the arena's size
  * when the walk is over). `free_only` walks the free list only; otherwise
  * every piece, allocated and free, is listed. A cursor taken from an
- * earlier page stays valid while the arena changes. Returns 0, or AR_EINVAL
- * for max == 0 or a cursor beyond the arena.
+ * earlier page stays valid while the arena changes: the page then holds the
+ * pieces that start at or after it, so no piece is listed twice, and a
+ * piece that now starts before it (free space merged into a free extent
+ * that began before the cursor, say) is not listed, even where it covers
+ * what no earlier page showed. Returns 0; AR_EINVAL for max == 0 or a
+ * cursor beyond the arena; AR_EINTERNAL when the engine's own records do
+ * not tile the arena (ar_engine_check says where).
  */
 int ar_engine_walk(const ar_engine_t *e, bool free_only, uint64_t cursor,
                    ar_extent_t *out, size_t max, size_t *count,
