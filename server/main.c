@@ -252,6 +252,11 @@ int main(int argc, char **argv) {
   /* A segment over the file size limit (ulimit -f) is then an error that
    * says so (EFBIG), not a death by SIGXFSZ. */
   signal(SIGXFSZ, SIG_IGN);
+  /* arenad starts no process, but as PID 1 of a container it inherits
+   * every orphan there (what `docker exec` left running in the
+   * background): with SIGCHLD ignored the kernel reaps them, and none
+   * stays a zombie. */
+  signal(SIGCHLD, SIG_IGN);
 
   ad_config_t cfg;
   char err[1024];

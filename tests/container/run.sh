@@ -7,6 +7,7 @@
 #     missing, starts dockerd, builds debian:bookworm locally when missing);
 #   - builds the image (docker/Dockerfile) and checks what it holds;
 #   - starts the daemon with a mounted config and waits for it to be healthy;
+#   - checks that the daemon, PID 1, reaps what `docker exec` leaves behind;
 #   - writes blocks in one container and verifies the bytes in others (also
 #     as another uid, through the socket's group; and is refused without it);
 #   - inspects the daemon with arenactl from another container;
@@ -280,6 +281,16 @@ start_daemon() {
         sleep infinity >/dev/null
 }
 
+# arenad is PID 1 in its container: a process left behind by `docker exec`
+# (here a background sleep whose shell has exited) is reparented to it and
+# must not stay a zombie once it ends.
+orphans_reaped() {
+    local pid
+    pid=$(docker exec "$DAEMON" sh -c 'sleep 0.2 >/dev/null & echo $!') ||
+        fail "docker exec in the daemon's container failed"
+    wait_for 5 "the orphan (pid $pid) to be reaped" docker exec "$DAEMON" test ! -e "/proc/$pid"
+}
+
 check_arenas() {
     local names
     names=$(compose run --rm arenactl list --json 2>"$TMP/compose.log" | json "' '.join(a['name'] for a in d)") ||
@@ -459,6 +470,8 @@ main() {
     check_image
     step "start arenad with docker/compose.yaml and wait until healthy"
     start_daemon
+    step "the daemon reaps orphans of docker exec"
+    orphans_reaped
     step "list the arenas of the mounted config from a client container"
     check_arenas
     step "start a writer container: 4 blocks of 64 KiB with a pattern"
