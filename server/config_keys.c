@@ -248,9 +248,14 @@ static int set_key(const cfgkey_t *k, void *base, const char *value, char *msg,
     break;
   case K_USER:
   case K_GROUP:
-    if (!parse_id(value, k->kind == K_GROUP, &v) || v > k->max)
+    if (!parse_id(value, k->kind == K_GROUP, &v))
       return ar_errorf(msg, msglen, AR_EINVAL, "%s = %s: no such %s", k->name,
                        value, k->kind == K_GROUP ? "group" : "user");
+    if (v > k->max) /* (uid_t)-1 and (gid_t)-1 mean "unchanged" to chown */
+      return ar_errorf(msg, msglen, AR_EINVAL,
+                       "%s = %s: out of range (%s 0 to %llu)", k->name, value,
+                       k->kind == K_GROUP ? "gid" : "uid",
+                       (unsigned long long)k->max);
     break;
   case K_COUNT:
     if (!parse_count(value, &v))

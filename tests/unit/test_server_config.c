@@ -458,8 +458,12 @@ static void test_access_keys(void **state) {
           "no such user");
   refused("[arena a]\nsize = 4K\ngroup = no-such-group-here\n",
           "test.conf:3:", "no such group");
-  refused("[arena a]\nsize = 4K\nowner = 4294967295\n", "test.conf:3:",
-          "no such user");
+  refused("[arena a]\nsize = 4K\nowner = 4294967295\n",
+          "test.conf:3:", "out of range (uid 0 to 4294967294)");
+  refused("[arena a]\nsize = 4K\ngroup = 99999999999\n",
+          "test.conf:3:", "out of range (gid 0 to 4294967294)");
+  refused("[daemon]\nadmin_group = 4294967295\n",
+          "test.conf:2:", "out of range (gid 0 to 4294967294)");
   refused("[arena a]\nsize = 4K\nquota_blocks = -1\n", "test.conf:3:",
           "not a decimal number");
   refused("[daemon]\nadmin_group = no-such-group-here\n", "test.conf:2:",
