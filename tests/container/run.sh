@@ -274,6 +274,10 @@ start_daemon() {
     done
     [ "$s" = healthy ] || fail "cannot read the daemon container's health"
     expect_eq "daemon network" "$(docker inspect -f '{{.HostConfig.NetworkMode}}' "$DAEMON")" none
+    # It got healthy on a read-only root: it writes nothing outside the volume.
+    expect_eq "daemon root read-only, restart policy" \
+        "$(docker inspect -f '{{.HostConfig.ReadonlyRootfs}} {{.HostConfig.RestartPolicy.Name}}' "$DAEMON")" \
+        "true unless-stopped"
     # After compose made the volume (with its labels).
     docker run -d --name "$CTL" --label "$RUN_LABEL" --no-healthcheck \
         --network none --ipc private -v "$VOLUME:/run/arenad" \
