@@ -281,6 +281,29 @@ int ad_listener_claim(const char *path, int *lock_fd, char *err,
   return 0;
 }
 
+/* Warns when anyone may write the directory that holds the socket at
+ * `path`: while the daemon is down (or before it starts), another user
+ * could then put a socket of their own at that name, and clients would
+ * talk to it. Not refused: a shared directory may be what the operator
+ * chose; the /tmp fallback's clients check theirs (ar_socket_path). */
+static void check_socket_dir(const char *path) {
+  char dir[AR_SOCKET_PATH_MAX];
+  snprintf(dir, sizeof(dir), "%s", path);
+  char *slash = strrchr(dir, '/');
+  if (slash == NULL)
+    snprintf(dir, sizeof(dir), ".");
+  else if (slash == dir)
+    dir[1] = '\0'; /* the root directory */
+  else
+    *slash = '\0';
+  struct stat st;
+  if (stat(dir, &st) == 0 && (st.st_mode & S_IWOTH))
+    ad_log(AD_LOG_WARN, "socket-dir",
+           "dir=%s mode=%04o error=\"writable by others: another user could "
+           "take the socket's name while arenad is down\"",
+           dir, (unsigned)(st.st_mode & 07777));
+}
+
 int ad_listener_open(ad_daemon_t *d, char *err, size_t errlen) {
   ad_listener_t *l = &d->listener;
   const char *path = d->cfg->socket;
@@ -300,6 +323,7 @@ int ad_listener_open(ad_daemon_t *d, char *err, size_t errlen) {
       return rc;
   }
 
+  check_socket_dir(path);
   l->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (l->fd < 0)
     return ar_errorf(err, errlen, AR_EIO, "socket: %s", strerror(errno));

@@ -586,6 +586,27 @@ static void test_ready_fd_standard_stream(void **state) {
   it_daemon_cleanup(&d);
 }
 
+/* A socket whose directory anyone may write gets a warning at start-up
+ * (another user could take its name while the daemon is down); one in a
+ * private directory does not. */
+static void test_socket_dir_writable_by_others(void **state) {
+  (void)state;
+  it_daemon_t d = {0};
+  it_daemon_prepare(&d);
+  assert_int_equal(chmod(d.dir, 01777), 0);
+  assert_int_equal(it_daemon_start(&d, NULL, NULL), 0);
+  assert_true(it_log_contains(&d, "warn socket-dir dir="));
+  assert_true(it_log_contains(&d, "mode=1777"));
+  assert_int_equal(it_daemon_stop(&d, SIGTERM), 0);
+  it_daemon_cleanup(&d);
+
+  it_daemon_t quiet = {0};
+  assert_int_equal(it_daemon_start(&quiet, NULL, NULL), 0);
+  assert_int_equal(it_daemon_stop(&quiet, SIGTERM), 0);
+  assert_false(it_log_contains(&quiet, "socket-dir"));
+  it_daemon_cleanup(&quiet);
+}
+
 static void test_socket_mode_and_limit(void **state) {
   (void)state;
   it_daemon_t d = {0};
@@ -662,6 +683,7 @@ int main(void) {
       cmocka_unit_test(test_socket_directory),
       cmocka_unit_test(test_bad_config),
       cmocka_unit_test(test_ready_fd_standard_stream),
+      cmocka_unit_test(test_socket_dir_writable_by_others),
       cmocka_unit_test(test_socket_mode_and_limit),
       cmocka_unit_test(test_socket_from_environment),
   };
