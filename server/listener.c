@@ -232,6 +232,16 @@ static bool make_addr(const char *path, struct sockaddr_un *sa) {
   return true;
 }
 
+/* The directory that holds the socket at `path`, in dir (or "."). */
+static const char *socket_dir(const char *path, char dir[AR_SOCKET_PATH_MAX]) {
+  snprintf(dir, AR_SOCKET_PATH_MAX, "%s", path);
+  char *slash = strrchr(dir, '/');
+  if (slash == NULL)
+    return ".";
+  slash[slash == dir ? 1 : 0] = '\0'; /* "/x": the directory is "/" */
+  return dir;
+}
+
 int ad_listener_claim(const char *path, int *lock_fd, char *err,
                       size_t errlen) {
   struct sockaddr_un sa;
@@ -247,11 +257,7 @@ int ad_listener_claim(const char *path, int *lock_fd, char *err,
     /* Mostly a missing directory; but some file systems (/proc) answer
      * ENOENT to a file they cannot create in a directory that exists. */
     char dir[AR_SOCKET_PATH_MAX];
-    snprintf(dir, sizeof(dir), "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash != NULL)
-      slash[slash == dir ? 1 : 0] = '\0'; /* "/x": the directory is "/" */
-    const char *where = slash != NULL ? dir : ".";
+    const char *where = socket_dir(path, dir);
     struct stat st;
     if (stat(where, &st) < 0 && errno == ENOENT)
       return ar_errorf(err, errlen, AR_EIO,
@@ -287,15 +293,8 @@ int ad_listener_claim(const char *path, int *lock_fd, char *err,
  * talk to it. Not refused: a shared directory may be what the operator
  * chose; the /tmp fallback's clients check theirs (ar_socket_path). */
 static void check_socket_dir(const char *path) {
-  char dir[AR_SOCKET_PATH_MAX];
-  snprintf(dir, sizeof(dir), "%s", path);
-  char *slash = strrchr(dir, '/');
-  if (slash == NULL)
-    snprintf(dir, sizeof(dir), ".");
-  else if (slash == dir)
-    dir[1] = '\0'; /* the root directory */
-  else
-    *slash = '\0';
+  char buf[AR_SOCKET_PATH_MAX];
+  const char *dir = socket_dir(path, buf);
   struct stat st;
   if (stat(dir, &st) == 0 && (st.st_mode & S_IWOTH))
     ad_log(AD_LOG_WARN, "socket-dir",
