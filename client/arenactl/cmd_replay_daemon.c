@@ -277,26 +277,16 @@ static int predict_alloc(replay_t *r, const ar_trace_op_t *op, size_t i) {
 
 /* Stops the replay at op i, an `a` of an id whose block is live: collects
  * the replies still in flight first, so that the log holds the line of
- * every `a` before it, as the offline replay's does, and says so as the
- * offline replay does, naming the line of the live block's `a` (the
- * latest `a` of the slot: a slot changes hands only when its block is
- * freed). Returns -1 with r->msg set. */
+ * every `a` before it, as the offline replay's does, and says so in the
+ * offline replay's words (ar_replay_live_id). Returns -1 with r->msg
+ * set. */
 static int live_id(replay_t *r, size_t i) {
   while (arenad_in_flight(r->h) > 0)
     if (collect_one(r) < 0)
       return -1;
-  const ar_trace_op_t *op = &r->ops[i];
-  uint64_t live_line = 0;
-  for (size_t k = i; k-- > 0;)
-    if (r->ops[k].kind == AR_TRACE_ALLOC && r->ops[k].slot == op->slot) {
-      live_line = ar_trace_line(r->t, k);
-      break;
-    }
-  snprintf(r->msg, sizeof r->msg,
-           "line %llu: 'a' of id %lld, which is still live (allocated at "
-           "line %llu): invalid trace",
-           (unsigned long long)ar_trace_line(r->t, i), (long long)op->id,
-           (unsigned long long)live_line);
+  ar_trace_error_t err;
+  ar_replay_live_id(r->t, i, &err);
+  snprintf(r->msg, sizeof r->msg, "%s", err.msg);
   return -1;
 }
 

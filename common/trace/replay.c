@@ -58,6 +58,14 @@ static uint64_t live_alloc_line(const ar_trace_t *t, size_t i) {
   return 0;
 }
 
+int ar_replay_live_id(const ar_trace_t *t, size_t i, ar_trace_error_t *err) {
+  return ar__trace_fail(err, AR_EINVAL, ar_trace_line(t, i),
+                        "'a' of id %lld, which is still live (allocated "
+                        "at line %llu): invalid trace",
+                        (long long)ar_trace_ops(t)[i].id,
+                        (unsigned long long)live_alloc_line(t, i));
+}
+
 static double ratio_minus_one(uint64_t num, uint64_t den) {
   return den == 0 ? 0.0 : (double)num / (double)den - 1.0;
 }
@@ -127,11 +135,7 @@ int ar_replay_run(const ar_trace_t *t, ar_engine_t *e, ar_replay_log_fn log,
     }
 
     if (payload[op->slot] != 0) {
-      rc = ar__trace_fail(err, AR_EINVAL, ar_trace_line(t, i),
-                          "'a' of id %lld, which is still live (allocated "
-                          "at line %llu): invalid trace",
-                          (long long)op->id,
-                          (unsigned long long)live_alloc_line(t, i));
+      rc = ar_replay_live_id(t, i, err);
       break;
     }
     ar_block_t blk;

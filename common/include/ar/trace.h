@@ -192,4 +192,9 @@ int ar_replay_run(const ar_trace_t *t, ar_engine_t *e, ar_replay_log_fn log,
                   void *log_arg, ar_replay_summary_t *sum,
                   ar_trace_error_t *err);
 
+/* Fills *err for operation i of `t`, an `a` whose id is still live, as
+ * ar_replay_run reports it (the line of i, and that of the live `a`), and
+ * returns AR_EINVAL: for replays that run a trace their own way. */
+int ar_replay_live_id(const ar_trace_t *t, size_t i, ar_trace_error_t *err);
+
 #endif /* AR_TRACE_H */
