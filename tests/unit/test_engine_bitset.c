@@ -104,6 +104,18 @@ static void test_verify_finds_broken_summaries(void **state) {
   assert_int_equal(mem.bytes, 0);
 }
 
+/* Read either way, b verifies; with `bit` of the one word of `level` set
+ * (past the words below it) it fails at that level; cleared, as before. */
+static void expect_stray_bit_found(ar__bitset_t *b, int level, unsigned bit) {
+  uint64_t reached;
+  for (int full = 0; full <= 1; full++) {
+    assert_int_equal(ar__bitset_verify(b, full, &reached), -1);
+    b->level[level][0] |= ar__bitset_bit(bit);
+    assert_int_equal(ar__bitset_verify(b, full, &reached), level);
+    b->level[level][0] &= ~ar__bitset_bit(bit);
+  }
+}
+
 /* A summary bit past the last word of the level below names no word at
  * all: in either way of reading, the summary is wrong (and a search that
  * followed it would read past the level). Level 1 of 2048 bits has 32
@@ -112,29 +124,18 @@ static void test_verify_finds_summary_past_level(void **state) {
   (void)state;
   ar__mem_t mem = {0};
   ar__bitset_t b;
-  uint64_t reached;
   assert_int_equal(ar__bitset_init(&b, 2048, &mem), 0);
   assert_int_equal(b.nlevels, 2);
   assert_int_equal(b.nwords[0], 32);
   ar__bitset_set(&b, 5);
-  for (int full = 0; full <= 1; full++) {
-    assert_int_equal(ar__bitset_verify(&b, full, &reached), -1);
-    b.level[1][0] |= ar__bitset_bit(40);
-    assert_int_equal(ar__bitset_verify(&b, full, &reached), 1);
-    b.level[1][0] &= ~ar__bitset_bit(40);
-  }
+  expect_stray_bit_found(&b, 1, 40);
   ar__bitset_fini(&b);
 
   assert_int_equal(ar__bitset_init(&b, NBITS, &mem), 0);
   assert_int_equal(b.nlevels, 4);
   assert_int_equal(b.nwords[2], 2);
   ar__bitset_set(&b, 200000);
-  for (int full = 0; full <= 1; full++) {
-    assert_int_equal(ar__bitset_verify(&b, full, &reached), -1);
-    b.level[3][0] |= ar__bitset_bit(5);
-    assert_int_equal(ar__bitset_verify(&b, full, &reached), 3);
-    b.level[3][0] &= ~ar__bitset_bit(5);
-  }
+  expect_stray_bit_found(&b, 3, 5);
   ar__bitset_fini(&b);
   assert_int_equal(mem.bytes, 0);
 }
