@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <isa-l/igzip_lib.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -50,6 +51,19 @@ static int fail_read(ar__source_t *s, ar_trace_error_t *err, const char *why) {
   return ar__trace_fail(err, AR_EIO, 0, "cannot read %s: %s", s->path, why);
 }
 
+/* Waits until fd has something to read. Standard input can come
+ * non-blocking (O_NONBLOCK is shared with whoever else holds the pipe, so
+ * it is not ours to clear): a read then fails with EAGAIN whenever the
+ * writer is slower than the reader, which is no error. Returns 0, or -1
+ * with errno set when poll fails. */
+static int wait_readable(int fd) {
+  struct pollfd p = {.fd = fd, .events = POLLIN};
+  int rc;
+  while ((rc = poll(&p, 1, -1)) < 0 && errno == EINTR)
+    ;
+  return rc < 0 ? -1 : 0;
+}
+
 /* Reads more of the file after the avail_in bytes at next_in, which move
  * to the front of the buffer; sets eof at the end. Returns 0 or AR_EIO. */
 static int refill(ar__source_t *s, ar_trace_error_t *err) {
@@ -65,7 +79,9 @@ static int refill(ar__source_t *s, ar_trace_error_t *err) {
       s->eof = true;
       return 0;
     }
-    if (errno != EINTR)
+    if (errno == EINTR)
+      continue;
+    if ((errno != EAGAIN && errno != EWOULDBLOCK) || wait_readable(s->fd) < 0)
       return fail_read(s, err, strerror(errno));
   }
 }

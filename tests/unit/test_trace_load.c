@@ -4,11 +4,11 @@
  * implementation independent of the loader's (ISA-L): lines that
  * straddle the loader's chunks, and lines longer than several chunks;
  * standard input; a pipe that delivers a
- * few bytes at a time; gzip members one after another, split mid-line;
- * gzip headers with every optional field; and what must fail with a clear
- * message: a missing file, gzip data cut short, corrupt, with a wrong
- * checksum, with a reserved header flag set or followed by something
- * else. Last, one of the public traces.
+ * few bytes at a time, also as a non-blocking standard input; gzip members one
+ * after another, split mid-line; gzip headers with every optional field; and
+ * what must fail with a clear message: a missing file, gzip data cut short,
+ * corrupt, with a wrong checksum, with a reserved header flag set or followed
+ * by something else. Last, one of the public traces.
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -463,6 +463,32 @@ static ar_trace_t *load_through_pipe(const unsigned char *p, size_t len) {
   return t;
 }
 
+/* The same through standard input, a pipe whose reading end is
+ * non-blocking (as a parent that shares it may leave it): the reads that
+ * find it empty fail with EAGAIN, which must not end the load. */
+static ar_trace_t *load_through_nonblocking_stdin(const unsigned char *p,
+                                                  size_t len) {
+  int fds[2];
+  assert_int_equal(pipe(fds), 0);
+  assert_int_equal(fcntl(fds[0], F_SETFL, O_NONBLOCK), 0);
+  int saved = dup(STDIN_FILENO);
+  assert_true(saved >= 0);
+  assert_int_equal(dup2(fds[0], STDIN_FILENO), STDIN_FILENO);
+  close(fds[0]);
+  dribble_t d = {fds[1], p, len};
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, dribble, &d), 0);
+  ar_trace_t *t = NULL;
+  ar_trace_error_t err;
+  int rc = ar_trace_load("-", &t, &err);
+  pthread_join(th, NULL);
+  assert_int_equal(dup2(saved, STDIN_FILENO), STDIN_FILENO);
+  close(saved);
+  if (rc != AR_OK)
+    fail_msg("non-blocking standard input: %s", err.msg);
+  return t;
+}
+
 static void test_load_dribbled_pipe(void **state) {
   (void)state;
   ar_trace_t *want = parse_ok(small_text);
@@ -474,6 +500,12 @@ static void test_load_dribbled_pipe(void **state) {
   assert_same_trace(t, want);
   ar_trace_destroy(t);
   t = load_through_pipe((const unsigned char *)small_text, len);
+  assert_same_trace(t, want);
+  ar_trace_destroy(t);
+  t = load_through_nonblocking_stdin(b.p, b.len);
+  assert_same_trace(t, want);
+  ar_trace_destroy(t);
+  t = load_through_nonblocking_stdin((const unsigned char *)small_text, len);
   assert_same_trace(t, want);
   ar_trace_destroy(t);
   free(b.p);
