@@ -165,9 +165,12 @@ bool ar__replay_log_failed(const ar__replay_log_t *log);
  * after saying on standard error that writing the log failed. */
 int ar__replay_log_close(ar__replay_log_t *log);
 
-/* Prints the report on standard output, as JSON or as a table, and
- * flushes it. Returns ARENACTL_OK, or ARENACTL_FAIL after saying on
- * standard error that writing failed. */
-int ar__replay_print(const ar__replay_report_t *r, bool json);
+/* Prints the report, as JSON or as a table, and flushes it: on standard
+ * output, or on standard error when the placements (the --placements
+ * value, NULL when none) go to standard output, so that standard output
+ * holds the log alone. Returns ARENACTL_OK, or ARENACTL_FAIL after saying
+ * on standard error that writing failed. */
+int ar__replay_print(const ar__replay_report_t *r, bool json,
+                     const char *placements);
 
 #endif /* ARENACTL_H */

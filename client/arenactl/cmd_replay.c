@@ -38,7 +38,8 @@ static void usage(FILE *out) {
           "                      did not run)\n"
           "  --placements FILE   write the replay log, one '<id> <offset>'\n"
           "                      line per allocation (-1 when it failed), to\n"
-          "                      FILE (- for standard output); one policy\n"
+          "                      FILE (- for standard output, and the\n"
+          "                      summary to standard error); one policy\n"
           "                      only\n"
           "  --json              print the summary as JSON\n"
           "\n"
@@ -237,7 +238,7 @@ int ar__cmd_replay(int argc, char **argv) {
     report.arena_size = o.arena_size;
     report.results = results;
     report.nresults = count;
-    code = ar__replay_print(&report, o.json);
+    code = ar__replay_print(&report, o.json, o.placements);
   }
   ar_trace_destroy(t);
   for (size_t i = 0; i < count; i++)

@@ -56,7 +56,8 @@ static void usage(FILE *out) {
           "\n"
           "  --placements FILE   write the replay log, '<id> <offset>' per\n"
           "                      allocation (-1 when it failed), to FILE (-\n"
-          "                      for standard output)\n"
+          "                      for standard output, and the summary to\n"
+          "                      standard error)\n"
           "  --window N          requests in flight, from 1; a larger N than\n"
           "                      the daemon's limit is reduced to it, with\n"
           "                      a notice on standard error\n"
@@ -477,7 +478,7 @@ static int print_report(const replay_t *r, const options_t *o, double replay_ns,
   report->arena_size = after.size;
   report->results = &result;
   report->nresults = 1;
-  return ar__replay_print(report, o->json);
+  return ar__replay_print(report, o->json, o->placements);
 }
 
 int ar__cmd_replay_daemon(int argc, char **argv) {

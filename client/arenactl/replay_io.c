@@ -143,10 +143,13 @@ int ar__replay_log_close(ar__replay_log_t *lf) {
 /* ---- the summary ----------------------------------------------------------
  */
 
-int ar__replay_print(const ar__replay_report_t *r, bool json) {
-  int w = json ? ar__replay_print_json(stdout, r)
-               : ar__replay_print_table(stdout, r);
-  if (w < 0 || fflush(stdout) != 0) {
+int ar__replay_print(const ar__replay_report_t *r, bool json,
+                     const char *placements) {
+  /* JSON and a log on standard output are refused before the replay. */
+  FILE *out =
+      placements != NULL && ar__replay_is_stdio(placements) ? stderr : stdout;
+  int w = json ? ar__replay_print_json(out, r) : ar__replay_print_table(out, r);
+  if (w < 0 || fflush(out) != 0) {
     fprintf(stderr, "arenactl replay: cannot write the summary: %s\n",
             strerror(errno));
     return ARENACTL_FAIL;

@@ -166,6 +166,26 @@ static void test_log_and_json(void **state) {
   free(out);
 }
 
+/* With the log on standard output, standard output holds the log alone
+ * and the summary goes to standard error. */
+static void test_log_on_stdout(void **state) {
+  tmpdir_t *d = *state;
+  write_file(d, "t.trace", trace1);
+  assert_int_equal(run(d, NULL,
+                       "replay --policy first --arena-size 4K --placements - "
+                       "t.trace"),
+                   0);
+  char *out = read_file(d, "out");
+  assert_string_equal(out, "1 16\n2 48\n3 176\n4 48\n5 -1\n5 224\n");
+  free(out);
+  char *err = read_file(d, "err");
+  const char *hwm = strstr(err, "\nhwm ");
+  unsigned long long v = 0;
+  if (hwm == NULL || sscanf(hwm, " hwm %llu", &v) != 1 || v != 272)
+    fail_msg("the summary on standard error should say hwm 272: %s", err);
+  free(err);
+}
+
 static void test_table_all_gz_stdin(void **state) {
   tmpdir_t *d = *state;
   gzFile gz = gzopen(tmpdir_file(d, "t.trace.gz"), "wb");
@@ -472,6 +492,8 @@ static void test_usage_errors(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_log_and_json, tmpdir_make,
+                                      tmpdir_remove),
+      cmocka_unit_test_setup_teardown(test_log_on_stdout, tmpdir_make,
                                       tmpdir_remove),
       cmocka_unit_test_setup_teardown(test_table_all_gz_stdin, tmpdir_make,
                                       tmpdir_remove),
