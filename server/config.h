@@ -49,7 +49,8 @@
 #define AD_ARENAS_MAX                                                          \
   256                        /* arenas in a configuration, on the command      \
                                 line and in the running daemon */
-#define AD_ORIGIN_MAX 96     /* bytes of an origin ("FILE:LINE") */
+#define AD_ORIGIN_MAX                                                          \
+  512 /* bytes of an origin ("FILE:LINE"; a longer path keeps its end) */
 
 /* The built-in arena, made when neither the file nor the command line
  * names one. */

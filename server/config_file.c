@@ -71,6 +71,21 @@ static const char *arena_section(const char *section) {
   return name;
 }
 
+/* Stores "FILE:LINE" for the line p is on in origin (AD_ORIGIN_MAX
+ * bytes), for the checks after the file (config.c) and the daemon's
+ * start-up to name. A path too long for it keeps its end, after "...":
+ * the file's own name and the line are what a reader looks for. */
+static void set_origin(char *origin, const parser_t *p) {
+  char line[16];
+  int n = snprintf(line, sizeof(line), ":%d", p->line);
+  size_t room = AD_ORIGIN_MAX - 1 - (size_t)n, len = strlen(p->name);
+  if (len <= room)
+    snprintf(origin, AD_ORIGIN_MAX, "%s%s", p->name, line);
+  else
+    snprintf(origin, AD_ORIGIN_MAX, "...%s%s", p->name + len - (room - 3),
+             line);
+}
+
 /* The message of an arena section whose name is not one. */
 static void bad_name(char *msg, size_t len, const char *name) {
   snprintf(msg, len,
@@ -113,7 +128,7 @@ static void on_section(parser_t *p, const char *section) {
     return;
   else {
     char origin[AD_ORIGIN_MAX];
-    snprintf(origin, sizeof(origin), "%.60s:%d", p->name, p->line);
+    set_origin(origin, p);
     if (ad__config_new_arena(p->cfg, name, origin, msg, sizeof(msg)) != NULL)
       return;
   }
@@ -207,7 +222,7 @@ static int on_arena_key(parser_t *p, const char *name, const char *key,
   ad_arena_conf_t *a = ad__config_find_arena(p->cfg, name);
   if (a == NULL) {
     char origin[AD_ORIGIN_MAX];
-    snprintf(origin, sizeof(origin), "%.60s:%d", p->name, p->line);
+    set_origin(origin, p);
     a = ad__config_new_arena(p->cfg, name, origin, msg, sizeof(msg));
     if (a == NULL)
       return handler_fail(p, "[arena %s]: %s", name, msg);
@@ -220,7 +235,7 @@ static int on_arena_key(parser_t *p, const char *name, const char *key,
   a->set |= bit;
   if (i == AD__CONFIG_ARENA_SIZE) /* the size: what the checks after the file
                               speak of, so point at its line */
-    snprintf(a->origin, sizeof(a->origin), "%.60s:%d", p->name, p->line);
+    set_origin(a->origin, p);
   return 1;
 }
 

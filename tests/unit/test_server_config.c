@@ -21,14 +21,21 @@
 #include "config.h"
 #include "log.h"
 
-/* Loads text as "test.conf"; returns the result, err filled on error. */
-static int load(ad_config_t *cfg, const char *text, char *err, size_t len) {
+/* Loads text as the file `name`; returns the result, err filled on
+ * error. */
+static int load_as(ad_config_t *cfg, const char *name, const char *text,
+                   char *err, size_t len) {
   FILE *f = fmemopen((void *)text, strlen(text), "r");
   assert_non_null(f);
   err[0] = '\0';
-  int rc = ad_config_load_stream(cfg, f, "test.conf", err, len);
+  int rc = ad_config_load_stream(cfg, f, name, err, len);
   fclose(f);
   return rc;
+}
+
+/* Loads text as "test.conf". */
+static int load(ad_config_t *cfg, const char *text, char *err, size_t len) {
+  return load_as(cfg, "test.conf", text, err, len);
 }
 
 /* Loads and finishes text in a configuration of its own; returns the
@@ -528,6 +535,33 @@ static void test_file_errors(void **state) {
   ad_config_fini(&cfg);
 }
 
+/* The checks after the file (here a buddy size that is no power of two)
+ * name the file by its whole path and the line of the arena's size: a
+ * path of a few directories must not be cut to a prefix that hides the
+ * file's own name. A path longer than an origin keeps its end. */
+static void test_origin_names_the_file(void **state) {
+  (void)state;
+  const char *text = "[arena a]\nsize = 12K\npolicy = buddy\n";
+  const char *tail = "/arenad.conf:2: arena 'a': a buddy arena's size";
+  char path[700], err[1024];
+  for (size_t dirs = 150; dirs < sizeof(path) - 20; dirs += 500) {
+    memset(path, 'd', dirs);
+    path[0] = '/';
+    snprintf(path + dirs, sizeof(path) - dirs, "/arenad.conf");
+    ad_config_t cfg;
+    ad_config_init(&cfg);
+    assert_int_equal(load_as(&cfg, path, text, err, sizeof(err)), 0);
+    assert_int_equal(ad_config_finish(&cfg, err, sizeof(err)), AR_EINVAL);
+    ad_config_fini(&cfg);
+    if (strstr(err, tail) == NULL)
+      fail_msg("message \"%s\" does not name the file and line", err);
+    if (dirs < AD_ORIGIN_MAX - 32) /* whole */
+      assert_int_equal(strncmp(err, path, strlen(path)), 0);
+    else /* its end */
+      assert_int_equal(strncmp(err, "...ddd", 6), 0);
+  }
+}
+
 /* The example shipped in server/ stays valid (tests run in tests/). */
 /* max_shared_holds: 0 (no limit) by default, a count from 0 to 2^40. */
 static void test_max_shared_holds(void **state) {
@@ -656,6 +690,7 @@ int main(void) {
       cmocka_unit_test(test_access_keys),
       cmocka_unit_test(test_check_size),
       cmocka_unit_test(test_file_errors),
+      cmocka_unit_test(test_origin_names_the_file),
       cmocka_unit_test(test_max_shared_holds),
       cmocka_unit_test(test_example_file),
   };
