@@ -29,6 +29,7 @@ typedef struct parser_s {
   FILE *f;
   int line;         /* the line inih is on: reader calls so far */
   int long_line;    /* the first line too long for inih, or 0 */
+  int nul_line;     /* the first line with a NUL byte, or 0 */
   int long_section; /* the first [section] name too long for inih, or 0 */
   int err_line;     /* the line of the first error the handler found, or 0 */
   char msg[256];    /* that error, without its location */
@@ -138,14 +139,32 @@ static void on_section(parser_t *p, const char *section) {
   }
 }
 
-/* inih's reader: fgets, counting lines. A line longer than inih's buffer
- * comes in pieces, each of which inih also counts as a line. */
+/* fgets that also stores how many bytes it read in *len, so that a NUL
+ * byte in a line is seen: fgets hides it, and inih would read the line
+ * only up to it ("size = 64K\0G" as 64K) and say nothing. */
+static char *read_line(char *str, int num, FILE *f, size_t *len) {
+  size_t n = 0;
+  int ch;
+  while (n + 1 < (size_t)num && (ch = getc(f)) != EOF) {
+    str[n++] = (char)ch;
+    if (ch == '\n')
+      break;
+  }
+  str[n] = '\0';
+  *len = n;
+  return n > 0 ? str : NULL;
+}
+
+/* inih's reader: read_line, counting lines. A line longer than inih's
+ * buffer comes in pieces, each of which inih also counts as a line. */
 static char *count_lines(char *str, int num, void *stream) {
   parser_t *p = stream;
-  char *r = fgets(str, num, p->f);
+  size_t n;
+  char *r = read_line(str, num, p->f, &n);
   if (r != NULL) {
     p->line++;
-    size_t n = strlen(r);
+    if (p->nul_line == 0 && memchr(r, '\0', n) != NULL)
+      p->nul_line = p->line;
     if (p->long_line == 0 && n == (size_t)num - 1 && r[n - 1] != '\n' &&
         !feof(p->f))
       p->long_line = p->line;
@@ -272,6 +291,13 @@ int ad_config_load_stream(ad_config_t *cfg, FILE *f, const char *name,
   if (line < 0)
     return ar_errorf(err, errlen, AR_EINVAL, "%s: cannot parse (out of memory)",
                      name);
+  /* inih reads a line up to its first NUL byte, so what follows it is
+   * never seen: an error whatever inih says of the rest. */
+  if (p.nul_line != 0 && (line == 0 || p.nul_line <= line) &&
+      (p.long_line == 0 || p.nul_line < p.long_line))
+    return ar_errorf(err, errlen, AR_EINVAL,
+                     "%s:%d: a NUL byte (a configuration file is text)", name,
+                     p.nul_line);
   /* A long line reaches the handler in pieces: the first may pass with a
    * cut value, so it is an error whatever inih says. */
   if (p.long_line != 0 && (line == 0 || p.long_line <= line))

@@ -21,11 +21,11 @@
 #include "config.h"
 #include "log.h"
 
-/* Loads text as the file `name`; returns the result, err filled on
- * error. */
+/* Loads the n bytes of text as the file `name`; returns the result, err
+ * filled on error. */
 static int load_as(ad_config_t *cfg, const char *name, const char *text,
-                   char *err, size_t len) {
-  FILE *f = fmemopen((void *)text, strlen(text), "r");
+                   size_t n, char *err, size_t len) {
+  FILE *f = fmemopen((void *)text, n, "r");
   assert_non_null(f);
   err[0] = '\0';
   int rc = ad_config_load_stream(cfg, f, name, err, len);
@@ -35,7 +35,7 @@ static int load_as(ad_config_t *cfg, const char *name, const char *text,
 
 /* Loads text as "test.conf". */
 static int load(ad_config_t *cfg, const char *text, char *err, size_t len) {
-  return load_as(cfg, "test.conf", text, err, len);
+  return load_as(cfg, "test.conf", text, strlen(text), err, len);
 }
 
 /* Loads and finishes text in a configuration of its own; returns the
@@ -550,7 +550,8 @@ static void test_origin_names_the_file(void **state) {
     snprintf(path + dirs, sizeof(path) - dirs, "/arenad.conf");
     ad_config_t cfg;
     ad_config_init(&cfg);
-    assert_int_equal(load_as(&cfg, path, text, err, sizeof(err)), 0);
+    assert_int_equal(load_as(&cfg, path, text, strlen(text), err, sizeof(err)),
+                     0);
     assert_int_equal(ad_config_finish(&cfg, err, sizeof(err)), AR_EINVAL);
     ad_config_fini(&cfg);
     if (strstr(err, tail) == NULL)
@@ -559,6 +560,29 @@ static void test_origin_names_the_file(void **state) {
       assert_int_equal(strncmp(err, path, strlen(path)), 0);
     else /* its end */
       assert_int_equal(strncmp(err, "...ddd", 6), 0);
+  }
+}
+
+/* A NUL byte is an error that names its line: inih reads a line only up
+ * to it, so "size = 64K\0G" would be 64K, and a key after it unseen. */
+static void test_nul_byte(void **state) {
+  (void)state;
+  static const char value[] = "[arena a]\nsize = 64K\0G\npolicy = first\n";
+  static const char key[] = "[arena a]\nsize = 64K\n\n; a\0\npolicy = x\n";
+  static const char *const texts[] = {value, key};
+  static const size_t lens[] = {sizeof(value) - 1, sizeof(key) - 1};
+  static const char *const want[] = {
+      "test.conf:2: a NUL byte (a configuration file is text)",
+      "test.conf:4: a NUL byte (a configuration file is text)"};
+  for (size_t i = 0; i < 2; i++) {
+    ad_config_t cfg;
+    char err[256];
+    ad_config_init(&cfg);
+    assert_int_equal(
+        load_as(&cfg, "test.conf", texts[i], lens[i], err, sizeof(err)),
+        AR_EINVAL);
+    assert_string_equal(err, want[i]);
+    ad_config_fini(&cfg);
   }
 }
 
@@ -691,6 +715,7 @@ int main(void) {
       cmocka_unit_test(test_check_size),
       cmocka_unit_test(test_file_errors),
       cmocka_unit_test(test_origin_names_the_file),
+      cmocka_unit_test(test_nul_byte),
       cmocka_unit_test(test_max_shared_holds),
       cmocka_unit_test(test_example_file),
   };
