@@ -6,11 +6,13 @@
  * command line (config.c) reach the table only by key index, through
  * config_internal.h, so a key's kind, bounds and messages live here alone.
  */
+#include <errno.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ar/error.h"
@@ -186,24 +188,58 @@ static bool parse_octal(const char *s, uint64_t *out) {
   return true;
 }
 
-/* A user or group: a number, or a name looked up in the system's
- * databases. */
-static bool parse_id(const char *s, bool group, uint64_t *out) {
-  if (parse_count(s, out))
-    return true;
-  char buf[4096];
+/* The most bytes an entry of the user or group databases may take: a
+ * group's lists its members, and a large one takes far more than a page. */
+#define ID_ENTRY_MAX ((size_t)1 << 24)
+
+/* Looks the user or group name s up in the system's databases into *out,
+ * with a buffer of len bytes (malloc'd and freed here). Returns 0, ENOENT
+ * when there is no such name, or getpwnam_r's or getgrnam_r's error
+ * (ERANGE: the entry does not fit in len bytes). */
+static int lookup_id(const char *s, bool group, size_t len, uint64_t *out) {
+  char *buf = malloc(len);
+  if (buf == NULL)
+    return ENOMEM;
+  int rc;
   if (group) {
     struct group gr, *res = NULL;
-    if (getgrnam_r(s, &gr, buf, sizeof(buf), &res) != 0 || res == NULL)
-      return false;
-    *out = res->gr_gid;
+    rc = getgrnam_r(s, &gr, buf, len, &res);
+    if (rc == 0 && res != NULL)
+      *out = res->gr_gid;
+    else if (rc == 0)
+      rc = ENOENT;
   } else {
     struct passwd pw, *res = NULL;
-    if (getpwnam_r(s, &pw, buf, sizeof(buf), &res) != 0 || res == NULL)
-      return false;
-    *out = res->pw_uid;
+    rc = getpwnam_r(s, &pw, buf, len, &res);
+    if (rc == 0 && res != NULL)
+      *out = res->pw_uid;
+    else if (rc == 0)
+      rc = ENOENT;
   }
-  return true;
+  free(buf);
+  return rc;
+}
+
+/*
+ * A user or group: a number, or a name looked up in the system's
+ * databases, with a buffer that grows while the entry does not fit in it
+ * (ERANGE). Returns 0; AR_ENOENT when there is no such name (getpwnam_r
+ * and getgrnam_r may also say so with ENOENT, ESRCH, EBADF or EPERM);
+ * AR_EIO, with errno set, when the lookup itself fails.
+ */
+static int parse_id(const char *s, bool group, uint64_t *out) {
+  if (parse_count(s, out))
+    return 0;
+  int rc;
+  size_t len = 4096;
+  while ((rc = lookup_id(s, group, len, out)) == ERANGE && len < ID_ENTRY_MAX)
+    len *= 2;
+  if (rc == 0)
+    return 0;
+  if (rc == ENOENT || rc == ESRCH || rc == EBADF || rc == EPERM)
+    return AR_ENOENT;
+  errno = rc;
+  return AR_EIO;
 }
 
 /*
@@ -213,6 +249,7 @@ static bool parse_id(const char *s, bool group, uint64_t *out) {
 static int set_key(const cfgkey_t *k, void *base, const char *value, char *msg,
                    size_t msglen) {
   uint64_t v = 0;
+  int rc;
   char range[80];
   ad_log_level_t level;
   ar_policy_t policy;
@@ -248,9 +285,14 @@ static int set_key(const cfgkey_t *k, void *base, const char *value, char *msg,
     break;
   case K_USER:
   case K_GROUP:
-    if (!parse_id(value, k->kind == K_GROUP, &v))
+    rc = parse_id(value, k->kind == K_GROUP, &v);
+    if (rc == AR_ENOENT)
       return ar_errorf(msg, msglen, AR_EINVAL, "%s = %s: no such %s", k->name,
                        value, k->kind == K_GROUP ? "group" : "user");
+    if (rc < 0)
+      return ar_errorf(msg, msglen, AR_EINVAL,
+                       "%s = %s: cannot look the %s up: %s", k->name, value,
+                       k->kind == K_GROUP ? "group" : "user", strerror(errno));
     if (v > k->max) /* (uid_t)-1 and (gid_t)-1 mean "unchanged" to chown */
       return ar_errorf(msg, msglen, AR_EINVAL,
                        "%s = %s: out of range (%s 0 to %llu)", k->name, value,

@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include <errno.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +22,31 @@
 #include "ar/frame.h"
 #include "config.h"
 #include "log.h"
+
+/* getgrnam_r, wrapped (-Wl,--wrap, tests/unit/CMakeLists.txt): the group
+ * "big-group" has an entry of 64 KiB (some thousands of members), which
+ * needs a buffer of that size, and "nss-down" is in a database that
+ * cannot be read (EIO); other names go to the real one. */
+int __real_getgrnam_r(const char *name, struct group *gr, char *buf, size_t len,
+                      struct group **res);
+int __wrap_getgrnam_r(const char *name, struct group *gr, char *buf, size_t len,
+                      struct group **res);
+int __wrap_getgrnam_r(const char *name, struct group *gr, char *buf, size_t len,
+                      struct group **res) {
+  *res = NULL;
+  if (strcmp(name, "nss-down") == 0)
+    return EIO;
+  if (strcmp(name, "big-group") != 0)
+    return __real_getgrnam_r(name, gr, buf, len, res);
+  if (len < 64 * 1024)
+    return ERANGE;
+  memset(gr, 0, sizeof(*gr));
+  snprintf(buf, len, "%s", name);
+  gr->gr_name = buf;
+  gr->gr_gid = 4243;
+  *res = gr;
+  return 0;
+}
 
 /* Loads the n bytes of text as the file `name`; returns the result, err
  * filled on error. */
@@ -586,6 +613,29 @@ static void test_nul_byte(void **state) {
   }
 }
 
+/* A group is looked up with a buffer that grows to fit its entry (a
+ * large group's lists thousands of members), and a database that cannot
+ * be read is said as such, not taken for a group that does not exist. */
+static void test_group_lookup(void **state) {
+  (void)state;
+  ad_config_t cfg;
+  char err[256];
+  ad_config_init(&cfg);
+  if (load(&cfg,
+           "[daemon]\nadmin_group = big-group\n[arena a]\nsize = 4K\n"
+           "group = big-group\n",
+           err, sizeof(err)) != 0)
+    fail_msg("%s", err);
+  assert_int_equal(cfg.admin_group, 4243);
+  assert_int_equal(cfg.arenas[0].group, 4243);
+  ad_config_fini(&cfg);
+  refused("[daemon]\nadmin_group = nss-down\n", "test.conf:2:",
+          "admin_group = nss-down: cannot look the group up: Input/output "
+          "error");
+  refused("[arena a]\nsize = 4K\ngroup = no-such-group-here\n",
+          "test.conf:3:", "no such group");
+}
+
 /* The example shipped in server/ stays valid (tests run in tests/). */
 /* max_shared_holds: 0 (no limit) by default, a count from 0 to 2^40. */
 static void test_max_shared_holds(void **state) {
@@ -716,6 +766,7 @@ int main(void) {
       cmocka_unit_test(test_file_errors),
       cmocka_unit_test(test_origin_names_the_file),
       cmocka_unit_test(test_nul_byte),
+      cmocka_unit_test(test_group_lookup),
       cmocka_unit_test(test_max_shared_holds),
       cmocka_unit_test(test_example_file),
   };
