@@ -636,7 +636,6 @@ static void test_group_lookup(void **state) {
           "test.conf:3:", "no such group");
 }
 
-/* The example shipped in server/ stays valid (tests run in tests/). */
 /* max_shared_holds: 0 (no limit) by default, a count from 0 to 2^40. */
 static void test_max_shared_holds(void **state) {
   (void)state;
@@ -669,6 +668,7 @@ static void test_max_shared_holds(void **state) {
           "test.conf:2:", "not a decimal number");
 }
 
+/* The example shipped in server/ stays valid (tests run in tests/). */
 static void test_example_file(void **state) {
   (void)state;
   ad_config_t cfg;
