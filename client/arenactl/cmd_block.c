@@ -308,24 +308,31 @@ int ar__cmd_free(int argc, char **argv) {
     }
     warn_overwritten("free", "this free", arena, overwritten, nw);
     /* arenad_error's sentence is about the first failure: of the request
-     * as a whole (rc, which every offset then has too) or of one offset.
-     * When the daemon answered for each offset (rc 0), the other offsets
-     * that are no live block (AR_EINVAL, as arenad_free documents) are
-     * named so; the rest get their code's message. */
+     * as a whole (rc, which every offset then has too: each is named with
+     * it, since "not found" alone would read as the block's fault when
+     * the arena is what is missing) or of one offset. When the daemon
+     * answered for each offset (rc 0), the other offsets' own failures,
+     * as arenad_free documents them, are named as the daemon names them;
+     * the rest get their code's message. */
     bool first = true;
     for (size_t j = i; j < i + k; j++) {
       if (statuses[j] == 0)
         continue;
       status = ARENACTL_FAIL;
       unsigned long long off = (unsigned long long)offsets[j];
-      if (first)
+      if (first || rc != 0)
         fprintf(stderr, "arenactl free: %s offset %llu: %s\n", arena, off,
                 arenad_error(h));
-      else if (rc == 0 && statuses[j] == AR_EINVAL)
+      else if (statuses[j] == AR_EINVAL)
         fprintf(stderr,
                 "arenactl free: %s offset %llu: offset %llu is not a live "
                 "block of arena '%s'\n",
                 arena, off, off, arena);
+      else if (statuses[j] == AR_EPERM)
+        fprintf(stderr,
+                "arenactl free: %s offset %llu: other connections hold the "
+                "block at %llu, and this one holds no reference to it\n",
+                arena, off, off);
       else
         fprintf(stderr, "arenactl free: %s offset %llu: %s\n", arena, off,
                 ar_strerror(statuses[j]));

@@ -312,13 +312,47 @@ static void test_alloc_give_back_fails(void **state) {
   fake_done(fake);
 }
 
-/* A free that fails as a whole names every offset, and says why. */
+/* A free that fails as a whole names every offset, each with the
+ * request's reason: the arena's, not a code's word that would read as the
+ * block's ("not found"). */
 static void test_free_without_arena_name(void **state) {
   (void)state;
   run_t *r = RUN("free", "", "16", "32");
   expect_status(r, 1);
-  assert_non_null(strstr(r->err, "offset 16: no arena name"));
-  assert_non_null(strstr(r->err, "offset 32: "));
+  assert_string_equal(r->err, "arenactl free:  offset 16: no arena name\n"
+                              "arenactl free:  offset 32: no arena name\n");
+  r = RUN("free", "nosuch", "16", "32");
+  expect_status(r, 1);
+  assert_string_equal(r->err, "arenactl free: nosuch offset 16: no arena named "
+                              "'nosuch'\n"
+                              "arenactl free: nosuch offset 32: no arena named "
+                              "'nosuch'\n");
+}
+
+/* An offset refused on its own after another: named for what it is, as
+ * the daemon names it, not by its code's word alone. A block only another
+ * connection holds is a reference refusal, not an access one. */
+static void test_free_offsets_refused(void **state) {
+  (void)state;
+  it_conn_t *c = it_connect(daemon_.sock);
+  it_hello_ok(c);
+  uint64_t held = it_alloc_ok(c, "alpha", 100);
+  char o[24], want[512];
+  snprintf(o, sizeof o, "%llu", (unsigned long long)held);
+  run_t *r = RUN("free", "alpha", "8", o, "9");
+  expect_status(r, 1);
+  snprintf(want, sizeof want,
+           "arenactl free: alpha offset 8: offset 8 is not a live block of "
+           "arena 'alpha'\n"
+           "arenactl free: alpha offset %s: other connections hold the "
+           "block at %s, and this one holds no reference to it\n"
+           "arenactl free: alpha offset 9: offset 9 is not a live block of "
+           "arena 'alpha'\n",
+           o, o);
+  assert_string_equal(r->err, want);
+  assert_int_equal(it_live_blocks(c, "alpha"), 1);
+  it_free_ok(c, "alpha", held);
+  it_close(c);
 }
 
 /* The warning free gives for a block whose header was overwritten. */
@@ -406,6 +440,7 @@ int main(void) {
                                                teardown, (void *)small_config),
       T(test_alloc_give_back_fails),
       T(test_free_without_arena_name),
+      T(test_free_offsets_refused),
       T(test_free_overwritten),
 #undef T
   };
