@@ -6,7 +6,8 @@
  * Counts past the daemon's blocks-per-request limit are split into several
  * requests. free warns of each block whose header the daemon found
  * overwritten (the free still succeeded), and so does an alloc that gives
- * its blocks back when it cannot finish.
+ * its blocks back when it cannot finish; the blocks it cannot give back it
+ * names, since nobody else knows their offsets.
  */
 #include <getopt.h>
 #include <stdbool.h>
@@ -92,49 +93,75 @@ typedef struct give_back_s {
 /* Frees the blocks at offsets[0..n) again, `step` a request, warning of
  * each whose header another process had overwritten meanwhile (its free
  * succeeded: the block is gone all the same, as free's warning says).
- * Returns 0, or the first failure's code. */
-static int give_back(arenad_t *h, const char *arena, const uint64_t *offsets,
-                     size_t n, size_t step, const give_back_t *gb) {
-  int first = 0;
+ * Moves the offsets of the blocks it could not give back to the front,
+ * offsets[0..k) in their order, and returns k (0: all given back), with
+ * the first failure's reason in why (len bytes) when k > 0. */
+static size_t give_back(arenad_t *h, const char *arena, uint64_t *offsets,
+                        size_t n, size_t step, const give_back_t *gb, char *why,
+                        size_t len) {
+  size_t kept = 0;
   for (size_t i = 0; i < n; i += step) {
     size_t k = n - i < step ? n - i : step, nw = 0;
-    int rc = arenad_free_report(h, arena, offsets + i, k, gb->statuses,
-                                gb->overwritten, &nw);
+    arenad_free_report(h, arena, offsets + i, k, gb->statuses, gb->overwritten,
+                       &nw);
     warn_overwritten("alloc", "it was given back", arena, gb->overwritten, nw);
-    /* rc is the request's as a whole; each offset's own are in statuses */
-    for (size_t j = 0; rc == 0 && j < k; j++)
-      rc = gb->statuses[j];
-    if (first == 0)
-      first = rc;
+    /* Each offset's status: its own, or the request's as a whole; the
+     * handle's error is about the first that failed. */
+    for (size_t j = 0; j < k; j++) {
+      if (gb->statuses[j] == 0)
+        continue;
+      if (kept == 0)
+        snprintf(why, len, "%s",
+                 arenad_error(h)[0] != '\0' ? arenad_error(h)
+                                            : ar_strerror(gb->statuses[j]));
+      offsets[kept++] = offsets[i + j]; /* kept <= i + j: not yet read */
+    }
   }
-  return first;
+  return kept;
+}
+
+/* Names on standard error the k blocks at offsets[0..k) that an alloc
+ * could not give back, and why: they may still be allocated, detached,
+ * and nobody else knows their offsets. */
+static void say_kept(const char *arena, const uint64_t *offsets, size_t k,
+                     const char *why) {
+  fprintf(stderr,
+          "arenactl alloc: %s: %zu block%s could not be given back (%s) and "
+          "may still be allocated, detached; to free %s: arenactl free %s",
+          arena, k, k == 1 ? "" : "s", why, k == 1 ? "it" : "them", arena);
+  for (size_t i = 0; i < k; i++)
+    fprintf(stderr, " %llu", (unsigned long long)offsets[i]);
+  fputc('\n', stderr);
 }
 
 /* The daemon refused (rc) an alloc request after `done` of the `count`
  * blocks asked for had been made, `step` a request. Gives those back (all
  * or none) and says so with the daemon's reason: when the count was split,
  * that reason is about the one request it refused, so the message says
- * what was asked and what became of the blocks made before. Returns
- * ARENACTL_FAIL. */
+ * what was asked and what became of the blocks made before (and names
+ * those that could not be given back). Returns ARENACTL_FAIL. */
 static int alloc_refused(arenad_t *h, int rc, const char *arena, uint64_t count,
-                         size_t step, const uint64_t *offsets, size_t done,
+                         size_t step, uint64_t *offsets, size_t done,
                          const give_back_t *gb) {
   if (count <= step)
     return ar__ctl_fail("alloc", h, rc, arena);
-  char why[512];
+  char why[512], kept_why[256];
   snprintf(why, sizeof why, "%s",
            arenad_error(h)[0] != '\0' ? arenad_error(h) : ar_strerror(rc));
-  int back = give_back(h, arena, offsets, done, step, gb);
+  size_t kept =
+      give_back(h, arena, offsets, done, step, gb, kept_why, sizeof kept_why);
   char after[160] = "the daemon refused the first request";
   if (done > 0)
     snprintf(after, sizeof after,
              "%zu had been allocated when the daemon refused more, %s", done,
-             back == 0 ? "and were freed again"
+             kept == 0 ? "and were freed again"
                        : "and freeing them again failed");
   fprintf(stderr,
           "arenactl alloc: %s: cannot allocate %llu blocks (sent in requests "
           "of up to %zu): %s: %s\n",
           arena, (unsigned long long)count, step, after, why);
+  if (kept > 0)
+    say_kept(arena, offsets, kept, kept_why);
   return ARENACTL_FAIL;
 }
 
@@ -227,9 +254,16 @@ int ar__cmd_alloc(int argc, char **argv) {
       rc < 0 ? alloc_refused(h, rc, arena, count, step, offsets, done, &gb)
              : print_offsets(arena, size, align, offsets, count, json);
   /* All or none: blocks nobody learned the offsets of are given back when
-   * the offsets could not be written (alloc_refused gave back its own). */
-  if (rc == 0 && status != ARENACTL_OK)
-    give_back(h, arena, offsets, done, step, &gb);
+   * the offsets could not be written (alloc_refused gave back its own);
+   * those that cannot be are named on standard error, which may still
+   * work. */
+  if (rc == 0 && status != ARENACTL_OK) {
+    char why[256];
+    size_t kept =
+        give_back(h, arena, offsets, done, step, &gb, why, sizeof why);
+    if (kept > 0)
+      say_kept(arena, offsets, kept, why);
+  }
   free(offsets);
   free(gb.statuses);
   arenad_close(h);

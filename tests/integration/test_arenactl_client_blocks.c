@@ -2,8 +2,9 @@
  * test_arenactl_client_blocks.c: arenactl's commands on blocks against a
  * real arenad, run as a program (arenactl_harness.h): alloc (all or none,
  * also across several requests: split at max_blocks_per_request, what was
- * made given back when the daemon refuses part way, and said when giving
- * back fails, from a fake daemon), free (one message for each bad offset,
+ * made given back when the daemon refuses part way or the offsets cannot
+ * be written, and the blocks that giving back left named, from a fake
+ * daemon), free (one message for each bad offset,
  * a warning for each block it freed whose header another process had
  * overwritten) and inspect (paged: the daemon's pages are made small
  * here, so a listing of more than three extents takes several requests,
@@ -308,7 +309,32 @@ static void test_alloc_give_back_fails(void **state) {
                       "arenactl alloc: alpha: cannot allocate 6 blocks (sent "
                       "in requests of up to 2): 4 had been allocated when the "
                       "daemon refused more, and freeing them again failed: "
-                      "the arena is full\n");
+                      "the arena is full\n"
+                      "arenactl alloc: alpha: 2 blocks could not be given "
+                      "back (no such block) and may still be allocated, "
+                      "detached; to free them: arenactl free alpha 16 80\n");
+  fake_done(fake);
+}
+
+/* An alloc whose offsets could not be written gives its blocks back; the
+ * blocks it cannot give back are named on standard error, with why:
+ * nobody else knows their offsets. */
+static void test_alloc_unwritten_give_back_fails(void **state) {
+  (void)state;
+  pid_t fake = fake_daemon(fake_path(), 1);
+  out_to = "/dev/full";
+  run_t *r = arenactl(fake_path(), (const char *const[]){"alloc", "alpha", "16",
+                                                         "--count", "4", NULL});
+  out_to = NULL;
+  expect_status(r, 1);
+  assert_string_equal(r->err,
+                      "arenactl alloc: writing the output failed\n"
+                      "arenactl alloc: warning: the header of the block at "
+                      "208 in arena alpha had been overwritten before it was "
+                      "given back (the daemon counted it as a corruption)\n"
+                      "arenactl alloc: alpha: 2 blocks could not be given "
+                      "back (no such block) and may still be allocated, "
+                      "detached; to free them: arenactl free alpha 16 80\n");
   fake_done(fake);
 }
 
@@ -439,6 +465,7 @@ int main(void) {
       cmocka_unit_test_prestate_setup_teardown(test_alloc_split_refused, setup,
                                                teardown, (void *)small_config),
       T(test_alloc_give_back_fails),
+      T(test_alloc_unwritten_give_back_fails),
       T(test_free_without_arena_name),
       T(test_free_offsets_refused),
       T(test_free_overwritten),
