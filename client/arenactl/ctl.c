@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "ar/util.h"
 #include "arenactl.h"
@@ -43,10 +44,20 @@ arenad_t *ar__ctl_connect(const char *cmd, arenad_hello_t *hello) {
     socket_path_too_long(cmd, path);
     return NULL;
   }
-  if (rc < 0) {
+  if (rc == AR_EPERM) { /* path names the /tmp fallback's directory */
+    fprintf(stderr,
+            "arenactl %s: no usable socket path: %s is not a private "
+            "directory of uid %u (it must be a directory owned by you with "
+            "mode 0700, as arenad makes it; --socket or $ARENAD_SOCKET name "
+            "a socket elsewhere)\n",
+            cmd, path, (unsigned)getuid());
+    return NULL;
+  }
+  if (rc < 0) { /* AR_EIO: the directory could not be examined (errno) */
+    const char *why = rc == AR_EIO ? strerror(errno) : ar_strerror(rc);
     fprintf(stderr, "arenactl %s: no usable socket path%s%s%s: %s\n", cmd,
             path[0] != '\0' ? " (" : "", path[0] != '\0' ? path : "",
-            path[0] != '\0' ? ")" : "", ar_strerror(rc));
+            path[0] != '\0' ? ")" : "", why);
     return NULL;
   }
   rc = arenad_connect(path, &h);

@@ -3,16 +3,20 @@
  * a real arenad, run as a program (arenactl_harness.h): exit codes (0
  * success, 1 failure, 2 usage) and the messages on standard error (a
  * --socket that is empty, too long or names no socket; --socket after the
- * command; numbers that are decimal, a leading 0 included, or 0x hex, and
- * nothing else), -h and --help anywhere, --version, and output that cannot
- * be written (a full disk, a pipe with no reader, an error before the last
- * write): a failure with a message, and an alloc gives its blocks back.
+ * command; a /tmp fallback directory that is not private; numbers that are
+ * decimal, a leading 0 included, or 0x hex, and nothing else), -h and --help
+ * anywhere, --version, and output that cannot be written (a full disk, a pipe
+ * with no reader, an error before the last write): a failure with a message,
+ * and an alloc gives its blocks back.
  */
 #include "arenactl_harness.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static void test_errors(void **state) {
   (void)state;
@@ -109,6 +113,56 @@ static void test_errors(void **state) {
   r = RUN("bench", "--seconds", "0");
   expect_status(r, 2);
   assert_non_null(strstr(r->err, "invalid value '0' for --seconds"));
+}
+
+/* What the child of test_unsafe_socket_directory runs as its uid:
+ * `arenactl list` at the default socket path, its standard error on the
+ * pipe whose write end is *arg. Returns arenactl's exit status. */
+static int list_at_default_path(void *arg) {
+  if (dup2(*(const int *)arg, 2) < 0)
+    return 126;
+  unsetenv("ARENAD_SOCKET");
+  unsetenv("XDG_RUNTIME_DIR");
+  execl(ARENACTL, ARENACTL, "list", (char *)NULL);
+  return 127;
+}
+
+/* A /tmp fallback directory open to others is refused, and said why, as
+ * arenad says it: not "permission denied", which reads as a permission
+ * the user lacks rather than one that others have. Run as a uid of its
+ * own, whose directory nobody else uses; needs root, and a uid without
+ * /run/user/UID. */
+static void test_unsafe_socket_directory(void **state) {
+  (void)state;
+  const uint32_t uid = 54329;
+  char run[64], dir[64];
+  struct stat st;
+  snprintf(run, sizeof run, "/run/user/%u", (unsigned)uid);
+  snprintf(dir, sizeof dir, "/tmp/arenad-%u", (unsigned)uid);
+  if (getuid() != 0 || stat(run, &st) == 0 || mkdir(dir, 0700) < 0) {
+    skip();
+    return;
+  }
+  int p[2] = {-1, -1}, status = -1;
+  bool made =
+      chown(dir, uid, uid) == 0 && chmod(dir, 0755) == 0 && pipe(p) == 0;
+  if (made)
+    status = it_run_as(uid, uid, NULL, 0, list_at_default_path, &p[1]);
+  rmdir(dir); /* before any assertion: nothing is left behind */
+  assert_true(made);
+  close(p[1]);
+  char err[512], want[512];
+  ssize_t n = read(p[0], err, sizeof err - 1);
+  close(p[0]);
+  err[n > 0 ? n : 0] = '\0';
+  assert_int_equal(status, 1);
+  snprintf(want, sizeof want,
+           "arenactl list: no usable socket path: %s is not a private "
+           "directory of uid %u (it must be a directory owned by you with "
+           "mode 0700, as arenad makes it; --socket or $ARENAD_SOCKET name "
+           "a socket elsewhere)\n",
+           dir, (unsigned)uid);
+  assert_string_equal(err, want);
 }
 
 /* Numbers are decimal, a leading 0 included, or 0x hex; nothing else. */
@@ -373,6 +427,7 @@ int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
       T(test_errors),
       T(test_numbers),
+      T(test_unsafe_socket_directory),
       T(test_output_fails),
       T(test_output_fails_before_the_end),
       T(test_output_to_a_closed_pipe),
