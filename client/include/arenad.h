@@ -155,7 +155,10 @@ ARENAD_EXTERN int arenad_connect(const char *path, arenad_t **out);
 /*
  * Makes a handle of a connected stream socket `fd` (from socketpair,
  * socket activation, a test), blocking or not: the calls wait for the
- * socket either way (O_NONBLOCK is left as it is). The handle owns fd
+ * socket either way (O_NONBLOCK is left as it is). Options that add a
+ * control message to every message received (SO_PASSCRED, SO_PASSPIDFD,
+ * SO_PASSSEC) may be set: the descriptor of an attach still comes
+ * through, and the pidfds are closed as they come. The handle owns fd
  * from then on, also when this fails (fd is then closed); arenad_close
  * shuts the connection down, also for any duplicate of fd. Returns 0,
  * AR_EINVAL for fd < 0, or AR_EINTERNAL (no memory).

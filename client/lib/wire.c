@@ -63,24 +63,44 @@ int arenad__queue(arenad_t *h, Arenad__Request *req, uint64_t *id) {
   return 0;
 }
 
-/* Keeps the descriptors that came with a message in h->fds. */
+/* The control message of SO_PASSPIDFD (Linux 6.5), which older headers
+ * lack: the sender's pidfd, installed in this process. */
+#ifndef SCM_PIDFD
+#define SCM_PIDFD 0x04
+#endif
+
+/* Room for the control messages of one read: the descriptors the daemon
+ * passes (ARENAD__FDS_MAX), and what the options of a socket that the
+ * caller made (arenad_open_fd) add to every message before them: the
+ * sender's credentials (SO_PASSCRED), its pidfd (SO_PASSPIDFD) and its
+ * security label (SO_PASSSEC; some tens of bytes). Without that room the
+ * kernel would cut the descriptors off. */
+#define CMSG_ROOM                                                              \
+  (CMSG_SPACE(sizeof(int) * ARENAD__FDS_MAX) +                                 \
+   CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int)) +                \
+   CMSG_SPACE(256))
+
+/* Keeps the descriptors that came with a message in h->fds, and closes
+ * the pidfd that SO_PASSPIDFD brings with each, which nobody asked the
+ * library for. */
 static void take_fds(arenad_t *h, struct msghdr *msg) {
   if (msg->msg_flags & MSG_CTRUNC)
     h->fds_lost = true;
   for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c != NULL;
        c = CMSG_NXTHDR(msg, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+    if (c->cmsg_level != SOL_SOCKET ||
+        (c->cmsg_type != SCM_RIGHTS && c->cmsg_type != SCM_PIDFD))
       continue;
     size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
     const unsigned char *data = CMSG_DATA(c);
     for (size_t i = 0; i < n; i++) {
       int fd;
       memcpy(&fd, data + i * sizeof fd, sizeof fd);
-      if (h->nfds < ARENAD__FDS_MAX) {
+      if (c->cmsg_type == SCM_RIGHTS && h->nfds < ARENAD__FDS_MAX) {
         h->fds[h->nfds++] = fd;
       } else {
         close(fd);
-        h->fds_lost = true;
+        h->fds_lost |= c->cmsg_type == SCM_RIGHTS;
       }
     }
   }
@@ -138,7 +158,7 @@ static int read_more(arenad_t *h, bool wait) {
 
   union {
     struct cmsghdr align;
-    char buf[CMSG_SPACE(sizeof(int) * ARENAD__FDS_MAX)];
+    char buf[CMSG_ROOM];
   } cm;
   size_t spare = ar_buf_spare_len(&h->in);
   struct iovec iov = {.iov_base = ar_buf_spare(&h->in),

@@ -5,14 +5,17 @@
  * it), and blocks' pointers lie inside that mapping; a block past its end,
  * an attach reply with no descriptor or two, a segment smaller than
  * announced, and a descriptor with a reply that takes none break the
- * handle. teardown checks that every descriptor received and not kept was
- * closed.
+ * handle; what a caller's socket options add to each message (the
+ * sender's credentials and pidfd) leaves the descriptor alone and
+ * nothing open. teardown checks that every descriptor received and not
+ * kept was closed.
  */
 #include "fake_daemon.h"
 
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "arenad_assert.h"
@@ -154,6 +157,66 @@ static void test_attach_read_only_by_daemon(void **state) {
   expect_request(f->srv, 1, ARENAD__REQUEST__BODY_ATTACH);
 }
 
+/* A socket handed to arenad_open_fd may have SO_PASSCRED set (its maker's
+ * choice): every message then brings the sender's credentials too, in a
+ * control message before the descriptor's, and the descriptor must still
+ * come through, not be cut off by the kernel as if this process had none
+ * to spare; three at once are still seen, and closed, as without. */
+static void test_attach_with_credentials(void **state) {
+  fixture_t *f = *state;
+  int on = 1;
+  assert_int_equal(setsockopt(f->cli, SOL_SOCKET, SO_PASSCRED, &on, sizeof on),
+                   0);
+  arenad_map_t map = attach_4k(f);
+  assert_int_equal(map.size, 4096);
+  assert_arenad_ok(f->h, arenad_detach(f->h, "a"));
+
+  int segs[3] = {make_segment(4096), make_segment(4096), make_segment(4096)};
+  send_attach_reply(f->srv, 2, 4096, segs, 3);
+  for (int i = 0; i < 3; i++)
+    close(segs[i]);
+  assert_int_equal(arenad_attach(f->h, "a", 0, NULL), AR_EPROTO);
+  assert_non_null(strstr(arenad_error(f->h), "came with 3 descriptors"));
+  /* teardown checks that every received copy was closed */
+}
+
+/* SO_PASSPIDFD (Linux 6.5; 76 where the headers lack it, as on x86 and
+ * arm64) on the caller's socket brings the sender's pidfd with every
+ * message, installed in this process: the library closes each (teardown
+ * counts the descriptors) and the replies still go through, also with
+ * SO_PASSCRED's credentials beside it. Skipped on a kernel without it. */
+#ifndef SO_PASSPIDFD
+#define SO_PASSPIDFD 76
+#endif
+static void test_replies_with_pidfds(void **state) {
+  fixture_t *f = *state;
+  int on = 1;
+  if (setsockopt(f->cli, SOL_SOCKET, SO_PASSPIDFD, &on, sizeof on) < 0) {
+    skip();
+    return;
+  }
+  for (uint64_t id = 1; id < 4; id++) {
+    Arenad__Response r = ping_reply(id);
+    send_reply(f->srv, &r);
+    assert_arenad_ok(f->h, arenad_ping(f->h));
+    expect_request(f->srv, id, ARENAD__REQUEST__BODY_PING);
+  }
+  /* credentials too, before each pidfd and the segment's descriptor */
+  assert_int_equal(setsockopt(f->cli, SOL_SOCKET, SO_PASSCRED, &on, sizeof on),
+                   0);
+  Arenad__Response r = ping_reply(4);
+  send_reply(f->srv, &r);
+  assert_arenad_ok(f->h, arenad_ping(f->h));
+  expect_request(f->srv, 4, ARENAD__REQUEST__BODY_PING);
+  int seg = make_segment(4096);
+  send_attach_reply(f->srv, 5, 4096, &seg, 1);
+  close(seg);
+  arenad_map_t map;
+  assert_arenad_ok(f->h, arenad_attach(f->h, "a", 0, &map));
+  assert_int_equal(map.size, 4096);
+  expect_request(f->srv, 5, ARENAD__REQUEST__BODY_ATTACH);
+}
+
 static void test_attach_no_fd(void **state) {
   fixture_t *f = *state;
   send_attach_reply(f->srv, 1, 8192, NULL, 0);
@@ -211,6 +274,8 @@ int main(void) {
       T(test_alloc_past_the_mapping_pipelined),
       T(test_attach_read_only),
       T(test_attach_read_only_by_daemon),
+      T(test_attach_with_credentials),
+      T(test_replies_with_pidfds),
       T(test_attach_no_fd),
       T(test_attach_two_fds),
       T(test_attach_short_segment),
