@@ -12,16 +12,17 @@
  * between two address spaces, which on a virtual machine can cost more
  * than the rest of the round trip, so both are measured.
  */
-#include <signal.h>
-#include <sys/wait.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "arenactl.h"
@@ -119,10 +120,15 @@ int ar__echo_start(ar__echo_t **out, bool process, char *err, size_t len) {
   }
   if (process) {
     /* Called before the measures start threads: the child has only this
-     * one, and it leaves with _exit, touching nothing of the parent's. */
+     * one, and it leaves with _exit, touching nothing of the parent's. It
+     * dies with this thread, the one that runs the command, however that
+     * ends (a signal, a crash): only ar__echo_stop stops it otherwise,
+     * and an orphan would serve on for ever. */
+    pid_t parent = getpid();
     e->pid = fork();
     if (e->pid == 0) {
-      echo_loop(e);
+      if (prctl(PR_SET_PDEATHSIG, SIGKILL) == 0 && getppid() == parent)
+        echo_loop(e);
       _exit(0);
     }
     if (e->pid < 0) {

@@ -6,15 +6,24 @@
  * overwrote, and a broken invariant from a fake daemon: exit 1), stats
  * (with a line and a JSON number for the counter of every limit, which
  * README.md's table of limits names, and no counter in that table that
- * stats lacks) and a short bench, with JSON that parses (jansson) with the
- * figures the daemon holds.
+ * stats lacks) and a short bench (whose echo server ends with it, also
+ * when it is killed), with JSON that parses (jansson) with the figures
+ * the daemon holds.
  */
 #include "arenactl_harness.h"
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 static void test_ping(void **state) {
   (void)state;
@@ -287,6 +296,100 @@ static void test_bench(void **state) {
   json_decref(j);
 }
 
+/* The first child of process pid's main thread, 0 when it has none, or
+ * -1 when this kernel cannot tell (no /proc/PID/task/TID/children). */
+static pid_t first_child(pid_t pid) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)pid, (int)pid);
+  FILE *f = fopen(path, "r");
+  if (f == NULL)
+    return -1;
+  int child = 0;
+  if (fscanf(f, "%d", &child) != 1)
+    child = 0;
+  fclose(f);
+  return (pid_t)child;
+}
+
+/* Whether process pid has ended: gone, or a zombie not reaped yet. */
+static bool ended(pid_t pid) {
+  char path[64], stat[512];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  FILE *f = fopen(path, "r");
+  if (f == NULL)
+    return true;
+  size_t n = fread(stat, 1, sizeof stat - 1, f);
+  fclose(f);
+  stat[n] = '\0';
+  const char *paren = strrchr(stat, ')');
+  return paren != NULL && paren[1] == ' ' && paren[2] == 'Z';
+}
+
+/* Removes the echo servers' directories that a bench killed since `since`
+ * left in /tmp: those made since then whose socket nobody listens on (a
+ * bench running beside this test keeps its own). */
+static void remove_dead_bench_dirs(time_t since) {
+  DIR *d = opendir("/tmp");
+  assert_non_null(d);
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL) {
+    char dir[300], sock[320];
+    struct stat st;
+    if (strncmp(de->d_name, "arenactl-bench-", 15) != 0)
+      continue;
+    snprintf(dir, sizeof dir, "/tmp/%s", de->d_name);
+    snprintf(sock, sizeof sock, "%s/echo.sock", dir);
+    if (lstat(dir, &st) < 0 || st.st_ctime < since)
+      continue;
+    it_conn_t *c = it_try_connect(sock);
+    if (c != NULL) {
+      it_close(c);
+      continue;
+    }
+    unlink(sock);
+    rmdir(dir);
+  }
+  closedir(d);
+}
+
+/* bench's echo server in a child process ends with arenactl however
+ * arenactl ends: killed while it measures, it leaves no server serving
+ * on for ever. */
+static void test_bench_killed(void **state) {
+  (void)state;
+  time_t start = time(NULL);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    int null = open("/dev/null", O_WRONLY);
+    if (null < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
+      _exit(126);
+    execl(ARENACTL, ARENACTL, "--socket", daemon_.sock, "bench", "--arena",
+          "alpha", "--ops", "100", "--seconds", "30", "--threads", "1",
+          (char *)NULL);
+    _exit(127);
+  }
+  pid_t echo = 0;
+  for (int i = 0; i < 1000 && echo == 0; i++)
+    if ((echo = first_child(pid)) == 0)
+      usleep(10000);
+  kill(pid, SIGKILL);
+  assert_int_equal(waitpid(pid, NULL, 0), pid);
+  bool gone = echo <= 0;
+  for (int i = 0; i < 1000 && !gone; i++)
+    if (!(gone = ended(echo)))
+      usleep(10000);
+  if (!gone)
+    kill(echo, SIGKILL); /* before failing: nothing left behind */
+  remove_dead_bench_dirs(start);
+  if (echo < 0) {
+    skip(); /* this kernel cannot name a process's children */
+    return;
+  }
+  assert_true(echo > 0);
+  assert_true(gone);
+}
+
 /* The connection id is unsigned in the protocol, and in ping's JSON and
  * text: one past INT64_MAX is not printed as a negative number. */
 static void test_ping_large_connection_id(void **state) {
@@ -310,8 +413,13 @@ static void test_ping_large_connection_id(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
-      T(test_ping),         T(test_check), T(test_stats),
-      T(test_stats_limits), T(test_bench), T(test_ping_large_connection_id),
+      T(test_ping),
+      T(test_check),
+      T(test_stats),
+      T(test_stats_limits),
+      T(test_bench),
+      T(test_bench_killed),
+      T(test_ping_large_connection_id),
 #undef T
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
