@@ -19,6 +19,7 @@
  * so that it agrees with its verdict), or JSON with --json.
  * Everything against the daemon goes through the client library.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -281,7 +282,14 @@ static int daemon_setup(ar__bench_worker_t *w) {
   arenad_t *h;
   int rc = arenad_connect(ar__ctl_socket, &h);
   if (rc < 0) {
-    snprintf(w->err, sizeof w->err, "connect: %s", ar_strerror(rc));
+    /* As ar__ctl_connect says it: the socket, and errno's reason for a
+     * socket that failed (AR_EIO), which the code alone does not give. */
+    int err = errno;
+    char path[AR_SOCKET_PATH_MAX];
+    if (arenad_socket_path(ar__ctl_socket, path, sizeof path) < 0)
+      snprintf(path, sizeof path, "the daemon");
+    snprintf(w->err, sizeof w->err, "cannot connect to %s: %s", path,
+             rc == AR_EIO ? strerror(err) : ar_strerror(rc));
     return -1;
   }
   rc = arenad_hello(h, "arenactl-bench", NULL);

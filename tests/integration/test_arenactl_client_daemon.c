@@ -7,12 +7,14 @@
  * (with a line and a JSON number for the counter of every limit, which
  * README.md's table of limits names, and no counter in that table that
  * stats lacks) and a short bench (whose echo server ends with it, also
- * when it is killed), with JSON that parses (jansson) with the figures
+ * when it is killed; a daemon gone between its measures is said to be),
+ * with JSON that parses (jansson) with the figures
  * the daemon holds.
  */
 #include "arenactl_harness.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -352,27 +354,38 @@ static void remove_dead_bench_dirs(time_t since) {
   closedir(d);
 }
 
+/* Starts `arenactl bench` on the test's daemon, in a child whose standard
+ * output goes nowhere and whose standard error goes to the file err (or
+ * nowhere when NULL), with measures of `seconds` each; returns its pid,
+ * once its echo server's process is there, and that process in *echo
+ * (-1 when this kernel cannot name a process's children). */
+static pid_t start_bench(const char *seconds, const char *err, pid_t *echo) {
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    int null = open("/dev/null", O_WRONLY);
+    int e = err != NULL ? open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600) : null;
+    if (null < 0 || e < 0 || dup2(null, 1) < 0 || dup2(e, 2) < 0)
+      _exit(126);
+    execl(ARENACTL, ARENACTL, "--socket", daemon_.sock, "bench", "--arena",
+          "alpha", "--ops", "100", "--seconds", seconds, "--threads", "1",
+          (char *)NULL);
+    _exit(127);
+  }
+  *echo = 0;
+  for (int i = 0; i < 1000 && *echo == 0; i++)
+    if ((*echo = first_child(pid)) == 0)
+      usleep(10000);
+  return pid;
+}
+
 /* bench's echo server in a child process ends with arenactl however
  * arenactl ends: killed while it measures, it leaves no server serving
  * on for ever. */
 static void test_bench_killed(void **state) {
   (void)state;
   time_t start = time(NULL);
-  pid_t pid = fork();
-  assert_true(pid >= 0);
-  if (pid == 0) {
-    int null = open("/dev/null", O_WRONLY);
-    if (null < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
-      _exit(126);
-    execl(ARENACTL, ARENACTL, "--socket", daemon_.sock, "bench", "--arena",
-          "alpha", "--ops", "100", "--seconds", "30", "--threads", "1",
-          (char *)NULL);
-    _exit(127);
-  }
-  pid_t echo = 0;
-  for (int i = 0; i < 1000 && echo == 0; i++)
-    if ((echo = first_child(pid)) == 0)
-      usleep(10000);
+  pid_t echo, pid = start_bench("30", NULL, &echo);
   kill(pid, SIGKILL);
   assert_int_equal(waitpid(pid, NULL, 0), pid);
   bool gone = echo <= 0;
@@ -388,6 +401,35 @@ static void test_bench_killed(void **state) {
   }
   assert_true(echo > 0);
   assert_true(gone);
+}
+
+/* A bench whose daemon goes away between its measures (here while it
+ * measures the echo floor, 4 x 1.5 s, after the latencies: some 100 ms)
+ * says why the next measure could not connect, and where: errno's
+ * reason, not "I/O error". */
+static void test_bench_daemon_gone(void **state) {
+  (void)state;
+  char err[160], text[1024], want[256];
+  snprintf(err, sizeof err, "%s/bench.err", daemon_.dir);
+  pid_t echo, pid = start_bench("1.5", err, &echo);
+  usleep(700000);
+  it_daemon_stop(&daemon_, SIGTERM);
+  int st;
+  assert_int_equal(waitpid(pid, &st, 0), pid);
+  FILE *f = fopen(err, "r");
+  assert_non_null(f);
+  size_t n = fread(text, 1, sizeof text - 1, f);
+  fclose(f);
+  unlink(err);
+  text[n] = '\0';
+  assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+  snprintf(want, sizeof want,
+           "arenactl bench: pipelined, 1 connection: cannot connect to %s: ",
+           daemon_.sock);
+  if (strncmp(text, want, strlen(want)) != 0 ||
+      (strstr(text, strerror(ENOENT)) == NULL &&
+       strstr(text, strerror(ECONNREFUSED)) == NULL))
+    fail_msg("stderr: %s", text);
 }
 
 /* The connection id is unsigned in the protocol, and in ping's JSON and
@@ -419,6 +461,7 @@ int main(void) {
       T(test_stats_limits),
       T(test_bench),
       T(test_bench_killed),
+      T(test_bench_daemon_gone),
       T(test_ping_large_connection_id),
 #undef T
   };
