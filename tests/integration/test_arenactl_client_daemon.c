@@ -403,16 +403,23 @@ static void test_bench_killed(void **state) {
   assert_true(gone);
 }
 
-/* A bench whose daemon goes away between its measures (here while it
- * measures the echo floor, 4 x 1.5 s, after the latencies: some 100 ms)
- * says why the next measure could not connect, and where: errno's
- * reason, not "I/O error". */
+/* A bench whose daemon goes away between its measures says why the next
+ * measure could not connect, and where: errno's reason, not "I/O error".
+ * The daemon stops once the bench has closed the connection of its
+ * latencies: the bench then measures the echo floor (4 x 1.5 s) and
+ * connects again only after that. */
 static void test_bench_daemon_gone(void **state) {
   (void)state;
   char err[160], text[1024], want[256];
   snprintf(err, sizeof err, "%s/bench.err", daemon_.dir);
+  it_conn_t *c = it_connect(daemon_.sock);
+  it_hello_ok(c);
+  uint64_t closed = it_stat(c, "connections_closed");
   pid_t echo, pid = start_bench("1.5", err, &echo);
-  usleep(700000);
+  for (int i = 0; i < 3000 && it_stat(c, "connections_closed") == closed; i++)
+    usleep(10000);
+  assert_true(it_stat(c, "connections_closed") > closed);
+  it_close(c);
   it_daemon_stop(&daemon_, SIGTERM);
   int st;
   assert_int_equal(waitpid(pid, &st, 0), pid);
