@@ -280,6 +280,34 @@ static void move_slots(ar__bt_node_t *dst, unsigned di, ar__bt_node_t *src,
   }
 }
 
+/* Moves slots i.. of n up one, leaving slot i free (i <= n->count). A
+ * leaf's, the common case, without move_slots' calling and setting up,
+ * which on the few slots most inserts move costs more than the copying. */
+static inline void open_slot(ar__bt_node_t *n, unsigned i) {
+  if (n->height) {
+    move_slots(n, i + 1, n, i, n->count - i);
+    return;
+  }
+  ar__bt_key_t *key = n->key;
+  uint64_t *maxb = n->maxb;
+  for (size_t k = n->count; k > i; k--) {
+    key[k] = key[k - 1];
+    maxb[k] = maxb[k - 1];
+    __asm__ volatile("" ::: "memory"); /* see move_slots */
+  }
+}
+
+/* Moves slots i + 1.. of leaf n down one, over slot i. */
+static inline void close_leaf_slot(ar__bt_node_t *n, unsigned i) {
+  ar__bt_key_t *key = n->key;
+  uint64_t *maxb = n->maxb;
+  for (size_t k = i, last = n->count - 1; k < last; k++) {
+    key[k] = key[k + 1];
+    maxb[k] = maxb[k + 1];
+    __asm__ volatile("" ::: "memory"); /* see move_slots */
+  }
+}
+
 /* Rewrites n's slot in its parent, and so on up while anything changes.
  * n->max must be right. */
 static void fix_up(ar__bt_node_t *n) {
@@ -347,7 +375,7 @@ static void insert_slot(ar__bt_t *t, ar__bt_node_t *n, unsigned i,
       i -= FANOUT / 2;
     }
   }
-  move_slots(n, i + 1, n, i, n->count - i);
+  open_slot(n, i);
   n->key[i] = k;
   n->maxb[i] = maxb;
   if (n->height) {
@@ -492,7 +520,7 @@ static void shrunk(ar__bt_t *t, ar__bt_node_t *n) {
 
 void ar__bt_erase(ar__bt_t *t, ar__bt_pos_t pos) {
   ar__bt_node_t *n = pos.leaf;
-  move_slots(n, pos.i, n, pos.i + 1, n->count - pos.i - 1);
+  close_leaf_slot(n, pos.i);
   n->count--;
   if (pos.i == n->argmax)
     rescan(n);
