@@ -32,8 +32,11 @@ static bool is_free(const ar__buddy_t *bd, unsigned j, uint64_t at) {
   return ar__bitset_test(&bd->free[j], at >> j);
 }
 
-static int buddy_take(ar_engine_t *e, uint64_t n, uint64_t align,
-                      ar_block_t *blk) {
+/* Inline, with the external definition that engine_internal.h's
+ * declaration makes of it: the hint lets the link-time optimiser put take
+ * and give into ar_engine_alloc and ar_engine_free. */
+inline int ar__buddy_take(ar_engine_t *e, uint64_t n, uint64_t align,
+                          ar_block_t *blk) {
   ar__buddy_t *bd = e->u.buddy;
   unsigned k = ar__buddy_order(n, align);
   if (k > bd->max_order)
@@ -54,7 +57,7 @@ static int buddy_take(ar_engine_t *e, uint64_t n, uint64_t align,
   return 0;
 }
 
-static int buddy_give(ar_engine_t *e, uint64_t start, uint64_t size) {
+inline int ar__buddy_give(ar_engine_t *e, uint64_t start, uint64_t size) {
   ar__buddy_t *bd = e->u.buddy;
   unsigned k = (unsigned)__builtin_ctzll(size);
   uint64_t at = start;
@@ -200,8 +203,8 @@ static int buddy_init(ar_engine_t *e) {
 const ar__engine_ops_t ar__buddy_ops = {
     .init = buddy_init,
     .fini = buddy_fini,
-    .take = buddy_take,
-    .give = buddy_give,
+    .take = ar__buddy_take,
+    .give = ar__buddy_give,
     .free_from = buddy_free_from,
     .extent_at_or_after = buddy_extent_at_or_after,
     .stats = buddy_stats,

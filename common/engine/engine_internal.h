@@ -58,6 +58,11 @@ typedef struct ar__engine_ops_s {
 extern const ar__engine_ops_t ar__list_ops;
 extern const ar__engine_ops_t ar__buddy_ops;
 
+/* ar__buddy_ops' take and give, which engine.c calls directly (see
+ * policy_take there). */
+int ar__buddy_take(ar_engine_t *e, uint64_t n, uint64_t align, ar_block_t *blk);
+int ar__buddy_give(ar_engine_t *e, uint64_t start, uint64_t size);
+
 /* The policies' free space, each used only by its own file
  * (engine_list.c, engine_buddy.c), and defined here rather than there so
  * that tests can break them on purpose (tests/unit/test_engine_check.c). */
