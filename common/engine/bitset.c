@@ -2,7 +2,8 @@
  * bitset.c: the hierarchical bitset of bitset.h. Setting a bit in a word
  * that was empty sets its summary bit one level up (and so on); clearing the
  * last bit of a word clears it. Searches go up until a word has a candidate
- * bit, then straight down following the lowest set bits.
+ * bit, then straight down following the lowest set bits; the search for the
+ * lowest set bit starts at word `low` (bitset.h).
  */
 #include "bitset.h"
 
@@ -30,6 +31,7 @@ int ar__bitset_init(ar__bitset_t *b, uint64_t nbits, ar__mem_t *mem) {
     p += b->nwords[l];
   }
   b->nbits = nbits;
+  b->low = 0;
   return 0;
 }
 
@@ -68,6 +70,8 @@ uint64_t ar__bitset_next(const ar__bitset_t *b, uint64_t from) {
 
 int ar__bitset_verify(const ar__bitset_t *b, bool full, uint64_t *reached) {
   *reached = 0;
+  if (b->low >= b->nwords[0]) /* ar__bitset_first would read past it */
+    return 0;
   /* The bits of a summary's last word past the words below it name none:
    * a search that followed one would read past the level below. */
   for (int l = 1; l < b->nlevels; l++) {
@@ -83,10 +87,14 @@ int ar__bitset_verify(const ar__bitset_t *b, bool full, uint64_t *reached) {
         return l + 1;
     }
   /* The bits of level 0: every word when full (or level 0 is all there
-   * is), else only the words that level 1's set bits name. */
+   * is), else only the words that level 1's set bits name. None of them
+   * may be before word `low`, where ar__bitset_first starts. */
   if (full || b->nlevels == 1) {
-    for (uint64_t i = 0; i < b->nwords[0]; i++)
+    for (uint64_t i = 0; i < b->nwords[0]; i++) {
+      if (i < b->low && b->level[0][i] != 0)
+        return 0;
       *reached += (uint64_t)__builtin_popcountll(b->level[0][i]);
+    }
     return -1;
   }
   for (uint64_t i = 0; i < b->nwords[1]; i++)
@@ -94,6 +102,8 @@ int ar__bitset_verify(const ar__bitset_t *b, bool full, uint64_t *reached) {
       uint64_t word = i * 64 + (uint64_t)__builtin_ctzll(w);
       if (word >= b->nwords[0] || b->level[0][word] == 0)
         return 1;
+      if (word < b->low)
+        return 0;
       *reached += (uint64_t)__builtin_popcountll(b->level[0][word]);
     }
   return -1;

@@ -6,6 +6,12 @@
  * lowest at or after a position, reads one word per level: O(log64 n), with
  * no walk over empty words. The buddy engine keeps one per order, so "the
  * free block of order j with the lowest offset" is a find_first.
+ *
+ * That search starts at a word of level 0 below which no bit is set (`low`,
+ * lowered by every set, moved up to the word each search finds), and only
+ * climbs the summaries when that word is empty: the buddy engine takes and
+ * gives back its lowest blocks over and over, so the word usually still
+ * holds the answer, one read instead of one a level.
  */
 #ifndef AR_BITSET_H
 #define AR_BITSET_H
@@ -23,6 +29,8 @@ typedef struct ar__bitset_s {
   uint64_t nwords[AR__BITSET_LEVELS];   /* words in level l */
   int nlevels;                          /* the top level has one word */
   uint64_t nbits;
+  uint64_t low;                         /* a word of level 0: none before it
+                                           has a bit set */
   ar__mem_t *mem;                       /* the engine's count; not owned */
 } ar__bitset_t;
 
@@ -44,6 +52,8 @@ static inline bool ar__bitset_test(const ar__bitset_t *b, uint64_t i) {
 }
 
 static inline void ar__bitset_set(ar__bitset_t *b, uint64_t i) {
+  if ((i >> 6) < b->low)
+    b->low = i >> 6;
   for (int l = 0; l < b->nlevels; l++, i >>= 6) {
     uint64_t *w = &b->level[l][i >> 6];
     bool was_empty = *w == 0;
@@ -62,29 +72,32 @@ static inline void ar__bitset_clear(ar__bitset_t *b, uint64_t i) {
   }
 }
 
-/* The lowest set bit, or UINT64_MAX when none: one word a level. */
-static inline uint64_t ar__bitset_first(const ar__bitset_t *b) {
-  int l = b->nlevels - 1;
-  if (b->level[l][0] == 0)
-    return UINT64_MAX;
-  uint64_t i = 0;
-  for (; l >= 0; l--)
-    i = (i << 6) | (uint64_t)__builtin_ctzll(b->level[l][i]);
-  return i;
-}
-
 /* The lowest set bit at or after `from`, or UINT64_MAX when none. */
 uint64_t ar__bitset_next(const ar__bitset_t *b, uint64_t from);
 
+/* The lowest set bit, or UINT64_MAX when none: one word when word `low`
+ * has a bit set, else a search from the next word, whose word becomes
+ * `low`. */
+static inline uint64_t ar__bitset_first(ar__bitset_t *b) {
+  uint64_t w = b->level[0][b->low];
+  if (w != 0)
+    return (b->low << 6) | (uint64_t)__builtin_ctzll(w);
+  uint64_t i = ar__bitset_next(b, (b->low + 1) << 6);
+  if (i != UINT64_MAX)
+    b->low = i >> 6;
+  return i;
+}
+
 /* Checks that every summary bit matches its word (and that none is set
- * past the words of the level below), and counts in *reached the set bits
- * of level 0 (which the caller compares with the bits it set). With
- * `full`, every word is read. Without, level 0, 64 times larger than the
- * rest together, is read only where level 1 has a bit set: a word set
- * while its summary bit is clear then goes unseen (and its bits
- * uncounted), and the cost is the size of the levels above 0 (1/4096 bit
- * per bit of the set) plus the words in use. Returns -1 when all match, or
- * the level whose summary is wrong. */
+ * past the words of the level below), that no bit is set before word
+ * `low`, and counts in *reached the set bits of level 0 (which the caller
+ * compares with the bits it set). With `full`, every word is read.
+ * Without, level 0, 64 times larger than the rest together, is read only
+ * where level 1 has a bit set: a word set while its summary bit is clear
+ * then goes unseen (and its bits uncounted), and the cost is the size of
+ * the levels above 0 (1/4096 bit per bit of the set) plus the words in
+ * use. Returns -1 when all match, the level whose summary is wrong, or 0
+ * when `low` is past a set bit or past level 0. */
 int ar__bitset_verify(const ar__bitset_t *b, bool full, uint64_t *reached);
 
 /* The level-0 words up to which the buddy engine's check reads a bitset

@@ -144,7 +144,12 @@ static int buddy_check(const ar_engine_t *e, ar_check_report_t *report,
     const ar__bitset_t *set = &bd->free[j];
     int level = ar__bitset_verify(
         set, set->nwords[0] <= AR__BITSET_VERIFY_FULL_WORDS, &reached);
-    if (level >= 0)
+    if (level == 0)
+      return ar_check_fail(report, "order index", 0,
+                           "order %u: the search for the lowest free block "
+                           "starts past one",
+                           j);
+    if (level > 0)
       return ar_check_fail(report, "order index", 0,
                            "order %u: summary level %d disagrees with the "
                            "level below",

@@ -10,7 +10,10 @@
  * set under a clear summary bit, names its level; a word of level 0 under
  * a clear summary bit only when read in full (along the summaries it goes
  * unseen, as bitset.h says); a summary bit past the words of the level
- * below, read either way. Its memory count must come back to nothing.
+ * below, read either way. Then where the search for the lowest bit starts
+ * (`low`): lowered by a set, moved up by a search, and a start past a set
+ * bit or past level 0 found by the verification. Its memory count must
+ * come back to nothing.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -140,11 +143,49 @@ static void test_verify_finds_summary_past_level(void **state) {
   assert_int_equal(mem.bytes, 0);
 }
 
+/* Bits 100 (word 1) and 200000 (word 3125): the search starts at word 0
+ * and moves to each word it finds; a set below lowers the start again. A
+ * start past a set bit, or past the words of level 0, is wrong either way
+ * of reading (the lowest bit would be missed, or read past the level). */
+static void test_search_start(void **state) {
+  (void)state;
+  ar__mem_t mem = {0};
+  ar__bitset_t b;
+  uint64_t reached;
+  assert_int_equal(ar__bitset_init(&b, NBITS, &mem), 0);
+  assert_int_equal(b.low, 0);
+  ar__bitset_set(&b, 200000);
+  ar__bitset_set(&b, 100);
+  assert_int_equal(b.low, 0);
+  assert_int_equal(ar__bitset_first(&b), 100);
+  assert_int_equal(b.low, 1);
+  ar__bitset_clear(&b, 100);
+  assert_int_equal(ar__bitset_first(&b), 200000);
+  assert_int_equal(b.low, 3125);
+  ar__bitset_set(&b, 64);
+  assert_int_equal(b.low, 1);
+  assert_int_equal(ar__bitset_first(&b), 64);
+
+  for (int full = 0; full <= 1; full++) {
+    assert_int_equal(ar__bitset_verify(&b, full, &reached), -1);
+    b.low = 2; /* past bit 64 */
+    assert_int_equal(ar__bitset_verify(&b, full, &reached), 0);
+    b.low = b.nwords[0];
+    assert_int_equal(ar__bitset_verify(&b, full, &reached), 0);
+    b.low = 0; /* before the lowest bit: allowed */
+    assert_int_equal(ar__bitset_verify(&b, full, &reached), -1);
+    assert_int_equal(reached, 2);
+  }
+  ar__bitset_fini(&b);
+  assert_int_equal(mem.bytes, 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_against_array),
       cmocka_unit_test(test_verify_finds_broken_summaries),
       cmocka_unit_test(test_verify_finds_summary_past_level),
+      cmocka_unit_test(test_search_start),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,8 +8,9 @@
  * off the grain, two spans touching, two overlapping, a span whose end
  * wraps past 2^64) and the buddy engine's free bitsets and counts (two
  * free buddies, a count, the mask of orders (an order missing, one past
- * the largest), a summary level, a summary bit past its level, an order
- * out of range), each put back after (the check passes again). And the
+ * the largest), a summary level, a summary bit past its level, a search
+ * for the lowest free block starting past it, an order out of range),
+ * each put back after (the check passes again). And the
  * small pieces of the interface: the policy names and their parsing, the
  * getters, destroy(NULL). The other engine tests run the check after every
  * operation too (harness.c); this file states it on its own. Engine only.
@@ -278,6 +279,17 @@ static void test_check_buddy_corrupt(void **state) {
   set->level[1][0] |= ar__bitset_bit(40);
   assert_corrupt(e, "order index", 0, "order 5: summary level 1");
   set->level[1][0] &= ~ar__bitset_bit(40);
+  assert_healthy(e);
+
+  /* Order 6's search for its lowest free block starting at word 1, past
+   * the free block at 64 (bit 1 of word 0): take would miss it. */
+  set = &bd->free[6];
+  assert_int_equal(set->low, 0);
+  set->low = 1;
+  assert_corrupt(e, "order index", 0,
+                 "order 6: the search for the lowest free block starts "
+                 "past one");
+  set->low = 0;
   assert_healthy(e);
 
   /* A free block counted in an order the arena cannot have. */
