@@ -303,6 +303,23 @@ static void check_socket_dir(const char *path) {
            dir, (unsigned)(st.st_mode & 07777));
 }
 
+/* Warns when the socket's mode keeps clients out: connecting to a Unix
+ * socket needs write permission on it, and the owner's bits are the ones
+ * that apply to the daemon's own uid, whatever the group's and others'
+ * say. Not refused: clients that run as root connect whatever the mode. */
+static void check_socket_mode(uint64_t mode) {
+  const char *who = NULL;
+  if ((mode & 0222) == 0)
+    who = "no client but root can connect";
+  else if ((mode & 0200) == 0)
+    who = "clients of arenad's own uid cannot connect";
+  if (who != NULL)
+    ad_log(AD_LOG_WARN, "socket-mode",
+           "mode=%04llo error=\"%s: connecting needs write permission on "
+           "the socket\"",
+           (unsigned long long)mode, who);
+}
+
 int ad_listener_open(ad_daemon_t *d, char *err, size_t errlen) {
   ad_listener_t *l = &d->listener;
   const char *path = d->cfg->socket;
@@ -358,6 +375,7 @@ int ad_listener_open(ad_daemon_t *d, char *err, size_t errlen) {
   ad_log(AD_LOG_INFO, "listen", "path=%s mode=%04llo max_connections=%llu",
          path, (unsigned long long)d->cfg->socket_mode,
          (unsigned long long)d->cfg->max_connections);
+  check_socket_mode(d->cfg->socket_mode);
   return 0;
 }
 

@@ -588,7 +588,7 @@ static void test_ready_fd_standard_stream(void **state) {
 
 /* A socket whose directory anyone may write gets a warning at start-up
  * (another user could take its name while the daemon is down); one in a
- * private directory does not. */
+ * private directory, at the default mode, gets no warning about either. */
 static void test_socket_dir_writable_by_others(void **state) {
   (void)state;
   it_daemon_t d = {0};
@@ -604,7 +604,39 @@ static void test_socket_dir_writable_by_others(void **state) {
   assert_int_equal(it_daemon_start(&quiet, NULL, NULL), 0);
   assert_int_equal(it_daemon_stop(&quiet, SIGTERM), 0);
   assert_false(it_log_contains(&quiet, "socket-dir"));
+  assert_false(it_log_contains(&quiet, "socket-mode"));
   it_daemon_cleanup(&quiet);
+}
+
+/* A socket mode without the owner's write bit keeps clients of the
+ * daemon's uid out (connecting needs write permission on the socket):
+ * warned at start-up, not refused (root connects whatever the mode, as
+ * this test does). The default mode gets no warning (checked in
+ * test_socket_dir_writable_by_others). */
+static void test_socket_mode_keeps_clients_out(void **state) {
+  (void)state;
+  static const struct {
+    const char *mode, *warning;
+  } cases[] = {
+      {"0066", "mode=0066 error=\"clients of arenad's own uid cannot "
+               "connect: connecting needs write permission on the socket\""},
+      {"0444", "mode=0444 error=\"no client but root can connect"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char conf[64];
+    snprintf(conf, sizeof conf, "[daemon]\nsocket_mode = %s\n", cases[i].mode);
+    it_daemon_t d = {0};
+    assert_int_equal(it_daemon_start(&d, conf, NULL), 0);
+    it_conn_t *c = it_connect(d.sock);
+    it_resp_free(it_call(c, it_req_ping(), NULL));
+    it_close(c);
+    assert_int_equal(it_daemon_stop(&d, SIGTERM), 0);
+    if (!it_log_contains(&d, "warn socket-mode ") ||
+        !it_log_contains(&d, cases[i].warning))
+      fail_msg("socket_mode %s: no warning \"%s\"", cases[i].mode,
+               cases[i].warning);
+    it_daemon_cleanup(&d);
+  }
 }
 
 static void test_socket_mode_and_limit(void **state) {
@@ -684,6 +716,7 @@ int main(void) {
       cmocka_unit_test(test_bad_config),
       cmocka_unit_test(test_ready_fd_standard_stream),
       cmocka_unit_test(test_socket_dir_writable_by_others),
+      cmocka_unit_test(test_socket_mode_keeps_clients_out),
       cmocka_unit_test(test_socket_mode_and_limit),
       cmocka_unit_test(test_socket_from_environment),
   };
