@@ -48,20 +48,17 @@ struct ar__bench_worker_s {
 
 typedef struct ar__echo_s ar__echo_t;
 
-/* Starts an echo server on a socket in a new temporary directory, in a
- * thread of this process or, with `process`, in a child process (to be
- * called while this process has one thread). Returns 0 or -1 with a
- * message in err (len bytes). */
+/* Starts an echo server on a socket with an abstract name (nothing in the
+ * file system), in a thread of this process or, with `process`, in a
+ * child process (to be called while this process has one thread). Returns
+ * 0 or -1 with a message in err (len bytes). */
 int ar__echo_start(ar__echo_t **out, bool process, char *err, size_t len);
 
-/* The server's socket path. */
-const char *ar__echo_path(const ar__echo_t *e);
-
-/* Stops the server and removes its socket and directory. */
+/* Stops the server and frees e (NULL is allowed). */
 void ar__echo_stop(ar__echo_t *e);
 
-/* A connection to the echo server at path, or -1 with err set. */
-int ar__echo_dial(const char *path, char *err, size_t len);
+/* A connection to the echo server e, or -1 with err set. */
+int ar__echo_dial(const ar__echo_t *e, char *err, size_t len);
 
 /* n round trips of `msg` bytes on connection fd; samples[0..n) (when not
  * NULL) gets each in nanoseconds. Returns 0 or -1 with err set. */
@@ -70,7 +67,7 @@ int ar__echo_round_trips(int fd, size_t msg, size_t n, double *samples,
 
 /* Parameters of an echo throughput run (ar__bench_run_t.arg). */
 typedef struct ar__echo_params_s {
-  const char *path;
+  const ar__echo_t *echo; /* the server; not owned */
   size_t msg;    /* bytes a message */
   size_t window; /* messages in flight a connection */
 } ar__echo_params_t;

@@ -11,9 +11,15 @@
  * The second is the daemon's situation: every round trip then switches
  * between two address spaces, which on a virtual machine can cost more
  * than the rest of the round trip, so both are measured.
+ *
+ * The server's socket has an abstract name that the kernel picks (Linux's
+ * autobind): nothing in the file system, so a bench ended by a signal or
+ * a crash leaves nothing behind, and the name goes with the last
+ * descriptor of the socket.
  */
 #include <errno.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,8 +40,8 @@ struct ar__echo_s {
   int listen_fd;
   int wake_fd; /* an eventfd: written to stop the loop */
   int epoll_fd;
-  char dir[64];
-  char path[100]; /* fits in a socket address */
+  struct sockaddr_un addr; /* the listening socket's abstract name */
+  socklen_t addrlen;
 };
 
 /* Writes all n bytes (the socket is blocking). Returns 0 or -1. */
@@ -93,15 +99,9 @@ int ar__echo_start(ar__echo_t **out, bool process, char *err, size_t len) {
     return -1;
   }
   e->listen_fd = e->wake_fd = e->epoll_fd = -1;
-  snprintf(e->dir, sizeof e->dir, "/tmp/arenactl-bench-XXXXXX");
-  if (mkdtemp(e->dir) == NULL) {
-    snprintf(err, len, "mkdtemp: %s", strerror(errno));
-    free(e);
-    return -1;
-  }
-  snprintf(e->path, sizeof e->path, "%s/echo.sock", e->dir);
+  /* An address of the family alone: the kernel binds an abstract name. */
   struct sockaddr_un sa = {.sun_family = AF_UNIX};
-  snprintf(sa.sun_path, sizeof sa.sun_path, "%s", e->path);
+  e->addrlen = sizeof e->addr;
 
   e->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   e->wake_fd = eventfd(0, EFD_CLOEXEC);
@@ -109,12 +109,12 @@ int ar__echo_start(ar__echo_t **out, bool process, char *err, size_t len) {
   struct epoll_event l = {.events = EPOLLIN, .data.fd = e->listen_fd};
   struct epoll_event w = {.events = EPOLLIN, .data.fd = e->wake_fd};
   if (e->listen_fd < 0 || e->wake_fd < 0 || e->epoll_fd < 0 ||
-      bind(e->listen_fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
+      bind(e->listen_fd, (struct sockaddr *)&sa, sizeof(sa_family_t)) < 0 ||
+      getsockname(e->listen_fd, (struct sockaddr *)&e->addr, &e->addrlen) < 0 ||
       listen(e->listen_fd, 64) < 0 ||
       epoll_ctl(e->epoll_fd, EPOLL_CTL_ADD, e->listen_fd, &l) < 0 ||
       epoll_ctl(e->epoll_fd, EPOLL_CTL_ADD, e->wake_fd, &w) < 0) {
-    snprintf(err, len, "starting the echo server on %s: %s", e->path,
-             strerror(errno));
+    snprintf(err, len, "starting the echo server: %s", strerror(errno));
     ar__echo_stop(e);
     return -1;
   }
@@ -150,10 +150,6 @@ int ar__echo_start(ar__echo_t **out, bool process, char *err, size_t len) {
   return 0;
 }
 
-const char *ar__echo_path(const ar__echo_t *e) {
-  return e->path;
-}
-
 void ar__echo_stop(ar__echo_t *e) {
   if (e == NULL)
     return;
@@ -174,17 +170,13 @@ void ar__echo_stop(ar__echo_t *e) {
     close(e->wake_fd);
   if (e->epoll_fd >= 0)
     close(e->epoll_fd);
-  unlink(e->path);
-  rmdir(e->dir);
   free(e);
 }
 
-/* A connected client socket, or -1 with err set. */
-static int dial(const char *path, char *err, size_t len) {
-  struct sockaddr_un sa = {.sun_family = AF_UNIX};
-  snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+int ar__echo_dial(const ar__echo_t *e, char *err, size_t len) {
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+  if (fd < 0 ||
+      connect(fd, (const struct sockaddr *)&e->addr, e->addrlen) < 0) {
     snprintf(err, len, "connecting to the echo server: %s", strerror(errno));
     if (fd >= 0)
       close(fd);
@@ -205,10 +197,6 @@ static int read_all(int fd, char *p, size_t n) {
     n -= (size_t)r;
   }
   return 0;
-}
-
-int ar__echo_dial(const char *path, char *err, size_t len) {
-  return dial(path, err, len);
 }
 
 int ar__echo_round_trips(int fd, size_t msg, size_t n, double *samples,
@@ -243,7 +231,7 @@ int ar__echo_setup(ar__bench_worker_t *w) {
     return -1;
   }
   c->out = malloc(p->msg * p->window);
-  c->fd = dial(p->path, w->err, sizeof w->err);
+  c->fd = ar__echo_dial(p->echo, w->err, sizeof w->err);
   if (c->out == NULL || c->fd < 0) {
     if (c->fd >= 0)
       close(c->fd);

@@ -535,7 +535,7 @@ static int measure_latency(arenad_t *h, const options_t *o,
     if ((s[i] = malloc(n * sizeof *s[i])) == NULL)
       code = ARENACTL_FAIL;
   for (int k = 0; k < ECHO_KINDS && code == ARENACTL_OK; k++)
-    if ((fds[k] = ar__echo_dial(ar__echo_path(echo[k]), err, sizeof err)) < 0)
+    if ((fds[k] = ar__echo_dial(echo[k], err, sizeof err)) < 0)
       code = ARENACTL_FAIL;
   if (code != ARENACTL_OK) {
     fprintf(stderr, "arenactl bench: %s\n", err[0] ? err : "out of memory");
@@ -583,7 +583,7 @@ out:
 static int echo_throughput(const options_t *o, size_t window,
                            const ar__echo_t *echo, floor_t *out) {
   ar__echo_params_t ep = {
-      .path = ar__echo_path(echo), .msg = PING_FRAME_BYTES, .window = window};
+      .echo = echo, .msg = PING_FRAME_BYTES, .window = window};
   ar__bench_run_t run = {.threads = 1, .seconds = o->seconds,
                          .setup = ar__echo_setup, .work = ar__echo_work,
                          .arg = &ep};
