@@ -116,11 +116,11 @@ static void print_summary(const arenad_summary_t *s) {
 }
 
 static json_t *summary_json(const arenad_summary_t *s) {
-  json_t *o = json_pack("{s:s, s:s, s:{s:i, s:o, s:o}}", "name", s->name,
-                        "policy", arenad_policy_name(s->policy), "access",
-                        "mode", (int)s->access.mode, "owner_uid",
-                        ar__ctl_json_u64(s->access.owner_uid), "group_gid",
-                        ar__ctl_json_u64(s->access.group_gid));
+  json_t *o = json_pack(
+      "{s:o, s:s, s:{s:i, s:o, s:o}}", "name", ar__ctl_json_text(s->name),
+      "policy", arenad_policy_name(s->policy), "access", "mode",
+      (int)s->access.mode, "owner_uid", ar__ctl_json_u64(s->access.owner_uid),
+      "group_gid", ar__ctl_json_u64(s->access.group_gid));
   for (size_t i = 0; o != NULL && i < NFIELDS; i++) {
     const field_t *f = &summary_fields[i];
     json_t *v = f->kind == F_DOUBLE ? json_real(field_double(s, f))
@@ -182,11 +182,11 @@ static json_t *extent_json(const arenad_extent_t *e) {
     const arenad_holder_t *h = &e->holders[i];
     json_array_append_new(
         holders,
-        json_pack("{s:o, s:o, s:o, s:s, s:o}", "connection_id",
+        json_pack("{s:o, s:o, s:o, s:o, s:o}", "connection_id",
                   ar__ctl_json_u64(h->connection_id), "pid",
                   ar__ctl_json_u64(h->pid), "uid", ar__ctl_json_u64(h->uid),
-                  "client_name", h->client_name, "references",
-                  ar__ctl_json_u64(h->references)));
+                  "client_name", ar__ctl_json_text(h->client_name),
+                  "references", ar__ctl_json_u64(h->references)));
   }
   json_object_set_new(o, "payload", ar__ctl_json_u64(e->payload));
   json_object_set_new(o, "n", ar__ctl_json_u64(e->n));
@@ -436,11 +436,11 @@ int ar__cmd_check(int argc, char **argv) {
             arena, c.invariant, (unsigned long long)c.offset, c.detail);
   if (flags & OPT_JSON) {
     json_t *o = json_pack(
-        "{s:s, s:b, s:s, s:o, s:s, s:o, s:o}", "arena", arena, "ok", rc == 0,
-        "invariant", c.invariant, "offset", ar__ctl_json_u64(c.offset),
-        "detail", c.detail, "headers_overwritten",
-        ar__ctl_json_u64(c.headers_overwritten), "first_overwritten",
-        ar__ctl_json_u64(c.first_overwritten));
+        "{s:s, s:b, s:o, s:o, s:o, s:o, s:o}", "arena", arena, "ok", rc == 0,
+        "invariant", ar__ctl_json_text(c.invariant), "offset",
+        ar__ctl_json_u64(c.offset), "detail", ar__ctl_json_text(c.detail),
+        "headers_overwritten", ar__ctl_json_u64(c.headers_overwritten),
+        "first_overwritten", ar__ctl_json_u64(c.first_overwritten));
     int prc = ar__ctl_print_json("check", o);
     return status != ARENACTL_OK ? status : prc;
   }

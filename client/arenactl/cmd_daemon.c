@@ -66,11 +66,11 @@ int ar__cmd_ping(int argc, char **argv) {
     snprintf(instance, sizeof instance, "%016llx",
              (unsigned long long)hi.instance);
   if (json) {
-    json_t *o = json_pack("{s:s, s:i, s:o, s:s, s:f}", "daemon_version",
-                          hi.daemon_version, "protocol_version",
-                          (int)hi.protocol_version, "connection_id",
-                          ar__ctl_json_u64(hi.connection_id), "instance",
-                          instance, "round_trip_us", us);
+    json_t *o = json_pack("{s:o, s:i, s:o, s:s, s:f}", "daemon_version",
+                          ar__ctl_json_text(hi.daemon_version),
+                          "protocol_version", (int)hi.protocol_version,
+                          "connection_id", ar__ctl_json_u64(hi.connection_id),
+                          "instance", instance, "round_trip_us", us);
     return ar__ctl_print_json("ping", o);
   }
   printf("pong from arenad %s (protocol %u, instance %s, connection %llu): "
@@ -121,7 +121,7 @@ static json_t *stats_json(const arenad_stat_t *st, size_t n) {
     json_t *v;
     switch (st[i].type) {
     case ARENAD_STAT_STRING:
-      v = json_string(st[i].s);
+      v = ar__ctl_json_text(st[i].s);
       break;
     case ARENAD_STAT_DOUBLE:
       v = json_real(st[i].d);

@@ -191,8 +191,8 @@ int ar__ctl_json_set_path(json_t *obj, const char *name, json_t *value) {
 
 json_t *ar__ctl_arena_json(const arenad_arena_t *a) {
   return json_pack(
-      "{s:s, s:o, s:s, s:o, s:o, s:o, s:{s:i, s:o, s:o}, s:o, s:o}", "name",
-      a->name, "size", ar__ctl_json_u64(a->size), "policy",
+      "{s:o, s:o, s:s, s:o, s:o, s:o, s:{s:i, s:o, s:o}, s:o, s:o}", "name",
+      ar__ctl_json_text(a->name), "size", ar__ctl_json_u64(a->size), "policy",
       arenad_policy_name(a->policy), "used_bytes",
       ar__ctl_json_u64(a->used_bytes), "free_bytes",
       ar__ctl_json_u64(a->free_bytes), "live_blocks",

@@ -60,6 +60,12 @@ int ar__ctl_flush(const char *cmd);
  * INT64_MAX, which no counter reaches, become reals). */
 json_t *ar__ctl_json_u64(uint64_t v);
 
+/* A JSON string of s, which need not be UTF-8 (json_text.c): each byte
+ * that begins no well-formed UTF-8 sequence becomes U+FFFD. For text from
+ * the daemon or the command line. NULL when s is NULL or memory runs
+ * out. */
+json_t *ar__ctl_json_text(const char *s);
+
 /* One arena (arenad_list's, arenad_create_arena's) as a JSON object:
  * name, size, policy, use, access and quotas. NULL without memory. */
 json_t *ar__ctl_arena_json(const arenad_arena_t *a);

@@ -235,7 +235,7 @@ pid_t fake_daemon(const char *path, int conns) {
         check.ok = false;
         check.invariant = (char *)"free-list-sorted";
         check.offset = 4096;
-        check.detail = (char *)"extent 4096 after 8192";
+        check.detail = (char *)"extent 4096 after 8192 (\xff)"; /* not UTF-8 */
         resp.status = ARENAD__STATUS__STATUS_CORRUPTION_DETECTED;
         resp.message = (char *)"integrity check of arena 'alpha' failed";
         resp.body_case = ARENAD__RESPONSE__BODY_CHECK;

@@ -73,11 +73,11 @@ uint64_t live_blocks(const char *name);
 /* Serves `conns` connections on a socket at path, in a child, and returns
  * its pid (which exits 0 when all went as expected): hello is answered as
  * arenad would, with requests of up to FAKE_STEP blocks, and every check
- * with a broken invariant. Allocs are granted FAKE_STEP blocks at a time
- * until the FAKE_GRANTED-th block, then refused; of the frees that give
- * them back, the first fails and the later ones succeed, each telling that
- * the header of its last block had been overwritten. A list has one
- * arena, named with FAKE_NAME_LEN characters, more than a stdio buffer
+ * with a broken invariant (whose detail is not UTF-8). Allocs are granted
+ * FAKE_STEP blocks at a time until the FAKE_GRANTED-th block, then refused; of
+ * the frees that give them back, the first fails and the later ones succeed,
+ * each telling that the header of its last block had been overwritten. A list
+ * has one arena, named with FAKE_NAME_LEN characters, more than a stdio buffer
  * holds (a real daemon's names have at most 64). */
 #define FAKE_STEP 2
 #define FAKE_GRANTED 4

@@ -97,14 +97,14 @@ static void test_check(void **state) {
   /* A broken invariant (from a fake daemon: a real one has none to show):
    * exit 1, the invariant, its offset and the sentence on standard error
    * and nothing on standard output; with --json, exit 1 too and the
-   * report in the JSON. */
+   * report in the JSON, also when the daemon's detail is not UTF-8. */
   pid_t fake = fake_daemon(fake_path(), 2);
   r = arenactl(fake_path(), (const char *const[]){"check", "alpha", NULL});
   expect_status(r, 1);
   assert_string_equal(r->out, "");
   assert_string_equal(r->err, "arenactl check: alpha: invariant "
                               "'free-list-sorted' broken at offset 4096: "
-                              "extent 4096 after 8192\n");
+                              "extent 4096 after 8192 (\xff)\n");
   r = arenactl(fake_path(),
                (const char *const[]){"check", "alpha", "--json", NULL});
   expect_status(r, 1);
@@ -113,6 +113,10 @@ static void test_check(void **state) {
   assert_string_equal(json_string_value(json_object_get(j, "invariant")),
                       "free-list-sorted");
   assert_int_equal(json_integer_value(json_object_get(j, "offset")), 4096);
+  /* The detail is not UTF-8: its stray byte becomes U+FFFD, and the JSON
+   * is still made. */
+  assert_string_equal(json_string_value(json_object_get(j, "detail")),
+                      "extent 4096 after 8192 (\xef\xbf\xbd)");
   json_decref(j);
   fake_done(fake);
 }
