@@ -275,6 +275,15 @@ static void test_bench(void **state) {
   assert_non_null(strstr(r->out, "| ping round trip p50 |"));
   assert_non_null(strstr(r->out, "| alloc round trip p99 |"));
   assert_non_null(strstr(r->out, "| goal | measured | met |"));
+  assert_non_null(strstr(r->out, "| 2 connections >= 1 connection | "));
+  /* With one thread, the connections' goal compares one connection with
+   * itself: no verdict. */
+  r = RUN("bench", "--arena", "alpha", "--ops", "100", "--seconds", "0.02",
+          "--threads", "1");
+  expect_status(r, 0);
+  if (strstr(r->out, "| several connections >= 1 connection | ") == NULL ||
+      strstr(r->out, "x | n/a (--threads 1) |\n") == NULL)
+    fail_msg("bench --threads 1: %s", r->out);
   r = RUN("bench", "--arena", "alpha", "--ops", "100", "--seconds", "0.02",
           "--threads", "2", "--window", "8", "--count", "4", "--json");
   expect_status(r, 0);
