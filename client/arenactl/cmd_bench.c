@@ -19,7 +19,6 @@
  * so that it agrees with its verdict), or JSON with --json.
  * Everything against the daemon goes through the client library.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -279,17 +278,16 @@ typedef struct daemon_params_s {
 } daemon_params_t;
 
 static int daemon_setup(ar__bench_worker_t *w) {
+  /* The socket resolved once, for the connect and for its message, which
+   * says it as ar__ctl_connect does. */
+  char path[AR_SOCKET_PATH_MAX] = "";
   arenad_t *h;
-  int rc = arenad_connect(ar__ctl_socket, &h);
+  int rc = arenad_socket_path(ar__ctl_socket, path, sizeof path);
+  if (rc == 0)
+    rc = arenad_connect(path, &h);
   if (rc < 0) {
-    /* As ar__ctl_connect says it: the socket, and errno's reason for a
-     * socket that failed (AR_EIO), which the code alone does not give. */
-    int err = errno;
-    char path[AR_SOCKET_PATH_MAX];
-    if (arenad_socket_path(ar__ctl_socket, path, sizeof path) < 0)
-      snprintf(path, sizeof path, "the daemon");
-    snprintf(w->err, sizeof w->err, "cannot connect to %s: %s", path,
-             rc == AR_EIO ? strerror(err) : ar_strerror(rc));
+    snprintf(w->err, sizeof w->err, "cannot connect to %s: %s",
+             path[0] != '\0' ? path : "the daemon", ar__ctl_why(rc));
     return -1;
   }
   rc = arenad_hello(h, "arenactl-bench", NULL);

@@ -36,6 +36,10 @@ static void socket_path_too_long(const char *cmd, const char *resolved) {
           cmd, from, AR_SOCKET_PATH_MAX - 1, path, strlen(path));
 }
 
+const char *ar__ctl_why(int rc) {
+  return rc == AR_EIO ? strerror(errno) : ar_strerror(rc);
+}
+
 arenad_t *ar__ctl_connect(const char *cmd, arenad_hello_t *hello) {
   char path[256];
   arenad_t *h;
@@ -54,10 +58,9 @@ arenad_t *ar__ctl_connect(const char *cmd, arenad_hello_t *hello) {
     return NULL;
   }
   if (rc < 0) { /* AR_EIO: the directory could not be examined (errno) */
-    const char *why = rc == AR_EIO ? strerror(errno) : ar_strerror(rc);
     fprintf(stderr, "arenactl %s: no usable socket path%s%s%s: %s\n", cmd,
             path[0] != '\0' ? " (" : "", path[0] != '\0' ? path : "",
-            path[0] != '\0' ? ")" : "", why);
+            path[0] != '\0' ? ")" : "", ar__ctl_why(rc));
     return NULL;
   }
   rc = arenad_connect(path, &h);
@@ -70,7 +73,7 @@ arenad_t *ar__ctl_connect(const char *cmd, arenad_hello_t *hello) {
     return NULL;
   }
   if (rc < 0) {
-    const char *why = rc == AR_EIO ? strerror(errno) : ar_strerror(rc);
+    const char *why = ar__ctl_why(rc);
     fprintf(stderr, "arenactl %s: cannot connect to %s: %s%s\n", cmd, path, why,
             rc == AR_EIO && (errno == ENOENT || errno == ECONNREFUSED)
                 ? " (is arenad running? --socket or $ARENAD_SOCKET name "

@@ -17,6 +17,11 @@
 #include "arenactl.h" /* ar__ctl_socket: --socket, or NULL for the default */
 #include "arenad.h"
 
+/* Why a call of the library failed with rc: errno's message for AR_EIO
+ * (a system call failed, and errno says how), else rc's own. Ask before
+ * anything else can change errno. */
+const char *ar__ctl_why(int rc);
+
 /* Connects to the daemon and says hello as "arenactl". Returns the handle
  * (closed by the caller with arenad_close) and fills *hello when not NULL;
  * or NULL after printing why on standard error, prefixed by `cmd`. */
