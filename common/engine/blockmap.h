@@ -5,27 +5,41 @@
  * It is the engine's only record of what is allocated, in the engine's
  * private memory, never in the arena. An entry holds only what cannot be
  * derived: the payload offset and the requested size; the block's start
- * and size follow from them and the policy (engine_internal.h). Open
- * addressing with linear probing and backward-shift deletion (no
- * tombstones), 16-byte entries: a lookup is one or two cache lines whatever
- * the history of the table.
+ * and size follow from them and the policy (engine_internal.h).
  *
- * The entry inserted last waits in a slot of its own after the table (the
- * pending slot) until the next insert puts it in its place, and its place
- * is prefetched meanwhile. With a million live blocks the table outgrows
- * the caches and that place is a cache miss; this way the miss overlaps
- * whatever the caller does next instead of stalling the insert, and a
- * block freed before the next allocation never enters the table at all.
+ * Every allocation inserts and every free finds and removes, so the map is
+ * built for branches that go the same way every time, which matters more
+ * on a modern core than the instructions saved: a mispredicted branch
+ * costs as much as some twenty instructions. It is an open-addressing
+ * table in the style of Abseil's "Swiss tables": slots come in groups of
+ * eight, and each slot has a control byte that says it is empty, deleted,
+ * or full with seven more bits of its key's hash. A lookup reads the eight
+ * control bytes of its key's group as one word and picks out, without a
+ * branch per slot, the slots whose bits match; nearly always that is the
+ * key's slot on the first try, and only a full group sends a probe on to
+ * the next (triangular steps over the groups, which visit them all). A
+ * removal leaves a deleted mark only where a probe may have passed the
+ * group (it was full once), else the slot is empty again at once. The
+ * table keeps at most 3/4 of its slots full or deleted and is rebuilt,
+ * twice as large or at the same size to clear deleted marks, when it would
+ * pass that.
+ *
+ * The entry inserted last waits in a slot of its own outside the table
+ * (the pending slot) until the next insert puts it in its place, and its
+ * group is prefetched meanwhile. With a million live blocks the table
+ * outgrows the caches and that group is a cache miss; this way the miss
+ * overlaps whatever the caller does next instead of stalling the insert,
+ * and a block freed before the next allocation, as most are, never enters
+ * the table at all.
  */
 #ifndef AR_BLOCKMAP_H
 #define AR_BLOCKMAP_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "memacct.h"
-
-#define AR__BLOCKMAP_EMPTY UINT64_MAX /* payload of an empty slot */
 
 typedef struct ar__blockent_s {
   uint64_t payload; /* the key: the offset the client was given */
@@ -33,80 +47,147 @@ typedef struct ar__blockent_s {
 } ar__blockent_t;
 
 typedef struct ar__blockmap_s {
-  ar__blockent_t *slots; /* owned; the table's mask + 1 slots (a power of
-                            two), then the pending slot */
-  size_t mask;
-  unsigned shift;          /* 64 - log2(mask + 1): see ar__blockmap_home */
-  ar__blockent_t *pending; /* &slots[mask + 1], kept: every call asks */
-  size_t limit;   /* 70 % of the table: a reserve below it cannot grow */
-  size_t count;   /* entries, the pending one included */
-  ar__mem_t *mem; /* the engine's memory count; not owned */
+  ar__blockent_t *slots;  /* owned: the slots, then their control bytes, in
+                             one allocation */
+  uint8_t *ctrl;          /* a control byte per slot, inside that allocation */
+  size_t gmask;           /* groups - 1; groups is a power of two, >= 8 */
+  unsigned shift;         /* 64 - log2(groups): see ar__blockmap_hash */
+  size_t growth_left;     /* slots that may still turn from empty to full */
+  size_t deleted;         /* slots marked deleted */
+  size_t in_table;        /* full slots */
+  size_t count;           /* entries: the full slots and the pending one */
+  ar__blockent_t pending; /* payload AR__BLOCKMAP_NONE when it holds none */
+  ar__mem_t *mem;         /* the engine's memory count; not owned */
 } ar__blockmap_t;
 
-/* Returns 0, or AR_EINTERNAL when memory runs out. The slots are counted
- * in *mem, which must outlive the map. */
+#define AR__BLOCKMAP_NONE UINT64_MAX /* the payload of no entry */
+#define AR__BLOCKMAP_GROUP 8         /* slots a group, one control byte each */
+#define AR__BLOCKMAP_EMPTY 0x80      /* control byte of an empty slot */
+#define AR__BLOCKMAP_DELETED 0xFE    /* of a slot whose entry was removed */
+/* A full slot's control byte is its key's tag, 0x00..0x7F: the high bit is
+ * what tells full from empty and deleted. */
+
+/* Returns 0, or AR_EINTERNAL when memory runs out. The table is counted in
+ * *mem, which must outlive the map. */
 int ar__blockmap_init(ar__blockmap_t *m, ar__mem_t *mem);
 void ar__blockmap_fini(ar__blockmap_t *m);
 
-/* Doubles the table. Returns 0, or AR_EINTERNAL (the map is unchanged). */
-int ar__blockmap_grow(ar__blockmap_t *m);
+/* Rebuilds the table: twice as large when more than half of what it may
+ * hold is full slots, else at the same size without deleted marks. Returns
+ * 0, or AR_EINTERNAL (the map is unchanged). */
+int ar__blockmap_rebuild(ar__blockmap_t *m);
+
+static inline size_t ar__blockmap_capacity(const ar__blockmap_t *m) {
+  return (m->gmask + 1) * AR__BLOCKMAP_GROUP;
+}
 
 /* The lookups are inline: every allocation and free makes one. */
 
-/* The slot a payload's probe starts at: the top bits of a Fibonacci
- * multiply of its grain number (the top bits are the well-mixed ones:
- * payloads a few grains apart land far apart). */
-static inline size_t ar__blockmap_home(const ar__blockmap_t *m,
-                                       uint64_t payload) {
-  uint64_t h = (payload >> 4) * UINT64_C(0x9E3779B97F4A7C15);
+/* The key's hash: a Fibonacci multiply of its grain number, whose top bits
+ * are the well mixed ones. They choose the home group; the seven below
+ * them are the tag kept in the control byte. */
+static inline uint64_t ar__blockmap_hash(uint64_t payload) {
+  return (payload >> 4) * UINT64_C(0x9E3779B97F4A7C15);
+}
+
+static inline size_t ar__blockmap_home(const ar__blockmap_t *m, uint64_t h) {
   return (size_t)(h >> m->shift);
 }
 
-/* The pending slot: its payload is AR__BLOCKMAP_EMPTY when it holds none. */
-static inline ar__blockent_t *ar__blockmap_pending(const ar__blockmap_t *m) {
-  return m->pending;
+static inline uint8_t ar__blockmap_tag(const ar__blockmap_t *m, uint64_t h) {
+  return (uint8_t)((h >> (m->shift - 7)) & 0x7F);
 }
 
-/* Makes room for one more entry, so that the next insert cannot fail: the
- * table's load stays under 70 %. Returns 0, or AR_EINTERNAL (the map is
- * unchanged). */
-static inline int ar__blockmap_reserve(ar__blockmap_t *m) {
-  if (m->count < m->limit)
-    return 0;
-  return ar__blockmap_grow(m);
+/* Eight control bytes at once: byte i of the word (counting from the
+ * least significant) is slot i of the group. The masks below have a
+ * byte's high bit set for each slot that matches. */
+#define AR__BLOCKMAP_LSB UINT64_C(0x0101010101010101)
+#define AR__BLOCKMAP_MSB UINT64_C(0x8080808080808080)
+
+static inline uint64_t ar__blockmap_group(const ar__blockmap_t *m, size_t g) {
+  uint64_t w;
+  memcpy(&w, m->ctrl + g * AR__BLOCKMAP_GROUP, sizeof w);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  w = __builtin_bswap64(w);
+#endif
+  return w;
 }
 
-/* The table's entry for `payload` (not the sentinel), the pending slot
- * aside, or NULL. */
-static inline ar__blockent_t *ar__blockmap_lookup(const ar__blockmap_t *m,
-                                                  uint64_t payload) {
-  for (size_t i = ar__blockmap_home(m, payload);; i = (i + 1) & m->mask) {
-    ar__blockent_t *slot = &m->slots[i];
-    if (slot->payload == payload)
-      return slot;
-    if (slot->payload == AR__BLOCKMAP_EMPTY)
-      return NULL;
-  }
+/* The full slots whose tag is `tag`. A byte right above a true match may
+ * show up as a false one (the subtraction's borrow); the key comparison
+ * that follows every match sorts those out. */
+static inline uint64_t ar__blockmap_match(uint64_t w, uint8_t tag) {
+  uint64_t x = w ^ (AR__BLOCKMAP_LSB * tag);
+  return (x - AR__BLOCKMAP_LSB) & ~x & AR__BLOCKMAP_MSB;
+}
+
+/* The empty slots: high bit set, and bit 1 clear (0x80, not 0xFE). */
+static inline uint64_t ar__blockmap_match_empty(uint64_t w) {
+  return w & ~(w << 6) & AR__BLOCKMAP_MSB;
+}
+
+/* The slots an insert may take: empty or deleted (high bit set). */
+static inline uint64_t ar__blockmap_match_free(uint64_t w) {
+  return w & AR__BLOCKMAP_MSB;
+}
+
+/* The slot of group g that the lowest bit of a match mask stands for. */
+static inline size_t ar__blockmap_slot(size_t g, uint64_t match) {
+  return g * AR__BLOCKMAP_GROUP + ((unsigned)__builtin_ctzll(match) >> 3);
 }
 
 /* The entry for `payload`, or NULL. The pointer is valid until the next
  * insert, reserve or remove. */
 static inline ar__blockent_t *ar__blockmap_find(const ar__blockmap_t *m,
                                                 uint64_t payload) {
-  if (payload == AR__BLOCKMAP_EMPTY) /* the sentinel is never a key */
-    return NULL;
-  if (ar__blockmap_pending(m)->payload == payload)
-    return ar__blockmap_pending(m);
-  return ar__blockmap_lookup(m, payload);
+  /* The map is the caller's to change through the result. NONE, which an
+   * empty pending slot holds, is never a key. */
+  if (m->pending.payload == payload)
+    return payload == AR__BLOCKMAP_NONE ? NULL : (ar__blockent_t *)&m->pending;
+  uint64_t h = ar__blockmap_hash(payload);
+  uint8_t tag = ar__blockmap_tag(m, h);
+  size_t g = ar__blockmap_home(m, h);
+  for (size_t step = 1;; step++) {
+    uint64_t w = ar__blockmap_group(m, g);
+    for (uint64_t hit = ar__blockmap_match(w, tag); hit; hit &= hit - 1) {
+      ar__blockent_t *slot = &m->slots[ar__blockmap_slot(g, hit)];
+      if (slot->payload == payload)
+        return slot;
+    }
+    if (ar__blockmap_match_empty(w))
+      return NULL; /* a probe for the key would have stopped here */
+    g = (g + step) & m->gmask;
+  }
 }
 
-/* Puts an entry in its place in the table (not counted here). */
+/* Makes room for one more entry in the table (for the pending one, which
+ * the next insert puts there), so that the next insert cannot fail.
+ * Returns 0, or AR_EINTERNAL (the map is unchanged). */
+static inline int ar__blockmap_reserve(ar__blockmap_t *m) {
+  if (m->growth_left > 0)
+    return 0;
+  return ar__blockmap_rebuild(m);
+}
+
+/* Puts an entry whose payload is not in the table in the first empty or
+ * deleted slot of its key's probe; needs a reserve first. */
 static inline void ar__blockmap_place(ar__blockmap_t *m,
                                       const ar__blockent_t *ent) {
-  size_t i = ar__blockmap_home(m, ent->payload);
-  while (m->slots[i].payload != AR__BLOCKMAP_EMPTY)
-    i = (i + 1) & m->mask;
+  uint64_t h = ar__blockmap_hash(ent->payload);
+  size_t g = ar__blockmap_home(m, h);
+  uint64_t free_slots;
+  for (size_t step = 1;
+       !(free_slots = ar__blockmap_match_free(ar__blockmap_group(m, g)));
+       step++)
+    g = (g + step) & m->gmask;
+  size_t i = ar__blockmap_slot(g, free_slots);
+  /* Without branches: either way is common, and a guess costs more. */
+  size_t was_deleted = m->ctrl[i] == AR__BLOCKMAP_DELETED;
+  m->deleted -= was_deleted;
+  m->growth_left -= 1 - was_deleted;
+  m->ctrl[i] = ar__blockmap_tag(m, h);
   m->slots[i] = *ent;
+  m->in_table++;
 }
 
 /* Adds an entry whose payload is not in the map; needs a reserve first. It
@@ -114,21 +195,40 @@ static inline void ar__blockmap_place(ar__blockmap_t *m,
  * table. */
 static inline void ar__blockmap_insert(ar__blockmap_t *m,
                                        const ar__blockent_t *ent) {
-  ar__blockent_t *pending = ar__blockmap_pending(m);
-  if (pending->payload != AR__BLOCKMAP_EMPTY)
-    ar__blockmap_place(m, pending);
-  *pending = *ent;
+  if (m->pending.payload != AR__BLOCKMAP_NONE)
+    ar__blockmap_place(m, &m->pending);
+  m->pending = *ent;
   m->count++;
-  __builtin_prefetch(&m->slots[ar__blockmap_home(m, ent->payload)], 1);
+  size_t g = ar__blockmap_home(m, ar__blockmap_hash(ent->payload));
+  __builtin_prefetch(m->ctrl + g * AR__BLOCKMAP_GROUP, 1);
+  __builtin_prefetch(&m->slots[g * AR__BLOCKMAP_GROUP], 1);
 }
 
-/* Removes the entry `ent` points to (from ar__blockmap_find). */
-void ar__blockmap_remove(ar__blockmap_t *m, ar__blockent_t *ent);
+/* Removes the entry `ent` points to (from ar__blockmap_find). A slot whose
+ * group has an empty slot was never in a full group, so no probe went past
+ * it and it can be empty again; otherwise it is marked deleted. */
+static inline void ar__blockmap_remove(ar__blockmap_t *m, ar__blockent_t *ent) {
+  m->count--;
+  if (ent == &m->pending) {
+    ent->payload = AR__BLOCKMAP_NONE;
+    return;
+  }
+  size_t i = (size_t)(ent - m->slots);
+  size_t empty = ar__blockmap_match_empty(
+                     ar__blockmap_group(m, i / AR__BLOCKMAP_GROUP)) != 0;
+  m->ctrl[i] = empty ? AR__BLOCKMAP_EMPTY : AR__BLOCKMAP_DELETED;
+  m->growth_left += empty;
+  m->deleted += 1 - empty;
+  m->in_table--;
+}
 
-/* Checks the map: every entry in the table can be found from its home
- * slot (no empty slot on the way), no payload is there twice, and the
- * entries, the pending one included, add up to `count`. Returns NULL when
- * all holds, or which of these failed. Linear in the table's size. */
+/* Checks the map: every control byte is empty, deleted or a tag; every
+ * full slot's tag is its key's, and its key's probe reaches it without
+ * passing a group with an empty slot or another slot with the same key;
+ * the pending payload is not in the table too; the full and deleted slots
+ * add up to `in_table` and `deleted`, with the pending one to `count`, and
+ * growth_left to what the table may still take. Returns NULL when all
+ * holds, or which of these failed. Linear in the table's size. */
 const char *ar__blockmap_verify(const ar__blockmap_t *m);
 
 #endif /* AR_BLOCKMAP_H */

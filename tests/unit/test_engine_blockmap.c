@@ -4,14 +4,16 @@
  *
  * The engine tests reach the map only through allocations and frees, with
  * payloads the policies choose. This test drives it directly: random
- * inserts and removes over dense and sparse payloads, so that probe runs
- * form, wrap round the end of the table and are cut by removals
- * (backward-shift deletion), while the table doubles from its first size;
- * the pending entry found, removed before it ever reaches the table, and
- * moved when the table grows; lookups of offsets that are not live
- * payloads (never used, freed, misaligned, the empty-slot sentinel). The
- * map's own verification runs after every change, and its memory count
- * must come back to nothing.
+ * inserts and removes over dense and sparse payloads while the table
+ * doubles from its first size; the pending entry found, removed before it
+ * ever reaches the table, and moved when the table grows; keys chosen to share
+ * a home group, so that groups fill up, probes go on to later groups, removals
+ * leave deleted marks there (and empty slots elsewhere), inserts take deleted
+ * slots again, and a table full of deleted marks is rebuilt at its own size;
+ * lookups of offsets that are not live payloads (never used, freed,
+ * misaligned); and the map's verification catching a broken table. The
+ * verification runs after every change, and the memory count must come
+ * back to nothing.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -70,6 +72,12 @@ static void check_payload(const subject_t *s, uint64_t payload) {
   }
 }
 
+/* Every payload the test uses. */
+static void check_all(const subject_t *s) {
+  for (size_t g = 0; g < GRANULES; g++)
+    check_payload(s, payload_of(g));
+}
+
 static void insert(subject_t *s, size_t g, uint64_t n) {
   assert_int_equal(ar__blockmap_reserve(&s->m), 0);
   ar__blockent_t ent = {payload_of(g), n};
@@ -92,7 +100,7 @@ static void test_random(void **state) {
   (void)state;
   subject_t *s = subject_open();
   uint64_t x = 11;
-  size_t capacity = s->m.mask + 1;
+  size_t capacity = ar__blockmap_capacity(&s->m);
   unsigned doublings = 0;
   for (int step = 0; step < 200000; step++) {
     size_t g = next_rand(&x) % 10 < 7 ? next_rand(&x) % 3000
@@ -104,8 +112,8 @@ static void test_random(void **state) {
       insert(s, g, 1 + (next_rand(&x) << 31 | next_rand(&x)));
     else if (s->n[g] != 0)
       remove_at(s, g);
-    if (s->m.mask + 1 != capacity) {
-      capacity = s->m.mask + 1;
+    if (ar__blockmap_capacity(&s->m) != capacity) {
+      capacity = ar__blockmap_capacity(&s->m);
       doublings++;
     }
     if (step % 32 == 0)
@@ -117,17 +125,17 @@ static void test_random(void **state) {
   }
   assert_true(doublings >= 6); /* from 64 slots to thousands */
   verify(s);
-  for (size_t g = 0; g < GRANULES; g++)
-    check_payload(s, payload_of(g));
-  assert_null(ar__blockmap_find(&s->m, AR__BLOCKMAP_EMPTY));
+  check_all(s);
+  assert_null(ar__blockmap_find(&s->m, UINT64_MAX));
   assert_null(ar__blockmap_find(&s->m, 0));
 
   for (size_t g = 0; g < GRANULES; g++)
     if (s->n[g])
       remove_at(s, g);
   verify(s);
-  for (size_t i = 0; i <= s->m.mask; i++)
-    assert_int_equal(s->m.slots[i].payload, AR__BLOCKMAP_EMPTY);
+  for (size_t i = 0; i < ar__blockmap_capacity(&s->m); i++)
+    assert_true(s->m.ctrl[i] == AR__BLOCKMAP_EMPTY ||
+                s->m.ctrl[i] == AR__BLOCKMAP_DELETED);
   subject_close(s);
 }
 
@@ -138,21 +146,21 @@ static void test_pending(void **state) {
   (void)state;
   subject_t *s = subject_open();
   insert(s, 5, 50);
-  assert_int_equal(ar__blockmap_pending(&s->m)->payload, payload_of(5));
+  assert_int_equal(s->m.pending.payload, payload_of(5));
   check_payload(s, payload_of(5));
   verify(s);
 
   remove_at(s, 5); /* never reached the table */
-  assert_int_equal(ar__blockmap_pending(&s->m)->payload, AR__BLOCKMAP_EMPTY);
-  for (size_t i = 0; i <= s->m.mask; i++)
-    assert_int_equal(s->m.slots[i].payload, AR__BLOCKMAP_EMPTY);
+  assert_int_equal(s->m.pending.payload, AR__BLOCKMAP_NONE);
+  for (size_t i = 0; i < ar__blockmap_capacity(&s->m); i++)
+    assert_int_equal(s->m.ctrl[i], AR__BLOCKMAP_EMPTY);
   verify(s);
 
   /* Fill until the table doubles: the reserve that doubles it moves the
    * entry pending then along with the table's. */
-  size_t first = s->m.mask + 1;
+  size_t first = ar__blockmap_capacity(&s->m);
   size_t g = 0;
-  for (; s->m.mask + 1 == first; g++)
+  for (; ar__blockmap_capacity(&s->m) == first; g++)
     insert(s, g, 1000 + g);
   verify(s);
   for (size_t i = 0; i < g; i++)
@@ -160,8 +168,191 @@ static void test_pending(void **state) {
   /* The pending entry, freed, takes nothing else with it. */
   remove_at(s, g - 1);
   verify(s);
-  for (size_t i = 0; i < GRANULES; i++)
-    check_payload(s, payload_of(i));
+  check_all(s);
+  subject_close(s);
+}
+
+/* The first `count` granules from `from` on whose payloads have home
+ * group `home` in the map as it is now. */
+static size_t same_home(const subject_t *s, size_t home, size_t from,
+                        size_t *out, size_t count) {
+  size_t found = 0;
+  for (size_t g = from; g < GRANULES && found < count; g++)
+    if (ar__blockmap_home(&s->m, ar__blockmap_hash(payload_of(g))) == home)
+      out[found++] = g;
+  return found;
+}
+
+/* The table slot of g's payload (not the pending entry). */
+static size_t slot_of(const subject_t *s, size_t g) {
+  const ar__blockent_t *ent = ar__blockmap_find(&s->m, payload_of(g));
+  assert_non_null(ent);
+  assert_ptr_not_equal(ent, &s->m.pending);
+  return (size_t)(ent - s->m.slots);
+}
+
+/* Puts the pending entry in the table: inserts the last granule, which
+ * the tests below leave alone otherwise, and which becomes pending. */
+static void settle(subject_t *s) {
+  assert_int_equal(s->n[GRANULES - 1], 0);
+  insert(s, GRANULES - 1, 1);
+}
+
+/* Inserts nine keys of home group `home` (into keys[]), the first ones
+ * there are, and puts them all in the table. */
+static void fill_group(subject_t *s, size_t home, size_t keys[9]) {
+  assert_int_equal(same_home(s, home, 0, keys, 9), 9);
+  for (size_t k = 0; k < 9; k++)
+    insert(s, keys[k], 100 + k);
+  settle(s);
+  verify(s);
+}
+
+/* Nine keys of one home group: eight fill it, the ninth goes on to the
+ * next group of its probe. A removal from the full group leaves a deleted
+ * mark, since the ninth's probe passed it; the ninth is still found; the
+ * next insert of that home takes the deleted slot again. A removal from a
+ * group that has an empty slot empties its slot at once. */
+static void test_full_group(void **state) {
+  (void)state;
+  subject_t *s = subject_open();
+  size_t keys[9];
+  fill_group(s, 3, keys);
+  for (size_t k = 0; k < 8; k++)
+    assert_int_equal(slot_of(s, keys[k]) / AR__BLOCKMAP_GROUP, 3);
+  size_t spilled = slot_of(s, keys[8]);
+  assert_int_not_equal(spilled / AR__BLOCKMAP_GROUP, 3);
+
+  size_t hole = slot_of(s, keys[2]);
+  remove_at(s, keys[2]);
+  assert_int_equal(s->m.ctrl[hole], AR__BLOCKMAP_DELETED);
+  assert_int_equal(s->m.deleted, 1);
+  verify(s);
+  check_payload(s, payload_of(keys[8])); /* found past the deleted mark */
+  check_payload(s, payload_of(keys[2]));
+
+  size_t again;
+  assert_int_equal(same_home(s, 3, keys[8] + 1, &again, 1), 1);
+  remove_at(s, GRANULES - 1);
+  insert(s, again, 7);
+  settle(s);
+  assert_int_equal(slot_of(s, again), hole);
+  assert_int_equal(s->m.deleted, 0);
+  verify(s);
+
+  /* The ninth key's group has empty slots: its slot is empty again. */
+  size_t room = s->m.growth_left;
+  remove_at(s, keys[8]);
+  assert_int_equal(s->m.ctrl[spilled], AR__BLOCKMAP_EMPTY);
+  assert_int_equal(s->m.growth_left, room + 1);
+  verify(s);
+  check_all(s);
+  subject_close(s);
+}
+
+/* Deleted marks use up the room of a table that holds few entries: the
+ * reserve that finds no room left rebuilds it at the same size, without
+ * the marks, and keeps every entry. */
+static void test_rebuild_in_place(void **state) {
+  (void)state;
+  subject_t *s = subject_open();
+  size_t capacity = ar__blockmap_capacity(&s->m);
+  /* Fill five groups (and spill past them), then empty them: their
+   * slots are all marked deleted. */
+  size_t keys[5][9], next = 0;
+  for (size_t home = 0; home < 5; home++) {
+    assert_int_equal(same_home(s, home, 0, keys[home], 9), 9);
+    for (size_t k = 0; k < 9; k++)
+      insert(s, keys[home][k], 1 + k);
+  }
+  settle(s);
+  for (size_t home = 0; home < 5; home++)
+    for (size_t k = 0; k < 9; k++)
+      remove_at(s, keys[home][k]);
+  verify(s);
+  assert_true(s->m.deleted >= 5 * AR__BLOCKMAP_GROUP);
+  assert_int_equal(ar__blockmap_capacity(&s->m), capacity);
+
+  /* Keys of other homes take the empty slots until none is left. */
+  size_t live[64], nlive = 0;
+  for (size_t g = 0; s->m.growth_left > 0; g++) {
+    size_t home = ar__blockmap_home(&s->m, ar__blockmap_hash(payload_of(g)));
+    if (home < 5 || s->n[g])
+      continue;
+    insert(s, g, 50 + g);
+    live[nlive++] = g;
+    next = g + 1;
+  }
+  assert_true(s->m.deleted > 0);
+  assert_true(nlive <= ar__blockmap_capacity(&s->m) / 4 * 3 / 2);
+
+  /* One more: the reserve rebuilds, at the same size. */
+  insert(s, next + 1000, 9);
+  live[nlive++] = next + 1000;
+  assert_int_equal(ar__blockmap_capacity(&s->m), capacity);
+  assert_int_equal(s->m.deleted, 0);
+  verify(s);
+  for (size_t k = 0; k < nlive; k++)
+    check_payload(s, payload_of(live[k]));
+  check_all(s);
+  subject_close(s);
+}
+
+/* The verification says what is broken. */
+static void test_verify_catches(void **state) {
+  (void)state;
+  subject_t *s = subject_open();
+  size_t keys[9];
+  fill_group(s, 5, keys);
+  size_t i = slot_of(s, keys[0]), spilled = slot_of(s, keys[8]);
+  uint8_t saved = s->m.ctrl[i];
+
+  s->m.ctrl[i] = (uint8_t)((saved + 1) & 0x7F);
+  assert_string_equal(ar__blockmap_verify(&s->m),
+                      "a slot's control byte is not its key's tag");
+  s->m.ctrl[i] = 0xC0;
+  assert_string_equal(ar__blockmap_verify(&s->m),
+                      "a control byte is neither empty, deleted nor a tag");
+  /* An empty slot in the full group cuts the ninth key off. */
+  s->m.ctrl[i] = AR__BLOCKMAP_EMPTY;
+  s->m.count--;
+  s->m.growth_left++;
+  assert_string_equal(ar__blockmap_verify(&s->m),
+                      "an entry is cut off from its home group");
+  s->m.ctrl[i] = saved;
+  s->m.count++;
+  s->m.growth_left--;
+  assert_null(ar__blockmap_verify(&s->m));
+
+  ar__blockent_t copy = s->m.slots[spilled];
+  uint8_t spilled_tag = s->m.ctrl[spilled];
+  s->m.slots[spilled].payload = s->m.slots[i].payload;
+  s->m.ctrl[spilled] = s->m.ctrl[i];
+  assert_string_equal(ar__blockmap_verify(&s->m),
+                      "a payload is in the table twice");
+  s->m.slots[spilled] = copy;
+  s->m.ctrl[spilled] = spilled_tag;
+  s->m.count++;
+  assert_string_equal(ar__blockmap_verify(&s->m),
+                      "the entries do not add up to the count");
+  s->m.count--;
+  s->m.deleted++;
+  assert_string_equal(ar__blockmap_verify(&s->m),
+                      "the deleted slots do not add up to their count");
+  s->m.deleted--;
+  s->m.growth_left++;
+  assert_string_equal(
+      ar__blockmap_verify(&s->m),
+      "the room left does not match the full and deleted slots");
+  s->m.growth_left--;
+  verify(s);
+
+  uint64_t pending = s->m.pending.payload;
+  s->m.pending.payload = payload_of(keys[3]);
+  assert_string_equal(ar__blockmap_verify(&s->m),
+                      "the pending payload is in the table too");
+  s->m.pending.payload = pending;
+  verify(s);
   subject_close(s);
 }
 
@@ -169,6 +360,9 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_random),
       cmocka_unit_test(test_pending),
+      cmocka_unit_test(test_full_group),
+      cmocka_unit_test(test_rebuild_in_place),
+      cmocka_unit_test(test_verify_catches),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
