@@ -67,8 +67,12 @@ int ar__buddy_give(ar_engine_t *e, uint64_t start, uint64_t size);
  * (engine_list.c, engine_buddy.c), and defined here rather than there so
  * that tests can break them on purpose (tests/unit/test_engine_check.c). */
 typedef struct ar__list_s {
-  ar__bt_t by_addr;      /* (start, size) of every span */
-  ar__sizeidx_t by_size; /* every span by size: best and worst only */
+  ar__bt_t by_addr;      /* (start, size) of every span but the tail */
+  uint64_t tail;         /* the tail: the span [tail, end), none when
+                            tail == end; kept out of by_addr */
+  uint64_t end;          /* the arena's size */
+  ar__sizeidx_t by_size; /* every span by size, the tail too: best and
+                            worst only */
   bool sized;            /* whether by_size is kept (built, for worst fit) */
   uint64_t rover;        /* next fit only */
   unsigned rover_slot;   /* next fit: the finger slot that held the rover */

@@ -19,9 +19,16 @@
  *    sees one keeps one index, like first fit.
  * A split or a merge moves a span's bounds without moving it past a
  * neighbour in address order, so by_addr is updated in place; only spans
- * that appear or disappear insert or erase. Every decision follows
- * ../shared/design/placement-model.md, section "List policies", including
- * alignment above 16.
+ * that appear or disappear insert or erase.
+ *
+ * The tail, the span that ends at the arena's end, is kept out of by_addr
+ * (by_size has it like any span): it is always the last span in address
+ * order, and in a heap that grows into it (next and worst fit always,
+ * every policy while nothing fits lower) an allocation only moves its
+ * start, without the tree's search, update and climb to the root. The
+ * searches look at it after by_addr's spans, where address order puts it.
+ * Every decision follows ../shared/design/placement-model.md, section "List
+ * policies", including alignment above 16.
  */
 #include <stdlib.h>
 
@@ -47,6 +54,24 @@ static span_t size_span(ar__sizeidx_pos_t pos) {
 }
 
 static ar__bt_key_t addr_key(span_t s) { return (ar__bt_key_t){s.start, s.size}; }
+
+static span_t tail_span(const ar__list_t *l) {
+  return (span_t){l->tail, l->end - l->tail};
+}
+
+/* Where a picked span is: the tail, or by_addr's position `pos`; neither
+ * when nothing fits (pos at its end and not the tail). */
+typedef struct where_s {
+  bool tail;
+  ar__bt_pos_t pos;
+} where_t;
+
+static const where_t nowhere = {false, {NULL, 0}};
+static const where_t at_tail = {true, {NULL, 0}};
+
+static bool found(where_t w) { return w.tail || !ar__bt_end(w.pos); }
+
+static where_t in_tree(ar__bt_pos_t pos) { return (where_t){false, pos}; }
 
 /* ---- keeping by_size in step with by_addr ---- */
 
@@ -125,15 +150,31 @@ static ar__bt_pos_t address_fit(const ar__list_t *l, ar__bt_pos_t from,
   return (ar__bt_pos_t){NULL, 0};
 }
 
-static ar__bt_pos_t pick_first(const ar__list_t *l, uint64_t b,
-                               uint64_t align) {
-  return address_fit(l, ar__bt_leftmost_b(&l->by_addr, b), UINT64_MAX, b,
-                     align);
+/* The tail when it holds the block, else nowhere. */
+static where_t tail_fit(const ar__list_t *l, uint64_t b, uint64_t align) {
+  span_t t = tail_span(l);
+  return t.size && fits(t, b, align) ? at_tail : nowhere;
+}
+
+static where_t pick_first(const ar__list_t *l, uint64_t b, uint64_t align) {
+  ar__bt_pos_t p =
+      address_fit(l, ar__bt_leftmost_b(&l->by_addr, b), UINT64_MAX, b, align);
+  return ar__bt_end(p) ? tail_fit(l, b, align) : in_tree(p);
 }
 
 /* Next fit: first the spans that end after the rover, in address order,
- * then the ones before them. */
-static ar__bt_pos_t pick_next(ar__list_t *l, uint64_t b, uint64_t align) {
+ * then the ones before them. The tail comes after all of by_addr's spans,
+ * in the first group unless the rover is at the arena's end. */
+static where_t pick_next(ar__list_t *l, uint64_t b, uint64_t align) {
+  bool tail_first_group = l->tail < l->end && l->rover < l->end;
+  /* The rover in the tail: the tail is the first span to try, then all of
+   * by_addr's, which end at or before it. */
+  if (tail_first_group && l->rover >= l->tail) {
+    where_t w = tail_fit(l, b, align);
+    return w.tail ? w
+                  : in_tree(address_fit(l, ar__bt_first(&l->by_addr),
+                                        UINT64_MAX, b, align));
+  }
   /* The span that holds the rover comes first. The last allocation left
    * the rover at the start of what remained of its span, and the finger
    * on that span's leaf: when that slot still holds the rover, no search
@@ -152,35 +193,49 @@ static ar__bt_pos_t pick_next(ar__list_t *l, uint64_t b, uint64_t align) {
   }
   ar__bt_pos_t p = address_fit(l, from, UINT64_MAX, b, align);
   if (!ar__bt_end(p))
-    return p;
+    return in_tree(p);
+  if (tail_first_group && tail_fit(l, b, align).tail)
+    return at_tail;
   uint64_t stop = ar__bt_end(from) ? UINT64_MAX : addr_span(from).start;
-  return address_fit(l, ar__bt_first(&l->by_addr), stop, b, align);
+  p = address_fit(l, ar__bt_first(&l->by_addr), stop, b, align);
+  if (!ar__bt_end(p))
+    return in_tree(p);
+  return tail_first_group ? nowhere : tail_fit(l, b, align);
 }
 
 /* by_addr's position of the span that by_size has at `pos`; *at gets pos,
  * so that the take need not look the span up in by_size again. */
-static ar__bt_pos_t addr_pos_of(ar__list_t *l, ar__sizeidx_pos_t pos,
-                                ar__sizeidx_pos_t *at) {
+static where_t addr_pos_of(ar__list_t *l, ar__sizeidx_pos_t pos,
+                           ar__sizeidx_pos_t *at) {
   *at = pos;
   if (ar__sizeidx_end(pos))
-    return pos.pos;
-  return ar__bt_seek(&l->by_addr, (ar__bt_key_t){size_span(pos).start, 0});
+    return nowhere;
+  uint64_t start = size_span(pos).start;
+  if (start == l->tail)
+    return at_tail;
+  return in_tree(ar__bt_seek(&l->by_addr, (ar__bt_key_t){start, 0}));
 }
 
 /* Best fit: the smallest span that fits, the lowest start on a tie. */
-static ar__bt_pos_t pick_best(ar__list_t *l, uint64_t b, uint64_t align,
-                              ar__sizeidx_pos_t *at) {
+static where_t pick_best(ar__list_t *l, uint64_t b, uint64_t align,
+                         ar__sizeidx_pos_t *at) {
   ar__sizeidx_pos_t p = ar__sizeidx_lower_bound(&l->by_size, b);
   while (!ar__sizeidx_end(p) && !fits(size_span(p), b, align))
     p = ar__sizeidx_next(&l->by_size, p);
   return addr_pos_of(l, p, at);
 }
 
-/* Whether worst fit can answer from by_addr alone: the largest spans are
+/* The size of the largest span: by_addr's largest or the tail. */
+static uint64_t largest_span(const ar__list_t *l) {
+  uint64_t in_tree = ar__bt_max_b(&l->by_addr);
+  return in_tree > l->end - l->tail ? in_tree : l->end - l->tail;
+}
+
+/* Whether worst fit can answer without by_size: the largest spans are
  * sure to hold the block whatever their alignment, or none holds b bytes.
  * Always so at alignment 16. */
 static bool worst_by_addr(const ar__list_t *l, uint64_t b, uint64_t align) {
-  uint64_t largest = ar__bt_max_b(&l->by_addr);
+  uint64_t largest = largest_span(l);
   return largest >= b + align - AR_GRAIN || largest < b;
 }
 
@@ -190,14 +245,20 @@ static bool worst_by_addr(const ar__list_t *l, uint64_t b, uint64_t align) {
 static int build_by_size(ar__list_t *l, ar__mem_t *mem) {
   if (ar__sizeidx_init(&l->by_size, mem) != 0)
     return AR_EINTERNAL;
-  for (ar__bt_pos_t p = ar__bt_first(&l->by_addr); !ar__bt_end(p);
-       p = ar__bt_next(p)) {
-    span_t s = addr_span(p);
+  ar__bt_pos_t p = ar__bt_first(&l->by_addr);
+  for (;;) {
+    /* by_addr's spans, then the tail */
+    span_t s = ar__bt_end(p) ? tail_span(l) : addr_span(p);
+    if (s.size == 0)
+      break;
     if (ar__sizeidx_reserve(&l->by_size, s.size) != 0) {
       ar__sizeidx_fini(&l->by_size);
       return AR_EINTERNAL;
     }
     ar__sizeidx_insert(&l->by_size, s.start, s.size);
+    if (ar__bt_end(p))
+      break;
+    p = ar__bt_next(p);
   }
   l->sized = true;
   return 0;
@@ -206,14 +267,18 @@ static int build_by_size(ar__list_t *l, ar__mem_t *mem) {
 /* Worst fit: the largest span that fits, the lowest start on a tie. Sizes
  * are visited from the largest down, each size's spans by address (by_size
  * is kept whenever worst_by_addr is false). */
-static ar__bt_pos_t pick_worst(ar__list_t *l, uint64_t b, uint64_t align,
-                               ar__sizeidx_pos_t *at) {
+static where_t pick_worst(ar__list_t *l, uint64_t b, uint64_t align,
+                          ar__sizeidx_pos_t *at) {
   /* When the largest spans are sure to fit, whatever their alignment, the
-   * answer is the lowest-addressed of them: one descent of by_addr. */
+   * answer is the lowest-addressed of them: one descent of by_addr, or the
+   * tail, which comes after all of by_addr's. */
   if (worst_by_addr(l, b, align)) {
-    uint64_t largest = ar__bt_max_b(&l->by_addr);
-    return largest < b ? (ar__bt_pos_t){NULL, 0}
-                       : ar__bt_leftmost_b(&l->by_addr, largest);
+    uint64_t largest = largest_span(l);
+    if (largest < b)
+      return nowhere;
+    if (ar__bt_max_b(&l->by_addr) == largest)
+      return in_tree(ar__bt_leftmost_b(&l->by_addr, largest));
+    return at_tail;
   }
   ar__sizeidx_pos_t last = ar__sizeidx_last(&l->by_size);
   while (!ar__sizeidx_end(last) && size_span(last).size >= b) {
@@ -226,13 +291,13 @@ static ar__bt_pos_t pick_worst(ar__list_t *l, uint64_t b, uint64_t align,
         return addr_pos_of(l, p, at);
     last = ar__sizeidx_prev(&l->by_size, group);
   }
-  return (ar__bt_pos_t){NULL, 0};
+  return nowhere;
 }
 
 /* The span for the block; *at gets its by_size position when it was picked
  * from by_size, else an end position. */
-static ar__bt_pos_t pick(ar_engine_t *e, uint64_t b, uint64_t align,
-                         ar__sizeidx_pos_t *at) {
+static where_t pick(ar_engine_t *e, uint64_t b, uint64_t align,
+                    ar__sizeidx_pos_t *at) {
   ar__list_t *l = e->u.list;
   *at = no_size_pos;
   switch (e->policy) {
@@ -247,23 +312,33 @@ static ar__bt_pos_t pick(ar_engine_t *e, uint64_t b, uint64_t align,
   }
 }
 
-static int list_take(ar_engine_t *e, uint64_t n, uint64_t align,
-                  ar_block_t *blk) {
-  ar__list_t *l = e->u.list;
-  uint64_t b = ar__block_bytes(n);
-  if (b > e->size)
-    return AR_ENOMEM;
-  if (e->policy == AR_POLICY_WORST && !l->sized &&
-      !worst_by_addr(l, b, align) && build_by_size(l, &e->mem) != 0)
+/* Takes the block [q, q + b) from the tail, whose by_size position is
+ * `at` when the pick found it there. The front gap, if any, becomes a span
+ * of by_addr; the rest stays the tail. */
+static int take_tail(ar__list_t *l, ar__sizeidx_pos_t at, uint64_t q,
+                     uint64_t b) {
+  span_t t = tail_span(l);
+  span_t gap = {t.start, q - t.start};
+  span_t rest = {q + b, l->end - (q + b)};
+  if (reserve(l, gap.size != 0, gap.size, rest.size) != 0)
     return AR_EINTERNAL;
-  ar__sizeidx_pos_t at;
-  ar__bt_pos_t pos = pick(e, b, align, &at);
-  if (ar__bt_end(pos))
-    return AR_ENOMEM;
+  size_update_at(l, at, &t, rest.size ? &rest : NULL);
+  if (gap.size) {
+    ar__bt_insert(&l->by_addr, addr_key(gap));
+    size_update(l, NULL, &gap);
+  }
+  l->tail = rest.start;
+  return 0;
+}
+
+/* Takes the block [q, q + b) from by_addr's span at pos (by_size position
+ * `at`, or an end position). */
+static int take_span(ar__list_t *l, ar__bt_pos_t pos, ar__sizeidx_pos_t at,
+                     uint64_t q, uint64_t b, bool next) {
   span_t s = addr_span(pos);
-  uint64_t q = block_start(s, align), end = s.start + s.size;
-  span_t gap = {s.start, q - s.start};   /* stays free, however small */
-  span_t tail = {q + b, end - (q + b)};  /* stays free, however small */
+  uint64_t end = s.start + s.size;
+  span_t gap = {s.start, q - s.start};  /* stays free, however small */
+  span_t tail = {q + b, end - (q + b)}; /* stays free, however small */
   if (reserve(l, gap.size && tail.size, gap.size, tail.size) != 0)
     return AR_EINTERNAL;
   if (gap.size) {
@@ -280,21 +355,64 @@ static int list_take(ar_engine_t *e, uint64_t n, uint64_t align,
     ar__bt_erase(&l->by_addr, pos);
     size_update_at(l, at, &s, NULL);
   }
-  if (e->policy == AR_POLICY_NEXT) {
-    l->rover = q + b;
-    if (tail.size && !gap.size) { /* the rest, at pos, starts at the rover */
-      ar__bt_point(&l->by_addr, pos);
-      l->rover_slot = pos.i;
-    }
+  if (next && tail.size && !gap.size) { /* the rest, at pos, holds the rover */
+    ar__bt_point(&l->by_addr, pos);
+    l->rover_slot = pos.i;
   }
+  return 0;
+}
+
+static int list_take(ar_engine_t *e, uint64_t n, uint64_t align,
+                     ar_block_t *blk) {
+  ar__list_t *l = e->u.list;
+  uint64_t b = ar__block_bytes(n);
+  if (b > e->size)
+    return AR_ENOMEM;
+  if (e->policy == AR_POLICY_WORST && !l->sized &&
+      !worst_by_addr(l, b, align) && build_by_size(l, &e->mem) != 0)
+    return AR_EINTERNAL;
+  ar__sizeidx_pos_t at;
+  where_t w = pick(e, b, align, &at);
+  if (!found(w))
+    return AR_ENOMEM;
+  span_t s = w.tail ? tail_span(l) : addr_span(w.pos);
+  uint64_t q = block_start(s, align);
+  int rc = w.tail ? take_tail(l, at, q, b)
+                  : take_span(l, w.pos, at, q, b, e->policy == AR_POLICY_NEXT);
+  if (rc != 0)
+    return rc;
+  if (e->policy == AR_POLICY_NEXT)
+    l->rover = q + b;
   blk->start = q;
   blk->size = b;
   blk->payload = q + AR_HDR;
   return 0;
 }
 
+/* Frees [start, end) into the tail, which starts at `end` (or is empty,
+ * with end the arena's end): the tail grows down over the block, and over
+ * by_addr's last span when that ends at start. */
+static int give_to_tail(ar__list_t *l, uint64_t start) {
+  ar__bt_pos_t lp = ar__bt_last(&l->by_addr);
+  span_t ls = ar__bt_end(lp) ? (span_t){0, 0} : addr_span(lp);
+  bool left = !ar__bt_end(lp) && ls.start + ls.size == start;
+  span_t old = tail_span(l);
+  span_t merged = {left ? ls.start : start, l->end - (left ? ls.start : start)};
+  if (reserve(l, false, merged.size, 0) != 0)
+    return AR_EINTERNAL;
+  if (left) {
+    ar__bt_erase(&l->by_addr, lp);
+    size_update(l, &ls, NULL);
+  }
+  size_update(l, old.size ? &old : NULL, &merged);
+  l->tail = merged.start;
+  return 0;
+}
+
 static int list_give(ar_engine_t *e, uint64_t start, uint64_t size) {
   ar__list_t *l = e->u.list;
+  if (start + size == l->tail)
+    return give_to_tail(l, start);
   ar__bt_pos_t rp = ar__bt_seek(&l->by_addr, (ar__bt_key_t){start, 0});
   ar__bt_pos_t lp = ar__bt_end(rp) ? ar__bt_last(&l->by_addr) : ar__bt_prev(rp);
   bool left = !ar__bt_end(lp), right = !ar__bt_end(rp);
@@ -329,11 +447,11 @@ static int list_give(ar_engine_t *e, uint64_t start, uint64_t size) {
 
 static bool list_free_from(const ar_engine_t *e, uint64_t from,
                            uint64_t *start, uint64_t *size) {
-  ar__bt_pos_t p = ar__bt_lower_bound(&e->u.list->by_addr,
-                                      (ar__bt_key_t){from, 0});
-  if (ar__bt_end(p))
+  const ar__list_t *l = e->u.list;
+  ar__bt_pos_t p = ar__bt_lower_bound(&l->by_addr, (ar__bt_key_t){from, 0});
+  span_t s = ar__bt_end(p) ? tail_span(l) : addr_span(p);
+  if (s.size == 0 || s.start < from)
     return false;
-  span_t s = addr_span(p);
   *start = s.start;
   *size = s.size;
   return true;
@@ -341,10 +459,13 @@ static bool list_free_from(const ar_engine_t *e, uint64_t from,
 
 static uint64_t list_extent_at_or_after(const ar_engine_t *e,
                                         uint64_t cursor) {
-  const ar__bt_t *t = &e->u.list->by_addr;
+  const ar__list_t *l = e->u.list;
+  const ar__bt_t *t = &l->by_addr;
   ar__bt_pos_t after = ar__bt_lower_bound(t, (ar__bt_key_t){cursor + 1, 0});
   ar__bt_pos_t pos = ar__bt_end(after) ? ar__bt_last(t) : ar__bt_prev(after);
   span_t s = ar__bt_end(pos) ? (span_t){0, 0} : addr_span(pos);
+  if (l->tail <= cursor) /* cursor < the arena's size: in the tail */
+    s = tail_span(l);
   if (cursor < s.start + s.size)
     return s.start == cursor ? cursor : s.start + s.size;
   ar_block_t blk;
@@ -376,8 +497,8 @@ static uint64_t list_extent_at_or_after(const ar_engine_t *e,
 
 static void list_stats(const ar_engine_t *e, ar_engine_stats_t *out) {
   const ar__list_t *l = e->u.list;
-  out->free_extents = l->by_addr.count;
-  out->largest_free = ar__bt_max_b(&l->by_addr);
+  out->free_extents = l->by_addr.count + (l->tail < l->end);
+  out->largest_free = largest_span(l);
   out->rover = l->rover;
 }
 
@@ -392,43 +513,65 @@ static int check_tree(const ar__bt_t *t, const char *invariant,
       invariant, bad, (unsigned long long)where.a, (unsigned long long)where.b);
 }
 
+/* One span of the walk in address order: within the arena and the grain,
+ * after the one before (*prev_end, 0 before the first) and not touching
+ * it. */
+static int check_span(const ar_engine_t *e, span_t s, uint64_t *prev_end,
+                      bool first, ar_check_report_t *report) {
+  /* The end compared without adding: a corrupted size may wrap it. */
+  if (s.size == 0 || s.start % AR_GRAIN || s.size % AR_GRAIN ||
+      s.start > e->size || s.size > e->size - s.start)
+    return ar_check_fail(report, "free interval bounds", s.start,
+                         "free interval [%llu, +%llu) is empty, off the "
+                         "grain or past the arena",
+                         (unsigned long long)s.start,
+                         (unsigned long long)s.size);
+  if (!first && s.start < *prev_end)
+    return ar_check_fail(report, "free intervals disjoint", s.start,
+                         "free interval at %llu starts before the "
+                         "previous one ends at %llu",
+                         (unsigned long long)s.start,
+                         (unsigned long long)*prev_end);
+  if (!first && s.start == *prev_end)
+    return ar_check_fail(report, "free intervals coalesced", s.start,
+                         "free interval at %llu touches the previous one",
+                         (unsigned long long)s.start);
+  *prev_end = s.start + s.size;
+  return 0;
+}
+
 static int list_check(const ar_engine_t *e, ar_check_report_t *report,
                       uint64_t *extents) {
   const ar__list_t *l = e->u.list;
   int rc = check_tree(&l->by_addr, "address index", report);
   if (rc != 0)
     return rc;
+  if (l->end != e->size || l->tail > l->end)
+    return ar_check_fail(report, "tail", l->tail,
+                         "the tail starts at %llu of an arena of %llu "
+                         "(recorded %llu)",
+                         (unsigned long long)l->tail,
+                         (unsigned long long)e->size,
+                         (unsigned long long)l->end);
   uint64_t prev_end = 0;
   bool first = true;
   for (ar__bt_pos_t p = ar__bt_first(&l->by_addr); !ar__bt_end(p);
-       p = ar__bt_next(p)) {
-    span_t s = addr_span(p);
-    /* The end compared without adding: a corrupted size may wrap it. */
-    if (s.size == 0 || s.start % AR_GRAIN || s.size % AR_GRAIN ||
-        s.start > e->size || s.size > e->size - s.start)
-      return ar_check_fail(report, "free interval bounds", s.start,
-                           "free interval [%llu, +%llu) is empty, off the "
-                           "grain or past the arena",
-                           (unsigned long long)s.start,
-                           (unsigned long long)s.size);
-    if (!first && s.start < prev_end)
-      return ar_check_fail(report, "free intervals disjoint", s.start,
-                           "free interval at %llu starts before the "
-                           "previous one ends at %llu",
-                           (unsigned long long)s.start,
-                           (unsigned long long)prev_end);
-    if (!first && s.start == prev_end)
-      return ar_check_fail(report, "free intervals coalesced", s.start,
-                           "free interval at %llu touches the previous one",
-                           (unsigned long long)s.start);
-    prev_end = s.start + s.size;
-    first = false;
-  }
+       p = ar__bt_next(p), first = false)
+    if ((rc = check_span(e, addr_span(p), &prev_end, first, report)) != 0)
+      return rc;
+  if (!first && prev_end == e->size)
+    return ar_check_fail(report, "tail", l->tail,
+                         "the free interval that ends the arena is in the "
+                         "address index, not the tail");
+  bool has_tail = l->tail < l->end;
+  if (has_tail &&
+      (rc = check_span(e, tail_span(l), &prev_end, first, report)) != 0)
+    return rc;
   if (l->rover > e->size)
     return ar_check_fail(report, "rover", l->rover,
                          "the next-fit rover %llu is past the arena",
                          (unsigned long long)l->rover);
-  *extents = l->by_addr.count;
+  *extents = l->by_addr.count + has_tail;
   if (!l->sized)
     return 0;
   uint64_t where;
@@ -437,18 +580,20 @@ static int list_check(const ar_engine_t *e, ar_check_report_t *report,
     return ar_check_fail(report, "size index", where,
                          "size index: %s near the span at %llu", bad,
                          (unsigned long long)where);
-  if (l->by_size.count != l->by_addr.count)
+  if (l->by_size.count != *extents)
     return ar_check_fail(report, "size index", 0,
-                         "size index holds %llu spans, address index %zu",
+                         "size index holds %llu spans, the free space %llu",
                          (unsigned long long)l->by_size.count,
-                         l->by_addr.count);
-  /* Same count, and every by_size span is in by_addr: the same set. */
+                         (unsigned long long)*extents);
+  /* Same count, and every by_size span is in by_addr or the tail: the
+   * same set. */
   for (ar__sizeidx_pos_t p = ar__sizeidx_lower_bound(&l->by_size, 0);
        !ar__sizeidx_end(p); p = ar__sizeidx_next(&l->by_size, p)) {
     span_t s = size_span(p);
     ar__bt_pos_t a = ar__bt_lower_bound(&l->by_addr, (ar__bt_key_t){s.start, 0});
-    if (ar__bt_end(a) || addr_span(a).start != s.start ||
-        addr_span(a).size != s.size)
+    span_t in_addr = ar__bt_end(a) ? (span_t){0, 0} : addr_span(a);
+    bool is_tail = has_tail && s.start == l->tail && s.size == l->end - l->tail;
+    if (!is_tail && (in_addr.start != s.start || in_addr.size != s.size))
       return ar_check_fail(report, "size index", s.start,
                            "the span [%llu, +%llu) is in the size index "
                            "only",
@@ -471,14 +616,15 @@ static int list_init(ar_engine_t *e) {
     return AR_EINTERNAL;
   e->u.list = l;
   l->sized = e->policy == AR_POLICY_BEST;
-  span_t all = {0, e->size};
+  span_t all = {0, e->size}; /* the tail */
+  l->tail = 0;
+  l->end = e->size;
   if (ar__bt_init(&l->by_addr, &e->mem) != 0 ||
       (l->sized && ar__sizeidx_init(&l->by_size, &e->mem) != 0) ||
       reserve(l, true, all.size, 0) != 0) {
     list_fini(e);
     return AR_EINTERNAL;
   }
-  ar__bt_insert(&l->by_addr, addr_key(all));
   size_update(l, NULL, &all);
   return 0;
 }

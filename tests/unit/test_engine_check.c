@@ -123,21 +123,27 @@ static void assert_corrupt_at(const ar_engine_t *e, const char *invariant,
   assert_ar_rc(ar_engine_check(e, NULL), AR_ECORRUPT); /* without a report */
 }
 
-/* The list engines' address index (engine_internal.h), checked against
- * the stats before any use. */
+/* The list engines' address index (engine_internal.h), which holds every
+ * free span but the tail, checked against the stats before any use. */
 static ar__bt_t *list_by_addr(ar_engine_t *e) {
-  ar__bt_t *t = &e->u.list->by_addr;
+  ar__list_t *l = e->u.list;
+  ar__bt_t *t = &l->by_addr;
   ar_engine_stats_t st;
   ar_engine_stats(e, &st);
   assert_ptr_equal(t->mem, &e->mem);
-  assert_int_equal(t->count, st.free_extents);
-  assert_int_equal(ar__bt_max_b(t), st.largest_free);
+  assert_int_equal(l->end, st.size);
+  assert_true(l->tail < l->end);
+  assert_int_equal(t->count + 1, st.free_extents);
+  uint64_t tail = l->end - l->tail;
+  assert_int_equal(ar__bt_max_b(t) > tail ? ar__bt_max_b(t) : tail,
+                   st.largest_free);
   return t;
 }
 
 /* Three blocks at the start, the middle one freed: two free spans, the
- * hole and the rest of the arena; then each corruption of the address
- * index in turn, caught and put back. */
+ * hole (in the address index) and the rest of the arena (the tail); then
+ * each corruption of the address index and of the tail in turn, caught and
+ * put back. */
 static void test_check_list_corrupt(void **state) {
   const subject_kind_t *k = *state;
   ar_engine_t *e;
@@ -148,17 +154,18 @@ static void test_check_list_corrupt(void **state) {
   assert_ar_ok(ar_engine_free(e, b[1].payload, NULL, NULL));
   assert_healthy(e);
   ar__bt_t *t = list_by_addr(e);
-  assert_int_equal(t->count, 2);
+  ar__list_t *l = e->u.list;
+  assert_int_equal(t->count, 1);
   ar__bt_pos_t hole = ar__bt_first(t);
   ar__bt_key_t was = ar__bt_get(hole);
   assert_int_equal(was.a, b[1].start);
   assert_int_equal(was.b, b[1].size);
   uint64_t rest = b[2].start + b[2].size;
-  assert_int_equal(ar__bt_get(ar__bt_next(hole)).a, rest);
+  assert_int_equal(l->tail, rest);
 
   /* The tree counts an entry it does not have. */
   t->count++;
-  assert_corrupt(e, "address index", rest, "entry count");
+  assert_corrupt(e, "address index", was.a, "entry count");
   t->count--;
   assert_healthy(e);
 
@@ -189,6 +196,24 @@ static void test_check_list_corrupt(void **state) {
   ar__bt_set(t, hole, (ar__bt_key_t){was.a, 0 - was.a});
   assert_corrupt(e, "free interval bounds", was.a, "past the arena");
   ar__bt_set(t, hole, was);
+  assert_healthy(e);
+
+  /* The tail off the grain. */
+  l->tail = rest + 8;
+  assert_corrupt(e, "free interval bounds", rest + 8, "off the grain");
+  /* Past the arena. */
+  l->tail = l->end + 16;
+  assert_corrupt(e, "tail", l->end + 16, "starts at");
+  l->tail = rest;
+  assert_healthy(e);
+
+  /* The span that ends the arena in the address index instead. */
+  assert_ar_ok(ar__bt_reserve(t, 1));
+  ar__bt_insert(t, (ar__bt_key_t){rest, l->end - rest});
+  l->tail = l->end;
+  assert_corrupt(e, "tail", l->end, "in the address index");
+  ar__bt_erase(t, ar__bt_next(ar__bt_first(t)));
+  l->tail = rest;
   assert_healthy(e);
 
   ar_engine_destroy(e);

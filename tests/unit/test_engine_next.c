@@ -104,6 +104,31 @@ static void test_rover_end(void **state) {
   subject_close(s);
 }
 
+/* The rover at the arena's end, and the last block freed: the interval
+ * that ends the arena has e = r, so it waits behind every lower one. */
+static void test_rover_end_of_arena(void **state) {
+  subject_t *s = subject_open(*state, 4096);
+  /* [0,64) [64,128), then b(3952) = 3968: [128, 4096), r = 4096 */
+  assert_alloc(s, 48, 16, 16);
+  assert_alloc(s, 48, 16, 80);
+  assert_alloc(s, 3952, 16, 144);
+  assert_rover(s, 4096);
+  /* free [128, 4096), then [0, 64) */
+  assert_free(s, 144);
+  assert_free(s, 16);
+  assert_free_set(s, {0, 64}, {128, 4096});
+  assert_rover(s, 4096);
+  /* b(48) = 64: no interval has e > 4096; in ascending start [0, 64) comes
+   * first: r = 64 */
+  assert_alloc(s, 48, 16, 16);
+  assert_rover(s, 64);
+  /* [128, 4096) has e > 64 now: [128, 192), r = 192 */
+  assert_alloc(s, 48, 16, 144);
+  assert_rover(s, 192);
+  assert_free_set(s, {192, 4096});
+  subject_close(s);
+}
+
 /* The wrap-around, and a failed request leaving the rover alone. */
 static void test_rover_wrap(void **state) {
   subject_t *s = subject_open(*state, 4096);
@@ -182,6 +207,7 @@ int main(void) {
       BOTH_TESTS(test_rover_follows, NEXT),
       BOTH_TESTS(test_rover_inside, NEXT),
       BOTH_TESTS(test_rover_end, NEXT),
+      BOTH_TESTS(test_rover_end_of_arena, NEXT),
       BOTH_TESTS(test_rover_wrap, NEXT),
       BOTH_TESTS(test_rover_fail_keeps, NEXT),
   };
