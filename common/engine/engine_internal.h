@@ -68,9 +68,8 @@ int ar__buddy_give(ar_engine_t *e, uint64_t start, uint64_t size);
  * that tests can break them on purpose (tests/unit/test_engine_check.c). */
 typedef struct ar__list_s {
   ar__bt_t by_addr;      /* (start, size) of every span but the tail */
-  uint64_t tail;         /* the tail: the span [tail, end), none when
-                            tail == end; kept out of by_addr */
-  uint64_t end;          /* the arena's size */
+  uint64_t tail;         /* the tail: the span [tail, arena size), none
+                            when tail is the size; kept out of by_addr */
   ar__sizeidx_t by_size; /* every span by size, the tail too: best and
                             worst only */
   bool sized;            /* whether by_size is kept (built, for worst fit) */

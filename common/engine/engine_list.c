@@ -55,8 +55,9 @@ static span_t size_span(ar__sizeidx_pos_t pos) {
 
 static ar__bt_key_t addr_key(span_t s) { return (ar__bt_key_t){s.start, s.size}; }
 
-static span_t tail_span(const ar__list_t *l) {
-  return (span_t){l->tail, l->end - l->tail};
+/* The tail, [tail, the arena's end): empty when there is none. */
+static span_t tail_span(const ar_engine_t *e) {
+  return (span_t){e->u.list->tail, e->size - e->u.list->tail};
 }
 
 /* Where a picked span is: the tail, or by_addr's position `pos`; neither
@@ -151,26 +152,28 @@ static ar__bt_pos_t address_fit(const ar__list_t *l, ar__bt_pos_t from,
 }
 
 /* The tail when it holds the block, else nowhere. */
-static where_t tail_fit(const ar__list_t *l, uint64_t b, uint64_t align) {
-  span_t t = tail_span(l);
+static where_t tail_fit(const ar_engine_t *e, uint64_t b, uint64_t align) {
+  span_t t = tail_span(e);
   return t.size && fits(t, b, align) ? at_tail : nowhere;
 }
 
-static where_t pick_first(const ar__list_t *l, uint64_t b, uint64_t align) {
+static where_t pick_first(const ar_engine_t *e, uint64_t b, uint64_t align) {
+  const ar__list_t *l = e->u.list;
   ar__bt_pos_t p =
       address_fit(l, ar__bt_leftmost_b(&l->by_addr, b), UINT64_MAX, b, align);
-  return ar__bt_end(p) ? tail_fit(l, b, align) : in_tree(p);
+  return ar__bt_end(p) ? tail_fit(e, b, align) : in_tree(p);
 }
 
 /* Next fit: first the spans that end after the rover, in address order,
  * then the ones before them. The tail comes after all of by_addr's spans,
  * in the first group unless the rover is at the arena's end. */
-static where_t pick_next(ar__list_t *l, uint64_t b, uint64_t align) {
-  bool tail_first_group = l->tail < l->end && l->rover < l->end;
+static where_t pick_next(ar_engine_t *e, uint64_t b, uint64_t align) {
+  ar__list_t *l = e->u.list;
+  bool tail_first_group = tail_span(e).size && l->rover < e->size;
   /* The rover in the tail: the tail is the first span to try, then all of
    * by_addr's, which end at or before it. */
   if (tail_first_group && l->rover >= l->tail) {
-    where_t w = tail_fit(l, b, align);
+    where_t w = tail_fit(e, b, align);
     return w.tail ? w
                   : in_tree(address_fit(l, ar__bt_first(&l->by_addr),
                                         UINT64_MAX, b, align));
@@ -194,13 +197,13 @@ static where_t pick_next(ar__list_t *l, uint64_t b, uint64_t align) {
   ar__bt_pos_t p = address_fit(l, from, UINT64_MAX, b, align);
   if (!ar__bt_end(p))
     return in_tree(p);
-  if (tail_first_group && tail_fit(l, b, align).tail)
+  if (tail_first_group && tail_fit(e, b, align).tail)
     return at_tail;
   uint64_t stop = ar__bt_end(from) ? UINT64_MAX : addr_span(from).start;
   p = address_fit(l, ar__bt_first(&l->by_addr), stop, b, align);
   if (!ar__bt_end(p))
     return in_tree(p);
-  return tail_first_group ? nowhere : tail_fit(l, b, align);
+  return tail_first_group ? nowhere : tail_fit(e, b, align);
 }
 
 /* by_addr's position of the span that by_size has at `pos`; *at gets pos,
@@ -226,29 +229,31 @@ static where_t pick_best(ar__list_t *l, uint64_t b, uint64_t align,
 }
 
 /* The size of the largest span: by_addr's largest or the tail. */
-static uint64_t largest_span(const ar__list_t *l) {
-  uint64_t in_tree = ar__bt_max_b(&l->by_addr);
-  return in_tree > l->end - l->tail ? in_tree : l->end - l->tail;
+static uint64_t largest_span(const ar_engine_t *e) {
+  uint64_t in_tree = ar__bt_max_b(&e->u.list->by_addr);
+  uint64_t tail = tail_span(e).size;
+  return in_tree > tail ? in_tree : tail;
 }
 
 /* Whether worst fit can answer without by_size: the largest spans are
  * sure to hold the block whatever their alignment, or none holds b bytes.
  * Always so at alignment 16. */
-static bool worst_by_addr(const ar__list_t *l, uint64_t b, uint64_t align) {
-  uint64_t largest = largest_span(l);
+static bool worst_by_addr(const ar_engine_t *e, uint64_t b, uint64_t align) {
+  uint64_t largest = largest_span(e);
   return largest >= b + align - AR_GRAIN || largest < b;
 }
 
 /* Builds by_size from by_addr, for worst fit's first request that needs
  * it. Returns 0, or AR_EINTERNAL with by_size not kept (and its memory
  * given back). */
-static int build_by_size(ar__list_t *l, ar__mem_t *mem) {
-  if (ar__sizeidx_init(&l->by_size, mem) != 0)
+static int build_by_size(ar_engine_t *e) {
+  ar__list_t *l = e->u.list;
+  if (ar__sizeidx_init(&l->by_size, &e->mem) != 0)
     return AR_EINTERNAL;
   ar__bt_pos_t p = ar__bt_first(&l->by_addr);
   for (;;) {
     /* by_addr's spans, then the tail */
-    span_t s = ar__bt_end(p) ? tail_span(l) : addr_span(p);
+    span_t s = ar__bt_end(p) ? tail_span(e) : addr_span(p);
     if (s.size == 0)
       break;
     if (ar__sizeidx_reserve(&l->by_size, s.size) != 0) {
@@ -267,13 +272,14 @@ static int build_by_size(ar__list_t *l, ar__mem_t *mem) {
 /* Worst fit: the largest span that fits, the lowest start on a tie. Sizes
  * are visited from the largest down, each size's spans by address (by_size
  * is kept whenever worst_by_addr is false). */
-static where_t pick_worst(ar__list_t *l, uint64_t b, uint64_t align,
+static where_t pick_worst(ar_engine_t *e, uint64_t b, uint64_t align,
                           ar__sizeidx_pos_t *at) {
+  ar__list_t *l = e->u.list;
   /* When the largest spans are sure to fit, whatever their alignment, the
    * answer is the lowest-addressed of them: one descent of by_addr, or the
    * tail, which comes after all of by_addr's. */
-  if (worst_by_addr(l, b, align)) {
-    uint64_t largest = largest_span(l);
+  if (worst_by_addr(e, b, align)) {
+    uint64_t largest = largest_span(e);
     if (largest < b)
       return nowhere;
     if (ar__bt_max_b(&l->by_addr) == largest)
@@ -302,24 +308,25 @@ static where_t pick(ar_engine_t *e, uint64_t b, uint64_t align,
   *at = no_size_pos;
   switch (e->policy) {
   case AR_POLICY_FIRST:
-    return pick_first(l, b, align);
+    return pick_first(e, b, align);
   case AR_POLICY_NEXT:
-    return pick_next(l, b, align);
+    return pick_next(e, b, align);
   case AR_POLICY_BEST:
     return pick_best(l, b, align, at);
   default:
-    return pick_worst(l, b, align, at);
+    return pick_worst(e, b, align, at);
   }
 }
 
 /* Takes the block [q, q + b) from the tail, whose by_size position is
  * `at` when the pick found it there. The front gap, if any, becomes a span
  * of by_addr; the rest stays the tail. */
-static int take_tail(ar__list_t *l, ar__sizeidx_pos_t at, uint64_t q,
+static int take_tail(ar_engine_t *e, ar__sizeidx_pos_t at, uint64_t q,
                      uint64_t b) {
-  span_t t = tail_span(l);
+  ar__list_t *l = e->u.list;
+  span_t t = tail_span(e);
   span_t gap = {t.start, q - t.start};
-  span_t rest = {q + b, l->end - (q + b)};
+  span_t rest = {q + b, e->size - (q + b)};
   if (reserve(l, gap.size != 0, gap.size, rest.size) != 0)
     return AR_EINTERNAL;
   size_update_at(l, at, &t, rest.size ? &rest : NULL);
@@ -369,15 +376,15 @@ static int list_take(ar_engine_t *e, uint64_t n, uint64_t align,
   if (b > e->size)
     return AR_ENOMEM;
   if (e->policy == AR_POLICY_WORST && !l->sized &&
-      !worst_by_addr(l, b, align) && build_by_size(l, &e->mem) != 0)
+      !worst_by_addr(e, b, align) && build_by_size(e) != 0)
     return AR_EINTERNAL;
   ar__sizeidx_pos_t at;
   where_t w = pick(e, b, align, &at);
   if (!found(w))
     return AR_ENOMEM;
-  span_t s = w.tail ? tail_span(l) : addr_span(w.pos);
+  span_t s = w.tail ? tail_span(e) : addr_span(w.pos);
   uint64_t q = block_start(s, align);
-  int rc = w.tail ? take_tail(l, at, q, b)
+  int rc = w.tail ? take_tail(e, at, q, b)
                   : take_span(l, w.pos, at, q, b, e->policy == AR_POLICY_NEXT);
   if (rc != 0)
     return rc;
@@ -392,12 +399,14 @@ static int list_take(ar_engine_t *e, uint64_t n, uint64_t align,
 /* Frees [start, end) into the tail, which starts at `end` (or is empty,
  * with end the arena's end): the tail grows down over the block, and over
  * by_addr's last span when that ends at start. */
-static int give_to_tail(ar__list_t *l, uint64_t start) {
+static int give_to_tail(ar_engine_t *e, uint64_t start) {
+  ar__list_t *l = e->u.list;
   ar__bt_pos_t lp = ar__bt_last(&l->by_addr);
   span_t ls = ar__bt_end(lp) ? (span_t){0, 0} : addr_span(lp);
   bool left = !ar__bt_end(lp) && ls.start + ls.size == start;
-  span_t old = tail_span(l);
-  span_t merged = {left ? ls.start : start, l->end - (left ? ls.start : start)};
+  span_t old = tail_span(e);
+  span_t merged = {left ? ls.start : start,
+                   e->size - (left ? ls.start : start)};
   if (reserve(l, false, merged.size, 0) != 0)
     return AR_EINTERNAL;
   if (left) {
@@ -412,7 +421,7 @@ static int give_to_tail(ar__list_t *l, uint64_t start) {
 static int list_give(ar_engine_t *e, uint64_t start, uint64_t size) {
   ar__list_t *l = e->u.list;
   if (start + size == l->tail)
-    return give_to_tail(l, start);
+    return give_to_tail(e, start);
   ar__bt_pos_t rp = ar__bt_seek(&l->by_addr, (ar__bt_key_t){start, 0});
   ar__bt_pos_t lp = ar__bt_end(rp) ? ar__bt_last(&l->by_addr) : ar__bt_prev(rp);
   bool left = !ar__bt_end(lp), right = !ar__bt_end(rp);
@@ -449,7 +458,7 @@ static bool list_free_from(const ar_engine_t *e, uint64_t from,
                            uint64_t *start, uint64_t *size) {
   const ar__list_t *l = e->u.list;
   ar__bt_pos_t p = ar__bt_lower_bound(&l->by_addr, (ar__bt_key_t){from, 0});
-  span_t s = ar__bt_end(p) ? tail_span(l) : addr_span(p);
+  span_t s = ar__bt_end(p) ? tail_span(e) : addr_span(p);
   if (s.size == 0 || s.start < from)
     return false;
   *start = s.start;
@@ -465,7 +474,7 @@ static uint64_t list_extent_at_or_after(const ar_engine_t *e,
   ar__bt_pos_t pos = ar__bt_end(after) ? ar__bt_last(t) : ar__bt_prev(after);
   span_t s = ar__bt_end(pos) ? (span_t){0, 0} : addr_span(pos);
   if (l->tail <= cursor) /* cursor < the arena's size: in the tail */
-    s = tail_span(l);
+    s = tail_span(e);
   if (cursor < s.start + s.size)
     return s.start == cursor ? cursor : s.start + s.size;
   ar_block_t blk;
@@ -497,8 +506,8 @@ static uint64_t list_extent_at_or_after(const ar_engine_t *e,
 
 static void list_stats(const ar_engine_t *e, ar_engine_stats_t *out) {
   const ar__list_t *l = e->u.list;
-  out->free_extents = l->by_addr.count + (l->tail < l->end);
-  out->largest_free = largest_span(l);
+  out->free_extents = l->by_addr.count + (tail_span(e).size != 0);
+  out->largest_free = largest_span(e);
   out->rover = l->rover;
 }
 
@@ -546,13 +555,10 @@ static int list_check(const ar_engine_t *e, ar_check_report_t *report,
   int rc = check_tree(&l->by_addr, "address index", report);
   if (rc != 0)
     return rc;
-  if (l->end != e->size || l->tail > l->end)
-    return ar_check_fail(report, "tail", l->tail,
-                         "the tail starts at %llu of an arena of %llu "
-                         "(recorded %llu)",
-                         (unsigned long long)l->tail,
-                         (unsigned long long)e->size,
-                         (unsigned long long)l->end);
+  if (l->tail > e->size)
+    return ar_check_fail(
+        report, "tail", l->tail, "the tail starts at %llu of an arena of %llu",
+        (unsigned long long)l->tail, (unsigned long long)e->size);
   uint64_t prev_end = 0;
   bool first = true;
   for (ar__bt_pos_t p = ar__bt_first(&l->by_addr); !ar__bt_end(p);
@@ -563,9 +569,9 @@ static int list_check(const ar_engine_t *e, ar_check_report_t *report,
     return ar_check_fail(report, "tail", l->tail,
                          "the free interval that ends the arena is in the "
                          "address index, not the tail");
-  bool has_tail = l->tail < l->end;
-  if (has_tail &&
-      (rc = check_span(e, tail_span(l), &prev_end, first, report)) != 0)
+  span_t tail = tail_span(e);
+  bool has_tail = tail.size != 0;
+  if (has_tail && (rc = check_span(e, tail, &prev_end, first, report)) != 0)
     return rc;
   if (l->rover > e->size)
     return ar_check_fail(report, "rover", l->rover,
@@ -592,7 +598,7 @@ static int list_check(const ar_engine_t *e, ar_check_report_t *report,
     span_t s = size_span(p);
     ar__bt_pos_t a = ar__bt_lower_bound(&l->by_addr, (ar__bt_key_t){s.start, 0});
     span_t in_addr = ar__bt_end(a) ? (span_t){0, 0} : addr_span(a);
-    bool is_tail = has_tail && s.start == l->tail && s.size == l->end - l->tail;
+    bool is_tail = has_tail && s.start == tail.start && s.size == tail.size;
     if (!is_tail && (in_addr.start != s.start || in_addr.size != s.size))
       return ar_check_fail(report, "size index", s.start,
                            "the span [%llu, +%llu) is in the size index "
@@ -618,7 +624,6 @@ static int list_init(ar_engine_t *e) {
   l->sized = e->policy == AR_POLICY_BEST;
   span_t all = {0, e->size}; /* the tail */
   l->tail = 0;
-  l->end = e->size;
   if (ar__bt_init(&l->by_addr, &e->mem) != 0 ||
       (l->sized && ar__sizeidx_init(&l->by_size, &e->mem) != 0) ||
       reserve(l, true, all.size, 0) != 0) {
