@@ -30,6 +30,11 @@
  *
  * An id is in exactly one part: when the dense part grows over ids held in
  * the hash part, they move. Owns both tables; ar__idmap_fini frees them.
+ *
+ * The parser's fast path (parse_plain_run in trace_parse.c) reads and
+ * writes the dense part itself, counting its insertions in `inserts`; it
+ * leaves every id outside the dense part, and every growth, to the
+ * functions below.
  */
 typedef struct ar__idmap_entry_s {
   int64_t id;

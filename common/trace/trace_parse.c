@@ -11,6 +11,9 @@
  * and a sign ("+7", "-0", "007"): the replay log prints them canonically.
  *
  * Parsing is one hand-written pass, since a trace has millions of lines.
+ * Plain lines, the form generated traces use throughout, go through a
+ * fast loop that keeps the parser's state in locals; any other line, and
+ * any line that needs something grown, goes through the general path.
  * It only ever looks at text that ends in a newline (the last line of a
  * trace, when it has none, is copied and given one), so the newline stops
  * every loop and no character is compared with the end of the buffer. An
@@ -436,10 +439,86 @@ static int parse_line(ar__parser_t *ps, const char **pp, const char *end,
   return emit(ps, kind, id, n, err);
 }
 
+/*
+ * The fast path, for the lines nearly every trace is made of: parses
+ * plain lines (plain_line) from p on, doing what emit does with the
+ * parser's state held in locals, for as long as each id is in the id
+ * map's dense part and the operations array and the spare stack have
+ * room. Returns where it stopped: at end, or at the start of a line it
+ * left untouched, which parse_line then takes the general way (it parses
+ * any line, grows what is full, and reports errors).
+ */
+static const char *parse_plain_run(ar__parser_t *ps, const char *p,
+                                   const char *end) {
+  if (ps->skipped != ps->noted) /* emit notes the gap first */
+    return p;
+  ar_trace_t *t = ps->t;
+  ar_trace_op_t *ops = t->ops;
+  size_t nops = t->info.nops, first = nops, nallocs = 0;
+  const size_t cap = ps->cap;
+  uint32_t *const dense = ps->ids.dense;
+  const size_t dense_cap = ps->ids.dense_cap;
+  size_t inserts = 0;
+  uint32_t *const spare = ps->spare;
+  size_t nspare = ps->nspare;
+  const size_t spare_cap = ps->spare_cap;
+  uint32_t nslots = t->info.nslots;
+
+  while (p < end && nops < cap) {
+    char kind;
+    int64_t id;
+    uint64_t n;
+    const char *next;
+    if (!plain_line(p, &kind, &id, &n, &next) || (uint64_t)id >= dense_cap)
+      break;
+    uint32_t *d = &dense[id];
+    uint32_t slot;
+    if (kind == 'a') {
+      if (nspare == 0 && nslots >= AR_TRACE_NO_SLOT)
+        break; /* slot_for_alloc reports it */
+      if (*d != 0) {
+        slot = *d - 1;
+      } else {
+        slot = nspare > 0 ? spare[--nspare] : nslots++;
+        *d = slot + 1;
+        inserts++;
+      }
+      nallocs++;
+      ops[nops++] = (ar_trace_op_t){
+          .n = n, .id = id, .slot = slot, .kind = AR_TRACE_ALLOC};
+    } else {
+      slot = AR_TRACE_NO_SLOT;
+      if (*d != 0) {
+        if (nspare == spare_cap)
+          break; /* slot_for_free grows the stack */
+        slot = *d - 1;
+        *d = 0;
+        spare[nspare++] = slot;
+      }
+      ops[nops++] = (ar_trace_op_t){
+          .n = 0, .id = id, .slot = slot, .kind = AR_TRACE_FREE};
+    }
+    p = next;
+  }
+
+  size_t lines = nops - first;
+  t->info.nops = nops;
+  t->info.nallocs += nallocs;
+  t->info.nfrees += lines - nallocs;
+  t->info.nslots = nslots;
+  ps->ids.inserts += inserts;
+  ps->nspare = nspare;
+  ps->line += lines;
+  return p;
+}
+
 /* Parses [p, end), where end[-1] is a newline. */
 static int parse_lines(ar__parser_t *ps, const char *p, const char *end,
                        ar_trace_error_t *err) {
   while (p < end) {
+    p = parse_plain_run(ps, p, end);
+    if (p == end)
+      break;
     int rc = parse_line(ps, &p, end, err);
     if (rc < 0)
       return rc;

@@ -424,6 +424,80 @@ static void test_array_survives_table_growth(void **state) {
   ar_trace_destroy(t);
 }
 
+/*
+ * The parser has a fast path for plain lines ("a <id> <n>" and "f <id>"
+ * with single spaces, ids in the id map's array) and a general path for
+ * every line. A random trace that mixes plain lines with ones only the
+ * general path takes (a leading blank, a sign, a far or negative id, a
+ * comment) must parse exactly as the same trace with every line sent the
+ * general way (a blank in front of each): the same operations, slots,
+ * counts and line numbers. The trace frees often enough, and is long
+ * enough, that the spare-slot stack and the operations array fill up
+ * under the fast path many times.
+ */
+static void test_fast_path_matches_general(void **state) {
+  (void)state;
+  enum { NOPS = 300000, NIDS = 5000 };
+  size_t cap = (size_t)NOPS * 40 + 64;
+  char *mixed = malloc(cap), *general = malloc(cap);
+  assert_non_null(mixed);
+  assert_non_null(general);
+  size_t lm = 0, lg = 0;
+  uint64_t seed = 7;
+  for (size_t i = 0; i < NOPS; i++) {
+    uint64_t r = next_rand(&seed);
+    long long id = (long long)(r % NIDS) + 1;
+    switch ((r >> 20) % 32) {
+    case 0:
+      id = -id; /* a negative id: the hash part */
+      break;
+    case 1:
+      id += 4000000000000LL; /* beyond the array: the hash part */
+      break;
+    default:
+      break;
+    }
+    char line[64];
+    if ((r >> 28) % 64 == 0)
+      snprintf(line, sizeof line, "# a comment\n");
+    else if ((r >> 34) % 100 < ((i / 40000) % 2 ? 35u : 65u))
+      snprintf(line, sizeof line, "a %lld %u\n", id, (unsigned)(r >> 44) + 1);
+    else
+      snprintf(line, sizeof line, "f %lld\n", id);
+    const char *lead = (r >> 40) % 16 == 0 ? "\t" : "";
+    lm += (size_t)snprintf(mixed + lm, cap - lm, "%s%s", lead, line);
+    lg += (size_t)snprintf(general + lg, cap - lg, " %s", line);
+  }
+  ar_trace_t *tm = NULL, *tg = NULL;
+  ar_trace_error_t err;
+  assert_int_equal(ar_trace_parse(mixed, lm, &tm, &err), AR_OK);
+  assert_int_equal(ar_trace_parse(general, lg, &tg, &err), AR_OK);
+  ar_trace_info_t im = info_of(tm), ig = info_of(tg);
+  assert_int_equal(im.nops, ig.nops);
+  assert_int_equal(im.nallocs, ig.nallocs);
+  assert_int_equal(im.nfrees, ig.nfrees);
+  assert_int_equal(im.nslots, ig.nslots);
+  assert_int_equal(im.nlines, NOPS);
+  assert_int_equal(ig.nlines, NOPS);
+  assert_true(im.nslots > 1000); /* the spare stack was used in earnest */
+  const ar_trace_op_t *om = ar_trace_ops(tm), *og = ar_trace_ops(tg);
+  for (size_t i = 0; i < im.nops; i++) {
+    if (om[i].kind != og[i].kind || om[i].id != og[i].id ||
+        om[i].n != og[i].n || om[i].slot != og[i].slot)
+      fail_msg("op %zu differs: %u %lld %llu slot %u, general %u %lld %llu "
+               "slot %u",
+               i, (unsigned)om[i].kind, (long long)om[i].id,
+               (unsigned long long)om[i].n, (unsigned)om[i].slot,
+               (unsigned)og[i].kind, (long long)og[i].id,
+               (unsigned long long)og[i].n, (unsigned)og[i].slot);
+    assert_int_equal(ar_trace_line(tm, i), ar_trace_line(tg, i));
+  }
+  ar_trace_destroy(tm);
+  ar_trace_destroy(tg);
+  free(mixed);
+  free(general);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_basic),
@@ -437,6 +511,7 @@ int main(void) {
       cmocka_unit_test(test_slots_random),
       cmocka_unit_test(test_slots_dense_and_hashed),
       cmocka_unit_test(test_array_survives_table_growth),
+      cmocka_unit_test(test_fast_path_matches_general),
   };
   return cmocka_run_group_tests_name("trace_parse", tests, NULL, NULL);
 }
