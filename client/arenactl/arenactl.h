@@ -78,6 +78,12 @@ double ar__ctl_now_ns(void);
 /* The socket given with `arenactl --socket PATH`, or NULL (ctl.c). */
 extern const char *ar__ctl_socket;
 
+/* How long a connection waits for the daemon (arenad_set_timeout):
+ * `arenactl --timeout SECONDS`, 0 for as long as it takes (-1 here), else
+ * AR__CTL_TIMEOUT_MS (ctl.c). */
+#define AR__CTL_TIMEOUT_MS 30000
+extern int ar__ctl_timeout_ms;
+
 /* Byte sizes for a person (bytes.c), written to buf (len bytes; 32 hold
  * any) and returned. ar__ctl_bytes: in the largest unit the size reaches,
  * to a tenth unless it is a whole number of it ("64 MiB", "1.5 KiB",

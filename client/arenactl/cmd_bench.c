@@ -290,6 +290,7 @@ static int daemon_setup(ar__bench_worker_t *w) {
              path[0] != '\0' ? path : "the daemon", ar__ctl_why(rc));
     return -1;
   }
+  arenad_set_timeout(h, ar__ctl_timeout_ms);
   rc = arenad_hello(h, "arenactl-bench", NULL);
   if (rc < 0) {
     snprintf(w->err, sizeof w->err, "hello: %s", arenad_error(h));

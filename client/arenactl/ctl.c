@@ -17,6 +17,7 @@
 #include "arenactl.h"
 
 const char *ar__ctl_socket = NULL;
+int ar__ctl_timeout_ms = AR__CTL_TIMEOUT_MS;
 
 /* Says on standard error that the socket path does not fit in a Unix
  * socket address, as arenad says it, naming where the path came from. */
@@ -81,6 +82,7 @@ arenad_t *ar__ctl_connect(const char *cmd, arenad_hello_t *hello) {
                 : "");
     return NULL;
   }
+  arenad_set_timeout(h, ar__ctl_timeout_ms);
   arenad_hello_t hi;
   rc = arenad_hello(h, "arenactl", &hi);
   if (rc < 0) {

@@ -6,9 +6,11 @@
  * standard output that could not all be written fails it (exit 1).
  */
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -38,16 +40,21 @@ static const ar__cmd_t commands[] = {
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
 static void usage(FILE *out) {
-  fprintf(out, "usage: arenactl [--socket PATH] <command> [options]\n"
+  fprintf(out, "usage: arenactl [--socket PATH] [--timeout SECONDS] <command> "
+               "[options]\n"
                "       arenactl --help | --version\n\n"
                "commands:\n");
   for (size_t i = 0; i < NCOMMANDS; i++)
     fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-  fprintf(out, "\n'arenactl <command> --help' (or -h, anywhere among the "
-               "command's\narguments) describes a command. --version prints "
-               "arenactl's version.\n"
-               "--socket PATH (or $ARENAD_SOCKET) names the daemon's socket "
-               "for the\ncommands that talk to it.\n");
+  fprintf(out,
+          "\n'arenactl <command> --help' (or -h, anywhere among the "
+          "command's\narguments) describes a command. --version prints "
+          "arenactl's version.\n"
+          "--socket PATH (or $ARENAD_SOCKET) names the daemon's socket "
+          "for the\ncommands that talk to it. --timeout SECONDS (default "
+          "%d; 0: none) is how\nlong they wait for the daemon to answer "
+          "before they give up.\n",
+          AR__CTL_TIMEOUT_MS / 1000);
 }
 
 double ar__ctl_now_ns(void) {
@@ -80,29 +87,70 @@ int ar__ctl_bad_option(int c, char **argv, void (*cmd_usage)(FILE *)) {
   return ARENACTL_USAGE;
 }
 
-/* Takes the one global option, --socket PATH or --socket=PATH, out of
- * the command line wherever it comes before a "--" (the last one counts).
- * Returns 0, or -1 when it has no PATH (none follows, or it is ""). */
-static int take_socket(int *argc, char **argv) {
+/* Sets ar__ctl_timeout_ms from --timeout's SECONDS: a decimal number,
+ * a fraction allowed, from 0 (no timeout) to about 24 days. Returns 0,
+ * or -1 after saying what is wrong. */
+static int set_timeout(const char *s) {
+  char *end;
+  double sec = strtod(s, &end);
+  if (s[0] < '0' || s[0] > '9' || s[strspn(s, "0123456789.")] != '\0' ||
+      *end != '\0' || sec > INT_MAX / 1000) {
+    fprintf(stderr,
+            "arenactl: invalid --timeout '%s' (seconds, up to %d, or 0 to "
+            "wait for as long as it takes)\n",
+            s, INT_MAX / 1000);
+    return -1;
+  }
+  int ms = (int)(sec * 1000 + 0.5);
+  ar__ctl_timeout_ms = sec == 0 ? -1 : ms > 0 ? ms : 1;
+  return 0;
+}
+
+/* The global option at argv[*i], --NAME VALUE or --NAME=VALUE: returns
+ * its value (advancing *i past a separate one), NULL when argv[*i] is
+ * not that option, or "" when it has no value. */
+static const char *global_value(int argc, char **argv, int *i,
+                                const char *name) {
+  const char *a = argv[*i];
+  size_t len = strlen(name);
+  if (strncmp(a, name, len) != 0)
+    return NULL;
+  if (a[len] == '=')
+    return a + len + 1;
+  if (a[len] != '\0')
+    return NULL;
+  return *i + 1 < argc ? argv[++*i] : "";
+}
+
+/* Takes the global options, --socket PATH and --timeout SECONDS (each
+ * also as --NAME=VALUE), out of the command line wherever they come
+ * before a "--" (the last of each counts). Returns 0, or -1 after saying
+ * what is wrong. */
+static int take_globals(int *argc, char **argv) {
   int out = 1;
   bool options = true;
   for (int i = 1; i < *argc; i++) {
-    const char *a = argv[i];
+    const char *a = argv[i], *v;
     if (options && strcmp(a, "--") == 0) {
       options = false;
       if (out == 1)
         continue; /* before the command: it only ends the options */
     }
-    if (options && strcmp(a, "--socket") == 0) {
-      if (i + 1 >= *argc || argv[i + 1][0] == '\0')
+    if (options && (v = global_value(*argc, argv, &i, "--socket")) != NULL) {
+      if (v[0] == '\0') {
+        fprintf(stderr, "arenactl: --socket needs a PATH\n");
         return -1;
-      ar__ctl_socket = argv[++i];
+      }
+      ar__ctl_socket = v;
       continue;
     }
-    if (options && strncmp(a, "--socket=", 9) == 0) {
-      if (a[9] == '\0')
+    if (options && (v = global_value(*argc, argv, &i, "--timeout")) != NULL) {
+      if (v[0] == '\0') {
+        fprintf(stderr, "arenactl: --timeout needs SECONDS\n");
         return -1;
-      ar__ctl_socket = a + 9;
+      }
+      if (set_timeout(v) < 0)
+        return -1;
       continue;
     }
     argv[out++] = argv[i];
@@ -124,10 +172,8 @@ int main(int argc, char **argv) {
    * (exit status 1 with a message; an alloc gives its blocks back), not a
    * SIGPIPE that kills arenactl before it can say or undo anything. */
   signal(SIGPIPE, SIG_IGN);
-  if (take_socket(&argc, argv) < 0) {
-    fprintf(stderr, "arenactl: --socket needs a PATH\n");
+  if (take_globals(&argc, argv) < 0)
     return ARENACTL_USAGE;
-  }
   if (argc < 2) {
     usage(stderr);
     return ARENACTL_USAGE;

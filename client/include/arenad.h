@@ -165,6 +165,17 @@ ARENAD_EXTERN int arenad_connect(const char *path, arenad_t **out);
  */
 ARENAD_EXTERN int arenad_open_fd(int fd, arenad_t **out);
 
+/*
+ * Sets how long a call on h waits for the daemon: when it sends nothing
+ * (nor, while a request is being sent, takes anything) for `ms`
+ * milliseconds, the call fails with AR_EIO, arenad_error says so, and the
+ * connection is closed (a reply that came later would answer the wrong
+ * request); the handle's mappings stay. ms < 0, the default: wait for as
+ * long as it takes. Connecting itself is not timed. Returns 0, or
+ * AR_EINVAL when h is NULL. (Since 0.6.0.)
+ */
+ARENAD_EXTERN int arenad_set_timeout(arenad_t *h, int ms);
+
 /* Closes the connection, unmaps every mapping, closes every descriptor and
  * frees the handle. NULL is allowed. Blocks the connection held and did not
  * free are freed by the daemon (detached ones stay), also when a child

@@ -230,6 +230,7 @@ int arenad_open_fd(int fd, arenad_t **out) {
   }
   h->fd = fd;
   h->pid = getpid();
+  h->timeout_ms = -1;
   h->next_id = 1;
   ar_buf_init(&h->in, 0);
   ar_buf_init(&h->out, 0);
@@ -250,6 +251,13 @@ void arenad_close(arenad_t *h) {
   free(h->offsets);
   free(h->overwritten);
   free(h);
+}
+
+int arenad_set_timeout(arenad_t *h, int ms) {
+  if (h == NULL)
+    return AR_EINVAL;
+  h->timeout_ms = ms < 0 ? -1 : ms;
+  return 0;
 }
 
 const char *arenad_error(const arenad_t *h) {

@@ -79,6 +79,7 @@ struct arenad_s {
   int fd;          /* the socket; -1 once broken */
   pid_t pid;       /* the process that made the handle */
   bool broken;     /* unusable: err keeps the first reason */
+  int timeout_ms;  /* arenad_set_timeout's; -1: wait forever */
   uint64_t next_id;
   uint64_t max_frame; /* largest frame body accepted or sent */
   size_t window;      /* most requests in flight on the pipeline */

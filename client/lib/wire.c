@@ -107,13 +107,22 @@ static void take_fds(arenad_t *h, struct msghdr *msg) {
 }
 
 /* Waits until h's socket has one of `events` (poll, carried on after a
- * signal), and stores those it has in *revents. Returns 0 or AR_EIO
- * (broken). */
+ * signal), for at most h's timeout, and stores those it has in *revents.
+ * Returns 0 or AR_EIO (broken, also when the timeout passed: a reply
+ * that came later would answer the wrong request). */
 static int wait_for(arenad_t *h, short events, short *revents) {
   struct pollfd p = {.fd = h->fd, .events = events};
-  while (poll(&p, 1, -1) < 0)
+  int n;
+  while ((n = poll(&p, 1, h->timeout_ms)) < 0)
     if (errno != EINTR)
       return arenad__break(h, AR_EIO, "poll: %s", strerror(errno));
+  if (n == 0)
+    return arenad__break(h, AR_EIO,
+                         "the daemon %s for %d.%03d s (the timeout): the "
+                         "connection is closed",
+                         events & POLLOUT ? "took and sent nothing"
+                                          : "sent nothing",
+                         h->timeout_ms / 1000, h->timeout_ms % 1000);
   *revents = p.revents;
   return 0;
 }
@@ -167,7 +176,9 @@ static int read_more(arenad_t *h, bool wait) {
                        .msg_iovlen = 1,
                        .msg_control = cm.buf,
                        .msg_controllen = sizeof cm.buf};
-  int flags = MSG_CMSG_CLOEXEC | (wait ? 0 : MSG_DONTWAIT);
+  /* With a timeout, a wait is wait_for's poll, never a blocking read. */
+  bool block = wait && h->timeout_ms < 0;
+  int flags = MSG_CMSG_CLOEXEC | (block ? 0 : MSG_DONTWAIT);
   ssize_t n;
   while ((n = recvmsg(h->fd, &msg, flags)) < 0) {
     if (errno == EINTR)
@@ -179,8 +190,8 @@ static int read_more(arenad_t *h, bool wait) {
     if (errno != EAGAIN && errno != EWOULDBLOCK)
       return arenad__break(h, AR_EIO, "reading from the daemon: %s",
                            strerror(errno));
-    /* A non-blocking socket (arenad_open_fd takes the caller's as it is):
-     * wait for the reply as a blocking one would. */
+    /* A timeout, or a non-blocking socket (arenad_open_fd takes the
+     * caller's as it is): wait for the reply as a blocking one would. */
     short revents;
     rc = wait_for(h, POLLIN, &revents);
     if (rc < 0)

@@ -5,9 +5,10 @@
  * --socket that is empty, too long or names no socket; --socket after the
  * command; a /tmp fallback directory that is not private; numbers that are
  * decimal, a leading 0 included, or 0x hex, and nothing else), -h and --help
- * anywhere, --version, and output that cannot be written (a full disk, a pipe
+ * anywhere, --version, output that cannot be written (a full disk, a pipe
  * with no reader, an error before the last write): a failure with a message,
- * and an alloc gives its blocks back.
+ * and an alloc gives its blocks back; and --timeout, against a socket that
+ * takes connections and never answers.
  */
 #include "arenactl_harness.h"
 
@@ -15,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 static void test_errors(void **state) {
@@ -422,6 +425,49 @@ static void test_usage_messages(void **state) {
                                  "the policy and size)"));
 }
 
+/* --timeout SECONDS: against a socket whose listener never answers (the
+ * kernel completes the connection; nobody accepts it), arenactl gives up
+ * after the timeout and says so, exit 1. Bad values are usage errors;
+ * the daemon's own answers are not cut short by a timeout. */
+static void test_timeout(void **state) {
+  (void)state;
+  char silent[200];
+  snprintf(silent, sizeof silent, "%s/silent.sock", daemon_.dir);
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  assert_true(strlen(silent) < sizeof sa.sun_path);
+  strcpy(sa.sun_path, silent);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  assert_true(fd >= 0);
+  assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+  assert_int_equal(listen(fd, 8), 0);
+
+  run_t *r =
+      arenactl(silent, (const char *const[]){"--timeout", "0.3", "ping", NULL});
+  expect_status(r, 1);
+  assert_non_null(strstr(r->err, "arenactl ping: "));
+  assert_non_null(strstr(r->err, "sent nothing for 0.300 s"));
+  r = arenactl(silent, (const char *const[]){"list", "--timeout=0.05", NULL});
+  expect_status(r, 1);
+  assert_non_null(strstr(r->err, "sent nothing for 0.050 s"));
+  close(fd);
+  unlink(silent);
+
+  r = RUN("--timeout", "1.5", "list");
+  expect_status(r, 0);
+  assert_non_null(strstr(r->out, "alpha"));
+  r = RUN("list", "--timeout", "0");
+  expect_status(r, 0);
+  const char *const bad[] = {"x",    "-1", "",   "1e9", "1e2",
+                             "0x10", " 2", "2s", "1..5"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    r = RUN("list", "--timeout", bad[i]);
+    expect_status(r, 2);
+    assert_non_null(strstr(r->err, bad[i][0] == '\0'
+                                       ? "arenactl: --timeout needs SECONDS"
+                                       : "arenactl: invalid --timeout"));
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -432,6 +478,7 @@ int main(void) {
       T(test_output_fails_before_the_end),
       T(test_output_to_a_closed_pipe),
       T(test_usage_messages),
+      T(test_timeout),
 #undef T
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,8 +5,9 @@
  * offsets or fewer statuses than the request has, an envelope that is not
  * the first failure's status, overwritten headers named past the request
  * or out of order (by a blocking free), frames over the limit, garbage, a
- * reply that would unpack too big, and the end of the connection with the
- * daemon's last word or without; also the free and release calls that
+ * reply that would unpack too big, the end of the connection with the
+ * daemon's last word or without, and a daemon that does not answer within
+ * the handle's timeout; also the free and release calls that
  * report overwritten headers (whose bad replies these are), and a reply
  * awaited on a non-blocking socket. Replies are written before the call,
  * or by a child when they must come while the library waits; each test
@@ -521,6 +522,63 @@ static void test_nonblocking_socket(void **state) {
   expect_request(f->srv, 2, ARENAD__REQUEST__BODY_PING);
 }
 
+/* A daemon that does not answer: with a timeout set, the call gives up
+ * after it with AR_EIO and says so, the request having gone out; the
+ * connection is closed (the daemon's end reads its end), and the handle
+ * stays broken (the next call fails at once), so a reply that came late
+ * cannot be taken for the answer to another request. */
+static void test_timeout(void **state) {
+  fixture_t *f = *state;
+  assert_int_equal(arenad_set_timeout(f->h, 200), 0);
+  assert_int_equal(arenad_ping(f->h), AR_EIO);
+  assert_non_null(strstr(arenad_error(f->h), "sent nothing for 0.200 s"));
+  expect_request(f->srv, 1, ARENAD__REQUEST__BODY_PING);
+  char c;
+  assert_int_equal(recv(f->srv, &c, 1, MSG_DONTWAIT), 0);
+  assert_int_equal(arenad_ping(f->h), AR_EIO);
+  assert_non_null(strstr(arenad_error(f->h), "sent nothing"));
+  assert_int_equal(arenad_set_timeout(NULL, 1), AR_EINVAL);
+}
+
+/* The same for a pipelined request's collect. */
+static void test_timeout_collect(void **state) {
+  fixture_t *f = *state;
+  assert_arenad_ok(f->h, arenad_submit_ping(f->h, 3));
+  assert_int_equal(arenad_set_timeout(f->h, 50), 0);
+  arenad_result_t res;
+  assert_int_equal(arenad_collect(f->h, &res), AR_EIO);
+  assert_non_null(strstr(arenad_error(f->h), "sent nothing for 0.050 s"));
+}
+
+/* A timeout bounds the silence, not the call: replies that come before it
+ * passes are taken, on a blocking socket and a non-blocking one, and a
+ * negative timeout waits as long as it takes again. */
+static void test_timeout_not_reached(void **state) {
+  fixture_t *f = *state;
+  assert_int_equal(arenad_set_timeout(f->h, 5000), 0);
+  Arenad__Response r = ping_reply(1);
+  pid_t pid = send_reply_later(f->srv, &r, 100);
+  assert_arenad_ok(f->h, arenad_ping(f->h));
+  wait_child(pid);
+  expect_request(f->srv, 1, ARENAD__REQUEST__BODY_PING);
+
+  int fl = fcntl(f->cli, F_GETFL);
+  assert_true(fl >= 0);
+  assert_int_equal(fcntl(f->cli, F_SETFL, fl | O_NONBLOCK), 0);
+  r = ping_reply(2);
+  pid = send_reply_later(f->srv, &r, 100);
+  assert_arenad_ok(f->h, arenad_ping(f->h));
+  wait_child(pid);
+  expect_request(f->srv, 2, ARENAD__REQUEST__BODY_PING);
+
+  assert_int_equal(arenad_set_timeout(f->h, 0), 0);
+  assert_int_equal(arenad_set_timeout(f->h, -7), 0);
+  r = ping_reply(3);
+  pid = send_reply_later(f->srv, &r, 300);
+  assert_arenad_ok(f->h, arenad_ping(f->h));
+  wait_child(pid);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -552,6 +610,9 @@ int main(void) {
       T(test_reply_unpacks_too_big),
       T(test_eof),
       T(test_nonblocking_socket),
+      T(test_timeout),
+      T(test_timeout_collect),
+      T(test_timeout_not_reached),
 #undef T
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
