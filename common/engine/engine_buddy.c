@@ -208,8 +208,6 @@ static int buddy_init(ar_engine_t *e) {
 const ar__engine_ops_t ar__buddy_ops = {
     .init = buddy_init,
     .fini = buddy_fini,
-    .take = ar__buddy_take,
-    .give = ar__buddy_give,
     .free_from = buddy_free_from,
     .extent_at_or_after = buddy_extent_at_or_after,
     .stats = buddy_stats,

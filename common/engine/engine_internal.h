@@ -25,7 +25,10 @@ typedef struct ar__engine_ops_s {
   int (*init)(ar_engine_t *e);
   void (*fini)(ar_engine_t *e);
 
-  /* Picks the block for n bytes at payload alignment `align` (both already
+  /* take and give are the list policies' only (ar__list_ops): engine.c
+   * calls buddy's by name, ar__buddy_take and ar__buddy_give below.
+   *
+   * Picks the block for n bytes at payload alignment `align` (both already
    * valid) and removes it from the free space; fills start, size, payload.
    * Returns 0; AR_ENOMEM with nothing changed when nothing fits;
    * AR_EINTERNAL with nothing changed when the policy's own memory runs
@@ -58,8 +61,8 @@ typedef struct ar__engine_ops_s {
 extern const ar__engine_ops_t ar__list_ops;
 extern const ar__engine_ops_t ar__buddy_ops;
 
-/* ar__buddy_ops' take and give, which engine.c calls directly (see
- * policy_take there). */
+/* Buddy's take and give, which engine.c calls by name rather than through
+ * ar__buddy_ops (see policy_take there). */
 int ar__buddy_take(ar_engine_t *e, uint64_t n, uint64_t align, ar_block_t *blk);
 int ar__buddy_give(ar_engine_t *e, uint64_t start, uint64_t size);
 
