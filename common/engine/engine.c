@@ -140,22 +140,22 @@ uint64_t ar_engine_block_size(const ar_engine_t *e, uint64_t n,
   return ar__block_size(e->policy, n, align);
 }
 
-/* The policy's take and give. Buddy's are called by name, not through
- * e->ops, so that the link-time optimiser can inline them into
- * ar_engine_alloc and ar_engine_free (they are defined `inline` for
- * that): the calls, their register spills and the block passed through
- * memory were a tenth of buddy's instructions per request. */
+/* The policy's take and give, called by name, not through e->ops, so
+ * that the link-time optimiser can inline them into ar_engine_alloc and
+ * ar_engine_free (they are defined `inline` for that): the calls, their
+ * register spills and the block passed through memory were a tenth of
+ * buddy's instructions per request. */
 static int policy_take(ar_engine_t *e, uint64_t n, uint64_t align,
                        ar_block_t *blk) {
   if (e->policy == AR_POLICY_BUDDY)
     return ar__buddy_take(e, n, align, blk);
-  return e->ops->take(e, n, align, blk);
+  return ar__list_take(e, n, align, blk);
 }
 
 static int policy_give(ar_engine_t *e, uint64_t start, uint64_t size) {
   if (e->policy == AR_POLICY_BUDDY)
     return ar__buddy_give(e, start, size);
-  return e->ops->give(e, start, size);
+  return ar__list_give(e, start, size);
 }
 
 int ar_engine_alloc(ar_engine_t *e, uint64_t n, uint64_t align,

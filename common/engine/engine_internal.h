@@ -25,20 +25,6 @@ typedef struct ar__engine_ops_s {
   int (*init)(ar_engine_t *e);
   void (*fini)(ar_engine_t *e);
 
-  /* take and give are the list policies' only (ar__list_ops): engine.c
-   * calls buddy's by name, ar__buddy_take and ar__buddy_give below.
-   *
-   * Picks the block for n bytes at payload alignment `align` (both already
-   * valid) and removes it from the free space; fills start, size, payload.
-   * Returns 0; AR_ENOMEM with nothing changed when nothing fits;
-   * AR_EINTERNAL with nothing changed when the policy's own memory runs
-   * out. */
-  int (*take)(ar_engine_t *e, uint64_t n, uint64_t align, ar_block_t *blk);
-
-  /* Returns a block that take produced to the free space, coalescing.
-   * Returns 0, or AR_EINTERNAL with nothing changed. */
-  int (*give)(ar_engine_t *e, uint64_t start, uint64_t size);
-
   /* The free extent with the lowest start >= `from`: returns false when
    * there is none. */
   bool (*free_from)(const ar_engine_t *e, uint64_t from, uint64_t *start,
@@ -61,8 +47,21 @@ typedef struct ar__engine_ops_s {
 extern const ar__engine_ops_t ar__list_ops;
 extern const ar__engine_ops_t ar__buddy_ops;
 
-/* Buddy's take and give, which engine.c calls by name rather than through
- * ar__buddy_ops (see policy_take there). */
+/*
+ * Each family's take and give, which every allocation and free calls:
+ * by name, not through the ops, so that the link-time optimiser can put
+ * them into ar_engine_alloc and ar_engine_free (see policy_take there).
+ *
+ * take picks the block for n bytes at payload alignment `align` (both
+ * already valid) and removes it from the free space; fills start, size,
+ * payload. Returns 0; AR_ENOMEM with nothing changed when nothing fits;
+ * AR_EINTERNAL with nothing changed when the policy's own memory runs out.
+ *
+ * give returns a block that take produced to the free space, coalescing.
+ * Returns 0, or AR_EINTERNAL with nothing changed.
+ */
+int ar__list_take(ar_engine_t *e, uint64_t n, uint64_t align, ar_block_t *blk);
+int ar__list_give(ar_engine_t *e, uint64_t start, uint64_t size);
 int ar__buddy_take(ar_engine_t *e, uint64_t n, uint64_t align, ar_block_t *blk);
 int ar__buddy_give(ar_engine_t *e, uint64_t start, uint64_t size);
 

@@ -369,8 +369,12 @@ static int take_span(ar__list_t *l, ar__bt_pos_t pos, ar__sizeidx_pos_t at,
   return 0;
 }
 
-static int list_take(ar_engine_t *e, uint64_t n, uint64_t align,
-                     ar_block_t *blk) {
+/* Inline, with the external definition that engine_internal.h's
+ * declaration makes of it, as buddy's take and give: the link-time
+ * optimiser may put it into ar_engine_alloc (and list_give into
+ * ar_engine_free). */
+inline int ar__list_take(ar_engine_t *e, uint64_t n, uint64_t align,
+                         ar_block_t *blk) {
   ar__list_t *l = e->u.list;
   uint64_t b = ar__block_bytes(n);
   if (b > e->size)
@@ -418,7 +422,7 @@ static int give_to_tail(ar_engine_t *e, uint64_t start) {
   return 0;
 }
 
-static int list_give(ar_engine_t *e, uint64_t start, uint64_t size) {
+inline int ar__list_give(ar_engine_t *e, uint64_t start, uint64_t size) {
   ar__list_t *l = e->u.list;
   if (start + size == l->tail)
     return give_to_tail(e, start);
@@ -637,8 +641,6 @@ static int list_init(ar_engine_t *e) {
 const ar__engine_ops_t ar__list_ops = {
     .init = list_init,
     .fini = list_fini,
-    .take = list_take,
-    .give = list_give,
     .free_from = list_free_from,
     .extent_at_or_after = list_extent_at_or_after,
     .stats = list_stats,
