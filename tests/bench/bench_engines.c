@@ -6,11 +6,12 @@
  * of the project's performance goals whether these numbers meet it.
  *
  * Part 1, the public traces (tests/data/): each trace is loaded into memory
- * first (timed: read + inflate + parse, and parse alone from text already
- * in memory), then replayed with ar_replay_run on a fresh engine (arena 256
+ * (timed: read + inflate + parse, and parse alone from text already in
+ * memory), then replayed with ar_replay_run on a fresh engine (arena 256
  * MiB, no arena memory: offsets only; creating the engine is not timed),
- * and replayed with malloc(n)/free(p) on the same slot array. Every figure
- * is the median of --reps runs after one warm-up run.
+ * and replayed with malloc(n)/free(p) on the same slot array, all of it in
+ * rounds. Every figure is the median of --reps rounds after one warm-up
+ * round.
  *
  * Memory is kept warm for both sides: on the VMs this project runs on, the
  * first touch of a 4 KiB page costs about 25 microseconds, so a run that
@@ -231,21 +232,7 @@ static void bench_trace(const char *dir, const char *name, int reps,
   ar_trace_error_t err;
   ar_trace_t *t = NULL;
 
-  /* loading the file, the way arenactl does */
-  for (int r = 0; r <= reps; r++) {
-    ar_trace_destroy(t);
-    t = NULL;
-    double t0 = now_ns();
-    if (ar_trace_load(path, &t, &err) < 0)
-      die(path, err.msg);
-    v[r] = now_ns() - t0;
-  }
-  res->load_ns = median(v + 1, reps);
-  ar_trace_info_t info;
-  ar_trace_info(t, &info);
-  res->nops = info.nops;
-
-  /* inflating alone, and parsing alone */
+  /* inflating alone, for the table (no goal compares it) */
   size_t len = 0;
   char *text = NULL;
   for (int r = 0; r <= reps; r++) {
@@ -253,22 +240,29 @@ static void bench_trace(const char *dir, const char *name, int reps,
     text = inflate_file(path, &len, &v[r]);
   }
   res->inflate_ns = median(v + 1, reps);
-  for (int r = 0; r <= reps; r++) {
-    ar_trace_t *t2 = NULL;
-    double t0 = now_ns();
-    if (ar_trace_parse(text, len, &t2, &err) < 0)
-      die(path, err.msg);
-    v[r] = now_ns() - t0;
-    ar_trace_destroy(t2);
-  }
-  res->parse_ns = median(v + 1, reps);
-  free(text);
 
-  /* the replays, interleaved so that a slow moment of the machine does
-   * not land on one allocator only */
+  /* Loading the file the way arenactl does, parsing the text alone, and
+   * the replays, in rounds: the goals compare them with each other, and
+   * this host runs slow and fast in phases of seconds, which must not
+   * land on one of them only. Each round replays the trace it loaded. */
+  double load_runs[MAXREPS + 1], parse_runs[MAXREPS + 1];
   double runs[NALLOCATORS][MAXREPS + 1], floor_runs[MAXREPS + 1];
   uint64_t peak_live = 0, floor_peak = 0;
   for (int r = 0; r <= reps; r++) {
+    ar_trace_destroy(t);
+    t = NULL;
+    double t0 = now_ns();
+    if (ar_trace_load(path, &t, &err) < 0)
+      die(path, err.msg);
+    load_runs[r] = now_ns() - t0;
+
+    ar_trace_t *t2 = NULL;
+    t0 = now_ns();
+    if (ar_trace_parse(text, len, &t2, &err) < 0)
+      die(path, err.msg);
+    parse_runs[r] = now_ns() - t0;
+    ar_trace_destroy(t2);
+
     for (int a = 0; a < NALLOCATORS; a++)
       runs[a][r] = a == GLIBC ? replay_glibc(t)
                               : replay_engine(t, (ar_policy_t)a, &peak_live);
@@ -278,6 +272,12 @@ static void bench_trace(const char *dir, const char *name, int reps,
     if (floor_runs[r] < 0 || floor_peak != peak_live)
       die("the floor's replay failed", path);
   }
+  free(text);
+  ar_trace_info_t info;
+  ar_trace_info(t, &info);
+  res->nops = info.nops;
+  res->load_ns = median(load_runs + 1, reps);
+  res->parse_ns = median(parse_runs + 1, reps);
   for (int a = 0; a < NALLOCATORS; a++)
     res->op_ns[a] = median(runs[a] + 1, reps) / (double)res->nops;
   res->floor_ns = median(floor_runs + 1, reps) / (double)res->nops;
