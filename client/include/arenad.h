@@ -170,8 +170,9 @@ ARENAD_EXTERN int arenad_open_fd(int fd, arenad_t **out);
  * (nor, while a request is being sent, takes anything) for `ms`
  * milliseconds, the call fails with AR_EIO, arenad_error says so, and the
  * connection is closed (a reply that came later would answer the wrong
- * request); the handle's mappings stay. ms < 0, the default: wait for as
- * long as it takes. Connecting itself is not timed. Returns 0, or
+ * request); the handle's mappings stay. 0 fails a call whose answer has
+ * not come yet at once. ms < 0, the default: wait for as long as it
+ * takes. Connecting itself is not timed. Returns 0, or
  * AR_EINVAL when h is NULL. (Since 0.6.0.)
  */
 ARENAD_EXTERN int arenad_set_timeout(arenad_t *h, int ms);
