@@ -1,7 +1,7 @@
 /*
  * fuzz_trace.c: a libFuzzer target for reading traces, the input that
  * `arenactl replay` takes from any file. The input is a file's bytes. The
- * target reads them three ways and checks what ar/trace.h promises:
+ * target reads them four ways and checks what ar/trace.h promises:
  *
  * - whole, with ar_trace_parse: a trace whose counts and slots are
  *   consistent (below), or AR_EINVAL / AR_ELIMIT with a message that
@@ -9,6 +9,9 @@
  * - in pieces cut where the input's own bytes say, through the parser the
  *   loader uses (ar__parser_feed_chunk, which carries a line split between
  *   pieces): exactly the same result, code, line and message, or trace;
+ * - whole again with a blank in front of every line, which sends every
+ *   line to the general path instead of the fast one for plain lines:
+ *   exactly the same result again;
  * - as a file, with ar_trace_load of a memfd: plain text gives exactly the
  *   same result again; gzip (the input starts with gzip's magic) is
  *   inflated by ISA-L on the loader's reader thread and gives a consistent
@@ -163,6 +166,25 @@ static result_t parse_in_pieces(const uint8_t *data, size_t size) {
   return r;
 }
 
+/* The text with a blank in front of every line, which changes no line's
+ * meaning but keeps every line off the parser's fast path for plain lines
+ * (parse_plain_run), so that the general path answers for all of them. */
+static result_t parse_spaced(const uint8_t *data, size_t size) {
+  char *text = malloc(2 * size + 1);
+  if (text == NULL)
+    abort();
+  size_t len = 0;
+  for (size_t i = 0; i < size; i++) {
+    if (i == 0 || data[i - 1] == '\n')
+      text[len++] = ' ';
+    text[len++] = (char)data[i];
+  }
+  result_t r;
+  r.rc = ar_trace_parse(text, len, &r.t, &r.err);
+  free(text);
+  return r;
+}
+
 static result_t load_from_memfd(const uint8_t *data, size_t size) {
   int fd = memfd_create("fuzz.trace", MFD_CLOEXEC);
   if (fd < 0 || (size && write(fd, data, size) != (ssize_t)size))
@@ -185,6 +207,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   result_t pieces = parse_in_pieces(data, size);
   check_same(&whole, &pieces);
 
+  result_t spaced = parse_spaced(data, size);
+  check_same(&whole, &spaced);
+
   result_t loaded = load_from_memfd(data, size);
   check_result(&loaded);
   bool gzip = size >= 2 && data[0] == 0x1f && data[1] == 0x8b;
@@ -196,6 +221,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
   ar_trace_destroy(whole.t);
   ar_trace_destroy(pieces.t);
+  ar_trace_destroy(spaced.t);
   ar_trace_destroy(loaded.t);
   return 0;
 }
