@@ -11,10 +11,6 @@
 #include "ar/error.h"
 
 #define INITIAL_GROUPS 8 /* 64 slots */
-#ifndef LOAD_NUM
-#define LOAD_NUM 3
-#define LOAD_DEN 4
-#endif
 
 static size_t table_bytes(size_t groups) {
   return groups * AR__BLOCKMAP_GROUP * (sizeof(ar__blockent_t) + 1);
@@ -43,7 +39,6 @@ static int make_table(ar__blockmap_t *m, size_t groups) {
   m->shift = (unsigned)__builtin_clzll(groups) + 1;
   m->growth_left = table_limit(groups);
   m->deleted = 0;
-  m->in_table = 0;
   return 0;
 }
 
@@ -58,14 +53,15 @@ void ar__blockmap_fini(ar__blockmap_t *m) {
   ar__mem_free(m->mem, m->slots, table_bytes(m->gmask + 1));
   m->slots = NULL;
   m->ctrl = NULL;
-  m->gmask = m->growth_left = m->deleted = m->in_table = m->count = 0;
+  m->gmask = m->growth_left = m->deleted = m->count = 0;
   m->pending.payload = AR__BLOCKMAP_NONE;
 }
 
 int ar__blockmap_rebuild(ar__blockmap_t *m) {
   size_t groups = m->gmask + 1;
   ar__blockmap_t fresh = *m;
-  bool grow = m->in_table > table_limit(groups) / 2;
+  size_t full = m->count - (m->pending.payload != AR__BLOCKMAP_NONE);
+  bool grow = full > table_limit(groups) / 2;
   if (make_table(&fresh, grow ? groups * 2 : groups) != 0)
     return AR_EINTERNAL;
   for (size_t i = 0; i < groups * AR__BLOCKMAP_GROUP; i++)
@@ -127,7 +123,7 @@ const char *ar__blockmap_verify(const ar__blockmap_t *m) {
     if (ar__blockmap_find(&table, m->pending.payload))
       return "the pending payload is in the table too";
   }
-  if (full != m->in_table || full + pending != m->count)
+  if (full + pending != m->count)
     return "the entries do not add up to the count";
   if (deleted != m->deleted)
     return "the deleted slots do not add up to their count";

@@ -54,7 +54,6 @@ typedef struct ar__blockmap_s {
   unsigned shift;         /* 64 - log2(groups): see ar__blockmap_hash */
   size_t growth_left;     /* slots that may still turn from empty to full */
   size_t deleted;         /* slots marked deleted */
-  size_t in_table;        /* full slots */
   size_t count;           /* entries: the full slots and the pending one */
   ar__blockent_t pending; /* payload AR__BLOCKMAP_NONE when it holds none */
   ar__mem_t *mem;         /* the engine's memory count; not owned */
@@ -187,7 +186,6 @@ static inline void ar__blockmap_place(ar__blockmap_t *m,
   m->growth_left -= 1 - was_deleted;
   m->ctrl[i] = ar__blockmap_tag(m, h);
   m->slots[i] = *ent;
-  m->in_table++;
 }
 
 /* Adds an entry whose payload is not in the map; needs a reserve first. It
@@ -219,14 +217,13 @@ static inline void ar__blockmap_remove(ar__blockmap_t *m, ar__blockent_t *ent) {
   m->ctrl[i] = empty ? AR__BLOCKMAP_EMPTY : AR__BLOCKMAP_DELETED;
   m->growth_left += empty;
   m->deleted += 1 - empty;
-  m->in_table--;
 }
 
 /* Checks the map: every control byte is empty, deleted or a tag; every
  * full slot's tag is its key's, and its key's probe reaches it without
  * passing a group with an empty slot or another slot with the same key;
- * the pending payload is not in the table too; the full and deleted slots
- * add up to `in_table` and `deleted`, with the pending one to `count`, and
+ * the pending payload is not in the table too; the full slots and the
+ * pending one add up to `count`, the deleted slots to `deleted`, and with
  * growth_left to what the table may still take. Returns NULL when all
  * holds, or which of these failed. Linear in the table's size. */
 const char *ar__blockmap_verify(const ar__blockmap_t *m);
