@@ -235,11 +235,11 @@ static uint64_t largest_span(const ar_engine_t *e) {
   return in_tree > tail ? in_tree : tail;
 }
 
-/* Whether worst fit can answer without by_size: the largest spans are
- * sure to hold the block whatever their alignment, or none holds b bytes.
- * Always so at alignment 16. */
-static bool worst_by_addr(const ar_engine_t *e, uint64_t b, uint64_t align) {
-  uint64_t largest = largest_span(e);
+/* Whether worst fit can answer without by_size, given the size of the
+ * largest span (largest_span): the largest spans are sure to hold the
+ * block whatever their alignment, or none holds b bytes. Always so at
+ * alignment 16. */
+static bool worst_by_addr(uint64_t largest, uint64_t b, uint64_t align) {
   return largest >= b + align - AR_GRAIN || largest < b;
 }
 
@@ -278,8 +278,8 @@ static where_t pick_worst(ar_engine_t *e, uint64_t b, uint64_t align,
   /* When the largest spans are sure to fit, whatever their alignment, the
    * answer is the lowest-addressed of them: one descent of by_addr, or the
    * tail, which comes after all of by_addr's. */
-  if (worst_by_addr(e, b, align)) {
-    uint64_t largest = largest_span(e);
+  uint64_t largest = largest_span(e);
+  if (worst_by_addr(largest, b, align)) {
     if (largest < b)
       return nowhere;
     if (ar__bt_max_b(&l->by_addr) == largest)
@@ -380,7 +380,7 @@ inline int ar__list_take(ar_engine_t *e, uint64_t n, uint64_t align,
   if (b > e->size)
     return AR_ENOMEM;
   if (e->policy == AR_POLICY_WORST && !l->sized &&
-      !worst_by_addr(e, b, align) && build_by_size(e) != 0)
+      !worst_by_addr(largest_span(e), b, align) && build_by_size(e) != 0)
     return AR_EINTERNAL;
   ar__sizeidx_pos_t at;
   where_t w = pick(e, b, align, &at);
