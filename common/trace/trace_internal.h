@@ -120,6 +120,10 @@ typedef struct ar__gap_s {
   uint64_t skipped;
 } ar__gap_t;
 
+/* The line of operation i (any i) from the runs gaps[0..ngaps), which are
+ * in order of op. */
+uint64_t ar__gap_line(const ar__gap_t *gaps, size_t ngaps, size_t i);
+
 struct ar_trace_s {
   ar_trace_op_t *ops;  /* info.nops used; ar__big_alloc memory */
   size_t ops_bytes;    /* the mapping's size */
@@ -131,13 +135,30 @@ struct ar_trace_s {
 /* ---- trace_parse.c: the line parser ------------------------------------ */
 
 /*
+ * A window's worth of operations handed on by a parser that streams (see
+ * ar__parser_stream): ops[0..n), which are operations first .. first+n-1
+ * of the trace, valid only during the call. Returns 0, or a negative code
+ * with *err filled to stop the parse (which then returns that code).
+ */
+typedef int (*ar__drain_fn)(void *arg, const ar_trace_op_t *ops, size_t n,
+                            size_t first, ar_trace_error_t *err);
+
+/*
  * Builds an ar_trace_t from text handed over in pieces of any size. Owns
  * the trace it builds until ar__parser_finish hands it over;
  * ar__parser_fini frees whatever it still owns (call it in every case).
+ *
+ * A streaming parser (ar__parser_stream) keeps only a window of
+ * operations instead: t->ops holds the ones not yet handed to the drain
+ * (t->info.nops of them), and `done` counts those handed on before. Its
+ * gaps, slots and counts are those of the whole trace so far.
  */
 typedef struct ar__parser_s {
   ar_trace_t *t;         /* the trace being built */
   size_t cap;            /* capacity of t->ops, in ops */
+  ar__drain_fn drain;    /* streaming: takes each full window; else NULL */
+  void *drain_arg;       /* the drain's; not owned */
+  size_t done;           /* streaming: operations handed to the drain */
   ar__idmap_t ids;       /* ids live at parse time */
   uint32_t *spare;       /* released slots, a stack */
   size_t nspare, spare_cap;
@@ -150,6 +171,23 @@ typedef struct ar__parser_s {
 
 /* Returns 0 or AR_ENOMEM. */
 int ar__parser_init(ar__parser_t *ps);
+
+/* Makes a freshly initialised parser stream: whenever its window of
+ * `window` operations (at least 1) is full, and at ar__parser_flush, it
+ * hands the operations to drain(arg, ...) and starts the window again.
+ * Returns 0, or AR_ENOMEM with the parser as it was. */
+#define AR__WINDOW_OPS ((size_t)2048) /* 48 KiB: stays in the caches */
+int ar__parser_stream(ar__parser_t *ps, size_t window, ar__drain_fn drain,
+                      void *arg);
+
+/* A streaming parser hands what its window holds to the drain (after the
+ * last feed). Returns 0 or the drain's code. */
+int ar__parser_flush(ar__parser_t *ps, ar_trace_error_t *err);
+
+/* Every operation parsed so far, handed on or not, and the line of
+ * operation i (i < that count). */
+size_t ar__parser_nops(const ar__parser_t *ps);
+uint64_t ar__parser_line(const ar__parser_t *ps, size_t i);
 
 /*
  * Parses the complete lines (those ending in '\n') of text[0..len) and
@@ -174,6 +212,73 @@ int ar__parser_feed_chunk(ar__parser_t *ps, const char *text, size_t len,
 ar_trace_t *ar__parser_finish(ar__parser_t *ps);
 
 void ar__parser_fini(ar__parser_t *ps);
+
+/* ---- trace_load.c: a trace file through the parser --------------------- */
+
+/* Reads the trace at path (plain, gzip, or "-": see ar_trace_load) and
+ * feeds all of it to ps, the last piece marked last. Returns 0, or the
+ * codes of ar_trace_load (and a streaming parser's drain's) with *err
+ * filled. */
+int ar__load_into(const char *path, ar__parser_t *ps, ar_trace_error_t *err);
+
+/* ---- replay.c: the replay loop, over a whole trace or window by window -- */
+
+/* Why a replay stopped short. */
+typedef enum {
+  AR__STOP_NONE = 0,
+  AR__STOP_LIVE_ID, /* an `a` of an id whose block is live: invalid trace */
+  AR__STOP_ALLOC,   /* the engine failed other than by finding no room */
+  AR__STOP_FREE,    /* the engine refused to free a block it placed */
+  AR__STOP_LOG      /* the log callback stopped the replay */
+} ar__stop_t;
+
+/*
+ * The state of one engine's replay: what lives in each slot, and the
+ * counts. A slot holds the payload offset of its live block, or 0 when it
+ * holds none (a payload is never at 0: it follows a 16-byte header).
+ * Owns its arrays; ar__replayer_fini frees them.
+ */
+typedef struct ar__replayer_s {
+  ar_engine_t *e;       /* the caller's */
+  ar_replay_log_fn log; /* NULL: no log */
+  void *log_arg;
+  uint64_t *payload; /* [slot] */
+  size_t *alloc_op;  /* streaming: [slot] the op of the live block's `a`,
+                        to name its line (a whole trace is searched for
+                        it instead); NULL otherwise */
+  size_t nslots;     /* entries in the arrays */
+  uint64_t failed, frees, skipped;
+  ar__stop_t stop; /* why it stopped, at op stop_op, with stop_rc */
+  size_t stop_op;
+  int stop_rc;
+} ar__replayer_t;
+
+/* Returns 0 or AR_ENOMEM (nothing to free then). `track`: keep alloc_op,
+ * for a replay that does not keep the operations it has done. */
+int ar__replayer_init(ar__replayer_t *r, ar_engine_t *e, size_t nslots,
+                      bool track, ar_replay_log_fn log, void *log_arg);
+void ar__replayer_fini(ar__replayer_t *r);
+
+/* Makes room for slots 0..nslots-1 (new ones empty). 0 or AR_ENOMEM. */
+int ar__replayer_reserve(ar__replayer_t *r, size_t nslots);
+
+/* Replays ops[0..n), operations first..first+n-1 of the trace, on a
+ * replayer made with `track`. Returns 0, or a negative code with r->stop,
+ * r->stop_op and r->stop_rc saying where and why (ar__replay_explain says
+ * it in words). */
+int ar__replay_window(ar__replayer_t *r, const ar_trace_op_t *ops, size_t n,
+                      size_t first);
+
+/* Fills *err for a replay that stopped at `op` (operation r->stop_op),
+ * naming lines with line(src, i), and returns the code the replay
+ * returns. */
+int ar__replay_explain(const ar__replayer_t *r, const ar_trace_op_t *op,
+                       uint64_t (*line)(const void *src, size_t i),
+                       const void *src, ar_trace_error_t *err);
+
+/* Fills the summary of r's replay of a trace with the counts in *info. */
+void ar__replay_summary(const ar__replayer_t *r, const ar_trace_info_t *info,
+                        ar_replay_summary_t *sum);
 
 /* ---- trace_error.c ----------------------------------------------------- */
 

@@ -169,26 +169,31 @@ static int pump(reader_t *r, ar__parser_t *ps, ar_trace_error_t *err) {
   return rc;
 }
 
+int ar__load_into(const char *path, ar__parser_t *ps, ar_trace_error_t *err) {
+  reader_t r = {.rc = AR_OK};
+  int rc = ar__source_open(path, &r.src, err);
+  if (rc < 0)
+    return rc;
+  rc = pump(&r, ps, err);
+  ar__source_close(r.src);
+  return rc;
+}
+
 int ar_trace_load(const char *path, ar_trace_t **out, ar_trace_error_t *err) {
   if (out == NULL || path == NULL)
     return ar__trace_fail(err, AR_EINVAL, 0, "no path or no place for it");
   *out = NULL;
 
-  reader_t r = {.rc = AR_OK};
-  int rc = ar__source_open(path, &r.src, err);
-  if (rc < 0)
-    return rc;
   ar__parser_t ps;
-  rc = ar__parser_init(&ps);
+  int rc = ar__parser_init(&ps);
   if (rc < 0)
     rc = ar__trace_fail(err, rc, 0, "out of memory");
   else
-    rc = pump(&r, &ps, err);
+    rc = ar__load_into(path, &ps, err);
   if (rc == AR_OK) {
     *out = ar__parser_finish(&ps);
     ar__trace_ok(err);
   }
   ar__parser_fini(&ps);
-  ar__source_close(r.src);
   return rc;
 }

@@ -58,6 +58,41 @@ void ar__parser_fini(ar__parser_t *ps) {
   ps->carry_len = ps->carry_cap = 0;
 }
 
+int ar__parser_stream(ar__parser_t *ps, size_t window, ar__drain_fn drain,
+                      void *arg) {
+  size_t bytes = window * sizeof(ar_trace_op_t);
+  ar_trace_op_t *ops = ar__big_alloc(bytes);
+  if (ops == NULL)
+    return AR_ENOMEM;
+  ar_trace_t *t = ps->t;
+  ar__big_free(t->ops, t->ops_bytes);
+  t->ops = ops;
+  t->ops_bytes = bytes;
+  ps->cap = window;
+  ps->drain = drain;
+  ps->drain_arg = arg;
+  return AR_OK;
+}
+
+int ar__parser_flush(ar__parser_t *ps, ar_trace_error_t *err) {
+  ar_trace_t *t = ps->t;
+  size_t n = t->info.nops;
+  if (ps->drain == NULL || n == 0)
+    return AR_OK;
+  int rc = ps->drain(ps->drain_arg, t->ops, n, ps->done, err);
+  t->info.nops = 0;
+  ps->done += n;
+  return rc;
+}
+
+size_t ar__parser_nops(const ar__parser_t *ps) {
+  return ps->done + ps->t->info.nops;
+}
+
+uint64_t ar__parser_line(const ar__parser_t *ps, size_t i) {
+  return ar__gap_line(ps->t->gaps, ps->t->ngaps, i);
+}
+
 ar_trace_t *ar__parser_finish(ar__parser_t *ps) {
   ar_trace_t *t = ps->t;
   t->info.nlines = ps->line;
@@ -261,9 +296,11 @@ static int slot_for_free(ar__parser_t *ps, int64_t id, uint64_t line,
 
 /* ---- operations -------------------------------------------------------- */
 
-/* Room for one more op. */
+/* Room for one more op: the array grown, or the window handed on. */
 static int grow_ops(ar__parser_t *ps, uint64_t line, ar_trace_error_t *err) {
   ar_trace_t *t = ps->t;
+  if (ps->drain != NULL)
+    return ar__parser_flush(ps, err);
   if (t->ops_bytes > SIZE_MAX / 2)
     return ar__trace_fail(err, AR_ENOMEM, line, "trace too large");
   size_t bytes = ar__big_size(t->ops_bytes * 2);
@@ -288,7 +325,8 @@ static int note_gap(ar__parser_t *ps, uint64_t line, ar_trace_error_t *err) {
     t->gaps = grown;
     t->gaps_cap = cap;
   }
-  t->gaps[t->ngaps++] = (ar__gap_t){.op = t->info.nops, .skipped = ps->skipped};
+  t->gaps[t->ngaps++] =
+      (ar__gap_t){.op = ps->done + t->info.nops, .skipped = ps->skipped};
   ps->noted = ps->skipped;
   return AR_OK;
 }

@@ -12,6 +12,10 @@
  * - whole again with a blank in front of every line, which sends every
  *   line to the general path instead of the fast one for plain lines:
  *   exactly the same result again;
+ * - streamed, as ar_replay_stream parses (ar__parser_stream), in windows
+ *   of 1 to 8 operations as the input's first byte says: the same code
+ *   and error, and the windows together the same operations, slots and
+ *   lines;
  * - as a file, with ar_trace_load of a memfd: plain text gives exactly the
  *   same result again; gzip (the input starts with gzip's magic) is
  *   inflated by ISA-L on the loader's reader thread and gives a consistent
@@ -185,6 +189,64 @@ static result_t parse_spaced(const uint8_t *data, size_t size) {
   return r;
 }
 
+/* The operations a streaming parser handed on, gathered. */
+typedef struct gathered_s {
+  ar_trace_op_t *ops;
+  size_t n, cap;
+} gathered_t;
+
+static int gather(void *arg, const ar_trace_op_t *ops, size_t n, size_t first,
+                  ar_trace_error_t *err) {
+  (void)err;
+  gathered_t *g = arg;
+  if (first != g->n || n == 0)
+    abort(); /* windows come in order, none empty */
+  if (g->cap - g->n < n) {
+    g->cap = 2 * (g->n + n);
+    g->ops = realloc(g->ops, g->cap * sizeof *g->ops);
+    if (g->ops == NULL)
+      abort();
+  }
+  memcpy(g->ops + g->n, ops, n * sizeof *ops);
+  g->n += n;
+  return AR_OK;
+}
+
+/* Parses the text streaming, in small windows, and checks it against
+ * the whole parse. */
+static void check_streamed(const result_t *whole, const uint8_t *data,
+                           size_t size) {
+  ar__parser_t ps;
+  gathered_t g = {0};
+  size_t window = 1 + (size ? data[0] % 8u : 0);
+  if (ar__parser_init(&ps) != 0 ||
+      ar__parser_stream(&ps, window, gather, &g) != 0)
+    abort();
+  ar_trace_error_t err;
+  size_t used;
+  int rc = ar__parser_feed(&ps, (const char *)data, size, true, &used, &err);
+  if (rc == AR_OK)
+    rc = ar__parser_flush(&ps, &err);
+  if (rc != whole->rc)
+    abort();
+  if (rc != AR_OK) {
+    if (err.line != whole->err.line || strcmp(err.msg, whole->err.msg) != 0)
+      abort();
+  } else {
+    ar_trace_info_t info;
+    ar_trace_info(whole->t, &info);
+    if (g.n != info.nops || ar__parser_nops(&ps) != info.nops ||
+        ps.t->info.nslots != info.nslots || ps.line != info.nlines ||
+        (g.n && memcmp(g.ops, ar_trace_ops(whole->t), g.n * sizeof *g.ops)))
+      abort();
+    for (size_t i = 0; i < g.n; i++)
+      if (ar__parser_line(&ps, i) != ar_trace_line(whole->t, i))
+        abort();
+  }
+  free(g.ops);
+  ar__parser_fini(&ps);
+}
+
 static result_t load_from_memfd(const uint8_t *data, size_t size) {
   int fd = memfd_create("fuzz.trace", MFD_CLOEXEC);
   if (fd < 0 || (size && write(fd, data, size) != (ssize_t)size))
@@ -209,6 +271,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
   result_t spaced = parse_spaced(data, size);
   check_same(&whole, &spaced);
+
+  check_streamed(&whole, data, size);
 
   result_t loaded = load_from_memfd(data, size);
   check_result(&loaded);

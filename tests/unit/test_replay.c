@@ -21,6 +21,7 @@
 #include "ar/error.h"
 #include "ar/trace.h"
 #include "test_data.h"
+#include "trace_check.h"
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -53,20 +54,11 @@ static ar_trace_t *parse(const char *text) {
   return t;
 }
 
-static ar_engine_t *engine(ar_policy_t policy, uint64_t size) {
-  ar_engine_t *e = NULL;
-  int rc = ar_engine_create(policy, size, NULL, &e);
-  if (rc != AR_OK)
-    fail_msg("ar_engine_create(%s, %llu) = %s", ar_policy_name(policy),
-             (unsigned long long)size, ar_err_name(rc));
-  return e;
-}
-
 /* Replays text on a fresh engine; the replay must succeed. */
 static void replay_ok(const char *text, ar_policy_t policy, uint64_t size,
                       log_t *lg, ar_replay_summary_t *sum) {
   ar_trace_t *t = parse(text);
-  ar_engine_t *e = engine(policy, size);
+  ar_engine_t *e = new_engine(policy, size);
   ar_trace_error_t err;
   memset(lg, 0, sizeof *lg);
   int rc = ar_replay_run(t, e, collect, lg, sum, &err);
@@ -274,7 +266,7 @@ static void test_live_id_rejected(void **state) {
                         "f 2\n"      /* line 5 */
                         "a 2 10\n"   /* line 6: fine, 2 was freed */
                         "a 1 20\n"); /* line 7: 1 is live */
-  ar_engine_t *e = engine(AR_POLICY_FIRST, 4096);
+  ar_engine_t *e = new_engine(AR_POLICY_FIRST, 4096);
   ar_trace_error_t err;
   log_t lg = {0};
   ar_replay_summary_t s;
@@ -296,7 +288,7 @@ static void test_live_id_rejected(void **state) {
 
   /* the same id allocated twice in a row */
   t = parse("a -5 1\na -5 1\n");
-  e = engine(AR_POLICY_BUDDY, 4096);
+  e = new_engine(AR_POLICY_BUDDY, 4096);
   rc = ar_replay_run(t, e, NULL, NULL, NULL, &err);
   assert_int_equal(rc, AR_EINVAL);
   assert_int_equal(err.line, 2);
@@ -368,7 +360,7 @@ static void test_canonical_ids(void **state) {
 static void test_log_can_stop(void **state) {
   (void)state;
   ar_trace_t *t = parse("a 1 1\na 2 1\na 3 1\na 4 1\n");
-  ar_engine_t *e = engine(AR_POLICY_WORST, 8192);
+  ar_engine_t *e = new_engine(AR_POLICY_WORST, 8192);
   log_t lg = {.stop_at = 2};
   ar_trace_error_t err;
   int rc = ar_replay_run(t, e, collect, &lg, NULL, &err);
@@ -433,7 +425,7 @@ static void test_public_traces(void **state) {
     if (ar_trace_load(path, &t, &err) != AR_OK)
       fail_msg("%s: %s", path, err.msg);
     for (int p = 0; p < AR_POLICY_COUNT; p++) {
-      ar_engine_t *e = engine((ar_policy_t)p, UINT64_C(256) << 20);
+      ar_engine_t *e = new_engine((ar_policy_t)p, UINT64_C(256) << 20);
       ar_replay_summary_t s;
       if (ar_replay_run(t, e, NULL, NULL, &s, &err) != AR_OK)
         fail_msg("%s on %s: %s", public_traces[i].name,

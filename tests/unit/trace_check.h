@@ -1,15 +1,28 @@
 /*
- * trace_check.h: what the trace parser's and loader's tests share: parsing
- * a text that must be valid, a trace's counts, and comparing two traces op
- * by op. Header only; include after cmocka.h.
+ * trace_check.h: what the trace parser's, loader's and replay's tests
+ * share: parsing a text that must be valid, a trace's counts, comparing
+ * two traces op by op, and a fresh engine to replay on. Header only;
+ * include after cmocka.h.
  */
 #ifndef AR_TESTS_TRACE_CHECK_H
 #define AR_TESTS_TRACE_CHECK_H
 
 #include <string.h>
 
+#include "ar/engine.h"
 #include "ar/error.h"
 #include "ar/trace.h"
+
+/* A fresh engine without memory, which must be created; the caller
+ * destroys it. */
+static inline ar_engine_t *new_engine(ar_policy_t policy, uint64_t size) {
+  ar_engine_t *e = NULL;
+  int rc = ar_engine_create(policy, size, NULL, &e);
+  if (rc != AR_OK)
+    fail_msg("ar_engine_create(%s, %llu) = %s", ar_policy_name(policy),
+             (unsigned long long)size, ar_strerror(rc));
+  return e;
+}
 
 /* Parses a NUL-terminated text that must be valid; the caller destroys. */
 static inline ar_trace_t *parse_ok(const char *text) {

@@ -11,7 +11,9 @@
  * whether the earlier allocation of that id succeeded, which only a replay
  * knows: parsing gives such an `a` the slot of the id, and the replay
  * rejects it when that slot holds a live block. The replay does no I/O: it
- * hands each log line to a callback.
+ * hands each log line to a callback. A trace can also be replayed while it
+ * is read (ar_replay_stream), a window of operations at a time, without
+ * ever holding it whole: that is how `arenactl replay` runs.
  *
  * Errors are negative codes from ar/error.h, with a sentence in a
  * caller-provided ar_trace_error_t. Nothing here prints or keeps global
@@ -191,6 +193,46 @@ void ar_replay_summarize(const ar_trace_t *t, const ar_engine_stats_t *st,
 int ar_replay_run(const ar_trace_t *t, ar_engine_t *e, ar_replay_log_fn log,
                   void *log_arg, ar_replay_summary_t *sum,
                   ar_trace_error_t *err);
+
+/* ---- Streamed replay --------------------------------------------------- */
+
+/* One engine of a streamed replay: the caller's engine (fresh, as for
+ * ar_replay_run, and still the caller's after it), and what the replay
+ * reports of it. */
+typedef struct ar_replay_target_s {
+  ar_engine_t *engine;     /* in */
+  ar_replay_summary_t sum; /* out: as ar_replay_run fills it */
+  uint64_t replay_ns;      /* out: time spent replaying on this engine */
+} ar_replay_target_t;
+
+/*
+ * Reads the trace at `path` (as ar_trace_load does) and replays it on
+ * every engine of targets[0..count), window by window: it parses a few
+ * thousand operations, replays them on each engine in turn, and goes on.
+ * So it never holds the whole trace: its memory follows the ids live at
+ * once, not the trace's length, and each window is still in the caches
+ * when the engines read it. count may be 0, to time parsing alone.
+ *
+ * Each engine ends as ar_replay_run would leave it, targets[i].sum is
+ * what ar_replay_run would report, and log (when not NULL) gets the log
+ * lines of targets[0]. *parse_ns (when not NULL) is the time spent outside
+ * the engines' replays: reading, parsing and setting up (a gzip file is
+ * inflated alongside, on a thread of its own).
+ *
+ * Returns 0, or the codes of ar_trace_load and of ar_replay_run (an
+ * invalid trace is found at the line at fault, whether by the parser or
+ * by the first engine to replay it). The results are filled only on
+ * success.
+ */
+int ar_replay_stream(const char *path, ar_replay_target_t *targets,
+                     size_t count, ar_replay_log_fn log, void *log_arg,
+                     uint64_t *parse_ns, ar_trace_error_t *err);
+
+/* The same for a trace held in memory, as ar_trace_parse reads it. */
+int ar_replay_stream_text(const char *text, size_t len,
+                          ar_replay_target_t *targets, size_t count,
+                          ar_replay_log_fn log, void *log_arg,
+                          uint64_t *parse_ns, ar_trace_error_t *err);
 
 /* Fills *err for operation i of `t`, an `a` whose id is still live, as
  * ar_replay_run reports it (the line of i, and that of the live `a`), and

@@ -1,0 +1,375 @@
+/*
+ * test_replay_stream.c: the streamed replay (ar_replay_stream and
+ * ar_replay_stream_text), which parses a window of operations at a time
+ * and places it on every engine before parsing on. It must be the replay
+ * of the whole trace in every respect: the same log, the same summaries,
+ * the same errors naming the same lines, also when what an error names
+ * (a line, the live allocation an `a` repeats) lies windows back. The
+ * traces here run to many windows (a window is a few thousand
+ * operations), with comments, blank lines, odd spacing, skipped frees and
+ * failed allocations spread through them.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "ar/engine.h"
+#include "ar/error.h"
+#include "ar/trace.h"
+#include "lcg.h"
+#include "test_data.h"
+#include "trace_check.h"
+
+/* ---- helpers ---------------------------------------------------------- */
+
+/* Text that grows; owned by the test that made it. */
+typedef struct buf_s {
+  char *p;
+  size_t len, cap;
+} buf_t;
+
+static void put(buf_t *b, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char line[128];
+  int n = vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  assert_true(n > 0 && (size_t)n < sizeof line);
+  if (b->cap - b->len < (size_t)n + 1) {
+    b->cap = (b->cap + (size_t)n + 1) * 2;
+    b->p = realloc(b->p, b->cap);
+    assert_non_null(b->p);
+  }
+  memcpy(b->p + b->len, line, (size_t)n + 1);
+  b->len += (size_t)n;
+}
+
+/*
+ * A random valid trace of about `nops` operations: ids allocated and freed
+ * with short and long lifetimes, some frees of ids not live (skipped),
+ * some ids reallocated after being freed, sizes from 1 byte to 6 KiB (so
+ * that a small arena fails some allocations), and now and then a comment,
+ * a blank line or a line written with tabs, a sign and leading zeros.
+ */
+static buf_t random_trace(uint64_t seed, size_t nops) {
+  buf_t b = {0};
+  int64_t *live = calloc(nops + 1, sizeof *live);
+  assert_non_null(live);
+  size_t nlive = 0;
+  int64_t next_id = 1;
+  uint64_t s = seed;
+  put(&b, "# a random trace, seed %llu\n", (unsigned long long)seed);
+  for (size_t i = 0; i < nops; i++) {
+    uint64_t r = next_rand(&s) % 100;
+    if (r < 2)
+      put(&b, r == 0 ? "\n" : "  # a comment\n");
+    if (nlive > 0 && next_rand(&s) % 100 < 45) {
+      /* free: mostly a recent block, sometimes an old one */
+      size_t k = next_rand(&s) % 4
+                     ? nlive - 1 - next_rand(&s) % (nlive < 8 ? nlive : 8)
+                     : next_rand(&s) % nlive;
+      put(&b, r == 3 ? "f\t%lld \r\n" : "f %lld\n", (long long)live[k]);
+      live[k] = live[--nlive];
+    } else if (r == 4) {
+      put(&b, "f %lld\n", (long long)(next_id + 1000000)); /* not live */
+    } else {
+      uint64_t n = next_rand(&s) % 10 ? 1 + next_rand(&s) % 200
+                                      : 1 + next_rand(&s) % 6144;
+      int64_t id = r == 5 ? -next_id : next_id;
+      next_id++;
+      put(&b, r == 6 ? "a  %lld\t00%llu\n" : "a %lld %llu\n", (long long)id,
+          (unsigned long long)n);
+      live[nlive++] = id;
+    }
+  }
+  free(live);
+  return b;
+}
+
+/* The replay log, collected. */
+static int collect(void *arg, const ar_replay_line_t *ln) {
+  buf_t *b = arg;
+  put(b, "%zu:%s", ln->op, ln->text);
+  return AR_OK;
+}
+
+static void assert_same_summary(const ar_replay_summary_t *a,
+                                const ar_replay_summary_t *b) {
+  assert_int_equal(a->policy, b->policy);
+  assert_int_equal(a->arena_size, b->arena_size);
+  assert_int_equal(a->operations, b->operations);
+  assert_int_equal(a->allocations, b->allocations);
+  assert_int_equal(a->failed_allocs, b->failed_allocs);
+  assert_int_equal(a->frees, b->frees);
+  assert_int_equal(a->skipped_frees, b->skipped_frees);
+  assert_int_equal(a->hwm, b->hwm);
+  assert_int_equal(a->peak_live, b->peak_live);
+  assert_int_equal(a->peak_blocks, b->peak_blocks);
+  assert_int_equal(a->live_blocks, b->live_blocks);
+  assert_int_equal(a->free_bytes, b->free_bytes);
+  assert_int_equal(a->free_intervals, b->free_intervals);
+  assert_int_equal(a->largest_free, b->largest_free);
+  assert_int_equal(a->memory_peak, b->memory_peak);
+}
+
+/* The whole-trace replay of text on a fresh engine: its log in *log, its
+ * summary in *sum, its error in *err; returns its code. */
+static int replay_whole(const buf_t *text, ar_policy_t p, uint64_t size,
+                        buf_t *log, ar_replay_summary_t *sum,
+                        ar_trace_error_t *err) {
+  ar_trace_t *t = NULL;
+  int rc = ar_trace_parse(text->p, text->len, &t, err);
+  if (rc == AR_OK) {
+    ar_engine_t *e = new_engine(p, size);
+    rc = ar_replay_run(t, e, collect, log, sum, err);
+    ar_engine_destroy(e);
+  }
+  ar_trace_destroy(t);
+  return rc;
+}
+
+/* Streams text through one fresh engine per policy of `policies`
+ * (AR_POLICY_COUNT: all five), the log taken from the first. */
+static int replay_streamed(const buf_t *text, const ar_policy_t *policies,
+                           size_t count, uint64_t size, buf_t *log,
+                           ar_replay_target_t *targets, ar_trace_error_t *err) {
+  for (size_t i = 0; i < count; i++)
+    targets[i] = (ar_replay_target_t){.engine = new_engine(policies[i], size)};
+  uint64_t parse_ns = 0;
+  int rc = ar_replay_stream_text(text->p, text->len, targets, count, collect,
+                                 log, &parse_ns, err);
+  if (rc == AR_OK)
+    assert_true(parse_ns > 0);
+  for (size_t i = 0; i < count; i++)
+    ar_engine_destroy(targets[i].engine);
+  return rc;
+}
+
+static const ar_policy_t all[AR_POLICY_COUNT] = {
+    AR_POLICY_FIRST, AR_POLICY_NEXT, AR_POLICY_BEST, AR_POLICY_WORST,
+    AR_POLICY_BUDDY};
+
+/* ---- tests ------------------------------------------------------------ */
+
+/* Random traces of many windows, at a size where nothing fails and at one
+ * where allocations fail: every policy, streamed all five at once, gives
+ * the whole replay's summary, and the first its log, line for line. */
+static void test_same_as_whole(void **state) {
+  (void)state;
+  const uint64_t sizes[] = {UINT64_C(64) << 20, UINT64_C(256) << 10};
+  for (uint64_t seed = 1; seed <= 3; seed++) {
+    buf_t text = random_trace(seed * 7919, 30000);
+    for (size_t z = 0; z < 2; z++) {
+      ar_replay_target_t targets[AR_POLICY_COUNT];
+      buf_t slog = {0};
+      ar_trace_error_t err;
+      if (replay_streamed(&text, all, AR_POLICY_COUNT, sizes[z], &slog, targets,
+                          &err) != AR_OK)
+        fail_msg("streamed: %s", err.msg);
+      for (int p = 0; p < AR_POLICY_COUNT; p++) {
+        buf_t wlog = {0};
+        ar_replay_summary_t want;
+        if (replay_whole(&text, all[p], sizes[z], &wlog, &want, &err) != AR_OK)
+          fail_msg("whole: %s", err.msg);
+        assert_same_summary(&targets[p].sum, &want);
+        if (p == 0) { /* the log is the first engine's */
+          assert_int_equal(slog.len, wlog.len);
+          assert_memory_equal(slog.p, wlog.p, slog.len);
+        }
+        free(wlog.p);
+      }
+      /* the small arena made some fail; the traces skip some frees */
+      assert_true(z == 0 ? targets[0].sum.failed_allocs == 0
+                         : targets[0].sum.failed_allocs > 0);
+      assert_true(targets[0].sum.skipped_frees > 0);
+      free(slog.p);
+    }
+    free(text.p);
+  }
+}
+
+/* An `a` of a live id whose allocation lies many windows back: the error
+ * names both lines, exactly as the whole replay does, and the engine has
+ * placed everything before it. */
+static void test_live_id_far_back(void **state) {
+  (void)state;
+  buf_t text = {0};
+  put(&text, "# header\n\n");
+  uint64_t line = 2, alloc_line = 0;
+  for (int i = 0; i < 10000; i++) {
+    if (i == 5000) { /* windows in, with gaps before and after it */
+      put(&text, "a 7 100\n");
+      alloc_line = ++line;
+    }
+    put(&text, "a %d 32\n", 100 + i);
+    if (i % 1000 == 0) {
+      put(&text, "# comment\n");
+      line++;
+    }
+    put(&text, "f %d\n", 100 + i);
+    line += 2;
+  }
+  put(&text, "a 7 50\n");
+  line++;
+  ar_trace_error_t werr, serr;
+  ar_replay_summary_t sum;
+  buf_t wlog = {0}, slog = {0};
+  for (int p = 0; p < AR_POLICY_COUNT; p++) {
+    wlog.len = slog.len = 0;
+    assert_int_equal(replay_whole(&text, all[p], 1 << 20, &wlog, &sum, &werr),
+                     AR_EINVAL);
+    ar_replay_target_t tg;
+    assert_int_equal(
+        replay_streamed(&text, &all[p], 1, 1 << 20, &slog, &tg, &serr),
+        AR_EINVAL);
+    char at[64];
+    snprintf(at, sizeof at, "allocated at line %llu",
+             (unsigned long long)alloc_line);
+    assert_int_equal(serr.line, line);
+    assert_int_equal(serr.line, werr.line);
+    assert_string_equal(serr.msg, werr.msg);
+    assert_non_null(strstr(serr.msg, at));
+    assert_int_equal(slog.len, wlog.len); /* every `a` before it logged */
+    assert_memory_equal(slog.p, wlog.p, slog.len);
+  }
+  free(wlog.p);
+  free(slog.p);
+  free(text.p);
+}
+
+/* A syntax error windows into the trace: the streamed replay reports the
+ * parser's error for that line, after replaying what came before. */
+static void test_syntax_error_late(void **state) {
+  (void)state;
+  buf_t text = random_trace(42, 9000);
+  size_t lines = 0;
+  for (size_t i = 0; i < text.len; i++)
+    lines += text.p[i] == '\n';
+  put(&text, "a 1 0\n"); /* n = 0 is invalid */
+  ar_trace_t *t = NULL;
+  ar_trace_error_t perr, serr;
+  assert_int_equal(ar_trace_parse(text.p, text.len, &t, &perr), AR_EINVAL);
+  assert_int_equal(perr.line, lines + 1);
+  ar_replay_target_t tg;
+  buf_t slog = {0};
+  assert_int_equal(replay_streamed(&text, all, 1, 1 << 20, &slog, &tg, &serr),
+                   AR_EINVAL);
+  assert_int_equal(serr.line, perr.line);
+  assert_string_equal(serr.msg, perr.msg);
+  assert_true(slog.len > 0);
+  free(slog.p);
+  free(text.p);
+}
+
+/* A log callback that stops the replay in a later window stops it there,
+ * with its code and that operation's line. */
+static int stop_at_5000(void *arg, const ar_replay_line_t *ln) {
+  (void)arg;
+  return ln->op == 5000 ? AR_EIO : AR_OK;
+}
+
+static void test_log_stops(void **state) {
+  (void)state;
+  buf_t text = {0};
+  for (int i = 0; i < 6000; i++)
+    put(&text, "a %d 10\n", i);
+  ar_engine_t *e = new_engine(AR_POLICY_NEXT, 1 << 20);
+  ar_replay_target_t tg = {.engine = e};
+  ar_trace_error_t err;
+  assert_int_equal(ar_replay_stream_text(text.p, text.len, &tg, 1, stop_at_5000,
+                                         NULL, NULL, &err),
+                   AR_EIO);
+  assert_int_equal(err.line, 5001);
+  ar_engine_stats_t st;
+  ar_engine_stats(e, &st);
+  assert_int_equal(st.live_blocks, 5001);
+  ar_engine_destroy(e);
+  free(text.p);
+}
+
+/* The public traces, streamed from their .gz files through all five
+ * engines at once: the whole replay's summaries. */
+static void test_public_traces(void **state) {
+  (void)state;
+  const char *names[] = {"python3-compileall-email", "git-gc-perllib",
+                         "sqlite3-shop", "troff-bash-manpage"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s.trace.gz", ar_test_data_dir(), names[i]);
+    ar_replay_target_t tg[AR_POLICY_COUNT];
+    for (int p = 0; p < AR_POLICY_COUNT; p++)
+      tg[p] = (ar_replay_target_t){.engine =
+                                       new_engine(all[p], UINT64_C(256) << 20)};
+    ar_trace_error_t err;
+    uint64_t parse_ns = 0;
+    if (ar_replay_stream(path, tg, AR_POLICY_COUNT, NULL, NULL, &parse_ns,
+                         &err) != AR_OK)
+      fail_msg("%s: %s", path, err.msg);
+    assert_true(parse_ns > 0);
+
+    ar_trace_t *t = NULL;
+    if (ar_trace_load(path, &t, &err) != AR_OK)
+      fail_msg("%s: %s", path, err.msg);
+    for (int p = 0; p < AR_POLICY_COUNT; p++) {
+      ar_engine_t *e = new_engine(all[p], UINT64_C(256) << 20);
+      ar_replay_summary_t want;
+      assert_int_equal(ar_replay_run(t, e, NULL, NULL, &want, &err), AR_OK);
+      assert_same_summary(&tg[p].sum, &want);
+      assert_true(tg[p].replay_ns > 0);
+      ar_engine_destroy(e);
+      ar_engine_destroy(tg[p].engine);
+    }
+    ar_trace_destroy(t);
+  }
+}
+
+/* With no engine it only parses; bad arguments and files are errors. */
+static void test_parse_only_and_errors(void **state) {
+  (void)state;
+  ar_trace_error_t err;
+  uint64_t ns = 0;
+  assert_int_equal(
+      ar_replay_stream_text("a 1 1\nf 1\n", 10, NULL, 0, NULL, NULL, &ns, &err),
+      AR_OK);
+  assert_int_equal(
+      ar_replay_stream_text("a 1 1\nf\n", 8, NULL, 0, NULL, NULL, NULL, &err),
+      AR_EINVAL);
+  assert_int_equal(err.line, 2);
+  assert_int_equal(
+      ar_replay_stream_text(NULL, 3, NULL, 0, NULL, NULL, NULL, &err),
+      AR_EINVAL);
+  assert_int_equal(
+      ar_replay_stream_text(NULL, 0, NULL, 0, NULL, NULL, NULL, &err),
+      AR_OK); /* an empty trace */
+  assert_int_equal(ar_replay_stream(NULL, NULL, 0, NULL, NULL, NULL, &err),
+                   AR_EINVAL);
+  assert_int_equal(
+      ar_replay_stream("/nonexistent/trace", NULL, 0, NULL, NULL, NULL, &err),
+      AR_EIO);
+  ar_replay_target_t tg = {.engine = NULL};
+  assert_int_equal(
+      ar_replay_stream_text("a 1 1\n", 6, &tg, 1, NULL, NULL, NULL, &err),
+      AR_EINVAL);
+  assert_int_equal(
+      ar_replay_stream_text("a 1 1\n", 6, NULL, 1, NULL, NULL, NULL, &err),
+      AR_EINVAL);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_same_as_whole),
+      cmocka_unit_test(test_live_id_far_back),
+      cmocka_unit_test(test_syntax_error_late),
+      cmocka_unit_test(test_log_stops),
+      cmocka_unit_test(test_public_traces),
+      cmocka_unit_test(test_parse_only_and_errors),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
