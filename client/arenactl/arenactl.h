@@ -98,7 +98,7 @@ const char *ar__ctl_bytes_exact(char *buf, size_t len, uint64_t bytes);
  * run (sum.policy names it, the figures are 0). */
 typedef struct ar__replay_result_s {
   ar_replay_summary_t sum;
-  double replay_ns; /* clock_gettime around ar_replay_run */
+  double replay_ns; /* the engine's time on the trace */
   char not_run[96];
 } ar__replay_result_t;
 
@@ -107,7 +107,7 @@ typedef struct ar__replay_report_s {
   const char *trace;   /* the path as given */
   uint64_t arena_size; /* bytes */
   size_t nops;         /* operations in the trace */
-  double parse_ns;     /* loading: reading, inflating and parsing */
+  double parse_ns;     /* reading, inflating and parsing */
   int logged;          /* the replay time includes writing the placements */
   const ar__replay_result_t *results;
   size_t nresults; /* 1, or one per policy */
@@ -141,6 +141,10 @@ int ar__replay_check_stdout(const char *placements, bool json);
 /* Prints "arenactl replay: TRACE: msg" on standard error, TRACE being
  * "standard input" for "-". */
 void ar__replay_trace_fail(const char *trace, const char *msg);
+
+/* Prints a failed load's or replay's message: as ar__replay_trace_fail
+ * when it is about a line of the trace, else as it is. */
+void ar__replay_error(const char *trace, const ar_trace_error_t *err);
 
 /* Loads the trace at path `trace` ("-": standard input) into *out (the
  * caller's, freed with ar_trace_destroy) and fills report's trace (kept,

@@ -1,12 +1,14 @@
 /*
  * cmd_replay.c: `arenactl replay`, the offline replay of an allocation
  * trace on one placement policy, or on all five for a comparison. It reads
- * the options, loads the trace once, replays it on a fresh engine per
- * policy (without arena memory: offsets only), writes the replay log when
- * asked, and hands the figures to replay_report.c to be printed; loading,
- * the log and the printing go through replay_io.c, which the replay through
- * the daemon shares. Only the replay itself is timed for the engine figure;
- * loading is timed apart.
+ * the options, creates a fresh engine per policy (without arena memory:
+ * offsets only), and streams the trace through all of them at once
+ * (ar_replay_stream: a window of operations parsed, then placed by each
+ * engine, and so on, so that no trace is ever held whole), writes the
+ * replay log when asked, and hands the figures to replay_report.c to be
+ * printed; the log, the messages and the printing go through replay_io.c,
+ * which the replay through the daemon shares. Each engine's placing is
+ * timed apart from the reading and parsing.
  */
 #include <getopt.h>
 #include <stdbool.h>
@@ -181,34 +183,45 @@ static int create_engines(const options_t *o, ar_engine_t **engines,
   return ARENACTL_OK;
 }
 
-/* Replays t on every engine. Returns an exit code. */
-static int run_all(const options_t *o, const ar_trace_t *t,
-                   ar_engine_t **engines, size_t count,
-                   ar__replay_result_t *results) {
+/* Reads and replays the trace on every engine at once, window by window
+ * (ar_replay_stream), and fills the results and the report's timing and
+ * counts. Returns an exit code. */
+static int run_all(const options_t *o, ar_engine_t **engines, size_t count,
+                   ar__replay_result_t *results, ar__replay_report_t *report) {
+  ar_replay_target_t targets[AR_POLICY_COUNT];
+  size_t which[AR_POLICY_COUNT]; /* targets[j] is results[which[j]] */
+  size_t ntargets = 0;
+  for (size_t i = 0; i < count; i++) {
+    if (engines[i] == NULL)
+      continue; /* not run: results[i] says why */
+    targets[ntargets] = (ar_replay_target_t){.engine = engines[i]};
+    which[ntargets++] = i;
+  }
   ar__replay_log_t *lf = NULL;
   if (o->placements != NULL) {
     int code = ar__replay_log_open(o->placements, &lf);
     if (code != ARENACTL_OK)
       return code;
   }
-  int code = ARENACTL_OK;
-  for (size_t i = 0; i < count && code == ARENACTL_OK; i++) {
-    if (engines[i] == NULL)
-      continue; /* not run: results[i] says why */
-    ar_trace_error_t err;
-    double t0 = ar__ctl_now_ns();
-    int rc = ar_replay_run(t, engines[i], lf ? ar__replay_log_write : NULL, lf,
-                           &results[i].sum, &err);
-    results[i].replay_ns = ar__ctl_now_ns() - t0;
-    if (rc < 0) {
-      /* A failed write of the log is said by its close. */
-      if (lf == NULL || !ar__replay_log_failed(lf))
-        ar__replay_trace_fail(o->trace, err.msg);
-      code = ARENACTL_FAIL;
-    }
-  }
+  ar_trace_error_t err;
+  uint64_t parse_ns = 0;
+  int rc =
+      ar_replay_stream(o->trace, targets, ntargets,
+                       lf ? ar__replay_log_write : NULL, lf, &parse_ns, &err);
+  /* A failed write of the log is said by its close. */
+  if (rc < 0 && (lf == NULL || !ar__replay_log_failed(lf)))
+    ar__replay_error(o->trace, &err);
   int closed = ar__replay_log_close(lf);
-  return code == ARENACTL_OK ? closed : code;
+  if (rc < 0)
+    return ARENACTL_FAIL;
+  for (size_t j = 0; j < ntargets; j++) {
+    results[which[j]].sum = targets[j].sum;
+    results[which[j]].replay_ns = (double)targets[j].replay_ns;
+  }
+  report->trace = o->trace;
+  report->parse_ns = (double)parse_ns;
+  report->nops = ntargets > 0 ? targets[0].sum.operations : 0;
+  return closed;
 }
 
 int ar__cmd_replay(int argc, char **argv) {
@@ -227,20 +240,16 @@ int ar__cmd_replay(int argc, char **argv) {
   ar__replay_result_t results[AR_POLICY_COUNT];
   memset(results, 0, sizeof results);
   size_t count = 0;
-  ar_trace_t *t = NULL;
   code = create_engines(&o, engines, results, &count);
   ar__replay_report_t report = {.logged = o.placements != NULL};
   if (code == ARENACTL_OK)
-    code = ar__replay_load(o.trace, &t, &report);
-  if (code == ARENACTL_OK)
-    code = run_all(&o, t, engines, count, results);
+    code = run_all(&o, engines, count, results, &report);
   if (code == ARENACTL_OK) {
     report.arena_size = o.arena_size;
     report.results = results;
     report.nresults = count;
     code = ar__replay_print(&report, o.json, o.placements);
   }
-  ar_trace_destroy(t);
   for (size_t i = 0; i < count; i++)
     ar_engine_destroy(engines[i]);
   return code;

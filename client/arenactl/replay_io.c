@@ -60,13 +60,17 @@ int ar__replay_load(const char *trace, ar_trace_t **out,
     report->nops = info.nops;
     return ARENACTL_OK;
   }
+  ar__replay_error(trace, &err);
+  return ARENACTL_FAIL;
+}
+
+void ar__replay_error(const char *trace, const ar_trace_error_t *err) {
   /* A message about no line (the file cannot be opened or read, no
    * memory) names the file itself when it is about it. */
-  if (err.line != 0)
-    ar__replay_trace_fail(trace, err.msg);
+  if (err->line != 0)
+    ar__replay_trace_fail(trace, err->msg);
   else
-    fprintf(stderr, "arenactl replay: %s\n", err.msg);
-  return ARENACTL_FAIL;
+    fprintf(stderr, "arenactl replay: %s\n", err->msg);
 }
 
 /* ---- the replay log -------------------------------------------------------
