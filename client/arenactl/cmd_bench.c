@@ -284,13 +284,12 @@ static int daemon_setup(ar__bench_worker_t *w) {
   arenad_t *h;
   int rc = arenad_socket_path(ar__ctl_socket, path, sizeof path);
   if (rc == 0)
-    rc = arenad_connect(path, &h);
+    rc = arenad_connect_timeout(path, ar__ctl_timeout_ms, &h);
   if (rc < 0) {
     snprintf(w->err, sizeof w->err, "cannot connect to %s: %s",
-             path[0] != '\0' ? path : "the daemon", ar__ctl_why(rc));
+             path[0] != '\0' ? path : "the daemon", ar__ctl_connect_why(rc));
     return -1;
   }
-  arenad_set_timeout(h, ar__ctl_timeout_ms);
   rc = arenad_hello(h, "arenactl-bench", NULL);
   if (rc < 0) {
     snprintf(w->err, sizeof w->err, "hello: %s", arenad_error(h));

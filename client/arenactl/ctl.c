@@ -41,6 +41,12 @@ const char *ar__ctl_why(int rc) {
   return rc == AR_EIO ? strerror(errno) : ar_strerror(rc);
 }
 
+const char *ar__ctl_connect_why(int rc) {
+  if (rc == AR_EIO && errno == EAGAIN)
+    return "the daemon did not take the connection within the --timeout";
+  return ar__ctl_why(rc);
+}
+
 arenad_t *ar__ctl_connect(const char *cmd, arenad_hello_t *hello) {
   char path[256];
   arenad_t *h;
@@ -64,7 +70,7 @@ arenad_t *ar__ctl_connect(const char *cmd, arenad_hello_t *hello) {
             path[0] != '\0' ? ")" : "", ar__ctl_why(rc));
     return NULL;
   }
-  rc = arenad_connect(path, &h);
+  rc = arenad_connect_timeout(path, ar__ctl_timeout_ms, &h);
   struct stat st;
   if (rc < 0 && stat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
     fprintf(stderr,
@@ -74,7 +80,7 @@ arenad_t *ar__ctl_connect(const char *cmd, arenad_hello_t *hello) {
     return NULL;
   }
   if (rc < 0) {
-    const char *why = ar__ctl_why(rc);
+    const char *why = ar__ctl_connect_why(rc);
     fprintf(stderr, "arenactl %s: cannot connect to %s: %s%s\n", cmd, path, why,
             rc == AR_EIO && (errno == ENOENT || errno == ECONNREFUSED)
                 ? " (is arenad running? --socket or $ARENAD_SOCKET name "
@@ -82,7 +88,6 @@ arenad_t *ar__ctl_connect(const char *cmd, arenad_hello_t *hello) {
                 : "");
     return NULL;
   }
-  arenad_set_timeout(h, ar__ctl_timeout_ms);
   arenad_hello_t hi;
   rc = arenad_hello(h, "arenactl", &hi);
   if (rc < 0) {

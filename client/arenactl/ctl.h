@@ -22,6 +22,10 @@
  * anything else can change errno. */
 const char *ar__ctl_why(int rc);
 
+/* ar__ctl_why for a failed arenad_connect_timeout: says that the daemon
+ * did not take the connection within --timeout when that is why. */
+const char *ar__ctl_connect_why(int rc);
+
 /* Connects to the daemon and says hello as "arenactl". Returns the handle
  * (closed by the caller with arenad_close) and fills *hello when not NULL;
  * or NULL after printing why on standard error, prefixed by `cmd`. */

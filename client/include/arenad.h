@@ -153,6 +153,18 @@ ARENAD_EXTERN int arenad_socket_path(const char *path, char *buf, size_t len);
 ARENAD_EXTERN int arenad_connect(const char *path, arenad_t **out);
 
 /*
+ * arenad_connect with a bound: waits at most `ms` milliseconds for the
+ * daemon to take the connection (a daemon that is stopped, or too busy to
+ * accept, leaves its listening socket's backlog full, and a connect then
+ * waits for room), and sets the new handle's timeout to ms
+ * (arenad_set_timeout). When the time runs out it fails with AR_EIO and
+ * errno EAGAIN. ms < 0 waits as long as it takes, as arenad_connect does.
+ * (Since 0.7.0.)
+ */
+ARENAD_EXTERN int arenad_connect_timeout(const char *path, int ms,
+                                         arenad_t **out);
+
+/*
  * Makes a handle of a connected stream socket `fd` (from socketpair,
  * socket activation, a test), blocking or not: the calls wait for the
  * socket either way (O_NONBLOCK is left as it is). Options that add a
@@ -172,7 +184,7 @@ ARENAD_EXTERN int arenad_open_fd(int fd, arenad_t **out);
  * connection is closed (a reply that came later would answer the wrong
  * request); the handle's mappings stay. 0 fails a call whose answer has
  * not come yet at once. ms < 0, the default: wait for as long as it
- * takes. Connecting itself is not timed. Returns 0, or
+ * takes. Connecting is timed by arenad_connect_timeout. Returns 0, or
  * AR_EINVAL when h is NULL. (Since 0.6.0.)
  */
 ARENAD_EXTERN int arenad_set_timeout(arenad_t *h, int ms);

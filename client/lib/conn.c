@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -145,30 +146,46 @@ int arenad_socket_path(const char *path, char *buf, size_t len) {
   return 0;
 }
 
-/* connect(2) to the path in sa, carried on after a signal: a connect
- * interrupted by one goes on in the background, so wait for it and read its
- * outcome. The address's length ends at the path's NUL, as unix(7) says a
- * pathname socket's does. Returns 0 or -1 with errno set. */
-static int connect_unix(int fd, const struct sockaddr_un *sa) {
+/* connect(2) to the path in sa, waiting at most ms milliseconds (ms < 0:
+ * as long as it takes) for the listener to take it: a listener that does
+ * not accept, or not fast enough, has a full backlog, and a connect then
+ * waits for room. The kernel bounds that wait by SO_SNDTIMEO (unix(7)),
+ * which is set for the connect alone. A connect interrupted by a signal
+ * goes on in the background: wait for it, within the same bound, and read
+ * its outcome. The address's length ends at the path's NUL, as unix(7)
+ * says a pathname socket's does. Returns 0 or -1 with errno set (EAGAIN
+ * when the time ran out). */
+static int connect_unix(int fd, const struct sockaddr_un *sa, int ms) {
   socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
                               strlen(sa->sun_path) + 1);
-  if (connect(fd, (const struct sockaddr *)sa, len) == 0)
-    return 0;
-  if (errno != EINTR)
-    return -1;
-  struct pollfd p = {.fd = fd, .events = POLLOUT};
-  while (poll(&p, 1, -1) < 0)
-    if (errno != EINTR)
+  if (ms >= 0) {
+    int bound = ms > 0 ? ms : 1; /* a timeout of 0 would mean none */
+    struct timeval tv = {.tv_sec = bound / 1000,
+                         .tv_usec = (bound % 1000) * 1000};
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0)
       return -1;
-  int soerr = 0;
-  socklen_t sl = sizeof soerr;
-  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
-    return -1;
-  if (soerr != 0) {
-    errno = soerr;
-    return -1;
   }
-  return 0;
+  int rc = connect(fd, (const struct sockaddr *)sa, len);
+  if (rc < 0 && errno == EINTR) {
+    struct pollfd p = {.fd = fd, .events = POLLOUT};
+    int ready;
+    while ((ready = poll(&p, 1, ms)) < 0 && errno == EINTR)
+      ;
+    int soerr = 0;
+    socklen_t sl = sizeof soerr;
+    if (ready == 0)
+      errno = EAGAIN;
+    else if (ready > 0 &&
+             getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0)
+      errno = soerr;
+    rc = ready > 0 && soerr == 0 ? 0 : -1;
+  }
+  if (rc < 0)
+    return -1;
+  /* The handle's own timeout bounds its calls (arenad_set_timeout). */
+  struct timeval none = {0, 0};
+  return ms < 0 ? 0
+                : setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof none);
 }
 
 /* Whether the process listening at the other end of fd runs as this
@@ -181,6 +198,10 @@ static bool peer_is_self(int fd) {
 }
 
 int arenad_connect(const char *path, arenad_t **out) {
+  return arenad_connect_timeout(path, -1, out);
+}
+
+int arenad_connect_timeout(const char *path, int ms, arenad_t **out) {
   if (out == NULL)
     return AR_EINVAL;
   *out = NULL;
@@ -197,7 +218,7 @@ int arenad_connect(const char *path, arenad_t **out) {
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0)
     return AR_EIO;
-  if (connect_unix(fd, &sa) < 0) {
+  if (connect_unix(fd, &sa, ms < 0 ? -1 : ms) < 0) {
     int saved = errno;
     close(fd);
     errno = saved;
@@ -211,7 +232,10 @@ int arenad_connect(const char *path, arenad_t **out) {
     errno = EPERM;
     return AR_EIO;
   }
-  return arenad_open_fd(fd, out);
+  rc = arenad_open_fd(fd, out);
+  if (rc == 0)
+    arenad_set_timeout(*out, ms);
+  return rc;
 }
 
 int arenad_open_fd(int fd, arenad_t **out) {

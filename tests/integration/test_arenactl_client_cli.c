@@ -8,7 +8,7 @@
  * anywhere, --version, output that cannot be written (a full disk, a pipe
  * with no reader, an error before the last write): a failure with a message,
  * and an alloc gives its blocks back; and --timeout, against a socket that
- * takes connections and never answers.
+ * takes connections and never answers, and one whose backlog is full.
  */
 #include "arenactl_harness.h"
 
@@ -449,6 +449,22 @@ static void test_timeout(void **state) {
   r = arenactl(silent, (const char *const[]){"list", "--timeout=0.05", NULL});
   expect_status(r, 1);
   assert_non_null(strstr(r->err, "sent nothing for 0.050 s"));
+  close(fd);
+  unlink(silent);
+
+  /* A listener whose backlog is full: the connect itself is timed. */
+  fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  assert_true(fd >= 0);
+  assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+  assert_int_equal(listen(fd, 0), 0);
+  int filler = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  assert_int_equal(connect(filler, (struct sockaddr *)&sa, sizeof sa), 0);
+  r = arenactl(silent, (const char *const[]){"--timeout", "0.3", "ping", NULL});
+  expect_status(r, 1);
+  assert_non_null(strstr(r->err, "arenactl ping: cannot connect to "));
+  assert_non_null(strstr(r->err, "did not take the connection within the "
+                                 "--timeout"));
+  close(filler);
   close(fd);
   unlink(silent);
 

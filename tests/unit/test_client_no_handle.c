@@ -4,7 +4,8 @@
  * nothing, requests refused with AR_EINVAL that set their outputs as any
  * failure does), the socket path (given, from the environment, under
  * XDG_RUNTIME_DIR; too long; empty) and a connect with no daemon there,
- * and the /tmp fallback's check that the daemon listening there runs as
+ * a bounded connect to a listener that takes no connection, and the /tmp
+ * fallback's check that the daemon listening there runs as
  * the user (as root, with children listening as another uid or as root;
  * skipped elsewhere).
  */
@@ -29,9 +30,11 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "arenad.h"
+#include "tmpdir.h"
 
 /* The getters that read a handle take NULL, as arenad_error and
  * arenad_collect_overwritten do: nothing in flight, no window, no
@@ -286,11 +289,61 @@ static void test_tmp_fallback_peer(void **state) {
   assert_int_equal(refused, sizeof spelled / sizeof spelled[0]);
 }
 
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A listener that never accepts, its backlog full: arenad_connect_timeout
+ * gives up after its bound with EAGAIN (arenad_connect would wait for as
+ * long as the listener lives); once there is room it connects. */
+static void test_connect_timeout(void **state) {
+  tmpdir_t *d = *state;
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  snprintf(sa.sun_path, sizeof sa.sun_path, "%s/full.sock", d->path);
+  int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  assert_true(lfd >= 0);
+  assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+  assert_int_equal(listen(lfd, 0), 0);
+  /* a backlog of 0 holds one connection: this one fills it */
+  int first = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  assert_int_equal(connect(first, (struct sockaddr *)&sa, sizeof sa), 0);
+
+  arenad_t *h = (arenad_t *)1;
+  double t0 = now_s();
+  errno = 0;
+  assert_int_equal(arenad_connect_timeout(sa.sun_path, 200, &h), AR_EIO);
+  double waited = now_s() - t0;
+  assert_int_equal(errno, EAGAIN);
+  assert_null(h);
+  if (waited < 0.15 || waited > 10)
+    fail_msg("gave up after %.3f s, not about 0.2 s", waited);
+  h = (arenad_t *)1;
+  errno = 0;
+  assert_int_equal(arenad_connect_timeout(sa.sun_path, 0, &h), AR_EIO);
+  assert_int_equal(errno, EAGAIN);
+  assert_null(h);
+
+  int taken = accept(lfd, NULL, NULL); /* room for one again */
+  assert_true(taken >= 0);
+  assert_int_equal(arenad_connect_timeout(sa.sun_path, 200, &h), 0);
+  assert_non_null(h);
+  arenad_close(h);
+  assert_int_equal(arenad_connect_timeout(NULL, 200, NULL), AR_EINVAL);
+  close(taken);
+  close(first);
+  close(lfd);
+  unlink(sa.sun_path);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_getters_of_no_handle),
       cmocka_unit_test(test_requests_of_no_handle),
       cmocka_unit_test(test_socket_path),
+      cmocka_unit_test_setup_teardown(test_connect_timeout, tmpdir_make,
+                                      tmpdir_remove),
       cmocka_unit_test(test_tmp_fallback_peer),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
