@@ -114,7 +114,7 @@ void ar__replay_summary(const ar__replayer_t *r, const ar_trace_info_t *info,
   summarize(info, &st, r->failed, r->frees, r->skipped, sum);
 }
 
-/* ---- the replayer -------------------------------------------------------- */
+/* ---- the replayer ------------------------------------------------- */
 
 int ar__replayer_init(ar__replayer_t *r, ar_engine_t *e, size_t nslots,
                       bool track, ar_replay_log_fn log, void *log_arg) {
@@ -141,15 +141,13 @@ void ar__replayer_fini(ar__replayer_t *r) {
   r->nslots = 0;
 }
 
-/* Grows *arr from `old` to `cap` entries of `size` bytes, the new ones
- * zeroed. */
-static int grow_zeroed(void **arr, size_t old, size_t cap, size_t size) {
-  void *grown = realloc(*arr, cap * size);
-  if (grown == NULL)
-    return AR_ENOMEM;
-  memset((char *)grown + old * size, 0, (cap - old) * size);
-  *arr = grown;
-  return AR_OK;
+/* arr (`old` entries of `size` bytes) grown to `cap` entries, the new
+ * ones zeroed; NULL when memory ran out (arr is then unchanged). */
+static void *grow_zeroed(void *arr, size_t old, size_t cap, size_t size) {
+  char *grown = realloc(arr, cap * size);
+  if (grown != NULL)
+    memset(grown + old * size, 0, (cap - old) * size);
+  return grown;
 }
 
 int ar__replayer_reserve(ar__replayer_t *r, size_t nslots) {
@@ -158,11 +156,17 @@ int ar__replayer_reserve(ar__replayer_t *r, size_t nslots) {
   size_t cap = r->nslots;
   while (cap < nslots)
     cap = cap > SIZE_MAX / 32 ? nslots : cap * 2;
-  if (grow_zeroed((void **)&r->payload, r->nslots, cap, sizeof *r->payload))
+  uint64_t *payload = grow_zeroed(r->payload, r->nslots, cap, sizeof *payload);
+  if (payload == NULL)
     return AR_ENOMEM;
-  if (r->alloc_op != NULL &&
-      grow_zeroed((void **)&r->alloc_op, r->nslots, cap, sizeof *r->alloc_op))
-    return AR_ENOMEM; /* payload is larger, which is harmless */
+  r->payload = payload; /* longer than nslots says until both have grown */
+  if (r->alloc_op != NULL) {
+    size_t *alloc_op =
+        grow_zeroed(r->alloc_op, r->nslots, cap, sizeof *alloc_op);
+    if (alloc_op == NULL)
+      return AR_ENOMEM;
+    r->alloc_op = alloc_op;
+  }
   r->nslots = cap;
   return AR_OK;
 }
@@ -243,8 +247,9 @@ int ar__replay_explain(const ar__replayer_t *r, const ar_trace_op_t *op,
   uint64_t at = line(src, r->stop_op);
   const char *policy = ar_policy_name(ar_engine_policy(r->e));
   switch (r->stop) {
-  case AR__STOP_LIVE_ID: /* a whole trace is searched by the caller */
-    return live_id_fail(err, at, op->id, line(src, r->alloc_op[op->slot]));
+  case AR__STOP_LIVE_ID: /* without alloc_op, ar_replay_live_id searches */
+    return live_id_fail(err, at, op->id,
+                        r->alloc_op ? line(src, r->alloc_op[op->slot]) : 0);
   case AR__STOP_FREE:
     return ar__trace_fail(err, AR_EINTERNAL, at,
                           "the %s engine refused to free its block at %llu"
@@ -266,8 +271,7 @@ int ar__replay_explain(const ar__replayer_t *r, const ar_trace_op_t *op,
   return ar__trace_fail(err, AR_EINTERNAL, at, "the replay stopped");
 }
 
-/* ---- a whole trace ----------------------------------------------------------
- */
+/* ---- a whole trace ------------------------------------------------ */
 
 static uint64_t trace_line(const void *t, size_t i) {
   return ar_trace_line(t, i);

@@ -16,7 +16,7 @@
  * figure is the median of --reps rounds after one warm-up round.
  *
  * Memory is kept warm for both sides: on the VMs this project runs on, the
- * first touch of a 4 KiB page costs about 25 microseconds, so a run that
+ * first touch of a 4 KiB page costs 2-25 microseconds, so a run that
  * gets fresh pages from the kernel measures page faults, not allocators.
  * main() raises glibc's mmap and trim thresholds, so that memory freed by
  * the warm-up run (glibc's heap, and the engines' own tables and nodes)
