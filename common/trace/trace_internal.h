@@ -97,7 +97,8 @@ int ar__source_open(const char *path, ar__source_t **out,
                     ar_trace_error_t *err);
 
 /* Puts up to cap bytes of text in buf and their count in *got, which is 0
- * only at the end of the trace. Returns 0, or AR_EIO with *err filled
+ * only at the end of the trace (a live source may give fewer than cap
+ * before its end). Returns 0, or AR_EIO with *err filled
  * (a read error, or gzip data that is corrupt, cut short or followed by
  * something else). */
 int ar__source_read(ar__source_t *s, char *buf, size_t cap, size_t *got,
@@ -107,6 +108,20 @@ int ar__source_read(ar__source_t *s, char *buf, size_t cap, size_t *got,
  * would cost less than starting a reader thread and mapping its buffers,
  * so ar_trace_load reads and parses it in turn, in small memory. */
 bool ar__source_small(const ar__source_t *s);
+
+/* Whether the source is not a regular file (a pipe, a socket, a
+ * terminal), whose writer may still be producing: ar__source_read then
+ * hands over what has arrived rather than wait to fill the buffer, and
+ * the loader hands each read to the parser at once, so that a replay of a
+ * trace being written keeps up with it, and an error in it is told when
+ * its line arrives. */
+bool ar__source_live(const ar__source_t *s);
+
+/* From now on a wait of ar__source_read for more input also ends, with
+ * AR_EIO ("stopped"), when fd becomes readable: how a reader thread is
+ * told to give up a pipe whose writer is still there. fd stays the
+ * caller's; -1 takes it back. */
+void ar__source_stop_on(ar__source_t *s, int fd);
 
 void ar__source_close(ar__source_t *s); /* NULL is allowed */
 

@@ -6,10 +6,14 @@
  * what parsing it does, so the two run side by side: a reader thread fills
  * a ring of 256 KiB chunks (one huge page in all) while the calling thread
  * parses the chunks already filled. The parser keeps a line that straddles two
- * chunks in its own carry buffer. A small file (ar__source_small), or one for
- * which no thread can be started, is read and parsed in turn through one chunk.
+ * chunks in its own carry buffer. From a pipe (ar__source_live) each read
+ * is a chunk of its own, handed over as it arrives. A small file
+ * (ar__source_small), or one for which no thread can be started, is read and
+ * parsed in turn through one chunk.
  */
+#include <fcntl.h>
 #include <pthread.h>
+#include <unistd.h>
 
 #include "ar/error.h"
 #include "trace_internal.h"
@@ -66,6 +70,8 @@ static void fill(reader_t *r, chunk_t *c) {
       return;
     }
     c->len += got;
+    if (ar__source_live(r->src))
+      return; /* what has arrived goes to the parser now */
   }
 }
 
@@ -94,6 +100,16 @@ static void *reader_main(void *arg) {
   return NULL;
 }
 
+/* Parses chunk c. A streaming parser hands on the operations of a chunk
+ * from a live source at once, without waiting for its window to fill. */
+static int feed(reader_t *r, ar__parser_t *ps, const chunk_t *c,
+                ar_trace_error_t *err) {
+  int rc = ar__parser_feed_chunk(ps, c->text, c->len, c->last, err);
+  if (rc == AR_OK && ar__source_live(r->src))
+    rc = ar__parser_flush(ps, err);
+  return rc;
+}
+
 /* Parses chunks as the reader thread fills them. */
 static int parse_threaded(reader_t *r, ar__parser_t *ps,
                           ar_trace_error_t *err) {
@@ -107,7 +123,7 @@ static int parse_threaded(reader_t *r, ar__parser_t *ps,
     chunk_t *c = &r->ring[r->tail];
     bool last = c->last;
     if (!c->failed) /* a failed chunk holds nothing; pump reports it */
-      rc = ar__parser_feed_chunk(ps, c->text, c->len, last, err);
+      rc = feed(r, ps, c, err);
     r->tail = (r->tail + 1) % NCHUNKS;
     pthread_mutex_lock(&r->mu);
     r->count--;
@@ -127,7 +143,7 @@ static int parse_inline(reader_t *r, ar__parser_t *ps, ar_trace_error_t *err) {
     fill(r, c);
     if (c->failed)
       return AR_OK; /* pump reports r->err */
-    int rc = ar__parser_feed_chunk(ps, c->text, c->len, c->last, err);
+    int rc = feed(r, ps, c, err);
     if (rc < 0 || c->last)
       return rc;
   }
@@ -145,18 +161,31 @@ static int pump(reader_t *r, ar__parser_t *ps, ar_trace_error_t *err) {
   for (size_t i = 0; i < nchunks; i++)
     r->ring[i].text = r->mem + i * r->chunk;
 
+  /* A live source's reader also waits on stop[0] (see below). */
+  int stop[2] = {-1, -1};
+  if (ar__source_live(r->src) && pipe2(stop, O_CLOEXEC) == 0)
+    ar__source_stop_on(r->src, stop[0]);
   int rc;
   pthread_t th;
   pthread_mutex_init(&r->mu, NULL);
   pthread_cond_init(&r->cv, NULL);
   if (!small && pthread_create(&th, NULL, reader_main, r) == 0) {
     rc = parse_threaded(r, ps, err);
+    /* The parser stopped early: a reader waiting for more of a pipe
+     * would wait for as long as its writer keeps it open. */
+    if (rc < 0 && stop[1] >= 0)
+      (void)!write(stop[1], "", 1);
     pthread_join(th, NULL);
   } else {
     rc = parse_inline(r, ps, err);
   }
   pthread_cond_destroy(&r->cv);
   pthread_mutex_destroy(&r->mu);
+  if (stop[0] >= 0) {
+    ar__source_stop_on(r->src, -1);
+    close(stop[0]);
+    close(stop[1]);
+  }
   ar__big_free(r->mem, bytes);
   r->mem = NULL;
 

@@ -34,6 +34,8 @@ struct ar__source_s {
   int fd;            /* owned: a file opened here, or a duplicate of stdin */
   const char *path;  /* the caller's, or "standard input": for messages */
   bool small;        /* a regular file of at most SMALL_FILE bytes */
+  bool live;         /* not a regular file: a pipe, socket or terminal */
+  int stop_fd;       /* readable: stop waiting (ar__source_stop_on); or -1 */
   unsigned char *in; /* in_size(s) bytes of file; ar__big_alloc, owned */
   unsigned char *next_in; /* the part of in not consumed yet */
   size_t avail_in;
@@ -51,17 +53,20 @@ static int fail_read(ar__source_t *s, ar_trace_error_t *err, const char *why) {
   return ar__trace_fail(err, AR_EIO, 0, "cannot read %s: %s", s->path, why);
 }
 
-/* Waits until fd has something to read. Standard input can come
- * non-blocking (O_NONBLOCK is shared with whoever else holds the pipe, so
- * it is not ours to clear): a read then fails with EAGAIN whenever the
- * writer is slower than the reader, which is no error. Returns 0, or -1
- * with errno set when poll fails. */
-static int wait_readable(int fd) {
-  struct pollfd p = {.fd = fd, .events = POLLIN};
+/* Waits until the source has something to read, or its stop_fd does.
+ * Standard input can come non-blocking (O_NONBLOCK is shared with whoever
+ * else holds the pipe, so it is not ours to clear): a read then fails with
+ * EAGAIN whenever the writer is slower than the reader, which is no error.
+ * Returns 0, 1 when told to stop, or -1 with errno set when poll fails. */
+static int wait_readable(const ar__source_t *s) {
+  struct pollfd p[2] = {{.fd = s->fd, .events = POLLIN},
+                        {.fd = s->stop_fd, .events = POLLIN}};
   int rc;
-  while ((rc = poll(&p, 1, -1)) < 0 && errno == EINTR)
+  while ((rc = poll(p, s->stop_fd >= 0 ? 2 : 1, -1)) < 0 && errno == EINTR)
     ;
-  return rc < 0 ? -1 : 0;
+  if (rc < 0)
+    return -1;
+  return s->stop_fd >= 0 && (p[1].revents & POLLIN) != 0;
 }
 
 /* Reads more of the file after the avail_in bytes at next_in, which move
@@ -69,6 +74,11 @@ static int wait_readable(int fd) {
 static int refill(ar__source_t *s, ar_trace_error_t *err) {
   memmove(s->in, s->next_in, s->avail_in);
   s->next_in = s->in;
+  /* A pipe's read waits for its writer: wait here instead, where a stop
+   * can end the wait. */
+  int w;
+  if (s->stop_fd >= 0 && (w = wait_readable(s)) != 0)
+    return fail_read(s, err, w > 0 ? "stopped" : strerror(errno));
   for (;;) {
     ssize_t got = read(s->fd, s->in + s->avail_in, in_size(s) - s->avail_in);
     if (got > 0) {
@@ -81,8 +91,10 @@ static int refill(ar__source_t *s, ar_trace_error_t *err) {
     }
     if (errno == EINTR)
       continue;
-    if ((errno != EAGAIN && errno != EWOULDBLOCK) || wait_readable(s->fd) < 0)
+    if (errno != EAGAIN && errno != EWOULDBLOCK)
       return fail_read(s, err, strerror(errno));
+    if ((w = wait_readable(s)) != 0)
+      return fail_read(s, err, w > 0 ? "stopped" : strerror(errno));
   }
 }
 
@@ -145,8 +157,8 @@ int ar__source_open(const char *path, ar__source_t **out,
     return ar__trace_fail(err, AR_EIO, 0, "cannot open %s: %s", path,
                           strerror(errno));
   struct stat st;
-  bool small =
-      fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size <= SMALL_FILE;
+  bool regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+  bool small = regular && st.st_size <= SMALL_FILE;
   ar__source_t *s = calloc(1, sizeof(*s));
   if (s == NULL ||
       (s->in = ar__big_alloc(small ? SMALL_IN_SIZE : IN_SIZE)) == NULL) {
@@ -157,6 +169,8 @@ int ar__source_open(const char *path, ar__source_t **out,
   s->fd = fd;
   s->path = path;
   s->small = small;
+  s->live = !regular;
+  s->stop_fd = -1;
   s->next_in = s->in;
   int rc = fill_to(s, 2, err);
   if (rc == 0 && at_gzip_magic(s)) {
@@ -235,6 +249,8 @@ static int read_gzip(ar__source_t *s, char *buf, size_t cap, size_t *got,
     if (s->z->block_state == ISAL_BLOCK_FINISH) {
       rc = next_member(s, err);
     } else if (s->avail_in == 0) {
+      if (s->live && room < cap)
+        break; /* hand over what there is before waiting for more */
       rc = refill(s, err);
       if (rc == 0 && s->eof)
         rc = fail_read(s, err, "truncated gzip data");
@@ -256,6 +272,10 @@ int ar__source_read(ar__source_t *s, char *buf, size_t cap, size_t *got,
 }
 
 bool ar__source_small(const ar__source_t *s) { return s->small; }
+
+bool ar__source_live(const ar__source_t *s) { return s->live; }
+
+void ar__source_stop_on(ar__source_t *s, int fd) { s->stop_fd = fd; }
 
 void ar__source_close(ar__source_t *s) {
   if (s == NULL)

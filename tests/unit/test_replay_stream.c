@@ -9,6 +9,7 @@
  * operations), with comments, blank lines, odd spacing, skipped frees and
  * failed allocations spread through them.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -294,6 +296,97 @@ static void test_log_stops(void **state) {
   free(text.p);
 }
 
+/* A trace still being written to a pipe: the replay keeps up with it. The
+ * writer sends ten allocations and, holding the pipe open, waits until
+ * the replay has logged all ten; then it sends a bad line, which the
+ * replay must report, and return, while the pipe is still open. */
+typedef struct live_s {
+  int fd; /* the pipe's write end; the writer closes it */
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int logged;         /* lines the replay has logged */
+  bool done;          /* the replay has returned */
+  bool kept_up;       /* the writer saw all ten logged in time */
+  bool stopped_early; /* the replay returned with the pipe still open */
+} live_t;
+
+static void write_all(int fd, const char *text) {
+  size_t len = strlen(text);
+  assert_int_equal(write(fd, text, len), (ssize_t)len);
+}
+
+/* Waits (at most 10 s) until cond(lv) holds; returns whether it does. */
+static bool wait_for(live_t *lv, bool (*cond)(const live_t *)) {
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += 10;
+  pthread_mutex_lock(&lv->mu);
+  while (!cond(lv) && pthread_cond_timedwait(&lv->cv, &lv->mu, &until) == 0)
+    ;
+  bool ok = cond(lv);
+  pthread_mutex_unlock(&lv->mu);
+  return ok;
+}
+
+static bool ten_logged(const live_t *lv) { return lv->logged >= 10; }
+static bool replay_done(const live_t *lv) { return lv->done; }
+
+static void *live_writer(void *arg) {
+  live_t *lv = arg;
+  for (int i = 1; i <= 10; i++) {
+    char line[32];
+    snprintf(line, sizeof line, "a %d 16\n", i);
+    write_all(lv->fd, line);
+  }
+  lv->kept_up = wait_for(lv, ten_logged);
+  write_all(lv->fd, "a 11 0\n");                 /* invalid: n = 0 */
+  lv->stopped_early = wait_for(lv, replay_done); /* the pipe open */
+  close(lv->fd);
+  return NULL;
+}
+
+static int count_live(void *arg, const ar_replay_line_t *ln) {
+  (void)ln;
+  live_t *lv = arg;
+  pthread_mutex_lock(&lv->mu);
+  lv->logged++;
+  pthread_cond_broadcast(&lv->cv);
+  pthread_mutex_unlock(&lv->mu);
+  return AR_OK;
+}
+
+static void test_live_pipe(void **state) {
+  (void)state;
+  int p[2];
+  assert_int_equal(pipe(p), 0);
+  live_t lv = {.fd = p[1]};
+  pthread_mutex_init(&lv.mu, NULL);
+  pthread_cond_init(&lv.cv, NULL);
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, live_writer, &lv), 0);
+
+  char path[64];
+  snprintf(path, sizeof path, "/proc/self/fd/%d", p[0]);
+  ar_replay_target_t tg = {.engine = new_engine(AR_POLICY_FIRST, 1 << 20)};
+  ar_trace_error_t err;
+  int rc = ar_replay_stream(path, &tg, 1, count_live, &lv, NULL, &err);
+  pthread_mutex_lock(&lv.mu);
+  lv.done = true;
+  pthread_cond_broadcast(&lv.cv);
+  pthread_mutex_unlock(&lv.mu);
+  pthread_join(th, NULL);
+  close(p[0]);
+  ar_engine_destroy(tg.engine);
+  pthread_cond_destroy(&lv.cv);
+  pthread_mutex_destroy(&lv.mu);
+
+  assert_true(lv.kept_up); /* the ten were placed before the pipe closed */
+  assert_true(lv.stopped_early);
+  assert_int_equal(rc, AR_EINVAL);
+  assert_int_equal(err.line, 11);
+  assert_int_equal(lv.logged, 10);
+}
+
 /* The public traces, streamed from their .gz files through all five
  * engines at once: the whole replay's summaries. */
 static void test_public_traces(void **state) {
@@ -368,6 +461,7 @@ int main(void) {
       cmocka_unit_test(test_live_id_far_back),
       cmocka_unit_test(test_syntax_error_late),
       cmocka_unit_test(test_log_stops),
+      cmocka_unit_test(test_live_pipe),
       cmocka_unit_test(test_public_traces),
       cmocka_unit_test(test_parse_only_and_errors),
   };
