@@ -135,9 +135,9 @@ static int parse_options(int argc, char **argv, options_t *o) {
 /* ---- running ------------------------------------------------------------- */
 
 /* Creates the engines to run, in *engines[0..*count), one a policy. With
- * --policy all, a size buddy refuses leaves buddy's engine NULL and its
- * result saying why, so that the list policies still run. Returns an exit
- * code. */
+ * --policy all, a size buddy refuses, or bitsets too large for memory,
+ * leave buddy's engine NULL and its result saying why, so that the list
+ * policies still run. Returns an exit code. */
 static int create_engines(const options_t *o, ar_engine_t **engines,
                           ar__replay_result_t *results, size_t *count) {
   ar_policy_t first = AR_POLICY_FIRST, last = AR_POLICY_BUDDY;
@@ -152,10 +152,14 @@ static int create_engines(const options_t *o, ar_engine_t **engines,
                               &engines[*count]);
     /* The list engines took this size, so buddy refuses it for the one
      * rule that is its own: a power of two. */
-    if (rc == AR_EINVAL && all && p == AR_POLICY_BUDDY) {
+    if ((rc == AR_EINVAL || rc == AR_EINTERNAL) && all &&
+        p == AR_POLICY_BUDDY) {
       results[*count].sum.policy = AR_POLICY_BUDDY;
       snprintf(results[*count].not_run, sizeof results[*count].not_run,
-               "%s is not a power of two", o->arena);
+               rc == AR_EINVAL ? "%s is not a power of two"
+                               : "no memory for the bitsets of a %s arena "
+                                 "(1/128 of its size)",
+               o->arena);
       rc = 0;
     }
     if (rc < 0) {

@@ -425,8 +425,8 @@ static void test_malformed_trace(void **state) {
 
 /* An engine whose index does not fit in memory (here an address space of
  * 1 GiB; a 1 TiB buddy arena needs 8 GiB of bitsets) says so, instead of
- * "internal error". Not under AddressSanitizer, which needs terabytes of
- * address space for itself. */
+ * "internal error"; with --policy all the other four run. Not under
+ * AddressSanitizer, which needs terabytes of address space for itself. */
 static void test_engine_out_of_memory(void **state) {
 #if defined(__SANITIZE_ADDRESS__)
   (void)state;
@@ -446,6 +446,23 @@ static void test_engine_out_of_memory(void **state) {
   assert_non_null(strstr(err, "no memory for the buddy engine's index of a "
                               "1024G arena"));
   free(err);
+
+  /* With --policy all the list policies still run, and buddy's row says
+   * why it did not. */
+  write_file(d, "ok.trace", "a 1 10\na 2 100\nf 1\n");
+  snprintf(cmd, sizeof cmd,
+           "cd '%s' && ulimit -v 1048576 && '%s' replay --policy all "
+           "--arena-size 1024G ok.trace > out 2> err",
+           d->path, ARENACTL);
+  status = system(cmd);
+  assert_true(status != -1 && WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
+  char *out = read_file(d, "out");
+  if (strstr(out, "\nfirst ") == NULL || strstr(out, "\nworst ") == NULL ||
+      strstr(out, "\nbuddy  not run: no memory for the bitsets of a 1024G "
+                  "arena (1/128 of its size)\n") == NULL)
+    fail_msg("not four rows and buddy's reason:\n%s", out);
+  free(out);
 #endif
 }
 
