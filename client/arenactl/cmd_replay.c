@@ -228,12 +228,32 @@ static int run_all(const options_t *o, ar_engine_t **engines, size_t count,
   return closed;
 }
 
+/* Whether the command line asks for the replay through a daemon: an
+ * option --via-daemon (or --via-daemon=ARENA) before any "--", which is
+ * not the value of an option that takes one (so a trace or a log file
+ * may be named "--via-daemon"). */
+static bool via_daemon(int argc, char **argv) {
+  static const char *const with_value[] = {"--policy", "--arena-size",
+                                           "--placements", "--window"};
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (strcmp(a, "--") == 0)
+      return false;
+    if (strncmp(a, "--via-daemon", 12) == 0 && (a[12] == '\0' || a[12] == '='))
+      return true;
+    for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
+      if (strcmp(a, with_value[k]) == 0) {
+        i++; /* its value */
+        break;
+      }
+  }
+  return false;
+}
+
 int ar__cmd_replay(int argc, char **argv) {
   /* Through a running daemon: cmd_replay_daemon.c. */
-  for (int i = 1; i < argc; i++)
-    if (strncmp(argv[i], "--via-daemon", 12) == 0 &&
-        (argv[i][12] == '\0' || argv[i][12] == '='))
-      return ar__cmd_replay_daemon(argc, argv);
+  if (via_daemon(argc, argv))
+    return ar__cmd_replay_daemon(argc, argv);
 
   options_t o;
   int code = parse_options(argc, argv, &o);

@@ -466,6 +466,28 @@ static void test_engine_out_of_memory(void **state) {
 #endif
 }
 
+/* "--via-daemon" as a file's name, after "--" or as the value of
+ * --placements, is a name, not the option of the replay through a
+ * daemon. */
+static void test_via_daemon_as_a_name(void **state) {
+  tmpdir_t *d = *state;
+  write_file(d, "--via-daemon", "a 1 10\nf 1\n");
+  int rc =
+      run(d, NULL, "replay --policy first --arena-size 4K -- --via-daemon");
+  char *out = read_file(d, "out");
+  if (rc != 0 || strstr(out, "operations                 2\n") == NULL)
+    fail_msg("exit %d:\n%s", rc, out);
+  free(out);
+  write_file(d, "t.trace", "a 1 10\n");
+  assert_int_equal(run(d, NULL,
+                       "replay --policy first --arena-size 4K "
+                       "--placements --via-daemon t.trace"),
+                   0);
+  char *log = read_file(d, "--via-daemon");
+  assert_string_equal(log, "1 16\n");
+  free(log);
+}
+
 static void test_usage_errors(void **state) {
   tmpdir_t *d = *state;
   write_file(d, "t.trace", trace1);
@@ -527,6 +549,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_malformed_trace, tmpdir_make,
                                       tmpdir_remove),
       cmocka_unit_test_setup_teardown(test_engine_out_of_memory, tmpdir_make,
+                                      tmpdir_remove),
+      cmocka_unit_test_setup_teardown(test_via_daemon_as_a_name, tmpdir_make,
                                       tmpdir_remove),
       cmocka_unit_test_setup_teardown(test_usage_errors, tmpdir_make,
                                       tmpdir_remove),
