@@ -5,7 +5,6 @@
  * once broken it only keeps its first error and its mappings.
  */
 #include <errno.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -14,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ar/util.h"
@@ -146,46 +146,54 @@ int arenad_socket_path(const char *path, char *buf, size_t len) {
   return 0;
 }
 
+/* Milliseconds since *t0 (CLOCK_MONOTONIC). */
+static long ms_since(const struct timespec *t0) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (long)(now.tv_sec - t0->tv_sec) * 1000 +
+         (now.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* Bounds the socket's blocking sends, and so its connect, to ms
+ * milliseconds; 0 takes the bound away. */
+static int send_timeout(int fd, long ms) {
+  struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+  return setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
 /* connect(2) to the path in sa, waiting at most ms milliseconds (ms < 0:
  * as long as it takes) for the listener to take it: a listener that does
  * not accept, or not fast enough, has a full backlog, and a connect then
  * waits for room. The kernel bounds that wait by SO_SNDTIMEO (unix(7)),
- * which is set for the connect alone. A connect interrupted by a signal
- * goes on in the background: wait for it, within the same bound, and read
- * its outcome. The address's length ends at the path's NUL, as unix(7)
+ * which is set for the connect alone. A Unix socket's connect that a
+ * signal interrupts has queued nothing (it does not go on in the
+ * background, as a TCP connect would): it is made again, for what is left
+ * of the time. The address's length ends at the path's NUL, as unix(7)
  * says a pathname socket's does. Returns 0 or -1 with errno set (EAGAIN
  * when the time ran out). */
 static int connect_unix(int fd, const struct sockaddr_un *sa, int ms) {
   socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
                               strlen(sa->sun_path) + 1);
-  if (ms >= 0) {
-    int bound = ms > 0 ? ms : 1; /* a timeout of 0 would mean none */
-    struct timeval tv = {.tv_sec = bound / 1000,
-                         .tv_usec = (bound % 1000) * 1000};
-    if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0)
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (;;) {
+    if (ms >= 0) {
+      long left = ms - ms_since(&t0);
+      /* at least 1: a bound of 0 would mean none */
+      if (send_timeout(fd, left > 0 ? left : 1) < 0)
+        return -1;
+    }
+    if (connect(fd, (const struct sockaddr *)sa, len) == 0 || errno == EISCONN)
+      break;
+    if (errno != EINTR)
       return -1;
-  }
-  int rc = connect(fd, (const struct sockaddr *)sa, len);
-  if (rc < 0 && errno == EINTR) {
-    struct pollfd p = {.fd = fd, .events = POLLOUT};
-    int ready;
-    while ((ready = poll(&p, 1, ms)) < 0 && errno == EINTR)
-      ;
-    int soerr = 0;
-    socklen_t sl = sizeof soerr;
-    if (ready == 0)
+    if (ms >= 0 && ms_since(&t0) >= ms) {
       errno = EAGAIN;
-    else if (ready > 0 &&
-             getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0)
-      errno = soerr;
-    rc = ready > 0 && soerr == 0 ? 0 : -1;
+      return -1;
+    }
   }
-  if (rc < 0)
-    return -1;
   /* The handle's own timeout bounds its calls (arenad_set_timeout). */
-  struct timeval none = {0, 0};
-  return ms < 0 ? 0
-                : setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof none);
+  return ms < 0 ? 0 : send_timeout(fd, 0);
 }
 
 /* Whether the process listening at the other end of fd runs as this

@@ -28,6 +28,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -289,6 +290,12 @@ static void test_tmp_fallback_peer(void **state) {
   assert_int_equal(refused, sizeof spelled / sizeof spelled[0]);
 }
 
+static volatile sig_atomic_t alarms;
+static void on_alarm(int sig) {
+  (void)sig;
+  alarms++;
+}
+
 static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -324,6 +331,27 @@ static void test_connect_timeout(void **state) {
   assert_int_equal(arenad_connect_timeout(sa.sun_path, 0, &h), AR_EIO);
   assert_int_equal(errno, EAGAIN);
   assert_null(h);
+
+  /* A signal (without SA_RESTART) 50 ms into the wait: the connect, which
+   * queued nothing, is made again for the rest of the time, and does not
+   * come back connected. */
+  struct sigaction act = {.sa_handler = on_alarm}, old;
+  sigemptyset(&act.sa_mask);
+  assert_int_equal(sigaction(SIGALRM, &act, &old), 0);
+  struct itimerval it = {.it_value = {.tv_sec = 0, .tv_usec = 50000}};
+  assert_int_equal(setitimer(ITIMER_REAL, &it, NULL), 0);
+  alarms = 0;
+  h = (arenad_t *)1;
+  t0 = now_s();
+  errno = 0;
+  assert_int_equal(arenad_connect_timeout(sa.sun_path, 300, &h), AR_EIO);
+  waited = now_s() - t0;
+  assert_int_equal(errno, EAGAIN);
+  assert_null(h);
+  assert_int_equal(alarms, 1);
+  if (waited < 0.25 || waited > 10)
+    fail_msg("gave up after %.3f s, not about 0.3 s", waited);
+  assert_int_equal(sigaction(SIGALRM, &old, NULL), 0);
 
   int taken = accept(lfd, NULL, NULL); /* room for one again */
   assert_true(taken >= 0);
