@@ -461,6 +461,21 @@ static void print_command(int argc, char **argv) {
   printf("`.\n\n");
 }
 
+/* The head of a table with a row per trace: a column per allocator
+ * 0..n-1, each named with `suffix` after it, and one more named `last`
+ * (NULL: none); numbers right-aligned. */
+static void print_header(int n, const char *suffix, const char *last) {
+  printf("| trace |");
+  for (int a = 0; a < n; a++)
+    printf(" %s%s |", allocator_name(a), suffix);
+  if (last != NULL)
+    printf(" %s |", last);
+  printf("\n|---|");
+  for (int a = 0; a < n + (last != NULL); a++)
+    printf("---:|");
+  printf("\n");
+}
+
 static void print_traces(const trace_result_t *res, int reps) {
   printf("### Parsing against placing\n\n");
   printf("Median of %d runs, ns per operation. `arenactl replay` streams "
@@ -471,13 +486,7 @@ static void print_traces(const trace_result_t *res, int reps) {
          "time outside the engine (reading, parsing), *place* the time in "
          "it.\n\n",
          reps);
-  printf("| trace |");
-  for (int a = 0; a < AR_POLICY_COUNT; a++)
-    printf(" %s parse / place |", allocator_name(a));
-  printf("\n|---|");
-  for (int a = 0; a < AR_POLICY_COUNT; a++)
-    printf("---:|");
-  printf("\n");
+  print_header(AR_POLICY_COUNT, " parse / place", NULL);
   for (size_t i = 0; i < NTRACES; i++) {
     printf("| %s |", trace_names[i]);
     for (int a = 0; a < AR_POLICY_COUNT; a++)
@@ -510,13 +519,7 @@ static void print_traces(const trace_result_t *res, int reps) {
          "counters; freed blocks reused per size, the way glibc's cache "
          "does): the least any engine can cost.\n\n",
          reps);
-  printf("| trace |");
-  for (int a = 0; a < NALLOCATORS; a++)
-    printf(" %s |", allocator_name(a));
-  printf(" floor |\n|---|");
-  for (int a = 0; a <= NALLOCATORS; a++)
-    printf("---:|");
-  printf("\n");
+  print_header(NALLOCATORS, "", "floor");
   for (size_t i = 0; i < NTRACES; i++) {
     printf("| %s |", trace_names[i]);
     for (int a = 0; a < NALLOCATORS; a++) {
