@@ -226,7 +226,7 @@ int arenad_connect_timeout(const char *path, int ms, arenad_t **out) {
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0)
     return AR_EIO;
-  if (connect_unix(fd, &sa, ms < 0 ? -1 : ms) < 0) {
+  if (connect_unix(fd, &sa, ms) < 0) {
     int saved = errno;
     close(fd);
     errno = saved;
