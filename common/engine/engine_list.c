@@ -371,7 +371,7 @@ static int take_span(ar__list_t *l, ar__bt_pos_t pos, ar__sizeidx_pos_t at,
 
 /* Inline, with the external definition that engine_internal.h's
  * declaration makes of it, as buddy's take and give: the link-time
- * optimiser may put it into ar_engine_alloc (and list_give into
+ * optimiser may put it into ar_engine_alloc (and ar__list_give into
  * ar_engine_free). */
 inline int ar__list_take(ar_engine_t *e, uint64_t n, uint64_t align,
                          ar_block_t *blk) {
