@@ -240,6 +240,10 @@ static int pending_stop_signal(void) {
 }
 
 int main(int argc, char **argv) {
+  /* Before any descriptor is opened: a memfd or socket that took the number
+   * of a closed standard stream would receive what arenad logs there. */
+  if (ar_stdio_fill(true) < 0)
+    return 1;
   hold_signals(SIG_BLOCK);
   cli_t cli;
   int status = parse_cli(argc, argv, &cli);

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "ar/protocol.h"
+#include "ar/util.h"
 #include "arenactl.h"
 #include "ctl.h" /* ar__ctl_flush */
 
@@ -168,6 +169,12 @@ static int output_checked(const char *cmd, int rc) {
 }
 
 int main(int argc, char **argv) {
+  /* A closed standard stream is filled first: otherwise the connection to
+   * the daemon would take its number, and what arenactl prints would go
+   * into the connection (an alloc would report success with its offsets
+   * sent to the daemon). Output to it now fails, as to a full disk. */
+  if (ar_stdio_fill(false) < 0)
+    return ARENACTL_FAIL;
   /* Output to a pipe whose reader is gone is a write error like any other
    * (exit status 1 with a message; an alloc gives its blocks back), not a
    * SIGPIPE that kills arenactl before it can say or undo anything. */

@@ -223,7 +223,9 @@ int arenad_connect_timeout(const char *path, int ms, arenad_t **out) {
   if (rc < 0)
     return rc == AR_EPERM ? AR_EIO : rc;
 
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  /* Not 0-2, even when the caller closed a standard stream: what it prints
+   * there would go into the connection. */
+  int fd = ar_fd_above_stdio(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (fd < 0)
     return AR_EIO;
   if (connect_unix(fd, &sa, ms) < 0) {

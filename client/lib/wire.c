@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "ar/util.h"
 #include "internal.h"
 
 /* The name of a request kind ("alloc"), for messages. */
@@ -96,8 +97,13 @@ static void take_fds(arenad_t *h, struct msghdr *msg) {
     for (size_t i = 0; i < n; i++) {
       int fd;
       memcpy(&fd, data + i * sizeof fd, sizeof fd);
-      if (c->cmsg_type == SCM_RIGHTS && h->nfds < ARENAD__FDS_MAX) {
+      /* A segment's memfd kept at the number of a standard stream that
+       * the caller closed would take what it prints, at offset 0. */
+      if (c->cmsg_type == SCM_RIGHTS && h->nfds < ARENAD__FDS_MAX &&
+          (fd = ar_fd_above_stdio(fd)) >= 0) {
         h->fds[h->nfds++] = fd;
+      } else if (fd < 0) {
+        h->fds_lost = true;
       } else {
         close(fd);
         h->fds_lost |= c->cmsg_type == SCM_RIGHTS;

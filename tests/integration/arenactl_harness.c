@@ -32,6 +32,7 @@ static run_t run_;
 const char *out_to;
 
 const char closed_pipe[] = "a pipe with no reader";
+const char closed_stdout[] = "a closed standard output";
 
 /* In the child about to run arenactl: the write end of a pipe whose read
  * end is closed, with SIGPIPE's default action, as a shell leaves it for
@@ -70,12 +71,16 @@ run_t *arenactl(const char *sock, const char *const *args) {
   pid_t pid = fork();
   assert_true(pid >= 0);
   if (pid == 0) {
-    int o = out_to == closed_pipe ? pipe_without_reader()
-                                  : open(out_to != NULL ? out_to : out,
-                                         O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    bool closed = out_to == closed_stdout;
+    int o = closed                  ? -1
+            : out_to == closed_pipe ? pipe_without_reader()
+                                    : open(out_to != NULL ? out_to : out,
+                                           O_WRONLY | O_CREAT | O_TRUNC, 0600);
     int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
+    if ((!closed && (o < 0 || dup2(o, 1) < 0)) || e < 0 || dup2(e, 2) < 0)
       _exit(126);
+    if (closed)
+      close(1);
     unsetenv("ARENAD_SOCKET");
     execv(ARENACTL, (char *const *)argv);
     _exit(127);

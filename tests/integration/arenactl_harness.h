@@ -38,9 +38,11 @@ typedef struct run_s {
 
 /* Where the next runs' standard output goes instead of a file (NULL: the
  * file, which run_t.out then holds; closed_pipe: a pipe whose reader is
- * gone). setup sets it back to NULL. */
+ * gone; closed_stdout: nowhere, descriptor 1 closed as by `>&-`). setup
+ * sets it back to NULL. */
 extern const char *out_to;
 extern const char closed_pipe[];
+extern const char closed_stdout[];
 
 /* Runs `arenactl --socket SOCK args...` (or without --socket when sock is
  * NULL), args ending with NULL, and waits for it; returns what it left,

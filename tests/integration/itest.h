@@ -53,6 +53,9 @@ typedef struct it_daemon_s {
                                 by root), the daemon runs as this uid and
                                 gid, with no supplementary groups, and its
                                 directory is theirs */
+  bool closed_stdio;         /* if set (after prepare), the daemon starts with
+                                its standard input, output and error closed, and
+                                logs nowhere */
   pid_t pid;       /* 0 once reaped */
   int status;      /* exit status once reaped (128 + signal if killed) */
 } it_daemon_t;

@@ -247,6 +247,8 @@ int it_daemon_start(it_daemon_t *d, const char *config,
       fcntl(3, F_SETFD, 0);
     else if (dup2(ready[1], 3) < 0)
       _exit(126);
+    if (d->closed_stdio && (close(0) < 0 || close(1) < 0 || close(2) < 0))
+      _exit(126);
     /* A safety net: ftruncate and fallocate on a memfd obey RLIMIT_FSIZE,
      * so no arena a test starts can reserve more than IT_FSIZE_MAX; a
      * mistake fails with EFBIG instead of driving the machine into the

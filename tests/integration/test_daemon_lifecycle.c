@@ -21,10 +21,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include "ar/engine.h"
 
 /* A round trip on c after which the daemon has handled whatever other
  * sockets had ready before it was sent (its loop takes every ready socket
@@ -586,6 +589,46 @@ static void test_ready_fd_standard_stream(void **state) {
   it_daemon_cleanup(&d);
 }
 
+/* Started with its standard streams closed (`<&- >&- 2>&-`), arenad puts
+ * /dev/null there before it opens anything: otherwise its lock file,
+ * socket or an arena's memfd would take their numbers, and what it logs
+ * would be written into them (into the segment, at a memfd's offset 0). */
+static void test_closed_standard_streams(void **state) {
+  (void)state;
+  /* A wrapper (valgrind) would start with them closed, not arenad, and
+   * report nowhere. */
+  if (getenv("IT_DAEMON_WRAPPER") != NULL)
+    skip();
+  it_daemon_t d = {0};
+  it_daemon_prepare(&d);
+  d.closed_stdio = true;
+  static const char *const debug[] = {"--log-level", "debug", NULL};
+  assert_int_equal(it_daemon_start(&d, NULL, debug), 0);
+  it_conn_t *c = it_connect(d.sock);
+  it_hello_ok(c);
+  uint64_t off = it_alloc_ok(c, "default", 100);
+  for (int fd = 0; fd <= 2; fd++) {
+    char path[64], target[256];
+    snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)d.pid, fd);
+    ssize_t n = readlink(path, target, sizeof target - 1);
+    assert_true(n > 0);
+    target[n] = '\0';
+    assert_string_equal(target, "/dev/null");
+  }
+  /* The segment's first bytes are the block's header, not a log line. */
+  size_t size;
+  uint8_t *base = it_map_arena(c, "default", &size);
+  assert_int_equal(off, AR_HDR);
+  ar_header_t h;
+  memcpy(&h, base, sizeof h);
+  assert_int_equal(h.magic, AR_HDR_MAGIC);
+  assert_int_equal(h.size, 100);
+  munmap(base, size);
+  it_close(c);
+  assert_int_equal(it_daemon_stop(&d, SIGTERM), 0);
+  it_daemon_cleanup(&d);
+}
+
 /* A socket whose directory anyone may write gets a warning at start-up
  * (another user could take its name while the daemon is down); one in a
  * private directory, at the default mode, gets no warning about either. */
@@ -715,6 +758,7 @@ int main(void) {
       cmocka_unit_test(test_socket_directory),
       cmocka_unit_test(test_bad_config),
       cmocka_unit_test(test_ready_fd_standard_stream),
+      cmocka_unit_test(test_closed_standard_streams),
       cmocka_unit_test(test_socket_dir_writable_by_others),
       cmocka_unit_test(test_socket_mode_keeps_clients_out),
       cmocka_unit_test(test_socket_mode_and_limit),

@@ -7,11 +7,13 @@
  * announced, and a descriptor with a reply that takes none break the
  * handle; what a caller's socket options add to each message (the
  * sender's credentials and pidfd) leaves the descriptor alone and
- * nothing open. teardown checks that every descriptor received and not
- * kept was closed.
+ * nothing open; a descriptor that arrives at the number of a closed
+ * standard stream is moved above 2. teardown checks that every descriptor
+ * received and not kept was closed.
  */
 #include "fake_daemon.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -217,6 +219,29 @@ static void test_replies_with_pidfds(void **state) {
   expect_request(f->srv, 5, ARENAD__REQUEST__BODY_ATTACH);
 }
 
+/* With standard input closed, the segment's descriptor arrives at 0 (the
+ * lowest free number) and is moved above 2: kept there, it would take
+ * what the caller later reads, and for output, what it prints. */
+static void test_attach_with_stdin_closed(void **state) {
+  fixture_t *f = *state;
+  int seg = make_segment(8192);
+  send_attach_reply(f->srv, 1, 8192, &seg, 1);
+  close(seg);
+  int saved = dup(0);
+  assert_true(saved > 2);
+  close(0);
+  arenad_map_t map;
+  int rc = arenad_attach(f->h, "a", 0, &map);
+  errno = 0;
+  bool zero_free = fcntl(0, F_GETFD) < 0 && errno == EBADF;
+  assert_int_equal(dup2(saved, 0), 0);
+  close(saved);
+  assert_arenad_ok(f->h, rc);
+  assert_true(zero_free);
+  memcpy(map.base, "kept", 4); /* the mapping works */
+  expect_request(f->srv, 1, ARENAD__REQUEST__BODY_ATTACH);
+}
+
 static void test_attach_no_fd(void **state) {
   fixture_t *f = *state;
   send_attach_reply(f->srv, 1, 8192, NULL, 0);
@@ -276,6 +301,7 @@ int main(void) {
       T(test_attach_read_only_by_daemon),
       T(test_attach_with_credentials),
       T(test_replies_with_pidfds),
+      T(test_attach_with_stdin_closed),
       T(test_attach_no_fd),
       T(test_attach_two_fds),
       T(test_attach_short_segment),

@@ -4,7 +4,8 @@
  * nothing, requests refused with AR_EINVAL that set their outputs as any
  * failure does), the socket path (given, from the environment, under
  * XDG_RUNTIME_DIR; too long; empty) and a connect with no daemon there,
- * a bounded connect to a listener that takes no connection, and the /tmp
+ * a bounded connect to a listener that takes no connection, a connect
+ * with standard input closed (the socket is not put at 0), and the /tmp
  * fallback's check that the daemon listening there runs as
  * the user (as root, with children listening as another uid or as root;
  * skipped elsewhere).
@@ -365,6 +366,32 @@ static void test_connect_timeout(void **state) {
   unlink(sa.sun_path);
 }
 
+/* With standard input closed, the connection's socket would get number 0;
+ * it is moved above 2, where nothing the caller reads or prints goes. */
+static void test_connect_with_stdin_closed(void **state) {
+  tmpdir_t *d = *state;
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  snprintf(sa.sun_path, sizeof sa.sun_path, "%s/l.sock", d->path);
+  int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  assert_true(lfd > 2);
+  assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+  assert_int_equal(listen(lfd, 4), 0);
+  int saved = dup(0);
+  assert_true(saved > 2);
+  close(0);
+  arenad_t *h = NULL;
+  int rc = arenad_connect_timeout(sa.sun_path, 2000, &h);
+  errno = 0;
+  bool zero_free = fcntl(0, F_GETFD) < 0 && errno == EBADF;
+  assert_int_equal(dup2(saved, 0), 0);
+  close(saved);
+  assert_int_equal(rc, 0);
+  assert_true(zero_free);
+  arenad_close(h);
+  close(lfd);
+  unlink(sa.sun_path);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_getters_of_no_handle),
@@ -373,6 +400,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_connect_timeout, tmpdir_make,
                                       tmpdir_remove),
       cmocka_unit_test(test_tmp_fallback_peer),
+      cmocka_unit_test_setup_teardown(test_connect_with_stdin_closed,
+                                      tmpdir_make, tmpdir_remove),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,7 +3,8 @@
  * no engine, frame or trace: reading a decimal number, and a byte size
  * written by a human ("256M", "4GiB") on a command line or in a config
  * file, and the default
- * socket path that the daemon and the clients agree on.
+ * socket path that the daemon and the clients agree on; and keeping the
+ * standard descriptors 0-2 out of the way of sockets and memfds.
  *
  * Nothing here allocates, prints or keeps state.
  */
@@ -75,5 +76,24 @@ int ar_socket_path(char *buf, size_t len, unsigned flags);
  * cannot be resolved (a connected socket whose file the directory's owner
  * has since removed or replaced cannot be told apart from it). */
 bool ar_socket_path_may_be_tmp(const char *path);
+
+/*
+ * Opens /dev/null on each of descriptors 0, 1 and 2 that is closed, so that
+ * no socket or memfd the program opens later takes its number, where
+ * printing would write into it (common/util/stdio_fds.c). Input is opened
+ * read-only; output write-only when discard_output (a daemon: what it
+ * prints there is dropped), else read-only, so that writing it fails with
+ * EBADF (a tool: it reports output that could not be written, as for a
+ * full disk). Call it first in main, before any descriptor is opened.
+ * Returns 0, or -1 with errno set when /dev/null cannot be opened.
+ */
+int ar_stdio_fill(bool discard_output);
+
+/* fd when it is not 0, 1 or 2 (or negative); else a duplicate of it at 3
+ * or above, close-on-exec, with fd closed: a library's own descriptor
+ * must not take the place of a standard stream that its caller closed.
+ * Returns -1 with errno set (fd closed all the same) when it cannot be
+ * duplicated. */
+int ar_fd_above_stdio(int fd);
 
 #endif /* AR_UTIL_H */
