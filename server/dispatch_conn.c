@@ -15,9 +15,12 @@ int ad_do_hello(ad_call_t *call, const Arenad__HelloRequest *m) {
   Arenad__HelloReply *rep;
   Arenad__Limits *lim;
 
-  /* Refused rather than cut: a name is how operators tell clients apart */
+  /* Refused rather than cut: a name is how operators tell clients apart.
+   * A client of another protocol version learns that first, though: to
+   * hello again with a shorter name would not help it. */
+  bool version_ok = m->protocol_version == AR_PROTOCOL_VERSION;
   size_t len = strnlen(m->client_name, AD_CLIENT_NAME_MAX + 1);
-  if (len > AD_CLIENT_NAME_MAX)
+  if (len > AD_CLIENT_NAME_MAX && version_ok)
     return ad_fail(call, AR_EINVAL,
                    "the client name is over %d bytes; hello again with a "
                    "shorter one",
@@ -49,7 +52,7 @@ int ad_do_hello(ad_call_t *call, const Arenad__HelloRequest *m) {
          (unsigned long long)c->id, ad_log_str(buf, sizeof(buf), c->name),
          m->protocol_version);
 
-  if (m->protocol_version != AR_PROTOCOL_VERSION) {
+  if (!version_ok) {
     call->close_after = true;
     call->close_reason = "version";
     return ad_fail(call, AR_EVERSION,
