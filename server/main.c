@@ -59,7 +59,8 @@ static int die(int status, const char *event, const char *msg) {
   return status;
 }
 
-/* More descriptors for more connections, as far as the hard limit goes.
+/* More descriptors for more connections and arenas, as far as the hard
+ * limit goes.
  * The same limit also bounds, for an unprivileged daemon, the descriptors
  * it has sent that peers have not yet received (see fds_deferred). */
 static void raise_fd_limit(uint64_t want) {
@@ -73,8 +74,10 @@ static void raise_fd_limit(uint64_t want) {
   }
   if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want)
     ad_log(AD_LOG_WARN, "fd-limit",
-           "limit=%llu wanted=%llu note=\"max_connections may not be reached\"",
-           (unsigned long long)rl.rlim_cur, (unsigned long long)want);
+           "limit=%llu wanted=%llu note=\"max_connections or %d arenas may "
+           "not be reached\"",
+           (unsigned long long)rl.rlim_cur, (unsigned long long)want,
+           AD_ARENAS_MAX);
 }
 
 /* The socket: --socket, else $ARENAD_SOCKET, else the file's, else the
@@ -269,8 +272,11 @@ int main(int argc, char **argv) {
     return die(2, "config", err);
   }
   ad_log_set_level((ad_log_level_t)cfg.log_level);
-  /* Each connection's socket and the descriptors queued for it. */
-  raise_fd_limit(cfg.max_connections * (1 + AD_FDQ_MAX) + 64);
+  /* Each connection's socket and the descriptors queued for it; each
+   * arena's two (its segment, and the read-only one that attaches send),
+   * for as many arenas as may be created. */
+  raise_fd_limit(cfg.max_connections * (1 + AD_FDQ_MAX) + 2 * AD_ARENAS_MAX +
+                 64);
 
   /* The socket path first: a second daemon is refused before it reserves
    * any memory. */

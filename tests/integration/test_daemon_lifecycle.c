@@ -629,6 +629,37 @@ static void test_closed_standard_streams(void **state) {
   it_daemon_cleanup(&d);
 }
 
+/* The descriptor limit is checked at start-up against what the connections
+ * and the arenas may need: one connection (a socket, 16 descriptors queued
+ * for it), 256 arenas of two descriptors each, and 64 to spare make 593,
+ * more than a limit of 200 gives and less than 1024 does. */
+static void test_fd_limit_warning(void **state) {
+  (void)state;
+  /* prlimit in place of a wrapper (valgrind) the run may have set */
+  const char *wrapper = getenv("IT_DAEMON_WRAPPER");
+  char saved[512] = "";
+  if (wrapper != NULL)
+    snprintf(saved, sizeof saved, "%s", wrapper);
+  const char *const limits[] = {"prlimit --nofile=200:200",
+                                "prlimit --nofile=1024:1024"};
+  for (int i = 0; i < 2; i++) {
+    it_daemon_t d = {0};
+    setenv("IT_DAEMON_WRAPPER", limits[i], 1);
+    int rc = it_daemon_start(&d, "[daemon]\nmax_connections = 1\n", NULL);
+    if (wrapper != NULL)
+      setenv("IT_DAEMON_WRAPPER", saved, 1);
+    else
+      unsetenv("IT_DAEMON_WRAPPER");
+    assert_int_equal(rc, 0);
+    bool warned = it_log_contains(&d, "fd-limit limit=200 wanted=593");
+    assert_int_equal(it_daemon_stop(&d, SIGTERM), 0);
+    it_daemon_cleanup(&d);
+    if (warned != (i == 0))
+      fail_msg("%s: the fd-limit warning was%s logged", limits[i],
+               warned ? "" : " not");
+  }
+}
+
 /* A socket whose directory anyone may write gets a warning at start-up
  * (another user could take its name while the daemon is down); one in a
  * private directory, at the default mode, gets no warning about either. */
@@ -759,6 +790,7 @@ int main(void) {
       cmocka_unit_test(test_bad_config),
       cmocka_unit_test(test_ready_fd_standard_stream),
       cmocka_unit_test(test_closed_standard_streams),
+      cmocka_unit_test(test_fd_limit_warning),
       cmocka_unit_test(test_socket_dir_writable_by_others),
       cmocka_unit_test(test_socket_mode_keeps_clients_out),
       cmocka_unit_test(test_socket_mode_and_limit),
