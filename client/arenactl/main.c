@@ -5,6 +5,7 @@
  * command, write its file and add one line to the table. Whatever ran, a
  * standard output that could not all be written fails it (exit 1).
  */
+#include <ctype.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -94,8 +95,11 @@ int ar__ctl_bad_option(int c, char **argv, void (*cmd_usage)(FILE *)) {
 static int set_timeout(const char *s) {
   char *end;
   double sec = strtod(s, &end);
-  if (s[0] < '0' || s[0] > '9' || s[strspn(s, "0123456789.")] != '\0' ||
-      *end != '\0' || sec > INT_MAX / 1000) {
+  /* digits and one point ("2", "0.5", ".5", "2."), nothing else */
+  bool digit_first = isdigit((unsigned char)s[0]) ||
+                     (s[0] == '.' && isdigit((unsigned char)s[1]));
+  if (!digit_first || s[strspn(s, "0123456789.")] != '\0' || *end != '\0' ||
+      sec > INT_MAX / 1000) {
     fprintf(stderr,
             "arenactl: invalid --timeout '%s' (seconds, up to %d, or 0 to "
             "wait for as long as it takes)\n",

@@ -480,8 +480,10 @@ static void test_timeout(void **state) {
   assert_non_null(strstr(r->out, "alpha"));
   r = RUN("list", "--timeout", "0");
   expect_status(r, 0);
-  const char *const bad[] = {"x",    "-1", "",   "1e9", "1e2",
-                             "0x10", " 2", "2s", "1..5"};
+  r = RUN("list", "--timeout", ".5");
+  expect_status(r, 0);
+  const char *const bad[] = {"x",  "-1", "",     "1e9", "1e2", "0x10",
+                             " 2", "2s", "1..5", ".",   "-.5", ".e1"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     r = RUN("list", "--timeout", bad[i]);
     expect_status(r, 2);
