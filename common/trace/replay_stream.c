@@ -85,6 +85,24 @@ static void stream_fini(stream_t *s) {
   ar__parser_fini(&s->ps);
 }
 
+/* Replays what the parser holds of its window after reading ended with
+ * `rc`. After an error too: the operations parsed before the bad line (or
+ * the read error) are replayed, so that the log has every line before it,
+ * and an error that the replay finds among them (an `a` of a live id) is
+ * reported instead, as it comes first in the text. After an error that
+ * the drain itself returned, the window is empty already. */
+static int flush_after(ar__parser_t *ps, int rc, ar_trace_error_t *err) {
+  if (rc == AR_OK)
+    return ar__parser_flush(ps, err);
+  ar_trace_error_t earlier;
+  int frc = ar__parser_flush(ps, err != NULL ? &earlier : NULL);
+  if (frc == AR_OK)
+    return rc;
+  if (err != NULL)
+    *err = earlier;
+  return frc;
+}
+
 /* The streamed replay of the file at path, or else of text[0..len). */
 static int stream(const char *path, const char *text, size_t len,
                   ar_replay_target_t *targets, size_t count,
@@ -109,8 +127,7 @@ static int stream(const char *path, const char *text, size_t len,
     size_t used;
     rc = ar__parser_feed(&s.ps, text, len, true, &used, err);
   }
-  if (rc == AR_OK)
-    rc = ar__parser_flush(&s.ps, err);
+  rc = flush_after(&s.ps, rc, err);
   if (rc == AR_OK) {
     ar_trace_info_t info = s.ps.t->info;
     info.nops = ar__parser_nops(&s.ps);

@@ -126,16 +126,48 @@ static const char *inflate_error(int code) {
   }
 }
 
-/* Starts the gzip member at next_in. The buffer is filled first, so that
- * the member's header reaches ISA-L in one piece: version 2.30 checks a
- * header's own CRC (the FHCRC field) wrongly when the header arrives in
- * pieces, as it does from a pipe. (A header longer than the buffer, which
- * no tool writes, would still arrive in pieces.) A header with a reserved
- * flag bit set (FLG, its fourth byte) may hold a field unknown here,
- * which ISA-L would read as compressed data: RFC 1952 (2.3.1.2) makes it
- * an error, as gzip and zlib do. */
+/* Whether the buffer holds the whole header of the gzip member at next_in
+ * (RFC 1952, 2.3: ten bytes, then the optional fields its FLG byte
+ * announces). */
+static bool header_whole(const ar__source_t *s) {
+  const unsigned char *h = s->next_in;
+  size_t n = s->avail_in, len = 10;
+  if (n < len)
+    return false;
+  unsigned flg = h[3];
+  if (flg & 0x04) { /* FEXTRA: two bytes of length, then the field */
+    if (n < len + 2)
+      return false;
+    len += 2 + (h[len] | (size_t)h[len + 1] << 8);
+  }
+  for (unsigned bit = 0x08; bit <= 0x10; bit <<= 1) /* FNAME, FCOMMENT */
+    if (flg & bit) {
+      const unsigned char *nul = len < n ? memchr(h + len, 0, n - len) : NULL;
+      if (nul == NULL)
+        return false;
+      len = (size_t)(nul - h) + 1;
+    }
+  if (flg & 0x02) /* FHCRC */
+    len += 2;
+  return n >= len;
+}
+
+/* Starts the gzip member at next_in. Its header must reach ISA-L in one
+ * piece: version 2.30 checks a header's own CRC (the FHCRC field) wrongly
+ * when the header arrives in pieces, as it does from a pipe. So a file's
+ * buffer is filled first, and from a pipe, where more may be long in
+ * coming, reads go on until the header is whole. (A header longer than the
+ * buffer, which no tool writes, would still arrive in pieces.) A header
+ * with a reserved flag bit set (FLG, its fourth byte) may hold a field
+ * unknown here, which ISA-L would read as compressed data: RFC 1952
+ * (2.3.1.2) makes it an error, as gzip and zlib do. */
 static int start_member(ar__source_t *s, ar_trace_error_t *err) {
-  int rc = fill_to(s, in_size(s), err);
+  int rc = 0;
+  if (!s->live)
+    rc = fill_to(s, in_size(s), err);
+  while (rc == 0 && s->live && !header_whole(s) && !s->eof &&
+         s->avail_in < in_size(s))
+    rc = refill(s, err);
   if (rc < 0)
     return rc;
   if (s->avail_in >= 4 && (s->next_in[3] & 0xe0) != 0)
@@ -247,6 +279,10 @@ static int read_gzip(ar__source_t *s, char *buf, size_t cap, size_t *got,
   while (room > 0 && !s->done) {
     int rc;
     if (s->z->block_state == ISAL_BLOCK_FINISH) {
+      /* A member has ended: hand over its text before waiting to learn
+       * whether another one follows. */
+      if (s->live && room < cap && s->avail_in < 2 && !s->eof)
+        break;
       rc = next_member(s, err);
     } else if (s->avail_in == 0) {
       if (s->live && room < cap)

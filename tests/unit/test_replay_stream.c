@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <zlib.h>
 
 #include "ar/engine.h"
 #include "ar/error.h"
@@ -247,16 +248,23 @@ static void test_live_id_far_back(void **state) {
 }
 
 /* A syntax error windows into the trace: the streamed replay reports the
- * parser's error for that line, after replaying what came before. */
+ * parser's error for that line, after replaying everything before it, the
+ * part of its own window included: its log is the whole replay's of the
+ * lines before the error. */
 static void test_syntax_error_late(void **state) {
   (void)state;
-  buf_t text = random_trace(42, 9000);
+  buf_t text = random_trace(42, 9000); /* the last window partly full */
+  ar_trace_error_t perr, serr;
+  buf_t wlog = {0};
+  ar_replay_summary_t wsum;
+  assert_int_equal(
+      replay_whole(&text, AR_POLICY_FIRST, 1 << 20, &wlog, &wsum, &perr),
+      AR_OK);
   size_t lines = 0;
   for (size_t i = 0; i < text.len; i++)
     lines += text.p[i] == '\n';
   put(&text, "a 1 0\n"); /* n = 0 is invalid */
   ar_trace_t *t = NULL;
-  ar_trace_error_t perr, serr;
   assert_int_equal(ar_trace_parse(text.p, text.len, &t, &perr), AR_EINVAL);
   assert_int_equal(perr.line, lines + 1);
   ar_replay_target_t tg;
@@ -265,7 +273,28 @@ static void test_syntax_error_late(void **state) {
                    AR_EINVAL);
   assert_int_equal(serr.line, perr.line);
   assert_string_equal(serr.msg, perr.msg);
-  assert_true(slog.len > 0);
+  assert_int_equal(slog.len, wlog.len);
+  assert_memory_equal(slog.p, wlog.p, wlog.len);
+  free(wlog.p);
+  free(slog.p);
+  free(text.p);
+}
+
+/* Of two errors, the one earlier in the text is reported, also when the
+ * later one is the parser's and the earlier one the replay's (an `a` of a
+ * live id in the same window): what was parsed is replayed first. */
+static void test_earlier_error_wins(void **state) {
+  (void)state;
+  buf_t text = {0};
+  put(&text, "a 1 16\na 1 16\nbad\n");
+  ar_replay_target_t tg;
+  buf_t slog = {0};
+  ar_trace_error_t err;
+  assert_int_equal(replay_streamed(&text, all, 1, 1 << 20, &slog, &tg, &err),
+                   AR_EINVAL);
+  assert_int_equal(err.line, 2);
+  assert_non_null(strstr(err.msg, "still live"));
+  assert_string_equal(slog.p, "0:1 16\n");
   free(slog.p);
   free(text.p);
 }
@@ -299,9 +328,15 @@ static void test_log_stops(void **state) {
 /* A trace still being written to a pipe: the replay keeps up with it. The
  * writer sends ten allocations and, holding the pipe open, waits until
  * the replay has logged all ten; then it sends a bad line, which the
- * replay must report, and return, while the pipe is still open. */
+ * replay must report, and return, while the pipe is still open. The text
+ * goes as it is, or gzip'd: in one member flushed after each line (the
+ * member never ends), or in a member per line. */
+enum { LIVE_PLAIN, LIVE_GZIP_FLUSHED, LIVE_GZIP_MEMBERS };
+
 typedef struct live_s {
-  int fd; /* the pipe's write end; the writer closes it */
+  int mode;   /* LIVE_* */
+  int fd;     /* the pipe's write end; the writer closes it */
+  z_stream z; /* LIVE_GZIP_FLUSHED: the member being written */
   pthread_mutex_t mu;
   pthread_cond_t cv;
   int logged;         /* lines the replay has logged */
@@ -310,9 +345,32 @@ typedef struct live_s {
   bool stopped_early; /* the replay returned with the pipe still open */
 } live_t;
 
-static void write_all(int fd, const char *text) {
+static void write_all(int fd, const void *p, size_t len) {
+  assert_int_equal(write(fd, p, len), (ssize_t)len);
+}
+
+/* Sends one line of the trace, in lv's mode; a gzip member's piece is
+ * flushed, so that all of the line can be inflated from what is sent. */
+static void send_line(live_t *lv, const char *text) {
   size_t len = strlen(text);
-  assert_int_equal(write(fd, text, len), (ssize_t)len);
+  if (lv->mode == LIVE_PLAIN) {
+    write_all(lv->fd, text, len);
+    return;
+  }
+  bool member = lv->mode == LIVE_GZIP_MEMBERS;
+  if (member || lv->z.state == NULL) /* 31: a gzip wrapper */
+    assert_int_equal(
+        deflateInit2(&lv->z, 6, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  unsigned char out[256];
+  lv->z.next_in = (unsigned char *)text;
+  lv->z.avail_in = (unsigned)len;
+  lv->z.next_out = out;
+  lv->z.avail_out = sizeof out;
+  int zrc = deflate(&lv->z, member ? Z_FINISH : Z_SYNC_FLUSH);
+  assert_int_equal(zrc, member ? Z_STREAM_END : Z_OK);
+  write_all(lv->fd, out, sizeof out - lv->z.avail_out);
+  if (member)
+    deflateEnd(&lv->z);
 }
 
 /* Waits (at most 10 s) until cond(lv) holds; returns whether it does. */
@@ -336,12 +394,14 @@ static void *live_writer(void *arg) {
   for (int i = 1; i <= 10; i++) {
     char line[32];
     snprintf(line, sizeof line, "a %d 16\n", i);
-    write_all(lv->fd, line);
+    send_line(lv, line);
   }
   lv->kept_up = wait_for(lv, ten_logged);
-  write_all(lv->fd, "a 11 0\n");                 /* invalid: n = 0 */
+  send_line(lv, "a 11 0\n");                     /* invalid: n = 0 */
   lv->stopped_early = wait_for(lv, replay_done); /* the pipe open */
   close(lv->fd);
+  if (lv->mode == LIVE_GZIP_FLUSHED)
+    deflateEnd(&lv->z);
   return NULL;
 }
 
@@ -355,11 +415,10 @@ static int count_live(void *arg, const ar_replay_line_t *ln) {
   return AR_OK;
 }
 
-static void test_live_pipe(void **state) {
-  (void)state;
+static void live_pipe(int mode) {
   int p[2];
   assert_int_equal(pipe(p), 0);
-  live_t lv = {.fd = p[1]};
+  live_t lv = {.mode = mode, .fd = p[1]};
   pthread_mutex_init(&lv.mu, NULL);
   pthread_cond_init(&lv.cv, NULL);
   pthread_t th;
@@ -380,11 +439,21 @@ static void test_live_pipe(void **state) {
   pthread_cond_destroy(&lv.cv);
   pthread_mutex_destroy(&lv.mu);
 
-  assert_true(lv.kept_up); /* the ten were placed before the pipe closed */
-  assert_true(lv.stopped_early);
+  if (!lv.kept_up || !lv.stopped_early)
+    fail_msg("mode %d: the ten lines %s placed while the pipe was open, and "
+             "the replay %s return before the writer closed it",
+             mode, lv.kept_up ? "were" : "were not",
+             lv.stopped_early ? "did" : "did not");
   assert_int_equal(rc, AR_EINVAL);
   assert_int_equal(err.line, 11);
   assert_int_equal(lv.logged, 10);
+}
+
+static void test_live_pipe(void **state) {
+  (void)state;
+  live_pipe(LIVE_PLAIN);
+  live_pipe(LIVE_GZIP_FLUSHED);
+  live_pipe(LIVE_GZIP_MEMBERS);
 }
 
 /* The public traces, streamed from their .gz files through all five
@@ -460,6 +529,7 @@ int main(void) {
       cmocka_unit_test(test_same_as_whole),
       cmocka_unit_test(test_live_id_far_back),
       cmocka_unit_test(test_syntax_error_late),
+      cmocka_unit_test(test_earlier_error_wins),
       cmocka_unit_test(test_log_stops),
       cmocka_unit_test(test_live_pipe),
       cmocka_unit_test(test_public_traces),
