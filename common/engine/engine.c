@@ -280,8 +280,16 @@ int ar_engine_walk(const ar_engine_t *e, bool free_only, uint64_t cursor,
   if (max == 0 || cursor > e->size)
     return AR_EINVAL;
   size_t k = 0;
-  uint64_t p = cursor < e->size ? e->ops->extent_at_or_after(e, cursor)
-                                : e->size;
+  /* The free list needs no piece's start but the free ones'. */
+  bool exact = true;
+  uint64_t p = cursor >= e->size ? e->size
+               : free_only       ? cursor
+                           : e->ops->extent_at_or_after(e, cursor, &exact);
+  if (!exact) { /* an empty page: the search goes on from p next time */
+    *count = 0;
+    *next = p;
+    return 0;
+  }
   uint64_t fs, fsz;
   bool have_free = p < e->size && e->ops->free_from(e, p, &fs, &fsz);
   while (p < e->size && k < max) {

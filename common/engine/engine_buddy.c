@@ -95,9 +95,10 @@ static bool buddy_free_from(const ar_engine_t *e, uint64_t from,
 
 /* Every piece of a buddy arena is an aligned block of some order, so the
  * piece holding `cursor` starts at cursor rounded down to its order. */
-static uint64_t buddy_extent_at_or_after(const ar_engine_t *e,
-                                         uint64_t cursor) {
+static uint64_t buddy_extent_at_or_after(const ar_engine_t *e, uint64_t cursor,
+                                         bool *exact) {
   const ar__buddy_t *bd = e->u.buddy;
+  *exact = true; /* a block holding the cursor is aligned to its size */
   for (unsigned j = AR_BUDDY_MIN_ORDER; j <= bd->max_order; j++) {
     uint64_t at = cursor & ~(order_bytes(j) - 1);
     ar_block_t blk;

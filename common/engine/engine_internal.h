@@ -31,8 +31,13 @@ typedef struct ar__engine_ops_s {
                     uint64_t *size);
 
   /* The start of the first extent (free or allocated) that starts at or
-   * after `cursor` (< arena size), or the arena size. */
-  uint64_t (*extent_at_or_after)(const ar_engine_t *e, uint64_t cursor);
+   * after `cursor` (< arena size), or the arena size; *exact true. Or, when
+   * finding it would take more than a bounded amount of work (a cursor
+   * inside a block that no index leads to quickly), a position past the
+   * cursor before which no extent starts, with *exact false: the walk
+   * resumes there. */
+  uint64_t (*extent_at_or_after)(const ar_engine_t *e, uint64_t cursor,
+                                 bool *exact);
 
   /* Fills the policy's part of the stats: free_extents, largest_free,
    * rover, max_order, free_by_order. */

@@ -6,7 +6,9 @@
  *
  * The contract (engine.h): a page holds the pieces that start at or after
  * the cursor, in address order, at most max of them; *next is the cursor of
- * the following page, the arena's size when the walk is over. So after a
+ * the following page, the arena's size when the walk is over (or, for a
+ * cursor inside a block whose end is far to find, an empty page whose
+ * *next lies past the cursor, where the search goes on). So after a
  * full page, next lies after the last piece's start and at or before the
  * following piece's start; after a short page, next is the size. Engine
  * only: the reference has no walk.
@@ -162,6 +164,50 @@ static void test_walk_cursor_in_long_run(void **state) {
   subject_close(s);
 }
 
+/* A cursor in the middle of a block of 8 MiB that comes after 40,000
+ * small blocks: no search finds the block's end within the walk's bound
+ * (the blocks from the run's start, the grains back to the block's start,
+ * the grains on to its end), so each page comes back empty, its cursor on
+ * past the one given, until the page that starts at the block's end. A
+ * single walk used to search the whole way (for seconds, in a daemon's
+ * loop, with millions of blocks). Near the block's end the grains on find
+ * it at once. */
+static void test_walk_cursor_in_far_block(void **state) {
+  const uint64_t size = UINT64_C(64) << 20, big = UINT64_C(8) << 20;
+  subject_t *s = subject_open(*state, size);
+  ar_engine_t *e = subject_engine(s);
+  ar_block_t b; /* on the engine itself: no self-check after each */
+  for (int i = 0; i < 40000; i++)
+    assert_ar_ok(ar_engine_alloc(e, 16, 16, &b));
+  assert_ar_ok(ar_engine_alloc(e, big - AR_HDR, 16, &b));
+  assert_int_equal(b.start, 40000 * 32);
+  uint64_t end = b.start + big;
+  assert_page(e, false, end - 40, 4, size, size, FREE(end, size));
+
+  uint64_t c = b.start + big / 2 + 5;
+  int empty = 0;
+  for (;;) {
+    ar_extent_t got[4];
+    size_t count;
+    uint64_t next;
+    assert_ar_ok(ar_engine_walk(e, false, c, got, 4, &count, &next));
+    if (count > 0) {
+      assert_int_equal(count, 1);
+      assert_int_equal(got[0].start, end);
+      assert_true(got[0].free);
+      break;
+    }
+    if (next <= c || next > end)
+      fail_msg("an empty page from %" PRIu64 " leads to %" PRIu64
+               ", not into (cursor, %" PRIu64 "]",
+               c, next, end);
+    c = next;
+    empty++;
+  }
+  assert_true(empty > 0);
+  subject_close(s);
+}
+
 static void test_walk_errors(void **state) {
   subject_t *s = open_layout(state);
   const ar_engine_t *e = subject_engine(s);
@@ -256,6 +302,8 @@ int main(void) {
       ENGINE_TEST(test_walk_free_only, BEST),
       ENGINE_TEST(test_walk_cursor_in_long_run, FIRST),
       ENGINE_TEST(test_walk_cursor_in_long_run, WORST),
+      ENGINE_TEST(test_walk_cursor_in_far_block, FIRST),
+      ENGINE_TEST(test_walk_cursor_in_far_block, BEST),
       ENGINE_TEST(test_walk_errors, FIRST),
       ENGINE_TEST(test_walk_errors, WORST),
       ENGINE_TEST(test_walk_cursor_survives, FIRST),

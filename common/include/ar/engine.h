@@ -198,7 +198,12 @@ typedef struct ar_extent_s {
  * pieces that start at or after it, so no piece is listed twice, and a
  * piece that now starts before it (free space merged into a free extent
  * that began before the cursor, say) is not listed, even where it covers
- * what no earlier page showed. Returns 0; AR_EINVAL for max == 0 or a
+ * what no earlier page showed. A cursor inside a block (the arena changed
+ * since it was handed out) makes the walk look for that block's end,
+ * which no index leads to: for a list policy, a search of bounded work
+ * (a few milliseconds), past which the page comes back empty with *next
+ * past the cursor, where the next call goes on. Returns 0; AR_EINVAL for
+ * max == 0 or a
  * cursor beyond the arena; AR_EINTERNAL when the engine's own records do
  * not tile the arena (ar_engine_check says where).
  */
