@@ -68,6 +68,26 @@ int ad_do_retain(ad_call_t *call, const Arenad__RetainRequest *m) {
   return 0;
 }
 
+/* A release or transfer of an offset this connection holds no reference
+ * to: refused (rc is AR_EINVAL when no block lives there, AR_EPERM when
+ * others' does). A caller that may not read the arena gets one answer for
+ * both, so that probing offsets tells it nothing of the arena's blocks,
+ * which only read access shows (inspect); one that may read is told which
+ * it is. */
+static int no_reference(ad_call_t *call, ad_arena_t *a, int rc,
+                        uint64_t offset) {
+  ad_cred_t cred = ad_conn_cred(call->c);
+  if (ad_access_allows(&a->perm, &cred, AD_MAY_READ)) {
+    if (rc == AR_EPERM)
+      ad_call_count_denied(call, a, a->name, "not-a-holder");
+    return ad_call_block_failed(call, a, rc, offset);
+  }
+  return ad_call_deny(call, a, a->name, "not-a-holder",
+                      "%s of offset %llu in arena '%s' needs a reference to "
+                      "a block there, and this connection holds none",
+                      call->kind, (unsigned long long)offset, a->name);
+}
+
 int ad_do_release(ad_call_t *call, const Arenad__ReleaseRequest *m) {
   ad_daemon_t *d = call->d;
   ad_arena_t *a;
@@ -80,8 +100,8 @@ int ad_do_release(ad_call_t *call, const Arenad__ReleaseRequest *m) {
   ad_freed_t freed = {0};
   rc = ad_arena_release(a, &call->c->holder, m->offset, &freed,
                         &rep->refcount);
-  if (rc == AR_EPERM)
-    ad_call_count_denied(call, a, a->name, "not-a-holder");
+  if (rc == AR_EPERM || rc == AR_EINVAL)
+    return no_reference(call, a, rc, m->offset);
   if (rc < 0)
     return ad_call_block_failed(call, a, rc, m->offset);
   d->stats.releases++;
@@ -115,13 +135,10 @@ int ad_do_transfer(ad_call_t *call, const Arenad__TransferRequest *m) {
                    "attaches it again",
                    (unsigned long long)to->id, a->name);
   const ad_block_t *blk = ad_arena_block(a, m->offset);
-  if (blk == NULL)
-    return ad_call_block_failed(call, a, AR_EINVAL, m->offset);
-  const ad_hold_t *from = ad_block_hold_of(blk, &c->holder);
-  if (from == NULL) {
-    ad_call_count_denied(call, a, a->name, "not-a-holder");
-    return ad_call_block_failed(call, a, AR_EPERM, m->offset);
-  }
+  const ad_hold_t *from =
+      blk != NULL ? ad_block_hold_of(blk, &c->holder) : NULL;
+  if (from == NULL)
+    return no_reference(call, a, blk == NULL ? AR_EINVAL : AR_EPERM, m->offset);
   ad_cred_t cred = ad_conn_cred(to);
   if (!ad_access_allows(&a->perm, &cred, AD_MAY_READ))
     return ad_call_deny(call, a, a->name, "target-cannot-read",

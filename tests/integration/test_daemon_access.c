@@ -319,6 +319,26 @@ static int drop_requests(void *arg) {
   EXPECT(c, it_req_free("drop", &b->held, 1), DENIED);
   EXPECT(c, it_req_release("drop", b->held), DENIED);
   EXPECT(c, it_req_transfer("drop", b->held, b->token), DENIED);
+  /* Without read access, release and transfer of an offset it holds no
+   * reference to get one answer whether a block lives there (held) or not
+   * (inside it): probing tells nothing of drop's blocks. */
+  const uint64_t probes[] = {b->held, b->held + 16};
+  for (int i = 0; i < 4; i++) {
+    step++;
+    uint64_t off = probes[i % 2];
+    r = it_call(c,
+                i < 2 ? it_req_release("drop", off)
+                      : it_req_transfer("drop", off, b->token),
+                NULL);
+    char want[160];
+    snprintf(want, sizeof want,
+             "%s of offset %llu in arena 'drop' needs a reference to a block "
+             "there, and this connection holds none",
+             i < 2 ? "release" : "transfer", (unsigned long long)off);
+    if (r->status != DENIED || strcmp(r->message, want) != 0)
+      return step;
+    it_resp_free(r);
+  }
   /* A detached block: write suffices to free it, read does not. */
   EXPECT(c, it_req_free("readable", &b->ro_detached, 1), DENIED);
   EXPECT(c, it_req_free("drop", &b->detached, 1), OK);
@@ -353,12 +373,13 @@ static void test_block_rules(void **state) {
   assert_int_equal(it_run_as(NOBODY, NOBODY, NULL, 0, drop_requests, b), 0);
   it_barrier(c);
 
-  /* Refused in drop: retain, inspect, check, two attaches, and the free,
-   * release and transfer of root's block; in readable: the free. */
-  assert_int_equal(it_summary_stat(c, "drop", "permission_denied"), drop + 8);
+  /* Refused in drop: retain, inspect, check, two attaches, the free,
+   * release and transfer of root's block, and the four probes; in
+   * readable: the free. */
+  assert_int_equal(it_summary_stat(c, "drop", "permission_denied"), drop + 12);
   assert_int_equal(it_summary_stat(c, "readable", "permission_denied"),
                    readable + 1);
-  assert_int_equal(it_stat(c, "permission_denied"), daemon + 9);
+  assert_int_equal(it_stat(c, "permission_denied"), daemon + 13);
   /* (No log line is looked for: the group's earlier tests spent the
    * second's burst of 20 denied lines.) */
   /* Root passes every access check, but a reference is no access: the
@@ -389,7 +410,7 @@ static void test_block_rules(void **state) {
       fail_msg("'%s' is not '%s'", r->message, want);
     it_resp_free(r);
   }
-  assert_int_equal(it_summary_stat(c, "drop", "permission_denied"), drop + 11);
+  assert_int_equal(it_summary_stat(c, "drop", "permission_denied"), drop + 15);
   /* A detached block no connection holds: the refusal says what frees it. */
   r = it_call(c, it_req_release("readable", b->ro_detached), NULL);
   it_assert_status(r, DENIED);
