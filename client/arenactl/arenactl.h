@@ -167,8 +167,18 @@ int ar__replay_log_open(const char *name, ar__replay_log_t **out);
  * close says why). */
 int ar__replay_log_write(void *log, const ar_replay_line_t *ln);
 
+/* Whether the trace (a path, or "-" for standard input) is a pipe, a
+ * socket or a terminal rather than a file: its replay runs as it arrives. */
+bool ar__replay_trace_live(const char *trace);
+
+/* Makes the log follow a live trace's replay: what is logged is written
+ * out within 100 ms (by a thread, until the close), so that a reader of
+ * the log (`producer | arenactl replay --placements - -`) sees each
+ * placement as the replay makes it, not 64 KiB at a time. */
+void ar__replay_log_follow(ar__replay_log_t *log);
+
 /* Whether a write to the log has failed. */
-bool ar__replay_log_failed(const ar__replay_log_t *log);
+bool ar__replay_log_failed(ar__replay_log_t *log);
 
 /* Writes out what is buffered, closes the file (not standard output) and
  * frees the log (NULL is allowed). Returns ARENACTL_OK, or ARENACTL_FAIL

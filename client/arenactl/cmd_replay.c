@@ -206,6 +206,8 @@ static int run_all(const options_t *o, ar_engine_t **engines, size_t count,
     int code = ar__replay_log_open(o->placements, &lf);
     if (code != ARENACTL_OK)
       return code;
+    if (ar__replay_trace_live(o->trace))
+      ar__replay_log_follow(lf);
   }
   ar_trace_error_t err;
   uint64_t parse_ns = 0;

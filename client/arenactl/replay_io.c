@@ -3,13 +3,19 @@
  * (cmd_replay.c) and the replay through the daemon (cmd_replay_daemon.c)
  * both read and write, so that the two name them, report their errors and
  * print their summary the same way: loading the trace (timed), the replay
- * log of placements (buffered, to a file or standard output), and the
- * summary through replay_report.c's renderers. Messages go to standard
+ * log of placements (buffered, to a file or standard output; written out
+ * every 100 ms too while the trace comes from a pipe, so that whoever reads
+ * the log follows the replay), and the summary through replay_report.c's
+ * renderers. Messages go to standard
  * error, prefixed "arenactl replay: ".
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "ar/error.h"
 #include "arenactl.h"
@@ -76,14 +82,23 @@ void ar__replay_error(const char *trace, const ar_trace_error_t *err) {
 /* ---- the replay log -------------------------------------------------------
  */
 
-/* Buffered writing of the log: one fwrite per 64 KiB, not per line. */
+/* Buffered writing of the log: one fwrite per 64 KiB, not per line. When
+ * it follows a live trace (ar__replay_log_follow), a thread of its own
+ * also writes out what is waiting every FOLLOW_MS, under mu. */
 struct ar__replay_log_s {
   FILE *fp;         /* opened here, or stdout (not closed) */
   const char *name; /* the caller's, for messages */
   int err;          /* errno of the first failed write, or 0 */
-  size_t len;       /* bytes waiting in buf */
+  bool following;   /* the thread runs: buf, len, err and fp under mu */
+  bool stop;        /* tells the thread to end */
+  pthread_t thread;
+  pthread_mutex_t mu;
+  pthread_cond_t cv; /* signalled with stop */
+  size_t len;        /* bytes waiting in buf */
   char buf[1 << 16];
 };
+
+#define FOLLOW_MS 100
 
 int ar__replay_log_open(const char *name, ar__replay_log_t **out) {
   *out = NULL;
@@ -93,6 +108,8 @@ int ar__replay_log_open(const char *name, ar__replay_log_t **out) {
     return ARENACTL_FAIL;
   }
   memset(lf, 0, offsetof(ar__replay_log_t, buf));
+  pthread_mutex_init(&lf->mu, NULL);
+  pthread_cond_init(&lf->cv, NULL);
   lf->name = name;
   lf->fp = ar__replay_is_stdio(name) ? stdout : fopen(name, "w");
   if (lf->fp == NULL) {
@@ -115,20 +132,84 @@ static int flush_log(ar__replay_log_t *lf) {
   return lf->err ? AR_EIO : AR_OK;
 }
 
-int ar__replay_log_write(void *log, const ar_replay_line_t *ln) {
-  ar__replay_log_t *lf = log;
-  if (sizeof lf->buf - lf->len < ln->len && flush_log(lf) < 0)
-    return AR_EIO;
+static void append(ar__replay_log_t *lf, const ar_replay_line_t *ln, int *rc) {
+  if ((sizeof lf->buf - lf->len < ln->len && flush_log(lf) < 0) || lf->err) {
+    *rc = AR_EIO; /* the thread's write may have failed too */
+    return;
+  }
   memcpy(lf->buf + lf->len, ln->text, ln->len);
   lf->len += ln->len;
-  return AR_OK;
 }
 
-bool ar__replay_log_failed(const ar__replay_log_t *lf) { return lf->err != 0; }
+int ar__replay_log_write(void *log, const ar_replay_line_t *ln) {
+  ar__replay_log_t *lf = log;
+  int rc = AR_OK;
+  if (!lf->following) {
+    append(lf, ln, &rc);
+    return rc;
+  }
+  pthread_mutex_lock(&lf->mu);
+  append(lf, ln, &rc);
+  pthread_mutex_unlock(&lf->mu);
+  return rc;
+}
+
+/* The follower: every FOLLOW_MS, what is waiting goes out to the file,
+ * through stdio's buffer too, until told to stop. */
+static void *follow(void *arg) {
+  ar__replay_log_t *lf = arg;
+  pthread_mutex_lock(&lf->mu);
+  while (!lf->stop) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += FOLLOW_MS * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+      until.tv_sec++;
+      until.tv_nsec -= 1000000000L;
+    }
+    while (!lf->stop &&
+           pthread_cond_timedwait(&lf->cv, &lf->mu, &until) != ETIMEDOUT)
+      ;
+    if (!lf->stop && flush_log(lf) == AR_OK && fflush(lf->fp) != 0)
+      lf->err = errno ? errno : EIO;
+  }
+  pthread_mutex_unlock(&lf->mu);
+  return NULL;
+}
+
+bool ar__replay_trace_live(const char *trace) {
+  struct stat st;
+  int rc =
+      ar__replay_is_stdio(trace) ? fstat(STDIN_FILENO, &st) : stat(trace, &st);
+  return rc == 0 && !S_ISREG(st.st_mode);
+}
+
+void ar__replay_log_follow(ar__replay_log_t *lf) {
+  /* Without the thread the log is written at the end, as for a file. */
+  lf->following = pthread_create(&lf->thread, NULL, follow, lf) == 0;
+}
+
+bool ar__replay_log_failed(ar__replay_log_t *lf) {
+  if (!lf->following)
+    return lf->err != 0;
+  pthread_mutex_lock(&lf->mu);
+  bool failed = lf->err != 0;
+  pthread_mutex_unlock(&lf->mu);
+  return failed;
+}
 
 int ar__replay_log_close(ar__replay_log_t *lf) {
   if (lf == NULL)
     return ARENACTL_OK;
+  if (lf->following) {
+    pthread_mutex_lock(&lf->mu);
+    lf->stop = true;
+    pthread_cond_signal(&lf->cv);
+    pthread_mutex_unlock(&lf->mu);
+    pthread_join(lf->thread, NULL);
+  }
+  pthread_cond_destroy(&lf->cv);
+  pthread_mutex_destroy(&lf->mu);
   (void)flush_log(lf);
   if (lf->err == 0 && fflush(lf->fp) != 0)
     lf->err = errno ? errno : EIO;

@@ -2,7 +2,8 @@
  * test_arenactl_replay.c: runs the arenactl binary (its path comes from the
  * build, as ARENACTL) on small traces written into a temporary directory
  * and checks what a user sees: the replay log, the JSON summary (read back
- * with jansson), the comparison table, gzip on standard input, and the exit
+ * with jansson), the comparison table, gzip on standard input, a log that
+ * follows a trace still being written to a pipe, and the exit
  * codes and messages of a malformed trace and of usage errors.
  */
 #include <setjmp.h>
@@ -184,6 +185,46 @@ static void test_log_on_stdout(void **state) {
   if (hwm == NULL || sscanf(hwm, " hwm %llu", &v) != 1 || v != 272)
     fail_msg("the summary on standard error should say hwm 272: %s", err);
   free(err);
+}
+
+/* A trace from a pipe that its writer keeps open: the log follows the
+ * replay. The first placement is in the log file while the writer still
+ * holds the pipe (it used to wait in a 64 KiB buffer for the end). */
+static void test_log_follows_a_pipe(void **state) {
+  tmpdir_t *d = *state;
+  char log[256];
+  snprintf(log, sizeof log, "%s", tmpdir_file(d, "follow.log"));
+  int p[2];
+  assert_int_equal(pipe(p), 0);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    if (dup2(p[0], 0) < 0 || freopen("/dev/null", "w", stdout) == NULL)
+      _exit(126);
+    close(p[0]);
+    close(p[1]);
+    execl(ARENACTL, ARENACTL, "replay", "--policy", "first", "--arena-size",
+          "1M", "--placements", log, "-", (char *)NULL);
+    _exit(127);
+  }
+  close(p[0]);
+  assert_int_equal(write(p[1], "a 1 16\n", 7), 7);
+  bool seen = false;
+  for (int i = 0; i < 100 && !seen; i++) { /* 10 s at most */
+    usleep(100000);
+    char *text = read_file(d, "follow.log");
+    seen = strcmp(text, "1 16\n") == 0;
+    free(text);
+  }
+  assert_int_equal(write(p[1], "a 2 16\n", 7), 7);
+  close(p[1]);
+  int status;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  assert_true(seen);
+  char *text = read_file(d, "follow.log");
+  assert_string_equal(text, "1 16\n2 48\n");
+  free(text);
 }
 
 static void test_table_all_gz_stdin(void **state) {
@@ -533,6 +574,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_log_and_json, tmpdir_make,
                                       tmpdir_remove),
       cmocka_unit_test_setup_teardown(test_log_on_stdout, tmpdir_make,
+                                      tmpdir_remove),
+      cmocka_unit_test_setup_teardown(test_log_follows_a_pipe, tmpdir_make,
                                       tmpdir_remove),
       cmocka_unit_test_setup_teardown(test_table_all_gz_stdin, tmpdir_make,
                                       tmpdir_remove),
