@@ -108,8 +108,6 @@ int ar__replay_log_open(const char *name, ar__replay_log_t **out) {
     return ARENACTL_FAIL;
   }
   memset(lf, 0, offsetof(ar__replay_log_t, buf));
-  pthread_mutex_init(&lf->mu, NULL);
-  pthread_cond_init(&lf->cv, NULL);
   lf->name = name;
   lf->fp = ar__replay_is_stdio(name) ? stdout : fopen(name, "w");
   if (lf->fp == NULL) {
@@ -118,6 +116,8 @@ int ar__replay_log_open(const char *name, ar__replay_log_t **out) {
     free(lf);
     return ARENACTL_FAIL;
   }
+  pthread_mutex_init(&lf->mu, NULL);
+  pthread_cond_init(&lf->cv, NULL);
   *out = lf;
   return ARENACTL_OK;
 }
@@ -132,24 +132,22 @@ static int flush_log(ar__replay_log_t *lf) {
   return lf->err ? AR_EIO : AR_OK;
 }
 
-static void append(ar__replay_log_t *lf, const ar_replay_line_t *ln, int *rc) {
-  if ((sizeof lf->buf - lf->len < ln->len && flush_log(lf) < 0) || lf->err) {
-    *rc = AR_EIO; /* the thread's write may have failed too */
-    return;
-  }
+/* Adds a line to buf, writing buf out first when it is full. Returns
+ * AR_OK, or AR_EIO once a write has failed (the thread's too). */
+static int append(ar__replay_log_t *lf, const ar_replay_line_t *ln) {
+  if ((sizeof lf->buf - lf->len < ln->len && flush_log(lf) < 0) || lf->err)
+    return AR_EIO;
   memcpy(lf->buf + lf->len, ln->text, ln->len);
   lf->len += ln->len;
+  return AR_OK;
 }
 
 int ar__replay_log_write(void *log, const ar_replay_line_t *ln) {
   ar__replay_log_t *lf = log;
-  int rc = AR_OK;
-  if (!lf->following) {
-    append(lf, ln, &rc);
-    return rc;
-  }
+  if (!lf->following)
+    return append(lf, ln);
   pthread_mutex_lock(&lf->mu);
-  append(lf, ln, &rc);
+  int rc = append(lf, ln);
   pthread_mutex_unlock(&lf->mu);
   return rc;
 }
