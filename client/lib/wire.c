@@ -97,17 +97,18 @@ static void take_fds(arenad_t *h, struct msghdr *msg) {
     for (size_t i = 0; i < n; i++) {
       int fd;
       memcpy(&fd, data + i * sizeof fd, sizeof fd);
-      /* A segment's memfd kept at the number of a standard stream that
-       * the caller closed would take what it prints, at offset 0. */
-      if (c->cmsg_type == SCM_RIGHTS && h->nfds < ARENAD__FDS_MAX &&
-          (fd = ar_fd_above_stdio(fd)) >= 0) {
-        h->fds[h->nfds++] = fd;
-      } else if (fd < 0) {
-        h->fds_lost = true;
-      } else {
+      if (c->cmsg_type != SCM_RIGHTS || h->nfds == ARENAD__FDS_MAX) {
         close(fd);
         h->fds_lost |= c->cmsg_type == SCM_RIGHTS;
+        continue;
       }
+      /* A segment's memfd kept at the number of a standard stream that
+       * the caller closed would take what it prints, at offset 0. */
+      fd = ar_fd_above_stdio(fd);
+      if (fd >= 0)
+        h->fds[h->nfds++] = fd;
+      else
+        h->fds_lost = true;
     }
   }
 }

@@ -20,8 +20,7 @@ int ar_stdio_fill(bool discard_output) {
       continue;
     /* Output opened read-only fails on the first write (EBADF), so that a
      * program that checks its output says it could not write it. */
-    int flags = fd == 0 ? O_RDONLY : discard_output ? O_WRONLY : O_RDONLY;
-    int got = open("/dev/null", flags);
+    int got = open("/dev/null", fd > 0 && discard_output ? O_WRONLY : O_RDONLY);
     if (got < 0)
       return -1;
     /* got is fd, the lowest number free, the lower ones being open by

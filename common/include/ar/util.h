@@ -6,7 +6,8 @@
  * socket path that the daemon and the clients agree on; and keeping the
  * standard descriptors 0-2 out of the way of sockets and memfds.
  *
- * Nothing here allocates, prints or keeps state.
+ * Nothing here allocates, prints or keeps state; ar_stdio_fill alone
+ * opens descriptors, which stay open for the life of the program.
  */
 #ifndef AR_UTIL_H
 #define AR_UTIL_H
