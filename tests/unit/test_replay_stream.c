@@ -122,6 +122,12 @@ static void assert_same_summary(const ar_replay_summary_t *a,
   assert_int_equal(a->memory_peak, b->memory_peak);
 }
 
+/* Two replay logs, line for line. */
+static void assert_same_log(const buf_t *got, const buf_t *want) {
+  assert_int_equal(got->len, want->len);
+  assert_memory_equal(got->p, want->p, want->len);
+}
+
 /* The whole-trace replay of text on a fresh engine: its log in *log, its
  * summary in *sum, its error in *err; returns its code. */
 static int replay_whole(const buf_t *text, ar_policy_t p, uint64_t size,
@@ -183,8 +189,7 @@ static void test_same_as_whole(void **state) {
           fail_msg("whole: %s", err.msg);
         assert_same_summary(&targets[p].sum, &want);
         if (p == 0) { /* the log is the first engine's */
-          assert_int_equal(slog.len, wlog.len);
-          assert_memory_equal(slog.p, wlog.p, slog.len);
+          assert_same_log(&slog, &wlog);
         }
         free(wlog.p);
       }
@@ -239,8 +244,7 @@ static void test_live_id_far_back(void **state) {
     assert_int_equal(serr.line, werr.line);
     assert_string_equal(serr.msg, werr.msg);
     assert_non_null(strstr(serr.msg, at));
-    assert_int_equal(slog.len, wlog.len); /* every `a` before it logged */
-    assert_memory_equal(slog.p, wlog.p, slog.len);
+    assert_same_log(&slog, &wlog); /* every `a` before it logged */
   }
   free(wlog.p);
   free(slog.p);
@@ -273,8 +277,7 @@ static void test_syntax_error_late(void **state) {
                    AR_EINVAL);
   assert_int_equal(serr.line, perr.line);
   assert_string_equal(serr.msg, perr.msg);
-  assert_int_equal(slog.len, wlog.len);
-  assert_memory_equal(slog.p, wlog.p, wlog.len);
+  assert_same_log(&slog, &wlog);
   free(wlog.p);
   free(slog.p);
   free(text.p);
