@@ -335,6 +335,13 @@ static int check_block(const ar_engine_t *e, const ar_block_t *blk,
                          (unsigned long long)blk->start,
                          (unsigned long long)blk->size,
                          (unsigned long long)blk->n);
+  /* A buddy block of 2^k bytes starts at a multiple of 2^k. */
+  if (e->policy == AR_POLICY_BUDDY && (blk->start & (blk->size - 1)) != 0)
+    return ar_check_fail(report, "block alignment", blk->start,
+                         "buddy block at %llu is not aligned to its %llu "
+                         "bytes",
+                         (unsigned long long)blk->start,
+                         (unsigned long long)blk->size);
   if (blk->start + blk->size > e->size)
     return ar_check_fail(report, "block bounds", blk->start,
                          "block at %llu ends past the arena",

@@ -324,6 +324,34 @@ static void test_check_buddy_corrupt(void **state) {
   bd->nonempty &= ~(UINT64_C(1) << 4);
   assert_healthy(e);
 
+  /* Two live blocks of 32 bytes at 32 and 64 recorded instead as one of
+   * 64 bytes at 32: the pieces still tile the arena and the byte counts
+   * agree, but a block of order 6 cannot start at 32. */
+  ar_block_t at32, at64, at96;
+  assert_ar_ok(ar_engine_alloc(e, 16, 16, &at32));
+  assert_ar_ok(ar_engine_alloc(e, 16, 16, &at64));
+  assert_ar_ok(ar_engine_alloc(e, 16, 16, &at96));
+  assert_int_equal(at32.start, 32);
+  assert_int_equal(at64.start, 64);
+  assert_int_equal(at96.start, 96);
+  assert_healthy(e);
+  ar__blockmap_remove(&e->blocks, ar__blockmap_find(&e->blocks, at32.payload));
+  ar__blockmap_remove(&e->blocks, ar__blockmap_find(&e->blocks, at64.payload));
+  assert_ar_ok(ar__blockmap_reserve(&e->blocks));
+  ar__blockmap_insert(&e->blocks, &(ar__blockent_t){at32.payload, 48});
+  e->requested += 48 - 2 * 16;
+  assert_corrupt(e, "block alignment", 32, "not aligned to its 64 bytes");
+  ar__blockmap_remove(&e->blocks, ar__blockmap_find(&e->blocks, at32.payload));
+  assert_ar_ok(ar__blockmap_reserve(&e->blocks));
+  ar__blockmap_insert(&e->blocks, &(ar__blockent_t){at32.payload, 16});
+  assert_ar_ok(ar__blockmap_reserve(&e->blocks));
+  ar__blockmap_insert(&e->blocks, &(ar__blockent_t){at64.payload, 16});
+  e->requested -= 48 - 2 * 16;
+  assert_healthy(e);
+  assert_ar_ok(ar_engine_free(e, at32.payload, NULL, NULL));
+  assert_ar_ok(ar_engine_free(e, at64.payload, NULL, NULL));
+  assert_ar_ok(ar_engine_free(e, at96.payload, NULL, NULL));
+
   assert_ar_ok(ar_engine_free(e, b.payload, NULL, NULL));
   assert_healthy(e);
   ar_engine_destroy(e);

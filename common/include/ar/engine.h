@@ -229,8 +229,9 @@ int ar_check_fail(ar_check_report_t *report, const char *invariant,
 /*
  * Verifies every invariant of the engine: the free space is disjoint,
  * coalesced (no two free buddies) and exactly the arena minus the live
- * blocks; every index agrees with the free set; the map of live blocks
- * finds each of them. Returns 0 when all hold; AR_ECORRUPT and a filled
+ * blocks, each of the size the model gives its request (a buddy block
+ * aligned to it); every index agrees with the free set; the map of live
+ * blocks finds each of them. Returns 0 when all hold; AR_ECORRUPT and a filled
  * *report (when not NULL) naming the first that does not. Costs time
  * linear in the number of blocks (the most ever live, for the map), and
  * for buddy also in the arena's size: its index, about S / 16 bits, is read
