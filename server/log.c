@@ -91,7 +91,7 @@ void ad_log(ad_log_level_t level, const char *event, const char *fmt, ...) {
 
 static int safe_char(unsigned char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-         (c >= '0' && c <= '9') || strchr("._:/@+,=-", c) != NULL;
+         (c >= '0' && c <= '9') || strchr("._:/@+,-", c) != NULL;
 }
 
 const char *ad_log_str(char *buf, size_t len, const char *s) {

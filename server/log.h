@@ -58,7 +58,8 @@ void ad_log(ad_log_level_t level, const char *event, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* `s` as a field value, written to buf (len bytes, at least 8) and
- * returned: as is when it is not empty and holds only safe characters,
+ * returned: as is when it is not empty and holds only safe characters
+ * (letters, digits and "._:/@+,-"; not '=', which would start a field),
  * quoted and escaped otherwise, cut with "..." when it does not fit. */
 const char *ad_log_str(char *buf, size_t len, const char *s);
 

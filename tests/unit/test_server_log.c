@@ -25,6 +25,8 @@ static void test_values(void **state) {
   assert_string_equal(ad_log_str(buf, sizeof(buf), "/run/a.sock"),
                       "/run/a.sock");
   assert_string_equal(ad_log_str(buf, sizeof(buf), ""), "\"\"");
+  /* An '=' would read as the start of another key=value field. */
+  assert_string_equal(ad_log_str(buf, sizeof(buf), "x=1"), "\"x=1\"");
   assert_string_equal(ad_log_str(buf, sizeof(buf), "two words"),
                       "\"two words\"");
   assert_string_equal(ad_log_str(buf, sizeof(buf), "say \"hi\"\\"),
