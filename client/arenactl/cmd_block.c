@@ -41,20 +41,20 @@ static void warn_overwritten(const char *cmd, const char *freed,
 /* ---- alloc --------------------------------------------------------------- */
 
 static void alloc_usage(FILE *out) {
-  fprintf(
-      out,
-      "usage: arenactl [--socket PATH] alloc ARENA SIZE [--align A]\n"
-      "                [--count N] [--json]\n"
-      "\n"
-      "Allocates N (default 1) detached blocks of SIZE bytes (K, M, G\n"
-      "suffixes allowed) in ARENA and prints their payload offsets, one\n"
-      "a line. Detached blocks outlive this command: free them with\n"
-      "'arenactl free ARENA OFFSET...'.\n"
-      "\n"
-      "  --align A   payload alignment, a power of two from 16 to 4096\n"
-      "              (K suffix allowed: 4K), or 0 for the default, 16\n"
-      "  --count N   blocks to allocate, all or none\n"
-      "  --json      print {\"arena\":..., \"size\":..., \"offsets\":[...]}\n");
+  fprintf(out,
+          "usage: arenactl [--socket PATH] alloc ARENA SIZE [--align A]\n"
+          "                [--count N] [--json]\n"
+          "\n"
+          "Allocates N (default 1) detached blocks of SIZE bytes (K, M, G\n"
+          "suffixes allowed) in ARENA and prints their payload offsets, one\n"
+          "a line. Detached blocks outlive this command: free them with\n"
+          "'arenactl free ARENA OFFSET...'.\n"
+          "\n"
+          "  --align A   payload alignment, a power of two from 16 to 4096\n"
+          "              (K suffix allowed: 4K), or 0 for the default, 16\n"
+          "  --count N   blocks to allocate, all or none\n"
+          "  --json      print {\"arena\":..., \"size\":..., \"align\":...,\n"
+          "              \"offsets\":[...]}\n");
 }
 
 /* Prints the offsets of an alloc; returns ARENACTL_OK, or ARENACTL_FAIL
