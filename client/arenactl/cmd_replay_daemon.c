@@ -404,10 +404,13 @@ static int check_fresh(const replay_t *r, const options_t *o,
     return ARENACTL_FAIL;
   }
   fprintf(stderr,
-          "arenactl replay: warning: arena %s is not fresh (%llu blocks "
+          "arenactl replay: warning: arena %s is not fresh (%llu block%s "
           "allocated since the daemon started, %llu live): the "
-          "placements may differ from an offline replay\n",
+          "placements may differ from an offline replay, and the hwm, "
+          "peaks and fragmentation figures are the arena's since it was "
+          "made\n",
           o->arena, (unsigned long long)before->allocs,
+          before->allocs == 1 ? "" : "s",
           (unsigned long long)before->live_blocks);
   return ARENACTL_OK;
 }

@@ -9,9 +9,10 @@
  * five take seconds, not minutes; a generated trace, small enough for one
  * round trip per dependent free, covers the default mode, with allocations
  * that fail (-1) in a small arena. --predict refuses an arena that is
- * not fresh, saying why. A log that cannot be written (/dev/full) fails
- * the replay with one message. An `a` of a live id stops the replay with
- * the offline replay's log and message, allocations in flight or not.
+ * not fresh, saying why; without it the replay warns. A log that cannot be
+ * written (/dev/full) fails the replay with one message. An `a` of a live id
+ * stops the replay with the offline replay's log and message, allocations in
+ * flight or not.
  */
 #include "itest.h"
 #include "test_data.h"
@@ -260,7 +261,8 @@ static void test_default_mode(void **state) {
 
 /* --predict on an arena that is not fresh (one block was allocated and
  * freed there) would see the daemon's placements differ from the local
- * engine's: the replay refuses to start, saying why (exit 1). */
+ * engine's: the replay refuses to start, saying why (exit 1). Without
+ * --predict the replay runs and warns. */
 static void test_predict_needs_a_fresh_arena(void **state) {
   (void)state;
   char trace[160], out[160], err[160];
@@ -292,6 +294,25 @@ static void test_predict_needs_a_fresh_arena(void **state) {
   if (strstr(msg, "--predict needs a fresh arena") == NULL ||
       strstr(msg, "next-small has had 1 allocation\n") == NULL)
     fail_msg("unexpected message: %s", msg);
+
+  /* Without --predict it runs, warning that both its placements and its
+   * summary's history-wide figures may not be the trace's own. */
+  st = arenactl_run(out,
+                    (const char *const[]){"--socket", daemon_.sock, "replay",
+                                          "--via-daemon", "next-small", trace,
+                                          NULL},
+                    err);
+  assert_true(WIFEXITED(st));
+  assert_int_equal(WEXITSTATUS(st), 0);
+  f = fopen(err, "r");
+  assert_non_null(f);
+  msg[fread(msg, 1, sizeof msg - 1, f)] = '\0';
+  fclose(f);
+  if (strstr(msg, "warning: arena next-small is not fresh (1 block "
+                  "allocated since the daemon started, 0 live)") == NULL ||
+      strstr(msg, "the hwm, peaks and fragmentation figures are the "
+                  "arena's since it was made\n") == NULL)
+    fail_msg("unexpected warning: %s", msg);
 }
 
 /* The whole of file `path`, NUL-terminated, into buf (len bytes). */
