@@ -218,7 +218,9 @@ static int clear_path(const char *path, const struct sockaddr_un *sa,
     return ar_errorf(err, errlen, AR_EIO,
                      "cannot remove the stale socket %s: %s", path,
                      strerror(errno));
-  ad_log(AD_LOG_INFO, "stale-socket", "path=%s removed=1", path);
+  char shown[AD_LOG_PATH_MAX];
+  ad_log(AD_LOG_INFO, "stale-socket", "path=%s removed=1",
+         ad_log_str(shown, sizeof(shown), path));
   return 0;
 }
 
@@ -296,11 +298,13 @@ static void check_socket_dir(const char *path) {
   char buf[AR_SOCKET_PATH_MAX];
   const char *dir = socket_dir(path, buf);
   struct stat st;
+  char shown[AD_LOG_PATH_MAX];
   if (stat(dir, &st) == 0 && (st.st_mode & S_IWOTH))
     ad_log(AD_LOG_WARN, "socket-dir",
            "dir=%s mode=%04o error=\"writable by others: another user could "
            "take the socket's name while arenad is down\"",
-           dir, (unsigned)(st.st_mode & 07777));
+           ad_log_str(shown, sizeof(shown), dir),
+           (unsigned)(st.st_mode & 07777));
 }
 
 /* Warns when the socket's mode keeps clients out: connecting to a Unix
@@ -372,8 +376,10 @@ int ad_listener_open(ad_daemon_t *d, char *err, size_t errlen) {
   l->retry_init = true;
   uv_poll_start(&l->poll, UV_READABLE, on_accept);
 
+  char shown[AD_LOG_PATH_MAX];
   ad_log(AD_LOG_INFO, "listen", "path=%s mode=%04llo max_connections=%llu",
-         path, (unsigned long long)d->cfg->socket_mode,
+         ad_log_str(shown, sizeof(shown), path),
+         (unsigned long long)d->cfg->socket_mode,
          (unsigned long long)d->cfg->max_connections);
   check_socket_mode(d->cfg->socket_mode);
   return 0;
@@ -405,7 +411,9 @@ void ad_listener_close(ad_daemon_t *d) {
         st.st_ino == l->ino)
       unlink(d->cfg->socket);
     l->bound = false;
-    ad_log(AD_LOG_INFO, "unlisten", "path=%s", d->cfg->socket);
+    char shown[AD_LOG_PATH_MAX];
+    ad_log(AD_LOG_INFO, "unlisten", "path=%s",
+           ad_log_str(shown, sizeof(shown), d->cfg->socket));
   }
 }
 

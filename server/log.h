@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ar/util.h"
+
 /* XX(enum suffix, name) */
 #define AD_LOG_LEVEL_MAP(XX)                                                   \
   XX(DEBUG, "debug")                                                           \
@@ -62,6 +64,10 @@ void ad_log(ad_log_level_t level, const char *event, const char *fmt, ...)
  * (letters, digits and "._:/@+,-"; not '=', which would start a field),
  * quoted and escaped otherwise, cut with "..." when it does not fit. */
 const char *ad_log_str(char *buf, size_t len, const char *s);
+
+/* Room for a socket path (AR_SOCKET_PATH_MAX bytes) as ad_log_str writes
+ * it: every byte escaped as \xNN, the quotes and the NUL. */
+#define AD_LOG_PATH_MAX (4 * AR_SOCKET_PATH_MAX + 3)
 
 /* The first bytes of p[0..n) in hex, as many as fit in buf (len bytes),
  * "-" when n is 0. For samples of a peer's bytes. */
