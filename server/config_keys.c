@@ -165,13 +165,17 @@ static const char *bounds(char *buf, size_t len, const cfgkey_t *k) {
   return buf;
 }
 
-/* Plain decimal digits, and nothing else, into *out. */
-static bool parse_count(const char *s, uint64_t *out) {
+/* Plain decimal digits, and nothing else, into *out. Returns 0; AR_EINVAL
+ * for anything else; AR_ELIMIT for digits alone that pass 64 bits. */
+static int parse_count(const char *s, uint64_t *out) {
   uint64_t v;
-  if (!ar_parse_digits(&s, &v) || *s != '\0')
-    return false;
-  *out = v;
-  return true;
+  const char *p = s;
+  if (ar_parse_digits(&p, &v) && *p == '\0') {
+    *out = v;
+    return 0;
+  }
+  bool digits = s[0] != '\0' && s[strspn(s, "0123456789")] == '\0';
+  return digits ? AR_ELIMIT : AR_EINVAL;
 }
 
 static bool parse_octal(const char *s, uint64_t *out) {
@@ -223,14 +227,15 @@ static int lookup_id(const char *s, bool group, size_t len, uint64_t *out) {
 /*
  * A user or group: a number, or a name looked up in the system's
  * databases, with a buffer that grows while the entry does not fit in it
- * (ERANGE). Returns 0; AR_ENOENT when there is no such name (getpwnam_r
- * and getgrnam_r may also say so with ENOENT, ESRCH, EBADF or EPERM);
- * AR_EIO, with errno set, when the lookup itself fails.
+ * (ERANGE). Returns 0; AR_ELIMIT for a number past 64 bits; AR_ENOENT
+ * when there is no such name (getpwnam_r and getgrnam_r may also say so
+ * with ENOENT, ESRCH, EBADF or EPERM); AR_EIO, with errno set, when the
+ * lookup itself fails.
  */
 static int parse_id(const char *s, bool group, uint64_t *out) {
-  if (parse_count(s, out))
-    return 0;
-  int rc;
+  int rc = parse_count(s, out);
+  if (rc != AR_EINVAL) /* a number, or one past 64 bits (AR_ELIMIT) */
+    return rc;
   size_t len = 4096;
   while ((rc = lookup_id(s, group, len, out)) == ERANGE && len < ID_ENTRY_MAX)
     len *= 2;
@@ -289,30 +294,33 @@ static int set_key(const cfgkey_t *k, void *base, const char *value, char *msg,
     if (rc == AR_ENOENT)
       return ar_errorf(msg, msglen, AR_EINVAL, "%s = %s: no such %s", k->name,
                        value, k->kind == K_GROUP ? "group" : "user");
-    if (rc < 0)
+    if (rc == AR_EIO)
       return ar_errorf(msg, msglen, AR_EINVAL,
                        "%s = %s: cannot look the %s up: %s", k->name, value,
                        k->kind == K_GROUP ? "group" : "user", strerror(errno));
-    if (v > k->max) /* (uid_t)-1 and (gid_t)-1 mean "unchanged" to chown */
+    /* (uid_t)-1 and (gid_t)-1 mean "unchanged" to chown */
+    if (rc == AR_ELIMIT || v > k->max)
       return ar_errorf(msg, msglen, AR_EINVAL,
                        "%s = %s: out of range (%s 0 to %llu)", k->name, value,
                        k->kind == K_GROUP ? "gid" : "uid",
                        (unsigned long long)k->max);
     break;
   case K_COUNT:
-    if (!parse_count(value, &v))
+    rc = parse_count(value, &v);
+    if (rc == AR_EINVAL)
       return ar_errorf(msg, msglen, AR_EINVAL, "%s = %s: not a decimal number",
                        k->name, value);
-    if (v < k->min || v > k->max)
+    if (rc == AR_ELIMIT || v < k->min || v > k->max)
       return ar_errorf(msg, msglen, AR_EINVAL, "%s = %s: out of range (%s)",
                        k->name, value, bounds(range, sizeof(range), k));
     break;
   case K_SIZE:
-    if (ar_parse_size(value, &v) < 0)
+    rc = ar_parse_size(value, &v);
+    if (rc == AR_EINVAL)
       return ar_errorf(msg, msglen, AR_EINVAL,
                        "%s = %s: not a size (digits, then K, M or G)", k->name,
                        value);
-    if (v < k->min || v > k->max)
+    if (rc == AR_ELIMIT || v < k->min || v > k->max)
       return ar_errorf(msg, msglen, AR_EINVAL, "%s = %s: out of range (%s)",
                        k->name, value, bounds(range, sizeof(range), k));
     break;

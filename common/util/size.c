@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "ar/error.h"
 
@@ -51,9 +52,13 @@ int ar_parse_size(const char *s, uint64_t *out) {
     return AR_EINVAL;
 
   const char *p = s;
-  uint64_t v;
-  if (!ar_parse_digits(&p, &v))
-    return AR_EINVAL; /* empty, not a digit first, or over 64 bits */
+  uint64_t v = 0;
+  bool fits = ar_parse_digits(&p, &v);
+  if (!fits) { /* no digit first, or more than 64 bits of them */
+    p += strspn(p, "0123456789");
+    if (p == s)
+      return AR_EINVAL;
+  }
 
   int shift = 0;
   if (*p != '\0') {
@@ -65,9 +70,9 @@ int ar_parse_size(const char *s, uint64_t *out) {
       p += 2;
     if (*p != '\0')
       return AR_EINVAL;
-    if (v > (UINT64_MAX >> shift))
-      return AR_EINVAL;
   }
+  if (!fits || v > (UINT64_MAX >> shift))
+    return AR_ELIMIT; /* of the form, but too large */
   *out = v << shift;
   return AR_OK;
 }

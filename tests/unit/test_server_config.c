@@ -228,6 +228,7 @@ static void test_command_line(void **state) {
       {"x:", "not a size"},
       {"x:12K:fastest", "not first, next, best, worst or buddy"},
       {"x:1K", "out of range"},
+      {"x:99999999999999999999999K", "out of range"},
       {":4K", "an arena name is"},
       {"bad/name:4K", "an arena name is"},
   };
@@ -286,6 +287,13 @@ static void test_errors_name_the_line(void **state) {
           "out of range (4K to 64M)");
   refused("[daemon]\nmax_frame_bytes = lots\n", "test.conf:2:",
           "not a size");
+  /* Numbers past 64 bits are numbers all the same: out of range. */
+  refused("[daemon]\nmax_connections = 99999999999999999999999\n",
+          "test.conf:2:", "out of range (1 to 1000000)");
+  refused("[daemon]\nmax_frame_bytes = 17179869184G\n",
+          "test.conf:2:", "out of range (4K to 64M)");
+  refused("[arena a]\nsize = 4K\nowner = 18446744073709551616\n",
+          "test.conf:3:", "out of range (uid 0 to 4294967294)");
   refused("[daemon]\nsocket_mode = 0999\n", "test.conf:2:", "octal mode");
   refused("[daemon]\nsocket_mode = 1777\n", "test.conf:2:", "octal mode");
   refused("[daemon]\nlog_level = loud\n", "test.conf:2:",

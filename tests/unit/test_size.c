@@ -1,9 +1,10 @@
 /*
  * test_size.c: ar_parse_size, the reader of human-written byte sizes used
  * by every command line: the accepted forms, the exact values of the
- * suffixes, the 64-bit limit, and the junk it must refuse without touching
- * its output. And ar_parse_digits, its decimal part: where it stops, and
- * that a refusal moves nothing.
+ * suffixes, the 64-bit limit (AR_ELIMIT: a size, but too large), and the
+ * junk it must refuse (AR_EINVAL), both without touching its output. And
+ * ar_parse_digits, its decimal part: where it stops, and that a refusal moves
+ * nothing.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,15 +25,21 @@ static uint64_t size_of(const char *s) {
   return v;
 }
 
-/* s must be refused, leaving the output alone. */
-static void refused(const char *s) {
+/* s must be refused with `want`, leaving the output alone. */
+static void refused_with(const char *s, int want) {
   uint64_t v = 12345;
   int rc = ar_parse_size(s, &v);
-  if (rc != AR_EINVAL)
-    fail_msg("ar_parse_size(\"%s\") = %s, want EINVAL", s ? s : "(null)",
-             ar_err_name(rc));
+  if (rc != want)
+    fail_msg("ar_parse_size(\"%s\") = %s, want %s", s ? s : "(null)",
+             ar_err_name(rc), ar_err_name(want));
   assert_int_equal(v, 12345);
 }
+
+/* Not a size at all. */
+static void refused(const char *s) { refused_with(s, AR_EINVAL); }
+
+/* A size, but past 64 bits. */
+static void too_large(const char *s) { refused_with(s, AR_ELIMIT); }
 
 static void test_plain_decimal(void **state) {
   (void)state;
@@ -61,11 +68,17 @@ static void test_suffixes(void **state) {
 
 static void test_overflow(void **state) {
   (void)state;
-  refused("18446744073709551616");    /* 2^64 */
-  refused("99999999999999999999999"); /* far past */
-  refused("17179869184G");            /* 2^64 exactly */
-  refused("18014398509481984K");      /* 2^64 exactly */
-  refused("17592186044416M");         /* 2^64 exactly */
+  too_large("18446744073709551616");    /* 2^64 */
+  too_large("99999999999999999999999"); /* far past */
+  too_large("99999999999999999999999K");
+  too_large("99999999999999999999999GiB");
+  too_large("17179869184G");       /* 2^64 exactly */
+  too_large("18014398509481984K"); /* 2^64 exactly */
+  too_large("17592186044416M");    /* 2^64 exactly */
+  /* too many digits does not make junk a size */
+  refused("99999999999999999999999x");
+  refused("99999999999999999999999KB");
+  refused("99999999999999999999999 ");
 }
 
 static void test_junk(void **state) {

@@ -30,7 +30,8 @@ bool ar_parse_digits(const char **s, uint64_t *out);
  *
  * Returns 0 and stores the size in *out (0 is a valid result; the caller
  * checks its own bounds); AR_EINVAL when s is NULL, empty or not of that
- * form, or when the size does not fit in 64 bits; *out is then unchanged.
+ * form; AR_ELIMIT when it is of that form but the size does not fit in 64
+ * bits. *out is unchanged on an error.
  */
 int ar_parse_size(const char *s, uint64_t *out);
 
