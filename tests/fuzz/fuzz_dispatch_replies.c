@@ -220,13 +220,21 @@ static void on_retain(fz_t *z, slot_t *s, const Arenad__RetainRequest *q,
          fzd_mrefs(b));
 }
 
+/* A release or transfer of an offset where no block lives: invalid to a
+ * caller that may read the arena, and to one that may not the same
+ * refusal as of another's block, which tells it nothing. */
+static Arenad__Status no_block(const marena_t *m, const slot_t *s) {
+  return fzd_may(m, s, AD_MAY_READ) ? ST(INVALID_ARGUMENT)
+                                    : ST(PERMISSION_DENIED);
+}
+
 static void on_release(fz_t *z, slot_t *s, const Arenad__ReleaseRequest *q,
                        const Arenad__Response *r, verdict_t *v) {
   marena_t *m = resolve(z, s, q->arena, true, 0, v);
   mblock_t *b = m != NULL ? fzd_mfind(m, q->offset) : NULL;
   int h = b != NULL ? fzd_mholder(b, s->c->id) : -1;
   if (m != NULL && b == NULL)
-    v->errs |= BIT(ST(INVALID_ARGUMENT));
+    v->errs |= BIT(no_block(m, s));
   else if (b != NULL && h < 0)
     v->errs |= BIT(ST(PERMISSION_DENIED));
   if (!judge(v, r))
@@ -259,7 +267,7 @@ static void on_transfer(fz_t *z, slot_t *s, const Arenad__TransferRequest *q,
     else if (!fzd_reading(to->c)) /* ending: only its fzd_pump changes that */
       v->errs |= BIT(ST(NOT_FOUND));
     if (b == NULL)
-      v->errs |= BIT(ST(INVALID_ARGUMENT));
+      v->errs |= BIT(no_block(m, s));
     else if (h < 0)
       v->errs |= BIT(ST(PERMISSION_DENIED));
     if (to != NULL && !fzd_may(m, to, AD_MAY_READ))
