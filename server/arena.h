@@ -25,6 +25,8 @@
 typedef struct ad_arena_s {
   uint64_t id; /* unique for the daemon's life, never reused: a
                   connection's attachment names an arena by id */
+  unsigned slot; /* below AD_ARENAS_MAX, no other live arena's: its bit
+                    in a connection's `used` (conn.h); set by the daemon */
   char name[AD_ARENA_NAME_MAX + 1];
   ar_policy_t policy;
   uint64_t size;

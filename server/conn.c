@@ -85,9 +85,14 @@ static bool attached(const ad_conn_t *c, const ad_arena_t *a) {
   return false;
 }
 
+static bool used(const ad_conn_t *c, const ad_arena_t *a) {
+  return (c->used[a->slot / 64] >> (a->slot % 64)) & 1;
+}
+
 bool ad_conn_stale(const ad_conn_t *c, const ad_arena_t *a) {
-  if (c->stale_all)
-    return !attached(c, a) && ad_holder_usage(&c->holder, a).blocks == 0;
+  if (c->stale_all) /* unless c has seen this very arena */
+    return !attached(c, a) && !used(c, a) &&
+           ad_holder_usage(&c->holder, a).blocks == 0;
   return c->nstale > 0 && stale_index(c, a->name) >= 0;
 }
 
@@ -101,8 +106,14 @@ static void drop_stale_list(ad_conn_t *c) {
   c->d->stats.stale_lists_dropped++;
 }
 
+void ad_conn_used(ad_conn_t *c, const ad_arena_t *a) {
+  c->used[a->slot / 64] |= UINT64_C(1) << (a->slot % 64);
+}
+
 void ad_conn_arena_gone(ad_conn_t *c, const ad_arena_t *a) {
-  bool related = ad_holder_usage(&c->holder, a).blocks > 0;
+  bool related = used(c, a) || ad_holder_usage(&c->holder, a).blocks > 0;
+  /* The slot's next arena is another. */
+  c->used[a->slot / 64] &= ~(UINT64_C(1) << (a->slot % 64));
   for (uint32_t i = 0; i < c->nattached; i++)
     if (c->attached[i] == a->id) {
       c->attached[i] = c->attached[--c->nattached];

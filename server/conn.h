@@ -61,6 +61,7 @@
 #include "access.h"
 #include "ar/frame.h"
 #include "blocks.h"
+#include "config.h"
 
 #define AD_CLIENT_NAME_MAX 64 /* bytes of a client's name, NUL excluded */
 #define AD_FDQ_MAX 16         /* descriptors queued per connection */
@@ -124,19 +125,25 @@ struct ad_conn_s {
   uint64_t *attached; /* owned */
   uint32_t nattached, attached_cap;
 
-  /* Names of arenas destroyed while this connection had them attached or
-   * held blocks in them: requests naming one get not found, whatever arena
-   * has the name now, until the connection attaches it again. A connection
-   * that lives beside many short-lived arenas would collect names without
-   * end, each request scanning them all; past AD_STALE_MAX the list goes
-   * and stale_all takes its place: from then on every arena is stale for
-   * the connection unless it has attached that very arena or holds blocks
-   * in it. Stricter (an arena it merely named before may need an attach),
-   * never looser: it never reaches an arena that took a gone one's name.
-   * The same happens when the list cannot grow for want of memory. */
+  /* Names of arenas destroyed while this connection had them attached,
+   * held blocks in them or had used them (`used`): requests naming one get not
+   * found, whatever arena has the name now, until the connection attaches it
+   * again. A connection that lives beside many short-lived arenas would collect
+   * names without end, each request scanning them all; past AD_STALE_MAX the
+   * list goes and stale_all takes its place: from then on every arena is stale
+   * for the connection unless it has attached that very arena, holds blocks in
+   * it or used it before the list went. Stricter (an arena it merely named
+   * before may need an attach), never looser: it never reaches an arena that
+   * took a gone one's name. The same happens when the list cannot grow for want
+   * of memory. */
   char (*stale)[AD_STALE_NAME]; /* owned */
   uint32_t nstale, stale_cap;
   bool stale_all;
+  /* Bit a->slot: this connection opened arena a in a request (dispatch's
+   * ad_call_open), so it may hold offsets into it (of detached blocks, of
+   * blocks it held, of a walk's): it is told when a goes, like one that
+   * attached a or holds blocks in it. */
+  uint64_t used[AD_ARENAS_MAX / 64];
 
   /* State. */
   bool eof;               /* the peer shut down its side */
@@ -271,8 +278,11 @@ void ad_conn_close_after_reply(ad_conn_t *c, const char *reason,
 struct ad_arena_s;
 int ad_conn_attach(ad_conn_t *c, struct ad_arena_s *a);
 
-/* Tells c that arena a is being destroyed: when c had it attached or holds
- * blocks in it, a's name becomes stale for c (see `stale`). Past
+/* Notes that a request of c opened arena a (see `used`). */
+void ad_conn_used(ad_conn_t *c, const struct ad_arena_s *a);
+
+/* Tells c that arena a is being destroyed: when c had it attached, holds
+ * blocks in it or used it, a's name becomes stale for c (see `stale`). Past
  * AD_STALE_MAX names, or without memory to note one more, c keeps none
  * and every arena it has not attached and holds no blocks in is stale
  * for it (stale_all, counted in stale_lists_dropped): c need not be

@@ -30,8 +30,9 @@ static int cmp_arena(const void *x, const void *y) {
   return strcmp(a->name, b->name);
 }
 
-/* Creates the arena conf describes with the next id, its owner and group
- * made the daemon's when not given. */
+/* Creates the arena conf describes with the next id and a free slot, its
+ * owner and group made the daemon's when not given. The caller has
+ * checked that there are fewer than AD_ARENAS_MAX arenas. */
 static int make_arena(ad_daemon_t *d, const ad_arena_conf_t *conf,
                       ad_arena_t **out, char *err, size_t errlen) {
   ad_arena_conf_t c = *conf;
@@ -39,8 +40,16 @@ static int make_arena(ad_daemon_t *d, const ad_arena_conf_t *conf,
     c.owner = d->uid;
   if (c.group == AD_ID_NONE)
     c.group = d->gid;
-  return ad_arena_create(&c, ++d->next_arena_id, &d->pools, out, err,
-                         errlen);
+  int rc = ad_arena_create(&c, ++d->next_arena_id, &d->pools, out, err, errlen);
+  if (rc < 0)
+    return rc;
+  unsigned w = 0;
+  while (d->slots[w] == UINT64_MAX)
+    w++;
+  unsigned bit = (unsigned)__builtin_ctzll(~d->slots[w]);
+  d->slots[w] |= UINT64_C(1) << bit;
+  (*out)->slot = w * 64 + bit;
+  return 0;
 }
 
 int ad_daemon_random(uint64_t *out) {
@@ -231,6 +240,7 @@ void ad_daemon_destroy_arena(ad_daemon_t *d, ad_arena_t *a,
   memmove(&d->arenas[at], &d->arenas[at + 1],
           (d->narenas - at - 1) * sizeof(*d->arenas));
   d->narenas--;
+  d->slots[a->slot / 64] &= ~(UINT64_C(1) << (a->slot % 64));
   d->stats.blocks_freed += st.live_blocks;
   d->stats.arenas_destroyed++;
   ad_arena_destroy(a); /* drops every hold, from whoever has it */

@@ -38,6 +38,7 @@ typedef struct ad_daemon_s {
   ad_arena_t **arenas;    /* owned: narenas, sorted by name */
   size_t narenas, arenas_cap;
   uint64_t next_arena_id;
+  uint64_t slots[AD_ARENAS_MAX / 64]; /* bit i: an arena has slot i */
   ad_blocks_t pools;      /* block records and holds, for every arena */
 
   ad_scratch_t scratch;   /* one request's memory; reset after each */

@@ -82,8 +82,7 @@ int ad_call_may(ad_call_t *call, ad_arena_t *a, unsigned need) {
                       (unsigned)a->perm.group, (unsigned)cred.uid);
 }
 
-int ad_call_open(ad_call_t *call, const char *name, unsigned need,
-                 ad_arena_t **out) {
+int ad_call_find(ad_call_t *call, const char *name, ad_arena_t **out) {
   ad_arena_t *a = ad_daemon_arena(call->d, name);
   if (a == NULL)
     return ad_call_no_arena(call, name);
@@ -91,21 +90,33 @@ int ad_call_open(ad_call_t *call, const char *name, unsigned need,
     if (call->c->stale_all)
       return ad_fail(call, AR_ENOENT,
                      "more than %d arenas were destroyed after this "
-                     "connection attached them or held blocks in them (or "
-                     "the daemon had no memory to note one), so it cannot "
+                     "connection used them (or the daemon had no memory to "
+                     "note one), so it cannot "
                      "tell which names are stale: attach arena '%s' to use "
                      "it (a client that still maps an arena of that name "
                      "detaches first)",
                      AD_STALE_MAX, a->name);
     return ad_fail(call, AR_ENOENT,
-                   "arena '%s' was destroyed after this connection attached "
-                   "it or held blocks in it; attach it again (a client that "
-                   "still maps it detaches first)",
+                   "arena '%s' was destroyed after this connection used it "
+                   "(attached it, held blocks in it or named it in a "
+                   "request); attach it again (a client that still maps it "
+                   "detaches first)",
                    a->name);
   }
-  int rc = ad_call_may(call, a, need);
+  *out = a;
+  return 0;
+}
+
+int ad_call_open(ad_call_t *call, const char *name, unsigned need,
+                 ad_arena_t **out) {
+  ad_arena_t *a;
+  int rc = ad_call_find(call, name, &a);
   if (rc < 0)
     return rc;
+  rc = ad_call_may(call, a, need);
+  if (rc < 0)
+    return rc;
+  ad_conn_used(call->c, a);
   *out = a;
   return 0;
 }

@@ -54,11 +54,16 @@ int ad_fail(ad_call_t *call, int code, const char *fmt, ...)
 /*
  * The arena named `name` for a request that needs `need` (AD_MAY_READ,
  * AD_MAY_WRITE, both, or 0 for none) of the caller: returns 0 and stores
- * it in *out; or, with the reply's message set, AR_ENOENT when there is no
- * such arena or the connection's knowledge of the name is stale (the
- * arena it had attached was destroyed: ad_conn_stale), or AR_EPERM when
- * the caller may not (counted and logged as ad_call_deny does).
+ * it in *out, noting that the connection used it (ad_conn_used); or, with
+ * the reply's message set, AR_ENOENT when there is no such arena or the
+ * connection's knowledge of the name is stale (an arena of that name that
+ * it used was destroyed: ad_conn_stale), or AR_EPERM when the caller may
+ * not (counted and logged as ad_call_deny does).
  */
+/* The same without the access check and without noting a use: for
+ * destroy_arena, whose caller's only permission is to administer. */
+int ad_call_find(ad_call_t *call, const char *name, ad_arena_t **out);
+
 int ad_call_open(ad_call_t *call, const char *name, unsigned need,
                  ad_arena_t **out);
 

@@ -157,7 +157,7 @@ int ad_do_destroy_arena(ad_call_t *call,
    * this name destroyed must not remove the one made since unseen. The
    * admin check above is the only permission needed (0 here). */
   ad_arena_t *a;
-  rc = ad_call_open(call, m->name, 0, &a);
+  rc = ad_call_find(call, m->name, &a);
   if (rc < 0)
     return rc;
   ar_engine_stats_t st;

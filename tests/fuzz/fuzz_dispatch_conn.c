@@ -28,6 +28,7 @@ void fzd_slot_reset(slot_t *s) {
   s->dead = false;
   s->nattached = 0;
   s->nstale = 0;
+  s->nused = 0;
 }
 
 void fzd_slot_open(fz_t *z, slot_t *s) {

@@ -86,6 +86,8 @@ typedef struct slot_s {
   unsigned nattached;
   char stale[MAX_PER_SLOT][AD_ARENA_NAME_MAX + 1];
   unsigned nstale;
+  uint64_t used[MAX_ARENAS]; /* model arena ids a request of it opened */
+  unsigned nused;
 } slot_t;
 
 typedef struct fz_s {
@@ -122,6 +124,9 @@ marena_t *fzd_mnew(fz_t *z, const char *name, uint64_t size,
 bool fzd_may(const marena_t *m, const slot_t *s, unsigned need);
 bool fzd_stale_for(const slot_t *s, const char *name);
 bool fzd_attached_to(const slot_t *s, uint64_t mid);
+/* Whether a request of s opened arena mid, and noting that one did. */
+bool fzd_used(const slot_t *s, uint64_t mid);
+void fzd_note_use(slot_t *s, uint64_t mid);
 
 /* ---- What the replies told; invariants (fuzz_dispatch_invariants.c) ------ */
 

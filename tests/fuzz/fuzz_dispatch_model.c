@@ -250,6 +250,20 @@ bool fzd_stale_for(const slot_t *s, const char *name) {
   return false;
 }
 
+bool fzd_used(const slot_t *s, uint64_t mid) {
+  for (unsigned i = 0; i < s->nused; i++)
+    if (s->used[i] == mid)
+      return true;
+  return false;
+}
+
+void fzd_note_use(slot_t *s, uint64_t mid) {
+  if (fzd_used(s, mid))
+    return;
+  ensure(s->nused < MAX_ARENAS, "too many arenas used");
+  s->used[s->nused++] = mid;
+}
+
 bool fzd_attached_to(const slot_t *s, uint64_t mid) {
   for (unsigned i = 0; i < s->nattached; i++)
     if (s->attached[i] == mid)

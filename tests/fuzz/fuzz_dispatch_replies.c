@@ -459,8 +459,8 @@ static void on_destroy(fz_t *z, slot_t *s, const Arenad__DestroyArenaRequest *q,
     v->errs |= BIT(ST(INVALID_ARGUMENT));
   if (!judge(v, r))
     return;
-  /* Every connection that attached it or held blocks in it now gets not
-   * found for its name, until it attaches it again. */
+  /* Every connection that attached it, held blocks in it or used it in a
+   * request now gets not found for its name, until it attaches it again. */
   uint32_t attached = 0;
   for (unsigned k = 0; k < z->nslots; k++) {
     slot_t *t = &z->s[k];
@@ -468,7 +468,14 @@ static void on_destroy(fz_t *z, slot_t *s, const Arenad__DestroyArenaRequest *q,
       continue;
     bool was = fzd_attached_to(t, m->id);
     attached += was;
-    if ((was || fzd_mholds_in(m, t->c->id)) && !fzd_stale_for(t, m->name)) {
+    bool used = fzd_used(t, m->id);
+    for (unsigned i = 0; i < t->nused; i++)
+      if (t->used[i] == m->id) {
+        t->used[i] = t->used[--t->nused];
+        break;
+      }
+    if ((was || used || fzd_mholds_in(m, t->c->id)) &&
+        !fzd_stale_for(t, m->name)) {
       ensure(t->nstale < MAX_PER_SLOT, "too many stale names");
       memcpy(t->stale[t->nstale++], m->name, sizeof(m->name));
     }
@@ -524,6 +531,43 @@ static void on_list(fz_t *z, const Arenad__Response *r) {
 
 /* Checks reply r, which starts at output offset `at`, against the next
  * request s->c read, and follows it in the model. */
+/* A request that names an arena (but attach, create and destroy, which
+ * the daemon does not count as a use) opened it unless it was refused as
+ * not found or not permitted: every handler opens its arena first. */
+static void note_use(fz_t *z, slot_t *s, const Arenad__Request *q,
+                     const Arenad__Response *r) {
+  const char *name = NULL;
+  switch (q->body_case) {
+  case ARENAD__REQUEST__BODY_INSPECT:
+    name = q->inspect->arena;
+    break;
+  case ARENAD__REQUEST__BODY_CHECK:
+    name = q->check->arena;
+    break;
+  case ARENAD__REQUEST__BODY_ALLOC:
+    name = q->alloc->arena;
+    break;
+  case ARENAD__REQUEST__BODY_FREE:
+    name = q->free->arena;
+    break;
+  case ARENAD__REQUEST__BODY_RETAIN:
+    name = q->retain->arena;
+    break;
+  case ARENAD__REQUEST__BODY_RELEASE:
+    name = q->release->arena;
+    break;
+  case ARENAD__REQUEST__BODY_TRANSFER:
+    name = q->transfer->arena;
+    break;
+  default:
+    return;
+  }
+  marena_t *m = fzd_mnamed(z, name);
+  if (m != NULL && r->status != ST(NOT_FOUND) &&
+      r->status != ST(PERMISSION_DENIED))
+    fzd_note_use(s, m->id);
+}
+
 static void on_reply(fz_t *z, slot_t *s, const Arenad__Response *r,
                      uint64_t at) {
   ad_conn_t *c = s->c;
@@ -592,6 +636,7 @@ static void on_reply(fz_t *z, slot_t *s, const Arenad__Response *r,
     return;
   }
   verdict_t v = {kind(k), 0, 0};
+  note_use(z, s, q, r);
   switch (q->body_case) {
   case ARENAD__REQUEST__BODY_HELLO:
     if (strlen(q->hello->client_name) > 64) { /* AD_CLIENT_NAME_MAX */

@@ -256,6 +256,7 @@ static void test_destroy(void **state) {
   it_alloc_ok(holder, "made", 10);
   r = it_call(admin, it_req_alloc("made", 10, 0, 1, true), NULL);
   it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  uint64_t detached_off = r->alloc->offsets[0];
   it_resp_free(r);
 
   /* Without force: refused, with the count. */
@@ -319,6 +320,30 @@ static void test_destroy(void **state) {
   close(fd);
   it_free_ok(user, "made", it_alloc_ok(user, "made", 10));
   munmap(map, 256 * KiB);
+
+  /* admin only made a detached block in the old arena, without attaching
+   * or holding anything: told all the same. The new arena's detached
+   * block at that offset (made by the same sizes in the same order) is
+   * out of its old offset's reach. */
+  uint64_t again[3];
+  static const uint64_t sizes[3] = {1000, 10, 10};
+  for (int i = 0; i < 3; i++) {
+    r = it_call(other, it_req_alloc("made", sizes[i], 0, 1, true), NULL);
+    it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+    again[i] = r->alloc->offsets[0];
+    it_resp_free(r);
+  }
+  assert_int_equal(again[2], detached_off);
+  r = it_call(admin, it_req_free("made", &detached_off, 1), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_NOT_FOUND);
+  assert_non_null(strstr(r->message, "attach it again"));
+  it_resp_free(r);
+  for (int i = 0; i < 3; i++)
+    it_free_ok(other, "made", again[i]);
+  r = it_call(admin, it_req_attach("made", true), &fd);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  it_resp_free(r);
+  close(fd);
 
   /* The records went cleanly: the holders close with nothing to reclaim,
    * and the counters agree. */
