@@ -60,12 +60,12 @@ int ad_fail(ad_call_t *call, int code, const char *fmt, ...)
  * it used was destroyed: ad_conn_stale), or AR_EPERM when the caller may
  * not (counted and logged as ad_call_deny does).
  */
+int ad_call_open(ad_call_t *call, const char *name, unsigned need,
+                 ad_arena_t **out);
+
 /* The same without the access check and without noting a use: for
  * destroy_arena, whose caller's only permission is to administer. */
 int ad_call_find(ad_call_t *call, const char *name, ad_arena_t **out);
-
-int ad_call_open(ad_call_t *call, const char *name, unsigned need,
-                 ad_arena_t **out);
 
 /* Sets STATUS_NOT_FOUND's message for a missing arena and returns
  * AR_ENOENT. */
