@@ -92,6 +92,10 @@ extern int ar__ctl_timeout_ms;
 const char *ar__ctl_bytes(char *buf, size_t len, uint64_t bytes);
 const char *ar__ctl_bytes_exact(char *buf, size_t len, uint64_t bytes);
 
+/* Why ar_parse_size refused a size with rc, for a usage message's
+ * parentheses: past 64 bits (AR_ELIMIT), or not of the form. */
+const char *ar__ctl_size_why(int rc);
+
 /* ---- replay_report.c: one producer, two renderers ---------------------- */
 
 /* The replay of one policy; or, when not_run is not "", why it did not

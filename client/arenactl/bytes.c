@@ -5,12 +5,19 @@
  * quota), and "268435456 (256 MiB)", the exact count first, where the
  * bytes themselves matter (inspect's summary, replay's arena). The daemon
  * writes sizes only in its configuration's own spelling ("64M",
- * server/config_keys.c), which this is not.
+ * server/config_keys.c), which this is not. And the reason a size given
+ * to arenactl was refused.
  */
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "ar/error.h"
 #include "arenactl.h"
+
+const char *ar__ctl_size_why(int rc) {
+  return rc == AR_ELIMIT ? "more bytes than 64 bits hold"
+                         : "bytes, with an optional K, M or G suffix";
+}
 
 const char *ar__ctl_bytes(char *buf, size_t len, uint64_t bytes) {
   static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};

@@ -142,11 +142,10 @@ static int create_options(int argc, char **argv, arenad_access_t *access,
     return ARENACTL_USAGE;
   }
   ar_policy_t policy;
-  if (ar_parse_size(argv[optind + 1], &spec->size) < 0) {
-    fprintf(stderr,
-            "arenactl create: invalid SIZE '%s' (bytes, with an optional K, "
-            "M or G suffix)\n",
-            argv[optind + 1]);
+  int rc = ar_parse_size(argv[optind + 1], &spec->size);
+  if (rc < 0) {
+    fprintf(stderr, "arenactl create: invalid SIZE '%s' (%s)\n",
+            argv[optind + 1], ar__ctl_size_why(rc));
     return ARENACTL_USAGE;
   }
   if (ar_policy_parse(argv[optind + 2], &policy) < 0) {

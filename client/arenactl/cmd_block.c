@@ -214,11 +214,10 @@ int ar__cmd_alloc(int argc, char **argv) {
     return ARENACTL_USAGE;
   }
   const char *arena = argv[optind];
-  if (ar_parse_size(argv[optind + 1], &size) < 0) {
-    fprintf(stderr,
-            "arenactl alloc: invalid SIZE '%s' (bytes, with an optional K, "
-            "M or G suffix)\n",
-            argv[optind + 1]);
+  int rc = ar_parse_size(argv[optind + 1], &size);
+  if (rc < 0) {
+    fprintf(stderr, "arenactl alloc: invalid SIZE '%s' (%s)\n",
+            argv[optind + 1], ar__ctl_size_why(rc));
     return ARENACTL_USAGE;
   }
 
@@ -241,7 +240,7 @@ int ar__cmd_alloc(int argc, char **argv) {
     return ARENACTL_FAIL;
   }
   size_t done = 0;
-  int rc = 0;
+  rc = 0;
   while (done < count) {
     size_t n = count - done < step ? count - done : step;
     rc = arenad_alloc_n(h, arena, size, align, (uint32_t)n,

@@ -109,11 +109,10 @@ static int parse_options(int argc, char **argv, options_t *o) {
     usage(stderr);
     return ARENACTL_USAGE;
   }
-  if (ar_parse_size(o->arena, &o->arena_size) < 0) {
-    fprintf(stderr,
-            "arenactl replay: invalid --arena-size '%s' (bytes, with an "
-            "optional K, M or G suffix)\n",
-            o->arena);
+  int rc = ar_parse_size(o->arena, &o->arena_size);
+  if (rc < 0) {
+    fprintf(stderr, "arenactl replay: invalid --arena-size '%s' (%s)\n",
+            o->arena, ar__ctl_size_why(rc));
     return ARENACTL_USAGE;
   }
   ar_policy_t p;

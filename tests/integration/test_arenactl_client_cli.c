@@ -229,6 +229,17 @@ static void test_numbers(void **state) {
   r = RUN("alloc", "alpha", "-16");
   assert_string_equal(r->err, "arenactl alloc: invalid SIZE '-16' (bytes, "
                               "with an optional K, M or G suffix)\n");
+  /* A size of the right form that no 64 bits hold is told so. */
+  r = RUN("alloc", "alpha", "99999999999999999999G");
+  expect_status(r, 2);
+  assert_string_equal(r->err, "arenactl alloc: invalid SIZE "
+                              "'99999999999999999999G' (more bytes than 64 "
+                              "bits hold)\n");
+  r = RUN("create", "b7", "18446744073709551616", "first");
+  expect_status(r, 2);
+  assert_string_equal(r->err, "arenactl create: invalid SIZE "
+                              "'18446744073709551616' (more bytes than 64 "
+                              "bits hold)\n");
 }
 
 /* Output that cannot be written is a failure with a message, and an alloc
