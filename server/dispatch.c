@@ -279,6 +279,12 @@ void ad_dispatch(ad_call_t *call, const Arenad__Request *req) {
     resp->message = (char *)"the reply needs more working memory than the "
                             "daemon gives one request";
   }
+  /* Every other AR_EINTERNAL is a malloc that failed (an engine's index,
+   * a hold, the arena list's bound), most with no memory left to say so:
+   * the client still learns why. */
+  if (rc == AR_EINTERNAL && (resp->message == NULL || resp->message[0] == '\0'))
+    resp->message = (char *)"the daemon is out of memory for this request; "
+                            "it may succeed later";
   d->stats.requests[kind < AD_KIND_SLOTS ? kind : AD_KIND_UNKNOWN]++;
   resp->status = ar_wire_status(rc);
   if (rc != 0) {

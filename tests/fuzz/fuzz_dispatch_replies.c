@@ -611,6 +611,8 @@ static void on_reply(fz_t *z, slot_t *s, const Arenad__Response *r,
              r->status != ST(CORRUPTION_DETECTED),
          "%s: status %d: %s", kind(k), (int)r->status,
          r->message ? r->message : "");
+  ensure(r->status == ST(OK) || (r->message != NULL && r->message[0] != '\0'),
+         "%s: status %d without a message", kind(k), (int)r->status);
   if (r->status == ST(OK))
     ensure((int)r->body_case == k, "%s: OK with body %d", kind(k),
            (int)r->body_case);
