@@ -69,8 +69,6 @@ void ad_conn_free(ad_conn_t *c) {
   free(c);
 }
 
-_Static_assert(AD_STALE_NAME == AD_ARENA_NAME_MAX + 1, "stale names fit");
-
 static int stale_index(const ad_conn_t *c, const char *name) {
   for (uint32_t i = 0; i < c->nstale; i++)
     if (strcmp(c->stale[i], name) == 0)

@@ -65,7 +65,7 @@
 
 #define AD_CLIENT_NAME_MAX 64 /* bytes of a client's name, NUL excluded */
 #define AD_FDQ_MAX 16         /* descriptors queued per connection */
-#define AD_STALE_NAME 65      /* an arena name and its NUL (config.h's) */
+#define AD_STALE_NAME (AD_ARENA_NAME_MAX + 1) /* an arena name and its NUL */
 #define AD_STALE_MAX 256      /* stale names a connection keeps (see `stale`) */
 
 struct ad_daemon_s;
