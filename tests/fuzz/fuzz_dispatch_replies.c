@@ -89,9 +89,12 @@ static bool judge(const verdict_t *v, const Arenad__Response *r) {
 /* The arena a request names: none (NOT_FOUND applies), a name stale for s
  * (NOT_FOUND, when the request checks that), or one s may not use as
  * `need` says (PERMISSION_DENIED); LIMIT_EXCEEDED is tolerated on an arena
- * with quotas. */
-static marena_t *resolve(fz_t *z, const slot_t *s, const char *name,
-                         bool check_stale, unsigned need, verdict_t *v) {
+ * with quotas. A request that checks staleness opens its arena as the
+ * daemon's ad_call_open does, first thing: unless its reply r refuses it
+ * as not found or not permitted, s has used the arena. */
+static marena_t *resolve(fz_t *z, slot_t *s, const char *name,
+                         bool check_stale, unsigned need,
+                         const Arenad__Response *r, verdict_t *v) {
   marena_t *m = fzd_mnamed(z, name);
   if (m == NULL || (check_stale && fzd_stale_for(s, name))) {
     v->errs |= BIT(ST(NOT_FOUND));
@@ -101,12 +104,15 @@ static marena_t *resolve(fz_t *z, const slot_t *s, const char *name,
     v->errs |= BIT(ST(PERMISSION_DENIED));
   if (m->quota)
     v->tolerate |= BIT(ST(LIMIT_EXCEEDED));
+  if (check_stale && r->status != ST(NOT_FOUND) &&
+      r->status != ST(PERMISSION_DENIED))
+    fzd_note_use(s, m->id);
   return m;
 }
 
 static void on_alloc(fz_t *z, slot_t *s, const Arenad__AllocRequest *q,
                      const Arenad__Response *r, verdict_t *v) {
-  marena_t *m = resolve(z, s, q->arena, true, AD_MAY_WRITE, v);
+  marena_t *m = resolve(z, s, q->arena, true, AD_MAY_WRITE, r, v);
   uint32_t count = q->count ? q->count : 1;
   uint64_t align = q->alignment ? q->alignment : AR_ALIGN_MIN;
   if (m != NULL) {
@@ -137,7 +143,7 @@ static void on_alloc(fz_t *z, slot_t *s, const Arenad__AllocRequest *q,
 
 static void on_free(fz_t *z, slot_t *s, const Arenad__FreeRequest *q,
                     const Arenad__Response *r, verdict_t *v) {
-  marena_t *m = resolve(z, s, q->arena, true, AD_MAY_WRITE, v);
+  marena_t *m = resolve(z, s, q->arena, true, AD_MAY_WRITE, r, v);
   if (m == NULL || v->errs != 0 || q->n_offsets > MAX_BLOCKS) {
     if (m != NULL && q->n_offsets > MAX_BLOCKS)
       v->errs |= BIT(ST(LIMIT_EXCEEDED));
@@ -206,7 +212,7 @@ static void on_free(fz_t *z, slot_t *s, const Arenad__FreeRequest *q,
 
 static void on_retain(fz_t *z, slot_t *s, const Arenad__RetainRequest *q,
                       const Arenad__Response *r, verdict_t *v) {
-  marena_t *m = resolve(z, s, q->arena, true, AD_MAY_READ, v);
+  marena_t *m = resolve(z, s, q->arena, true, AD_MAY_READ, r, v);
   mblock_t *b = m != NULL ? fzd_mfind(m, q->offset) : NULL;
   if (m != NULL && b == NULL)
     v->errs |= BIT(ST(INVALID_ARGUMENT));
@@ -230,7 +236,7 @@ static Arenad__Status no_block(const marena_t *m, const slot_t *s) {
 
 static void on_release(fz_t *z, slot_t *s, const Arenad__ReleaseRequest *q,
                        const Arenad__Response *r, verdict_t *v) {
-  marena_t *m = resolve(z, s, q->arena, true, 0, v);
+  marena_t *m = resolve(z, s, q->arena, true, 0, r, v);
   mblock_t *b = m != NULL ? fzd_mfind(m, q->offset) : NULL;
   int h = b != NULL ? fzd_mholder(b, s->c->id) : -1;
   if (m != NULL && b == NULL)
@@ -252,7 +258,7 @@ static void on_release(fz_t *z, slot_t *s, const Arenad__ReleaseRequest *q,
 
 static void on_transfer(fz_t *z, slot_t *s, const Arenad__TransferRequest *q,
                         const Arenad__Response *r, verdict_t *v) {
-  marena_t *m = resolve(z, s, q->arena, true, 0, v);
+  marena_t *m = resolve(z, s, q->arena, true, 0, r, v);
   const slot_t *to = NULL;
   for (unsigned k = 0; k < z->nslots; k++)
     if (z->s[k].c != NULL && z->s[k].c->token == q->target_token)
@@ -292,7 +298,7 @@ static void on_attach(fz_t *z, slot_t *s, const Arenad__AttachRequest *q,
                       const Arenad__Response *r, verdict_t *v) {
   marena_t *m =
       resolve(z, s, q->arena, false,
-              q->read_only ? AD_MAY_READ : AD_MAY_READ | AD_MAY_WRITE, v);
+              q->read_only ? AD_MAY_READ : AD_MAY_READ | AD_MAY_WRITE, r, v);
   v->tolerate &= ~BIT(ST(LIMIT_EXCEEDED));
   if (!judge(v, r))
     return;
@@ -312,7 +318,7 @@ static void on_attach(fz_t *z, slot_t *s, const Arenad__AttachRequest *q,
 
 static void on_inspect(fz_t *z, slot_t *s, const Arenad__InspectRequest *q,
                        const Arenad__Response *r, verdict_t *v) {
-  marena_t *m = resolve(z, s, q->arena, true, AD_MAY_READ, v);
+  marena_t *m = resolve(z, s, q->arena, true, AD_MAY_READ, r, v);
   v->tolerate &= ~BIT(ST(LIMIT_EXCEEDED));
   if (m != NULL && ((int)q->what < ARENAD__INSPECT_WHAT__INSPECT_SUMMARY ||
                     (int)q->what > ARENAD__INSPECT_WHAT__INSPECT_DETACHED ||
@@ -367,7 +373,7 @@ static void on_inspect(fz_t *z, slot_t *s, const Arenad__InspectRequest *q,
  * overwritten, and names the lowest. */
 static void on_check(fz_t *z, slot_t *s, const Arenad__CheckRequest *q,
                      const Arenad__Response *r, verdict_t *v) {
-  resolve(z, s, q->arena, true, AD_MAY_READ, v);
+  resolve(z, s, q->arena, true, AD_MAY_READ, r, v);
   v->tolerate &= ~BIT(ST(LIMIT_EXCEEDED));
   if (!judge(v, r))
     return;
@@ -531,43 +537,6 @@ static void on_list(fz_t *z, const Arenad__Response *r) {
 
 /* Checks reply r, which starts at output offset `at`, against the next
  * request s->c read, and follows it in the model. */
-/* A request that names an arena (but attach, create and destroy, which
- * the daemon does not count as a use) opened it unless it was refused as
- * not found or not permitted: every handler opens its arena first. */
-static void note_use(fz_t *z, slot_t *s, const Arenad__Request *q,
-                     const Arenad__Response *r) {
-  const char *name = NULL;
-  switch (q->body_case) {
-  case ARENAD__REQUEST__BODY_INSPECT:
-    name = q->inspect->arena;
-    break;
-  case ARENAD__REQUEST__BODY_CHECK:
-    name = q->check->arena;
-    break;
-  case ARENAD__REQUEST__BODY_ALLOC:
-    name = q->alloc->arena;
-    break;
-  case ARENAD__REQUEST__BODY_FREE:
-    name = q->free->arena;
-    break;
-  case ARENAD__REQUEST__BODY_RETAIN:
-    name = q->retain->arena;
-    break;
-  case ARENAD__REQUEST__BODY_RELEASE:
-    name = q->release->arena;
-    break;
-  case ARENAD__REQUEST__BODY_TRANSFER:
-    name = q->transfer->arena;
-    break;
-  default:
-    return;
-  }
-  marena_t *m = fzd_mnamed(z, name);
-  if (m != NULL && r->status != ST(NOT_FOUND) &&
-      r->status != ST(PERMISSION_DENIED))
-    fzd_note_use(s, m->id);
-}
-
 static void on_reply(fz_t *z, slot_t *s, const Arenad__Response *r,
                      uint64_t at) {
   ad_conn_t *c = s->c;
@@ -638,7 +607,6 @@ static void on_reply(fz_t *z, slot_t *s, const Arenad__Response *r,
     return;
   }
   verdict_t v = {kind(k), 0, 0};
-  note_use(z, s, q, r);
   switch (q->body_case) {
   case ARENAD__REQUEST__BODY_HELLO:
     if (strlen(q->hello->client_name) > 64) { /* AD_CLIENT_NAME_MAX */
