@@ -125,7 +125,9 @@ int ar__replayer_init(ar__replayer_t *r, ar_engine_t *e, size_t nslots,
   size_t n = nslots ? nslots : 1;
   r->payload = calloc(n, sizeof *r->payload);
   r->alloc_op = track ? calloc(n, sizeof *r->alloc_op) : NULL;
-  if (r->payload == NULL || (track && r->alloc_op == NULL)) {
+  r->alloc_line = track ? calloc(n, sizeof *r->alloc_line) : NULL;
+  if (r->payload == NULL ||
+      (track && (r->alloc_op == NULL || r->alloc_line == NULL))) {
     ar__replayer_fini(r);
     return AR_ENOMEM;
   }
@@ -136,8 +138,10 @@ int ar__replayer_init(ar__replayer_t *r, ar_engine_t *e, size_t nslots,
 void ar__replayer_fini(ar__replayer_t *r) {
   free(r->payload);
   free(r->alloc_op);
+  free(r->alloc_line);
   r->payload = NULL;
   r->alloc_op = NULL;
+  r->alloc_line = NULL;
   r->nslots = 0;
 }
 
@@ -166,6 +170,11 @@ int ar__replayer_reserve(ar__replayer_t *r, size_t nslots) {
     if (alloc_op == NULL)
       return AR_ENOMEM;
     r->alloc_op = alloc_op;
+    uint64_t *alloc_line =
+        grow_zeroed(r->alloc_line, r->nslots, cap, sizeof *alloc_line);
+    if (alloc_line == NULL)
+      return AR_ENOMEM;
+    r->alloc_line = alloc_line;
   }
   r->nslots = cap;
   return AR_OK;
@@ -241,15 +250,30 @@ int ar__replay_window(ar__replayer_t *r, const ar_trace_op_t *ops, size_t n,
   return replay_ops(r, ops, n, first, true);
 }
 
+void ar__replay_note_lines(ar__replayer_t *r,
+                           uint64_t (*line)(const void *src, size_t i),
+                           const void *src) {
+  for (size_t s = 0; s < r->nslots; s++)
+    if (r->payload[s] != 0 && r->alloc_op[s] != AR__OP_NOTED) {
+      r->alloc_line[s] = line(src, r->alloc_op[s]);
+      r->alloc_op[s] = AR__OP_NOTED;
+    }
+}
+
 int ar__replay_explain(const ar__replayer_t *r, const ar_trace_op_t *op,
                        uint64_t (*line)(const void *src, size_t i),
                        const void *src, ar_trace_error_t *err) {
   uint64_t at = line(src, r->stop_op);
   const char *policy = ar_policy_name(ar_engine_policy(r->e));
   switch (r->stop) {
-  case AR__STOP_LIVE_ID: /* without alloc_op, ar_replay_live_id searches */
-    return live_id_fail(err, at, op->id,
-                        r->alloc_op ? line(src, r->alloc_op[op->slot]) : 0);
+  case AR__STOP_LIVE_ID: { /* without alloc_op, ar_replay_live_id searches */
+    uint64_t live = 0;
+    if (r->alloc_op != NULL)
+      live = r->alloc_op[op->slot] == AR__OP_NOTED
+                 ? r->alloc_line[op->slot]
+                 : line(src, r->alloc_op[op->slot]);
+    return live_id_fail(err, at, op->id, live);
+  }
   case AR__STOP_FREE:
     return ar__trace_fail(err, AR_EINTERNAL, at,
                           "the %s engine refused to free its block at %llu"

@@ -26,6 +26,10 @@ typedef struct stream_s {
   size_t count;
 } stream_t;
 
+/* The gaps (trace_internal.h) kept at least, before lines are forgotten:
+ * 64 KiB of them. */
+#define GAPS_KEPT ((size_t)4096)
+
 static uint64_t now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -52,6 +56,16 @@ static int replay_window(void *arg, const ar_trace_op_t *ops, size_t n,
     if (rc < 0)
       return ar__replay_explain(r, &ops[r->stop_op - first], parser_line,
                                 &s->ps, err);
+  }
+  /* The gaps that name the lines grow with the trace when comments or
+   * blank lines come between its operations: once they outnumber the
+   * slots, the lines of the live blocks' `a`s are noted (what an error
+   * may still name of the operations before this window's end), and the
+   * rest forgotten. So they stay in proportion to the ids live at once. */
+  if (s->ps.t->ngaps > GAPS_KEPT && s->ps.t->ngaps > nslots) {
+    for (size_t i = 0; i < s->count; i++)
+      ar__replay_note_lines(&s->rs[i], parser_line, &s->ps);
+    ar__parser_forget_lines(&s->ps, first + n);
   }
   return AR_OK;
 }

@@ -200,9 +200,15 @@ int ar__parser_stream(ar__parser_t *ps, size_t window, ar__drain_fn drain,
 int ar__parser_flush(ar__parser_t *ps, ar_trace_error_t *err);
 
 /* Every operation parsed so far, handed on or not, and the line of
- * operation i (i < that count). */
+ * operation i (i < that count; after ar__parser_forget_lines, i at or
+ * after its `before`). */
 size_t ar__parser_nops(const ar__parser_t *ps);
 uint64_t ar__parser_line(const ar__parser_t *ps, size_t i);
+
+/* Drops what the parser keeps to name the lines of operations before
+ * `before`: a streaming parser's gaps would otherwise grow with the trace
+ * (one for every operation that follows a comment or a blank line). */
+void ar__parser_forget_lines(ar__parser_t *ps, size_t before);
 
 /*
  * Parses the complete lines (those ending in '\n') of text[0..len) and
@@ -260,13 +266,17 @@ typedef struct ar__replayer_s {
   uint64_t *payload; /* [slot] */
   size_t *alloc_op;  /* streaming: [slot] the op of the live block's `a`,
                         to name its line (a whole trace is searched for
-                        it instead); NULL otherwise */
+                        it instead), or AR__OP_NOTED: its line is in
+                        alloc_line; NULL otherwise */
+  uint64_t *alloc_line; /* streaming: [slot] see alloc_op */
   size_t nslots;     /* entries in the arrays */
   uint64_t failed, frees, skipped;
   ar__stop_t stop; /* why it stopped, at op stop_op, with stop_rc */
   size_t stop_op;
   int stop_rc;
 } ar__replayer_t;
+
+#define AR__OP_NOTED SIZE_MAX
 
 /* Returns 0 or AR_ENOMEM (nothing to free then). `track`: keep alloc_op,
  * for a replay that does not keep the operations it has done. */
@@ -283,6 +293,13 @@ int ar__replayer_reserve(ar__replayer_t *r, size_t nslots);
  * it in words). */
 int ar__replay_window(ar__replayer_t *r, const ar_trace_op_t *ops, size_t n,
                       size_t first);
+
+/* For a replayer made with `track`: notes the line of every live block's
+ * `a` (line(src, i) names them) in alloc_line, so that the lines of the
+ * operations replayed so far may be forgotten. */
+void ar__replay_note_lines(ar__replayer_t *r,
+                           uint64_t (*line)(const void *src, size_t i),
+                           const void *src);
 
 /* Fills *err for a replay that stopped at `op` (operation r->stop_op),
  * naming lines with line(src, i), and returns the code the replay

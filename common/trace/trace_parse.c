@@ -93,6 +93,18 @@ uint64_t ar__parser_line(const ar__parser_t *ps, size_t i) {
   return ar__gap_line(ps->t->gaps, ps->t->ngaps, i);
 }
 
+void ar__parser_forget_lines(ar__parser_t *ps, size_t before) {
+  ar_trace_t *t = ps->t;
+  size_t j = 0; /* the gaps of operations before `before` */
+  while (j < t->ngaps && t->gaps[j].op < before)
+    j++;
+  if (j <= 1)
+    return;
+  /* The last of them still holds for the operations from its own on. */
+  memmove(t->gaps, t->gaps + j - 1, (t->ngaps - j + 1) * sizeof *t->gaps);
+  t->ngaps -= j - 1;
+}
+
 ar_trace_t *ar__parser_finish(ar__parser_t *ps) {
   ar_trace_t *t = ps->t;
   t->info.nlines = ps->line;

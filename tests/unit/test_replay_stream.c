@@ -9,6 +9,7 @@
  * operations), with comments, blank lines, odd spacing, skipped frees and
  * failed allocations spread through them.
  */
+#include <malloc.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -248,6 +249,74 @@ static void test_live_id_far_back(void **state) {
   }
   free(wlog.p);
   free(slog.p);
+  free(text.p);
+}
+
+/* The heap in use, mmap'd blocks included: glibc's count, or under
+ * AddressSanitizer, whose allocator glibc's count does not see, its own. */
+#if defined(__SANITIZE_ADDRESS__)
+#define HEAP_FROM_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HEAP_FROM_ASAN 1
+#endif
+#endif
+#ifdef HEAP_FROM_ASAN
+size_t __sanitizer_get_current_allocated_bytes(void);
+static size_t heap_in_use(void) {
+  return __sanitizer_get_current_allocated_bytes();
+}
+#else
+static size_t heap_in_use(void) {
+  struct mallinfo2 mi = mallinfo2();
+  return mi.uordblks + mi.hblkhd;
+}
+#endif
+
+/* The heap in use when the first `a` from op 10000 on is logged, and the
+ * most after that. */
+typedef struct heap_watch_s {
+  size_t at_start, most;
+} heap_watch_t;
+
+static int watch_heap(void *arg, const ar_replay_line_t *ln) {
+  heap_watch_t *w = arg;
+  size_t now = heap_in_use();
+  if (ln->op >= 10000 && w->at_start == 0)
+    w->at_start = now;
+  if (ln->op >= 10000 && now > w->most)
+    w->most = now;
+  return AR_OK;
+}
+
+/* A comment before every operation, for many windows: what the replay
+ * keeps to name lines does not grow with the trace (before, one gap an
+ * operation), and an `a` of an id allocated windows back still names the
+ * line of its live allocation. */
+static void test_comments_between_ops(void **state) {
+  (void)state;
+  buf_t text = {0};
+  put(&text, "# header\na 7 100\n"); /* line 2 */
+  uint64_t line = 2;
+  for (int i = 0; i < 200000; i++) {
+    put(&text, "# c\na %d 32\n# c\nf %d\n", 100 + i, 100 + i);
+    line += 4;
+  }
+  put(&text, "a 7 50\n");
+  line++;
+  heap_watch_t w = {0};
+  ar_replay_target_t tg = {.engine = new_engine(AR_POLICY_FIRST, 1 << 20)};
+  ar_trace_error_t err;
+  assert_int_equal(ar_replay_stream_text(text.p, text.len, &tg, 1, watch_heap,
+                                         &w, NULL, &err),
+                   AR_EINVAL);
+  ar_engine_destroy(tg.engine);
+  assert_int_equal(err.line, line);
+  assert_non_null(strstr(err.msg, "allocated at line 2)"));
+  assert_true(w.at_start > 0);
+  if (w.most > w.at_start + (64 << 10))
+    fail_msg("the heap grew by %zu bytes from operation 10000 on",
+             w.most - w.at_start);
   free(text.p);
 }
 
@@ -531,6 +600,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_same_as_whole),
       cmocka_unit_test(test_live_id_far_back),
+      cmocka_unit_test(test_comments_between_ops),
       cmocka_unit_test(test_syntax_error_late),
       cmocka_unit_test(test_earlier_error_wins),
       cmocka_unit_test(test_log_stops),
