@@ -599,6 +599,23 @@ static int carry_add(ar__parser_t *ps, const char *text, size_t len,
   return AR_OK;
 }
 
+/* Cuts the line in the carry buffer, which runs past its chunk, to what
+ * parsing it needs: of a comment, its '#'; of white space alone, one
+ * character of it. So a comment or blank line of any length costs no
+ * more memory than a chunk. */
+static void carry_trim(ar__parser_t *ps) {
+  size_t i = 0;
+  while (i < ps->carry_len && is_space(ps->carry[i]))
+    i++;
+  if (i == ps->carry_len) {
+    if (ps->carry_len > 1)
+      ps->carry_len = 1;
+  } else if (ps->carry[i] == '#') {
+    ps->carry[0] = '#';
+    ps->carry_len = 1;
+  }
+}
+
 /* Parses the carry buffer as the last line of the trace (no newline). */
 static int parse_carry_as_last(ar__parser_t *ps, ar_trace_error_t *err) {
   if (ps->carry_len == 0)
@@ -638,6 +655,7 @@ int ar__parser_feed_chunk(ar__parser_t *ps, const char *text, size_t len,
     if (nl == NULL) {
       if ((rc = carry_add(ps, text, len, err)) < 0)
         return rc;
+      carry_trim(ps);
       return last ? parse_carry_as_last(ps, err) : AR_OK;
     }
     size_t head = (size_t)(nl + 1 - text);
@@ -653,7 +671,12 @@ int ar__parser_feed_chunk(ar__parser_t *ps, const char *text, size_t len,
   size_t used;
   if ((rc = ar__parser_feed(ps, text, len, last, &used, err)) < 0)
     return rc;
-  return used < len ? carry_add(ps, text + used, len - used, err) : AR_OK;
+  if (used == len)
+    return AR_OK;
+  if ((rc = carry_add(ps, text + used, len - used, err)) < 0)
+    return rc;
+  carry_trim(ps);
+  return AR_OK;
 }
 
 int ar_trace_parse(const char *text, size_t len, ar_trace_t **out,

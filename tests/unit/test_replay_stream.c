@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -320,6 +321,51 @@ static void test_comments_between_ops(void **state) {
   free(text.p);
 }
 
+/* The heap in use when the first line is logged. */
+static int heap_at_log(void *arg, const ar_replay_line_t *ln) {
+  (void)ln;
+  size_t *at = arg;
+  if (*at == 0)
+    *at = heap_in_use();
+  return AR_OK;
+}
+
+/* A comment line, and a blank one, far longer than the chunks a file is
+ * read in: the parser keeps of each only what it needs (before, the whole
+ * line, as long as it is). */
+static void test_long_comment_line(void **state) {
+  (void)state;
+  const size_t len = (size_t)32 << 20;
+  char *text = malloc(len + 32);
+  assert_non_null(text);
+  size_t n = 0;
+  memset(text + n, ' ', len / 2);
+  n += len / 2;
+  text[n++] = '\n';
+  text[n++] = '#';
+  memset(text + n, 'x', len / 2);
+  n += len / 2;
+  memcpy(text + n, "\na 1 16\n", 8);
+  n += 8;
+  int fd = memfd_create("long-comment.trace", MFD_CLOEXEC);
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, text, n), (ssize_t)n);
+  free(text);
+  char path[64];
+  snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+
+  size_t before = heap_in_use(), at = 0;
+  ar_replay_target_t tg = {.engine = new_engine(AR_POLICY_FIRST, 1 << 20)};
+  ar_trace_error_t err;
+  if (ar_replay_stream(path, &tg, 1, heap_at_log, &at, NULL, &err) != AR_OK)
+    fail_msg("%s", err.msg);
+  ar_engine_destroy(tg.engine);
+  close(fd);
+  assert_int_equal(tg.sum.operations, 1);
+  if (at > before + ((size_t)4 << 20))
+    fail_msg("the heap grew by %zu bytes for two lines of 16 MiB", at - before);
+}
+
 /* A syntax error windows into the trace: the streamed replay reports the
  * parser's error for that line, after replaying everything before it, the
  * part of its own window included: its log is the whole replay's of the
@@ -601,6 +647,7 @@ int main(void) {
       cmocka_unit_test(test_same_as_whole),
       cmocka_unit_test(test_live_id_far_back),
       cmocka_unit_test(test_comments_between_ops),
+      cmocka_unit_test(test_long_comment_line),
       cmocka_unit_test(test_syntax_error_late),
       cmocka_unit_test(test_earlier_error_wins),
       cmocka_unit_test(test_log_stops),
