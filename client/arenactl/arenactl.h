@@ -163,8 +163,11 @@ typedef struct ar__replay_log_s ar__replay_log_t;
 
 /* Creates the log file `name` (kept, not copied; "-": standard output)
  * and stores the log in *out, to be closed with ar__replay_log_close.
- * Returns ARENACTL_OK, or ARENACTL_FAIL after printing why (*out NULL). */
-int ar__replay_log_open(const char *name, ar__replay_log_t **out);
+ * Returns ARENACTL_OK, or after printing why (*out NULL) ARENACTL_USAGE
+ * when `name` is the file of `trace` (the trace's name as given), else
+ * ARENACTL_FAIL. */
+int ar__replay_log_open(const char *name, const char *trace,
+                        ar__replay_log_t **out);
 
 /* Appends one line: an ar_replay_log_fn, `log` being the
  * ar__replay_log_t. Returns AR_OK, or AR_EIO when a write failed (the

@@ -202,7 +202,7 @@ static int run_all(const options_t *o, ar_engine_t **engines, size_t count,
   }
   ar__replay_log_t *lf = NULL;
   if (o->placements != NULL) {
-    int code = ar__replay_log_open(o->placements, &lf);
+    int code = ar__replay_log_open(o->placements, o->trace, &lf);
     if (code != ARENACTL_OK)
       return code;
     if (ar__replay_trace_live(o->trace))

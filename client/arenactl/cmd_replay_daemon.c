@@ -502,7 +502,7 @@ int ar__cmd_replay_daemon(int argc, char **argv) {
   if (code == ARENACTL_OK)
     code = alloc_slots(&r);
   if (code == ARENACTL_OK && o.placements != NULL)
-    code = ar__replay_log_open(o.placements, &r.log);
+    code = ar__replay_log_open(o.placements, o.trace, &r.log);
   if (code == ARENACTL_OK && o.predict)
     code = setup_predictor(&r, &before);
   if (code == ARENACTL_OK)

@@ -100,8 +100,26 @@ struct ar__replay_log_s {
 
 #define FOLLOW_MS 100
 
-int ar__replay_log_open(const char *name, ar__replay_log_t **out) {
+/* Whether the log file `name` is the trace file itself, under this name or
+ * another: creating the log would empty the trace. */
+static bool is_the_trace(const char *name, const char *trace) {
+  struct stat a, b;
+  if (ar__replay_is_stdio(name) || ar__replay_is_stdio(trace))
+    return false;
+  return stat(name, &a) == 0 && stat(trace, &b) == 0 && a.st_dev == b.st_dev &&
+         a.st_ino == b.st_ino;
+}
+
+int ar__replay_log_open(const char *name, const char *trace,
+                        ar__replay_log_t **out) {
   *out = NULL;
+  if (is_the_trace(name, trace)) {
+    fprintf(stderr,
+            "arenactl replay: --placements %s is the trace itself, which "
+            "writing the log would destroy\n",
+            name);
+    return ARENACTL_USAGE;
+  }
   ar__replay_log_t *lf = malloc(sizeof *lf);
   if (lf == NULL) {
     fprintf(stderr, "arenactl replay: out of memory\n");

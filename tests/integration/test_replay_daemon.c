@@ -354,6 +354,27 @@ static void test_placements_unwritable(void **state) {
   }
 }
 
+/* --placements naming the trace file itself: a usage error before any
+ * block is allocated, and the trace is left as it was. */
+static void test_placements_is_the_trace(void **state) {
+  (void)state;
+  char trace[160], out[160], err[160], msg[1024], before[4096], after[4096];
+  snprintf(trace, sizeof trace, "%s/self.trace", daemon_.dir);
+  snprintf(out, sizeof out, "%s/out", daemon_.dir);
+  write_trace(trace, 100);
+  slurp(trace, before, sizeof before);
+  int st = arenactl_run(
+      out,
+      (const char *const[]){"--socket", daemon_.sock, "replay", "--via-daemon",
+                            "next-small", "--placements", trace, trace, NULL},
+      err);
+  slurp(err, msg, sizeof msg);
+  slurp(trace, after, sizeof after);
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 2 ||
+      strstr(msg, "is the trace itself") == NULL || strcmp(before, after) != 0)
+    fail_msg("status %d, stderr: %s", st, msg);
+}
+
 /* An `a` of a live id, found while allocations before it are still in
  * flight: through the daemon the replay stops as the offline one does,
  * with the same log (every `a` before the bad line, ids 2 and 3 included,
@@ -412,6 +433,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_predict_needs_a_fresh_arena, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_placements_unwritable, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_placements_is_the_trace, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_live_id_rejected, setup, teardown),
   };

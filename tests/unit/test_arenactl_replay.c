@@ -6,6 +6,7 @@
  * follows a trace still being written to a pipe, and the exit
  * codes and messages of a malformed trace and of usage errors.
  */
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -529,6 +530,35 @@ static void test_via_daemon_as_a_name(void **state) {
   free(log);
 }
 
+/* --placements naming the trace itself, by its name or through a hard
+ * link: a usage error, and the trace is left as it was (before, the log's
+ * creation emptied it and the replay of nothing "succeeded"). */
+static void test_log_is_the_trace(void **state) {
+  tmpdir_t *d = *state;
+  write_file(d, "t.trace", trace1);
+  char path[PATH_MAX];
+  snprintf(path, sizeof path, "%s", tmpdir_file(d, "t.trace"));
+  assert_int_equal(link(path, tmpdir_file(d, "l.trace")), 0);
+  static const char *const logs[] = {"t.trace", "./t.trace", "l.trace"};
+  for (size_t i = 0; i < sizeof logs / sizeof logs[0]; i++) {
+    char args[256], want[256];
+    snprintf(args, sizeof args,
+             "replay --policy first --arena-size 4K --placements %s t.trace",
+             logs[i]);
+    int rc = run(d, NULL, args);
+    char *err = read_file(d, "err"), *text = read_file(d, "t.trace");
+    snprintf(want, sizeof want,
+             "arenactl replay: --placements %s is the trace itself, which "
+             "writing the log would destroy\n",
+             logs[i]);
+    if (rc != 2 || strcmp(err, want) != 0 || strcmp(text, trace1) != 0)
+      fail_msg("arenactl %s: exit %d, stderr: %s, the trace now: %s", args, rc,
+               err, text);
+    free(err);
+    free(text);
+  }
+}
+
 static void test_usage_errors(void **state) {
   tmpdir_t *d = *state;
   write_file(d, "t.trace", trace1);
@@ -594,6 +624,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_engine_out_of_memory, tmpdir_make,
                                       tmpdir_remove),
       cmocka_unit_test_setup_teardown(test_via_daemon_as_a_name, tmpdir_make,
+                                      tmpdir_remove),
+      cmocka_unit_test_setup_teardown(test_log_is_the_trace, tmpdir_make,
                                       tmpdir_remove),
       cmocka_unit_test_setup_teardown(test_usage_errors, tmpdir_make,
                                       tmpdir_remove),
