@@ -146,20 +146,29 @@ static void accept_some(ad_daemon_t *d, int max) {
   for (int i = 0; i < max; i++) {
     int fd = accept4(d->listener.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {
+      d->listener.starved = false;
       accept_one(d, fd);
       continue;
     }
     int e = errno;
-    if (e == EAGAIN || e == EWOULDBLOCK)
+    if (e == EAGAIN || e == EWOULDBLOCK) {
+      d->listener.starved = false; /* nobody waits any more */
       return;
+    }
     if (e == EINTR || e == ECONNABORTED)
       continue;
-    d->stats.connections_accept_failed++;
-    uint64_t suppressed = 0;
-    if (ad_ratelimit_allow(&d->rl_accept, ad_daemon_now_ms(), &suppressed))
-      ad_log(AD_LOG_WARN, "accept-failed", "error=\"%s\" suppressed=%llu",
-             strerror(e), (unsigned long long)suppressed);
-    if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
+    bool starved = e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM;
+    /* A client waiting while none is free is retried every pause: counted
+     * (and logged) once, not once a retry, until a connection is taken. */
+    if (!(starved && d->listener.starved)) {
+      d->stats.connections_accept_failed++;
+      uint64_t suppressed = 0;
+      if (ad_ratelimit_allow(&d->rl_accept, ad_daemon_now_ms(), &suppressed))
+        ad_log(AD_LOG_WARN, "accept-failed", "error=\"%s\" suppressed=%llu",
+               strerror(e), (unsigned long long)suppressed);
+    }
+    if (starved) {
+      d->listener.starved = true;
       uv_poll_stop(&d->listener.poll);
       uv_timer_start(&d->listener.retry, on_retry, ACCEPT_PAUSE_MS, 0);
     }

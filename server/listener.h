@@ -25,6 +25,9 @@ typedef struct ad_listener_s {
   bool poll_init;
   uv_timer_t retry;   /* resumes accepting after accept(2) ran out of fds */
   bool retry_init;
+  bool starved;       /* accept(2) ran out of descriptors or memory, and
+                         has not taken a connection since: the retries
+                         of this pause are not counted again */
   bool bound;         /* the socket file is ours to remove */
   dev_t dev;          /* the socket file we made, so that we never */
   ino_t ino;          /* remove one that another daemon put there */

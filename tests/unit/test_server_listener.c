@@ -8,8 +8,10 @@
  * counted in connections_accept_failed like every other connection that
  * could not be taken on. A connection accepted normally is not counted.
  * An error on the listening socket itself is counted too, and accepting
- * resumes after a pause. At shutdown, a client still in the backlog is
- * accepted and its request answered before the end.
+ * resumes after a pause. Out of descriptors, a waiting client is counted
+ * once, not once each time the paused listener tries it again. At shutdown, a
+ * client still in the backlog is accepted and its request answered before the
+ * end.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +24,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -218,6 +221,52 @@ static void test_shutdown_takes_backlog(void **state) {
   close(fd);
 }
 
+/* Runs the daemon's loop for about ms milliseconds. */
+static void run_for(fixture_t *f, int ms) {
+  for (int i = 0; i < ms / 10; i++) {
+    uv_run(&f->d.loop, UV_RUN_NOWAIT);
+    nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+  }
+}
+
+/* Lowers the soft RLIMIT_NOFILE to the lowest free descriptor, so that
+ * the process has none to spare (those above it stay open). */
+static void use_up_descriptors(void) {
+  int lowest = dup(0);
+  assert_true(lowest >= 0);
+  close(lowest);
+  struct rlimit rl;
+  assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+  rl.rlim_cur = (rlim_t)lowest;
+  assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+}
+
+/* With no descriptor to spare, accept(2) fails (EMFILE) and the listener
+ * tries again every 100 ms while the client waits in the backlog: that is
+ * one connection not taken on, counted once however many times it is
+ * tried, and taken once a descriptor is free. The next time descriptors
+ * run out counts again. */
+static void test_out_of_descriptors_counted_once(void **state) {
+  fixture_t *f = *state;
+  ad_stats_t *st = &f->d.stats;
+  struct rlimit saved;
+  assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
+
+  int fd[2];
+  for (uint64_t round = 1; round <= 2; round++) {
+    fd[round - 1] = connect_client(f);
+    use_up_descriptors();
+    run_for(f, 450); /* the first try and four retries */
+    assert_int_equal(st->connections_accept_failed, round);
+    assert_int_equal(st->connections_accepted, round - 1);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+    run_until(f, &st->connections_accepted, round - 1);
+    assert_int_equal(st->connections_accept_failed, round);
+  }
+  close(fd[0]);
+  close(fd[1]);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_accept_counted, setup, teardown),
@@ -225,6 +274,8 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_shutdown_takes_backlog, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(test_out_of_descriptors_counted_once,
+                                      setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
