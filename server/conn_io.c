@@ -64,11 +64,72 @@ static bool frame_begun(const ad_conn_t *c) {
   return !c->close_after_reply && ar_buf_len(&c->rbuf) > 0;
 }
 
+/* Where a peer's bytes stand against the frames they make, fed a piece
+ * at a time: `skip` body bytes of the last frame still to come, or the
+ * first `npre` bytes of its prefix; `bad` once they are not frames. */
+typedef struct frame_walk_s {
+  uint64_t skip;
+  uint8_t pre[AR_FRAME_PREFIX_MAX];
+  size_t npre;
+  bool bad;
+} frame_walk_t;
+
+static void walk_frames(frame_walk_t *w, const uint8_t *p, size_t n,
+                        size_t max) {
+  while (n > 0 && !w->bad) {
+    if (w->skip > 0) {
+      size_t k = w->skip < n ? (size_t)w->skip : n;
+      w->skip -= k;
+      p += k;
+      n -= k;
+      continue;
+    }
+    w->pre[w->npre++] = *p++;
+    n--;
+    ar_frame_t f;
+    int rc = ar_frame_decode(w->pre, w->npre, max, &f);
+    if (rc < 0) {
+      w->bad = true;
+    } else if (rc == AR_FRAME_COMPLETE || f.start > 0) {
+      w->skip = f.end - w->npre; /* the prefix is in */
+      w->npre = 0;
+    }
+  }
+}
+
+/* Whether the bytes c's peer sent end inside a frame, c's connection
+ * broken: those c holds (whole frames that flow control held back, and a
+ * frame a read cut), then those still unread in its socket, read here and
+ * dropped. A frame whose rest was waiting in the socket was not cut by
+ * the peer. */
+static bool peer_cut_frame(ad_conn_t *c) {
+  if (!frame_begun(c))
+    return false;
+  size_t max = c->d->cfg->max_frame_bytes;
+  frame_walk_t w = {0};
+  walk_frames(&w, ar_buf_data(&c->rbuf), ar_buf_len(&c->rbuf), max);
+  int pending = 0; /* at most what is there now: the peer may still send */
+  if (c->fd < 0 || ioctl(c->fd, FIONREAD, &pending) != 0)
+    pending = 0;
+  uint8_t buf[4096];
+  while (pending > 0 && !w.bad) {
+    size_t want = (size_t)pending < sizeof(buf) ? (size_t)pending : sizeof(buf);
+    ssize_t n = recv(c->fd, buf, want, MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      break;
+    walk_frames(&w, buf, (size_t)n, max);
+    pending -= (int)n;
+  }
+  return !w.bad && (w.skip > 0 || w.npre > 0);
+}
+
 /* Closes c when its peer reset the connection or its socket failed. A
  * frame the peer had begun is cut short by that as by its end, and
  * counted the same (frames_truncated); the close reason stays the cause. */
 static void close_broken(ad_conn_t *c, const char *reason) {
-  if (frame_begun(c))
+  if (peer_cut_frame(c))
     c->d->stats.frames_truncated++;
   ad_conn_close(c, reason);
 }

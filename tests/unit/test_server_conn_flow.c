@@ -9,7 +9,8 @@
  * large for the working memory refused as a limit; a cut frame that is
  * not a stall while flow control pauses reading; and unsent replies that
  * stall after send_timeout_ms, but not while the peer reads them out of
- * the socket, slowly (a socket pair).
+ * the socket, slowly (a socket pair); a peer that goes while flow control
+ * holds its whole frames back cut none (frames_truncated).
  */
 #include "conn_harness.h"
 
@@ -285,6 +286,40 @@ static void test_fd_queue_pause(void **state) {
   free(b.p);
 }
 
+/* A peer that goes, its replies unread, while flow control holds back
+ * whole frames it sent (the last one cut by the daemon's read, its rest
+ * waiting in the socket) cut no frame short: frames_truncated does not
+ * count it. The same peer whose last frame is cut short does count. */
+static void test_reset_with_frames_held(void **state) {
+  fixture_t *f = *state;
+  for (uint64_t cut = 0; cut <= 1; cut++) {
+    int sv[2];
+    assert_int_equal(
+        socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv),
+        0);
+    ad_conn_t *c = ad_conn_new(&f->d, sv[0], 43, 1000, 1000); /* owns sv[0] */
+    assert_non_null(c);
+    bytes_t b = {NULL, 0};
+    for (uint64_t i = 1; i <= 8; i++)
+      add_ping(&b, i);
+    /* What a read took: all but the last two bytes. Four frames are
+     * answered (max_in_flight), the rest kept, as conn_read keeps them. */
+    size_t read = b.n - 2;
+    size_t used = ad_conn_input(c, b.p, read);
+    assert_int_equal(c->inflight, 4);
+    assert_int_equal(ar_buf_append(&c->rbuf, b.p + used, read - used), 0);
+    if (!cut) /* the last frame's rest, sent, not read by the daemon */
+      assert_int_equal(send(sv[1], b.p + read, 2, 0), 2);
+    close(sv[1]);
+    uint64_t before = f->d.stats.frames_truncated;
+    ad_conn_run(c); /* its replies find the peer gone */
+    assert_true(c->closing);
+    assert_int_equal(f->d.stats.frames_truncated - before, cut);
+    ad_conn_free(c); /* never started: closed, not freed by the daemon */
+    free(b.p);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -292,7 +327,7 @@ int main(void) {
       T(test_send_stalled_slow_reader), T(test_fd_queue_pause),
       T(test_in_flight_limit),          T(test_output_pause),
       T(test_page_fits_frame),          T(test_attach_queues_fd),
-      T(test_reply_over_scratch),
+      T(test_reply_over_scratch),       T(test_reset_with_frames_held),
 #undef T
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
