@@ -426,9 +426,23 @@ size_t ad_conn_input(ad_conn_t *c, const uint8_t *p, size_t len) {
     if (rc == AR_FRAME_PARTIAL)
       break;
     if (rc == AR_ELIMIT) {
-      protocol_error(c, AR_ELIMIT, &st->frames_over_limit, "over-limit",
-                     "a frame is over the frame size limit", p + off,
-                     len - off);
+      /* The prefix is whole: its length, against no limit, for the
+       * message (one too large for a size_t is over any frame). */
+      ar_frame_t whole;
+      char msg[128];
+      if (ar_frame_decode(p + off, len - off, SIZE_MAX, &whole) >= 0)
+        snprintf(msg, sizeof(msg),
+                 "a frame of %zu bytes is over the frame size limit, "
+                 "max_frame_bytes (%llu)",
+                 whole.end - whole.start,
+                 (unsigned long long)cfg->max_frame_bytes);
+      else
+        snprintf(msg, sizeof(msg),
+                 "a frame is over the frame size limit, max_frame_bytes "
+                 "(%llu)",
+                 (unsigned long long)cfg->max_frame_bytes);
+      protocol_error(c, AR_ELIMIT, &st->frames_over_limit, "over-limit", msg,
+                     p + off, len - off);
       break;
     }
     if (rc < 0) {

@@ -143,8 +143,8 @@ static void test_byte_by_byte(void **state) {
 
 /* bytes after a good ping: one reply to the ping, one error reply with id
  * 0 and `status`, every byte used, nothing more decoded. */
-static void protocol_error(fixture_t *f, const uint8_t *bad, size_t n,
-                           int status) {
+static void protocol_error_says(fixture_t *f, const uint8_t *bad, size_t n,
+                                int status, const char *says) {
   bytes_t b = {NULL, 0};
   add_ping(&b, 1);
   b.p = realloc(b.p, b.n + n);
@@ -161,17 +161,27 @@ static void protocol_error(fixture_t *f, const uint8_t *bad, size_t n,
   assert_int_equal(r[1]->id, 0);
   assert_int_equal(r[1]->status, status);
   assert_int_equal(r[1]->body_case, ARENAD__RESPONSE__BODY__NOT_SET);
+  if (says != NULL && strstr(r[1]->message, says) == NULL)
+    fail_msg("'%s' does not say '%s'", r[1]->message, says);
   free_all(r, 2);
   assert_int_equal(f->d.stats.connections_closed_protocol, 1);
   (void)good;
   free(b.p);
 }
 
+static void protocol_error(fixture_t *f, const uint8_t *bad, size_t n,
+                           int status) {
+  protocol_error_says(f, bad, n, status, NULL);
+}
+
 static void test_frame_over_limit(void **state) {
   fixture_t *f = *state;
   uint8_t p[AR_FRAME_PREFIX_MAX];
   size_t n = ar_frame_encode(p, 4097);
-  protocol_error(f, p, n, ARENAD__STATUS__STATUS_LIMIT_EXCEEDED);
+  /* The message says what was sent and what is allowed. */
+  protocol_error_says(f, p, n, ARENAD__STATUS__STATUS_LIMIT_EXCEEDED,
+                      "a frame of 4097 bytes is over the frame size limit, "
+                      "max_frame_bytes (4096)");
   assert_int_equal(f->d.stats.frames_over_limit, 1);
 }
 
