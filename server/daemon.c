@@ -17,6 +17,7 @@
 #include "ar/errorf.h"
 #include "memcheck.h"
 #include "reclaim.h"
+#include "segment.h"
 
 /* The per-request scratch: a first chunk that fits any ordinary request,
  * and a cap well above what a frame at the limit can unpack into. */
@@ -202,8 +203,13 @@ int ad_daemon_create_arena(ad_daemon_t *d, const ad_arena_conf_t *conf,
   }
   ad_arena_t *a;
   int rc = make_arena(d, conf, &a, err, errlen);
-  if (rc == AR_ELIMIT) /* the segment's: no descriptor to spare */
-    d->stats.fds_exhausted++;
+  uint64_t file_limit;
+  if (rc == AR_ELIMIT) { /* the segment's: the file size limit, or no fd */
+    if (ad_segment_over_file_limit(conf->size, &file_limit))
+      d->stats.arenas_refused_limit++;
+    else
+      d->stats.fds_exhausted++;
+  }
   if (rc == AR_ENOMEM) /* the segment's: the memory check or fallocate */
     d->stats.arenas_refused_memory++;
   if (rc < 0)

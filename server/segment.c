@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,6 +35,15 @@
  * the moment (AR_ELIMIT), not a failure, for a segment made and for a
  * duplicate of one. */
 static bool no_fd_to_spare(int e) { return e == EMFILE || e == ENFILE; }
+
+bool ad_segment_over_file_limit(uint64_t size, uint64_t *limit) {
+  struct rlimit r;
+  if (getrlimit(RLIMIT_FSIZE, &r) != 0 || r.rlim_cur == RLIM_INFINITY ||
+      size <= r.rlim_cur)
+    return false;
+  *limit = r.rlim_cur;
+  return true;
+}
 
 /* Reserves every page of the file. shmem's fallocate stops early with
  * EINTR when a signal comes; it is simply asked again. */
@@ -61,6 +71,14 @@ int ad_segment_create(ad_segment_t *s, const char *name, uint64_t size,
   int rc = ad_memcheck_fit(size, &avail, err, errlen);
   if (rc < 0)
     return rc;
+  uint64_t limit;
+  if (ad_segment_over_file_limit(size, &limit)) {
+    snprintf(err, errlen,
+             "%llu bytes is over the daemon's file size limit (ulimit -f: "
+             "%llu bytes), which shared memory obeys too",
+             (unsigned long long)size, (unsigned long long)limit);
+    return AR_ELIMIT;
+  }
 
   rc = AR_EINTERNAL;
   snprintf(memfd_name, sizeof(memfd_name), "arenad:%s", name);

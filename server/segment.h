@@ -50,14 +50,21 @@ typedef struct ad_segment_s {
  * memory check (memcheck.h) comes first: a size that does not fit in the
  * memory available is refused before anything is created or reserved.
  * Returns 0; AR_ENOMEM when the size does not fit, or when fallocate says
- * ENOSPC or ENOMEM all the same; AR_ELIMIT when the process has no
- * descriptor to spare for the memfd or the read-only one (EMFILE,
- * ENFILE); AR_EINTERNAL for any other failure. On an
+ * ENOSPC or ENOMEM all the same; AR_ELIMIT when the size is over the
+ * process's file size limit (ad_segment_over_file_limit: checked after
+ * the memory, before anything is created), or when it has no descriptor
+ * to spare for the memfd or the read-only one (EMFILE, ENFILE);
+ * AR_EINTERNAL for any other failure. On an
  * error err (errlen bytes) says what failed and why, with the size and the
  * memory figure (the caller names the arena), and nothing is left behind.
  */
 int ad_segment_create(ad_segment_t *s, const char *name, uint64_t size,
                       char *err, size_t errlen);
+
+/* Whether a segment of `size` bytes is over the process's file size limit
+ * (RLIMIT_FSIZE, ulimit -f), which a memfd obeys like any file; the limit
+ * in *limit then. */
+bool ad_segment_over_file_limit(uint64_t size, uint64_t *limit);
 
 /* A duplicate of the segment's descriptor (the read-only one when
  * read_only), close-on-exec, for a client: owned by the caller. Returns

@@ -18,10 +18,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -531,6 +533,54 @@ static void test_segment_ok(void **state) {
   assert_int_equal(s.ro_fd, -1);
 }
 
+/* An arena over the process's file size limit (ulimit -f), which a memfd
+ * obeys: refused as a limit before anything is made (not INTERNAL from
+ * ftruncate's EFBIG), and counted by the daemon in arenas_refused_limit,
+ * not fds_exhausted. */
+static void test_segment_over_file_limit(void **state) {
+  (void)state;
+  ad_config_t cfg, more;
+  ad_daemon_t d;
+  char err[1024] = "";
+  ad_log_set_level(AD_LOG_ERROR);
+  ad_config_init(&cfg);
+  assert_int_equal(ad_config_add_arena_spec(&cfg, "small:1M", err, sizeof(err)),
+                   0);
+  assert_int_equal(ad_config_finish(&cfg, err, sizeof(err)), 0);
+  ad_config_init(&more);
+  assert_int_equal(ad_config_add_arena_spec(&more, "big:2M", err, sizeof(err)),
+                   0);
+  assert_int_equal(ad_config_finish(&more, err, sizeof(err)), 0);
+  assert_int_equal(ad_daemon_init(&d, &cfg, err, sizeof(err)), 0);
+
+  struct rlimit was, low;
+  assert_int_equal(getrlimit(RLIMIT_FSIZE, &was), 0);
+  low = was;
+  low.rlim_cur = MiB;
+  assert_int_equal(setrlimit(RLIMIT_FSIZE, &low), 0);
+  signal(SIGXFSZ, SIG_IGN); /* were ftruncate tried: EFBIG, not a death */
+  ad_segment_t s;
+  fallocate_calls = 0;
+  assert_int_equal(ad_segment_create(&s, "big", 2 * MiB, err, sizeof(err)),
+                   AR_ELIMIT);
+  assert_int_equal(s.fd, -1);
+  assert_non_null(strstr(err, "2097152 bytes is over the daemon's file size "
+                              "limit (ulimit -f: 1048576 bytes)"));
+  ad_arena_t *a = NULL;
+  assert_int_equal(
+      ad_daemon_create_arena(&d, &more.arenas[0], &a, err, sizeof(err)),
+      AR_ELIMIT);
+  assert_int_equal(fallocate_calls, 0);
+  assert_int_equal(d.stats.arenas_refused_limit, 1);
+  assert_int_equal(d.stats.fds_exhausted, 0);
+  assert_int_equal(setrlimit(RLIMIT_FSIZE, &was), 0);
+  assert_int_equal(
+      ad_daemon_create_arena(&d, &more.arenas[0], &a, err, sizeof(err)), 0);
+  ad_daemon_fini(&d);
+  ad_config_fini(&more);
+  ad_config_fini(&cfg);
+}
+
 /* At start-up: the arena named, its size, what is available; and the sum
  * of several arenas checked before any is reserved. */
 static void test_daemon_names_the_arena(void **state) {
@@ -596,6 +646,7 @@ int main(void) {
       cmocka_unit_test(test_segment_refused_before_fallocate),
       cmocka_unit_test(test_segment_fallocate_fails),
       cmocka_unit_test(test_segment_ok),
+      cmocka_unit_test(test_segment_over_file_limit),
       cmocka_unit_test(test_daemon_names_the_arena),
   };
   int failed = cmocka_run_group_tests_name("parsers", parsers, NULL, NULL);
