@@ -10,7 +10,11 @@
  * free buddies, a count, the mask of orders (an order missing, one past
  * the largest), a summary level, a summary bit past its level, a search
  * for the lowest free block starting past it, an order out of range),
- * each put back after (the check passes again). And the
+ * each put back after (the check passes again); and, for every policy,
+ * the tiling half that walks the pieces in address order (the byte
+ * counters, a block the walk does not meet, an offset that starts
+ * nothing, a block over free space, of 0 bytes or past the arena) and the
+ * list policies' rover and size index. And the
  * small pieces of the interface: the policy names and their parsing, the
  * getters, destroy(NULL). The other engine tests run the check after every
  * operation too (harness.c); this file states it on its own. Engine only.
@@ -357,6 +361,88 @@ static void test_check_buddy_corrupt(void **state) {
   ar_engine_destroy(e);
 }
 
+/* ---- Broken records: the tiling half ------------------------------------- */
+
+/* Three blocks of 16 bytes at 0, 32 and 64, the middle one freed; then
+ * each break of what the engine itself keeps (engine.c: the block map,
+ * the counters) and of what only the list policies keep besides their
+ * address index (the rover, the size index), caught and put back. These
+ * are the checks that walk the pieces in address order, the same for
+ * every policy. */
+static void test_check_tiling_corrupt(void **state) {
+  const subject_kind_t *k = *state;
+  ar_engine_t *e;
+  assert_ar_ok(ar_engine_create(k->policy, 65536, NULL, &e));
+  ar_block_t b[3];
+  for (int i = 0; i < 3; i++) {
+    assert_ar_ok(ar_engine_alloc(e, 16, 16, &b[i]));
+    assert_int_equal(b[i].start, 32 * (uint64_t)i);
+    assert_int_equal(b[i].size, 32);
+  }
+  assert_ar_ok(ar_engine_free(e, b[1].payload, NULL, NULL));
+  assert_healthy(e);
+
+  /* The counters: a byte requested, or a block's bytes used, that no
+   * block holds. */
+  e->requested++;
+  assert_corrupt(e, "byte counts", 0, "for 32 requested");
+  e->requested--;
+  e->used += 32;
+  assert_corrupt(e, "byte counts", 0, "counters say 96 and 32");
+  e->used -= 32;
+  assert_healthy(e);
+
+  /* A block in the map that lies in the free space at 32: the walk does
+   * not meet it. */
+  assert_ar_ok(ar__blockmap_reserve(&e->blocks));
+  ar__blockmap_insert(&e->blocks, &(ar__blockent_t){b[1].payload, 16});
+  assert_corrupt(e, "block map", 0, "walked 2 blocks, the map holds 3");
+  ar__blockmap_remove(&e->blocks, ar__blockmap_find(&e->blocks, b[1].payload));
+  assert_healthy(e);
+
+  /* The block at 64 gone from the map: nothing starts there. */
+  ar__blockmap_remove(&e->blocks, ar__blockmap_find(&e->blocks, b[2].payload));
+  assert_corrupt(e, "tiling", 64, "neither free nor the start");
+  assert_ar_ok(ar__blockmap_reserve(&e->blocks));
+  ar__blockmap_insert(&e->blocks, &(ar__blockent_t){b[2].payload, 16});
+  assert_healthy(e);
+
+  /* The block at 0 grown to 64 bytes, over the free space at 32. */
+  ar__blockent_t *ent = ar__blockmap_find(&e->blocks, b[0].payload);
+  ent->n = 40;
+  assert_corrupt(e, "free space disjoint from blocks", 32, "overlaps");
+  /* A request of 0 bytes. */
+  ent->n = 0;
+  assert_corrupt(e, "block size", 0, "for a request of 0");
+  /* A block that ends past the arena. */
+  ent->n = 65536;
+  assert_corrupt(e, "block bounds", 0, "ends past the arena");
+  ent->n = 16;
+  assert_healthy(e);
+
+  if (k->policy != AR_POLICY_BUDDY) {
+    ar__list_t *l = e->u.list;
+    /* The next-fit rover past the arena (every list policy keeps it). */
+    uint64_t rover = l->rover;
+    l->rover = e->size + 16;
+    assert_corrupt(e, "rover", e->size + 16, "past the arena");
+    l->rover = rover;
+    assert_healthy(e);
+  }
+  if (k->policy == AR_POLICY_BEST) {
+    /* A span in the size index that the free space does not have. */
+    ar__list_t *l = e->u.list;
+    assert_true(l->sized);
+    assert_ar_ok(ar__sizeidx_reserve(&l->by_size, 32));
+    ar__sizeidx_insert(&l->by_size, b[0].start, 32);
+    assert_corrupt(e, "size index", 0, "holds 3 spans, the free space 2");
+    ar__sizeidx_erase_at(&l->by_size,
+                         ar__sizeidx_find(&l->by_size, b[0].start, 32));
+    assert_healthy(e);
+  }
+  ar_engine_destroy(e);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       ENGINE_TEST(test_check_healthy, FIRST),
@@ -369,6 +455,11 @@ int main(void) {
       ENGINE_TEST(test_check_list_corrupt, BEST),
       ENGINE_TEST(test_check_list_corrupt, WORST),
       ENGINE_TEST(test_check_buddy_corrupt, BUDDY),
+      ENGINE_TEST(test_check_tiling_corrupt, FIRST),
+      ENGINE_TEST(test_check_tiling_corrupt, NEXT),
+      ENGINE_TEST(test_check_tiling_corrupt, BEST),
+      ENGINE_TEST(test_check_tiling_corrupt, WORST),
+      ENGINE_TEST(test_check_tiling_corrupt, BUDDY),
       cmocka_unit_test(test_policy_names),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
