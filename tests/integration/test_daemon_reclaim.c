@@ -8,7 +8,8 @@
  * every block back, counted once. An arena destroyed with force meanwhile, and
  * a shutdown meanwhile, take the rest with them, and the daemon exits cleanly;
  * destroying both arenas ends the reclamation, its blocks still counted once.
- * With no budget (turn_budget_us = 0) the blocks all go at the close.
+ * With no budget (turn_budget_us = 0) the blocks all go at the close. Two
+ * such reclamations one after the other both end.
  * The daemon is stopped (SIGSTOP) while the holder goes and the other
  * client's requests are sent, so that it finds them together and the
  * reclamation's some 30 ms cannot end before they come, however late this
@@ -19,6 +20,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #define BLOCKS_PER_ALLOC 4096
 #define ALLOCS 32                            /* per arena */
@@ -304,6 +306,40 @@ static void test_no_budget_reclaims_at_close(void **state) {
   it_daemon_cleanup(&d);
 }
 
+/* Waits on c, for 30 s at most, until `n` connections were reclaimed. */
+static void wait_reclaimed_connections(it_conn_t *c, uint64_t n) {
+  time_t until = time(NULL) + 30;
+  while (it_stat(c, "reclaimed_connections") < n)
+    assert_true(time(NULL) < until);
+}
+
+/* Two closed connections reclaimed in turns, one after the other: the
+ * first reclamation, the queue's head and tail, ends in a turn and leaves
+ * the queue; the second is then queued and sliced in its turn, and ends
+ * too, every block back. */
+static void test_reclaims_one_after_another(void **state) {
+  (void)state;
+  it_daemon_t d = {0};
+  it_conn_t *watcher = after_close(&d, config_short, NULL, 0);
+  wait_reclaimed_connections(watcher, 1);
+  uint64_t slices = it_stat(watcher, "reclaim_slices");
+  assert_true(slices > 0); /* it ended in a turn */
+  assert_int_equal(it_stat(watcher, "reclaims_pending"), 0);
+
+  it_close(holder(&d));
+  wait_reclaimed_connections(watcher, 2);
+  assert_true(it_stat(watcher, "reclaim_slices") > slices);
+  assert_int_equal(it_stat(watcher, "reclaims_pending"), 0);
+  assert_int_equal(it_stat(watcher, "reclaimed_blocks"), 2 * HELD);
+  assert_int_equal(it_live_blocks(watcher, "a"), 0);
+  assert_int_equal(it_live_blocks(watcher, "b"), 0);
+  it_check_ok(watcher, "a");
+  it_check_ok(watcher, "b");
+  it_close(watcher);
+  assert_int_equal(it_daemon_stop(&d, SIGTERM), 0);
+  it_daemon_cleanup(&d);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_close_is_reclaimed_in_turns),
@@ -311,6 +347,7 @@ int main(void) {
       cmocka_unit_test(test_destroys_end_reclaim),
       cmocka_unit_test(test_shutdown_during_reclaim),
       cmocka_unit_test(test_no_budget_reclaims_at_close),
+      cmocka_unit_test(test_reclaims_one_after_another),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
