@@ -441,6 +441,53 @@ static void test_inspect_pages(void **state) {
   it_close(c);
 }
 
+/* The detached blocks in pages of 2, when a walk finds more of them than a
+ * page has room left for: each page goes on from the first one it left out, so
+ * that every detached block is listed, once. */
+static void test_inspect_detached_pages(void **state) {
+  (void)state;
+  it_conn_t *c = it_connect(it_group.sock);
+  it_hello_ok(c);
+  /* One block held first, so that a walk of 2 pieces finds the held one
+   * and a detached one, the next walk two detached ones. */
+  Arenad__Response *r =
+      it_call(c, it_req_alloc("alpha", 16, 0, 1, false), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  it_resp_free(r);
+  r = it_call(c, it_req_alloc("alpha", 16, 0, 5, true), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  assert_int_equal(r->alloc->n_offsets, 5);
+  uint64_t offs[5];
+  for (size_t i = 0; i < 5; i++)
+    offs[i] = r->alloc->offsets[i];
+  it_resp_free(r);
+  size_t seen[5] = {0};
+  uint64_t cursor = 0;
+  for (int page = 0; cursor < MiB; page++) {
+    assert_true(page < 8);
+    r = it_call(c,
+                it_req_inspect("alpha", ARENAD__INSPECT_WHAT__INSPECT_DETACHED,
+                               cursor, 2),
+                NULL);
+    it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+    assert_true(r->inspect->n_extents <= 2);
+    for (size_t i = 0; i < r->inspect->n_extents; i++)
+      for (size_t j = 0; j < 5; j++)
+        seen[j] += r->inspect->extents[i]->payload == offs[j];
+    assert_true(r->inspect->next_cursor > cursor);
+    cursor = r->inspect->next_cursor;
+    it_resp_free(r);
+  }
+  for (size_t j = 0; j < 5; j++)
+    assert_int_equal(seen[j], 1);
+  r = it_call(c, it_req_free("alpha", offs, 5), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  assert_int_equal(r->free->freed, 5);
+  it_resp_free(r);
+  it_check_ok(c, "alpha");
+  it_close(c);
+}
+
 /* One free-list page from `cursor` with `limit`: checks that it has
  * exactly `want` extents, each free and a hole of the expected layout
  * (hole_size bytes at a multiple of 2 * hole_size, or the tail from
@@ -613,6 +660,7 @@ int main(void) {
       cmocka_unit_test(test_alloc_count),
       cmocka_unit_test(test_pipelining),
       cmocka_unit_test(test_inspect_pages),
+      cmocka_unit_test(test_inspect_detached_pages),
       cmocka_unit_test(test_inspect_page_size),
       cmocka_unit_test(test_stats),
       cmocka_unit_test(it_test_exits_cleanly),
