@@ -321,7 +321,7 @@ int ad_do_inspect(ad_call_t *call, const Arenad__InspectRequest *m) {
   if (m->what == ARENAD__INSPECT_WHAT__INSPECT_SUMMARY)
     return 0;
 
-  ar_extent_t *walked;
+  ar_extent_t *walked = NULL; /* set by fill_page when it succeeds */
   rc = fill_page(call, a, m, rep, &walked);
   if (rc < 0)
     return rc;
