@@ -11,6 +11,7 @@
  * The time spent in each engine's replay is measured around each window;
  * the rest of the call is reading and parsing.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -40,6 +41,16 @@ static uint64_t parser_line(const void *ps, size_t i) {
   return ar__parser_line(ps, i);
 }
 
+/* Whether an id is live depends on the policy (an allocation fails under
+ * one and not another), so with several engines the message of an `a` of
+ * a live id says under which one it is, and that all of them stop. */
+static void name_the_policy(ar_trace_error_t *err, const ar__replayer_t *r) {
+  size_t len = strlen(err->msg);
+  snprintf(err->msg + len, sizeof err->msg - len,
+           " under policy %s, where the other policies stop too",
+           ar_policy_name(ar_engine_policy(r->e)));
+}
+
 /* The parser's drain: ops[0..n) on every engine in turn. */
 static int replay_window(void *arg, const ar_trace_op_t *ops, size_t n,
                          size_t first, ar_trace_error_t *err) {
@@ -53,9 +64,13 @@ static int replay_window(void *arg, const ar_trace_op_t *ops, size_t n,
     uint64_t t0 = now_ns();
     int rc = ar__replay_window(r, ops, n, first);
     s->targets[i].replay_ns += now_ns() - t0;
-    if (rc < 0)
-      return ar__replay_explain(r, &ops[r->stop_op - first], parser_line,
-                                &s->ps, err);
+    if (rc < 0) {
+      rc = ar__replay_explain(r, &ops[r->stop_op - first], parser_line, &s->ps,
+                              err);
+      if (s->count > 1 && r->stop == AR__STOP_LIVE_ID)
+        name_the_policy(err, r);
+      return rc;
+    }
   }
   /* The gaps that name the lines grow with the trace when comments or
    * blank lines come between its operations: once they outnumber the

@@ -205,6 +205,37 @@ static void test_same_as_whole(void **state) {
   }
 }
 
+/* An id live under one policy and not another (its allocation failed
+ * there): with several engines, the error names the policy under which it
+ * is live, whichever engine replays first. */
+static void test_live_id_names_the_policy(void **state) {
+  (void)state;
+  static const char text[] = "a 1 16\na 2 3000\na 2 16\n";
+  ar_replay_target_t tg[2] = {
+      {.engine = new_engine(AR_POLICY_BUDDY, 4096)}, /* 3000: fails */
+      {.engine = new_engine(AR_POLICY_FIRST, 4096)},
+  };
+  ar_trace_error_t err;
+  assert_int_equal(
+      ar_replay_stream_text(text, strlen(text), tg, 2, NULL, NULL, NULL, &err),
+      AR_EINVAL);
+  assert_int_equal(err.line, 3);
+  assert_string_equal(err.msg, "line 3: 'a' of id 2, which is still live "
+                               "(allocated at line 2): invalid trace under "
+                               "policy first, where the other policies stop "
+                               "too");
+  for (int i = 0; i < 2; i++)
+    ar_engine_destroy(tg[i].engine);
+  /* One engine: the message as it was. */
+  ar_replay_target_t one = {.engine = new_engine(AR_POLICY_FIRST, 4096)};
+  assert_int_equal(ar_replay_stream_text(text, strlen(text), &one, 1, NULL,
+                                         NULL, NULL, &err),
+                   AR_EINVAL);
+  assert_string_equal(err.msg, "line 3: 'a' of id 2, which is still live "
+                               "(allocated at line 2): invalid trace");
+  ar_engine_destroy(one.engine);
+}
+
 /* An `a` of a live id whose allocation lies many windows back: the error
  * names both lines, exactly as the whole replay does, and the engine has
  * placed everything before it. */
@@ -646,6 +677,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_same_as_whole),
       cmocka_unit_test(test_live_id_far_back),
+      cmocka_unit_test(test_live_id_names_the_policy),
       cmocka_unit_test(test_comments_between_ops),
       cmocka_unit_test(test_long_comment_line),
       cmocka_unit_test(test_syntax_error_late),
