@@ -8,8 +8,9 @@
  * parses the chunks already filled. The parser keeps a line that straddles two
  * chunks in its own carry buffer. From a pipe (ar__source_live) each read
  * is a chunk of its own, handed over as it arrives. A small file
- * (ar__source_small), or one for which no thread can be started, is read and
- * parsed in turn through one chunk.
+ * (ar__source_small), or one for which no thread can be started (or, from
+ * a pipe, no pipe made to stop it), is read and parsed in turn through one
+ * chunk.
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -161,15 +162,23 @@ static int pump(reader_t *r, ar__parser_t *ps, ar_trace_error_t *err) {
   for (size_t i = 0; i < nchunks; i++)
     r->ring[i].text = r->mem + i * r->chunk;
 
-  /* A live source's reader also waits on stop[0] (see below). */
+  /* A live source's reader also waits on stop[0] (see below). Without
+   * that pipe (no descriptor left for it) nothing could stop a reader
+   * thread that waits for more of a pipe whose writer keeps it open, and
+   * joining it after a parse error would wait for that writer: the
+   * source is then read and parsed in turn, which stops at once. */
   int stop[2] = {-1, -1};
-  if (ar__source_live(r->src) && pipe2(stop, O_CLOEXEC) == 0)
-    ar__source_stop_on(r->src, stop[0]);
+  bool stoppable = true;
+  if (ar__source_live(r->src)) {
+    stoppable = pipe2(stop, O_CLOEXEC) == 0;
+    if (stoppable)
+      ar__source_stop_on(r->src, stop[0]);
+  }
   int rc;
   pthread_t th;
   pthread_mutex_init(&r->mu, NULL);
   pthread_cond_init(&r->cv, NULL);
-  if (!small && pthread_create(&th, NULL, reader_main, r) == 0) {
+  if (!small && stoppable && pthread_create(&th, NULL, reader_main, r) == 0) {
     rc = parse_threaded(r, ps, err);
     /* The parser stopped early: a reader waiting for more of a pipe
      * would wait for as long as its writer keeps it open. */
