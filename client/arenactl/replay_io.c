@@ -135,7 +135,13 @@ int ar__replay_log_open(const char *name, const char *trace,
     return ARENACTL_FAIL;
   }
   pthread_mutex_init(&lf->mu, NULL);
-  pthread_cond_init(&lf->cv, NULL);
+  /* The follower's waits are timed on the monotonic clock, so that setting
+   * the wall clock back does not hold the log up. */
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&lf->cv, &ca);
+  pthread_condattr_destroy(&ca);
   *out = lf;
   return ARENACTL_OK;
 }
@@ -177,7 +183,7 @@ static void *follow(void *arg) {
   pthread_mutex_lock(&lf->mu);
   while (!lf->stop) {
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
+    clock_gettime(CLOCK_MONOTONIC, &until);
     until.tv_nsec += FOLLOW_MS * 1000000L;
     if (until.tv_nsec >= 1000000000L) {
       until.tv_sec++;
