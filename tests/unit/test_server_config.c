@@ -1,9 +1,10 @@
 /*
  * test_server_config.c: arenad's configuration (server/config*.c): a full
  * good file, defaults (also as --help and the example file state them),
- * command-line arenas added to the file's, the built-in arena, and every
- * kind of error, each of which must name the file and the line (or the
- * command-line argument) it comes from.
+ * command-line arenas added to the file's, the built-in arena, every
+ * numeric key at its bounds, and every kind of error, each of which must
+ * name the file and the line (or the command-line argument) it comes
+ * from.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -512,6 +513,105 @@ static void test_access_keys(void **state) {
           "no such group");
 }
 
+/* Every numeric key at its bounds: the least and the greatest value are
+ * taken as written, one less and one more are refused, with the range in
+ * the message (sizes for humans, counts in decimal). Loaded without
+ * ad_config_finish, whose checks speak of several keys at once. */
+static void test_key_bounds(void **state) {
+  (void)state;
+  static const char arena[] = "[arena a]\nsize = 4K\n";
+  static const struct {
+    bool daemon; /* else the key of [arena a] */
+    const char *key;
+    size_t offset;             /* in ad_config_t or ad_arena_conf_t */
+    const char *lo, *hi;       /* accepted */
+    uint64_t lo_v, hi_v;       /* what they are */
+    const char *below, *above; /* refused (below: NULL when lo is 0) */
+    const char *range;         /* in the message */
+  } keys[] = {
+#define D(f) true, #f, offsetof(ad_config_t, f)
+#define A(f) false, #f, offsetof(ad_arena_conf_t, f)
+      {D(max_connections), "1", "1000000", 1, 1000000, "0", "1000001",
+       "(1 to 1000000)"},
+      {D(max_frame_bytes), "4K", "64M", 4096, 64 << 20, "4095", "67108865",
+       "(4K to 64M)"},
+      {D(max_in_flight), "1", "65536", 1, 65536, "0", "65537", "(1 to 65536)"},
+      {D(output_pause_bytes), "4096", "1G", 4096, 1 << 30, "4095", "1073741825",
+       "(4K to 1G)"},
+      {D(output_limit_bytes), "64K", "4G", 64 << 10, UINT64_C(4) << 30, "65535",
+       "4294967297", "(64K to 4G)"},
+      {D(max_blocks_per_request), "1", "1048576", 1, 1 << 20, "0", "1048577",
+       "(1 to 1048576)"},
+      {D(max_live_blocks), "0", "1099511627776", 0, UINT64_C(1) << 40, NULL,
+       "1099511627777", "(0 to 1099511627776)"},
+      {D(default_page), "1", "65536", 1, 65536, "0", "65537", "(1 to 65536)"},
+      {D(max_page), "1", "65536", 1, 65536, "0", "65537", "(1 to 65536)"},
+      {D(turn_budget_us), "0", "10000000", 0, 10000000, NULL, "10000001",
+       "(0 to 10000000)"},
+      {D(read_chunk), "4K", "16M", 4096, 16 << 20, "4095", "16777217",
+       "(4K to 16M)"},
+      {D(shutdown_timeout_ms), "0", "3600000", 0, 3600000, NULL, "3600001",
+       "(0 to 3600000)"},
+      {D(send_timeout_ms), "0", "3600000", 0, 3600000, NULL, "3600001",
+       "(0 to 3600000)"},
+      {D(frame_timeout_ms), "0", "3600000", 0, 3600000, NULL, "3600001",
+       "(0 to 3600000)"},
+      {D(root_override), "0", "1", 0, 1, NULL, "2", "(0 to 1)"},
+      {A(quota_bytes), "0", "262144G", 0, AR_ARENA_MAX, NULL, "281474976710657",
+       "(0 to 262144G)"},
+      {A(quota_blocks), "0", "4294967295", 0, UINT32_MAX, NULL, "4294967296",
+       "(0 to 4294967295)"},
+#undef D
+#undef A
+  };
+  char text[256], where[32], err[512];
+  for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+    const char *head = keys[i].daemon ? "[daemon]\n" : arena;
+    int line = keys[i].daemon ? 2 : 3;
+    const char *vals[] = {keys[i].lo, keys[i].hi};
+    uint64_t want[] = {keys[i].lo_v, keys[i].hi_v};
+    for (int j = 0; j < 2; j++) {
+      snprintf(text, sizeof(text), "%s%s = %s\n", head, keys[i].key, vals[j]);
+      ad_config_t cfg;
+      ad_config_init(&cfg);
+      if (load(&cfg, text, err, sizeof(err)) != 0)
+        fail_msg("%s = %s: %s", keys[i].key, vals[j], err);
+      const char *base =
+          keys[i].daemon ? (const char *)&cfg : (const char *)&cfg.arenas[0];
+      uint64_t got;
+      memcpy(&got, base + keys[i].offset, sizeof(got));
+      if (got != want[j])
+        fail_msg("%s = %s: got %llu", keys[i].key, vals[j],
+                 (unsigned long long)got);
+      ad_config_fini(&cfg);
+    }
+    const char *bad[] = {keys[i].below, keys[i].above};
+    for (int j = 0; j < 2; j++) {
+      if (bad[j] == NULL)
+        continue;
+      snprintf(text, sizeof(text), "%s%s = %s\n", head, keys[i].key, bad[j]);
+      snprintf(where, sizeof(where), "test.conf:%d:", line);
+      ad_config_t cfg;
+      ad_config_init(&cfg);
+      int rc = load(&cfg, text, err, sizeof(err));
+      ad_config_fini(&cfg);
+      if (rc != AR_EINVAL || strncmp(err, where, strlen(where)) != 0 ||
+          strstr(err, "out of range ") == NULL ||
+          strstr(err, keys[i].range) == NULL)
+        fail_msg("%s = %s: \"%s\", want %s out of range %s", keys[i].key,
+                 bad[j], err, where, keys[i].range);
+    }
+  }
+  /* Modes: octal, 0 to 0777, as at most four digits as the usage writes
+   * them. */
+  accepted("[daemon]\nsocket_mode = 0\n");
+  accepted("[daemon]\nsocket_mode = 777\n");
+  accepted("[arena a]\nsize = 4K\nmode = 0777\n");
+  refused("[daemon]\nsocket_mode = 1000\n", "test.conf:2:", "octal mode");
+  refused("[daemon]\nsocket_mode = 00600\n", "test.conf:2:", "octal mode");
+  refused("[arena a]\nsize = 4K\nmode = 00600\n", "test.conf:3:", "octal mode");
+}
+
 /* The size rules shared with create_arena. */
 static void test_check_size(void **state) {
   (void)state;
@@ -770,6 +870,7 @@ int main(void) {
       cmocka_unit_test(test_byte_order_mark),
       cmocka_unit_test(test_replies_fit_in_a_frame),
       cmocka_unit_test(test_access_keys),
+      cmocka_unit_test(test_key_bounds),
       cmocka_unit_test(test_check_size),
       cmocka_unit_test(test_file_errors),
       cmocka_unit_test(test_origin_names_the_file),
