@@ -246,6 +246,17 @@ static void test_command_line(void **state) {
   assert_non_null(strstr(err, "not a multiple of 4096"));
   assert_int_equal(ad_config_set(&cfg, "nope", "1", "--x", err, sizeof(err)),
                    AR_EINVAL);
+  /* A bad value is refused, named by its argument, and changes nothing. */
+  assert_int_equal(
+      ad_config_set(&cfg, "log_level", "loud", "--log-level", err, sizeof(err)),
+      AR_EINVAL);
+  assert_string_equal(err, "--log-level: log_level = loud: not debug, info, "
+                           "warn or error");
+  assert_int_equal(cfg.log_level, AD_LOG_WARN);
+  assert_int_equal(
+      ad_config_set(&cfg, "socket", "", "ARENAD_SOCKET", err, sizeof(err)),
+      AR_EINVAL);
+  assert_string_equal(err, "ARENAD_SOCKET: socket: empty path");
   ad_config_fini(&cfg);
 
   /* A spec of 256 bytes is too long as a whole (255 would go on to its
