@@ -33,6 +33,9 @@ static void test_values(void **state) {
                       "\"say \\\"hi\\\"\\\\\"");
   assert_string_equal(ad_log_str(buf, sizeof(buf), "a\nb\x01\xff"),
                       "\"a\\x0ab\\x01\\xff\"");
+  /* DEL is a control character too, and 0x80 the first byte past ASCII. */
+  assert_string_equal(ad_log_str(buf, sizeof(buf), "a\x7f\x80"),
+                      "\"a\\x7f\\x80\"");
   /* Too long: cut, still quoted, still within the buffer. */
   char big[100];
   memset(big, 'x', sizeof(big) - 1);
