@@ -672,8 +672,9 @@ static void test_fd_limit_warning(void **state) {
 
 /* A socket whose directory anyone may write gets a warning at start-up
  * (another user could take its name while the daemon is down), naming the
- * directory (quoted: it holds a space); one in a private directory, at the
- * default mode, gets no warning about either. */
+ * directory (quoted: it holds a space); one in a directory that only its
+ * group may also write gets none, nor does one in a private directory, at
+ * the default mode, about either. */
 static void test_socket_dir_writable_by_others(void **state) {
   (void)state;
   it_daemon_t d = {0};
@@ -689,6 +690,17 @@ static void test_socket_dir_writable_by_others(void **state) {
   assert_true(it_log_contains(&d, line));
   assert_int_equal(it_daemon_stop(&d, SIGTERM), 0);
   it_daemon_cleanup(&d);
+
+  it_daemon_t shared = {0};
+  it_daemon_prepare(&shared);
+  snprintf(open_dir, sizeof(open_dir), "%s/group dir", shared.dir);
+  assert_int_equal(mkdir(open_dir, 0700), 0);
+  assert_int_equal(chmod(open_dir, 02770), 0);
+  snprintf(shared.sock, sizeof(shared.sock), "%s/arenad.sock", open_dir);
+  assert_int_equal(it_daemon_start(&shared, NULL, NULL), 0);
+  assert_int_equal(it_daemon_stop(&shared, SIGTERM), 0);
+  assert_false(it_log_contains(&shared, "socket-dir"));
+  it_daemon_cleanup(&shared);
 
   it_daemon_t quiet = {0};
   assert_int_equal(it_daemon_start(&quiet, NULL, NULL), 0);
