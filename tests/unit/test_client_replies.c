@@ -4,8 +4,8 @@
  * and the limits it sets (the frame limit binding replies and requests, a
  * raised one taking effect with bytes already read), a version mismatch
  * with a body and without, a refused request that leaves the handle
- * usable, and an alloc and a partial free. Each test writes the replies
- * before the call and reads and checks the requests after it.
+ * usable, an alloc and a partial free, and a transfer. Each test writes
+ * the replies before the call and reads and checks the requests after it.
  */
 #include "fake_daemon.h"
 
@@ -256,6 +256,32 @@ static void test_alloc_free(void **state) {
   assert_int_equal(arenad_alloc_n(f->h, "a", 100, 0, 3, 0, got), AR_EPROTO);
 }
 
+/* A transfer: the request names the arena, the offset and the token; the
+ * reply's target connection and reference count reach the caller, each in
+ * its own field. */
+static void test_transfer(void **state) {
+  fixture_t *f = *state;
+  Arenad__TransferReply body = ARENAD__TRANSFER_REPLY__INIT;
+  body.target_connection_id = 77;
+  body.refcount = 3;
+  Arenad__Response r = ARENAD__RESPONSE__INIT;
+  r.id = 1;
+  r.body_case = ARENAD__RESPONSE__BODY_TRANSFER;
+  r.transfer = &body;
+  send_reply(f->srv, &r);
+
+  arenad_transfer_t tr;
+  assert_arenad_ok(f->h, arenad_transfer(f->h, "a", 4112, 0xfeedULL, &tr));
+  assert_int_equal(tr.target_connection_id, 77);
+  assert_int_equal(tr.refcount, 3);
+  Arenad__Request *req = read_request(f->srv);
+  assert_int_equal(req->body_case, ARENAD__REQUEST__BODY_TRANSFER);
+  assert_string_equal(req->transfer->arena, "a");
+  assert_int_equal(req->transfer->offset, 4112);
+  assert_int_equal(req->transfer->target_token, 0xfeedULL);
+  arenad__request__free_unpacked(req, NULL);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -265,6 +291,7 @@ int main(void) {
       T(test_version_mismatch),
       T(test_error_status),
       T(test_alloc_free),
+      T(test_transfer),
       T(test_version_mismatch_no_body),
 #undef T
   };
