@@ -269,6 +269,16 @@ static void test_attach_short_segment(void **state) {
   assert_non_null(strstr(arenad_error(f->h), "4096 bytes"));
 }
 
+/* One byte short is short: the last page would be past the file's end. */
+static void test_attach_segment_one_byte_short(void **state) {
+  fixture_t *f = *state;
+  int seg = make_segment(8191);
+  send_attach_reply(f->srv, 1, 8192, &seg, 1);
+  close(seg);
+  assert_int_equal(arenad_attach(f->h, "a", 0, NULL), AR_EPROTO);
+  assert_non_null(strstr(arenad_error(f->h), "8191 bytes"));
+}
+
 static void test_fd_with_other_reply(void **state) {
   fixture_t *f = *state;
   int seg = make_segment(4096);
@@ -305,6 +315,7 @@ int main(void) {
       T(test_attach_no_fd),
       T(test_attach_two_fds),
       T(test_attach_short_segment),
+      T(test_attach_segment_one_byte_short),
       T(test_fd_with_other_reply),
       T(test_fd_with_attach_error),
 #undef T
