@@ -1,7 +1,8 @@
 /*
  * test_client_inspect.c: the calls that read the daemon's state, against
  * the fake daemon (fake_daemon.h) on a socketpair: arenad_inspect (a page
- * of extents and their holders; a cursor that does not move forward),
+ * of extents and their holders, every field of it in its own place; a
+ * cursor that does not move forward),
  * arenad_check (a failed check, a refused one, one passed with
  * overwritten headers, and replies whose count and first offset
  * disagree), arenad_stats (every scalar field of the statistics) and
@@ -80,6 +81,135 @@ static void test_inspect(void **state) {
       arenad_inspect(f->h, "pool", ARENAD_INSPECT_BLOCKS, 128, 2, &page),
       AR_EPROTO);
   assert_null(page);
+}
+
+/* Every field of a page reaches the caller, each in its own place: the
+ * summary's numbers (all different), the access, the free blocks by order
+ * (more than ARENAD_ORDER_MAX + 1 are cut to that many), an extent's
+ * counts and flags, and a holder's. */
+static void test_inspect_fields(void **state) {
+  fixture_t *f = *state;
+  Arenad__ArenaSummary sum = ARENAD__ARENA_SUMMARY__INIT;
+  sum.name = "all";
+  sum.policy = ARENAD__POLICY__POLICY_BUDDY;
+  sum.size = 1001;
+  sum.used_bytes = 1002;
+  sum.free_bytes = 1003;
+  sum.live_blocks = 1004;
+  sum.live_requested = 1005;
+  sum.overhead_bytes = 1006;
+  sum.free_extents = 1007;
+  sum.largest_free = 1008;
+  sum.allocs = 1009;
+  sum.frees = 1010;
+  sum.failed_allocs = 1011;
+  sum.bad_frees = 1012;
+  sum.corruptions = 1013;
+  sum.last_corrupt = 1014;
+  sum.hwm = 1015;
+  sum.peak_used = 1016;
+  sum.peak_requested = 1017;
+  sum.rover = 1018;
+  sum.meta_bytes = 1019;
+  sum.peak_meta_bytes = 1020;
+  sum.detached_blocks = 1021;
+  sum.permission_denied = 1022;
+  sum.quota_refused = 1023;
+  sum.external_frag = 0.25;
+  sum.max_order = 20;
+  sum.attached_connections = 7;
+  Arenad__Access acc = ARENAD__ACCESS__INIT;
+  acc.mode = 0640;
+  acc.owner_uid = 501;
+  acc.group_gid = 502;
+  sum.access = &acc;
+  uint64_t orders[ARENAD_ORDER_MAX + 5];
+  for (size_t i = 0; i < sizeof orders / sizeof orders[0]; i++)
+    orders[i] = 100 + i;
+  sum.free_by_order = orders;
+  sum.n_free_by_order = sizeof orders / sizeof orders[0];
+  Arenad__Holder holder = ARENAD__HOLDER__INIT;
+  holder.connection_id = 11;
+  holder.pid = 12;
+  holder.uid = 13;
+  holder.client_name = "h";
+  holder.references = 14;
+  Arenad__Holder *holders[1] = {&holder};
+  Arenad__Extent e = ARENAD__EXTENT__INIT;
+  e.start = 4096;
+  e.size = 128;
+  e.payload = 4112;
+  e.n = 100;
+  e.refcount = 15;
+  e.detached = true;
+  e.holders = holders;
+  e.n_holders = 1;
+  e.holders_omitted = 16;
+  Arenad__Extent *ext[1] = {&e};
+  Arenad__InspectReply body = ARENAD__INSPECT_REPLY__INIT;
+  body.summary = &sum;
+  body.extents = ext;
+  body.n_extents = 1;
+  body.next_cursor = sum.size;
+  Arenad__Response r = ARENAD__RESPONSE__INIT;
+  r.id = 1;
+  r.body_case = ARENAD__RESPONSE__BODY_INSPECT;
+  r.inspect = &body;
+  send_reply(f->srv, &r);
+
+  arenad_page_t *p;
+  assert_arenad_ok(
+      f->h, arenad_inspect(f->h, "all", ARENAD_INSPECT_BLOCKS, 0, 1, &p));
+  expect_request(f->srv, 1, ARENAD__REQUEST__BODY_INSPECT);
+  assert_int_equal(p->summary.size, 1001);
+  assert_int_equal(p->summary.used_bytes, 1002);
+  assert_int_equal(p->summary.free_bytes, 1003);
+  assert_int_equal(p->summary.live_blocks, 1004);
+  assert_int_equal(p->summary.live_requested, 1005);
+  assert_int_equal(p->summary.overhead_bytes, 1006);
+  assert_int_equal(p->summary.free_extents, 1007);
+  assert_int_equal(p->summary.largest_free, 1008);
+  assert_int_equal(p->summary.allocs, 1009);
+  assert_int_equal(p->summary.frees, 1010);
+  assert_int_equal(p->summary.failed_allocs, 1011);
+  assert_int_equal(p->summary.bad_frees, 1012);
+  assert_int_equal(p->summary.corruptions, 1013);
+  assert_int_equal(p->summary.last_corrupt, 1014);
+  assert_int_equal(p->summary.hwm, 1015);
+  assert_int_equal(p->summary.peak_used, 1016);
+  assert_int_equal(p->summary.peak_requested, 1017);
+  assert_int_equal(p->summary.rover, 1018);
+  assert_int_equal(p->summary.meta_bytes, 1019);
+  assert_int_equal(p->summary.peak_meta_bytes, 1020);
+  assert_int_equal(p->summary.detached_blocks, 1021);
+  assert_int_equal(p->summary.permission_denied, 1022);
+  assert_int_equal(p->summary.quota_refused, 1023);
+  assert_true(p->summary.external_frag == 0.25);
+  assert_int_equal(p->summary.max_order, 20);
+  assert_int_equal(p->summary.attached_connections, 7);
+  assert_int_equal(p->summary.access.mode, 0640);
+  assert_int_equal(p->summary.access.owner_uid, 501);
+  assert_int_equal(p->summary.access.group_gid, 502);
+  assert_int_equal(p->summary.n_orders, ARENAD_ORDER_MAX + 1);
+  for (size_t i = 0; i <= ARENAD_ORDER_MAX; i++)
+    assert_int_equal(p->summary.free_by_order[i], 100 + i);
+  assert_int_equal(p->n_extents, 1);
+  const arenad_extent_t *x = &p->extents[0];
+  assert_int_equal(x->start, 4096);
+  assert_int_equal(x->size, 128);
+  assert_false(x->free);
+  assert_int_equal(x->payload, 4112);
+  assert_int_equal(x->n, 100);
+  assert_int_equal(x->refcount, 15);
+  assert_true(x->detached);
+  assert_int_equal(x->holders_omitted, 16);
+  assert_int_equal(x->n_holders, 1);
+  assert_int_equal(x->holders[0].connection_id, 11);
+  assert_int_equal(x->holders[0].pid, 12);
+  assert_int_equal(x->holders[0].uid, 13);
+  assert_string_equal(x->holders[0].client_name, "h");
+  assert_int_equal(x->holders[0].references, 14);
+  arenad_page_destroy(p);
 }
 
 static void test_check(void **state) {
@@ -244,6 +374,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
       T(test_inspect),
+      T(test_inspect_fields),
       T(test_check),
       T(test_check_overwritten),
       T(test_check_overwritten_without_first),
