@@ -1,14 +1,15 @@
 /*
  * test_client_pipeline.c: pipelined requests (arenad_submit_*,
  * arenad_flush, arenad_collect) against the fake daemon (fake_daemon.h)
- * on a socketpair: results collected in order, the window, the
- * hand-written encoding of the hot path's requests at varint boundaries,
- * a reply of another kind or count or with a descriptor, the overwritten
- * headers a pipelined free reports and the replies that name them wrongly,
- * and a handle that breaks with requests in flight, which drops them.
+ * on a socketpair: results collected in order, the window, requests sent
+ * in batches, the hand-written encoding of the hot path's requests at varint
+ * boundaries, a reply of another kind or count or with a descriptor, the
+ * overwritten headers a pipelined free reports and the replies that name them
+ * wrongly, and a handle that breaks with requests in flight, which drops them.
  */
 #include "fake_daemon.h"
 
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -70,6 +71,30 @@ static void test_pipeline_window(void **state) {
   assert_arenad_ok(f->h, arenad_flush(f->h));
   for (size_t i = 0; i < w; i++)
     expect_request(f->srv, i + 1, ARENAD__REQUEST__BODY_PING);
+}
+
+/* Whether the fake daemon has bytes to read now (without waiting). */
+static bool readable(int srv) {
+  struct pollfd pfd = {.fd = srv, .events = POLLIN};
+  return poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN) != 0;
+}
+
+/* Submitted requests are sent in batches of 32 (ARENAD__FLUSH_BATCH), so
+ * that the daemon starts on them while the caller still queues more: the
+ * 33rd submit sends the 32 before it, and keeps itself until the next
+ * batch or a flush. */
+static void test_pipeline_batches(void **state) {
+  fixture_t *f = *state;
+  for (uint64_t i = 0; i < 32; i++)
+    assert_arenad_ok(f->h, arenad_submit_ping(f->h, i));
+  assert_false(readable(f->srv)); /* 32 queued, none sent yet */
+  assert_arenad_ok(f->h, arenad_submit_ping(f->h, 32));
+  assert_true(readable(f->srv));
+  for (uint64_t id = 1; id <= 32; id++)
+    expect_request(f->srv, id, ARENAD__REQUEST__BODY_PING);
+  assert_false(readable(f->srv));
+  assert_arenad_ok(f->h, arenad_flush(f->h));
+  expect_request(f->srv, 33, ARENAD__REQUEST__BODY_PING);
 }
 
 /* The hand-written requests, at varint boundaries: read_request re-packs
@@ -355,6 +380,7 @@ int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
       T(test_pipeline),
       T(test_pipeline_window),
+      T(test_pipeline_batches),
       T(test_encoding),
       T(test_pipeline_mismatch),
       T(test_pipeline_count_zero),
