@@ -2,7 +2,8 @@
  * test_client_replies.c: the client library's calls on replies it
  * accepts, sent by the fake daemon (fake_daemon.h) on a socketpair: hello
  * and the limits it sets (the frame limit binding replies and requests, a
- * raised one taking effect with bytes already read), a version mismatch
+ * raised one taking effect with bytes already read, the window and frame
+ * limit clamped), a version mismatch
  * with a body and without, a refused request that leaves the handle
  * usable, an alloc and a partial free, and a transfer. Each test writes
  * the replies before the call and reads and checks the requests after it.
@@ -47,6 +48,7 @@ static void test_hello(void **state) {
   assert_int_equal(hi.max_frame_bytes, 4096);
   assert_int_equal(hi.max_blocks_per_request, 64);
   assert_int_equal(hi.max_in_flight, 2);
+  assert_int_equal(hi.max_page, 100);
   assert_int_equal(hi.token, 0x1234567890abcdefULL);
   assert_int_equal(hi.connection_id, 42);
   assert_int_equal(arenad_window(f->h), 2);
@@ -61,6 +63,43 @@ static void test_hello(void **state) {
    * as soon as its prefix is read. */
   uint8_t prefix[AR_FRAME_PREFIX_MAX];
   send_raw(f->srv, prefix, ar_frame_encode(prefix, 4097), NULL, 0);
+  assert_int_equal(arenad_ping(f->h), AR_EPROTO);
+  assert_non_null(strstr(arenad_error(f->h), "limit"));
+}
+
+/* Limits the library does not take as the daemon gives them: no
+ * max_in_flight is the default window; more than the library keeps track
+ * of (ARENAD__WINDOW_MAX, client/lib/internal.h) is that many; a frame
+ * limit over ARENAD_FRAME_MAX_CLIENT is that, so a reply announcing one
+ * byte more breaks the handle as soon as its prefix is read. */
+static void test_hello_clamps_the_limits(void **state) {
+  fixture_t *f = *state;
+  Arenad__Limits lim = ARENAD__LIMITS__INIT;
+  Arenad__HelloReply body = ARENAD__HELLO_REPLY__INIT;
+  body.protocol_version = 1;
+  body.limits = &lim;
+  Arenad__Response r = hello_reply(&body);
+  send_reply(f->srv, &r);
+  assert_arenad_ok(f->h, arenad_hello(f->h, "test", NULL));
+  assert_int_equal(arenad_window(f->h), ARENAD_WINDOW_DEFAULT);
+  expect_request(f->srv, 1, ARENAD__REQUEST__BODY_HELLO);
+
+  lim.max_in_flight = UINT32_MAX;
+  lim.max_frame_bytes = UINT64_C(1) << 30;
+  r.id = 2;
+  send_reply(f->srv, &r);
+  arenad_hello_t hi;
+  assert_arenad_ok(f->h, arenad_hello(f->h, "test", &hi));
+  assert_int_equal(hi.max_in_flight, UINT32_MAX); /* as the daemon said */
+  assert_int_equal(arenad_window(f->h), 65536);
+  expect_request(f->srv, 2, ARENAD__REQUEST__BODY_HELLO);
+
+  /* The end of the stream follows the prefix: a library that waited for
+   * the body would see it (AR_EIO) instead of refusing the length. */
+  uint8_t prefix[AR_FRAME_PREFIX_MAX];
+  send_raw(f->srv, prefix, ar_frame_encode(prefix, ARENAD_FRAME_MAX_CLIENT + 1),
+           NULL, 0);
+  assert_int_equal(shutdown(f->srv, SHUT_WR), 0);
   assert_int_equal(arenad_ping(f->h), AR_EPROTO);
   assert_non_null(strstr(arenad_error(f->h), "limit"));
 }
@@ -286,6 +325,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
       T(test_hello),
+      T(test_hello_clamps_the_limits),
       T(test_hello_raises_the_limit_with_bytes_buffered),
       T(test_request_over_the_limit),
       T(test_version_mismatch),
