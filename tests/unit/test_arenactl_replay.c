@@ -145,8 +145,28 @@ static void test_log_and_json(void **state) {
     if (!json_is_integer(v) || json_integer_value(v) != ints[i].want)
       fail_msg("%s: want %lld", ints[i].key, (long long)ints[i].want);
   }
-  double f = json_real_value(json_object_get(p, "frag_hwm_live"));
-  assert_true(f > 272.0 / 130.0 - 1.0 - 1e-9 && f < 272.0 / 130.0 - 1.0 + 1e-9);
+  assert_int_equal(json_integer_value(json_object_get(root, "operations")), 11);
+  static const struct {
+    const char *key;
+    double want;
+  } reals[] = {{"frag_hwm_live", 272.0 / 130.0 - 1.0},
+               {"frag_hwm_blocks", 272.0 / 224.0 - 1.0},
+               {"frag_blocks_live", 224.0 / 130.0 - 1.0}};
+  for (size_t i = 0; i < sizeof reals / sizeof reals[0]; i++) {
+    double f = json_real_value(json_object_get(p, reals[i].key));
+    if (!(f > reals[i].want - 1e-9 && f < reals[i].want + 1e-9))
+      fail_msg("%s: %.12f, want %.12f", reals[i].key, f, reals[i].want);
+  }
+  /* The times per operation are the times over the 11 operations. */
+  double parse = json_real_value(json_object_get(root, "parse_seconds"));
+  double parse_op = json_real_value(json_object_get(root, "parse_ns_per_op"));
+  double replay = json_real_value(json_object_get(p, "replay_seconds"));
+  double replay_op = json_real_value(json_object_get(p, "ns_per_op"));
+  assert_true(parse > 0 && replay > 0);
+  assert_true(parse_op > parse * 1e9 / 11 * 0.999 &&
+              parse_op < parse * 1e9 / 11 * 1.001);
+  assert_true(replay_op > replay * 1e9 / 11 * 0.999 &&
+              replay_op < replay * 1e9 / 11 * 1.001);
   json_int_t memory_peak =
       json_integer_value(json_object_get(p, "memory_peak"));
   json_decref(root);
@@ -164,6 +184,9 @@ static void test_log_and_json(void **state) {
                           &hwm, &r1, &r2, &r3, &peak),
                    6);
   assert_int_equal(hwm, 272);
+  assert_true(r1 > 1.0922 && r1 < 1.0924); /* 272 / 130 - 1, to 4 places */
+  assert_true(r2 > 0.2142 && r2 < 0.2144); /* 272 / 224 - 1 */
+  assert_true(r3 > 0.7230 && r3 < 0.7232); /* 224 / 130 - 1 */
   assert_int_equal(peak, memory_peak);
   free(out);
 }
@@ -262,10 +285,14 @@ static void test_single_table(void **state) {
                    0);
   char *out = read_file(d, "out");
   /* the buddy figures worked out in test_replay.c */
-  const char *want[] = {
-      "hwm                        320\n", "skipped frees              2\n",
-      "peak_blocks                288\n", "free blocks at end         5\n",
-      "largest free block at end  2048\n"};
+  const char *want[] = {"hwm                        320\n",
+                        "skipped frees              2\n",
+                        "peak_blocks                288\n",
+                        "free blocks at end         5\n",
+                        "largest free block at end  2048\n",
+                        "hwm/peak_live-1            1.4615\n",
+                        "hwm/peak_blocks-1          0.1111\n",
+                        "peak_blocks/peak_live-1    1.2154\n"};
   for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
     if (strstr(out, want[i]) == NULL)
       fail_msg("no \"%s\" in:\n%s", want[i], out);
