@@ -215,6 +215,12 @@ static void test_syntax_errors_name_the_line(void **state) {
   /* a CR is white space around the fields, never between them */
   parse_bad("a 1\r2\n", 1, "'\\x0d' in the id");
   parse_bad("a\r1 2\n", 1, "expected a space or tab after 'a'");
+  /* DEL, bytes past ASCII and the quote that frames the character are
+   * escaped too */
+  parse_bad("a 1\x7f 2\n", 1, "unexpected character '\\x7f' in the id");
+  parse_bad("a 1 \x80\n", 1, "size is not a decimal integer (found '\\x80')");
+  parse_bad("a 1 2'\n", 1, "unexpected character '\\x27' in the size");
+  parse_bad("~ 1 2\n", 1, "unknown operation '~'");
   /* a NUL byte is junk like any other */
   parse_bad_len("a 1 2\nf 1\0\n", 11, 2, "'\\x00' in the id");
   /* the last line, without its newline, is checked too */
