@@ -5,7 +5,8 @@
  * give the counts and the peak of live bytes. Also: an `a` of a live id
  * stops the replay naming both lines, an `a` of an id whose allocation
  * failed is fine, skipped frees are counted, ids are logged canonically,
- * and a log callback can stop the replay.
+ * a log callback can stop the replay, and the memory peak is the
+ * engine's.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -400,6 +401,30 @@ static void test_empty_trace(void **state) {
   }
 }
 
+/* The summary's engine memory peak is the engine's own: its indexes and
+ * block record at their largest, outside the arena, for every policy. */
+static void test_memory_peak(void **state) {
+  (void)state;
+  static const ar_policy_t policies[] = {AR_POLICY_FIRST, AR_POLICY_NEXT,
+                                         AR_POLICY_BEST, AR_POLICY_WORST,
+                                         AR_POLICY_BUDDY};
+  ar_trace_t *t = parse(trace1);
+  for (size_t i = 0; i < sizeof policies / sizeof policies[0]; i++) {
+    ar_engine_t *e = new_engine(policies[i], 4096);
+    ar_replay_summary_t s;
+    ar_trace_error_t err;
+    if (ar_replay_run(t, e, NULL, NULL, &s, &err) != AR_OK)
+      fail_msg("replay on %s: %s", ar_policy_name(policies[i]), err.msg);
+    ar_engine_stats_t st;
+    ar_engine_stats(e, &st);
+    assert_true(st.peak_meta_bytes > 0);
+    assert_true(st.peak_meta_bytes >= st.meta_bytes);
+    assert_int_equal(s.memory_peak, st.peak_meta_bytes);
+    ar_engine_destroy(e);
+  }
+  ar_trace_destroy(t);
+}
+
 /* ---- the public traces ----------------------------------------------------- */
 
 /* The counts each trace's header announces. */
@@ -456,6 +481,7 @@ int main(void) {
       cmocka_unit_test(test_canonical_ids),
       cmocka_unit_test(test_log_can_stop),
       cmocka_unit_test(test_empty_trace),
+      cmocka_unit_test(test_memory_peak),
       cmocka_unit_test(test_public_traces),
   };
   return cmocka_run_group_tests_name("replay", tests, NULL, NULL);
