@@ -643,7 +643,8 @@ static void test_live_pipe_no_descriptor_to_spare(void **state) {
 }
 
 /* The public traces, streamed from their .gz files through all five
- * engines at once: the whole replay's summaries. */
+ * engines at once: the whole replay's summaries, and parse and replay
+ * times that add up to no more than the call took. */
 static void test_public_traces(void **state) {
   (void)state;
   const char *names[] = {"python3-compileall-email", "git-gc-perllib",
@@ -657,10 +658,25 @@ static void test_public_traces(void **state) {
                                        new_engine(all[p], UINT64_C(256) << 20)};
     ar_trace_error_t err;
     uint64_t parse_ns = 0;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     if (ar_replay_stream(path, tg, AR_POLICY_COUNT, NULL, NULL, &parse_ns,
                          &err) != AR_OK)
       fail_msg("%s: %s", path, err.msg);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
     assert_true(parse_ns > 0);
+    /* The parse time is the call's time less the engines' replay times:
+     * the three fit in the call. */
+    uint64_t wall = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000u +
+                    (uint64_t)t1.tv_nsec - (uint64_t)t0.tv_nsec;
+    uint64_t spent = parse_ns;
+    for (int p = 0; p < AR_POLICY_COUNT; p++)
+      spent += tg[p].replay_ns;
+    if (spent > wall)
+      fail_msg("%s: parse %llu ns and the replays add up to %llu ns, more "
+               "than the call's %llu ns",
+               path, (unsigned long long)parse_ns, (unsigned long long)spent,
+               (unsigned long long)wall);
 
     ar_trace_t *t = NULL;
     if (ar_trace_load(path, &t, &err) != AR_OK)
