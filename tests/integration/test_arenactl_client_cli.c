@@ -2,13 +2,14 @@
  * test_arenactl_client_cli.c: arenactl's command line and output, against
  * a real arenad, run as a program (arenactl_harness.h): exit codes (0
  * success, 1 failure, 2 usage) and the messages on standard error (a
- * --socket that is empty, too long or names no socket; --socket after the
- * command; a /tmp fallback directory that is not private; numbers that are
- * decimal, a leading 0 included, or 0x hex, and nothing else), -h and --help
- * anywhere, --version, output that cannot be written (a full disk, a pipe
- * with no reader, an error before the last write): a failure with a message,
- * and an alloc gives its blocks back; and --timeout, against a socket that
- * takes connections and never answers, and one whose backlog is full.
+ * --socket that is empty, too long, names no socket or a stale one;
+ * --socket after the command; a /tmp fallback directory that is not
+ * private; numbers that are decimal, a leading 0 included, or 0x or 0X
+ * hex, and nothing else), -h and --help anywhere, --version, output that
+ * cannot be written (a full disk, a pipe with no reader, an error before
+ * the last write): a failure with a message, and an alloc gives its blocks
+ * back; and --timeout, against a socket that takes connections and never
+ * answers, and one whose backlog is full.
  */
 #include "arenactl_harness.h"
 
@@ -67,6 +68,23 @@ static void test_errors(void **state) {
   r = arenactl(bad, (const char *const[]){"list", NULL});
   expect_status(r, 1);
   assert_non_null(strstr(r->err, "cannot connect"));
+  /* No daemon there, or a stale socket that nobody listens on: both ask
+   * whether arenad runs. */
+  assert_non_null(strstr(r->err, ": No such file or directory (is arenad "
+                                 "running? --socket or $ARENAD_SOCKET name "
+                                 "its socket)"));
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  snprintf(bad, sizeof bad, "%s/stale.sock", daemon_.dir);
+  assert_true(strlen(bad) < sizeof sa.sun_path);
+  strcpy(sa.sun_path, bad);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  assert_true(fd >= 0);
+  assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+  close(fd); /* the file stays, and refuses connections */
+  r = arenactl(bad, (const char *const[]){"list", NULL});
+  expect_status(r, 1);
+  assert_non_null(strstr(r->err, ": Connection refused (is arenad running?"));
+  unlink(bad);
   r = arenactl(NULL, (const char *const[]){"--socket", NULL});
   expect_status(r, 2);
   r = arenactl(NULL, (const char *const[]){"--socket=", "list", NULL});
@@ -168,7 +186,8 @@ static void test_unsafe_socket_directory(void **state) {
   assert_string_equal(err, want);
 }
 
-/* Numbers are decimal, a leading 0 included, or 0x hex; nothing else. */
+/* Numbers are decimal, a leading 0 included, or 0x or 0X hex; nothing
+ * else. */
 static void test_numbers(void **state) {
   (void)state;
   run_t *r = RUN("alloc", "alpha", "16", "--count", "010");
@@ -183,7 +202,8 @@ static void test_numbers(void **state) {
 
   char lead[32], hex[32];
   snprintf(lead, sizeof lead, "00%llu", (unsigned long long)off[0]);
-  snprintf(hex, sizeof hex, "0x%llX", (unsigned long long)off[1]);
+  /* 0X as well as 0x (test_arenactl_client_blocks.c has the lower case) */
+  snprintf(hex, sizeof hex, "0X%llX", (unsigned long long)off[1]);
   expect_status(RUN("free", "alpha", lead, hex), 0);
   assert_int_equal(live_blocks("alpha"), 8);
   const char *bad[] = {
