@@ -41,6 +41,12 @@ static void test_errors(void **state) {
   r = RUN("inspect", "alpha", "--json", "-xy");
   expect_status(r, 2);
   assert_non_null(strstr(r->err, "arenactl inspect: unknown option '-x'"));
+  /* ... also after an argument with an '=' in it, which is no long option
+   * given a value. */
+  r = RUN("inspect", "a=b", "-xy");
+  expect_status(r, 2);
+  assert_non_null(strstr(r->err, "arenactl inspect: unknown option '-x'"));
+  assert_null(strstr(r->err, "takes no value"));
   r = RUN("alloc", "alpha", "1", "--align");
   expect_status(r, 2);
   assert_non_null(
@@ -487,6 +493,16 @@ static void test_timeout(void **state) {
   r = arenactl(silent, (const char *const[]){"list", "--timeout=0.05", NULL});
   expect_status(r, 1);
   assert_non_null(strstr(r->err, "sent nothing for 0.050 s"));
+  /* Rounded to the millisecond, and never to 0 (which would not wait at
+   * all) unless 0 was asked. */
+  r = arenactl(silent,
+               (const char *const[]){"--timeout", "0.0015", "ping", NULL});
+  expect_status(r, 1);
+  assert_non_null(strstr(r->err, "sent nothing for 0.002 s"));
+  r = arenactl(silent,
+               (const char *const[]){"--timeout", "0.0001", "ping", NULL});
+  expect_status(r, 1);
+  assert_non_null(strstr(r->err, "sent nothing for 0.001 s"));
   close(fd);
   unlink(silent);
 
@@ -513,6 +529,13 @@ static void test_timeout(void **state) {
   expect_status(r, 0);
   r = RUN("list", "--timeout", ".5");
   expect_status(r, 0);
+  /* The most seconds whose milliseconds fit in an int, and no more. */
+  r = RUN("list", "--timeout", "2147483");
+  expect_status(r, 0);
+  r = RUN("list", "--timeout", "2147484");
+  expect_status(r, 2);
+  assert_non_null(strstr(r->err, "invalid --timeout '2147484' (seconds, up "
+                                 "to 2147483,"));
   const char *const bad[] = {"x",  "-1", "",     "1e9", "1e2", "0x10",
                              " 2", "2s", "1..5", ".",   "-.5", ".e1"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
