@@ -258,7 +258,8 @@ static const char small_config[] = "[daemon]\n"
 /* An alloc split into requests of 3 that the daemon refuses part way says
  * what was asked (11 blocks), how many had been made when the daemon
  * refused (9), that they were freed again, and the daemon's reason (which
- * is about the refused request: 2 more). */
+ * is about the refused request: 2 more). A free of more offsets than a
+ * request takes is split too. */
 static void test_alloc_split_refused(void **state) {
   (void)state;
   run_t *r = RUN("alloc", "default", "16", "--count", "11");
@@ -272,7 +273,14 @@ static void test_alloc_split_refused(void **state) {
     fail_msg("stderr: %s", r->err);
   assert_int_equal(live_blocks("default"), 0);
   /* Refused at the first request: nothing to free. */
-  expect_status(RUN("alloc", "default", "16", "--count", "9"), 0);
+  r = RUN("alloc", "default", "16", "--count", "9");
+  expect_status(r, 0);
+  char off[9][24];
+  int n = 0;
+  for (char *line = strtok(r->out, "\n"); line != NULL && n < 9;
+       line = strtok(NULL, "\n"))
+    snprintf(off[n++], sizeof off[0], "%s", line);
+  assert_int_equal(n, 9);
   r = RUN("alloc", "default", "16", "--count", "4");
   expect_status(r, 1);
   assert_non_null(strstr(r->err, "cannot allocate 4 blocks (sent in requests "
@@ -285,6 +293,11 @@ static void test_alloc_split_refused(void **state) {
   assert_non_null(strstr(r->err, "arenactl alloc: default: "));
   assert_null(strstr(r->err, "sent in requests"));
   assert_int_equal(live_blocks("default"), 9);
+  /* A free of 9 offsets goes in requests of 3 too, every offset in one. */
+  expect_status(RUN("free", "default", off[0], off[1], off[2], off[3], off[4],
+                    off[5], off[6], off[7], off[8]),
+                0);
+  assert_int_equal(live_blocks("default"), 0);
 }
 
 /* When an alloc split into requests is refused part way and giving the
