@@ -3,7 +3,8 @@
  * real arenad, run as a program (arenactl_harness.h): list (its columns as
  * wide as the longest name), create (access, quotas, said in its text only
  * when set) and destroy (live blocks only with --force), a block's holders
- * in inspect's output, the command lines they refuse, and uids past
+ * (pid and uid in their places) and a buddy arena's summary in inspect's
+ * output, the command lines they refuse, and uids past
  * INT_MAX unsigned in the JSON, which parses (jansson) with the figures
  * the daemon holds.
  */
@@ -11,6 +12,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static void test_list(void **state) {
   (void)state;
@@ -111,6 +113,20 @@ static void test_create_destroy(void **state) {
   assert_non_null(strstr(r->out, "rover"));
   assert_null(strstr(r->out, "max_order"));
   expect_status(RUN("destroy", "epsilon"), 0);
+  /* A buddy arena's has its order and its free blocks by order, the
+   * orders that have none left out; and every size with its unit. */
+  expect_status(RUN("create", "zeta", "64K", "buddy"), 0);
+  r = RUN("inspect", "zeta");
+  expect_status(r, 0);
+  assert_non_null(strstr(r->out, "\nmax_order             16\n"));
+  assert_non_null(strstr(r->out, "\nfree_by_order         16:1\n"));
+  assert_non_null(strstr(r->out, "\nsize                  65536 (64 KiB)\n"));
+  const char *meta = strstr(r->out, "\nmeta_bytes            ");
+  assert_non_null(meta);
+  char line[80];
+  snprintf(line, sizeof line, "%.*s", (int)strcspn(meta + 1, "\n"), meta + 1);
+  assert_non_null(strstr(line, " KiB)")); /* its own memory: over 1 KiB */
+  expect_status(RUN("destroy", "zeta"), 0);
   r = RUN("list");
   expect_status(r, 0);
   assert_non_null(strstr(r->out, "QUOTA"));
@@ -126,6 +142,11 @@ static void test_create_destroy(void **state) {
   r = RUN("inspect", "gamma", "--blocks");
   expect_status(r, 0);
   assert_non_null(strstr(r->out, "itest) x2"));
+  /* The holder is this process's connection: its pid and uid. */
+  char who[64];
+  snprintf(who, sizeof who, "(pid %u uid %u itest) x2", (unsigned)getpid(),
+           (unsigned)getuid());
+  assert_non_null(strstr(r->out, who));
   r = RUN("inspect", "gamma", "--blocks", "--json");
   expect_status(r, 0);
   j = parse(r);
@@ -138,6 +159,8 @@ static void test_create_destroy(void **state) {
                    0);
   assert_string_equal(json_string_value(json_object_get(h0, "client_name")),
                       "itest");
+  assert_int_equal(json_integer_value(json_object_get(h0, "pid")), getpid());
+  assert_int_equal(json_integer_value(json_object_get(h0, "uid")), getuid());
   json_decref(j);
 
   /* Live blocks: only with --force. */
