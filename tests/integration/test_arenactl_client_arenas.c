@@ -161,6 +161,8 @@ static void test_create_destroy(void **state) {
                       "itest");
   assert_int_equal(json_integer_value(json_object_get(h0, "pid")), getpid());
   assert_int_equal(json_integer_value(json_object_get(h0, "uid")), getuid());
+  json_int_t block_bytes = json_integer_value(json_object_get(b0, "size"));
+  assert_true(block_bytes > 100);
   json_decref(j);
 
   /* Live blocks: only with --force. */
@@ -171,6 +173,8 @@ static void test_create_destroy(void **state) {
   expect_status(r, 0);
   j = parse(r);
   assert_int_equal(json_integer_value(json_object_get(j, "blocks_freed")), 1);
+  assert_int_equal(json_integer_value(json_object_get(j, "bytes_freed")),
+                   block_bytes);
   /* c held a block there without attaching the arena */
   assert_int_equal(
       json_integer_value(json_object_get(j, "attached_connections")), 0);
@@ -181,6 +185,29 @@ static void test_create_destroy(void **state) {
   expect_status(r, 0);
   assert_non_null(strstr(r->out, "destroyed delta: 1 block ("));
   assert_non_null(strstr(r->out, "; 0 connections had it"));
+  /* One that had it attached: counted, in the singular, and in the JSON. */
+  for (int json = 0; json < 2; json++) {
+    expect_status(RUN("create", "theta", "64K", "first"), 0);
+    int fd = -1;
+    rr = it_call(c, it_req_attach("theta", false), &fd);
+    it_assert_status(rr, ARENAD__STATUS__STATUS_OK);
+    it_resp_free(rr);
+    assert_true(fd >= 0);
+    close(fd);
+    if (json == 0) {
+      r = RUN("destroy", "theta");
+      expect_status(r, 0);
+      assert_non_null(strstr(r->out, "destroyed theta: 0 blocks (0 B) freed; "
+                                     "1 connection had it attached\n"));
+    } else {
+      r = RUN("destroy", "theta", "--json");
+      expect_status(r, 0);
+      j = parse(r);
+      assert_int_equal(
+          json_integer_value(json_object_get(j, "attached_connections")), 1);
+      json_decref(j);
+    }
+  }
   r = RUN("create", "delta", "64K", "first");
   expect_status(r, 0);
   r = RUN("destroy", "delta");
