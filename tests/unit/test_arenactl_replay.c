@@ -301,7 +301,9 @@ static void test_single_table(void **state) {
 
 /* --policy all at a size that is not a power of two: the four list
  * policies run, and buddy's row says why it did not (in the JSON, in
- * not_run beside the policies that ran). */
+ * not_run beside the policies that ran); at a power of two all five run,
+ * each with its own replay time. --policy buddy alone at that size is a
+ * usage error. */
 static void test_all_without_buddy(void **state) {
   tmpdir_t *d = *state;
   write_file(d, "t.trace", "a 1 10\na 2 100\na 3 5000\nf 2\nf 1\nf 3\n");
@@ -354,7 +356,27 @@ static void test_all_without_buddy(void **state) {
   assert_non_null(root);
   assert_int_equal(json_array_size(json_object_get(root, "policies")), 5);
   assert_null(json_object_get(root, "not_run"));
+  /* each policy's own replay time (five equal to the nanosecond would be
+   * one engine's time given to all) */
+  double t0 = json_real_value(json_object_get(
+      json_array_get(json_object_get(root, "policies"), 0), "replay_seconds"));
+  bool differ = false;
+  for (size_t i = 1; i < 5; i++)
+    differ |= json_real_value(json_object_get(
+                  json_array_get(json_object_get(root, "policies"), i),
+                  "replay_seconds")) != t0;
+  assert_true(differ);
   json_decref(root);
+
+  /* buddy alone at that size: a usage error that names its own rule */
+  assert_int_equal(
+      run(d, NULL, "replay --policy buddy --arena-size 12K t.trace"), 2);
+  char *err = read_file(d, "err");
+  if (strstr(err, "arena size 12K is not valid for buddy: it must be a "
+                  "non-zero multiple of 4096 up to 2^48, and a power of "
+                  "two\n") == NULL)
+    fail_msg("stderr: %s", err);
+  free(err);
 }
 
 /* The arena's size in bytes and, as `arenactl inspect` gives a size, in
