@@ -161,6 +161,7 @@ static bool fake_write(int fd, const Arenad__Response *resp) {
 }
 
 uint64_t fake_connection_id = 1;
+uint64_t fake_failed_free = 0;
 
 pid_t fake_daemon(const char *path, int conns) {
   int lfd = it_bind_unix(path, NULL);
@@ -214,7 +215,8 @@ pid_t fake_daemon(const char *path, int conns) {
       } else if (req->body_case == ARENAD__REQUEST__BODY_ALLOC) {
         resp.status = ARENAD__STATUS__STATUS_LIMIT_EXCEEDED;
         resp.message = (char *)"the arena is full";
-      } else if (req->body_case == ARENAD__REQUEST__BODY_FREE && frees++ == 0) {
+      } else if (req->body_case == ARENAD__REQUEST__BODY_FREE &&
+                 frees++ == fake_failed_free) {
         resp.status = ARENAD__STATUS__STATUS_NOT_FOUND;
         resp.message = (char *)"no such block";
       } else if (req->body_case == ARENAD__REQUEST__BODY_FREE) {

@@ -77,8 +77,9 @@ uint64_t live_blocks(const char *name);
  * arenad would, with requests of up to FAKE_STEP blocks, and every check
  * with a broken invariant (whose detail is not UTF-8). Allocs are granted
  * FAKE_STEP blocks at a time until the FAKE_GRANTED-th block, then refused; of
- * the frees that give them back, the first fails and the later ones succeed,
- * each telling that the header of its last block had been overwritten. A list
+ * the frees that give them back, the one numbered fake_failed_free (from 0)
+ * fails and the others succeed, each telling that the header of its last
+ * block had been overwritten. A list
  * has one arena, named with FAKE_NAME_LEN characters, more than a stdio buffer
  * holds (a real daemon's names have at most 64). */
 #define FAKE_STEP 2
@@ -87,6 +88,9 @@ uint64_t live_blocks(const char *name);
 
 /* The connection id the fake daemon's hello gives; a ping is answered. */
 extern uint64_t fake_connection_id;
+
+/* The free request that the fake daemon refuses, from 0 (the default). */
+extern uint64_t fake_failed_free;
 
 pid_t fake_daemon(const char *path, int conns);
 

@@ -300,6 +300,26 @@ static void test_alloc_split_refused(void **state) {
   assert_int_equal(live_blocks("default"), 0);
 }
 
+/* The stderr of `alloc alpha 16 --count 6` against the fake daemon: the
+ * block at `warned` given back with its header overwritten, and the two at
+ * `kept` (offsets separated by a space) not given back. */
+static void expect_give_back_failed(const run_t *r, unsigned warned,
+                                    const char *kept) {
+  char want[1024];
+  snprintf(want, sizeof want,
+           "arenactl alloc: warning: the header of the block at %u in arena "
+           "alpha had been overwritten before it was given back (the daemon "
+           "counted it as a corruption)\n"
+           "arenactl alloc: alpha: cannot allocate 6 blocks (sent in requests "
+           "of up to 2): 4 had been allocated when the daemon refused more, "
+           "and freeing them again failed: the arena is full\n"
+           "arenactl alloc: alpha: 2 blocks could not be given back (no such "
+           "block) and may still be allocated, detached; to free them: "
+           "arenactl free alpha %s\n",
+           warned, kept);
+  assert_string_equal(r->err, want);
+}
+
 /* When an alloc split into requests is refused part way and giving the
  * blocks back fails for the first request of the give-back but not for
  * the later one (a fake daemon), the message says that freeing them again
@@ -315,17 +335,21 @@ static void test_alloc_give_back_fails(void **state) {
   /* The give-back that succeeded freed a block whose header had been
    * overwritten (the fake's blocks are at 16 + 64 i): warned of as free
    * warns, and the give-back still counts as done for that block. */
-  assert_string_equal(r->err,
-                      "arenactl alloc: warning: the header of the block at "
-                      "208 in arena alpha had been overwritten before it was "
-                      "given back (the daemon counted it as a corruption)\n"
-                      "arenactl alloc: alpha: cannot allocate 6 blocks (sent "
-                      "in requests of up to 2): 4 had been allocated when the "
-                      "daemon refused more, and freeing them again failed: "
-                      "the arena is full\n"
-                      "arenactl alloc: alpha: 2 blocks could not be given "
-                      "back (no such block) and may still be allocated, "
-                      "detached; to free them: arenactl free alpha 16 80\n");
+  expect_give_back_failed(r, 208, "16 80");
+  fake_done(fake);
+}
+
+/* The same when the give-back's later request fails: the blocks named
+ * are that request's, not the first ones offered back. */
+static void test_alloc_give_back_fails_later(void **state) {
+  (void)state;
+  fake_failed_free = 1;
+  pid_t fake = fake_daemon(fake_path(), 1);
+  fake_failed_free = 0;
+  run_t *r = arenactl(fake_path(), (const char *const[]){"alloc", "alpha", "16",
+                                                         "--count", "6", NULL});
+  expect_status(r, 1);
+  expect_give_back_failed(r, 80, "144 208");
   fake_done(fake);
 }
 
@@ -478,6 +502,7 @@ int main(void) {
       cmocka_unit_test_prestate_setup_teardown(test_alloc_split_refused, setup,
                                                teardown, (void *)small_config),
       T(test_alloc_give_back_fails),
+      T(test_alloc_give_back_fails_later),
       T(test_alloc_unwritten_give_back_fails),
       T(test_free_without_arena_name),
       T(test_free_offsets_refused),
