@@ -165,6 +165,8 @@ int ar__cmd_create(int argc, char **argv) {
   if (rc != ARENACTL_OK)
     return rc < 0 ? ARENACTL_OK : rc;
   const char *arena = argv[optind];
+  if (ar__ctl_arena_arg("create", arena) != ARENACTL_OK)
+    return ARENACTL_USAGE;
   spec.access = has_access ? &access : NULL;
 
   arenad_t *h = ar__ctl_connect("create", NULL);
@@ -229,6 +231,8 @@ int ar__cmd_destroy(int argc, char **argv) {
   if (rc != ARENACTL_OK)
     return rc < 0 ? ARENACTL_OK : rc;
   const char *arena = argv[optind];
+  if (ar__ctl_arena_arg("destroy", arena) != ARENACTL_OK)
+    return ARENACTL_USAGE;
   bool force = (flags & OPT_FORCE) != 0, json = (flags & OPT_JSON) != 0;
 
   arenad_t *h = ar__ctl_connect("destroy", NULL);

@@ -333,6 +333,8 @@ int ar__cmd_inspect(int argc, char **argv) {
   if (rc != ARENACTL_OK)
     return rc < 0 ? ARENACTL_OK : rc;
   const char *arena = argv[optind];
+  if (ar__ctl_arena_arg("inspect", arena) != ARENACTL_OK)
+    return ARENACTL_USAGE;
   bool json = (flags & OPT_JSON) != 0;
 
   arenad_t *h = ar__ctl_connect("inspect", NULL);
@@ -416,6 +418,8 @@ int ar__cmd_check(int argc, char **argv) {
   if (rc != ARENACTL_OK)
     return rc < 0 ? ARENACTL_OK : rc;
   const char *arena = argv[optind];
+  if (ar__ctl_arena_arg("check", arena) != ARENACTL_OK)
+    return ARENACTL_USAGE;
 
   arenad_t *h = ar__ctl_connect("check", NULL);
   if (h == NULL)

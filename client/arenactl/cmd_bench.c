@@ -102,6 +102,8 @@ static int parse_options(int argc, char **argv, options_t *o) {
     switch (c) {
     case 'a':
       o->arena = optarg;
+      if (ar__ctl_arena_arg("bench", o->arena) != ARENACTL_OK)
+        return ARENACTL_USAGE;
       break;
     case 's':
       bad = ar_parse_size(optarg, &o->size) < 0 || o->size == 0;

@@ -214,6 +214,8 @@ int ar__cmd_alloc(int argc, char **argv) {
     return ARENACTL_USAGE;
   }
   const char *arena = argv[optind];
+  if (ar__ctl_arena_arg("alloc", arena) != ARENACTL_OK)
+    return ARENACTL_USAGE;
   int rc = ar_parse_size(argv[optind + 1], &size);
   if (rc < 0) {
     fprintf(stderr, "arenactl alloc: invalid SIZE '%s' (%s)\n",
@@ -300,6 +302,8 @@ int ar__cmd_free(int argc, char **argv) {
     return ARENACTL_USAGE;
   }
   const char *arena = argv[optind];
+  if (ar__ctl_arena_arg("free", arena) != ARENACTL_OK)
+    return ARENACTL_USAGE;
   char **args = argv + optind + 1; /* the offsets */
   size_t n = (size_t)(argc - optind) - 1;
   /* offsets, then the overwritten ones among them (as many at most) */

@@ -96,6 +96,8 @@ static int parse_options(int argc, char **argv, options_t *o) {
     switch (c) {
     case 'd':
       o->arena = optarg;
+      if (ar__ctl_arena_arg("replay", o->arena) != ARENACTL_OK)
+        return ARENACTL_USAGE;
       break;
     case 'o':
       o->placements = optarg;

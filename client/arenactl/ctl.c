@@ -121,6 +121,13 @@ int ar__ctl_fail(const char *cmd, arenad_t *h, int rc, const char *what) {
   return ARENACTL_FAIL;
 }
 
+int ar__ctl_arena_arg(const char *cmd, const char *arena) {
+  if (arena[0] != '\0')
+    return ARENACTL_OK;
+  fprintf(stderr, "arenactl %s: ARENA is empty\n", cmd);
+  return ARENACTL_USAGE;
+}
+
 int ar__ctl_parse_u64(const char *s, uint64_t *out) {
   int base = 10;
   if (s != NULL && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {

@@ -50,6 +50,11 @@ int ar__ctl_parse_flags(int argc, char **argv, const struct option *longopts,
                         void (*usage)(FILE *), int *flags, int nargs_min,
                         int nargs_max);
 
+/* An ARENA argument must name something: an empty one is a usage error,
+ * said on standard error ("arenactl CMD: ARENA is empty"). Returns
+ * ARENACTL_OK or ARENACTL_USAGE. */
+int ar__ctl_arena_arg(const char *cmd, const char *arena);
+
 /* Parses an unsigned decimal or 0x-hex number (an offset, a count): no
  * sign, no blanks, and a leading 0 is still decimal. Returns 0, or
  * AR_EINVAL. */

@@ -375,15 +375,14 @@ static void test_alloc_unwritten_give_back_fails(void **state) {
   fake_done(fake);
 }
 
-/* A free that fails as a whole names every offset, each with the
- * request's reason: the arena's, not a code's word that would read as the
- * block's ("not found"). */
+/* A free without an arena name is a usage error. A free that fails as a
+ * whole names every offset, each with the request's reason: the arena's,
+ * not a code's word that would read as the block's ("not found"). */
 static void test_free_without_arena_name(void **state) {
   (void)state;
   run_t *r = RUN("free", "", "16", "32");
-  expect_status(r, 1);
-  assert_string_equal(r->err, "arenactl free:  offset 16: no arena name\n"
-                              "arenactl free:  offset 32: no arena name\n");
+  expect_status(r, 2);
+  assert_string_equal(r->err, "arenactl free: ARENA is empty\n");
   r = RUN("free", "nosuch", "16", "32");
   expect_status(r, 1);
   assert_string_equal(r->err, "arenactl free: nosuch offset 16: no arena named "

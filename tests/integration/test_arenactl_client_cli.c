@@ -130,9 +130,29 @@ static void test_errors(void **state) {
   assert_non_null(strstr(r->err, "offset 160 is not a live block"));
   assert_non_null(strstr(r->err, "offset 4100 is not a live block"));
   /* A failure of the whole request is not blamed on the offsets. */
-  r = RUN("free", "", "1", "2");
+  r = RUN("free", "nosuch", "1", "2");
   expect_status(r, 1);
   assert_null(strstr(r->err, "is not a live block"));
+  /* An empty ARENA is a usage error of every command that takes one,
+   * said before anything is sent. */
+  static const char *const empty[][6] = {
+      {"alloc", "", "16"},
+      {"free", "", "16"},
+      {"inspect", ""},
+      {"check", ""},
+      {"create", "", "1M", "first"},
+      {"destroy", ""},
+      {"replay", "--via-daemon=", "t.trace"},
+      {"bench", "--arena", ""},
+  };
+  for (size_t i = 0; i < sizeof empty / sizeof empty[0]; i++) {
+    r = arenactl(daemon_.sock, empty[i]);
+    char want[64];
+    snprintf(want, sizeof want, "arenactl %s: ARENA is empty\n", empty[i][0]);
+    if (r->status != 2 || strcmp(r->err, want) != 0)
+      fail_msg("arenactl %s with an empty ARENA: status %d, stderr: %s",
+               empty[i][0], r->status, r->err);
+  }
   /* "--" before the command only ends the options. */
   r = arenactl(NULL, (const char *const[]){"--socket", daemon_.sock, "--",
                                            "list", NULL});
