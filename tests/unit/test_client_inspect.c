@@ -14,6 +14,23 @@
 
 #include "arenad_assert.h"
 
+/* Sends the reply to inspect request `id`: the summary, n extents and the
+ * next cursor. */
+static void send_inspect_reply(int srv, uint64_t id, Arenad__ArenaSummary *sum,
+                               Arenad__Extent **ext, size_t n,
+                               uint64_t next_cursor) {
+  Arenad__InspectReply body = ARENAD__INSPECT_REPLY__INIT;
+  body.summary = sum;
+  body.extents = ext;
+  body.n_extents = n;
+  body.next_cursor = next_cursor;
+  Arenad__Response r = ARENAD__RESPONSE__INIT;
+  r.id = id;
+  r.body_case = ARENAD__RESPONSE__BODY_INSPECT;
+  r.inspect = &body;
+  send_reply(srv, &r);
+}
+
 static void test_inspect(void **state) {
   fixture_t *f = *state;
   Arenad__ArenaSummary sum = ARENAD__ARENA_SUMMARY__INIT;
@@ -42,16 +59,7 @@ static void test_inspect(void **state) {
   e2.size = 64;
   e2.free = true;
   Arenad__Extent *ext[2] = {&e1, &e2};
-  Arenad__InspectReply body = ARENAD__INSPECT_REPLY__INIT;
-  body.summary = &sum;
-  body.extents = ext;
-  body.n_extents = 2;
-  body.next_cursor = 128;
-  Arenad__Response r = ARENAD__RESPONSE__INIT;
-  r.id = 1;
-  r.body_case = ARENAD__RESPONSE__BODY_INSPECT;
-  r.inspect = &body;
-  send_reply(f->srv, &r);
+  send_inspect_reply(f->srv, 1, &sum, ext, 2, 128);
 
   arenad_page_t *page;
   assert_arenad_ok(
@@ -74,9 +82,7 @@ static void test_inspect(void **state) {
   arenad__request__free_unpacked(req, NULL);
 
   /* A cursor that does not move forward would loop forever. */
-  r.id = 2;
-  body.next_cursor = 128;
-  send_reply(f->srv, &r);
+  send_inspect_reply(f->srv, 2, &sum, ext, 2, 128);
   assert_int_equal(
       arenad_inspect(f->h, "pool", ARENAD_INSPECT_BLOCKS, 128, 2, &page),
       AR_EPROTO);
@@ -146,16 +152,7 @@ static void test_inspect_fields(void **state) {
   e.n_holders = 1;
   e.holders_omitted = 16;
   Arenad__Extent *ext[1] = {&e};
-  Arenad__InspectReply body = ARENAD__INSPECT_REPLY__INIT;
-  body.summary = &sum;
-  body.extents = ext;
-  body.n_extents = 1;
-  body.next_cursor = sum.size;
-  Arenad__Response r = ARENAD__RESPONSE__INIT;
-  r.id = 1;
-  r.body_case = ARENAD__RESPONSE__BODY_INSPECT;
-  r.inspect = &body;
-  send_reply(f->srv, &r);
+  send_inspect_reply(f->srv, 1, &sum, ext, 1, sum.size);
 
   arenad_page_t *p;
   assert_arenad_ok(
