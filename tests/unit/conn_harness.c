@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 bool nomem;
 void *__real_malloc(size_t n);
@@ -162,6 +163,19 @@ void add_create_made(bytes_t *b, uint64_t id) {
   req.body_case = ARENAD__REQUEST__BODY_CREATE_ARENA;
   req.create_arena = &m;
   add(b, &req, id);
+}
+
+ad_conn_t *socket_conn(fixture_t *f, int *peer, bool start) {
+  int sv[2];
+  assert_int_equal(
+      socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv),
+      0);
+  ad_conn_t *c = ad_conn_new(&f->d, sv[0], 43, 1000, 1000); /* owns sv[0] */
+  assert_non_null(c);
+  if (start)
+    assert_int_equal(ad_conn_start(c), 0);
+  *peer = sv[1];
+  return c;
 }
 
 void become_admin(fixture_t *f) {

@@ -91,6 +91,11 @@ void add_inspect(bytes_t *b, uint64_t id, uint64_t cursor);
 /* Appends a create_arena of a first-fit arena "made" of 4096 bytes. */
 void add_create_made(bytes_t *b, uint64_t id);
 
+/* A connection (pid 43, uid and gid 1000) on one end of a socket pair,
+ * started when `start`; the peer's end in *peer, which the caller closes.
+ * One never started is closed and freed by the caller, not the daemon. */
+ad_conn_t *socket_conn(fixture_t *f, int *peer, bool start);
+
 /* Replaces f's connection by an administrator's (the daemon's uid), as
  * create_arena needs. */
 void become_admin(fixture_t *f);

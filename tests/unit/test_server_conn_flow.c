@@ -293,12 +293,8 @@ static void test_fd_queue_pause(void **state) {
 static void test_reset_with_frames_held(void **state) {
   fixture_t *f = *state;
   for (uint64_t cut = 0; cut <= 1; cut++) {
-    int sv[2];
-    assert_int_equal(
-        socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv),
-        0);
-    ad_conn_t *c = ad_conn_new(&f->d, sv[0], 43, 1000, 1000); /* owns sv[0] */
-    assert_non_null(c);
+    int peer;
+    ad_conn_t *c = socket_conn(f, &peer, false);
     bytes_t b = {NULL, 0};
     for (uint64_t i = 1; i <= 8; i++)
       add_ping(&b, i);
@@ -309,8 +305,8 @@ static void test_reset_with_frames_held(void **state) {
     assert_int_equal(c->inflight, 4);
     assert_int_equal(ar_buf_append(&c->rbuf, b.p + used, read - used), 0);
     if (!cut) /* the last frame's rest, sent, not read by the daemon */
-      assert_int_equal(send(sv[1], b.p + read, 2, 0), 2);
-    close(sv[1]);
+      assert_int_equal(send(peer, b.p + read, 2, 0), 2);
+    close(peer);
     uint64_t before = f->d.stats.frames_truncated;
     ad_conn_run(c); /* its replies find the peer gone */
     assert_true(c->closing);

@@ -275,19 +275,6 @@ static void test_queued_reply_kept_without_memory(void **state) {
   f->c = NULL;
 }
 
-/* A started connection on a socket pair; the peer's end in *peer. */
-static ad_conn_t *socket_conn(fixture_t *f, int *peer) {
-  int sv[2];
-  assert_int_equal(
-      socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv),
-      0);
-  ad_conn_t *c = ad_conn_new(&f->d, sv[0], 43, 1000, 1000); /* owns sv[0] */
-  assert_non_null(c);
-  assert_int_equal(ad_conn_start(c), 0);
-  *peer = sv[1];
-  return c;
-}
-
 /* The peer sends a ping and reads its reply: the daemon's shared input
  * and staging buffers hold memory from then on. */
 static void ping_pong(fixture_t *f, int peer) {
@@ -319,7 +306,7 @@ static void read_without_memory(fixture_t *f, int peer, const uint8_t *p,
 static void test_read_without_memory(void **state) {
   fixture_t *f = *state;
   int peer;
-  socket_conn(f, &peer);
+  socket_conn(f, &peer, true);
   bytes_t b = {NULL, 0};
   add_ping(&b, 1);
   read_without_memory(f, peer, b.p, b.n);
@@ -331,7 +318,7 @@ static void test_read_without_memory(void **state) {
 static void test_cut_frame_without_memory(void **state) {
   fixture_t *f = *state;
   int peer;
-  socket_conn(f, &peer);
+  socket_conn(f, &peer, true);
   ping_pong(f, peer);
   bytes_t b = {NULL, 0};
   add_ping(&b, 2);
@@ -346,7 +333,7 @@ static void test_cut_frame_without_memory(void **state) {
 static void test_unsent_kept_without_memory(void **state) {
   fixture_t *f = *state;
   int peer;
-  ad_conn_t *c = socket_conn(f, &peer);
+  ad_conn_t *c = socket_conn(f, &peer, true);
   ping_pong(f, peer);
   static uint8_t fill[4096];
   size_t filled = 0;
@@ -408,7 +395,7 @@ static void test_unsent_kept_without_memory(void **state) {
 static void test_frame_timeout_without_memory(void **state) {
   fixture_t *f = *state;
   int peer;
-  ad_conn_t *c = socket_conn(f, &peer);
+  ad_conn_t *c = socket_conn(f, &peer, true);
   bytes_t b = {NULL, 0};
   add_ping(&b, 1);
   assert_int_equal(send(peer, b.p, b.n - 1, 0), (ssize_t)(b.n - 1));
