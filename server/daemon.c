@@ -203,9 +203,8 @@ int ad_daemon_create_arena(ad_daemon_t *d, const ad_arena_conf_t *conf,
   }
   ad_arena_t *a;
   int rc = make_arena(d, conf, &a, err, errlen);
-  uint64_t file_limit;
   if (rc == AR_ELIMIT) { /* the segment's: the file size limit, or no fd */
-    if (ad_segment_over_file_limit(conf->size, &file_limit))
+    if (ad_segment_over_file_limit(conf->size, NULL))
       d->stats.arenas_refused_limit++;
     else
       d->stats.fds_exhausted++;

@@ -41,7 +41,8 @@ bool ad_segment_over_file_limit(uint64_t size, uint64_t *limit) {
   if (getrlimit(RLIMIT_FSIZE, &r) != 0 || r.rlim_cur == RLIM_INFINITY ||
       size <= r.rlim_cur)
     return false;
-  *limit = r.rlim_cur;
+  if (limit != NULL)
+    *limit = r.rlim_cur;
   return true;
 }
 

@@ -63,7 +63,7 @@ int ad_segment_create(ad_segment_t *s, const char *name, uint64_t size,
 
 /* Whether a segment of `size` bytes is over the process's file size limit
  * (RLIMIT_FSIZE, ulimit -f), which a memfd obeys like any file; the limit
- * in *limit then. */
+ * in *limit then, unless limit is NULL. */
 bool ad_segment_over_file_limit(uint64_t size, uint64_t *limit);
 
 /* A duplicate of the segment's descriptor (the read-only one when
