@@ -99,6 +99,7 @@ static int create_options(int argc, char **argv, arenad_access_t *access,
   int c;
   while ((c = ar__ctl_getopt(argc, argv, longopts)) != -1) {
     bool ok = true;
+    int size_rc = 0; /* --quota-bytes: ar_parse_size's answer, to say why */
     switch (c) {
     case 'm':
       ok = parse_mode(optarg, &access->mode);
@@ -113,7 +114,8 @@ static int create_options(int argc, char **argv, arenad_access_t *access,
       *has_access = true;
       break;
     case 'b':
-      ok = ar_parse_size(optarg, &spec->quota_bytes) == 0;
+      size_rc = ar_parse_size(optarg, &spec->quota_bytes);
+      ok = size_rc == 0;
       break;
     case 'n':
       ok = ar__ctl_parse_u64(optarg, &spec->quota_blocks) == 0;
@@ -132,7 +134,11 @@ static int create_options(int argc, char **argv, arenad_access_t *access,
       for (const struct option *o = longopts; o->name != NULL; o++)
         if (o->val == c)
           opt = o->name;
-      fprintf(stderr, "arenactl create: invalid --%s '%s'\n", opt, optarg);
+      if (size_rc < 0)
+        fprintf(stderr, "arenactl create: invalid --%s '%s' (%s)\n", opt,
+                optarg, ar__ctl_size_why(size_rc));
+      else
+        fprintf(stderr, "arenactl create: invalid --%s '%s'\n", opt, optarg);
       return ARENACTL_USAGE;
     }
   }

@@ -98,6 +98,7 @@ static int parse_options(int argc, char **argv, options_t *o) {
   int c;
   while ((c = ar__ctl_getopt(argc, argv, longopts)) != -1) {
     int bad = 0;
+    int size_rc = 0; /* --size: ar_parse_size's answer, to say why */
     char *end;
     switch (c) {
     case 'a':
@@ -106,7 +107,8 @@ static int parse_options(int argc, char **argv, options_t *o) {
         return ARENACTL_USAGE;
       break;
     case 's':
-      bad = ar_parse_size(optarg, &o->size) < 0 || o->size == 0;
+      size_rc = ar_parse_size(optarg, &o->size);
+      bad = size_rc < 0 || o->size == 0;
       break;
     case 'n':
       bad = ar__ctl_parse_u64(optarg, &o->ops) < 0 || o->ops == 0 ||
@@ -143,8 +145,12 @@ static int parse_options(int argc, char **argv, options_t *o) {
       for (const struct option *l = longopts; l->name != NULL; l++)
         if (l->val == c)
           name = l->name;
-      fprintf(stderr, "arenactl bench: invalid value '%s' for --%s\n", optarg,
-              name);
+      if (size_rc < 0)
+        fprintf(stderr, "arenactl bench: invalid value '%s' for --%s (%s)\n",
+                optarg, name, ar__ctl_size_why(size_rc));
+      else
+        fprintf(stderr, "arenactl bench: invalid value '%s' for --%s\n", optarg,
+                name);
       return ARENACTL_USAGE;
     }
   }

@@ -286,6 +286,25 @@ static void test_numbers(void **state) {
   assert_string_equal(r->err, "arenactl create: invalid SIZE "
                               "'18446744073709551616' (more bytes than 64 "
                               "bits hold)\n");
+  /* The size options say so too, and what form they take. */
+  r = RUN("create", "b7", "64K", "first", "--quota-bytes",
+          "18446744073709551616");
+  expect_status(r, 2);
+  assert_string_equal(r->err, "arenactl create: invalid --quota-bytes "
+                              "'18446744073709551616' (more bytes than 64 "
+                              "bits hold)\n");
+  r = RUN("create", "b7", "64K", "first", "--quota-bytes", "1X");
+  expect_status(r, 2);
+  assert_string_equal(r->err, "arenactl create: invalid --quota-bytes '1X' "
+                              "(bytes, with an optional K, M or G suffix)\n");
+  r = RUN("bench", "--size", "99999999999999999999G");
+  expect_status(r, 2);
+  assert_string_equal(r->err, "arenactl bench: invalid value "
+                              "'99999999999999999999G' for --size (more bytes "
+                              "than 64 bits hold)\n");
+  r = RUN("bench", "--size", "0");
+  expect_status(r, 2);
+  assert_string_equal(r->err, "arenactl bench: invalid value '0' for --size\n");
 }
 
 /* Output that cannot be written is a failure with a message, and an alloc
