@@ -42,6 +42,11 @@ struct ar__echo_s {
   int epoll_fd;
   struct sockaddr_un addr; /* the listening socket's abstract name */
   socklen_t addrlen;
+  /* The connections the loop accepted and has not closed: owned by the
+   * loop, which closes them when it stops; the array is freed by
+   * ar__echo_stop. */
+  int *clients;
+  size_t nclients, clients_cap;
 };
 
 /* Writes all n bytes (the socket is blocking). Returns 0 or -1. */
@@ -58,6 +63,41 @@ static int write_all(int fd, const char *p, size_t n) {
   return 0;
 }
 
+/* Takes on a connection the listening socket has: watched and noted, or
+ * closed when it cannot be. */
+static void accept_client(ar__echo_t *e) {
+  int c = accept4(e->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+  if (c < 0)
+    return;
+  if (e->nclients == e->clients_cap) {
+    size_t cap = e->clients_cap ? 2 * e->clients_cap : 16;
+    int *grown = realloc(e->clients, cap * sizeof *grown);
+    if (grown == NULL) {
+      close(c);
+      return;
+    }
+    e->clients = grown;
+    e->clients_cap = cap;
+  }
+  struct epoll_event ev = {.events = EPOLLIN, .data.fd = c};
+  if (epoll_ctl(e->epoll_fd, EPOLL_CTL_ADD, c, &ev) < 0) {
+    close(c);
+    return;
+  }
+  e->clients[e->nclients++] = c;
+}
+
+/* Closes connection fd (one the loop noted) and forgets it. */
+static void close_client(ar__echo_t *e, int fd) {
+  epoll_ctl(e->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+  close(fd);
+  for (size_t i = 0; i < e->nclients; i++)
+    if (e->clients[i] == fd) {
+      e->clients[i] = e->clients[--e->nclients];
+      break;
+    }
+}
+
 static void *echo_loop(void *arg) {
   ar__echo_t *e = arg;
   static char buf[1 << 16];
@@ -67,29 +107,28 @@ static void *echo_loop(void *arg) {
     if (n < 0 && errno == EINTR)
       continue;
     if (n < 0)
-      return NULL;
+      break;
     for (int i = 0; i < n; i++) {
       int fd = evs[i].data.fd;
       if (fd == e->wake_fd)
-        return NULL;
+        goto stop;
       if (fd == e->listen_fd) {
-        int c = accept4(e->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-        if (c >= 0) {
-          struct epoll_event ev = {.events = EPOLLIN, .data.fd = c};
-          if (epoll_ctl(e->epoll_fd, EPOLL_CTL_ADD, c, &ev) < 0)
-            close(c);
-        }
+        accept_client(e);
         continue;
       }
       ssize_t r = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
       if (r < 0 && (errno == EAGAIN || errno == EINTR))
         continue;
-      if (r <= 0 || write_all(fd, buf, (size_t)r) < 0) {
-        epoll_ctl(e->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
-        close(fd);
-      }
+      if (r <= 0 || write_all(fd, buf, (size_t)r) < 0)
+        close_client(e, fd);
     }
   }
+stop:
+  /* Whatever the stop came with (hang-ups later in the same batch, peers
+   * still connected), the loop's own sockets go with it. */
+  while (e->nclients > 0)
+    close_client(e, e->clients[e->nclients - 1]);
+  return NULL;
 }
 
 int ar__echo_start(ar__echo_t **out, bool process, char *err, size_t len) {
@@ -162,8 +201,9 @@ void ar__echo_stop(ar__echo_t *e) {
     while (waitpid(e->pid, NULL, 0) < 0 && errno == EINTR)
       ;
   }
-  /* The loop's client sockets are closed by the process exit or by their
-   * peers' close (each measure closes its own end first). */
+  /* The loop closed its client sockets as it stopped (in the child, its
+   * exit would have anyway). */
+  free(e->clients);
   if (e->listen_fd >= 0)
     close(e->listen_fd);
   if (e->wake_fd >= 0)

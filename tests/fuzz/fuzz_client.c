@@ -24,7 +24,6 @@
  * process's descriptors comes back to where it was), and LeakSanitizer
  * checks the heap. A broken promise aborts with a sentence on stderr.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -41,6 +40,7 @@
 #include "arenad.h"
 #include "arenad.pb-c.h"
 #include "fuzz_client_internal.h"
+#include "open_fds.h"
 #include "send_fds.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -205,14 +205,10 @@ int fzc_make_segment(uint64_t size) {
 
 /* ---- The target ---------------------------------------------------------- */
 
-/* Open descriptors of this process. */
+/* Open descriptors of this process; aborts when they cannot be counted. */
 static int count_fds(void) {
-  DIR *d = opendir("/proc/self/fd");
-  CHECK(d != NULL, "/proc/self/fd");
-  int n = 0;
-  while (readdir(d) != NULL)
-    n++;
-  closedir(d);
+  int n = open_fds();
+  CHECK(n >= 0, "/proc/self/fd");
   return n;
 }
 

@@ -5,7 +5,6 @@
  */
 #include "fake_daemon.h"
 
-#include <dirent.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -14,23 +13,14 @@
 
 #include "ar/frame.h"
 #include "arenad_assert.h"
+#include "open_fds.h"
 #include "send_fds.h"
-
-/* Open descriptors of this process. */
-static int count_fds(void) {
-  DIR *d = opendir("/proc/self/fd");
-  assert_non_null(d);
-  int n = 0;
-  while (readdir(d) != NULL)
-    n++;
-  closedir(d);
-  return n;
-}
 
 int setup(void **state) {
   fixture_t *f = calloc(1, sizeof *f);
   assert_non_null(f);
-  f->fds_before = count_fds();
+  f->fds_before = open_fds();
+  assert_true(f->fds_before >= 0);
   int sv[2];
   assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
   assert_int_equal(arenad_open_fd(sv[0], &f->h), 0);
@@ -44,7 +34,7 @@ int teardown(void **state) {
   fixture_t *f = *state;
   arenad_close(f->h);
   close(f->srv);
-  assert_int_equal(count_fds(), f->fds_before);
+  assert_int_equal(open_fds(), f->fds_before);
   free(f);
   return 0;
 }
