@@ -169,7 +169,8 @@ static int extent(ad_call_t *call, const ad_arena_t *a, const ar_extent_t *x,
  * Collects into out[0..limit) the pieces of the page that starts at
  * `cursor`: free extents, every extent, or the detached blocks only (which
  * may take several walks; at most 8 pages' worth of pieces are examined,
- * and the page may come back short). Stores the count and the next cursor.
+ * and the page may come back short: fill_page counts it in pages_short). Stores
+ * the count and the next cursor.
  */
 static int collect(const ad_arena_t *a, Arenad__InspectWhat what,
                    uint64_t cursor, ar_extent_t *out, size_t limit,
@@ -262,6 +263,8 @@ static int fill_page(ad_call_t *call, const ad_arena_t *a,
   int rc = collect(a, m->what, m->cursor, x, limit, tmp, &count, &next);
   if (rc < 0)
     return ad_fail(call, rc, "cannot walk the arena: %s", ar_strerror(rc));
+  if (count < limit && next < a->size)
+    d->stats.pages_short++; /* a walk's bound: the client pages on */
 
   Arenad__Extent *es = ad_scratch_calloc(call->s, count, sizeof(*es));
   rep->extents = ad_scratch_calloc(call->s, count, sizeof(*rep->extents));

@@ -55,6 +55,7 @@
   X(blocks_per_request_refused)                                                \
   X(pages_clamped)                                                             \
   X(pages_cut)                                                                 \
+  X(pages_short)                                                               \
   X(scratch_exhausted)                                                         \
   X(blocks_allocated)                                                          \
   X(blocks_freed)                                                              \

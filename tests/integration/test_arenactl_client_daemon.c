@@ -181,6 +181,7 @@ static const char *const limit_counters[] = {
     "blocks_refused_limit",
     "pages_clamped",
     "pages_cut",
+    "pages_short",
     "arenas_refused_limit",
     "stale_lists_dropped",
     "scratch_exhausted",

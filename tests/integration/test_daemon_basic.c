@@ -488,6 +488,62 @@ static void test_inspect_detached_pages(void **state) {
   it_close(c);
 }
 
+/* A page of detached blocks looks at 8 pages' worth of pieces at most: with
+ * 40 held blocks before the one detached block, pages of 2 come back empty
+ * twice (16 pieces looked at each, counted in pages_short), then the third
+ * lists the detached block and ends the walk (short too, but at the end:
+ * not counted). */
+static void test_inspect_short_pages(void **state) {
+  (void)state;
+  enum { HELD = 40 };
+  it_conn_t *c = it_connect(it_group.sock);
+  it_hello_ok(c);
+  Arenad__Response *r =
+      it_call(c, it_req_alloc("alpha", 16, 0, HELD, false), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  uint64_t held[HELD];
+  for (size_t i = 0; i < HELD; i++)
+    held[i] = r->alloc->offsets[i];
+  it_resp_free(r);
+  r = it_call(c, it_req_alloc("alpha", 16, 0, 1, true), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  uint64_t detached = r->alloc->offsets[0];
+  it_resp_free(r);
+  assert_true(detached > held[HELD - 1]);
+
+  uint64_t short_before = it_stat(c, "pages_short");
+  uint64_t cursor = 0;
+  size_t counts[3];
+  for (int page = 0; page < 3; page++) {
+    r = it_call(c,
+                it_req_inspect("alpha", ARENAD__INSPECT_WHAT__INSPECT_DETACHED,
+                               cursor, 2),
+                NULL);
+    it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+    counts[page] = r->inspect->n_extents;
+    if (counts[page] == 1)
+      assert_int_equal(r->inspect->extents[0]->payload, detached);
+    assert_true(r->inspect->next_cursor > cursor);
+    cursor = r->inspect->next_cursor;
+    it_resp_free(r);
+  }
+  assert_int_equal(counts[0], 0);
+  assert_int_equal(counts[1], 0);
+  assert_int_equal(counts[2], 1);
+  assert_int_equal(cursor, MiB);
+  assert_int_equal(it_stat(c, "pages_short") - short_before, 2);
+
+  r = it_call(c, it_req_free("alpha", &detached, 1), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  it_resp_free(r);
+  r = it_call(c, it_req_free("alpha", held, HELD), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  assert_int_equal(r->free->freed, HELD);
+  it_resp_free(r);
+  it_check_ok(c, "alpha");
+  it_close(c);
+}
+
 /* One free-list page from `cursor` with `limit`: checks that it has
  * exactly `want` extents, each free and a hole of the expected layout
  * (hole_size bytes at a multiple of 2 * hole_size, or the tail from
@@ -661,6 +717,7 @@ int main(void) {
       cmocka_unit_test(test_pipelining),
       cmocka_unit_test(test_inspect_pages),
       cmocka_unit_test(test_inspect_detached_pages),
+      cmocka_unit_test(test_inspect_short_pages),
       cmocka_unit_test(test_inspect_page_size),
       cmocka_unit_test(test_stats),
       cmocka_unit_test(it_test_exits_cleanly),
