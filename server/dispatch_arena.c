@@ -169,8 +169,8 @@ static int extent(ad_call_t *call, const ad_arena_t *a, const ar_extent_t *x,
  * Collects into out[0..limit) the pieces of the page that starts at
  * `cursor`: free extents, every extent, or the detached blocks only (which
  * may take several walks; at most 8 pages' worth of pieces are examined,
- * and the page may come back short: fill_page counts it in pages_short). Stores
- * the count and the next cursor.
+ * and the page may come back short: fill_page counts it in pages_short).
+ * Stores the count and the next cursor.
  */
 static int collect(const ad_arena_t *a, Arenad__InspectWhat what,
                    uint64_t cursor, ar_extent_t *out, size_t limit,
