@@ -476,11 +476,13 @@ typedef struct arenad_transfer_s {
  * Returns 0 or a code: AR_ENOENT for a token no open connection has, or
  * whose connection is closing (its peer shut down its side, or an error
  * ends it: it takes no more blocks), or for an unknown arena; AR_EINVAL
- * for this connection's own token or an offset that is not a live
- * block's; AR_EPERM when this connection holds no reference to the block
- * or the receiver may not read the arena; AR_ELIMIT over the receiver's
- * quota or, when the block is new to the receiver and this is not the
- * sender's last reference, over the daemon's max_shared_holds.
+ * for this connection's own token, an offset that is not a live block's,
+ * or a receiver that used an arena of this name destroyed since and has
+ * not attached the new one (it could not free the block); AR_EPERM when this
+ * connection holds no reference to the block or the receiver may not read the
+ * arena; AR_ELIMIT over the receiver's quota or, when the block is new to the
+ * receiver and this is not the sender's last reference, over the daemon's
+ * max_shared_holds.
  */
 ARENAD_EXTERN int arenad_transfer(arenad_t *h, const char *name,
                                   uint64_t offset, uint64_t token,
