@@ -250,6 +250,15 @@ int ar__replay_window(ar__replayer_t *r, const ar_trace_op_t *ops, size_t n,
   return replay_ops(r, ops, n, first, true);
 }
 
+bool ar__replay_stops_at(ar__replayer_t *r, const ar_trace_op_t *op, size_t i) {
+  if (op->kind != AR_TRACE_ALLOC || r->payload[op->slot] == 0)
+    return false;
+  r->stop = AR__STOP_LIVE_ID;
+  r->stop_op = i;
+  r->stop_rc = AR_EINVAL;
+  return true;
+}
+
 void ar__replay_note_lines(ar__replayer_t *r,
                            uint64_t (*line)(const void *src, size_t i),
                            const void *src) {

@@ -51,26 +51,44 @@ static void name_the_policy(ar_trace_error_t *err, const ar__replayer_t *r) {
            ar_policy_name(ar_engine_policy(r->e)));
 }
 
-/* The parser's drain: ops[0..n) on every engine in turn. */
+/*
+ * The parser's drain: ops[0..n) on every engine. The replay stops at the
+ * earliest operation that stops any engine (an `a` of an id that is live
+ * under one policy only, say), and the first engine, which writes the log,
+ * must not log past it. So the others go first, each only as far as the
+ * earliest stop found so far, and the first engine last, as far as that.
+ * Of engines that stop at the same operation the error names the first in
+ * the caller's order (a later one does not reach it; the first engine is
+ * asked whether it would stop there too).
+ */
 static int replay_window(void *arg, const ar_trace_op_t *ops, size_t n,
                          size_t first, ar_trace_error_t *err) {
   stream_t *s = arg;
   size_t nslots = s->ps.t->info.nslots; /* every slot of the window < it */
-  for (size_t i = 0; i < s->count; i++) {
+  size_t upto = n; /* the operations before the earliest stop so far */
+  ar__replayer_t *stopped = NULL;
+  for (size_t k = 1; k <= s->count; k++) {
+    size_t i = k % s->count; /* 1, ..., count - 1, then 0 */
     ar__replayer_t *r = &s->rs[i];
     if (ar__replayer_reserve(r, nslots) < 0)
       return ar__trace_fail(err, AR_ENOMEM, 0, "out of memory for %zu slots",
                             nslots);
     uint64_t t0 = now_ns();
-    int rc = ar__replay_window(r, ops, n, first);
+    int rc = ar__replay_window(r, ops, upto, first);
     s->targets[i].replay_ns += now_ns() - t0;
     if (rc < 0) {
-      rc = ar__replay_explain(r, &ops[r->stop_op - first], parser_line, &s->ps,
-                              err);
-      if (s->count > 1 && r->stop == AR__STOP_LIVE_ID)
-        name_the_policy(err, r);
-      return rc;
+      upto = r->stop_op - first;
+      stopped = r;
+    } else if (i == 0 && stopped != NULL &&
+               ar__replay_stops_at(r, &ops[upto], first + upto)) {
+      stopped = r;
     }
+  }
+  if (stopped != NULL) {
+    int rc = ar__replay_explain(stopped, &ops[upto], parser_line, &s->ps, err);
+    if (s->count > 1 && stopped->stop == AR__STOP_LIVE_ID)
+      name_the_policy(err, stopped);
+    return rc;
   }
   /* The gaps that name the lines grow with the trace when comments or
    * blank lines come between its operations: once they outnumber the

@@ -294,6 +294,11 @@ int ar__replayer_reserve(ar__replayer_t *r, size_t nslots);
 int ar__replay_window(ar__replayer_t *r, const ar_trace_op_t *ops, size_t n,
                       size_t first);
 
+/* Whether `op`, operation i, would stop r as an `a` of a live id (the
+ * next operation r would replay); if so, r stops there as
+ * ar__replay_window would have. */
+bool ar__replay_stops_at(ar__replayer_t *r, const ar_trace_op_t *op, size_t i);
+
 /* For a replayer made with `track`: notes the line of every live block's
  * `a` (line(src, i) names them) in alloc_line, so that the lines of the
  * operations replayed so far may be forgotten. */

@@ -238,6 +238,56 @@ static void test_live_id_names_the_policy(void **state) {
   ar_engine_destroy(one.engine);
 }
 
+/* Ids live under one engine only stop the replay at the earliest such `a`
+ * of all engines, even when a later engine finds it: the error names that
+ * line and engine, and the log (the first engine's) ends before it. Where
+ * two engines stop at the same `a`, the first in the caller's order is
+ * named. */
+static void test_earliest_stop_of_all_engines(void **state) {
+  (void)state;
+  /* 6000 bytes fit the second arena only: id 1 is live there, so line 2
+   * stops it; the first stops at line 4. */
+  static const char text[] = "a 1 6000\na 1 16\na 2 16\na 2 16\n";
+  ar_replay_target_t tg[2] = {
+      {.engine = new_engine(AR_POLICY_BEST, 4096)},
+      {.engine = new_engine(AR_POLICY_FIRST, 8192)},
+  };
+  buf_t log = {0};
+  ar_trace_error_t err;
+  assert_int_equal(ar_replay_stream_text(text, strlen(text), tg, 2, collect,
+                                         &log, NULL, &err),
+                   AR_EINVAL);
+  assert_int_equal(err.line, 2);
+  assert_string_equal(err.msg, "line 2: 'a' of id 1, which is still live "
+                               "(allocated at line 1): invalid trace under "
+                               "policy first, where the other policies stop "
+                               "too");
+  assert_int_equal(log.len, strlen("0:1 -1\n")); /* op 0's line alone */
+  assert_memory_equal(log.p, "0:1 -1\n", log.len);
+  for (int i = 0; i < 2; i++)
+    ar_engine_destroy(tg[i].engine);
+
+  /* Both stop at line 2: the first engine is named. */
+  static const char tie[] = "a 1 16\na 1 16\n";
+  ar_replay_target_t both[2] = {
+      {.engine = new_engine(AR_POLICY_BUDDY, 4096)},
+      {.engine = new_engine(AR_POLICY_FIRST, 4096)},
+  };
+  log.len = 0;
+  assert_int_equal(ar_replay_stream_text(tie, strlen(tie), both, 2, collect,
+                                         &log, NULL, &err),
+                   AR_EINVAL);
+  assert_string_equal(err.msg, "line 2: 'a' of id 1, which is still live "
+                               "(allocated at line 1): invalid trace under "
+                               "policy buddy, where the other policies stop "
+                               "too");
+  assert_int_equal(log.len, strlen("0:1 16\n"));
+  assert_memory_equal(log.p, "0:1 16\n", log.len);
+  for (int i = 0; i < 2; i++)
+    ar_engine_destroy(both[i].engine);
+  free(log.p);
+}
+
 /* An `a` of a live id whose allocation lies many windows back: the error
  * names both lines, exactly as the whole replay does, and the engine has
  * placed everything before it. */
@@ -731,6 +781,7 @@ int main(void) {
       cmocka_unit_test(test_same_as_whole),
       cmocka_unit_test(test_live_id_far_back),
       cmocka_unit_test(test_live_id_names_the_policy),
+      cmocka_unit_test(test_earliest_stop_of_all_engines),
       cmocka_unit_test(test_comments_between_ops),
       cmocka_unit_test(test_long_comment_line),
       cmocka_unit_test(test_syntax_error_late),
