@@ -6,7 +6,8 @@
  * of the group allowed); create_arena reserves the segment before
  * it answers and checks its arguments like the configuration does;
  * destroy_arena needs force for an arena with live blocks (detached ones
- * included), drops their records cleanly, and the connections that had it
+ * included), drops their records cleanly, gives back the segment's
+ * descriptors and mapping, and the connections that had it
  * attached or held blocks in it get NOT_FOUND for its name, even once an
  * arena of that name exists again, until they attach again, while their
  * mappings stay valid, no block of the new one can be transferred to
@@ -476,6 +477,51 @@ static void test_arena_count_limit(void **state) {
   it_close(c);
 }
 
+/* The daemon's descriptors and mappings of arena `name`'s memfd (named
+ * "memfd:arenad:NAME"), counted in /proc. */
+static void segment_use(const char *name, int *fds, int *maps) {
+  char want[64], path[64], target[256], line[512];
+  snprintf(want, sizeof want, "/memfd:arenad:%s ", name);
+  size_t n = strlen(want) - 1; /* a link ends in " (deleted)" */
+  *fds = *maps = 0;
+  for (int fd = 0; fd < 1024; fd++) {
+    snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)it_group.pid, fd);
+    ssize_t k = readlink(path, target, sizeof target - 1);
+    if (k <= 0)
+      continue;
+    target[k] = '\0';
+    *fds += strncmp(target, want, n) == 0 && target[n] == ' ';
+  }
+  snprintf(path, sizeof path, "/proc/%d/maps", (int)it_group.pid);
+  FILE *f = fopen(path, "r");
+  assert_non_null(f);
+  while (fgets(line, sizeof line, f) != NULL)
+    *maps += strstr(line, want) != NULL;
+  fclose(f);
+}
+
+/* An arena made with create_arena holds a memfd, a read-only descriptor
+ * of it and a mapping in the daemon; destroy_arena gives all three back,
+ * so that its memory returns to the machine (no client has it mapped). */
+static void test_destroy_releases_segment(void **state) {
+  (void)state;
+  it_conn_t *c = it_connect(it_group.sock);
+  it_hello_ok(c);
+  assert_int_equal(
+      it_status(c, it_req_create("released", 64 * KiB,
+                                 ARENAD__POLICY__POLICY_FIRST, NULL, 0, 0)),
+      0);
+  int fds, maps;
+  segment_use("released", &fds, &maps);
+  assert_int_equal(fds, 2);
+  assert_int_equal(maps, 1);
+  assert_int_equal(it_status(c, it_req_destroy("released", false)), 0);
+  segment_use("released", &fds, &maps);
+  assert_int_equal(fds, 0);
+  assert_int_equal(maps, 0);
+  it_close(c);
+}
+
 /* With a small frame limit, a create that would make the list of the
  * arenas pass max_frame_bytes is refused with LIMIT_EXCEEDED and counted
  * in arenas_refused_limit; a create of a name that is taken is
@@ -598,6 +644,7 @@ int main(void) {
       cmocka_unit_test(test_create),
       cmocka_unit_test(test_destroy),
       cmocka_unit_test(test_destroy_stale),
+      cmocka_unit_test(test_destroy_releases_segment),
       cmocka_unit_test(test_arena_count_limit),
       cmocka_unit_test(test_stale_list_dropped),
       cmocka_unit_test(test_list_limit),
