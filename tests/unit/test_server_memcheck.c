@@ -319,6 +319,17 @@ static void test_tree_meminfo_only(void **state) {
   assert_non_null(strstr(m.source, "MemAvailable 23.0G + SwapFree 1G"));
 }
 
+/* A meminfo without SwapFree: MemAvailable alone, no swap counted (not an
+ * unknown figure added to it, which would bound nothing). */
+static void test_tree_meminfo_no_swap(void **state) {
+  (void)state;
+  put("/proc/meminfo", "MemTotal:  2000000 kB\nMemAvailable:  1000000 kB\n");
+  ad_memavail_t m;
+  ad_memory_available_at(root, &m);
+  assert_int_equal(m.bytes, 1000000 * KiB);
+  assert_non_null(strstr(m.source, "+ SwapFree 0"));
+}
+
 /* cgroup v2, the parent's limit tighter than the cgroup's own. */
 static void test_tree_cgroup2(void **state) {
   (void)state;
@@ -494,7 +505,34 @@ static void test_segment_fallocate_fails(void **state) {
   assert_int_equal(ad_segment_create(&s, "small", MiB, err, sizeof(err)),
                    AR_EINTERNAL);
   assert_non_null(strstr(err, strerror(EIO)));
+  /* EFBIG is the file size limit's doing: the message says so, so that
+   * an operator knows to look at ulimit -f. */
+  fallocate_errno = EFBIG;
+  assert_int_equal(ad_segment_create(&s, "small", MiB, err, sizeof(err)),
+                   AR_EINTERNAL);
+  assert_non_null(strstr(err, "(the file size limit, ulimit -f, is lower)"));
   fallocate_errno = 0;
+}
+
+/* Whether the mapping that holds addr has `flag` among its VmFlags in
+ * /proc/self/smaps. */
+static bool vm_flag(const void *addr, const char *flag) {
+  FILE *f = fopen("/proc/self/smaps", "r");
+  assert_non_null(f);
+  char line[512], want[8];
+  snprintf(want, sizeof want, " %s", flag);
+  bool in = false, found = false;
+  while (!found && fgets(line, sizeof line, f) != NULL) {
+    unsigned long lo, hi;
+    if (sscanf(line, "%lx-%lx", &lo, &hi) == 2) /* a mapping's first line */
+      in = (uintptr_t)addr >= lo && (uintptr_t)addr < hi;
+    else if (in && strncmp(line, "VmFlags:", 8) == 0) {
+      const char *p = strstr(line, want);
+      found = p != NULL && (p[strlen(want)] == ' ' || p[strlen(want)] == '\n');
+    }
+  }
+  fclose(f);
+  return found;
 }
 
 static void test_segment_ok(void **state) {
@@ -528,6 +566,8 @@ static void test_segment_ok(void **state) {
   assert_int_equal(ro[MiB - 1], 1);
   assert_int_equal(mprotect((void *)ro, MiB, PROT_READ | PROT_WRITE), -1);
   munmap((void *)ro, MiB);
+  /* Client data has no business in the daemon's core dumps. */
+  assert_true(vm_flag(s.base, "dd"));
   ad_segment_destroy(&s);
   assert_int_equal(s.fd, -1);
   assert_int_equal(s.ro_fd, -1);
@@ -566,6 +606,11 @@ static void test_segment_over_file_limit(void **state) {
   assert_int_equal(s.fd, -1);
   assert_non_null(strstr(err, "2097152 bytes is over the daemon's file size "
                               "limit (ulimit -f: 1048576 bytes)"));
+  /* The limit is the largest size allowed: a segment of just that size is
+   * made. */
+  assert_int_equal(ad_segment_create(&s, "edge", MiB, err, sizeof(err)), 0);
+  ad_segment_destroy(&s);
+  fallocate_calls = 0;
   ad_arena_t *a = NULL;
   assert_int_equal(
       ad_daemon_create_arena(&d, &more.arenas[0], &a, err, sizeof(err)),
@@ -631,6 +676,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_tree_nothing, tree_setup,
                                       tree_teardown),
       cmocka_unit_test_setup_teardown(test_tree_meminfo_only, tree_setup,
+                                      tree_teardown),
+      cmocka_unit_test_setup_teardown(test_tree_meminfo_no_swap, tree_setup,
                                       tree_teardown),
       cmocka_unit_test_setup_teardown(test_tree_cgroup2, tree_setup,
                                       tree_teardown),
