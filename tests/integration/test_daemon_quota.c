@@ -5,9 +5,9 @@
  * received references charged to their holder (once per block); the
  * detached blocks held to one quota together; use given back by frees
  * and by a connection's end; the refusals counted per arena and
- * daemon-wide, and logged. And the daemon-wide max_live_blocks and
- * max_shared_holds, and which refusal a request over both a quota and one
- * of them gets (the quota's).
+ * daemon-wide, and logged, the lines rate limited. And the daemon-wide
+ * max_live_blocks and max_shared_holds, and which refusal a request over both a
+ * quota and one of them gets (the quota's).
  */
 #include "itest.h"
 
@@ -415,6 +415,76 @@ static void test_quota_before_daemon_limits(void **state) {
   it_daemon_cleanup(&d);
 }
 
+/* The number of lines of the daemon's log that contain both a and b. */
+static int log_lines(const char *a, const char *b) {
+  FILE *f = fopen(it_group.log, "r");
+  assert_non_null(f);
+  char line[2048];
+  int n = 0;
+  while (fgets(line, sizeof line, f) != NULL)
+    n += strstr(line, a) != NULL && strstr(line, b) != NULL;
+  fclose(f);
+  return n;
+}
+
+/* A peer can cause refusals at will, so their lines are rate limited, 20
+ * a second for each kind (README, "Audit log"), with a count of the ones
+ * suppressed on the next line written: 25 quota refusals and 25 denied
+ * releases in a burst leave 20 lines of each, the one kind's burst not
+ * taking the other's room, and the next of each, a second later, says 5
+ * were suppressed. The counters count every one. */
+static void test_refusal_lines_rate_limited(void **state) {
+  (void)state;
+  it_conn_t *a = it_connect(it_group.sock), *b = it_connect(it_group.sock);
+  uint64_t ida, idb;
+  it_hello_id(a, NULL, &ida);
+  it_hello_id(b, NULL, &idb);
+  char who_a[48], who_b[48];
+  snprintf(who_a, sizeof who_a, " conn=%llu ", (unsigned long long)ida);
+  snprintf(who_b, sizeof who_b, " conn=%llu ", (unsigned long long)idb);
+  uint64_t offs[4];
+  alloc_ok(a, 16, 4, false, offs);
+  Arenad__Response *r = it_call(a, it_req_stats(), NULL);
+  uint64_t quota = r->stats->quota_refused;
+  uint64_t denied = r->stats->permission_denied;
+  it_resp_free(r);
+  usleep(1100 * 1000); /* a new window for both kinds */
+
+  for (int i = 0; i < 25; i++) {
+    refused(a, it_req_alloc(ARENA, 16, 0, 1, false),
+            "arena 'q': quota_blocks is 4: 4 in use, the request needs 1 "
+            "more");
+    assert_int_equal(it_status(b, it_req_release(ARENA, offs[0])),
+                     ARENAD__STATUS__STATUS_PERMISSION_DENIED);
+  }
+  it_barrier(a);
+  it_barrier(b);
+  assert_int_equal(log_lines(" warn quota-refused ", who_a), 20);
+  assert_int_equal(log_lines(" warn denied ", who_b), 20);
+  r = it_call(a, it_req_stats(), NULL);
+  assert_int_equal(r->stats->quota_refused, quota + 25);
+  assert_int_equal(r->stats->permission_denied, denied + 25);
+  it_resp_free(r);
+
+  usleep(1100 * 1000);
+  refused(a, it_req_alloc(ARENA, 16, 0, 1, false),
+          "arena 'q': quota_blocks is 4: 4 in use, the request needs 1 more");
+  assert_int_equal(it_status(b, it_req_release(ARENA, offs[0])),
+                   ARENAD__STATUS__STATUS_PERMISSION_DENIED);
+  it_barrier(a);
+  it_barrier(b);
+  assert_true(it_log_line(&it_group,
+                          (const char *const[]){" warn quota-refused ", who_a,
+                                                " suppressed=5\n", NULL}));
+  assert_true(
+      it_log_line(&it_group, (const char *const[]){" warn denied ", who_b,
+                                                   " suppressed=5\n", NULL}));
+  for (int i = 0; i < 4; i++)
+    it_free_ok(a, ARENA, offs[i]);
+  it_close(a);
+  it_close(b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_list_shows_quotas),
@@ -424,6 +494,7 @@ int main(void) {
       cmocka_unit_test(test_max_live_blocks),
       cmocka_unit_test(test_max_shared_holds),
       cmocka_unit_test(test_quota_before_daemon_limits),
+      cmocka_unit_test(test_refusal_lines_rate_limited),
       cmocka_unit_test(it_test_exits_cleanly),
   };
   it_group_config = config;
