@@ -95,6 +95,26 @@ static void test_root_may_everything(void **state) {
   (void)state;
   it_conn_t *c = it_connect(it_group.sock);
   it_hello_ok(c);
+  /* An arena whose configuration names no owner is the daemon's uid's, and
+   * one that names no group its gid's (this process's, which started it):
+   * never -1, an id nobody has. */
+  Arenad__Response *l = it_call(c, it_req_list(), NULL);
+  it_assert_status(l, OK);
+  int seen = 0;
+  for (size_t i = 0; i < l->list->n_arenas; i++) {
+    const Arenad__ArenaInfo *a = l->list->arenas[i];
+    if (strcmp(a->name, "private") == 0) {
+      assert_int_equal(a->access->owner_uid, geteuid());
+      assert_int_equal(a->access->group_gid, getegid());
+      seen++;
+    } else if (strcmp(a->name, "team") == 0) {
+      assert_int_equal(a->access->owner_uid, geteuid());
+      assert_int_equal(a->access->group_gid, GROUP);
+      seen++;
+    }
+  }
+  assert_int_equal(seen, 2);
+  it_resp_free(l);
   private_off = it_alloc_ok(c, "private", 100);
   readable_off = it_alloc_ok(c, "readable", 4096);
   int fd;
