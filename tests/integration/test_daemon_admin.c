@@ -505,12 +505,14 @@ static void segment_use(const char *name, int *fds, int *maps) {
 }
 
 /* An arena made with create_arena holds a memfd, a read-only descriptor
- * of it and a mapping in the daemon; destroy_arena gives all three back,
- * so that its memory returns to the machine (no client has it mapped). */
+ * of it, a mapping and a table of records (counted in record_bytes) in
+ * the daemon; destroy_arena gives them all back, so that its memory
+ * returns to the machine (no client has it mapped). */
 static void test_destroy_releases_segment(void **state) {
   (void)state;
   it_conn_t *c = it_connect(it_group.sock);
   it_hello_ok(c);
+  uint64_t records = it_stat(c, "record_bytes");
   assert_int_equal(
       it_status(c, it_req_create("released", 64 * KiB,
                                  ARENAD__POLICY__POLICY_FIRST, NULL, 0, 0)),
@@ -519,10 +521,13 @@ static void test_destroy_releases_segment(void **state) {
   segment_use("released", &fds, &maps);
   assert_int_equal(fds, 2);
   assert_int_equal(maps, 1);
+  /* Its table of block records, empty as it is, is in record_bytes. */
+  assert_true(it_stat(c, "record_bytes") > records);
   assert_int_equal(it_status(c, it_req_destroy("released", false)), 0);
   segment_use("released", &fds, &maps);
   assert_int_equal(fds, 0);
   assert_int_equal(maps, 0);
+  assert_int_equal(it_stat(c, "record_bytes"), records);
   it_close(c);
 }
 

@@ -178,6 +178,14 @@ static void test_detached_quota(void **state) {
           "arena 'q', its detached blocks: quota_blocks is 4: 4 in use, the "
           "request needs 1 more");
   alloc_ok(b, 16, 1, false, NULL); /* b's own quota is another */
+  /* The daemon's detached_blocks sums the arenas'. */
+  Arenad__Response *u =
+      it_call(a, it_req_alloc("unlimited", 16, 0, 1, true), NULL);
+  it_assert_status(u, ARENAD__STATUS__STATUS_OK);
+  uint64_t elsewhere = u->alloc->offsets[0];
+  it_resp_free(u);
+  assert_int_equal(it_stat(a, "detached_blocks"), 5);
+  it_free_ok(a, "unlimited", elsewhere);
   const char *line[] = {" warn quota-refused ", " holder=detached ", NULL};
   assert_true(it_log_line(&it_group, line));
 
