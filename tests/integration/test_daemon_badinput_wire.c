@@ -131,6 +131,30 @@ static void test_stalled_frame(void **state) {
   it_daemon_cleanup(&d);
 }
 
+/* The shortest timeouts are enforced too: with frame_timeout_ms = 2 the
+ * daemon's sweep runs every 10 ms (a quarter of the timeout, at least
+ * 10 ms), not never, and the stalled frame is refused and closed. */
+static void test_stalled_frame_short_timeout(void **state) {
+  (void)state;
+  it_daemon_t d = {0};
+  assert_int_equal(
+      it_daemon_start(&d, "[daemon]\nframe_timeout_ms = 2\n", NULL), 0);
+  uint8_t buf[11] = {100};
+  memset(buf + 1, 0x08, 10);
+  it_conn_t *c = it_connect(d.sock);
+  it_send_raw(c, buf, sizeof(buf));
+  Arenad__Response *r = it_recv(c, NULL);
+  assert_non_null(r);
+  assert_int_equal(r->id, 0);
+  it_assert_status(r, ARENAD__STATUS__STATUS_LIMIT_EXCEEDED);
+  assert_non_null(strstr(r->message, "frame_timeout_ms (2 ms)"));
+  it_resp_free(r);
+  assert_int_equal(it_expect_eof(c), 0);
+  it_close(c);
+  assert_int_equal(it_daemon_stop(&d, SIGTERM), 0);
+  it_daemon_cleanup(&d);
+}
+
 /* Milliseconds of the monotonic clock. */
 static double now_ms(void) {
   struct timespec ts;
@@ -286,6 +310,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_truncated_frame),
       cmocka_unit_test(test_stalled_frame),
+      cmocka_unit_test(test_stalled_frame_short_timeout),
       cmocka_unit_test(test_frame_rest_while_busy),
       cmocka_unit_test(test_length_over_limit),
       cmocka_unit_test(test_malformed_prefix),
