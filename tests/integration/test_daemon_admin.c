@@ -567,6 +567,11 @@ static void test_list_limit(void **state) {
   }
   assert_true(made > 2);
   assert_int_equal(it_stat(c, "arenas_refused_limit"), 1);
+  /* Every arena made is in a list that still fits in a frame. */
+  Arenad__Response *l = it_call(c, it_req_list(), NULL);
+  it_assert_status(l, ARENAD__STATUS__STATUS_OK);
+  assert_int_equal(l->list->n_arenas, made + 1);
+  it_resp_free(l);
 
   snprintf(name, sizeof name, "%064d", 0);
   Arenad__Response *r = it_call(
