@@ -18,6 +18,7 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -87,6 +88,26 @@ static void test_truncated_frame(void **state) {
   assert_true(it_log_contains(&it_group, "reason=reset"));
 }
 
+/* Sends the daemon at `sock` a frame begun and never finished, and expects
+ * its one reply (id 0, LIMIT_EXCEEDED, naming frame_timeout_ms of `ms`) and
+ * the end of the connection. */
+static void expect_stalled_frame_refused(const char *sock, int ms) {
+  uint8_t buf[11] = {100};
+  memset(buf + 1, 0x08, 10);
+  it_conn_t *c = it_connect(sock);
+  it_send_raw(c, buf, sizeof(buf));
+  Arenad__Response *r = it_recv(c, NULL);
+  assert_non_null(r);
+  assert_int_equal(r->id, 0);
+  it_assert_status(r, ARENAD__STATUS__STATUS_LIMIT_EXCEEDED);
+  char want[48];
+  snprintf(want, sizeof want, "frame_timeout_ms (%d ms)", ms);
+  assert_non_null(strstr(r->message, want));
+  it_resp_free(r);
+  assert_int_equal(it_expect_eof(c), 0);
+  it_close(c);
+}
+
 /* A frame begun and left unfinished past frame_timeout_ms (300 ms, on a
  * daemon of its own: the group's bystander keeps a frame half sent) gets
  * one reply (id 0, LIMIT_EXCEEDED), is counted, and its connection closes;
@@ -96,20 +117,9 @@ static void test_stalled_frame(void **state) {
   it_daemon_t d = {0};
   assert_int_equal(
       it_daemon_start(&d, "[daemon]\nframe_timeout_ms = 300\n", NULL), 0);
-  uint8_t buf[11] = {100};
-  memset(buf + 1, 0x08, 10);
-  it_conn_t *c = it_connect(d.sock);
-  it_send_raw(c, buf, sizeof(buf));
-  Arenad__Response *r = it_recv(c, NULL);
-  assert_non_null(r);
-  assert_int_equal(r->id, 0);
-  it_assert_status(r, ARENAD__STATUS__STATUS_LIMIT_EXCEEDED);
-  assert_non_null(strstr(r->message, "frame_timeout_ms (300 ms)"));
-  it_resp_free(r);
-  assert_int_equal(it_expect_eof(c), 0);
-  it_close(c);
+  expect_stalled_frame_refused(d.sock, 300);
 
-  c = it_connect(d.sock);
+  it_conn_t *c = it_connect(d.sock);
   uint8_t *frame = NULL;
   size_t len = 0;
   Arenad__Request *q = it_req_ping();
@@ -118,7 +128,7 @@ static void test_stalled_frame(void **state) {
   usleep(100 * 1000);
   it_send_raw(c, frame + len / 2, len - len / 2);
   free(frame);
-  r = it_recv(c, NULL);
+  Arenad__Response *r = it_recv(c, NULL);
   assert_non_null(r);
   assert_int_equal(r->id, 5);
   it_assert_status(r, ARENAD__STATUS__STATUS_OK);
@@ -139,18 +149,7 @@ static void test_stalled_frame_short_timeout(void **state) {
   it_daemon_t d = {0};
   assert_int_equal(
       it_daemon_start(&d, "[daemon]\nframe_timeout_ms = 2\n", NULL), 0);
-  uint8_t buf[11] = {100};
-  memset(buf + 1, 0x08, 10);
-  it_conn_t *c = it_connect(d.sock);
-  it_send_raw(c, buf, sizeof(buf));
-  Arenad__Response *r = it_recv(c, NULL);
-  assert_non_null(r);
-  assert_int_equal(r->id, 0);
-  it_assert_status(r, ARENAD__STATUS__STATUS_LIMIT_EXCEEDED);
-  assert_non_null(strstr(r->message, "frame_timeout_ms (2 ms)"));
-  it_resp_free(r);
-  assert_int_equal(it_expect_eof(c), 0);
-  it_close(c);
+  expect_stalled_frame_refused(d.sock, 2);
   assert_int_equal(it_daemon_stop(&d, SIGTERM), 0);
   it_daemon_cleanup(&d);
 }
