@@ -6,15 +6,18 @@
  * process that exits); references counted per connection; transfer to the
  * connection that owns a token (and to an unknown token, or its own), with
  * an observer that never sees a block without a reference, and the
- * daemon's count of transfers, the ones that succeeded; detached blocks
+ * daemon's count of transfers, the ones that succeeded, and none to a
+ * connection that is closing; detached blocks
  * listed apart and retained; and each block's holders with their pid, uid,
  * name and references.
  */
 #include "itest.h"
 
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -381,6 +384,65 @@ static void test_transfer(void **state) {
   it_close(watch);
 }
 
+/* A connection whose peer has shut down its side takes no more blocks,
+ * though the daemon keeps it open to send the replies it still owes: a
+ * transfer to it gets NOT_FOUND ("closing"), since what it held would be
+ * reclaimed at its close. b pipelines more inspect pages than the socket
+ * holds, does not read them, and shuts down its side; once the daemon has
+ * read that, a's transfers to b are refused. */
+static void test_transfer_to_closing(void **state) {
+  (void)state;
+  enum { PAGES = 400, TRIES = 300 };
+  it_conn_t *a = it_connect(it_group.sock), *b = it_connect(it_group.sock);
+  uint64_t tb;
+  it_hello_ok(a);
+  it_hello_id(b, &tb, NULL);
+  Arenad__Response *r =
+      it_call(a, it_req_alloc(ARENA, 16, 0, 64, true), NULL); /* full pages */
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  uint64_t filler[64];
+  for (size_t i = 0; i < 64; i++)
+    filler[i] = r->alloc->offsets[i];
+  it_resp_free(r);
+
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  for (int i = 0; i < PAGES; i++) /* about 2 KiB a reply */
+    it_frame_append_id(
+        &buf, &len,
+        it_req_inspect(ARENA, ARENAD__INSPECT_WHAT__INSPECT_BLOCKS, 0, 64),
+        1000 + (uint64_t)i);
+  it_send_raw(b, buf, len);
+  free(buf);
+  assert_int_equal(shutdown(b->fd, SHUT_WR), 0);
+
+  const char *why = NULL;
+  for (int i = 0; i < TRIES && why == NULL; i++) {
+    uint64_t off = it_alloc_ok(a, ARENA, 16);
+    r = it_call(a, it_req_transfer(ARENA, off, tb), NULL);
+    if (r->status == ARENAD__STATUS__STATUS_OK) { /* not read yet: b's now */
+      it_resp_free(r);
+      usleep(10 * 1000);
+      continue;
+    }
+    it_assert_status(r, ARENAD__STATUS__STATUS_NOT_FOUND);
+    why = strstr(r->message, "is closing: it takes no more blocks");
+    assert_non_null(why);
+    it_resp_free(r);
+    it_free_ok(a, ARENA, off);
+  }
+  if (why == NULL)
+    fail_msg("%d transfers to a connection that shut down its side were all "
+             "taken",
+             TRIES);
+  it_close(b); /* its blocks, the ones transferred to it, are reclaimed */
+  r = it_call(a, it_req_free(ARENA, filler, 64), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  it_resp_free(r);
+  it_check_ok(a, ARENA);
+  it_close(a);
+}
+
 /* ---- Detached blocks ---------------------------------------------------- */
 
 static void test_detached_apart(void **state) {
@@ -453,6 +515,7 @@ int main(void) {
       cmocka_unit_test(test_three_processes),
       cmocka_unit_test(test_counted_references),
       cmocka_unit_test(test_transfer),
+      cmocka_unit_test(test_transfer_to_closing),
       cmocka_unit_test(test_detached_apart),
       cmocka_unit_test(it_test_exits_cleanly),
   };
