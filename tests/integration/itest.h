@@ -111,6 +111,10 @@ bool it_log_line(const it_daemon_t *d, const char *const *needles);
  * the order of two events. */
 int it_log_line_no(const it_daemon_t *d, const char *const *needles);
 
+/* The number of such lines (0 too when the log cannot be read): for an
+ * event that must be logged so many times. */
+int it_log_count(const it_daemon_t *d, const char *const *needles);
+
 /* A client connection with its own read buffer and the descriptors that
  * came with SCM_RIGHTS, each with the stream offset of its first byte. */
 typedef struct it_conn_s {

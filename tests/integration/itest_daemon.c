@@ -387,6 +387,14 @@ bool it_log_contains(const it_daemon_t *d, const char *needle) {
   return found;
 }
 
+/* Whether `line` contains every one of the NULL-terminated needles. */
+static bool has_all(const char *line, const char *const *needles) {
+  for (size_t i = 0; needles[i] != NULL; i++)
+    if (strstr(line, needles[i]) == NULL)
+      return false;
+  return true;
+}
+
 int it_log_line_no(const it_daemon_t *d, const char *const *needles) {
   FILE *f = fopen(d->log, "r");
   if (f == NULL)
@@ -396,12 +404,22 @@ int it_log_line_no(const it_daemon_t *d, const char *const *needles) {
   bool found = false;
   while (!found && fgets(line, sizeof(line), f) != NULL) {
     no++;
-    found = true;
-    for (size_t i = 0; found && needles[i] != NULL; i++)
-      found = strstr(line, needles[i]) != NULL;
+    found = has_all(line, needles);
   }
   fclose(f);
   return found ? no : 0;
+}
+
+int it_log_count(const it_daemon_t *d, const char *const *needles) {
+  FILE *f = fopen(d->log, "r");
+  if (f == NULL)
+    return 0;
+  char line[2048];
+  int n = 0;
+  while (fgets(line, sizeof(line), f) != NULL)
+    n += has_all(line, needles);
+  fclose(f);
+  return n;
 }
 
 bool it_log_line(const it_daemon_t *d, const char *const *needles) {

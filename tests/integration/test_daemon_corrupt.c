@@ -141,20 +141,6 @@ static void assert_logged(uint64_t conn, const char *arena, uint64_t off) {
     fail_msg("no corrupt-header line with [%s] [%s] [%s]", who, where, at);
 }
 
-/* The number of corrupt-header lines of the daemon's log for conn. */
-static int corrupt_lines(uint64_t conn) {
-  char who[40], line[2048];
-  snprintf(who, sizeof(who), " conn=%llu ", (unsigned long long)conn);
-  FILE *f = fopen(it_group.log, "r");
-  assert_non_null(f);
-  int n = 0;
-  while (fgets(line, sizeof(line), f) != NULL)
-    n += strstr(line, " warn corrupt-header ") != NULL &&
-         strstr(line, who) != NULL;
-  fclose(f);
-  return n;
-}
-
 /* The owner frees a block whose header it overwrote: the free succeeds,
  * and the daemon counts and logs it once; freeing its intact neighbour
  * counts and logs nothing. */
@@ -190,7 +176,12 @@ static void free_smashed(const char *arena) {
   assert_summary(c, arena, 1, off);
   /* The intact block's free logged nothing: one line, the overwritten
    * one's. */
-  assert_int_equal(corrupt_lines(conn), 1);
+  char who[40];
+  snprintf(who, sizeof(who), " conn=%llu ", (unsigned long long)conn);
+  assert_int_equal(
+      it_log_count(&it_group,
+                   (const char *const[]){" warn corrupt-header ", who, NULL}),
+      1);
   assert_int_equal(it_live_blocks(c, arena), live);
   it_check_ok(c, arena);
   assert_int_equal(it_stat(c, "corruptions_detected"),

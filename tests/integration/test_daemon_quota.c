@@ -424,18 +424,6 @@ static void test_quota_before_daemon_limits(void **state) {
   it_daemon_cleanup(&d);
 }
 
-/* The number of lines of the daemon's log that contain both a and b. */
-static int log_lines(const char *a, const char *b) {
-  FILE *f = fopen(it_group.log, "r");
-  assert_non_null(f);
-  char line[2048];
-  int n = 0;
-  while (fgets(line, sizeof line, f) != NULL)
-    n += strstr(line, a) != NULL && strstr(line, b) != NULL;
-  fclose(f);
-  return n;
-}
-
 /* A peer can cause refusals at will, so their lines are rate limited, 20
  * a second for each kind (README, "Audit log"), with a count of the ones
  * suppressed on the next line written: 25 quota refusals and 25 denied
@@ -485,8 +473,14 @@ static void test_refusal_lines_rate_limited(void **state) {
                   burst_ms);
     skip();
   }
-  assert_int_equal(log_lines(" warn quota-refused ", who_a), 20);
-  assert_int_equal(log_lines(" warn denied ", who_b), 20);
+  assert_int_equal(
+      it_log_count(&it_group,
+                   (const char *const[]){" warn quota-refused ", who_a, NULL}),
+      20);
+  assert_int_equal(
+      it_log_count(&it_group,
+                   (const char *const[]){" warn denied ", who_b, NULL}),
+      20);
   r = it_call(a, it_req_stats(), NULL);
   assert_int_equal(r->stats->quota_refused, quota + 25);
   assert_int_equal(r->stats->permission_denied, denied + 25);
