@@ -232,6 +232,9 @@ void it_smash_header(uint8_t *base, uint64_t off, uint64_t n);
  * sockets together, so the second is surely later. */
 void it_barrier(it_conn_t *c);
 
+/* The monotonic clock, in milliseconds (with their fractions). */
+double it_now_ms(void);
+
 /* ---- Other users ---------------------------------------------------------- */
 
 /* Lets every user reach d's socket: its directory becomes 0711 (the

@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef ARENAD_BIN
@@ -424,6 +425,12 @@ int it_log_count(const it_daemon_t *d, const char *const *needles) {
 
 bool it_log_line(const it_daemon_t *d, const char *const *needles) {
   return it_log_line_no(d, needles) > 0;
+}
+
+double it_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 /* ---- Other users --------------------------------------------------------- */

@@ -22,7 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #include "ar/frame.h"
 
@@ -154,13 +153,6 @@ static void test_stalled_frame_short_timeout(void **state) {
   it_daemon_cleanup(&d);
 }
 
-/* Milliseconds of the monotonic clock. */
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 /* A frame whose rest comes while the daemon's loop is busy with another
  * client's requests (checks of 256Ki blocks, pipelined, with no turns)
  * for longer than frame_timeout_ms is no stall: the rest waits in the
@@ -193,9 +185,9 @@ static void test_frame_rest_while_busy(void **state) {
     it_assert_status(r, ARENAD__STATUS__STATUS_OK);
     it_resp_free(r);
   }
-  double t0 = now_ms();
+  double t0 = it_now_ms();
   it_check_ok(heavy, "a");
-  double one = now_ms() - t0;
+  double one = it_now_ms() - t0;
   int checks = one > 0.0 ? (int)(3000.0 / one) + 1 : 200;
   checks = checks < 2 ? 2 : checks > 200 ? 200 : checks;
   uint8_t *buf = NULL;
