@@ -203,6 +203,10 @@ Arenad__Request *it_req_destroy(const char *name, bool force);
  * reply's message). */
 void it_hello_ok(it_conn_t *c);
 uint64_t it_alloc_ok(it_conn_t *c, const char *arena, uint64_t size);
+/* Allocates `count` blocks of `size` bytes (detached or not), which must
+ * all be made; their offsets go to outs[0..count) when outs is not NULL. */
+void it_alloc_n_ok(it_conn_t *c, const char *arena, uint64_t size,
+                   uint32_t count, bool detached, uint64_t *outs);
 void it_free_ok(it_conn_t *c, const char *arena, uint64_t offset);
 void it_check_ok(it_conn_t *c, const char *arena);
 /* The status of one request (a descriptor that came with it closed). */

@@ -219,6 +219,17 @@ uint64_t it_alloc_ok(it_conn_t *c, const char *arena, uint64_t size) {
   return off;
 }
 
+void it_alloc_n_ok(it_conn_t *c, const char *arena, uint64_t size,
+                   uint32_t count, bool detached, uint64_t *outs) {
+  Arenad__Response *r =
+      it_call(c, it_req_alloc(arena, size, 0, count, detached), NULL);
+  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  assert_int_equal(r->alloc->n_offsets, count);
+  if (outs != NULL)
+    memcpy(outs, r->alloc->offsets, count * sizeof *outs);
+  it_resp_free(r);
+}
+
 void it_free_ok(it_conn_t *c, const char *arena, uint64_t offset) {
   Arenad__Response *r = it_call(c, it_req_free(arena, &offset, 1), NULL);
   it_assert_status(r, ARENAD__STATUS__STATUS_OK);

@@ -450,22 +450,15 @@ static void test_inspect_detached_pages(void **state) {
   it_hello_ok(c);
   /* One block held first, so that a walk of 2 pieces finds the held one
    * and a detached one, the next walk two detached ones. */
-  Arenad__Response *r =
-      it_call(c, it_req_alloc("alpha", 16, 0, 1, false), NULL);
-  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
-  it_resp_free(r);
-  r = it_call(c, it_req_alloc("alpha", 16, 0, 5, true), NULL);
-  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
-  assert_int_equal(r->alloc->n_offsets, 5);
+  it_alloc_n_ok(c, "alpha", 16, 1, false, NULL);
   uint64_t offs[5];
-  for (size_t i = 0; i < 5; i++)
-    offs[i] = r->alloc->offsets[i];
-  it_resp_free(r);
+  it_alloc_n_ok(c, "alpha", 16, 5, true, offs);
   size_t seen[5] = {0};
   uint64_t cursor = 0;
   for (int page = 0; cursor < MiB; page++) {
     assert_true(page < 8);
-    r = it_call(c,
+    Arenad__Response *r =
+        it_call(c,
                 it_req_inspect("alpha", ARENAD__INSPECT_WHAT__INSPECT_DETACHED,
                                cursor, 2),
                 NULL);
@@ -480,7 +473,7 @@ static void test_inspect_detached_pages(void **state) {
   }
   for (size_t j = 0; j < 5; j++)
     assert_int_equal(seen[j], 1);
-  r = it_call(c, it_req_free("alpha", offs, 5), NULL);
+  Arenad__Response *r = it_call(c, it_req_free("alpha", offs, 5), NULL);
   it_assert_status(r, ARENAD__STATUS__STATUS_OK);
   assert_int_equal(r->free->freed, 5);
   it_resp_free(r);
@@ -498,22 +491,15 @@ static void test_inspect_short_pages(void **state) {
   enum { HELD = 40 };
   it_conn_t *c = it_connect(it_group.sock);
   it_hello_ok(c);
-  Arenad__Response *r =
-      it_call(c, it_req_alloc("alpha", 16, 0, HELD, false), NULL);
-  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
-  uint64_t held[HELD];
-  for (size_t i = 0; i < HELD; i++)
-    held[i] = r->alloc->offsets[i];
-  it_resp_free(r);
-  r = it_call(c, it_req_alloc("alpha", 16, 0, 1, true), NULL);
-  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
-  uint64_t detached = r->alloc->offsets[0];
-  it_resp_free(r);
+  uint64_t held[HELD], detached;
+  it_alloc_n_ok(c, "alpha", 16, HELD, false, held);
+  it_alloc_n_ok(c, "alpha", 16, 1, true, &detached);
   assert_true(detached > held[HELD - 1]);
 
   uint64_t short_before = it_stat(c, "pages_short");
   uint64_t cursor = 0;
   size_t counts[3];
+  Arenad__Response *r;
   for (int page = 0; page < 3; page++) {
     r = it_call(c,
                 it_req_inspect("alpha", ARENAD__INSPECT_WHAT__INSPECT_DETACHED,

@@ -31,12 +31,7 @@ static const char config[] = "[arena q]\n"
  * follow in outs when not NULL). */
 static void alloc_ok(it_conn_t *c, uint64_t n, uint32_t count, bool detached,
                      uint64_t *outs) {
-  Arenad__Response *r =
-      it_call(c, it_req_alloc(ARENA, n, 0, count, detached), NULL);
-  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
-  if (outs != NULL)
-    memcpy(outs, r->alloc->offsets, count * sizeof(uint64_t));
-  it_resp_free(r);
+  it_alloc_n_ok(c, ARENA, n, count, detached, outs);
 }
 
 /* The request must be refused over quota with exactly `message`. */

@@ -397,13 +397,8 @@ static void test_transfer_to_closing(void **state) {
   uint64_t tb;
   it_hello_ok(a);
   it_hello_id(b, &tb, NULL);
-  Arenad__Response *r =
-      it_call(a, it_req_alloc(ARENA, 16, 0, 64, true), NULL); /* full pages */
-  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
-  uint64_t filler[64];
-  for (size_t i = 0; i < 64; i++)
-    filler[i] = r->alloc->offsets[i];
-  it_resp_free(r);
+  uint64_t filler[64]; /* full pages */
+  it_alloc_n_ok(a, ARENA, 16, 64, true, filler);
 
   uint8_t *buf = NULL;
   size_t len = 0;
@@ -419,7 +414,7 @@ static void test_transfer_to_closing(void **state) {
   const char *why = NULL;
   for (int i = 0; i < TRIES && why == NULL; i++) {
     uint64_t off = it_alloc_ok(a, ARENA, 16);
-    r = it_call(a, it_req_transfer(ARENA, off, tb), NULL);
+    Arenad__Response *r = it_call(a, it_req_transfer(ARENA, off, tb), NULL);
     if (r->status == ARENAD__STATUS__STATUS_OK) { /* not read yet: b's now */
       it_resp_free(r);
       usleep(10 * 1000);
@@ -436,7 +431,7 @@ static void test_transfer_to_closing(void **state) {
              "taken",
              TRIES);
   it_close(b); /* its blocks, the ones transferred to it, are reclaimed */
-  r = it_call(a, it_req_free(ARENA, filler, 64), NULL);
+  Arenad__Response *r = it_call(a, it_req_free(ARENA, filler, 64), NULL);
   it_assert_status(r, ARENAD__STATUS__STATUS_OK);
   it_resp_free(r);
   it_check_ok(a, ARENA);
