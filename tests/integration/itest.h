@@ -236,6 +236,11 @@ void it_smash_header(uint8_t *base, uint64_t off, uint64_t n);
  * sockets together, so the second is surely later. */
 void it_barrier(it_conn_t *c);
 
+/* What descriptor fd of process pid names (/proc/PID/fd/FD's link),
+ * NUL-terminated in buf[0..len); false when it is not open (or the link
+ * cannot be read). */
+bool it_fd_target(pid_t pid, int fd, char *buf, size_t len);
+
 /* The monotonic clock, in milliseconds (with their fractions). */
 double it_now_ms(void);
 

@@ -427,6 +427,16 @@ bool it_log_line(const it_daemon_t *d, const char *const *needles) {
   return it_log_line_no(d, needles) > 0;
 }
 
+bool it_fd_target(pid_t pid, int fd, char *buf, size_t len) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)pid, fd);
+  ssize_t n = readlink(path, buf, len - 1);
+  if (n <= 0)
+    return false;
+  buf[n] = '\0';
+  return true;
+}
+
 double it_now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

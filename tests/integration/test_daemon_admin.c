@@ -488,14 +488,9 @@ static void segment_use(const char *name, int *fds, int *maps) {
   snprintf(want, sizeof want, "/memfd:arenad:%s ", name);
   size_t n = strlen(want) - 1; /* a link ends in " (deleted)" */
   *fds = *maps = 0;
-  for (int fd = 0; fd < 1024; fd++) {
-    snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)it_group.pid, fd);
-    ssize_t k = readlink(path, target, sizeof target - 1);
-    if (k <= 0)
-      continue;
-    target[k] = '\0';
-    *fds += strncmp(target, want, n) == 0 && target[n] == ' ';
-  }
+  for (int fd = 0; fd < 1024; fd++)
+    if (it_fd_target(it_group.pid, fd, target, sizeof target))
+      *fds += strncmp(target, want, n) == 0 && target[n] == ' ';
   snprintf(path, sizeof path, "/proc/%d/maps", (int)it_group.pid);
   FILE *f = fopen(path, "r");
   assert_non_null(f);

@@ -205,11 +205,8 @@ static void test_attach(void **state) {
       assert_int_equal(r->body_case, ARENAD__RESPONSE__BODY_ATTACH);
       assert_true(got >= 0);
       /* the segment's memfd is named after its arena */
-      char link[64], target[256];
-      snprintf(link, sizeof link, "/proc/self/fd/%d", got);
-      ssize_t n = readlink(link, target, sizeof target - 1);
-      assert_true(n > 0);
-      target[n] = '\0';
+      char target[256];
+      assert_true(it_fd_target(getpid(), got, target, sizeof target));
       if (strstr(target, order[i]) == NULL)
         fail_msg("attach %s came with %s", order[i], target);
       close(got);

@@ -626,11 +626,8 @@ static void test_closed_standard_streams(void **state) {
   it_hello_ok(c);
   uint64_t off = it_alloc_ok(c, "default", 100);
   for (int fd = 0; fd <= 2; fd++) {
-    char path[64], target[256];
-    snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)d.pid, fd);
-    ssize_t n = readlink(path, target, sizeof target - 1);
-    assert_true(n > 0);
-    target[n] = '\0';
+    char target[256];
+    assert_true(it_fd_target(d.pid, fd, target, sizeof target));
     assert_string_equal(target, "/dev/null");
   }
   /* The segment's first bytes are the block's header, not a log line. */
