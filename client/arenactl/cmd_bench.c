@@ -97,8 +97,7 @@ static int parse_options(int argc, char **argv, options_t *o) {
   optind = 0;
   int c;
   while ((c = ar__ctl_getopt(argc, argv, longopts)) != -1) {
-    int bad = 0;
-    int size_rc = 0; /* --size: ar_parse_size's answer, to say why */
+    const char *want = NULL; /* set when optarg is refused: what is allowed */
     char *end;
     switch (c) {
     case 'a':
@@ -106,30 +105,39 @@ static int parse_options(int argc, char **argv, options_t *o) {
       if (ar__ctl_arena_arg("bench", o->arena) != ARENACTL_OK)
         return ARENACTL_USAGE;
       break;
-    case 's':
-      size_rc = ar_parse_size(optarg, &o->size);
-      bad = size_rc < 0 || o->size == 0;
+    case 's': {
+      int rc = ar_parse_size(optarg, &o->size);
+      if (rc < 0)
+        want = ar__ctl_size_why(rc);
+      else if (o->size == 0)
+        want = "at least 1 byte";
       break;
+    }
     case 'n':
-      bad = ar__ctl_parse_u64(optarg, &o->ops) < 0 || o->ops == 0 ||
-            o->ops > 100000000;
+      if (ar__ctl_parse_u64(optarg, &o->ops) < 0 || o->ops == 0 ||
+          o->ops > 100000000)
+        want = "a count from 1 to 100000000";
       break;
     case 'S':
       o->seconds = strtod(optarg, &end);
-      bad = *end != '\0' || !(o->seconds > 0.0 && o->seconds <= 3600.0);
+      if (*end != '\0' || !(o->seconds > 0.0 && o->seconds <= 3600.0))
+        want = "seconds, more than 0 and at most 3600";
       break;
     case 'w':
-      bad = ar__ctl_parse_u64(optarg, &o->window) < 0 || o->window == 0 ||
-            o->window > 65536;
+      if (ar__ctl_parse_u64(optarg, &o->window) < 0 || o->window == 0 ||
+          o->window > 65536)
+        want = "a count from 1 to 65536";
       o->window_given = true;
       break;
     case 't':
-      bad = ar__ctl_parse_u64(optarg, &o->threads) < 0 || o->threads == 0 ||
-            o->threads > 256;
+      if (ar__ctl_parse_u64(optarg, &o->threads) < 0 || o->threads == 0 ||
+          o->threads > 256)
+        want = "a count from 1 to 256";
       break;
     case 'c':
-      bad = ar__ctl_parse_u64(optarg, &o->count) < 0 || o->count == 0 ||
-            o->count > UINT32_MAX;
+      if (ar__ctl_parse_u64(optarg, &o->count) < 0 || o->count == 0 ||
+          o->count > UINT32_MAX)
+        want = "a count from 1 to 4294967295";
       break;
     case 'j':
       o->json = true;
@@ -140,17 +148,13 @@ static int parse_options(int argc, char **argv, options_t *o) {
     default:
       return ar__ctl_bad_option(c, argv, usage);
     }
-    if (bad) {
+    if (want != NULL) {
       const char *name = "?";
       for (const struct option *l = longopts; l->name != NULL; l++)
         if (l->val == c)
           name = l->name;
-      if (size_rc < 0)
-        fprintf(stderr, "arenactl bench: invalid value '%s' for --%s (%s)\n",
-                optarg, name, ar__ctl_size_why(size_rc));
-      else
-        fprintf(stderr, "arenactl bench: invalid value '%s' for --%s\n", optarg,
-                name);
+      fprintf(stderr, "arenactl bench: invalid --%s '%s' (%s)\n", name, optarg,
+              want);
       return ARENACTL_USAGE;
     }
   }

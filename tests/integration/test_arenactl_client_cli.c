@@ -159,7 +159,12 @@ static void test_errors(void **state) {
   expect_status(r, 0);
   r = RUN("bench", "--seconds", "0");
   expect_status(r, 2);
-  assert_non_null(strstr(r->err, "invalid value '0' for --seconds"));
+  assert_string_equal(r->err, "arenactl bench: invalid --seconds '0' "
+                              "(seconds, more than 0 and at most 3600)\n");
+  r = RUN("bench", "--window", "65537");
+  expect_status(r, 2);
+  assert_string_equal(r->err, "arenactl bench: invalid --window '65537' (a "
+                              "count from 1 to 65536)\n");
 }
 
 /* What the child of test_unsafe_socket_directory runs as its uid:
@@ -299,12 +304,13 @@ static void test_numbers(void **state) {
                               "(bytes, with an optional K, M or G suffix)\n");
   r = RUN("bench", "--size", "99999999999999999999G");
   expect_status(r, 2);
-  assert_string_equal(r->err, "arenactl bench: invalid value "
-                              "'99999999999999999999G' for --size (more bytes "
-                              "than 64 bits hold)\n");
+  assert_string_equal(r->err, "arenactl bench: invalid --size "
+                              "'99999999999999999999G' (more bytes than 64 "
+                              "bits hold)\n");
   r = RUN("bench", "--size", "0");
   expect_status(r, 2);
-  assert_string_equal(r->err, "arenactl bench: invalid value '0' for --size\n");
+  assert_string_equal(r->err,
+                      "arenactl bench: invalid --size '0' (at least 1 byte)\n");
 }
 
 /* Output that cannot be written is a failure with a message, and an alloc
