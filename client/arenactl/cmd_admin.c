@@ -98,27 +98,32 @@ static int create_options(int argc, char **argv, arenad_access_t *access,
   optind = 0;
   int c;
   while ((c = ar__ctl_getopt(argc, argv, longopts)) != -1) {
-    bool ok = true;
-    int size_rc = 0; /* --quota-bytes: ar_parse_size's answer, to say why */
+    const char *want = NULL; /* set when optarg is refused: what is allowed */
     switch (c) {
     case 'm':
-      ok = parse_mode(optarg, &access->mode);
+      if (!parse_mode(optarg, &access->mode))
+        want = "permission bits in octal, 0 to 0777";
       *has_access = true;
       break;
     case 'o':
-      ok = parse_id(optarg, false, &access->owner_uid);
+      if (!parse_id(optarg, false, &access->owner_uid))
+        want = "a user's name, or a uid below 4294967295";
       *has_access = true;
       break;
     case 'g':
-      ok = parse_id(optarg, true, &access->group_gid);
+      if (!parse_id(optarg, true, &access->group_gid))
+        want = "a group's name, or a gid below 4294967295";
       *has_access = true;
       break;
-    case 'b':
-      size_rc = ar_parse_size(optarg, &spec->quota_bytes);
-      ok = size_rc == 0;
+    case 'b': {
+      int rc = ar_parse_size(optarg, &spec->quota_bytes);
+      if (rc < 0)
+        want = ar__ctl_size_why(rc);
       break;
+    }
     case 'n':
-      ok = ar__ctl_parse_u64(optarg, &spec->quota_blocks) == 0;
+      if (ar__ctl_parse_u64(optarg, &spec->quota_blocks) < 0)
+        want = "a count, decimal or 0x hex";
       break;
     case 'j':
       *json = true;
@@ -129,16 +134,13 @@ static int create_options(int argc, char **argv, arenad_access_t *access,
     default:
       return ar__ctl_bad_option(c, argv, create_usage);
     }
-    if (!ok) {
+    if (want != NULL) {
       const char *opt = "?";
       for (const struct option *o = longopts; o->name != NULL; o++)
         if (o->val == c)
           opt = o->name;
-      if (size_rc < 0)
-        fprintf(stderr, "arenactl create: invalid --%s '%s' (%s)\n", opt,
-                optarg, ar__ctl_size_why(size_rc));
-      else
-        fprintf(stderr, "arenactl create: invalid --%s '%s'\n", opt, optarg);
+      fprintf(stderr, "arenactl create: invalid --%s '%s' (%s)\n", opt, optarg,
+              want);
       return ARENACTL_USAGE;
     }
   }

@@ -194,7 +194,10 @@ int ar__cmd_alloc(int argc, char **argv) {
     case 'c':
       if (ar__ctl_parse_u64(optarg, &count) < 0 || count == 0 ||
           count > UINT32_MAX) {
-        fprintf(stderr, "arenactl alloc: invalid --count '%s'\n", optarg);
+        fprintf(stderr,
+                "arenactl alloc: invalid --count '%s' (a count from 1 to "
+                "4294967295)\n",
+                optarg);
         return ARENACTL_USAGE;
       }
       break;

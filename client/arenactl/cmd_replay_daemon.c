@@ -104,7 +104,10 @@ static int parse_options(int argc, char **argv, options_t *o) {
       break;
     case 'w':
       if (ar__ctl_parse_u64(optarg, &o->window) < 0 || o->window == 0) {
-        fprintf(stderr, "arenactl replay: invalid --window '%s'\n", optarg);
+        fprintf(stderr,
+                "arenactl replay: invalid --window '%s' (a count, at least "
+                "1)\n",
+                optarg);
         return ARENACTL_USAGE;
       }
       o->window_given = true;

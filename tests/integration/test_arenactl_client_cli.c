@@ -258,9 +258,28 @@ static void test_numbers(void **state) {
   assert_non_null(strstr(r->err, "expected ARENA and at least one OFFSET"));
   r = RUN("alloc", "alpha", "16", "--count", "4294967296");
   expect_status(r, 2);
-  assert_non_null(strstr(r->err, "invalid --count '4294967296'"));
+  assert_string_equal(r->err, "arenactl alloc: invalid --count '4294967296' "
+                              "(a count from 1 to 4294967295)\n");
   expect_status(RUN("create", "x", "4K", "first", "--mode", " 644"), 2);
   expect_status(RUN("create", "x", "4K", "first", "--mode", "-0"), 2);
+  /* create's refused options say what they take. */
+  r = RUN("create", "x", "4K", "first", "--mode", "1000");
+  expect_status(r, 2);
+  assert_string_equal(r->err, "arenactl create: invalid --mode '1000' "
+                              "(permission bits in octal, 0 to 0777)\n");
+  r = RUN("create", "x", "4K", "first", "--owner", "no such user");
+  expect_status(r, 2);
+  assert_string_equal(r->err, "arenactl create: invalid --owner 'no such "
+                              "user' (a user's name, or a uid below "
+                              "4294967295)\n");
+  r = RUN("create", "x", "4K", "first", "--group", "4294967295");
+  expect_status(r, 2);
+  assert_string_equal(r->err, "arenactl create: invalid --group '4294967295' "
+                              "(a group's name, or a gid below 4294967295)\n");
+  r = RUN("create", "x", "4K", "first", "--quota-blocks", "1K");
+  expect_status(r, 2);
+  assert_string_equal(r->err, "arenactl create: invalid --quota-blocks '1K' "
+                              "(a count, decimal or 0x hex)\n");
 
   /* A negative SIZE is an invalid SIZE, not an unknown option, wherever it
    * stands among the options. */
@@ -494,6 +513,10 @@ static void test_usage_messages(void **state) {
   r = RUN("replay", "--via-daemon", "alpha", "--window", "1024", trace);
   expect_status(r, 0);
   assert_null(strstr(r->err, "--window"));
+  r = RUN("replay", "--via-daemon", "alpha", "--window", "0", trace);
+  expect_status(r, 2);
+  assert_string_equal(r->err, "arenactl replay: invalid --window '0' (a "
+                              "count, at least 1)\n");
 
   /* With --via-daemon too, a bad option is named as it was written: the
    * unknown letter of a cluster (not the argument before it), and a value
