@@ -472,19 +472,21 @@ static int replay(replay_t *r, const options_t *o, double *replay_ns) {
   return code;
 }
 
-/* Reads the arena's summary after the replay and prints the report, whose
- * loading figures are filled. Returns an exit code. */
+/* Reads the arena's summary after the replay into *result and prints the
+ * report, whose loading figures are filled. The report borrows result, so
+ * the caller keeps it as long as the report. Returns an exit code. */
 static int print_report(const replay_t *r, const options_t *o, double replay_ns,
+                        ar__replay_result_t *result,
                         ar__replay_report_t *report) {
   /* The summary before this connection goes, taking its blocks along. */
   arenad_summary_t after;
   int rc = arena_summary(r->h, o->arena, &after);
   if (rc < 0)
     return ar__ctl_fail("replay", r->h, rc, o->arena);
-  ar__replay_result_t result = {.replay_ns = replay_ns};
-  fill_summary(r, &after, &result.sum);
+  *result = (ar__replay_result_t){.replay_ns = replay_ns};
+  fill_summary(r, &after, &result->sum);
   report->arena_size = after.size;
-  report->results = &result;
+  report->results = result;
   report->nresults = 1;
   return ar__replay_print(report, o->json, o->placements);
 }
@@ -497,6 +499,7 @@ int ar__cmd_replay_daemon(int argc, char **argv) {
 
   replay_t r = {.arena = o.arena};
   ar__replay_report_t report = {.logged = o.placements != NULL};
+  ar__replay_result_t result; /* report's one result, once it has one */
   arenad_summary_t before;
   double replay_ns = 0;
   code = ar__replay_load(o.trace, &r.t, &report);
@@ -513,7 +516,7 @@ int ar__cmd_replay_daemon(int argc, char **argv) {
   if (code == ARENACTL_OK)
     code = replay(&r, &o, &replay_ns);
   if (code == ARENACTL_OK)
-    code = print_report(&r, &o, replay_ns, &report);
+    code = print_report(&r, &o, replay_ns, &result, &report);
 
   (void)ar__replay_log_close(r.log); /* after an early failure */
   ar_engine_destroy(r.engine);
