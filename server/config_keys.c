@@ -50,7 +50,8 @@ typedef struct key_s {
 /* [daemon]: every tunable of the daemon. */
 static const cfgkey_t daemon_keys[] = {
     {"socket", K_PATH, 0, 0, 0, D(socket),
-     "socket path (default: $ARENAD_SOCKET, then the runtime directory)"},
+     "socket path; $ARENAD_SOCKET and --socket override it (default: the "
+     "runtime directory)"},
     {"socket_mode", K_MODE, 0, 0777, 0600, D(socket_mode),
      "permission bits of the socket file"},
     {"log_level", K_LEVEL, 0, AD_LOG_ERROR, AD_LOG_INFO, D(log_level),
