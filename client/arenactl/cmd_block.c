@@ -321,7 +321,10 @@ int ar__cmd_free(int argc, char **argv) {
   uint64_t *overwritten = offsets + n;
   for (size_t i = 0; i < n; i++) {
     if (ar__ctl_parse_u64(args[i], &offsets[i]) < 0) {
-      fprintf(stderr, "arenactl free: invalid OFFSET '%s'\n", args[i]);
+      fprintf(stderr,
+              "arenactl free: invalid OFFSET '%s' (a payload offset, "
+              "decimal or 0x hex, below 2^64)\n",
+              args[i]);
       free(offsets);
       free(statuses);
       return ARENACTL_USAGE;

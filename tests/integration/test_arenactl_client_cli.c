@@ -243,7 +243,12 @@ static void test_numbers(void **state) {
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     r = RUN("free", "alpha", bad[i]);
     expect_status(r, 2);
-    assert_non_null(strstr(r->err, "invalid OFFSET"));
+    char want[128];
+    snprintf(want, sizeof want,
+             "arenactl free: invalid OFFSET '%s' (a payload offset, decimal "
+             "or 0x hex, below 2^64)\n",
+             bad[i]);
+    assert_string_equal(r->err, want);
   }
   char rest[8][32];
   for (int i = 0; i < 8; i++)
