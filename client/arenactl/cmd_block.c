@@ -165,7 +165,11 @@ static int alloc_refused(arenad_t *h, int rc, const char *arena, uint64_t count,
   return ARENACTL_FAIL;
 }
 
-int ar__cmd_alloc(int argc, char **argv) {
+/* alloc's options into *align (0: the default), *count (1 to UINT32_MAX)
+ * and *json. Returns ARENACTL_OK, -1 after --help, or ARENACTL_USAGE
+ * (after saying why). */
+static int alloc_options(int argc, char **argv, uint64_t *align,
+                         uint64_t *count, bool *json) {
   static const struct option longopts[] = {
       {"align", required_argument, NULL, 'a'},
       {"count", required_argument, NULL, 'c'},
@@ -173,8 +177,9 @@ int ar__cmd_alloc(int argc, char **argv) {
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
-  uint64_t align = 0, count = 1, size;
-  bool json = false;
+  *align = 0;
+  *count = 1;
+  *json = false;
   optind = 0;
   int c;
   while ((c = ar__ctl_getopt(argc, argv, longopts)) != -1) {
@@ -182,7 +187,7 @@ int ar__cmd_alloc(int argc, char **argv) {
     case 'a':
       /* Written as a size is (4K is 4096); the daemon checks that it is
        * one it takes, and says so. */
-      if (ar_parse_size(optarg, &align) < 0) {
+      if (ar_parse_size(optarg, align) < 0) {
         fprintf(stderr,
                 "arenactl alloc: invalid --align '%s' (a power of two from "
                 "16 to 4096 bytes, with an optional K suffix, or 0 for the "
@@ -192,8 +197,8 @@ int ar__cmd_alloc(int argc, char **argv) {
       }
       break;
     case 'c':
-      if (ar__ctl_parse_u64(optarg, &count) < 0 || count == 0 ||
-          count > UINT32_MAX) {
+      if (ar__ctl_parse_u64(optarg, count) < 0 || *count == 0 ||
+          *count > UINT32_MAX) {
         fprintf(stderr,
                 "arenactl alloc: invalid --count '%s' (a count from 1 to "
                 "4294967295)\n",
@@ -202,15 +207,24 @@ int ar__cmd_alloc(int argc, char **argv) {
       }
       break;
     case 'j':
-      json = true;
+      *json = true;
       break;
     case 'h':
       alloc_usage(stdout);
-      return ARENACTL_OK;
+      return -1;
     default:
       return ar__ctl_bad_option(c, argv, alloc_usage);
     }
   }
+  return ARENACTL_OK;
+}
+
+int ar__cmd_alloc(int argc, char **argv) {
+  uint64_t align, count, size;
+  bool json;
+  int rc = alloc_options(argc, argv, &align, &count, &json);
+  if (rc != ARENACTL_OK)
+    return rc < 0 ? ARENACTL_OK : rc;
   if (argc - optind != 2) {
     fprintf(stderr, "arenactl alloc: expected ARENA and SIZE\n");
     alloc_usage(stderr);
@@ -219,7 +233,7 @@ int ar__cmd_alloc(int argc, char **argv) {
   const char *arena = argv[optind];
   if (ar__ctl_arena_arg("alloc", arena) != ARENACTL_OK)
     return ARENACTL_USAGE;
-  int rc = ar_parse_size(argv[optind + 1], &size);
+  rc = ar_parse_size(argv[optind + 1], &size);
   if (rc < 0) {
     fprintf(stderr, "arenactl alloc: invalid SIZE '%s' (%s)\n",
             argv[optind + 1], ar__ctl_size_why(rc));
@@ -288,6 +302,43 @@ static void free_usage(FILE *out) {
                "and the exit status does not count it as a failure.\n");
 }
 
+/* Names on standard error each of a free request's k offsets whose status
+ * is not 0, after the request's rc. arenad_error's sentence is about the
+ * first failure: of the request as a whole (rc, which every offset then
+ * has too: each is named with it, since "not found" alone would read as
+ * the block's fault when the arena is what is missing) or of one offset.
+ * When the daemon answered for each offset (rc 0), the other offsets' own
+ * failures, as arenad_free documents them, are named as the daemon names
+ * them; the rest get their code's message. Returns whether any failed. */
+static bool name_failures(arenad_t *h, const char *arena, int rc,
+                          const uint64_t *offsets, const int *statuses,
+                          size_t k) {
+  bool first = true;
+  for (size_t j = 0; j < k; j++) {
+    if (statuses[j] == 0)
+      continue;
+    unsigned long long off = (unsigned long long)offsets[j];
+    if (first || rc != 0)
+      fprintf(stderr, "arenactl free: %s offset %llu: %s\n", arena, off,
+              arenad_error(h));
+    else if (statuses[j] == AR_EINVAL)
+      fprintf(stderr,
+              "arenactl free: %s offset %llu: offset %llu is not a live "
+              "block of arena '%s'\n",
+              arena, off, off, arena);
+    else if (statuses[j] == AR_EPERM)
+      fprintf(stderr,
+              "arenactl free: %s offset %llu: other connections hold the "
+              "block at %llu, and this one holds no reference to it\n",
+              arena, off, off);
+    else
+      fprintf(stderr, "arenactl free: %s offset %llu: %s\n", arena, off,
+              ar_strerror(statuses[j]));
+    first = false;
+  }
+  return !first;
+}
+
 int ar__cmd_free(int argc, char **argv) {
   static const struct option longopts[] = {
       {"help", no_argument, NULL, 'h'},
@@ -350,37 +401,8 @@ int ar__cmd_free(int argc, char **argv) {
       break;
     }
     warn_overwritten("free", "this free", arena, overwritten, nw);
-    /* arenad_error's sentence is about the first failure: of the request
-     * as a whole (rc, which every offset then has too: each is named with
-     * it, since "not found" alone would read as the block's fault when
-     * the arena is what is missing) or of one offset. When the daemon
-     * answered for each offset (rc 0), the other offsets' own failures,
-     * as arenad_free documents them, are named as the daemon names them;
-     * the rest get their code's message. */
-    bool first = true;
-    for (size_t j = i; j < i + k; j++) {
-      if (statuses[j] == 0)
-        continue;
+    if (name_failures(h, arena, rc, offsets + i, statuses + i, k))
       status = ARENACTL_FAIL;
-      unsigned long long off = (unsigned long long)offsets[j];
-      if (first || rc != 0)
-        fprintf(stderr, "arenactl free: %s offset %llu: %s\n", arena, off,
-                arenad_error(h));
-      else if (statuses[j] == AR_EINVAL)
-        fprintf(stderr,
-                "arenactl free: %s offset %llu: offset %llu is not a live "
-                "block of arena '%s'\n",
-                arena, off, off, arena);
-      else if (statuses[j] == AR_EPERM)
-        fprintf(stderr,
-                "arenactl free: %s offset %llu: other connections hold the "
-                "block at %llu, and this one holds no reference to it\n",
-                arena, off, off);
-      else
-        fprintf(stderr, "arenactl free: %s offset %llu: %s\n", arena, off,
-                ar_strerror(statuses[j]));
-      first = false;
-    }
   }
   arenad_close(h);
   free(offsets);
