@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "ar/error.h"
+#include "ar/errorf.h"
 #include "memcheck.h"
 
 /* memfd_create's flag for a segment that can never be made executable
@@ -54,6 +55,27 @@ static int reserve(int fd, uint64_t size) {
     rc = fallocate(fd, 0, 0, (off_t)size);
   while (rc < 0 && errno == EINTR);
   return rc;
+}
+
+/* Says why reserving size bytes failed with errno e, against the estimate
+ * in *avail that let it be tried. Returns AR_ENOMEM when memory ran out,
+ * else AR_EINTERNAL. */
+static int reserve_failed(int e, uint64_t size, const ad_memavail_t *avail,
+                          char *err, size_t errlen) {
+  char h[32];
+  ad_mem_human(h, sizeof(h), size);
+  if (e == ENOSPC || e == ENOMEM)
+    return ar_errorf(err, errlen, AR_ENOMEM,
+                     "cannot reserve %s (%llu bytes) of shared memory: "
+                     "fallocate: %s; the machine (or the memory cgroup) has "
+                     "less memory left than the estimate said (%s)",
+                     h, (unsigned long long)size, strerror(e), avail->source);
+  return ar_errorf(err, errlen, AR_EINTERNAL,
+                   "cannot reserve %s (%llu bytes) of shared memory: "
+                   "fallocate: %s%s",
+                   h, (unsigned long long)size, strerror(e),
+                   e == EFBIG ? " (the file size limit, ulimit -f, is lower)"
+                              : "");
 }
 
 int ad_segment_create(ad_segment_t *s, const char *name, uint64_t size,
@@ -98,23 +120,7 @@ int ad_segment_create(ad_segment_t *s, const char *name, uint64_t size,
   if (ftruncate(s->fd, (off_t)size) < 0)
     goto fail;
   if (reserve(s->fd, size) < 0) {
-    int e = errno;
-    char h[32];
-    if (e == ENOSPC || e == ENOMEM) {
-      snprintf(err, errlen,
-               "cannot reserve %s (%llu bytes) of shared memory: fallocate: "
-               "%s; the machine (or the memory cgroup) has less memory left "
-               "than the estimate said (%s)",
-               ad_mem_human(h, sizeof(h), size), (unsigned long long)size,
-               strerror(e), avail.source);
-      rc = AR_ENOMEM;
-    } else {
-      snprintf(err, errlen, "cannot reserve %s (%llu bytes) of shared "
-               "memory: fallocate: %s%s",
-               ad_mem_human(h, sizeof(h), size), (unsigned long long)size,
-               strerror(e),
-               e == EFBIG ? " (the file size limit, ulimit -f, is lower)" : "");
-    }
+    rc = reserve_failed(errno, size, &avail, err, errlen);
     ad_segment_destroy(s);
     return rc;
   }
