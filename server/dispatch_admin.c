@@ -46,12 +46,14 @@ static int arena_conf(ad_call_t *call, const Arenad__CreateArenaRequest *m,
                       ad_arena_conf_t *conf) {
   const ad_conn_t *c = call->c;
   memset(conf, 0, sizeof(*conf));
-  if (!ad_config_arena_name_ok(m->name))
+  if (!ad_config_arena_name_ok(m->name)) {
+    call->d->stats.names_refused++;
     return ad_fail(call, AR_EINVAL,
                    "'%s' is not an arena name: 1 to %d letters, digits, "
                    "'.', '_' or '-', starting with a letter or digit",
                    ad_call_clean(call, m->name, AD_ARENA_NAME_MAX + 8),
                    AD_ARENA_NAME_MAX);
+  }
   if (m->policy < ARENAD__POLICY__POLICY_FIRST ||
       m->policy > ARENAD__POLICY__POLICY_BUDDY)
     return ad_fail(call, AR_EINVAL, "policy %d is not first, next, best, "

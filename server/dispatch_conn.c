@@ -20,11 +20,13 @@ int ad_do_hello(ad_call_t *call, const Arenad__HelloRequest *m) {
    * hello again with a shorter name would not help it. */
   bool version_ok = m->protocol_version == AR_PROTOCOL_VERSION;
   size_t len = strnlen(m->client_name, AD_CLIENT_NAME_MAX + 1);
-  if (len > AD_CLIENT_NAME_MAX && version_ok)
+  if (len > AD_CLIENT_NAME_MAX && version_ok) {
+    call->d->stats.names_refused++;
     return ad_fail(call, AR_EINVAL,
                    "the client name is over %d bytes; hello again with a "
                    "shorter one",
                    AD_CLIENT_NAME_MAX);
+  }
   if (!AD_NEW(call, rep, arenad__hello_reply__init) ||
       !AD_NEW(call, lim, arenad__limits__init))
     return AR_EINTERNAL;

@@ -76,7 +76,8 @@
   X(stale_lists_dropped)                                                       \
   X(references_refused_limit)                                                  \
   X(arenas_refused_memory)                                                     \
-  X(holds_refused_limit)
+  X(holds_refused_limit)                                                       \
+  X(names_refused)
 
 typedef struct ad_stats_s {
 #define AD_STATS_FIELD(name) uint64_t name;

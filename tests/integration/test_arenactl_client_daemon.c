@@ -189,6 +189,7 @@ static const char *const limit_counters[] = {
     "references_refused_limit",
     "arenas_refused_memory",
     "holds_refused_limit",
+    "names_refused",
 };
 
 /* The last cells (the counters) of the rows of README.md's table of

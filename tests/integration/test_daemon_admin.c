@@ -184,6 +184,7 @@ static void test_create(void **state) {
        ARENAD__STATUS__STATUS_OUT_OF_MEMORY, "does not fit", 0, 0},
   };
   uint64_t refused_memory = it_stat(c, "arenas_refused_memory");
+  uint64_t refused_names = it_stat(c, "names_refused");
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     r = it_call(c,
                 it_req_create(bad[i].name, bad[i].size, bad[i].policy, NULL,
@@ -195,8 +196,10 @@ static void test_create(void **state) {
                bad[i].says);
     it_resp_free(r);
   }
-  /* The one refused for memory is counted as such (the others are not). */
+  /* The one refused for memory is counted as such, and the two names that
+   * are not arena names as those (the others are neither). */
   assert_int_equal(it_stat(c, "arenas_refused_memory"), refused_memory + 1);
+  assert_int_equal(it_stat(c, "names_refused"), refused_names + 2);
   /* A mode over 0777, and -1 as the owner or the group. */
   const uint32_t bad_access[][3] = {
       {01777, 0, 4343}, {0640, UINT32_MAX, 4343}, {0640, 0, UINT32_MAX}};

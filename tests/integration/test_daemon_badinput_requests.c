@@ -174,13 +174,16 @@ static void test_hostile_name(void **state) {
   for (size_t i = 0; i + 1 < sizeof(name); i++)
     name[i] = forged[i % (sizeof(forged) - 1)];
   it_conn_t *c = it_connect(it_group.sock);
+  uint64_t refused = it_stat(c, "names_refused");
   Arenad__Response *r = it_call(c, it_req_hello(1, name), NULL);
   it_assert_status(r, ARENAD__STATUS__STATUS_INVALID_ARGUMENT);
   assert_non_null(strstr(r->message, "over 64 bytes"));
   it_resp_free(r);
+  assert_int_equal(it_stat(c, "names_refused"), refused + 1);
   name[64] = '\0';
   r = it_call(c, it_req_hello(1, name), NULL);
   it_assert_status(r, ARENAD__STATUS__STATUS_OK);
+  assert_int_equal(it_stat(c, "names_refused"), refused + 1);
   char conn[40];
   snprintf(conn, sizeof conn, " conn=%llu ",
            (unsigned long long)r->hello->connection_id);
