@@ -52,6 +52,25 @@ out=$(LD_LIBRARY_PATH="$libdir" "$tmp/shared")
 out=$("$tmp/static")
 [ "$out" = "buddy EPROTO" ] || { echo "static consumer said: $out"; exit 1; }
 
+# The archive holds machine code, not only link-time optimisation's
+# intermediate code: gcc without its linker plugin, and clang when there
+# is one, link it too.
+static_with() {
+  # shellcheck disable=SC2046
+  "$@" -std=c11 -o "$tmp/static2" "$tmp/consumer.c" \
+    $(pkg-config --cflags arenad) "$libdir/libarenad.a" \
+    $(pkg-config --static --libs libprotobuf-c) ||
+    { echo "libarenad.a does not link with: $*"; exit 1; }
+  out=$("$tmp/static2")
+  [ "$out" = "buddy EPROTO" ] || { echo "$* consumer said: $out"; exit 1; }
+}
+if ! "$cc" --version | grep -qi clang; then
+  static_with "$cc" -fno-use-linker-plugin
+fi
+if command -v clang >/dev/null; then
+  static_with clang
+fi
+
 # The exports: what the installed headers declare, and nothing else.
 grep -o '^ARENAD_EXTERN [^(]*(' "$header_dir/arenad.h" |
   sed 's/.*[ *]\([a-z_0-9]*\)($/\1/' >"$tmp/want"
