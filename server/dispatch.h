@@ -21,6 +21,7 @@
 #include <stdbool.h>
 
 #include "ar/error.h"
+#include "ar/protocol.h"
 #include "ar/wire.h"
 #include "arenad.pb-c.h"
 #include "daemon.h"
@@ -28,7 +29,7 @@
 _Static_assert(-AR_EWIRE_LAST < AD_STATUS_SLOTS, "stats count every status");
 
 /* The most bytes of a reply's message (ad_fail cuts longer ones). */
-#define AD_MESSAGE_MAX 383
+#define AD_MESSAGE_MAX AR_MESSAGE_MAX
 
 /* One request being answered. */
 typedef struct ad_call_s {

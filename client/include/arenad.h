@@ -197,8 +197,14 @@ ARENAD_EXTERN int arenad_set_timeout(arenad_t *h, int ms);
 ARENAD_EXTERN void arenad_close(arenad_t *h);
 
 /* A sentence about the last error on h: the daemon's message, or the
- * library's. "" when there was none. Owned by h; valid until the next call
- * on h. */
+ * library's. Every call that talks to the daemon (blocking, or a submit,
+ * flush or collect) clears it first, so it is "" after one that
+ * succeeded; on a broken handle it keeps the reason the handle broke. A
+ * call refused for a bad argument before that sets it too; calls that
+ * cannot fail leave it as it was. The daemon's messages (up to 383 bytes)
+ * come whole. Owned by h; valid until the next call on h. (Both since
+ * 0.8.0: before, a message was cut at 255 bytes, and a success left the
+ * last error in place.) */
 ARENAD_EXTERN const char *arenad_error(const arenad_t *h);
 
 /* ---- The connection --------------------------------------------------- */

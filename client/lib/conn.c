@@ -74,7 +74,10 @@ int arenad__break(arenad_t *h, int code, const char *fmt, ...) {
 int arenad__usable(arenad_t *h) {
   if (h == NULL)
     return AR_EINVAL;
-  return h->broken ? AR_EIO : 0;
+  if (h->broken)
+    return AR_EIO; /* arenad_error keeps why it broke */
+  h->err[0] = '\0';
+  return 0;
 }
 
 void arenad__close_fds(arenad_t *h) {

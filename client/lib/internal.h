@@ -14,12 +14,17 @@
 #include <sys/types.h>
 
 #include "ar/frame.h"
+#include "ar/protocol.h"
 #include "ar/wire.h"
 #include "arenad.h"
 #include "arenad.pb-c.h"
 
-/* Room for one error sentence (with the daemon's message in it). */
-#define ARENAD__ERR_LEN 256
+/* Room for one error sentence: the daemon's longest message whole, also
+ * quoted in the library's own words ("the daemon closed the connection:
+ * MESSAGE (ELIMIT)"). */
+#define ARENAD__ERR_LEN 512
+_Static_assert(ARENAD__ERR_LEN >= AR_MESSAGE_MAX + 100,
+               "a daemon's message fits in the error sentence");
 
 /* Descriptors received and not yet claimed by an attach reply. Only one is
  * ever expected; a few more are room to see (and close) a misbehaving
@@ -130,7 +135,8 @@ int arenad__fail(arenad_t *h, int code, const char *fmt, ...)
 int arenad__break(arenad_t *h, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* 0 when h can send a request; AR_EIO (message unchanged) when broken;
+/* 0 when h can send a request, its error sentence cleared (the last
+ * call's error is over); AR_EIO (message unchanged) when broken;
  * AR_EINVAL for a NULL h. Every request, blocking or pipelined, passes
  * here before it is queued (through arenad__can_call, submit, flush and
  * collect): this is where a NULL handle is refused. What a call may do

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 
 #include "ar/frame.h"
+#include "ar/protocol.h"
 #include "arenad_assert.h"
 
 /* The reply to request 1, a hello, with the caller's body. */
@@ -238,7 +239,8 @@ static void test_version_mismatch_no_body(void **state) {
 }
 
 /* A refused request is not a broken connection: the daemon's message is
- * the handle's error, and the next request goes through. */
+ * the handle's error, whole however long the daemon makes it, and the
+ * next request goes through and clears it. */
 static void test_error_status(void **state) {
   fixture_t *f = *state;
   send_error_reply(f->srv, 1, ARENAD__STATUS__STATUS_NOT_FOUND,
@@ -255,6 +257,21 @@ static void test_error_status(void **state) {
   Arenad__Response ok = ping_reply(3);
   send_reply(f->srv, &ok);
   assert_arenad_ok(f->h, arenad_ping(f->h));
+  assert_string_equal(arenad_error(f->h), "");
+
+  /* The longest message the daemon sends, every byte of it. */
+  char longest[AR_MESSAGE_MAX + 1];
+  for (size_t i = 0; i < AR_MESSAGE_MAX; i++)
+    longest[i] = (char)('a' + i % 26);
+  longest[AR_MESSAGE_MAX] = '\0';
+  send_error_reply(f->srv, 4, ARENAD__STATUS__STATUS_PERMISSION_DENIED,
+                   longest);
+  assert_int_equal(arenad_ping(f->h), AR_EPERM);
+  assert_string_equal(arenad_error(f->h), longest);
+  /* A failure before any request (a bad argument) is the error too. */
+  assert_int_equal(arenad_alloc(f->h, "", 16, 0, 0, &off, NULL), AR_EINVAL);
+  assert_string_not_equal(arenad_error(f->h), longest);
+  assert_true(strlen(arenad_error(f->h)) > 0);
 }
 
 static void test_alloc_free(void **state) {

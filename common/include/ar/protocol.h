@@ -16,6 +16,11 @@
  * only when an old peer would misread a new message (see the proto). */
 #define AR_PROTOCOL_VERSION 1
 
+/* The most bytes of a reply's message (Response.message) the daemon
+ * sends: it cuts a longer one, and the client library keeps room for a
+ * whole one in its error sentence. */
+#define AR_MESSAGE_MAX 383
+
 #ifndef AR__VERSION_STRING
 #error "ar/protocol.h needs the ar_protocol target (AR__VERSION_STRING)"
 #endif
