@@ -32,7 +32,7 @@ typedef struct ar__bench_run_s {
    * Returns 0 or -1 with w->err set. Called only when setup succeeded. */
   int (*work)(ar__bench_worker_t *w);
   void *arg; /* the measure's parameters */
-  char err[256];
+  char err[512]; /* room for the daemon's longest message, quoted */
 } ar__bench_run_t;
 
 struct ar__bench_worker_s {
@@ -41,7 +41,7 @@ struct ar__bench_worker_s {
   void *state;    /* the worker's connection */
   uint64_t ops;   /* operations done before the stop */
   uint64_t units; /* what else the measure counts (blocks) */
-  char err[256];
+  char err[512];  /* room for the daemon's longest message, quoted */
 };
 
 /* ---- the echo floor (bench_echo.c) ------------------------------------- */

@@ -145,7 +145,7 @@ static int alloc_refused(arenad_t *h, int rc, const char *arena, uint64_t count,
                          const give_back_t *gb) {
   if (count <= step)
     return ar__ctl_fail("alloc", h, rc, arena);
-  char why[512], kept_why[256];
+  char why[512], kept_why[512]; /* the daemon's messages, whole */
   snprintf(why, sizeof why, "%s",
            arenad_error(h)[0] != '\0' ? arenad_error(h) : ar_strerror(rc));
   size_t kept =
@@ -276,7 +276,7 @@ int ar__cmd_alloc(int argc, char **argv) {
    * those that cannot be are named on standard error, which may still
    * work. */
   if (rc == 0 && status != ARENACTL_OK) {
-    char why[256];
+    char why[512];
     size_t kept =
         give_back(h, arena, offsets, done, step, &gb, why, sizeof why);
     if (kept > 0)
