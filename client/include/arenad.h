@@ -139,7 +139,9 @@ ARENAD_EXTERN int arenad_socket_path(const char *path, char *buf, size_t len);
 /*
  * Connects to the daemon at `path` (NULL: see arenad_socket_path). Returns 0
  * and stores a new handle in *out, to be closed with arenad_close. Sends
- * nothing: call arenad_hello next. On failure *out is NULL and the return
+ * nothing: call arenad_hello next (the daemon serves requests before a
+ * hello too, but hello is where the handle learns the daemon's limits, its
+ * token and a protocol mismatch). On failure *out is NULL and the return
  * is AR_EINVAL (path is "", or out is NULL), AR_ELIMIT (path too long for
  * a socket address), AR_EINTERNAL (no memory) or AR_EIO (no safe socket
  * directory, or socket or connect failed; errno then holds the system's
@@ -308,7 +310,11 @@ typedef struct arenad_map_s {
  * first). Not allowed while pipelined requests are in flight (AR_EINVAL).
  * A read-only attach needs read access to the arena, and the descriptor
  * the daemon passes then refuses writable mappings; a writable one needs
- * read and write access. Returns 0 or a code: AR_ENOENT, AR_EPERM from the
+ * read and write access. How an arena is mapped is this process's
+ * business only: what the daemon allows (alloc, free, retain...) follows
+ * the arena's mode and the caller's uid and gid, so a client with write
+ * access may allocate and free in an arena it mapped read-only (and
+ * cannot write through the pointers). Returns 0 or a code: AR_ENOENT, AR_EPERM from the
  * daemon; AR_ELIMIT when this process has no file descriptor to spare for
  * the segment's (EMFILE: the handle stays usable, attach again once one
  * is free); AR_EPROTO for a reply with no descriptor, more than one, or one
