@@ -23,7 +23,12 @@
  * string). Codes up to AR_EINTERNAL are the daemon's statuses; AR_EIO and
  * AR_EPROTO are the library's own. arenad_error(h) gives a sentence about
  * the handle's last error: the daemon's message when the daemon refused
- * the request, the library's otherwise. A NULL handle is a bad argument:
+ * the request, the library's otherwise. On a failure, the arrays a call
+ * allocates for the caller (arenad_list, arenad_inspect, arenad_stats,
+ * arenad_create_arena) are NULL, with counts 0, so there is nothing to
+ * free; its other outputs are not to be read, unless its own comment says
+ * what they hold then (arenad_free_each's statuses). A NULL handle
+ * is a bad argument:
  * every call that takes one and returns a code returns AR_EINVAL for it,
  * sends nothing and sets its outputs as any failure does; the getters
  * give 0 or NULL, arenad_error "no handle", and arenad_close does nothing.
