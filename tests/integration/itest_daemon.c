@@ -376,18 +376,6 @@ void it_test_exits_cleanly(void **state) {
   assert_int_equal(it_daemon_stop(&it_group, SIGTERM), 0);
 }
 
-bool it_log_contains(const it_daemon_t *d, const char *needle) {
-  FILE *f = fopen(d->log, "r");
-  if (f == NULL)
-    return false;
-  char line[2048];
-  bool found = false;
-  while (!found && fgets(line, sizeof(line), f) != NULL)
-    found = strstr(line, needle) != NULL;
-  fclose(f);
-  return found;
-}
-
 /* Whether `line` contains every one of the NULL-terminated needles. */
 static bool has_all(const char *line, const char *const *needles) {
   for (size_t i = 0; needles[i] != NULL; i++)
@@ -396,31 +384,40 @@ static bool has_all(const char *line, const char *const *needles) {
   return true;
 }
 
-int it_log_line_no(const it_daemon_t *d, const char *const *needles) {
-  FILE *f = fopen(d->log, "r");
-  if (f == NULL)
-    return 0;
-  char line[2048];
-  int no = 0;
-  bool found = false;
-  while (!found && fgets(line, sizeof(line), f) != NULL) {
-    no++;
-    found = has_all(line, needles);
-  }
-  fclose(f);
-  return found ? no : 0;
-}
-
-int it_log_count(const it_daemon_t *d, const char *const *needles) {
+/* Reads d's log for the lines that hold every needle, up to the first
+ * such line when `first`. Returns how many it found, with the 1-based
+ * number of the last line read in *no (the match's, when `first` found
+ * one). 0 when the log cannot be read. */
+static int scan_log(const it_daemon_t *d, const char *const *needles,
+                    bool first, int *no) {
+  *no = 0;
   FILE *f = fopen(d->log, "r");
   if (f == NULL)
     return 0;
   char line[2048];
   int n = 0;
-  while (fgets(line, sizeof(line), f) != NULL)
+  while (!(first && n > 0) && fgets(line, sizeof(line), f) != NULL) {
+    ++*no;
     n += has_all(line, needles);
+  }
   fclose(f);
   return n;
+}
+
+bool it_log_contains(const it_daemon_t *d, const char *needle) {
+  const char *const needles[] = {needle, NULL};
+  int no;
+  return scan_log(d, needles, true, &no) > 0;
+}
+
+int it_log_line_no(const it_daemon_t *d, const char *const *needles) {
+  int no;
+  return scan_log(d, needles, true, &no) > 0 ? no : 0;
+}
+
+int it_log_count(const it_daemon_t *d, const char *const *needles) {
+  int no;
+  return scan_log(d, needles, false, &no);
 }
 
 bool it_log_line(const it_daemon_t *d, const char *const *needles) {
