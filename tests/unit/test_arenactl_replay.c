@@ -22,6 +22,7 @@
 #include <jansson.h>
 #include <zlib.h>
 
+#include "asan.h"
 #include "tmpdir.h"
 
 #ifndef ARENACTL
@@ -519,7 +520,7 @@ static void test_malformed_trace(void **state) {
  * "internal error"; with --policy all the other four run. Not under
  * AddressSanitizer, which needs terabytes of address space for itself. */
 static void test_engine_out_of_memory(void **state) {
-#if defined(__SANITIZE_ADDRESS__)
+#if AR_TEST_UNDER_ASAN
   (void)state;
   skip();
 #else

@@ -30,6 +30,7 @@
 #include "ar/engine.h"
 #include "ar/error.h"
 #include "ar/trace.h"
+#include "asan.h"
 #include "lcg.h"
 #include "test_data.h"
 #include "trace_check.h"
@@ -338,14 +339,7 @@ static void test_live_id_far_back(void **state) {
 
 /* The heap in use, mmap'd blocks included: glibc's count, or under
  * AddressSanitizer, whose allocator glibc's count does not see, its own. */
-#if defined(__SANITIZE_ADDRESS__)
-#define HEAP_FROM_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define HEAP_FROM_ASAN 1
-#endif
-#endif
-#ifdef HEAP_FROM_ASAN
+#if AR_TEST_UNDER_ASAN
 size_t __sanitizer_get_current_allocated_bytes(void);
 static size_t heap_in_use(void) {
   return __sanitizer_get_current_allocated_bytes();

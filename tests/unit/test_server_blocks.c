@@ -21,6 +21,7 @@
 
 #include "ar/error.h"
 #include "arena.h"
+#include "asan.h"
 #include "blocks.h"
 
 #define assert_ok(rc)                                                          \
@@ -81,16 +82,7 @@ static void test_table_random(void **state) {
 }
 
 /* Under AddressSanitizer malloc's own statistics are not glibc's. */
-#if defined(__SANITIZE_ADDRESS__)
-#define HEAP_STATS 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define HEAP_STATS 0
-#endif
-#endif
-#ifndef HEAP_STATS
-#define HEAP_STATS 1
-#endif
+#define HEAP_STATS (!AR_TEST_UNDER_ASAN)
 
 static size_t heap_in_use(void) { return mallinfo2().uordblks; }
 

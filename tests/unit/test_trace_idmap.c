@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -26,19 +27,41 @@
 
 #define LIVE_MAX 4096 /* ids live at once in the model */
 
-/* The model: the live ids and their slots, in no order. */
+/* The model: the live ids in ascending order, and their slots. */
 typedef struct model_s {
   int64_t id[LIVE_MAX];
   uint32_t slot[LIVE_MAX];
   size_t count;
 } model_t;
 
-/* The index of id in the model, or m->count. */
-static size_t model_find(const model_t *m, int64_t id) {
-  size_t i = 0;
-  while (i < m->count && m->id[i] != id)
-    i++;
-  return i;
+/* The index of the first id in the model >= id (m->count if none): where
+ * id is when it is live, and where it goes when it is not. */
+static size_t model_lower_bound(const model_t *m, int64_t id) {
+  size_t lo = 0, hi = m->count;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (m->id[mid] < id)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+/* Puts id with its slot at `at` (model_lower_bound's answer). */
+static void model_insert(model_t *m, size_t at, int64_t id, uint32_t slot) {
+  memmove(&m->id[at + 1], &m->id[at], (m->count - at) * sizeof m->id[0]);
+  memmove(&m->slot[at + 1], &m->slot[at], (m->count - at) * sizeof m->slot[0]);
+  m->id[at] = id;
+  m->slot[at] = slot;
+  m->count++;
+}
+
+/* Removes the id at `at`. */
+static void model_remove(model_t *m, size_t at) {
+  m->count--;
+  memmove(&m->id[at], &m->id[at + 1], (m->count - at) * sizeof m->id[0]);
+  memmove(&m->slot[at], &m->slot[at + 1], (m->count - at) * sizeof m->slot[0]);
 }
 
 /* The kinds of ids; id_of(kind, k) is the k-th id of a kind. */
@@ -84,8 +107,8 @@ static void run_against_model(unsigned kinds, uint64_t seed) {
     /* ids from a window that moves on, so that some are new, some live
      * and some freed before */
     int64_t id = id_of(kind, (uint64_t)step / 8 + next_rand(&rng) % 6000);
-    size_t at = model_find(&model, id);
-    bool live = at < model.count;
+    size_t at = model_lower_bound(&model, id);
+    bool live = at < model.count && model.id[at] == id;
     if (next_rand(&rng) % 2 == 0 && (live || model.count < LIVE_MAX)) {
       uint32_t slot = UINT32_MAX;
       int rc = ar__idmap_get_or_put(&map, id, fresh, &slot);
@@ -95,16 +118,13 @@ static void run_against_model(unsigned kinds, uint64_t seed) {
       } else {
         assert_int_equal(rc, 1);
         assert_int_equal(slot, fresh);
-        model.id[model.count] = id;
-        model.slot[model.count++] = fresh++;
+        model_insert(&model, at, id, fresh++);
       }
     } else {
       uint32_t slot = ar__idmap_take(&map, id);
       if (live) {
         assert_int_equal(slot, model.slot[at]);
-        model.count--;
-        model.id[at] = model.id[model.count];
-        model.slot[at] = model.slot[model.count];
+        model_remove(&model, at);
       } else {
         assert_int_equal(slot, AR_TRACE_NO_SLOT);
       }
