@@ -2,7 +2,9 @@
  * cmd_arena.c: the commands that read arenas: `arenactl list`, `inspect`
  * and `check`. inspect walks the free list or every block page by page,
  * passing each page's cursor to the next request until the walk reaches
- * the arena's end, so an arena of any size is listed in bounded replies.
+ * the arena's end, so an arena of any size is listed in bounded replies;
+ * each page is printed as it comes (JSON too), so arenactl's memory stays
+ * bounded as well.
  * The summary's figures are rendered from one table of fields (name,
  * place, kind, policy), used by the text and the JSON renderers alike.
  */
@@ -10,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "arenactl.h"
@@ -286,36 +289,69 @@ static void inspect_usage(FILE *out) {
           "address order, fetched page by page.\n");
 }
 
-/* Walks one listing of the arena to its end, a page a request. Prints
- * each extent under `title` (text) or appends it to *arr (JSON, created
- * here). Returns 0 or a library code. */
+/* Prints v (stolen) as the value at `depth` of a document that
+ * ar__ctl_print_json would print whole (ARENACTL_JSON_FLAGS): each of its
+ * lines after the first is indented 2 * depth spaces further. No JSON
+ * string holds a raw newline, so every newline of the dump ends a line.
+ * Returns 0, or -1 when v is NULL or memory runs out. */
+static int print_json_at(json_t *v, int depth) {
+  char *text = v != NULL ? json_dumps(v, ARENACTL_JSON_FLAGS) : NULL;
+  json_decref(v);
+  if (text == NULL)
+    return -1;
+  const char *p = text;
+  for (const char *nl; (nl = strchr(p, '\n')) != NULL; p = nl + 1)
+    printf("%.*s%*s", (int)(nl + 1 - p), p, 2 * depth, "");
+  fputs(p, stdout);
+  free(text);
+  return 0;
+}
+
+/* walk's return when memory for the JSON runs out (library codes are
+ * negative). */
+#define NO_JSON_MEMORY 1
+
+/* Walks one listing of the arena to its end, a page a request, printing
+ * each page's extents as it comes: under `title` (text), or as the array
+ * that is the value of `key` in the document inspect prints (JSON; the
+ * key is printed with the first page, as the title is). Returns 0, a
+ * library code, or NO_JSON_MEMORY. */
 static int walk(arenad_t *h, const char *arena, arenad_inspect_what_t what,
-                bool json, json_t **arr, const char *title) {
+                bool json, const char *key, const char *title) {
   uint64_t cursor = 0;
   bool first = true;
-  if (json && (*arr = json_array()) == NULL)
-    return AR_EINTERNAL;
+  size_t listed = 0;
   for (;;) {
     arenad_page_t *page;
     int rc = arenad_inspect(h, arena, what, cursor, 0, &page);
     if (rc < 0)
       return rc;
-    if (first && !json) {
+    if (first && json) {
+      printf(",\n  \"%s\": [", key);
+    } else if (first) {
       printf("\n%s\n", title);
       print_extent_header();
     }
     first = false;
-    for (size_t i = 0; i < page->n_extents; i++) {
-      if (json)
-        json_array_append_new(*arr, extent_json(&page->extents[i]));
-      else
+    for (size_t i = 0; i < page->n_extents; i++, listed++) {
+      if (!json) {
         print_extent(&page->extents[i]);
+        continue;
+      }
+      fputs(listed ? ",\n    " : "\n    ", stdout);
+      if (print_json_at(extent_json(&page->extents[i]), 2) < 0) {
+        arenad_page_destroy(page);
+        return NO_JSON_MEMORY;
+      }
     }
     bool done = page->next_cursor == page->summary.size;
     cursor = page->next_cursor;
     arenad_page_destroy(page);
-    if (done || what == ARENAD_INSPECT_SUMMARY)
+    if (done || what == ARENAD_INSPECT_SUMMARY) {
+      if (json)
+        fputs(listed ? "\n  ]" : "]", stdout);
       return 0;
+    }
   }
 }
 
@@ -341,7 +377,10 @@ int ar__cmd_inspect(int argc, char **argv) {
   if (h == NULL)
     return ARENACTL_FAIL;
 
-  /* The summary first, then each listing asked for. */
+  /* The summary first, then each listing asked for. The JSON document is
+   * {"summary": {...}, "free_list": [...], ...}, printed piece by piece:
+   * a walk that fails part way leaves what it printed, and the exit
+   * status and the message on standard error say it failed. */
   arenad_page_t *page;
   rc = arenad_inspect(h, arena, ARENAD_INSPECT_SUMMARY, 0, 0, &page);
   if (rc < 0) {
@@ -349,11 +388,13 @@ int ar__cmd_inspect(int argc, char **argv) {
     arenad_close(h);
     return rc;
   }
-  json_t *root = NULL;
-  if (json)
-    root = json_pack("{s:o}", "summary", summary_json(&page->summary));
-  else
+  if (json) {
+    fputs("{\n  \"summary\": ", stdout);
+    rc =
+        print_json_at(summary_json(&page->summary), 1) < 0 ? NO_JSON_MEMORY : 0;
+  } else {
     print_summary(&page->summary);
+  }
   arenad_page_destroy(page);
 
   static const struct {
@@ -366,26 +407,24 @@ int ar__cmd_inspect(int argc, char **argv) {
       {OPT_BLOCKS, ARENAD_INSPECT_BLOCKS, "blocks", "blocks:"},
       {OPT_DETACHED, ARENAD_INSPECT_DETACHED, "detached", "detached blocks:"},
   };
-  for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
-    if ((flags & lists[i].flag) == 0)
-      continue;
-    json_t *arr = NULL;
-    rc = walk(h, arena, lists[i].what, json, &arr, lists[i].title);
-    if (rc < 0) {
-      json_decref(arr);
-      json_decref(root);
-      rc = ar__ctl_fail("inspect", h, rc, arena);
-      arenad_close(h);
-      return rc;
-    }
-    if (json && root != NULL)
-      json_object_set_new(root, lists[i].key, arr);
-    else
-      json_decref(arr);
+  for (size_t i = 0; i < sizeof lists / sizeof lists[0] && rc == 0; i++)
+    if ((flags & lists[i].flag) != 0)
+      rc = walk(h, arena, lists[i].what, json, lists[i].key, lists[i].title);
+  if (rc != 0 && json)
+    fputc('\n', stdout); /* ends the partial document's last line */
+  if (rc == NO_JSON_MEMORY) {
+    fprintf(stderr, "arenactl inspect: out of memory for the JSON output\n");
+    arenad_close(h);
+    return ARENACTL_FAIL;
+  }
+  if (rc < 0) {
+    rc = ar__ctl_fail("inspect", h, rc, arena);
+    arenad_close(h);
+    return rc;
   }
   arenad_close(h);
   if (json)
-    return ar__ctl_print_json("inspect", root);
+    fputs("\n}\n", stdout);
   return ar__ctl_flush("inspect");
 }
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -30,6 +31,8 @@ it_daemon_t daemon_;
 static run_t run_;
 
 const char *out_to;
+
+uint64_t run_address_space;
 
 const char closed_pipe[] = "a pipe with no reader";
 const char closed_stdout[] = "a closed standard output";
@@ -81,6 +84,9 @@ run_t *arenactl(const char *sock, const char *const *args) {
       _exit(126);
     if (closed)
       close(1);
+    struct rlimit as = {run_address_space, run_address_space};
+    if (run_address_space != 0 && setrlimit(RLIMIT_AS, &as) < 0)
+      _exit(126);
     unsetenv("ARENAD_SOCKET");
     execv(ARENACTL, (char *const *)argv);
     _exit(127);
@@ -111,6 +117,7 @@ json_t *parse(const run_t *r) {
 
 int setup(void **state) {
   out_to = NULL;
+  run_address_space = 0;
   const char *cfg = *state != NULL ? *state : config;
   assert_int_equal(it_daemon_start(&daemon_, cfg, NULL), 0);
   return 0;

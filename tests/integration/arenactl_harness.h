@@ -44,6 +44,10 @@ extern const char *out_to;
 extern const char closed_pipe[];
 extern const char closed_stdout[];
 
+/* The address space the next runs of arenactl get (RLIMIT_AS, bytes; 0:
+ * the test's own). setup sets it back to 0. */
+extern uint64_t run_address_space;
+
 /* Runs `arenactl --socket SOCK args...` (or without --socket when sock is
  * NULL), args ending with NULL, and waits for it; returns what it left,
  * in the harness's run_t, which the next run overwrites. */

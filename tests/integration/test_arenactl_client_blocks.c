@@ -19,6 +19,7 @@
 #include <sys/mman.h>
 
 #include "ar/engine.h"
+#include "asan.h"
 
 /* The daemon's count of inspect requests so far. */
 static uint64_t inspects(void) {
@@ -248,6 +249,52 @@ static void test_alloc_all_or_none(void **state) {
   arena_use("alpha", &live_after, &used_after);
   assert_int_equal(live_after, live);
   assert_int_equal(used_after, used);
+}
+
+/* One arena for a hundred thousand blocks, walked in the daemon's default
+ * pages. */
+static const char many_config[] = "[arena many]\n"
+                                  "size = 16M\n";
+
+/* inspect --json prints each page as it comes: the listing of a hundred
+ * thousand blocks (some 20 MB of JSON) is made in an address space of 48
+ * MiB, where keeping the whole document as a tree took over 100 MiB. It
+ * is the document a whole dump would print: it parses, its summary counts
+ * the blocks, and its extents tile the arena in address order. Not under
+ * AddressSanitizer, which reserves terabytes of address space. */
+static void test_inspect_json_bounded(void **state) {
+  (void)state;
+  if (AR_TEST_UNDER_ASAN)
+    skip();
+  enum { BLOCKS = 100000 };
+  out_to = "/dev/null";
+  run_t *r = RUN("alloc", "many", "100", "--count", "100000");
+  expect_status(r, 0);
+  char path[160];
+  snprintf(path, sizeof path, "%s/listing.json", daemon_.dir);
+  out_to = path;
+  run_address_space = UINT64_C(48) << 20;
+  r = RUN("inspect", "many", "--blocks", "--json");
+  expect_status(r, 0);
+  json_error_t e;
+  json_t *j = json_load_file(path, 0, &e);
+  if (j == NULL)
+    fail_msg("not JSON (%s, line %d)", e.text, e.line);
+  json_t *sum = json_object_get(j, "summary");
+  assert_int_equal(json_integer_value(json_object_get(sum, "live_blocks")),
+                   BLOCKS);
+  json_t *arr = json_object_get(j, "blocks");
+  size_t i, blocks = 0;
+  uint64_t end = 0;
+  json_t *x;
+  json_array_foreach(arr, i, x) {
+    assert_int_equal(json_integer_value(json_object_get(x, "start")), end);
+    end += (uint64_t)json_integer_value(json_object_get(x, "size"));
+    blocks += !json_is_true(json_object_get(x, "free"));
+  }
+  assert_int_equal(blocks, BLOCKS);
+  assert_int_equal(end, json_integer_value(json_object_get(sum, "size")));
+  json_decref(j);
 }
 
 /* A daemon that takes 3 blocks a request and holds 10 live blocks. */
@@ -498,6 +545,8 @@ int main(void) {
       T(test_alloc_inspect_free),
       T(test_inspect_sizes),
       T(test_alloc_all_or_none),
+      cmocka_unit_test_prestate_setup_teardown(test_inspect_json_bounded, setup,
+                                               teardown, (void *)many_config),
       cmocka_unit_test_prestate_setup_teardown(test_alloc_split_refused, setup,
                                                teardown, (void *)small_config),
       T(test_alloc_give_back_fails),
