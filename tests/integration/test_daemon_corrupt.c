@@ -130,11 +130,13 @@ static void free_told_nothing(it_conn_t *c, const char *arena, uint64_t off,
   it_resp_free(r);
 }
 
-/* The daemon's log has a corrupt-header line for conn, arena and off. */
-static void assert_logged(uint64_t conn, const char *arena, uint64_t off) {
+/* The daemon's log has a corrupt-header line for conn, arena, the number
+ * of blocks of one request and off (the last one's). */
+static void assert_logged(uint64_t conn, const char *arena, unsigned blocks,
+                          uint64_t off) {
   char who[40], where[80], at[40];
   snprintf(who, sizeof(who), " conn=%llu ", (unsigned long long)conn);
-  snprintf(where, sizeof(where), " arena=%s blocks=1 ", arena);
+  snprintf(where, sizeof(where), " arena=%s blocks=%u ", arena, blocks);
   snprintf(at, sizeof(at), " offset=%llu ", (unsigned long long)off);
   const char *line[] = {" warn corrupt-header ", who, where, at, NULL};
   if (!it_log_line(&it_group, line))
@@ -169,7 +171,7 @@ static void free_smashed(const char *arena) {
 
   assert_int_equal(it_stat(c, "corruptions_detected"), before + 1);
   assert_summary(c, arena, 1, off);
-  assert_logged(conn, arena, off);
+  assert_logged(conn, arena, 1, off);
   assert_check_counts(c, arena, 0, 0);
   free_told_nothing(c, arena, intact, 1);
   assert_int_equal(it_stat(c, "corruptions_detected"), before + 1);
@@ -203,10 +205,12 @@ static void test_free_buddy(void **state) {
 /* One free of five offsets: intact, overwritten, no block, overwritten,
  * intact. Every block is freed; the reply has the statuses (the third
  * failed) and names the second and fourth offsets, by their index in the
- * request, in order; the daemon counts two. */
+ * request, in order; the daemon counts two, and logs one line for both
+ * with the fourth's offset (the last freed). */
 static void batch_smashed(const char *arena) {
   it_conn_t *c = it_connect(it_group.sock);
-  it_hello_ok(c);
+  uint64_t conn;
+  it_hello_id(c, NULL, &conn);
   uint8_t *base = map_arena(c, arena);
   uint64_t before = it_stat(c, "corruptions_detected");
   uint64_t live = it_live_blocks(c, arena);
@@ -233,6 +237,7 @@ static void batch_smashed(const char *arena) {
 
   assert_int_equal(it_stat(c, "corruptions_detected"), before + 2);
   assert_summary(c, arena, 2, offs[3]);
+  assert_logged(conn, arena, 2, offs[3]);
   assert_int_equal(it_live_blocks(c, arena), live);
   it_check_ok(c, arena);
   munmap(base, ARENA_SIZE);
@@ -404,7 +409,7 @@ static void close_smashed(const char *arena) {
   assert_int_equal(r->stats->reclaimed_blocks, reclaimed + 2);
   it_resp_free(r);
   assert_summary(watch, arena, 1, off);
-  assert_logged(conn, arena, off);
+  assert_logged(conn, arena, 1, off);
   char who[40];
   snprintf(who, sizeof(who), " conn=%llu ", (unsigned long long)conn);
   const char *reclaim[] = {" info reclaim ", who, " blocks=2 ", " corrupt=1\n",
