@@ -280,13 +280,21 @@ static void test_alloc_count(void **state) {
   assert_int_equal(it_live_blocks(c, "beta"), before + 8);
 
   /* All or nothing: 64 blocks of 64K do not fit in 1M; none stays. */
+  uint64_t engine_allocs = it_summary_stat(c, "beta", "allocs");
+  uint64_t engine_frees = it_summary_stat(c, "beta", "frees");
   r = it_call(c, it_req_alloc("beta", 65536, 0, 64, false), NULL);
   it_assert_status(r, ARENAD__STATUS__STATUS_OUT_OF_MEMORY);
   assert_int_equal(r->body_case, ARENAD__RESPONSE__BODY__NOT_SET);
   it_resp_free(r);
   assert_int_equal(it_live_blocks(c, "beta"), before + 8);
-  /* The daemon counts blocks, not requests; the refused one, nothing. */
+  /* The daemon counts blocks, not requests; the refused one, nothing.
+   * The engine counts the blocks it placed and freed again (as the README
+   * says), the same number of each. */
   assert_int_equal(it_stat(c, "blocks_allocated"), allocated + 8);
+  assert_int_equal(it_stat(c, "blocks_freed"), freed);
+  uint64_t placed = it_summary_stat(c, "beta", "allocs") - engine_allocs;
+  assert_true(placed > 0 && placed < 64);
+  assert_int_equal(it_summary_stat(c, "beta", "frees") - engine_frees, placed);
 
   r = it_call(c, it_req_free("beta", offs, 8), NULL);
   it_assert_status(r, ARENAD__STATUS__STATUS_OK);
