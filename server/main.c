@@ -313,9 +313,17 @@ int main(int argc, char **argv) {
     hold_signals(SIG_UNBLOCK); /* a signal held back is handled now */
     ad_daemon_run(&d);
   }
-  ad_log(AD_LOG_INFO, "exit", "status=0 accepted=%llu reclaimed_blocks=%llu",
+  /* What goes with the arenas: after the clients' blocks were reclaimed,
+   * the detached ones. */
+  uint64_t detached = 0;
+  for (size_t i = 0; i < d.narenas; i++)
+    detached += d.arenas[i]->detached_blocks;
+  ad_log(AD_LOG_INFO, "exit",
+         "status=0 accepted=%llu reclaimed_blocks=%llu live_blocks=%llu "
+         "detached_blocks=%llu",
          (unsigned long long)d.stats.connections_accepted,
-         (unsigned long long)d.stats.reclaimed_blocks);
+         (unsigned long long)d.stats.reclaimed_blocks,
+         (unsigned long long)d.pools.live, (unsigned long long)detached);
   ad_daemon_fini(&d);
   ad_config_fini(&cfg);
   return 0;

@@ -370,6 +370,27 @@ static void test_sighup_ignored(void **state) {
   it_daemon_cleanup(&d);
 }
 
+/* The exit line says what goes with the arenas: after the shutdown has
+ * reclaimed the blocks of the connection still open (one), the live
+ * blocks left are the detached ones (two). */
+static void test_exit_line(void **state) {
+  (void)state;
+  it_daemon_t d = {0};
+  assert_int_equal(it_daemon_start(&d, "[arena a]\nsize = 1M\n", NULL), 0);
+  it_conn_t *c = it_connect(d.sock);
+  it_hello_ok(c);
+  it_alloc_n_ok(c, "a", 100, 2, true, NULL);
+  it_alloc_ok(c, "a", 100);
+  assert_int_equal(it_daemon_stop(&d, SIGTERM), 0);
+  const char *line[] = {" info exit status=0 ",
+                        " reclaimed_blocks=1 live_blocks=2 detached_blocks=2",
+                        NULL};
+  if (!it_log_line(&d, line))
+    fail_msg("no exit line with the blocks left (log: %s)", d.log);
+  it_close(c);
+  it_daemon_cleanup(&d);
+}
+
 /* A SIGTERM that comes while the daemon starts (before its handlers are
  * in place) is held back and stops the daemon cleanly before it listens:
  * exit 0, never ready, no socket. Here it is pending from the exec on.
@@ -834,6 +855,7 @@ int main(void) {
       cmocka_unit_test(test_sigterm_during_start),
       cmocka_unit_test(test_instance_changes_on_restart),
       cmocka_unit_test(test_sighup_ignored),
+      cmocka_unit_test(test_exit_line),
       cmocka_unit_test(test_stale_socket_replaced),
       cmocka_unit_test(test_full_backlog_refused),
       cmocka_unit_test(test_replaced_socket_left),
