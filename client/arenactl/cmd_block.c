@@ -281,6 +281,12 @@ int ar__cmd_alloc(int argc, char **argv) {
         give_back(h, arena, offsets, done, step, &gb, why, sizeof why);
     if (kept > 0)
       say_kept(arena, offsets, kept, why);
+    else
+      fprintf(stderr,
+              "arenactl alloc: %s: the %zu block%s allocated %s given back, "
+              "%s not written\n",
+              arena, done, done == 1 ? "" : "s", done == 1 ? "was" : "were",
+              done == 1 ? "its offset" : "their offsets");
   }
   free(offsets);
   free(gb.statuses);
