@@ -11,7 +11,8 @@
  * merge would answer wrongly), ar__bt_lower_bound, and the augmented
  * ar__bt_leftmost_b and ar__bt_search_b (the first entry of at least a
  * size, from the start or from a position). The tree's own verification runs
- * after every change.
+ * after every change. And trees that share a pool of spare nodes: the pool
+ * keeps no more than its cap, and another tree grows from its nodes.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -136,9 +137,53 @@ static void test_random_against_array(void **state) {
   assert_int_equal(mem.bytes, 0);
 }
 
+/* Trees that share a pool of spare nodes (btree.h), as the size classes of
+ * sizeidx.h do. A tree filled to three levels and emptied again gives the
+ * nodes its merges free to the pool, which keeps at most its cap (it
+ * fills up to it: far more nodes are freed) and frees the rest; another
+ * tree of the pool then grows from those nodes before asking malloc, so
+ * the memory count does not move while the pool has any. After both trees
+ * and the pool are gone the memory count is back to nothing. */
+static void test_pool(void **state) {
+  (void)state;
+  enum { CAP = 5, N = 3000 };
+  ar__mem_t mem = {0};
+  ar__bt_pool_t pool;
+  ar__bt_pool_init(&pool, &mem, CAP);
+  ar__bt_t a, b;
+  assert_int_equal(ar__bt_init_pooled(&a, &pool), 0);
+  assert_int_equal(ar__bt_init_pooled(&b, &pool), 0);
+  for (uint64_t i = 0; i < N; i++) {
+    assert_int_equal(ar__bt_reserve(&a, 1), 0);
+    ar__bt_insert(&a, (ar__bt_key_t){i, 1 + i % 7});
+  }
+  assert_true(a.height >= 2);
+  assert_int_equal(pool.count, 0);
+  while (a.count > 0) {
+    ar__bt_erase(&a, ar__bt_first(&a));
+    assert_true(pool.count <= CAP);
+  }
+  assert_int_equal(pool.count, CAP);
+  uint64_t before = mem.bytes;
+  for (uint64_t i = 0; pool.count > 0; i++) {
+    assert_true(i < N);
+    assert_int_equal(ar__bt_reserve(&b, 1), 0);
+    ar__bt_insert(&b, (ar__bt_key_t){i, 1});
+    assert_int_equal(mem.bytes, before);
+  }
+  ar__bt_key_t where;
+  assert_null(ar__bt_verify(&a, &where));
+  assert_null(ar__bt_verify(&b, &where));
+  ar__bt_fini(&a);
+  ar__bt_fini(&b);
+  ar__bt_pool_fini(&pool);
+  assert_int_equal(mem.bytes, 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_random_against_array),
+      cmocka_unit_test(test_pool),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
