@@ -12,7 +12,9 @@
  * ar__bt_leftmost_b and ar__bt_search_b (the first entry of at least a
  * size, from the start or from a position). The tree's own verification runs
  * after every change. And trees that share a pool of spare nodes: the pool
- * keeps no more than its cap, and another tree grows from its nodes.
+ * keeps no more than its cap, and another tree grows from its nodes. And
+ * the size index built on the trees (sizeidx.h): two reserves, then two
+ * inserts into one full tree, as a list engine's take does.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,6 +26,7 @@
 
 #include "btree.h"
 #include "lcg.h"
+#include "sizeidx.h"
 
 #define KEYS 4096 /* keys a are drawn from [0, KEYS) */
 
@@ -180,10 +183,61 @@ static void test_pool(void **state) {
   assert_int_equal(mem.bytes, 0);
 }
 
+/* Fills the size index's tree for spans of `size` bytes (a size class, or
+ * the large tree) with 256 spans at starts 64k: the even k from 0 to 270,
+ * in order, which leaves 15 leaves of 8 and one of 16, then the odd k up
+ * to 239, which fills the 15. Returns that tree: height 1 with 256
+ * entries, so every leaf and the root are full. */
+static const ar__bt_t *fill_size_tree(ar__sizeidx_t *x, uint64_t size) {
+  for (uint64_t pass = 0; pass < 2; pass++)
+    for (uint64_t k = pass; k <= (pass ? 239 : 270); k += 2) {
+      assert_int_equal(ar__sizeidx_reserve(x, size), 0);
+      ar__sizeidx_insert(x, 64 * k, size);
+    }
+  const ar__bt_t *t =
+      size > AR__SIZEIDX_SMALL_MAX ? &x->large : &x->classes[size / 16 - 1];
+  assert_int_equal(t->count, 256);
+  assert_int_equal(t->height, 1);
+  return t;
+}
+
+/* The size index as a list engine's take uses it when a block leaves two
+ * free spans (an aligned block's front gap and what follows it): one
+ * reserve for each span's size, then the two inserts, into one tree when
+ * the sizes share it. The tree is full first (fill_size_tree), so the
+ * first insert splits a leaf and the root and adds a new root, and the
+ * second, into another full leaf, splits that one: four new nodes, more
+ * than one insert at that height can need. An insert cannot fail, so the
+ * reserves must have set them all aside. In the large tree and in a size
+ * class. */
+static void test_size_index_two_inserts(void **state) {
+  (void)state;
+  static const uint64_t sizes[] = {8192, 32};
+  for (size_t i = 0; i < 2; i++) {
+    ar__mem_t mem = {0};
+    ar__sizeidx_t x;
+    assert_int_equal(ar__sizeidx_init(&x, &mem), 0);
+    const ar__bt_t *t = fill_size_tree(&x, sizes[i]);
+    assert_int_equal(ar__sizeidx_reserve(&x, sizes[i]), 0);
+    assert_int_equal(ar__sizeidx_reserve(&x, sizes[i]), 0);
+    ar__sizeidx_insert(&x, 64 * 50 + 16, sizes[i]);
+    ar__sizeidx_insert(&x, 64 * 170 + 16, sizes[i]);
+    assert_int_equal(t->height, 2);
+    uint64_t where;
+    const char *bad = ar__sizeidx_verify(&x, &where);
+    if (bad)
+      fail_msg("%s near %llu", bad, (unsigned long long)where);
+    assert_int_equal(x.count, 258);
+    ar__sizeidx_fini(&x);
+    assert_int_equal(mem.bytes, 0);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_random_against_array),
       cmocka_unit_test(test_pool),
+      cmocka_unit_test(test_size_index_two_inserts),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
