@@ -14,7 +14,9 @@
  * the tiling half that walks the pieces in address order (the byte
  * counters, a block the walk does not meet, an offset that starts
  * nothing, a block over free space, of 0 bytes or past the arena) and the
- * list policies' rover and size index. And the
+ * list policies' rover and size index; and the size index's own
+ * invariants (a span in the wrong size class, the class bitmap, a small
+ * span in the large tree, its span count, a class tree's count). And the
  * small pieces of the interface: the policy names and their parsing, the
  * getters, destroy(NULL). The other engine tests run the check after every
  * operation too (harness.c); this file states it on its own. Engine only.
@@ -443,6 +445,81 @@ static void test_check_tiling_corrupt(void **state) {
   ar_engine_destroy(e);
 }
 
+/* Best fit's size index (sizeidx.h), which holds every free span by size:
+ * spans of up to 4096 bytes in a tree per size class, with a bitmap of the
+ * classes that hold any, the larger ones in one tree by (size, start).
+ * Three blocks of 16 bytes at 0, 32 and 64, the middle one freed: the
+ * span [32, 64) in the class of 32 bytes, the rest of the arena in the
+ * large tree. Then each break of the index's own invariants, which the
+ * comparison with the address index would not all see, caught by its own
+ * check and put back: a span in the wrong class, the bitmap without a
+ * class that holds a span or with one that holds none, a small span in the
+ * large tree, a count of spans the trees do not hold, and a class tree's
+ * own count. */
+static void test_check_size_index_corrupt(void **state) {
+  (void)state;
+  ar_engine_t *e;
+  assert_ar_ok(ar_engine_create(AR_POLICY_BEST, 65536, NULL, &e));
+  ar_block_t b[3];
+  for (int i = 0; i < 3; i++)
+    assert_ar_ok(ar_engine_alloc(e, 16, 16, &b[i]));
+  assert_ar_ok(ar_engine_free(e, b[1].payload, NULL, NULL));
+  assert_healthy(e);
+  ar__list_t *l = e->u.list;
+  ar__sizeidx_t *x = &l->by_size;
+  assert_true(l->sized);
+  assert_int_equal(x->count, 2);
+  ar__bt_t *c32 = &x->classes[1]; /* the class of 32-byte spans */
+  assert_int_equal(c32->count, 1);
+  assert_int_equal(x->large.count, 1);
+  assert_int_equal(x->nonempty[0], UINT64_C(1) << 1);
+  ar__bt_pos_t hole = ar__bt_first(c32);
+  ar__bt_key_t was = ar__bt_get(hole); /* (start, size) */
+  assert_int_equal(was.a, 32);
+  assert_int_equal(was.b, 32);
+
+  /* The span of 32 bytes recorded as 48 in the class of 32. */
+  ar__bt_set(c32, hole, (ar__bt_key_t){32, 48});
+  assert_corrupt(e, "size index", 32, "wrong size class");
+  ar__bt_set(c32, hole, was);
+  assert_healthy(e);
+
+  /* The bitmap without the class of 32, then with the empty class of 48
+   * too. */
+  x->nonempty[0] = 0;
+  assert_corrupt(e, "size index", 0, "class bitmap");
+  x->nonempty[0] = UINT64_C(1) << 1 | UINT64_C(1) << 2;
+  assert_corrupt(e, "size index", 0, "class bitmap");
+  x->nonempty[0] = UINT64_C(1) << 1;
+  assert_healthy(e);
+
+  /* The span of 32 bytes moved to the large tree, as (size, start). */
+  ar__bt_erase(c32, hole);
+  x->nonempty[0] = 0;
+  assert_ar_ok(ar__bt_reserve(&x->large, 1));
+  ar__bt_insert(&x->large, (ar__bt_key_t){32, 32});
+  assert_corrupt(e, "size index", 32, "small span in the large tree");
+  ar__bt_erase(&x->large, ar__bt_first(&x->large));
+  assert_ar_ok(ar__bt_reserve(c32, 1));
+  ar__bt_insert(c32, was);
+  x->nonempty[0] = UINT64_C(1) << 1;
+  assert_healthy(e);
+
+  /* The index counts a span that no tree holds. */
+  x->count++;
+  assert_corrupt(e, "size index", 0, "span count");
+  x->count--;
+  assert_healthy(e);
+
+  /* A class tree counts an entry it does not have. */
+  c32->count++;
+  assert_corrupt(e, "size index", 32, "entry count");
+  c32->count--;
+  assert_healthy(e);
+
+  ar_engine_destroy(e);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       ENGINE_TEST(test_check_healthy, FIRST),
@@ -455,6 +532,7 @@ int main(void) {
       ENGINE_TEST(test_check_list_corrupt, BEST),
       ENGINE_TEST(test_check_list_corrupt, WORST),
       ENGINE_TEST(test_check_buddy_corrupt, BUDDY),
+      cmocka_unit_test(test_check_size_index_corrupt),
       ENGINE_TEST(test_check_tiling_corrupt, FIRST),
       ENGINE_TEST(test_check_tiling_corrupt, NEXT),
       ENGINE_TEST(test_check_tiling_corrupt, BEST),
