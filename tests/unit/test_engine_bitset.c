@@ -146,7 +146,8 @@ static void test_verify_finds_summary_past_level(void **state) {
 /* Bits 100 (word 1) and 200000 (word 3125): the search starts at word 0
  * and moves to each word it finds; a set below lowers the start again. A
  * start past a set bit, or past the words of level 0, is wrong either way
- * of reading (the lowest bit would be missed, or read past the level). */
+ * of reading (the lowest bit would be missed, or read past the level);
+ * past level 0 also when no bit is set. */
 static void test_search_start(void **state) {
   (void)state;
   ar__mem_t mem = {0};
@@ -175,6 +176,19 @@ static void test_search_start(void **state) {
     b.low = 0; /* before the lowest bit: allowed */
     assert_int_equal(ar__bitset_verify(&b, full, &reached), -1);
     assert_int_equal(reached, 2);
+  }
+  /* With no bit set, a start past the words of level 0 is still wrong:
+   * there is no set bit for it to be past, but the search would read past
+   * the level. */
+  ar__bitset_clear(&b, 64);
+  ar__bitset_clear(&b, 200000);
+  assert_int_equal(ar__bitset_first(&b), UINT64_MAX);
+  for (int full = 0; full <= 1; full++) {
+    b.low = b.nwords[0];
+    assert_int_equal(ar__bitset_verify(&b, full, &reached), 0);
+    b.low = b.nwords[0] - 1; /* the last word: allowed */
+    assert_int_equal(ar__bitset_verify(&b, full, &reached), -1);
+    assert_int_equal(reached, 0);
   }
   ar__bitset_fini(&b);
   assert_int_equal(mem.bytes, 0);
