@@ -1,8 +1,9 @@
 /*
  * test_engine_walk.c: ar_engine_walk, page by page: small pages, the cursor
  * each page returns, free_only against the full walk, a cursor in the
- * middle of a piece, a cursor from an earlier page used after the arena has
- * changed, and the errors (max == 0, a cursor beyond the arena).
+ * middle of a piece (for buddy too), a cursor from an earlier page used
+ * after the arena has changed, and the errors (max == 0, a cursor beyond the
+ * arena).
  *
  * The contract (engine.h): a page holds the pieces that start at or after
  * the cursor, in address order, at most max of them; *next is the cursor of
@@ -292,6 +293,35 @@ static void test_walk_buddy(void **state) {
   subject_close(s);
 }
 
+/* Buddy, a cursor in the middle of a piece (the blocks are aligned to
+ * their size, so the piece that holds a cursor starts at the cursor
+ * rounded down to some order): in the free block [128, 256), the free list
+ * goes on from the next free block at or after the cursor, not the one
+ * that holds it; in the block [256, 512), of order 8, the full walk goes
+ * on from the block's end, although the cursor rounded down to order 7 is
+ * a block's start too (that of the block itself, not a block of order 7). */
+static void test_walk_buddy_cursor_inside(void **state) {
+  subject_t *s = subject_open(*state, 4096);
+  const ar_engine_t *e = subject_engine(s);
+  /* b(100) = 128, k = 7: [0, 128); b(200) = 216, k = 8: [256, 512) */
+  assert_alloc(s, 100, 16, 16);
+  assert_alloc(s, 200, 16, 272);
+  assert_page(e, false, 0, 16, 4096, 4096, USED(0, 128, 16, 100),
+              FREE(128, 256), USED(256, 512, 272, 200), FREE(512, 1024),
+              FREE(1024, 2048), FREE(2048, 4096));
+  /* in the free block [128, 256) */
+  assert_page(e, true, 192, 8, 4096, 4096, FREE(512, 1024), FREE(1024, 2048),
+              FREE(2048, 4096));
+  assert_page(e, false, 192, 8, 4096, 4096, USED(256, 512, 272, 200),
+              FREE(512, 1024), FREE(1024, 2048), FREE(2048, 4096));
+  /* in the block [256, 512) */
+  assert_page(e, false, 320, 8, 4096, 4096, FREE(512, 1024), FREE(1024, 2048),
+              FREE(2048, 4096));
+  assert_page(e, true, 320, 8, 4096, 4096, FREE(512, 1024), FREE(1024, 2048),
+              FREE(2048, 4096));
+  subject_close(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       ENGINE_TEST(test_walk_pages, FIRST),
@@ -311,6 +341,7 @@ int main(void) {
       ENGINE_TEST(test_walk_cursor_survives, BEST),
       ENGINE_TEST(test_walk_cursor_survives, WORST),
       ENGINE_TEST(test_walk_buddy, BUDDY),
+      ENGINE_TEST(test_walk_buddy_cursor_inside, BUDDY),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
