@@ -7,19 +7,19 @@
  * bitset.h): the list policies' address index (its entry count, a span
  * off the grain, two spans touching, two overlapping, a span whose end
  * wraps past 2^64) and the buddy engine's free bitsets and counts (two
- * free buddies, a count, the mask of orders (an order missing, one past
- * the largest), a summary level, a summary bit past its level, a search
- * for the lowest free block starting past it, an order out of range),
- * each put back after (the check passes again); and, for every policy,
- * the tiling half that walks the pieces in address order (the byte
- * counters, a block the walk does not meet, an offset that starts
- * nothing, a block over free space, of 0 bytes or past the arena) and the
- * list policies' rover and size index; and the size index's own
- * invariants (a span in the wrong size class, the class bitmap, a small
- * span in the large tree, its span count, a class tree's count). And the
- * small pieces of the interface: the policy names and their parsing, the
- * getters, destroy(NULL). The other engine tests run the check after every
- * operation too (harness.c); this file states it on its own. Engine only.
+ * free buddies, of the smallest order and of the largest, a count, the mask of
+ * orders (an order missing, one past the largest), a summary level, a summary
+ * bit past its level, a search for the lowest free block starting past it, an
+ * order out of range), each put back after (the check passes again); and, for
+ * every policy, the tiling half that walks the pieces in address order (the
+ * byte counters, a block the walk does not meet, an offset that starts nothing,
+ * a block over free space, of 0 bytes or past the arena) and the list policies'
+ * rover and size index; and the size index's own invariants (a span in the
+ * wrong size class, the class bitmap, a small span in the large tree, its span
+ * count, a class tree's count). And the small pieces of the interface: the
+ * policy names and their parsing, the getters, destroy(NULL). The other engine
+ * tests run the check after every operation too (harness.c); this file states
+ * it on its own. Engine only.
  */
 #include "harness.h"
 
@@ -245,7 +245,8 @@ static ar__buddy_t *buddy_view(ar_engine_t *e) {
 
 /* One block of order 5 at 0 in 64 KiB: its buddy at 32 is free, and one
  * block of every order from 6 to 15 (at 2^j). Each corruption of the
- * free-space index in turn, caught and put back. */
+ * free-space index in turn, caught and put back; last, with everything
+ * freed, two free buddies of the largest order that has buddies. */
 static void test_check_buddy_corrupt(void **state) {
   (void)state;
   ar_engine_t *e;
@@ -359,6 +360,25 @@ static void test_check_buddy_corrupt(void **state) {
   assert_ar_ok(ar_engine_free(e, at96.payload, NULL, NULL));
 
   assert_ar_ok(ar_engine_free(e, b.payload, NULL, NULL));
+  assert_healthy(e);
+
+  /* The arena, one free block of order 16, recorded instead as its two
+   * halves of order 15, both free: the largest order whose blocks have
+   * buddies. */
+  assert_int_equal(bd->nonempty, UINT64_C(1) << 16);
+  ar__bitset_clear(&bd->free[16], 0);
+  bd->count[16] = 0;
+  ar__bitset_set(&bd->free[15], 0);
+  ar__bitset_set(&bd->free[15], 1);
+  bd->count[15] = 2;
+  bd->nonempty = UINT64_C(1) << 15;
+  assert_corrupt(e, "no two free buddies", 0, "order 15 at 0 and 32768");
+  ar__bitset_clear(&bd->free[15], 0);
+  ar__bitset_clear(&bd->free[15], 1);
+  bd->count[15] = 0;
+  ar__bitset_set(&bd->free[16], 0);
+  bd->count[16] = 1;
+  bd->nonempty = UINT64_C(1) << 16;
   assert_healthy(e);
   ar_engine_destroy(e);
 }
