@@ -140,8 +140,9 @@ static void test_random(void **state) {
 }
 
 /* The entry inserted last is pending: it is found there, and removing it
- * leaves the table as it was; the next insert puts it in the table; a
- * table that grows takes it along. */
+ * leaves the table as it was (and the pending slot empty, whose payload
+ * then is not found); the next insert puts it in the table; a table that
+ * grows takes it along. */
 static void test_pending(void **state) {
   (void)state;
   subject_t *s = subject_open();
@@ -152,6 +153,8 @@ static void test_pending(void **state) {
 
   remove_at(s, 5); /* never reached the table */
   assert_int_equal(s->m.pending.payload, AR__BLOCKMAP_NONE);
+  /* The empty pending slot's payload is no key. */
+  assert_null(ar__blockmap_find(&s->m, AR__BLOCKMAP_NONE));
   for (size_t i = 0; i < ar__blockmap_capacity(&s->m); i++)
     assert_int_equal(s->m.ctrl[i], AR__BLOCKMAP_EMPTY);
   verify(s);
