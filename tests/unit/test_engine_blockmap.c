@@ -350,6 +350,19 @@ static void test_verify_catches(void **state) {
   s->m.growth_left--;
   verify(s);
 
+  /* The shift that picks a key's home group, off by one either way (the
+   * home group would be looked up past the table, or only in its first
+   * half); a group count that is no power of two. */
+  s->m.shift++;
+  assert_string_equal(ar__blockmap_verify(&s->m), "the table's size is broken");
+  s->m.shift -= 2;
+  assert_string_equal(ar__blockmap_verify(&s->m), "the table's size is broken");
+  s->m.shift++;
+  s->m.gmask--;
+  assert_string_equal(ar__blockmap_verify(&s->m), "the table's size is broken");
+  s->m.gmask++;
+  verify(s);
+
   uint64_t pending = s->m.pending.payload;
   s->m.pending.payload = payload_of(keys[3]);
   assert_string_equal(ar__blockmap_verify(&s->m),
