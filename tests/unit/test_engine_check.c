@@ -470,12 +470,14 @@ static void test_check_tiling_corrupt(void **state) {
  * classes that hold any, the larger ones in one tree by (size, start).
  * Three blocks of 16 bytes at 0, 32 and 64, the middle one freed: the
  * span [32, 64) in the class of 32 bytes, the rest of the arena in the
- * large tree. Then each break of the index's own invariants, which the
- * comparison with the address index would not all see, caught by its own
- * check and put back: a span in the wrong class, the bitmap without a
- * class that holds a span or with one that holds none, a small span in the
- * large tree, a count of spans the trees do not hold, and a class tree's
- * own count. */
+ * large tree. Then each break caught and put back. Of the index's own
+ * invariants, which the comparison with the address index would not all
+ * see, each named by the index's check: a span in the wrong class, the
+ * bitmap without a class that holds a span or with one that holds none, a
+ * small span in the large tree, a count of spans the trees do not hold,
+ * and a class tree's own count. And a sound index that holds as many spans
+ * as the free space but one that is not free, which only that comparison
+ * sees. */
 static void test_check_size_index_corrupt(void **state) {
   (void)state;
   ar_engine_t *e;
@@ -501,6 +503,15 @@ static void test_check_size_index_corrupt(void **state) {
   /* The span of 32 bytes recorded as 48 in the class of 32. */
   ar__bt_set(c32, hole, (ar__bt_key_t){32, 48});
   assert_corrupt(e, "size index", 32, "wrong size class");
+  ar__bt_set(c32, hole, was);
+  assert_healthy(e);
+
+  /* The span [32, 64) recorded as [0, 32), where a block is: the index
+   * is sound and holds as many spans as the free space, but not the same
+   * ones. */
+  ar__bt_set(c32, hole, (ar__bt_key_t){0, 32});
+  assert_corrupt(e, "size index", 0,
+                 "the span [0, +32) is in the size index only");
   ar__bt_set(c32, hole, was);
   assert_healthy(e);
 
