@@ -219,6 +219,57 @@ static void test_align_buddy_order(void **state) {
   subject_close(s);
 }
 
+/* The free set after n blocks at A = 64 from [0, end): the gaps the
+ * blocks left, [0, 48) and [80 + 64i, 112 + 64i), and the rest
+ * [16 + 64n, end); then [after, 65536) when `after` is not 0. */
+static void assert_gaps(subject_t *s, unsigned n, uint64_t end,
+                        uint64_t after) {
+  ar_ref_span_t got[64];
+  size_t want = n + 1 + (after != 0);
+  assert_true(want <= 64);
+  assert_int_equal(subject_free_set(s, got, 64), want);
+  assert_int_equal(got[0].start, 0);
+  assert_int_equal(got[0].end, 48);
+  for (unsigned i = 1; i < n; i++) {
+    assert_int_equal(got[i].start, 80 + 64 * (uint64_t)(i - 1));
+    assert_int_equal(got[i].end, 112 + 64 * (uint64_t)(i - 1));
+  }
+  assert_int_equal(got[n].start, 16 + 64 * (uint64_t)n);
+  assert_int_equal(got[n].end, end);
+  if (after) {
+    assert_int_equal(got[n + 1].start, after);
+    assert_int_equal(got[n + 1].end, 65536);
+  }
+}
+
+/* Blocks in a row at A = 64, each leaving a front gap of its own that no
+ * later one fits in: b(16) = 32, and in [s, e) with s = 16 (mod 64) past
+ * the first, p = s + 48, the block [s + 32, s + 64), the gap [s, s + 32).
+ * So every allocation adds a free interval and frees none: 40 of them in
+ * address order, more than one node of the address index holds, which
+ * the allocations alone must make room for. First from the rest of the
+ * arena, then in a fresh arena from a free interval [0, 8192) below a
+ * live block, which each allocation splits in three. */
+static void test_align_many_gaps(void **state) {
+  enum { N = 40 };
+  subject_t *s = subject_open(*state, 65536);
+  /* [0, 48) stays free, block [48, 80), then one every 64 bytes */
+  for (unsigned i = 0; i < N; i++)
+    assert_alloc(s, 16, 64, 64 * (uint64_t)(i + 1));
+  assert_gaps(s, N, 65536, 0);
+  subject_close(s);
+
+  s = subject_open(*state, 65536);
+  /* b(8176) = 8192: [0, 8192); b(16) = 32: [8192, 8224); the first freed */
+  assert_alloc(s, 8176, 16, 16);
+  assert_alloc(s, 16, 16, 8208);
+  assert_free(s, 16);
+  for (unsigned i = 0; i < N; i++)
+    assert_alloc(s, 16, 64, 64 * (uint64_t)(i + 1));
+  assert_gaps(s, N, 8192, 8224);
+  subject_close(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       BOTH_TESTS(test_align_first, FIRST),
@@ -226,6 +277,8 @@ int main(void) {
       BOTH_TESTS(test_align_next, NEXT),
       BOTH_TESTS(test_align_best, BEST),
       BOTH_TESTS(test_align_worst, WORST),
+      BOTH_TESTS(test_align_many_gaps, FIRST),
+      BOTH_TESTS(test_align_many_gaps, BEST),
       BOTH_TESTS(test_align_buddy, BUDDY),
       BOTH_TESTS(test_align_buddy_order, BUDDY),
   };
