@@ -2,7 +2,8 @@
  * cmd_arena.c: the commands that read arenas: `arenactl list`, `inspect`
  * and `check`. inspect walks the free list or every block page by page,
  * passing each page's cursor to the next request until the walk reaches
- * the arena's end, so an arena of any size is listed in bounded replies;
+ * the arena's end (or from --from for --limit extents: a piece of a large
+ * arena), so an arena of any size is listed in bounded replies;
  * each page is printed as it comes (JSON too), so arenactl's memory stays
  * bounded as well.
  * The summary's figures are rendered from one table of fields (name,
@@ -282,11 +283,38 @@ int ar__cmd_list(int argc, char **argv) {
 static void inspect_usage(FILE *out) {
   fprintf(out,
           "usage: arenactl [--socket PATH] inspect ARENA [--free-list]\n"
-          "                [--blocks] [--detached] [--json]\n"
+          "                [--blocks] [--detached] [--from OFFSET]\n"
+          "                [--limit N] [--json]\n"
           "\n"
           "Prints ARENA's summary and, when asked, its free extents, all\n"
           "its extents (allocated and free) or its detached blocks, in\n"
-          "address order, fetched page by page.\n");
+          "address order, fetched page by page.\n"
+          "\n"
+          "  --from OFFSET  list the extents that start at or after OFFSET\n"
+          "                 (a block starts 16 bytes before its payload)\n"
+          "  --limit N      list at most N extents in each listing, and say\n"
+          "                 where the next ones start\n");
+}
+
+/* Where inspect's listings begin and end: the extents that start at or
+ * after `from`, at most `limit` of them (0: all), in pages of at most
+ * `max_page` (the daemon's, from hello). */
+typedef struct range_s {
+  uint64_t from;
+  uint64_t limit;
+  uint32_t max_page;
+} range_t;
+
+/* The page size to ask for when `listed` extents of a listing limited to
+ * r->limit are out: what is left, within the daemon's max_page (so that
+ * no request passes it and counts as clamped), or 0 for the daemon's
+ * default when there is no limit. */
+static uint32_t page_limit(const range_t *r, uint64_t listed) {
+  if (r->limit == 0)
+    return 0;
+  uint64_t left = r->limit - listed;
+  uint64_t most = r->max_page ? r->max_page : UINT32_MAX;
+  return (uint32_t)(left < most ? left : most);
 }
 
 /* Prints v (stolen) as the value at `depth` of a document that
@@ -311,19 +339,36 @@ static int print_json_at(json_t *v, int depth) {
  * negative). */
 #define NO_JSON_MEMORY 1
 
-/* Walks one listing of the arena to its end, a page a request, printing
- * each page's extents as it comes: under `title` (text), or as the array
- * that is the value of `key` in the document inspect prints (JSON; the
- * key is printed with the first page, as the title is). Returns 0, a
- * library code, or NO_JSON_MEMORY. */
+/* Says where a listing that r->limit cut short goes on: in text, a line
+ * after it when extents remain; in JSON, always, as the key
+ * "<key>_next" (the arena's size when nothing remains), so that a script
+ * pages with --from until that equals the summary's size. */
+static void print_next(const range_t *r, bool json, const char *key,
+                       uint64_t next, bool done) {
+  if (r->limit == 0)
+    return;
+  if (json)
+    printf(",\n  \"%s_next\": %llu", key, (unsigned long long)next);
+  else if (!done)
+    printf("(stopped at --limit %llu; the next extents: --from %llu)\n",
+           (unsigned long long)r->limit, (unsigned long long)next);
+}
+
+/* Walks one listing of the arena from r->from to its end, or to r->limit
+ * extents, a page a request, printing each page's extents as it comes:
+ * under `title` (text), or as the array that is the value of `key` in
+ * the document inspect prints (JSON; the key is printed with the first
+ * page, as the title is). Returns 0, a library code, or NO_JSON_MEMORY. */
 static int walk(arenad_t *h, const char *arena, arenad_inspect_what_t what,
-                bool json, const char *key, const char *title) {
-  uint64_t cursor = 0;
+                const range_t *r, bool json, const char *key,
+                const char *title) {
+  uint64_t cursor = r->from;
   bool first = true;
   size_t listed = 0;
   for (;;) {
     arenad_page_t *page;
-    int rc = arenad_inspect(h, arena, what, cursor, 0, &page);
+    int rc =
+        arenad_inspect(h, arena, what, cursor, page_limit(r, listed), &page);
     if (rc < 0)
       return rc;
     if (first && json) {
@@ -347,25 +392,75 @@ static int walk(arenad_t *h, const char *arena, arenad_inspect_what_t what,
     bool done = page->next_cursor == page->summary.size;
     cursor = page->next_cursor;
     arenad_page_destroy(page);
-    if (done || what == ARENAD_INSPECT_SUMMARY) {
+    if (done || (r->limit != 0 && listed == r->limit)) {
       if (json)
         fputs(listed ? "\n  ]" : "]", stdout);
+      print_next(r, json, key, cursor, done);
       return 0;
     }
   }
 }
 
-int ar__cmd_inspect(int argc, char **argv) {
+enum { OPT_FROM = 'f', OPT_LIMIT = 'l' };
+
+/* inspect's options: the listings asked for into *flags (OPT_*), and
+ * --from and --limit into *r. Returns ARENACTL_OK, -1 after --help, or
+ * ARENACTL_USAGE (after saying why). */
+static int inspect_options(int argc, char **argv, int *flags, range_t *r) {
   static const struct option longopts[] = {
       {"json", no_argument, NULL, OPT_JSON},
       {"free-list", no_argument, NULL, OPT_FREE_LIST},
       {"blocks", no_argument, NULL, OPT_BLOCKS},
       {"detached", no_argument, NULL, OPT_DETACHED},
+      {"from", required_argument, NULL, OPT_FROM},
+      {"limit", required_argument, NULL, OPT_LIMIT},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
-  int flags = 0;
-  int rc = ar__ctl_parse_flags(argc, argv, longopts, inspect_usage, &flags, 1, 1);
+  *flags = 0;
+  *r = (range_t){0};
+  optind = 0;
+  int c;
+  while ((c = ar__ctl_getopt(argc, argv, longopts)) != -1) {
+    switch (c) {
+    case OPT_FROM:
+      if (ar__ctl_parse_u64(optarg, &r->from) < 0) {
+        fprintf(stderr,
+                "arenactl inspect: invalid --from '%s' (an offset in the "
+                "arena)\n",
+                optarg);
+        return ARENACTL_USAGE;
+      }
+      break;
+    case OPT_LIMIT:
+      if (ar__ctl_parse_u64(optarg, &r->limit) < 0 || r->limit == 0) {
+        fprintf(stderr,
+                "arenactl inspect: invalid --limit '%s' (a count of "
+                "extents, at least 1)\n",
+                optarg);
+        return ARENACTL_USAGE;
+      }
+      break;
+    case OPT_JSON:
+    case OPT_FREE_LIST:
+    case OPT_BLOCKS:
+    case OPT_DETACHED:
+      *flags |= c;
+      break;
+    case 'h':
+      inspect_usage(stdout);
+      return -1;
+    default:
+      return ar__ctl_bad_option(c, argv, inspect_usage);
+    }
+  }
+  return ar__ctl_check_args(argc, argv, inspect_usage, 1, 1);
+}
+
+int ar__cmd_inspect(int argc, char **argv) {
+  int flags;
+  range_t range;
+  int rc = inspect_options(argc, argv, &flags, &range);
   if (rc != ARENACTL_OK)
     return rc < 0 ? ARENACTL_OK : rc;
   const char *arena = argv[optind];
@@ -373,9 +468,11 @@ int ar__cmd_inspect(int argc, char **argv) {
     return ARENACTL_USAGE;
   bool json = (flags & OPT_JSON) != 0;
 
-  arenad_t *h = ar__ctl_connect("inspect", NULL);
+  arenad_hello_t hi;
+  arenad_t *h = ar__ctl_connect("inspect", &hi);
   if (h == NULL)
     return ARENACTL_FAIL;
+  range.max_page = hi.max_page;
 
   /* The summary first, then each listing asked for. The JSON document is
    * {"summary": {...}, "free_list": [...], ...}, printed piece by piece:
@@ -387,6 +484,17 @@ int ar__cmd_inspect(int argc, char **argv) {
     rc = ar__ctl_fail("inspect", h, rc, arena);
     arenad_close(h);
     return rc;
+  }
+  bool listing = (flags & (OPT_FREE_LIST | OPT_BLOCKS | OPT_DETACHED)) != 0;
+  if (listing && range.from > page->summary.size) {
+    fprintf(stderr,
+            "arenactl inspect: %s: --from %llu is past the arena's end "
+            "(%llu bytes)\n",
+            arena, (unsigned long long)range.from,
+            (unsigned long long)page->summary.size);
+    arenad_page_destroy(page);
+    arenad_close(h);
+    return ARENACTL_FAIL;
   }
   if (json) {
     fputs("{\n  \"summary\": ", stdout);
@@ -409,7 +517,8 @@ int ar__cmd_inspect(int argc, char **argv) {
   };
   for (size_t i = 0; i < sizeof lists / sizeof lists[0] && rc == 0; i++)
     if ((flags & lists[i].flag) != 0)
-      rc = walk(h, arena, lists[i].what, json, lists[i].key, lists[i].title);
+      rc = walk(h, arena, lists[i].what, &range, json, lists[i].key,
+                lists[i].title);
   if (rc != 0 && json)
     fputc('\n', stdout); /* ends the partial document's last line */
   if (rc == NO_JSON_MEMORY) {

@@ -234,6 +234,11 @@ int ar__ctl_parse_flags(int argc, char **argv, const struct option *longopts,
       return ar__ctl_bad_option(c, argv, usage);
     *flags |= c;
   }
+  return ar__ctl_check_args(argc, argv, usage, nargs_min, nargs_max);
+}
+
+int ar__ctl_check_args(int argc, char **argv, void (*usage)(FILE *),
+                       int nargs_min, int nargs_max) {
   int nargs = argc - optind;
   if (nargs < nargs_min)
     fprintf(stderr, "arenactl %s: no ARENA given\n", argv[0]);

@@ -50,6 +50,12 @@ int ar__ctl_parse_flags(int argc, char **argv, const struct option *longopts,
                         void (*usage)(FILE *), int *flags, int nargs_min,
                         int nargs_max);
 
+/* The check of ar__ctl_parse_flags for a command that parses its options
+ * itself: that nargs_min to nargs_max arguments follow, from optind. Returns
+ * ARENACTL_OK or ARENACTL_USAGE (after saying why, and the usage). */
+int ar__ctl_check_args(int argc, char **argv, void (*usage)(FILE *),
+                       int nargs_min, int nargs_max);
+
 /* An ARENA argument must name something: an empty one is a usage error,
  * said on standard error ("arenactl CMD: ARENA is empty"). Returns
  * ARENACTL_OK or ARENACTL_USAGE. */

@@ -8,7 +8,8 @@
  * a warning for each block it freed whose header another process had
  * overwritten) and inspect (paged: the daemon's pages are made small
  * here, so a listing of more than three extents takes several requests,
- * which the daemon's requests.inspect counts; sizes in their unit), with
+ * which the daemon's requests.inspect counts; a piece of a listing with
+ * --from and --limit; sizes in their unit), with
  * JSON that parses (jansson) with the figures the daemon holds.
  */
 #include "arenactl_harness.h"
@@ -21,16 +22,16 @@
 #include "ar/engine.h"
 #include "asan.h"
 
-/* The daemon's count of inspect requests so far. */
-static uint64_t inspects(void) {
+/* One of the daemon's counters so far, by its StatsReply name. */
+static uint64_t daemon_stat(const char *name) {
   it_conn_t *c = it_connect(daemon_.sock);
-  Arenad__Response *r = it_call(c, it_req_stats(), NULL);
-  it_assert_status(r, ARENAD__STATUS__STATUS_OK);
-  uint64_t n = r->stats->requests->inspect;
-  it_resp_free(r);
+  uint64_t n = it_stat(c, name);
   it_close(c);
   return n;
 }
+
+/* The daemon's count of inspect requests so far. */
+static uint64_t inspects(void) { return daemon_stat("requests.inspect"); }
 
 /* The payloads of the blocks an inspect --json listed under key. */
 static size_t listed(json_t *j, const char *key, uint64_t *payloads,
@@ -297,6 +298,122 @@ static void test_inspect_json_bounded(void **state) {
   json_decref(j);
 }
 
+/* The lines of a text listing after its header, up to the end of out. */
+static const char *rows(const run_t *r) {
+  const char *h = strstr(r->out, "START ");
+  assert_non_null(h);
+  return strchr(h, '\n') + 1;
+}
+
+/* inspect --from and --limit: a listing that starts at an offset and
+ * stops after N extents, saying where the next ones start (text: a line
+ * when some remain; JSON: "<key>_next", the arena's size at the end).
+ * Nineteen blocks of 128 bytes with a gap at 640, and the tail: paged by
+ * fours from 0, the pages together are the whole listing. A limit over
+ * the daemon's max_page (8 here) is asked for in pages of max_page,
+ * which the daemon does not count as clamped. An offset past the arena,
+ * and a limit of 0 or an offset that is no number, are refused. */
+static void test_inspect_from_limit(void **state) {
+  (void)state;
+  run_t *r = RUN("alloc", "alpha", "100", "--count", "20");
+  expect_status(r, 0);
+  r = RUN("free", "alpha", "656");
+  expect_status(r, 0);
+  r = RUN("inspect", "alpha", "--blocks", "--json");
+  expect_status(r, 0);
+  json_t *whole = parse(r);
+  json_t *all = json_object_get(whole, "blocks");
+  uint64_t size = (uint64_t)json_integer_value(
+      json_object_get(json_object_get(whole, "summary"), "size"));
+  assert_int_equal(json_array_size(all), 21);
+  assert_null(json_object_get(whole, "blocks_next"));
+
+  size_t at = 0, pages = 0;
+  char from[24] = "0";
+  for (;;) {
+    r = RUN("inspect", "alpha", "--blocks", "--json", "--from", from, "--limit",
+            "4");
+    expect_status(r, 0);
+    json_t *j = parse(r);
+    json_t *page = json_object_get(j, "blocks");
+    assert_true(json_array_size(page) <= 4);
+    size_t i;
+    json_t *x;
+    json_array_foreach(page, i, x) {
+      assert_true(json_equal(x, json_array_get(all, at)));
+      at++;
+    }
+    uint64_t next =
+        (uint64_t)json_integer_value(json_object_get(j, "blocks_next"));
+    json_decref(j);
+    pages++;
+    if (next == size)
+      break;
+    assert_true(pages < 10);
+    snprintf(from, sizeof from, "%llu", (unsigned long long)next);
+  }
+  assert_int_equal(at, 21);
+  assert_int_equal(pages, 6);
+  json_decref(whole);
+
+  /* Text: three rows, then where the next ones start. */
+  r = RUN("inspect", "alpha", "--blocks", "--limit", "3");
+  expect_status(r, 0);
+  const char *p = rows(r);
+  assert_int_equal(strncmp(p, "0 ", 2), 0);
+  p = strchr(p, '\n') + 1;
+  assert_int_equal(strncmp(p, "128 ", 4), 0);
+  p = strchr(p, '\n') + 1;
+  assert_int_equal(strncmp(p, "256 ", 4), 0);
+  p = strchr(p, '\n') + 1;
+  assert_string_equal(p,
+                      "(stopped at --limit 3; the next extents: --from 384)\n");
+  /* From the gap (a block starts 16 bytes before its payload, 656). */
+  r = RUN("inspect", "alpha", "--blocks", "--free-list", "--from", "0x280",
+          "--limit", "2");
+  expect_status(r, 0);
+  p = strstr(r->out, "blocks:");
+  assert_non_null(p);
+  assert_non_null(strstr(p, "\n640            128          free\n768 "));
+  assert_non_null(strstr(p, "the next extents: --from 896)\n"));
+  /* The free list from 640 has two extents, the gap and the tail: no
+   * line says more remain. */
+  p = strstr(r->out, "free list:");
+  assert_true(p != NULL && strstr(p, "stopped") > strstr(p, "blocks:"));
+
+  /* 21 extents under a limit of 30: pages of 8, 8 and 5, none clamped. */
+  uint64_t before = inspects(), clamped = daemon_stat("pages_clamped");
+  r = RUN("inspect", "alpha", "--blocks", "--limit", "30");
+  expect_status(r, 0);
+  assert_null(strstr(r->out, "stopped"));
+  assert_int_equal(inspects() - before, 1 + 3);
+  assert_int_equal(daemon_stat("pages_clamped"), clamped);
+
+  /* From the arena's end: nothing, and the end is next. */
+  char end[24];
+  snprintf(end, sizeof end, "%llu", (unsigned long long)size);
+  r = RUN("inspect", "alpha", "--blocks", "--json", "--from", end, "--limit",
+          "1");
+  expect_status(r, 0);
+  json_t *j = parse(r);
+  assert_int_equal(json_array_size(json_object_get(j, "blocks")), 0);
+  assert_int_equal(json_integer_value(json_object_get(j, "blocks_next")), size);
+  json_decref(j);
+
+  snprintf(end, sizeof end, "%llu", (unsigned long long)size + 1);
+  r = RUN("inspect", "alpha", "--blocks", "--from", end);
+  expect_status(r, 1);
+  assert_string_equal(r->out, "");
+  assert_non_null(strstr(r->err, "arenactl inspect: alpha: --from "));
+  assert_non_null(strstr(r->err, "is past the arena's end"));
+  r = RUN("inspect", "alpha", "--blocks", "--limit", "0");
+  expect_status(r, 2);
+  assert_non_null(strstr(r->err, "invalid --limit '0'"));
+  r = RUN("inspect", "alpha", "--blocks", "--from", "12x");
+  expect_status(r, 2);
+  assert_non_null(strstr(r->err, "invalid --from '12x'"));
+}
+
 /* A daemon that takes 3 blocks a request and holds 10 live blocks. */
 static const char small_config[] = "[daemon]\n"
                                    "max_blocks_per_request = 3\n"
@@ -544,6 +661,7 @@ int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
       T(test_alloc_inspect_free),
       T(test_inspect_sizes),
+      T(test_inspect_from_limit),
       T(test_alloc_all_or_none),
       cmocka_unit_test_prestate_setup_teardown(test_inspect_json_bounded, setup,
                                                teardown, (void *)many_config),
