@@ -81,7 +81,8 @@ static bool buddy_free_from(const ar_engine_t *e, uint64_t from,
   for (unsigned j = AR_BUDDY_MIN_ORDER; j <= bd->max_order; j++) {
     if (!bd->count[j])
       continue;
-    uint64_t idx = ar__bitset_next(&bd->free[j], (from + order_bytes(j) - 1) >> j);
+    uint64_t idx =
+        ar__bitset_next(&bd->free[j], (from + order_bytes(j) - 1) >> j);
     if (idx == UINT64_MAX)
       continue;
     if (!found || (idx << j) < *start) {
@@ -117,7 +118,8 @@ static void buddy_stats(const ar_engine_t *e, ar_engine_stats_t *out) {
     out->free_extents += bd->count[j];
   }
   if (bd->nonempty)
-    out->largest_free = order_bytes(63u - (unsigned)__builtin_clzll(bd->nonempty));
+    out->largest_free =
+        order_bytes(63u - (unsigned)__builtin_clzll(bd->nonempty));
 }
 
 static int buddy_check(const ar_engine_t *e, ar_check_report_t *report,

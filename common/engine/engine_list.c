@@ -53,7 +53,9 @@ static span_t size_span(ar__sizeidx_pos_t pos) {
   return s;
 }
 
-static ar__bt_key_t addr_key(span_t s) { return (ar__bt_key_t){s.start, s.size}; }
+static ar__bt_key_t addr_key(span_t s) {
+  return (ar__bt_key_t){s.start, s.size};
+}
 
 /* The tail, [tail, the arena's end): empty when there is none. */
 static span_t tail_span(const ar_engine_t *e) {
@@ -458,8 +460,8 @@ inline int ar__list_give(ar_engine_t *e, uint64_t start, uint64_t size) {
   return 0;
 }
 
-static bool list_free_from(const ar_engine_t *e, uint64_t from,
-                           uint64_t *start, uint64_t *size) {
+static bool list_free_from(const ar_engine_t *e, uint64_t from, uint64_t *start,
+                           uint64_t *size) {
   const ar__list_t *l = e->u.list;
   ar__bt_pos_t p = ar__bt_lower_bound(&l->by_addr, (ar__bt_key_t){from, 0});
   span_t s = ar__bt_end(p) ? tail_span(e) : addr_span(p);
@@ -623,7 +625,8 @@ static int list_check(const ar_engine_t *e, ar_check_report_t *report,
   for (ar__sizeidx_pos_t p = ar__sizeidx_lower_bound(&l->by_size, 0);
        !ar__sizeidx_end(p); p = ar__sizeidx_next(&l->by_size, p)) {
     span_t s = size_span(p);
-    ar__bt_pos_t a = ar__bt_lower_bound(&l->by_addr, (ar__bt_key_t){s.start, 0});
+    ar__bt_pos_t a =
+        ar__bt_lower_bound(&l->by_addr, (ar__bt_key_t){s.start, 0});
     span_t in_addr = ar__bt_end(a) ? (span_t){0, 0} : addr_span(a);
     bool is_tail = has_tail && s.start == tail.start && s.size == tail.size;
     if (!is_tail && (in_addr.start != s.start || in_addr.size != s.size))

@@ -19,9 +19,7 @@ static const ar__bt_pos_t end_bt = {NULL, 0};
 
 static unsigned class_of(uint64_t size) { return (unsigned)(size / 16 - 1); }
 
-static bool is_small(uint64_t size) {
-  return size <= AR__SIZEIDX_SMALL_MAX;
-}
+static bool is_small(uint64_t size) { return size <= AR__SIZEIDX_SMALL_MAX; }
 
 static void set_class(ar__sizeidx_t *x, unsigned c, bool nonempty) {
   uint64_t bit = UINT64_C(1) << (c % 64);
@@ -154,8 +152,7 @@ void ar__sizeidx_replace_at(ar__sizeidx_t *x, ar__sizeidx_pos_t p,
 }
 
 /* The first span of class c or after, in (size, start) order. */
-static ar__sizeidx_pos_t first_from_class(const ar__sizeidx_t *x,
-                                          unsigned c) {
+static ar__sizeidx_pos_t first_from_class(const ar__sizeidx_t *x, unsigned c) {
   c = c < CLASSES ? next_class(x, c) : CLASSES;
   if (c < CLASSES)
     return (ar__sizeidx_pos_t){c, ar__bt_first(&x->classes[c])};
@@ -173,13 +170,14 @@ static ar__sizeidx_pos_t last_to_class(const ar__sizeidx_t *x, unsigned c) {
 ar__sizeidx_pos_t ar__sizeidx_lower_bound(const ar__sizeidx_t *x,
                                           uint64_t size) {
   if (is_small(size)) {
-    ar__sizeidx_pos_t p = first_from_class(x, size ? class_of((size + 15) & ~UINT64_C(15)) : 0);
+    ar__sizeidx_pos_t p =
+        first_from_class(x, size ? class_of((size + 15) & ~UINT64_C(15)) : 0);
     if (p.cls < CLASSES)
       return p;
     size = AR__SIZEIDX_SMALL_MAX + 1;
   }
-  return (ar__sizeidx_pos_t){LARGE, ar__bt_lower_bound(&x->large,
-                                                      (ar__bt_key_t){size, 0})};
+  return (ar__sizeidx_pos_t){
+      LARGE, ar__bt_lower_bound(&x->large, (ar__bt_key_t){size, 0})};
 }
 
 ar__sizeidx_pos_t ar__sizeidx_last(const ar__sizeidx_t *x) {

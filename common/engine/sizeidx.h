@@ -49,8 +49,10 @@ typedef struct ar__sizeidx_pos_s {
 int ar__sizeidx_init(ar__sizeidx_t *x, ar__mem_t *mem);
 void ar__sizeidx_fini(ar__sizeidx_t *x);
 
-/* Sets aside what an insert of a span of `size` bytes needs. Returns 0 or
- * AR_EINTERNAL, the index unchanged. */
+/* Sets aside what two inserts of spans of `size` bytes into the same tree
+ * need (a list engine's take may add two spans, a front gap and the rest,
+ * after one reserve for each size: of one size, both go into one tree).
+ * Returns 0 or AR_EINTERNAL, the index unchanged. */
 int ar__sizeidx_reserve(ar__sizeidx_t *x, uint64_t size);
 
 /* Adds the span [start, start + size) (after a reserve for its size). */
