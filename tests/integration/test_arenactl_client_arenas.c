@@ -6,7 +6,8 @@
  * (pid and uid in their places) and a buddy arena's summary in inspect's
  * output, the command lines they refuse, and uids past
  * INT_MAX unsigned in the JSON, which parses (jansson) with the figures
- * the daemon holds.
+ * the daemon holds, and the JSON's two names for an arena ("name" for an
+ * arena, "arena" for a command's result).
  */
 #include "arenactl_harness.h"
 
@@ -280,12 +281,62 @@ static void test_json_large_ids(void **state) {
   expect_status(RUN("destroy", "big-owner"), 0);
 }
 
+/* The string arena `j` names under `key`, or NULL; drops j. The
+ * harness's run_t is overwritten by the next run, so the name is copied
+ * into buf. */
+static const char *named(json_t *j, const char *key, char *buf, size_t len) {
+  const char *s = json_string_value(json_object_get(j, key));
+  snprintf(buf, len, "%s", s != NULL ? s : "(none)");
+  json_decref(j);
+  return buf;
+}
+
+/* The JSON's names for an arena, as the README gives them: an object that
+ * is an arena (create's, an entry of list, inspect's summary) has
+ * "name"; the result of a command on one (alloc, check, destroy) has
+ * "arena". */
+static void test_json_arena_names(void **state) {
+  (void)state;
+  char buf[64];
+  run_t *r = RUN("create", "delta", "64K", "next", "--json");
+  expect_status(r, 0);
+  assert_string_equal(named(parse(r), "name", buf, sizeof buf), "delta");
+  r = RUN("list", "--json");
+  expect_status(r, 0);
+  json_t *j = parse(r);
+  assert_true(json_array_size(j) > 0);
+  size_t i;
+  json_t *x;
+  json_array_foreach(j, i, x) {
+    assert_true(json_is_string(json_object_get(x, "name")));
+    assert_null(json_object_get(x, "arena"));
+  }
+  json_decref(j);
+  r = RUN("inspect", "delta", "--json");
+  expect_status(r, 0);
+  j = parse(r);
+  assert_string_equal(named(json_incref(json_object_get(j, "summary")), "name",
+                            buf, sizeof buf),
+                      "delta");
+  json_decref(j);
+  r = RUN("alloc", "delta", "100", "--json");
+  expect_status(r, 0);
+  assert_string_equal(named(parse(r), "arena", buf, sizeof buf), "delta");
+  r = RUN("check", "delta", "--json");
+  expect_status(r, 0);
+  assert_string_equal(named(parse(r), "arena", buf, sizeof buf), "delta");
+  r = RUN("destroy", "delta", "--force", "--json");
+  expect_status(r, 0);
+  assert_string_equal(named(parse(r), "arena", buf, sizeof buf), "delta");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
       T(test_list),
       T(test_create_destroy),
       T(test_json_large_ids),
+      T(test_json_arena_names),
 #undef T
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

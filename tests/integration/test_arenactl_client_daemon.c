@@ -290,6 +290,7 @@ static void test_bench(void **state) {
           "--threads", "2", "--window", "8", "--count", "4", "--json");
   expect_status(r, 0);
   json_t *j = parse(r);
+  assert_string_equal(json_string_value(json_object_get(j, "arena")), "alpha");
   json_t *ping = json_object_get(j, "ping");
   assert_true(json_real_value(json_object_get(ping, "p50_us")) > 0);
   json_t *pipe = json_object_get(j, "pipelined");
