@@ -145,9 +145,14 @@ static json_t *summary_json(const arenad_summary_t *s) {
 
 /* ---- extents ------------------------------------------------------------- */
 
-static void print_extent_header(void) {
-  printf("%-14s %-12s %-9s %-14s %-12s %4s  %s\n", "START", "SIZE", "STATE",
-         "PAYLOAD", "N", "REFS", "HOLDERS");
+/* The columns of a listing: a block's all, or for the free list, whose
+ * extents have no payload, count or holders, the first three. */
+static void print_extent_header(bool free_only) {
+  if (free_only)
+    printf("%-14s %-12s %s\n", "START", "SIZE", "STATE");
+  else
+    printf("%-14s %-12s %-9s %-14s %-12s %4s  %s\n", "START", "SIZE", "STATE",
+           "PAYLOAD", "N", "REFS", "HOLDERS");
 }
 
 static void print_extent(const arenad_extent_t *e) {
@@ -375,7 +380,7 @@ static int walk(arenad_t *h, const char *arena, arenad_inspect_what_t what,
       printf(",\n  \"%s\": [", key);
     } else if (first) {
       printf("\n%s\n", title);
-      print_extent_header();
+      print_extent_header(what == ARENAD_INSPECT_FREE_LIST);
     }
     first = false;
     for (size_t i = 0; i < page->n_extents; i++, listed++) {
