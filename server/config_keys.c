@@ -169,14 +169,9 @@ static const char *bounds(char *buf, size_t len, const cfgkey_t *k) {
 /* Plain decimal digits, and nothing else, into *out. Returns 0; AR_EINVAL
  * for anything else; AR_ELIMIT for digits alone that pass 64 bits. */
 static int parse_count(const char *s, uint64_t *out) {
-  uint64_t v;
   const char *p = s;
-  if (ar_parse_digits(&p, &v) && *p == '\0') {
-    *out = v;
-    return 0;
-  }
-  bool digits = s[0] != '\0' && s[strspn(s, "0123456789")] == '\0';
-  return digits ? AR_ELIMIT : AR_EINVAL;
+  int rc = ar_parse_digits(&p, out);
+  return rc == AR_EINVAL || *p != '\0' ? AR_EINVAL : rc;
 }
 
 static bool parse_octal(const char *s, uint64_t *out) {

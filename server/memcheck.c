@@ -31,7 +31,7 @@ static const char *next_line(const char *p) {
 /* A decimal number at *p (after blanks), advancing *p past it. */
 static bool parse_u64(const char **p, uint64_t *out) {
   const char *s = *p + strspn(*p, " \t");
-  if (!ar_parse_digits(&s, out))
+  if (ar_parse_digits(&s, out) != AR_OK)
     return false;
   *p = s;
   return true;

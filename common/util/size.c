@@ -31,20 +31,22 @@ static int suffix_shift(char c) {
   }
 }
 
-bool ar_parse_digits(const char **s, uint64_t *out) {
+int ar_parse_digits(const char **s, uint64_t *out) {
   const char *p = *s;
   uint64_t v = 0;
+  bool fits = true;
   for (; *p >= '0' && *p <= '9'; p++) {
     unsigned d = (unsigned)(*p - '0');
-    if (v > (UINT64_MAX - d) / 10)
-      return false; /* more than 64 bits */
+    fits = fits && v <= (UINT64_MAX - d) / 10;
     v = v * 10 + d;
   }
   if (p == *s)
-    return false;
+    return AR_EINVAL;
   *s = p;
+  if (!fits)
+    return AR_ELIMIT;
   *out = v;
-  return true;
+  return AR_OK;
 }
 
 int ar_parse_size(const char *s, uint64_t *out) {
@@ -53,12 +55,9 @@ int ar_parse_size(const char *s, uint64_t *out) {
 
   const char *p = s;
   uint64_t v = 0;
-  bool fits = ar_parse_digits(&p, &v);
-  if (!fits) { /* no digit first, or more than 64 bits of them */
-    p += strspn(p, "0123456789");
-    if (p == s)
-      return AR_EINVAL;
-  }
+  int digits = ar_parse_digits(&p, &v);
+  if (digits == AR_EINVAL)
+    return AR_EINVAL;
 
   int shift = 0;
   if (*p != '\0') {
@@ -71,7 +70,7 @@ int ar_parse_size(const char *s, uint64_t *out) {
     if (*p != '\0')
       return AR_EINVAL;
   }
-  if (!fits || v > (UINT64_MAX >> shift))
+  if (digits == AR_ELIMIT || v > (UINT64_MAX >> shift))
     return AR_ELIMIT; /* of the form, but too large */
   *out = v << shift;
   return AR_OK;

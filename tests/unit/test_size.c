@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -106,22 +107,34 @@ static void test_digits(void **state) {
   (void)state;
   const char *s = "0042 rest";
   uint64_t v = 7;
-  assert_true(ar_parse_digits(&s, &v));
+  assert_int_equal(ar_parse_digits(&s, &v), AR_OK);
   assert_int_equal(v, 42);
   assert_string_equal(s, " rest");
 
   s = "18446744073709551615x";
-  assert_true(ar_parse_digits(&s, &v));
+  assert_int_equal(ar_parse_digits(&s, &v), AR_OK);
   assert_true(v == UINT64_MAX);
   assert_string_equal(s, "x");
 
-  static const char *const bad[] = {"",   " 1", "-1",
-                                    "+1", "x1", "18446744073709551616"};
+  /* No number: nothing moves. */
+  static const char *const bad[] = {"", " 1", "-1", "+1", "x1"};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     s = bad[i];
     v = 7;
-    assert_false(ar_parse_digits(&s, &v));
+    assert_int_equal(ar_parse_digits(&s, &v), AR_EINVAL);
     assert_ptr_equal(s, bad[i]);
+    assert_int_equal(v, 7);
+  }
+
+  /* A number past 64 bits: told apart from none, read to its end, *out
+   * unchanged. */
+  static const char *const large[] = {"18446744073709551616",
+                                      "99999999999999999999999K"};
+  for (size_t i = 0; i < sizeof(large) / sizeof(large[0]); i++) {
+    s = large[i];
+    v = 7;
+    assert_int_equal(ar_parse_digits(&s, &v), AR_ELIMIT);
+    assert_ptr_equal(s, large[i] + strspn(large[i], "0123456789"));
     assert_int_equal(v, 7);
   }
 }

@@ -17,9 +17,12 @@
 #include <stdint.h>
 
 /* Reads the run of decimal digits at *s into *out and moves *s past it.
- * Returns false, with *s and *out unchanged, when *s does not begin with a
- * digit or the number does not fit in 64 bits. No sign, no blanks. */
-bool ar_parse_digits(const char **s, uint64_t *out);
+ * Returns AR_OK; AR_EINVAL when *s does not begin with a digit (*s and
+ * *out unchanged); AR_ELIMIT when the number does not fit in 64 bits (*s
+ * moved past the digits all the same, *out unchanged), so that a caller
+ * tells a number too large from no number without reading it again. No
+ * sign, no blanks. */
+int ar_parse_digits(const char **s, uint64_t *out);
 
 /*
  * Parses a size in bytes: one or more decimal digits, optionally followed
