@@ -24,6 +24,12 @@ static size_t table_limit(size_t groups) {
   return groups * AR__BLOCKMAP_GROUP / 4 * 3;
 }
 
+/* The entries under which a table of `groups` groups is made smaller: 1/8
+ * of what it may hold (3/32 of its slots); none at the first size. */
+static size_t shrink_limit(size_t groups) {
+  return groups > INITIAL_GROUPS ? table_limit(groups) / 8 : 0;
+}
+
 /* Gives *m an empty table of `groups` groups (a power of two, >= 8),
  * keeping its mem, count and pending entry. Returns 0, or AR_EINTERNAL
  * with *m unchanged. */
@@ -38,6 +44,7 @@ static int make_table(ar__blockmap_t *m, size_t groups) {
   m->gmask = groups - 1;
   m->shift = (unsigned)__builtin_clzll(groups) + 1;
   m->growth_left = table_limit(groups);
+  m->shrink_below = shrink_limit(groups);
   m->deleted = 0;
   return 0;
 }
@@ -57,19 +64,40 @@ void ar__blockmap_fini(ar__blockmap_t *m) {
   m->pending.payload = AR__BLOCKMAP_NONE;
 }
 
-int ar__blockmap_rebuild(ar__blockmap_t *m) {
-  size_t groups = m->gmask + 1;
+/* The entries of the table, not the pending one. */
+static size_t table_entries(const ar__blockmap_t *m) {
+  return m->count - (m->pending.payload != AR__BLOCKMAP_NONE);
+}
+
+/* Moves the table's entries into a fresh table of `groups` groups. Returns
+ * 0, or AR_EINTERNAL (the map is unchanged). */
+static int rebuild_at(ar__blockmap_t *m, size_t groups) {
+  size_t old = m->gmask + 1;
   ar__blockmap_t fresh = *m;
-  size_t full = m->count - (m->pending.payload != AR__BLOCKMAP_NONE);
-  bool grow = full > table_limit(groups) / 2;
-  if (make_table(&fresh, grow ? groups * 2 : groups) != 0)
+  if (make_table(&fresh, groups) != 0)
     return AR_EINTERNAL;
-  for (size_t i = 0; i < groups * AR__BLOCKMAP_GROUP; i++)
+  for (size_t i = 0; i < old * AR__BLOCKMAP_GROUP; i++)
     if (m->ctrl[i] < AR__BLOCKMAP_EMPTY)
       ar__blockmap_place(&fresh, &m->slots[i]);
-  ar__mem_free(m->mem, m->slots, table_bytes(groups));
+  ar__mem_free(m->mem, m->slots, table_bytes(old));
   *m = fresh;
   return 0;
+}
+
+int ar__blockmap_rebuild(ar__blockmap_t *m) {
+  size_t groups = m->gmask + 1;
+  bool grow = table_entries(m) > table_limit(groups) / 2;
+  return rebuild_at(m, grow ? groups * 2 : groups);
+}
+
+void ar__blockmap_shrink(ar__blockmap_t *m) {
+  size_t groups = m->gmask + 1, full = table_entries(m);
+  while (groups > INITIAL_GROUPS && full <= table_limit(groups / 2) / 2)
+    groups /= 2;
+  /* Out of memory: not again at every removal, but once half of the
+   * entries left have gone too. */
+  if (rebuild_at(m, groups) != 0)
+    m->shrink_below = m->count / 2;
 }
 
 /* Whether the full slot i is where its key's probe finds it: every group
@@ -101,6 +129,8 @@ const char *ar__blockmap_verify(const ar__blockmap_t *m) {
   if (groups < INITIAL_GROUPS || (groups & (groups - 1)) != 0 ||
       m->shift != (unsigned)__builtin_clzll(groups) + 1)
     return "the table's size is broken";
+  if (m->shrink_below > shrink_limit(groups) || m->count < m->shrink_below)
+    return "the table was not made smaller";
   for (size_t i = 0; i < groups * AR__BLOCKMAP_GROUP; i++) {
     uint8_t c = m->ctrl[i];
     if (c == AR__BLOCKMAP_EMPTY)

@@ -22,7 +22,11 @@
  * group (it was full once), else the slot is empty again at once. The
  * table keeps at most 3/4 of its slots full or deleted and is rebuilt,
  * twice as large or at the same size to clear deleted marks, when it would
- * pass that.
+ * pass that. When removals leave it under 3/32 full it is rebuilt smaller,
+ * 3/16 to 3/8 full, so that an engine's memory follows its live blocks
+ * down as well as up; after a rebuild a table's entries must double, or
+ * fall by at least half, before the next, so the rebuilds cost O(1) an
+ * operation amortized.
  *
  * The entry inserted last waits in a slot of its own outside the table
  * (the pending slot) until the next insert puts it in its place, and its
@@ -55,6 +59,8 @@ typedef struct ar__blockmap_s {
   size_t growth_left;     /* slots that may still turn from empty to full */
   size_t deleted;         /* slots marked deleted */
   size_t count;           /* entries: the full slots and the pending one */
+  size_t shrink_below;    /* a removal that leaves fewer entries makes the
+                             table smaller; 0 at the smallest size */
   ar__blockent_t pending; /* payload AR__BLOCKMAP_NONE when it holds none */
   ar__mem_t *mem;         /* the engine's memory count; not owned */
 } ar__blockmap_t;
@@ -75,6 +81,13 @@ void ar__blockmap_fini(ar__blockmap_t *m);
  * hold is full slots, else at the same size without deleted marks. Returns
  * 0, or AR_EINTERNAL (the map is unchanged). */
 int ar__blockmap_rebuild(ar__blockmap_t *m);
+
+/* Rebuilds the table smaller, for entries that have fallen under
+ * shrink_below: halved for as long as it would still be at most 3/8 full
+ * (half of what it may hold), so that it ends 3/16 to 3/8 full, or at its
+ * first size. When memory for it runs out the table stays as it is, to
+ * be made smaller once half of the entries left are gone too. */
+void ar__blockmap_shrink(ar__blockmap_t *m);
 
 static inline size_t ar__blockmap_capacity(const ar__blockmap_t *m) {
   return (m->gmask + 1) * AR__BLOCKMAP_GROUP;
@@ -202,21 +215,25 @@ static inline void ar__blockmap_insert(ar__blockmap_t *m,
   __builtin_prefetch(&m->slots[g * AR__BLOCKMAP_GROUP], 1);
 }
 
-/* Removes the entry `ent` points to (from ar__blockmap_find). A slot whose
- * group has an empty slot was never in a full group, so no probe went past
- * it and it can be empty again; otherwise it is marked deleted. */
+/* Removes the entry `ent` points to (from ar__blockmap_find), which is
+ * then no longer valid (nor is any other entry pointer, should the table
+ * be made smaller). A slot whose group has an empty slot was never in a
+ * full group, so no probe went past it and it can be empty again;
+ * otherwise it is marked deleted. */
 static inline void ar__blockmap_remove(ar__blockmap_t *m, ar__blockent_t *ent) {
   m->count--;
   if (ent == &m->pending) {
     ent->payload = AR__BLOCKMAP_NONE;
-    return;
+  } else {
+    size_t i = (size_t)(ent - m->slots);
+    size_t empty = ar__blockmap_match_empty(
+                       ar__blockmap_group(m, i / AR__BLOCKMAP_GROUP)) != 0;
+    m->ctrl[i] = empty ? AR__BLOCKMAP_EMPTY : AR__BLOCKMAP_DELETED;
+    m->growth_left += empty;
+    m->deleted += 1 - empty;
   }
-  size_t i = (size_t)(ent - m->slots);
-  size_t empty = ar__blockmap_match_empty(
-                     ar__blockmap_group(m, i / AR__BLOCKMAP_GROUP)) != 0;
-  m->ctrl[i] = empty ? AR__BLOCKMAP_EMPTY : AR__BLOCKMAP_DELETED;
-  m->growth_left += empty;
-  m->deleted += 1 - empty;
+  if (m->count < m->shrink_below)
+    ar__blockmap_shrink(m);
 }
 
 /* Checks the map: every control byte is empty, deleted or a tag; every
@@ -224,7 +241,9 @@ static inline void ar__blockmap_remove(ar__blockmap_t *m, ar__blockent_t *ent) {
  * passing a group with an empty slot or another slot with the same key;
  * the pending payload is not in the table too; the full slots and the
  * pending one add up to `count`, the deleted slots to `deleted`, and with
- * growth_left to what the table may still take. Returns NULL when all
+ * growth_left to what the table may still take; the table is no larger
+ * than shrink_below allows (count is not under it, which is at most what
+ * the table's size gives). Returns NULL when all
  * holds, or which of these failed. Linear in the table's size. */
 const char *ar__blockmap_verify(const ar__blockmap_t *m);
 

@@ -11,7 +11,8 @@
  * leave deleted marks there (and empty slots elsewhere), inserts take deleted
  * slots again, and a table full of deleted marks is rebuilt at its own size;
  * lookups of offsets that are not live payloads (never used, freed,
- * misaligned); and the map's verification catching a broken table. The
+ * misaligned); the table made smaller as entries go; and the map's
+ * verification catching a broken table. The
  * verification runs after every change, and the memory count must come
  * back to nothing.
  */
@@ -363,6 +364,15 @@ static void test_verify_catches(void **state) {
   s->m.gmask++;
   verify(s);
 
+  /* A table at its first size is never made smaller (test_shrink has a
+   * table that should have been). */
+  assert_int_equal(s->m.shrink_below, 0);
+  s->m.shrink_below = 1;
+  assert_string_equal(ar__blockmap_verify(&s->m),
+                      "the table was not made smaller");
+  s->m.shrink_below = 0;
+  verify(s);
+
   uint64_t pending = s->m.pending.payload;
   s->m.pending.payload = payload_of(keys[3]);
   assert_string_equal(ar__blockmap_verify(&s->m),
@@ -372,12 +382,86 @@ static void test_verify_catches(void **state) {
   subject_close(s);
 }
 
+/* The bytes the map's table takes: a slot and a control byte each. */
+static uint64_t table_bytes(const subject_t *s) {
+  return ar__blockmap_capacity(&s->m) * (sizeof(ar__blockent_t) + 1);
+}
+
+/* Removals make the table smaller, so that the map's memory follows its
+ * entries down: filled with every payload (20000) and emptied again in a
+ * random order, the table never grows while entries only go, is made
+ * smaller several times on the way (each time only once under 3/32 full,
+ * and to at most 3/8 full, so never straight back), always at least 3/32
+ * full until its first size, and that first size (64 slots) when empty;
+ * the memory count follows. Filled again, it grows as before. */
+static void test_shrink(void **state) {
+  (void)state;
+  subject_t *s = subject_open();
+  size_t first = ar__blockmap_capacity(&s->m);
+  static size_t order[GRANULES];
+  for (size_t g = 0; g < GRANULES; g++) {
+    insert(s, g, g + 1);
+    order[g] = g;
+  }
+  verify(s);
+  size_t peak = ar__blockmap_capacity(&s->m);
+  assert_true(peak >= GRANULES);
+  uint64_t x = 5;
+  for (size_t i = GRANULES - 1; i > 0; i--) {
+    size_t j = next_rand(&x) % (i + 1), t = order[i];
+    order[i] = order[j];
+    order[j] = t;
+  }
+  size_t capacity = peak;
+  unsigned shrinks = 0;
+  bool caught = false;
+  for (size_t i = 0; i < GRANULES; i++) {
+    if (!caught && s->count == s->m.shrink_below && s->count > 1) {
+      /* One removal before the table is made smaller: with one entry
+       * fewer than it may keep, the verification says it should be. */
+      s->m.shrink_below++;
+      assert_string_equal(ar__blockmap_verify(&s->m),
+                          "the table was not made smaller");
+      s->m.shrink_below--;
+      verify(s);
+      caught = true;
+    }
+    remove_at(s, order[i]);
+    size_t now = ar__blockmap_capacity(&s->m);
+    assert_true(now <= capacity);
+    if (now < capacity) {
+      shrinks++;
+      /* Made smaller only once under 3/32 full, and to at most 3/8. */
+      assert_true(s->count * 32 < capacity * 3);
+      assert_true(now == first || s->count * 8 <= now * 3);
+      capacity = now;
+      verify(s);
+      check_all(s);
+    }
+    assert_true(capacity == first || s->count * 32 >= capacity * 3);
+    assert_int_equal(s->mem.bytes, table_bytes(s));
+    if (i % 64 == 0)
+      verify(s);
+  }
+  assert_true(shrinks >= 4);
+  assert_true(caught);
+  assert_int_equal(ar__blockmap_capacity(&s->m), first);
+  verify(s);
+  for (size_t g = 0; g < GRANULES; g++)
+    insert(s, g, g + 1);
+  assert_int_equal(ar__blockmap_capacity(&s->m), peak);
+  verify(s);
+  check_all(s);
+  subject_close(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_random),
       cmocka_unit_test(test_pending),
       cmocka_unit_test(test_full_group),
       cmocka_unit_test(test_rebuild_in_place),
+      cmocka_unit_test(test_shrink),
       cmocka_unit_test(test_verify_catches),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -184,6 +184,61 @@ static void run_policy(ar_policy_t policy) {
   ar_engine_stats(s.e, &st);
   assert_int_equal(st.live_blocks, 0);
   assert_true(st.peak_meta_bytes >= st.meta_bytes);
+  /* The block map is back at its first size: buddy, whose bitsets are
+   * made whole at the start, holds what it did when created (the list
+   * policies keep a few spare index nodes too). */
+  if (policy == AR_POLICY_BUDDY)
+    assert_int_equal(st.meta_bytes, created);
+  subject_close(&s);
+}
+
+/* A free that would make the block map smaller when memory runs out for
+ * the smaller table: the free succeeds all the same, the map keeps its
+ * table (the count stays exact) and the engine's check passes. The map
+ * does not ask again at every free after (only once half of the blocks
+ * left are gone too: a few times from 6000 blocks down to 300), and is
+ * made smaller once memory is there again, before a third of those 300
+ * blocks are left. On buddy, whose free asks for memory only to make the
+ * map smaller. */
+static void test_free_shrink_out_of_memory(void **state) {
+  (void)state;
+  enum { N = 6000, LEFT = 300 };
+  static uint64_t payload[N];
+  subject_t s = subject_open(AR_POLICY_BUDDY, UINT64_C(1) << 24);
+  uint64_t created = live;
+  for (size_t i = 0; i < N; i++)
+    assert_int_equal(alloc(&s, 100, &payload[i]), AR_OK);
+  ar_engine_stats_t st;
+  ar_engine_stats(s.e, &st);
+  uint64_t full = st.meta_bytes;
+  /* Each free's first request for memory refused (fail_in goes from 0 to
+   * -1 when one was made), down to LEFT blocks. */
+  unsigned asked = 0;
+  for (size_t i = 0; i < N - LEFT; i++) {
+    fail_in = 0;
+    release(&s, payload[i]);
+    asked += fail_in < 0;
+    fail_in = -1;
+  }
+  ar_engine_stats(s.e, &st);
+  assert_int_equal(st.live_blocks, LEFT);
+  assert_int_equal(st.meta_bytes, full);
+  assert_int_equal(ar_engine_check(s.e, NULL), AR_OK);
+  assert_true(asked >= 1 && asked <= 4);
+  /* With memory again. */
+  size_t i = N - LEFT;
+  for (; st.meta_bytes == full; i++) {
+    assert_true(i < N);
+    release(&s, payload[i]);
+    ar_engine_stats(s.e, &st);
+  }
+  assert_true(i > N - LEFT + 1);
+  assert_true(st.live_blocks >= LEFT / 3);
+  for (; i < N; i++)
+    release(&s, payload[i]);
+  ar_engine_stats(s.e, &st);
+  assert_int_equal(st.meta_bytes, created);
+  assert_int_equal(ar_engine_check(s.e, NULL), AR_OK);
   subject_close(&s);
 }
 
@@ -316,6 +371,7 @@ int main(void) {
       POLICY_TEST("best", 2),
       POLICY_TEST("worst", 3),
       POLICY_TEST("buddy", 4),
+      cmocka_unit_test(test_free_shrink_out_of_memory),
       cmocka_unit_test(test_worst_index_build),
       cmocka_unit_test(test_best_churn_bounded),
   };
