@@ -10,7 +10,8 @@
 
 /* Sends req (its body set by the caller, naming arena `name`) and, on
  * success, stores the reply in *out, to be freed by the caller with
- * arenad__response_free. */
+ * arenad__response_free. arenad__call returns 0 only with a reply in r,
+ * so 0 here always comes with *out set. */
 static int share_call(arenad_t *h, const char *name, Arenad__Request *req,
                       Arenad__Response **out) {
   *out = NULL;
@@ -19,7 +20,7 @@ static int share_call(arenad_t *h, const char *name, Arenad__Request *req,
     return rc;
   Arenad__Response *r;
   rc = arenad__call(h, req, false, &r);
-  if (r == NULL || rc < 0) {
+  if (rc < 0) {
     arenad__response_free(h, r);
     return rc;
   }
