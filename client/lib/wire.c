@@ -114,10 +114,11 @@ static void take_fds(arenad_t *h, struct msghdr *msg) {
 }
 
 /* Waits until h's socket has one of `events` (poll, carried on after a
- * signal), for at most h's timeout, and stores those it has in *revents.
- * Returns 0 or AR_EIO (broken, also when the timeout passed: a reply
- * that came later would answer the wrong request). */
+ * signal), for at most h's timeout, and stores those it has in *revents
+ * (none when it fails). Returns 0 or AR_EIO (broken, also when the timeout
+ * passed: a reply that came later would answer the wrong request). */
 static int wait_for(arenad_t *h, short events, short *revents) {
+  *revents = 0;
   struct pollfd p = {.fd = h->fd, .events = events};
   int n;
   while ((n = poll(&p, 1, h->timeout_ms)) < 0)
