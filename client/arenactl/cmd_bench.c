@@ -297,7 +297,7 @@ static int daemon_setup(ar__bench_worker_t *w) {
   int rc = arenad_socket_path(ar__ctl_socket, path, sizeof path);
   if (rc == 0)
     rc = arenad_connect_timeout(path, ar__ctl_timeout_ms, &h);
-  if (rc < 0) {
+  if (rc != 0) {
     snprintf(w->err, sizeof w->err, "cannot connect to %s: %s",
              path[0] != '\0' ? path : "the daemon", ar__ctl_connect_why(rc));
     return -1;

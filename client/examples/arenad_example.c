@@ -344,7 +344,7 @@ static int cmd_write(int argc, char **argv) {
   if (rc == 0)
     rc = arenad_alloc_n(h, pos[0], size, 0, (uint32_t)count,
                         detach ? ARENAD_ALLOC_DETACHED : 0, offsets);
-  if (rc < 0) {
+  if (rc != 0) {
     fprintf(stderr, "arenad-example write: %s: %s\n", pos[0], arenad_error(h));
     goto out;
   }
