@@ -1,6 +1,7 @@
 /*
  * inspect.c: the requests that read an arena's state: list, inspect (a
- * summary and a page of extents) and check. Each turns its protobuf reply
+ * summary and a page of extents, or one block's size) and check. Each
+ * turns its protobuf reply
  * into the public C structs, packed into one heap block with the strings
  * they point to, so that the caller frees a result with one call and no
  * protobuf type leaks into the API.
@@ -239,6 +240,49 @@ int arenad_inspect(arenad_t *h, const char *name, arenad_inspect_what_t what,
 
 void arenad_page_destroy(arenad_page_t *page) {
   free(page);
+}
+
+/* ---- one block's size ---------------------------------------------------- */
+
+/* The header in front of every payload (the placement model's): a block
+ * starts this many bytes before its payload. */
+#define HEADER_BYTES 16
+
+/* A page of one extent from where the block would start: the block, if
+ * it is there and live. */
+int arenad_block_size(arenad_t *h, const char *name, uint64_t offset,
+                      uint64_t *n) {
+  if (n == NULL)
+    return arenad__fail(h, AR_EINVAL, "no place for the size");
+  *n = 0;
+  int rc = arenad__check_name(h, name);
+  if (rc < 0)
+    return rc;
+  const char *why = NULL;
+  if (offset < HEADER_BYTES || offset % HEADER_BYTES != 0) {
+    why = "no payload is there";
+  } else {
+    arenad_page_t *page;
+    rc = arenad_inspect(h, name, ARENAD_INSPECT_BLOCKS, offset - HEADER_BYTES,
+                        1, &page);
+    /* With a valid name and what, a refused walk is a cursor past the
+     * arena's end. */
+    if (rc == AR_EINVAL)
+      why = "past the arena's end";
+    else if (rc < 0)
+      return rc;
+    if (rc == 0 && page->n_extents == 1 && !page->extents[0].free &&
+        page->extents[0].payload == offset)
+      *n = page->extents[0].n;
+    else if (rc == 0)
+      why = "freed, never given, or inside a block";
+    arenad_page_destroy(page);
+  }
+  if (why != NULL)
+    return arenad__fail(h, AR_EINVAL,
+                        "no live block has payload %llu in arena '%s' (%s)",
+                        (unsigned long long)offset, name, why);
+  return 0;
 }
 
 /* ---- check --------------------------------------------------------------- */

@@ -6,7 +6,8 @@
  * and the other way round; a detached block outlives the process that
  * made it; the blocks of a process that exits are reclaimed; pipelining,
  * also with the socket full both ways,
- * paged inspection, statistics and refused requests on a live daemon; and
+ * paged inspection, a block's size from its offset alone, statistics and
+ * refused requests on a live daemon; and
  * the calls that share blocks and make and destroy arenas.
  *
  * The child processes are this program run again with "--child ...".
@@ -599,6 +600,63 @@ static void test_share_calls(void **state) {
   arenad_close(b);
 }
 
+/* arenad_block_size of `off` in shm fails with AR_EINVAL, *n 0, and says
+ * that no live block is there. */
+static void assert_no_block(arenad_t *h, uint64_t off) {
+  uint64_t n = 7;
+  assert_int_equal(arenad_block_size(h, "shm", off, &n), AR_EINVAL);
+  assert_int_equal(n, 0);
+  if (strstr(arenad_error(h), "no live block has payload") == NULL)
+    fail_msg("offset %llu: %s", (unsigned long long)off, arenad_error(h));
+}
+
+/* arenad_block_size: a process handed only an offset learns the block's
+ * requested size from the daemon, also one that holds no reference to it
+ * and is attached read-only, and after the block's header in the segment
+ * was overwritten; an aligned block (a free gap before it) and a
+ * detached one too. An offset that is no live block's payload (a freed
+ * block, inside a block, misaligned, 0, the arena's end and past it) is
+ * AR_EINVAL and says so; an unknown arena is the daemon's AR_ENOENT. */
+static void test_block_size(void **state) {
+  (void)state;
+  arenad_t *w = open_client("writer"), *r = open_client("reader");
+  arenad_map_t map;
+  assert_arenad_ok(w, arenad_attach(w, "shm", 0, &map));
+  uint64_t off[3];
+  void *p;
+  assert_arenad_ok(w, arenad_alloc(w, "shm", 1000, 0, 0, &off[0], &p));
+  assert_arenad_ok(w, arenad_alloc(w, "shm", 3000, 4096, 0, &off[1], NULL));
+  assert_arenad_ok(
+      w, arenad_alloc(w, "shm", 17, 0, ARENAD_ALLOC_DETACHED, &off[2], NULL));
+  assert_arenad_ok(r, arenad_attach(r, "shm", ARENAD_ATTACH_READ_ONLY, NULL));
+  static const uint64_t want[] = {1000, 3000, 17};
+  for (int i = 0; i < 3; i++) {
+    uint64_t n = 0;
+    assert_arenad_ok(r, arenad_block_size(r, "shm", off[i], &n));
+    assert_int_equal(n, want[i]);
+  }
+  /* The header says otherwise now; the daemon does not. */
+  memset((uint8_t *)p - 16, 0xAB, 16);
+  uint64_t n = 0;
+  assert_arenad_ok(r, arenad_block_size(r, "shm", off[0], &n));
+  assert_int_equal(n, 1000);
+
+  assert_no_block(r, off[0] + 16);
+  assert_no_block(r, off[0] + 8);
+  assert_no_block(r, 0);
+  assert_no_block(r, map.size);
+  assert_no_block(r, map.size + 4096);
+  assert_arenad_ok(w, arenad_free(w, "shm", off[0]));
+  assert_no_block(r, off[0]);
+  assert_arenad_ok(r, arenad_ping(r)); /* still usable */
+  assert_int_equal(arenad_block_size(r, "nonesuch", off[1], &n), AR_ENOENT);
+  assert_int_equal(arenad_block_size(r, "shm", off[1], NULL), AR_EINVAL);
+  assert_arenad_ok(w, arenad_free(w, "shm", off[1]));
+  assert_arenad_ok(w, arenad_free(w, "shm", off[2]));
+  arenad_close(w);
+  arenad_close(r);
+}
+
 /* create_arena and destroy_arena through the library; a handle that had
  * the arena attached is told until it attaches again. */
 static void test_admin_calls(void **state) {
@@ -680,6 +738,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test_setup_teardown(test_close_with_forked_child, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_share_calls, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_block_size, setup, teardown),
       cmocka_unit_test_setup_teardown(test_admin_calls, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -120,6 +120,9 @@ static void test_requests_of_no_handle(void **state) {
   assert_int_equal(
       arenad_inspect(NULL, "a", ARENAD_INSPECT_BLOCKS, 0, 0, &page), AR_EINVAL);
   assert_null(page);
+  uint64_t size = 7;
+  assert_int_equal(arenad_block_size(NULL, "a", 16, &size), AR_EINVAL);
+  assert_int_equal(size, 0);
   assert_int_equal(arenad_check(NULL, "a", &check), AR_EINVAL);
   assert_false(check.ok);
   assert_string_equal(check.invariant, "");
