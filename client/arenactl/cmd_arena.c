@@ -296,9 +296,11 @@ static void inspect_usage(FILE *out) {
           "address order, fetched page by page.\n"
           "\n"
           "  --from OFFSET  list the extents that start at or after OFFSET\n"
-          "                 (a block starts 16 bytes before its payload)\n"
+          "                 (a block starts 16 bytes before its payload,\n"
+          "                 or A bytes in a buddy arena for an alignment A)\n"
           "  --limit N      list at most N extents in each listing, and say\n"
-          "                 where the next ones start\n");
+          "                 where the next ones start\n"
+          "  --json         print one JSON document instead of tables\n");
 }
 
 /* Where inspect's listings begin and end: the extents that start at or
@@ -459,6 +461,12 @@ static int inspect_options(int argc, char **argv, int *flags, range_t *r) {
       return ar__ctl_bad_option(c, argv, inspect_usage);
     }
   }
+  bool listing = (*flags & (OPT_FREE_LIST | OPT_BLOCKS | OPT_DETACHED)) != 0;
+  if (!listing && (r->from != 0 || r->limit != 0)) {
+    fprintf(stderr, "arenactl inspect: --from and --limit need a listing "
+                    "(--free-list, --blocks or --detached)\n");
+    return ARENACTL_USAGE;
+  }
   return ar__ctl_check_args(argc, argv, inspect_usage, 1, 1);
 }
 
@@ -490,8 +498,7 @@ int ar__cmd_inspect(int argc, char **argv) {
     arenad_close(h);
     return rc;
   }
-  bool listing = (flags & (OPT_FREE_LIST | OPT_BLOCKS | OPT_DETACHED)) != 0;
-  if (listing && range.from > page->summary.size) {
+  if (range.from > page->summary.size) { /* only with a listing */
     fprintf(stderr,
             "arenactl inspect: %s: --from %llu is past the arena's end "
             "(%llu bytes)\n",

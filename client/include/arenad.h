@@ -659,10 +659,12 @@ ARENAD_EXTERN void arenad_page_destroy(arenad_page_t *page);
  * `name`, as the daemon's records have it, into *n: what a process handed
  * only an offset may read from there. Not from the block's header in the
  * segment, which any process attached for writing can overwrite. Needs
- * read access to the arena, not a hold on the block. One inspect request
- * (arenad_inspect's codes). Returns 0; AR_EINVAL, *n 0, when no live
- * block has that payload (never given, freed, inside a block, past the
- * arena). (Since 0.9.0.)
+ * read access to the arena, not a hold on the block. One inspect request,
+ * two for a buddy block allocated with an alignment over 16 (so the
+ * daemon's messages, counters and audit log name it inspect), with
+ * arenad_inspect's codes. Returns 0; AR_EINVAL, *n 0, when no live block
+ * has that payload (never given, freed, inside a block, past the arena).
+ * (Since 0.9.0.)
  */
 ARENAD_EXTERN int arenad_block_size(arenad_t *h, const char *name,
                                     uint64_t offset, uint64_t *n);

@@ -244,12 +244,36 @@ void arenad_page_destroy(arenad_page_t *page) {
 
 /* ---- one block's size ---------------------------------------------------- */
 
-/* The header in front of every payload (the placement model's): a block
- * starts this many bytes before its payload. */
+/* The header in front of every payload (the placement model's), and the
+ * largest alignment a request may ask for. */
 #define HEADER_BYTES 16
+#define ALIGN_MAX 4096
 
-/* A page of one extent from where the block would start: the block, if
- * it is there and live. */
+/* Where the block whose payload is `offset` starts, if it is live, and
+ * what one page of one extent from there said of it: *n its requested
+ * bytes when it is there (0 otherwise), *policy and *size the arena's.
+ * Returns 0, or arenad_inspect's code. */
+static int block_at(arenad_t *h, const char *name, uint64_t start,
+                    uint64_t offset, uint64_t *n, arenad_policy_t *policy,
+                    uint64_t *size) {
+  arenad_page_t *page;
+  int rc = arenad_inspect(h, name, ARENAD_INSPECT_BLOCKS, start, 1, &page);
+  if (rc < 0)
+    return rc;
+  const arenad_extent_t *e = page->n_extents == 1 ? &page->extents[0] : NULL;
+  *n = e != NULL && !e->free && e->start == start && e->payload == offset ? e->n
+                                                                          : 0;
+  *policy = page->summary.policy;
+  *size = page->summary.size;
+  arenad_page_destroy(page);
+  return 0;
+}
+
+/* A block starts HEADER_BYTES before its payload, but for a buddy block
+ * allocated with an alignment A over 16, whose payload is A bytes into a
+ * block aligned to a larger power of two: A is then the payload's lowest
+ * set bit. So one page from payload - 16 finds every block but those, and
+ * for a buddy arena a second page from payload - A finds them. */
 int arenad_block_size(arenad_t *h, const char *name, uint64_t offset,
                       uint64_t *n) {
   if (n == NULL)
@@ -258,31 +282,28 @@ int arenad_block_size(arenad_t *h, const char *name, uint64_t offset,
   int rc = arenad__check_name(h, name);
   if (rc < 0)
     return rc;
-  const char *why = NULL;
-  if (offset < HEADER_BYTES || offset % HEADER_BYTES != 0) {
-    why = "no payload is there";
-  } else {
-    arenad_page_t *page;
-    rc = arenad_inspect(h, name, ARENAD_INSPECT_BLOCKS, offset - HEADER_BYTES,
-                        1, &page);
+  const char *why = "no payload is there";
+  if (offset >= HEADER_BYTES && offset % HEADER_BYTES == 0) {
+    arenad_policy_t policy;
+    uint64_t size, lowest = offset & (~offset + 1);
+    rc = block_at(h, name, offset - HEADER_BYTES, offset, n, &policy, &size);
+    if (rc == 0 && *n == 0 && policy == ARENAD_POLICY_BUDDY &&
+        lowest > HEADER_BYTES && lowest <= ALIGN_MAX && lowest <= offset)
+      rc = block_at(h, name, offset - lowest, offset, n, &policy, &size);
     /* With a valid name and what, a refused walk is a cursor past the
      * arena's end. */
-    if (rc == AR_EINVAL)
+    if (rc == AR_EINVAL || (rc == 0 && offset - HEADER_BYTES >= size))
       why = "past the arena's end";
     else if (rc < 0)
       return rc;
-    if (rc == 0 && page->n_extents == 1 && !page->extents[0].free &&
-        page->extents[0].payload == offset)
-      *n = page->extents[0].n;
-    else if (rc == 0)
+    else
       why = "freed, never given, or inside a block";
-    arenad_page_destroy(page);
   }
-  if (why != NULL)
-    return arenad__fail(h, AR_EINVAL,
-                        "no live block has payload %llu in arena '%s' (%s)",
-                        (unsigned long long)offset, name, why);
-  return 0;
+  if (*n != 0)
+    return 0;
+  return arenad__fail(h, AR_EINVAL,
+                      "no live block has payload %llu in arena '%s' (%s)",
+                      (unsigned long long)offset, name, why);
 }
 
 /* ---- check --------------------------------------------------------------- */

@@ -409,6 +409,31 @@ static void test_inspect_from_limit(void **state) {
   assert_string_equal(r->out, "");
   assert_non_null(strstr(r->err, "arenactl inspect: alpha: --from "));
   assert_non_null(strstr(r->err, "is past the arena's end"));
+  /* The detached blocks (all 19 here): a listing that stops at the last
+   * one cannot tell it was the last; the page from there is empty. */
+  r = RUN("inspect", "alpha", "--detached", "--json", "--limit", "19");
+  expect_status(r, 0);
+  j = parse(r);
+  assert_int_equal(json_array_size(json_object_get(j, "detached")), 19);
+  uint64_t next =
+      (uint64_t)json_integer_value(json_object_get(j, "detached_next"));
+  json_decref(j);
+  assert_true(next < size);
+  snprintf(end, sizeof end, "%llu", (unsigned long long)next);
+  r = RUN("inspect", "alpha", "--detached", "--json", "--from", end, "--limit",
+          "19");
+  expect_status(r, 0);
+  j = parse(r);
+  assert_int_equal(json_array_size(json_object_get(j, "detached")), 0);
+  assert_int_equal(json_integer_value(json_object_get(j, "detached_next")),
+                   size);
+  json_decref(j);
+
+  /* Refused: a limit of 0, an offset that is no number, either without a
+   * listing. */
+  r = RUN("inspect", "alpha", "--limit", "2");
+  expect_status(r, 2);
+  assert_non_null(strstr(r->err, "--from and --limit need a listing"));
   r = RUN("inspect", "alpha", "--blocks", "--limit", "0");
   expect_status(r, 2);
   assert_non_null(strstr(r->err, "invalid --limit '0'"));

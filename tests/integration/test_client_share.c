@@ -600,23 +600,30 @@ static void test_share_calls(void **state) {
   arenad_close(b);
 }
 
-/* arenad_block_size of `off` in shm fails with AR_EINVAL, *n 0, and says
- * that no live block is there. */
-static void assert_no_block(arenad_t *h, uint64_t off) {
+/* arenad_block_size of `off` in `arena` fails with AR_EINVAL, *n 0, and
+ * says that no live block is there, and why (`why`). */
+static void assert_no_block_in(arenad_t *h, const char *arena, uint64_t off,
+                               const char *why) {
   uint64_t n = 7;
-  assert_int_equal(arenad_block_size(h, "shm", off, &n), AR_EINVAL);
+  assert_int_equal(arenad_block_size(h, arena, off, &n), AR_EINVAL);
   assert_int_equal(n, 0);
-  if (strstr(arenad_error(h), "no live block has payload") == NULL)
+  if (strstr(arenad_error(h), "no live block has payload") == NULL ||
+      strstr(arenad_error(h), why) == NULL)
     fail_msg("offset %llu: %s", (unsigned long long)off, arenad_error(h));
+}
+
+static void assert_no_block(arenad_t *h, uint64_t off) {
+  assert_no_block_in(h, "shm", off, "");
 }
 
 /* arenad_block_size: a process handed only an offset learns the block's
  * requested size from the daemon, also one that holds no reference to it
  * and is attached read-only, and after the block's header in the segment
  * was overwritten; an aligned block (a free gap before it) and a
- * detached one too. An offset that is no live block's payload (a freed
- * block, inside a block, misaligned, 0, the arena's end and past it) is
- * AR_EINVAL and says so; an unknown arena is the daemon's AR_ENOENT. */
+ * detached one too, and buddy blocks of every alignment. An offset that
+ * is no live block's payload (a freed block, inside a block, misaligned,
+ * 0, the arena's end and past it) is AR_EINVAL and says so; an unknown
+ * arena is the daemon's AR_ENOENT. */
 static void test_block_size(void **state) {
   (void)state;
   arenad_t *w = open_client("writer"), *r = open_client("reader");
@@ -643,9 +650,11 @@ static void test_block_size(void **state) {
 
   assert_no_block(r, off[0] + 16);
   assert_no_block(r, off[0] + 8);
-  assert_no_block(r, 0);
+  assert_no_block_in(r, "shm", 0, "no payload is there");
+  assert_no_block_in(r, "shm", off[0] + 16, "inside a block");
   assert_no_block(r, map.size);
-  assert_no_block(r, map.size + 4096);
+  assert_no_block_in(r, "shm", map.size + 16, "past the arena's end");
+  assert_no_block_in(r, "shm", map.size + 4096, "past the arena's end");
   assert_arenad_ok(w, arenad_free(w, "shm", off[0]));
   assert_no_block(r, off[0]);
   assert_arenad_ok(r, arenad_ping(r)); /* still usable */
@@ -653,6 +662,29 @@ static void test_block_size(void **state) {
   assert_int_equal(arenad_block_size(r, "shm", off[1], NULL), AR_EINVAL);
   assert_arenad_ok(w, arenad_free(w, "shm", off[1]));
   assert_arenad_ok(w, arenad_free(w, "shm", off[2]));
+
+  /* Buddy: a block allocated with alignment A over 16 starts A bytes
+   * before its payload, in a block aligned to a larger power of two. */
+  arenad_arena_spec_t spec = {1 << 20, ARENAD_POLICY_BUDDY, NULL, 0, 0};
+  assert_arenad_ok(w, arenad_create_arena(w, "bud", &spec, NULL));
+  static const uint64_t aligns[] = {16, 32, 64, 1024, 4096};
+  uint64_t boff[5];
+  for (int i = 0; i < 5; i++) {
+    assert_arenad_ok(w, arenad_alloc(w, "bud", 100 + (uint64_t)i, aligns[i], 0,
+                                     &boff[i], NULL));
+    assert_int_equal(boff[i] % aligns[i], 0);
+  }
+  for (int i = 0; i < 5; i++) {
+    assert_arenad_ok(r, arenad_block_size(r, "bud", boff[i], &n));
+    assert_int_equal(n, 100 + (uint64_t)i);
+  }
+  /* 32 bytes into the block aligned to 4096: its lowest bit is 32, and
+   * 32 bytes back is that block's payload, not a block's start. */
+  assert_no_block_in(r, "bud", boff[4] + 32, "inside a block");
+  for (int i = 0; i < 5; i++)
+    assert_arenad_ok(w, arenad_free(w, "bud", boff[i]));
+  assert_no_block_in(r, "bud", boff[3], "freed");
+  assert_arenad_ok(w, arenad_destroy_arena(w, "bud", 0, NULL));
   arenad_close(w);
   arenad_close(r);
 }
