@@ -13,51 +13,85 @@
 
 #include "ar/error.h"
 
-#define POOL_CHUNK 256    /* objects per pool chunk */
+#define CHUNK_BYTES 16384 /* a pool chunk, aligned to its size */
 #define TAB_MIN_SLOTS 64  /* a fresh table's capacity */
 
 /* ---- Pools -------------------------------------------------------------- */
+
+/* A chunk: this header, then the objects, in CHUNK_BYTES aligned to
+ * CHUNK_BYTES, so that an object's chunk is its address rounded down. A
+ * chunk is on the pool's avail list while some of its objects are free
+ * and some handed out, on its empty list while all are free, and on
+ * neither while none is free. */
+typedef struct ad_chunk_s {
+  struct ad_chunk_s *prev, *next; /* on the list it is on */
+  void *free;   /* free objects, linked through their first word */
+  size_t nfree; /* how many */
+} ad_chunk_t;
+
+/* Where a chunk's objects begin: past its header, 16-byte aligned. */
+#define CHUNK_HEAD ((sizeof(ad_chunk_t) + 15) & ~(size_t)15)
 
 static void pool_init(ad_pool_t *p, size_t obj_size) {
   memset(p, 0, sizeof(*p));
   if (obj_size < sizeof(void *))
     obj_size = sizeof(void *);
   p->obj_size = (obj_size + sizeof(void *) - 1) & ~(sizeof(void *) - 1);
-  p->per_chunk = POOL_CHUNK;
+  p->per_chunk = (CHUNK_BYTES - CHUNK_HEAD) / p->obj_size;
 }
 
+static ad_chunk_t *chunk_of(const void *obj) {
+  return (ad_chunk_t *)((uintptr_t)obj & ~(uintptr_t)(CHUNK_BYTES - 1));
+}
+
+static void list_push(ad_chunk_t **head, ad_chunk_t *c) {
+  c->prev = NULL;
+  c->next = *head;
+  if (*head != NULL)
+    (*head)->prev = c;
+  *head = c;
+}
+
+static void list_unlink(ad_chunk_t **head, ad_chunk_t *c) {
+  if (c->prev != NULL)
+    c->prev->next = c->next;
+  else
+    *head = c->next;
+  if (c->next != NULL)
+    c->next->prev = c->prev;
+}
+
+/* Gives the first empty chunk back to malloc. */
+static void release_empty(ad_pool_t *p) {
+  ad_chunk_t *c = p->empty;
+  list_unlink(&p->empty, c);
+  free(c);
+  p->chunks--;
+  p->nfree -= p->per_chunk;
+}
+
+/* Every object must be back: then every chunk is empty. */
 static void pool_fini(ad_pool_t *p) {
-  while (p->chunks != NULL) {
-    void *next = *(void **)p->chunks;
-    free(p->chunks);
-    p->chunks = next;
-  }
-  p->free = NULL;
-  p->nfree = 0;
-}
-
-/* A chunk is a link word followed by per_chunk objects. */
-static size_t chunk_bytes(const ad_pool_t *p) {
-  return sizeof(void *) + p->per_chunk * p->obj_size;
+  while (p->empty != NULL)
+    release_empty(p);
 }
 
 /* Every chunk's objects are either free or handed out. */
-static size_t pool_bytes(const ad_pool_t *p) {
-  return (p->nfree + p->live) / p->per_chunk * chunk_bytes(p);
-}
+static size_t pool_bytes(const ad_pool_t *p) { return p->chunks * CHUNK_BYTES; }
 
 static int pool_grow(ad_pool_t *p) {
-  size_t head = sizeof(void *);
-  unsigned char *c = malloc(chunk_bytes(p));
+  ad_chunk_t *c = aligned_alloc(CHUNK_BYTES, CHUNK_BYTES);
   if (c == NULL)
     return AR_EINTERNAL;
-  *(void **)c = p->chunks;
-  p->chunks = c;
+  c->free = NULL;
   for (size_t i = 0; i < p->per_chunk; i++) {
-    void *obj = c + head + i * p->obj_size;
-    *(void **)obj = p->free;
-    p->free = obj;
+    void *obj = (unsigned char *)c + CHUNK_HEAD + i * p->obj_size;
+    *(void **)obj = c->free;
+    c->free = obj;
   }
+  c->nfree = p->per_chunk;
+  list_push(&p->empty, c);
+  p->chunks++;
   p->nfree += p->per_chunk;
   return 0;
 }
@@ -69,20 +103,42 @@ static int pool_reserve(ad_pool_t *p, size_t n) {
   return 0;
 }
 
-/* An object from a reserved pool. */
+/* An object from a reserved pool: from a chunk in use when there is one,
+ * so that objects gather in few chunks and the empty ones can go. */
 static void *pool_get(ad_pool_t *p) {
-  void *obj = p->free;
-  p->free = *(void **)obj;
+  ad_chunk_t *c = p->avail;
+  if (c == NULL) {
+    c = p->empty;
+    list_unlink(&p->empty, c);
+    list_push(&p->avail, c);
+  }
+  void *obj = c->free;
+  c->free = *(void **)obj;
+  if (--c->nfree == 0)
+    list_unlink(&p->avail, c);
   p->nfree--;
   p->live++;
   return obj;
 }
 
+/* Gives obj back to its chunk. Empty chunks go back to malloc while the
+ * pool keeps spare objects enough without them: a chunk's worth, and
+ * half as many as are handed out. */
 static void pool_put(ad_pool_t *p, void *obj) {
-  *(void **)obj = p->free;
-  p->free = obj;
+  ad_chunk_t *c = chunk_of(obj);
+  *(void **)obj = c->free;
+  c->free = obj;
+  if (c->nfree++ == 0)
+    list_push(&p->avail, c);
+  if (c->nfree == p->per_chunk) {
+    list_unlink(&p->avail, c);
+    list_push(&p->empty, c);
+  }
   p->nfree++;
   p->live--;
+  size_t keep = p->live / 2 > p->per_chunk ? p->live / 2 : p->per_chunk;
+  while (p->empty != NULL && p->nfree - p->per_chunk >= keep)
+    release_empty(p);
 }
 
 void ad_blocks_init(ad_blocks_t *b) {
@@ -361,15 +417,9 @@ static void tab_put(ad_blocktab_t *t, ad_block_t *blk) {
   t->slots[i] = blk;
 }
 
-int ad_blocktab_reserve(ad_blocktab_t *t, size_t n) {
-  size_t slots = t->mask + 1;
-  if (n > SIZE_MAX / 4 - t->count)
-    return AR_EINTERNAL;
-  if ((t->count + n) * 2 <= slots)
-    return 0;
-  while ((t->count + n) * 2 > slots)
-    slots *= 2;
-
+/* Moves the records into a fresh table of `slots` slots. Returns 0, or
+ * AR_EINTERNAL (the table unchanged). */
+static int tab_resize(ad_blocktab_t *t, size_t slots) {
   ad_blocktab_t old = *t;
   if (tab_alloc(t, slots) < 0) {
     *t = old;
@@ -380,6 +430,17 @@ int ad_blocktab_reserve(ad_blocktab_t *t, size_t n) {
       tab_put(t, old.slots[i]);
   free(old.slots);
   return 0;
+}
+
+int ad_blocktab_reserve(ad_blocktab_t *t, size_t n) {
+  size_t slots = t->mask + 1;
+  if (n > SIZE_MAX / 4 - t->count)
+    return AR_EINTERNAL;
+  if ((t->count + n) * 2 <= slots)
+    return 0;
+  while ((t->count + n) * 2 > slots)
+    slots *= 2;
+  return tab_resize(t, slots);
 }
 
 ad_block_t *ad_blocktab_find(const ad_blocktab_t *t, uint64_t payload) {
@@ -395,6 +456,15 @@ ad_block_t *ad_blocktab_find(const ad_blocktab_t *t, uint64_t payload) {
 void ad_blocktab_insert(ad_blocktab_t *t, ad_block_t *blk) {
   tab_put(t, blk);
   t->count++;
+}
+
+/* The table halved for as long as it would be at most 1/4 full; when
+ * memory runs out it stays as it is. */
+static void tab_shrink(ad_blocktab_t *t) {
+  size_t slots = t->mask + 1;
+  while (slots > TAB_MIN_SLOTS && t->count * 4 <= slots / 2)
+    slots /= 2;
+  (void)tab_resize(t, slots);
 }
 
 /* Backward-shift deletion: the entries after the hole that may move into
@@ -420,6 +490,8 @@ void ad_blocktab_remove(ad_blocktab_t *t, const ad_block_t *blk) {
   }
   t->slots[i] = NULL;
   t->count--;
+  if (t->count < (t->mask + 1) / 16 && t->mask + 1 > TAB_MIN_SLOTS)
+    tab_shrink(t);
 }
 
 size_t ad_blocks_bytes(const ad_blocks_t *b) {

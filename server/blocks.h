@@ -36,7 +36,8 @@
  *     that has any: the holds a block's first holder does not account for.
  *
  * Records and holds come from pools (ad_blocks_t) that keep freed objects
- * for reuse, so the hot path of alloc and free costs no malloc. A pool can
+ * for reuse, so the hot path of alloc and free costs no malloc, and give
+ * chunks of them back once many more are free than in use. A pool can
  * be reserved ahead, so that a multi-block allocation never fails half way
  * for want of a record. Nothing here touches an engine or does I/O.
  */
@@ -95,14 +96,20 @@ struct ad_holder_s {
   uint64_t check_mark; /* private: ad_blocks_check_block's last visit */
 };
 
-/* A free-list pool of fixed-size objects, grown in chunks, never shrunk
- * (its high-water mark stays allocated until ad_blocks_fini). */
+/* A pool of fixed-size objects in chunks (blocks.c): each chunk keeps its
+ * own free objects, and chunks whose objects have all come back are given
+ * back to malloc while the pool has spare objects enough without them (a
+ * chunk's worth, and half as many as are handed out), so that the pool
+ * follows its objects down as well as up. */
+struct ad_chunk_s;
 typedef struct ad_pool_s {
-  void *free;       /* private: free objects, linked through their first word */
-  void *chunks;     /* private: allocated chunks, linked the same way */
+  struct ad_chunk_s *avail; /* private: chunks some of whose objects are
+                               free, some handed out */
+  struct ad_chunk_s *empty; /* private: chunks all of whose are free */
+  size_t chunks;            /* read-only: chunks allocated */
   size_t obj_size;  /* read-only */
-  size_t per_chunk; /* read-only */
-  size_t nfree;     /* read-only: objects on the free list */
+  size_t per_chunk; /* read-only: objects a chunk holds */
+  size_t nfree;     /* read-only: free objects, in all chunks */
   size_t live;      /* read-only: objects handed out */
 } ad_pool_t;
 
@@ -119,12 +126,13 @@ typedef struct ad_blocks_s {
 void ad_blocks_init(ad_blocks_t *b);
 void ad_blocks_fini(ad_blocks_t *b); /* every object must be back */
 
-/* The bytes both pools hold from malloc, objects in use and free alike:
- * pools never shrink, so this is also their peak. */
+/* The bytes both pools hold from malloc, objects in use and free alike. */
 size_t ad_blocks_bytes(const ad_blocks_t *b);
 
 /* Makes sure the next nblocks ad_block_new and nholds ad_hold_add calls
- * cannot fail. Returns 0, or AR_EINTERNAL when memory runs out. */
+ * cannot fail, as long as no record or hold is given back between (which
+ * may give a chunk back to malloc). Returns 0, or AR_EINTERNAL when memory
+ * runs out. */
 int ad_blocks_reserve(ad_blocks_t *b, size_t nblocks, size_t nholds);
 
 /* A new record for the block at `payload` with no holds and refcount 0,
@@ -205,7 +213,8 @@ typedef struct ad_blocktab_s {
 int ad_blocktab_init(ad_blocktab_t *t);
 void ad_blocktab_fini(ad_blocktab_t *t); /* frees the slots, not records */
 
-/* Makes sure n more inserts cannot fail (the load stays at most 1/2).
+/* Makes sure n more inserts cannot fail (the load stays at most 1/2), as
+ * long as no removal comes between (which may make the table smaller).
  * Returns 0, or AR_EINTERNAL (the table is unchanged). */
 int ad_blocktab_reserve(ad_blocktab_t *t, size_t n);
 
@@ -217,7 +226,9 @@ ad_block_t *ad_blocktab_find(const ad_blocktab_t *t, uint64_t payload);
 /* Inserts a record whose payload is not in the table; needs a reserve. */
 void ad_blocktab_insert(ad_blocktab_t *t, ad_block_t *blk);
 
-/* Removes a record that is in the table. */
+/* Removes a record that is in the table. A removal that leaves the table
+ * under 1/16 full makes it smaller, 1/8 to 1/4 full (when memory for that
+ * runs out it stays as it is), so that it follows its records down. */
 void ad_blocktab_remove(ad_blocktab_t *t, const ad_block_t *blk);
 
 static inline size_t ad_blocktab_count(const ad_blocktab_t *t) {

@@ -6,7 +6,8 @@
  * blocks, all-or-nothing allocation, frees refused to non-holders,
  * reclamation of everything a holder had across arenas, the check that
  * catches records out of step, references counted per holder (retain,
- * release, transfer), and quota arithmetic on the records.
+ * release, transfer), quota arithmetic on the records, and their memory
+ * (the pools' chunks and the table) following them down as well as up.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -77,6 +78,71 @@ static void test_table_random(void **state) {
     ad_block_delete(&pools, recs[n]);
   }
   assert_int_equal(pools.blocks.live, 0);
+  ad_blocktab_fini(&t);
+  ad_blocks_fini(&pools);
+}
+
+/* The records' memory follows them down as well as up: a hundred
+ * thousand detached records in a table, removed and deleted in a random
+ * order. The table never grows while records only go, is made smaller
+ * several times, is never under 1/16 full until its first size, and is
+ * that first size when empty; every record left is found after each time
+ * it was made smaller. The pool's chunks go back to malloc as they empty
+ * (its count of free and handed-out objects always fills its chunks), so
+ * that with nothing left it holds a chunk or two, not its peak, also when
+ * the chunks empty one after another while most records are still live.
+ * Then the same again, from the emptied pool and table, in that order. */
+static void test_memory_follows_records(void **state) {
+  (void)state;
+  enum { N = 100000 };
+  ad_blocks_t pools;
+  ad_blocktab_t t;
+  ad_blocks_init(&pools);
+  assert_ok(ad_blocktab_init(&t));
+  size_t first = ad_blocktab_slots(&t);
+  static ad_block_t *recs[N];
+  for (int round = 0; round < 2; round++) {
+    assert_ok(ad_blocktab_reserve(&t, N));
+    assert_ok(ad_blocks_reserve(&pools, N, 0));
+    for (size_t i = 0; i < N; i++) {
+      recs[i] = ad_block_new(&pools, 16 + 32 * (uint64_t)i, NULL, true);
+      ad_blocktab_insert(&t, recs[i]);
+    }
+    size_t peak = ad_blocks_bytes(&pools);
+    assert_true(peak >= N * sizeof(ad_block_t));
+    /* In a random order, then in the order made (recs[N - 1] first):
+     * chunks then empty one by one while most records are still live. */
+    srand(11);
+    for (size_t i = N - 1; round == 0 && i > 0; i--) {
+      size_t j = (size_t)rand() % (i + 1);
+      ad_block_t *x = recs[i];
+      recs[i] = recs[j];
+      recs[j] = x;
+    }
+    size_t slots = ad_blocktab_slots(&t);
+    unsigned shrinks = 0;
+    for (size_t n = N; n > 0; n--) {
+      ad_blocktab_remove(&t, recs[n - 1]);
+      ad_block_undetach(recs[n - 1]);
+      ad_block_delete(&pools, recs[n - 1]);
+      size_t now = ad_blocktab_slots(&t);
+      assert_true(now <= slots);
+      assert_true(now == first || (n - 1) * 16 >= now);
+      if (now < slots) {
+        shrinks++;
+        for (size_t i = 0; i + 1 < n; i++)
+          assert_ptr_equal(ad_blocktab_find(&t, recs[i]->payload), recs[i]);
+        slots = now;
+      }
+      assert_int_equal(pools.blocks.nfree + pools.blocks.live,
+                       pools.blocks.chunks * pools.blocks.per_chunk);
+    }
+    assert_true(shrinks >= 5);
+    assert_int_equal(ad_blocktab_slots(&t), first);
+    assert_int_equal(pools.blocks.live, 0);
+    assert_true(pools.blocks.chunks >= 1 && pools.blocks.chunks <= 2);
+    assert_true(ad_blocks_bytes(&pools) * 50 < peak);
+  }
   ad_blocktab_fini(&t);
   ad_blocks_fini(&pools);
 }
@@ -670,6 +736,7 @@ static void test_block_size_prediction(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_table_random),
+      cmocka_unit_test(test_memory_follows_records),
       cmocka_unit_test(test_memory_figures),
       cmocka_unit_test(test_holds),
       cmocka_unit_test(test_arena_alloc_free),
