@@ -346,10 +346,10 @@ static int print_json_at(json_t *v, int depth) {
  * negative). */
 #define NO_JSON_MEMORY 1
 
-/* Says where a listing that r->limit cut short goes on: in text, a line
- * after it when extents remain; in JSON, always, as the key
- * "<key>_next" (the arena's size when nothing remains), so that a script
- * pages with --from until that equals the summary's size. */
+/* With --limit, says where the listing goes on: in text, a line after it
+ * unless it reached the arena's end; in JSON, always, as the key
+ * "<key>_next" (the arena's size at the end), so that a script pages with
+ * --from until that equals the summary's size. */
 static void print_next(const range_t *r, bool json, const char *key,
                        uint64_t next, bool done) {
   if (r->limit == 0)

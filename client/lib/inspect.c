@@ -290,6 +290,8 @@ int arenad_block_size(arenad_t *h, const char *name, uint64_t offset,
     if (rc == 0 && *n == 0 && policy == ARENAD_POLICY_BUDDY &&
         lowest > HEADER_BYTES && lowest <= ALIGN_MAX && lowest <= offset)
       rc = block_at(h, name, offset - lowest, offset, n, &policy, &size);
+    if (rc == 0 && *n != 0)
+      return 0;
     /* With a valid name and what, a refused walk is a cursor past the
      * arena's end. */
     if (rc == AR_EINVAL || (rc == 0 && offset - HEADER_BYTES >= size))
@@ -299,8 +301,6 @@ int arenad_block_size(arenad_t *h, const char *name, uint64_t offset,
     else
       why = "freed, never given, or inside a block";
   }
-  if (*n != 0)
-    return 0;
   return arenad__fail(h, AR_EINVAL,
                       "no live block has payload %llu in arena '%s' (%s)",
                       (unsigned long long)offset, name, why);
