@@ -1,14 +1,14 @@
 /*
  * inspect.c: the requests that read an arena's state: list, inspect (a
  * summary and a page of extents, or one block's size) and check. Each
- * turns its protobuf reply
- * into the public C structs, packed into one heap block with the strings
- * they point to, so that the caller frees a result with one call and no
- * protobuf type leaks into the API.
+ * turns its protobuf reply into the public C structs, packed into one
+ * heap block with the strings they point to, so that the caller frees a
+ * result with one call and no protobuf type leaks into the API.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "ar/engine.h" /* AR_HDR, AR_ALIGN_MAX: the model's constants */
 #include "internal.h"
 
 /* Strings are copied to the end of a result block through this cursor. */
@@ -244,11 +244,6 @@ void arenad_page_destroy(arenad_page_t *page) {
 
 /* ---- one block's size ---------------------------------------------------- */
 
-/* The header in front of every payload (the placement model's), and the
- * largest alignment a request may ask for. */
-#define HEADER_BYTES 16
-#define ALIGN_MAX 4096
-
 /* Where the block whose payload is `offset` starts, if it is live, and
  * what one page of one extent from there said of it: *n its requested
  * bytes when it is there (0 otherwise), *policy and *size the arena's.
@@ -269,7 +264,7 @@ static int block_at(arenad_t *h, const char *name, uint64_t start,
   return 0;
 }
 
-/* A block starts HEADER_BYTES before its payload, but for a buddy block
+/* A block starts AR_HDR before its payload, but for a buddy block
  * allocated with an alignment A over 16, whose payload is A bytes into a
  * block aligned to a larger power of two: A is then the payload's lowest
  * set bit. So one page from payload - 16 finds every block but those, and
@@ -283,18 +278,18 @@ int arenad_block_size(arenad_t *h, const char *name, uint64_t offset,
   if (rc < 0)
     return rc;
   const char *why = "no payload is there";
-  if (offset >= HEADER_BYTES && offset % HEADER_BYTES == 0) {
+  if (offset >= AR_HDR && offset % AR_HDR == 0) {
     arenad_policy_t policy;
     uint64_t size, lowest = offset & (~offset + 1);
-    rc = block_at(h, name, offset - HEADER_BYTES, offset, n, &policy, &size);
+    rc = block_at(h, name, offset - AR_HDR, offset, n, &policy, &size);
     if (rc == 0 && *n == 0 && policy == ARENAD_POLICY_BUDDY &&
-        lowest > HEADER_BYTES && lowest <= ALIGN_MAX && lowest <= offset)
+        lowest > AR_HDR && lowest <= AR_ALIGN_MAX && lowest <= offset)
       rc = block_at(h, name, offset - lowest, offset, n, &policy, &size);
     if (rc == 0 && *n != 0)
       return 0;
     /* With a valid name and what, a refused walk is a cursor past the
      * arena's end. */
-    if (rc == AR_EINVAL || (rc == 0 && offset - HEADER_BYTES >= size))
+    if (rc == AR_EINVAL || (rc == 0 && offset - AR_HDR >= size))
       why = "past the arena's end";
     else if (rc < 0)
       return rc;
