@@ -130,6 +130,7 @@ static void drop_hold(ad_arena_t *a, ad_hold_t *hold, ad_freed_t *freed) {
   if (drop_ref(a, blk, hold, true, freed) < 0) {
     make_detached(a, blk);
     ad_hold_drop_all(a->pools, hold);
+    freed->kept++;
   }
 }
 
@@ -143,7 +144,8 @@ static int reserve(ad_arena_t *a, ad_holder_t *holder, uint32_t n) {
 }
 
 int ad_arena_alloc(ad_arena_t *a, ad_holder_t *holder, uint64_t n,
-                   uint64_t align, uint32_t count, uint64_t *offsets) {
+                   uint64_t align, uint32_t count, uint64_t *offsets,
+                   uint64_t *kept) {
   if (reserve(a, holder, count) < 0)
     return AR_EINTERNAL;
 
@@ -152,14 +154,15 @@ int ad_arena_alloc(ad_arena_t *a, ad_holder_t *holder, uint64_t n,
     int rc = ar_engine_alloc(a->engine, n, align, &b);
     if (rc < 0) {
       /* All or nothing: give back the ones placed, newest first. */
-      ad_freed_t ignored = {0};
+      ad_freed_t back = {0};
       while (i-- > 0) {
         ad_block_t *blk = ad_blocktab_find(&a->table, offsets[i]);
         if (holder != NULL)
-          drop_hold(a, blk->holds, &ignored);
-        else
-          (void)drop_ref(a, blk, NULL, false, &ignored); /* else detached */
+          drop_hold(a, blk->holds, &back);
+        else if (drop_ref(a, blk, NULL, false, &back) < 0)
+          back.kept++; /* it stays as it was: detached */
       }
+      *kept += back.kept;
       return rc;
     }
     ad_block_t *blk = ad_block_new(a->pools, b.payload, a, false);

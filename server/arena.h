@@ -69,10 +69,13 @@ void ad_arena_destroy(ad_arena_t *a);
  * offsets in offsets[0..count). Returns 0; AR_EINVAL for a bad n or align;
  * AR_ENOMEM when they do not all fit (the ones placed are freed again);
  * AR_EINTERNAL when the daemon's own memory runs out. Nothing changes on
- * an error (but the next-fit rover, see AllocRequest in the proto).
+ * an error (but the next-fit rover, see AllocRequest in the proto), except
+ * that a block placed before the error that the engine cannot take back
+ * for want of memory is kept, detached, and counted in *kept.
  */
 int ad_arena_alloc(ad_arena_t *a, ad_holder_t *holder, uint64_t n,
-                   uint64_t align, uint32_t count, uint64_t *offsets);
+                   uint64_t align, uint32_t count, uint64_t *offsets,
+                   uint64_t *kept);
 
 /* What a free or a reclamation did. Zero-initialise ({0}) before the
  * first call; calls add to it. */
@@ -80,6 +83,8 @@ typedef struct ad_freed_s {
   uint64_t blocks;      /* blocks that went back to the free space */
   uint64_t bytes;       /* their block bytes */
   uint64_t corruptions; /* of those, blocks whose header was overwritten */
+  uint64_t kept;        /* blocks whose last reference went but which the engine
+                           could not take back for want of memory: kept, detached */
   const struct ad_arena_s *corrupt_arena; /* the latest such block's, */
   uint64_t corrupt_offset;                /* and its payload offset */
 } ad_freed_t;

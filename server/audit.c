@@ -31,9 +31,10 @@ void ad_audit_close(const ad_conn_t *c) {
 
 void ad_audit_reclaim(const ad_conn_t *c, uint64_t refs, const ad_freed_t *f) {
   ad_log(AD_LOG_INFO, "reclaim",
-         WHO " refs=%llu blocks=%llu bytes=%llu corrupt=%llu", WHO_ARGS(c),
-         (unsigned long long)refs, (unsigned long long)f->blocks,
-         (unsigned long long)f->bytes, (unsigned long long)f->corruptions);
+         WHO " refs=%llu blocks=%llu bytes=%llu corrupt=%llu kept=%llu",
+         WHO_ARGS(c), (unsigned long long)refs, (unsigned long long)f->blocks,
+         (unsigned long long)f->bytes, (unsigned long long)f->corruptions,
+         (unsigned long long)f->kept);
 }
 
 void ad_audit_check_failed(const ad_conn_t *c, const ad_arena_t *a,

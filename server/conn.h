@@ -77,6 +77,7 @@ typedef struct ad_reclaim_s {
   bool queued;     /* on that queue: references are left to drop */
   uint64_t refs;   /* references the connection held when it closed */
   uint64_t blocks, bytes, corruptions; /* what dropping them freed so far */
+  uint64_t kept; /* the blocks it could not free for want of memory */
 } ad_reclaim_t;
 
 /* A descriptor to pass with the byte at stream offset `at` of the output. */

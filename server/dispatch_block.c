@@ -72,7 +72,8 @@ int ad_do_alloc(ad_call_t *call, const Arenad__AllocRequest *m) {
                    "the daemon has no memory for the reply: nothing was "
                    "allocated");
 
-  rc = ad_arena_alloc(a, holder, m->size, align, count, offsets);
+  rc = ad_arena_alloc(a, holder, m->size, align, count, offsets,
+                      &d->stats.blocks_kept_no_memory);
   if (rc == AR_ENOMEM)
     return ad_fail(call, rc, "arena '%s' has no room for %u block%s of %llu "
                    "bytes", a->name, count, count == 1 ? "" : "s",

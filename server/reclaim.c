@@ -30,12 +30,14 @@ static bool drop_slice(ad_conn_t *c, bool all) {
   d->stats.reclaimed_blocks += f.blocks;
   d->stats.reclaimed_bytes += f.bytes;
   d->stats.blocks_freed += f.blocks;
+  d->stats.blocks_kept_no_memory += f.kept;
   /* Logged now: f names the arena of an overwritten header, which may be
    * destroyed before the next slice. */
   ad_audit_corrupt(d, c, &f);
   c->reclaim.blocks += f.blocks;
   c->reclaim.bytes += f.bytes;
   c->reclaim.corruptions += f.corruptions;
+  c->reclaim.kept += f.kept;
   return done;
 }
 
@@ -43,7 +45,8 @@ static bool drop_slice(ad_conn_t *c, bool all) {
 static void end(ad_conn_t *c) {
   ad_freed_t total = {.blocks = c->reclaim.blocks,
                       .bytes = c->reclaim.bytes,
-                      .corruptions = c->reclaim.corruptions};
+                      .corruptions = c->reclaim.corruptions,
+                      .kept = c->reclaim.kept};
   c->d->stats.reclaimed_connections++;
   ad_audit_reclaim(c, c->reclaim.refs, &total);
 }

@@ -64,6 +64,7 @@
   X(reclaimed_blocks)                                                          \
   X(reclaimed_bytes)                                                           \
   X(reclaim_slices)                                                            \
+  X(blocks_kept_no_memory)                                                     \
   X(retains)                                                                   \
   X(releases)                                                                  \
   X(transfers)                                                                 \

@@ -93,12 +93,15 @@ void fzd_told_reset(void) {
 /* Linked with -Wl,--wrap=ad_arena_alloc: the blocks just placed are
  * untold, until their reply is packed. */
 int __real_ad_arena_alloc(ad_arena_t *a, ad_holder_t *holder, uint64_t n,
-                          uint64_t align, uint32_t count, uint64_t *offsets);
+                          uint64_t align, uint32_t count, uint64_t *offsets,
+                          uint64_t *kept);
 int __wrap_ad_arena_alloc(ad_arena_t *a, ad_holder_t *holder, uint64_t n,
-                          uint64_t align, uint32_t count, uint64_t *offsets);
+                          uint64_t align, uint32_t count, uint64_t *offsets,
+                          uint64_t *kept);
 int __wrap_ad_arena_alloc(ad_arena_t *a, ad_holder_t *holder, uint64_t n,
-                          uint64_t align, uint32_t count, uint64_t *offsets) {
-  int rc = __real_ad_arena_alloc(a, holder, n, align, count, offsets);
+                          uint64_t align, uint32_t count, uint64_t *offsets,
+                          uint64_t *kept) {
+  int rc = __real_ad_arena_alloc(a, holder, n, align, count, offsets, kept);
   if (rc < 0)
     return rc;
   for (uint32_t i = 0; i < count; i++)

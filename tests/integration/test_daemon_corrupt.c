@@ -412,8 +412,8 @@ static void close_smashed(const char *arena) {
   assert_logged(conn, arena, 1, off);
   char who[40];
   snprintf(who, sizeof(who), " conn=%llu ", (unsigned long long)conn);
-  const char *reclaim[] = {" info reclaim ", who, " blocks=2 ", " corrupt=1\n",
-                           NULL};
+  const char *reclaim[] = {" info reclaim ", who,         " blocks=2 ",
+                           " corrupt=1 ",    " kept=0\n", NULL};
   assert_true(it_log_line(&it_group, reclaim));
   assert_int_equal(it_live_blocks(watch, arena), live);
   it_check_ok(watch, arena);

@@ -13,7 +13,9 @@
  * replies its socket did not take kept without memory for a copy (the
  * connection takes over the staging buffer and stays open), and a frame
  * timeout whose error reply finds no memory (the connection closes at
- * once, and the run after it leaves it alone). The tests that read
+ * once, and the run after it leaves it alone), and a closed connection's
+ * blocks that the engine has no memory to take back (kept, detached, and
+ * counted in blocks_kept_no_memory). The tests that read
  * and write do it on a socket pair, through the daemon's loop.
  */
 #include "conn_harness.h"
@@ -414,6 +416,59 @@ static void test_frame_timeout_without_memory(void **state) {
   close(peer);
 }
 
+/* A closed connection's blocks reclaimed when the engine has no memory to
+ * take them back: the connection's blocks lie between detached ones, so
+ * each it gives back is a free interval of its own, and the engine's index
+ * needs nodes for them. Those it cannot take are kept, detached, and
+ * counted; nothing is lost: every block is either free or detached, the
+ * arena checks, and the kept ones can be freed once memory is back. */
+static void test_reclaim_without_memory(void **state) {
+  enum { N = 300 };
+  fixture_t *f = *state;
+  ad_arena_t *a = f->d.arenas[0];
+  uint64_t kept = 0, off;
+  for (int i = 0; i < N; i++) {
+    assert_int_equal(ad_arena_alloc(a, &f->c->holder, 100, 16, 1, &off, &kept),
+                     0);
+    assert_int_equal(ad_arena_alloc(a, NULL, 100, 16, 1, &off, &kept), 0);
+  }
+  assert_int_equal(kept, 0);
+
+  nomem = true;
+  ad_conn_close(f->c, "test");
+  nomem = false;
+  ad_conn_free(f->c);
+  f->c = NULL;
+  uint64_t k = f->d.stats.blocks_kept_no_memory;
+  assert_true(k > 0);
+  assert_int_equal(f->d.stats.reclaimed_blocks + k, N);
+  assert_int_equal(a->detached_blocks, N + k);
+  assert_int_equal(ad_blocktab_count(&a->table), N + k);
+  ar_check_report_t rep;
+  assert_int_equal(ad_arena_check(a, &rep), 0);
+
+  /* Every block left is detached: anyone may free it, kept ones too. */
+  ad_holder_t anyone;
+  ad_holder_init(&anyone, 99, 1000, 1000, 0, "anyone");
+  static uint64_t left[2 * N];
+  size_t n = 0;
+  for (size_t i = 0; i < ad_blocktab_slots(&a->table); i++)
+    if (ad_blocktab_at(&a->table, i) != NULL)
+      left[n++] = ad_blocktab_at(&a->table, i)->payload;
+  assert_int_equal(n, N + k);
+  ad_freed_t freed = {0};
+  for (size_t i = 0; i < n; i++)
+    assert_int_equal(ad_arena_free(a, &anyone, left[i], &freed), 0);
+  ad_holder_fini(&anyone);
+  assert_int_equal(freed.blocks, N + k);
+  assert_int_equal(freed.kept, 0);
+  assert_int_equal(a->detached_blocks, 0);
+  assert_int_equal(ad_arena_check(a, &rep), 0);
+  ar_engine_stats_t st;
+  ar_engine_stats(a->engine, &st);
+  assert_int_equal(st.live_blocks, 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -427,6 +482,7 @@ int main(void) {
       T(test_cut_frame_without_memory),
       T(test_unsent_kept_without_memory),
       T(test_frame_timeout_without_memory),
+      T(test_reclaim_without_memory),
 #undef T
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
