@@ -396,6 +396,7 @@ static int tab_alloc(ad_blocktab_t *t, size_t slots) {
   t->slots = s;
   t->mask = slots - 1;
   t->shift = 64 - log2_of(slots);
+  t->shrink_below = slots > TAB_MIN_SLOTS ? slots / 16 : 0;
   return 0;
 }
 
@@ -458,13 +459,16 @@ void ad_blocktab_insert(ad_blocktab_t *t, ad_block_t *blk) {
   t->count++;
 }
 
-/* The table halved for as long as it would be at most 1/4 full; when
- * memory runs out it stays as it is. */
+/* The table halved for as long as it would be at most 1/4 full. When
+ * memory runs out it stays as it is, to be made smaller once half of the
+ * records left are gone too (not again at every removal), as the engines'
+ * block map does. */
 static void tab_shrink(ad_blocktab_t *t) {
   size_t slots = t->mask + 1;
   while (slots > TAB_MIN_SLOTS && t->count * 4 <= slots / 2)
     slots /= 2;
-  (void)tab_resize(t, slots);
+  if (tab_resize(t, slots) < 0)
+    t->shrink_below = t->count / 2;
 }
 
 /* Backward-shift deletion: the entries after the hole that may move into
@@ -490,7 +494,7 @@ void ad_blocktab_remove(ad_blocktab_t *t, const ad_block_t *blk) {
   }
   t->slots[i] = NULL;
   t->count--;
-  if (t->count < (t->mask + 1) / 16 && t->mask + 1 > TAB_MIN_SLOTS)
+  if (t->count < t->shrink_below)
     tab_shrink(t);
 }
 

@@ -206,7 +206,9 @@ typedef struct ad_blocktab_s {
   ad_block_t **slots; /* capacity = mask + 1, a power of two */
   size_t mask;
   size_t count;
-  unsigned shift;     /* 64 - log2(capacity) */
+  size_t shrink_below; /* a removal that leaves fewer records makes the
+                          table smaller; 0 at the smallest size */
+  unsigned shift;      /* 64 - log2(capacity) */
 } ad_blocktab_t;
 
 /* Returns 0, or AR_EINTERNAL. */
@@ -227,8 +229,9 @@ ad_block_t *ad_blocktab_find(const ad_blocktab_t *t, uint64_t payload);
 void ad_blocktab_insert(ad_blocktab_t *t, ad_block_t *blk);
 
 /* Removes a record that is in the table. A removal that leaves the table
- * under 1/16 full makes it smaller, 1/8 to 1/4 full (when memory for that
- * runs out it stays as it is), so that it follows its records down. */
+ * under 1/16 full makes it smaller, 1/8 to 1/4 full, so that it follows
+ * its records down. When memory for that runs out it stays as it is, and
+ * tries again once half of the records left are gone too. */
 void ad_blocktab_remove(ad_blocktab_t *t, const ad_block_t *blk);
 
 static inline size_t ad_blocktab_count(const ad_blocktab_t *t) {

@@ -12,18 +12,21 @@
 #include <sys/socket.h>
 
 bool nomem;
+size_t nomem_refused;
 void *__real_malloc(size_t n);
 void *__real_calloc(size_t k, size_t n);
 void *__real_realloc(void *p, size_t n);
 void *__wrap_malloc(size_t n);
 void *__wrap_calloc(size_t k, size_t n);
 void *__wrap_realloc(void *p, size_t n);
-void *__wrap_malloc(size_t n) { return nomem ? NULL : __real_malloc(n); }
+void *__wrap_malloc(size_t n) {
+  return nomem ? (nomem_refused++, NULL) : __real_malloc(n);
+}
 void *__wrap_calloc(size_t k, size_t n) {
-  return nomem ? NULL : __real_calloc(k, n);
+  return nomem ? (nomem_refused++, NULL) : __real_calloc(k, n);
 }
 void *__wrap_realloc(void *p, size_t n) {
-  return nomem ? NULL : __real_realloc(p, n);
+  return nomem ? (nomem_refused++, NULL) : __real_realloc(p, n);
 }
 
 int setup(void **state) {

@@ -36,8 +36,10 @@
 /* ---- Memory that runs out ------------------------------------------------ */
 
 /* Linked with -Wl,--wrap=malloc (and calloc and realloc): while `nomem` is
- * set, every allocation of the daemon's code (and of the tests) fails. */
+ * set, every allocation of the daemon's code (and of the tests) fails, and
+ * `nomem_refused` counts the failures. */
 extern bool nomem;
+extern size_t nomem_refused;
 
 /* ---- The fixture ----------------------------------------------------------
  */

@@ -15,7 +15,9 @@
  * timeout whose error reply finds no memory (the connection closes at
  * once, and the run after it leaves it alone), and a closed connection's
  * blocks that the engine has no memory to take back (kept, detached, and
- * counted in blocks_kept_no_memory). The tests that read
+ * counted in blocks_kept_no_memory), and an arena's table of records that
+ * has no memory to be made smaller (it tries again once half of its
+ * records are gone, not at every removal). The tests that read
  * and write do it on a socket pair, through the daemon's loop.
  */
 #include "conn_harness.h"
@@ -469,6 +471,42 @@ static void test_reclaim_without_memory(void **state) {
   assert_int_equal(st.live_blocks, 0);
 }
 
+/* An arena's table of records whose shrinking finds no memory: it stays
+ * as it is and tries again only once half of the records left are gone,
+ * not at every removal; with memory back, that next try makes it smaller. */
+static void test_table_shrink_without_memory(void **state) {
+  (void)state;
+  enum { N = 4096 };
+  static ad_block_t recs[N];
+  ad_blocktab_t t;
+  assert_int_equal(ad_blocktab_init(&t), 0);
+  assert_int_equal(ad_blocktab_reserve(&t, N), 0);
+  for (size_t i = 0; i < N; i++) {
+    recs[i].payload = 16 * (i + 1);
+    ad_blocktab_insert(&t, &recs[i]);
+  }
+  size_t full = ad_blocktab_bytes(&t), n = N, tries = 0;
+  nomem = true;
+  nomem_refused = 0;
+  while (n > 0 && ad_blocktab_bytes(&t) == full) {
+    size_t before = nomem_refused;
+    ad_blocktab_remove(&t, &recs[--n]);
+    tries += nomem_refused != before;
+    if (n == N / 64) /* once memory is back, the next try works */
+      nomem = false;
+  }
+  nomem = false;
+  /* Tried at 511 records left (under 1/16 full), then at 254 and 126 (half
+   * of what was left at the try before); made smaller at 62, with memory
+   * back. */
+  assert_int_equal(tries, 3);
+  assert_int_equal(n, 62);
+  assert_true(ad_blocktab_bytes(&t) < full);
+  for (size_t i = 0; i < n; i++)
+    assert_ptr_equal(ad_blocktab_find(&t, recs[i].payload), &recs[i]);
+  ad_blocktab_fini(&t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -483,6 +521,7 @@ int main(void) {
       T(test_unsent_kept_without_memory),
       T(test_frame_timeout_without_memory),
       T(test_reclaim_without_memory),
+      T(test_table_shrink_without_memory),
 #undef T
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
