@@ -83,10 +83,11 @@ typedef struct ad_freed_s {
   uint64_t blocks;      /* blocks that went back to the free space */
   uint64_t bytes;       /* their block bytes */
   uint64_t corruptions; /* of those, blocks whose header was overwritten */
-  uint64_t kept;        /* blocks whose last reference went but which the engine
-                           could not take back for want of memory: kept, detached */
   const struct ad_arena_s *corrupt_arena; /* the latest such block's, */
   uint64_t corrupt_offset;                /* and its payload offset */
+  /* blocks whose last reference went but which the engine could not take
+   * back for want of memory: kept, detached */
+  uint64_t kept;
 } ad_freed_t;
 
 /*

@@ -286,8 +286,9 @@ void ad_conn_used(ad_conn_t *c, const struct ad_arena_s *a);
  * blocks in it or used it, a's name becomes stale for c (see `stale`). Past
  * AD_STALE_MAX names, or without memory to note one more, c keeps none
  * and every arena it has neither attached nor used, and holds no blocks
- * in, is stale for it (stale_all, counted in stale_lists_dropped): c need not be
- * closed, nor woken, and never reaches another arena of the same name. */
+ * in, is stale for it (stale_all, counted in stale_lists_dropped): c need
+ * not be closed, nor woken, and never reaches another arena of the same
+ * name. */
 void ad_conn_arena_gone(ad_conn_t *c, const struct ad_arena_s *a);
 
 /* Whether requests of c naming arena a must get not found (see
