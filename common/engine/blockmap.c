@@ -31,7 +31,7 @@ static size_t shrink_limit(size_t groups) {
 }
 
 /* Gives *m an empty table of `groups` groups (a power of two, >= 8),
- * keeping its mem, count and pending entry. Returns 0, or AR_EINTERNAL
+ * keeping its mem, count, cache and pending entry. Returns 0, or AR_EINTERNAL
  * with *m unchanged. */
 static int make_table(ar__blockmap_t *m, size_t groups) {
   ar__blockent_t *slots = ar__mem_alloc(m->mem, table_bytes(groups));
@@ -49,10 +49,17 @@ static int make_table(ar__blockmap_t *m, size_t groups) {
   return 0;
 }
 
+/* Empties the pending slot and the cache. */
+static void clear_outside(ar__blockmap_t *m) {
+  m->pending.payload = AR__BLOCKMAP_NONE;
+  for (unsigned i = 0; i < AR__BLOCKMAP_CACHE; i++)
+    m->cache[i].payload = AR__BLOCKMAP_NONE;
+}
+
 int ar__blockmap_init(ar__blockmap_t *m, ar__mem_t *mem) {
   m->mem = mem;
   m->count = 0;
-  m->pending.payload = AR__BLOCKMAP_NONE;
+  clear_outside(m);
   return make_table(m, INITIAL_GROUPS);
 }
 
@@ -61,12 +68,20 @@ void ar__blockmap_fini(ar__blockmap_t *m) {
   m->slots = NULL;
   m->ctrl = NULL;
   m->gmask = m->growth_left = m->deleted = m->count = 0;
-  m->pending.payload = AR__BLOCKMAP_NONE;
+  clear_outside(m);
 }
 
-/* The entries of the table, not the pending one. */
+/* The entries outside the table: the pending one and the cache's. */
+static size_t outside_entries(const ar__blockmap_t *m) {
+  size_t n = m->pending.payload != AR__BLOCKMAP_NONE;
+  for (unsigned i = 0; i < AR__BLOCKMAP_CACHE; i++)
+    n += m->cache[i].payload != AR__BLOCKMAP_NONE;
+  return n;
+}
+
+/* The entries of the table. */
 static size_t table_entries(const ar__blockmap_t *m) {
-  return m->count - (m->pending.payload != AR__BLOCKMAP_NONE);
+  return m->count - outside_entries(m);
 }
 
 /* Moves the table's entries into a fresh table of `groups` groups. Returns
@@ -146,14 +161,21 @@ const char *ar__blockmap_verify(const ar__blockmap_t *m) {
     if (bad)
       return bad;
   }
-  bool pending = m->pending.payload != AR__BLOCKMAP_NONE;
-  if (pending) {
-    ar__blockmap_t table = *m;
-    table.pending.payload = AR__BLOCKMAP_NONE;
-    if (ar__blockmap_find(&table, m->pending.payload))
-      return "the pending payload is in the table too";
+  ar__blockmap_t table = *m;
+  clear_outside(&table);
+  if (m->pending.payload != AR__BLOCKMAP_NONE &&
+      ar__blockmap_find(&table, m->pending.payload))
+    return "the pending payload is in the table too";
+  for (unsigned i = 0; i < AR__BLOCKMAP_CACHE; i++) {
+    uint64_t payload = m->cache[i].payload;
+    if (payload == AR__BLOCKMAP_NONE)
+      continue;
+    if (ar__blockmap_cached(m, ar__blockmap_hash(payload)) != &m->cache[i])
+      return "a cached entry is not in its key's cache slot";
+    if (payload == m->pending.payload || ar__blockmap_find(&table, payload))
+      return "a cached payload is in the table or pending too";
   }
-  if (full + pending != m->count)
+  if (full + outside_entries(m) != m->count)
     return "the entries do not add up to the count";
   if (deleted != m->deleted)
     return "the deleted slots do not add up to their count";

@@ -5,10 +5,13 @@
  * The engine tests reach the map only through allocations and frees, with
  * payloads the policies choose. This test drives it directly: random
  * inserts and removes over dense and sparse payloads while the table
- * doubles from its first size; the pending entry found, removed before it
- * ever reaches the table, and moved when the table grows; keys chosen to share
- * a home group, so that groups fill up, probes go on to later groups, removals
- * leave deleted marks there (and empty slots elsewhere), inserts take deleted
+ * doubles from its first size; new entries found in the cache in front of
+ * the table and removed before they ever reach the table, an older one
+ * moved out by a new one with the same cache slot to the pending slot and
+ * then into the table, and both kept when the table grows; keys put in the
+ * table directly (past the cache) and chosen to share a home group, so
+ * that groups fill up, probes go on to later groups, removals leave
+ * deleted marks there (and empty slots elsewhere), inserts take deleted
  * slots again, and a table full of deleted marks is rebuilt at its own size;
  * lookups of offsets that are not live payloads (never used, freed,
  * misaligned); the table made smaller as entries go; and the map's
@@ -87,6 +90,17 @@ static void insert(subject_t *s, size_t g, uint64_t n) {
   s->count++;
 }
 
+/* Puts g's entry straight into the table, past the cache, as an entry that
+ * has left the cache would be: for the tests of the table's own workings. */
+static void insert_table(subject_t *s, size_t g, uint64_t n) {
+  assert_int_equal(ar__blockmap_reserve(&s->m), 0);
+  ar__blockent_t ent = {payload_of(g), n};
+  ar__blockmap_place(&s->m, &ent);
+  s->m.count++;
+  s->n[g] = n;
+  s->count++;
+}
+
 static void remove_at(subject_t *s, size_t g) {
   ar__blockent_t *ent = ar__blockmap_find(&s->m, payload_of(g));
   assert_non_null(ent);
@@ -140,37 +154,66 @@ static void test_random(void **state) {
   subject_close(s);
 }
 
-/* The entry inserted last is pending: it is found there, and removing it
- * leaves the table as it was (and the pending slot empty, whose payload
- * then is not found); the next insert puts it in the table; a table that
- * grows takes it along. */
-static void test_pending(void **state) {
+/* The cache slot of g's payload. */
+static const ar__blockent_t *cache_slot(const subject_t *s, size_t g) {
+  return ar__blockmap_cached(&s->m, ar__blockmap_hash(payload_of(g)));
+}
+
+/* Whether no slot of the table is full. */
+static bool table_empty(const subject_t *s) {
+  for (size_t i = 0; i < ar__blockmap_capacity(&s->m); i++)
+    if (s->m.ctrl[i] < AR__BLOCKMAP_EMPTY)
+      return false;
+  return true;
+}
+
+/* A new entry is in its cache slot: found there, and removed from there
+ * without touching the table (the empty slot's payload is then no key).
+ * Another with the same cache slot moves it to the pending slot, and a
+ * third moves it on into the table, each still found where it is; a
+ * pending entry removed takes nothing else with it. A table that grows
+ * keeps the cached and pending entries. */
+static void test_cache(void **state) {
   (void)state;
   subject_t *s = subject_open();
   insert(s, 5, 50);
-  assert_int_equal(s->m.pending.payload, payload_of(5));
+  assert_ptr_equal(ar__blockmap_find(&s->m, payload_of(5)), cache_slot(s, 5));
   check_payload(s, payload_of(5));
   verify(s);
-
   remove_at(s, 5); /* never reached the table */
-  assert_int_equal(s->m.pending.payload, AR__BLOCKMAP_NONE);
-  /* The empty pending slot's payload is no key. */
+  assert_int_equal(cache_slot(s, 5)->payload, AR__BLOCKMAP_NONE);
   assert_null(ar__blockmap_find(&s->m, AR__BLOCKMAP_NONE));
-  for (size_t i = 0; i < ar__blockmap_capacity(&s->m); i++)
-    assert_int_equal(s->m.ctrl[i], AR__BLOCKMAP_EMPTY);
+  assert_true(table_empty(s));
   verify(s);
 
-  /* Fill until the table doubles: the reserve that doubles it moves the
-   * entry pending then along with the table's. */
-  size_t first = ar__blockmap_capacity(&s->m);
-  size_t g = 0;
-  for (; ar__blockmap_capacity(&s->m) == first; g++)
-    insert(s, g, 1000 + g);
+  size_t same[3], found = 0;
+  for (size_t g = 0; g < GRANULES && found < 3; g++)
+    if (cache_slot(s, g) == cache_slot(s, 7))
+      same[found++] = g;
+  assert_int_equal(found, 3);
+  insert(s, same[0], 10);
+  insert(s, same[1], 11);
+  assert_int_equal(s->m.pending.payload, payload_of(same[0]));
+  assert_ptr_equal(ar__blockmap_find(&s->m, payload_of(same[1])),
+                   cache_slot(s, same[1]));
+  assert_true(table_empty(s));
   verify(s);
-  for (size_t i = 0; i < g; i++)
-    check_payload(s, payload_of(i));
-  /* The pending entry, freed, takes nothing else with it. */
-  remove_at(s, g - 1);
+  insert(s, same[2], 12);
+  assert_int_equal(s->m.pending.payload, payload_of(same[1]));
+  assert_false(table_empty(s)); /* same[0] went on into the table */
+  verify(s);
+  check_all(s);
+  remove_at(s, same[1]);
+  assert_int_equal(s->m.pending.payload, AR__BLOCKMAP_NONE);
+  verify(s);
+  check_all(s);
+
+  /* Fill until the table doubles: the reserve that doubles it keeps the
+   * entries outside it. */
+  size_t first = ar__blockmap_capacity(&s->m);
+  for (size_t g = 100; ar__blockmap_capacity(&s->m) == first; g++)
+    insert(s, g, 1000 + g);
+  assert_int_not_equal(s->m.pending.payload, AR__BLOCKMAP_NONE);
   verify(s);
   check_all(s);
   subject_close(s);
@@ -187,28 +230,21 @@ static size_t same_home(const subject_t *s, size_t home, size_t from,
   return found;
 }
 
-/* The table slot of g's payload (not the pending entry). */
+/* The table slot of g's payload, which must be in the table. */
 static size_t slot_of(const subject_t *s, size_t g) {
   const ar__blockent_t *ent = ar__blockmap_find(&s->m, payload_of(g));
   assert_non_null(ent);
-  assert_ptr_not_equal(ent, &s->m.pending);
-  return (size_t)(ent - s->m.slots);
+  size_t i = (size_t)(ent - s->m.slots);
+  assert_true(i < ar__blockmap_capacity(&s->m));
+  return i;
 }
 
-/* Puts the pending entry in the table: inserts the last granule, which
- * the tests below leave alone otherwise, and which becomes pending. */
-static void settle(subject_t *s) {
-  assert_int_equal(s->n[GRANULES - 1], 0);
-  insert(s, GRANULES - 1, 1);
-}
-
-/* Inserts nine keys of home group `home` (into keys[]), the first ones
- * there are, and puts them all in the table. */
+/* Puts nine keys of home group `home` (into keys[]), the first ones there
+ * are, in the table. */
 static void fill_group(subject_t *s, size_t home, size_t keys[9]) {
   assert_int_equal(same_home(s, home, 0, keys, 9), 9);
   for (size_t k = 0; k < 9; k++)
-    insert(s, keys[k], 100 + k);
-  settle(s);
+    insert_table(s, keys[k], 100 + k);
   verify(s);
 }
 
@@ -237,9 +273,7 @@ static void test_full_group(void **state) {
 
   size_t again = 0; /* set by same_home */
   assert_int_equal(same_home(s, 3, keys[8] + 1, &again, 1), 1);
-  remove_at(s, GRANULES - 1);
-  insert(s, again, 7);
-  settle(s);
+  insert_table(s, again, 7);
   assert_int_equal(slot_of(s, again), hole);
   assert_int_equal(s->m.deleted, 0);
   verify(s);
@@ -267,9 +301,8 @@ static void test_rebuild_in_place(void **state) {
   for (size_t home = 0; home < 5; home++) {
     assert_int_equal(same_home(s, home, 0, keys[home], 9), 9);
     for (size_t k = 0; k < 9; k++)
-      insert(s, keys[home][k], 1 + k);
+      insert_table(s, keys[home][k], 1 + k);
   }
-  settle(s);
   for (size_t home = 0; home < 5; home++)
     for (size_t k = 0; k < 9; k++)
       remove_at(s, keys[home][k]);
@@ -283,7 +316,7 @@ static void test_rebuild_in_place(void **state) {
     size_t home = ar__blockmap_home(&s->m, ar__blockmap_hash(payload_of(g)));
     if (home < 5 || s->n[g])
       continue;
-    insert(s, g, 50 + g);
+    insert_table(s, g, 50 + g);
     live[nlive++] = g;
     next = g + 1;
   }
@@ -373,11 +406,35 @@ static void test_verify_catches(void **state) {
   s->m.shrink_below = 0;
   verify(s);
 
-  uint64_t pending = s->m.pending.payload;
   s->m.pending.payload = payload_of(keys[3]);
   assert_string_equal(ar__blockmap_verify(&s->m),
                       "the pending payload is in the table too");
-  s->m.pending.payload = pending;
+  s->m.pending.payload = AR__BLOCKMAP_NONE;
+  verify(s);
+
+  /* A cached entry also in the table, or also pending, or in another
+   * key's cache slot. */
+  ar__blockent_t *c = (ar__blockent_t *)cache_slot(s, keys[3]);
+  c->payload = payload_of(keys[3]);
+  assert_string_equal(ar__blockmap_verify(&s->m),
+                      "a cached payload is in the table or pending too");
+  c->payload = AR__BLOCKMAP_NONE;
+  insert(s, 3000, 1);
+  s->m.pending = *cache_slot(s, 3000);
+  assert_string_equal(ar__blockmap_verify(&s->m),
+                      "a cached payload is in the table or pending too");
+  s->m.pending.payload = AR__BLOCKMAP_NONE;
+  verify(s);
+  size_t other = 3001;
+  while (cache_slot(s, other) == cache_slot(s, 3000))
+    other++;
+  ar__blockent_t *to = (ar__blockent_t *)cache_slot(s, other);
+  *to = *cache_slot(s, 3000);
+  ((ar__blockent_t *)cache_slot(s, 3000))->payload = AR__BLOCKMAP_NONE;
+  assert_string_equal(ar__blockmap_verify(&s->m),
+                      "a cached entry is not in its key's cache slot");
+  *(ar__blockent_t *)cache_slot(s, 3000) = *to;
+  to->payload = AR__BLOCKMAP_NONE;
   verify(s);
   subject_close(s);
 }
@@ -458,7 +515,7 @@ static void test_shrink(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_random),
-      cmocka_unit_test(test_pending),
+      cmocka_unit_test(test_cache),
       cmocka_unit_test(test_full_group),
       cmocka_unit_test(test_rebuild_in_place),
       cmocka_unit_test(test_shrink),
