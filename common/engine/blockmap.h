@@ -28,21 +28,20 @@
  * fall by at least half, before the next, so the rebuilds cost O(1) an
  * operation amortized.
  *
- * Most blocks die young: in sqlite3-shop and git-gc-perllib 96-99 % of
- * the frees hit one of the 16 latest allocations, in troff-bash-manpage a
+ * Most blocks die young: in sqlite3-shop and git-gc-perllib 96-99 % of the
+ * frees hit one of the 16 latest allocations, in troff-bash-manpage a
  * third (97 % one of the 256 latest), in python3-compileall-email about
- * half.
- * So an entry goes into the table only when it has lived a while. A new
- * entry takes its slot in a small cache in front of the table (256 slots,
- * 4 KiB, direct-mapped: the slot is picked by eight bits of its key's
- * hash that the table does not use), and a lookup looks there first, one
- * compare; a block freed while its entry is still there never touches the
- * table. An insert whose cache slot is taken moves the older entry out,
- * into the pending slot, and the entry pending before it into the table.
- * The pending entry waits while its group is prefetched: with a million
- * live blocks the table outgrows the caches and that group is a cache
- * miss, which this way overlaps whatever the caller does next instead of
- * stalling the insert.
+ * half. So an entry goes into the table only when it has lived a while. A
+ * new entry takes its slot in a small cache in front of the table (256
+ * slots, 4 KiB, direct-mapped: the slot is picked by eight bits of its
+ * key's hash that the table does not use), and a lookup looks there first,
+ * one compare; a block freed while its entry is still there never touches
+ * the table. An insert whose cache slot is taken moves the older entry
+ * out, into the pending slot, and the entry pending before it into the
+ * table. The pending entry waits while its group is prefetched: with a
+ * million live blocks the table outgrows the caches and that group is a
+ * cache miss, which this way overlaps whatever the caller does next
+ * instead of stalling the insert.
  */
 #ifndef AR_BLOCKMAP_H
 #define AR_BLOCKMAP_H
@@ -164,8 +163,9 @@ static inline size_t ar__blockmap_slot(size_t g, uint64_t match) {
 }
 
 /* The cache slot of a key whose hash is h: bits 24-31 of the hash, below
- * the home group's and the tag's in any table of up to 2^33 slots, so that
- * keys that share a cache slot spread over the table's groups. */
+ * the home group's and the tag's in any table of up to 2^28 slots (2^25
+ * groups: 25 bits of home and 7 of tag), so that keys that share a cache
+ * slot spread over the table's groups. */
 static inline ar__blockent_t *ar__blockmap_cached(const ar__blockmap_t *m,
                                                   uint64_t h) {
   return (ar__blockent_t *)&m->cache[(h >> 24) % AR__BLOCKMAP_CACHE];
