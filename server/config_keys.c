@@ -167,11 +167,17 @@ static const char *bounds(char *buf, size_t len, const cfgkey_t *k) {
 }
 
 /* Plain decimal digits, and nothing else, into *out. Returns 0; AR_EINVAL
- * for anything else; AR_ELIMIT for digits alone that pass 64 bits. */
+ * for anything else; AR_ELIMIT for digits alone that pass 64 bits. *out
+ * is left alone unless it returns 0. */
 static int parse_count(const char *s, uint64_t *out) {
   const char *p = s;
-  int rc = ar_parse_digits(&p, out);
-  return rc == AR_EINVAL || *p != '\0' ? AR_EINVAL : rc;
+  uint64_t v;
+  int rc = ar_parse_digits(&p, &v);
+  if (rc == AR_EINVAL || *p != '\0')
+    return AR_EINVAL;
+  if (rc == AR_OK)
+    *out = v;
+  return rc;
 }
 
 static bool parse_octal(const char *s, uint64_t *out) {
